@@ -1,0 +1,63 @@
+// The catalogue of everything that can go wrong on the wire: error codes, error texts, close codes.
+
+/** Machine-readable `code` carried by every error reply, beside the human `error` text. */
+export const errorCodes = {
+  invalid_json: 'the frame is not a JSON object (or is binary)',
+  unknown_type: 'the frame has no `type`, or a type the server does not know',
+  bad_request: 'a field is missing, of the wrong type, or outside its limits',
+  not_found: 'the thing named does not exist, or the caller may not see it',
+  forbidden: 'the caller may see the thing but not do this to it',
+  conflict: 'the change clashes with what already exists',
+  rate_limited: 'too many requests; slow down and retry',
+  internal: 'the server failed; the failure is logged, the socket stays open',
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/**
+ * Error texts that are not validation messages. The texts of the seed backend are kept to the
+ * letter; `{name}` marks a value filled in when the error is raised.
+ */
+export const errors = {
+  invalid_json: { code: 'invalid_json', text: 'invalid json event' },
+  binary_frame: { code: 'invalid_json', text: 'binary frames are not accepted: send each event as a JSON text frame' },
+  no_type: { code: 'unknown_type', text: 'no type field found in the event' },
+  bad_ref: { code: 'bad_request', text: 'ref must be a string of at most 64 characters or an integer' },
+  self_contact: { code: 'bad_request', text: 'cannot add itself as a contact' },
+  no_such_user: { code: 'not_found', text: "no such user '{username}' exists" },
+  already_contact: { code: 'conflict', text: "'{username}' is already a contact" },
+  invalid_member: { code: 'not_found', text: "'{username}' is not a valid username" },
+  not_in_conversation_info: { code: 'not_found', text: '{username} is not part of any conversation with {id} id' },
+  not_in_conversation: { code: 'not_found', text: '{username} not part of conversation with {id} id' },
+  no_such_reply: { code: 'not_found', text: 'No such {reply_id} message id found in {conversation_id} conversation_id' },
+  internal: { code: 'internal', text: 'internal server error' },
+} as const satisfies Record<string, { code: ErrorCode; text: string }>;
+
+export type ErrorName = keyof typeof errors;
+
+type Placeholders<T extends string> = T extends `${string}{${infer Name}}${infer Rest}`
+  ? Name | Placeholders<Rest>
+  : never;
+
+/** The values an error's text needs, derived from its `{name}` placeholders. */
+export type ErrorParams<N extends ErrorName> = { [K in Placeholders<(typeof errors)[N]['text']>]: string | number };
+
+export function errorText<N extends ErrorName>(name: N, params: ErrorParams<N>): string {
+  const values = params as Record<string, string | number>;
+  return errors[name].text.replace(/\{(\w+)\}/g, (_, key: string) => String(values[key]));
+}
+
+/**
+ * Close codes the server uses. Authentication problems are reported by accepting the upgrade and
+ * closing at once, because a browser can read a close reason but not the status of a failed upgrade.
+ */
+export const closeCodes = {
+  login_required: { code: 4001, reason: 'login-token required' },
+  invalid_token: { code: 4002, reason: 'invalid login-token' },
+  user_gone: { code: 4003, reason: "'{username}' doesn't exists" },
+  too_many_sockets: { code: 4004, reason: 'too many connections for this user (limit {limit})' },
+  logged_out: { code: 4005, reason: 'session logged out' },
+  shutting_down: { code: 1001, reason: 'server shutting down' },
+} as const;
+
+export type CloseName = keyof typeof closeCodes;

@@ -1,0 +1,40 @@
+// Checks the JSON bodies of /register and /auth/login, in the seed's order, then Parley's own rules.
+import { limits } from '../../protocol/index.ts';
+import type { Settings } from '../config.ts';
+
+type Field = 'username' | 'password' | 'fullname';
+
+/**
+ * The seed's checks: the body must be a JSON object (whatever the Content-Type); then every field's
+ * presence, then every field's type, then that none is empty. Returns the problem, or the fields.
+ */
+export function readFields<F extends Field>(body: string, fields: readonly F[]): { problem: string } | { values: Record<F, string> } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return { problem: 'not a valid json' };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { problem: 'not a valid json' };
+  const record = parsed as Record<string, unknown>;
+  for (const field of fields) if (record[field] === undefined || record[field] === null) return { problem: `${field} required` };
+  for (const field of fields) if (typeof record[field] !== 'string') return { problem: `${field} should be a string` };
+  for (const field of fields) if (record[field] === '') return { problem: `${field} should not be empty` };
+  return { values: record as Record<F, string> };
+}
+
+const usernamePattern = /^[A-Za-z0-9_.-]+$/;
+
+/** Parley's rules for a new account, beyond the seed's; returns the first one broken. */
+export function newAccountProblem(settings: Settings, values: Record<Field, string>): string | undefined {
+  const { min, max } = limits.username;
+  const { username, password, fullname } = values;
+  if (username.length < min || username.length > max) return `username must be ${min} to ${max} characters long`;
+  if (!usernamePattern.test(username)) return "username may contain only letters, digits, '_', '.' and '-'";
+  const passwordLength = [...password].length;
+  if (passwordLength < settings.PASSWORD_MIN_LENGTH) return `password must be at least ${settings.PASSWORD_MIN_LENGTH} characters long`;
+  if (passwordLength > limits.passwordMax) return `password must be at most ${limits.passwordMax} characters long`;
+  if (fullname.trim() === '') return 'fullname should not be blank';
+  if ([...fullname].length > limits.name) return `fullname must be at most ${limits.name} characters long`;
+  return undefined;
+}

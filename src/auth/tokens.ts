@@ -1,0 +1,71 @@
+// Login tokens: HS256 JWTs naming a user and a session row; a token is only as good as its session.
+import { SignJWT, jwtVerify } from 'jose';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import type { Store, UserRow } from '../storage/index.ts';
+import type { Logger } from '../log.ts';
+
+export const tokenLifetime = 3600;
+
+export type Verified =
+  | { ok: true; user: UserRow; sessionId: string; expiresAt: number }
+  | { ok: false; problem: 'invalid' }
+  | { ok: false; problem: 'user_gone'; username: string };
+
+export type Tokens = {
+  /** Opens a session for the user and returns its token. */
+  issue(user: UserRow, now: number): Promise<{ token: string; sessionId: string }>;
+  verify(token: string, now: number): Promise<Verified>;
+};
+
+/**
+ * The signing key: JWTSECRET when set; otherwise 32 random bytes made once and kept in a 0600 file
+ * beside the database, so tokens outlive restarts without a fixed demo secret.
+ */
+export function loadSecret(configured: string | undefined, dbPath: string, log: Logger): Uint8Array {
+  if (configured !== undefined) {
+    if (Buffer.byteLength(configured) < 32) log.warn('JWTSECRET is shorter than 32 bytes; a longer secret is safer');
+    return new TextEncoder().encode(configured);
+  }
+  const file = join(dirname(dbPath), 'jwt-secret');
+  if (existsSync(file)) return new Uint8Array(readFileSync(file));
+  const secret = randomBytes(32);
+  writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  log.info('generated a JWT secret', { file });
+  return new Uint8Array(secret);
+}
+
+export function createTokens(secret: Uint8Array, store: Store): Tokens {
+  return {
+    async issue(user, now) {
+      const sessionId = randomBytes(18).toString('base64url');
+      const expiresAt = now + tokenLifetime;
+      store.sessions.create({ id: sessionId, userId: user.id, createdAt: now, expiresAt });
+      const token = await new SignJWT({ username: user.username, sid: sessionId })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(String(user.id))
+        .setIssuedAt(now)
+        .setExpirationTime(expiresAt)
+        .sign(secret);
+      return { token, sessionId };
+    },
+    async verify(token, now) {
+      let claims;
+      try {
+        ({ payload: claims } = await jwtVerify(token, secret, { algorithms: ['HS256'], currentDate: new Date(now * 1000) }));
+      } catch {
+        return { ok: false, problem: 'invalid' };
+      }
+      const { sub, sid, username, exp } = claims;
+      if (typeof sub !== 'string' || typeof sid !== 'string' || typeof username !== 'string' || typeof exp !== 'number') {
+        return { ok: false, problem: 'invalid' };
+      }
+      const user = store.users.byId(Number(sub));
+      if (!user) return { ok: false, problem: 'user_gone', username };
+      if (!store.sessions.isActive(sid, user.id, now)) return { ok: false, problem: 'invalid' };
+      return { ok: true, user, sessionId: sid, expiresAt: exp };
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// Settings: read from environment variables once at start, validated, with defaults.
+import * as v from 'valibot';
+
+function integerSetting(name: string, fallback: number, min: number, max: number) {
+  const rule = `${name} must be a whole number from ${min} to ${max}`;
+  return v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.regex(/^\d+$/, rule),
+    v.transform(Number),
+    v.minValue(min, rule),
+    v.maxValue(max, rule),
+  );
+}
+
+function choiceSetting<const T extends readonly string[]>(name: string, choices: T, fallback: T[number]) {
+  return v.pipe(
+    v.optional(v.string(), fallback),
+    v.transform((value) => choices.find((choice) => choice.toLowerCase() === value.toLowerCase()) ?? value),
+    v.picklist(choices, `${name} must be one of ${choices.join(', ')}`),
+  );
+}
+
+const origin = v.pipe(
+  v.string(),
+  v.check((value) => URL.canParse(value) && new URL(value).origin === value, 'CORS_ALLOW_ORIGIN must list origins such as http://localhost:5173 (scheme, host and port only)'),
+);
+
+export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+const SettingsSchema = v.pipe(
+  v.object({
+    PORT: integerSetting('PORT', 8000, 0, 65535),
+    HOST: v.pipe(v.optional(v.string(), '0.0.0.0'), v.nonEmpty('HOST must not be empty')),
+    DBPATH: v.pipe(v.optional(v.string(), 'data/parley.db'), v.nonEmpty('DBPATH must not be empty')),
+    JWTSECRET: v.optional(v.pipe(v.string(), v.nonEmpty('JWTSECRET must not be empty when set'))),
+    CORS_ALLOW_ORIGIN: v.pipe(
+      v.optional(v.string(), 'http://localhost:5173'),
+      v.transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== '')),
+      v.array(origin),
+    ),
+    COOKIE_SECURE: v.pipe(choiceSetting('COOKIE_SECURE', ['true', 'false'], 'true'), v.transform((value) => value === 'true')),
+    COOKIE_SAMESITE: choiceSetting('COOKIE_SAMESITE', ['Strict', 'Lax', 'None'], 'Lax'),
+    PASSWORD_MIN_LENGTH: integerSetting('PASSWORD_MIN_LENGTH', 8, 1, 1024),
+    LOG_LEVEL: choiceSetting('LOG_LEVEL', logLevels, 'info'),
+    MAX_SOCKETS_PER_USER: integerSetting('MAX_SOCKETS_PER_USER', 16, 1, 10000),
+  }),
+  v.check(
+    (settings) => settings.COOKIE_SAMESITE !== 'None' || settings.COOKIE_SECURE,
+    'COOKIE_SAMESITE=None needs COOKIE_SECURE=true: browsers drop SameSite=None cookies that are not Secure',
+  ),
+);
+
+export type Settings = v.InferOutput<typeof SettingsSchema>;
+
+/** Parses the environment; throws an Error listing every bad setting. */
+export function readSettings(env: Record<string, string | undefined>): Settings {
+  const result = v.safeParse(SettingsSchema, env);
+  if (result.success) return result.output;
+  const problems = result.issues.map((issue) => issue.message);
+  throw new Error(`invalid settings: ${[...new Set(problems)].join('; ')}`);
+}

@@ -1,0 +1,21 @@
+// What handlers receive: the application's parts, and for socket events the caller.
+import type { Settings } from './config.ts';
+import type { Logger } from './log.ts';
+import type { Store } from './storage/index.ts';
+import type { Registry } from './registry.ts';
+import type { Tokens } from './auth/tokens.ts';
+import type { Passwords } from './auth/passwords.ts';
+import type { Connection } from './transport/connection.ts';
+
+export type App = {
+  readonly settings: Settings;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly registry: Registry;
+  readonly tokens: Tokens;
+  readonly passwords: Passwords;
+  /** The clock, in Unix epoch seconds. */
+  now(): number;
+};
+
+export type Ctx = App & { readonly caller: Connection };

@@ -1,0 +1,18 @@
+// The one error type handlers throw; dispatch and the HTTP wrapper turn anything else into `internal`.
+import { errors, errorText, type ErrorCode, type ErrorName, type ErrorParams } from '../protocol/errors.ts';
+
+export class ParleyError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'ParleyError';
+    this.code = code;
+  }
+}
+
+type ParamsArg<N extends ErrorName> = [keyof ErrorParams<N>] extends [never] ? [] : [ErrorParams<N>];
+
+/** Builds the catalogued error `name`, its text filled in from `params`. */
+export function fail<N extends ErrorName>(name: N, ...params: ParamsArg<N>): ParleyError {
+  return new ParleyError(errors[name].code, errorText(name, (params[0] ?? {}) as ErrorParams<N>));
+}

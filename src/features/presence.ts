@@ -1,0 +1,17 @@
+// Presence: a user is online from their first socket to their last; their online contacts are told.
+import { pushText } from '../envelope.ts';
+import type { App } from '../context.ts';
+import type { Connection } from '../transport/connection.ts';
+
+export function connected(app: App, connection: Connection): void {
+  if (app.registry.add(connection)) announce(app, connection.user, true);
+}
+
+export function disconnected(app: App, connection: Connection): void {
+  if (app.registry.remove(connection)) announce(app, connection.user, false);
+}
+
+function announce(app: App, user: Connection['user'], isOnline: boolean): void {
+  app.store.users.setLastOnline(user.id, app.now());
+  app.registry.push(app.store.contacts.ids(user.id), pushText('user_status', { username: user.username, is_online: isOnline }));
+}

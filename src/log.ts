@@ -1,0 +1,23 @@
+// Structured logging: one JSON object a line on stdout. Never pass passwords, tokens or message text.
+import type { logLevels } from './config.ts';
+
+type Level = Exclude<(typeof logLevels)[number], 'silent'>;
+type Fields = Record<string, unknown>;
+
+export type Logger = Record<Level, (msg: string, fields?: Fields) => void>;
+
+const rank = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
+
+function plain(value: unknown): unknown {
+  return value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value;
+}
+
+export function createLogger(level: (typeof logLevels)[number], write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
+  const emit = (at: Level) => (msg: string, fields?: Fields) => {
+    if (rank[at] < rank[level]) return;
+    const record: Fields = { time: new Date().toISOString(), level: at, msg };
+    for (const key in fields) record[key] = plain(fields[key]);
+    write(`${JSON.stringify(record)}\n`);
+  };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}

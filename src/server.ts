@@ -1,0 +1,56 @@
+// Assembles Parley: database, auth, registry, HTTP routes and the WebSocket endpoint on one uWebSockets.js app.
+import type { us_listen_socket } from 'uWebSockets.js';
+import { closeCodes } from '../protocol/index.ts';
+import type { Settings } from './config.ts';
+import type { Logger } from './log.ts';
+import type { App } from './context.ts';
+import { createStore, openDatabase } from './storage/index.ts';
+import { createRegistry } from './registry.ts';
+import { createTokens, loadSecret } from './auth/tokens.ts';
+import { createPasswords } from './auth/passwords.ts';
+import { authRoutes } from './auth/routes.ts';
+import { serveHttp } from './transport/http.ts';
+import { serveWebSocket } from './transport/websocket.ts';
+import { uWS, uwsBinary } from './transport/uws.ts';
+
+export type Server = { readonly port: number; close(): void };
+
+export async function startServer(settings: Settings, log: Logger): Promise<Server> {
+  const db = openDatabase(settings.DBPATH);
+  const store = createStore(db);
+  const server = uWS.App();
+  const app: App = {
+    settings,
+    log,
+    store,
+    registry: createRegistry((topic, text) => server.publish(topic, text, false)),
+    tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store),
+    passwords: await createPasswords(),
+    now: () => Math.floor(Date.now() / 1000),
+  };
+  serveWebSocket(server, app);
+  serveHttp(server, app, {
+    ...authRoutes(app),
+    '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
+  });
+
+  const listenSocket = await new Promise<us_listen_socket | false>((resolve) => server.listen(settings.HOST, settings.PORT, resolve));
+  if (!listenSocket) {
+    db.close();
+    throw new Error(`cannot listen on ${settings.HOST}:${settings.PORT} (is the port in use?)`);
+  }
+  const port = uWS.us_socket_local_port(listenSocket as never);
+  log.info('listening', { host: settings.HOST, port, database: settings.DBPATH, uws: uwsBinary, node: process.version });
+  if (uwsBinary !== 'native') log.warn('uWebSockets.js runs its slow JavaScript fallback: the native binary did not load');
+
+  return {
+    port,
+    close() {
+      uWS.us_listen_socket_close(listenSocket);
+      app.registry.closeAll(closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+      log.info('stopped');
+    },
+  };
+}

@@ -1,0 +1,23 @@
+// The storage layer: every prepared statement, grouped by what it stores.
+import type { Db } from './db.ts';
+import { usersStore } from './users.ts';
+import { sessionsStore } from './sessions.ts';
+import { contactsStore } from './contacts.ts';
+import { conversationsStore } from './conversations.ts';
+import { messagesStore } from './messages.ts';
+
+export type Store = ReturnType<typeof createStore>;
+
+export function createStore(db: Db) {
+  return {
+    db,
+    users: usersStore(db),
+    sessions: sessionsStore(db),
+    contacts: contactsStore(db),
+    conversations: conversationsStore(db),
+    messages: messagesStore(db),
+  };
+}
+
+export { openDatabase } from './db.ts';
+export type { UserRow } from './users.ts';
