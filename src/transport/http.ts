@@ -35,7 +35,7 @@ function write(res: UwsResponse, response: Response, extra: readonly (readonly [
     for (const [name, value] of extra) res.writeHeader(name, value);
     for (const [name, value] of response.headers ?? []) res.writeHeader(name, value);
     if (response.status === 204) {
-      res.endWithoutBody(undefined, closeConnection);
+      res.endWithoutBody(); // an explicit `undefined` length makes uWS send nothing at all
     } else {
       res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
       res.end(response.body ?? '', closeConnection);
@@ -113,6 +113,7 @@ export function serveHttp(server: TemplatedApp, app: App, routes: Routes): void 
       })
       .then(({ response, close }) => {
         if (!aborted) write(res, response, cors, close);
-      });
+      })
+      .catch((error: unknown) => app.log.error('response failed', { method, path, error }));
   });
 }

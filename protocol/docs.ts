@@ -1,0 +1,198 @@
+// Generates protocol/README.md, the protocol reference, from the schemas: `npm run protocol:docs`.
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type * as v from 'valibot';
+import { events, pushes, limits, type EventSpec } from './index.ts';
+import { closeCodes, errorCodes, errors, type ErrorName } from './errors.ts';
+
+// Valibot schemas and actions are plain objects; these are the parts of them the reference reads.
+type Node = {
+  kind: string;
+  type: string;
+  message?: unknown;
+  pipe?: Node[];
+  requirement?: unknown;
+  description?: string;
+  wrapped?: Node;
+  item?: Node;
+  entries?: Record<string, Node>;
+  options?: Node[];
+  literal?: unknown;
+};
+
+const node = (schema: v.GenericSchema) => schema as unknown as Node;
+/** The actions of a schema's pipe, nested pipes included (`v.pipe(v.pipe(a, x), y)` holds x and y). */
+function actions(schema: Node): Node[] {
+  if (!schema.pipe) return [];
+  const [base, ...rest] = schema.pipe;
+  return [...(base && base !== schema ? actions(base) : []), ...rest];
+}
+
+function describe(schema: Node): string {
+  switch (schema.type) {
+    case 'number':
+      return actions(schema).some((action) => action.type === 'integer' || action.type === 'safe_integer') ? 'integer' : 'number';
+    case 'literal':
+      return JSON.stringify(schema.literal);
+    case 'array':
+      return `${describe(schema.item!)}[]`;
+    case 'object':
+      return `{ ${Object.entries(schema.entries!).map(([key, value]) => `${key}: ${describe(value)}`).join(', ')} }`;
+    case 'nullable':
+    case 'nullish':
+      return `${describe(schema.wrapped!)} \\| null`;
+    case 'optional':
+      return describe(schema.wrapped!);
+    case 'union':
+      return schema.options!.map(describe).join(' \\| ');
+    default:
+      return schema.type;
+  }
+}
+
+const optional = (schema: Node) => ['optional', 'nullish'].includes(schema.type);
+
+/** The rules a field's pipes add, in words. */
+function rules(schema: Node): string[] {
+  const found: string[] = [];
+  const visit = (current: Node) => {
+    for (const action of actions(current)) {
+      if (action.type === 'description' && action.description) found.push(action.description);
+      else if (action.type === 'max_length') found.push(`at most ${String(action.requirement)} ${current.type === 'array' ? 'items' : 'characters'}`);
+      else if (action.type === 'min_length') found.push(`at least ${String(action.requirement)} characters`);
+      else if (action.type === 'non_empty') found.push('not empty');
+      else if (action.type === 'check' && typeof action.message === 'string') found.push(`rule: ${action.message}`);
+    }
+    if (current.wrapped) visit(current.wrapped);
+  };
+  visit(schema);
+  return found;
+}
+
+/** Every error message a field can answer, in the order its checks run. */
+function messages(schema: Node): string[] {
+  const found: string[] = [];
+  const visit = (current: Node) => {
+    if (typeof current.message === 'string') found.push(current.message);
+    if (current.wrapped) visit(current.wrapped);
+    if (current.item) visit(current.item);
+    for (const action of actions(current)) if (typeof action.message === 'string') found.push(action.message);
+  };
+  visit(schema);
+  return [...new Set(found)];
+}
+
+/** Inline code for a table; `{name}` placeholders are shown as `<name>`. */
+const code = (text: string) => `\`${text.replace(/\{(\w+)\}/g, '<$1>').replaceAll('|', '\\|')}\``;
+
+function errorLines(spec: EventSpec): string[] {
+  const entries = node(spec.request).entries!;
+  const guarded = spec.guard?.fields ?? [];
+  const fieldErrors = (keys: readonly string[]) => keys.flatMap((key) => messages(entries[key]!).map((text) => `${code(text)} (\`bad_request\`)`));
+  const named = (names: readonly ErrorName[]) => names.map((name) => `${code(errors[name].text)} (\`${errors[name].code}\`)`);
+  const rest = Object.keys(entries).filter((key) => !guarded.includes(key));
+  return [...fieldErrors(guarded), ...named(spec.guard?.errors ?? []), ...fieldErrors(rest), ...named(spec.errors)];
+}
+
+function eventSection(type: string, spec: EventSpec): string {
+  const entries = Object.entries(node(spec.request).entries!);
+  const fields = entries.length
+    ? ['| field | type | required | rules |', '|---|---|---|---|', ...entries.map(([key, schema]) => `| \`${key}\` | ${describe(schema)} | ${optional(schema) ? 'no' : 'yes'} | ${rules(schema).join('; ') || '—'} |`)].join('\n')
+    : 'No fields.';
+  const example = JSON.stringify({ type, ...Object.fromEntries(entries.filter(([, schema]) => !optional(schema)).map(([key, schema]) => [key, sample(schema)])) });
+  const failures = errorLines(spec);
+  return [
+    `### \`${type}\``,
+    '',
+    spec.summary,
+    '',
+    `Request: \`${example}\``,
+    '',
+    fields,
+    '',
+    `Success \`data\`: \`${describe(node(spec.reply)).replaceAll('\\|', '|')}\``,
+    '',
+    failures.length ? `Errors, in the order they are checked:\n\n${failures.map((line, index) => `${index + 1}. ${line}`).join('\n')}` : 'Errors: none of its own.',
+    '',
+    spec.fanout ? `Fan-out: ${spec.fanout}` : 'Only the requesting socket receives the reply.',
+    '',
+  ].join('\n');
+}
+
+function sample(schema: Node): unknown {
+  const base = optional(schema) || schema.type === 'nullable' ? schema.wrapped! : schema;
+  if (base.type === 'number') return 1;
+  if (base.type === 'string') return 'text';
+  if (base.type === 'array') return [];
+  return null;
+}
+
+export function renderReference(): string {
+  const table = (head: string, rows: string[]) => [head, head.replace(/[^|]+/g, '---'), ...rows].join('\n');
+  return [
+    '# Parley protocol reference',
+    '',
+    '<!-- Generated from the schemas in protocol/ by `npm run protocol:docs`; do not edit by hand. -->',
+    '',
+    'Parley speaks typed JSON events over one WebSocket, `GET /ws`, authenticated by the `login-token`',
+    'cookie that `POST /auth/login` sets. Times are integers in Unix epoch seconds. Field names are snake_case.',
+    '',
+    '## Envelopes',
+    '',
+    '- Request: `{"type": T, ...fields, "ref"?: R}`. `ref` (a string of at most ' + limits.ref + ' characters, or an integer) is optional and echoed in the reply, so a client can match replies to requests.',
+    '- Success reply: `{"type": T, "success": true, "data": ..., "ref"?: R}`.',
+    '- Error reply: `{"type": T, "success": false, "error": "<text>", "code": "<code>", "ref"?: R}`; only the requester receives it, and the socket stays open.',
+    '- Push (sent unprompted): `{"type": T, "success": true, "data": ...}`, with no `ref`.',
+    '- Unknown fields are ignored. Fields are checked in the order listed; the first problem is the answer.',
+    '',
+    'Frame problems are answered with `type: "root"`:',
+    '',
+    table('| problem | error | code |', [
+      `| text that is not JSON, or JSON that is not an object | ${code(errors.invalid_json.text)} | \`invalid_json\` |`,
+      `| a binary frame | ${code(errors.binary_frame.text)} | \`invalid_json\` |`,
+      `| no \`type\`, or an unknown one | ${code(errors.no_type.text)} | \`unknown_type\` |`,
+    ]),
+    '',
+    `A \`ref\` that is neither is answered with ${code(errors.bad_ref.text)} (\`bad_request\`), without a \`ref\`.`,
+    '',
+    '## Error codes',
+    '',
+    table('| code | meaning |', Object.entries(errorCodes).map(([name, meaning]) => `| \`${name}\` | ${meaning} |`)),
+    '',
+    '## Close codes',
+    '',
+    'Authentication happens in the upgrade; the server accepts the socket and closes it at once with a readable reason',
+    'when the cookie is missing or bad. An upgrade whose `Origin` header names a site that is not allowlisted',
+    '(`CORS_ALLOW_ORIGIN`) is refused with HTTP 403. Frames over 64 KiB close the socket.',
+    '',
+    table('| code | reason | when |', [
+      `| ${closeCodes.login_required.code} | ${code(closeCodes.login_required.reason)} | no \`login-token\` cookie |`,
+      `| ${closeCodes.invalid_token.code} | ${code(closeCodes.invalid_token.reason)} | bad signature, expired, or its session revoked |`,
+      `| ${closeCodes.user_gone.code} | ${code(closeCodes.user_gone.reason)} | the token's user no longer exists |`,
+      `| ${closeCodes.too_many_sockets.code} | ${code(closeCodes.too_many_sockets.reason)} | the user already has \`MAX_SOCKETS_PER_USER\` sockets open |`,
+      `| ${closeCodes.logged_out.code} | ${code(closeCodes.logged_out.reason)} | \`POST /auth/logout\` revoked the socket's session |`,
+      `| ${closeCodes.shutting_down.code} | ${code(closeCodes.shutting_down.reason)} | the server is stopping |`,
+    ]),
+    '',
+    '## Events',
+    '',
+    ...Object.entries(events).map(([type, spec]) => eventSection(type, spec)),
+    '## Pushes',
+    '',
+    ...Object.entries(pushes).flatMap(([type, spec]) => [
+      `### \`${type}\` (push)`,
+      '',
+      spec.summary,
+      '',
+      `\`data\`: \`${describe(node(spec.data)).replaceAll('\\|', '|')}\``,
+      '',
+      `Sent to: ${spec.to}.`,
+      '',
+    ]),
+  ].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  writeFileSync(new URL('./README.md', import.meta.url), renderReference());
+  console.log('wrote protocol/README.md');
+}

@@ -1,0 +1,71 @@
+// Users and connected clients for tests: register, log in and connect over real HTTP and real WebSockets.
+import WebSocket from 'ws';
+import { createClient, type Client } from '../../protocol/client.ts';
+import { pushes, type PushData, type PushType } from '../../protocol/index.ts';
+import { http, tokenFrom } from './http.ts';
+import type { TestServer } from './server.ts';
+
+export const password = 'correct horse battery';
+
+let counter = 0;
+/** A username no other test in this process uses. */
+export function uniqueName(prefix = 'user'): string {
+  return `${prefix}${process.pid % 10000}_${++counter}`;
+}
+
+export async function register(server: TestServer, username: string, fullname = `Full ${username}`): Promise<void> {
+  const result = await http(server.http, 'POST', '/register', { body: { username, password, fullname } });
+  if (result.status !== 201) throw new Error(`register ${username}: ${result.status} ${result.body}`);
+}
+
+export async function login(server: TestServer, username: string): Promise<string> {
+  return tokenFrom(await http(server.http, 'POST', '/auth/login', { body: { username, password } }));
+}
+
+/** Opens a socket with the given cookie header (or none) and wraps it in the typed client. */
+export function open(server: TestServer, cookie?: string, headers: Record<string, string> = {}): Client {
+  return createClient(new WebSocket(server.ws, { headers: { ...headers, ...(cookie ? { cookie } : {}) } }));
+}
+
+export async function connect(server: TestServer, token: string): Promise<Client> {
+  const client = open(server, `login-token=${token}`);
+  await client.opened;
+  return client;
+}
+
+export type Person = { username: string; token: string; client: Client; pushes: Recorded[] };
+export type Recorded = { [T in PushType]: { type: T; data: PushData<T> } }[PushType];
+
+/** Registers, logs in and connects a new user, recording every push the socket receives. */
+export async function person(server: TestServer, prefix?: string): Promise<Person> {
+  const username = uniqueName(prefix);
+  await register(server, username);
+  const token = await login(server, username);
+  return { username, token, ...(await socket(server, token)) };
+}
+
+/** Another socket for the same login, recording its pushes. */
+export async function socket(server: TestServer, token: string): Promise<{ client: Client; pushes: Recorded[] }> {
+  const client = await connect(server, token);
+  const recorded: Recorded[] = [];
+  for (const type of Object.keys(pushes) as PushType[]) client.on(type, (data) => recorded.push({ type, data } as Recorded));
+  // A round trip guarantees pushes caused by opening this socket were sent before the test goes on.
+  await client.request('ping');
+  return { client, pushes: recorded };
+}
+
+/** Waits until a recorded push matches; fails after `timeoutMs`. */
+export async function waitFor(recorded: Recorded[], match: (push: Recorded) => boolean, timeoutMs = 3000): Promise<Recorded> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = recorded.find(match);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no matching push within ${timeoutMs} ms; got ${JSON.stringify(recorded)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Resolves once every earlier frame sent to each client has been delivered (a ping round trip each). */
+export async function settle(...clients: Client[]): Promise<void> {
+  await Promise.all(clients.map((client) => client.request('ping')));
+}

@@ -1,0 +1,25 @@
+// Raw HTTP requests with full control over headers and body, for checking statuses, bodies and cookies exactly.
+import { request as send } from 'node:http';
+
+export type HttpResult = { status: number; body: string; headers: Record<string, string | string[] | undefined> };
+
+export function http(base: string, method: string, path: string, options: { body?: string | object; headers?: Record<string, string> } = {}): Promise<HttpResult> {
+  const body = typeof options.body === 'object' ? JSON.stringify(options.body) : options.body;
+  return new Promise((resolve, reject) => {
+    const req = send(new URL(path, base), { method, headers: { ...options.headers, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/** The login-token value from a response's Set-Cookie header. */
+export function tokenFrom(result: HttpResult): string {
+  const cookie = ([] as string[]).concat(result.headers['set-cookie'] ?? []).find((line) => line.startsWith('login-token='));
+  if (!cookie) throw new Error(`no login-token cookie in ${result.status} ${result.body}`);
+  return cookie.slice('login-token='.length).split(';')[0]!;
+}

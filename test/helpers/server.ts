@@ -1,0 +1,125 @@
+// Starts the real server in a child process on a free port with a temporary database, and stops it after the test.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
+
+export type LogLine = { level: string; msg: string; [key: string]: unknown };
+
+export type TestServer = {
+  port: number;
+  http: string;
+  ws: string;
+  dir: string;
+  dbPath: string;
+  env: Record<string, string>;
+  logs: LogLine[];
+  /** Everything the process printed on stdout and stderr, as text. */
+  output(): string;
+  child: ChildProcess;
+  /** Resolves with the first log line matching, waiting for it if needed. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Stops the process (SIGTERM by default) and resolves with its exit code or signal. */
+  stop(signal?: NodeJS.Signals): Promise<number | string | null>;
+};
+
+export const testSecret = 'a test secret that is at least 32 bytes long';
+const root = new URL('../..', import.meta.url).pathname;
+
+/** Spawns `src/main.ts` as `npm start` does; resolves once it listens. Reuses `dir` to restart on the same database. */
+export async function startServer(t: TestContext | undefined, env: Record<string, string> = {}, dir?: string): Promise<TestServer> {
+  const home = dir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
+  const fullEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DBPATH: join(home, 'parley.db'),
+    JWTSECRET: testSecret,
+    LOG_LEVEL: 'debug',
+    ...env,
+  };
+  for (const [key, value] of Object.entries(fullEnv)) if (value === '') delete fullEnv[key];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: LogLine[] = [];
+  const text: string[] = [];
+  const waiters = new Set<() => void>();
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    text.push(line);
+    try {
+      logs.push(JSON.parse(line) as LogLine);
+    } catch {
+      // not every line is a log record (a crash prints a stack)
+    }
+    for (const wake of waiters) wake();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => text.push(chunk.toString()));
+
+  function waitForLog(match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = logs.find(match);
+        if (!found) return false;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(found);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no matching log line within ${timeoutMs} ms; output:\n${text.join('\n')}`));
+      }, timeoutMs);
+      if (!check()) waiters.add(check);
+    });
+  }
+
+  const listening = await Promise.race([
+    waitForLog((line) => line.msg === 'listening', 20_000),
+    exited.then((code) => {
+      throw new Error(`server exited (${code}) before listening:\n${text.join('\n')}`);
+    }),
+  ]);
+  const port = listening.port as number;
+  const server: TestServer = {
+    port,
+    http: `http://127.0.0.1:${port}`,
+    ws: `ws://127.0.0.1:${port}/ws`,
+    dir: home,
+    dbPath: fullEnv.DBPATH!,
+    env: fullEnv,
+    logs,
+    output: () => text.join('\n'),
+    child,
+    waitForLog,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  t?.after(async () => {
+    await server.stop('SIGKILL');
+    if (!dir) rmSync(home, { recursive: true, force: true });
+  });
+  return server;
+}
+
+/** Runs the server entry with the given settings and resolves with how it exited and what it printed. */
+export function runServerExpectingExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
