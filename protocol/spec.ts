@@ -52,3 +52,16 @@ export const limits = {
   ref: 64,
   messagesPage: 100,
 } as const;
+
+/**
+ * An event's fields. A missing field answers with that field's own message, as a wrong type does
+ * (the seed says `expected content as string` for both), instead of valibot's generic one.
+ */
+export function fields<const E extends v.ObjectEntries>(entries: E) {
+  return v.object(entries, (issue) => {
+    const key = issue.path?.[0]?.key;
+    const entry: unknown = typeof key === 'string' ? entries[key] : undefined;
+    const message = typeof entry === 'object' && entry !== null && 'message' in entry ? entry.message : undefined;
+    return typeof message === 'string' ? message : issue.message;
+  });
+}

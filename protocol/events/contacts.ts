@@ -1,11 +1,11 @@
 // Events about contacts: two-way relations between users.
 import * as v from 'valibot';
-import { event } from '../spec.ts';
+import { event, fields } from '../spec.ts';
 import { User } from './users.ts';
 
 export const add_contact = event({
   summary: 'Makes the caller and another user each other\'s contacts (both ways at once).',
-  request: v.object({
+  request: fields({
     contact_username: v.pipe(
       v.string('invalid contact_username, expected a string'),
       v.description('the user to add; matched without regard to case'),
@@ -21,7 +21,7 @@ export const add_contact = event({
 
 export const get_contacts = event({
   summary: 'Lists the caller\'s contacts, in the order they were added.',
-  request: v.object({}),
+  request: fields({}),
   reply: v.object({
     message: v.pipe(v.string(), v.description('`got all the contacts`')),
     contacts: v.array(User),

@@ -1,6 +1,6 @@
 // Events about conversations and who is in them.
 import * as v from 'valibot';
-import { event, id, integer, limits } from '../spec.ts';
+import { event, id, integer, limits, fields } from '../spec.ts';
 
 export const Conversation = v.object({
   id,
@@ -10,7 +10,7 @@ export const Conversation = v.object({
 
 export const create_conversation = event({
   summary: 'Creates a conversation of the caller and the listed users (no contact relation needed).',
-  request: v.object({
+  request: fields({
     name: v.pipe(
       v.nullish(
         v.pipe(
@@ -34,14 +34,14 @@ export const create_conversation = event({
 
 export const get_conversations = event({
   summary: 'Lists the conversations the caller is a member of, in creation order.',
-  request: v.object({}),
+  request: fields({}),
   reply: v.array(v.object({ id, name: v.string() })),
   errors: [],
 });
 
 export const get_conversation_info = event({
   summary: 'Returns one conversation with its members.',
-  request: v.object({
+  request: fields({
     id: v.pipe(integer('id is required as int'), v.description('the conversation id (not `conversation_id`, as in the seed)')),
   }),
   reply: Conversation,

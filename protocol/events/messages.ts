@@ -1,6 +1,6 @@
 // Events about messages in a conversation.
 import * as v from 'valibot';
-import { event, id, integer, limits, seconds } from '../spec.ts';
+import { event, id, integer, limits, seconds, fields } from '../spec.ts';
 
 const replyId = v.pipe(v.nullable(id), v.description('the message replied to, or null'));
 
@@ -16,7 +16,7 @@ const conversationId = integer('expected conversation_id as integer');
 
 export const send_message = event({
   summary: 'Sends a message to a conversation the caller is a member of.',
-  request: v.object({
+  request: fields({
     conversation_id: conversationId,
     content: v.pipe(
       v.string('expected content as string'),
@@ -35,7 +35,7 @@ export const send_message = event({
 
 export const get_messages = event({
   summary: `Returns up to ${limits.messagesPage} messages of a conversation, newest first, with ids below \`before\` when given.`,
-  request: v.object({
+  request: fields({
     conversation_id: conversationId,
     before: v.pipe(
       v.nullish(integer('expected before as integer')),

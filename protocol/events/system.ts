@@ -1,10 +1,10 @@
 // Events about the connection itself.
 import * as v from 'valibot';
-import { event } from '../spec.ts';
+import { event, fields } from '../spec.ts';
 
 export const ping = event({
   summary: 'Answers `"pong"`: a liveness check, like `GET /misc/ping`.',
-  request: v.object({}),
+  request: fields({}),
   reply: v.literal('pong'),
   errors: [],
 });

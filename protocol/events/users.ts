@@ -1,6 +1,6 @@
 // Events about people: the caller's own account.
 import * as v from 'valibot';
-import { event, seconds } from '../spec.ts';
+import { event, seconds, fields } from '../spec.ts';
 
 export const User = v.object({
   username: v.string(),
@@ -12,7 +12,7 @@ export const User = v.object({
 
 export const self = event({
   summary: 'Returns the caller\'s own account.',
-  request: v.object({}),
+  request: fields({}),
   reply: User,
   errors: ['no_such_user'],
 });

@@ -69,3 +69,29 @@ export async function waitFor(recorded: Recorded[], match: (push: Recorded) => b
 export async function settle(...clients: Client[]): Promise<void> {
   await Promise.all(clients.map((client) => client.request('ping')));
 }
+
+/** A bare socket for frames the typed client would never send; `exchange` sends one and resolves with the next frame. */
+export async function rawSocket(server: TestServer, token: string) {
+  const socket = new WebSocket(server.ws, { headers: { cookie: `login-token=${token}` } });
+  const inbox: string[] = [];
+  const waiting: ((text: string) => void)[] = [];
+  socket.on('message', (data) => {
+    const text = String(data);
+    const next = waiting.shift();
+    if (next) next(text);
+    else inbox.push(text);
+  });
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  const nextFrame = () => new Promise<string>((resolve) => (inbox.length ? resolve(inbox.shift()!) : waiting.push(resolve)));
+  return {
+    socket,
+    async exchange(frame: string | Buffer): Promise<unknown> {
+      socket.send(frame, { binary: Buffer.isBuffer(frame) });
+      return JSON.parse(await nextFrame());
+    },
+    close: () => socket.close(),
+  };
+}
