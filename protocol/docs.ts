@@ -144,6 +144,7 @@ export function renderReference(): string {
     '- Error reply: `{"type": T, "success": false, "error": "<text>", "code": "<code>", "ref"?: R}`; only the requester receives it, and the socket stays open.',
     '- Push (sent unprompted): `{"type": T, "success": true, "data": ...}`, with no `ref`.',
     '- Unknown fields are ignored. Fields are checked in the order listed; the first problem is the answer.',
+    `- Any event may also answer ${code(errors.internal.text)} (\`internal\`) when the server fails; the failure is logged and the socket stays open.`,
     '',
     'Frame problems are answered with `type: "root"`:',
     '',

@@ -34,7 +34,13 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
 
-  const listenSocket = await new Promise<us_listen_socket | false>((resolve) => server.listen(settings.HOST, settings.PORT, resolve));
+  // Exclusive: by default uSockets sets SO_REUSEPORT, and a second server on the same port would
+  // silently share its connections. The typings lack this (host, port, options) form; the binary has it.
+  const exclusivePort = 1; // LIBUS_LISTEN_EXCLUSIVE_PORT, also missing from the typings
+  const listener = server as unknown as { listen(host: string, port: number, options: number, done: (socket: us_listen_socket | false) => void): void };
+  const listenSocket = await new Promise<us_listen_socket | false>((resolve) =>
+    listener.listen(settings.HOST, settings.PORT, exclusivePort, resolve),
+  );
   if (!listenSocket) {
     db.close();
     throw new Error(`cannot listen on ${settings.HOST}:${settings.PORT} (is the port in use?)`);

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 
 export type LogLine = { level: string; msg: string; [key: string]: unknown };
@@ -41,6 +42,9 @@ export async function startServer(t: TestContext | undefined, env: Record<string
     ...env,
   };
   for (const [key, value] of Object.entries(fullEnv)) if (value === '') delete fullEnv[key];
+  // Below LOG_LEVEL=info the start-up line that names the port is not printed: pick the port here.
+  const quiet = ['warn', 'error', 'silent'].includes(fullEnv.LOG_LEVEL ?? '');
+  if (quiet && fullEnv.PORT === '0') fullEnv.PORT = String(await freePort());
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const text: string[] = [];
@@ -75,13 +79,12 @@ export async function startServer(t: TestContext | undefined, env: Record<string
     });
   }
 
-  const listening = await Promise.race([
-    waitForLog((line) => line.msg === 'listening', 20_000),
-    exited.then((code) => {
+  const port = await Promise.race([
+    quiet ? waitForPing(Number(fullEnv.PORT)) : waitForLog((line) => line.msg === 'listening', 20_000).then((line) => line.port as number),
+    exited.then((code): never => {
       throw new Error(`server exited (${code}) before listening:\n${text.join('\n')}`);
     }),
   ]);
-  const port = listening.port as number;
   const server: TestServer = {
     port,
     http: `http://127.0.0.1:${port}`,
@@ -103,6 +106,26 @@ export async function startServer(t: TestContext | undefined, env: Record<string
     if (!dir) rmSync(home, { recursive: true, force: true });
   });
   return server;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPing(port: number): Promise<number> {
+  for (let tries = 0; tries < 200; tries++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/misc/ping`).then((res) => res.ok, () => false);
+    if (ok) return port;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`nothing answered on port ${port}`);
 }
 
 /** Runs the server entry with the given settings and resolves with how it exited and what it printed. */

@@ -1,0 +1,73 @@
+// Settings are validated at start: a bad value stops the server with a message naming it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runServerExpectingExit, startServer } from './helpers/server.ts';
+import { http } from './helpers/http.ts';
+import { password, uniqueName } from './helpers/clients.ts';
+import { readSettings } from '../src/config.ts';
+
+test('bad settings stop the server with a clear message', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-settings-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cases: [Record<string, string>, string][] = [
+    [{ PORT: 'eighty' }, 'PORT must be a whole number from 0 to 65535'],
+    [{ PORT: '70000' }, 'PORT must be a whole number from 0 to 65535'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of debug, info, warn, error, silent'],
+    [{ CORS_ALLOW_ORIGIN: 'localhost:5173' }, 'CORS_ALLOW_ORIGIN must list origins such as http://localhost:5173'],
+    [{ CORS_ALLOW_ORIGIN: 'http://localhost:5173/app' }, 'CORS_ALLOW_ORIGIN must list origins such as http://localhost:5173'],
+    [{ COOKIE_SECURE: 'yes' }, 'COOKIE_SECURE must be one of true, false'],
+    [{ COOKIE_SAMESITE: 'sometimes' }, 'COOKIE_SAMESITE must be one of Strict, Lax, None'],
+    [{ COOKIE_SAMESITE: 'None', COOKIE_SECURE: 'false' }, 'COOKIE_SAMESITE=None needs COOKIE_SECURE=true'],
+    [{ PASSWORD_MIN_LENGTH: '0' }, 'PASSWORD_MIN_LENGTH must be a whole number from 1 to 1024'],
+    [{ MAX_SOCKETS_PER_USER: '-1' }, 'MAX_SOCKETS_PER_USER must be a whole number from 1 to 10000'],
+    [{ JWTSECRET: '' }, 'JWTSECRET must not be empty when set'],
+  ];
+  for (const [env, message] of cases) {
+    const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
+    assert.equal(code, 1, JSON.stringify(env));
+    assert.ok(output.includes(message), `${JSON.stringify(env)}: ${output}`);
+    assert.ok(!output.includes('"msg":"listening"'));
+  }
+});
+
+test('defaults are those the README documents', () => {
+  assert.deepEqual(readSettings({}), {
+    PORT: 8000,
+    HOST: '0.0.0.0',
+    DBPATH: 'data/parley.db',
+    CORS_ALLOW_ORIGIN: ['http://localhost:5173'],
+    COOKIE_SECURE: true,
+    COOKIE_SAMESITE: 'Lax',
+    PASSWORD_MIN_LENGTH: 8,
+    LOG_LEVEL: 'info',
+    MAX_SOCKETS_PER_USER: 16,
+  });
+  assert.deepEqual(readSettings({ CORS_ALLOW_ORIGIN: 'http://a.example, https://b.example:8443' }).CORS_ALLOW_ORIGIN, ['http://a.example', 'https://b.example:8443']);
+});
+
+test('a port in use stops the server with a clear message', async (t) => {
+  const running = await startServer(t);
+  const { code, output } = await runServerExpectingExit({ DBPATH: join(running.dir, 'other.db'), PORT: String(running.port), JWTSECRET: 'x'.repeat(32) });
+  assert.equal(code, 1);
+  assert.ok(output.includes(`cannot listen on 127.0.0.1:${running.port} (is the port in use?)`), output);
+});
+
+test('PASSWORD_MIN_LENGTH and CORS_ALLOW_ORIGIN take effect', async (t) => {
+  const server = await startServer(t, { PASSWORD_MIN_LENGTH: '30', CORS_ALLOW_ORIGIN: 'http://one.example,http://two.example' });
+  const short = await http(server.http, 'POST', '/register', { body: { username: uniqueName(), password, fullname: 'x' } });
+  assert.deepEqual([short.status, short.body], [400, 'password must be at least 30 characters long']);
+  const two = await http(server.http, 'GET', '/misc/ping', { headers: { origin: 'http://two.example' } });
+  assert.equal(two.headers['access-control-allow-origin'], 'http://two.example');
+  const old = await http(server.http, 'GET', '/misc/ping', { headers: { origin: 'http://localhost:5173' } });
+  assert.equal(old.headers['access-control-allow-origin'], undefined);
+});
+
+test('LOG_LEVEL=warn keeps info lines out', async (t) => {
+  const server = await startServer(t, { LOG_LEVEL: 'warn' });
+  await http(server.http, 'POST', '/auth/login', { body: { username: 'nobody_here', password } });
+  await server.waitForLog((line) => line.msg === 'login failed');
+  assert.ok(server.logs.every((line) => line.level !== 'info' && line.level !== 'debug'));
+});
