@@ -16,6 +16,8 @@ try {
   fatal((error as Error).message);
 }
 const log = createLogger(settings.LOG_LEVEL);
+// A promise nobody awaited must not take every user's connection down with it.
+process.on('unhandledRejection', (error) => log.error('unhandled rejection', { error }));
 
 try {
   const server = await startServer(settings, log);

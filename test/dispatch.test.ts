@@ -1,0 +1,94 @@
+// Handler tier: dispatch against a real in-memory database with a recording connection and registry, no sockets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readSettings } from '../src/config.ts';
+import { createLogger } from '../src/log.ts';
+import { createStore, openDatabase } from '../src/storage/index.ts';
+import { createRegistry } from '../src/registry.ts';
+import { dispatch } from '../src/dispatch.ts';
+import { withRef } from '../src/envelope.ts';
+import type { App, Ctx } from '../src/context.ts';
+import type { Connection } from '../src/transport/connection.ts';
+
+function harness() {
+  const published: { topic: string; text: string }[] = [];
+  const logged: string[] = [];
+  const store = createStore(openDatabase(':memory:'));
+  const app: App = {
+    settings: readSettings({}),
+    log: createLogger('debug', (line) => logged.push(line)),
+    store,
+    registry: createRegistry((topic, text) => published.push({ topic, text })),
+    tokens: undefined as never, // not used by socket events
+    passwords: undefined as never,
+    now: () => 1_700_000_000,
+  };
+  const connect = (username: string) => {
+    const id = store.users.insert({ username, fullname: username.toUpperCase(), passwordHash: 'x', now: app.now() })!;
+    const sent: unknown[] = [];
+    const others: { topic: string; text: string }[] = [];
+    const caller: Connection = {
+      id,
+      user: { id, username },
+      sessionId: `s${id}`,
+      ip: '127.0.0.1',
+      closed: false,
+      send: (text) => sent.push(JSON.parse(text)),
+      end: () => {},
+      subscribe: () => {},
+      publishToOthers: (topic, text) => others.push({ topic, text }),
+      cork: (work) => work(),
+    };
+    app.registry.add(caller);
+    const ctx: Ctx = { ...app, caller };
+    return { id, ctx, sent, others, send: (frame: object) => dispatch(ctx, JSON.stringify(frame)) };
+  };
+  return { app, published, logged, connect };
+}
+
+test('replies go to the caller only; fan-out is one payload to each member topic', () => {
+  const { published, connect } = harness();
+  const alice = connect('alice');
+  const bob = connect('bob');
+  alice.send({ type: 'create_conversation', name: 'pair', members: ['bob'], ref: 'c1' });
+  const created = { type: 'create_conversation', success: true, data: { id: 1, name: 'pair', members: ['alice', 'bob'] } };
+  assert.deepEqual(alice.sent, [{ ...created, ref: 'c1' }]);
+  assert.deepEqual(published, [{ topic: `user:${bob.id}`, text: JSON.stringify(created) }]);
+  assert.deepEqual(alice.others, [{ topic: `user:${alice.id}`, text: JSON.stringify(created) }], "the caller's other sockets, not the caller");
+  assert.deepEqual(bob.sent, []);
+});
+
+test('membership is checked before the other fields, and nothing is stored on an error', () => {
+  const { app, connect } = harness();
+  const alice = connect('alice');
+  const bob = connect('bob');
+  alice.send({ type: 'create_conversation', members: [] });
+  bob.send({ type: 'send_message', conversation_id: 1, content: 42, ref: 1 });
+  assert.deepEqual(bob.sent, [{ type: 'send_message', success: false, error: 'bob not part of conversation with 1 id', code: 'not_found', ref: 1 }]);
+  alice.sent.length = 0;
+  alice.send({ type: 'send_message', conversation_id: 1, content: 42 });
+  assert.deepEqual(alice.sent, [{ type: 'send_message', success: false, error: 'expected content as string', code: 'bad_request' }]);
+  assert.deepEqual(app.store.messages.page(1, null, 100), []);
+});
+
+test('an exception that is not a ParleyError becomes internal, logged once', () => {
+  const { app, logged, connect } = harness();
+  const alice = connect('alice');
+  alice.send({ type: 'create_conversation', members: [] });
+  app.store.db.exec('DROP TABLE messages');
+  alice.sent.length = 0;
+  alice.send({ type: 'get_messages', conversation_id: 1, ref: 9 });
+  assert.deepEqual(alice.sent, [{ type: 'get_messages', success: false, error: 'internal server error', code: 'internal', ref: 9 }]);
+  const errors = logged.map((line) => JSON.parse(line)).filter((line) => line.level === 'error');
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].msg, 'handler failed');
+  assert.match(errors[0].error.message, /no such table: messages/);
+});
+
+test('withRef splices the ref into a serialised envelope exactly as JSON.stringify would', () => {
+  const text = JSON.stringify({ type: 't', success: true, data: { a: [1, '}'] } });
+  for (const ref of ['r', 'quote"and\\slash', 0, -5, 2 ** 53 - 1]) {
+    assert.deepEqual(JSON.parse(withRef(text, ref)), { type: 't', success: true, data: { a: [1, '}'] }, ref });
+  }
+  assert.equal(withRef(text, undefined), text);
+});
