@@ -1,0 +1,151 @@
+// A load generator process: holds many sockets and runs what the orchestrator asks over IPC.
+// Frames are inspected with indexOf, not JSON.parse, so the generator spends its time on sockets.
+import WebSocket from 'ws';
+
+type Entry = { path: string; cookie?: string };
+type Command =
+  | { cmd: 'connect'; base: string; entries: Entry[]; concurrency: number }
+  | { cmd: 'chat'; rate: number; seconds: number; pairs: [conversation: number, a: number, b: number][] }
+  | { cmd: 'fanout-send'; rate: number; seconds: number; socket: number; conversation: number }
+  | { cmd: 'reset' }
+  | { cmd: 'report' }
+  | { cmd: 'close'; from: number; to: number };
+
+const now = () => performance.timeOrigin + performance.now();
+const sockets: WebSocket[] = [];
+/** Which side of its pair each socket is ('a' or 'b'); a socket ignores frames of its own side. */
+const side: string[] = [];
+
+let latencies: number[] = [];
+let delivered = 0;
+let errors = 0;
+let statuses = 0;
+let lastFrameAt = 0;
+/** Fan-out: per message index, how many sockets here got it, and when the last did. */
+let fanout = new Map<number, { count: number; last: number; sent: number }>();
+
+function onFrame(index: number, text: string): void {
+  const at = now();
+  lastFrameAt = at;
+  if (text.includes('"success":false')) {
+    errors++;
+    return;
+  }
+  if (text.includes('"user_status"')) {
+    statuses++;
+    return;
+  }
+  const at0 = text.indexOf('"content":"');
+  if (at0 < 0) return;
+  const start = at0 + 11;
+  const kind = text[start];
+  const close = text.indexOf('"', start);
+  if (kind === 'f') {
+    const [, id, sent] = text.slice(start, close).split(':');
+    const key = Number(id);
+    const record = fanout.get(key);
+    if (record) {
+      record.count++;
+      record.last = at;
+    } else fanout.set(key, { count: 1, last: at, sent: Number(sent) });
+    return;
+  }
+  if (kind === side[index]) return; // the sender's own reply
+  delivered++;
+  latencies.push(at - Number(text.slice(start + 2, close)));
+}
+
+function open(base: string, entry: Entry): Promise<boolean> {
+  return new Promise((resolve) => {
+    const index = sockets.length;
+    const socket = new WebSocket(base + entry.path, { headers: entry.cookie ? { cookie: entry.cookie } : {}, perMessageDeflate: false });
+    sockets.push(socket);
+    side.push('');
+    socket.on('message', (data) => onFrame(index, String(data)));
+    socket.once('open', () => resolve(true));
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => resolve(false));
+  });
+}
+
+async function connect(base: string, entries: Entry[], concurrency: number) {
+  const start = now();
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < entries.length) if (!(await open(base, entries[next++]!))) failed++;
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { opened: entries.length - failed, failed, seconds: (now() - start) / 1000 };
+}
+
+/** Sends at `rate` per second for `seconds`, spreading sends over 2 ms ticks; resolves with what it managed. */
+function paced(rate: number, seconds: number, send: (n: number) => void): Promise<{ sent: number; seconds: number }> {
+  return new Promise((resolve) => {
+    const start = now();
+    let sent = 0;
+    const tick = () => {
+      const elapsed = (now() - start) / 1000;
+      const due = Math.min(Math.floor(rate * elapsed), Math.floor(rate * seconds));
+      while (sent < due) send(sent++);
+      if (elapsed < seconds) setTimeout(tick, 2);
+      else resolve({ sent, seconds: elapsed });
+    };
+    tick();
+  });
+}
+
+async function handle(command: Command): Promise<unknown> {
+  switch (command.cmd) {
+    case 'connect':
+      return connect(command.base, command.entries, command.concurrency);
+    case 'chat': {
+      for (const [, a, b] of command.pairs) {
+        side[a] = 'a';
+        side[b] = 'b';
+      }
+      const cpu = process.cpuUsage();
+      const { pairs } = command;
+      const result = await paced(command.rate, command.seconds, (n) => {
+        const [conversation, a, b] = pairs[n % pairs.length]!;
+        const fromA = Math.floor(n / pairs.length) % 2 === 0;
+        const socket = sockets[fromA ? a : b]!;
+        if (socket.readyState !== WebSocket.OPEN) return void errors++;
+        socket.send(`{"type":"send_message","conversation_id":${conversation},"content":"${fromA ? 'a' : 'b'}:${now().toFixed(3)}"}`);
+      });
+      const used = process.cpuUsage(cpu);
+      return { ...result, cpu: (used.user + used.system) / 1e6 / result.seconds };
+    }
+    case 'fanout-send': {
+      const socket = sockets[command.socket]!;
+      return paced(command.rate, command.seconds, (n) =>
+        socket.send(`{"type":"send_message","conversation_id":${command.conversation},"content":"f:${n}:${now().toFixed(3)}"}`),
+      );
+    }
+    case 'reset':
+      latencies = [];
+      delivered = 0;
+      errors = 0;
+      statuses = 0;
+      fanout = new Map();
+      return { ok: true };
+    case 'report':
+      return { latencies, delivered, errors, statuses, lastFrameAt, fanout: [...fanout], open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length };
+    case 'close': {
+      const closing = sockets.slice(command.from, command.to).filter((socket) => socket.readyState === WebSocket.OPEN);
+      const start = now();
+      await Promise.all(closing.map((socket) => new Promise((resolve) => {
+        socket.once('close', resolve);
+        socket.close();
+      })));
+      return { closed: closing.length, seconds: (now() - start) / 1000 };
+    }
+  }
+}
+
+process.on('message', (message: { id: number; command: Command }) => {
+  handle(message.command).then(
+    (result) => process.send!({ id: message.id, result }),
+    (error: unknown) => process.send!({ id: message.id, error: String(error) }),
+  );
+});

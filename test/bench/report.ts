@@ -1,0 +1,110 @@
+// The benchmark's figures as a table against the targets, and as an SVG chart of latency against offered load.
+
+export type ChatStep = {
+  offered: number;
+  delivered: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+  generatorCpu: number;
+  generatorLimited: boolean;
+};
+
+export type Results = {
+  date: string;
+  quick: boolean;
+  machine: { cpu: string; cores: number; memoryGiB: number; node: string; generators: number };
+  storage: number;
+  chat: { parley: ChatStep[]; relay: ChatStep[] };
+  fanout: { steps: { rate: number; deliveriesPerSecond: number; p50: number; p99: number; max: number; complete: boolean }[] };
+  presence: { waves: { kind: string; sockets: number; connectsPerSecond: number; statuses: number; statusesPerSecond: number }[] };
+  memory: { sockets: number; rssBeforeKiB: number; rssAfterKiB: number; perSocketKiB: number; connectsPerSecond: number };
+  seconds: number;
+};
+
+/** The highest step whose p99 stays under 50 ms with no errors. */
+export function saturation(steps: ChatStep[]): ChatStep | undefined {
+  return steps.filter((step) => step.p99 < 50 && step.errors === 0).at(-1);
+}
+
+export function summary(results: Results) {
+  const parley = saturation(results.chat.parley);
+  const relay = saturation(results.chat.relay);
+  const ceiling = Math.min(results.storage, relay?.delivered ?? Infinity);
+  const half = parley ? results.chat.parley.filter((step) => step.offered <= parley.offered / 2).at(-1) : undefined;
+  const fanout = results.fanout.steps.filter((step) => step.complete && step.p99 <= 20).at(-1) ?? results.fanout.steps[0];
+  return { parley, relay, ceiling, half, fanout };
+}
+
+const n = (value: number | undefined, digits = 0) => (value === undefined || Number.isNaN(value) ? '—' : value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const pct = (part: number | undefined, whole: number) => (part === undefined || !Number.isFinite(whole) ? '—' : `${Math.round((100 * part) / whole)}%`);
+
+export function renderTable(results: Results): string {
+  const { parley, relay, ceiling, half, fanout } = summary(results);
+  const connectWaves = results.presence.waves.filter((w) => w.kind === 'connect');
+  const rows: string[][] = [
+    ['chat throughput at saturation (msgs/s)', n(parley?.delivered), `storage ${n(results.storage)}, transport ${n(relay?.delivered)}`, `${pct(parley?.delivered, results.storage)} / ${pct(parley?.delivered, relay?.delivered ?? NaN)}`, '≥ 50% of the lower', (parley?.delivered ?? 0) >= ceiling / 2 ? 'yes' : 'NO'],
+    ['chat p99 at half saturation (ms)', `${n(half?.p99, 2)} at ${n(half?.offered)}/s`, `transport p99 at that load ${n(results.chat.relay.find((s) => s.offered === half?.offered)?.p99, 2)}`, '', '≤ 10', (half?.p99 ?? Infinity) <= 10 ? 'yes' : 'NO'],
+    ['fan-out to 1,000 members (deliveries/s)', n(fanout?.deliveriesPerSecond), '', '', '≥ 200,000', (fanout?.deliveriesPerSecond ?? 0) >= 200_000 ? 'yes' : 'NO'],
+    ['fan-out p99 to the last member (ms)', `${n(fanout?.p99, 2)} at ${n(fanout?.rate)} msgs/s`, '', '', '≤ 20', (fanout?.p99 ?? Infinity) <= 20 ? 'yes' : 'NO'],
+    ['presence: connects accepted (/s)', n(Math.min(...connectWaves.map((w) => w.connectsPerSecond))), '', '', '', ''],
+    ['presence: user_status deliveries (/s)', n(Math.max(...results.presence.waves.map((w) => w.statusesPerSecond))), '', '', '', ''],
+    ['memory per idle socket (KiB)', n(results.memory.perSocketKiB, 2), `${n(results.memory.sockets)} sockets`, '', '≤ 16', results.memory.perSocketKiB <= 16 ? 'yes' : 'NO'],
+  ];
+  const head = ['measure', 'Parley', 'ceiling', 'Parley / ceiling', 'target', 'met'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const limited = [...results.chat.parley, ...results.chat.relay].filter((s) => s.generatorLimited).map((s) => s.offered);
+  return [
+    `${results.machine.cores} × ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, ${results.machine.generators} generator processes${results.quick ? ' (--quick)' : ''}`,
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    limited.length ? `generator-limited steps (the load generators, not the server, were the limit): ${[...new Set(limited)].join(', ')} msgs/s` : 'no step was limited by the load generators',
+  ].join('\n');
+}
+
+/** Latency (log scale) against offered load (log scale), one line per system and percentile. */
+export function renderChart(results: Results): string {
+  const width = 760;
+  const height = 440;
+  const left = 70;
+  const right = 190;
+  const top = 40;
+  const bottom = 60;
+  const series = [
+    { name: 'Parley p99', steps: results.chat.parley, key: 'p99' as const, color: '#c0392b', dash: '' },
+    { name: 'Parley p50', steps: results.chat.parley, key: 'p50' as const, color: '#c0392b', dash: '6 4' },
+    { name: 'uWS relay p99', steps: results.chat.relay, key: 'p99' as const, color: '#2c3e50', dash: '' },
+    { name: 'uWS relay p50', steps: results.chat.relay, key: 'p50' as const, color: '#2c3e50', dash: '6 4' },
+  ];
+  const offered = [...results.chat.parley, ...results.chat.relay].map((s) => s.offered).concat(results.storage);
+  const [xMin, xMax] = [Math.min(...offered) / 1.5, Math.max(...offered) * 1.5];
+  const [yMin, yMax] = [0.05, 1000];
+  const x = (v: number) => left + ((Math.log10(v) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * (width - left - right);
+  const y = (v: number) => top + (1 - (Math.log10(Math.min(Math.max(v, yMin), yMax)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * (height - top - bottom);
+  const parts: string[] = [];
+  for (const tick of [0.1, 1, 10, 100, 1000]) {
+    parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(tick)}" y2="${y(tick)}" stroke="#ddd"/><text x="${left - 8}" y="${y(tick) + 4}" text-anchor="end">${tick}</text>`);
+  }
+  for (let tick = 10 ** Math.ceil(Math.log10(xMin)); tick <= xMax; tick *= 10) {
+    parts.push(`<line x1="${x(tick)}" x2="${x(tick)}" y1="${top}" y2="${height - bottom}" stroke="#ddd"/><text x="${x(tick)}" y="${height - bottom + 18}" text-anchor="middle">${tick.toLocaleString('en')}</text>`);
+  }
+  parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(50)}" y2="${y(50)}" stroke="#e67e22" stroke-dasharray="2 3"/><text x="${width - right - 4}" y="${y(50) - 5}" text-anchor="end" fill="#e67e22">50 ms: saturation</text>`);
+  parts.push(`<line x1="${x(results.storage)}" x2="${x(results.storage)}" y1="${top}" y2="${height - bottom}" stroke="#27ae60" stroke-dasharray="2 3"/><text x="${x(results.storage) - 4}" y="${top + 12}" text-anchor="end" fill="#27ae60">storage ceiling</text>`);
+  series.forEach((s, i) => {
+    const points = s.steps.map((step) => `${x(step.offered).toFixed(1)},${y(step[s.key]).toFixed(1)}`).join(' ');
+    parts.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/>`);
+    for (const step of s.steps) parts.push(`<circle cx="${x(step.offered).toFixed(1)}" cy="${y(step[s.key]).toFixed(1)}" r="3" fill="${s.color}"/>`);
+    parts.push(`<line x1="${width - right + 15}" x2="${width - right + 45}" y1="${top + 20 + i * 22}" y2="${top + 20 + i * 22}" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/><text x="${width - right + 52}" y="${top + 24 + i * 22}">${s.name}</text>`);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${left}" y="22" font-size="15" font-weight="bold">Chat latency against offered load (${results.machine.cores} cores, ${results.date.slice(0, 10)})</text>
+${parts.join('\n')}
+<text x="${(left + width - right) / 2}" y="${height - 18}" text-anchor="middle">offered load, messages/s (log)</text>
+<text x="18" y="${(top + height - bottom) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(top + height - bottom) / 2})">latency, ms (log)</text>
+</svg>
+`;
+}

@@ -1,0 +1,289 @@
+// `npm run bench [-- --quick]`: Parley against its own ceilings, measured in one run on this machine.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { benchSecret, seed } from './seed.ts';
+import { renderChart, renderTable, type Results, type ChatStep } from './report.ts';
+
+const quick = process.argv.includes('--quick');
+const generatorCount = Number(process.argv.find((arg) => arg.startsWith('--generators='))?.split('=')[1] ?? 2);
+const here = new URL('.', import.meta.url).pathname;
+const stepSeconds = quick ? 1.5 : 4;
+
+type Generator = { child: ChildProcess; call<T>(command: object): Promise<T> };
+
+function generator(): Generator {
+  const child = fork(join(here, 'loadgen.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let nextId = 0;
+  const pending = new Map<number, (message: { result?: unknown; error?: string }) => void>();
+  child.on('message', (message: { id: number; result?: unknown; error?: string }) => {
+    pending.get(message.id)?.(message);
+    pending.delete(message.id);
+  });
+  return {
+    child,
+    call<T>(command: object) {
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, (message) => (message.error ? reject(new Error(message.error)) : resolve(message.result as T)));
+        child.send({ id, command });
+      });
+    },
+  };
+}
+
+async function withGenerators<T>(work: (generators: Generator[]) => Promise<T>): Promise<T> {
+  const generators = Array.from({ length: generatorCount }, generator);
+  try {
+    return await work(generators);
+  } finally {
+    for (const { child } of generators) child.kill();
+  }
+}
+
+const all = <T>(generators: Generator[], command: (index: number) => object) => Promise.all(generators.map((g, i) => g.call<T>(command(i))));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const split = <T>(items: T[], parts: number) => Array.from({ length: parts }, (_, i) => items.filter((_, j) => j % parts === i));
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
+}
+
+function rssKiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  return Number(line.split(/\s+/)[1]);
+}
+
+async function fresh<T>(plan: Parameters<typeof seed>[1], work: (server: TestServer, seeded: Awaited<ReturnType<typeof seed>>) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
+  try {
+    const seeded = await seed(join(dir, 'parley.db'), plan);
+    const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn' }, dir);
+    try {
+      return await work(server, seeded);
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits until no generator has seen a frame for `quietMs`, up to `maxMs`. */
+async function drain(generators: Generator[], quietMs = 300, maxMs = 5000): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    await sleep(quietMs / 2);
+    const reports = await all<{ lastFrameAt: number }>(generators, () => ({ cmd: 'report' }));
+    const last = Math.max(...reports.map((r) => r.lastFrameAt));
+    if (performance.timeOrigin + performance.now() - last > quietMs || Date.now() - start > maxMs) return;
+  }
+}
+
+/** Chat: 500 pairs at stepped offered rates, against whatever `base` serves. */
+async function chatSteps(generators: Generator[], pairs: [number, number, number][][], rates: number[]): Promise<ChatStep[]> {
+  const steps: ChatStep[] = [];
+  for (const rate of rates) {
+    await all(generators, () => ({ cmd: 'reset' }));
+    const sends = await all<{ sent: number; seconds: number; cpu: number }>(generators, (i) => ({ cmd: 'chat', rate: rate / generators.length, seconds: stepSeconds, pairs: pairs[i] }));
+    await drain(generators);
+    const reports = await all<{ latencies: number[]; delivered: number; errors: number }>(generators, () => ({ cmd: 'report' }));
+    const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const sent = sends.reduce((sum, s) => sum + s.sent, 0);
+    const seconds = Math.max(...sends.map((s) => s.seconds));
+    const delivered = reports.reduce((sum, r) => sum + r.delivered, 0);
+    const errors = reports.reduce((sum, r) => sum + r.errors, 0) + (sent - delivered);
+    const generatorCpu = Math.max(...sends.map((s) => s.cpu));
+    const step: ChatStep = {
+      offered: rate,
+      delivered: Math.round(delivered / seconds),
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      max: latencies.at(-1) ?? NaN,
+      errors,
+      generatorCpu,
+      generatorLimited: generatorCpu > 0.9 || sent / seconds < rate * 0.95,
+    };
+    steps.push(step);
+    console.log(`  ${rate} msgs/s offered: ${step.delivered}/s delivered, p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms, max ${step.max.toFixed(1)} ms, ${errors} errors${step.generatorLimited ? ' (generator-limited)' : ''}`);
+    if (!(step.p99 < 50) || errors > 0) break;
+  }
+  return steps;
+}
+
+function pairsFor(conversations: number[], socketsPerGenerator: (pair: number) => [number, number]): [number, number, number][][] {
+  const byGenerator: [number, number, number][][] = Array.from({ length: generatorCount }, () => []);
+  conversations.forEach((conversation, pair) => {
+    const [a, b] = socketsPerGenerator(pair);
+    byGenerator[pair % generatorCount]!.push([conversation, a, b]);
+  });
+  return byGenerator;
+}
+
+const chatRates = quick ? [1000, 4000, 10000, 20000, 40000] : [1000, 2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000];
+
+async function chat(): Promise<{ parley: ChatStep[]; relay: ChatStep[] }> {
+  console.log('chat: 1,000 users in 500 pairs');
+  // Pair i lives in generator i % G, as sockets 2k and 2k+1 there (k = its rank in that generator).
+  const local = (pair: number): [number, number] => {
+    const k = Math.floor(pair / generatorCount);
+    return [2 * k, 2 * k + 1];
+  };
+  const parley = await fresh({ users: 1000, pairs: 500 }, (server, seeded) =>
+    withGenerators(async (generators) => {
+      const entries = split(seeded.conversations.map((_, pair) => [2 * pair, 2 * pair + 1]), generatorCount).map((list) =>
+        list.flatMap(([a, b]) => [a!, b!].map((user) => ({ path: '/ws', cookie: `login-token=${seeded.tokens[user]}` }))),
+      );
+      await all(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${server.port}`, entries: entries[i], concurrency: 50 }));
+      console.log(' Parley:');
+      return chatSteps(generators, pairsFor(seeded.conversations, local), chatRates);
+    }),
+  );
+  const relay = await withRelay((port) =>
+    withGenerators(async (generators) => {
+      const conversations = Array.from({ length: 500 }, (_, i) => i + 1);
+      const entries = split(conversations, generatorCount).map((list) => list.flatMap((pair) => [{ path: `/ws?pair=${pair}` }, { path: `/ws?pair=${pair}` }]));
+      await all(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${port}`, entries: entries[i], concurrency: 50 }));
+      console.log(' transport ceiling (bare uWebSockets.js relay):');
+      return chatSteps(generators, pairsFor(conversations, local), chatRates);
+    }),
+  );
+  return { parley, relay };
+}
+
+async function withRelay<T>(work: (port: number) => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'relay.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+    return await work((JSON.parse(line) as { port: number }).port);
+  } finally {
+    child.kill();
+  }
+}
+
+async function storage(): Promise<number> {
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'storage.ts'), String(quick ? 2 : 5)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk));
+    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`storage ceiling exited ${code}`))));
+  });
+  const { rate } = JSON.parse(output) as { rate: number };
+  console.log(`storage ceiling: ${Math.round(rate)} message rows/s, one transaction each`);
+  return rate;
+}
+
+async function fanout(): Promise<Results['fanout']> {
+  console.log('fan-out: one conversation of 1,000 connected members');
+  const rates = quick ? [100, 200, 400] : [50, 100, 200, 300, 400, 600, 800];
+  return fresh({ users: 1000, group: 1000 }, (server, seeded) =>
+    withGenerators(async (generators) => {
+      const entries = split(seeded.tokens.map((token) => ({ path: '/ws', cookie: `login-token=${token}` })), generatorCount);
+      await all(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${server.port}`, entries: entries[i], concurrency: 50 }));
+      const steps: Results['fanout']['steps'] = [];
+      for (const rate of rates) {
+        await all(generators, () => ({ cmd: 'reset' }));
+        const send = await generators[0]!.call<{ sent: number; seconds: number }>({ cmd: 'fanout-send', rate, seconds: stepSeconds, socket: 0, conversation: seeded.conversations[0] });
+        await drain(generators);
+        const reports = await all<{ fanout: [number, { count: number; last: number; sent: number }][] }>(generators, () => ({ cmd: 'report' }));
+        const merged = new Map<number, { count: number; last: number; sent: number }>();
+        for (const report of reports) {
+          for (const [id, record] of report.fanout) {
+            const seen = merged.get(id);
+            if (seen) {
+              seen.count += record.count;
+              seen.last = Math.max(seen.last, record.last);
+            } else merged.set(id, { ...record });
+          }
+        }
+        const records = [...merged.values()];
+        const deliveries = records.reduce((sum, r) => sum + r.count, 0);
+        const first = Math.min(...records.map((r) => r.sent));
+        const last = Math.max(...records.map((r) => r.last));
+        const toLast = records.map((r) => r.last - r.sent).sort((a, b) => a - b);
+        const complete = records.length === send.sent && records.every((r) => r.count === 1000);
+        const step = { rate, deliveriesPerSecond: Math.round(deliveries / ((last - first) / 1000)), p50: percentile(toLast, 50), p99: percentile(toLast, 99), max: toLast.at(-1) ?? NaN, complete };
+        steps.push(step);
+        console.log(`  ${rate} msgs/s: ${step.deliveriesPerSecond} deliveries/s, to the last member p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms${complete ? '' : ' (INCOMPLETE)'}`);
+        if (!complete || step.p99 > 50) break;
+      }
+      return { steps };
+    }),
+  );
+}
+
+async function presence(): Promise<Results['presence']> {
+  console.log('presence storm: 2,000 users with 50 contacts each, in waves of 500');
+  return fresh({ users: 2000, contacts: 50 }, (server, seeded) =>
+    withGenerators(async (generators) => {
+      const waves = [];
+      const waveSize = 500;
+      for (let wave = 0; wave < 2000 / waveSize; wave++) {
+        await all(generators, () => ({ cmd: 'reset' }));
+        const users = Array.from({ length: waveSize }, (_, i) => wave * waveSize + i);
+        const entries = split(users.map((user) => ({ path: '/ws', cookie: `login-token=${seeded.tokens[user]}` })), generatorCount);
+        const start = performance.timeOrigin + performance.now();
+        const opened = await all<{ opened: number; seconds: number }>(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${server.port}`, entries: entries[i], concurrency: 100 }));
+        await drain(generators, 300);
+        const reports = await all<{ statuses: number; lastFrameAt: number }>(generators, () => ({ cmd: 'report' }));
+        const statuses = reports.reduce((sum, r) => sum + r.statuses, 0);
+        const end = Math.max(start, ...reports.map((r) => r.lastFrameAt));
+        const connectSeconds = Math.max(...opened.map((o) => o.seconds));
+        waves.push({ kind: 'connect', sockets: opened.reduce((s, o) => s + o.opened, 0), connectsPerSecond: Math.round(waveSize / connectSeconds), statuses, statusesPerSecond: Math.round(statuses / ((end - start) / 1000)) });
+      }
+      for (let wave = 0; wave < 2000 / waveSize; wave++) {
+        await all(generators, () => ({ cmd: 'reset' }));
+        const per = waveSize / generatorCount;
+        const start = performance.timeOrigin + performance.now();
+        await all(generators, () => ({ cmd: 'close', from: wave * per, to: (wave + 1) * per }));
+        await drain(generators, 300);
+        const reports = await all<{ statuses: number; lastFrameAt: number }>(generators, () => ({ cmd: 'report' }));
+        const statuses = reports.reduce((sum, r) => sum + r.statuses, 0);
+        const end = Math.max(start + 1, ...reports.map((r) => r.lastFrameAt));
+        waves.push({ kind: 'disconnect', sockets: waveSize, connectsPerSecond: 0, statuses, statusesPerSecond: Math.round(statuses / ((end - start) / 1000)) });
+      }
+      for (const w of waves) console.log(`  ${w.kind} ${w.sockets}: ${w.kind === 'connect' ? `${w.connectsPerSecond} connects/s, ` : ''}${w.statuses} user_status at ${w.statusesPerSecond}/s`);
+      return { waves };
+    }),
+  );
+}
+
+async function memory(): Promise<Results['memory']> {
+  const sockets = 10_000;
+  console.log(`memory: ${sockets.toLocaleString('en')} idle authenticated sockets`);
+  return fresh({ users: sockets }, (server, seeded) =>
+    withGenerators(async (generators) => {
+      await sleep(1000);
+      const before = rssKiB(server.child.pid!);
+      const entries = split(seeded.tokens.map((token) => ({ path: '/ws', cookie: `login-token=${token}` })), generatorCount);
+      const opened = await all<{ opened: number; seconds: number }>(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${server.port}`, entries: entries[i], concurrency: 100 }));
+      const count = opened.reduce((sum, o) => sum + o.opened, 0);
+      await sleep(quick ? 1500 : 3000);
+      const after = rssKiB(server.child.pid!);
+      const result = { sockets: count, rssBeforeKiB: before, rssAfterKiB: after, perSocketKiB: (after - before) / count, connectsPerSecond: Math.round(count / Math.max(...opened.map((o) => o.seconds))) };
+      console.log(`  RSS ${(before / 1024).toFixed(1)} MiB → ${(after / 1024).toFixed(1)} MiB: ${result.perSocketKiB.toFixed(2)} KiB per socket (${result.connectsPerSecond} connects/s)`);
+      return result;
+    }),
+  );
+}
+
+const started = Date.now();
+const results: Results = {
+  date: new Date().toISOString(),
+  quick,
+  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, generators: generatorCount },
+  storage: await storage(),
+  chat: await chat(),
+  fanout: await fanout(),
+  presence: await presence(),
+  memory: await memory(),
+  seconds: 0,
+};
+results.seconds = Math.round((Date.now() - started) / 1000);
+const out = new URL('./results/', import.meta.url).pathname;
+writeFileSync(join(out, quick ? 'quick.json' : 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(out, quick ? 'quick.svg' : 'latest.svg'), renderChart(results));
+console.log(`\n${renderTable(results)}\n\nwrote test/bench/results/${quick ? 'quick' : 'latest'}.{json,svg} in ${results.seconds} s`);

@@ -1,0 +1,50 @@
+// Seeds a bench database straight through the storage layer and mints tokens with the server's own code.
+import argon2 from 'argon2';
+import { createStore, openDatabase, type UserRow } from '../../src/storage/index.ts';
+import { createTokens } from '../../src/auth/tokens.ts';
+
+export const benchSecret = 'parley benchmark secret, 32 bytes or more';
+
+export type Seeded = { usernames: string[]; tokens: string[]; conversations: number[] };
+
+/**
+ * `users` accounts (one argon2 hash shared by all: hashing is not what is measured), each logged in
+ * once; `pairs` two-person conversations of users 2i and 2i+1; a `group` of the first `group` users;
+ * `contacts` contacts for everyone, the nearest users on either side in a ring.
+ */
+export async function seed(dbPath: string, plan: { users: number; pairs?: number; group?: number; contacts?: number }): Promise<Seeded> {
+  const db = openDatabase(dbPath);
+  const store = createStore(db);
+  const hash = await argon2.hash('bench password', { type: argon2.argon2id });
+  const now = Math.floor(Date.now() / 1000);
+  const usernames = Array.from({ length: plan.users }, (_, i) => `bench${i}`);
+  const rows: UserRow[] = [];
+  db.transaction(() => {
+    for (const username of usernames) {
+      const id = store.users.insert({ username, fullname: `Bench ${username}`, passwordHash: hash, now })!;
+      rows.push(store.users.byId(id)!);
+    }
+    const half = (plan.contacts ?? 0) / 2;
+    for (let i = 0; i < plan.users; i++) {
+      for (let step = 1; step <= half; step++) {
+        const j = (i + step) % plan.users;
+        if (j !== i && !store.contacts.exists(rows[i]!.id, rows[j]!.id)) store.contacts.add(rows[i]!.id, rows[j]!.id, now);
+      }
+    }
+  })();
+  const conversations: number[] = [];
+  for (let i = 0; i < (plan.pairs ?? 0); i++) {
+    const a = rows[2 * i]!;
+    const b = rows[2 * i + 1]!;
+    conversations.push(store.conversations.create({ name: `pair ${i}`, creatorId: a.id, memberIds: [a.id, b.id], now }));
+  }
+  if (plan.group) {
+    const members = rows.slice(0, plan.group);
+    conversations.push(store.conversations.create({ name: 'everyone', creatorId: members[0]!.id, memberIds: members.map((row) => row.id), now }));
+  }
+  const tokens = createTokens(new TextEncoder().encode(benchSecret), store);
+  const minted: string[] = [];
+  for (const row of rows) minted.push((await tokens.issue(row, now)).token);
+  db.close();
+  return { usernames, tokens: minted, conversations };
+}
