@@ -6,11 +6,14 @@ import type { Registry } from './registry.ts';
 import type { Tokens } from './auth/tokens.ts';
 import type { Passwords } from './auth/passwords.ts';
 import type { Connection } from './transport/connection.ts';
+import type { Commit } from './storage/commit.ts';
 
 export type App = {
   readonly settings: Settings;
   readonly log: Logger;
   readonly store: Store;
+  /** Group commit: handlers' writes share a transaction per event-loop turn; replies wait for it. */
+  readonly commit: Commit;
   readonly registry: Registry;
   readonly tokens: Tokens;
   readonly passwords: Passwords;

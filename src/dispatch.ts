@@ -1,9 +1,11 @@
 // Turns one text frame into one reply: envelope checks, schema validation, the handler, errors normalised once.
+// Every reply and push is sent after the batch's commit, in the order the frames arrived.
 import * as v from 'valibot';
 import { events, errors, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
 import { ParleyError } from './errors.ts';
 import { failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
+import { conversationTopic } from './registry.ts';
 import type { Ctx } from './context.ts';
 
 type Entry = {
@@ -29,8 +31,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+function reply(ctx: Ctx, text: string): void {
+  ctx.commit.after(() => ctx.caller.send(text));
+}
+
 function rootError(ctx: Ctx, name: 'invalid_json' | 'no_type' | 'binary_frame', ref?: Ref): void {
-  ctx.caller.send(failureText('root', errors[name].text, errors[name].code, ref));
+  reply(ctx, failureText('root', errors[name].text, errors[name].code, ref));
 }
 
 export function dispatchBinary(ctx: Ctx): void {
@@ -50,13 +56,15 @@ export function dispatch(ctx: Ctx, text: string): void {
   let ref: Ref | undefined;
   if (frame.ref !== undefined) {
     if (!v.is(Ref, frame.ref)) {
-      return ctx.caller.send(failureText(typeof type === 'string' && table.has(type) ? type : 'root', errors.bad_ref.text, 'bad_request'));
+      return reply(ctx, failureText(typeof type === 'string' && table.has(type) ? type : 'root', errors.bad_ref.text, 'bad_request'));
     }
     ref = frame.ref;
   }
   const entry = typeof type === 'string' ? table.get(type) : undefined;
   if (entry === undefined || typeof type !== 'string') return rootError(ctx, 'no_type', ref);
 
+  let input: unknown;
+  let data: unknown;
   try {
     if (entry.guardSchema) {
       const guarded = v.safeParse(entry.guardSchema, frame, parseConfig);
@@ -65,29 +73,23 @@ export function dispatch(ctx: Ctx, text: string): void {
     }
     const parsed = v.safeParse(entry.schema, frame, parseConfig);
     if (!parsed.success) throw new ParleyError('bad_request', parsed.issues[0].message);
-    const result = entry.handler.run(ctx, parsed.output);
-    if (result instanceof Promise) {
-      result.then(
-        (data) => ctx.caller.cork(() => succeed(ctx, entry, type, parsed.output, data, ref)),
-        (error: unknown) => ctx.caller.cork(() => failed(ctx, type, error, ref)),
-      );
-    } else {
-      succeed(ctx, entry, type, parsed.output, result, ref);
-    }
+    input = parsed.output;
+    data = ctx.commit.run(() => entry.handler.run(ctx, input));
   } catch (error) {
-    failed(ctx, type, error, ref);
+    return reply(ctx, failed(ctx, type, error, ref));
   }
+  ctx.commit.after((committed) => {
+    if (!committed) return ctx.caller.send(failureText(type, errors.internal.text, 'internal', ref));
+    const text = successText(type, data);
+    const audience = entry.handler.fanout?.(ctx, input, data);
+    if (audience && 'conversation' in audience) ctx.registry.publish(conversationTopic(audience.conversation), text, ctx.caller);
+    else if (audience) ctx.registry.push(audience.users, text, ctx.caller);
+    ctx.caller.send(withRef(text, ref));
+  });
 }
 
-function succeed(ctx: Ctx, entry: Entry, type: string, input: unknown, data: unknown, ref: Ref | undefined): void {
-  const text = successText(type, data);
-  const audience = entry.handler.fanout?.(ctx, input, data);
-  if (audience) ctx.registry.push(audience, text, ctx.caller);
-  ctx.caller.send(withRef(text, ref));
-}
-
-function failed(ctx: Ctx, type: string, error: unknown, ref: Ref | undefined): void {
-  if (error instanceof ParleyError) return ctx.caller.send(failureText(type, error.message, error.code, ref));
+function failed(ctx: Ctx, type: string, error: unknown, ref: Ref | undefined): string {
+  if (error instanceof ParleyError) return failureText(type, error.message, error.code, ref);
   ctx.log.error('handler failed', { type, user: ctx.caller.user.username, error });
-  ctx.caller.send(failureText(type, errors.internal.text, 'internal', ref));
+  return failureText(type, errors.internal.text, 'internal', ref);
 }

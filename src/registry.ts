@@ -1,11 +1,13 @@
-// The one owner of live sockets: who is connected, on which sockets and sessions, and fan-out to them.
+// The one owner of live sockets: who is connected, on which sockets and sessions, and fan-out to them
+// through uWebSockets.js topics: one per user (all their sockets) and one per conversation (all its members' sockets).
 import type { Connection } from './transport/connection.ts';
 
-const userTopic = (userId: number) => `user:${userId}`;
+export const userTopic = (userId: number) => `user:${userId}`;
+export const conversationTopic = (conversationId: number) => `conversation:${conversationId}`;
 
 export type Registry = ReturnType<typeof createRegistry>;
 
-/** `publish` sends to every socket subscribed to a topic (uWebSockets.js pub/sub). */
+/** `publish` sends to every socket subscribed to a topic. */
 export function createRegistry(publish: (topic: string, text: string) => void) {
   const byUser = new Map<number, Set<Connection>>();
   const bySession = new Map<string, Set<Connection>>();
@@ -25,9 +27,10 @@ export function createRegistry(publish: (topic: string, text: string) => void) {
   }
 
   return {
-    /** Registers a socket; true when it is the user's first (the user just came online). */
-    add(connection: Connection): boolean {
+    /** Registers a socket and subscribes it to its user's and conversations' topics; true when it is the user's first. */
+    add(connection: Connection, conversationIds: Iterable<number>): boolean {
       connection.subscribe(userTopic(connection.user.id));
+      for (const id of conversationIds) connection.subscribe(conversationTopic(id));
       addTo(bySession, connection.sessionId, connection);
       return addTo(byUser, connection.user.id, connection) === 1;
     },
@@ -38,6 +41,10 @@ export function createRegistry(publish: (topic: string, text: string) => void) {
     },
     isOnline: (userId: number): boolean => byUser.has(userId),
     socketCount: (userId: number): number => byUser.get(userId)?.size ?? 0,
+    /** Subscribes every live socket of these users to a topic, e.g. members to a new conversation. */
+    subscribe(userIds: Iterable<number>, topic: string): void {
+      for (const userId of userIds) for (const connection of byUser.get(userId) ?? []) connection.subscribe(topic);
+    },
     /** Closes every socket of a session, e.g. after logout. */
     closeSession(sessionId: string, code: number, reason: string): void {
       for (const connection of [...(bySession.get(sessionId) ?? [])]) connection.end(code, reason);
@@ -45,7 +52,12 @@ export function createRegistry(publish: (topic: string, text: string) => void) {
     closeAll(code: number, reason: string): void {
       for (const set of [...byUser.values()]) for (const connection of [...set]) connection.end(code, reason);
     },
-    /** Sends one serialised payload to every socket of each online user, except `skip` (which has its reply). */
+    /** Sends one serialised payload to every subscriber of a topic but `skip` (which gets its reply instead). */
+    publish(topic: string, text: string, skip?: Connection): void {
+      if (skip) skip.publishToOthers(topic, text);
+      else publish(topic, text);
+    },
+    /** Sends one serialised payload to every socket of each online user but `skip`. */
     push(userIds: Iterable<number>, text: string, skip?: Connection): void {
       for (const userId of userIds) {
         if (!byUser.has(userId)) continue;

@@ -5,6 +5,7 @@ import type { Settings } from './config.ts';
 import type { Logger } from './log.ts';
 import type { App } from './context.ts';
 import { createStore, openDatabase } from './storage/index.ts';
+import { createCommit } from './storage/commit.ts';
 import { createRegistry } from './registry.ts';
 import { createTokens, loadSecret } from './auth/tokens.ts';
 import { createPasswords } from './auth/passwords.ts';
@@ -23,6 +24,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     settings,
     log,
     store,
+    commit: createCommit(db, log),
     registry: createRegistry((topic, text) => server.publish(topic, text, false)),
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store),
     passwords: await createPasswords(),
@@ -54,6 +56,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     close() {
       uWS.us_listen_socket_close(listenSocket);
       app.registry.closeAll(closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
+      app.commit.flush();
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();
       log.info('stopped');

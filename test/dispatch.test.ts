@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readSettings } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { createStore, openDatabase } from '../src/storage/index.ts';
+import { createCommit } from '../src/storage/commit.ts';
 import { createRegistry } from '../src/registry.ts';
 import { dispatch } from '../src/dispatch.ts';
 import { withRef } from '../src/envelope.ts';
@@ -14,10 +15,12 @@ function harness() {
   const published: { topic: string; text: string }[] = [];
   const logged: string[] = [];
   const store = createStore(openDatabase(':memory:'));
+  const log = createLogger('debug', (line) => logged.push(line));
   const app: App = {
     settings: readSettings({}),
-    log: createLogger('debug', (line) => logged.push(line)),
+    log,
     store,
+    commit: createCommit(store.db, log),
     registry: createRegistry((topic, text) => published.push({ topic, text })),
     tokens: undefined as never, // not used by socket events
     passwords: undefined as never,
@@ -39,18 +42,23 @@ function harness() {
       publishToOthers: (topic, text) => others.push({ topic, text }),
       cork: (work) => work(),
     };
-    app.registry.add(caller);
+    app.registry.add(caller, []);
     const ctx: Ctx = { ...app, caller };
     return { id, ctx, sent, others, send: (frame: object) => dispatch(ctx, JSON.stringify(frame)) };
   };
   return { app, published, logged, connect };
 }
 
-test('replies go to the caller only; fan-out is one payload to each member topic', () => {
+/** Replies wait for the batch's commit, which runs after the current turn of the event loop. */
+const committed = () => new Promise((resolve) => setImmediate(resolve));
+
+test('replies go to the caller only, after the commit; fan-out is one payload to each member topic', async () => {
   const { published, connect } = harness();
   const alice = connect('alice');
   const bob = connect('bob');
   alice.send({ type: 'create_conversation', name: 'pair', members: ['bob'], ref: 'c1' });
+  assert.deepEqual(alice.sent, [], 'nothing is sent before the commit');
+  await committed();
   const created = { type: 'create_conversation', success: true, data: { id: 1, name: 'pair', members: ['alice', 'bob'] } };
   assert.deepEqual(alice.sent, [{ ...created, ref: 'c1' }]);
   assert.deepEqual(published, [{ topic: `user:${bob.id}`, text: JSON.stringify(created) }]);
@@ -58,26 +66,30 @@ test('replies go to the caller only; fan-out is one payload to each member topic
   assert.deepEqual(bob.sent, []);
 });
 
-test('membership is checked before the other fields, and nothing is stored on an error', () => {
+test('membership is checked before the other fields, and nothing is stored on an error', async () => {
   const { app, connect } = harness();
   const alice = connect('alice');
   const bob = connect('bob');
   alice.send({ type: 'create_conversation', members: [] });
   bob.send({ type: 'send_message', conversation_id: 1, content: 42, ref: 1 });
+  await committed();
   assert.deepEqual(bob.sent, [{ type: 'send_message', success: false, error: 'bob not part of conversation with 1 id', code: 'not_found', ref: 1 }]);
   alice.sent.length = 0;
   alice.send({ type: 'send_message', conversation_id: 1, content: 42 });
+  await committed();
   assert.deepEqual(alice.sent, [{ type: 'send_message', success: false, error: 'expected content as string', code: 'bad_request' }]);
   assert.deepEqual(app.store.messages.page(1, null, 100), []);
 });
 
-test('an exception that is not a ParleyError becomes internal, logged once', () => {
+test('an exception that is not a ParleyError becomes internal, logged once', async () => {
   const { app, logged, connect } = harness();
   const alice = connect('alice');
   alice.send({ type: 'create_conversation', members: [] });
+  await committed();
   app.store.db.exec('DROP TABLE messages');
   alice.sent.length = 0;
   alice.send({ type: 'get_messages', conversation_id: 1, ref: 9 });
+  await committed();
   assert.deepEqual(alice.sent, [{ type: 'get_messages', success: false, error: 'internal server error', code: 'internal', ref: 9 }]);
   const errors = logged.map((line) => JSON.parse(line)).filter((line) => line.level === 'error');
   assert.equal(errors.length, 1);

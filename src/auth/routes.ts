@@ -19,6 +19,7 @@ export function authRoutes(app: App): Routes {
     // Checked again by the insert: another registration may have taken the name while hashing.
     const id = app.store.users.insert({ username, fullname, passwordHash, now: app.now() });
     if (id === null) return text(409, 'username already exists');
+    if (!(await app.commit.durable())) return text(500, 'internal server error');
     app.log.info('user registered', { user: username, ip: request.ip });
     return text(201, 'registered');
   }
@@ -33,6 +34,7 @@ export function authRoutes(app: App): Routes {
       return text(401, 'mismatch username and password');
     }
     const { token } = await app.tokens.issue(user, app.now());
+    if (!(await app.commit.durable())) return text(500, 'internal server error');
     app.log.info('logged in', { user: user.username, ip: request.ip });
     return { status: 202, body: 'login successful', headers: [['Set-Cookie', setLoginCookie(app.settings, token)]] };
   }
@@ -53,6 +55,7 @@ export function authRoutes(app: App): Routes {
     const verified = token ? await app.tokens.verify(token, app.now()) : undefined;
     if (verified?.ok) {
       app.store.sessions.revoke(verified.sessionId, app.now());
+      await app.commit.durable();
       const { code, reason } = closeCodes.logged_out;
       app.registry.closeSession(verified.sessionId, code, reason);
       app.log.info('logged out', { user: verified.user.username, ip: request.ip });

@@ -18,8 +18,11 @@ export const contactHandlers = {
 
       const view = userView(ctx, contact);
       const adder = ctx.store.users.byId(me.id);
-      if (adder) ctx.registry.push([contact.id], pushText('contact_added', { contact: userView(ctx, adder) }));
-      ctx.registry.push([me.id], pushText('contact_added', { contact: view }), ctx.caller);
+      ctx.commit.after((committed) => {
+        if (!committed) return;
+        if (adder) ctx.registry.push([contact.id], pushText('contact_added', { contact: userView(ctx, adder) }));
+        ctx.registry.push([me.id], pushText('contact_added', { contact: view }), ctx.caller);
+      });
       return { message: `'${contact.username}' successfully added`, contact: view };
     },
   },

@@ -1,6 +1,7 @@
 // Conversations: creating one (every member told), listing them, and one with its members.
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
+import { conversationTopic } from '../registry.ts';
 import type { Handlers } from './handler.ts';
 
 export const conversationHandlers = {
@@ -21,9 +22,11 @@ export const conversationHandlers = {
       }
       const title = name ?? usernames.join(', ').slice(0, limits.name);
       const id = ctx.store.conversations.create({ name: title, creatorId: me.id, memberIds: ids, now: ctx.now() });
+      // Only once committed: a rolled-back id would be handed out again, to other people.
+      ctx.commit.after((committed) => committed && ctx.registry.subscribe(ids, conversationTopic(id)));
       return { id, name: title, members: usernames };
     },
-    fanout: (ctx, _input, conversation) => ctx.store.conversations.memberIds(conversation.id),
+    fanout: (ctx, _input, conversation) => ({ users: ctx.store.conversations.memberIds(conversation.id) }),
   },
   get_conversations: {
     schema: events.get_conversations.request,

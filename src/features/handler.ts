@@ -8,11 +8,15 @@ type GuardInput<T extends EventType> = Spec<T> extends { guard: { fields: readon
   ? Pick<EventRequest<T>, F & keyof EventRequest<T>>
   : never;
 
+/** Who else receives a success event: every socket of these users, or of a conversation's members. */
+export type Audience = { readonly users: Iterable<number> } | { readonly conversation: number };
+
 export type Handler<T extends EventType> = {
   readonly schema: Spec<T>['request'];
-  run(ctx: Ctx, input: EventRequest<T>): EventReply<T> | Promise<EventReply<T>>;
-  /** Users all of whose sockets (but the requesting one) are sent the same success event. */
-  fanout?(ctx: Ctx, input: EventRequest<T>, data: EventReply<T>): Iterable<number>;
+  /** Runs inside the batch's transaction, as a savepoint: synchronous, and all or nothing. */
+  run(ctx: Ctx, input: EventRequest<T>): EventReply<T>;
+  /** Who else gets the same success event, after the commit; the requesting socket gets the reply instead. */
+  fanout?(ctx: Ctx, input: EventRequest<T>, data: EventReply<T>): Audience;
 } & (Spec<T> extends { guard: object }
   ? { guard(ctx: Ctx, input: GuardInput<T>): void }
   : { guard?: never });
@@ -23,5 +27,5 @@ export type Handlers = { [T in EventType]: Handler<T> };
 export type AnyHandler = {
   run(ctx: Ctx, input: unknown): unknown;
   guard?(ctx: Ctx, input: unknown): void;
-  fanout?(ctx: Ctx, input: unknown, data: unknown): Iterable<number>;
+  fanout?(ctx: Ctx, input: unknown, data: unknown): Audience;
 };

@@ -25,7 +25,7 @@ export const messageHandlers = {
       const id = ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt });
       return { id, sender_username: me.username, conversation_id, reply_id: replyId, content, sent_at: sentAt };
     },
-    fanout: (ctx, input) => ctx.store.conversations.memberIds(input.conversation_id),
+    fanout: (_ctx, input) => ({ conversation: input.conversation_id }),
   },
   get_messages: {
     schema: events.get_messages.request,

@@ -4,7 +4,8 @@ import type { App } from '../context.ts';
 import type { Connection } from '../transport/connection.ts';
 
 export function connected(app: App, connection: Connection): void {
-  if (app.registry.add(connection)) announce(app, connection.user, true);
+  const conversations = app.store.conversations.idsForUser(connection.user.id);
+  if (app.registry.add(connection, conversations)) announce(app, connection.user, true);
 }
 
 export function disconnected(app: App, connection: Connection): void {
@@ -12,6 +13,10 @@ export function disconnected(app: App, connection: Connection): void {
 }
 
 function announce(app: App, user: Connection['user'], isOnline: boolean): void {
-  app.store.users.setLastOnline(user.id, app.now());
-  app.registry.push(app.store.contacts.ids(user.id), pushText('user_status', { username: user.username, is_online: isOnline }));
+  const contacts = app.commit.run(() => {
+    app.store.users.setLastOnline(user.id, app.now());
+    return app.store.contacts.ids(user.id);
+  });
+  const text = pushText('user_status', { username: user.username, is_online: isOnline });
+  app.commit.after((committed) => committed && app.registry.push(contacts, text));
 }

@@ -12,6 +12,9 @@ const quick = process.argv.includes('--quick');
 const generatorCount = Number(process.argv.find((arg) => arg.startsWith('--generators='))?.split('=')[1] ?? 2);
 const here = new URL('.', import.meta.url).pathname;
 const stepSeconds = quick ? 1.5 : 4;
+/** `--profile=DIR`: the servers write V8 CPU profiles (node --cpu-prof) there, for finding the hot path. */
+const profileDir = process.argv.find((arg) => arg.startsWith('--profile='))?.split('=')[1];
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.split('=')[1];
 
 type Generator = { child: ChildProcess; call<T>(command: object): Promise<T> };
 
@@ -61,11 +64,12 @@ async function fresh<T>(plan: Parameters<typeof seed>[1], work: (server: TestSer
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   try {
     const seeded = await seed(join(dir, 'parley.db'), plan);
-    const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn' }, dir);
+    const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn' }, dir, profile);
     try {
       return await work(server, seeded);
     } finally {
-      await server.stop('SIGKILL');
+      await server.stop(profileDir ? 'SIGTERM' : 'SIGKILL'); // a profile is written only on a clean exit
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -268,6 +272,14 @@ async function memory(): Promise<Results['memory']> {
       return result;
     }),
   );
+}
+
+const scenarios = { storage, chat, fanout, presence, memory };
+if (only) {
+  // One scenario, printed but not recorded: for profiling and tuning.
+  if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);
+  await scenarios[only as keyof typeof scenarios]();
+  process.exit(0);
 }
 
 const started = Date.now();

@@ -30,7 +30,7 @@ export const testSecret = 'a test secret that is at least 32 bytes long';
 const root = new URL('../..', import.meta.url).pathname;
 
 /** Spawns `src/main.ts` as `npm start` does; resolves once it listens. Reuses `dir` to restart on the same database. */
-export async function startServer(t: TestContext | undefined, env: Record<string, string> = {}, dir?: string): Promise<TestServer> {
+export async function startServer(t: TestContext | undefined, env: Record<string, string> = {}, dir?: string, nodeArgs: string[] = []): Promise<TestServer> {
   const home = dir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
   const fullEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -45,7 +45,7 @@ export async function startServer(t: TestContext | undefined, env: Record<string
   // Below LOG_LEVEL=info the start-up line that names the port is not printed: pick the port here.
   const quiet = ['warn', 'error', 'silent'].includes(fullEnv.LOG_LEVEL ?? '');
   if (quiet && fullEnv.PORT === '0') fullEnv.PORT = String(await freePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], { cwd: root, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const text: string[] = [];
   const waiters = new Set<() => void>();

@@ -1,0 +1,64 @@
+// Group commit: the writes of every frame handled in one turn of the event loop share one
+// transaction, and every reply and push waits for its COMMIT, so an acknowledgement means durable.
+import type { Db } from './db.ts';
+import type { Logger } from '../log.ts';
+
+export type Commit = {
+  /** Runs `work` in the open batch (opening one if needed) as a savepoint: its writes stand or fall together. */
+  run<T>(work: () => T): T;
+  /** Runs `effect` once the batch is committed (`true`) or failed (`false`); at once when no batch is open. */
+  after(effect: (committed: boolean) => void): void;
+  /** Resolves once whatever has been written so far is committed. */
+  durable(): Promise<boolean>;
+  /** Commits the open batch now (at shutdown); a no-op when none is open. */
+  flush(): void;
+};
+
+export function createCommit(db: Db, log: Logger): Commit {
+  let open = false;
+  let effects: ((committed: boolean) => void)[] = [];
+  const savepoint = db.transaction((work: () => unknown) => work());
+
+  function flush(): void {
+    if (!open) return;
+    open = false;
+    let committed = true;
+    try {
+      db.exec('COMMIT');
+    } catch (error) {
+      committed = false;
+      log.error('commit failed', { error });
+      if (db.inTransaction) db.exec('ROLLBACK');
+    }
+    const run = effects;
+    effects = [];
+    for (const effect of run) {
+      try {
+        effect(committed);
+      } catch (error) {
+        log.error('after-commit effect failed', { error });
+      }
+    }
+  }
+
+  const commit: Commit = {
+    run<T>(work: () => T): T {
+      if (!open) {
+        db.exec('BEGIN IMMEDIATE');
+        open = true;
+        // After the I/O callbacks of this turn: every frame that arrived with this one joins the batch.
+        setImmediate(flush);
+      }
+      return savepoint(work) as T;
+    },
+    after(effect) {
+      if (open) effects.push(effect);
+      else effect(true);
+    },
+    durable() {
+      return new Promise((resolve) => commit.after(resolve));
+    },
+    flush,
+  };
+  return commit;
+}
