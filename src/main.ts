@@ -21,9 +21,9 @@ process.on('unhandledRejection', (error) => log.error('unhandled rejection', { e
 
 try {
   const server = await startServer(settings, log);
-  const stop = (signal: string) => {
+  const stop = async (signal: string) => {
     log.info('shutting down', { signal });
-    server.close();
+    await server.close();
     process.exit(0);
   };
   process.once('SIGINT', stop);

@@ -6,6 +6,7 @@ import type { Logger } from './log.ts';
 import type { App } from './context.ts';
 import { createStore, openDatabase } from './storage/index.ts';
 import { createCommit } from './storage/commit.ts';
+import { startCheckpointer } from './storage/checkpointer.ts';
 import { createRegistry } from './registry.ts';
 import { createTokens, loadSecret } from './auth/tokens.ts';
 import { createPasswords } from './auth/passwords.ts';
@@ -14,11 +15,12 @@ import { serveHttp } from './transport/http.ts';
 import { serveWebSocket } from './transport/websocket.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
 
-export type Server = { readonly port: number; close(): void };
+export type Server = { readonly port: number; close(): Promise<void> };
 
 export async function startServer(settings: Settings, log: Logger): Promise<Server> {
   const db = openDatabase(settings.DBPATH);
   const store = createStore(db);
+  const checkpointer = startCheckpointer(settings.DBPATH, log);
   const server = uWS.App();
   const app: App = {
     settings,
@@ -44,6 +46,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     listener.listen(settings.HOST, settings.PORT, exclusivePort, resolve),
   );
   if (!listenSocket) {
+    await checkpointer.stop();
     db.close();
     throw new Error(`cannot listen on ${settings.HOST}:${settings.PORT} (is the port in use?)`);
   }
@@ -53,10 +56,11 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
 
   return {
     port,
-    close() {
+    async close() {
       uWS.us_listen_socket_close(listenSocket);
       app.registry.closeAll(closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
       app.commit.flush();
+      await checkpointer.stop();
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();
       log.info('stopped');

@@ -14,6 +14,9 @@ export function openDatabase(path: string): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // Checkpoints run on a worker thread (checkpointer.ts); here one would stall every ~1000th commit.
+  db.pragma('wal_autocheckpoint = 0');
+  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   migrate(db);
   return db;
 }

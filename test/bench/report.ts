@@ -8,6 +8,7 @@ export type ChatStep = {
   max: number;
   errors: number;
   generatorCpu: number;
+  serverCpu: number;
   generatorLimited: boolean;
 };
 

@@ -55,6 +55,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 per second)
+}
+
 function rssKiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]);
@@ -88,11 +94,16 @@ async function drain(generators: Generator[], quietMs = 300, maxMs = 5000): Prom
 }
 
 /** Chat: 500 pairs at stepped offered rates, against whatever `base` serves. */
-async function chatSteps(generators: Generator[], pairs: [number, number, number][][], rates: number[]): Promise<ChatStep[]> {
+async function chatSteps(generators: Generator[], pairs: [number, number, number][][], rates: number[], serverPid: number): Promise<ChatStep[]> {
   const steps: ChatStep[] = [];
+  // Warm up (JIT, caches) at the lowest rate; not recorded.
+  await all(generators, (i) => ({ cmd: 'chat', rate: rates[0]! / generators.length, seconds: 1, pairs: pairs[i] }));
+  await drain(generators);
   for (const rate of rates) {
     await all(generators, () => ({ cmd: 'reset' }));
+    const cpuBefore = cpuSeconds(serverPid);
     const sends = await all<{ sent: number; seconds: number; cpu: number }>(generators, (i) => ({ cmd: 'chat', rate: rate / generators.length, seconds: stepSeconds, pairs: pairs[i] }));
+    const serverCpu = (cpuSeconds(serverPid) - cpuBefore) / Math.max(...sends.map((s) => s.seconds));
     await drain(generators);
     const reports = await all<{ latencies: number[]; delivered: number; errors: number }>(generators, () => ({ cmd: 'report' }));
     const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
@@ -109,10 +120,11 @@ async function chatSteps(generators: Generator[], pairs: [number, number, number
       max: latencies.at(-1) ?? NaN,
       errors,
       generatorCpu,
+      serverCpu,
       generatorLimited: generatorCpu > 0.9 || sent / seconds < rate * 0.95,
     };
     steps.push(step);
-    console.log(`  ${rate} msgs/s offered: ${step.delivered}/s delivered, p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms, max ${step.max.toFixed(1)} ms, ${errors} errors${step.generatorLimited ? ' (generator-limited)' : ''}`);
+    console.log(`  ${rate} msgs/s offered: ${step.delivered}/s delivered, p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms, max ${step.max.toFixed(1)} ms, ${errors} errors, server ${step.serverCpu.toFixed(2)} cores, busiest generator ${step.generatorCpu.toFixed(2)}${step.generatorLimited ? ' (generator-limited)' : ''}`);
     if (!(step.p99 < 50) || errors > 0) break;
   }
   return steps;
@@ -143,26 +155,26 @@ async function chat(): Promise<{ parley: ChatStep[]; relay: ChatStep[] }> {
       );
       await all(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${server.port}`, entries: entries[i], concurrency: 50 }));
       console.log(' Parley:');
-      return chatSteps(generators, pairsFor(seeded.conversations, local), chatRates);
+      return chatSteps(generators, pairsFor(seeded.conversations, local), chatRates, server.child.pid!);
     }),
   );
-  const relay = await withRelay((port) =>
+  const relay = await withRelay((port, pid) =>
     withGenerators(async (generators) => {
       const conversations = Array.from({ length: 500 }, (_, i) => i + 1);
       const entries = split(conversations, generatorCount).map((list) => list.flatMap((pair) => [{ path: `/ws?pair=${pair}` }, { path: `/ws?pair=${pair}` }]));
       await all(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${port}`, entries: entries[i], concurrency: 50 }));
       console.log(' transport ceiling (bare uWebSockets.js relay):');
-      return chatSteps(generators, pairsFor(conversations, local), chatRates);
+      return chatSteps(generators, pairsFor(conversations, local), chatRates, pid);
     }),
   );
   return { parley, relay };
 }
 
-async function withRelay<T>(work: (port: number) => Promise<T>): Promise<T> {
+async function withRelay<T>(work: (port: number, pid: number) => Promise<T>): Promise<T> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'relay.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
-    return await work((JSON.parse(line) as { port: number }).port);
+    return await work((JSON.parse(line) as { port: number }).port, child.pid!);
   } finally {
     child.kill();
   }
