@@ -8,13 +8,14 @@ type Command =
   | { cmd: 'chat'; rate: number; seconds: number; pairs: [conversation: number, a: number, b: number][] }
   | { cmd: 'fanout-send'; rate: number; seconds: number; socket: number; conversation: number }
   | { cmd: 'reset' }
+  | { cmd: 'cpu' }
   | { cmd: 'report' }
   | { cmd: 'close'; from: number; to: number };
 
 const now = () => performance.timeOrigin + performance.now();
 const sockets: WebSocket[] = [];
-/** Which side of its pair each socket is ('a' or 'b'); a socket ignores frames of its own side. */
-const side: string[] = [];
+/** Which side of its pair each socket is (the code of 'a' or 'b'); a socket ignores frames of its own side. */
+const side: number[] = [];
 
 let latencies: number[] = [];
 let delivered = 0;
@@ -24,24 +25,28 @@ let lastFrameAt = 0;
 /** Fan-out: per message index, how many sockets here got it, and when the last did. */
 let fanout = new Map<number, { count: number; last: number; sent: number }>();
 
-function onFrame(index: number, text: string): void {
+const F = 'f'.charCodeAt(0);
+const QUOTE = '"'.charCodeAt(0);
+
+/** Reads a frame in place (no decoding of the whole frame): errors, presence, or a timestamped content. */
+function onFrame(index: number, frame: Buffer): void {
   const at = now();
   lastFrameAt = at;
-  if (text.includes('"success":false')) {
+  if (frame.includes('"success":false')) {
     errors++;
     return;
   }
-  if (text.includes('"user_status"')) {
+  if (frame.includes('"user_status"')) {
     statuses++;
     return;
   }
-  const at0 = text.indexOf('"content":"');
+  const at0 = frame.indexOf('"content":"');
   if (at0 < 0) return;
   const start = at0 + 11;
-  const kind = text[start];
-  const close = text.indexOf('"', start);
-  if (kind === 'f') {
-    const [, id, sent] = text.slice(start, close).split(':');
+  const kind = frame[start];
+  const close = frame.indexOf(QUOTE, start);
+  if (kind === F) {
+    const [, id, sent] = frame.toString('latin1', start, close).split(':');
     const key = Number(id);
     const record = fanout.get(key);
     if (record) {
@@ -52,7 +57,7 @@ function onFrame(index: number, text: string): void {
   }
   if (kind === side[index]) return; // the sender's own reply
   delivered++;
-  latencies.push(at - Number(text.slice(start + 2, close)));
+  latencies.push(at - Number(frame.toString('latin1', start + 2, close)));
 }
 
 function open(base: string, entry: Entry): Promise<boolean> {
@@ -60,8 +65,8 @@ function open(base: string, entry: Entry): Promise<boolean> {
     const index = sockets.length;
     const socket = new WebSocket(base + entry.path, { headers: entry.cookie ? { cookie: entry.cookie } : {}, perMessageDeflate: false });
     sockets.push(socket);
-    side.push('');
-    socket.on('message', (data) => onFrame(index, String(data)));
+    side.push(0);
+    socket.on('message', (data: Buffer) => onFrame(index, data));
     socket.once('open', () => resolve(true));
     socket.once('error', () => resolve(false));
     socket.once('close', () => resolve(false));
@@ -101,8 +106,8 @@ async function handle(command: Command): Promise<unknown> {
       return connect(command.base, command.entries, command.concurrency);
     case 'chat': {
       for (const [, a, b] of command.pairs) {
-        side[a] = 'a';
-        side[b] = 'b';
+        side[a] = 'a'.charCodeAt(0);
+        side[b] = 'b'.charCodeAt(0);
       }
       const cpu = process.cpuUsage();
       const { pairs } = command;
@@ -121,6 +126,10 @@ async function handle(command: Command): Promise<unknown> {
       return paced(command.rate, command.seconds, (n) =>
         socket.send(`{"type":"send_message","conversation_id":${command.conversation},"content":"f:${n}:${now().toFixed(3)}"}`),
       );
+    }
+    case 'cpu': {
+      const used = process.cpuUsage();
+      return (used.user + used.system) / 1e6;
     }
     case 'reset':
       latencies = [];

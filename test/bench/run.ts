@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { benchSecret, seed } from './seed.ts';
-import { renderChart, renderTable, type Results, type ChatStep } from './report.ts';
+import { renderChart, renderTable, type Results, type ChatStep, type FanoutStep } from './report.ts';
 
 const quick = process.argv.includes('--quick');
 const generatorCount = Number(process.argv.find((arg) => arg.startsWith('--generators='))?.split('=')[1] ?? 2);
@@ -192,43 +192,72 @@ async function storage(): Promise<number> {
   return rate;
 }
 
+/** Fan-out steps: one member sends at stepped rates; every member's socket must get every message. */
+async function fanoutSteps(generators: Generator[], conversation: number, serverPid: number, rates: number[]): Promise<FanoutStep[]> {
+  const steps: FanoutStep[] = [];
+  for (const rate of rates) {
+    await all(generators, () => ({ cmd: 'reset' }));
+    const cpuBefore = await all<number>(generators, () => ({ cmd: 'cpu' }));
+    const serverBefore = cpuSeconds(serverPid);
+    const send = await generators[0]!.call<{ sent: number; seconds: number }>({ cmd: 'fanout-send', rate, seconds: stepSeconds, socket: 0, conversation });
+    await drain(generators);
+    const serverCpu = (cpuSeconds(serverPid) - serverBefore) / send.seconds;
+    const generatorCpu = Math.max(...(await all<number>(generators, () => ({ cmd: 'cpu' }))).map((cpu, i) => (cpu - cpuBefore[i]!) / send.seconds));
+    const reports = await all<{ fanout: [number, { count: number; last: number; sent: number }][] }>(generators, () => ({ cmd: 'report' }));
+    const merged = new Map<number, { count: number; last: number; sent: number }>();
+    for (const report of reports) {
+      for (const [id, record] of report.fanout) {
+        const seen = merged.get(id);
+        if (seen) {
+          seen.count += record.count;
+          seen.last = Math.max(seen.last, record.last);
+        } else merged.set(id, { ...record });
+      }
+    }
+    const records = [...merged.values()];
+    const deliveries = records.reduce((sum, r) => sum + r.count, 0);
+    const first = Math.min(...records.map((r) => r.sent));
+    const last = Math.max(...records.map((r) => r.last));
+    const toLast = records.map((r) => r.last - r.sent).sort((a, b) => a - b);
+    const complete = records.length === send.sent && records.every((r) => r.count === 1000);
+    const step: FanoutStep = {
+      rate,
+      deliveriesPerSecond: Math.round(deliveries / ((last - first) / 1000)),
+      p50: percentile(toLast, 50),
+      p99: percentile(toLast, 99),
+      max: toLast.at(-1) ?? NaN,
+      complete,
+      serverCpu,
+      generatorCpu,
+      generatorLimited: generatorCpu > 0.9,
+    };
+    steps.push(step);
+    console.log(`  ${rate} msgs/s: ${step.deliveriesPerSecond} deliveries/s, to the last member p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms${complete ? '' : ' (INCOMPLETE)'}, server ${serverCpu.toFixed(2)} cores, busiest generator ${generatorCpu.toFixed(2)}${step.generatorLimited ? ' (generator-limited)' : ''}`);
+    if (!complete || step.p99 > 50) break;
+  }
+  return steps;
+}
+
 async function fanout(): Promise<Results['fanout']> {
   console.log('fan-out: one conversation of 1,000 connected members');
-  const rates = quick ? [100, 200, 400] : [50, 100, 200, 300, 400, 600, 800];
-  return fresh({ users: 1000, group: 1000 }, (server, seeded) =>
+  const rates = quick ? [50, 100, 200, 400] : [25, 50, 100, 150, 200, 300, 400, 600];
+  const parley = await fresh({ users: 1000, group: 1000 }, (server, seeded) =>
     withGenerators(async (generators) => {
       const entries = split(seeded.tokens.map((token) => ({ path: '/ws', cookie: `login-token=${token}` })), generatorCount);
       await all(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${server.port}`, entries: entries[i], concurrency: 50 }));
-      const steps: Results['fanout']['steps'] = [];
-      for (const rate of rates) {
-        await all(generators, () => ({ cmd: 'reset' }));
-        const send = await generators[0]!.call<{ sent: number; seconds: number }>({ cmd: 'fanout-send', rate, seconds: stepSeconds, socket: 0, conversation: seeded.conversations[0] });
-        await drain(generators);
-        const reports = await all<{ fanout: [number, { count: number; last: number; sent: number }][] }>(generators, () => ({ cmd: 'report' }));
-        const merged = new Map<number, { count: number; last: number; sent: number }>();
-        for (const report of reports) {
-          for (const [id, record] of report.fanout) {
-            const seen = merged.get(id);
-            if (seen) {
-              seen.count += record.count;
-              seen.last = Math.max(seen.last, record.last);
-            } else merged.set(id, { ...record });
-          }
-        }
-        const records = [...merged.values()];
-        const deliveries = records.reduce((sum, r) => sum + r.count, 0);
-        const first = Math.min(...records.map((r) => r.sent));
-        const last = Math.max(...records.map((r) => r.last));
-        const toLast = records.map((r) => r.last - r.sent).sort((a, b) => a - b);
-        const complete = records.length === send.sent && records.every((r) => r.count === 1000);
-        const step = { rate, deliveriesPerSecond: Math.round(deliveries / ((last - first) / 1000)), p50: percentile(toLast, 50), p99: percentile(toLast, 99), max: toLast.at(-1) ?? NaN, complete };
-        steps.push(step);
-        console.log(`  ${rate} msgs/s: ${step.deliveriesPerSecond} deliveries/s, to the last member p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms${complete ? '' : ' (INCOMPLETE)'}`);
-        if (!complete || step.p99 > 50) break;
-      }
-      return { steps };
+      console.log(' Parley:');
+      return fanoutSteps(generators, seeded.conversations[0]!, server.child.pid!, rates);
     }),
   );
+  const relay = await withRelay((port, pid) =>
+    withGenerators(async (generators) => {
+      const entries = split(Array.from({ length: 1000 }, () => ({ path: '/ws?pair=everyone' })), generatorCount);
+      await all(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${port}`, entries: entries[i], concurrency: 50 }));
+      console.log(' transport ceiling (bare uWebSockets.js relay, one topic):');
+      return fanoutSteps(generators, 0, pid, rates);
+    }),
+  );
+  return { parley, relay };
 }
 
 async function presence(): Promise<Results['presence']> {
