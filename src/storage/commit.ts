@@ -14,14 +14,20 @@ export type Commit = {
   flush(): void;
 };
 
-export function createCommit(db: Db, log: Logger): Commit {
+/**
+ * `gapMs`: under load, commits are spaced at least this far apart so that batches grow; every
+ * commit writes its pages to the WAL once, however many rows they hold. An idle server commits at once.
+ */
+export function createCommit(db: Db, log: Logger, gapMs = 1): Commit {
   let open = false;
+  let lastCommit = 0;
   let effects: ((committed: boolean) => void)[] = [];
   const savepoint = db.transaction((work: () => unknown) => work());
 
   function flush(): void {
     if (!open) return;
     open = false;
+    lastCommit = performance.now();
     let committed = true;
     try {
       db.exec('COMMIT');
@@ -46,8 +52,10 @@ export function createCommit(db: Db, log: Logger): Commit {
       if (!open) {
         db.exec('BEGIN IMMEDIATE');
         open = true;
-        // After the I/O callbacks of this turn: every frame that arrived with this one joins the batch.
-        setImmediate(flush);
+        // At the earliest after the I/O callbacks of this turn: every frame that arrived with this one joins the batch.
+        const wait = lastCommit + gapMs - performance.now();
+        if (wait <= 0) setImmediate(flush);
+        else setTimeout(flush, wait);
       }
       return savepoint(work) as T;
     },

@@ -139,7 +139,7 @@ function pairsFor(conversations: number[], socketsPerGenerator: (pair: number) =
   return byGenerator;
 }
 
-const chatRates = quick ? [1000, 4000, 10000, 20000, 40000] : [1000, 2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000];
+const chatRates = quick ? [1000, 5000, 10000, 20000, 30000, 40000] : [1000, 2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000];
 
 async function chat(): Promise<{ parley: ChatStep[]; relay: ChatStep[] }> {
   console.log('chat: 1,000 users in 500 pairs');
