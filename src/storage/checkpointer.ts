@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 
 export type Checkpointer = { stop(): Promise<void> };
 
-export function startCheckpointer(path: string, log: Logger, intervalMs = 200): Checkpointer {
+export function startCheckpointer(path: string, log: Logger, intervalMs = 2000): Checkpointer {
   const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: { path, intervalMs } });
   worker.on('message', (message: { error: string }) => log.warn('background checkpoint failed', { error: message.error }));
   worker.on('error', (error) => log.error('checkpoint worker died', { error }));

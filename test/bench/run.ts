@@ -12,6 +12,7 @@ const quick = process.argv.includes('--quick');
 const generatorCount = Number(process.argv.find((arg) => arg.startsWith('--generators='))?.split('=')[1] ?? 2);
 const here = new URL('.', import.meta.url).pathname;
 const stepSeconds = quick ? 1.5 : 4;
+const cores = cpus().length;
 /** `--profile=DIR`: the servers write V8 CPU profiles (node --cpu-prof) there, for finding the hot path. */
 const profileDir = process.argv.find((arg) => arg.startsWith('--profile='))?.split('=')[1];
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.split('=')[1];
@@ -112,6 +113,7 @@ async function chatSteps(generators: Generator[], pairs: [number, number, number
     const delivered = reports.reduce((sum, r) => sum + r.delivered, 0);
     const errors = reports.reduce((sum, r) => sum + r.errors, 0) + (sent - delivered);
     const generatorCpu = Math.max(...sends.map((s) => s.cpu));
+    const machineCpu = serverCpu + sends.reduce((sum, s) => sum + s.cpu, 0);
     const step: ChatStep = {
       offered: rate,
       delivered: Math.round(delivered / seconds),
@@ -122,9 +124,10 @@ async function chatSteps(generators: Generator[], pairs: [number, number, number
       generatorCpu,
       serverCpu,
       generatorLimited: generatorCpu > 0.9 || sent / seconds < rate * 0.95,
+      machineLimited: machineCpu > 0.9 * cores,
     };
     steps.push(step);
-    console.log(`  ${rate} msgs/s offered: ${step.delivered}/s delivered, p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms, max ${step.max.toFixed(1)} ms, ${errors} errors, server ${step.serverCpu.toFixed(2)} cores, busiest generator ${step.generatorCpu.toFixed(2)}${step.generatorLimited ? ' (generator-limited)' : ''}`);
+    console.log(`  ${rate} msgs/s offered: ${step.delivered}/s delivered, p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms, max ${step.max.toFixed(1)} ms, ${errors} errors, server ${step.serverCpu.toFixed(2)} cores, busiest generator ${step.generatorCpu.toFixed(2)}${step.generatorLimited ? ' (generator-limited)' : ''}${step.machineLimited ? ' (all cores busy)' : ''}`);
     if (!(step.p99 < 50) || errors > 0) break;
   }
   return steps;
@@ -202,7 +205,9 @@ async function fanoutSteps(generators: Generator[], conversation: number, server
     const send = await generators[0]!.call<{ sent: number; seconds: number }>({ cmd: 'fanout-send', rate, seconds: stepSeconds, socket: 0, conversation });
     await drain(generators);
     const serverCpu = (cpuSeconds(serverPid) - serverBefore) / send.seconds;
-    const generatorCpu = Math.max(...(await all<number>(generators, () => ({ cmd: 'cpu' }))).map((cpu, i) => (cpu - cpuBefore[i]!) / send.seconds));
+    const generatorCpus = (await all<number>(generators, () => ({ cmd: 'cpu' }))).map((cpu, i) => (cpu - cpuBefore[i]!) / send.seconds);
+    const generatorCpu = Math.max(...generatorCpus);
+    const machineCpu = serverCpu + generatorCpus.reduce((sum, cpu) => sum + cpu, 0);
     const reports = await all<{ fanout: [number, { count: number; last: number; sent: number }][] }>(generators, () => ({ cmd: 'report' }));
     const merged = new Map<number, { count: number; last: number; sent: number }>();
     for (const report of reports) {
@@ -230,9 +235,10 @@ async function fanoutSteps(generators: Generator[], conversation: number, server
       serverCpu,
       generatorCpu,
       generatorLimited: generatorCpu > 0.9,
+      machineLimited: machineCpu > 0.9 * cores,
     };
     steps.push(step);
-    console.log(`  ${rate} msgs/s: ${step.deliveriesPerSecond} deliveries/s, to the last member p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms${complete ? '' : ' (INCOMPLETE)'}, server ${serverCpu.toFixed(2)} cores, busiest generator ${generatorCpu.toFixed(2)}${step.generatorLimited ? ' (generator-limited)' : ''}`);
+    console.log(`  ${rate} msgs/s: ${step.deliveriesPerSecond} deliveries/s, to the last member p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms${complete ? '' : ' (INCOMPLETE)'}, server ${serverCpu.toFixed(2)} cores, busiest generator ${generatorCpu.toFixed(2)}${step.generatorLimited ? ' (generator-limited)' : ''}${step.machineLimited ? ' (all cores busy)' : ''}`);
     if (!complete || step.p99 > 50) break;
   }
   return steps;
@@ -240,7 +246,7 @@ async function fanoutSteps(generators: Generator[], conversation: number, server
 
 async function fanout(): Promise<Results['fanout']> {
   console.log('fan-out: one conversation of 1,000 connected members');
-  const rates = quick ? [50, 100, 200, 400] : [25, 50, 100, 150, 200, 300, 400, 600];
+  const rates = quick ? [50, 100, 200, 250, 400] : [25, 50, 100, 150, 200, 250, 300, 400, 600];
   const parley = await fresh({ users: 1000, group: 1000 }, (server, seeded) =>
     withGenerators(async (generators) => {
       const entries = split(seeded.tokens.map((token) => ({ path: '/ws', cookie: `login-token=${token}` })), generatorCount);
