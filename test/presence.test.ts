@@ -8,6 +8,12 @@ const of = (recorded: Recorded[], type: Recorded['type']) => recorded.filter((pu
 
 test('presence and fan-out', async (t) => {
   const server = await startServer(t);
+  /** Alice and Bob, each with a second socket (another tab). */
+  const twoWithTabs = async () => {
+    const alice = await person(server, 'alice');
+    const bob = await person(server, 'bob');
+    return { alice, aliceTab: await socket(server, alice.token), bob, bobTab: await socket(server, bob.token) };
+  };
 
   await t.test('user_status: online with the first socket, offline after the last, to online contacts only', async () => {
     const alice = await person(server, 'alice');
@@ -62,10 +68,7 @@ test('presence and fan-out', async (t) => {
   });
 
   await t.test('add_contact tells the added user on every socket, and the adder\'s other sockets', async () => {
-    const alice = await person(server, 'alice');
-    const aliceTab = await socket(server, alice.token);
-    const bob = await person(server, 'bob');
-    const bobTab = await socket(server, bob.token);
+    const { alice, aliceTab, bob, bobTab } = await twoWithTabs();
     const stranger = await person(server, 'stranger');
     await alice.client.request('add_contact', { contact_username: bob.username });
     await settle(bob.client, bobTab.client, aliceTab.client, stranger.client);
@@ -80,10 +83,7 @@ test('presence and fan-out', async (t) => {
   });
 
   await t.test('create_conversation reaches every socket of every member once', async () => {
-    const alice = await person(server, 'alice');
-    const aliceTab = await socket(server, alice.token);
-    const bob = await person(server, 'bob');
-    const bobTab = await socket(server, bob.token);
+    const { alice, aliceTab, bob, bobTab } = await twoWithTabs();
     const carol = await person(server, 'carol');
     const made = await alice.client.request('create_conversation', { name: 'team', members: [bob.username] });
     await settle(aliceTab.client, bob.client, bobTab.client, carol.client);
@@ -93,10 +93,7 @@ test('presence and fan-out', async (t) => {
   });
 
   await t.test('send_message reaches every socket of every member once, the sender\'s other sockets included', async () => {
-    const alice = await person(server, 'alice');
-    const aliceTab = await socket(server, alice.token);
-    const bob = await person(server, 'bob');
-    const bobTab = await socket(server, bob.token);
+    const { alice, aliceTab, bob, bobTab } = await twoWithTabs();
     const carol = await person(server, 'carol');
     const room = await alice.client.request('create_conversation', { name: 'room', members: [bob.username] });
     const sent = await alice.client.request('send_message', { conversation_id: room.id, content: 'to all of you' });
