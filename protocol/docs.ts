@@ -164,7 +164,7 @@ export function renderReference(): string {
     '',
     'Authentication happens in the upgrade; the server accepts the socket and closes it at once with a readable reason',
     'when the cookie is missing or bad. An upgrade whose `Origin` header names a site that is not allowlisted',
-    '(`CORS_ALLOW_ORIGIN`) is refused with HTTP 403. Frames over 64 KiB close the socket.',
+    '(`CORS_ALLOW_ORIGIN`) is refused with HTTP 403.',
     '',
     table('| code | reason | when |', [
       `| ${closeCodes.login_required.code} | ${code(closeCodes.login_required.reason)} | no \`login-token\` cookie |`,
@@ -172,6 +172,8 @@ export function renderReference(): string {
       `| ${closeCodes.user_gone.code} | ${code(closeCodes.user_gone.reason)} | the token's user no longer exists |`,
       `| ${closeCodes.too_many_sockets.code} | ${code(closeCodes.too_many_sockets.reason)} | the user already has \`MAX_SOCKETS_PER_USER\` sockets open |`,
       `| ${closeCodes.logged_out.code} | ${code(closeCodes.logged_out.reason)} | \`POST /auth/logout\` revoked the socket's session |`,
+      `| ${closeCodes.session_expired.code} | ${code(closeCodes.session_expired.reason)} | the socket's login token expired (checked every second) |`,
+      `| ${closeCodes.frame_too_large.code} | ${code(closeCodes.frame_too_large.reason)} | a frame over 64 KiB (frames over 256 KiB are cut off without a close frame) |`,
       `| ${closeCodes.shutting_down.code} | ${code(closeCodes.shutting_down.reason)} | the server is stopping |`,
     ]),
     '',

@@ -57,6 +57,8 @@ export const closeCodes = {
   user_gone: { code: 4003, reason: "'{username}' doesn't exists" },
   too_many_sockets: { code: 4004, reason: 'too many connections for this user (limit {limit})' },
   logged_out: { code: 4005, reason: 'session logged out' },
+  session_expired: { code: 4006, reason: 'session expired: log in again' },
+  frame_too_large: { code: 1009, reason: 'frame too large: the limit is {limit} bytes' },
   shutting_down: { code: 1001, reason: 'server shutting down' },
 } as const;
 

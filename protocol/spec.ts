@@ -51,6 +51,7 @@ export const limits = {
   members: 1000,
   ref: 64,
   messagesPage: 100,
+  clientId: 64,
 } as const;
 
 /**

@@ -49,6 +49,18 @@ export function createRegistry(publish: (topic: string, text: string) => void) {
     closeSession(sessionId: string, code: number, reason: string): void {
       for (const connection of [...(bySession.get(sessionId) ?? [])]) connection.end(code, reason);
     },
+    /** Closes every socket whose login token has expired by `now`; returns how many. */
+    closeExpired(now: number, code: number, reason: string): number {
+      let closed = 0;
+      for (const set of [...byUser.values()]) {
+        for (const connection of [...set]) {
+          if (connection.expiresAt > now) continue;
+          connection.end(code, reason);
+          closed++;
+        }
+      }
+      return closed;
+    },
     closeAll(code: number, reason: string): void {
       for (const set of [...byUser.values()]) for (const connection of [...set]) connection.end(code, reason);
     },

@@ -18,7 +18,7 @@ import { uWS, uwsBinary } from './transport/uws.ts';
 export type Server = { readonly port: number; close(): Promise<void> };
 
 export async function startServer(settings: Settings, log: Logger): Promise<Server> {
-  const db = openDatabase(settings.DBPATH);
+  const db = openDatabase(settings.DBPATH, settings.SQLITE_SYNCHRONOUS);
   const store = createStore(db);
   const checkpointer = startCheckpointer(settings.DBPATH, log);
   const server = uWS.App();
@@ -42,6 +42,14 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   // silently share its connections. The typings lack this (host, port, options) form; the binary has it.
   const exclusivePort = 1; // LIBUS_LISTEN_EXCLUSIVE_PORT, also missing from the typings
   const listener = server as unknown as { listen(host: string, port: number, options: number, done: (socket: us_listen_socket | false) => void): void };
+  // A socket lives only while its token does: within a second of expiry it is closed with a reason.
+  const expirySweep = setInterval(() => {
+    const { code, reason } = closeCodes.session_expired;
+    const closed = app.registry.closeExpired(app.now(), code, reason);
+    if (closed) log.info('closed sockets of expired sessions', { sockets: closed });
+  }, 1000);
+  expirySweep.unref();
+
   const listenSocket = await new Promise<us_listen_socket | false>((resolve) =>
     listener.listen(settings.HOST, settings.PORT, exclusivePort, resolve),
   );
@@ -51,15 +59,17 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     throw new Error(`cannot listen on ${settings.HOST}:${settings.PORT} (is the port in use?)`);
   }
   const port = uWS.us_socket_local_port(listenSocket as never);
-  log.info('listening', { host: settings.HOST, port, database: settings.DBPATH, uws: uwsBinary, node: process.version });
+  log.info('listening', { host: settings.HOST, port, database: settings.DBPATH, synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][db.pragma('synchronous', { simple: true }) as number], uws: uwsBinary, node: process.version });
   if (uwsBinary !== 'native') log.warn('uWebSockets.js runs its slow JavaScript fallback: the native binary did not load');
 
   return {
     port,
     async close() {
+      clearInterval(expirySweep);
       uWS.us_listen_socket_close(listenSocket);
+      app.commit.flush(); // what is in flight is committed and answered before the sockets close
       app.registry.closeAll(closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
-      app.commit.flush();
+      app.commit.flush(); // the presence changes of those closes
       await checkpointer.stop();
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();

@@ -34,6 +34,7 @@ function harness() {
       id,
       user: { id, username },
       sessionId: `s${id}`,
+      expiresAt: Number.MAX_SAFE_INTEGER,
       ip: '127.0.0.1',
       closed: false,
       send: (text) => sent.push(JSON.parse(text)),

@@ -24,6 +24,7 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ PASSWORD_MIN_LENGTH: '0' }, 'PASSWORD_MIN_LENGTH must be a whole number from 1 to 1024'],
     [{ MAX_SOCKETS_PER_USER: '-1' }, 'MAX_SOCKETS_PER_USER must be a whole number from 1 to 10000'],
     [{ JWTSECRET: '' }, 'JWTSECRET must not be empty when set'],
+    [{ SQLITE_SYNCHRONOUS: 'OFF' }, 'SQLITE_SYNCHRONOUS must be one of NORMAL, FULL'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -44,6 +45,7 @@ test('defaults are those the README documents', () => {
     PASSWORD_MIN_LENGTH: 8,
     LOG_LEVEL: 'info',
     MAX_SOCKETS_PER_USER: 16,
+    SQLITE_SYNCHRONOUS: 'NORMAL',
   });
   assert.deepEqual(readSettings({ CORS_ALLOW_ORIGIN: 'http://a.example, https://b.example:8443' }).CORS_ALLOW_ORIGIN, ['http://a.example', 'https://b.example:8443']);
 });
@@ -63,6 +65,11 @@ test('PASSWORD_MIN_LENGTH and CORS_ALLOW_ORIGIN take effect', async (t) => {
   assert.equal(two.headers['access-control-allow-origin'], 'http://two.example');
   const old = await http(server.http, 'GET', '/misc/ping', { headers: { origin: 'http://localhost:5173' } });
   assert.equal(old.headers['access-control-allow-origin'], undefined);
+});
+
+test('SQLITE_SYNCHRONOUS reaches the database connection', async (t) => {
+  const server = await startServer(t, { SQLITE_SYNCHRONOUS: 'full' });
+  assert.equal((await server.waitForLog((line) => line.msg === 'listening')).synchronous, 'FULL');
 });
 
 test('LOG_LEVEL=warn keeps info lines out', async (t) => {

@@ -26,6 +26,16 @@ export const send_message = event({
       v.nullish(integer('if reply_id is provided then expected integer')),
       v.description('optional; a message of the same conversation; null means none'),
     ),
+    client_id: v.pipe(
+      v.nullish(
+        v.pipe(
+          v.string(`client_id must be a string of 1 to ${limits.clientId} characters`),
+          v.minLength(1, `client_id must be a string of 1 to ${limits.clientId} characters`),
+          v.maxLength(limits.clientId, `client_id must be a string of 1 to ${limits.clientId} characters`),
+        ),
+      ),
+      v.description('optional; your name for this message: sending it again returns the message already sent and pushes nothing'),
+    ),
   }),
   reply: v.object({ ...Message.entries, conversation_id: id }),
   guard: { fields: ['conversation_id'], errors: ['not_in_conversation'] },

@@ -16,7 +16,7 @@ export type Handler<T extends EventType> = {
   /** Runs inside the batch's transaction, as a savepoint: synchronous, and all or nothing. */
   run(ctx: Ctx, input: EventRequest<T>): EventReply<T>;
   /** Who else gets the same success event, after the commit; the requesting socket gets the reply instead. */
-  fanout?(ctx: Ctx, input: EventRequest<T>, data: EventReply<T>): Audience;
+  fanout?(ctx: Ctx, input: EventRequest<T>, data: EventReply<T>): Audience | undefined;
 } & (Spec<T> extends { guard: object }
   ? { guard(ctx: Ctx, input: GuardInput<T>): void }
   : { guard?: never });
@@ -27,5 +27,5 @@ export type Handlers = { [T in EventType]: Handler<T> };
 export type AnyHandler = {
   run(ctx: Ctx, input: unknown): unknown;
   guard?(ctx: Ctx, input: unknown): void;
-  fanout?(ctx: Ctx, input: unknown, data: unknown): Audience;
+  fanout?(ctx: Ctx, input: unknown, data: unknown): Audience | undefined;
 };

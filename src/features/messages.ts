@@ -11,21 +11,32 @@ function memberOf(ctx: Ctx, { conversation_id }: { conversation_id: number }): v
   }
 }
 
+/** Replies that return a message sent before under the same client_id: nothing is pushed for them. */
+const repeats = new WeakSet<object>();
+
 export const messageHandlers = {
   send_message: {
     schema: events.send_message.request,
     guard: memberOf,
-    run(ctx, { conversation_id, content, reply_id }) {
+    run(ctx, { conversation_id, content, reply_id, client_id }) {
+      const me = ctx.caller.user;
+      const clientId = client_id ?? null;
+      const earlier = clientId === null ? undefined : ctx.store.messages.byClientId(me.id, clientId);
+      if (earlier) {
+        const { id, sender_username, reply_id: replied, content: text, sent_at } = earlier;
+        const original = { id, sender_username, conversation_id: earlier.conversation_id, reply_id: replied, content: text, sent_at };
+        repeats.add(original);
+        return original;
+      }
       const replyId = reply_id ?? null;
       if (replyId !== null && !ctx.store.messages.inConversation(replyId, conversation_id)) {
         throw fail('no_such_reply', { reply_id: replyId, conversation_id });
       }
-      const me = ctx.caller.user;
       const sentAt = ctx.now();
-      const id = ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt });
+      const id = ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt, clientId });
       return { id, sender_username: me.username, conversation_id, reply_id: replyId, content, sent_at: sentAt };
     },
-    fanout: (_ctx, input) => ({ conversation: input.conversation_id }),
+    fanout: (_ctx, input, message) => (repeats.has(message) ? undefined : { conversation: input.conversation_id }),
   },
   get_messages: {
     schema: events.get_messages.request,

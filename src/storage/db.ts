@@ -7,11 +7,15 @@ export type Db = Database.Database;
 
 const migrationsDir = join(import.meta.dirname, 'migrations');
 
-export function openDatabase(path: string): Db {
+/**
+ * `synchronous`: NORMAL fsyncs the WAL only at checkpoints (a commit survives a crash of the process,
+ * not always a power loss); FULL fsyncs it at every commit (one fsync per group commit).
+ */
+export function openDatabase(path: string, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): Db {
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  db.pragma(`synchronous = ${synchronous}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   // Checkpoints run on a worker thread (checkpointer.ts); here one would stall every ~1000th commit.

@@ -3,7 +3,7 @@ import type { WebSocket } from 'uWebSockets.js';
 
 export type SocketData = {
   /** Set by the upgrade: who the socket belongs to, or why it must be closed as soon as it opens. */
-  auth: { ok: true; userId: number; username: string; sessionId: string } | { ok: false; code: number; reason: string };
+  auth: { ok: true; userId: number; username: string; sessionId: string; expiresAt: number } | { ok: false; code: number; reason: string };
   ip: string;
   connection?: Connection;
 };
@@ -12,6 +12,8 @@ export type Connection = {
   readonly id: number;
   readonly user: { readonly id: number; readonly username: string };
   readonly sessionId: string;
+  /** When the login token the socket opened with expires (Unix seconds). */
+  readonly expiresAt: number;
   readonly ip: string;
   closed: boolean;
   send(text: string): void;
@@ -24,11 +26,12 @@ export type Connection = {
 
 let lastId = 0;
 
-export function createConnection(ws: WebSocket<SocketData>, user: Connection['user'], sessionId: string, ip: string): Connection {
+export function createConnection(ws: WebSocket<SocketData>, user: Connection['user'], sessionId: string, expiresAt: number, ip: string): Connection {
   const connection: Connection = {
     id: ++lastId,
     user,
     sessionId,
+    expiresAt,
     ip,
     closed: false,
     send(text) {

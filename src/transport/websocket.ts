@@ -10,6 +10,9 @@ import { uWS } from './uws.ts';
 import type { App, Ctx } from '../context.ts';
 
 export const frameLimit = 64 * 1024;
+/** uWS cuts a socket off without a close frame past its own limit; up to here a client is told why (1009). */
+const hardFrameLimit = 4 * frameLimit;
+const frameTooLarge = closeCodes.frame_too_large.reason.replace('{limit}', String(frameLimit));
 
 type Data = SocketData & { ctx?: Ctx };
 
@@ -21,7 +24,7 @@ function refusal(name: 'login_required' | 'invalid_token'): Data['auth'] {
 
 export function serveWebSocket(server: TemplatedApp, app: App): void {
   server.ws<Data>('/ws', {
-    maxPayloadLength: frameLimit,
+    maxPayloadLength: hardFrameLimit,
     maxBackpressure: 1024 * 1024,
     idleTimeout: 120,
     sendPingsAutomatically: true,
@@ -51,8 +54,8 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
         (verified) => {
           if (aborted) return;
           if (verified.ok) {
-            const { user, sessionId } = verified;
-            return res.cork(() => accept({ ok: true, userId: user.id, username: user.username, sessionId }));
+            const { user, sessionId, expiresAt } = verified;
+            return res.cork(() => accept({ ok: true, userId: user.id, username: user.username, sessionId, expiresAt }));
           }
           app.log.warn('token refused', { route: '/ws', problem: verified.problem, ip });
           const refused =
@@ -77,7 +80,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
         app.log.warn('socket refused: too many for the user', { user: auth.username, limit, ip: data.ip });
         return ws.end(closeCodes.too_many_sockets.code, closeCodes.too_many_sockets.reason.replace('{limit}', String(limit)));
       }
-      const connection = createConnection(ws, { id: auth.userId, username: auth.username }, auth.sessionId, data.ip);
+      const connection = createConnection(ws, { id: auth.userId, username: auth.username }, auth.sessionId, auth.expiresAt, data.ip);
       data.ctx = { ...app, caller: connection };
       connected(app, connection);
       app.log.info('connected', { user: auth.username, socket: connection.id, ip: data.ip });
@@ -86,6 +89,10 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     message(ws, message, isBinary) {
       const { ctx } = ws.getUserData();
       if (!ctx) return;
+      if (message.byteLength > frameLimit) {
+        app.log.warn('frame too large', { user: ctx.caller.user.username, bytes: message.byteLength });
+        return ctx.caller.end(closeCodes.frame_too_large.code, frameTooLarge);
+      }
       if (isBinary) dispatchBinary(ctx);
       else dispatch(ctx, decoder.decode(message));
     },

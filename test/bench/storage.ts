@@ -20,7 +20,7 @@ const start = performance.now();
 const end = start + seconds * 1000;
 while (performance.now() < end) {
   for (let i = 0; i < 100; i++) {
-    store.messages.insert({ conversationId: conversations[rows % 500]!, senderId: rows % 2 ? a : b, replyId: null, content, sentAt: now });
+    store.messages.insert({ conversationId: conversations[rows % 500]!, senderId: rows % 2 ? a : b, replyId: null, content, sentAt: now, clientId: null });
     rows++;
   }
 }

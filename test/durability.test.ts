@@ -1,0 +1,146 @@
+// Idempotent sends, acknowledged-means-durable across SIGKILL, frame limits, expiry and graceful shutdown.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import WebSocket from 'ws';
+import { SignJWT } from 'jose';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, testSecret, type TestServer } from './helpers/server.ts';
+import { connect, open, person, settle } from './helpers/clients.ts';
+import type { Client } from '../protocol/client.ts';
+
+/** Every message of a conversation, oldest first, paging through get_messages. */
+async function history(client: Client, conversation_id: number) {
+  const all = [];
+  let before: number | undefined;
+  for (;;) {
+    const page = await client.request('get_messages', before === undefined ? { conversation_id } : { conversation_id, before });
+    all.push(...page.messages);
+    if (page.messages.length < 100) return all.reverse();
+    before = page.messages.at(-1)!.id;
+  }
+}
+
+test('send_message with a client_id is idempotent', async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const room = await alice.client.request('create_conversation', { members: [bob.username] });
+  const first = await alice.client.request('send_message', { conversation_id: room.id, content: 'once', client_id: 'c-1' });
+  const again = await alice.client.request('send_message', { conversation_id: room.id, content: 'once', client_id: 'c-1' });
+  assert.deepEqual(again, first, 'the repeat answers with the original message');
+  const theirs = await bob.client.request('send_message', { conversation_id: room.id, content: 'mine', client_id: 'c-1' });
+  assert.notEqual(theirs.id, first.id, 'client ids belong to their sender');
+  await settle(bob.client, alice.client);
+  assert.deepEqual(bob.pushes.filter((p) => p.type === 'send_message').map((p) => p.data), [first], 'the repeat pushes nothing');
+  assert.deepEqual((await history(alice.client, room.id)).map((m) => m.id), [first.id, theirs.id]);
+  for (const client_id of ['', 'x'.repeat(65), 5]) {
+    const { ref: _, ...reply } = await alice.client.call({ type: 'send_message', conversation_id: room.id, content: 'x', client_id });
+    assert.deepEqual(reply, { type: 'send_message', success: false, error: 'client_id must be a string of 1 to 64 characters', code: 'bad_request' });
+  }
+});
+
+test('acknowledged messages survive SIGKILL; retrying with client_ids leaves no duplicates', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-crash-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await startServer(t, {}, dir);
+  const alice = await person(first, 'alice');
+  const room = await alice.client.request('create_conversation', { members: [] });
+  const total = 400;
+  const acked = new Map<string, number>();
+  let killed = false;
+  // Sent in small paced groups, so that the kill lands while messages are still in flight.
+  for (let i = 0; i < total && !killed; i++) {
+    alice.client.request('send_message', { conversation_id: room.id, content: `m${i}`, client_id: `c${i}` }).then(
+      (message) => {
+        acked.set(`c${i}`, message.id);
+        if (acked.size === 150 && !killed) {
+          killed = true;
+          first.child.kill('SIGKILL');
+        }
+      },
+      () => {}, // cut off by the kill: retried below
+    );
+    if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 3));
+  }
+  await first.stop();
+  assert.ok(acked.size >= 150 && acked.size < total, `killed with ${acked.size} of ${total} acknowledged`);
+
+  const second = await startServer(t, {}, dir);
+  const client = await connect(second, alice.token);
+  const before = await history(client, room.id);
+  const stored = new Map(before.map((m) => [m.content, m.id]));
+  for (const [clientId, id] of acked) assert.equal(stored.get(`m${clientId.slice(1)}`), id, `acknowledged ${clientId} is stored`);
+  for (let i = 0; i < total; i++) {
+    const message = await client.request('send_message', { conversation_id: room.id, content: `m${i}`, client_id: `c${i}` });
+    if (acked.has(`c${i}`)) assert.equal(message.id, acked.get(`c${i}`), `retrying c${i} returns the original`);
+  }
+  const after = await history(client, room.id);
+  assert.equal(after.length, total, 'every message exactly once');
+  assert.equal(new Set(after.map((m) => m.content)).size, total);
+});
+
+test('a frame over 64 KiB closes the socket with 1009; one at the limit is answered', async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const room = await alice.client.request('create_conversation', { members: [] });
+  const frame = (size: number) => {
+    const base = JSON.stringify({ type: 'send_message', conversation_id: room.id, content: '' });
+    return JSON.stringify({ type: 'send_message', conversation_id: room.id, content: 'x'.repeat(size - base.length) });
+  };
+  const raw = new WebSocket(server.ws, { headers: { cookie: `login-token=${alice.token}` } });
+  await new Promise((resolve) => raw.once('open', resolve));
+  const answered = new Promise<string>((resolve) => raw.once('message', (data) => resolve(String(data))));
+  raw.send(frame(64 * 1024));
+  assert.equal(JSON.parse(await answered).success, true);
+  const closed = new Promise<[number, string]>((resolve) => raw.once('close', (code, reason) => resolve([code, String(reason)])));
+  raw.send(frame(64 * 1024 + 1));
+  assert.deepEqual(await closed, [1009, 'frame too large: the limit is 65536 bytes']);
+  assert.equal(await alice.client.request('ping'), 'pong', 'other sockets are unaffected');
+});
+
+test('a socket is closed when its session expires, without sending anything', async (t) => {
+  const server: TestServer = await startServer(t);
+  const alice = await person(server, 'alice');
+  const db = new Database(server.dbPath);
+  const user = db.prepare('SELECT id FROM users WHERE username = ?').get(alice.username) as { id: number };
+  const now = Math.floor(Date.now() / 1000);
+  db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)').run('short-lived', user.id, now, now + 2);
+  db.close();
+  const token = await new SignJWT({ username: alice.username, sid: 'short-lived' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(String(user.id))
+    .setIssuedAt(now)
+    .setExpirationTime(now + 2)
+    .sign(new TextEncoder().encode(testSecret));
+  const client = open(server, `login-token=${token}`);
+  await client.opened;
+  assert.equal(await client.request('ping'), 'pong');
+  assert.deepEqual(await client.closed, { code: 4006, reason: 'session expired: log in again' });
+  assert.equal(await alice.client.request('ping'), 'pong', 'sockets of live sessions stay');
+});
+
+test('SIGTERM answers what is in flight, closes sockets with 1001 and exits 0', async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const room = await alice.client.request('create_conversation', { members: [bob.username] });
+  const replies = Array.from({ length: 50 }, (_, i) =>
+    alice.client.request('send_message', { conversation_id: room.id, content: `last words ${i}` }).then((message) => message.content, () => undefined),
+  );
+  await settle(bob.client);
+  const exit = server.stop('SIGTERM');
+  assert.deepEqual(await alice.client.closed, { code: 1001, reason: 'server shutting down' });
+  assert.deepEqual(await bob.client.closed, { code: 1001, reason: 'server shutting down' });
+  const timer = setTimeout(() => assert.fail('the server did not exit within 10 s'), 10_000);
+  assert.equal(await exit, 0);
+  clearTimeout(timer);
+  const acked = (await Promise.all(replies)).filter((content) => content !== undefined);
+  const db = new Database(server.dbPath, { readonly: true });
+  const stored = new Set(db.prepare("SELECT content FROM messages WHERE content LIKE 'last words %'").pluck().all() as string[]);
+  db.close();
+  assert.ok(acked.length > 0, 'what was in flight was answered before the sockets closed');
+  for (const content of acked) assert.ok(stored.has(content), `acknowledged "${content}" is stored`);
+});
