@@ -173,6 +173,7 @@ export function renderReference(): string {
       `| ${closeCodes.too_many_sockets.code} | ${code(closeCodes.too_many_sockets.reason)} | the user already has \`MAX_SOCKETS_PER_USER\` sockets open |`,
       `| ${closeCodes.logged_out.code} | ${code(closeCodes.logged_out.reason)} | \`POST /auth/logout\` revoked the socket's session |`,
       `| ${closeCodes.session_expired.code} | ${code(closeCodes.session_expired.reason)} | the socket's login token expired (checked every second) |`,
+      `| ${closeCodes.too_slow.code} | ${code(closeCodes.too_slow.reason)} | the socket reads too slowly: its unsent data passed \`MAX_BACKPRESSURE\` (at 4 × that, the connection is cut without a close frame) |`,
       `| ${closeCodes.frame_too_large.code} | ${code(closeCodes.frame_too_large.reason)} | a frame over 64 KiB (frames over 256 KiB are cut off without a close frame) |`,
       `| ${closeCodes.shutting_down.code} | ${code(closeCodes.shutting_down.reason)} | the server is stopping |`,
     ]),

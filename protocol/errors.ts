@@ -58,6 +58,7 @@ export const closeCodes = {
   too_many_sockets: { code: 4004, reason: 'too many connections for this user (limit {limit})' },
   logged_out: { code: 4005, reason: 'session logged out' },
   session_expired: { code: 4006, reason: 'session expired: log in again' },
+  too_slow: { code: 4007, reason: 'too slow: more than {limit} bytes waiting to be read; reconnect' },
   frame_too_large: { code: 1009, reason: 'frame too large: the limit is {limit} bytes' },
   shutting_down: { code: 1001, reason: 'server shutting down' },
 } as const;

@@ -43,6 +43,7 @@ const SettingsSchema = v.pipe(
     PASSWORD_MIN_LENGTH: integerSetting('PASSWORD_MIN_LENGTH', 8, 1, 1024),
     LOG_LEVEL: choiceSetting('LOG_LEVEL', logLevels, 'info'),
     MAX_SOCKETS_PER_USER: integerSetting('MAX_SOCKETS_PER_USER', 16, 1, 10000),
+    MAX_BACKPRESSURE: integerSetting('MAX_BACKPRESSURE', 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     SQLITE_SYNCHRONOUS: choiceSetting('SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'], 'NORMAL'),
   }),
   v.check(

@@ -49,6 +49,18 @@ export function createRegistry(publish: (topic: string, text: string) => void) {
     closeSession(sessionId: string, code: number, reason: string): void {
       for (const connection of [...(bySession.get(sessionId) ?? [])]) connection.end(code, reason);
     },
+    /** Closes every socket with more than `limit` bytes waiting to be written; returns their users. */
+    closeSlow(limit: number, code: number, reason: string): string[] {
+      const closed: string[] = [];
+      for (const set of [...byUser.values()]) {
+        for (const connection of [...set]) {
+          if (connection.buffered() <= limit) continue;
+          connection.end(code, reason);
+          closed.push(connection.user.username);
+        }
+      }
+      return closed;
+    },
     /** Closes every socket whose login token has expired by `now`; returns how many. */
     closeExpired(now: number, code: number, reason: string): number {
       let closed = 0;

@@ -49,6 +49,13 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     if (closed) log.info('closed sockets of expired sessions', { sockets: closed });
   }, 1000);
   expirySweep.unref();
+  const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
+  const slowSweep = setInterval(() => {
+    for (const user of app.registry.closeSlow(settings.MAX_BACKPRESSURE, closeCodes.too_slow.code, tooSlow)) {
+      log.warn('closed a socket that reads too slowly', { user, limit: settings.MAX_BACKPRESSURE });
+    }
+  }, 250);
+  slowSweep.unref();
 
   const listenSocket = await new Promise<us_listen_socket | false>((resolve) =>
     listener.listen(settings.HOST, settings.PORT, exclusivePort, resolve),
@@ -66,6 +73,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     port,
     async close() {
       clearInterval(expirySweep);
+      clearInterval(slowSweep);
       uWS.us_listen_socket_close(listenSocket);
       app.commit.flush(); // what is in flight is committed and answered before the sockets close
       app.registry.closeAll(closeCodes.shutting_down.code, closeCodes.shutting_down.reason);

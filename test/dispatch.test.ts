@@ -42,6 +42,7 @@ function harness() {
       subscribe: () => {},
       publishToOthers: (topic, text) => others.push({ topic, text }),
       cork: (work) => work(),
+      buffered: () => 0,
     };
     app.registry.add(caller, []);
     const ctx: Ctx = { ...app, caller };

@@ -144,3 +144,34 @@ test('SIGTERM answers what is in flight, closes sockets with 1001 and exits 0', 
   assert.ok(acked.length > 0, 'what was in flight was answered before the sockets closed');
   for (const content of acked) assert.ok(stored.has(content), `acknowledged "${content}" is stored`);
 });
+
+test('a socket that stops reading is closed with a reason; nobody else misses anything', async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const carol = await person(server, 'carol');
+  const bob = await person(server, 'bob');
+  const room = await alice.client.request('create_conversation', { members: [bob.username, carol.username] });
+  const slow = new WebSocket(server.ws, { headers: { cookie: `login-token=${bob.token}` } });
+  await new Promise((resolve) => slow.once('open', resolve));
+  const slowClosed = new Promise<[number, string]>((resolve) => slow.once('close', (code, reason) => resolve([code, String(reason)])));
+  (slow as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause(); // stops reading from the kernel
+  await settle(alice.client);
+
+  const content = 'x'.repeat(60_000);
+  let sent = 0;
+  const closedLog = server.waitForLog((line) => line.msg === 'closed a socket that reads too slowly' && line.user === bob.username, 30_000);
+  let closed = false;
+  closedLog.then(() => (closed = true), () => {});
+  // About 6 MB/s: enough to fill the kernel's buffers, slow enough for the server's sweep to act before the hard cut.
+  while (!closed && sent < 600) {
+    await alice.client.request('send_message', { conversation_id: room.id, content });
+    sent++;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await closedLog;
+  assert.equal(await alice.client.request('ping'), 'pong', 'the sender is unaffected');
+  await settle(carol.client);
+  assert.equal(carol.pushes.filter((p) => p.type === 'send_message').length, sent, 'a reading member missed nothing');
+  (slow as unknown as { _socket: { resume(): void } })._socket.resume();
+  assert.deepEqual(await slowClosed, [4007, 'too slow: more than 1048576 bytes waiting to be read; reconnect']);
+});

@@ -46,6 +46,7 @@ test('defaults are those the README documents', () => {
     LOG_LEVEL: 'info',
     MAX_SOCKETS_PER_USER: 16,
     SQLITE_SYNCHRONOUS: 'NORMAL',
+    MAX_BACKPRESSURE: 1048576,
   });
   assert.deepEqual(readSettings({ CORS_ALLOW_ORIGIN: 'http://a.example, https://b.example:8443' }).CORS_ALLOW_ORIGIN, ['http://a.example', 'https://b.example:8443']);
 });

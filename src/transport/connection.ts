@@ -22,6 +22,8 @@ export type Connection = {
   /** Publishes to every subscriber of the topic but this socket. */
   publishToOthers(topic: string, text: string): void;
   cork(work: () => void): void;
+  /** Bytes sent to this socket but not yet written to the network. */
+  buffered(): number;
 };
 
 let lastId = 0;
@@ -52,6 +54,7 @@ export function createConnection(ws: WebSocket<SocketData>, user: Connection['us
       if (connection.closed) work();
       else ws.cork(work);
     },
+    buffered: () => (connection.closed ? 0 : ws.getBufferedAmount()),
   };
   return connection;
 }

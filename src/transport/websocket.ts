@@ -25,7 +25,10 @@ function refusal(name: 'login_required' | 'invalid_token'): Data['auth'] {
 export function serveWebSocket(server: TemplatedApp, app: App): void {
   server.ws<Data>('/ws', {
     maxPayloadLength: hardFrameLimit,
-    maxBackpressure: 1024 * 1024,
+    // A reader that falls behind is never skipped silently: past the hard limit uWS cuts it off; the
+    // registry's sweep closes it with a reason as soon as it passes MAX_BACKPRESSURE.
+    maxBackpressure: 4 * app.settings.MAX_BACKPRESSURE,
+    closeOnBackpressureLimit: 1,
     idleTimeout: 120,
     sendPingsAutomatically: true,
     compression: uWS.DISABLED,
