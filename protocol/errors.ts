@@ -30,6 +30,7 @@ export const errors = {
   not_in_conversation_info: { code: 'not_found', text: '{username} is not part of any conversation with {id} id' },
   not_in_conversation: { code: 'not_found', text: '{username} not part of conversation with {id} id' },
   no_such_reply: { code: 'not_found', text: 'No such {reply_id} message id found in {conversation_id} conversation_id' },
+  rate_limited: { code: 'rate_limited', text: 'rate limit: at most {rate} events a second (bursts of {burst}); slow down' },
   internal: { code: 'internal', text: 'internal server error' },
 } as const satisfies Record<string, { code: ErrorCode; text: string }>;
 
@@ -58,6 +59,7 @@ export const closeCodes = {
   too_many_sockets: { code: 4004, reason: 'too many connections for this user (limit {limit})' },
   logged_out: { code: 4005, reason: 'session logged out' },
   session_expired: { code: 4006, reason: 'session expired: log in again' },
+  flooding: { code: 1008, reason: 'flooding: too many events over the rate limit' },
   too_slow: { code: 4007, reason: 'too slow: more than {limit} bytes waiting to be read; reconnect' },
   frame_too_large: { code: 1009, reason: 'frame too large: the limit is {limit} bytes' },
   shutting_down: { code: 1001, reason: 'server shutting down' },

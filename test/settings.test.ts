@@ -47,6 +47,10 @@ test('defaults are those the README documents', () => {
     MAX_SOCKETS_PER_USER: 16,
     SQLITE_SYNCHRONOUS: 'NORMAL',
     MAX_BACKPRESSURE: 1048576,
+    RATE_LIMIT_EVENTS: 50,
+    RATE_LIMIT_BURST: 200,
+    LOGIN_MAX_FAILURES: 5,
+    REGISTRATIONS_PER_HOUR: 20,
   });
   assert.deepEqual(readSettings({ CORS_ALLOW_ORIGIN: 'http://a.example, https://b.example:8443' }).CORS_ALLOW_ORIGIN, ['http://a.example', 'https://b.example:8443']);
 });

@@ -7,6 +7,9 @@ import { connected, disconnected } from '../features/presence.ts';
 import { createConnection, type SocketData } from './connection.ts';
 import { originAllowed } from './http.ts';
 import { uWS } from './uws.ts';
+import { newBucket, take, type Bucket } from '../throttle.ts';
+import { failureText } from '../envelope.ts';
+import { errorText } from '../../protocol/errors.ts';
 import type { App, Ctx } from '../context.ts';
 
 export const frameLimit = 64 * 1024;
@@ -14,7 +17,7 @@ export const frameLimit = 64 * 1024;
 const hardFrameLimit = 4 * frameLimit;
 const frameTooLarge = closeCodes.frame_too_large.reason.replace('{limit}', String(frameLimit));
 
-type Data = SocketData & { ctx?: Ctx };
+type Data = SocketData & { ctx?: Ctx; bucket?: Bucket };
 
 const decoder = new TextDecoder();
 
@@ -56,16 +59,19 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
       app.tokens.verify(token, app.now()).then(
         (verified) => {
           if (aborted) return;
+          // Not corked, unlike every other late answer: in the uWS v20.30 binary, cork() after an
+          // asynchronous upgrade can misread the upgraded socket's state as "Connection: close" and
+          // drop the fresh socket (fixed upstream: uNetworking/uWebSockets PR #1929).
           if (verified.ok) {
             const { user, sessionId, expiresAt } = verified;
-            return res.cork(() => accept({ ok: true, userId: user.id, username: user.username, sessionId, expiresAt }));
+            return accept({ ok: true, userId: user.id, username: user.username, sessionId, expiresAt });
           }
           app.log.warn('token refused', { route: '/ws', problem: verified.problem, ip });
           const refused =
             verified.problem === 'user_gone'
               ? { ok: false as const, code: closeCodes.user_gone.code, reason: closeCodes.user_gone.reason.replace('{username}', verified.username) }
               : refusal('invalid_token');
-          res.cork(() => accept(refused));
+          accept(refused);
         },
         (error: unknown) => {
           app.log.error('upgrade failed', { error });
@@ -85,13 +91,22 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
       }
       const connection = createConnection(ws, { id: auth.userId, username: auth.username }, auth.sessionId, auth.expiresAt, data.ip);
       data.ctx = { ...app, caller: connection };
+      data.bucket = newBucket(app.settings.RATE_LIMIT_BURST, performance.now());
       connected(app, connection);
       app.log.info('connected', { user: auth.username, socket: connection.id, ip: data.ip });
     },
 
     message(ws, message, isBinary) {
-      const { ctx } = ws.getUserData();
-      if (!ctx) return;
+      const { ctx, bucket } = ws.getUserData();
+      if (!ctx || !bucket) return;
+      const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = app.settings;
+      if (!take(bucket, rate, burst, performance.now())) {
+        if (bucket.refused > burst) {
+          app.log.warn('socket closed for flooding', { user: ctx.caller.user.username, ip: ctx.caller.ip });
+          return ctx.caller.end(closeCodes.flooding.code, closeCodes.flooding.reason);
+        }
+        return ctx.commit.after(() => ctx.caller.send(failureText('root', errorText('rate_limited', { rate, burst }), 'rate_limited')));
+      }
       if (message.byteLength > frameLimit) {
         app.log.warn('frame too large', { user: ctx.caller.user.username, bytes: message.byteLength });
         return ctx.caller.end(closeCodes.frame_too_large.code, frameTooLarge);

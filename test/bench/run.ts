@@ -72,7 +72,9 @@ async function fresh<T>(plan: Parameters<typeof seed>[1], work: (server: TestSer
   try {
     const seeded = await seed(join(dir, 'parley.db'), plan);
     const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-    const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn' }, dir, profile);
+    // The load is the point here: the per-socket rate limit is lifted.
+    const limits = { RATE_LIMIT_EVENTS: '1000000', RATE_LIMIT_BURST: '1000000' };
+    const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn', ...limits }, dir, profile);
     try {
       return await work(server, seeded);
     } finally {

@@ -39,6 +39,10 @@ export async function startServer(t: TestContext | undefined, env: Record<string
     DBPATH: join(home, 'parley.db'),
     JWTSECRET: testSecret,
     LOG_LEVEL: 'debug',
+    // Tests register many users from one address and script fast senders; limits.test.ts tests the limits.
+    REGISTRATIONS_PER_HOUR: '100000',
+    RATE_LIMIT_EVENTS: '100000',
+    RATE_LIMIT_BURST: '100000',
     ...env,
   };
   for (const [key, value] of Object.entries(fullEnv)) if (value === '') delete fullEnv[key];

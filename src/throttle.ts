@@ -1,0 +1,67 @@
+// Rate limits: a token bucket per socket, and failure throttles for logins and registrations.
+
+/** A token bucket: `rate` tokens a second, holding at most `burst`. */
+export type Bucket = { tokens: number; at: number; refused: number };
+
+export const newBucket = (burst: number, nowMs: number): Bucket => ({ tokens: burst, at: nowMs, refused: 0 });
+
+/** Takes a token if there is one; counts refusals in a row otherwise. */
+export function take(bucket: Bucket, rate: number, burst: number, nowMs: number): boolean {
+  bucket.tokens = Math.min(burst, bucket.tokens + ((nowMs - bucket.at) / 1000) * rate);
+  bucket.at = nowMs;
+  if (bucket.tokens >= 1) {
+    bucket.tokens -= 1;
+    bucket.refused = 0;
+    return true;
+  }
+  bucket.refused++;
+  return false;
+}
+
+/**
+ * Counts failures per key (an account, an address). From the `limit`th failure on, the key waits
+ * `baseMs`, doubling with each further failure up to `maxMs`; `maxMs` after its last failure a key
+ * is forgotten. At most `capacity` keys are kept, the oldest dropped first.
+ */
+export function createThrottle(options: { limit: number; baseMs: number; maxMs: number; capacity?: number }) {
+  const { limit, baseMs, maxMs, capacity = 100_000 } = options;
+  const entries = new Map<string, { failures: number; last: number; until: number }>();
+  const current = (key: string, nowMs: number) => {
+    const entry = entries.get(key);
+    if (entry && nowMs - entry.last > maxMs) entries.delete(key);
+    return entries.get(key);
+  };
+  return {
+    /** Milliseconds the key must still wait; 0 when it may try. */
+    wait: (key: string, nowMs: number): number => Math.max(0, (current(key, nowMs)?.until ?? 0) - nowMs),
+    fail(key: string, nowMs: number): void {
+      const entry = current(key, nowMs) ?? { failures: 0, last: nowMs, until: 0 };
+      entry.failures++;
+      entry.last = nowMs;
+      if (entry.failures >= limit) entry.until = nowMs + Math.min(maxMs, baseMs * 2 ** (entry.failures - limit));
+      entries.delete(key);
+      entries.set(key, entry);
+      if (entries.size > capacity) entries.delete(entries.keys().next().value!);
+    },
+    forget(key: string): void {
+      entries.delete(key);
+    },
+  };
+}
+
+/** At most `limit` events per key in each `windowMs`; returns the milliseconds to wait, 0 when allowed. */
+export function createWindowLimit(limit: number, windowMs: number, capacity = 100_000) {
+  const windows = new Map<string, { start: number; count: number }>();
+  return (key: string, nowMs: number): number => {
+    let window = windows.get(key);
+    if (!window || nowMs - window.start >= windowMs) {
+      windows.delete(key);
+      window = { start: nowMs, count: 0 };
+      windows.set(key, window);
+      if (windows.size > capacity) windows.delete(windows.keys().next().value!);
+    }
+    if (window.count >= limit) return window.start + windowMs - nowMs;
+    window.count++;
+    return 0;
+  };
+}
