@@ -163,9 +163,9 @@ export function renderReference(): string {
     '',
     '## Close codes',
     '',
-    'Authentication happens in the upgrade; the server accepts the socket and closes it at once with a readable reason',
-    'when the cookie is missing or bad. An upgrade whose `Origin` header names a site that is not allowlisted',
-    '(`CORS_ALLOW_ORIGIN`) is refused with HTTP 403.',
+    'The server accepts the upgrade, checks the cookie\'s token, and closes the socket at once with a readable reason',
+    'when the cookie is missing or bad (frames sent meanwhile wait, and are answered in order once the token is good).',
+    'An upgrade whose `Origin` header names a site that is not allowlisted (`CORS_ALLOW_ORIGIN`) is refused with HTTP 403.',
     '',
     table('| code | reason | when |', [
       `| ${closeCodes.login_required.code} | ${code(closeCodes.login_required.reason)} | no \`login-token\` cookie |`,

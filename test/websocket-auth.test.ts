@@ -90,6 +90,19 @@ test('WebSocket authentication', async (t) => {
     await server.waitForLog((line) => line.msg === 'websocket from a foreign origin refused');
   });
 
+  await t.test('frames sent before the token is checked wait and are answered in order', async () => {
+    const { token } = await person(server);
+    const socket = new WebSocket(server.ws, { headers: { cookie: `login-token=${token}` } });
+    const replies: unknown[] = [];
+    socket.on('message', (data) => replies.push(JSON.parse(String(data))));
+    await new Promise((resolve) => socket.once('open', resolve));
+    for (let ref = 1; ref <= 5; ref++) socket.send(JSON.stringify({ type: 'ping', ref }));
+    socket.send('{"type":"self","ref":6}');
+    for (let i = 0; i < 200 && replies.length < 6; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(replies.map((reply) => (reply as { ref: number }).ref), [1, 2, 3, 4, 5, 6]);
+    socket.close();
+  });
+
   await t.test('logout closes every socket of that session, and only those', async () => {
     const alice = await person(server);
     const second = await connect(server, alice.token);

@@ -1,11 +1,20 @@
 // A wrapper around one uWebSockets.js socket that is never touched after it closes (that would crash the process).
 import type { WebSocket } from 'uWebSockets.js';
 
+import type { Ctx } from '../context.ts';
+import type { Bucket } from '../throttle.ts';
+
 export type SocketData = {
-  /** Set by the upgrade: who the socket belongs to, or why it must be closed as soon as it opens. */
-  auth: { ok: true; userId: number; username: string; sessionId: string; expiresAt: number } | { ok: false; code: number; reason: string };
-  ip: string;
-  connection?: Connection;
+  readonly ip: string;
+  /** The login token from the upgrade's cookie, checked once the socket is open. */
+  readonly token: string | undefined;
+  /** Set by the close handler: after it, the uWS socket must not be touched. */
+  closed: boolean;
+  /** Frames that arrived while the token was being checked (binary ones as undefined). */
+  waiting: { frame: string | undefined; size: number }[] | undefined;
+  /** Once authenticated: the socket's handler context (its caller is the connection) and rate-limit bucket. */
+  ctx?: Ctx;
+  bucket?: Bucket;
 };
 
 export type Connection = {
