@@ -60,6 +60,7 @@ export const closeCodes = {
   logged_out: { code: 4005, reason: 'session logged out' },
   session_expired: { code: 4006, reason: 'session expired: log in again' },
   flooding: { code: 1008, reason: 'flooding: too many events over the rate limit' },
+  early_flood: { code: 1008, reason: 'too many frames before the login token was checked' },
   too_slow: { code: 4007, reason: 'too slow: more than {limit} bytes waiting to be read; reconnect' },
   frame_too_large: { code: 1009, reason: 'frame too large: the limit is {limit} bytes' },
   shutting_down: { code: 1001, reason: 'server shutting down' },

@@ -111,7 +111,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
       const frame = isBinary ? undefined : decoder.decode(message);
       if (data.ctx) return receive(ws, data, frame, message.byteLength);
       if (message.byteLength > frameLimit) return ws.end(closeCodes.frame_too_large.code, frameTooLarge);
-      if (!data.waiting || data.waiting.length >= framesBeforeAuth) return ws.end(closeCodes.flooding.code, closeCodes.flooding.reason);
+      if (!data.waiting || data.waiting.length >= framesBeforeAuth) return ws.end(closeCodes.early_flood.code, closeCodes.early_flood.reason);
       data.waiting.push({ frame, size: message.byteLength });
     },
 
