@@ -175,3 +175,22 @@ test('a socket that stops reading is closed with a reason; nobody else misses an
   (slow as unknown as { _socket: { resume(): void } })._socket.resume();
   assert.deepEqual(await slowClosed, [4007, 'too slow: more than 1048576 bytes waiting to be read; reconnect']);
 });
+
+test('idle sockets are pinged: a live one stays, a dead one is closed', async (t) => {
+  const server = await startServer(t, { IDLE_TIMEOUT: '8' });
+  const live = await person(server, 'live');
+  const dead = await person(server, 'dead');
+  const raw = new WebSocket(server.ws, { headers: { cookie: `login-token=${dead.token}` } });
+  await new Promise((resolve) => raw.once('open', resolve));
+  await new Promise((resolve) => {
+    raw.once('message', resolve);
+    raw.send('{"type":"ping"}');
+  });
+  (raw as unknown as { _socket: { pause(): void } })._socket.pause(); // a peer that stops answering, pings included
+  const started = Date.now();
+  const closedLine = await server.waitForLog((line) => line.msg === 'disconnected' && line.user === dead.username && Date.now() - started > 1000, 30_000);
+  assert.equal(typeof closedLine.code, 'number');
+  assert.ok(Date.now() - started >= 4_000, 'not before the idle timeout, less uWS timers\' 4-second granularity');
+  assert.equal(await live.client.request('ping'), 'pong', 'a socket that answers pings is still open after the timeout');
+  raw.terminate();
+});

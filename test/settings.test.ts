@@ -51,6 +51,7 @@ test('defaults are those the README documents', () => {
     RATE_LIMIT_BURST: 200,
     LOGIN_MAX_FAILURES: 5,
     REGISTRATIONS_PER_HOUR: 20,
+    IDLE_TIMEOUT: 120,
   });
   assert.deepEqual(readSettings({ CORS_ALLOW_ORIGIN: 'http://a.example, https://b.example:8443' }).CORS_ALLOW_ORIGIN, ['http://a.example', 'https://b.example:8443']);
 });

@@ -79,7 +79,8 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     // registry's sweep closes it with a reason as soon as it passes MAX_BACKPRESSURE.
     maxBackpressure: 4 * app.settings.MAX_BACKPRESSURE,
     closeOnBackpressureLimit: 1,
-    idleTimeout: 120,
+    // uWS pings a socket that has been quiet this long and closes it if nothing comes back.
+    idleTimeout: app.settings.IDLE_TIMEOUT,
     sendPingsAutomatically: true,
     compression: uWS.DISABLED,
 
