@@ -5,6 +5,7 @@ import * as users from './events/users.ts';
 import * as contacts from './events/contacts.ts';
 import * as conversations from './events/conversations.ts';
 import * as messages from './events/messages.ts';
+import * as sync from './events/sync.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 import type { ErrorCode } from './errors.ts';
 
@@ -18,6 +19,7 @@ export const events = {
   get_conversation_info: conversations.get_conversation_info,
   send_message: messages.send_message,
   get_messages: messages.get_messages,
+  sync: sync.sync,
 } as const satisfies Record<string, EventSpec>;
 
 export const pushes = {

@@ -52,6 +52,7 @@ export const limits = {
   ref: 64,
   messagesPage: 100,
   clientId: 64,
+  syncPage: { default: 100, max: 500 },
 } as const;
 
 /**

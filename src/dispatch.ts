@@ -3,8 +3,9 @@
 import * as v from 'valibot';
 import { events, errors, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
 import { ParleyError } from './errors.ts';
-import { failureText, successText, withRef } from './envelope.ts';
+import { eventText, failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
+import type { Audience } from './features/handler.ts';
 import { conversationTopic } from './registry.ts';
 import type { Ctx } from './context.ts';
 
@@ -64,7 +65,7 @@ export function dispatch(ctx: Ctx, text: string): void {
   if (entry === undefined || typeof type !== 'string') return rootError(ctx, 'no_type', ref);
 
   let input: unknown;
-  let data: unknown;
+  let outcome: { data: unknown; audience?: Audience; logged?: { seq: number; dataText: string } };
   try {
     if (entry.guardSchema) {
       const guarded = v.safeParse(entry.guardSchema, frame, parseConfig);
@@ -74,14 +75,24 @@ export function dispatch(ctx: Ctx, text: string): void {
     const parsed = v.safeParse(entry.schema, frame, parseConfig);
     if (!parsed.success) throw new ParleyError('bad_request', parsed.issues[0].message);
     input = parsed.output;
-    data = ctx.commit.run(() => entry.handler.run(ctx, input));
+    outcome = ctx.commit.run(() => {
+      const data = entry.handler.run(ctx, input);
+      const audience = entry.handler.fanout?.(ctx, input, data);
+      if (!audience) return { data };
+      const dataText = JSON.stringify(data);
+      const now = ctx.now();
+      const seq = 'conversation' in audience
+        ? ctx.store.events.forConversation(audience.conversation, type, dataText, now)
+        : ctx.store.events.forUsers([...audience.users], type, dataText, now);
+      return { data, audience, logged: { seq, dataText } };
+    });
   } catch (error) {
     return reply(ctx, failed(ctx, type, error, ref));
   }
   ctx.commit.after((committed) => {
     if (!committed) return ctx.caller.send(failureText(type, errors.internal.text, 'internal', ref));
-    const text = successText(type, data);
-    const audience = entry.handler.fanout?.(ctx, input, data);
+    const { data, audience, logged } = outcome;
+    const text = logged ? eventText(type, logged.dataText, logged.seq) : successText(type, data);
     if (audience && 'conversation' in audience) ctx.registry.publish(conversationTopic(audience.conversation), text, ctx.caller);
     else if (audience) ctx.registry.push(audience.users, text, ctx.caller);
     ctx.caller.send(withRef(text, ref));

@@ -49,6 +49,14 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     if (closed) log.info('closed sockets of expired sessions', { sockets: closed });
   }, 1000);
   expirySweep.unref();
+  // The event log keeps EVENT_LOG_DAYS; a client that syncs from before that is told to reload.
+  const prune = () => {
+    const through = app.commit.run(() => store.events.pruneBefore(app.now() - settings.EVENT_LOG_DAYS * 86_400));
+    if (through) log.info('pruned the event log', { through });
+  };
+  prune();
+  const pruneTimer = setInterval(prune, 3_600_000);
+  pruneTimer.unref();
   const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
   const slowSweep = setInterval(() => {
     for (const user of app.registry.closeSlow(settings.MAX_BACKPRESSURE, closeCodes.too_slow.code, tooSlow)) {
@@ -73,6 +81,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     port,
     async close() {
       clearInterval(expirySweep);
+      clearInterval(pruneTimer);
       clearInterval(slowSweep);
       uWS.us_listen_socket_close(listenSocket);
       app.commit.flush(); // what is in flight is committed and answered before the sockets close

@@ -54,17 +54,17 @@ function harness() {
 /** Replies wait for the batch's commit, which runs after the current turn of the event loop. */
 const committed = () => new Promise((resolve) => setImmediate(resolve));
 
-test('replies go to the caller only, after the commit; fan-out is one payload to each member topic', async () => {
+test('replies go to the caller only, after the commit; fan-out is one logged payload, published once to the conversation', async () => {
   const { published, connect } = harness();
   const alice = connect('alice');
   const bob = connect('bob');
   alice.send({ type: 'create_conversation', name: 'pair', members: ['bob'], ref: 'c1' });
   assert.deepEqual(alice.sent, [], 'nothing is sent before the commit');
   await committed();
-  const created = { type: 'create_conversation', success: true, data: { id: 1, name: 'pair', members: ['alice', 'bob'] } };
+  const created = { type: 'create_conversation', success: true, data: { id: 1, name: 'pair', members: ['alice', 'bob'] }, seq: 1 };
   assert.deepEqual(alice.sent, [{ ...created, ref: 'c1' }]);
-  assert.deepEqual(published, [{ topic: `user:${bob.id}`, text: JSON.stringify(created) }]);
-  assert.deepEqual(alice.others, [{ topic: `user:${alice.id}`, text: JSON.stringify(created) }], "the caller's other sockets, not the caller");
+  assert.deepEqual(alice.others, [{ topic: 'conversation:1', text: JSON.stringify(created) }], 'every member socket but the caller');
+  assert.deepEqual(published, []);
   assert.deepEqual(bob.sent, []);
 });
 

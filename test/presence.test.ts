@@ -106,7 +106,7 @@ test('presence and fan-out', async (t) => {
     assert.deepEqual(of(carol.pushes, 'send_message'), []);
   });
 
-  await t.test('pushes carry the seed envelope, without ref', async () => {
+  await t.test('pushes carry the seed envelope and a growing seq, without ref', async () => {
     const alice = await person(server, 'alice');
     const bob = await person(server, 'bob');
     const frames: unknown[] = [];
@@ -118,9 +118,11 @@ test('presence and fan-out', async (t) => {
     const pong = new Promise((resolve) => raw.on('message', (data) => String(data).includes('"pong"') && resolve(undefined)));
     raw.send('{"type":"ping"}');
     await pong;
+    const [first, second] = frames as { seq: number }[];
+    assert.ok(Number.isInteger(first!.seq) && second!.seq > first!.seq, 'seq grows');
     assert.deepEqual(frames, [
-      { type: 'create_conversation', success: true, data: room },
-      { type: 'send_message', success: true, data: sent },
+      { type: 'create_conversation', success: true, data: room, seq: first!.seq },
+      { type: 'send_message', success: true, data: sent, seq: second!.seq },
       { type: 'ping', success: true, data: 'pong' },
     ]);
     raw.close();

@@ -1,7 +1,7 @@
 // Contacts: adding (both ways at once, the other side told) and listing.
 import { events } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
-import { pushText } from '../envelope.ts';
+import { eventText } from '../envelope.ts';
 import { userView } from './users.ts';
 import type { Handlers } from './handler.ts';
 
@@ -18,10 +18,15 @@ export const contactHandlers = {
 
       const view = userView(ctx, contact);
       const adder = ctx.store.users.byId(me.id);
+      // Each side is told of the other: two logged events, replayed by `sync` to each.
+      const now = ctx.now();
+      const told = [
+        { userId: contact.id, dataText: JSON.stringify({ contact: adder && userView(ctx, adder) }) },
+        { userId: me.id, dataText: JSON.stringify({ contact: view }) },
+      ].map(({ userId, dataText }) => ({ userId, text: eventText('contact_added', dataText, ctx.store.events.forUsers([userId], 'contact_added', dataText, now)) }));
       ctx.commit.after((committed) => {
         if (!committed) return;
-        if (adder) ctx.registry.push([contact.id], pushText('contact_added', { contact: userView(ctx, adder) }));
-        ctx.registry.push([me.id], pushText('contact_added', { contact: view }), ctx.caller);
+        for (const { userId, text } of told) ctx.registry.push([userId], text, ctx.caller);
       });
       return { message: `'${contact.username}' successfully added`, contact: view };
     },

@@ -26,7 +26,7 @@ export const conversationHandlers = {
       ctx.commit.after((committed) => committed && ctx.registry.subscribe(ids, conversationTopic(id)));
       return { id, name: title, members: usernames };
     },
-    fanout: (ctx, _input, conversation) => ({ users: ctx.store.conversations.memberIds(conversation.id) }),
+    fanout: (_ctx, _input, conversation) => ({ conversation: conversation.id }),
   },
   get_conversations: {
     schema: events.get_conversations.request,

@@ -15,7 +15,11 @@ export type Handler<T extends EventType> = {
   readonly schema: Spec<T>['request'];
   /** Runs inside the batch's transaction, as a savepoint: synchronous, and all or nothing. */
   run(ctx: Ctx, input: EventRequest<T>): EventReply<T>;
-  /** Who else gets the same success event, after the commit; the requesting socket gets the reply instead. */
+  /**
+   * Who else gets the same success event. Naming an audience makes the event a logged one: it is
+   * appended to the event log (in the same transaction) and pushed with its `seq` after the commit;
+   * the requesting socket gets it as its reply.
+   */
   fanout?(ctx: Ctx, input: EventRequest<T>, data: EventReply<T>): Audience | undefined;
 } & (Spec<T> extends { guard: object }
   ? { guard(ctx: Ctx, input: GuardInput<T>): void }

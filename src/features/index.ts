@@ -5,6 +5,7 @@ import { userHandlers } from './users.ts';
 import { contactHandlers } from './contacts.ts';
 import { conversationHandlers } from './conversations.ts';
 import { messageHandlers } from './messages.ts';
+import { syncHandlers } from './sync.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -12,6 +13,7 @@ export const handlers = {
   ...contactHandlers,
   ...conversationHandlers,
   ...messageHandlers,
+  ...syncHandlers,
 } satisfies Handlers;
 
 export type { AnyHandler } from './handler.ts';

@@ -1,0 +1,36 @@
+// Catching up: replaying the event log after the last seq a client saw.
+import * as v from 'valibot';
+import { event, fields, integer, limits } from '../spec.ts';
+
+const { default: page, max } = limits.syncPage;
+
+export const sync = event({
+  summary: 'Returns, oldest first, every logged event after `since` that you may see, as the envelopes that were pushed.',
+  request: fields({
+    since: v.pipe(
+      integer('since must be a whole number: the last seq you saw, or 0'),
+      v.minValue(0, 'since must be a whole number: the last seq you saw, or 0'),
+      v.description('the `seq` of the last event you saw; 0 for none'),
+    ),
+    limit: v.pipe(
+      v.nullish(
+        v.pipe(
+          integer(`limit must be a whole number from 1 to ${max}`),
+          v.minValue(1, `limit must be a whole number from 1 to ${max}`),
+          v.maxValue(max, `limit must be a whole number from 1 to ${max}`),
+        ),
+      ),
+      v.description(`optional; at most this many events (default ${page})`),
+    ),
+  }),
+  reply: v.object({
+    events: v.pipe(
+      v.array(v.object({ type: v.string(), success: v.literal(true), data: v.unknown(), seq: v.number() })),
+      v.description('the envelopes, as pushed (without ref)'),
+    ),
+    next: v.pipe(v.number(), v.description('the seq to pass as `since` next time')),
+    has_more: v.boolean(),
+    reset: v.pipe(v.boolean(), v.description('true when events after `since` are no longer kept (EVENT_LOG_DAYS): reload with the get_ events, then sync from `next`')),
+  }),
+  errors: [],
+});
