@@ -29,6 +29,7 @@ export const errors = {
   invalid_member: { code: 'not_found', text: "'{username}' is not a valid username" },
   not_in_conversation_info: { code: 'not_found', text: '{username} is not part of any conversation with {id} id' },
   not_in_conversation: { code: 'not_found', text: '{username} not part of conversation with {id} id' },
+  content_too_long: { code: 'bad_request', text: 'message content may be at most {limit} characters' },
   no_such_reply: { code: 'not_found', text: 'No such {reply_id} message id found in {conversation_id} conversation_id' },
   rate_limited: { code: 'rate_limited', text: 'rate limit: at most {rate} events a second (bursts of {burst}); slow down' },
   internal: { code: 'internal', text: 'internal server error' },

@@ -82,19 +82,27 @@ test('acknowledged messages survive SIGKILL; retrying with client_ids leaves no 
   assert.equal(new Set(after.map((m) => m.content)).size, total);
 });
 
+test('message content is limited by MAX_MESSAGE_LENGTH, counted in characters', async (t) => {
+  const server = await startServer(t, { MAX_MESSAGE_LENGTH: '10' });
+  const alice = await person(server, 'alice');
+  const room = await alice.client.request('create_conversation', { members: [] });
+  assert.equal((await alice.client.request('send_message', { conversation_id: room.id, content: '🎉'.repeat(10) })).content, '🎉'.repeat(10), '10 characters, 20 UTF-16 units');
+  const { ref: _, ...reply } = await alice.client.call({ type: 'send_message', conversation_id: room.id, content: 'x'.repeat(11) });
+  assert.deepEqual(reply, { type: 'send_message', success: false, error: 'message content may be at most 10 characters', code: 'bad_request' });
+});
+
 test('a frame over 64 KiB closes the socket with 1009; one at the limit is answered', async (t) => {
   const server = await startServer(t);
   const alice = await person(server, 'alice');
-  const room = await alice.client.request('create_conversation', { members: [] });
   const frame = (size: number) => {
-    const base = JSON.stringify({ type: 'send_message', conversation_id: room.id, content: '' });
-    return JSON.stringify({ type: 'send_message', conversation_id: room.id, content: 'x'.repeat(size - base.length) });
+    const base = JSON.stringify({ type: 'ping', pad: '' });
+    return JSON.stringify({ type: 'ping', pad: 'x'.repeat(size - base.length) });
   };
   const raw = new WebSocket(server.ws, { headers: { cookie: `login-token=${alice.token}` } });
   await new Promise((resolve) => raw.once('open', resolve));
   const answered = new Promise<string>((resolve) => raw.once('message', (data) => resolve(String(data))));
   raw.send(frame(64 * 1024));
-  assert.equal(JSON.parse(await answered).success, true);
+  assert.deepEqual(JSON.parse(await answered), { type: 'ping', success: true, data: 'pong' });
   const closed = new Promise<[number, string]>((resolve) => raw.once('close', (code, reason) => resolve([code, String(reason)])));
   raw.send(frame(64 * 1024 + 1));
   assert.deepEqual(await closed, [1009, 'frame too large: the limit is 65536 bytes']);
@@ -146,7 +154,7 @@ test('SIGTERM answers what is in flight, closes sockets with 1001 and exits 0', 
 });
 
 test('a socket that stops reading is closed with a reason; nobody else misses anything', async (t) => {
-  const server = await startServer(t);
+  const server = await startServer(t, { MAX_MESSAGE_LENGTH: '60000' });
   const alice = await person(server, 'alice');
   const carol = await person(server, 'carol');
   const bob = await person(server, 'bob');

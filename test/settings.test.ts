@@ -53,6 +53,7 @@ test('defaults are those the README documents', () => {
     REGISTRATIONS_PER_HOUR: 20,
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,
+    MAX_MESSAGE_LENGTH: 4000,
   });
   assert.deepEqual(readSettings({ CORS_ALLOW_ORIGIN: 'http://a.example, https://b.example:8443' }).CORS_ALLOW_ORIGIN, ['http://a.example', 'https://b.example:8443']);
 });

@@ -39,7 +39,7 @@ export const send_message = event({
   }),
   reply: v.object({ ...Message.entries, conversation_id: id }),
   guard: { fields: ['conversation_id'], errors: ['not_in_conversation'] },
-  errors: ['no_such_reply'],
+  errors: ['content_too_long', 'no_such_reply'],
   fanout: 'The same success event is pushed once to every other socket of every member, the sender\'s other sockets included.',
 });
 

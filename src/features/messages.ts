@@ -28,6 +28,8 @@ export const messageHandlers = {
         repeats.add(original);
         return original;
       }
+      const limit = ctx.settings.MAX_MESSAGE_LENGTH;
+      if (content.length > limit && [...content].length > limit) throw fail('content_too_long', { limit });
       const replyId = reply_id ?? null;
       if (replyId !== null && !ctx.store.messages.inConversation(replyId, conversation_id)) {
         throw fail('no_such_reply', { reply_id: replyId, conversation_id });
