@@ -41,7 +41,6 @@ function harness() {
       end: () => {},
       subscribe: () => {},
       publishToOthers: (topic, text) => others.push({ topic, text }),
-      cork: (work) => work(),
       buffered: () => 0,
     };
     app.registry.add(caller, []);

@@ -16,7 +16,6 @@ export function conversationsStore(db: Db) {
     'SELECT users.username FROM members JOIN users ON users.id = members.user_id WHERE members.conversation_id = ? ORDER BY members.position',
   ).pluck();
   const idsForUser = db.prepare<[number], number>('SELECT conversation_id FROM members WHERE user_id = ?').pluck();
-  const memberIds = db.prepare<[number], number>('SELECT user_id FROM members WHERE conversation_id = ?').pluck();
   const isMember = db.prepare<[number, number], number>('SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?').pluck();
   const create = db.transaction((name: string, creatorId: number, memberIds: readonly number[], now: number): number => {
     const id = Number(insert.run(name, creatorId, now).lastInsertRowid);
@@ -31,7 +30,6 @@ export function conversationsStore(db: Db) {
     byId: (id: number) => byId.get(id),
     forUser: (userId: number): ConversationRow[] => forUser.all(userId),
     memberUsernames: (id: number): string[] => memberUsernames.all(id),
-    memberIds: (id: number): number[] => memberIds.all(id),
     idsForUser: (userId: number): number[] => idsForUser.all(userId),
     isMember: (id: number, userId: number): boolean => isMember.get(id, userId) !== undefined,
   };

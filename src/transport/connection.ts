@@ -30,7 +30,6 @@ export type Connection = {
   subscribe(topic: string): void;
   /** Publishes to every subscriber of the topic but this socket. */
   publishToOthers(topic: string, text: string): void;
-  cork(work: () => void): void;
   /** Bytes sent to this socket but not yet written to the network. */
   buffered(): number;
 };
@@ -58,10 +57,6 @@ export function createConnection(ws: WebSocket<SocketData>, user: Connection['us
     },
     publishToOthers(topic, text) {
       if (!connection.closed) ws.publish(topic, text, false);
-    },
-    cork(work) {
-      if (connection.closed) work();
-      else ws.cork(work);
     },
     buffered: () => (connection.closed ? 0 : ws.getBufferedAmount()),
   };
