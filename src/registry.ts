@@ -49,32 +49,11 @@ export function createRegistry(publish: (topic: string, text: string) => void) {
     closeSession(sessionId: string, code: number, reason: string): void {
       for (const connection of [...(bySession.get(sessionId) ?? [])]) connection.end(code, reason);
     },
-    /** Closes every socket with more than `limit` bytes waiting to be written; returns their users. */
-    closeSlow(limit: number, code: number, reason: string): string[] {
-      const closed: string[] = [];
-      for (const set of [...byUser.values()]) {
-        for (const connection of [...set]) {
-          if (connection.buffered() <= limit) continue;
-          connection.end(code, reason);
-          closed.push(connection.user.username);
-        }
-      }
+    /** Closes every live socket for which `which` holds; returns them. */
+    closeWhere(which: (connection: Connection) => boolean, code: number, reason: string): Connection[] {
+      const closed = [...byUser.values()].flatMap((set) => [...set]).filter(which);
+      for (const connection of closed) connection.end(code, reason);
       return closed;
-    },
-    /** Closes every socket whose login token has expired by `now`; returns how many. */
-    closeExpired(now: number, code: number, reason: string): number {
-      let closed = 0;
-      for (const set of [...byUser.values()]) {
-        for (const connection of [...set]) {
-          if (connection.expiresAt > now) continue;
-          connection.end(code, reason);
-          closed++;
-        }
-      }
-      return closed;
-    },
-    closeAll(code: number, reason: string): void {
-      for (const set of [...byUser.values()]) for (const connection of [...set]) connection.end(code, reason);
     },
     /** Sends one serialised payload to every subscriber of a topic but `skip` (which gets its reply instead). */
     publish(topic: string, text: string, skip?: Connection): void {

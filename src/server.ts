@@ -14,6 +14,7 @@ import { authRoutes } from './auth/routes.ts';
 import { serveHttp } from './transport/http.ts';
 import { serveWebSocket } from './transport/websocket.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
+import type { Connection } from './transport/connection.ts';
 
 export type Server = { readonly port: number; close(): Promise<void> };
 
@@ -45,8 +46,9 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   // A socket lives only while its token does: within a second of expiry it is closed with a reason.
   const expirySweep = setInterval(() => {
     const { code, reason } = closeCodes.session_expired;
-    const closed = app.registry.closeExpired(app.now(), code, reason);
-    if (closed) log.info('closed sockets of expired sessions', { sockets: closed });
+    const now = app.now();
+    const closed = app.registry.closeWhere((connection) => connection.expiresAt <= now, code, reason);
+    if (closed.length) log.info('closed sockets of expired sessions', { sockets: closed.length });
   }, 1000);
   expirySweep.unref();
   // The event log keeps EVENT_LOG_DAYS; a client that syncs from before that is told to reload.
@@ -59,8 +61,9 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   pruneTimer.unref();
   const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
   const slowSweep = setInterval(() => {
-    for (const user of app.registry.closeSlow(settings.MAX_BACKPRESSURE, closeCodes.too_slow.code, tooSlow)) {
-      log.warn('closed a socket that reads too slowly', { user, limit: settings.MAX_BACKPRESSURE });
+    const slow = (connection: Connection) => connection.buffered() > settings.MAX_BACKPRESSURE;
+    for (const { user } of app.registry.closeWhere(slow, closeCodes.too_slow.code, tooSlow)) {
+      log.warn('closed a socket that reads too slowly', { user: user.username, limit: settings.MAX_BACKPRESSURE });
     }
   }, 250);
   slowSweep.unref();
@@ -85,7 +88,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       clearInterval(slowSweep);
       uWS.us_listen_socket_close(listenSocket);
       app.commit.flush(); // what is in flight is committed and answered before the sockets close
-      app.registry.closeAll(closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
+      app.registry.closeWhere(() => true, closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
       app.commit.flush(); // the presence changes of those closes
       await checkpointer.stop();
       db.pragma('wal_checkpoint(TRUNCATE)');

@@ -23,10 +23,8 @@ export const messageHandlers = {
       const clientId = client_id ?? null;
       const earlier = clientId === null ? undefined : ctx.store.messages.byClientId(me.id, clientId);
       if (earlier) {
-        const { id, sender_username, reply_id: replied, content: text, sent_at } = earlier;
-        const original = { id, sender_username, conversation_id: earlier.conversation_id, reply_id: replied, content: text, sent_at };
-        repeats.add(original);
-        return original;
+        repeats.add(earlier); // the row is already the reply, field for field
+        return earlier;
       }
       const limit = ctx.settings.MAX_MESSAGE_LENGTH;
       if (content.length > limit && [...content].length > limit) throw fail('content_too_long', { limit });
