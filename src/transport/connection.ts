@@ -11,7 +11,7 @@ export type SocketData = {
   /** Set by the close handler: after it, the uWS socket must not be touched. */
   closed: boolean;
   /** Frames that arrived while the token was being checked (binary ones as undefined). */
-  waiting: { frame: string | undefined; size: number }[] | undefined;
+  waiting: (string | undefined)[] | undefined;
   /** Once authenticated: the socket's handler context (its caller is the connection) and rate-limit bucket. */
   ctx?: Ctx;
   bucket?: Bucket;

@@ -28,7 +28,7 @@ const decoder = new TextDecoder();
  * token is verified the socket is not registered and its frames wait; dispatch never sees it.
  */
 export function serveWebSocket(server: TemplatedApp, app: App): void {
-  function receive(ws: WebSocket<SocketData>, data: SocketData, frame: string | undefined, size: number): void {
+  function receive(data: SocketData, frame: string | undefined): void {
     const { ctx, bucket } = data;
     if (!ctx || !bucket) return;
     const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = app.settings;
@@ -38,10 +38,6 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
         return ctx.caller.end(closeCodes.flooding.code, closeCodes.flooding.reason);
       }
       return ctx.commit.after(() => ctx.caller.send(failureText('root', errorText('rate_limited', { rate, burst }), 'rate_limited')));
-    }
-    if (size > frameLimit) {
-      app.log.warn('frame too large', { user: ctx.caller.user.username, bytes: size });
-      return ctx.caller.end(closeCodes.frame_too_large.code, frameTooLarge);
     }
     if (frame === undefined) dispatchBinary(ctx);
     else dispatch(ctx, frame);
@@ -69,7 +65,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const waiting = data.waiting;
     data.waiting = undefined;
     ws.cork(() => {
-      for (const { frame, size } of waiting ?? []) if (!connection.closed) receive(ws, data, frame, size);
+      for (const frame of waiting ?? []) if (!connection.closed) receive(data, frame);
     });
   }
 
@@ -109,11 +105,15 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
 
     message(ws, message, isBinary) {
       const data = ws.getUserData();
+      // Checked before decoding: an oversize frame is refused, not read.
+      if (message.byteLength > frameLimit) {
+        app.log.warn('frame too large', { user: data.ctx?.caller.user.username, bytes: message.byteLength, ip: data.ip });
+        return ws.end(closeCodes.frame_too_large.code, frameTooLarge);
+      }
       const frame = isBinary ? undefined : decoder.decode(message);
-      if (data.ctx) return receive(ws, data, frame, message.byteLength);
-      if (message.byteLength > frameLimit) return ws.end(closeCodes.frame_too_large.code, frameTooLarge);
+      if (data.ctx) return receive(data, frame);
       if (!data.waiting || data.waiting.length >= framesBeforeAuth) return ws.end(closeCodes.early_flood.code, closeCodes.early_flood.reason);
-      data.waiting.push({ frame, size: message.byteLength });
+      data.waiting.push(frame);
     },
 
     close(ws, code) {
