@@ -45,6 +45,8 @@ function describe(schema: Node): string {
       return describe(schema.wrapped!);
     case 'union':
       return schema.options!.map(describe).join(' \\| ');
+    case 'picklist':
+      return (schema.options as unknown as string[]).map((option) => JSON.stringify(option)).join(' \\| ');
     default:
       return schema.type;
   }
@@ -195,7 +197,7 @@ export function renderReference(): string {
       '',
       `\`data\`: \`${describe(node(spec.data)).replaceAll('\\|', '|')}\``,
       '',
-      `Sent to: ${spec.to}.`,
+      `Sent to: ${spec.to.replace(/\.$/, '')}.`,
       '',
     ]),
   ].join('\n');

@@ -6,6 +6,9 @@ import * as contacts from './events/contacts.ts';
 import * as conversations from './events/conversations.ts';
 import * as messages from './events/messages.ts';
 import * as sync from './events/sync.ts';
+import * as members from './events/members.ts';
+import * as channels from './events/channels.ts';
+import * as receipts from './events/receipts.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 import type { ErrorCode } from './errors.ts';
 
@@ -17,8 +20,31 @@ export const events = {
   create_conversation: conversations.create_conversation,
   get_conversations: conversations.get_conversations,
   get_conversation_info: conversations.get_conversation_info,
+  update_conversation: conversations.update_conversation,
+  delete_conversation: conversations.delete_conversation,
+  set_favorite: conversations.set_favorite,
+  set_pinned: conversations.set_pinned,
+  clear_chat: conversations.clear_chat,
+  get_members: members.get_members,
+  add_members: members.add_members,
+  remove_member: members.remove_member,
+  set_member_role: members.set_member_role,
+  leave_conversation: members.leave_conversation,
+  list_channels: channels.list_channels,
+  join_channel: channels.join_channel,
+  ban_member: channels.ban_member,
+  unban_member: channels.unban_member,
+  get_banned: channels.get_banned,
   send_message: messages.send_message,
   get_messages: messages.get_messages,
+  edit_message: messages.edit_message,
+  delete_message: messages.delete_message,
+  react: messages.react,
+  unreact: messages.unreact,
+  search_messages: messages.search_messages,
+  mark_read: receipts.mark_read,
+  get_receipts: receipts.get_receipts,
+  typing: receipts.typing,
   sync: sync.sync,
 } as const satisfies Record<string, EventSpec>;
 
@@ -43,7 +69,53 @@ export const pushes = {
     data: messages.send_message.reply,
     to: 'every socket of every member except the sender\'s requesting socket',
   },
+  ...echoes({
+    update_conversation: 'A conversation was renamed or its description changed.',
+    delete_conversation: 'A conversation you were a member of was deleted: drop it and its messages.',
+    set_favorite: 'You marked a conversation as a favorite, or not, from another socket.',
+    set_pinned: 'You pinned or unpinned a conversation from another socket.',
+    clear_chat: 'You cleared a conversation from another socket: hide its messages up to `cleared_id`.',
+    add_members: 'People joined a conversation (you among them, when you were added).',
+    remove_member: 'Someone was removed from a conversation (you, when it is your username: the conversation is gone for you).',
+    set_member_role: 'A member\'s role changed.',
+    leave_conversation: 'Someone left a conversation (you, from another socket, when it is your username).',
+    join_channel: 'Someone joined a channel.',
+    ban_member: 'Someone was banned from a conversation (and removed, if they were a member).',
+    unban_member: 'Someone was unbanned (told to owners and admins).',
+    edit_message: 'A message was edited.',
+    delete_message: 'A message was deleted: show the tombstone.',
+    react: 'Someone reacted to a message: its reactions now.',
+    unreact: 'Someone took back a reaction: the message\'s reactions now.',
+  }),
+  receipt: {
+    summary: `A member's delivered or read point moved. Gathered for ${limits.receiptDelayMs} ms, so a burst of messages gives one receipt per member. Logged, with \`seq\`. In conversations of more than ${limits.receiptPushMembers} members only read points are pushed (delivered ones are kept for \`get_receipts\`).`,
+    data: v.object({
+      conversation_id: v.number(),
+      username: v.string(),
+      delivered_id: v.optional(v.number()),
+      read_id: v.optional(v.number()),
+    }),
+    to: 'every socket of every member of the conversation',
+  },
+  typing: {
+    summary: `A member started or stopped typing; \`is_typing: false\` also comes when ${limits.typingSeconds} s pass without a repeat, or their last socket closes. Not logged: no \`seq\`.`,
+    data: v.object({ conversation_id: v.number(), username: v.string(), is_typing: v.boolean() }),
+    to: 'every socket of the other online members',
+  },
 } as const satisfies Record<string, PushSpec>;
+
+/**
+ * Pushes that are the same envelope as an event's success reply, logged with `seq` and sent to the
+ * others the event's fan-out names.
+ */
+function echoes<const E extends Partial<Record<keyof typeof events, string>>>(summaries: E) {
+  return Object.fromEntries(
+    Object.entries(summaries).map(([type, summary]) => {
+      const spec: EventSpec = events[type as keyof typeof events];
+      return [type, { summary: `${summary} The same envelope as the requester's reply, without \`ref\`.`, data: spec.reply, to: spec.fanout ?? '' }];
+    }),
+  ) as { [T in keyof E & keyof typeof events]: { summary: string; data: (typeof events)[T]['reply']; to: string } };
+}
 
 export type EventType = keyof typeof events;
 export type PushType = keyof typeof pushes;

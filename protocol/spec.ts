@@ -53,7 +53,39 @@ export const limits = {
   messagesPage: 100,
   clientId: 64,
   syncPage: { default: 100, max: 500 },
+  description: 1000,
+  /** How much of a replied-to message a reply's preview shows. */
+  preview: 100,
+  emoji: 32,
+  /** Different emojis one person may put on one message. */
+  reactionsPerUser: 20,
+  searchQuery: 200,
+  searchPage: { default: 20, max: 100 },
+  channelsPage: { default: 50, max: 100 },
+  /** A `typing` that is not repeated within this many seconds ends by itself. */
+  typingSeconds: 6,
+  /** `typing` events one person may send for one conversation in `typingWindowSeconds`. */
+  typingPerWindow: 10,
+  typingWindowSeconds: 5,
+  /** Receipts are gathered for this long and then pushed, one per member whose points moved. */
+  receiptDelayMs: 500,
+  /** In bigger conversations `delivered` points are kept (get_receipts) but not pushed; `read` ones still are. */
+  receiptPushMembers: 100,
 } as const;
+
+/** An optional page size from 1 to `max`, answering one message for every failure. */
+export function pageLimit(max: number, fallback: number) {
+  const message = `limit must be a whole number from 1 to ${max}`;
+  return v.pipe(
+    v.nullish(v.pipe(integer(message), v.minValue(1, message), v.maxValue(max, message))),
+    v.description(`optional; at most this many (default ${fallback})`),
+  );
+}
+
+/** An optional id cursor: only items with smaller (or, for `after`, larger) ids. */
+export function cursor(name: string, what: string) {
+  return v.pipe(v.nullish(integer(`expected ${name} as integer`)), v.description(`optional; ${what}`));
+}
 
 /**
  * An event's fields. A missing field answers with that field's own message, as a wrong type does
@@ -67,3 +99,8 @@ export function fields<const E extends v.ObjectEntries>(entries: E) {
     return typeof message === 'string' ? message : issue.message;
   });
 }
+
+/** The field every conversation event names it by, checked before the rest (as the seed does). */
+export const conversationId = integer('expected conversation_id as integer');
+/** Membership is checked first: a non-member gets the answer for a conversation that does not exist. */
+export const conversationGuard = { fields: ['conversation_id'], errors: ['not_in_conversation'] } as const;

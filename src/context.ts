@@ -7,6 +7,8 @@ import type { Tokens } from './auth/tokens.ts';
 import type { Passwords } from './auth/passwords.ts';
 import type { Connection } from './transport/connection.ts';
 import type { Commit } from './storage/commit.ts';
+import type { Receipts } from './features/receipts.ts';
+import type { Typing } from './features/typing.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -15,6 +17,10 @@ export type App = {
   /** Group commit: handlers' writes share a transaction per event-loop turn; replies wait for it. */
   readonly commit: Commit;
   readonly registry: Registry;
+  /** Delivered and read points, gathered and pushed as receipts. */
+  readonly receipts: Receipts;
+  /** Who is typing where; never stored. */
+  readonly typing: Typing;
   readonly tokens: Tokens;
   readonly passwords: Passwords;
   /** The clock, in Unix epoch seconds. */

@@ -5,8 +5,9 @@ import { events, errors, Ref, type EventSpec, type EventType } from '../protocol
 import { ParleyError } from './errors.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
-import type { Audience } from './features/handler.ts';
+import { opened, type Audience } from './features/handler.ts';
 import { conversationTopic } from './registry.ts';
+import { personal, personalise } from './features/message-view.ts';
 import type { Ctx } from './context.ts';
 
 type Entry = {
@@ -76,14 +77,15 @@ export function dispatch(ctx: Ctx, text: string): void {
     if (!parsed.success) throw new ParleyError('bad_request', parsed.issues[0].message);
     input = parsed.output;
     outcome = ctx.commit.run(() => {
-      const data = entry.handler.run(ctx, input);
-      const audience = entry.handler.fanout?.(ctx, input, data);
+      const { data, audience } = opened(entry.handler.run(ctx, input));
       if (!audience) return { data };
       const dataText = JSON.stringify(data);
       const now = ctx.now();
-      const seq = 'conversation' in audience
-        ? ctx.store.events.forConversation(audience.conversation, type, dataText, now)
-        : ctx.store.events.forUsers([...audience.users], type, dataText, now);
+      if (!('conversation' in audience)) return { data, audience, logged: { seq: ctx.store.events.forUsers([...audience.users], type, dataText, now), dataText } };
+      const { conversation, joined = [], left = [], message = null } = audience;
+      const seq = ctx.store.events.forConversation(conversation, type, dataText, now, message);
+      for (const userId of joined) ctx.store.members.openPeriod(conversation, userId, seq);
+      for (const userId of left) ctx.store.members.closePeriod(conversation, userId, seq);
       return { data, audience, logged: { seq, dataText } };
     });
   } catch (error) {
@@ -92,11 +94,35 @@ export function dispatch(ctx: Ctx, text: string): void {
   ctx.commit.after((committed) => {
     if (!committed) return ctx.caller.send(failureText(type, errors.internal.text, 'internal', ref));
     const { data, audience, logged } = outcome;
-    const text = logged ? eventText(type, logged.dataText, logged.seq) : successText(type, data);
-    if (audience && 'conversation' in audience) ctx.registry.publish(conversationTopic(audience.conversation), text, ctx.caller);
-    else if (audience) ctx.registry.push(audience.users, text, ctx.caller);
+    if (!audience || !logged) return ctx.caller.send(withRef(successText(type, data), ref));
+    if (personal.has(type)) return pushPersonal(ctx, type, data, audience, logged.seq, ref);
+    const text = eventText(type, logged.dataText, logged.seq);
+    if ('conversation' in audience) {
+      const topic = conversationTopic(audience.conversation);
+      if (audience.joined) ctx.registry.subscribe(audience.joined, topic);
+      ctx.registry.publish(topic, text, ctx.caller);
+      if (audience.left) ctx.registry.unsubscribe(audience.left, topic);
+    } else {
+      ctx.registry.push(audience.users, text, ctx.caller);
+    }
     ctx.caller.send(withRef(text, ref));
   });
+}
+
+/** An event whose data differs per reader (each sees their own `me`): serialised once per distinct view. */
+function pushPersonal(ctx: Ctx, type: string, data: unknown, audience: Audience, seq: number, ref: Ref | undefined): void {
+  const readers = 'conversation' in audience
+    ? ctx.store.conversations.members(audience.conversation)
+    : [...audience.users].flatMap((id) => ctx.store.users.byId(id) ?? []);
+  const texts = new Map<string, string>();
+  for (const reader of readers) {
+    if (!ctx.registry.isOnline(reader.id)) continue;
+    const dataText = JSON.stringify(personalise(type, data, reader.username));
+    let text = texts.get(dataText);
+    if (text === undefined) texts.set(dataText, (text = eventText(type, dataText, seq)));
+    if (reader.id === ctx.caller.user.id) ctx.caller.send(withRef(text, ref));
+    ctx.registry.push([reader.id], text, ctx.caller);
+  }
 }
 
 function failed(ctx: Ctx, type: string, error: unknown, ref: Ref | undefined): string {

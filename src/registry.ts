@@ -45,6 +45,10 @@ export function createRegistry(publish: (topic: string, text: string) => void) {
     subscribe(userIds: Iterable<number>, topic: string): void {
       for (const userId of userIds) for (const connection of byUser.get(userId) ?? []) connection.subscribe(topic);
     },
+    /** Unsubscribes every live socket of these users from a topic, e.g. a member who left. */
+    unsubscribe(userIds: Iterable<number>, topic: string): void {
+      for (const userId of userIds) for (const connection of byUser.get(userId) ?? []) connection.unsubscribe(topic);
+    },
     /** Closes every socket of a session, e.g. after logout. */
     closeSession(sessionId: string, code: number, reason: string): void {
       for (const connection of [...(bySession.get(sessionId) ?? [])]) connection.end(code, reason);

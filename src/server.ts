@@ -8,6 +8,8 @@ import { createStore, openDatabase } from './storage/index.ts';
 import { createCommit } from './storage/commit.ts';
 import { startCheckpointer } from './storage/checkpointer.ts';
 import { createRegistry } from './registry.ts';
+import { createReceipts } from './features/receipts.ts';
+import { createTyping } from './features/typing.ts';
 import { createTokens, loadSecret } from './auth/tokens.ts';
 import { createPasswords } from './auth/passwords.ts';
 import { authRoutes } from './auth/routes.ts';
@@ -23,15 +25,20 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const store = createStore(db);
   const checkpointer = startCheckpointer(settings.DBPATH, log);
   const server = uWS.App();
+  const commit = createCommit(db, log);
+  const registry = createRegistry((topic, text) => server.publish(topic, text, false));
+  const now = () => Math.floor(Date.now() / 1000);
   const app: App = {
     settings,
     log,
     store,
-    commit: createCommit(db, log),
-    registry: createRegistry((topic, text) => server.publish(topic, text, false)),
+    commit,
+    registry,
+    receipts: createReceipts({ store, commit, registry, log, now }),
+    typing: createTyping({ store, registry }),
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store),
     passwords: await createPasswords(),
-    now: () => Math.floor(Date.now() / 1000),
+    now,
   };
   serveWebSocket(server, app);
   serveHttp(server, app, {
@@ -87,6 +94,8 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       clearInterval(pruneTimer);
       clearInterval(slowSweep);
       uWS.us_listen_socket_close(listenSocket);
+      app.typing.clear();
+      app.receipts.flush();
       app.commit.flush(); // what is in flight is committed and answered before the sockets close
       app.registry.closeWhere(() => true, closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
       app.commit.flush(); // the presence changes of those closes

@@ -6,6 +6,8 @@ import { createLogger } from '../src/log.ts';
 import { createStore, openDatabase } from '../src/storage/index.ts';
 import { createCommit } from '../src/storage/commit.ts';
 import { createRegistry } from '../src/registry.ts';
+import { createReceipts } from '../src/features/receipts.ts';
+import { createTyping } from '../src/features/typing.ts';
 import { dispatch } from '../src/dispatch.ts';
 import { withRef } from '../src/envelope.ts';
 import type { App, Ctx } from '../src/context.ts';
@@ -16,15 +18,20 @@ function harness() {
   const logged: string[] = [];
   const store = createStore(openDatabase(':memory:'));
   const log = createLogger('debug', (line) => logged.push(line));
+  const commit = createCommit(store.db, log);
+  const registry = createRegistry((topic, text) => published.push({ topic, text }));
+  const now = () => 1_700_000_000;
   const app: App = {
     settings: readSettings({}),
     log,
     store,
-    commit: createCommit(store.db, log),
-    registry: createRegistry((topic, text) => published.push({ topic, text })),
+    commit,
+    registry,
+    receipts: createReceipts({ store, commit, registry, log, now }),
+    typing: createTyping({ store, registry }),
     tokens: undefined as never, // not used by socket events
     passwords: undefined as never,
-    now: () => 1_700_000_000,
+    now,
   };
   const connect = (username: string) => {
     const id = store.users.insert({ username, fullname: username.toUpperCase(), passwordHash: 'x', now: app.now() })!;
@@ -40,6 +47,7 @@ function harness() {
       send: (text) => sent.push(JSON.parse(text)),
       end: () => {},
       subscribe: () => {},
+      unsubscribe: () => {},
       publishToOthers: (topic, text) => others.push({ topic, text }),
       buffered: () => 0,
     };
@@ -60,7 +68,7 @@ test('replies go to the caller only, after the commit; fan-out is one logged pay
   alice.send({ type: 'create_conversation', name: 'pair', members: ['bob'], ref: 'c1' });
   assert.deepEqual(alice.sent, [], 'nothing is sent before the commit');
   await committed();
-  const created = { type: 'create_conversation', success: true, data: { id: 1, name: 'pair', members: ['alice', 'bob'] }, seq: 1 };
+  const created = { type: 'create_conversation', success: true, data: { id: 1, name: 'pair', members: ['alice', 'bob'], kind: 'group', description: '', created_at: 1_700_000_000 }, seq: 1 };
   assert.deepEqual(alice.sent, [{ ...created, ref: 'c1' }]);
   assert.deepEqual(alice.others, [{ topic: 'conversation:1', text: JSON.stringify(created) }], 'every member socket but the caller');
   assert.deepEqual(published, []);
@@ -79,7 +87,7 @@ test('membership is checked before the other fields, and nothing is stored on an
   alice.send({ type: 'send_message', conversation_id: 1, content: 42 });
   await committed();
   assert.deepEqual(alice.sent, [{ type: 'send_message', success: false, error: 'expected content as string', code: 'bad_request' }]);
-  assert.deepEqual(app.store.messages.page(1, null, 100), []);
+  assert.deepEqual(app.store.messages.page(1, { before: null, after: null, floor: 0 }, 100), []);
 });
 
 test('an exception that is not a ParleyError becomes internal, logged once', async () => {

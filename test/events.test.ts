@@ -119,7 +119,7 @@ test('seed events', async (t) => {
   await t.test('create_conversation: creator first, duplicates dropped, name optional', async () => {
     const c = alice.client;
     const made = await c.request('create_conversation', { name: 'Trio', members: [bob.username, carol.username.toUpperCase(), bob.username, alice.username] });
-    assert.deepEqual(Object.keys(made), ['id', 'name', 'members']);
+    assert.deepEqual(Object.keys(made), ['id', 'name', 'members', 'kind', 'description', 'created_at'], 'the seed\'s fields first');
     assert.deepEqual([made.name, made.members], ['Trio', [alice.username, bob.username, carol.username]]);
     const unnamed = await c.request('create_conversation', { members: [carol.username] });
     assert.equal(unnamed.name, `${alice.username}, ${carol.username}`);
@@ -136,7 +136,9 @@ test('seed events', async (t) => {
     const first = await newcomer.client.request('create_conversation', { name: 'first', members: [] });
     const second = await alice.client.request('create_conversation', { name: 'second', members: [newcomer.username] });
     await alice.client.request('create_conversation', { name: 'not theirs', members: [] });
-    assert.deepEqual(await newcomer.client.request('get_conversations'), [{ id: first.id, name: 'first' }, { id: second.id, name: 'second' }]);
+    const listed = await newcomer.client.request('get_conversations');
+    assert.deepEqual(listed.map(({ id, name }) => ({ id, name })), [{ id: first.id, name: 'first' }, { id: second.id, name: 'second' }]);
+    assert.deepEqual(Object.keys(listed[0]!).slice(0, 2), ['id', 'name'], 'the seed\'s fields first');
   });
 
   await t.test('get_conversation_info: errors in order; a non-member learns nothing', async () => {
@@ -147,7 +149,8 @@ test('seed events', async (t) => {
     const secret = await alice.client.request('create_conversation', { name: 'secret', members: [bob.username] });
     await rejects(c, { type: 'get_conversation_info', id: secret.id }, `${carol.username} is not part of any conversation with ${secret.id} id`, 'not_found');
     await rejects(c, { type: 'get_conversation_info', id: 999999 }, `${carol.username} is not part of any conversation with 999999 id`, 'not_found');
-    assert.deepEqual(await bob.client.request('get_conversation_info', { id: secret.id }), { id: secret.id, name: 'secret', members: [alice.username, bob.username] });
+    assert.deepEqual(await bob.client.request('get_conversation_info', { id: secret.id }), secret);
+    assert.deepEqual(secret.members, [alice.username, bob.username]);
   });
 
   await t.test('send_message: every error in order (membership before the other fields)', async () => {
@@ -172,11 +175,12 @@ test('seed events', async (t) => {
   await t.test('send_message: the message, with replies and global ids', async () => {
     const room = await alice.client.request('create_conversation', { name: 'chat', members: [bob.username] });
     const first = await alice.client.request('send_message', { conversation_id: room.id, content: 'hello bob' });
-    assert.deepEqual(Object.keys(first), ['id', 'sender_username', 'conversation_id', 'reply_id', 'content', 'sent_at']);
-    assert.deepEqual({ ...first, sent_at: 0 }, { id: first.id, sender_username: alice.username, conversation_id: room.id, reply_id: null, content: 'hello bob', sent_at: 0 });
+    assert.deepEqual(Object.keys(first), ['id', 'sender_username', 'conversation_id', 'reply_id', 'content', 'sent_at', 'edited_at', 'deleted', 'reactions', 'reply_to']);
+    assert.deepEqual({ ...first, sent_at: 0 }, { id: first.id, sender_username: alice.username, conversation_id: room.id, reply_id: null, content: 'hello bob', sent_at: 0, edited_at: null, deleted: false, reactions: [], reply_to: null });
     assert.ok(Math.abs(first.sent_at - Date.now() / 1000) < 60);
     const reply = await bob.client.request('send_message', { conversation_id: room.id, content: '  hi alice ✓ 🎉 ', reply_id: first.id });
     assert.deepEqual([reply.reply_id, reply.content, reply.sender_username], [first.id, '  hi alice ✓ 🎉 ', bob.username]);
+    assert.deepEqual(reply.reply_to, { id: first.id, sender_username: alice.username, content: 'hello bob', deleted: false }, 'a preview of the message replied to');
     const nulled = await bob.client.request('send_message', { conversation_id: room.id, content: 'null reply', reply_id: null });
     assert.equal(nulled.reply_id, null);
     const other = await alice.client.request('create_conversation', { name: 'other', members: [] });
@@ -198,7 +202,7 @@ test('seed events', async (t) => {
     const page1 = await bob.client.request('get_messages', { conversation_id: room.id });
     assert.equal(page1.conversation_id, room.id);
     assert.deepEqual(page1.messages.map((m) => m.id), sent.slice(150).reverse());
-    assert.deepEqual(Object.keys(page1.messages[0]!), ['id', 'sender_username', 'reply_id', 'content', 'sent_at']);
+    assert.deepEqual(Object.keys(page1.messages[0]!), ['id', 'sender_username', 'reply_id', 'content', 'sent_at', 'edited_at', 'deleted', 'reactions', 'reply_to']);
     assert.deepEqual([page1.messages[0]!.content, page1.messages[0]!.sender_username], ['m249', alice.username]);
     const page2 = await bob.client.request('get_messages', { conversation_id: room.id, before: page1.messages.at(-1)!.id });
     assert.deepEqual(page2.messages.map((m) => m.id), sent.slice(50, 150).reverse());

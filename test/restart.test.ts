@@ -27,6 +27,7 @@ test('a restart keeps everything, and a generated JWT secret with it', async (t)
   const sent = [];
   for (const content of ['one', 'two', 'three']) sent.push(await alice.client.request('send_message', { conversation_id: room.id, content }));
   const contactsBefore = await alice.client.request('get_contacts');
+  const conversationsBefore = await alice.client.request('get_conversations');
   assert.equal(await first.stop('SIGTERM'), 0, 'SIGTERM stops the server cleanly');
 
   const second = await startServer(t, env, dir);
@@ -36,7 +37,8 @@ test('a restart keeps everything, and a generated JWT secret with it', async (t)
   const again = await connect(second, alice.token);
   const contactsAfter = await again.request('get_contacts');
   assert.deepEqual(contactsAfter.contacts.map((c) => [c.username, c.fullname, c.created_at]), contactsBefore.contacts.map((c) => [c.username, c.fullname, c.created_at]));
-  assert.deepEqual(await again.request('get_conversations'), [{ id: room.id, name: 'kept' }]);
+  assert.deepEqual(await again.request('get_conversations'), conversationsBefore);
+  assert.deepEqual(conversationsBefore.map(({ id, name, last_message }) => [id, name, last_message?.content]), [[room.id, 'kept', 'three']]);
   assert.deepEqual(await again.request('get_conversation_info', { id: room.id }), room);
   const history = await again.request('get_messages', { conversation_id: room.id });
   assert.deepEqual(history.messages, sent.reverse().map(({ conversation_id: _, ...message }) => message));

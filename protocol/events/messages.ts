@@ -1,27 +1,47 @@
-// Events about messages in a conversation.
+// Events about messages in a conversation: sending, reading, editing, deleting, reacting and searching.
 import * as v from 'valibot';
-import { event, id, integer, limits, seconds, fields } from '../spec.ts';
+import { event, id, integer, limits, seconds, fields, conversationId, conversationGuard as guard, pageLimit, cursor } from '../spec.ts';
 
 const replyId = v.pipe(v.nullable(id), v.description('the message replied to, or null'));
 
-export const Message = v.object({
-  id,
-  sender_username: v.string(),
-  reply_id: replyId,
-  content: v.string(),
-  sent_at: seconds,
+export const Reaction = v.object({
+  emoji: v.string(),
+  count: v.number(),
+  me: v.pipe(v.boolean(), v.description('whether you (the receiver) reacted with it')),
 });
 
-const conversationId = integer('expected conversation_id as integer');
+export const ReplyPreview = v.object({
+  id,
+  sender_username: v.string(),
+  content: v.pipe(v.string(), v.description(`its first ${limits.preview} characters; empty once it is deleted`)),
+  deleted: v.boolean(),
+});
+
+const sender = v.pipe(v.string(), v.description('"deleted user" once the sender\'s account is gone'));
+const messageFields = {
+  content: v.pipe(v.string(), v.description('empty once deleted')),
+  sent_at: seconds,
+  edited_at: v.pipe(v.nullable(seconds), v.description('when it was last edited, or null')),
+  deleted: v.pipe(v.boolean(), v.description('a tombstone: the content and reactions are gone')),
+  reactions: v.pipe(v.array(Reaction), v.description('one entry per emoji, in the order they were first used')),
+  reply_to: v.pipe(v.nullable(ReplyPreview), v.description('for a reply, a preview of the message replied to')),
+};
+
+export const Message = v.object({ id, sender_username: sender, reply_id: replyId, ...messageFields });
+/** A message with its conversation, in the seed's field order. */
+export const ConversationMessage = v.object({ id, sender_username: sender, conversation_id: id, reply_id: replyId, ...messageFields });
+
+const content = v.pipe(
+  v.string('expected content as string'),
+  v.check((text) => text.trim() !== '', 'message content should be non empty string'),
+);
+export const messageId = integer('expected message_id as integer');
 
 export const send_message = event({
   summary: 'Sends a message to a conversation the caller is a member of.',
   request: fields({
     conversation_id: conversationId,
-    content: v.pipe(
-      v.string('expected content as string'),
-      v.check((text) => text.trim() !== '', 'message content should be non empty string'),
-    ),
+    content,
     reply_id: v.pipe(
       v.nullish(integer('if reply_id is provided then expected integer')),
       v.description('optional; a message of the same conversation; null means none'),
@@ -37,22 +57,82 @@ export const send_message = event({
       v.description('optional; your name for this message: sending it again returns the message already sent and pushes nothing'),
     ),
   }),
-  reply: v.object({ ...Message.entries, conversation_id: id }),
-  guard: { fields: ['conversation_id'], errors: ['not_in_conversation'] },
+  reply: ConversationMessage,
+  guard,
   errors: ['content_too_long', 'no_such_reply'],
   fanout: 'The same success event is pushed once to every other socket of every member, the sender\'s other sockets included.',
 });
 
 export const get_messages = event({
-  summary: `Returns up to ${limits.messagesPage} messages of a conversation, newest first, with ids below \`before\` when given.`,
+  summary: 'Returns a page of a conversation\'s messages that you can see: newest first, or oldest first from `after`.',
   request: fields({
     conversation_id: conversationId,
-    before: v.pipe(
-      v.nullish(integer('expected before as integer')),
-      v.description('optional; a message id: only older messages are returned'),
-    ),
+    before: cursor('before', 'a message id: only older messages, newest first'),
+    after: cursor('after', 'a message id: only newer messages, oldest first (not with `before`)'),
+    limit: pageLimit(limits.messagesPage, limits.messagesPage),
   }),
   reply: v.object({ conversation_id: id, messages: v.array(Message) }),
-  guard: { fields: ['conversation_id'], errors: ['not_in_conversation'] },
+  guard,
   errors: [],
+});
+
+export const edit_message = event({
+  summary: 'Changes the content of a message you sent.',
+  request: fields({ message_id: messageId, content }),
+  reply: ConversationMessage,
+  errors: ['no_such_message', 'sender_only', 'message_deleted', 'content_too_long'],
+  fanout: 'The same success event is pushed to every socket of every member (each with its own `me` in reactions).',
+});
+
+export const delete_message = event({
+  summary: 'Deletes a message (its sender, or an owner or admin of the conversation): its content and reactions go, a tombstone stays, and the event log forgets the content too.',
+  request: fields({ message_id: messageId }),
+  reply: ConversationMessage,
+  errors: ['no_such_message', 'message_deleted', 'cannot_delete'],
+  fanout: 'The same success event is pushed to every socket of every member.',
+});
+
+const emoji = v.pipe(
+  v.string('emoji must be a single emoji'),
+  v.maxLength(limits.emoji, 'emoji must be a single emoji'),
+  v.maxGraphemes(1, 'emoji must be a single emoji'),
+  v.emoji('emoji must be a single emoji'),
+);
+
+export const react = event({
+  summary: 'Adds your reaction (one emoji) to a message; each person reacts with each emoji once.',
+  request: fields({ message_id: messageId, emoji }),
+  reply: ConversationMessage,
+  errors: ['no_such_message', 'message_deleted', 'already_reacted', 'too_many_reactions'],
+  fanout: 'The same success event is pushed to every socket of every member (each with its own `me` in reactions).',
+});
+
+export const unreact = event({
+  summary: 'Takes back your reaction with an emoji.',
+  request: fields({ message_id: messageId, emoji }),
+  reply: ConversationMessage,
+  errors: ['no_such_message', 'not_reacted'],
+  fanout: 'The same success event is pushed to every socket of every member (each with its own `me` in reactions).',
+});
+
+export const search_messages = event({
+  summary: 'Full-text search over the messages you can still see, newest first, each hit with a highlighted snippet.',
+  request: fields({
+    query: v.pipe(
+      v.string('query must be a string'),
+      v.maxLength(limits.searchQuery, `query may be at most ${limits.searchQuery} characters`),
+      v.description('words (all must match; `word*` matches a prefix) and "quoted phrases"; case and accents are ignored'),
+    ),
+    conversation_id: v.pipe(v.nullish(integer('expected conversation_id as integer')), v.description('optional; only this conversation (one you are a member of)')),
+    before: cursor('before', 'a message id: only older hits (the last id of the previous page)'),
+    limit: pageLimit(limits.searchPage.max, limits.searchPage.default),
+  }),
+  reply: v.object({
+    messages: v.array(v.object({
+      ...ConversationMessage.entries,
+      snippet: v.pipe(v.string(), v.description('HTML: the text around the hits, escaped, each hit in <mark></mark>')),
+    })),
+    has_more: v.boolean(),
+  }),
+  errors: ['bad_search', 'not_in_conversation'],
 });

@@ -1,6 +1,6 @@
 // Catching up: replaying the event log after the last seq a client saw.
 import * as v from 'valibot';
-import { event, fields, integer, limits } from '../spec.ts';
+import { event, fields, integer, limits, pageLimit } from '../spec.ts';
 
 const { default: page, max } = limits.syncPage;
 
@@ -12,16 +12,7 @@ export const sync = event({
       v.minValue(0, 'since must be a whole number: the last seq you saw, or 0'),
       v.description('the `seq` of the last event you saw; 0 for none'),
     ),
-    limit: v.pipe(
-      v.nullish(
-        v.pipe(
-          integer(`limit must be a whole number from 1 to ${max}`),
-          v.minValue(1, `limit must be a whole number from 1 to ${max}`),
-          v.maxValue(max, `limit must be a whole number from 1 to ${max}`),
-        ),
-      ),
-      v.description(`optional; at most this many events (default ${page})`),
-    ),
+    limit: pageLimit(max, page),
   }),
   reply: v.object({
     events: v.pipe(

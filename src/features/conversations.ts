@@ -1,13 +1,22 @@
-// Conversations: creating one (every member told), listing them, and one with its members.
+// Conversations: creating one (every member told), listing them, changing and deleting them, and each member's own settings.
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationTopic } from '../registry.ts';
-import type { Handlers } from './handler.ts';
+import { asAdmin, memberOf, membership } from './membership.ts';
+import { forReader, sharedMessages } from './message-view.ts';
+import type { Ctx } from '../context.ts';
+import type { ConversationRow } from '../storage/conversations.ts';
+import type { MessageRow } from '../storage/messages.ts';
+import { tell, type Handlers } from './handler.ts';
+
+export function conversationView(ctx: Ctx, row: ConversationRow) {
+  return { id: row.id, name: row.name, members: ctx.store.conversations.memberUsernames(row.id), kind: row.kind, description: row.description, created_at: row.created_at };
+}
 
 export const conversationHandlers = {
   create_conversation: {
     schema: events.create_conversation.request,
-    run(ctx, { name, members }) {
+    run(ctx, { name, members, kind, description }) {
       const me = ctx.caller.user;
       const seen = new Set([me.username.toLowerCase()]);
       const usernames = [me.username];
@@ -20,25 +29,123 @@ export const conversationHandlers = {
         usernames.push(row.username);
         ids.push(row.id);
       }
+      const now = ctx.now();
+      if (kind === 'direct') {
+        if (ids.length !== 2) throw fail('direct_needs_one');
+        const found = ctx.store.conversations.direct(me.id, ids[1]!);
+        // Nothing is created, so nobody else is told.
+        if (found) return conversationView(ctx, found);
+      }
       const title = name ?? usernames.join(', ').slice(0, limits.name);
-      const id = ctx.store.conversations.create({ name: title, creatorId: me.id, memberIds: ids, now: ctx.now() });
-      // Only once committed: a rolled-back id would be handed out again, to other people.
-      ctx.commit.after((committed) => committed && ctx.registry.subscribe(ids, conversationTopic(id)));
-      return { id, name: title, members: usernames };
+      const id = ctx.store.conversations.create({
+        name: title,
+        kind: kind ?? 'group',
+        description: description ?? '',
+        creatorId: me.id,
+        memberIds: ids,
+        directKey: kind === 'direct' ? `${Math.min(me.id, ids[1]!)}:${Math.max(me.id, ids[1]!)}` : null,
+        now,
+      });
+      const data = { id, name: title, members: usernames, kind: kind ?? 'group', description: description ?? '', created_at: now };
+      return tell(data, { conversation: id, joined: ids });
     },
-    fanout: (_ctx, _input, conversation) => ({ conversation: conversation.id }),
   },
   get_conversations: {
     schema: events.get_conversations.request,
-    run: (ctx) => ctx.store.conversations.forUser(ctx.caller.user.id),
+    run(ctx, { filter, sort }) {
+      const me = ctx.caller.user;
+      const rows = ctx.store.conversations.forUser(me.id).filter((row) =>
+        filter === 'favorites' ? row.favorite === 1 : filter === 'pinned' ? row.pinned === 1 : true,
+      );
+      const lastRows = rows.flatMap((row) => (row.last_message_id === null ? [] : (ctx.store.messages.byId(row.last_message_id) ?? [])));
+      const last = new Map(sharedMessages(ctx.store, lastRows as MessageRow[]).map((message) => [message.conversation_id, message]));
+      const items = rows.map((row) => {
+        const message = last.get(row.id);
+        const { conversation_id: _, ...lastMessage } = message ? forReader(message, me.username) : { conversation_id: 0 };
+        return {
+          id: row.id,
+          name: row.name,
+          kind: row.kind,
+          description: row.description,
+          role: row.role,
+          member_count: row.member_count,
+          unread_count: row.unread_count,
+          last_message: message ? (lastMessage as Omit<ReturnType<typeof forReader>, 'conversation_id'>) : null,
+          favorite: row.favorite === 1,
+          pinned: row.pinned === 1,
+          created_at: row.created_at,
+        };
+      });
+      if (sort !== 'recent') return items;
+      const activity = (item: (typeof items)[number]) => item.last_message?.sent_at ?? item.created_at;
+      return items.sort((a, b) => activity(b) - activity(a) || (b.last_message?.id ?? 0) - (a.last_message?.id ?? 0) || b.id - a.id);
+    },
   },
   get_conversation_info: {
     schema: events.get_conversation_info.request,
     run(ctx, { id }) {
       const me = ctx.caller.user;
-      const conversation = ctx.store.conversations.isMember(id, me.id) && ctx.store.conversations.byId(id);
+      const conversation = ctx.store.members.get(id, me.id) && ctx.store.conversations.byId(id);
       if (!conversation) throw fail('not_in_conversation_info', { username: me.username, id });
-      return { id, name: conversation.name, members: ctx.store.conversations.memberUsernames(id) };
+      return conversationView(ctx, conversation);
+    },
+  },
+  update_conversation: {
+    schema: events.update_conversation.request,
+    guard: memberOf,
+    run(ctx, { conversation_id, name, description }) {
+      if (name == null && description == null) throw fail('nothing_to_update');
+      const { conversation } = asAdmin(ctx, conversation_id, 'change its name or description');
+      const next = { name: name ?? conversation.name, description: description ?? conversation.description };
+      ctx.store.conversations.update(conversation_id, next.name, next.description);
+      return tell({ conversation_id, ...next, by: ctx.caller.user.username }, { conversation: conversation_id });
+    },
+  },
+  delete_conversation: {
+    schema: events.delete_conversation.request,
+    guard: memberOf,
+    run(ctx, { conversation_id }) {
+      const { member } = membership(ctx, conversation_id);
+      if (member.role !== 'owner') throw fail('owner_only', { id: conversation_id, action: 'delete it' });
+      return tell({ conversation_id, by: ctx.caller.user.username }, { users: removeConversation(ctx, conversation_id) });
+    },
+  },
+  set_favorite: {
+    schema: events.set_favorite.request,
+    guard: memberOf,
+    run(ctx, { conversation_id, favorite }) {
+      ctx.store.members.setFavorite(conversation_id, ctx.caller.user.id, favorite);
+      return tell({ conversation_id, favorite }, { users: [ctx.caller.user.id] });
+    },
+  },
+  set_pinned: {
+    schema: events.set_pinned.request,
+    guard: memberOf,
+    run(ctx, { conversation_id, pinned }) {
+      ctx.store.members.setPinned(conversation_id, ctx.caller.user.id, pinned);
+      return tell({ conversation_id, pinned }, { users: [ctx.caller.user.id] });
+    },
+  },
+  clear_chat: {
+    schema: events.clear_chat.request,
+    guard: memberOf,
+    run(ctx, { conversation_id }) {
+      const clearedId = ctx.store.messages.latest(conversation_id);
+      ctx.store.members.setCleared(conversation_id, ctx.caller.user.id, clearedId);
+      return tell({ conversation_id, cleared_id: clearedId }, { users: [ctx.caller.user.id] });
     },
   },
 } satisfies Partial<Handlers>;
+
+/**
+ * Deletes a conversation for everyone: members, messages (and so their search entries), bans and its
+ * logged events go. Returns who was in it; their sockets stop hearing of it once committed.
+ */
+export function removeConversation(ctx: Ctx, conversationId: number): number[] {
+  const memberIds = ctx.store.conversations.members(conversationId).map((member) => member.id);
+  ctx.store.conversations.remove(conversationId, ctx.now());
+  ctx.store.events.forgetConversation(conversationId);
+  ctx.store.members.dropPeriods(conversationId);
+  ctx.commit.after((committed) => committed && ctx.registry.unsubscribe(memberIds, conversationTopic(conversationId)));
+  return memberIds;
+}

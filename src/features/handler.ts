@@ -8,19 +8,43 @@ type GuardInput<T extends EventType> = Spec<T> extends { guard: { fields: readon
   ? Pick<EventRequest<T>, F & keyof EventRequest<T>>
   : never;
 
-/** Who else receives a success event: every socket of these users, or of a conversation's members. */
-export type Audience = { readonly users: Iterable<number> } | { readonly conversation: number };
+/**
+ * Who else receives a success event: every socket of these users, or of a conversation's members.
+ * For a conversation, `joined` start seeing its events with this one and `left` stop after it (their
+ * sockets are subscribed before it is pushed and unsubscribed after); `message` names the message
+ * the event is about, so that deleting it can scrub the log.
+ */
+export type Audience =
+  | { readonly users: Iterable<number> }
+  | { readonly conversation: number; readonly joined?: readonly number[]; readonly left?: readonly number[]; readonly message?: number };
+
+const audienceKey = Symbol('audience');
+
+/** A reply that others are told of too. */
+export type Told<D> = { readonly [audienceKey]: Audience; readonly data: D };
+
+/**
+ * Names who else gets the same success event. That makes the event a logged one: it is appended to
+ * the event log (in the same transaction) and pushed with its `seq` after the commit; the requesting
+ * socket gets it as its reply.
+ */
+export function tell<D>(data: D, audience: Audience): Told<D> {
+  return { [audienceKey]: audience, data };
+}
+
+/** A handler's result as its reply data and, when others are told, their audience. */
+export function opened(result: unknown): { data: unknown; audience?: Audience } {
+  if (typeof result === 'object' && result !== null && audienceKey in result) {
+    const { data, [audienceKey]: audience } = result as Told<unknown>;
+    return { data, audience };
+  }
+  return { data: result };
+}
 
 export type Handler<T extends EventType> = {
   readonly schema: Spec<T>['request'];
   /** Runs inside the batch's transaction, as a savepoint: synchronous, and all or nothing. */
-  run(ctx: Ctx, input: EventRequest<T>): EventReply<T>;
-  /**
-   * Who else gets the same success event. Naming an audience makes the event a logged one: it is
-   * appended to the event log (in the same transaction) and pushed with its `seq` after the commit;
-   * the requesting socket gets it as its reply.
-   */
-  fanout?(ctx: Ctx, input: EventRequest<T>, data: EventReply<T>): Audience | undefined;
+  run(ctx: Ctx, input: EventRequest<T>): EventReply<T> | Told<EventReply<T>>;
 } & (Spec<T> extends { guard: object }
   ? { guard(ctx: Ctx, input: GuardInput<T>): void }
   : { guard?: never });
@@ -31,5 +55,4 @@ export type Handlers = { [T in EventType]: Handler<T> };
 export type AnyHandler = {
   run(ctx: Ctx, input: unknown): unknown;
   guard?(ctx: Ctx, input: unknown): void;
-  fanout?(ctx: Ctx, input: unknown, data: unknown): Audience | undefined;
 };

@@ -6,13 +6,23 @@ import { contactHandlers } from './contacts.ts';
 import { conversationHandlers } from './conversations.ts';
 import { messageHandlers } from './messages.ts';
 import { syncHandlers } from './sync.ts';
+import { memberHandlers } from './members.ts';
+import { channelHandlers } from './channels.ts';
+import { searchHandlers } from './search.ts';
+import { receiptHandlers } from './receipts.ts';
+import { typingHandlers } from './typing.ts';
 
 export const handlers = {
   ...systemHandlers,
   ...userHandlers,
   ...contactHandlers,
   ...conversationHandlers,
+  ...memberHandlers,
+  ...channelHandlers,
   ...messageHandlers,
+  ...searchHandlers,
+  ...receiptHandlers,
+  ...typingHandlers,
   ...syncHandlers,
 } satisfies Handlers;
 

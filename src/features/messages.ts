@@ -1,18 +1,28 @@
-// Messages: sending (every member's sockets told) and reading a conversation's history.
+// Messages: sending (every member's sockets told), reading history, editing, deleting and reacting.
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
+import { isAdmin, memberOf, membership, visibleMessage } from './membership.ts';
+import { forReader, sharedMessages, type SharedMessage } from './message-view.ts';
+import { tell, type Handlers } from './handler.ts';
 import type { Ctx } from '../context.ts';
-import type { Handlers } from './handler.ts';
 
-/** The seed checks membership before the other fields; a non-member gets the answer for a missing conversation. */
-function memberOf(ctx: Ctx, { conversation_id }: { conversation_id: number }): void {
-  if (!ctx.store.conversations.isMember(conversation_id, ctx.caller.user.id)) {
-    throw fail('not_in_conversation', { username: ctx.caller.user.username, id: conversation_id });
-  }
+function checkLength(ctx: Ctx, content: string): void {
+  const limit = ctx.settings.MAX_MESSAGE_LENGTH;
+  if (content.length > limit && [...content].length > limit) throw fail('content_too_long', { limit });
 }
 
-/** Replies that return a message sent before under the same client_id: nothing is pushed for them. */
-const repeats = new WeakSet<object>();
+/** A message as the log keeps it (reactions with who reacted), freshly read. */
+function sharedMessage(ctx: Ctx, id: number): SharedMessage {
+  const row = ctx.store.messages.byId(id);
+  if (!row) throw fail('no_such_message', { id });
+  return sharedMessages(ctx.store, [row])[0]!;
+}
+
+/** A changed message, told to every member: each reader's `me` is filled in when it is sent. */
+function changed(ctx: Ctx, id: number) {
+  const message = sharedMessage(ctx, id);
+  return tell(message as unknown as ReturnType<typeof forReader>, { conversation: message.conversation_id, message: id });
+}
 
 export const messageHandlers = {
   send_message: {
@@ -22,28 +32,85 @@ export const messageHandlers = {
       const me = ctx.caller.user;
       const clientId = client_id ?? null;
       const earlier = clientId === null ? undefined : ctx.store.messages.byClientId(me.id, clientId);
-      if (earlier) {
-        repeats.add(earlier); // the row is already the reply, field for field
-        return earlier;
-      }
-      const limit = ctx.settings.MAX_MESSAGE_LENGTH;
-      if (content.length > limit && [...content].length > limit) throw fail('content_too_long', { limit });
+      // Sent before under this name: the message as it is now, and nothing pushed again.
+      if (earlier !== undefined) return forReader(sharedMessage(ctx, earlier), me.username);
+      checkLength(ctx, content);
       const replyId = reply_id ?? null;
-      if (replyId !== null && !ctx.store.messages.inConversation(replyId, conversation_id)) {
-        throw fail('no_such_reply', { reply_id: replyId, conversation_id });
-      }
+      const replied = replyId === null ? undefined : ctx.store.messages.byId(replyId);
+      if (replyId !== null && replied?.conversation_id !== conversation_id) throw fail('no_such_reply', { reply_id: replyId, conversation_id });
       const sentAt = ctx.now();
       const id = ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt, clientId });
-      return { id, sender_username: me.username, conversation_id, reply_id: replyId, content, sent_at: sentAt };
+      // Sending shows the sender has read everything up to their own message.
+      ctx.store.members.read(conversation_id, me.id, id);
+      ctx.commit.after((committed) => committed && ctx.receipts.sent(conversation_id, id));
+      const replyTo = replied
+        ? { id: replied.id, sender_username: replied.sender_username, content: [...replied.content].slice(0, limits.preview).join(''), deleted: replied.deleted_at !== null }
+        : null;
+      const message = {
+        id, sender_username: me.username, conversation_id, reply_id: replyId, content, sent_at: sentAt,
+        edited_at: null, deleted: false, reactions: [], reply_to: replyTo,
+      };
+      return tell(message, { conversation: conversation_id, message: id });
     },
-    fanout: (_ctx, input, message) => (repeats.has(message) ? undefined : { conversation: input.conversation_id }),
   },
   get_messages: {
     schema: events.get_messages.request,
     guard: memberOf,
-    run: (ctx, { conversation_id, before }) => ({
-      conversation_id,
-      messages: ctx.store.messages.page(conversation_id, before ?? null, limits.messagesPage),
-    }),
+    run(ctx, { conversation_id, before, after, limit }) {
+      const me = ctx.caller.user;
+      const { member } = membership(ctx, conversation_id);
+      const rows = ctx.store.messages.page(conversation_id, { before: before ?? null, after: after ?? null, floor: member.cleared_id }, limit ?? limits.messagesPage);
+      const messages = sharedMessages(ctx.store, rows).map((message) => {
+        const { conversation_id: _, ...shown } = forReader(message, me.username);
+        return shown;
+      });
+      const newest = Math.max(0, ...rows.map((row) => row.id));
+      // Handing messages to a socket delivers them.
+      if (newest > member.delivered_id) ctx.commit.after((committed) => committed && ctx.receipts.fetched(conversation_id, me.id, newest));
+      return { conversation_id, messages };
+    },
+  },
+  edit_message: {
+    schema: events.edit_message.request,
+    run(ctx, { message_id, content }) {
+      const { message } = visibleMessage(ctx, message_id);
+      if (message.sender_id !== ctx.caller.user.id) throw fail('sender_only', { id: message_id });
+      if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
+      checkLength(ctx, content);
+      ctx.store.messages.edit(message_id, content, ctx.now());
+      return changed(ctx, message_id);
+    },
+  },
+  delete_message: {
+    schema: events.delete_message.request,
+    run(ctx, { message_id }) {
+      const { message, member } = visibleMessage(ctx, message_id);
+      if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
+      if (message.sender_id !== ctx.caller.user.id && !isAdmin(member)) throw fail('cannot_delete', { id: message_id });
+      ctx.store.messages.tombstone(message_id, ctx.now());
+      const tombstone = sharedMessage(ctx, message_id);
+      // The log forgets the content too: every event about the message now holds the tombstone.
+      ctx.store.events.rewriteMessage(message_id, JSON.stringify(tombstone));
+      return tell(forReader(tombstone, ctx.caller.user.username), { conversation: message.conversation_id, message: message_id });
+    },
+  },
+  react: {
+    schema: events.react.request,
+    run(ctx, { message_id, emoji }) {
+      const me = ctx.caller.user;
+      const { message } = visibleMessage(ctx, message_id);
+      if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
+      if (!ctx.store.messages.react(message_id, me.id, emoji, ctx.now())) throw fail('already_reacted', { id: message_id, emoji });
+      if (ctx.store.messages.reactionsBy(message_id, me.id) > limits.reactionsPerUser) throw fail('too_many_reactions', { limit: limits.reactionsPerUser });
+      return changed(ctx, message_id);
+    },
+  },
+  unreact: {
+    schema: events.unreact.request,
+    run(ctx, { message_id, emoji }) {
+      visibleMessage(ctx, message_id);
+      if (!ctx.store.messages.unreact(message_id, ctx.caller.user.id, emoji)) throw fail('not_reacted', { id: message_id, emoji });
+      return changed(ctx, message_id);
+    },
   },
 } satisfies Partial<Handlers>;

@@ -9,7 +9,9 @@ export function connected(app: App, connection: Connection): void {
 }
 
 export function disconnected(app: App, connection: Connection): void {
-  if (app.registry.remove(connection)) announce(app, connection.user, false);
+  if (!app.registry.remove(connection)) return;
+  app.typing.gone(connection.user.id);
+  announce(app, connection.user, false);
 }
 
 function announce(app: App, user: Connection['user'], isOnline: boolean): void {

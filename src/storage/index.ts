@@ -5,6 +5,7 @@ import { sessionsStore } from './sessions.ts';
 import { contactsStore } from './contacts.ts';
 import { conversationsStore } from './conversations.ts';
 import { messagesStore } from './messages.ts';
+import { membersStore } from './members.ts';
 import { eventsStore } from './events.ts';
 
 export type Store = ReturnType<typeof createStore>;
@@ -16,6 +17,7 @@ export function createStore(db: Db) {
     sessions: sessionsStore(db),
     contacts: contactsStore(db),
     conversations: conversationsStore(db),
+    members: membersStore(db),
     messages: messagesStore(db),
     events: eventsStore(db),
   };

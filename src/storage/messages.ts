@@ -1,40 +1,104 @@
-// Messages: stored once, read a page at a time, newest first.
+// Messages: stored once, read a page at a time, edited, deleted to tombstones, reacted to and searched.
+import { limits } from '../../protocol/index.ts';
 import type { Db } from './db.ts';
 
+/** A message as stored, joined with its sender's and its replied-to message's; reactions are read separately. */
 export type MessageRow = {
   id: number;
+  conversation_id: number;
+  sender_id: number | null;
   sender_username: string;
   reply_id: number | null;
   content: string;
   sent_at: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+  reply_sender: string | null;
+  reply_content: string | null;
+  reply_deleted_at: number | null;
 };
+
+/** One emoji's reactions on a message, with who reacted (the event log keeps this form; each reader sees `me`). */
+export type ReactionRow = { message_id: number; emoji: string; count: number; users: string };
+
+const columns = `
+  m.id, m.conversation_id, m.sender_id, COALESCE(u.username, 'deleted user') AS sender_username, m.reply_id, m.content,
+         m.sent_at, m.edited_at, m.deleted_at, COALESCE(ru.username, 'deleted user') AS reply_sender,
+         substr(r.content, 1, ${limits.preview}) AS reply_content, r.deleted_at AS reply_deleted_at`;
+const joins = `
+    FROM messages m
+    LEFT JOIN users u ON u.id = m.sender_id
+    LEFT JOIN messages r ON r.id = m.reply_id
+    LEFT JOIN users ru ON ru.id = r.sender_id`;
+const select = `SELECT ${columns} ${joins}`;
 
 export function messagesStore(db: Db) {
   const insert = db.prepare<[number, number, number | null, string, number, string | null]>(
     'INSERT INTO messages (conversation_id, sender_id, reply_id, content, sent_at, client_id) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const byClientId = db.prepare<[number, string], MessageRow & { conversation_id: number }>(
-    `SELECT messages.id, COALESCE(users.username, 'deleted user') AS sender_username, messages.conversation_id,
-            messages.reply_id, messages.content, messages.sent_at
-       FROM messages LEFT JOIN users ON users.id = messages.sender_id
-      WHERE messages.sender_id = ? AND messages.client_id = ?`,
+  const byId = db.prepare<[number], MessageRow>(`${select} WHERE m.id = ?`);
+  const byClientId = db.prepare<[number, string], number>('SELECT id FROM messages WHERE sender_id = ? AND client_id = ?').pluck();
+  const newer = db.prepare<{ conversation: number; after: number; limit: number }, MessageRow>(
+    `${select} WHERE m.conversation_id = :conversation AND m.id > :after ORDER BY m.id LIMIT :limit`,
   );
-  const inConversation = db.prepare<[number, number], number>('SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?').pluck();
-  const page = db.prepare<[number, number, number], MessageRow>(
-    `SELECT messages.id, COALESCE(users.username, 'deleted user') AS sender_username, messages.reply_id, messages.content, messages.sent_at
-       FROM messages LEFT JOIN users ON users.id = messages.sender_id
-      WHERE messages.conversation_id = ? AND messages.id < ?
-      ORDER BY messages.id DESC LIMIT ?`,
+  const older = db.prepare<{ conversation: number; before: number; floor: number; limit: number }, MessageRow>(
+    `${select} WHERE m.conversation_id = :conversation AND m.id < :before AND m.id > :floor ORDER BY m.id DESC LIMIT :limit`,
+  );
+  const latest = db.prepare<[number], number | null>('SELECT max(id) FROM messages WHERE conversation_id = ?').pluck();
+  const edit = db.prepare<[string, number, number]>('UPDATE messages SET content = ?, edited_at = ? WHERE id = ?');
+  const tombstone = db.prepare<[number, number]>("UPDATE messages SET content = '', deleted_at = ? WHERE id = ?");
+  const react = db.prepare<[number, number, string, number]>(
+    'INSERT INTO reactions (message_id, user_id, emoji, reacted_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  );
+  const unreact = db.prepare<[number, number, string]>('DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?');
+  const dropReactions = db.prepare<[number]>('DELETE FROM reactions WHERE message_id = ?');
+  const reactionsOf = db.prepare<[number, number], number>('SELECT count(*) FROM reactions WHERE message_id = ? AND user_id = ?').pluck();
+  const reactions = db.prepare<[string], ReactionRow>(
+    `SELECT reactions.message_id, reactions.emoji, count(*) AS count, json_group_array(COALESCE(users.username, 'deleted user')) AS users
+       FROM reactions LEFT JOIN users ON users.id = reactions.user_id
+      WHERE reactions.message_id IN (SELECT value FROM json_each(?))
+      GROUP BY reactions.message_id, reactions.emoji
+      ORDER BY min(reactions.reacted_at), reactions.emoji`,
+  );
+  const search = db.prepare<{ user: number; match: string; conversation: number | null; before: number; limit: number }, MessageRow & { snippet: string }>(
+    `SELECT ${columns}, snippet(messages_fts, 0, char(2), char(3), '…', 16) AS snippet ${joins}
+       JOIN messages_fts ON messages_fts.rowid = m.id
+       JOIN members ON members.conversation_id = m.conversation_id AND members.user_id = :user
+      WHERE messages_fts MATCH :match AND m.id < :before AND m.id > members.cleared_id AND m.deleted_at IS NULL
+        AND (:conversation IS NULL OR m.conversation_id = :conversation)
+      ORDER BY m.id DESC LIMIT :limit`,
   );
 
   return {
     insert: (message: { conversationId: number; senderId: number; replyId: number | null; content: string; sentAt: number; clientId: string | null }): number =>
       Number(insert.run(message.conversationId, message.senderId, message.replyId, message.content, message.sentAt, message.clientId).lastInsertRowid),
-    /** The message a sender already sent under this client id, if any. */
-    byClientId: (senderId: number, clientId: string) => byClientId.get(senderId, clientId),
-    inConversation: (id: number, conversationId: number): boolean => inConversation.get(id, conversationId) !== undefined,
-    /** Messages with ids below `before` (all when null), newest first. */
-    page: (conversationId: number, before: number | null, limit: number): MessageRow[] =>
-      page.all(conversationId, before ?? Number.MAX_SAFE_INTEGER, limit),
+    byId: (id: number): MessageRow | undefined => byId.get(id),
+    /** The id of the message a sender already sent under this client id, if any. */
+    byClientId: (senderId: number, clientId: string): number | undefined => byClientId.get(senderId, clientId),
+    /** Newest first below `before` (and above `floor`, the reader's clear point); or, with `after`, oldest first above it. */
+    page(conversationId: number, cursor: { before: number | null; after: number | null; floor: number }, limit: number): MessageRow[] {
+      if (cursor.after !== null) return newer.all({ conversation: conversationId, after: Math.max(cursor.after, cursor.floor), limit });
+      return older.all({ conversation: conversationId, before: cursor.before ?? Number.MAX_SAFE_INTEGER, floor: cursor.floor, limit });
+    },
+    latest: (conversationId: number): number => latest.get(conversationId) ?? 0,
+    edit(id: number, content: string, now: number): void {
+      edit.run(content, now, id);
+    },
+    /** Empties a message and drops its reactions; the row stays as a tombstone. */
+    tombstone(id: number, now: number): void {
+      tombstone.run(now, id);
+      dropReactions.run(id);
+    },
+    /** False when the user had already reacted with this emoji. */
+    react: (id: number, userId: number, emoji: string, now: number): boolean => react.run(id, userId, emoji, now).changes === 1,
+    /** False when the user had not reacted with this emoji. */
+    unreact: (id: number, userId: number, emoji: string): boolean => unreact.run(id, userId, emoji).changes === 1,
+    /** How many different emojis a user has on a message. */
+    reactionsBy: (id: number, userId: number): number => reactionsOf.get(id, userId) ?? 0,
+    /** The reactions of these messages, grouped by emoji in the order first used. */
+    reactions: (ids: readonly number[]): ReactionRow[] => (ids.length ? reactions.all(JSON.stringify(ids)) : []),
+    /** Full-text hits the user can see (a member, after their clear point, not deleted), newest first. */
+    search: (userId: number, match: string, conversationId: number | null, before: number | null, limit: number) =>
+      search.all({ user: userId, match, conversation: conversationId, before: before ?? Number.MAX_SAFE_INTEGER, limit }),
   };
 }

@@ -28,6 +28,7 @@ export type Connection = {
   send(text: string): void;
   end(code: number, reason: string): void;
   subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
   /** Publishes to every subscriber of the topic but this socket. */
   publishToOthers(topic: string, text: string): void;
   /** Bytes sent to this socket but not yet written to the network. */
@@ -54,6 +55,9 @@ export function createConnection(ws: WebSocket<SocketData>, user: Connection['us
     },
     subscribe(topic) {
       if (!connection.closed) ws.subscribe(topic);
+    },
+    unsubscribe(topic) {
+      if (!connection.closed) ws.unsubscribe(topic);
     },
     publishToOthers(topic, text) {
       if (!connection.closed) ws.publish(topic, text, false);

@@ -1,0 +1,103 @@
+// Members: listing them, adding and removing people, roles, and leaving.
+import { events, limits } from '../../protocol/index.ts';
+import { fail } from '../errors.ts';
+import { conversationView, removeConversation } from './conversations.ts';
+import { asAdmin, memberOf, membership, notDirect } from './membership.ts';
+import type { Ctx } from '../context.ts';
+import { tell, type Handlers } from './handler.ts';
+
+/** A member named by username, with their role; `not_member` otherwise. */
+export function namedMember(ctx: Ctx, conversationId: number, username: string) {
+  const user = ctx.store.users.byUsername(username);
+  const member = user && ctx.store.members.get(conversationId, user.id);
+  if (!user || !member) throw fail('not_member', { username, id: conversationId });
+  return { user, member };
+}
+
+export const memberHandlers = {
+  get_members: {
+    schema: events.get_members.request,
+    guard: memberOf,
+    run: (ctx, { conversation_id }) =>
+      ctx.store.members.list(conversation_id).map((member) => ({
+        username: member.username,
+        fullname: member.fullname,
+        role: member.role,
+        is_online: ctx.registry.isOnline(member.user_id),
+        last_read_id: member.read_id,
+        joined_at: member.joined_at,
+      })),
+  },
+  add_members: {
+    schema: events.add_members.request,
+    guard: memberOf,
+    run(ctx, { conversation_id, members }) {
+      notDirect(membership(ctx, conversation_id).conversation, 'add members');
+      const { conversation } = asAdmin(ctx, conversation_id, 'add members');
+      const added = new Map<number, string>();
+      for (const username of members) {
+        const user = ctx.store.users.byUsername(username);
+        if (!user) throw fail('invalid_member', { username });
+        if (ctx.store.members.isBanned(conversation_id, user.id)) throw fail('banned', { username: user.username, id: conversation_id });
+        if (!ctx.store.members.get(conversation_id, user.id)) added.set(user.id, user.username);
+      }
+      if (added.size === 0) throw fail('already_members', { id: conversation_id });
+      if (ctx.store.members.count(conversation_id) + added.size > limits.members) throw fail('too_many_members', { limit: limits.members });
+      const now = ctx.now();
+      for (const userId of added.keys()) ctx.store.members.add(conversation_id, userId, now);
+      const data = { conversation: conversationView(ctx, conversation), added: [...added.values()], by: ctx.caller.user.username };
+      return tell(data, { conversation: conversation_id, joined: [...added.keys()] });
+    },
+  },
+  remove_member: {
+    schema: events.remove_member.request,
+    guard: memberOf,
+    run(ctx, { conversation_id, username }) {
+      notDirect(membership(ctx, conversation_id).conversation, 'remove members');
+      const { member: mine } = asAdmin(ctx, conversation_id, 'remove members');
+      if (username.toLowerCase() === ctx.caller.user.username.toLowerCase()) throw fail('not_yourself', { action: 'remove', hint: ': use leave_conversation' });
+      const { user, member } = namedMember(ctx, conversation_id, username);
+      if (member.role !== 'member' && mine.role !== 'owner') throw fail('outranked', { username: user.username, id: conversation_id, action: 'remove' });
+      ctx.store.members.remove(conversation_id, user.id);
+      // The removed member gets this event, and no later one.
+      return tell({ conversation_id, username: user.username, by: ctx.caller.user.username }, { conversation: conversation_id, left: [user.id] });
+    },
+  },
+  set_member_role: {
+    schema: events.set_member_role.request,
+    guard: memberOf,
+    run(ctx, { conversation_id, username, role }) {
+      notDirect(membership(ctx, conversation_id).conversation, 'change roles');
+      const { member: mine } = asAdmin(ctx, conversation_id, 'change roles');
+      const me = ctx.caller.user;
+      if (username.toLowerCase() === me.username.toLowerCase()) throw fail('not_yourself', { action: 'change the role of', hint: '' });
+      const { user, member } = namedMember(ctx, conversation_id, username);
+      if (member.role !== 'member' && mine.role !== 'owner') throw fail('outranked', { username: user.username, id: conversation_id, action: 'change the role of' });
+      if (role === 'owner' && mine.role !== 'owner') throw fail('owner_only', { id: conversation_id, action: 'hand over ownership' });
+      ctx.store.members.setRole(conversation_id, user.id, role);
+      // One owner at a time: handing ownership over makes the old owner an admin.
+      if (role === 'owner') ctx.store.members.setRole(conversation_id, me.id, 'admin');
+      return tell({ conversation_id, username: user.username, role, by: me.username }, { conversation: conversation_id });
+    },
+  },
+  leave_conversation: {
+    schema: events.leave_conversation.request,
+    guard: memberOf,
+    run(ctx, { conversation_id }) {
+      const { conversation, member } = membership(ctx, conversation_id);
+      notDirect(conversation, 'leave it (delete it instead)');
+      const me = ctx.caller.user;
+      ctx.store.members.remove(conversation_id, me.id);
+      let newOwner: string | null = null;
+      const heir = member.role === 'owner' ? ctx.store.members.successor(conversation_id) : undefined;
+      if (heir !== undefined) {
+        ctx.store.members.setRole(conversation_id, heir, 'owner');
+        newOwner = ctx.store.users.byId(heir)?.username ?? null;
+      }
+      const data = { conversation_id, username: me.username, new_owner: newOwner };
+      // The last one out: nobody is left to see it, so it goes.
+      if (ctx.store.members.count(conversation_id) === 0) return tell(data, { users: removeConversation(ctx, conversation_id).concat(me.id) });
+      return tell(data, { conversation: conversation_id, left: [me.id] });
+    },
+  },
+} satisfies Partial<Handlers>;

@@ -1,0 +1,45 @@
+// Who may do what in a conversation: membership (a non-member learns nothing) and roles.
+import { fail } from '../errors.ts';
+import type { Ctx } from '../context.ts';
+import type { ConversationRow } from '../storage/conversations.ts';
+import type { MemberRow } from '../storage/members.ts';
+import type { MessageRow } from '../storage/messages.ts';
+
+export type Membership = { conversation: ConversationRow; member: MemberRow };
+
+/** The caller's membership of a conversation; a non-member gets the answer for one that does not exist. */
+export function membership(ctx: Ctx, conversationId: number): Membership {
+  const me = ctx.caller.user;
+  const member = ctx.store.members.get(conversationId, me.id);
+  const conversation = member && ctx.store.conversations.byId(conversationId);
+  if (!member || !conversation) throw fail('not_in_conversation', { username: me.username, id: conversationId });
+  return { conversation, member };
+}
+
+/** The guard of every event that names a conversation: membership first, as the seed checks it. */
+export function memberOf(ctx: Ctx, input: { conversation_id: number }): void {
+  membership(ctx, input.conversation_id);
+}
+
+export const isAdmin = (member: MemberRow): boolean => member.role === 'owner' || member.role === 'admin';
+
+/** The caller's membership, when they are the owner or an admin. */
+export function asAdmin(ctx: Ctx, conversationId: number, action: string): Membership {
+  const found = membership(ctx, conversationId);
+  if (!isAdmin(found.member)) throw fail('admins_only', { id: conversationId, action });
+  return found;
+}
+
+/** Refuses what a direct conversation cannot do: its people are fixed. */
+export function notDirect(conversation: ConversationRow, action: string): void {
+  if (conversation.kind === 'direct') throw fail('direct_fixed', { action });
+}
+
+/** A message the caller can see (a member, after their clear point); else the answer for one that does not exist. */
+export function visibleMessage(ctx: Ctx, messageId: number): Membership & { message: MessageRow } {
+  const message = ctx.store.messages.byId(messageId);
+  const member = message && ctx.store.members.get(message.conversation_id, ctx.caller.user.id);
+  const conversation = member && message.id > member.cleared_id && ctx.store.conversations.byId(message.conversation_id);
+  if (!message || !member || !conversation) throw fail('no_such_message', { id: messageId });
+  return { conversation, member, message };
+}

@@ -1,0 +1,56 @@
+// How a stored message is shown: the protocol's message object, with reactions as each reader sees them.
+import type * as v from 'valibot';
+import type { events } from '../../protocol/index.ts';
+import type { MessageRow, ReactionRow } from '../storage/messages.ts';
+import type { Store } from '../storage/index.ts';
+
+type ConversationMessage = v.InferOutput<(typeof events)['send_message']['reply']>;
+
+/** One emoji's reactions with who reacted: the form the event log keeps, the same for every reader. */
+export type SharedReaction = { emoji: string; count: number; users: string[] };
+export type SharedMessage = Omit<ConversationMessage, 'reactions'> & { reactions: SharedReaction[] };
+
+/** Events whose data holds reactions, and so differs per reader: `me` is theirs. */
+export const personal: ReadonlySet<string> = new Set(['edit_message', 'react', 'unreact']);
+
+function shared(row: MessageRow, reactions: SharedReaction[]): SharedMessage {
+  return {
+    id: row.id,
+    sender_username: row.sender_username,
+    conversation_id: row.conversation_id,
+    reply_id: row.reply_id,
+    content: row.content,
+    sent_at: row.sent_at,
+    edited_at: row.edited_at,
+    deleted: row.deleted_at !== null,
+    reactions,
+    reply_to:
+      row.reply_id === null || row.reply_content === null
+        ? null
+        : { id: row.reply_id, sender_username: row.reply_sender ?? 'deleted user', content: row.reply_content, deleted: row.reply_deleted_at !== null },
+  };
+}
+
+/** Messages as the log keeps them, their reactions read in one query. */
+export function sharedMessages(store: Store, rows: readonly MessageRow[]): SharedMessage[] {
+  const byMessage = new Map<number, SharedReaction[]>();
+  for (const reaction of store.messages.reactions(rows.map((row) => row.id)) as ReactionRow[]) {
+    let list = byMessage.get(reaction.message_id);
+    if (!list) byMessage.set(reaction.message_id, (list = []));
+    list.push({ emoji: reaction.emoji, count: reaction.count, users: JSON.parse(reaction.users) as string[] });
+  }
+  return rows.map((row) => shared(row, byMessage.get(row.id) ?? []));
+}
+
+/** A message as `username` sees it. */
+export function forReader(message: SharedMessage, username: string): ConversationMessage {
+  return {
+    ...message,
+    reactions: message.reactions.map(({ emoji, count, users }) => ({ emoji, count, me: users.includes(username) })),
+  };
+}
+
+/** An event's data as `username` receives it: only the personal events change. */
+export function personalise(type: string, data: unknown, username: string): unknown {
+  return personal.has(type) ? forReader(data as SharedMessage, username) : data;
+}

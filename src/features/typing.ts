@@ -1,0 +1,70 @@
+// Typing: who is typing where, pushed to the other online members; never stored, and it ends by itself.
+import { events, limits } from '../../protocol/index.ts';
+import { fail } from '../errors.ts';
+import { pushText } from '../envelope.ts';
+import { createWindowLimit } from '../throttle.ts';
+import { memberOf } from './membership.ts';
+import type { App } from '../context.ts';
+import type { Handlers } from './handler.ts';
+
+type User = { readonly id: number; readonly username: string };
+
+export type Typing = ReturnType<typeof createTyping>;
+
+export function createTyping(app: Pick<App, 'store' | 'registry'>) {
+  /** `conversation:user` → the timer that ends it. */
+  const active = new Map<string, { timer: NodeJS.Timeout; conversationId: number; user: User }>();
+  const allowed = createWindowLimit(limits.typingPerWindow, limits.typingWindowSeconds * 1000);
+
+  function tell(conversationId: number, user: User, isTyping: boolean): void {
+    const others = app.store.conversations.members(conversationId).flatMap((member) => (member.id === user.id ? [] : [member.id]));
+    app.registry.push(others, pushText('typing', { conversation_id: conversationId, username: user.username, is_typing: isTyping }));
+  }
+
+  function stop(key: string): void {
+    const found = active.get(key);
+    if (!found) return;
+    clearTimeout(found.timer);
+    active.delete(key);
+    tell(found.conversationId, found.user, false);
+  }
+
+  return {
+    /** Milliseconds the user must wait before another typing event here; 0 when allowed. */
+    wait: (conversationId: number, userId: number, nowMs: number): number => allowed(`${conversationId}:${userId}`, nowMs),
+    /** Starts, keeps alive or stops a user's typing; only changes are pushed. */
+    set(conversationId: number, user: User, isTyping: boolean): void {
+      const key = `${conversationId}:${user.id}`;
+      const found = active.get(key);
+      if (!isTyping) return stop(key);
+      if (found) return void found.timer.refresh();
+      const timer = setTimeout(() => stop(key), limits.typingSeconds * 1000).unref();
+      active.set(key, { timer, conversationId, user });
+      tell(conversationId, user, true);
+    },
+    /** A user's last socket closed: whatever they were typing ends. */
+    gone(userId: number): void {
+      for (const [key, { user }] of active) if (user.id === userId) stop(key);
+    },
+    /** At shutdown: forget every timer without telling anyone. */
+    clear(): void {
+      for (const { timer } of active.values()) clearTimeout(timer);
+      active.clear();
+    },
+  };
+}
+
+export const typingHandlers = {
+  typing: {
+    schema: events.typing.request,
+    guard: memberOf,
+    run(ctx, { conversation_id, is_typing }) {
+      const me = ctx.caller.user;
+      if (ctx.typing.wait(conversation_id, me.id, performance.now()) > 0) {
+        throw fail('typing_too_often', { limit: limits.typingPerWindow, seconds: limits.typingWindowSeconds });
+      }
+      ctx.commit.after((committed) => committed && ctx.typing.set(conversation_id, me, is_typing));
+      return { conversation_id, is_typing };
+    },
+  },
+} satisfies Partial<Handlers>;
