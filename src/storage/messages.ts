@@ -58,7 +58,7 @@ export function messagesStore(db: Db) {
        FROM reactions LEFT JOIN users ON users.id = reactions.user_id
       WHERE reactions.message_id IN (SELECT value FROM json_each(?))
       GROUP BY reactions.message_id, reactions.emoji
-      ORDER BY min(reactions.reacted_at), reactions.emoji`,
+      ORDER BY min(reactions.rowid)`,
   );
   const search = db.prepare<{ user: number; match: string; conversation: number | null; before: number; limit: number }, MessageRow & { snippet: string }>(
     `SELECT ${columns}, snippet(messages_fts, 0, char(2), char(3), '…', 16) AS snippet ${joins}

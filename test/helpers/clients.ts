@@ -1,7 +1,8 @@
 // Users and connected clients for tests: register, log in and connect over real HTTP and real WebSockets.
+import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { createClient, type Client } from '../../protocol/client.ts';
-import { pushes, type PushData, type PushType } from '../../protocol/index.ts';
+import { pushes, type ErrorCode, type PushData, type PushType } from '../../protocol/index.ts';
 import { http, tokenFrom } from './http.ts';
 import type { TestServer } from './server.ts';
 
@@ -94,4 +95,27 @@ export async function rawSocket(server: TestServer, token: string) {
     },
     close: () => socket.close(),
   };
+}
+
+/** Sends a frame and checks the exact error reply, `ref` aside. */
+export async function expectError(client: Client, frame: { type: string } & Record<string, unknown>, error: string, code: ErrorCode): Promise<void> {
+  const { ref: _, ...reply } = await client.call(frame);
+  assert.deepEqual(reply, { type: frame.type, success: false, error, code }, JSON.stringify(frame));
+}
+
+/** The pushes of one type recorded so far, as their data. */
+export function pushed<T extends PushType>(recorded: Recorded[], type: T): PushData<T>[] {
+  return recorded.filter((push) => push.type === type).map((push) => push.data as PushData<T>);
+}
+
+/** Every logged event the user may see after `since`, page by page, as envelopes. */
+export async function syncAll(client: Client, since = 0): Promise<{ type: string; data: unknown; seq: number }[]> {
+  const all: { type: string; data: unknown; seq: number }[] = [];
+  for (;;) {
+    const page = await client.request('sync', { since, limit: 500 });
+    assert.equal(page.reset, false);
+    all.push(...page.events);
+    since = page.next;
+    if (!page.has_more) return all;
+  }
 }

@@ -42,13 +42,14 @@ CREATE TABLE bans (
 ALTER TABLE messages ADD COLUMN edited_at INTEGER;
 ALTER TABLE messages ADD COLUMN deleted_at INTEGER;  -- a tombstone: content emptied, reactions gone, the row kept
 
+-- The rowid keeps the order of reacting: emojis are listed in the order they were first used.
 CREATE TABLE reactions (
   message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
   user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
   emoji      TEXT    NOT NULL,
   reacted_at INTEGER NOT NULL,
-  PRIMARY KEY (message_id, user_id, emoji)
-) WITHOUT ROWID;
+  UNIQUE (message_id, user_id, emoji)
+);
 
 -- Logged events about one message, so that deleting it can scrub its content from the log too.
 ALTER TABLE events ADD COLUMN message_id INTEGER;
