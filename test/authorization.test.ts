@@ -1,4 +1,4 @@
-// No existence leak: for every event that names a conversation or a message, a non-member gets the
+// No existence leak: for every event that names a conversation, a member or a message, a non-member gets the
 // answer a missing one gets, and can neither read, change nor hear anything of it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,6 +30,24 @@ test('a non-member learns nothing about a conversation or its messages', async (
     { name: 'send_message', frame: (id) => ({ type: 'send_message', conversation_id: id, content: 'let me in' }) },
     { name: 'send_message, bad content', frame: (id) => ({ type: 'send_message', conversation_id: id, content: 42 }) },
     { name: 'send_message with a client_id', frame: (id) => ({ type: 'send_message', conversation_id: id, content: 'x', client_id: 'probe' }) },
+    { name: 'update_conversation', frame: (id) => ({ type: 'update_conversation', conversation_id: id, name: 'mine' }) },
+    { name: 'update_conversation, nothing to update', frame: (id) => ({ type: 'update_conversation', conversation_id: id }) },
+    { name: 'delete_conversation', frame: (id) => ({ type: 'delete_conversation', conversation_id: id }) },
+    { name: 'set_favorite', frame: (id) => ({ type: 'set_favorite', conversation_id: id, favorite: true }) },
+    { name: 'set_pinned', frame: (id) => ({ type: 'set_pinned', conversation_id: id, pinned: true }) },
+    { name: 'clear_chat', frame: (id) => ({ type: 'clear_chat', conversation_id: id }) },
+    { name: 'get_members', frame: (id) => ({ type: 'get_members', conversation_id: id }) },
+    { name: 'add_members', frame: (id) => ({ type: 'add_members', conversation_id: id, members: ['eve'] }) },
+    { name: 'remove_member', frame: (id) => ({ type: 'remove_member', conversation_id: id, username: 'alice' }) },
+    { name: 'set_member_role', frame: (id) => ({ type: 'set_member_role', conversation_id: id, username: 'alice', role: 'member' }) },
+    { name: 'leave_conversation', frame: (id) => ({ type: 'leave_conversation', conversation_id: id }) },
+    { name: 'join_channel (a group)', frame: (id) => ({ type: 'join_channel', conversation_id: id }) },
+    { name: 'ban_member', frame: (id) => ({ type: 'ban_member', conversation_id: id, username: 'alice' }) },
+    { name: 'unban_member', frame: (id) => ({ type: 'unban_member', conversation_id: id, username: 'alice' }) },
+    { name: 'get_banned', frame: (id) => ({ type: 'get_banned', conversation_id: id }) },
+    { name: 'search_messages in it', frame: (id) => ({ type: 'search_messages', query: 'plan', conversation_id: id }) },
+    { name: 'mark_read', frame: (id) => ({ type: 'mark_read', conversation_id: id, message_id: 1 }) },
+    { name: 'typing', frame: (id) => ({ type: 'typing', conversation_id: id, is_typing: true }) },
   ];
   for (const probe of probes) {
     const existing = await answer(eve.client, probe.frame(secret.id), secret.id);
@@ -40,14 +58,38 @@ test('a non-member learns nothing about a conversation or its messages', async (
   }
 
   // A message id from a conversation the caller is not in is as unknown as a missing one.
-  const replyTo = async (id: number) => answer(eve.client, { type: 'send_message', conversation_id: own.id, content: 'x', reply_id: id }, id);
-  assert.deepEqual(await replyTo(hidden.id), await replyTo(missing));
+  const messageProbes: { name: string; frame: (id: number) => Record<string, unknown> }[] = [
+    { name: 'reply_id', frame: (id) => ({ type: 'send_message', conversation_id: own.id, content: 'x', reply_id: id }) },
+    { name: 'edit_message', frame: (id) => ({ type: 'edit_message', message_id: id, content: 'x' }) },
+    { name: 'delete_message', frame: (id) => ({ type: 'delete_message', message_id: id }) },
+    { name: 'react', frame: (id) => ({ type: 'react', message_id: id, emoji: '👍' }) },
+    { name: 'unreact', frame: (id) => ({ type: 'unreact', message_id: id, emoji: '👍' }) },
+    { name: 'get_receipts', frame: (id) => ({ type: 'get_receipts', message_id: id }) },
+    { name: 'mark_read in her own conversation', frame: (id) => ({ type: 'mark_read', conversation_id: own.id, message_id: id }) },
+  ];
+  for (const probe of messageProbes) {
+    const existing = await answer(eve.client, probe.frame(hidden.id), hidden.id);
+    assert.deepEqual(existing, await answer(eve.client, probe.frame(missing), missing), probe.name);
+    assert.equal(existing.code, 'not_found', probe.name);
+  }
+  const found = await eve.client.request('search_messages', { query: 'plan*' });
+  assert.deepEqual(found.messages, [], 'search finds nothing of it');
+  assert.ok(!(await eve.client.request('list_channels')).channels.some((channel) => channel.id === secret.id), 'a group is not listed as a channel');
 
   assert.deepEqual((await eve.client.request('get_conversations')).map(({ id, name }) => ({ id, name })), [{ id: own.id, name: 'eve alone' }], 'not listed');
   const history = await bob.client.request('get_messages', { conversation_id: secret.id });
-  assert.deepEqual(history.messages.map((m) => m.content), ['the plan'], 'nothing was added by the probes');
+  assert.deepEqual(history.messages.map((m) => [m.content, m.edited_at, m.deleted, m.reactions]), [['the plan', null, false, []]], 'nothing was changed by the probes');
+  const info = await bob.client.request('get_conversation_info', { id: secret.id });
+  assert.deepEqual([info.name, info.members], ['secret plans', [alice.username, bob.username]]);
+  assert.deepEqual(await alice.client.request('get_banned', { conversation_id: secret.id }), []);
 
   await alice.client.request('send_message', { conversation_id: secret.id, content: 'more plans' });
+  await alice.client.request('typing', { conversation_id: secret.id, is_typing: true });
+  await alice.client.request('react', { message_id: hidden.id, emoji: '🎉' });
+  await alice.client.request('update_conversation', { conversation_id: secret.id, description: 'shh' });
+  await settle(alice.client, eve.client);
+  await new Promise((resolve) => setTimeout(resolve, 600)); // past the receipts' gathering delay
   await settle(eve.client);
   assert.deepEqual(eve.pushes, [], 'a non-member is told nothing');
+  assert.deepEqual((await eve.client.request('sync', { since: 0 })).events.map((event) => event.type), ['create_conversation'], 'and can sync nothing of it');
 });

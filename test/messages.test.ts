@@ -55,7 +55,7 @@ test('messages', async (t) => {
     assert.deepEqual(first.reactions, [{ emoji: '👍', count: 1, me: true }]);
     await expectError(alice.client, { type: 'react', message_id: message.id, emoji: '👍' }, `you already reacted to message ${message.id} with 👍`, 'conflict');
     const bobSees = await waitFor(bob.pushes, (push) => push.type === 'react' && push.data.id === message.id);
-    assert.deepEqual(bobSees.data.reactions, [{ emoji: '👍', count: 1, me: false }], 'pushed with the receiver\'s own `me`');
+    assert.deepEqual((bobSees.data as typeof first).reactions, [{ emoji: '👍', count: 1, me: false }], 'pushed with the receiver\'s own `me`');
     const both = await bob.client.request('react', { message_id: message.id, emoji: '👍' });
     assert.deepEqual(both.reactions, [{ emoji: '👍', count: 2, me: true }]);
     const flag = await bob.client.request('react', { message_id: message.id, emoji: '🇫🇷' });

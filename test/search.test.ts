@@ -1,0 +1,69 @@
+// Message search: words, prefixes and phrases over what the caller can still see, with safe snippets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './helpers/server.ts';
+import { expectError, person } from './helpers/clients.ts';
+
+test('search_messages', async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const eve = await person(server, 'eve');
+  const room = await alice.client.request('create_conversation', { name: 'kitchen', members: [bob.username] });
+  const other = await alice.client.request('create_conversation', { name: 'garden', members: [bob.username] });
+  const secret = await eve.client.request('create_conversation', { name: 'eve only', members: [] });
+  const say = async (conversationId: number, content: string) => (await alice.client.request('send_message', { conversation_id: conversationId, content })).id;
+  const soup = await say(room.id, 'The Soup is ready <b>now</b>');
+  const crepe = await say(room.id, 'Crêpes for dessert');
+  const garden = await say(other.id, 'the tomato soup from the garden');
+  const souper = await say(room.id, 'souper time, says the French');
+  await eve.client.request('send_message', { conversation_id: secret.id, content: 'soup for eve alone' });
+  const ids = async (query: string, extra: Record<string, unknown> = {}) =>
+    (await bob.client.request('search_messages', { query, ...extra })).messages.map((message) => message.id);
+
+  await t.test('words, prefixes and phrases; case and accents ignored; newest first', async () => {
+    assert.deepEqual(await ids('soup'), [garden, soup], 'whole words, only where the caller is a member');
+    assert.deepEqual(await ids('SOUP*'), [souper, garden, soup], 'a prefix');
+    assert.deepEqual(await ids('crepes'), [crepe], 'accents ignored');
+    assert.deepEqual(await ids('"tomato soup"'), [garden], 'a phrase');
+    assert.deepEqual(await ids('"soup tomato"'), [], 'a phrase keeps its order');
+    assert.deepEqual(await ids('soup garden'), [garden], 'every word must match');
+    assert.deepEqual(await ids('soup', { conversation_id: room.id }), [soup], 'one conversation');
+    const page = await bob.client.request('search_messages', { query: 'soup*', limit: 2 });
+    assert.deepEqual([page.messages.map((message) => message.id), page.has_more], [[souper, garden], true]);
+    const next = await bob.client.request('search_messages', { query: 'soup*', limit: 2, before: garden });
+    assert.deepEqual([next.messages.map((message) => message.id), next.has_more], [[soup], false]);
+  });
+
+  await t.test('hits are whole messages with an escaped, highlighted snippet', async () => {
+    const [hit] = (await bob.client.request('search_messages', { query: 'ready' })).messages;
+    assert.equal(hit!.snippet, 'The Soup is <mark>ready</mark> &lt;b&gt;now&lt;/b&gt;');
+    assert.deepEqual([hit!.id, hit!.conversation_id, hit!.content, hit!.sender_username], [soup, room.id, 'The Soup is ready <b>now</b>', alice.username]);
+  });
+
+  await t.test('malformed or hostile queries answer bad_request, never an SQL error', async () => {
+    await expectError(bob.client, { type: 'search_messages', query: '"soup' }, 'search query: a quote is not closed', 'bad_request');
+    for (const query of ['', '   ', '***', '!!! ???', '""']) {
+      await expectError(bob.client, { type: 'search_messages', query }, 'search query: give at least one word or number', 'bad_request');
+    }
+    await expectError(bob.client, { type: 'search_messages', query: Array.from({ length: 21 }, (_, i) => `w${i}`).join(' ') }, 'search query: at most 20 words and phrases', 'bad_request');
+    await expectError(bob.client, { type: 'search_messages', query: 'x'.repeat(201) }, 'query may be at most 200 characters', 'bad_request');
+    await expectError(bob.client, { type: 'search_messages', query: 5 }, 'query must be a string', 'bad_request');
+    for (const query of ['soup OR eve', 'content:soup', 'NEAR(soup eve)', 'soup AND NOT x', '^soup', 'soup -tomato', '(soup', "soup' --", 'soup*)']) {
+      const reply = await bob.client.call({ type: 'search_messages', query });
+      assert.equal(reply.success, true, `${query}: ${JSON.stringify(reply)}`);
+      for (const message of (reply as { data: { messages: { conversation_id: number }[] } }).data.messages) {
+        assert.notEqual(message.conversation_id, secret.id, `${query} must not reach eve's conversation`);
+      }
+    }
+    await expectError(bob.client, { type: 'search_messages', query: 'soup', conversation_id: secret.id }, `${bob.username} not part of conversation with ${secret.id} id`, 'not_found');
+  });
+
+  await t.test('deleted and cleared messages are not found', async () => {
+    await alice.client.request('delete_message', { message_id: garden });
+    assert.deepEqual(await ids('tomato'), []);
+    await bob.client.request('clear_chat', { conversation_id: room.id });
+    assert.deepEqual(await ids('soup*'), [], 'cleared for bob');
+    assert.deepEqual((await alice.client.request('search_messages', { query: 'soup*' })).messages.map((message) => message.id), [souper, soup], 'not for alice');
+  });
+});
