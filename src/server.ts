@@ -66,6 +66,9 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   prune();
   const pruneTimer = setInterval(prune, 3_600_000);
   pruneTimer.unref();
+  // New messages enter the search index a second's worth at a time (a search catches up first).
+  const indexTimer = setInterval(() => app.commit.run(() => store.search.catchUp()), 1000);
+  indexTimer.unref();
   const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
   const slowSweep = setInterval(() => {
     const slow = (connection: Connection) => connection.buffered() > settings.MAX_BACKPRESSURE;
@@ -93,6 +96,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       clearInterval(expirySweep);
       clearInterval(pruneTimer);
       clearInterval(slowSweep);
+      clearInterval(indexTimer);
       uWS.us_listen_socket_close(listenSocket);
       app.typing.clear();
       app.receipts.flush();

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
-import { expectError, person, pushed, waitFor } from './helpers/clients.ts';
+import { expectError, person, pushed, syncAll, waitFor } from './helpers/clients.ts';
 
 test('channels and bans', async (t) => {
   const server = await startServer(t);
@@ -67,6 +67,11 @@ test('channels and bans', async (t) => {
     assert.deepEqual(pushed(carol.pushes, 'unban_member'), [], 'only owners and admins are told of unbans');
     assert.deepEqual(await alice.client.request('get_banned', { conversation_id: news.id }), []);
     await bob.client.request('join_channel', { conversation_id: news.id });
+    const replayed = (await syncAll(alice.client)).filter((event) => ['join_channel', 'ban_member', 'unban_member'].includes(event.type));
+    assert.deepEqual(replayed.map((event) => [event.type, (event.data as { username?: string; added?: string[] }).username ?? (event.data as { added: string[] }).added[0]]), [
+      ['join_channel', bob.username], ['join_channel', carol.username], ['ban_member', bob.username], ['unban_member', bob.username], ['join_channel', bob.username],
+    ], 'sync replays joins, bans and unbans to the owner');
+    assert.deepEqual((await syncAll(carol.client)).filter((event) => event.type === 'unban_member'), [], 'members do not sync unbans');
 
     // An admin cannot ban the owner or another admin; someone who is not a member can be banned ahead.
     await alice.client.request('set_member_role', { conversation_id: news.id, username: carol.username, role: 'admin' });

@@ -59,6 +59,18 @@ test('search_messages', async (t) => {
     await expectError(bob.client, { type: 'search_messages', query: 'soup', conversation_id: secret.id }, `${bob.username} not part of conversation with ${secret.id} id`, 'not_found');
   });
 
+  await t.test('edits are found by their new words only, whether or not the message was indexed yet', async () => {
+    const fresh = await say(room.id, 'alpha draft');
+    await alice.client.request('edit_message', { message_id: fresh, content: 'beta draft' }); // before any search indexed it
+    assert.deepEqual([await ids('alpha'), await ids('beta')], [[], [fresh]]);
+    await alice.client.request('edit_message', { message_id: fresh, content: 'gamma draft' }); // now it is in the index
+    assert.deepEqual([await ids('beta'), await ids('gamma')], [[], [fresh]]);
+    const doomed = await say(room.id, 'delta unseen');
+    await alice.client.request('delete_message', { message_id: doomed }); // deleted before it was indexed
+    assert.deepEqual(await ids('delta'), []);
+    assert.deepEqual(await ids('draft'), [fresh], 'the index is intact');
+  });
+
   await t.test('deleted and cleared messages are not found', async () => {
     await alice.client.request('delete_message', { message_id: garden });
     assert.deepEqual(await ids('tomato'), []);

@@ -16,9 +16,13 @@ export function membership(ctx: Ctx, conversationId: number): Membership {
   return { conversation, member };
 }
 
-/** The guard of every event that names a conversation: membership first, as the seed checks it. */
-export function memberOf(ctx: Ctx, input: { conversation_id: number }): void {
-  membership(ctx, input.conversation_id);
+/**
+ * The guard of every event that names a conversation: membership first, as the seed checks it.
+ * One lookup: a deleted conversation has no members left.
+ */
+export function memberOf(ctx: Ctx, { conversation_id }: { conversation_id: number }): void {
+  const me = ctx.caller.user;
+  if (!ctx.store.members.get(conversation_id, me.id)) throw fail('not_in_conversation', { username: me.username, id: conversation_id });
 }
 
 export const isAdmin = (member: MemberRow): boolean => member.role === 'owner' || member.role === 'admin';

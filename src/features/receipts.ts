@@ -5,9 +5,12 @@ import { fail } from '../errors.ts';
 import { conversationTopic } from '../registry.ts';
 import { memberOf, visibleMessage } from './membership.ts';
 import type { App } from '../context.ts';
+import type { MemberListRow } from '../storage/members.ts';
 import type { Handlers } from './handler.ts';
 
 type Pending = {
+  /** When this conversation's receipts go out. */
+  due: number;
   /** The newest message published to the conversation: delivered to every member online. */
   sent: number;
   /** Members handed messages by get_messages: up to which. */
@@ -19,42 +22,42 @@ type Pending = {
 export type Receipts = ReturnType<typeof createReceipts>;
 
 /**
- * Points move at once in the database (read) or at the next flush (delivered); the pushes wait
- * `receiptDelayMs`, so a burst of messages makes one receipt per member rather than one per message.
+ * Read points move at once in the database, delivered ones when a conversation's receipts go out:
+ * `receiptDelayMs` after its first change, so a burst of messages makes one receipt per member
+ * rather than one per message, and busy conversations go out at different moments, not all at once.
  */
 export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 'log' | 'now'>) {
-  let pending = new Map<number, Pending>();
+  /** In the order they became due. */
+  const pending = new Map<number, Pending>();
   let timer: NodeJS.Timeout | undefined;
 
   function entry(conversationId: number): Pending {
     let found = pending.get(conversationId);
-    if (!found) pending.set(conversationId, (found = { sent: 0, fetched: new Map(), read: new Set() }));
-    timer ??= setTimeout(flush, limits.receiptDelayMs).unref();
+    if (!found) pending.set(conversationId, (found = { due: performance.now() + limits.receiptDelayMs, sent: 0, fetched: new Map(), read: new Set() }));
+    timer ??= setTimeout(tick, limits.receiptDelayMs).unref();
     return found;
   }
 
-  function flush(): void {
-    clearTimeout(timer);
+  function tick(): void {
     timer = undefined;
-    const batch = pending;
-    pending = new Map();
+    flush(performance.now());
+    const next = pending.values().next().value;
+    if (next) timer = setTimeout(tick, Math.max(10, next.due - performance.now())).unref();
+  }
+
+  /** Sends the receipts of every conversation due by `until` (all of them by default). */
+  function flush(until = Number.POSITIVE_INFINITY): void {
+    const batch: [number, Pending][] = [];
+    for (const [conversationId, changes] of pending) {
+      if (changes.due > until) break;
+      pending.delete(conversationId);
+      batch.push([conversationId, changes]);
+    }
+    if (batch.length === 0) return;
     const receipts: { conversationId: number; text: string }[] = [];
     try {
       app.commit.run(() => {
-        for (const [conversationId, { sent, fetched, read }] of batch) {
-          const members = app.store.members.list(conversationId);
-          const pushDelivered = members.length <= limits.receiptPushMembers;
-          for (const member of members) {
-            const reached = Math.max(app.registry.isOnline(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0);
-            const moved = reached > member.delivered_id && app.store.members.delivered(conversationId, member.user_id, reached);
-            const readMoved = read.has(member.user_id);
-            if (!readMoved && !(moved && pushDelivered)) continue;
-            const delivered = moved ? reached : member.delivered_id;
-            const data = { conversation_id: conversationId, username: member.username, delivered_id: delivered, ...(readMoved ? { read_id: member.read_id } : {}) };
-            const dataText = JSON.stringify(data);
-            receipts.push({ conversationId, text: eventText('receipt', dataText, app.store.events.forConversation(conversationId, 'receipt', dataText, app.now())) });
-          }
-        }
+        for (const [conversationId, changes] of batch) receipts.push(...conversationReceipts(conversationId, changes));
       });
     } catch (error) {
       app.log.error('receipts failed', { error });
@@ -62,6 +65,30 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     }
     app.commit.after((committed) => {
       if (committed) for (const { conversationId, text } of receipts) app.registry.publish(conversationTopic(conversationId), text);
+    });
+  }
+
+  function conversationReceipts(conversationId: number, { sent, fetched, read }: Pending) {
+    const members = app.store.members.list(conversationId);
+    const reached = (member: MemberListRow) => Math.max(app.registry.isOnline(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0);
+    const moved = members.filter((member) => reached(member) > member.delivered_id);
+    const bySent = moved.filter((member) => reached(member) === sent);
+    app.store.members.deliveredTo(conversationId, bySent.map((member) => member.user_id), sent);
+    for (const member of moved) if (reached(member) !== sent) app.store.members.delivered(conversationId, member.user_id, reached(member));
+    const pushDelivered = members.length <= limits.receiptPushMembers;
+    const movedIds = new Set(moved.map((member) => member.user_id));
+    return members.flatMap((member) => {
+      const readMoved = read.has(member.user_id);
+      const deliveredMoved = movedIds.has(member.user_id);
+      if (!readMoved && !(deliveredMoved && pushDelivered)) return [];
+      const data = {
+        conversation_id: conversationId,
+        username: member.username,
+        delivered_id: deliveredMoved ? reached(member) : member.delivered_id,
+        ...(readMoved ? { read_id: member.read_id } : {}),
+      };
+      const dataText = JSON.stringify(data);
+      return [{ conversationId, text: eventText('receipt', dataText, app.store.events.forConversation(conversationId, 'receipt', dataText, app.now())) }];
     });
   }
 
@@ -80,8 +107,8 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     read(conversationId: number, userId: number): void {
       entry(conversationId).read.add(userId);
     },
-    /** Pushes what is gathered now (at shutdown). */
-    flush,
+    /** Sends everything gathered now (at shutdown). */
+    flush: () => flush(),
   };
 }
 

@@ -42,9 +42,11 @@ export const searchHandlers = {
       const match = ftsQuery(query);
       if (conversation_id != null) membership(ctx, conversation_id);
       const size = limit ?? limits.searchPage.default;
+      // Messages are indexed in batches: whatever is not in the index yet goes in before the query.
+      ctx.store.search.catchUp();
       let rows;
       try {
-        rows = ctx.store.messages.search(me.id, match, conversation_id ?? null, before ?? null, size + 1);
+        rows = ctx.store.search.find(me.id, match, conversation_id ?? null, before ?? null, size + 1);
       } catch (error) {
         ctx.log.warn('search query refused by SQLite', { query, error });
         throw fail('bad_search', { problem: 'it could not be understood' });

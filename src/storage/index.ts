@@ -7,6 +7,7 @@ import { conversationsStore } from './conversations.ts';
 import { messagesStore } from './messages.ts';
 import { membersStore } from './members.ts';
 import { eventsStore } from './events.ts';
+import { searchStore } from './search.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -20,6 +21,7 @@ export function createStore(db: Db) {
     members: membersStore(db),
     messages: messagesStore(db),
     events: eventsStore(db),
+    search: searchStore(db),
   };
 }
 

@@ -47,6 +47,10 @@ export function membersStore(db: Db) {
   const delivered = db.prepare<Point>(
     'UPDATE members SET delivered_id = :message WHERE conversation_id = :conversation AND user_id = :user AND delivered_id < :message',
   );
+  const deliveredTo = db.prepare<{ conversation: number; users: string; message: number }>(
+    `UPDATE members SET delivered_id = :message
+      WHERE conversation_id = :conversation AND delivered_id < :message AND user_id IN (SELECT value FROM json_each(:users))`,
+  );
   const ban = db.prepare<[number, number, number, number]>(
     'INSERT INTO bans (conversation_id, user_id, banned_by, banned_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
   );
@@ -91,6 +95,10 @@ export function membersStore(db: Db) {
     },
     /** Moves the delivered point up to `messageId`; true when it moved. */
     delivered: (conversationId: number, userId: number, messageId: number): boolean => delivered.run({ conversation: conversationId, user: userId, message: messageId }).changes === 1,
+    /** Moves several members' delivered points up to `messageId` in one statement. */
+    deliveredTo(conversationId: number, userIds: readonly number[], messageId: number): void {
+      if (userIds.length) deliveredTo.run({ conversation: conversationId, users: JSON.stringify(userIds), message: messageId });
+    },
     ban(conversationId: number, userId: number, bannedBy: number, now: number): void {
       ban.run(conversationId, userId, bannedBy, now);
     },

@@ -1,4 +1,4 @@
-// Messages: stored once, read a page at a time, edited, deleted to tombstones, reacted to and searched.
+// Messages: stored once, read a page at a time, edited, deleted to tombstones and reacted to.
 import { limits } from '../../protocol/index.ts';
 import type { Db } from './db.ts';
 
@@ -32,6 +32,9 @@ const joins = `
     LEFT JOIN users ru ON ru.id = r.sender_id`;
 const select = `SELECT ${columns} ${joins}`;
 
+export const messageColumns = columns;
+export const messageJoins = joins;
+
 export function messagesStore(db: Db) {
   const insert = db.prepare<[number, number, number | null, string, number, string | null]>(
     'INSERT INTO messages (conversation_id, sender_id, reply_id, content, sent_at, client_id) VALUES (?, ?, ?, ?, ?, ?)',
@@ -60,15 +63,6 @@ export function messagesStore(db: Db) {
       GROUP BY reactions.message_id, reactions.emoji
       ORDER BY min(reactions.rowid)`,
   );
-  const search = db.prepare<{ user: number; match: string; conversation: number | null; before: number; limit: number }, MessageRow & { snippet: string }>(
-    `SELECT ${columns}, snippet(messages_fts, 0, char(2), char(3), '…', 16) AS snippet ${joins}
-       JOIN messages_fts ON messages_fts.rowid = m.id
-       JOIN members ON members.conversation_id = m.conversation_id AND members.user_id = :user
-      WHERE messages_fts MATCH :match AND m.id < :before AND m.id > members.cleared_id AND m.deleted_at IS NULL
-        AND (:conversation IS NULL OR m.conversation_id = :conversation)
-      ORDER BY m.id DESC LIMIT :limit`,
-  );
-
   return {
     insert: (message: { conversationId: number; senderId: number; replyId: number | null; content: string; sentAt: number; clientId: string | null }): number =>
       Number(insert.run(message.conversationId, message.senderId, message.replyId, message.content, message.sentAt, message.clientId).lastInsertRowid),
@@ -97,8 +91,5 @@ export function messagesStore(db: Db) {
     reactionsBy: (id: number, userId: number): number => reactionsOf.get(id, userId) ?? 0,
     /** The reactions of these messages, grouped by emoji in the order first used. */
     reactions: (ids: readonly number[]): ReactionRow[] => (ids.length ? reactions.all(JSON.stringify(ids)) : []),
-    /** Full-text hits the user can see (a member, after their clear point, not deleted), newest first. */
-    search: (userId: number, match: string, conversationId: number | null, before: number | null, limit: number) =>
-      search.all({ user: userId, match, conversation: conversationId, before: before ?? Number.MAX_SAFE_INTEGER, limit }),
   };
 }

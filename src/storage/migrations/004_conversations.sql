@@ -55,21 +55,28 @@ CREATE TABLE reactions (
 ALTER TABLE events ADD COLUMN message_id INTEGER;
 CREATE INDEX events_by_message ON events (message_id) WHERE message_id IS NOT NULL;
 
--- Full-text search over message content, kept in step with the messages table by triggers.
+-- Full-text search over message content. New messages are indexed in batches (search.ts), not by
+-- a trigger: FTS5 writes a segment per transaction, which would cost more than the message itself.
 CREATE VIRTUAL TABLE messages_fts USING fts5 (
   content,
   content = 'messages',
   content_rowid = 'id',
   tokenize = 'unicode61 remove_diacritics 2'
 );
-CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-  INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
-END;
-CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+-- Messages up to this id are in the index; edits and deletions of those keep it in step.
+CREATE TABLE search_index (
+  id      INTEGER PRIMARY KEY CHECK (id = 1),
+  through INTEGER NOT NULL
+);
+INSERT INTO search_index (id, through) VALUES (1, 0);
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+  WHEN old.id <= (SELECT through FROM search_index WHERE id = 1)
+BEGIN
   INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
 END;
-CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages
+  WHEN old.id <= (SELECT through FROM search_index WHERE id = 1)
+BEGIN
   INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
   INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
 END;
-INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
