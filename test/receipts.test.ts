@@ -91,9 +91,20 @@ test('typing', async (t) => {
     assert.ok(Date.now() - started >= 5000, 'not before its time');
   });
 
+  await t.test('sending a message ends its sender\'s typing', async () => {
+    await alice.client.request('typing', { conversation_id: id, is_typing: true });
+    await waitFor(bob.pushes, () => typing().length === 5);
+    await alice.client.request('send_message', { conversation_id: id, content: 'done typing' });
+    await waitFor(bob.pushes, () => typing().length === 6);
+    assert.deepEqual(typing().at(-1), { conversation_id: id, username: alice.username, is_typing: false });
+    const order = bob.pushes.filter((push) => push.type === 'typing' || push.type === 'send_message').slice(-2).map((push) => push.type);
+    assert.deepEqual(order, ['send_message', 'typing'], 'the message first, then the end of typing');
+  });
+
   await t.test('it is rate limited, not stored, and ends when the typist\'s last socket closes', async () => {
-    for (let i = 0; i < 10; i++) await alice.client.request('typing', { conversation_id: id, is_typing: i % 2 === 0 });
-    await expectError(alice.client, { type: 'typing', conversation_id: id, is_typing: true }, 'typing: at most 10 events per conversation every 5 seconds', 'rate_limited');
+    const fresh = await alice.client.request('create_conversation', { name: 'fresh window', members: [bob.username] });
+    for (let i = 0; i < 10; i++) await alice.client.request('typing', { conversation_id: fresh.id, is_typing: i % 2 === 0 });
+    await expectError(alice.client, { type: 'typing', conversation_id: fresh.id, is_typing: true }, 'typing: at most 10 events per conversation every 5 seconds', 'rate_limited');
     assert.deepEqual((await syncAll(bob.client)).filter((event) => event.type === 'typing'), [], 'not in sync');
     await bob.client.request('typing', { conversation_id: id, is_typing: true });
     await waitFor(alice.pushes, (push) => push.type === 'typing' && push.data.username === bob.username);

@@ -42,7 +42,12 @@ export const messageHandlers = {
       const id = ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt, clientId });
       // Sending shows the sender has read everything up to their own message.
       ctx.store.members.read(conversation_id, me.id, id);
-      ctx.commit.after((committed) => committed && ctx.receipts.sent(conversation_id, id));
+      ctx.commit.after((committed) => {
+        if (!committed) return;
+        ctx.receipts.sent(conversation_id, id);
+        // A sent message ends its sender's typing, once the message itself is out.
+        queueMicrotask(() => ctx.typing.set(conversation_id, me, false));
+      });
       const replyTo = replied
         ? { id: replied.id, sender_username: replied.sender_username, content: [...replied.content].slice(0, limits.preview).join(''), deleted: replied.deleted_at !== null }
         : null;
