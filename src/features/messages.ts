@@ -40,11 +40,9 @@ export const messageHandlers = {
       if (replyId !== null && replied?.conversation_id !== conversation_id) throw fail('no_such_reply', { reply_id: replyId, conversation_id });
       const sentAt = ctx.now();
       const id = ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt, clientId });
-      // Sending shows the sender has read everything up to their own message.
-      ctx.store.members.read(conversation_id, me.id, id);
       ctx.commit.after((committed) => {
         if (!committed) return;
-        ctx.receipts.sent(conversation_id, id);
+        ctx.receipts.sent(conversation_id, id, me.id);
         // A sent message ends its sender's typing, once the message itself is out.
         queueMicrotask(() => ctx.typing.set(conversation_id, me, false));
       });

@@ -13,6 +13,8 @@ type Pending = {
   due: number;
   /** The newest message published to the conversation: delivered to every member online. */
   sent: number;
+  /** Who sent messages, up to which: sending shows they have read everything up to their own message. */
+  senders: Map<number, number>;
   /** Members handed messages by get_messages: up to which. */
   fetched: Map<number, number>;
   /** Members whose read point moved. */
@@ -33,7 +35,7 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
 
   function entry(conversationId: number): Pending {
     let found = pending.get(conversationId);
-    if (!found) pending.set(conversationId, (found = { due: performance.now() + limits.receiptDelayMs, sent: 0, fetched: new Map(), read: new Set() }));
+    if (!found) pending.set(conversationId, (found = { due: performance.now() + limits.receiptDelayMs, sent: 0, senders: new Map(), fetched: new Map(), read: new Set() }));
     timer ??= setTimeout(tick, limits.receiptDelayMs).unref();
     return found;
   }
@@ -68,7 +70,9 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     });
   }
 
-  function conversationReceipts(conversationId: number, { sent, fetched, read }: Pending) {
+  function conversationReceipts(conversationId: number, { sent, senders, fetched, read }: Pending) {
+    // Once per batch rather than once per message: the senders' own points, moved quietly (their reply says it).
+    for (const [userId, messageId] of senders) app.store.members.read(conversationId, userId, messageId);
     const members = app.store.members.list(conversationId);
     const reached = (member: MemberListRow) => Math.max(app.registry.isOnline(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0);
     const moved = members.filter((member) => reached(member) > member.delivered_id);
@@ -94,9 +98,10 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
 
   return {
     /** A message was published to a conversation's topic. */
-    sent(conversationId: number, messageId: number): void {
+    sent(conversationId: number, messageId: number, senderId: number): void {
       const found = entry(conversationId);
       found.sent = Math.max(found.sent, messageId);
+      found.senders.set(senderId, messageId);
     },
     /** A member was handed a conversation's messages up to `messageId` by a request. */
     fetched(conversationId: number, userId: number, messageId: number): void {

@@ -28,12 +28,15 @@ export function conversationsStore(db: Db) {
   );
   const byId = db.prepare<[number], ConversationRow>(`SELECT ${columns} FROM conversations WHERE id = ? AND deleted_at IS NULL`);
   const byDirectKey = db.prepare<[string], ConversationRow>(`SELECT ${columns} FROM conversations WHERE direct_key = ?`);
-  // The newest visible message: after the member's clear point. Unread: others' live messages after the read and clear points.
+  // The newest visible message: after the member's clear point. Unread: others' live messages after the read
+  // and clear points and the member's own latest message (sending shows they read what came before).
   const forUser = db.prepare<{ user: number }, ConversationListRow>(
     `SELECT ${columns}, members.role, members.favorite, members.pinned,
             (SELECT count(*) FROM members AS everyone WHERE everyone.conversation_id = conversations.id) AS member_count,
             (SELECT count(*) FROM messages
-              WHERE messages.conversation_id = conversations.id AND messages.id > max(members.read_id, members.cleared_id)
+              WHERE messages.conversation_id = conversations.id
+                AND messages.id > max(members.read_id, members.cleared_id, coalesce(
+                      (SELECT max(mine.id) FROM messages AS mine WHERE mine.conversation_id = conversations.id AND mine.sender_id = :user), 0))
                 AND messages.deleted_at IS NULL AND messages.sender_id IS NOT :user) AS unread_count,
             (SELECT max(messages.id) FROM messages
               WHERE messages.conversation_id = conversations.id AND messages.id > members.cleared_id) AS last_message_id
