@@ -1,9 +1,14 @@
-// Rate limits: the per-socket token bucket and flood close, login throttling per account and address, registrations per address.
+// Limits: the per-socket token bucket and flood close, login throttling per account and address,
+// registrations per address, members per conversation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
-import { password, person, rawSocket, register, uniqueName } from './helpers/clients.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, expectError, password, person, rawSocket, register, uniqueName } from './helpers/clients.ts';
+import { createStore, openDatabase } from '../src/storage/index.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,4 +65,30 @@ test('registrations per address per hour', async (t) => {
   assert.equal(refused.status, 429);
   assert.match(refused.body, /^too many registrations from this address: retry in (3600|3599) seconds$/);
   assert.match(String(refused.headers['retry-after']), /^(3600|3599)$/);
+});
+
+test('a conversation holds at most 1,000 members, however they come in', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-members-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await startServer(t, {}, dir);
+  const owner = await person(first, 'owner');
+  const latecomer = await person(first, 'late');
+  await first.stop();
+  // 998 more people, written straight into the database: registering them one by one would take minutes.
+  const store = createStore(openDatabase(first.dbPath));
+  const ownerId = store.users.byUsername(owner.username)!.id;
+  const crowd = Array.from({ length: 998 }, (_, i) => store.users.insert({ username: `crowd_${i}`, fullname: 'Crowd', passwordHash: 'x', now: 1 })!);
+  const group = store.conversations.create({ name: 'full group', creatorId: ownerId, memberIds: [ownerId, ...crowd], now: 1 });
+  const channel = store.conversations.create({ name: 'full channel', kind: 'channel', creatorId: ownerId, memberIds: [ownerId, ...crowd], now: 1 });
+  store.db.close();
+
+  const server = await startServer(t, {}, dir);
+  const client = await connect(server, owner.token);
+  const late = await connect(server, latecomer.token);
+  await client.request('add_members', { conversation_id: group, members: [latecomer.username] });
+  assert.equal((await client.request('get_members', { conversation_id: group })).length, 1000);
+  await expectError(client, { type: 'add_members', conversation_id: group, members: [(await person(server, 'extra')).username] }, 'a conversation may have at most 1000 members', 'bad_request');
+  await late.request('join_channel', { conversation_id: channel });
+  await expectError((await person(server, 'another')).client, { type: 'join_channel', conversation_id: channel }, 'a conversation may have at most 1000 members', 'bad_request');
+  await expectError(client, { type: 'create_conversation', members: Array.from({ length: 1001 }, (_, i) => `crowd_${i}`) }, 'members may list at most 1000 usernames', 'bad_request');
 });
