@@ -88,7 +88,7 @@ export const pushes = {
     unreact: 'Someone took back a reaction: the message\'s reactions now.',
   }),
   receipt: {
-    summary: `A member's delivered or read point moved. Gathered for ${limits.receiptDelayMs} ms, so a burst of messages gives one receipt per member. Logged, with \`seq\`. In conversations of more than ${limits.receiptPushMembers} members only read points are pushed (delivered ones are kept for \`get_receipts\`).`,
+    summary: `A member's delivered or read point moved. Gathered for ${limits.receiptDelayMs} ms, so a burst of messages gives one receipt per member. Logged, with \`seq\`. In conversations of more than ${limits.receiptPushMembers} members they are gathered for ${limits.receiptDelayLargeMs / 1000} s and only read points are pushed (delivered ones are kept for \`get_receipts\`).`,
     data: v.object({
       conversation_id: v.number(),
       username: v.string(),

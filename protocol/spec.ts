@@ -69,8 +69,10 @@ export const limits = {
   typingWindowSeconds: 5,
   /** Receipts are gathered for this long and then pushed, one per member whose points moved. */
   receiptDelayMs: 500,
-  /** In bigger conversations `delivered` points are kept (get_receipts) but not pushed; `read` ones still are. */
+  /** In bigger conversations `delivered` points are kept (get_receipts) but not pushed; `read` ones still are… */
   receiptPushMembers: 100,
+  /** …and their receipts are gathered for longer. */
+  receiptDelayLargeMs: 5000,
 } as const;
 
 /** An optional page size from 1 to `max`, answering one message for every failure. */

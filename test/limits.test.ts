@@ -88,6 +88,21 @@ test('a conversation holds at most 1,000 members, however they come in', async (
   await client.request('add_members', { conversation_id: group, members: [latecomer.username] });
   assert.equal((await client.request('get_members', { conversation_id: group })).length, 1000);
   await expectError(client, { type: 'add_members', conversation_id: group, members: [(await person(server, 'extra')).username] }, 'a conversation may have at most 1000 members', 'bad_request');
+  // Past 100 members, delivered points are kept but not pushed: 1,000 receipts per message would flood everyone.
+  const receipts: unknown[] = [];
+  client.on('receipt', (receipt) => receipts.push(receipt));
+  const message = await client.request('send_message', { conversation_id: group, content: 'hello, crowd' });
+  for (let tries = 0; (await client.request('get_receipts', { message_id: message.id })).delivered.length === 0; tries++) {
+    assert.ok(tries < 100, 'the online member\'s delivered point moves');
+    await sleep(50);
+  }
+  assert.deepEqual((await client.request('get_receipts', { message_id: message.id })).delivered, [latecomer.username]);
+  await late.request('mark_read', { conversation_id: group, message_id: message.id });
+  for (let tries = 0; receipts.length === 0; tries++) {
+    assert.ok(tries < 200, 'read points are still pushed');
+    await sleep(50);
+  }
+  assert.deepEqual(receipts, [{ conversation_id: group, username: latecomer.username, delivered_id: message.id, read_id: message.id }]);
   await late.request('join_channel', { conversation_id: channel });
   await expectError((await person(server, 'another')).client, { type: 'join_channel', conversation_id: channel }, 'a conversation may have at most 1000 members', 'bad_request');
   await expectError(client, { type: 'create_conversation', members: Array.from({ length: 1001 }, (_, i) => `crowd_${i}`) }, 'members may list at most 1000 usernames', 'bad_request');

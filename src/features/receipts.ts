@@ -25,17 +25,22 @@ export type Receipts = ReturnType<typeof createReceipts>;
 
 /**
  * Read points move at once in the database, delivered ones when a conversation's receipts go out:
- * `receiptDelayMs` after its first change, so a burst of messages makes one receipt per member
- * rather than one per message, and busy conversations go out at different moments, not all at once.
+ * `receiptDelayMs` after its first change (`receiptDelayLargeMs` in big conversations), so a burst of
+ * messages makes one receipt per member rather than one per message, and busy conversations go out
+ * at different moments, not all at once.
  */
 export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 'log' | 'now'>) {
-  /** In the order they became due. */
   const pending = new Map<number, Pending>();
+  /** Conversations with more than `receiptPushMembers` members, as last seen: their receipts wait longer. */
+  const large = new Set<number>();
   let timer: NodeJS.Timeout | undefined;
 
   function entry(conversationId: number): Pending {
     let found = pending.get(conversationId);
-    if (!found) pending.set(conversationId, (found = { due: performance.now() + limits.receiptDelayMs, sent: 0, senders: new Map(), fetched: new Map(), read: new Set() }));
+    if (!found) {
+      const delay = large.has(conversationId) ? limits.receiptDelayLargeMs : limits.receiptDelayMs;
+      pending.set(conversationId, (found = { due: performance.now() + delay, sent: 0, senders: new Map(), fetched: new Map(), read: new Set() }));
+    }
     timer ??= setTimeout(tick, limits.receiptDelayMs).unref();
     return found;
   }
@@ -43,15 +48,16 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
   function tick(): void {
     timer = undefined;
     flush(performance.now());
-    const next = pending.values().next().value;
-    if (next) timer = setTimeout(tick, Math.max(10, next.due - performance.now())).unref();
+    let next = Number.POSITIVE_INFINITY;
+    for (const { due } of pending.values()) next = Math.min(next, due);
+    if (next !== Number.POSITIVE_INFINITY) timer = setTimeout(tick, Math.max(10, next - performance.now())).unref();
   }
 
   /** Sends the receipts of every conversation due by `until` (all of them by default). */
   function flush(until = Number.POSITIVE_INFINITY): void {
     const batch: [number, Pending][] = [];
     for (const [conversationId, changes] of pending) {
-      if (changes.due > until) break;
+      if (changes.due > until) continue;
       pending.delete(conversationId);
       batch.push([conversationId, changes]);
     }
@@ -80,6 +86,8 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     app.store.members.deliveredTo(conversationId, bySent.map((member) => member.user_id), sent);
     for (const member of moved) if (reached(member) !== sent) app.store.members.delivered(conversationId, member.user_id, reached(member));
     const pushDelivered = members.length <= limits.receiptPushMembers;
+    if (pushDelivered) large.delete(conversationId);
+    else large.add(conversationId);
     const movedIds = new Set(moved.map((member) => member.user_id));
     return members.flatMap((member) => {
       const readMoved = read.has(member.user_id);
