@@ -55,6 +55,13 @@ export const errors = {
   too_many_reactions: { code: 'bad_request', text: 'at most {limit} different reactions per person on one message' },
   bad_search: { code: 'bad_request', text: 'search query: {problem}' },
   typing_too_often: { code: 'rate_limited', text: 'typing: at most {limit} events per conversation every {seconds} seconds' },
+  nothing_to_update_profile: { code: 'bad_request', text: 'nothing to update: give fullname, bio or email' },
+  not_contact: { code: 'not_found', text: "'{username}' is not a contact" },
+  self_block: { code: 'bad_request', text: 'cannot block yourself' },
+  already_blocked: { code: 'conflict', text: "'{username}' is already blocked" },
+  not_blocked: { code: 'not_found', text: "'{username}' is not blocked" },
+  blocked_direct: { code: 'forbidden', text: 'this direct conversation is blocked: one of you blocked the other' },
+  bad_code: { code: 'bad_request', text: 'that code is wrong, used up or expired: ask for a new one' },
   rate_limited: { code: 'rate_limited', text: 'rate limit: at most {rate} events a second (bursts of {burst}); slow down' },
   internal: { code: 'internal', text: 'internal server error' },
 } as const satisfies Record<string, { code: ErrorCode; text: string }>;

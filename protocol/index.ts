@@ -15,8 +15,17 @@ import type { ErrorCode } from './errors.ts';
 export const events = {
   ping: system.ping,
   self: users.self,
+  update_profile: users.update_profile,
+  get_user: users.get_user,
+  search_users: users.search_users,
+  set_status: users.set_status,
+  verify_email: users.verify_email,
   add_contact: contacts.add_contact,
   get_contacts: contacts.get_contacts,
+  remove_contact: contacts.remove_contact,
+  block_user: contacts.block_user,
+  unblock_user: contacts.unblock_user,
+  get_blocked: contacts.get_blocked,
   create_conversation: conversations.create_conversation,
   get_conversations: conversations.get_conversations,
   get_conversation_info: conversations.get_conversation_info,
@@ -50,9 +59,19 @@ export const events = {
 
 export const pushes = {
   user_status: {
-    summary: 'A contact came online (their first socket opened) or went offline (their last socket closed).',
-    data: v.object({ username: v.string(), is_online: v.boolean() }),
-    to: 'every socket of each online contact; never to the user themself',
+    summary: 'A contact came online (their first socket opened), went offline (their last socket closed), or changed their status (`set_status`; `invisible` looks like going offline). Not logged: no `seq`.',
+    data: v.object({ username: v.string(), is_online: v.boolean(), status: users.User.entries.status, status_text: v.string() }),
+    to: 'every socket of each online contact (not blocked either way); never to the user themself',
+  },
+  user_updated: {
+    summary: 'A contact changed their profile (`update_profile`), or you did from another socket.',
+    data: v.object({ user: users.User }),
+    to: 'every socket of each contact, and your other sockets',
+  },
+  contact_removed: {
+    summary: 'A contact relation ended (`remove_contact`, or a block): it names the other side.',
+    data: v.object({ username: v.string() }),
+    to: 'every socket of both people but the requesting socket',
   },
   contact_added: {
     summary: 'Someone added you as a contact, or you added someone from another socket.',
@@ -72,6 +91,9 @@ export const pushes = {
   ...echoes({
     update_conversation: 'A conversation was renamed or its description changed.',
     delete_conversation: 'A conversation you were a member of was deleted: drop it and its messages.',
+    set_status: 'You changed your status from another socket.',
+    block_user: 'You blocked someone from another socket.',
+    unblock_user: 'You unblocked someone from another socket.',
     set_favorite: 'You marked a conversation as a favorite, or not, from another socket.',
     set_pinned: 'You pinned or unpinned a conversation from another socket.',
     clear_chat: 'You cleared a conversation from another socket: hide its messages up to `cleared_id`.',

@@ -73,6 +73,10 @@ export const limits = {
   receiptPushMembers: 100,
   /** …and their receipts are gathered for longer. */
   receiptDelayLargeMs: 5000,
+  bio: 500,
+  statusText: 100,
+  email: 254,
+  usersPage: { default: 20, max: 100 },
 } as const;
 
 /** An optional page size from 1 to `max`, answering one message for every failure. */

@@ -52,6 +52,11 @@ const SettingsSchema = v.pipe(
     IDLE_TIMEOUT: integerSetting('IDLE_TIMEOUT', 120, 8, 960),
     MAX_BACKPRESSURE: integerSetting('MAX_BACKPRESSURE', 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     SQLITE_SYNCHRONOUS: choiceSetting('SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'], 'NORMAL'),
+    SMTP_URL: v.optional(v.pipe(
+      v.string(),
+      v.check((value) => URL.canParse(value) && ['smtp:', 'smtps:'].includes(new URL(value).protocol), 'SMTP_URL must be an smtp:// or smtps:// URL, such as smtp://user:pass@mail.example.com:587'),
+    )),
+    MAIL_FROM: v.pipe(v.optional(v.string(), 'Parley <parley@localhost>'), v.nonEmpty('MAIL_FROM must not be empty')),
   }),
   v.check(
     (settings) => settings.COOKIE_SAMESITE !== 'None' || settings.COOKIE_SECURE,

@@ -9,6 +9,7 @@ import type { Connection } from './transport/connection.ts';
 import type { Commit } from './storage/commit.ts';
 import type { Receipts } from './features/receipts.ts';
 import type { Typing } from './features/typing.ts';
+import type { Mailer } from './mail.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -21,6 +22,8 @@ export type App = {
   readonly receipts: Receipts;
   /** Who is typing where; never stored. */
   readonly typing: Typing;
+  /** Outgoing mail: SMTP, or .eml files in the outbox. */
+  readonly mail: Mailer;
   readonly tokens: Tokens;
   readonly passwords: Passwords;
   /** The clock, in Unix epoch seconds. */

@@ -76,8 +76,19 @@ export function dispatch(ctx: Ctx, text: string): void {
     const parsed = v.safeParse(entry.schema, frame, parseConfig);
     if (!parsed.success) throw new ParleyError('bad_request', parsed.issues[0].message);
     input = parsed.output;
-    outcome = ctx.commit.run(() => {
-      const { data, audience } = opened(entry.handler.run(ctx, input));
+    const run = () => {
+      try {
+        return entry.handler.run(ctx, input);
+      } catch (error) {
+        // A refusal whose writes must stand (a wrong code spends a try) leaves the savepoint committed.
+        if (error instanceof ParleyError && error.keepWrites) return error;
+        throw error;
+      }
+    };
+    const result = ctx.commit.run(() => {
+      const ran = run();
+      if (ran instanceof ParleyError) return ran;
+      const { data, audience } = opened(ran);
       if (!audience) return { data };
       const dataText = JSON.stringify(data);
       const now = ctx.now();
@@ -88,6 +99,8 @@ export function dispatch(ctx: Ctx, text: string): void {
       for (const userId of left) ctx.store.members.closePeriod(conversation, userId, seq);
       return { data, audience, logged: { seq, dataText } };
     });
+    if (result instanceof ParleyError) return reply(ctx, failed(ctx, type, result, ref));
+    outcome = result;
   } catch (error) {
     return reply(ctx, failed(ctx, type, error, ref));
   }

@@ -10,6 +10,7 @@ import { startCheckpointer } from './storage/checkpointer.ts';
 import { createRegistry } from './registry.ts';
 import { createReceipts } from './features/receipts.ts';
 import { createTyping } from './features/typing.ts';
+import { createMailer } from './mail.ts';
 import { createTokens, loadSecret } from './auth/tokens.ts';
 import { createPasswords } from './auth/passwords.ts';
 import { authRoutes } from './auth/routes.ts';
@@ -36,6 +37,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     registry,
     receipts: createReceipts({ store, commit, registry, log, now }),
     typing: createTyping({ store, registry }),
+    mail: createMailer(settings, log),
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store),
     passwords: await createPasswords(),
     now,

@@ -80,8 +80,8 @@ test('a browser page on another origin logs in and sees presence live', async (t
   );
   const statuses = (await events()).filter((event) => event.type === 'user_status');
   assert.deepEqual(statuses, [
-    { type: 'user_status', success: true, data: { username: bob.username, is_online: false } },
-    { type: 'user_status', success: true, data: { username: bob.username, is_online: true } },
+    { type: 'user_status', success: true, data: { username: bob.username, is_online: false, status: 'offline', status_text: '' } },
+    { type: 'user_status', success: true, data: { username: bob.username, is_online: true, status: 'online', status_text: '' } },
   ]);
   assert.ok(server.logs.some((line) => line.msg === 'connected' && line.user === username));
 });

@@ -29,6 +29,7 @@ function harness() {
     registry,
     receipts: createReceipts({ store, commit, registry, log, now }),
     typing: createTyping({ store, registry }),
+    mail: { send: async () => {} },
     tokens: undefined as never, // not used by socket events
     passwords: undefined as never,
     now,

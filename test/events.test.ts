@@ -68,7 +68,7 @@ test('seed events', async (t) => {
 
   await t.test('self returns the account with a boolean is_online', async () => {
     const me = await alice.client.request('self');
-    assert.deepEqual(Object.keys(me), ['username', 'fullname', 'is_online', 'last_online', 'created_at']);
+    assert.deepEqual(Object.keys(me), ['username', 'fullname', 'is_online', 'last_online', 'created_at', 'bio', 'status', 'status_text', 'email', 'email_verified', 'role'], 'the seed\'s fields first');
     assert.equal(me.username, alice.username);
     assert.equal(me.fullname, `Full ${alice.username}`);
     assert.equal(me.is_online, true);
@@ -85,7 +85,7 @@ test('seed events', async (t) => {
     await rejects(c, { type: 'add_contact', contact_username: 'ghost_user' }, "no such user 'ghost_user' exists", 'not_found');
     const added = await c.request('add_contact', { contact_username: bob.username.toUpperCase() });
     assert.equal(added.message, `'${bob.username}' successfully added`);
-    assert.deepEqual(Object.keys(added.contact), ['username', 'fullname', 'is_online', 'last_online', 'created_at']);
+    assert.deepEqual(Object.keys(added.contact), ['username', 'fullname', 'is_online', 'last_online', 'created_at', 'bio', 'status', 'status_text']);
     assert.deepEqual([added.contact.username, added.contact.fullname, added.contact.is_online], [bob.username, `Full ${bob.username}`, true]);
     await rejects(c, { type: 'add_contact', contact_username: bob.username }, `'${bob.username}' is already a contact`, 'conflict');
     await rejects(bob.client, { type: 'add_contact', contact_username: alice.username }, `'${alice.username}' is already a contact`, 'conflict');

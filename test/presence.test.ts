@@ -29,7 +29,7 @@ test('presence and fan-out', async (t) => {
 
     const first = await socket(server, bob.token);
     await settle(alice.client);
-    assert.deepEqual(of(alice.pushes, 'user_status'), [{ username: bob.username, is_online: true }]);
+    assert.deepEqual(of(alice.pushes, 'user_status'), [{ username: bob.username, is_online: true, status: 'online', status_text: '' }]);
     const second = await socket(server, bob.token);
     await settle(alice.client);
     assert.equal(of(alice.pushes, 'user_status').length, 1, 'a second socket is not a second arrival');
@@ -45,8 +45,8 @@ test('presence and fan-out', async (t) => {
     await second.client.closed;
     await waitFor(alice.pushes, (push) => push.type === 'user_status' && !push.data.is_online);
     assert.deepEqual(of(alice.pushes, 'user_status'), [
-      { username: bob.username, is_online: true },
-      { username: bob.username, is_online: false },
+      { username: bob.username, is_online: true, status: 'online', status_text: '' },
+      { username: bob.username, is_online: false, status: 'offline', status_text: '' },
     ]);
     const after = (await alice.client.request('get_contacts')).contacts[0]!;
     assert.equal(after.is_online, false);

@@ -54,7 +54,10 @@ test('defaults are those the README documents', () => {
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,
     MAX_MESSAGE_LENGTH: 4000,
+    MAIL_FROM: 'Parley <parley@localhost>',
   });
+  assert.throws(() => readSettings({ SMTP_URL: 'http://mail.example' }), /SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/);
+  assert.equal(readSettings({ SMTP_URL: 'smtp://u:p@mail.example:587' }).SMTP_URL, 'smtp://u:p@mail.example:587');
   assert.deepEqual(readSettings({ CORS_ALLOW_ORIGIN: 'http://a.example, https://b.example:8443' }).CORS_ALLOW_ORIGIN, ['http://a.example', 'https://b.example:8443']);
 });
 

@@ -1,6 +1,6 @@
 // Events about contacts: two-way relations between users.
 import * as v from 'valibot';
-import { event, fields } from '../spec.ts';
+import { event, fields, seconds } from '../spec.ts';
 import { User } from './users.ts';
 
 export const add_contact = event({
@@ -26,5 +26,36 @@ export const get_contacts = event({
     message: v.pipe(v.string(), v.description('`got all the contacts`')),
     contacts: v.array(User),
   }),
+  errors: [],
+});
+
+export const remove_contact = event({
+  summary: 'Ends a contact relation, both ways at once.',
+  request: fields({ contact_username: v.string('invalid contact_username, expected a string') }),
+  reply: v.object({ username: v.string() }),
+  errors: ['no_such_user', 'not_contact'],
+  fanout: 'The other person\'s sockets and your other sockets receive a `contact_removed` push naming the other side.',
+});
+
+export const block_user = event({
+  summary: 'Blocks someone: they cannot add you, start or write to a direct conversation with you, or see your presence, and you do not see theirs. A contact relation ends.',
+  request: fields({ username: v.string('expected username as string') }),
+  reply: v.object({ username: v.string(), blocked_at: seconds }),
+  errors: ['self_block', 'no_such_user', 'already_blocked'],
+  fanout: 'Your other sockets get the same event; if you were contacts, both sides get `contact_removed`. The blocked person is not told.',
+});
+
+export const unblock_user = event({
+  summary: 'Lifts a block.',
+  request: fields({ username: v.string('expected username as string') }),
+  reply: v.object({ username: v.string() }),
+  errors: ['not_blocked'],
+  fanout: 'Your other sockets get the same event.',
+});
+
+export const get_blocked = event({
+  summary: 'Lists who you blocked, most recent first.',
+  request: fields({}),
+  reply: v.array(v.object({ username: v.string(), fullname: v.string(), blocked_at: seconds })),
   errors: [],
 });

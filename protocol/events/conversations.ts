@@ -43,7 +43,7 @@ export const create_conversation = event({
     description: v.pipe(v.nullish(description), v.description('optional; default empty')),
   }),
   reply: Conversation,
-  errors: ['invalid_member', 'direct_needs_one'],
+  errors: ['invalid_member', 'direct_needs_one', 'blocked_direct'],
   fanout: 'The same success event is pushed to every socket of every member, the creator\'s other sockets included (not when an existing direct conversation is returned).',
 });
 

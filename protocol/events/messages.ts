@@ -59,7 +59,7 @@ export const send_message = event({
   }),
   reply: ConversationMessage,
   guard,
-  errors: ['content_too_long', 'no_such_reply'],
+  errors: ['content_too_long', 'blocked_direct', 'no_such_reply'],
   fanout: 'The same success event is pushed once to every other socket of every member, the sender\'s other sockets included.',
 });
 

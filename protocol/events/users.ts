@@ -1,18 +1,103 @@
-// Events about people: the caller's own account.
+// Events about people: your own account and profile, other people's profiles, the directory, your status.
 import * as v from 'valibot';
-import { event, seconds, fields } from '../spec.ts';
+import { event, seconds, fields, limits, pageLimit } from '../spec.ts';
+
+export const statuses = ['online', 'away', 'busy', 'invisible'] as const;
 
 export const User = v.object({
   username: v.string(),
   fullname: v.string(),
-  is_online: v.pipe(v.boolean(), v.description('true while the user has at least one socket open')),
+  is_online: v.pipe(v.boolean(), v.description('true while the user has a socket open, is not invisible, and neither of you blocked the other')),
   last_online: v.pipe(seconds, v.description('when the user last came online or went offline (Unix seconds)')),
   created_at: seconds,
+  bio: v.string(),
+  status: v.pipe(
+    v.picklist([...statuses, 'offline']),
+    v.description('what they chose while online (`invisible` only on your own account); `offline` when `is_online` is false'),
+  ),
+  status_text: v.string(),
 });
+
+export const Self = v.object({
+  ...User.entries,
+  email: v.pipe(v.nullable(v.string()), v.description('yours only; null when not set')),
+  email_verified: v.boolean(),
+  role: v.pipe(v.picklist(['user', 'admin']), v.description('`admin` may use the admin_ events')),
+});
+
+const username = v.string('expected username as string');
 
 export const self = event({
   summary: 'Returns the caller\'s own account.',
   request: fields({}),
+  reply: Self,
+  errors: ['no_such_user'],
+});
+
+export const update_profile = event({
+  summary: 'Changes your full name, bio or email. A new email is unverified: a code is mailed to it for `verify_email`.',
+  request: fields({
+    fullname: v.pipe(
+      v.nullish(v.pipe(
+        v.string('fullname must be a string'),
+        v.check((text) => text.trim() !== '', 'fullname should not be blank'),
+        v.maxLength(limits.name, `fullname must be at most ${limits.name} characters long`),
+      )),
+      v.description('optional'),
+    ),
+    bio: v.pipe(v.nullish(v.pipe(v.string('bio must be a string'), v.maxLength(limits.bio, `bio may be at most ${limits.bio} characters`))), v.description('optional; empty clears it')),
+    email: v.pipe(
+      v.nullish(v.pipe(v.string('email must be an email address'), v.maxLength(limits.email, 'email must be an email address'), v.email('email must be an email address'))),
+      v.description('optional'),
+    ),
+  }),
+  reply: Self,
+  errors: ['nothing_to_update_profile'],
+  fanout: 'Your contacts and your other sockets are pushed `user_updated` with your public profile.',
+});
+
+export const get_user = event({
+  summary: 'Returns someone\'s public profile.',
+  request: fields({ username }),
   reply: User,
   errors: ['no_such_user'],
+});
+
+export const search_users = event({
+  summary: 'Finds people whose username or full name starts with `query` (case ignored), in username order, a page at a time; people who blocked you are left out.',
+  request: fields({
+    query: v.pipe(
+      v.string('query must be a string'),
+      v.nonEmpty('query must not be empty'),
+      v.maxLength(limits.name, `query may be at most ${limits.name} characters`),
+    ),
+    before: v.pipe(v.nullish(v.string('before must be a string')), v.description('optional; the `next` of the previous page')),
+    limit: pageLimit(limits.usersPage.max, limits.usersPage.default),
+  }),
+  reply: v.object({
+    users: v.array(User),
+    next: v.pipe(v.nullable(v.string()), v.description('pass as `before` for the next page; null on the last page')),
+  }),
+  errors: [],
+});
+
+export const set_status = event({
+  summary: 'Sets your status: `online`, `away`, `busy`, or `invisible` (you look offline to everyone else), with an optional text.',
+  request: fields({
+    status: v.picklist(statuses, 'status must be one of online, away, busy, invisible'),
+    text: v.pipe(
+      v.nullish(v.pipe(v.string('text must be a string'), v.maxLength(limits.statusText, `text may be at most ${limits.statusText} characters`))),
+      v.description('optional; default empty'),
+    ),
+  }),
+  reply: v.object({ status: v.picklist(statuses), status_text: v.string() }),
+  errors: [],
+  fanout: 'Your contacts are pushed `user_status` with what they now see of you; your other sockets get the same reply as a `set_status` push.',
+});
+
+export const verify_email = event({
+  summary: 'Confirms your email address with the 6-digit code mailed to it by update_profile (valid 10 minutes, 5 tries).',
+  request: fields({ code: v.pipe(v.string('code must be the 6 digits from the mail'), v.regex(/^\d{6}$/, 'code must be the 6 digits from the mail')) }),
+  reply: Self,
+  errors: ['bad_code'],
 });

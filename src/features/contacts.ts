@@ -1,9 +1,22 @@
-// Contacts: adding (both ways at once, the other side told) and listing.
+// Contacts (adding and removing, both ways at once, the other side told) and blocks.
 import { events } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { eventText } from '../envelope.ts';
-import { userView } from './users.ts';
-import type { Handlers } from './handler.ts';
+import { userView, viewerOf, visibleUser } from './users.ts';
+import { tell, type Handlers } from './handler.ts';
+import type { Ctx } from '../context.ts';
+
+/** Logs an event for each user with their own data, and pushes it to their sockets once committed (the caller's other sockets included). */
+function tellEach(ctx: Ctx, type: 'contact_added' | 'contact_removed', told: { userId: number; data: unknown }[]): void {
+  const now = ctx.now();
+  const texts = told.map(({ userId, data }) => {
+    const dataText = JSON.stringify(data);
+    return { userId, text: eventText(type, dataText, ctx.store.events.forUsers([userId], type, dataText, now)) };
+  });
+  ctx.commit.after((committed) => {
+    if (committed) for (const { userId, text } of texts) ctx.registry.push([userId], text, ctx.caller);
+  });
+}
 
 export const contactHandlers = {
   add_contact: {
@@ -11,31 +24,70 @@ export const contactHandlers = {
     run(ctx, { contact_username }) {
       const me = ctx.caller.user;
       if (contact_username.toLowerCase() === me.username.toLowerCase()) throw fail('self_contact');
-      const contact = ctx.store.users.byUsername(contact_username);
-      if (!contact) throw fail('no_such_user', { username: contact_username });
+      const contact = visibleUser(ctx, contact_username);
+      if (ctx.store.contacts.blocks(me.id, contact.id)) throw fail('already_blocked', { username: contact.username });
       if (ctx.store.contacts.exists(me.id, contact.id)) throw fail('already_contact', { username: contact.username });
       ctx.store.contacts.add(me.id, contact.id, ctx.now());
-
-      const view = userView(ctx, contact);
+      const view = userView(ctx, contact, viewerOf(ctx, me.id));
       const adder = ctx.store.users.byId(me.id);
       // Each side is told of the other: two logged events, replayed by `sync` to each.
-      const now = ctx.now();
-      const told = [
-        { userId: contact.id, dataText: JSON.stringify({ contact: adder && userView(ctx, adder) }) },
-        { userId: me.id, dataText: JSON.stringify({ contact: view }) },
-      ].map(({ userId, dataText }) => ({ userId, text: eventText('contact_added', dataText, ctx.store.events.forUsers([userId], 'contact_added', dataText, now)) }));
-      ctx.commit.after((committed) => {
-        if (!committed) return;
-        for (const { userId, text } of told) ctx.registry.push([userId], text, ctx.caller);
-      });
+      tellEach(ctx, 'contact_added', [
+        { userId: contact.id, data: { contact: adder && userView(ctx, adder, viewerOf(ctx, contact.id)) } },
+        { userId: me.id, data: { contact: view } },
+      ]);
       return { message: `'${contact.username}' successfully added`, contact: view };
     },
   },
   get_contacts: {
     schema: events.get_contacts.request,
-    run: (ctx) => ({
-      message: 'got all the contacts',
-      contacts: ctx.store.contacts.list(ctx.caller.user.id).map((row) => userView(ctx, row)),
-    }),
+    run(ctx) {
+      const viewer = viewerOf(ctx, ctx.caller.user.id);
+      return { message: 'got all the contacts', contacts: ctx.store.contacts.list(viewer.id).map((row) => userView(ctx, row, viewer)) };
+    },
+  },
+  remove_contact: {
+    schema: events.remove_contact.request,
+    run(ctx, { contact_username }) {
+      const me = ctx.caller.user;
+      const contact = ctx.store.users.byUsername(contact_username);
+      if (!contact) throw fail('no_such_user', { username: contact_username });
+      if (!ctx.store.contacts.remove(me.id, contact.id)) throw fail('not_contact', { username: contact.username });
+      tellEach(ctx, 'contact_removed', [
+        { userId: contact.id, data: { username: me.username } },
+        { userId: me.id, data: { username: contact.username } },
+      ]);
+      return { username: contact.username };
+    },
+  },
+  block_user: {
+    schema: events.block_user.request,
+    run(ctx, { username }) {
+      const me = ctx.caller.user;
+      if (username.toLowerCase() === me.username.toLowerCase()) throw fail('self_block');
+      const user = ctx.store.users.byUsername(username);
+      if (!user) throw fail('no_such_user', { username });
+      const now = ctx.now();
+      if (!ctx.store.contacts.block(me.id, user.id, now)) throw fail('already_blocked', { username: user.username });
+      if (ctx.store.contacts.remove(me.id, user.id)) {
+        tellEach(ctx, 'contact_removed', [
+          { userId: user.id, data: { username: me.username } },
+          { userId: me.id, data: { username: user.username } },
+        ]);
+      }
+      return tell({ username: user.username, blocked_at: now }, { users: [me.id] });
+    },
+  },
+  unblock_user: {
+    schema: events.unblock_user.request,
+    run(ctx, { username }) {
+      const me = ctx.caller.user;
+      const user = ctx.store.users.byUsername(username);
+      if (!user || !ctx.store.contacts.unblock(me.id, user.id)) throw fail('not_blocked', { username });
+      return tell({ username: user.username }, { users: [me.id] });
+    },
+  },
+  get_blocked: {
+    schema: events.get_blocked.request,
+    run: (ctx) => ctx.store.contacts.blocked(ctx.caller.user.id),
   },
 } satisfies Partial<Handlers>;

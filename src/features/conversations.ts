@@ -32,6 +32,7 @@ export const conversationHandlers = {
       const now = ctx.now();
       if (kind === 'direct') {
         if (ids.length !== 2) throw fail('direct_needs_one');
+        if (ctx.store.contacts.blockedEither(me.id, ids[1]!)) throw fail('blocked_direct');
         const found = ctx.store.conversations.direct(me.id, ids[1]!);
         // Nothing is created, so nobody else is told.
         if (found) return conversationView(ctx, found);

@@ -35,6 +35,10 @@ export const messageHandlers = {
       // Sent before under this name: the message as it is now, and nothing pushed again.
       if (earlier !== undefined) return forReader(sharedMessage(ctx, earlier), me.username);
       checkLength(ctx, content);
+      if (ctx.store.conversations.byId(conversation_id)?.kind === 'direct') {
+        const other = ctx.store.conversations.members(conversation_id).find((member) => member.id !== me.id);
+        if (other && ctx.store.contacts.blockedEither(me.id, other.id)) throw fail('blocked_direct');
+      }
       const replyId = reply_id ?? null;
       const replied = replyId === null ? undefined : ctx.store.messages.byId(replyId);
       if (replyId !== null && replied?.conversation_id !== conversation_id) throw fail('no_such_reply', { reply_id: replyId, conversation_id });

@@ -1,28 +1,119 @@
-// The caller's own account, and how a user is shown to others.
-import { events, type User } from '../../protocol/index.ts';
-import { fail } from '../errors.ts';
-import type { App } from '../context.ts';
-import type { UserRow } from '../storage/index.ts';
-import type { Handlers } from './handler.ts';
+// People: your own account and profile, how a user is shown to others, the directory, and your status.
 import type * as v from 'valibot';
+import { events, limits, type User } from '../../protocol/index.ts';
+import { fail, keepingWrites } from '../errors.ts';
+import { eventText } from '../envelope.ts';
+import { announce } from './presence.ts';
+import { sendCode, useCode } from '../auth/codes.ts';
+import { tell, type Handlers } from './handler.ts';
+import type { App, Ctx } from '../context.ts';
+import type { UserRow } from '../storage/index.ts';
 
-export function userView(app: App, row: UserRow): v.InferOutput<typeof User> {
+/** Who is looking, and whom they cannot see the presence of (blocked either way). */
+export type Viewer = { readonly id: number; readonly blocked: ReadonlySet<number> };
+
+export const viewerOf = (app: App, userId: number): Viewer => ({ id: userId, blocked: new Set(app.store.contacts.blockedIds(userId)) });
+
+/** Whether `viewer` sees `row` online: a socket open, not invisible (to others), no block either way. */
+export function shownOnline(app: App, row: UserRow, viewer: Viewer): boolean {
+  if (!app.registry.isOnline(row.id)) return false;
+  return row.id === viewer.id || (row.status !== 'invisible' && !viewer.blocked.has(row.id));
+}
+
+export function userView(app: App, row: UserRow, viewer: Viewer): v.InferOutput<typeof User> {
+  const online = shownOnline(app, row, viewer);
   return {
     username: row.username,
     fullname: row.fullname,
-    is_online: app.registry.isOnline(row.id),
+    is_online: online,
     last_online: row.last_online,
     created_at: row.created_at,
+    bio: row.bio,
+    status: online ? row.status : 'offline',
+    status_text: row.status_text,
   };
+}
+
+function selfView(app: App, row: UserRow) {
+  return {
+    ...userView(app, row, { id: row.id, blocked: new Set() }),
+    email: row.email,
+    email_verified: row.email_verified === 1,
+    role: row.role,
+  };
+}
+
+function currentUser(ctx: Ctx): UserRow {
+  const row = ctx.store.users.byId(ctx.caller.user.id);
+  if (!row) throw fail('no_such_user', { username: ctx.caller.user.username });
+  return row;
+}
+
+/** A user the caller may look at: someone who blocked the caller is as unknown as nobody. */
+export function visibleUser(ctx: Ctx, username: string): UserRow {
+  const row = ctx.store.users.byUsername(username);
+  if (!row || ctx.store.contacts.blocks(row.id, ctx.caller.user.id)) throw fail('no_such_user', { username });
+  return row;
 }
 
 export const userHandlers = {
   self: {
     schema: events.self.request,
-    run(ctx) {
-      const row = ctx.store.users.byId(ctx.caller.user.id);
-      if (!row) throw fail('no_such_user', { username: ctx.caller.user.username });
-      return userView(ctx, row);
+    run: (ctx) => selfView(ctx, currentUser(ctx)),
+  },
+  update_profile: {
+    schema: events.update_profile.request,
+    run(ctx, { fullname, bio, email }) {
+      if (fullname == null && bio == null && email == null) throw fail('nothing_to_update_profile');
+      const row = currentUser(ctx);
+      const changedEmail = email != null && email !== row.email;
+      ctx.store.users.setProfile(row.id, {
+        fullname: fullname ?? row.fullname,
+        bio: bio ?? row.bio,
+        email: email ?? row.email,
+        emailVerified: changedEmail ? false : row.email_verified === 1,
+      });
+      if (changedEmail) sendCode(ctx, row.id, 'verify', email);
+      const updated = currentUser(ctx);
+      // The public profile goes to contacts and to the caller's other sockets, logged for each.
+      const dataText = JSON.stringify({ user: userView(ctx, updated, { id: 0, blocked: new Set() }) });
+      const audience = [...ctx.store.contacts.ids(row.id), row.id];
+      const text = eventText('user_updated', dataText, ctx.store.events.forUsers(audience, 'user_updated', dataText, ctx.now()));
+      ctx.commit.after((committed) => committed && ctx.registry.push(audience, text, ctx.caller));
+      return selfView(ctx, updated);
+    },
+  },
+  verify_email: {
+    schema: events.verify_email.request,
+    run(ctx, { code }) {
+      const row = currentUser(ctx);
+      const sentTo = useCode(ctx, row.id, 'verify', code);
+      if (sentTo === undefined || sentTo !== row.email) throw keepingWrites(fail('bad_code'));
+      ctx.store.users.setProfile(row.id, { fullname: row.fullname, bio: row.bio, email: row.email, emailVerified: true });
+      return selfView(ctx, currentUser(ctx));
+    },
+  },
+  get_user: {
+    schema: events.get_user.request,
+    run: (ctx, { username }) => userView(ctx, visibleUser(ctx, username), viewerOf(ctx, ctx.caller.user.id)),
+  },
+  search_users: {
+    schema: events.search_users.request,
+    run(ctx, { query, before, limit }) {
+      const size = limit ?? limits.usersPage.default;
+      const rows = ctx.store.users.search(ctx.caller.user.id, query, before ?? '', size + 1);
+      const viewer = viewerOf(ctx, ctx.caller.user.id);
+      const page = rows.slice(0, size);
+      return { users: page.map((row) => userView(ctx, row, viewer)), next: rows.length > size ? page.at(-1)!.username : null };
+    },
+  },
+  set_status: {
+    schema: events.set_status.request,
+    run(ctx, { status, text }) {
+      const row = currentUser(ctx);
+      ctx.store.users.setStatus(row.id, status, text ?? '');
+      ctx.commit.after((committed) => committed && announce(ctx, ctx.caller.user));
+      return tell({ status, status_text: text ?? '' }, { users: [row.id] });
     },
   },
 } satisfies Partial<Handlers>;

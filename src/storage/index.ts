@@ -8,6 +8,7 @@ import { messagesStore } from './messages.ts';
 import { membersStore } from './members.ts';
 import { eventsStore } from './events.ts';
 import { searchStore } from './search.ts';
+import { codesStore } from './codes.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -22,6 +23,7 @@ export function createStore(db: Db) {
     messages: messagesStore(db),
     events: eventsStore(db),
     search: searchStore(db),
+    codes: codesStore(db),
   };
 }
 

@@ -8,6 +8,13 @@ export type UserRow = {
   password_hash: string;
   created_at: number;
   last_online: number;
+  bio: string;
+  email: string | null;
+  email_verified: number;
+  status: 'online' | 'away' | 'busy' | 'invisible';
+  status_text: string;
+  role: 'user' | 'admin';
+  account_status: 'active' | 'suspended';
 };
 
 export function usersStore(db: Db) {
@@ -17,6 +24,17 @@ export function usersStore(db: Db) {
   const byId = db.prepare<[number], UserRow>('SELECT * FROM users WHERE id = ?');
   const byUsername = db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?');
   const setLastOnline = db.prepare<[number, number]>('UPDATE users SET last_online = ? WHERE id = ?');
+  const setProfile = db.prepare<{ id: number; fullname: string; bio: string; email: string | null; verified: number }>(
+    'UPDATE users SET fullname = :fullname, bio = :bio, email = :email, email_verified = :verified WHERE id = :id',
+  );
+  const setStatus = db.prepare<[string, string, number]>('UPDATE users SET status = ?, status_text = ? WHERE id = ?');
+  // Prefix search over usernames and full names; LIKE is case-insensitive for ASCII, as usernames are.
+  const search = db.prepare<{ viewer: number; prefix: string; after: string; limit: number }, UserRow>(
+    `SELECT * FROM users
+      WHERE (username LIKE :prefix ESCAPE '\\' OR fullname LIKE :prefix ESCAPE '\\') AND username > :after COLLATE NOCASE
+        AND id NOT IN (SELECT user_id FROM blocks WHERE blocked_id = :viewer)
+      ORDER BY username COLLATE NOCASE LIMIT :limit`,
+  );
 
   return {
     /** Returns the new user's id, or null when the username is taken (in any case). */
@@ -29,5 +47,14 @@ export function usersStore(db: Db) {
     setLastOnline(id: number, at: number): void {
       setLastOnline.run(at, id);
     },
+    setProfile(id: number, profile: { fullname: string; bio: string; email: string | null; emailVerified: boolean }): void {
+      setProfile.run({ id, fullname: profile.fullname, bio: profile.bio, email: profile.email, verified: profile.emailVerified ? 1 : 0 });
+    },
+    setStatus(id: number, status: UserRow['status'], text: string): void {
+      setStatus.run(status, text, id);
+    },
+    /** Users whose username or full name starts with `prefix`, after `after` in username order, leaving out those who blocked `viewerId`. */
+    search: (viewerId: number, prefix: string, after: string, limit: number): UserRow[] =>
+      search.all({ viewer: viewerId, prefix: `${prefix.replace(/[\\%_]/g, (char) => `\\${char}`)}%`, after, limit }),
   };
 }

@@ -1,0 +1,35 @@
+// Outgoing mail: through SMTP when SMTP_URL is set; otherwise each mail is written as an .eml file
+// under the outbox beside the database and logged, so a newcomer can reset a password with no mail server.
+import nodemailer from 'nodemailer';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import type { Settings } from './config.ts';
+import type { Logger } from './log.ts';
+
+export type Mail = { to: string; subject: string; text: string };
+export type Mailer = { send(mail: Mail): Promise<void> };
+
+export function createMailer(settings: Settings, log: Logger): Mailer {
+  const from = settings.MAIL_FROM;
+  if (settings.SMTP_URL) {
+    const transport = nodemailer.createTransport(settings.SMTP_URL);
+    return {
+      async send(mail) {
+        await transport.sendMail({ from, ...mail });
+        log.info('mail sent', { to: mail.to, subject: mail.subject });
+      },
+    };
+  }
+  const outbox = join(dirname(settings.DBPATH), 'outbox');
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    async send(mail) {
+      const { message } = await transport.sendMail({ from, ...mail });
+      mkdirSync(outbox, { recursive: true });
+      const file = join(outbox, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`);
+      writeFileSync(file, message as Buffer, { mode: 0o600 });
+      log.info('mail written to the outbox (no SMTP_URL set)', { to: mail.to, subject: mail.subject, file });
+    },
+  };
+}
