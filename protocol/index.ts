@@ -9,6 +9,7 @@ import * as sync from './events/sync.ts';
 import * as members from './events/members.ts';
 import * as channels from './events/channels.ts';
 import * as receipts from './events/receipts.ts';
+import * as account from './events/account.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 import type { ErrorCode } from './errors.ts';
 
@@ -55,6 +56,15 @@ export const events = {
   get_receipts: receipts.get_receipts,
   typing: receipts.typing,
   sync: sync.sync,
+  get_sessions: account.get_sessions,
+  revoke_session: account.revoke_session,
+  logout_all: account.logout_all,
+  change_password: account.change_password,
+  delete_account: account.delete_account,
+  admin_list_users: account.admin_list_users,
+  admin_set_user_status: account.admin_set_user_status,
+  admin_set_role: account.admin_set_role,
+  admin_stats: account.admin_stats,
 } as const satisfies Record<string, EventSpec>;
 
 export const pushes = {

@@ -56,6 +56,7 @@ const SettingsSchema = v.pipe(
       v.string(),
       v.check((value) => URL.canParse(value) && ['smtp:', 'smtps:'].includes(new URL(value).protocol), 'SMTP_URL must be an smtp:// or smtps:// URL, such as smtp://user:pass@mail.example.com:587'),
     )),
+    USERNAME_HOLD_DAYS: integerSetting('USERNAME_HOLD_DAYS', 30, 0, 3650),
     MAIL_FROM: v.pipe(v.optional(v.string(), 'Parley <parley@localhost>'), v.nonEmpty('MAIL_FROM must not be empty')),
   }),
   v.check(

@@ -6,7 +6,7 @@ import { ParleyError } from './errors.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
 import { opened, type Audience } from './features/handler.ts';
-import { conversationTopic } from './registry.ts';
+import { deliver, logEvent } from './fanout.ts';
 import { personal, personalise } from './features/message-view.ts';
 import type { Ctx } from './context.ts';
 
@@ -66,7 +66,6 @@ export function dispatch(ctx: Ctx, text: string): void {
   if (entry === undefined || typeof type !== 'string') return rootError(ctx, 'no_type', ref);
 
   let input: unknown;
-  let outcome: { data: unknown; audience?: Audience; logged?: { seq: number; dataText: string } };
   try {
     if (entry.guardSchema) {
       const guarded = v.safeParse(entry.guardSchema, frame, parseConfig);
@@ -76,9 +75,25 @@ export function dispatch(ctx: Ctx, text: string): void {
     const parsed = v.safeParse(entry.schema, frame, parseConfig);
     if (!parsed.success) throw new ParleyError('bad_request', parsed.issues[0].message);
     input = parsed.output;
+  } catch (error) {
+    return reply(ctx, failed(ctx, type, error, ref));
+  }
+  const { prepare } = entry.handler;
+  if (!prepare) return execute(ctx, entry, type, input, ref, undefined);
+  // The slow part (a password hash) runs off the transaction; its reply may come after later frames' replies.
+  prepare(ctx, input).then(
+    (prepared) => ctx.caller.closed || execute(ctx, entry, type, input, ref, prepared),
+    (error: unknown) => reply(ctx, failed(ctx, type, error, ref)),
+  );
+}
+
+/** Runs a validated event in the open batch, and sends its reply and pushes once the batch is committed. */
+function execute(ctx: Ctx, entry: Entry, type: string, input: unknown, ref: Ref | undefined, prepared: unknown): void {
+  let outcome: { data: unknown; audience?: Audience; logged?: { seq: number; dataText: string } };
+  try {
     const run = () => {
       try {
-        return entry.handler.run(ctx, input);
+        return entry.handler.run(ctx, input, prepared);
       } catch (error) {
         // A refusal whose writes must stand (a wrong code spends a try) leaves the savepoint committed.
         if (error instanceof ParleyError && error.keepWrites) return error;
@@ -89,15 +104,7 @@ export function dispatch(ctx: Ctx, text: string): void {
       const ran = run();
       if (ran instanceof ParleyError) return ran;
       const { data, audience } = opened(ran);
-      if (!audience) return { data };
-      const dataText = JSON.stringify(data);
-      const now = ctx.now();
-      if (!('conversation' in audience)) return { data, audience, logged: { seq: ctx.store.events.forUsers([...audience.users], type, dataText, now), dataText } };
-      const { conversation, joined = [], left = [], message = null } = audience;
-      const seq = ctx.store.events.forConversation(conversation, type, dataText, now, message);
-      for (const userId of joined) ctx.store.members.openPeriod(conversation, userId, seq);
-      for (const userId of left) ctx.store.members.closePeriod(conversation, userId, seq);
-      return { data, audience, logged: { seq, dataText } };
+      return audience ? { data, audience, logged: logEvent(ctx, type, data, audience) } : { data };
     });
     if (result instanceof ParleyError) return reply(ctx, failed(ctx, type, result, ref));
     outcome = result;
@@ -110,14 +117,7 @@ export function dispatch(ctx: Ctx, text: string): void {
     if (!audience || !logged) return ctx.caller.send(withRef(successText(type, data), ref));
     if (personal.has(type)) return pushPersonal(ctx, type, data, audience, logged.seq, ref);
     const text = eventText(type, logged.dataText, logged.seq);
-    if ('conversation' in audience) {
-      const topic = conversationTopic(audience.conversation);
-      if (audience.joined) ctx.registry.subscribe(audience.joined, topic);
-      ctx.registry.publish(topic, text, ctx.caller);
-      if (audience.left) ctx.registry.unsubscribe(audience.left, topic);
-    } else {
-      ctx.registry.push(audience.users, text, ctx.caller);
-    }
+    deliver(ctx, audience, text, ctx.caller);
     ctx.caller.send(withRef(text, ref));
   });
 }

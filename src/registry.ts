@@ -40,6 +40,8 @@ export function createRegistry(publish: (topic: string, text: string) => void) {
       return removeFrom(byUser, connection.user.id, connection) === 0;
     },
     isOnline: (userId: number): boolean => byUser.has(userId),
+    /** How many users have a socket open. */
+    onlineCount: (): number => byUser.size,
     socketCount: (userId: number): number => byUser.get(userId)?.size ?? 0,
     /** Subscribes every live socket of these users to a topic, e.g. members to a new conversation. */
     subscribe(userIds: Iterable<number>, topic: string): void {

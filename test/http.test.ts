@@ -143,7 +143,10 @@ test('HTTP routes', async (t) => {
     const result = await post('/auth/logout', undefined, { cookie: `login-token=${token}` });
     assert.equal(result.status, 204);
     assert.equal(result.body, '');
-    assert.match(String(result.headers['set-cookie']), /^login-token=; Max-Age=0; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    assert.deepEqual(result.headers['set-cookie'], [
+      'login-token=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax',
+      'refresh-token=; Max-Age=0; Path=/auth; HttpOnly; Secure; SameSite=Lax',
+    ]);
     await expect(http(server.http, 'GET', '/auth/verify', { headers: { cookie: `login-token=${token}` } }), 401, 'invalid login-token');
     await expect(http(server.http, 'GET', '/auth/verify', { headers: { cookie: `login-token=${other}` } }), 200, `Hello, ${username}`);
     const anonymous = await post('/auth/logout');
@@ -211,5 +214,8 @@ test('cookie settings shape the cookie', async (t) => {
   const username = uniqueName();
   await register(server, username);
   const result = await http(server.http, 'POST', '/auth/login', { body: { username, password } });
-  assert.match(String(result.headers['set-cookie']), /^login-token=[^;]+; Max-Age=3600; Path=\/; HttpOnly; SameSite=Strict$/);
+  const [login, refresh, ...more] = result.headers['set-cookie'] as string[];
+  assert.match(login!, /^login-token=[^;]+; Max-Age=3600; Path=\/; HttpOnly; SameSite=Strict$/);
+  assert.match(refresh!, /^refresh-token=[^;]+; Max-Age=2592000; Path=\/auth; HttpOnly; SameSite=Strict$/);
+  assert.deepEqual(more, []);
 });

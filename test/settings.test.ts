@@ -55,6 +55,7 @@ test('defaults are those the README documents', () => {
     EVENT_LOG_DAYS: 30,
     MAX_MESSAGE_LENGTH: 4000,
     MAIL_FROM: 'Parley <parley@localhost>',
+    USERNAME_HOLD_DAYS: 30,
   });
   assert.throws(() => readSettings({ SMTP_URL: 'http://mail.example' }), /SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/);
   assert.equal(readSettings({ SMTP_URL: 'smtp://u:p@mail.example:587' }).SMTP_URL, 'smtp://u:p@mail.example:587');

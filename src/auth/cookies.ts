@@ -1,15 +1,17 @@
-// The `login-token` cookie: set at login, read on every authenticated request, cleared at logout.
+// The cookies: `login-token` (set at login and refresh, read on every authenticated request) and
+// `refresh-token` (sent only to /auth, rotated by /auth/refresh); both cleared at logout.
 import { parse, serialize } from 'cookie';
 import type { Settings } from '../config.ts';
-import { tokenLifetime } from './tokens.ts';
+import { refreshLifetime, tokenLifetime } from './tokens.ts';
 
 export const loginCookie = 'login-token';
+export const refreshCookie = 'refresh-token';
 
-function attributes(settings: Settings, maxAge: number) {
+function attributes(settings: Settings, maxAge: number, path = '/') {
   return {
     httpOnly: true,
     maxAge,
-    path: '/',
+    path,
     secure: settings.COOKIE_SECURE,
     sameSite: settings.COOKIE_SAMESITE.toLowerCase() as 'strict' | 'lax' | 'none',
   };
@@ -21,6 +23,20 @@ export function setLoginCookie(settings: Settings, token: string): string {
 
 export function clearLoginCookie(settings: Settings): string {
   return serialize(loginCookie, '', attributes(settings, 0));
+}
+
+/** The refresh token goes only to the /auth routes. */
+export function setRefreshCookie(settings: Settings, token: string): string {
+  return serialize(refreshCookie, token, attributes(settings, refreshLifetime, '/auth'));
+}
+
+export function clearRefreshCookie(settings: Settings): string {
+  return serialize(refreshCookie, '', attributes(settings, 0, '/auth'));
+}
+
+export function readRefreshToken(header: string): string | undefined {
+  const token = header ? parse(header)[refreshCookie] : undefined;
+  return token || undefined;
 }
 
 /** The login token from a Cookie header, or undefined when there is none. */

@@ -2,7 +2,7 @@
 import { limits } from '../../protocol/index.ts';
 import type { Settings } from '../config.ts';
 
-type Field = 'username' | 'password' | 'fullname';
+type Field = 'username' | 'password' | 'fullname' | 'code' | 'new_password';
 
 /**
  * The seed's checks: the body must be a JSON object (whatever the Content-Type); then every field's
@@ -26,14 +26,21 @@ export function readFields<F extends Field>(body: string, fields: readonly F[]):
 const usernamePattern = /^[A-Za-z0-9_.-]+$/;
 
 /** Parley's rules for a new account, beyond the seed's; returns the first one broken. */
-export function newAccountProblem(settings: Settings, values: Record<Field, string>): string | undefined {
+/** Parley's rules for a password (new accounts, changes and resets). */
+export function passwordProblem(settings: Settings, password: string, field = 'password'): string | undefined {
+  const length = [...password].length;
+  if (length < settings.PASSWORD_MIN_LENGTH) return `${field} must be at least ${settings.PASSWORD_MIN_LENGTH} characters long`;
+  if (length > limits.passwordMax) return `${field} must be at most ${limits.passwordMax} characters long`;
+  return undefined;
+}
+
+export function newAccountProblem(settings: Settings, values: Record<'username' | 'password' | 'fullname', string>): string | undefined {
   const { min, max } = limits.username;
   const { username, password, fullname } = values;
   if (username.length < min || username.length > max) return `username must be ${min} to ${max} characters long`;
   if (!usernamePattern.test(username)) return "username may contain only letters, digits, '_', '.' and '-'";
-  const passwordLength = [...password].length;
-  if (passwordLength < settings.PASSWORD_MIN_LENGTH) return `password must be at least ${settings.PASSWORD_MIN_LENGTH} characters long`;
-  if (passwordLength > limits.passwordMax) return `password must be at most ${limits.passwordMax} characters long`;
+  const problem = passwordProblem(settings, password);
+  if (problem) return problem;
   if (fullname.trim() === '') return 'fullname should not be blank';
   if ([...fullname].length > limits.name) return `fullname must be at most ${limits.name} characters long`;
   return undefined;

@@ -1,9 +1,13 @@
-// The HTTP routes: ping, register, login, verify and logout, as the seed backend answered them.
-import { closeCodes } from '../../protocol/index.ts';
+// The HTTP routes: ping, register, login, verify and logout as the seed backend answered them; and
+// the few a browser needs before a socket can open: refresh, forgot-password and reset-password.
+import { randomBytes } from 'node:crypto';
 import type { App } from '../context.ts';
 import type { Request, Response, Routes } from '../transport/http.ts';
-import { clearLoginCookie, readLoginToken, setLoginCookie } from './cookies.ts';
-import { newAccountProblem, readFields } from './credentials.ts';
+import { clearLoginCookie, clearRefreshCookie, readLoginToken, readRefreshToken, setLoginCookie, setRefreshCookie } from './cookies.ts';
+import { newAccountProblem, passwordProblem, readFields } from './credentials.ts';
+import { hashRefresh } from './tokens.ts';
+import { sendCode, useCode } from './codes.ts';
+import { endSessions } from './sessions.ts';
 import { createThrottle, createWindowLimit } from '../throttle.ts';
 
 const text = (status: number, body: string): Response => ({ status, body });
@@ -19,6 +23,7 @@ export function authRoutes(app: App): Routes {
   const accounts = createThrottle({ limit: failures, baseMs: 1000, maxMs: 15 * 60_000 });
   const addresses = createThrottle({ limit: 4 * failures, baseMs: 1000, maxMs: 15 * 60_000 });
   const registrations = createWindowLimit(app.settings.REGISTRATIONS_PER_HOUR, 3600_000);
+  const resets = createWindowLimit(app.settings.REGISTRATIONS_PER_HOUR, 3600_000);
 
   async function register(request: Request): Promise<Response> {
     const fields = readFields(request.body, ['username', 'password', 'fullname'] as const);
@@ -26,7 +31,7 @@ export function authRoutes(app: App): Routes {
     const problem = newAccountProblem(app.settings, fields.values);
     if (problem) return text(400, problem);
     const { username, password, fullname } = fields.values;
-    if (app.store.users.byUsername(username)) return text(409, 'username already exists');
+    if (app.store.users.byUsername(username) || app.store.users.isHeld(username, app.now())) return text(409, 'username already exists');
     const wait = registrations(request.ip, Date.now());
     if (wait > 0) return tooMany(wait, 'too many registrations from this address');
     const passwordHash = await app.passwords.hash(password);
@@ -56,10 +61,77 @@ export function authRoutes(app: App): Routes {
       return text(401, 'mismatch username and password');
     }
     accounts.forget(account);
-    const { token } = await app.tokens.issue(user, app.now());
+    if (user.account_status === 'suspended') {
+      app.log.warn('login refused: account suspended', { user: user.username, ip: request.ip });
+      return text(403, 'account suspended');
+    }
+    const { token, refresh } = await app.tokens.issue(user, app.now(), { userAgent: request.userAgent, ip: request.ip });
     if (!(await app.commit.durable())) return text(500, 'internal server error');
     app.log.info('logged in', { user: user.username, ip: request.ip });
-    return { status: 202, body: 'login successful', headers: [['Set-Cookie', setLoginCookie(app.settings, token)]] };
+    return { status: 202, body: 'login successful', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, refresh)]] };
+  }
+
+  /** Rotates the refresh token and issues a new login token; a refresh token used twice revokes its session. */
+  async function refresh(request: Request): Promise<Response> {
+    const given = readRefreshToken(request.cookie);
+    if (!given) return text(401, 'refresh-token required');
+    const hash = hashRefresh(given);
+    const now = app.now();
+    const clear = [['Set-Cookie', clearLoginCookie(app.settings)], ['Set-Cookie', clearRefreshCookie(app.settings)]] as const;
+    const session = app.store.sessions.byRefresh(hash, now);
+    if (!session) {
+      const reused = app.store.sessions.usedRefresh(hash);
+      if (reused) {
+        // Someone replayed a token that was already rotated: the session is compromised, so it ends.
+        endSessions(app, [reused.session_id], 'refresh_reused');
+        await app.commit.durable();
+        app.log.warn('refresh token reused: session revoked', { session: reused.session_id, ip: request.ip });
+        return { status: 401, body: 'refresh-token already used: the session is revoked, log in again', headers: clear };
+      }
+      return { status: 401, body: 'invalid refresh-token', headers: clear };
+    }
+    const user = app.store.users.byId(session.user_id);
+    if (!user || user.account_status === 'suspended') return { status: 401, body: 'invalid refresh-token', headers: clear };
+    const next = randomBytes(32).toString('base64url');
+    app.commit.run(() => app.store.sessions.rotate(session.id, hash, hashRefresh(next), now));
+    const token = await app.tokens.sign(user, session.id, now);
+    if (!(await app.commit.durable())) return text(500, 'internal server error');
+    return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, next)]] };
+  }
+
+  /** Mails a reset code to the account's verified email; the answer is the same whether or not there is one. */
+  async function forgotPassword(request: Request): Promise<Response> {
+    const fields = readFields(request.body, ['username'] as const);
+    if ('problem' in fields) return text(400, fields.problem);
+    const wait = resets(request.ip, Date.now());
+    if (wait > 0) return tooMany(wait, 'too many reset requests from this address');
+    const user = app.store.users.byUsername(fields.values.username);
+    if (user?.email && user.email_verified === 1) {
+      app.commit.run(() => sendCode(app, user.id, 'reset', user.email!));
+      await app.commit.durable();
+      app.log.info('password reset code sent', { user: user.username, ip: request.ip });
+    }
+    return text(202, 'if the account has a verified email, a code is on its way');
+  }
+
+  async function resetPassword(request: Request): Promise<Response> {
+    const fields = readFields(request.body, ['username', 'code', 'new_password'] as const);
+    if ('problem' in fields) return text(400, fields.problem);
+    const { username, code, new_password: password } = fields.values;
+    const problem = passwordProblem(app.settings, password);
+    if (problem) return text(400, problem);
+    const user = app.store.users.byUsername(username);
+    const sentTo = user && app.commit.run(() => useCode(app, user.id, 'reset', code));
+    if (!user || sentTo === undefined) {
+      await app.commit.durable();
+      return text(400, 'invalid or expired code');
+    }
+    const passwordHash = await app.passwords.hash(password);
+    app.commit.run(() => app.store.users.setPassword(user.id, passwordHash));
+    endSessions(app, app.store.sessions.liveIds(user.id, app.now()), 'password_changed');
+    if (!(await app.commit.durable())) return text(500, 'internal server error');
+    app.log.info('password reset', { user: user.username, ip: request.ip });
+    return text(200, 'password reset: log in with the new password');
   }
 
   async function verify(request: Request): Promise<Response> {
@@ -77,13 +149,11 @@ export function authRoutes(app: App): Routes {
     const token = readLoginToken(request.cookie);
     const verified = token ? await app.tokens.verify(token, app.now()) : undefined;
     if (verified?.ok) {
-      app.store.sessions.revoke(verified.sessionId, app.now());
+      endSessions(app, [verified.sessionId], 'logged_out');
       await app.commit.durable();
-      const { code, reason } = closeCodes.logged_out;
-      app.registry.closeSession(verified.sessionId, code, reason);
       app.log.info('logged out', { user: verified.user.username, ip: request.ip });
     }
-    return { status: 204, headers: [['Set-Cookie', clearLoginCookie(app.settings)]] };
+    return { status: 204, headers: [['Set-Cookie', clearLoginCookie(app.settings)], ['Set-Cookie', clearRefreshCookie(app.settings)]] };
   }
 
   return {
@@ -92,5 +162,8 @@ export function authRoutes(app: App): Routes {
     '/auth/login': { POST: login },
     '/auth/verify': { GET: verify },
     '/auth/logout': { POST: logout },
+    '/auth/refresh': { POST: refresh },
+    '/auth/forgot-password': { POST: forgotPassword },
+    '/auth/reset-password': { POST: resetPassword },
   };
 }

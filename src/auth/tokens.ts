@@ -1,12 +1,16 @@
 // Login tokens: HS256 JWTs naming a user and a session row; a token is only as good as its session.
 import { SignJWT, jwtVerify } from 'jose';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Store, UserRow } from '../storage/index.ts';
 import type { Logger } from '../log.ts';
 
 export const tokenLifetime = 3600;
+/** A session lives as long as its refresh token: 30 days from the last refresh's login. */
+export const refreshLifetime = 30 * 86_400;
+
+export const hashRefresh = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export type Verified =
   | { ok: true; user: UserRow; sessionId: string; expiresAt: number }
@@ -14,8 +18,10 @@ export type Verified =
   | { ok: false; problem: 'user_gone'; username: string };
 
 export type Tokens = {
-  /** Opens a session for the user and returns its token. */
-  issue(user: UserRow, now: number): Promise<{ token: string; sessionId: string }>;
+  /** Opens a session for the user and returns its login token and refresh token. */
+  issue(user: UserRow, now: number, client?: { userAgent: string; ip: string }): Promise<{ token: string; sessionId: string; refresh: string }>;
+  /** A new login token for a live session. */
+  sign(user: UserRow, sessionId: string, now: number): Promise<string>;
   verify(token: string, now: number): Promise<Verified>;
 };
 
@@ -38,19 +44,21 @@ export function loadSecret(configured: string | undefined, dbPath: string, log: 
 }
 
 export function createTokens(secret: Uint8Array, store: Store): Tokens {
+  const sign = (user: UserRow, sessionId: string, now: number) =>
+    new SignJWT({ username: user.username, sid: sessionId })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(String(user.id))
+      .setIssuedAt(now)
+      .setExpirationTime(now + tokenLifetime)
+      .sign(secret);
   return {
-    async issue(user, now) {
+    async issue(user, now, client) {
       const sessionId = randomBytes(18).toString('base64url');
-      const expiresAt = now + tokenLifetime;
-      store.sessions.create({ id: sessionId, userId: user.id, createdAt: now, expiresAt });
-      const token = await new SignJWT({ username: user.username, sid: sessionId })
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setSubject(String(user.id))
-        .setIssuedAt(now)
-        .setExpirationTime(expiresAt)
-        .sign(secret);
-      return { token, sessionId };
+      const refresh = randomBytes(32).toString('base64url');
+      store.sessions.create({ id: sessionId, userId: user.id, createdAt: now, expiresAt: now + refreshLifetime, ...client, refreshHash: hashRefresh(refresh) });
+      return { token: await sign(user, sessionId, now), sessionId, refresh };
     },
+    sign,
     async verify(token, now) {
       let claims;
       try {
@@ -58,14 +66,16 @@ export function createTokens(secret: Uint8Array, store: Store): Tokens {
       } catch {
         return { ok: false, problem: 'invalid' };
       }
-      const { sub, sid, username, exp } = claims;
-      if (typeof sub !== 'string' || typeof sid !== 'string' || typeof username !== 'string' || typeof exp !== 'number') {
+      const { sub, sid, username } = claims;
+      if (typeof sub !== 'string' || typeof sid !== 'string' || typeof username !== 'string') {
         return { ok: false, problem: 'invalid' };
       }
       const user = store.users.byId(Number(sub));
       if (!user) return { ok: false, problem: 'user_gone', username };
-      if (!store.sessions.isActive(sid, user.id, now)) return { ok: false, problem: 'invalid' };
-      return { ok: true, user, sessionId: sid, expiresAt: exp };
+      const until = store.sessions.activeUntil(sid, user.id, now);
+      if (until === undefined) return { ok: false, problem: 'invalid' };
+      // A socket lives as long as its session: a refresh renews the login token over HTTP, and open sockets stay.
+      return { ok: true, user, sessionId: sid, expiresAt: until };
     },
   };
 }

@@ -43,8 +43,13 @@ export function opened(result: unknown): { data: unknown; audience?: Audience } 
 
 export type Handler<T extends EventType> = {
   readonly schema: Spec<T>['request'];
+  /**
+   * Slow work that must not hold the transaction (checking or hashing a password): runs first, and
+   * what it resolves to is handed to `run`; a rejection is the reply.
+   */
+  prepare?(ctx: Ctx, input: EventRequest<T>): Promise<unknown>;
   /** Runs inside the batch's transaction, as a savepoint: synchronous, and all or nothing. */
-  run(ctx: Ctx, input: EventRequest<T>): EventReply<T> | Told<EventReply<T>>;
+  run(ctx: Ctx, input: EventRequest<T>, prepared?: unknown): EventReply<T> | Told<EventReply<T>>;
 } & (Spec<T> extends { guard: object }
   ? { guard(ctx: Ctx, input: GuardInput<T>): void }
   : { guard?: never });
@@ -53,6 +58,7 @@ export type Handlers = { [T in EventType]: Handler<T> };
 
 /** A handler with its types erased, as dispatch holds it after validation has done the typing. */
 export type AnyHandler = {
-  run(ctx: Ctx, input: unknown): unknown;
+  prepare?(ctx: Ctx, input: unknown): Promise<unknown>;
+  run(ctx: Ctx, input: unknown, prepared: unknown): unknown;
   guard?(ctx: Ctx, input: unknown): void;
 };

@@ -11,6 +11,8 @@ import { channelHandlers } from './channels.ts';
 import { searchHandlers } from './search.ts';
 import { receiptHandlers } from './receipts.ts';
 import { typingHandlers } from './typing.ts';
+import { accountHandlers } from './account.ts';
+import { adminHandlers } from './admin.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -23,6 +25,8 @@ export const handlers = {
   ...searchHandlers,
   ...receiptHandlers,
   ...typingHandlers,
+  ...accountHandlers,
+  ...adminHandlers,
   ...syncHandlers,
 } satisfies Handlers;
 

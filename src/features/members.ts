@@ -4,7 +4,8 @@ import { fail } from '../errors.ts';
 import { conversationView, removeConversation } from './conversations.ts';
 import { asAdmin, memberOf, membership, notDirect } from './membership.ts';
 import type { Ctx } from '../context.ts';
-import { tell, type Handlers } from './handler.ts';
+import { tell, type Audience, type Handlers } from './handler.ts';
+import type { MemberRow } from '../storage/members.ts';
 
 /** A member named by username, with their role; `not_member` otherwise. */
 export function namedMember(ctx: Ctx, conversationId: number, username: string) {
@@ -86,18 +87,27 @@ export const memberHandlers = {
     run(ctx, { conversation_id }) {
       const { conversation, member } = membership(ctx, conversation_id);
       notDirect(conversation, 'leave it (delete it instead)');
-      const me = ctx.caller.user;
-      ctx.store.members.remove(conversation_id, me.id);
-      let newOwner: string | null = null;
-      const heir = member.role === 'owner' ? ctx.store.members.successor(conversation_id) : undefined;
-      if (heir !== undefined) {
-        ctx.store.members.setRole(conversation_id, heir, 'owner');
-        newOwner = ctx.store.users.byId(heir)?.username ?? null;
-      }
-      const data = { conversation_id, username: me.username, new_owner: newOwner };
-      // The last one out: nobody is left to see it, so it goes.
-      if (ctx.store.members.count(conversation_id) === 0) return tell(data, { users: removeConversation(ctx, conversation_id).concat(me.id) });
-      return tell(data, { conversation: conversation_id, left: [me.id] });
+      const { data, audience } = leave(ctx, conversation_id, ctx.caller.user, member.role);
+      return tell(data, audience);
     },
   },
 } satisfies Partial<Handlers>;
+
+/**
+ * Takes a member out of a conversation. An owner hands it to the longest-standing admin, else member;
+ * the last one out deletes it. Returns the `leave_conversation` data and who is to be told.
+ */
+export function leave(ctx: Ctx, conversationId: number, user: { id: number; username: string }, role: MemberRow['role']) {
+  ctx.store.members.remove(conversationId, user.id);
+  let newOwner: string | null = null;
+  const heir = role === 'owner' ? ctx.store.members.successor(conversationId) : undefined;
+  if (heir !== undefined) {
+    ctx.store.members.setRole(conversationId, heir, 'owner');
+    newOwner = ctx.store.users.byId(heir)?.username ?? null;
+  }
+  const data = { conversation_id: conversationId, username: user.username, new_owner: newOwner };
+  const audience: Audience = ctx.store.members.count(conversationId) === 0
+    ? { users: removeConversation(ctx, conversationId).concat(user.id) }
+    : { conversation: conversationId, left: [user.id] };
+  return { data, audience };
+}

@@ -9,6 +9,7 @@ import { membersStore } from './members.ts';
 import { eventsStore } from './events.ts';
 import { searchStore } from './search.ts';
 import { codesStore } from './codes.ts';
+import { statsStore } from './stats.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -24,6 +25,7 @@ export function createStore(db: Db) {
     events: eventsStore(db),
     search: searchStore(db),
     codes: codesStore(db),
+    stats: statsStore(db),
   };
 }
 

@@ -52,6 +52,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
       return ws.end(code, reason.replace('{username}', verified.problem === 'user_gone' ? verified.username : ''));
     }
     const { user, sessionId, expiresAt } = verified;
+    if (user.account_status === 'suspended') return ws.end(closeCodes.suspended.code, closeCodes.suspended.reason);
     const limit = app.settings.MAX_SOCKETS_PER_USER;
     if (app.registry.socketCount(user.id) >= limit) {
       app.log.warn('socket refused: too many for the user', { user: user.username, limit, ip: data.ip });
@@ -60,6 +61,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip);
     data.ctx = { ...app, caller: connection };
     data.bucket = newBucket(app.settings.RATE_LIMIT_BURST, performance.now());
+    app.commit.run(() => app.store.sessions.touch(sessionId, app.now()));
     connected(app, connection);
     app.log.info('connected', { user: user.username, socket: connection.id, ip: data.ip });
     const waiting = data.waiting;

@@ -43,3 +43,9 @@ CREATE TABLE one_time_codes (
   tries_left INTEGER NOT NULL,
   PRIMARY KEY (user_id, purpose)
 ) WITHOUT ROWID;
+
+-- The usernames of deleted accounts, kept from new registrations until `until`.
+CREATE TABLE held_usernames (
+  username TEXT    PRIMARY KEY COLLATE NOCASE,
+  until    INTEGER NOT NULL
+) WITHOUT ROWID;

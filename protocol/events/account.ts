@@ -1,0 +1,105 @@
+// Events about your account's sessions and password, deleting it, and the administrators' events.
+import * as v from 'valibot';
+import { event, fields, limits, seconds, pageLimit } from '../spec.ts';
+
+const password = (field: string) => v.pipe(v.string(`${field} must be a string`), v.nonEmpty(`${field} must not be empty`));
+
+export const Session = v.object({
+  id: v.string(),
+  created_at: seconds,
+  last_seen_at: v.pipe(v.nullable(seconds), v.description('when a socket last opened or the session last refreshed')),
+  user_agent: v.string(),
+  ip: v.string(),
+  current: v.pipe(v.boolean(), v.description('the session this socket belongs to')),
+});
+
+export const get_sessions = event({
+  summary: 'Lists your live login sessions (devices), newest first.',
+  request: fields({}),
+  reply: v.array(Session),
+  errors: [],
+});
+
+export const revoke_session = event({
+  summary: 'Ends one of your sessions: its sockets close at once (4005) and its tokens stop working.',
+  request: fields({ session_id: v.string('expected session_id as string') }),
+  reply: v.object({ session_id: v.string() }),
+  errors: ['no_such_session'],
+});
+
+export const logout_all = event({
+  summary: 'Ends every one of your sessions, this one included: every socket closes (4005).',
+  request: fields({}),
+  reply: v.object({ sessions_ended: v.number() }),
+  errors: [],
+});
+
+export const change_password = event({
+  summary: 'Changes your password; every other session ends (their sockets close with 4008). Answered once the password hash is done, so possibly after replies to later events.',
+  request: fields({ old_password: password('old_password'), new_password: password('new_password') }),
+  reply: v.object({ sessions_ended: v.pipe(v.number(), v.description('other sessions ended')) }),
+  errors: ['wrong_password', 'bad_new_password'],
+});
+
+export const delete_account = event({
+  summary: 'Deletes your account: sessions, contacts and memberships go (an owner hands over as when leaving); your messages stay, from "deleted user"; your username is held for USERNAME_HOLD_DAYS before anyone can take it.',
+  request: fields({ password: password('password') }),
+  reply: v.object({ username: v.string() }),
+  errors: ['wrong_password'],
+  fanout: 'Each conversation you were in is pushed `leave_conversation`, each contact `contact_removed`; then every socket of yours closes (4003).',
+});
+
+export const AdminUser = v.object({
+  username: v.string(),
+  fullname: v.string(),
+  email: v.nullable(v.string()),
+  email_verified: v.boolean(),
+  role: v.picklist(['user', 'admin']),
+  status: v.picklist(['active', 'suspended']),
+  is_online: v.boolean(),
+  created_at: seconds,
+  last_online: seconds,
+});
+
+export const admin_list_users = event({
+  summary: 'Lists accounts (admins only), in username order, a page at a time.',
+  request: fields({
+    query: v.pipe(v.nullish(v.pipe(v.string('query must be a string'), v.maxLength(limits.name, `query may be at most ${limits.name} characters`))), v.description('optional; username or full name prefix')),
+    status: v.pipe(v.nullish(v.picklist(['active', 'suspended'], 'status must be one of active, suspended')), v.description('optional; only these')),
+    before: v.pipe(v.nullish(v.string('before must be a string')), v.description('optional; the `next` of the previous page')),
+    limit: pageLimit(limits.usersPage.max, limits.usersPage.default),
+  }),
+  reply: v.object({ users: v.array(AdminUser), next: v.nullable(v.string()) }),
+  errors: ['admins_only_event'],
+});
+
+export const admin_set_user_status = event({
+  summary: 'Suspends an account (it cannot log in or refresh, and its sockets close with 4009) or makes it active again (admins only).',
+  request: fields({
+    username: v.string('expected username as string'),
+    status: v.picklist(['active', 'suspended'], 'status must be one of active, suspended'),
+  }),
+  reply: v.object({ username: v.string(), status: v.picklist(['active', 'suspended']) }),
+  errors: ['admins_only_event', 'no_such_user', 'not_yourself'],
+});
+
+export const admin_set_role = event({
+  summary: 'Makes an account an admin or a plain user (admins only).',
+  request: fields({
+    username: v.string('expected username as string'),
+    role: v.picklist(['user', 'admin'], 'role must be one of user, admin'),
+  }),
+  reply: v.object({ username: v.string(), role: v.picklist(['user', 'admin']) }),
+  errors: ['admins_only_event', 'no_such_user', 'not_yourself'],
+});
+
+export const admin_stats = event({
+  summary: 'Numbers about the whole server (admins only).',
+  request: fields({}),
+  reply: v.object({
+    users: v.object({ total: v.number(), active_24h: v.number(), active_7d: v.number(), online: v.number(), suspended: v.number() }),
+    messages_per_day: v.pipe(v.array(v.object({ day: v.string(), count: v.number() })), v.description('the last 30 days (UTC), oldest first, days without messages included')),
+    conversations: v.object({ group: v.number(), direct: v.number(), channel: v.number() }),
+  }),
+  errors: ['admins_only_event'],
+});

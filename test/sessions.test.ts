@@ -1,0 +1,85 @@
+// Sessions: refresh tokens (rotation, reuse detection), listing and ending sessions, changing the password.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, type TestServer } from './helpers/server.ts';
+import { http, tokenFrom, type HttpResult } from './helpers/http.ts';
+import { connect, expectError, password, person, register, uniqueName } from './helpers/clients.ts';
+
+function refreshFrom(result: HttpResult): string {
+  const cookie = ([] as string[]).concat(result.headers['set-cookie'] ?? []).find((line) => line.startsWith('refresh-token='));
+  if (!cookie) throw new Error(`no refresh-token cookie in ${result.status} ${result.body}`);
+  return cookie.slice('refresh-token='.length).split(';')[0]!;
+}
+
+async function logIn(server: TestServer, username: string, agent = 'test-agent/1') {
+  const result = await http(server.http, 'POST', '/auth/login', { body: { username, password }, headers: { 'user-agent': agent } });
+  assert.equal(result.status, 202, result.body);
+  return { token: tokenFrom(result), refresh: refreshFrom(result) };
+}
+
+const refresh = (server: TestServer, token: string) => http(server.http, 'POST', '/auth/refresh', { headers: { cookie: `refresh-token=${token}` } });
+
+test('sessions', async (t) => {
+  const server = await startServer(t);
+
+  await t.test('refresh rotates both cookies; a used refresh token revokes the whole session', async () => {
+    const username = uniqueName('refresher');
+    await register(server, username);
+    const first = await logIn(server, username);
+    const socket = await connect(server, first.token);
+    const rotated = await refresh(server, first.refresh);
+    assert.deepEqual([rotated.status, rotated.body], [200, 'refreshed']);
+    const second = { token: tokenFrom(rotated), refresh: refreshFrom(rotated) };
+    assert.notEqual(second.refresh, first.refresh);
+    assert.equal((await http(server.http, 'GET', '/auth/verify', { headers: { cookie: `login-token=${second.token}` } })).status, 200);
+    assert.equal(await socket.request('ping'), 'pong', 'open sockets stay through a refresh');
+    // The old refresh token comes back: someone copied it. The session ends, sockets included.
+    const replay = await refresh(server, first.refresh);
+    assert.deepEqual([replay.status, replay.body], [401, 'refresh-token already used: the session is revoked, log in again']);
+    assert.deepEqual(await socket.closed, { code: 4010, reason: 'session revoked: its refresh token was used twice' });
+    assert.equal((await refresh(server, second.refresh)).status, 401, 'the newest refresh token of that session is dead too');
+    assert.equal((await http(server.http, 'GET', '/auth/verify', { headers: { cookie: `login-token=${second.token}` } })).status, 401);
+    assert.deepEqual([(await refresh(server, 'made-up')).body, (await http(server.http, 'POST', '/auth/refresh')).body], ['invalid refresh-token', 'refresh-token required']);
+    await server.waitForLog((line) => line.msg === 'refresh token reused: session revoked');
+  });
+
+  await t.test('get_sessions, revoke_session and logout_all', async () => {
+    const username = uniqueName('devices');
+    await register(server, username);
+    const laptop = await logIn(server, username, 'Laptop/1.0');
+    const phone = await logIn(server, username, 'Phone/2.0');
+    const onLaptop = await connect(server, laptop.token);
+    const onPhone = await connect(server, phone.token);
+    const sessions = await onLaptop.request('get_sessions');
+    assert.deepEqual(sessions.map((session) => [session.user_agent, session.current, session.ip]), [['Phone/2.0', false, '127.0.0.1'], ['Laptop/1.0', true, '127.0.0.1']], 'newest first');
+    assert.ok(sessions.every((session) => session.last_seen_at !== null && session.created_at > 0));
+    await expectError(onLaptop, { type: 'revoke_session', session_id: 'nope' }, 'no live session nope of yours', 'not_found');
+    const other = await person(server, 'other');
+    const theirs = (await other.client.request('get_sessions'))[0]!.id;
+    await expectError(onLaptop, { type: 'revoke_session', session_id: theirs }, `no live session ${theirs} of yours`, 'not_found');
+    const phoneId = sessions.find((session) => !session.current)!.id;
+    assert.deepEqual(await onLaptop.request('revoke_session', { session_id: phoneId }), { session_id: phoneId });
+    assert.deepEqual(await onPhone.closed, { code: 4005, reason: 'session logged out' });
+    assert.equal((await refresh(server, phone.refresh)).status, 401, 'its refresh token is dead');
+    assert.equal((await onLaptop.request('get_sessions')).length, 1);
+    const again = await connect(server, (await logIn(server, username)).token);
+    assert.deepEqual(await onLaptop.request('logout_all'), { sessions_ended: 2 });
+    assert.deepEqual(await onLaptop.closed, { code: 4005, reason: 'session logged out' });
+    assert.deepEqual(await again.closed, { code: 4005, reason: 'session logged out' });
+  });
+
+  await t.test('change_password: the old one is checked; every other session ends', async () => {
+    const username = uniqueName('changer');
+    await register(server, username);
+    const here = await connect(server, (await logIn(server, username)).token);
+    const elsewhere = await connect(server, (await logIn(server, username)).token);
+    await expectError(here, { type: 'change_password', old_password: 'wrong password', new_password: 'a new secret' }, 'the password is wrong', 'forbidden');
+    await expectError(here, { type: 'change_password', old_password: password, new_password: 'short' }, 'new_password must be at least 8 characters long', 'bad_request');
+    await expectError(here, { type: 'change_password', old_password: password }, 'new_password must be a string', 'bad_request');
+    assert.deepEqual(await here.request('change_password', { old_password: password, new_password: 'a new secret' }), { sessions_ended: 1 });
+    assert.deepEqual(await elsewhere.closed, { code: 4008, reason: 'password changed: log in again' });
+    assert.equal(await here.request('ping'), 'pong', 'this session stays');
+    assert.equal((await http(server.http, 'POST', '/auth/login', { body: { username, password } })).status, 401);
+    assert.equal((await http(server.http, 'POST', '/auth/login', { body: { username, password: 'a new secret' } })).status, 202);
+  });
+});
