@@ -93,7 +93,10 @@ export function authRoutes(app: App): Routes {
     const user = app.store.users.byId(session.user_id);
     if (!user || user.account_status === 'suspended') return { status: 401, body: 'invalid refresh-token', headers: clear };
     const next = randomBytes(32).toString('base64url');
-    app.commit.run(() => app.store.sessions.rotate(session.id, hash, hashRefresh(next), now));
+    app.commit.run(() => {
+      app.store.sessions.rotate(session.id, hash, hashRefresh(next), now);
+      app.store.sessions.touch(session.id, now);
+    });
     const token = await app.tokens.sign(user, session.id, now);
     if (!(await app.commit.durable())) return text(500, 'internal server error');
     return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, next)]] };
