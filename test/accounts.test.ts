@@ -110,6 +110,14 @@ test('delete_account', async (t) => {
   assert.ok((await syncAll(bob.client)).some((event) => event.type === 'leave_conversation'));
 });
 
+test('with USERNAME_HOLD_DAYS=0 a deleted account\'s username is free at once', async (t) => {
+  const server = await startServer(t, { USERNAME_HOLD_DAYS: '0' });
+  const carol = await person(server, 'carol');
+  await carol.client.request('delete_account', { password });
+  const again = await http(server.http, 'POST', '/register', { body: { username: carol.username, password, fullname: 'Another Carol' } });
+  assert.deepEqual([again.status, again.body], [201, 'registered']);
+});
+
 test('administration: the CLI grants the role; admin events; suspension closes sockets', async (t) => {
   const server = await startServer(t);
   const boss = await person(server, 'boss');
@@ -135,6 +143,9 @@ test('administration: the CLI grants the role; admin events; suspension closes s
   const all = await boss.client.request('admin_list_users', {});
   assert.deepEqual(all.users.map((user) => [user.username, user.role, user.status]), [[boss.username, 'admin', 'active'], [eve.username, 'user', 'active']].sort());
 
+  const eveLogin = await http(server.http, 'POST', '/auth/login', { body: { username: eve.username, password } });
+  await expectError(boss.client, { type: 'admin_set_role', username: boss.username, role: 'user' }, 'you cannot change the role of yourself', 'bad_request');
+  await expectError(boss.client, { type: 'admin_set_role', username: eve.username, role: 'root' }, 'role must be one of user, admin', 'bad_request');
   await expectError(eve.client, { type: 'admin_set_user_status', username: boss.username, status: 'suspended' }, 'only admins can use admin_set_user_status', 'forbidden');
   await expectError(boss.client, { type: 'admin_set_user_status', username: boss.username, status: 'suspended' }, 'you cannot suspend yourself', 'bad_request');
   await expectError(boss.client, { type: 'admin_set_user_status', username: 'nobody_at_all', status: 'suspended' }, "no such user 'nobody_at_all' exists", 'not_found');
@@ -142,6 +153,8 @@ test('administration: the CLI grants the role; admin events; suspension closes s
   assert.deepEqual(await eve.client.closed, { code: 4009, reason: 'account suspended' });
   const refused = await http(server.http, 'POST', '/auth/login', { body: { username: eve.username, password } });
   assert.deepEqual([refused.status, refused.body], [403, 'account suspended']);
+  const cookie = ([] as string[]).concat(eveLogin.headers['set-cookie'] ?? []).find((line) => line.startsWith('refresh-token='))!.split(';')[0]!;
+  assert.deepEqual((await http(server.http, 'POST', '/auth/refresh', { headers: { cookie } })).status, 401, 'nor refresh');
   assert.deepEqual((await boss.client.request('admin_list_users', { status: 'suspended' })).users.map((user) => user.username), [eve.username]);
   await boss.client.request('admin_set_user_status', { username: eve.username, status: 'active' });
   const back = await connect(server, await login(server, eve.username));

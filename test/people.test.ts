@@ -99,6 +99,10 @@ test('people', async (t) => {
     assert.deepEqual([seen.is_online, seen.status], [false, 'offline']);
     const mine = await alice.client.request('self');
     assert.deepEqual([mine.is_online, mine.status], [true, 'invisible'], 'you see yourself as you are');
+    const group = await alice.client.request('create_conversation', { name: 'who is here', members: [stranger.username] });
+    const members = await stranger.client.request('get_members', { conversation_id: group.id });
+    assert.deepEqual(members.map((member) => member.is_online), [false, true], 'invisible in member lists too');
+    assert.deepEqual((await alice.client.request('get_members', { conversation_id: group.id })).map((member) => member.is_online), [true, true]);
     await alice.client.request('set_status', { status: 'online' });
     await waitFor(bob.pushes, (push) => push.type === 'user_status' && push.data.is_online && push.data.status === 'online');
     other.client.close();

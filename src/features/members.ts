@@ -3,6 +3,7 @@ import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView, removeConversation } from './conversations.ts';
 import { asAdmin, memberOf, membership, notDirect } from './membership.ts';
+import { viewerOf } from './users.ts';
 import type { Ctx } from '../context.ts';
 import { tell, type Audience, type Handlers } from './handler.ts';
 import type { MemberRow } from '../storage/members.ts';
@@ -19,15 +20,20 @@ export const memberHandlers = {
   get_members: {
     schema: events.get_members.request,
     guard: memberOf,
-    run: (ctx, { conversation_id }) =>
-      ctx.store.members.list(conversation_id).map((member) => ({
+    run(ctx, { conversation_id }) {
+      const viewer = viewerOf(ctx, ctx.caller.user.id);
+      // Presence as the caller may see it: invisible members and blocked people look offline.
+      const online = (member: { user_id: number; status: string }) =>
+        ctx.registry.isOnline(member.user_id) && (member.user_id === viewer.id || (member.status !== 'invisible' && !viewer.blocked.has(member.user_id)));
+      return ctx.store.members.list(conversation_id).map((member) => ({
         username: member.username,
         fullname: member.fullname,
         role: member.role,
-        is_online: ctx.registry.isOnline(member.user_id),
+        is_online: online(member),
         last_read_id: member.read_id,
         joined_at: member.joined_at,
-      })),
+      }));
+    },
   },
   add_members: {
     schema: events.add_members.request,

@@ -12,7 +12,7 @@ export type MemberRow = {
   joined_at: number;
 };
 
-export type MemberListRow = { user_id: number; username: string; fullname: string; role: Role; read_id: number; delivered_id: number; joined_at: number };
+export type MemberListRow = { user_id: number; username: string; fullname: string; status: string; role: Role; read_id: number; delivered_id: number; joined_at: number };
 
 export type BanRow = { username: string; fullname: string; banned_by: string | null; banned_at: number };
 
@@ -21,7 +21,7 @@ export function membersStore(db: Db) {
     'SELECT role, favorite, pinned, cleared_id, delivered_id, read_id, joined_at FROM members WHERE conversation_id = ? AND user_id = ?',
   );
   const list = db.prepare<[number], MemberListRow>(
-    `SELECT members.user_id, users.username, users.fullname, members.role, members.read_id, members.delivered_id, members.joined_at
+    `SELECT members.user_id, users.username, users.fullname, users.status, members.role, members.read_id, members.delivered_id, members.joined_at
        FROM members JOIN users ON users.id = members.user_id
       WHERE members.conversation_id = ? ORDER BY members.position`,
   );
