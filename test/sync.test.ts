@@ -140,8 +140,9 @@ test('a member who was away syncs to exactly the state of a member who stayed', 
   assert.deepEqual([...bobState.roles], [[carol.username, 'admin']]);
   assert.ok(bobState.conversations.has(second.id));
   assert.equal(missed.filter((event) => event.type === 'contact_added').length, 1);
+  // Nothing more, but receipts: bob's own fetching moves his delivered point, and those come in later.
   const again = await back.request('sync', { since: seqs.at(-1)! });
-  assert.deepEqual([again.events, again.has_more, again.next], [[], false, seqs.at(-1)], 'nothing more');
+  assert.deepEqual([again.events.filter((event) => event.type !== 'receipt'), again.has_more], [[], false], 'nothing more');
 
   // Dave, added and removed while bob was away, syncs from his joining through his removal only.
   const daves = await syncAll(dave.client, 0);
