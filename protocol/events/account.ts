@@ -42,7 +42,7 @@ export const change_password = event({
 });
 
 export const delete_account = event({
-  summary: 'Deletes your account: sessions, contacts and memberships go (an owner hands over as when leaving); your messages stay, from "deleted user"; your username is held for USERNAME_HOLD_DAYS before anyone can take it.',
+  summary: 'Deletes your account: sessions, contacts and memberships go (an owner hands over as when leaving); your messages stay, from "deleted user"; your username is held for USERNAME_HOLD_DAYS before anyone can take it. Answered once the password check is done, so possibly after replies to later events.',
   request: fields({ password: password('password') }),
   reply: v.object({ username: v.string() }),
   errors: ['wrong_password'],
