@@ -27,6 +27,7 @@ test('sessions', async (t) => {
     await register(server, username);
     const first = await logIn(server, username);
     const socket = await connect(server, first.token);
+    await socket.request('ping');
     const rotated = await refresh(server, first.refresh);
     assert.deepEqual([rotated.status, rotated.body], [200, 'refreshed']);
     const second = { token: tokenFrom(rotated), refresh: refreshFrom(rotated) };
@@ -50,6 +51,7 @@ test('sessions', async (t) => {
     const phone = await logIn(server, username, 'Phone/2.0');
     const onLaptop = await connect(server, laptop.token);
     const onPhone = await connect(server, phone.token);
+    await onPhone.request('ping'); // its token is checked: it is registered under its session
     const sessions = await onLaptop.request('get_sessions');
     assert.deepEqual(sessions.map((session) => [session.user_agent, session.current, session.ip]), [['Phone/2.0', false, '127.0.0.1'], ['Laptop/1.0', true, '127.0.0.1']], 'newest first');
     assert.ok(sessions.every((session) => session.last_seen_at !== null && session.created_at > 0));
@@ -63,6 +65,7 @@ test('sessions', async (t) => {
     assert.equal((await refresh(server, phone.refresh)).status, 401, 'its refresh token is dead');
     assert.equal((await onLaptop.request('get_sessions')).length, 1);
     const again = await connect(server, (await logIn(server, username)).token);
+    await again.request('ping');
     assert.deepEqual(await onLaptop.request('logout_all'), { sessions_ended: 2 });
     assert.deepEqual(await onLaptop.closed, { code: 4005, reason: 'session logged out' });
     assert.deepEqual(await again.closed, { code: 4005, reason: 'session logged out' });
@@ -73,6 +76,7 @@ test('sessions', async (t) => {
     await register(server, username);
     const here = await connect(server, (await logIn(server, username)).token);
     const elsewhere = await connect(server, (await logIn(server, username)).token);
+    await elsewhere.request('ping');
     await expectError(here, { type: 'change_password', old_password: 'wrong password', new_password: 'a new secret' }, 'the password is wrong', 'forbidden');
     await expectError(here, { type: 'change_password', old_password: password, new_password: 'short' }, 'new_password must be at least 8 characters long', 'bad_request');
     await expectError(here, { type: 'change_password', old_password: password }, 'new_password must be a string', 'bad_request');
