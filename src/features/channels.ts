@@ -2,7 +2,7 @@
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView } from './conversations.ts';
-import { asAdmin, memberOf, membership, notDirect } from './membership.ts';
+import { asAdmin, memberOf } from './membership.ts';
 import { tell, type Handlers } from './handler.ts';
 
 export const channelHandlers = {
@@ -38,8 +38,7 @@ export const channelHandlers = {
     schema: events.ban_member.request,
     guard: memberOf,
     run(ctx, { conversation_id, username }) {
-      notDirect(membership(ctx, conversation_id).conversation, 'ban anyone');
-      const { member: mine } = asAdmin(ctx, conversation_id, 'ban members');
+      const { member: mine } = asAdmin(ctx, conversation_id, 'ban members', 'ban anyone');
       const me = ctx.caller.user;
       if (username.toLowerCase() === me.username.toLowerCase()) throw fail('not_yourself', { action: 'ban', hint: ': use leave_conversation' });
       const user = ctx.store.users.byUsername(username);

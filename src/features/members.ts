@@ -39,8 +39,7 @@ export const memberHandlers = {
     schema: events.add_members.request,
     guard: memberOf,
     run(ctx, { conversation_id, members }) {
-      notDirect(membership(ctx, conversation_id).conversation, 'add members');
-      const { conversation } = asAdmin(ctx, conversation_id, 'add members');
+      const { conversation } = asAdmin(ctx, conversation_id, 'add members', 'add members');
       const added = new Map<number, string>();
       for (const username of members) {
         const user = ctx.store.users.byUsername(username);
@@ -60,8 +59,7 @@ export const memberHandlers = {
     schema: events.remove_member.request,
     guard: memberOf,
     run(ctx, { conversation_id, username }) {
-      notDirect(membership(ctx, conversation_id).conversation, 'remove members');
-      const { member: mine } = asAdmin(ctx, conversation_id, 'remove members');
+      const { member: mine } = asAdmin(ctx, conversation_id, 'remove members', 'remove members');
       if (username.toLowerCase() === ctx.caller.user.username.toLowerCase()) throw fail('not_yourself', { action: 'remove', hint: ': use leave_conversation' });
       const { user, member } = namedMember(ctx, conversation_id, username);
       if (member.role !== 'member' && mine.role !== 'owner') throw fail('outranked', { username: user.username, id: conversation_id, action: 'remove' });
@@ -74,8 +72,7 @@ export const memberHandlers = {
     schema: events.set_member_role.request,
     guard: memberOf,
     run(ctx, { conversation_id, username, role }) {
-      notDirect(membership(ctx, conversation_id).conversation, 'change roles');
-      const { member: mine } = asAdmin(ctx, conversation_id, 'change roles');
+      const { member: mine } = asAdmin(ctx, conversation_id, 'change roles', 'change roles');
       const me = ctx.caller.user;
       if (username.toLowerCase() === me.username.toLowerCase()) throw fail('not_yourself', { action: 'change the role of', hint: '' });
       const { user, member } = namedMember(ctx, conversation_id, username);

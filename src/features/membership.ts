@@ -27,9 +27,13 @@ export function memberOf(ctx: Ctx, { conversation_id }: { conversation_id: numbe
 
 export const isAdmin = (member: MemberRow): boolean => member.role === 'owner' || member.role === 'admin';
 
-/** The caller's membership, when they are the owner or an admin. */
-export function asAdmin(ctx: Ctx, conversationId: number, action: string): Membership {
+/**
+ * The caller's membership, when they are the owner or an admin. With `directAction`, a direct
+ * conversation is refused first (its people are fixed), from the same lookup.
+ */
+export function asAdmin(ctx: Ctx, conversationId: number, action: string, directAction?: string): Membership {
   const found = membership(ctx, conversationId);
+  if (directAction !== undefined) notDirect(found.conversation, directAction);
   if (!isAdmin(found.member)) throw fail('admins_only', { id: conversationId, action });
   return found;
 }
