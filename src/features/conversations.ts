@@ -5,7 +5,7 @@ import { conversationTopic } from '../registry.ts';
 import { asAdmin, memberOf, membership } from './membership.ts';
 import { forReader, sharedMessages } from './message-view.ts';
 import type { Ctx } from '../context.ts';
-import type { ConversationRow } from '../storage/conversations.ts';
+import { directKey, type ConversationRow } from '../storage/conversations.ts';
 import type { MessageRow } from '../storage/messages.ts';
 import { tell, type Handlers } from './handler.ts';
 
@@ -44,7 +44,7 @@ export const conversationHandlers = {
         description: description ?? '',
         creatorId: me.id,
         memberIds: ids,
-        directKey: kind === 'direct' ? `${Math.min(me.id, ids[1]!)}:${Math.max(me.id, ids[1]!)}` : null,
+        directKey: kind === 'direct' ? directKey(me.id, ids[1]!) : null,
         now,
       });
       const data = { id, name: title, members: usernames, kind: kind ?? 'group', description: description ?? '', created_at: now };

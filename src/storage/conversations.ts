@@ -1,5 +1,5 @@
 // Conversations: creating, finding, listing (per member, and channels for anyone), changing and deleting them.
-import type { Db } from './db.ts';
+import { likePattern, type Db } from './db.ts';
 
 export type Kind = 'group' | 'direct' | 'channel';
 export type Role = 'owner' | 'admin' | 'member';
@@ -106,7 +106,7 @@ export function conversationsStore(db: Db) {
     channels: (userId: number, query: string | null, before: number | null, limit: number): ChannelRow[] =>
       channels.all({
         user: userId,
-        pattern: query ? `%${query.replace(/[\\%_]/g, (char) => `\\${char}`)}%` : null,
+        pattern: query ? likePattern(query, true) : null,
         before: before ?? Number.MAX_SAFE_INTEGER,
         limit,
       }),

@@ -41,3 +41,9 @@ export function migrate(db: Db): void {
     })();
   }
 }
+
+/** A LIKE pattern (used with ESCAPE '\\') for text starting with `text`, or containing it with `anywhere`; `%`, `_` and backslashes in it match themselves. */
+export function likePattern(text: string, anywhere = false): string {
+  const escaped = text.replace(/[\\%_]/g, (char) => `\\${char}`);
+  return `${anywhere ? '%' : ''}${escaped}%`;
+}

@@ -33,7 +33,6 @@ export function sessionsStore(db: Db) {
     },
     /** When the session ends, while it is live. */
     activeUntil: (id: string, userId: number, now: number): number | undefined => active.get(id, userId, now),
-    isActive: (id: string, userId: number, now: number): boolean => active.get(id, userId, now) !== undefined,
     /** Returns whether the session was active until now. */
     revoke: (id: string, now: number): boolean => revoke.run(now, id).changes === 1,
     /** The user's live sessions' ids. */

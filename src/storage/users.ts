@@ -1,5 +1,5 @@
 // Users: accounts, looked up by id or by username without regard to case.
-import type { Db } from './db.ts';
+import { likePattern, type Db } from './db.ts';
 
 export type UserRow = {
   id: number;
@@ -81,7 +81,7 @@ export function usersStore(db: Db) {
     },
     /** Every account whose username or full name starts with `prefix`, after `after` in username order. */
     list: (prefix: string, status: UserRow['account_status'] | null, after: string, limit: number): UserRow[] =>
-      list.all({ prefix: `${prefix.replace(/[\\%_]/g, (char) => `\\${char}`)}%`, status, after, limit }),
+      list.all({ prefix: likePattern(prefix), status, after, limit }),
     counts: (now: number) => counts.get({ day: now - 86_400, week: now - 7 * 86_400 })!,
     setPassword(id: number, passwordHash: string): void {
       setPassword.run(passwordHash, id);
@@ -91,6 +91,6 @@ export function usersStore(db: Db) {
     },
     /** Users whose username or full name starts with `prefix`, after `after` in username order, leaving out those who blocked `viewerId`. */
     search: (viewerId: number, prefix: string, after: string, limit: number): UserRow[] =>
-      search.all({ viewer: viewerId, prefix: `${prefix.replace(/[\\%_]/g, (char) => `\\${char}`)}%`, after, limit }),
+      search.all({ viewer: viewerId, prefix: likePattern(prefix), after, limit }),
   };
 }
