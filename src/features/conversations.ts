@@ -3,10 +3,9 @@ import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationTopic } from '../registry.ts';
 import { asAdmin, memberOf, membership } from './membership.ts';
-import { forReader, sharedMessages } from './message-view.ts';
+import { listedFor, sharedMessages } from './message-view.ts';
 import type { Ctx } from '../context.ts';
 import { directKey, type ConversationRow } from '../storage/conversations.ts';
-import type { MessageRow } from '../storage/messages.ts';
 import { tell, type Handlers } from './handler.ts';
 
 export function conversationView(ctx: Ctx, row: ConversationRow) {
@@ -59,10 +58,9 @@ export const conversationHandlers = {
         filter === 'favorites' ? row.favorite === 1 : filter === 'pinned' ? row.pinned === 1 : true,
       );
       const lastRows = rows.flatMap((row) => (row.last_message_id === null ? [] : (ctx.store.messages.byId(row.last_message_id) ?? [])));
-      const last = new Map(sharedMessages(ctx.store, lastRows as MessageRow[]).map((message) => [message.conversation_id, message]));
+      const last = new Map(sharedMessages(ctx.store, lastRows).map((message) => [message.conversation_id, message]));
       const items = rows.map((row) => {
         const message = last.get(row.id);
-        const { conversation_id: _, ...lastMessage } = message ? forReader(message, me.username) : { conversation_id: 0 };
         return {
           id: row.id,
           name: row.name,
@@ -71,7 +69,7 @@ export const conversationHandlers = {
           role: row.role,
           member_count: row.member_count,
           unread_count: row.unread_count,
-          last_message: message ? (lastMessage as Omit<ReturnType<typeof forReader>, 'conversation_id'>) : null,
+          last_message: message ? listedFor(message, me.username) : null,
           favorite: row.favorite === 1,
           pinned: row.pinned === 1,
           created_at: row.created_at,

@@ -1,7 +1,7 @@
 // How a stored message is shown: the protocol's message object, with reactions as each reader sees them.
 import type * as v from 'valibot';
 import type { events } from '../../protocol/index.ts';
-import type { MessageRow, ReactionRow } from '../storage/messages.ts';
+import type { MessageRow } from '../storage/messages.ts';
 import type { Store } from '../storage/index.ts';
 
 type ConversationMessage = v.InferOutput<(typeof events)['send_message']['reply']>;
@@ -34,7 +34,7 @@ function shared(row: MessageRow, reactions: SharedReaction[]): SharedMessage {
 /** Messages as the log keeps them, their reactions read in one query. */
 export function sharedMessages(store: Store, rows: readonly MessageRow[]): SharedMessage[] {
   const byMessage = new Map<number, SharedReaction[]>();
-  for (const reaction of store.messages.reactions(rows.map((row) => row.id)) as ReactionRow[]) {
+  for (const reaction of store.messages.reactions(rows.map((row) => row.id))) {
     let list = byMessage.get(reaction.message_id);
     if (!list) byMessage.set(reaction.message_id, (list = []));
     list.push({ emoji: reaction.emoji, count: reaction.count, users: JSON.parse(reaction.users) as string[] });
@@ -48,6 +48,12 @@ export function forReader(message: SharedMessage, username: string): Conversatio
     ...message,
     reactions: message.reactions.map(({ emoji, count, users }) => ({ emoji, count, me: users.includes(username) })),
   };
+}
+
+/** A message as `username` sees it in a list of one conversation's messages, which names the conversation once. */
+export function listedFor(message: SharedMessage, username: string): Omit<ConversationMessage, 'conversation_id'> {
+  const { conversation_id: _, ...listed } = forReader(message, username);
+  return listed;
 }
 
 /** An event's data as `username` receives it: only the personal events change. */

@@ -2,7 +2,7 @@
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { isAdmin, memberOf, membership, visibleMessage } from './membership.ts';
-import { forReader, sharedMessages, type SharedMessage } from './message-view.ts';
+import { forReader, listedFor, sharedMessages, type SharedMessage } from './message-view.ts';
 import { tell, type Handlers } from './handler.ts';
 import type { Ctx } from '../context.ts';
 
@@ -67,10 +67,7 @@ export const messageHandlers = {
       const me = ctx.caller.user;
       const { member } = membership(ctx, conversation_id);
       const rows = ctx.store.messages.page(conversation_id, { before: before ?? null, after: after ?? null, floor: member.cleared_id }, limit ?? limits.messagesPage);
-      const messages = sharedMessages(ctx.store, rows).map((message) => {
-        const { conversation_id: _, ...shown } = forReader(message, me.username);
-        return shown;
-      });
+      const messages = sharedMessages(ctx.store, rows).map((message) => listedFor(message, me.username));
       const newest = Math.max(0, ...rows.map((row) => row.id));
       // Handing messages to a socket delivers them.
       if (newest > member.delivered_id) ctx.commit.after((committed) => committed && ctx.receipts.fetched(conversation_id, me.id, newest));
