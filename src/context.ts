@@ -1,14 +1,14 @@
-// What handlers receive: the application's parts, and for socket events the caller.
+// What handlers receive: the application's parts (and how they are put together), and for socket events the caller.
 import type { Settings } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Store } from './storage/index.ts';
-import type { Registry } from './registry.ts';
+import { createRegistry, type Registry } from './registry.ts';
 import type { Tokens } from './auth/tokens.ts';
 import type { Passwords } from './auth/passwords.ts';
 import type { Connection } from './transport/connection.ts';
-import type { Commit } from './storage/commit.ts';
-import type { Receipts } from './features/receipts.ts';
-import type { Typing } from './features/typing.ts';
+import { createCommit, type Commit } from './storage/commit.ts';
+import { createReceipts, type Receipts } from './features/receipts.ts';
+import { createTyping, type Typing } from './features/typing.ts';
 import type { Mailer } from './mail.ts';
 
 export type App = {
@@ -31,3 +31,16 @@ export type App = {
 };
 
 export type Ctx = App & { readonly caller: Connection };
+
+/**
+ * Builds an App around its edges (the database, where topic publishes go, the clock, auth and mail):
+ * the group commit, the socket registry, receipts and typing are made the same way for the server
+ * and for handler tests.
+ */
+export function assembleApp(edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing'> & { publish(topic: string, text: string): void }): App {
+  const { publish, ...rest } = edges;
+  const { store, log, now } = rest;
+  const commit = createCommit(store.db, log);
+  const registry = createRegistry(publish);
+  return { ...rest, commit, registry, receipts: createReceipts({ store, commit, registry, log, now }), typing: createTyping({ store, registry }) };
+}

@@ -3,13 +3,9 @@ import type { us_listen_socket } from 'uWebSockets.js';
 import { closeCodes } from '../protocol/index.ts';
 import type { Settings } from './config.ts';
 import type { Logger } from './log.ts';
-import type { App } from './context.ts';
+import { assembleApp } from './context.ts';
 import { createStore, openDatabase } from './storage/index.ts';
-import { createCommit } from './storage/commit.ts';
 import { startCheckpointer } from './storage/checkpointer.ts';
-import { createRegistry } from './registry.ts';
-import { createReceipts } from './features/receipts.ts';
-import { createTyping } from './features/typing.ts';
 import { createMailer } from './mail.ts';
 import { createTokens, loadSecret } from './auth/tokens.ts';
 import { createPasswords } from './auth/passwords.ts';
@@ -26,22 +22,16 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const store = createStore(db);
   const checkpointer = startCheckpointer(settings.DBPATH, log);
   const server = uWS.App();
-  const commit = createCommit(db, log);
-  const registry = createRegistry((topic, text) => server.publish(topic, text, false));
-  const now = () => Math.floor(Date.now() / 1000);
-  const app: App = {
+  const app = assembleApp({
     settings,
     log,
     store,
-    commit,
-    registry,
-    receipts: createReceipts({ store, commit, registry, log, now }),
-    typing: createTyping({ store, registry }),
+    publish: (topic, text) => server.publish(topic, text, false),
     mail: createMailer(settings, log),
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store),
     passwords: await createPasswords(),
-    now,
-  };
+    now: () => Math.floor(Date.now() / 1000),
+  });
   serveWebSocket(server, app);
   serveHttp(server, app, {
     ...authRoutes(app),

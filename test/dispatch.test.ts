@@ -4,13 +4,9 @@ import assert from 'node:assert/strict';
 import { readSettings } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { createStore, openDatabase } from '../src/storage/index.ts';
-import { createCommit } from '../src/storage/commit.ts';
-import { createRegistry } from '../src/registry.ts';
-import { createReceipts } from '../src/features/receipts.ts';
-import { createTyping } from '../src/features/typing.ts';
 import { dispatch } from '../src/dispatch.ts';
 import { withRef } from '../src/envelope.ts';
-import type { App, Ctx } from '../src/context.ts';
+import { assembleApp, type Ctx } from '../src/context.ts';
 import type { Connection } from '../src/transport/connection.ts';
 
 function harness() {
@@ -18,22 +14,16 @@ function harness() {
   const logged: string[] = [];
   const store = createStore(openDatabase(':memory:'));
   const log = createLogger('debug', (line) => logged.push(line));
-  const commit = createCommit(store.db, log);
-  const registry = createRegistry((topic, text) => published.push({ topic, text }));
-  const now = () => 1_700_000_000;
-  const app: App = {
+  const app = assembleApp({
     settings: readSettings({}),
     log,
     store,
-    commit,
-    registry,
-    receipts: createReceipts({ store, commit, registry, log, now }),
-    typing: createTyping({ store, registry }),
+    publish: (topic, text) => published.push({ topic, text }),
     mail: { send: async () => {} },
     tokens: undefined as never, // not used by socket events
     passwords: undefined as never,
-    now,
-  };
+    now: () => 1_700_000_000,
+  });
   const connect = (username: string) => {
     const id = store.users.insert({ username, fullname: username.toUpperCase(), passwordHash: 'x', now: app.now() })!;
     const sent: unknown[] = [];
