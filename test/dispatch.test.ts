@@ -104,3 +104,20 @@ test('withRef splices the ref into a serialised envelope exactly as JSON.stringi
   }
   assert.equal(withRef(text, undefined), text);
 });
+
+test('effects registered by work that fails are dropped with its writes; the rest of the batch goes on', async () => {
+  const { app } = harness();
+  const ran: string[] = [];
+  app.commit.run(() => app.commit.after(() => ran.push('kept')));
+  assert.throws(() =>
+    app.commit.run(() => {
+      app.store.users.insert({ username: 'rolled_back', fullname: 'x', passwordHash: 'x', now: 1 });
+      app.commit.after(() => ran.push('dropped'));
+      throw new Error('fails');
+    }),
+  );
+  app.commit.run(() => app.commit.after(() => ran.push('also kept')));
+  await committed();
+  assert.deepEqual(ran, ['kept', 'also kept']);
+  assert.equal(app.store.users.byUsername('rolled_back'), undefined);
+});

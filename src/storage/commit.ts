@@ -57,7 +57,14 @@ export function createCommit(db: Db, log: Logger, gapMs = 1): Commit {
         if (wait <= 0) setImmediate(flush);
         else setTimeout(flush, wait);
       }
-      return savepoint(work) as T;
+      // Effects registered by work that fails are dropped with its writes: they would announce what was rolled back.
+      const registered = effects.length;
+      try {
+        return savepoint(work) as T;
+      } catch (error) {
+        effects.length = registered;
+        throw error;
+      }
     },
     after(effect) {
       if (open) effects.push(effect);
