@@ -1,10 +1,9 @@
 // Your account: its sessions, its password, and deleting it.
 import { closeCodes, events } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
-import { eventText } from '../envelope.ts';
 import { passwordProblem } from '../auth/credentials.ts';
 import { endSessions } from '../auth/sessions.ts';
-import { deliver, logEvent } from '../fanout.ts';
+import { logAndDeliver } from '../fanout.ts';
 import { leave } from './members.ts';
 import type { Ctx } from '../context.ts';
 import type { Handlers } from './handler.ts';
@@ -62,23 +61,15 @@ export const accountHandlers = {
     prepare: (ctx, { password }) => checkPassword(ctx, password),
     run(ctx) {
       const me = ctx.caller.user;
-      const told: { audience: Parameters<typeof deliver>[1]; text: string }[] = [];
       // Every membership ends as a leave would: owners hand over, the others are told.
       for (const conversationId of ctx.store.conversations.idsForUser(me.id)) {
-        const role = ctx.store.members.get(conversationId, me.id)!.role;
-        const { data, audience } = leave(ctx, conversationId, me, role);
-        const { seq, dataText } = logEvent(ctx, 'leave_conversation', data, audience);
-        told.push({ audience, text: eventText('leave_conversation', dataText, seq) });
+        const { data, audience } = leave(ctx, conversationId, me, ctx.store.members.get(conversationId, me.id)!.role);
+        logAndDeliver(ctx, 'leave_conversation', data, audience);
       }
-      for (const contactId of ctx.store.contacts.ids(me.id)) {
-        const audience = { users: [contactId] };
-        const { seq, dataText } = logEvent(ctx, 'contact_removed', { username: me.username }, audience);
-        told.push({ audience, text: eventText('contact_removed', dataText, seq) });
-      }
+      for (const contactId of ctx.store.contacts.ids(me.id)) logAndDeliver(ctx, 'contact_removed', { username: me.username }, { users: [contactId] });
       ctx.store.users.remove(me.id, me.username, ctx.now() + ctx.settings.USERNAME_HOLD_DAYS * 86_400);
       ctx.commit.after((committed) => {
         if (!committed) return;
-        for (const { audience, text } of told) deliver(ctx, audience, text);
         const { code, reason } = closeCodes.user_gone;
         // After the batch's replies, this one included.
         queueMicrotask(() => ctx.registry.closeWhere((connection) => connection.user.id === me.id, code, reason.replace('{username}', me.username)));

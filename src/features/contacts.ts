@@ -1,21 +1,14 @@
 // Contacts (adding and removing, both ways at once, the other side told) and blocks.
 import { events } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
-import { eventText } from '../envelope.ts';
+import { logAndDeliver } from '../fanout.ts';
 import { userView, viewerOf, visibleUser } from './users.ts';
 import { tell, type Handlers } from './handler.ts';
 import type { Ctx } from '../context.ts';
 
-/** Logs an event for each user with their own data, and pushes it to their sockets once committed (the caller's other sockets included). */
+/** Tells each user of a contact change with their own data (logged; the caller's other sockets included). */
 function tellEach(ctx: Ctx, type: 'contact_added' | 'contact_removed', told: { userId: number; data: unknown }[]): void {
-  const now = ctx.now();
-  const texts = told.map(({ userId, data }) => {
-    const dataText = JSON.stringify(data);
-    return { userId, text: eventText(type, dataText, ctx.store.events.forUsers([userId], type, dataText, now)) };
-  });
-  ctx.commit.after((committed) => {
-    if (committed) for (const { userId, text } of texts) ctx.registry.push([userId], text, ctx.caller);
-  });
+  for (const { userId, data } of told) logAndDeliver(ctx, type, data, { users: [userId] }, ctx.caller);
 }
 
 export const contactHandlers = {

@@ -1,8 +1,7 @@
 // Receipts: delivered and read points per member, gathered and pushed as one `receipt` per member that moved.
 import { events, limits } from '../../protocol/index.ts';
-import { eventText } from '../envelope.ts';
+import { logAndDeliver } from '../fanout.ts';
 import { fail } from '../errors.ts';
-import { conversationTopic } from '../registry.ts';
 import { memberOf, visibleMessage } from './membership.ts';
 import type { App } from '../context.ts';
 import type { MemberListRow } from '../storage/members.ts';
@@ -62,21 +61,17 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
       batch.push([conversationId, changes]);
     }
     if (batch.length === 0) return;
-    const receipts: { conversationId: number; text: string }[] = [];
     try {
       app.commit.run(() => {
-        for (const [conversationId, changes] of batch) receipts.push(...conversationReceipts(conversationId, changes));
+        for (const [conversationId, changes] of batch) sendReceipts(conversationId, changes);
       });
     } catch (error) {
       app.log.error('receipts failed', { error });
-      return;
     }
-    app.commit.after((committed) => {
-      if (committed) for (const { conversationId, text } of receipts) app.registry.publish(conversationTopic(conversationId), text);
-    });
   }
 
-  function conversationReceipts(conversationId: number, { sent, senders, fetched, read }: Pending) {
+  /** Moves a conversation's delivered points and logs a receipt for each member whose points moved, pushed to every member once committed. */
+  function sendReceipts(conversationId: number, { sent, senders, fetched, read }: Pending): void {
     // Once per batch rather than once per message: the senders' own points, moved quietly (their reply says it).
     for (const [userId, messageId] of senders) app.store.members.read(conversationId, userId, messageId);
     const members = app.store.members.list(conversationId);
@@ -89,19 +84,18 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     if (pushDelivered) large.delete(conversationId);
     else large.add(conversationId);
     const movedIds = new Set(moved.map((member) => member.user_id));
-    return members.flatMap((member) => {
+    for (const member of members) {
       const readMoved = read.has(member.user_id);
       const deliveredMoved = movedIds.has(member.user_id);
-      if (!readMoved && !(deliveredMoved && pushDelivered)) return [];
+      if (!readMoved && !(deliveredMoved && pushDelivered)) continue;
       const data = {
         conversation_id: conversationId,
         username: member.username,
         delivered_id: deliveredMoved ? reached(member) : member.delivered_id,
         ...(readMoved ? { read_id: member.read_id } : {}),
       };
-      const dataText = JSON.stringify(data);
-      return [{ conversationId, text: eventText('receipt', dataText, app.store.events.forConversation(conversationId, 'receipt', dataText, app.now())) }];
-    });
+      logAndDeliver(app, 'receipt', data, { conversation: conversationId });
+    }
   }
 
   return {

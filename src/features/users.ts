@@ -2,7 +2,7 @@
 import type * as v from 'valibot';
 import { events, limits, type User } from '../../protocol/index.ts';
 import { fail, keepingWrites } from '../errors.ts';
-import { eventText } from '../envelope.ts';
+import { logAndDeliver } from '../fanout.ts';
 import { announce } from './presence.ts';
 import { sendCode, useCode } from '../auth/codes.ts';
 import { tell, type Handlers } from './handler.ts';
@@ -76,10 +76,8 @@ export const userHandlers = {
       if (changedEmail) sendCode(ctx, row.id, 'verify', email);
       const updated = currentUser(ctx);
       // The public profile goes to contacts and to the caller's other sockets, logged for each.
-      const dataText = JSON.stringify({ user: userView(ctx, updated, { id: 0, blocked: new Set() }) });
-      const audience = [...ctx.store.contacts.ids(row.id), row.id];
-      const text = eventText('user_updated', dataText, ctx.store.events.forUsers(audience, 'user_updated', dataText, ctx.now()));
-      ctx.commit.after((committed) => committed && ctx.registry.push(audience, text, ctx.caller));
+      const users = [...ctx.store.contacts.ids(row.id), row.id];
+      logAndDeliver(ctx, 'user_updated', { user: userView(ctx, updated, { id: 0, blocked: new Set() }) }, { users }, ctx.caller);
       return selfView(ctx, updated);
     },
   },
