@@ -1,5 +1,6 @@
 // Settings: read from environment variables once at start, validated, with defaults.
 import * as v from 'valibot';
+import { availableParallelism } from 'node:os';
 
 function integerSetting(name: string, fallback: number, min: number, max: number) {
   const rule = `${name} must be a whole number from ${min} to ${max}`;
@@ -46,6 +47,10 @@ const SettingsSchema = v.pipe(
     RATE_LIMIT_EVENTS: integerSetting('RATE_LIMIT_EVENTS', 50, 1, 1_000_000),
     RATE_LIMIT_BURST: integerSetting('RATE_LIMIT_BURST', 200, 1, 1_000_000),
     LOGIN_MAX_FAILURES: integerSetting('LOGIN_MAX_FAILURES', 5, 1, 1000),
+    // Password hashes (argon2id, ~100 ms of a core each) running at once; one core is left for the chat.
+    PASSWORD_HASHES_AT_ONCE: integerSetting('PASSWORD_HASHES_AT_ONCE', Math.max(1, availableParallelism() - 1), 1, 256),
+    // A refresh token just rotated still works this long (two tabs refreshing at once); 0 turns it off.
+    REFRESH_GRACE_SECONDS: integerSetting('REFRESH_GRACE_SECONDS', 30, 0, 300),
     REGISTRATIONS_PER_HOUR: integerSetting('REGISTRATIONS_PER_HOUR', 20, 1, 1_000_000),
     MAX_MESSAGE_LENGTH: integerSetting('MAX_MESSAGE_LENGTH', 4000, 1, 60_000),
     EVENT_LOG_DAYS: integerSetting('EVENT_LOG_DAYS', 30, 1, 3650),

@@ -5,6 +5,7 @@ import type { Store } from './storage/index.ts';
 import { createRegistry, type Registry } from './registry.ts';
 import type { Tokens } from './auth/tokens.ts';
 import type { Passwords } from './auth/passwords.ts';
+import { createPasswordGuard, type PasswordGuard } from './auth/attempts.ts';
 import type { Connection } from './transport/connection.ts';
 import { createCommit, type Commit } from './storage/commit.ts';
 import { createReceipts, type Receipts } from './features/receipts.ts';
@@ -26,6 +27,8 @@ export type App = {
   readonly mail: Mailer;
   readonly tokens: Tokens;
   readonly passwords: Passwords;
+  /** Counts password guesses (logins and the socket events that ask for the password). */
+  readonly guard: PasswordGuard;
   /** The clock, in Unix epoch seconds. */
   now(): number;
 };
@@ -37,10 +40,10 @@ export type Ctx = App & { readonly caller: Connection };
  * the group commit, the socket registry, receipts and typing are made the same way for the server
  * and for handler tests.
  */
-export function assembleApp(edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing'> & { publish(topic: string, text: string): void }): App {
+export function assembleApp(edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'guard'> & { publish(topic: string, text: string): void }): App {
   const { publish, ...rest } = edges;
   const { store, log, now } = rest;
   const commit = createCommit(store.db, log);
   const registry = createRegistry(publish);
-  return { ...rest, commit, registry, receipts: createReceipts({ store, commit, registry, log, now }), typing: createTyping({ store, registry }) };
+  return { ...rest, commit, registry, guard: createPasswordGuard(rest.settings), receipts: createReceipts({ store, commit, registry, log, now }), typing: createTyping({ store, registry }) };
 }

@@ -29,7 +29,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     publish: (topic, text) => server.publish(topic, text, false),
     mail: createMailer(settings, log),
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store),
-    passwords: await createPasswords(),
+    passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
   });
   serveWebSocket(server, app);

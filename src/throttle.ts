@@ -5,12 +5,12 @@ export type Bucket = { tokens: number; at: number; refused: number };
 
 export const newBucket = (burst: number, nowMs: number): Bucket => ({ tokens: burst, at: nowMs, refused: 0 });
 
-/** Takes a token if there is one; counts refusals in a row otherwise. */
-export function take(bucket: Bucket, rate: number, burst: number, nowMs: number): boolean {
+/** Takes `cost` tokens if there are that many; counts refusals in a row otherwise. */
+export function take(bucket: Bucket, rate: number, burst: number, nowMs: number, cost = 1): boolean {
   bucket.tokens = Math.min(burst, bucket.tokens + ((nowMs - bucket.at) / 1000) * rate);
   bucket.at = nowMs;
-  if (bucket.tokens >= 1) {
-    bucket.tokens -= 1;
+  if (bucket.tokens >= cost) {
+    bucket.tokens -= cost;
     bucket.refused = 0;
     return true;
   }
@@ -31,6 +31,7 @@ export function createThrottle(options: { limit: number; baseMs: number; maxMs: 
     if (entry && nowMs - entry.last > maxMs) entries.delete(key);
     return entries.get(key);
   };
+  const waitAfter = (failures: number, last: number) => (failures >= limit ? last + Math.min(maxMs, baseMs * 2 ** (failures - limit)) : 0);
   return {
     /** Milliseconds the key must still wait; 0 when it may try. */
     wait: (key: string, nowMs: number): number => Math.max(0, (current(key, nowMs)?.until ?? 0) - nowMs),
@@ -38,10 +39,18 @@ export function createThrottle(options: { limit: number; baseMs: number; maxMs: 
       const entry = current(key, nowMs) ?? { failures: 0, last: nowMs, until: 0 };
       entry.failures++;
       entry.last = nowMs;
-      if (entry.failures >= limit) entry.until = nowMs + Math.min(maxMs, baseMs * 2 ** (entry.failures - limit));
+      entry.until = waitAfter(entry.failures, nowMs);
       entries.delete(key);
       entries.set(key, entry);
       if (entries.size > capacity) entries.delete(entries.keys().next().value!);
+    },
+    /** Takes back one failure counted ahead of time (an attempt that turned out right). */
+    undo(key: string): void {
+      const entry = entries.get(key);
+      if (!entry) return;
+      entry.failures--;
+      entry.until = waitAfter(entry.failures, entry.last);
+      if (entry.failures <= 0) entries.delete(key);
     },
     forget(key: string): void {
       entries.delete(key);

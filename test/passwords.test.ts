@@ -12,7 +12,7 @@ async function cpuMicros(work: () => Promise<unknown>): Promise<number> {
 }
 
 test('hashes are argon2id and verify only the right password', async () => {
-  const passwords = await createPasswords();
+  const passwords = await createPasswords(2);
   const hash = await passwords.hash('a fine password');
   assert.match(hash, /^\$argon2id\$/);
   assert.equal(await passwords.verify(hash, 'a fine password'), true);
@@ -21,7 +21,7 @@ test('hashes are argon2id and verify only the right password', async () => {
 });
 
 test('an unknown user costs a full argon2 verification, like a wrong password', async () => {
-  const passwords = await createPasswords();
+  const passwords = await createPasswords(2);
   const hash = await passwords.hash('a fine password');
   let wrong = 0;
   let unknown = 0;

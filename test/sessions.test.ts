@@ -20,7 +20,24 @@ async function logIn(server: TestServer, username: string, agent = 'test-agent/1
 const refresh = (server: TestServer, token: string) => http(server.http, 'POST', '/auth/refresh', { headers: { cookie: `refresh-token=${token}` } });
 
 test('sessions', async (t) => {
-  const server = await startServer(t);
+  const server = await startServer(t, { REFRESH_GRACE_SECONDS: '1' });
+
+  await t.test('two tabs refreshing at once: the token just rotated still gets a login token, not a new refresh token', async () => {
+    const username = uniqueName('tabs');
+    await register(server, username);
+    const first = await logIn(server, username);
+    const socket = await connect(server, first.token);
+    const [one, two] = await Promise.all([refresh(server, first.refresh), refresh(server, first.refresh)]);
+    assert.deepEqual([one.status, one.body, two.status, two.body], [200, 'refreshed', 200, 'refreshed']);
+    const cookies = (result: HttpResult) => ([] as string[]).concat(result.headers['set-cookie'] ?? []).map((line) => line.split('=')[0]);
+    // One of them rotated the token (both cookies); the other got a login token only, so the browser keeps the rotated refresh token.
+    assert.deepEqual([cookies(one), cookies(two)].sort((a, b) => a.length - b.length), [['login-token'], ['login-token', 'refresh-token']]);
+    const current = refreshFrom(cookies(one).length === 2 ? one : two);
+    for (const result of [one, two]) assert.equal((await http(server.http, 'GET', '/auth/verify', { headers: { cookie: `login-token=${tokenFrom(result)}` } })).status, 200);
+    assert.equal(await socket.request('ping'), 'pong', 'the session goes on');
+    assert.equal((await refresh(server, current)).status, 200, 'the rotated token is the current one');
+    socket.close();
+  });
 
   await t.test('refresh rotates both cookies; a used refresh token revokes the whole session', async () => {
     const username = uniqueName('refresher');
@@ -34,7 +51,8 @@ test('sessions', async (t) => {
     assert.notEqual(second.refresh, first.refresh);
     assert.equal((await http(server.http, 'GET', '/auth/verify', { headers: { cookie: `login-token=${second.token}` } })).status, 200);
     assert.equal(await socket.request('ping'), 'pong', 'open sockets stay through a refresh');
-    // The old refresh token comes back: someone copied it. The session ends, sockets included.
+    // The old refresh token comes back after the grace second: someone copied it. The session ends, sockets included.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const replay = await refresh(server, first.refresh);
     assert.deepEqual([replay.status, replay.body], [401, 'refresh-token already used: the session is revoked, log in again']);
     assert.deepEqual(await socket.closed, { code: 4010, reason: 'session revoked: its refresh token was used twice' });

@@ -1,5 +1,6 @@
 // Settings are validated at start: a bad value stops the server with a message naming it.
 import { test } from 'node:test';
+import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +51,8 @@ test('defaults are those the README documents', () => {
     RATE_LIMIT_EVENTS: 50,
     RATE_LIMIT_BURST: 200,
     LOGIN_MAX_FAILURES: 5,
+    PASSWORD_HASHES_AT_ONCE: Math.max(1, availableParallelism() - 1),
+    REFRESH_GRACE_SECONDS: 30,
     REGISTRATIONS_PER_HOUR: 20,
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,

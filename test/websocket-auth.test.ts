@@ -58,7 +58,17 @@ test('WebSocket authentication', async (t) => {
       seedStyle: await sign({ username, exp: now + 3600 }),
       unknownSession: await sign({ ...claims, sid: 'no-such-session' }),
       otherUsersSession: await sign({ ...claims, sub: otherClaims.sub }),
+      // A token that never expires is not one Parley issues; nor is a `sub` that only parses as the user's id.
+      noExpiry: await sign({ ...claims, exp: undefined }),
+      spacedSub: await sign({ ...claims, sub: ` ${claims.sub}` }),
+      hexSub: await sign({ ...claims, sub: `0x${Number(claims.sub).toString(16)}` }),
+      decimalSub: await sign({ ...claims, sub: `${claims.sub}.0` }),
+      paddedSub: await sign({ ...claims, sub: `0${claims.sub}` }),
     };
+    const control = open(server, `login-token=${await sign(claims)}`);
+    await control.opened;
+    assert.equal(await control.request('ping'), 'pong', 'the same claims, signed the same way, are good: only the changes above spoil them');
+    control.close();
     for (const [name, token] of Object.entries(forged)) {
       assert.deepEqual(await closedWith(server, `login-token=${token}`), { code: 4002, reason: 'invalid login-token' }, name);
       const verify = await http(server.http, 'GET', '/auth/verify', { headers: { cookie: `login-token=${token}` } });

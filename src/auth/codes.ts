@@ -5,6 +5,11 @@ import type { Purpose } from '../storage/codes.ts';
 
 export const codeLifetime = 600;
 export const codeTries = 5;
+/** Codes mailed per user and purpose in an hour, and to one address (any user, any purpose). */
+export const codeMailsPerHour = 5;
+export const codeMailsPerAddressPerHour = 3;
+/** Wrong guesses per user and purpose in an hour, across codes: asking for new codes buys no more. */
+export const codeGuessesPerHour = 10;
 
 const hash = (userId: number, purpose: Purpose, code: string) => createHash('sha256').update(`${userId}:${purpose}:${code}`).digest('hex');
 
@@ -19,10 +24,29 @@ const texts: Record<Purpose, { subject: string; body: (code: string) => string }
   },
 };
 
-/** Makes a new code (replacing any earlier one) inside the open transaction, and mails it once committed. */
+/** How long until another code may be mailed to this user (for this purpose) and address; 0 when one may now. */
+export function codeMailWait(app: Pick<App, 'store' | 'now'>, userId: number, purpose: Purpose, to: string): number {
+  const since = app.now() - 3600;
+  const mine = app.store.codes.mailsToUser(userId, purpose, since);
+  const theirs = app.store.codes.mailsToAddress(to, since);
+  const waits = [
+    mine.count >= codeMailsPerHour ? mine.first! + 3600 - app.now() : 0,
+    theirs.count >= codeMailsPerAddressPerHour ? theirs.first! + 3600 - app.now() : 0,
+  ];
+  return Math.max(0, ...waits);
+}
+
+/**
+ * Makes a new code (replacing any earlier one) inside the open transaction, and mails it once
+ * committed. The caller checks `codeMailWait` first. The code's tries are what is left of the hour's
+ * guesses, at most `codeTries`.
+ */
 export function sendCode(app: App, userId: number, purpose: Purpose, to: string): void {
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-  app.store.codes.put(userId, purpose, { hash: hash(userId, purpose, code), sentTo: to, expiresAt: app.now() + codeLifetime, tries: codeTries });
+  const now = app.now();
+  const tries = Math.max(0, Math.min(codeTries, codeGuessesPerHour - app.store.codes.failuresSince(userId, purpose, now - 3600)));
+  app.store.codes.put(userId, purpose, { hash: hash(userId, purpose, code), sentTo: to, expiresAt: now + codeLifetime, tries });
+  app.store.codes.logMail(userId, purpose, to, now);
   app.commit.after((committed) => {
     if (!committed) return;
     const { subject, body } = texts[purpose];
@@ -39,7 +63,7 @@ export function useCode(app: App, userId: number, purpose: Purpose, code: string
   if (!row || row.expires_at <= app.now() || row.tries_left <= 0) return undefined;
   const given = Buffer.from(hash(userId, purpose, code));
   if (!timingSafeEqual(given, Buffer.from(row.code_hash))) {
-    app.store.codes.spendTry(userId, purpose);
+    app.store.codes.spendTry(userId, purpose, app.now());
     return undefined;
   }
   app.store.codes.remove(userId, purpose);

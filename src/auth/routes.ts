@@ -1,27 +1,53 @@
 // The HTTP routes: ping, register, login, verify and logout as the seed backend answered them; and
 // the few a browser needs before a socket can open: refresh, forgot-password and reset-password.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { App } from '../context.ts';
 import type { Request, Response, Routes } from '../transport/http.ts';
 import { clearLoginCookie, clearRefreshCookie, readLoginToken, readRefreshToken, setLoginCookie, setRefreshCookie } from './cookies.ts';
 import { newAccountProblem, passwordProblem, readFields } from './credentials.ts';
 import { hashRefresh } from './tokens.ts';
-import { sendCode, useCode } from './codes.ts';
+import { codeMailWait, sendCode, useCode } from './codes.ts';
 import { endSessions } from './sessions.ts';
-import { createThrottle, createWindowLimit } from '../throttle.ts';
+import { checkPassword, secondsText } from './attempts.ts';
+import { PasswordsBusy } from './passwords.ts';
+import { createWindowLimit } from '../throttle.ts';
 
 const text = (status: number, body: string): Response => ({ status, body });
 
 function tooMany(waitMs: number, what: string): Response {
   const seconds = Math.ceil(waitMs / 1000);
-  return { status: 429, body: `${what}: retry in ${seconds} seconds`, headers: [['Retry-After', String(seconds)]] };
+  return { status: 429, body: `${what}: retry in ${secondsText(waitMs)}`, headers: [['Retry-After', String(seconds)]] };
 }
 
+/** What `GET /` tells someone who opens the server in a browser or with curl. */
+const welcome = `Parley chat server
+
+Everything happens over one WebSocket of typed JSON events: connect to /ws with the login-token cookie.
+
+  POST /register            {"username", "password", "fullname"}
+  POST /auth/login          {"username", "password"}: sets the login-token cookie
+  GET  /auth/verify         who the login-token cookie belongs to
+  GET  /misc/ping           pong
+  GET  /protocol            the protocol reference: every event, field, error and close code
+
+Quick start with curl and wscat: the README of the Parley repository.
+`;
+const reference = readFileSync(new URL('../../protocol/README.md', import.meta.url), 'utf8');
+
+const serverBusy = () => tooMany(1000, 'server busy: too many password checks at once');
+
 export function authRoutes(app: App): Routes {
-  // Failed logins wait 1 s, doubling with each further failure up to 15 min: per account, and per address (4× as many).
-  const failures = app.settings.LOGIN_MAX_FAILURES;
-  const accounts = createThrottle({ limit: failures, baseMs: 1000, maxMs: 15 * 60_000 });
-  const addresses = createThrottle({ limit: 4 * failures, baseMs: 1000, maxMs: 15 * 60_000 });
+  /** A new password's hash, or the 429 to answer when every hash slot is taken. */
+  async function hashOrBusy(password: string, from: string): Promise<string | Response> {
+    try {
+      return await app.passwords.hash(password, from);
+    } catch (error) {
+      if (error instanceof PasswordsBusy) return serverBusy();
+      throw error;
+    }
+  }
+
   const registrations = createWindowLimit(app.settings.REGISTRATIONS_PER_HOUR, 3600_000);
   const resets = createWindowLimit(app.settings.REGISTRATIONS_PER_HOUR, 3600_000);
 
@@ -31,10 +57,12 @@ export function authRoutes(app: App): Routes {
     const problem = newAccountProblem(app.settings, fields.values);
     if (problem) return text(400, problem);
     const { username, password, fullname } = fields.values;
-    if (app.store.users.byUsername(username) || app.store.users.isHeld(username, app.now())) return text(409, 'username already exists');
+    // Counted before the name is looked at: taken names cannot be probed beyond the limit.
     const wait = registrations(request.ip, Date.now());
     if (wait > 0) return tooMany(wait, 'too many registrations from this address');
-    const passwordHash = await app.passwords.hash(password);
+    if (app.store.users.byUsername(username) || app.store.users.isHeld(username, app.now())) return text(409, 'username already exists');
+    const passwordHash = await hashOrBusy(password, request.ip);
+    if (typeof passwordHash !== 'string') return passwordHash;
     // Checked again by the insert: another registration may have taken the name while hashing.
     const id = app.store.users.insert({ username, fullname, passwordHash, now: app.now() });
     if (id === null) return text(409, 'username already exists');
@@ -47,20 +75,25 @@ export function authRoutes(app: App): Routes {
     const fields = readFields(request.body, ['username', 'password'] as const);
     if ('problem' in fields) return text(400, fields.problem);
     const { username, password } = fields.values;
-    const account = username.toLowerCase();
-    const wait = Math.max(accounts.wait(account, Date.now()), addresses.wait(request.ip, Date.now()));
-    if (wait > 0) {
-      app.log.warn('login throttled', { user: username, ip: request.ip, waitMs: wait });
-      return tooMany(wait, 'too many failed logins');
-    }
     const user = app.store.users.byUsername(username);
-    if (!(await app.passwords.verify(user?.password_hash, password)) || !user) {
-      app.log.warn('login failed', { user: username, ip: request.ip });
-      accounts.fail(account, Date.now());
-      addresses.fail(request.ip, Date.now());
-      return text(401, 'mismatch username and password');
+    const checked = await checkPassword(app, { account: username, user, ip: request.ip, refreshToken: readRefreshToken(request.cookie) }, password);
+    if (!checked.ok) {
+      switch (checked.why) {
+        case 'wrong':
+          app.log.warn('login failed', { user: username, ip: request.ip });
+          return text(401, 'mismatch username and password');
+        case 'throttled':
+          app.log.warn('login throttled', { user: username, ip: request.ip, waitMs: checked.waitMs });
+          return tooMany(checked.waitMs, 'too many failed logins');
+        case 'busy':
+          app.log.warn('login refused: checks already running for this address', { user: username, ip: request.ip });
+          return tooMany(checked.waitMs, 'too many logins at once from this address');
+        case 'server_busy':
+          app.log.warn('login refused: too many password checks at once', { user: username, ip: request.ip });
+          return serverBusy();
+      }
     }
-    accounts.forget(account);
+    if (!user) return text(401, 'mismatch username and password'); // checkPassword is never ok without a user
     if (user.account_status === 'suspended') {
       app.log.warn('login refused: account suspended', { user: user.username, ip: request.ip });
       return text(403, 'account suspended');
@@ -80,7 +113,14 @@ export function authRoutes(app: App): Routes {
     const clear = [['Set-Cookie', clearLoginCookie(app.settings)], ['Set-Cookie', clearRefreshCookie(app.settings)]] as const;
     const session = app.store.sessions.byRefresh(hash, now);
     if (!session) {
-      const reused = app.store.sessions.usedRefresh(hash);
+      const reused = app.store.sessions.usedRefresh(hash, now);
+      // Two tabs refreshing at once send the same token: the one just rotated is honoured for
+      // REFRESH_GRACE_SECONDS (with a login token only: the refresh cookie the other answer set stays current).
+      const grace = reused && reused.live === 1 && now - reused.used_at < app.settings.REFRESH_GRACE_SECONDS ? app.store.users.byId(reused.user_id) : undefined;
+      if (reused && grace && grace.account_status !== 'suspended') {
+        const token = await app.tokens.sign(grace, reused.session_id, now);
+        return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)]] };
+      }
       if (reused) {
         // Someone replayed a token that was already rotated: the session is compromised, so it ends.
         endSessions(app, [reused.session_id], 'refresh_reused');
@@ -110,9 +150,14 @@ export function authRoutes(app: App): Routes {
     if (wait > 0) return tooMany(wait, 'too many reset requests from this address');
     const user = app.store.users.byUsername(fields.values.username);
     if (user?.email && user.email_verified === 1) {
-      app.commit.run(() => sendCode(app, user.id, 'reset', user.email!));
-      await app.commit.durable();
-      app.log.info('password reset code sent', { user: user.username, ip: request.ip });
+      // Past its hourly mails the account gets no more codes; the answer stays the same (it tells nothing).
+      if (codeMailWait(app, user.id, 'reset', user.email) > 0) {
+        app.log.warn('password reset code not sent: too many this hour', { user: user.username, ip: request.ip });
+      } else {
+        app.commit.run(() => sendCode(app, user.id, 'reset', user.email!));
+        await app.commit.durable();
+        app.log.info('password reset code sent', { user: user.username, ip: request.ip });
+      }
     }
     return text(202, 'if the account has a verified email, a code is on its way');
   }
@@ -123,13 +168,16 @@ export function authRoutes(app: App): Routes {
     const { username, code, new_password: password } = fields.values;
     const problem = passwordProblem(app.settings, password);
     if (problem) return text(400, problem);
+    const wait = resets(request.ip, Date.now());
+    if (wait > 0) return tooMany(wait, 'too many reset requests from this address');
     const user = app.store.users.byUsername(username);
     const sentTo = user && app.commit.run(() => useCode(app, user.id, 'reset', code));
     if (!user || sentTo === undefined) {
       await app.commit.durable();
       return text(400, 'invalid or expired code');
     }
-    const passwordHash = await app.passwords.hash(password);
+    const passwordHash = await hashOrBusy(password, request.ip);
+    if (typeof passwordHash !== 'string') return passwordHash;
     app.commit.run(() => app.store.users.setPassword(user.id, passwordHash));
     endSessions(app, app.store.sessions.liveIds(user.id, app.now()), 'password_changed');
     if (!(await app.commit.durable())) return text(500, 'internal server error');
@@ -148,18 +196,26 @@ export function authRoutes(app: App): Routes {
     return text(200, `Hello, ${verified.user.username}`);
   }
 
+  /** Ends the session of the login token, or of the refresh token when the login token has expired (the browser drops it after its hour). */
   async function logout(request: Request): Promise<Response> {
     const token = readLoginToken(request.cookie);
     const verified = token ? await app.tokens.verify(token, app.now()) : undefined;
-    if (verified?.ok) {
-      endSessions(app, [verified.sessionId], 'logged_out');
+    const refreshToken = readRefreshToken(request.cookie);
+    const named = refreshToken ? app.store.sessions.namedByRefresh(hashRefresh(refreshToken)) : undefined;
+    const sessions = new Set<string>();
+    if (verified?.ok) sessions.add(verified.sessionId);
+    if (named) sessions.add(named.id);
+    if (sessions.size) {
+      endSessions(app, [...sessions], 'logged_out');
       await app.commit.durable();
-      app.log.info('logged out', { user: verified.user.username, ip: request.ip });
+      app.log.info('logged out', { user: verified?.ok ? verified.user.username : undefined, sessions: sessions.size, ip: request.ip });
     }
     return { status: 204, headers: [['Set-Cookie', clearLoginCookie(app.settings)], ['Set-Cookie', clearRefreshCookie(app.settings)]] };
   }
 
   return {
+    '/': { GET: () => text(200, welcome) },
+    '/protocol': { GET: () => text(200, reference) },
     '/misc/ping': { GET: () => text(200, 'pong') },
     '/register': { POST: register },
     '/auth/login': { POST: login },

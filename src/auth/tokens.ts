@@ -62,12 +62,13 @@ export function createTokens(secret: Uint8Array, store: Store): Tokens {
     async verify(token, now) {
       let claims;
       try {
-        ({ payload: claims } = await jwtVerify(token, secret, { algorithms: ['HS256'], currentDate: new Date(now * 1000) }));
+        ({ payload: claims } = await jwtVerify(token, secret, { algorithms: ['HS256'], currentDate: new Date(now * 1000), requiredClaims: ['exp', 'sub', 'sid'] }));
       } catch {
         return { ok: false, problem: 'invalid' };
       }
       const { sub, sid, username } = claims;
-      if (typeof sub !== 'string' || typeof sid !== 'string' || typeof username !== 'string') {
+      // Parley writes `sub` as a plain decimal id: " 7", "0x7" or "7.0" name nobody.
+      if (typeof sub !== 'string' || !/^[1-9][0-9]{0,15}$/.test(sub) || typeof sid !== 'string' || typeof username !== 'string') {
         return { ok: false, problem: 'invalid' };
       }
       const user = store.users.byId(Number(sub));

@@ -21,8 +21,17 @@ export function sessionsStore(db: Db) {
   const byRefresh = db.prepare<[string, number], { id: string; user_id: number }>(
     'SELECT id, user_id FROM sessions WHERE refresh_hash = ? AND revoked_at IS NULL AND refresh_expires_at > ?',
   );
-  const used = db.prepare<[string], { session_id: string; user_id: number }>(
-    'SELECT used_refresh_tokens.session_id, sessions.user_id FROM used_refresh_tokens JOIN sessions ON sessions.id = used_refresh_tokens.session_id WHERE hash = ?',
+  const used = db.prepare<[number, string], { session_id: string; user_id: number; used_at: number; live: number }>(
+    `SELECT used_refresh_tokens.session_id, sessions.user_id, used_refresh_tokens.used_at,
+            sessions.revoked_at IS NULL AND sessions.refresh_expires_at > ? AS live
+       FROM used_refresh_tokens JOIN sessions ON sessions.id = used_refresh_tokens.session_id WHERE hash = ?`,
+  );
+  const hasAddress = db.prepare<[number, string], number>('SELECT 1 FROM sessions WHERE user_id = ? AND ip = ? LIMIT 1').pluck();
+  // The session a refresh token names, live or not, current or already rotated.
+  const namedBy = db.prepare<{ hash: string }, { id: string; user_id: number }>(
+    `SELECT id, user_id FROM sessions WHERE refresh_hash = :hash
+     UNION ALL
+     SELECT sessions.id, sessions.user_id FROM used_refresh_tokens JOIN sessions ON sessions.id = used_refresh_tokens.session_id WHERE hash = :hash`,
   );
   const rotate = db.prepare<[string, string]>('UPDATE sessions SET refresh_hash = ? WHERE id = ?');
   const remember = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO used_refresh_tokens (hash, session_id, used_at) VALUES (?, ?, ?)');
@@ -43,8 +52,12 @@ export function sessionsStore(db: Db) {
     },
     /** The live session whose current refresh token this is. */
     byRefresh: (hash: string, now: number) => byRefresh.get(hash, now),
-    /** The session a refresh token was already used for, if it was. */
-    usedRefresh: (hash: string) => used.get(hash),
+    /** The session a refresh token was already used for, if it was: when, and whether the session is still live. */
+    usedRefresh: (hash: string, now: number) => used.get(now, hash),
+    /** Whether the user ever held a session from this address. */
+    hasAddress: (userId: number, ip: string): boolean => hasAddress.get(userId, ip) !== undefined,
+    /** The session a refresh token belongs to, whatever its state (to recognise a device, or to log it out). */
+    namedByRefresh: (hash: string): { id: string; user_id: number } | undefined => namedBy.get({ hash }),
     /** Replaces the session's refresh token, remembering the old one as used. */
     rotate(id: string, oldHash: string, newHash: string, now: number): void {
       remember.run(oldHash, id, now);

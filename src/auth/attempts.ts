@@ -1,0 +1,144 @@
+// Password guessing: every password check (logins, and the socket events that ask for the password)
+// is counted as a failure *before* its hash runs, so a burst sent at once cannot slip past the limits.
+import { createThrottle } from '../throttle.ts';
+import type { Settings } from '../config.ts';
+import type { Store, UserRow } from '../storage/index.ts';
+import { PasswordsBusy, type Passwords } from './passwords.ts';
+import { hashRefresh } from './tokens.ts';
+
+/**
+ * A check under way, counted ahead across accounts and addresses: `right()` takes that back and
+ * clears the account's count from this address, `wrong()` counts it there too, `cancel()` takes it
+ * back (the check never ran).
+ */
+export type Attempt = { right(): void; wrong(): void; cancel(): void };
+
+export type Refusal = { waitMs: number; why: 'throttled' | 'busy' };
+
+export type PasswordGuard = ReturnType<typeof createPasswordGuard>;
+
+const maxMs = 15 * 60_000;
+/** Password checks one address may have under way (running or waiting their turn); more are refused at once. */
+export const checksAtOncePerAddress = 8;
+/**
+ * Failures across every address before an account waits, except on its known devices and addresses:
+ * strangers guessing from many places cannot lock the owner out of their own.
+ */
+export const accountCeilingFactor = 20;
+
+/**
+ * Three counts, each with waits of 1 s doubling to 15 min: an account from one address
+ * (`LOGIN_MAX_FAILURES`), one address across accounts (4 ×) and an account across addresses (20 ×,
+ * not applied where the owner has logged in before). Checks of one account from one address take
+ * turns, so each sees how the one before ended; the counts across accounts and addresses are
+ * taken before the hash runs and given back when the password was right.
+ */
+export function createPasswordGuard(settings: Pick<Settings, 'LOGIN_MAX_FAILURES'>) {
+  const limit = settings.LOGIN_MAX_FAILURES;
+  const pairs = createThrottle({ limit, baseMs: 1000, maxMs });
+  const addresses = createThrottle({ limit: 4 * limit, baseMs: 1000, maxMs });
+  const accounts = createThrottle({ limit: accountCeilingFactor * limit, baseMs: 1000, maxMs });
+  /** Checks under way per address, waiting or running. */
+  const underway = new Map<string, number>();
+  /** The last check in line per account and address. */
+  const turns = new Map<string, Promise<void>>();
+
+  return {
+    /**
+     * Starts a password check of `account` (lower case) from `address`, once the checks of the same
+     * account from there ahead of it are done; `known` when the address or device has held a session
+     * of the account. Refused while a count says wait, or when the address has too many under way.
+     */
+    async begin(account: string, address: string, known: boolean): Promise<Attempt | Refusal> {
+      const inFlight = underway.get(address) ?? 0;
+      if (inFlight >= checksAtOncePerAddress) return { waitMs: 1000, why: 'busy' };
+      underway.set(address, inFlight + 1);
+      const pair = `${account}\n${address}`;
+      const ahead = turns.get(pair);
+      let done!: () => void;
+      const mine = new Promise<void>((resolve) => (done = resolve));
+      const last = (ahead ?? Promise.resolve()).then(() => mine);
+      turns.set(pair, last);
+      let settled = false;
+      const settle = () => {
+        if (settled) return false;
+        settled = true;
+        const left = (underway.get(address) ?? 1) - 1;
+        if (left > 0) underway.set(address, left);
+        else underway.delete(address);
+        if (turns.get(pair) === last) turns.delete(pair);
+        done();
+        return true;
+      };
+      if (ahead) await ahead;
+      const now = Date.now();
+      const waitMs = Math.max(pairs.wait(pair, now), addresses.wait(address, now), known ? 0 : accounts.wait(account, now));
+      if (waitMs > 0) {
+        settle();
+        return { waitMs, why: 'throttled' };
+      }
+      addresses.fail(address, now);
+      accounts.fail(account, now);
+      const giveBack = () => {
+        addresses.undo(address);
+        accounts.undo(account);
+      };
+      return {
+        right() {
+          if (!settle()) return;
+          pairs.forget(pair);
+          giveBack();
+        },
+        wrong() {
+          if (!settle()) return;
+          pairs.fail(pair, Date.now());
+        },
+        cancel() {
+          if (settle()) giveBack();
+        },
+      };
+    },
+  };
+}
+
+/** "1 second", "15 seconds". */
+export const secondsText = (ms: number): string => {
+  const seconds = Math.ceil(ms / 1000);
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
+};
+
+export type PasswordCheck =
+  | { ok: true }
+  | { ok: false; why: 'wrong' }
+  | { ok: false; why: 'throttled' | 'busy' | 'server_busy'; waitMs: number };
+
+/**
+ * Checks `password` for an account (its row, or none: an unknown name costs the same hash), counted
+ * by the guard. The owner's own addresses and devices (a refresh token of theirs, even an old one)
+ * are not held back by failures from elsewhere.
+ */
+export async function checkPassword(
+  app: { readonly guard: PasswordGuard; readonly passwords: Passwords; readonly store: Store },
+  who: { account: string; user: UserRow | undefined; ip: string; refreshToken?: string },
+  password: string,
+): Promise<PasswordCheck> {
+  const { user } = who;
+  const known = user !== undefined && (app.store.sessions.hasAddress(user.id, who.ip)
+    || (who.refreshToken !== undefined && app.store.sessions.namedByRefresh(hashRefresh(who.refreshToken))?.user_id === user.id));
+  const attempt = await app.guard.begin(who.account.toLowerCase(), who.ip, known);
+  if (!('right' in attempt)) return { ok: false, ...attempt };
+  let right: boolean;
+  try {
+    right = await app.passwords.verify(user?.password_hash, password, who.ip);
+  } catch (error) {
+    attempt.cancel();
+    if (error instanceof PasswordsBusy) return { ok: false, why: 'server_busy', waitMs: 1000 };
+    throw error;
+  }
+  if (!right || !user) {
+    attempt.wrong();
+    return { ok: false, why: 'wrong' };
+  }
+  attempt.right();
+  return { ok: true };
+}
