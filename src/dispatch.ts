@@ -1,12 +1,13 @@
 // Turns one text frame into one reply: envelope checks, schema validation, the handler, errors normalised once.
 // Every reply and push is sent after the batch's commit, in the order the frames arrived.
 import * as v from 'valibot';
-import { events, errors, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
+import { events, errors, errorText, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
 import { ParleyError } from './errors.ts';
+import { loneSurrogateInJson } from './unicode.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
 import { opened, type Audience } from './features/handler.ts';
-import { deliver, logEvent } from './fanout.ts';
+import { deliver, hiddenFrom, logEvent } from './fanout.ts';
 import { personal, personalise } from './features/message-view.ts';
 import type { Ctx } from './context.ts';
 
@@ -15,6 +16,8 @@ type Entry = {
   readonly schema: v.GenericSchema;
   /** The guard's fields only, validated before the guard runs. */
   readonly guardSchema: v.GenericSchema | undefined;
+  /** Events it counts as against the rate limit. */
+  readonly cost: number;
 };
 
 const parseConfig = { abortEarly: true } as const;
@@ -25,7 +28,7 @@ const table = new Map<string, Entry>(
     const handler: AnyHandler & { schema: v.GenericSchema } = handlers[type];
     const spec: EventSpec = events[type];
     const guardSchema = spec.guard && v.pick(handler.schema as v.ObjectSchema<v.ObjectEntries, undefined>, spec.guard.fields as [string]);
-    return [type, { handler, schema: handler.schema, guardSchema }];
+    return [type, { handler, schema: handler.schema, guardSchema, cost: spec.cost ?? 1 }];
   }),
 );
 
@@ -37,8 +40,26 @@ function reply(ctx: Ctx, text: string): void {
   ctx.commit.after(() => ctx.caller.send(text));
 }
 
-function rootError(ctx: Ctx, name: 'invalid_json' | 'no_type' | 'binary_frame', ref?: Ref): void {
-  reply(ctx, failureText('root', errors[name].text, errors[name].code, ref));
+function rootError(ctx: Ctx, name: 'invalid_json' | 'no_type' | 'binary_frame', ref?: Ref, detail?: string): void {
+  reply(ctx, failureText('root', errors[name].text, errors[name].code, ref, detail));
+}
+
+/** The seed's text for an unknown type stays; `detail` names the type and the event it was probably meant to be. */
+function unknownType(type: unknown): string | undefined {
+  if (typeof type !== 'string') return undefined;
+  const shown = JSON.stringify(type.length > 64 ? `${type.slice(0, 64)}…` : type);
+  const near = type.length <= 64 ? [...table.keys()].find((known) => editDistance(known, type.toLowerCase()) <= 2) : undefined;
+  return `unknown type ${shown}${near ? `: did you mean "${near}"?` : ''}`;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 export function dispatchBinary(ctx: Ctx): void {
@@ -63,7 +84,14 @@ export function dispatch(ctx: Ctx, text: string): void {
     ref = frame.ref;
   }
   const entry = typeof type === 'string' ? table.get(type) : undefined;
-  if (entry === undefined || typeof type !== 'string') return rootError(ctx, 'no_type', ref);
+  if (entry === undefined || typeof type !== 'string') return rootError(ctx, 'no_type', ref, unknownType(type));
+  const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = ctx.settings;
+  // The frame itself cost one token; an event that costs more takes the rest now.
+  if (entry.cost > 1 && !ctx.caller.spend(entry.cost - 1)) {
+    return reply(ctx, failureText(type, errorText('costly_rate_limited', { type, cost: entry.cost, rate, burst }), 'rate_limited', ref));
+  }
+  const surrogate = loneSurrogateInJson(text, frame);
+  if (surrogate) return reply(ctx, failureText(type, errorText('ill_formed_text', { example: surrogate }), 'bad_request', ref));
 
   let input: unknown;
   try {
@@ -124,8 +152,9 @@ function execute(ctx: Ctx, entry: Entry, type: string, input: unknown, ref: Ref 
 
 /** An event whose data differs per reader (each sees their own `me`): serialised once per distinct view. */
 function pushPersonal(ctx: Ctx, type: string, data: unknown, audience: Audience, seq: number, ref: Ref | undefined): void {
+  const hidden = hiddenFrom(ctx, audience);
   const readers = 'conversation' in audience
-    ? ctx.store.conversations.members(audience.conversation)
+    ? ctx.store.conversations.members(audience.conversation).filter(({ id }) => !hidden.has(id))
     : [...audience.users].flatMap((id) => ctx.store.users.byId(id) ?? []);
   const texts = new Map<string, string>();
   for (const reader of readers) {

@@ -19,6 +19,6 @@ export function withRef(text: string, ref: Ref | undefined): string {
   return ref === undefined ? text : `${text.slice(0, -1)},"ref":${JSON.stringify(ref)}}`;
 }
 
-export function failureText(type: string, error: string, code: ErrorCode, ref?: Ref): string {
-  return JSON.stringify(ref === undefined ? { type, success: false, error, code } : { type, success: false, error, code, ref });
+export function failureText(type: string, error: string, code: ErrorCode, ref?: Ref, detail?: string): string {
+  return JSON.stringify({ type, success: false, error, code, ...(detail === undefined ? {} : { detail }), ...(ref === undefined ? {} : { ref }) });
 }

@@ -41,6 +41,7 @@ function harness() {
       unsubscribe: () => {},
       publishToOthers: (topic, text) => others.push({ topic, text }),
       buffered: () => 0,
+      spend: () => true,
     };
     app.registry.add(caller, []);
     const ctx: Ctx = { ...app, caller };
@@ -78,7 +79,7 @@ test('membership is checked before the other fields, and nothing is stored on an
   alice.send({ type: 'send_message', conversation_id: 1, content: 42 });
   await committed();
   assert.deepEqual(alice.sent, [{ type: 'send_message', success: false, error: 'expected content as string', code: 'bad_request' }]);
-  assert.deepEqual(app.store.messages.page(1, { before: null, after: null, floor: 0 }, 100), []);
+  assert.deepEqual(app.store.messages.page(1, alice.id, { before: null, after: null, floor: 0 }, 100), []);
 });
 
 test('an exception that is not a ParleyError becomes internal, logged once', async () => {

@@ -33,8 +33,19 @@ test('seed events', async (t) => {
     const invalid = { type: 'root', success: false, error: 'invalid json event', code: 'invalid_json' };
     for (const frame of ['not json', '{"type":', '[1,2]', '"ping"', '42', 'null', 'true', '']) assert.deepEqual(await raw.exchange(frame), invalid, frame);
     const noType = { type: 'root', success: false, error: 'no type field found in the event', code: 'unknown_type' };
-    for (const frame of ['{}', '{"type":5}', '{"type":null}', '{"type":"nope"}', '{"type":"__proto__"}', '{"type":"constructor"}', '{"type":"toString"}', '{"type":"PING"}']) {
-      assert.deepEqual(await raw.exchange(frame), noType, frame);
+    for (const frame of ['{}', '{"type":5}', '{"type":null}']) assert.deepEqual(await raw.exchange(frame), noType, frame);
+    // The seed's text stays; `detail` says which type is unknown, and what it was probably meant to be.
+    const unknown = {
+      nope: 'unknown type "nope"',
+      ['__proto__']: 'unknown type "__proto__"',
+      constructor: 'unknown type "constructor"',
+      toString: 'unknown type "toString"',
+      PING: 'unknown type "PING": did you mean "ping"?',
+      send_mesage: 'unknown type "send_mesage": did you mean "send_message"?',
+      ['x'.repeat(100)]: `unknown type "${'x'.repeat(64)}…"`,
+    };
+    for (const [type, detail] of Object.entries(unknown)) {
+      assert.deepEqual(await raw.exchange(JSON.stringify({ type })), { ...noType, detail }, type);
     }
     assert.deepEqual(await raw.exchange(Buffer.from('{"type":"ping"}')), {
       type: 'root',
@@ -54,7 +65,7 @@ test('seed events', async (t) => {
       type: 'get_conversation_info', success: false, error: 'id is required as int', code: 'bad_request', ref: 8,
     });
     assert.deepEqual(await raw.exchange('{"type":"nope","ref":"x"}'), {
-      type: 'root', success: false, error: 'no type field found in the event', code: 'unknown_type', ref: 'x',
+      type: 'root', success: false, error: 'no type field found in the event', code: 'unknown_type', detail: 'unknown type "nope"', ref: 'x',
     });
     const badRef = { type: 'ping', success: false, error: 'ref must be a string of at most 64 characters or an integer', code: 'bad_request' };
     for (const ref of ['{}', '[1]', '1.5', 'true', JSON.stringify('r'.repeat(65))]) assert.deepEqual(await raw.exchange(`{"type":"ping","ref":${ref}}`), badRef, ref);

@@ -33,11 +33,13 @@ export type Connection = {
   publishToOthers(topic: string, text: string): void;
   /** Bytes sent to this socket but not yet written to the network. */
   buffered(): number;
+  /** Takes `cost` tokens from the socket's rate-limit bucket; false when there are not that many. */
+  spend(cost: number): boolean;
 };
 
 let lastId = 0;
 
-export function createConnection(ws: WebSocket<SocketData>, user: Connection['user'], sessionId: string, expiresAt: number, ip: string): Connection {
+export function createConnection(ws: WebSocket<SocketData>, user: Connection['user'], sessionId: string, expiresAt: number, ip: string, spend: (cost: number) => boolean): Connection {
   const connection: Connection = {
     id: ++lastId,
     user,
@@ -63,6 +65,7 @@ export function createConnection(ws: WebSocket<SocketData>, user: Connection['us
       if (!connection.closed) ws.publish(topic, text, false);
     },
     buffered: () => (connection.closed ? 0 : ws.getBufferedAmount()),
+    spend,
   };
   return connection;
 }

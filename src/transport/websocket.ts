@@ -32,7 +32,8 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const { ctx, bucket } = data;
     if (!ctx || !bucket) return;
     const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = app.settings;
-    if (!take(bucket, rate, burst, performance.now())) {
+    // Every frame costs one token; dispatch takes more for the events that cost the server more.
+    if (!ctx.caller.spend(1)) {
       if (bucket.refused > burst) {
         app.log.warn('socket closed for flooding', { user: ctx.caller.user.username, ip: ctx.caller.ip });
         return ctx.caller.end(closeCodes.flooding.code, closeCodes.flooding.reason);
@@ -58,9 +59,12 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
       app.log.warn('socket refused: too many for the user', { user: user.username, limit, ip: data.ip });
       return ws.end(closeCodes.too_many_sockets.code, closeCodes.too_many_sockets.reason.replace('{limit}', String(limit)));
     }
-    const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip);
+    const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = app.settings;
+    const bucket = newBucket(burst, performance.now());
+    const spend = (cost: number) => take(bucket, rate, burst, performance.now(), cost);
+    const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend);
     data.ctx = { ...app, caller: connection };
-    data.bucket = newBucket(app.settings.RATE_LIMIT_BURST, performance.now());
+    data.bucket = bucket;
     app.commit.run(() => app.store.sessions.touch(sessionId, app.now()));
     connected(app, connection);
     app.log.info('connected', { user: user.username, socket: connection.id, ip: data.ip });
