@@ -37,7 +37,7 @@ function describe(schema: Node): string {
     case 'array':
       return `${describe(schema.item!)}[]`;
     case 'object':
-      return `{ ${Object.entries(schema.entries!).map(([key, value]) => `${key}: ${describe(value)}`).join(', ')} }`;
+      return `{ ${Object.entries(schema.entries!).map(([key, value]) => `${key}${optional(value) ? '?' : ''}: ${describe(value)}`).join(', ')} }`;
     case 'nullable':
     case 'nullish':
       return `${describe(schema.wrapped!)} \\| null`;
@@ -101,7 +101,7 @@ function eventSection(type: string, spec: EventSpec): string {
   const fields = entries.length
     ? ['| field | type | required | rules |', '|---|---|---|---|', ...entries.map(([key, schema]) => `| \`${key}\` | ${describe(schema)} | ${optional(schema) ? 'no' : 'yes'} | ${rules(schema).join('; ') || '—'} |`)].join('\n')
     : 'No fields.';
-  const example = JSON.stringify({ type, ...Object.fromEntries(entries.filter(([, schema]) => !optional(schema)).map(([key, schema]) => [key, sample(schema)])) });
+  const example = JSON.stringify(exampleRequest(type, spec));
   const failures = errorLines(spec);
   return [
     `### \`${type}\``,
@@ -118,15 +118,46 @@ function eventSection(type: string, spec: EventSpec): string {
     '',
     spec.fanout ? `Fan-out: ${spec.fanout}` : 'Only the requesting socket receives the reply.',
     '',
+    ...(spec.cost ? [`Rate limit: counts as ${spec.cost} events (it costs the server more than most).`, ''] : []),
   ].join('\n');
 }
 
+/** A value the field accepts, for the example request: every example is a valid request (a test checks it). */
 function sample(schema: Node): unknown {
   const base = optional(schema) || schema.type === 'nullable' ? schema.wrapped! : schema;
-  if (base.type === 'number') return 1;
-  if (base.type === 'string') return 'text';
-  if (base.type === 'array') return [];
-  return null;
+  const checks = actions(base);
+  const has = (type: string) => checks.some((action) => action.type === type);
+  const given = checks.find((action) => action.type === 'examples') as { examples?: unknown[] } | undefined;
+  if (given?.examples?.length) return given.examples[0];
+  switch (base.type) {
+    case 'number': {
+      const min = checks.find((action) => action.type === 'min_value')?.requirement;
+      return Math.max(1, typeof min === 'number' ? min : 1);
+    }
+    case 'string':
+      return has('emoji') ? '👍' : has('email') ? 'alice@example.com' : has('url') ? 'https://example.com/' : 'text';
+    case 'boolean':
+      return true;
+    case 'picklist':
+      return (base.options as unknown as string[])[0];
+    case 'literal':
+      return base.literal;
+    case 'union':
+      return sample(base.options![0]!);
+    case 'object':
+      return Object.fromEntries(Object.entries(base.entries!).filter(([, value]) => !optional(value)).map(([key, value]) => [key, sample(value)]));
+    case 'array': {
+      const min = has('non_empty') ? 1 : checks.find((action) => action.type === 'min_length')?.requirement;
+      return Array.from({ length: typeof min === 'number' ? min : 0 }, () => sample(base.item!));
+    }
+    default:
+      return null;
+  }
+}
+
+/** The example request of an event: its type and every required field. */
+export function exampleRequest(type: string, spec: EventSpec): Record<string, unknown> {
+  return { type, ...(sample(node(spec.request)) as Record<string, unknown>) };
 }
 
 export function renderReference(): string {
@@ -143,19 +174,20 @@ export function renderReference(): string {
     '',
     '- Request: `{"type": T, ...fields, "ref"?: R}`. `ref` (a string of at most ' + limits.ref + ' characters, or an integer) is optional and echoed in the reply, so a client can match replies to requests.',
     '- Success reply: `{"type": T, "success": true, "data": ..., "ref"?: R}`.',
-    '- Error reply: `{"type": T, "success": false, "error": "<text>", "code": "<code>", "ref"?: R}`; only the requester receives it, and the socket stays open.',
+    '- Error reply: `{"type": T, "success": false, "error": "<text>", "code": "<code>", "detail"?: "<text>", "ref"?: R}`; only the requester receives it, and the socket stays open. `detail`, when present, says more than the (seed-compatible) `error` text.',
     '- Push (sent unprompted): `{"type": T, "success": true, "data": ..., "seq"?: N}`, with no `ref`. Every state change (messages and their edits, deletions and reactions, conversations, members, receipts, contacts, your own favorites and pins) is appended to the event log and carries its `seq`, an integer that only grows; a socket receives them in `seq` order, and the requester\'s reply carries the same `seq`. `user_status` and `typing` are not logged and have no `seq`.',
     '- After a disconnect, `sync {since: <last seq seen>}` replays what was missed, as the same envelopes: for each conversation, only what happened while you were a member; a deleted message as its tombstone.',
     '- Unknown fields are ignored. Fields are checked in the order listed; the first problem is the answer.',
     `- Any event may also answer ${code(errors.internal.text)} (\`internal\`) when the server fails; the failure is logged and the socket stays open.`,
-    `- Each socket has a token bucket (\`RATE_LIMIT_EVENTS\` a second, bursts of \`RATE_LIMIT_BURST\`). A frame past it is not handled and is answered with \`type: "root"\`, ${code(errors.rate_limited.text)} (\`rate_limited\`); a socket that goes on past \`RATE_LIMIT_BURST\` such refusals in a row is closed with 1008.`,
+    `- Each socket has a token bucket (\`RATE_LIMIT_EVENTS\` a second, bursts of \`RATE_LIMIT_BURST\`). A frame past it is not handled and is answered with \`type: "root"\`, ${code(errors.rate_limited.text)} (\`rate_limited\`); a socket that goes on past \`RATE_LIMIT_BURST\` such refusals in a row is closed with 1008. Events that cost the server more (searches, listings, \`sync\`) count as several events, as their sections say; past the bucket they answer ${code(errors.costly_rate_limited.text)} (\`rate_limited\`).`,
     '',
     'Frame problems are answered with `type: "root"`:',
     '',
     table('| problem | error | code |', [
       `| text that is not JSON, or JSON that is not an object | ${code(errors.invalid_json.text)} | \`invalid_json\` |`,
       `| a binary frame | ${code(errors.binary_frame.text)} | \`invalid_json\` |`,
-      `| no \`type\`, or an unknown one | ${code(errors.no_type.text)} | \`unknown_type\` |`,
+      `| no \`type\`, or an unknown one (then \`detail\` names it, e.g. \`unknown type "send_mesage": did you mean "send_message"?\`) | ${code(errors.no_type.text)} | \`unknown_type\` |`,
+      `| text holding a lone surrogate (\`"\\ud800"\`), which no database stores as given | ${code(errors.ill_formed_text.text)} | \`bad_request\` |`,
     ]),
     '',
     `A \`ref\` that is neither is answered with ${code(errors.bad_ref.text)} (\`bad_request\`), without a \`ref\`.`,
@@ -173,10 +205,10 @@ export function renderReference(): string {
     table('| code | reason | when |', [
       `| ${closeCodes.login_required.code} | ${code(closeCodes.login_required.reason)} | no \`login-token\` cookie |`,
       `| ${closeCodes.invalid_token.code} | ${code(closeCodes.invalid_token.reason)} | bad signature, expired, or its session revoked |`,
-      `| ${closeCodes.user_gone.code} | ${code(closeCodes.user_gone.reason)} | the token's user no longer exists |`,
+      `| ${closeCodes.user_gone.code} | ${code(closeCodes.user_gone.reason)} | the token's user no longer exists (the seed backend's wording, kept to the letter for its clients) |`,
       `| ${closeCodes.too_many_sockets.code} | ${code(closeCodes.too_many_sockets.reason)} | the user already has \`MAX_SOCKETS_PER_USER\` sockets open |`,
       `| ${closeCodes.logged_out.code} | ${code(closeCodes.logged_out.reason)} | \`POST /auth/logout\`, \`revoke_session\` or \`logout_all\` ended the socket's session |`,
-      `| ${closeCodes.session_expired.code} | ${code(closeCodes.session_expired.reason)} | the socket's login token expired (checked every second) |`,
+      `| ${closeCodes.session_expired.code} | ${code(closeCodes.session_expired.reason)} | the socket's session ended: 30 days after its login (checked every second). A socket lives as long as its session, not its hour-long login token: refreshing the token over HTTP keeps open sockets as they are |`,
       `| ${closeCodes.password_changed.code} | ${code(closeCodes.password_changed.reason)} | the account's password was changed (change_password, or a reset): every other session ends |`,
       `| ${closeCodes.suspended.code} | ${code(closeCodes.suspended.reason)} | an admin suspended the account (or it was already suspended when the socket opened) |`,
       `| ${closeCodes.refresh_reused.code} | ${code(closeCodes.refresh_reused.reason)} | a refresh token of the session was used a second time: taken as stolen, the session ends |`,

@@ -167,7 +167,7 @@ export const Ref = v.union([
 export type Ref = v.InferOutput<typeof Ref>;
 
 export type SuccessEnvelope<T extends string = string, D = unknown> = { type: T; success: true; data: D; ref?: Ref };
-export type ErrorEnvelope<T extends string = string> = { type: T; success: false; error: string; code: ErrorCode; ref?: Ref };
+export type ErrorEnvelope<T extends string = string> = { type: T; success: false; error: string; code: ErrorCode; detail?: string; ref?: Ref };
 export type Envelope = SuccessEnvelope | ErrorEnvelope;
 
 export { errors, errorCodes, closeCodes, errorText } from './errors.ts';

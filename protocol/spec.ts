@@ -21,6 +21,11 @@ export type EventSpec = {
   readonly errors: readonly ErrorName[];
   /** Who else receives the success event, for the reference; absent: only the requester. */
   readonly fanout?: string;
+  /**
+   * How many events it counts as against the socket's rate limit (default 1): reads that cost the
+   * server more spend more of the bucket.
+   */
+  readonly cost?: number;
 };
 
 export type PushSpec = {
@@ -53,6 +58,8 @@ export const limits = {
   messagesPage: 100,
   clientId: 64,
   syncPage: { default: 100, max: 500 },
+  /** The serialised events of one sync page, at most (a single event may be larger). */
+  syncPageBytes: 256 * 1024,
   description: 1000,
   /** How much of a replied-to message a reply's preview shows. */
   preview: 100,
@@ -77,6 +84,8 @@ export const limits = {
   statusText: 100,
   email: 254,
   usersPage: { default: 20, max: 100 },
+  /** Unread messages are counted up to this many: a count this high means "this many or more". */
+  unreadCap: 100,
 } as const;
 
 /** An optional page size from 1 to `max`, answering one message for every failure. */

@@ -22,7 +22,10 @@ test('receipts', async (t) => {
     const bobs = pushed(alice.pushes, 'receipt').filter((receipt) => receipt.username === bob.username);
     assert.ok(bobs.length <= 3, `coalesced: ${bobs.length} receipts for 30 messages`);
     assert.deepEqual(pushed(alice.pushes, 'receipt').filter((receipt) => receipt.username === carolName), [], 'carol is offline: nothing reached her');
-    assert.deepEqual(pushed(alice.pushes, 'receipt').filter((receipt) => receipt.username === alice.username), [], 'no receipts for the sender');
+    // Sending shows the sender read everything before: their read point moves, once per batch too.
+    const alices = await waitFor(alice.pushes, (push) => push.type === 'receipt' && push.data.username === alice.username && push.data.read_id === last);
+    assert.deepEqual(alices.data, { conversation_id: id, username: alice.username, delivered_id: last, read_id: last });
+    assert.ok(pushed(alice.pushes, 'receipt').filter((receipt) => receipt.username === alice.username).length <= 3, 'coalesced for the sender too');
     assert.deepEqual(pushed(eve.pushes, 'receipt'), [], 'non-members hear nothing');
     const receipts = await alice.client.request('get_receipts', { message_id: last });
     assert.deepEqual(receipts, { message_id: last, delivered: [bob.username], read: [] });
@@ -53,7 +56,7 @@ test('receipts', async (t) => {
     assert.deepEqual(members.map((member) => member.last_read_id), [message.id, message.id, 0]);
     const item = (await bob.client.request('get_conversations')).find((entry) => entry.id === id)!;
     assert.equal(item.unread_count, 0);
-    const logged = (await syncAll(alice.client)).filter((event) => event.type === 'receipt' && (event.data as { read_id?: number }).read_id === message.id);
+    const logged = (await syncAll(alice.client)).filter((event) => event.type === 'receipt' && (event.data as { username: string; read_id?: number }).username === bob.username && (event.data as { read_id?: number }).read_id === message.id);
     assert.deepEqual(logged.map((event) => event.data), [receipt.data], 'receipts are logged: sync replays them');
     await expectError(eve.client, { type: 'get_receipts', message_id: message.id }, `no message with id ${message.id}`, 'not_found');
   });

@@ -1,8 +1,12 @@
 // Message search: words, prefixes and phrases over what the caller can still see, with safe snippets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer } from './helpers/server.ts';
-import { expectError, person } from './helpers/clients.ts';
+import { connect, expectError, person } from './helpers/clients.ts';
 
 test('search_messages', async (t) => {
   const server = await startServer(t);
@@ -78,4 +82,37 @@ test('search_messages', async (t) => {
     assert.deepEqual(await ids('soup*'), [], 'cleared for bob');
     assert.deepEqual((await alice.client.request('search_messages', { query: 'soup*' })).messages.map((message) => message.id), [souper, soup], 'not for alice');
   });
+});
+
+test('one search examines a bounded number of matches, and pages on from where it stopped', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-search-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await startServer(t, {}, dir);
+  const reader = await person(first, 'reader');
+  const writer = await person(first, 'writer');
+  const mine = await reader.client.request('create_conversation', { name: 'mine', members: [] });
+  const theirs = await writer.client.request('create_conversation', { name: 'theirs', members: [] });
+  const hidden = await reader.client.request('send_message', { conversation_id: mine.id, content: 'the needle, under a haystack' });
+  await writer.client.request('send_message', { conversation_id: theirs.id, content: 'a needle the reader cannot see' });
+  await first.stop();
+  // 3,000 newer matches in a conversation the reader is not in, written straight into the database.
+  const db = new Database(join(dir, 'parley.db'));
+  const insert = db.prepare('INSERT INTO messages (conversation_id, sender_id, content, sent_at) VALUES (?, (SELECT id FROM users WHERE username = ?), ?, 1)');
+  db.transaction(() => {
+    for (let i = 0; i < 3000; i++) insert.run(theirs.id, writer.username, `needle number ${i}`);
+  })();
+  db.close();
+
+  const server = await startServer(t, {}, dir);
+  const client = await connect(server, reader.token);
+  const firstPage = await client.request('search_messages', { query: 'needle' });
+  assert.deepEqual([firstPage.messages, firstPage.has_more], [[], true], 'the budget ran out among matches the reader may not see');
+  assert.ok(firstPage.next !== null && firstPage.next > hidden.id);
+  let page = firstPage;
+  const found: number[] = [];
+  for (let round = 0; page.has_more && round < 10; round++) {
+    page = await client.request('search_messages', { query: 'needle', before: page.next });
+    found.push(...page.messages.map((message) => message.id));
+  }
+  assert.deepEqual([found, page.has_more, page.next], [[hidden.id], false, null], 'paging on finds it, then says there is no more');
 });

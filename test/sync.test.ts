@@ -112,16 +112,20 @@ test('a member who was away syncs to exactly the state of a member who stayed', 
   const shared = logged(missed).filter((event) => event.type !== 'contact_added');
   assert.deepEqual(shared.map((event) => [event.seq, event.type]), pushed.map((frame) => [frame.seq, frame.type]), 'the same events, seq for seq');
   const deleted = new Set([0, 6, 56, 120, 499].map((index) => sent[index]!));
+  const edited = new Map(Array.from({ length: 10 }, (_, i) => [sent[i * 40]!, `edited ${i}`]));
+  const changedLater = (id: number) => deleted.has(id) || edited.has(id);
   const untouched = (event: Synced) => {
     const message = event.data as Message;
-    return !('content' in message) || (!deleted.has(message.id) && !deleted.has(message.reply_to?.id ?? 0));
+    return !('content' in message) || (!changedLater(message.id) && !changedLater(message.reply_to?.id ?? 0));
   };
-  assert.deepEqual(shared.filter(untouched), pushed.filter(untouched), 'the same envelopes, except that deleted messages (and previews of them) are tombstones in the log');
+  assert.deepEqual(shared.filter(untouched), pushed.filter(untouched), 'the same envelopes, except that deleted and edited messages (and previews of them) show only what they became');
   const scrubbed = shared.filter((entry) => !untouched(entry));
-  assert.ok(scrubbed.length > 5);
+  assert.ok(scrubbed.length > 15);
   for (const event of scrubbed) {
     const message = event.data as Message;
-    assert.ok(deleted.has(message.id) ? message.content === '' : message.reply_to?.content === '', `a deleted message's content is not replayed: ${JSON.stringify(event)}`);
+    if (deleted.has(message.id)) assert.equal(message.content, '', `a deleted message's content is not replayed: ${JSON.stringify(event)}`);
+    else if (edited.has(message.id)) assert.equal(message.content, edited.get(message.id), `a message's words before its edit are not replayed: ${JSON.stringify(event)}`);
+    else assert.equal(message.reply_to?.content, deleted.has(message.reply_to!.id) ? '' : edited.get(message.reply_to!.id), 'previews too');
   }
 
   for (const event of pushed) apply(carolState, room.id, event);

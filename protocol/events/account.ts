@@ -38,14 +38,14 @@ export const change_password = event({
   summary: 'Changes your password; every other session ends (their sockets close with 4008). Answered once the password hash is done, so possibly after replies to later events.',
   request: fields({ old_password: password('old_password'), new_password: password('new_password') }),
   reply: v.object({ sessions_ended: v.pipe(v.number(), v.description('other sessions ended')) }),
-  errors: ['wrong_password', 'bad_new_password'],
+  errors: ['password_throttled', 'passwords_busy', 'wrong_password', 'bad_new_password'],
 });
 
 export const delete_account = event({
   summary: 'Deletes your account: sessions, contacts and memberships go (an owner hands over as when leaving); your messages stay, from "deleted user"; your username is held for USERNAME_HOLD_DAYS before anyone can take it. Answered once the password check is done, so possibly after replies to later events.',
   request: fields({ password: password('password') }),
   reply: v.object({ username: v.string() }),
-  errors: ['wrong_password'],
+  errors: ['password_throttled', 'passwords_busy', 'wrong_password'],
   fanout: 'Each conversation you were in is pushed `leave_conversation`, each contact `contact_removed`; then every socket of yours closes (4003).',
 });
 
@@ -66,7 +66,8 @@ export const admin_list_users = event({
   request: fields({
     query: v.pipe(v.nullish(v.pipe(v.string('query must be a string'), v.maxLength(limits.name, `query may be at most ${limits.name} characters`))), v.description('optional; username or full name prefix')),
     status: v.pipe(v.nullish(v.picklist(['active', 'suspended'], 'status must be one of active, suspended')), v.description('optional; only these')),
-    before: v.pipe(v.nullish(v.string('before must be a string')), v.description('optional; the `next` of the previous page')),
+    after: v.pipe(v.nullish(v.string('after must be a string')), v.description('optional; a username: only those after it in username order (the `next` of the previous page)')),
+    before: v.pipe(v.optional(v.undefined('before is now called after: users are listed in username order, after the given name')), v.description('not accepted: renamed `after`')),
     limit: pageLimit(limits.usersPage.max, limits.usersPage.default),
   }),
   reply: v.object({ users: v.array(AdminUser), next: v.nullable(v.string()) }),

@@ -32,9 +32,11 @@ export const create_conversation = event({
   request: fields({
     name: v.pipe(v.nullish(name), v.description("optional; default: the members' usernames, comma-separated")),
     members: v.pipe(
-      v.array(v.string('members should be a list of string'), 'members value expected a list'),
-      v.maxLength(limits.members, `members may list at most ${limits.members} usernames`),
-      v.description('usernames; the caller is added if absent; duplicates are ignored; may be empty (not for `direct`)'),
+      v.nullish(v.pipe(
+        v.array(v.string('members should be a list of string'), 'members value expected a list'),
+        v.maxLength(limits.members, `members may list at most ${limits.members} usernames`),
+      )),
+      v.description('usernames; the caller is added if absent; duplicates are ignored; may be empty (not for `direct`). Required without `kind` (as in the seed) and for `direct`; optional when `kind` is `group` or `channel`'),
     ),
     kind: v.pipe(
       v.nullish(v.picklist(kinds, 'kind must be one of group, direct, channel')),
@@ -43,7 +45,7 @@ export const create_conversation = event({
     description: v.pipe(v.nullish(description), v.description('optional; default empty')),
   }),
   reply: Conversation,
-  errors: ['invalid_member', 'direct_needs_one', 'blocked_direct'],
+  errors: ['members_required', 'invalid_member', 'you_blocked', 'too_many_members', 'direct_needs_one'],
   fanout: 'The same success event is pushed to every socket of every member, the creator\'s other sockets included (not when an existing direct conversation is returned).',
 });
 
@@ -54,7 +56,7 @@ export const ConversationItem = v.object({
   description: v.string(),
   role: v.pipe(Role, v.description('yours')),
   member_count: v.number(),
-  unread_count: v.pipe(v.number(), v.description("others' messages after your read point (and your clear_chat point), not deleted")),
+  unread_count: v.pipe(v.number(), v.description(`others' messages after your read point (and your clear_chat point), not deleted, counted up to ${limits.unreadCap}: ${limits.unreadCap} means ${limits.unreadCap} or more`)),
   last_message: v.pipe(v.nullable(Message), v.description('the newest message you can see, or null')),
   favorite: v.boolean(),
   pinned: v.boolean(),
@@ -63,6 +65,7 @@ export const ConversationItem = v.object({
 
 export const get_conversations = event({
   summary: 'Lists the conversations the caller is a member of.',
+  cost: 5,
   request: fields({
     filter: v.pipe(
       v.nullish(v.picklist(['all', 'favorites', 'pinned'], 'filter must be one of all, favorites, pinned')),

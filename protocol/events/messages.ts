@@ -59,7 +59,7 @@ export const send_message = event({
   }),
   reply: ConversationMessage,
   guard,
-  errors: ['content_too_long', 'blocked_direct', 'no_such_reply'],
+  errors: ['client_id_used', 'content_too_long', 'you_blocked', 'no_such_reply'],
   fanout: 'The same success event is pushed once to every other socket of every member, the sender\'s other sockets included.',
 });
 
@@ -73,7 +73,8 @@ export const get_messages = event({
   }),
   reply: v.object({ conversation_id: id, messages: v.array(Message) }),
   guard,
-  errors: [],
+  errors: ['before_and_after'],
+  cost: 2,
 });
 
 export const edit_message = event({
@@ -124,7 +125,7 @@ export const search_messages = event({
       v.description('words (all must match; `word*` matches a prefix) and "quoted phrases"; case and accents are ignored'),
     ),
     conversation_id: v.pipe(v.nullish(integer('expected conversation_id as integer')), v.description('optional; only this conversation (one you are a member of)')),
-    before: cursor('before', 'a message id: only older hits (the last id of the previous page)'),
+    before: cursor('before', 'a message id: only older hits (the `next` of the previous page)'),
     limit: pageLimit(limits.searchPage.max, limits.searchPage.default),
   }),
   reply: v.object({
@@ -132,7 +133,9 @@ export const search_messages = event({
       ...ConversationMessage.entries,
       snippet: v.pipe(v.string(), v.description('HTML: the text around the hits, escaped, each hit in <mark></mark>')),
     })),
-    has_more: v.boolean(),
+    has_more: v.pipe(v.boolean(), v.description('more may be found: ask again with `before` = `next`')),
+    next: v.pipe(v.nullable(v.number()), v.description('the `before` of the next page, or null when every match has been looked at. A search examines at most 2,000 matches, so a page can be short (even empty) with more to come')),
   }),
   errors: ['bad_search', 'not_in_conversation'],
+  cost: 10,
 });

@@ -20,8 +20,9 @@ export const sync = event({
       v.description('the envelopes, as pushed (without ref)'),
     ),
     next: v.pipe(v.number(), v.description('the seq to pass as `since` next time')),
-    has_more: v.boolean(),
-    reset: v.pipe(v.boolean(), v.description('true when events after `since` are no longer kept (EVENT_LOG_DAYS): reload with the get_ events, then sync from `next`')),
+    has_more: v.pipe(v.boolean(), v.description(`more events follow: sync again from \`next\`. A page holds at most \`limit\` events and about ${limits.syncPageBytes / 1024} KiB (a quarter of MAX_BACKPRESSURE when that is smaller), but always at least one event`)),
+    reset: v.pipe(v.boolean(), v.description('true when the log cannot say what you missed: events after `since` are no longer kept (EVENT_LOG_DAYS), or `since` is beyond the newest seq (the database was restored or replaced). Reload with the get_ events, then sync from `next`')),
   }),
   errors: [],
+  cost: 5,
 });

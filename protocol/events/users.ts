@@ -52,7 +52,7 @@ export const update_profile = event({
     ),
   }),
   reply: Self,
-  errors: ['nothing_to_update_profile'],
+  errors: ['nothing_to_update_profile', 'too_many_code_mails'],
   fanout: 'Your contacts and your other sockets are pushed `user_updated` with your public profile.',
 });
 
@@ -71,12 +71,13 @@ export const search_users = event({
       v.nonEmpty('query must not be empty'),
       v.maxLength(limits.name, `query may be at most ${limits.name} characters`),
     ),
-    before: v.pipe(v.nullish(v.string('before must be a string')), v.description('optional; the `next` of the previous page')),
+    after: v.pipe(v.nullish(v.string('after must be a string')), v.description('optional; a username: only those after it in username order (the `next` of the previous page)')),
+    before: v.pipe(v.optional(v.undefined('before is now called after: users are listed in username order, after the given name')), v.description('not accepted: renamed `after`')),
     limit: pageLimit(limits.usersPage.max, limits.usersPage.default),
   }),
   reply: v.object({
     users: v.array(User),
-    next: v.pipe(v.nullable(v.string()), v.description('pass as `before` for the next page; null on the last page')),
+    next: v.pipe(v.nullable(v.string()), v.description('pass as `after` for the next page; null on the last page')),
   }),
   errors: [],
 });
@@ -96,8 +97,8 @@ export const set_status = event({
 });
 
 export const verify_email = event({
-  summary: 'Confirms your email address with the 6-digit code mailed to it by update_profile (valid 10 minutes, 5 tries).',
-  request: fields({ code: v.pipe(v.string('code must be the 6 digits from the mail'), v.regex(/^\d{6}$/, 'code must be the 6 digits from the mail')) }),
+  summary: 'Confirms your email address with the 6-digit code mailed to it by update_profile (valid 10 minutes, 5 tries; at most 10 wrong codes an hour however many codes were mailed).',
+  request: fields({ code: v.pipe(v.string('code must be the 6 digits from the mail'), v.regex(/^\d{6}$/, 'code must be the 6 digits from the mail'), v.examples(['123456'])) }),
   reply: Self,
   errors: ['bad_code'],
 });

@@ -2,19 +2,28 @@
 import { closeCodes, events } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { passwordProblem } from '../auth/credentials.ts';
+import { checkPassword, secondsText } from '../auth/attempts.ts';
+import { PasswordsBusy } from '../auth/passwords.ts';
 import { endSessions } from '../auth/sessions.ts';
 import { logAndDeliver } from '../fanout.ts';
 import { leave } from './members.ts';
 import type { Ctx } from '../context.ts';
 import type { Handlers } from './handler.ts';
 
-/** Checks the caller's password off the transaction (argon2 is slow by design). */
-async function checkPassword(ctx: Ctx, password: string): Promise<void> {
-  const row = ctx.store.users.byId(ctx.caller.user.id);
-  if (!(await ctx.passwords.verify(row?.password_hash, password)) || !row) {
-    ctx.log.warn('wrong password on a socket', { user: ctx.caller.user.username, ip: ctx.caller.ip });
+/**
+ * Checks the caller's password off the transaction (argon2 is slow by design), counted like a login:
+ * a stolen login token does not buy unlimited guesses at the password.
+ */
+async function checkCallerPassword(ctx: Ctx, password: string): Promise<void> {
+  const me = ctx.caller.user;
+  const checked = await checkPassword(ctx, { account: me.username, user: ctx.store.users.byId(me.id), ip: ctx.caller.ip }, password);
+  if (checked.ok) return;
+  if (checked.why === 'wrong') {
+    ctx.log.warn('wrong password on a socket', { user: me.username, ip: ctx.caller.ip });
     throw fail('wrong_password');
   }
+  ctx.log.warn('password check refused on a socket', { user: me.username, ip: ctx.caller.ip, why: checked.why });
+  throw checked.why === 'throttled' ? fail('password_throttled', { wait: secondsText(checked.waitMs) }) : fail('passwords_busy');
 }
 
 export const accountHandlers = {
@@ -42,10 +51,14 @@ export const accountHandlers = {
   change_password: {
     schema: events.change_password.request,
     async prepare(ctx, { old_password, new_password }) {
-      await checkPassword(ctx, old_password);
+      await checkCallerPassword(ctx, old_password);
       const problem = passwordProblem(ctx.settings, new_password, 'new_password');
       if (problem) throw fail('bad_new_password', { problem });
-      return ctx.passwords.hash(new_password);
+      try {
+        return await ctx.passwords.hash(new_password, ctx.caller.ip);
+      } catch (error) {
+        throw error instanceof PasswordsBusy ? fail('passwords_busy') : error;
+      }
     },
     run(ctx, _input, passwordHash) {
       const me = ctx.caller.user;
@@ -58,7 +71,7 @@ export const accountHandlers = {
   },
   delete_account: {
     schema: events.delete_account.request,
-    prepare: (ctx, { password }) => checkPassword(ctx, password),
+    prepare: (ctx, { password }) => checkCallerPassword(ctx, password),
     run(ctx) {
       const me = ctx.caller.user;
       // Every membership ends as a leave would: owners hand over, the others are told.

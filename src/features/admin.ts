@@ -22,10 +22,10 @@ function target(ctx: Ctx, username: string, action: string): UserRow {
 export const adminHandlers = {
   admin_list_users: {
     schema: events.admin_list_users.request,
-    run(ctx, { query, status, before, limit }) {
+    run(ctx, { query, status, after, limit }) {
       asAdmin(ctx, 'admin_list_users');
       const size = limit ?? limits.usersPage.default;
-      const rows = ctx.store.users.list(query ?? '', status ?? null, before ?? '', size + 1);
+      const rows = ctx.store.users.list(query ?? '', status ?? null, after ?? '', size + 1);
       const page = rows.slice(0, size);
       return {
         users: page.map((row) => ({

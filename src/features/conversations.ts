@@ -7,6 +7,7 @@ import { listedFor, sharedMessages } from './message-view.ts';
 import type { Ctx } from '../context.ts';
 import { directKey, type ConversationRow } from '../storage/conversations.ts';
 import { tell, type Handlers } from './handler.ts';
+import { invitable } from './users.ts';
 
 export function conversationView(ctx: Ctx, row: ConversationRow) {
   return { id: row.id, name: row.name, members: ctx.store.conversations.memberUsernames(row.id), kind: row.kind, description: row.description, created_at: row.created_at };
@@ -16,22 +17,23 @@ export const conversationHandlers = {
   create_conversation: {
     schema: events.create_conversation.request,
     run(ctx, { name, members, kind, description }) {
+      // The seed's requests (no kind) and direct ones must list members; a group or channel named as such may start with its creator alone.
+      if (members == null && (kind == null || kind === 'direct')) throw fail('members_required');
       const me = ctx.caller.user;
       const seen = new Set([me.username.toLowerCase()]);
       const usernames = [me.username];
       const ids = [me.id];
-      for (const username of members) {
+      for (const username of members ?? []) {
         if (seen.has(username.toLowerCase())) continue;
-        const row = ctx.store.users.byUsername(username);
-        if (!row) throw fail('invalid_member', { username });
+        const row = invitable(ctx, username);
         seen.add(username.toLowerCase());
         usernames.push(row.username);
         ids.push(row.id);
       }
+      if (ids.length > limits.members) throw fail('too_many_members', { limit: limits.members });
       const now = ctx.now();
       if (kind === 'direct') {
         if (ids.length !== 2) throw fail('direct_needs_one');
-        if (ctx.store.contacts.blockedEither(me.id, ids[1]!)) throw fail('blocked_direct');
         const found = ctx.store.conversations.direct(me.id, ids[1]!);
         // Nothing is created, so nobody else is told.
         if (found) return conversationView(ctx, found);
@@ -57,10 +59,15 @@ export const conversationHandlers = {
       const rows = ctx.store.conversations.forUser(me.id).filter((row) =>
         filter === 'favorites' ? row.favorite === 1 : filter === 'pinned' ? row.pinned === 1 : true,
       );
-      const lastRows = rows.flatMap((row) => (row.last_message_id === null ? [] : (ctx.store.messages.byId(row.last_message_id) ?? [])));
+      const lastRows = rows.flatMap((row) => {
+        const id = ctx.store.messages.lastShown(row.id, me.id, row.cleared_id);
+        return id === undefined ? [] : (ctx.store.messages.byId(id) ?? []);
+      });
       const last = new Map(sharedMessages(ctx.store, lastRows).map((message) => [message.conversation_id, message]));
       const items = rows.map((row) => {
         const message = last.get(row.id);
+        // Sending shows you read what came before: your own latest message counts, even before its receipt batch moved your point.
+        const readUpTo = Math.max(row.read_id, row.cleared_id, ctx.receipts.pendingRead(row.id, me.id));
         return {
           id: row.id,
           name: row.name,
@@ -68,7 +75,7 @@ export const conversationHandlers = {
           description: row.description,
           role: row.role,
           member_count: row.member_count,
-          unread_count: row.unread_count,
+          unread_count: ctx.store.messages.unread(row.id, me.id, readUpTo, limits.unreadCap),
           last_message: message ? listedFor(message, me.username) : null,
           favorite: row.favorite === 1,
           pinned: row.pinned === 1,

@@ -12,11 +12,12 @@ type GuardInput<T extends EventType> = Spec<T> extends { guard: { fields: readon
  * Who else receives a success event: every socket of these users, or of a conversation's members.
  * For a conversation, `joined` start seeing its events with this one and `left` stop after it (their
  * sockets are subscribed before it is pushed and unsubscribed after); `message` names the message
- * the event is about, so that deleting it can scrub the log.
+ * the event is about, so that deleting or editing it can scrub the log; `actor` is the person whose
+ * doing it is (a sender, a reactor): members who blocked them are not shown it.
  */
 export type Audience =
   | { readonly users: Iterable<number> }
-  | { readonly conversation: number; readonly joined?: readonly number[]; readonly left?: readonly number[]; readonly message?: number };
+  | { readonly conversation: number; readonly joined?: readonly number[]; readonly left?: readonly number[]; readonly message?: number; readonly actor?: number };
 
 const audienceKey = Symbol('audience');
 

@@ -3,7 +3,7 @@ import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView, removeConversation } from './conversations.ts';
 import { asAdmin, memberOf, membership, notDirect } from './membership.ts';
-import { viewerOf } from './users.ts';
+import { invitable, viewerOf } from './users.ts';
 import type { Ctx } from '../context.ts';
 import { tell, type Audience, type Handlers } from './handler.ts';
 import type { MemberRow } from '../storage/members.ts';
@@ -42,8 +42,7 @@ export const memberHandlers = {
       const { conversation } = asAdmin(ctx, conversation_id, 'add members', 'add members');
       const added = new Map<number, string>();
       for (const username of members) {
-        const user = ctx.store.users.byUsername(username);
-        if (!user) throw fail('invalid_member', { username });
+        const user = invitable(ctx, username);
         if (ctx.store.members.isBanned(conversation_id, user.id)) throw fail('banned', { username: user.username, id: conversation_id });
         if (!ctx.store.members.get(conversation_id, user.id)) added.set(user.id, user.username);
       }

@@ -11,6 +11,9 @@ function checkLength(ctx: Ctx, content: string): void {
   if (content.length > limit && [...content].length > limit) throw fail('content_too_long', { limit });
 }
 
+/** The start of a message, as replies to it show it. */
+const preview = (content: string) => [...content].slice(0, limits.preview).join('');
+
 /** A message as the log keeps it (reactions with who reacted), freshly read. */
 function sharedMessage(ctx: Ctx, id: number): SharedMessage {
   const row = ctx.store.messages.byId(id);
@@ -18,10 +21,10 @@ function sharedMessage(ctx: Ctx, id: number): SharedMessage {
   return sharedMessages(ctx.store, [row])[0]!;
 }
 
-/** A changed message, told to every member: each reader's `me` is filled in when it is sent. */
+/** A changed message, told to every member (but those who blocked the caller): each reader's `me` is filled in when it is sent. */
 function changed(ctx: Ctx, id: number) {
   const message = sharedMessage(ctx, id);
-  return tell(message as unknown as ReturnType<typeof forReader>, { conversation: message.conversation_id, message: id });
+  return tell(message as unknown as ReturnType<typeof forReader>, { conversation: message.conversation_id, message: id, actor: ctx.caller.user.id });
 }
 
 export const messageHandlers = {
@@ -32,12 +35,19 @@ export const messageHandlers = {
       const me = ctx.caller.user;
       const clientId = client_id ?? null;
       const earlier = clientId === null ? undefined : ctx.store.messages.byClientId(me.id, clientId);
-      // Sent before under this name: the message as it is now, and nothing pushed again.
-      if (earlier !== undefined) return forReader(sharedMessage(ctx, earlier), me.username);
+      if (earlier !== undefined) {
+        // Sent before under this name: the message as it is now, and nothing pushed again, as long as
+        // the sender may still see it (here, after any clear_chat); else the name is just taken.
+        const row = ctx.store.messages.byId(earlier);
+        const member = row?.conversation_id === conversation_id ? ctx.store.members.get(conversation_id, me.id) : undefined;
+        if (!row || !member || row.id <= member.cleared_id) throw fail('client_id_used', { client_id: clientId! });
+        return forReader(sharedMessages(ctx.store, [row])[0]!, me.username);
+      }
       checkLength(ctx, content);
       if (ctx.store.conversations.byId(conversation_id)?.kind === 'direct') {
+        // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
         const other = ctx.store.conversations.members(conversation_id).find((member) => member.id !== me.id);
-        if (other && ctx.store.contacts.blockedEither(me.id, other.id)) throw fail('blocked_direct');
+        if (other && ctx.store.contacts.blocks(me.id, other.id)) throw fail('you_blocked', { username: other.username });
       }
       const replyId = reply_id ?? null;
       const replied = replyId === null ? undefined : ctx.store.messages.byId(replyId);
@@ -51,13 +61,13 @@ export const messageHandlers = {
         queueMicrotask(() => ctx.typing.set(conversation_id, me, false));
       });
       const replyTo = replied
-        ? { id: replied.id, sender_username: replied.sender_username, content: [...replied.content].slice(0, limits.preview).join(''), deleted: replied.deleted_at !== null }
+        ? { id: replied.id, sender_username: replied.sender_username, content: preview(replied.content), deleted: replied.deleted_at !== null }
         : null;
       const message = {
         id, sender_username: me.username, conversation_id, reply_id: replyId, content, sent_at: sentAt,
         edited_at: null, deleted: false, reactions: [], reply_to: replyTo,
       };
-      return tell(message, { conversation: conversation_id, message: id });
+      return tell(message, { conversation: conversation_id, message: id, actor: me.id });
     },
   },
   get_messages: {
@@ -66,7 +76,8 @@ export const messageHandlers = {
     run(ctx, { conversation_id, before, after, limit }) {
       const me = ctx.caller.user;
       const { member } = membership(ctx, conversation_id);
-      const rows = ctx.store.messages.page(conversation_id, { before: before ?? null, after: after ?? null, floor: member.cleared_id }, limit ?? limits.messagesPage);
+      if (before != null && after != null) throw fail('before_and_after');
+      const rows = ctx.store.messages.page(conversation_id, me.id, { before: before ?? null, after: after ?? null, floor: member.cleared_id }, limit ?? limits.messagesPage);
       const messages = sharedMessages(ctx.store, rows).map((message) => listedFor(message, me.username));
       const newest = Math.max(0, ...rows.map((row) => row.id));
       // Handing messages to a socket delivers them.
@@ -81,7 +92,10 @@ export const messageHandlers = {
       if (message.sender_id !== ctx.caller.user.id) throw fail('sender_only', { id: message_id });
       if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
       checkLength(ctx, content);
-      ctx.store.messages.edit(message_id, content, ctx.now());
+      const now = ctx.now();
+      ctx.store.messages.edit(message_id, content, now);
+      // sync must not replay the words the sender took back.
+      ctx.store.events.reviseMessage(message_id, content, now, preview(content));
       return changed(ctx, message_id);
     },
   },
@@ -95,7 +109,7 @@ export const messageHandlers = {
       const tombstone = sharedMessage(ctx, message_id);
       // The log forgets the content too: every event about the message now holds the tombstone.
       ctx.store.events.rewriteMessage(message_id, JSON.stringify(tombstone));
-      return tell(forReader(tombstone, ctx.caller.user.username), { conversation: message.conversation_id, message: message_id });
+      return tell(forReader(tombstone, ctx.caller.user.username), { conversation: message.conversation_id, message: message_id, actor: ctx.caller.user.id });
     },
   },
   react: {

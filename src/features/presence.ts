@@ -15,7 +15,9 @@ export function disconnected(app: App, connection: Connection): void {
   changed(app, connection.user);
 }
 
+/** Coming online or going offline: seen by contacts, and remembered as `last_online` — unless invisible, when nothing of it shows. */
 function changed(app: App, user: Connection['user']): void {
+  if (app.store.users.byId(user.id)?.status === 'invisible') return;
   app.commit.run(() => app.store.users.setLastOnline(user.id, app.now()));
   app.commit.after((committed) => committed && announce(app, user));
 }

@@ -72,10 +72,11 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
 
   /** Moves a conversation's delivered points and logs a receipt for each member whose points moved, pushed to every member once committed. */
   function sendReceipts(conversationId: number, { sent, senders, fetched, read }: Pending): void {
-    // Once per batch rather than once per message: the senders' own points, moved quietly (their reply says it).
-    for (const [userId, messageId] of senders) app.store.members.read(conversationId, userId, messageId);
+    // Once per batch rather than once per message: sending shows the sender read everything before their message.
+    for (const [userId, messageId] of senders) if (app.store.members.read(conversationId, userId, messageId)) read.add(userId);
     const members = app.store.members.list(conversationId);
-    const reached = (member: MemberListRow) => Math.max(app.registry.isOnline(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0);
+    // An invisible member's points do not move by being connected: a delivered receipt would show them online.
+    const reached = (member: MemberListRow) => (member.status === 'invisible' ? 0 : Math.max(app.registry.isOnline(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0));
     const moved = members.filter((member) => reached(member) > member.delivered_id);
     const bySent = moved.filter((member) => reached(member) === sent);
     app.store.members.deliveredTo(conversationId, bySent.map((member) => member.user_id), sent);
@@ -94,7 +95,7 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
         delivered_id: deliveredMoved ? reached(member) : member.delivered_id,
         ...(readMoved ? { read_id: member.read_id } : {}),
       };
-      logAndDeliver(app, 'receipt', data, { conversation: conversationId });
+      logAndDeliver(app, 'receipt', data, { conversation: conversationId, actor: member.user_id });
     }
   }
 
@@ -114,6 +115,8 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     read(conversationId: number, userId: number): void {
       entry(conversationId).read.add(userId);
     },
+    /** The read point a member's own sending has moved, not yet written (0 when none). */
+    pendingRead: (conversationId: number, userId: number): number => pending.get(conversationId)?.senders.get(userId) ?? 0,
     /** Sends everything gathered now (at shutdown). */
     flush: () => flush(),
   };

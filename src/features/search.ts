@@ -1,4 +1,5 @@
 // Message search: what a person types, made into a safe SQLite FTS5 query over what they can still see.
+import { randomBytes } from 'node:crypto';
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { membership } from './membership.ts';
@@ -29,10 +30,19 @@ export function ftsQuery(text: string): string {
 const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => escapes[char]!);
 
-/** FTS5 marks hits with \u0002 and \u0003; the snippet becomes HTML with the text escaped and each hit in <mark>. */
-function highlight(snippet: string): string {
-  return escapeHtml(snippet).replaceAll('\u0002', '<mark>').replaceAll('\u0003', '</mark>');
+/**
+ * Marks FTS5 puts around each hit: fresh for every search, so no message text can contain them and
+ * unbalance the <mark>s. The snippet becomes HTML with the text escaped and each hit in <mark>.
+ */
+function markers() {
+  const nonce = randomBytes(8).toString('hex');
+  const open = `\u0002${nonce}\u0003`;
+  const close = `\u0003${nonce}\u0002`;
+  return { open, close, highlight: (snippet: string) => escapeHtml(snippet).replaceAll(open, '<mark>').replaceAll(close, '</mark>') };
 }
+
+/** Matches one search may examine: a query that matches everywhere but where the reader is costs no more than this. */
+export const searchBudget = 2000;
 
 export const searchHandlers = {
   search_messages: {
@@ -44,18 +54,19 @@ export const searchHandlers = {
       const size = limit ?? limits.searchPage.default;
       // Messages are indexed in batches: whatever is not in the index yet goes in before the query.
       ctx.store.search.catchUp();
-      let rows;
+      const { open, close, highlight } = markers();
+      let found;
       try {
-        rows = ctx.store.search.find(me.id, match, conversation_id ?? null, before ?? null, size + 1);
+        found = ctx.store.search.find({ reader: me.id, match, conversation: conversation_id ?? null, before: before ?? null, limit: size, budget: searchBudget, open, close });
       } catch (error) {
         ctx.log.warn('search query refused by SQLite', { query, error });
         throw fail('bad_search', { problem: 'it could not be understood' });
       }
-      const page = rows.slice(0, size);
-      const shown = sharedMessages(ctx.store, page);
+      const shown = sharedMessages(ctx.store, found.rows);
       return {
-        messages: shown.map((message, index) => ({ ...forReader(message, me.username), snippet: highlight(page[index]!.snippet) })),
-        has_more: rows.length > size,
+        messages: shown.map((message, index) => ({ ...forReader(message, me.username), snippet: highlight(found.rows[index]!.snippet) })),
+        has_more: found.next !== null,
+        next: found.next,
       };
     },
   },

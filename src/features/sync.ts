@@ -7,16 +7,22 @@ export const syncHandlers = {
   sync: {
     schema: events.sync.request,
     run(ctx, { since, limit }) {
-      const pruned = ctx.store.events.prunedThrough();
-      if (since < pruned) return { events: [], next: ctx.store.events.latest(), has_more: false, reset: true };
+      const latest = ctx.store.events.latest();
+      // Too old for the log, or from a future this database never had (a restore, a reset): reload.
+      if (since < ctx.store.events.prunedThrough() || since > latest) return { events: [], next: latest, has_more: false, reset: true };
       const { username } = ctx.caller.user;
       const size = limit ?? limits.syncPage.default;
       const rows = ctx.store.events.after(ctx.caller.user.id, since, size + 1);
-      const page = rows.slice(0, size);
+      // Bounded in bytes too: a page of big events must not fill a slow socket's buffer on every reconnect.
+      const budget = Math.min(limits.syncPageBytes, ctx.settings.MAX_BACKPRESSURE / 4);
+      let bytes = 0;
+      let count = 0;
+      while (count < Math.min(size, rows.length) && (count === 0 || bytes + rows[count]!.data.length <= budget)) bytes += rows[count++]!.data.length;
+      const page = rows.slice(0, count);
       return {
         events: page.map((row) => ({ type: row.type, success: true as const, data: personalise(row.type, JSON.parse(row.data), username), seq: row.seq })),
         next: page.at(-1)?.seq ?? since,
-        has_more: rows.length > size,
+        has_more: rows.length > count,
         reset: false,
       };
     },

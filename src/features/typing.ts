@@ -17,7 +17,9 @@ export function createTyping(app: Pick<App, 'store' | 'registry'>) {
   const allowed = createWindowLimit(limits.typingPerWindow, limits.typingWindowSeconds * 1000);
 
   function tell(conversationId: number, user: User, isTyping: boolean): void {
-    const others = app.store.conversations.members(conversationId).flatMap((member) => (member.id === user.id ? [] : [member.id]));
+    // Not to members who blocked the typist.
+    const hidden = new Set(app.store.contacts.blockersIn(conversationId, user.id));
+    const others = app.store.conversations.members(conversationId).flatMap((member) => (member.id === user.id || hidden.has(member.id) ? [] : [member.id]));
     app.registry.push(others, pushText('typing', { conversation_id: conversationId, username: user.username, is_typing: isTyping }));
   }
 
@@ -63,7 +65,9 @@ export const typingHandlers = {
       if (ctx.typing.wait(conversation_id, me.id, performance.now()) > 0) {
         throw fail('typing_too_often', { limit: limits.typingPerWindow, seconds: limits.typingWindowSeconds });
       }
-      ctx.commit.after((committed) => committed && ctx.typing.set(conversation_id, me, is_typing));
+      // Typing shows you are online: an invisible member's is kept to themself.
+      const invisible = ctx.store.users.byId(me.id)?.status === 'invisible';
+      if (!invisible) ctx.commit.after((committed) => committed && ctx.typing.set(conversation_id, me, is_typing));
       return { conversation_id, is_typing };
     },
   },

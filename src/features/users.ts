@@ -4,7 +4,7 @@ import { events, limits, type User } from '../../protocol/index.ts';
 import { fail, keepingWrites } from '../errors.ts';
 import { logAndDeliver } from '../fanout.ts';
 import { announce } from './presence.ts';
-import { sendCode, useCode } from '../auth/codes.ts';
+import { codeMailWait, sendCode, useCode } from '../auth/codes.ts';
 import { tell, type Handlers } from './handler.ts';
 import type { App, Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
@@ -56,6 +56,18 @@ export function visibleUser(ctx: Ctx, username: string): UserRow {
   return row;
 }
 
+/**
+ * Someone the caller may put in a conversation (create_conversation, add_members): a person who
+ * blocked the caller is not theirs to pull in, and is as unknown as nobody; someone the caller
+ * blocked must be unblocked first.
+ */
+export function invitable(ctx: Ctx, username: string): UserRow {
+  const row = ctx.store.users.byUsername(username);
+  if (!row || ctx.store.contacts.blocks(row.id, ctx.caller.user.id)) throw fail('invalid_member', { username });
+  if (ctx.store.contacts.blocks(ctx.caller.user.id, row.id)) throw fail('you_blocked', { username: row.username });
+  return row;
+}
+
 export const userHandlers = {
   self: {
     schema: events.self.request,
@@ -67,6 +79,10 @@ export const userHandlers = {
       if (fullname == null && bio == null && email == null) throw fail('nothing_to_update_profile');
       const row = currentUser(ctx);
       const changedEmail = email != null && email !== row.email;
+      if (changedEmail) {
+        const wait = codeMailWait(ctx, row.id, 'verify', email);
+        if (wait > 0) throw fail('too_many_code_mails', { minutes: Math.ceil(wait / 60) });
+      }
       ctx.store.users.setProfile(row.id, {
         fullname: fullname ?? row.fullname,
         bio: bio ?? row.bio,
@@ -97,9 +113,9 @@ export const userHandlers = {
   },
   search_users: {
     schema: events.search_users.request,
-    run(ctx, { query, before, limit }) {
+    run(ctx, { query, after, limit }) {
       const size = limit ?? limits.usersPage.default;
-      const rows = ctx.store.users.search(ctx.caller.user.id, query, before ?? '', size + 1);
+      const rows = ctx.store.users.search(ctx.caller.user.id, query, after ?? '', size + 1);
       const viewer = viewerOf(ctx, ctx.caller.user.id);
       const page = rows.slice(0, size);
       return { users: page.map((row) => userView(ctx, row, viewer)), next: rows.length > size ? page.at(-1)!.username : null };
@@ -110,6 +126,8 @@ export const userHandlers = {
     run(ctx, { status, text }) {
       const row = currentUser(ctx);
       ctx.store.users.setStatus(row.id, status, text ?? '');
+      // Becoming invisible looks like going offline now, and coming back like coming online.
+      if ((status === 'invisible') !== (row.status === 'invisible')) ctx.store.users.setLastOnline(row.id, ctx.now());
       ctx.commit.after((committed) => committed && announce(ctx, ctx.caller.user));
       return tell({ status, status_text: text ?? '' }, { users: [row.id] });
     },

@@ -24,6 +24,9 @@ export function contactsStore(db: Db) {
   const blockedIds = db.prepare<{ user: number }, number>(
     'SELECT blocked_id FROM blocks WHERE user_id = :user UNION SELECT user_id FROM blocks WHERE blocked_id = :user',
   ).pluck();
+  const blockersIn = db.prepare<[number, number], number>(
+    'SELECT blocks.user_id FROM blocks JOIN members ON members.conversation_id = ? AND members.user_id = blocks.user_id WHERE blocks.blocked_id = ?',
+  ).pluck();
   const addBoth = db.transaction((a: number, b: number, now: number) => {
     insert.run(a, b, now);
     insert.run(b, a, now);
@@ -47,6 +50,8 @@ export function contactsStore(db: Db) {
     /** Whether either of two people blocked the other. */
     blockedEither: (a: number, b: number): boolean => blockedEither.get({ a, b }) !== undefined,
     blocked: (userId: number) => blockedList.all(userId),
+    /** Members of a conversation who blocked this user. */
+    blockersIn: (conversationId: number, userId: number): number[] => blockersIn.all(conversationId, userId),
     /** Everyone the user blocked or was blocked by. */
     blockedIds: (userId: number): number[] => blockedIds.all({ user: userId }),
   };

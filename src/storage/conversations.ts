@@ -11,8 +11,8 @@ export type ConversationListRow = ConversationRow & {
   favorite: number;
   pinned: number;
   member_count: number;
-  unread_count: number;
-  last_message_id: number | null;
+  read_id: number;
+  cleared_id: number;
 };
 
 export type ChannelRow = ConversationRow & { member_count: number; joined: number };
@@ -28,18 +28,10 @@ export function conversationsStore(db: Db) {
   );
   const byId = db.prepare<[number], ConversationRow>(`SELECT ${columns} FROM conversations WHERE id = ? AND deleted_at IS NULL`);
   const byDirectKey = db.prepare<[string], ConversationRow>(`SELECT ${columns} FROM conversations WHERE direct_key = ?`);
-  // The newest visible message: after the member's clear point. Unread: others' live messages after the read
-  // and clear points and the member's own latest message (sending shows they read what came before).
+  // Unread counts and last messages are read per conversation (messages.ts), each bounded by an index.
   const forUser = db.prepare<{ user: number }, ConversationListRow>(
-    `SELECT ${columns}, members.role, members.favorite, members.pinned,
-            (SELECT count(*) FROM members AS everyone WHERE everyone.conversation_id = conversations.id) AS member_count,
-            (SELECT count(*) FROM messages
-              WHERE messages.conversation_id = conversations.id
-                AND messages.id > max(members.read_id, members.cleared_id, coalesce(
-                      (SELECT max(mine.id) FROM messages AS mine WHERE mine.conversation_id = conversations.id AND mine.sender_id = :user), 0))
-                AND messages.deleted_at IS NULL AND messages.sender_id IS NOT :user) AS unread_count,
-            (SELECT max(messages.id) FROM messages
-              WHERE messages.conversation_id = conversations.id AND messages.id > members.cleared_id) AS last_message_id
+    `SELECT ${columns}, members.role, members.favorite, members.pinned, members.read_id, members.cleared_id,
+            (SELECT count(*) FROM members AS everyone WHERE everyone.conversation_id = conversations.id) AS member_count
        FROM members JOIN conversations ON conversations.id = members.conversation_id
       WHERE members.user_id = :user
       ORDER BY conversations.id`,

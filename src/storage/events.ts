@@ -4,8 +4,8 @@ import type { Db } from './db.ts';
 export type EventRow = { seq: number; type: string; data: string };
 
 export function eventsStore(db: Db) {
-  const insert = db.prepare<[number | null, string, string, number, number | null]>(
-    'INSERT INTO events (conversation_id, type, data, created_at, message_id) VALUES (?, ?, ?, ?, ?)',
+  const insert = db.prepare<[number | null, string, string, number, number | null, number | null]>(
+    'INSERT INTO events (conversation_id, type, data, created_at, message_id, actor_id) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const addressTo = db.prepare<[number, number]>('INSERT INTO event_users (user_id, seq) VALUES (?, ?)');
   const visible = db.prepare<{ user: number; since: number; limit: number }, EventRow>(
@@ -14,6 +14,7 @@ export function eventsStore(db: Db) {
          JOIN events ON events.conversation_id = periods.conversation_id
                     AND events.seq >= periods.from_seq AND events.seq <= coalesce(periods.to_seq, 9007199254740991)
         WHERE periods.user_id = :user AND events.seq > :since
+          AND (events.actor_id IS NULL OR events.actor_id NOT IN (SELECT blocked_id FROM blocks WHERE user_id = :user))
        UNION ALL
        SELECT events.seq, events.type, events.data FROM event_users
          JOIN events ON events.seq = event_users.seq
@@ -31,18 +32,31 @@ export function eventsStore(db: Db) {
     `UPDATE events SET data = json_set(data, '$.reply_to.content', '', '$.reply_to.deleted', json('true'))
       WHERE message_id IN (SELECT id FROM messages WHERE reply_id = :message) AND json_extract(data, '$.reply_to.id') = :message`,
   );
+  // An edit: every logged event about the message, and the previews in replies to it, show the new text only.
+  const reviseMessage = db.prepare<{ message: number; content: string; at: number }>(
+    "UPDATE events SET data = json_set(data, '$.content', :content, '$.edited_at', :at) WHERE message_id = :message",
+  );
+  const revisePreviews = db.prepare<{ message: number; preview: string }>(
+    `UPDATE events SET data = json_set(data, '$.reply_to.content', :preview)
+      WHERE message_id IN (SELECT id FROM messages WHERE reply_id = :message) AND json_extract(data, '$.reply_to.id') = :message`,
+  );
   const forget = db.prepare<[number]>('DELETE FROM events WHERE conversation_id = ?');
   const setPruned = db.prepare<[number]>('UPDATE event_log SET pruned_through = max(pruned_through, ?) WHERE id = 1');
 
   return {
     /** Appends an event for a conversation's members (at the time) and returns its seq. */
-    forConversation(conversationId: number, type: string, data: string, now: number, messageId: number | null = null): number {
-      return Number(insert.run(conversationId, type, data, now, messageId).lastInsertRowid);
+    forConversation(conversationId: number, type: string, data: string, now: number, messageId: number | null = null, actorId: number | null = null): number {
+      return Number(insert.run(conversationId, type, data, now, messageId, actorId).lastInsertRowid);
     },
     /** Replaces the data of every logged event about a message (when it is deleted: its tombstone). */
     rewriteMessage(messageId: number, data: string): void {
       rewriteMessage.run(data, messageId);
       scrubPreviews.run({ message: messageId });
+    },
+    /** After an edit: the log keeps no earlier text of the message (`preview`: its start, as replies show it). */
+    reviseMessage(messageId: number, content: string, editedAt: number, preview: string): void {
+      reviseMessage.run({ message: messageId, content, at: editedAt });
+      revisePreviews.run({ message: messageId, preview });
     },
     /** Drops a deleted conversation's events: nothing of it can be replayed. */
     forgetConversation(conversationId: number): void {
@@ -50,7 +64,7 @@ export function eventsStore(db: Db) {
     },
     /** Appends an event for named users and returns its seq. */
     forUsers(userIds: readonly number[], type: string, data: string, now: number): number {
-      const seq = Number(insert.run(null, type, data, now, null).lastInsertRowid);
+      const seq = Number(insert.run(null, type, data, now, null, null).lastInsertRowid);
       for (const userId of userIds) addressTo.run(userId, seq);
       return seq;
     },

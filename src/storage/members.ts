@@ -42,7 +42,8 @@ export function membersStore(db: Db) {
   const setCleared = db.prepare<[number, number, number]>('UPDATE members SET cleared_id = ? WHERE conversation_id = ? AND user_id = ?');
   type Point = { conversation: number; user: number; message: number };
   const read = db.prepare<Point>(
-    'UPDATE members SET read_id = max(read_id, :message), delivered_id = max(delivered_id, :message) WHERE conversation_id = :conversation AND user_id = :user',
+    `UPDATE members SET read_id = :message, delivered_id = max(delivered_id, :message)
+      WHERE conversation_id = :conversation AND user_id = :user AND read_id < :message`,
   );
   const delivered = db.prepare<Point>(
     'UPDATE members SET delivered_id = :message WHERE conversation_id = :conversation AND user_id = :user AND delivered_id < :message',
@@ -89,10 +90,8 @@ export function membersStore(db: Db) {
     setCleared(conversationId: number, userId: number, clearedId: number): void {
       setCleared.run(clearedId, conversationId, userId);
     },
-    /** Moves the read point (and the delivered point with it) up to `messageId`, never back. */
-    read(conversationId: number, userId: number, messageId: number): void {
-      read.run({ conversation: conversationId, user: userId, message: messageId });
-    },
+    /** Moves the read point (and the delivered point with it) up to `messageId`, never back; true when it moved. */
+    read: (conversationId: number, userId: number, messageId: number): boolean => read.run({ conversation: conversationId, user: userId, message: messageId }).changes === 1,
     /** Moves the delivered point up to `messageId`; true when it moved. */
     delivered: (conversationId: number, userId: number, messageId: number): boolean => delivered.run({ conversation: conversationId, user: userId, message: messageId }).changes === 1,
     /** Moves several members' delivered points up to `messageId` in one statement. */

@@ -32,6 +32,9 @@ const joins = `
     LEFT JOIN users ru ON ru.id = r.sender_id`;
 const select = `SELECT ${columns} ${joins}`;
 
+/** Messages from people the reader (`:reader`) blocked are not shown to them, nor counted. */
+export const notBlocked = '(m.sender_id IS NULL OR m.sender_id NOT IN (SELECT blocked_id FROM blocks WHERE user_id = :reader))';
+
 export const messageColumns = columns;
 export const messageJoins = joins;
 
@@ -41,13 +44,21 @@ export function messagesStore(db: Db) {
   );
   const byId = db.prepare<[number], MessageRow>(`${select} WHERE m.id = ?`);
   const byClientId = db.prepare<[number, string], number>('SELECT id FROM messages WHERE sender_id = ? AND client_id = ?').pluck();
-  const newer = db.prepare<{ conversation: number; after: number; limit: number }, MessageRow>(
-    `${select} WHERE m.conversation_id = :conversation AND m.id > :after ORDER BY m.id LIMIT :limit`,
+  const newer = db.prepare<{ conversation: number; reader: number; after: number; limit: number }, MessageRow>(
+    `${select} WHERE m.conversation_id = :conversation AND m.id > :after AND ${notBlocked} ORDER BY m.id LIMIT :limit`,
   );
-  const older = db.prepare<{ conversation: number; before: number; floor: number; limit: number }, MessageRow>(
-    `${select} WHERE m.conversation_id = :conversation AND m.id < :before AND m.id > :floor ORDER BY m.id DESC LIMIT :limit`,
+  const older = db.prepare<{ conversation: number; reader: number; before: number; floor: number; limit: number }, MessageRow>(
+    `${select} WHERE m.conversation_id = :conversation AND m.id < :before AND m.id > :floor AND ${notBlocked} ORDER BY m.id DESC LIMIT :limit`,
   );
   const latest = db.prepare<[number], number | null>('SELECT max(id) FROM messages WHERE conversation_id = ?').pluck();
+  const unread = db.prepare<{ conversation: number; reader: number; after: number; cap: number }, number>(
+    `SELECT count(*) FROM (SELECT 1 FROM messages AS m
+      WHERE m.conversation_id = :conversation AND m.id > :after AND m.deleted_at IS NULL AND m.sender_id IS NOT :reader AND ${notBlocked}
+      LIMIT :cap)`,
+  ).pluck();
+  const lastShown = db.prepare<{ conversation: number; reader: number; floor: number }, number>(
+    `SELECT m.id FROM messages AS m WHERE m.conversation_id = :conversation AND m.id > :floor AND ${notBlocked} ORDER BY m.id DESC LIMIT 1`,
+  ).pluck();
   const edit = db.prepare<[string, number, number]>('UPDATE messages SET content = ?, edited_at = ? WHERE id = ?');
   const tombstone = db.prepare<[number, number]>("UPDATE messages SET content = '', deleted_at = ? WHERE id = ?");
   const react = db.prepare<[number, number, string, number]>(
@@ -69,12 +80,18 @@ export function messagesStore(db: Db) {
     byId: (id: number): MessageRow | undefined => byId.get(id),
     /** The id of the message a sender already sent under this client id, if any. */
     byClientId: (senderId: number, clientId: string): number | undefined => byClientId.get(senderId, clientId),
-    /** Newest first below `before` (and above `floor`, the reader's clear point); or, with `after`, oldest first above it. */
-    page(conversationId: number, cursor: { before: number | null; after: number | null; floor: number }, limit: number): MessageRow[] {
-      if (cursor.after !== null) return newer.all({ conversation: conversationId, after: Math.max(cursor.after, cursor.floor), limit });
-      return older.all({ conversation: conversationId, before: cursor.before ?? Number.MAX_SAFE_INTEGER, floor: cursor.floor, limit });
+    /** What `readerId` is shown: newest first below `before` (and above `floor`, their clear point); or, with `after`, oldest first above it. */
+    page(conversationId: number, readerId: number, cursor: { before: number | null; after: number | null; floor: number }, limit: number): MessageRow[] {
+      if (cursor.after !== null) return newer.all({ conversation: conversationId, reader: readerId, after: Math.max(cursor.after, cursor.floor), limit });
+      return older.all({ conversation: conversationId, reader: readerId, before: cursor.before ?? Number.MAX_SAFE_INTEGER, floor: cursor.floor, limit });
     },
     latest: (conversationId: number): number => latest.get(conversationId) ?? 0,
+    /** Others' live messages after `after` that `readerId` is shown, counted up to `cap` (reading at most that many). */
+    unread: (conversationId: number, readerId: number, after: number, cap: number): number =>
+      unread.get({ conversation: conversationId, reader: readerId, after, cap }) ?? 0,
+    /** The newest message `readerId` is shown above their clear point. */
+    lastShown: (conversationId: number, readerId: number, floor: number): number | undefined =>
+      lastShown.get({ conversation: conversationId, reader: readerId, floor }),
     edit(id: number, content: string, now: number): void {
       edit.run(content, now, id);
     },
