@@ -1,7 +1,7 @@
 // Adopting the seed backend's database: recognising its five tables, and rewriting them in place as
 // Parley's, in one transaction, keeping every id (users, conversations, messages) and password hash.
 import type { Db } from './db.ts';
-import { migrate, userVersion } from './db.ts';
+import { migrate, raiseSequence, userVersion } from './db.ts';
 import type { Progress } from '../progress.ts';
 
 /** The seed's tables and their columns, as its server created them (shared/protocol-compat.md). */
@@ -129,12 +129,13 @@ export function adoptSeed(db: Db, now: number, track: Track): Adoption {
           FROM seed_conversations AS c ORDER BY c.id`);
 
       // A reply keeps its reply_id when the message it answers is in the same conversation, as the seed required.
+      // The unary + keeps SQLite walking ids in order, not the conversation index (which sorts every remaining message per chunk).
       const insertMessages = db.prepare<[number]>(`INSERT INTO messages (id, conversation_id, sender_id, reply_id, content, sent_at)
         SELECT m.id, m.conversation_id, users.id, original.id, coalesce(m.content, ''), coalesce(m.sent_at, ${now})
           FROM seed_messages AS m
           LEFT JOIN users ON users.id = m.sender_id
           LEFT JOIN seed_messages AS original ON original.id = m.reply_id AND original.conversation_id = m.conversation_id
-         WHERE m.id > ? AND m.conversation_id IN (SELECT id FROM conversations)
+         WHERE m.id > ? AND +m.conversation_id IN (SELECT id FROM conversations)
          ORDER BY m.id LIMIT ${chunk}`);
       const newestMessage = db.prepare<[], number | null>('SELECT max(id) FROM messages').pluck();
       const seedMessages = count('SELECT count(*) FROM seed_messages');
@@ -193,6 +194,8 @@ export function adoptSeed(db: Db, now: number, track: Track): Adoption {
           replies: count('SELECT count(*) FROM seed_messages WHERE reply_id IS NOT NULL AND id IN (SELECT id FROM messages WHERE reply_id IS NULL)'),
         },
       };
+      // Ids the seed used for rows left out are not handed out again either.
+      for (const table of ['users', 'conversations', 'messages']) raiseSequence(db, table, count(`SELECT coalesce(max(id), 0) FROM seed_${table}`));
       for (const table of ['messages', 'members', 'contacts', 'conversations', 'users']) db.exec(`DROP TABLE seed_${table}`);
       migrate(db);
       const broken = db.pragma('foreign_key_check') as unknown[];

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Progress } from '../progress.ts';
 import { checkPlace, lockDatabase, why } from './place.ts';
-import { schemaVersion } from './db.ts';
+import { raiseSequence, schemaVersion } from './db.ts';
 
 /** Flushes a file (or a folder's entries) to disk: a backup that is only in the page cache is no backup. */
 function syncToDisk(path: string): void {
@@ -117,8 +117,7 @@ export function restoreDatabase(backup: string, path: string, now: Date): { repl
     if (before !== null) {
       const next = before + 1;
       copy.transaction(() => {
-        copy.prepare("INSERT INTO sqlite_sequence (name, seq) SELECT 'events', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events')").run();
-        copy.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'events'").run(next);
+        raiseSequence(copy, 'events', next);
         copy.prepare('UPDATE event_log SET pruned_through = max(pruned_through, ?) WHERE id = 1').run(next);
       })();
     }

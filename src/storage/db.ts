@@ -59,6 +59,12 @@ export function migrate(db: Db, options: { upTo?: number; log?: Logger } = {}): 
   if (due.length && from > 0) log?.info('upgraded the database', { from, to: due.at(-1)!.version, migrations: due.map(({ name }) => name) });
 }
 
+/** Makes the next id an AUTOINCREMENT table hands out greater than `atLeast`: ids that were once used are never used again. */
+export function raiseSequence(db: Db, table: string, atLeast: number): void {
+  db.prepare('INSERT INTO sqlite_sequence (name, seq) SELECT ?, 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)').run(table, table);
+  db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?').run(atLeast, table);
+}
+
 /** A LIKE pattern (used with ESCAPE '\\') for text starting with `text`, or containing it with `anywhere`; `%`, `_` and backslashes in it match themselves. */
 export function likePattern(text: string, anywhere = false): string {
   const escaped = text.replace(/[\\%_]/g, (char) => `\\${char}`);

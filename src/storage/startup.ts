@@ -92,8 +92,9 @@ export async function openServerDatabase(path: string, options: { synchronous: '
       const copy = `${path}.seed-backup-${new Date(now() * 1000).toISOString().replace(/[:.]/g, '-')}`;
       await backupDatabase(path, copy, progressLine('copying the seed database', 'bytes'));
       log.info('kept a copy of the seed backend\'s database', { file: copy });
-      configure(db, options.synchronous);
+      // Adopted in the seed's own journal mode: should it fail, the file is exactly as it was.
       const adoption = adoptSeed(db, now(), progressLine);
+      configure(db, options.synchronous);
       for (const { id, from, to } of adoption.renamed) log.warn('renamed an account whose username differs from an older one only in case', { id, from, to });
       if (adoption.unusableHashes) log.warn('accounts whose password is not an argon2 hash cannot log in until it is reset', { accounts: adoption.unusableHashes });
       const { renamed, ...counts } = adoption;
@@ -107,6 +108,7 @@ export async function openServerDatabase(path: string, options: { synchronous: '
   } catch (error) {
     db?.close();
     lock.release();
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') throw new Error(`${setting} is locked by another program (the seed backend, still running?): stop it first`);
     throw error;
   }
 }
