@@ -69,7 +69,8 @@ export async function backupDatabase(source: string, target: string, progress: P
 /** The newest event seq a database handed out, or null when it cannot be read (damaged, or not there). */
 function latestSeq(path: string): number | null {
   try {
-    const db = new Database(path, { readonly: true, fileMustExist: true });
+    // Not read-only: the last connection to close then removes the WAL files, leaving one file to move aside.
+    const db = new Database(path, { fileMustExist: true });
     try {
       return db.prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get() ?? 0;
     } finally {
