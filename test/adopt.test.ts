@@ -43,6 +43,7 @@ function makeSeedDatabase(path: string, schema = seedSchema): void {
   db.exec(schema);
   const user = db.prepare('INSERT INTO users (id, username, fullname, password, is_online, last_online, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
   for (const { id, username, hash } of accounts) user.run(id, username, `Full ${username}`, hash, id === 1 ? 1 : 0, 1_700_000_500 + id, 1_700_000_000 + id);
+  user.run(7, 'eve', 'Eve', 'not an argon2 hash', 0, null, null); // cannot log in until a reset; no times recorded
   const contact = db.prepare('INSERT INTO contacts (user_id, contact_id) VALUES (?, ?)');
   for (const [a, b] of [[1, 3], [3, 1], [1, 2], [2, 1], [3, 6]]) contact.run(a, b); // carol → dave is one-way: Parley adds the other way
   db.exec(`INSERT INTO conversations (id, name) VALUES (1, 'trio'), (2, 'pair'), (5, 'quiet');
@@ -81,11 +82,13 @@ test('the seed backend\'s database is adopted: old passwords, ids, contacts, con
   const backup = adopted.backup as string;
   assert.deepEqual({ ...adopted, time: undefined, backup: undefined }, {
     time: undefined, level: 'info', msg: 'adopted the seed backend\'s database', backup: undefined,
-    users: 5, contacts: 3, conversations: 3, members: 7, messages: 5, replies: 1, unusableHashes: 0, renamed: 1,
+    users: 6, contacts: 3, conversations: 3, members: 7, messages: 5, replies: 1, unusable_hashes: 1, renamed: 1,
     skipped: { contacts: 0, members: 0, messages: 1, replies: 1 },
   });
   const renamed = server.logs.find((line) => line.msg === 'renamed an account whose username differs from an older one only in case');
   assert.deepEqual([renamed?.id, renamed?.from, renamed?.to], [4, 'Alice', 'Alice_4']);
+  const unusable = server.logs.find((line) => line.msg === 'accounts whose password is not an argon2 hash cannot log in until it is reset');
+  assert.equal(unusable?.accounts, 1);
   // The copy beside it holds exactly what the seed's file held.
   assert.match(backup, new RegExp(`^${dbPath}\\.seed-backup-\\d{4}-\\d\\d-\\d\\dT`));
   assert.deepEqual(rowsOf(backup), rowsOf(original));
@@ -104,6 +107,9 @@ test('the seed backend\'s database is adopted: old passwords, ids, contacts, con
   assert.deepEqual([self.username, self.fullname, self.created_at], ['alice', 'Full alice', 1_700_000_001]);
   const dave = await alice.request('get_user', { username: 'dave smith' });
   assert.deepEqual([dave.username, dave.created_at, dave.last_online, dave.is_online], ['dave smith', 1_700_000_006, 1_700_000_506, false]);
+  const eve = await alice.request('get_user', { username: 'eve' });
+  assert.equal(eve.created_at, eve.last_online, 'missing times become the time of adoption');
+  assert.ok(Math.abs(eve.created_at - Date.now() / 1000) < 60);
   assert.deepEqual((await alice.request('get_contacts')).contacts.map((c) => c.username), ['carol', 'bob']);
   const conversations = await alice.request('get_conversations');
   assert.deepEqual(
@@ -177,7 +183,7 @@ test('admin adopt shows its progress on a terminal and nothing when piped', asyn
   assert.equal(quiet.code, 0, quiet.stderr);
   assert.equal(quiet.stderr, '', 'no progress when stderr is not a terminal');
   assert.match(quiet.stdout, /\nadopting the seed backend's database: database .*piped\.db\n/);
-  assert.match(quiet.stdout, /\nadopted the seed backend's database: users 5, contacts 3, conversations 3, members 7, messages 5, replies 1, unusableHashes 0, skipped \{"contacts":0,"members":0,"messages":1,"replies":1\}, renamed 1, backup .*piped\.db\.seed-backup-/);
+  assert.match(quiet.stdout, /\nadopted the seed backend's database: users 6, contacts 3, conversations 3, members 7, messages 5, replies 1, skipped \{"contacts":0,"members":0,"messages":1,"replies":1\}, unusable_hashes 1, renamed 1, backup .*piped\.db\.seed-backup-/);
   const again = await runAdmin({ DBPATH: piped }, ['adopt']);
   assert.deepEqual(again, { code: 1, stdout: '', stderr: `parley admin: DBPATH=${piped} is not the seed backend's database: nothing to adopt\n` });
 
@@ -193,6 +199,6 @@ test('admin adopt shows its progress on a terminal and nothing when piped', asyn
   for (const step of ['copying the seed database', 'adopting users', 'adopting messages', 'indexing messages for search']) {
     assert.match(terminal.stdout, new RegExp(`\\r\\x1b\\[2K${step}: 100% \\(.+ of .+\\)\\r?\\n`), step);
   }
-  assert.match(terminal.stdout, /adopting users: 100% \(5 users of 5 users\)/);
+  assert.match(terminal.stdout, /adopting users: 100% \(6 users of 6 users\)/);
   assert.ok(existsSync(shown) && readFileSync(shown).length > 0);
 });

@@ -48,6 +48,7 @@ export async function backupDatabase(source: string, target: string, progress: P
     const result = await new Promise<{ ok: boolean; error?: string }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the copying thread stopped (exit code ${code})`)));
     });
     if (!result.ok) throw new Error(`the backup to ${target} failed: ${result.error}`);
     syncToDisk(partial);

@@ -97,8 +97,8 @@ export async function openServerDatabase(path: string, options: { synchronous: '
       configure(db, options.synchronous);
       for (const { id, from, to } of adoption.renamed) log.warn('renamed an account whose username differs from an older one only in case', { id, from, to });
       if (adoption.unusableHashes) log.warn('accounts whose password is not an argon2 hash cannot log in until it is reset', { accounts: adoption.unusableHashes });
-      const { renamed, ...counts } = adoption;
-      log.info('adopted the seed backend\'s database', { ...counts, renamed: renamed.length, backup: copy });
+      const { renamed, unusableHashes, ...counts } = adoption;
+      log.info('adopted the seed backend\'s database', { ...counts, unusable_hashes: unusableHashes, renamed: renamed.length, backup: copy });
     } else {
       configure(db, options.synchronous);
       migrate(db, { log });
