@@ -20,16 +20,14 @@ const seedTables: Record<string, readonly string[]> = {
 const adoptedVersion = 5;
 const chunk = 50_000;
 
-const userTables = (db: Db): string[] =>
+/** The tables in the file besides SQLite's own. */
+export const tablesIn = (db: Db): string[] =>
   db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").pluck().all();
-
-/** The tables in the file besides SQLite's own, for messages about a database that is not Parley's. */
-export const tablesIn = userTables;
 
 /** True when the database is exactly the seed's: user_version 0 and its five tables with their columns. */
 export function isSeedDatabase(db: Db): boolean {
   if (userVersion(db) !== 0) return false;
-  const tables = userTables(db);
+  const tables = tablesIn(db);
   if (tables.length !== Object.keys(seedTables).length) return false;
   return tables.every((table) => {
     const expected = seedTables[table];

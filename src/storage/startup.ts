@@ -68,15 +68,15 @@ export function peek(path: string, setting = `DBPATH=${path}`): Found | undefine
   }
 }
 
-export type OpenedDatabase = { db: Db; found: Found; close(): void };
+export type OpenedDatabase = { db: Db; close(): void };
 
 /**
  * Opens DBPATH for the server (and for `admin adopt`): checks the path, takes the lock, checks the
  * file is whole, adopts the seed backend's database (keeping a backup copy beside it) and applies
  * Parley's migrations. Every refusal is an Error whose message names DBPATH.
  */
-export async function openServerDatabase(path: string, options: { synchronous: 'NORMAL' | 'FULL'; log: Logger; now?: () => number }): Promise<OpenedDatabase> {
-  const { log, now = () => Math.floor(Date.now() / 1000) } = options;
+export async function openServerDatabase(path: string, options: { synchronous: 'NORMAL' | 'FULL'; log: Logger }): Promise<OpenedDatabase> {
+  const { log } = options;
   const setting = `DBPATH=${path}`;
   const existing = checkPlace(path, true) === 'existing';
   const seen = existing ? peek(path, setting) : undefined;
@@ -89,11 +89,11 @@ export async function openServerDatabase(path: string, options: { synchronous: '
     const found = refuseNewer(identify(db, setting), setting);
     if (found.kind === 'seed') {
       log.info('adopting the seed backend\'s database', { database: path });
-      const copy = `${path}.seed-backup-${new Date(now() * 1000).toISOString().replace(/[:.]/g, '-')}`;
+      const copy = `${path}.seed-backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       await backupDatabase(path, copy, progressLine('copying the seed database', 'bytes'));
       log.info('kept a copy of the seed backend\'s database', { file: copy });
       // Adopted in the seed's own journal mode: should it fail, the file is exactly as it was.
-      const adoption = adoptSeed(db, now(), progressLine);
+      const adoption = adoptSeed(db, Math.floor(Date.now() / 1000), progressLine);
       configure(db, options.synchronous);
       for (const { id, from, to } of adoption.renamed) log.warn('renamed an account whose username differs from an older one only in case', { id, from, to });
       if (adoption.unusableHashes) log.warn('accounts whose password is not an argon2 hash cannot log in until it is reset', { accounts: adoption.unusableHashes });
@@ -104,7 +104,7 @@ export async function openServerDatabase(path: string, options: { synchronous: '
       migrate(db, { log });
     }
     const opened = db;
-    return { db: opened, found, close: () => (opened.close(), lock.release()) };
+    return { db: opened, close: () => (opened.close(), lock.release()) };
   } catch (error) {
     db?.close();
     lock.release();
