@@ -1,5 +1,6 @@
 // Settings: read from environment variables once at start, validated, with defaults.
 import * as v from 'valibot';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 
 function integerSetting(name: string, fallback: number, min: number, max: number) {
@@ -26,12 +27,19 @@ const origin = v.pipe(
   v.check((value) => URL.canParse(value) && new URL(value).origin === value, 'CORS_ALLOW_ORIGIN must list origins such as http://localhost:5173 (scheme, host and port only)'),
 );
 
+// An IP address, or a host name (labels of letters, digits and hyphens); dotted numbers must be an IPv4 address.
+const hostName = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const isHost = (value: string) => isIP(value) !== 0 || (hostName.test(value) && !/^[\d.]+$/.test(value));
+
 export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
 const SettingsSchema = v.pipe(
   v.object({
     PORT: integerSetting('PORT', 8000, 0, 65535),
-    HOST: v.pipe(v.optional(v.string(), '0.0.0.0'), v.nonEmpty('HOST must not be empty')),
+    HOST: v.pipe(
+      v.optional(v.string(), '0.0.0.0'),
+      v.check(isHost, 'HOST must be an IP address of this machine (such as 0.0.0.0, 127.0.0.1 or ::) or a host name that resolves to one'),
+    ),
     DBPATH: v.pipe(v.optional(v.string(), 'data/parley.db'), v.nonEmpty('DBPATH must not be empty')),
     JWTSECRET: v.optional(v.pipe(v.string(), v.nonEmpty('JWTSECRET must not be empty when set'))),
     CORS_ALLOW_ORIGIN: v.pipe(

@@ -4,7 +4,8 @@ import { closeCodes } from '../protocol/index.ts';
 import type { Settings } from './config.ts';
 import type { Logger } from './log.ts';
 import { assembleApp } from './context.ts';
-import { createStore, openDatabase } from './storage/index.ts';
+import { createStore } from './storage/index.ts';
+import { openServerDatabase } from './storage/startup.ts';
 import { startCheckpointer } from './storage/checkpointer.ts';
 import { createMailer } from './mail.ts';
 import { createTokens, loadSecret } from './auth/tokens.ts';
@@ -13,12 +14,14 @@ import { authRoutes } from './auth/routes.ts';
 import { serveHttp } from './transport/http.ts';
 import { serveWebSocket } from './transport/websocket.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
+import { listenFailure } from './transport/listen.ts';
 import type { Connection } from './transport/connection.ts';
 
 export type Server = { readonly port: number; close(): Promise<void> };
 
 export async function startServer(settings: Settings, log: Logger): Promise<Server> {
-  const db = openDatabase(settings.DBPATH, settings.SQLITE_SYNCHRONOUS);
+  const database = await openServerDatabase(settings.DBPATH, { synchronous: settings.SQLITE_SYNCHRONOUS, log });
+  const db = database.db;
   const store = createStore(db);
   const checkpointer = startCheckpointer(settings.DBPATH, log);
   const server = uWS.App();
@@ -75,8 +78,8 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   );
   if (!listenSocket) {
     await checkpointer.stop();
-    db.close();
-    throw new Error(`cannot listen on ${settings.HOST}:${settings.PORT} (is the port in use?)`);
+    database.close();
+    throw new Error(await listenFailure(settings.HOST, settings.PORT));
   }
   const port = uWS.us_socket_local_port(listenSocket as never);
   log.info('listening', { host: settings.HOST, port, database: settings.DBPATH, synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][db.pragma('synchronous', { simple: true }) as number], uws: uwsBinary, node: process.version });
@@ -97,7 +100,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       app.commit.flush(); // the presence changes of those closes
       await checkpointer.stop();
       db.pragma('wal_checkpoint(TRUNCATE)');
-      db.close();
+      database.close();
       log.info('stopped');
     },
   };

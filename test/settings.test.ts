@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runServerExpectingExit, startServer } from './helpers/server.ts';
@@ -26,6 +26,9 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ MAX_SOCKETS_PER_USER: '-1' }, 'MAX_SOCKETS_PER_USER must be a whole number from 1 to 10000'],
     [{ JWTSECRET: '' }, 'JWTSECRET must not be empty when set'],
     [{ SQLITE_SYNCHRONOUS: 'OFF' }, 'SQLITE_SYNCHRONOUS must be one of NORMAL, FULL'],
+    [{ HOST: '999.1.1.1' }, 'HOST must be an IP address of this machine (such as 0.0.0.0, 127.0.0.1 or ::) or a host name that resolves to one'],
+    [{ HOST: '' }, 'HOST must be an IP address of this machine'],
+    [{ HOST: 'bad host' }, 'HOST must be an IP address of this machine'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -69,7 +72,41 @@ test('a port in use stops the server with a clear message', async (t) => {
   const running = await startServer(t);
   const { code, output } = await runServerExpectingExit({ DBPATH: join(running.dir, 'other.db'), PORT: String(running.port), JWTSECRET: 'x'.repeat(32) });
   assert.equal(code, 1);
-  assert.ok(output.includes(`cannot listen on 127.0.0.1:${running.port} (is the port in use?)`), output);
+  assert.ok(output.includes(`cannot listen on 127.0.0.1:${running.port}: PORT=${running.port} is in use by another program (stop it, or choose another PORT)`), output);
+});
+
+test('a HOST that is not an address of this machine, or does not resolve, is named', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-settings-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const base = { DBPATH: join(dir, 'parley.db'), JWTSECRET: 'x'.repeat(32) };
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): a valid address no machine of ours has; binding to it sends nothing.
+  const foreign = await runServerExpectingExit({ ...base, HOST: '192.0.2.1' });
+  assert.equal(foreign.code, 1);
+  assert.ok(foreign.output.includes('cannot listen on 192.0.2.1:0: HOST=192.0.2.1 is not an address of this machine (0.0.0.0 listens on all of them)'), foreign.output);
+  const unknown = await runServerExpectingExit({ ...base, HOST: 'no-such-host.invalid' });
+  assert.equal(unknown.code, 1);
+  assert.ok(unknown.output.includes('cannot listen on no-such-host.invalid:0: HOST=no-such-host.invalid does not resolve to an address'), unknown.output);
+});
+
+test('a bad DBPATH is named, and nothing is written there', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-settings-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'root:x:0:0:root:/root:/bin/bash\n');
+  const cases: [string, string][] = [
+    [text, `DBPATH=${text} is not a SQLite database (it does not begin with the SQLite header); it was left untouched`],
+    [join(text, 'x.db'), `DBPATH=${join(text, 'x.db')}: ${text} is not a folder`],
+    // Node's own recursive mkdir spins at full CPU here, for ever: /proc answers ENOENT for a child of a folder that exists.
+    ['/proc/nope/x.db', 'DBPATH=/proc/nope/x.db: cannot create the folder /proc/nope (ENOENT: no such file or directory)'],
+    [dir, `DBPATH=${dir} is a folder: name a file in it, such as ${join(dir, 'parley.db')}`],
+  ];
+  for (const [path, message] of cases) {
+    const { code, output } = await runServerExpectingExit({ DBPATH: path, JWTSECRET: 'x'.repeat(32) });
+    assert.equal(code, 1, path);
+    assert.ok(output.includes(message), `${path}: ${output}`);
+  }
+  assert.deepEqual(readdirSync(dir), ['notes.txt'], 'no lock file, journal or database was made');
+  assert.equal(readFileSync(text, 'utf8'), 'root:x:0:0:root:/root:/bin/bash\n');
 });
 
 test('PASSWORD_MIN_LENGTH and CORS_ALLOW_ORIGIN take effect', async (t) => {

@@ -1,6 +1,6 @@
 // Login tokens: HS256 JWTs naming a user and a session row; a token is only as good as its session.
 import { SignJWT, jwtVerify } from 'jose';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Store, UserRow } from '../storage/index.ts';
@@ -25,21 +25,40 @@ export type Tokens = {
   verify(token: string, now: number): Promise<Verified>;
 };
 
+/** The shortest secret accepted from the generated file: what Parley writes is 32 random bytes. */
+const secretBytes = 32;
+
 /**
  * The signing key: JWTSECRET when set; otherwise 32 random bytes made once and kept in a 0600 file
- * beside the database, so tokens outlive restarts without a fixed demo secret.
+ * beside the database, so tokens outlive restarts without a fixed demo secret. A file that is
+ * there but shorter (emptied, truncated) stops the start: signing with it would fail every login.
  */
 export function loadSecret(configured: string | undefined, dbPath: string, log: Logger): Uint8Array {
   if (configured !== undefined) {
-    if (Buffer.byteLength(configured) < 32) log.warn('JWTSECRET is shorter than 32 bytes; a longer secret is safer');
+    if (Buffer.byteLength(configured) < secretBytes) log.warn('JWTSECRET is shorter than 32 bytes; a longer secret is safer');
     return new TextEncoder().encode(configured);
   }
   const file = join(dirname(dbPath), 'jwt-secret');
-  if (existsSync(file)) return new Uint8Array(readFileSync(file));
-  const secret = randomBytes(32);
-  writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
-  log.info('generated a JWT secret', { file });
+  const fix = 'delete it to have a new one made (everyone then logs in again), or set JWTSECRET';
+  let secret: Buffer;
+  try {
+    secret = readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new Error(`the JWT secret file ${file} cannot be read (${code ?? (error as Error).message}): ${fix}`);
+    secret = randomBytes(secretBytes);
+    // Written whole under a temporary name, then linked into place: a crash never leaves a short secret.
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, secret, { mode: 0o600, flag: 'wx', flush: true });
+    chmodSync(partial, 0o600);
+    try {
+      linkSync(partial, file);
+    } finally {
+      unlinkSync(partial);
+    }
+    log.info('generated a JWT secret', { file });
+  }
+  if (secret.length < secretBytes) throw new Error(`the JWT secret file ${file} holds ${secret.length} bytes, fewer than the ${secretBytes} Parley writes: ${fix}`);
   return new Uint8Array(secret);
 }
 
