@@ -32,3 +32,10 @@ test('an unknown user costs a full argon2 verification, like a wrong password', 
   // Work, not wall time: a skipped verification costs next to nothing; a real one tens of milliseconds.
   assert.ok(unknown > wrong * 0.5, `unknown user ${unknown} µs of CPU vs wrong password ${wrong} µs`);
 });
+
+test('a stored hash that is not argon2 matches no password, without an error', async () => {
+  const passwords = await createPasswords(2);
+  for (const stored of ['', 'plain text', '$2b$10$abcdefghijklmnopqrstuv', '$argon2id$v=19$m=65536,t=3,p=4$broken']) {
+    assert.equal(await passwords.verify(stored, 'anything'), false, stored);
+  }
+});

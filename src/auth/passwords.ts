@@ -64,7 +64,8 @@ export async function createPasswords(atOnce: number): Promise<Passwords> {
   return {
     hash: (password, from = '') => limited(from, () => argon2.hash(password, { type: argon2.argon2id })),
     async verify(stored, password, from = '') {
-      const matches = await limited(from, () => argon2.verify(stored ?? dummy, password));
+      // A stored hash argon2 cannot read (an adopted account with a foreign hash) matches nothing.
+      const matches = await limited(from, () => argon2.verify(stored ?? dummy, password).catch(() => false));
       return matches && stored !== undefined;
     },
   };
