@@ -48,6 +48,7 @@ const SettingsSchema = v.pipe(
     LOGIN_MAX_FAILURES: integerSetting('LOGIN_MAX_FAILURES', 5, 1, 1000),
     REGISTRATIONS_PER_HOUR: integerSetting('REGISTRATIONS_PER_HOUR', 20, 1, 1_000_000),
     MAX_MESSAGE_LENGTH: integerSetting('MAX_MESSAGE_LENGTH', 4000, 1, 60_000),
+    LOGIN_TOKEN_SECONDS: integerSetting('LOGIN_TOKEN_SECONDS', 3600, 1, 86_400),
     EVENT_LOG_DAYS: integerSetting('EVENT_LOG_DAYS', 30, 1, 3650),
     IDLE_TIMEOUT: integerSetting('IDLE_TIMEOUT', 120, 8, 960),
     MAX_BACKPRESSURE: integerSetting('MAX_BACKPRESSURE', 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),

@@ -28,7 +28,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     store,
     publish: (topic, text) => server.publish(topic, text, false),
     mail: createMailer(settings, log),
-    tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store),
+    tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store, settings.LOGIN_TOKEN_SECONDS),
     passwords: await createPasswords(),
     now: () => Math.floor(Date.now() / 1000),
   });

@@ -25,6 +25,7 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ MAX_SOCKETS_PER_USER: '-1' }, 'MAX_SOCKETS_PER_USER must be a whole number from 1 to 10000'],
     [{ JWTSECRET: '' }, 'JWTSECRET must not be empty when set'],
     [{ SQLITE_SYNCHRONOUS: 'OFF' }, 'SQLITE_SYNCHRONOUS must be one of NORMAL, FULL'],
+    [{ LOGIN_TOKEN_SECONDS: '0' }, 'LOGIN_TOKEN_SECONDS must be a whole number from 1 to 86400'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -53,6 +54,7 @@ test('defaults are those the README documents', () => {
     REGISTRATIONS_PER_HOUR: 20,
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,
+    LOGIN_TOKEN_SECONDS: 3600,
     MAX_MESSAGE_LENGTH: 4000,
     MAIL_FROM: 'Parley <parley@localhost>',
     USERNAME_HOLD_DAYS: 30,
