@@ -61,7 +61,7 @@ function clientId(): string {
 }
 
 function webSocketHere(): NonNullable<ConnectOptions['WebSocket']> {
-  const here = globalThis.WebSocket as unknown as ConnectOptions['WebSocket'];
+  const here = (globalThis as { WebSocket?: ConnectOptions['WebSocket'] }).WebSocket;
   if (!here) throw new TypeError("connect: this runtime has no WebSocket; pass one as the WebSocket option (the 'ws' package's)");
   return here;
 }
@@ -72,7 +72,8 @@ export function connect(options: ConnectOptions): ParleyClient {
   const socketUrl = new URL('/ws', url.replace(/^http/, 'ws')).href;
   const { baseMs = 500, maxMs = 30_000 } = options.backoff ?? {};
   const { everyMs = 20_000, timeoutMs = 10_000 } = options.ping ?? {};
-  const stream = createEventStream(options.storage ?? (globalThis.localStorage as SeqStorage | undefined) ?? memoryStorage());
+  // Typed here rather than from the DOM's types, so that the client also typechecks for Node alone.
+  const stream = createEventStream(options.storage ?? (globalThis as { localStorage?: SeqStorage }).localStorage ?? memoryStorage());
   const stateListeners = new Set<(state: ConnectionState) => void>();
   const outbox: Outgoing[] = [];
   let state: ConnectionState = { status: 'connecting' };

@@ -1,6 +1,6 @@
 // Real Chromium: a page using the single-file client build keeps a conversation going while the
-// server is killed and restarted, and its last seq lives in localStorage.
-import { test } from 'node:test';
+// server is killed and restarted, and its last seq lives in localStorage; the README's page works as printed.
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -42,17 +42,22 @@ const page = `<!doctype html>
 
 const contents = (events: Page['events']) => events.filter((event) => event.type === 'send_message').map((event) => event.content!);
 
-test('a page using the single-file build keeps a conversation going while the server restarts', async (t) => {
-  const browser = await launchChromium(t);
-  if (!browser) return;
+/** Serves a page and the single-file build beside it; answers the site's origin. */
+async function serveSite(t: TestContext, html: () => string): Promise<string> {
   const bundle = readFileSync(bundlePath);
   const site = createServer((req, res) => {
     if (req.url === '/parley-client.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(bundle);
-    else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
+    else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html());
   });
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
   t.after(() => site.close());
-  const siteOrigin = `http://localhost:${(site.address() as { port: number }).port}`;
+  return `http://localhost:${(site.address() as { port: number }).port}`;
+}
+
+test('a page using the single-file build keeps a conversation going while the server restarts', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const siteOrigin = await serveSite(t, () => page);
   const dir = mkdtempSync(join(tmpdir(), 'parley-browser-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   let server = await startServer(t, { CORS_ALLOW_ORIGIN: siteOrigin }, dir);
@@ -115,4 +120,35 @@ test('a page using the single-file build keeps a conversation going while the se
   const delivered = seen.events.filter((event) => event.seq !== undefined);
   assert.deepEqual(delivered.map((event) => [event.type, event.seq]), log.map((event) => [event.type, event.seq]));
   assert.equal(await tab.evaluate((key) => localStorage.getItem(key), `parley:last-seq:${username}`), String(delivered.at(-1)?.seq));
+});
+
+test('the README\'s plain page logs in, talks and hears the answer, as printed', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const example = readme.split('```html\n')[1]!.split('```')[0]!;
+  let api = '';
+  const siteOrigin = await serveSite(t, () => example.replace("'http://localhost:8000'", `'${api}'`));
+  const server = await startServer(t, { CORS_ALLOW_ORIGIN: siteOrigin });
+  api = `http://localhost:${server.port}`;
+  const bob = await signIn(server, server.http, 'bob');
+  const bobApp = live(server.http, bob.cookies);
+  t.after(() => bobApp.client.close());
+  const username = uniqueName('reader');
+  await register(server, username);
+
+  const tab = await browser.newPage();
+  await tab.goto(siteOrigin);
+  await tab.fill('input[name=username]', username);
+  await tab.fill('input[name=password]', password);
+  await tab.fill('input[name=peer]', bob.username);
+  await tab.click('text=Log in');
+  await tab.waitForFunction(() => document.querySelector('#state')?.textContent === 'open');
+  await tab.fill('input[name=text]', 'Hello from the README');
+  await tab.press('input[name=text]', 'Enter');
+  await until(() => said(bobApp).includes('Hello from the README'), 5000, () => said(bobApp));
+  const room = bobApp.delivered.find((event) => event.type === 'create_conversation')!.data as { id: number };
+  await bobApp.client.request('send_message', { conversation_id: room.id, content: 'Hello, page' });
+  await tab.waitForFunction(() => document.querySelectorAll('#messages li').length === 2);
+  assert.deepEqual(await tab.$$eval('#messages li', (lines) => lines.map((line) => line.textContent)), [`${username}: Hello from the README`, `${bob.username}: Hello, page`]);
 });

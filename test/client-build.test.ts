@@ -1,10 +1,9 @@
 // The client as an app gets it: the committed single-file build is current and imports nothing, and
 // an SPA importing protocol/connect.ts from this repository typechecks with Vite's settings and no Node types.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleClient, bundlePath } from '../protocol/build.ts';
@@ -52,19 +51,36 @@ const wrong: string = sent.id;
 export { id, wrong };
 `;
 
-test('an SPA importing protocol/connect.ts typechecks with Vite\'s settings, without Node\'s types', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-spa-'));
+const vite = {
+  target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: [],
+  allowImportingTsExtensions: true, verbatimModuleSyntax: true, isolatedModules: true, noEmit: true, strict: true, skipLibCheck: true,
+};
+const node = { ...vite, module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023'], types: ['node'] };
+
+/** Typechecks one file in a fresh folder of this repository (so `ws` and Node's types resolve as for the tests). */
+async function typecheck(t: TestContext, code: string, compilerOptions: object): Promise<{ code: number | null; output: string }> {
+  const dir = mkdtempSync(join(root, 'test', 'typecheck-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'main.ts'), spa(join(root, 'protocol/connect.ts')));
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: {
-      target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: [],
-      allowImportingTsExtensions: true, verbatimModuleSyntax: true, isolatedModules: true, noEmit: true, strict: true, skipLibCheck: true,
-    },
-    files: ['main.ts'],
-  }));
-  const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+  writeFileSync(join(dir, 'main.ts'), code);
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['main.ts'] }));
+  return new Promise((resolve) => {
     execFile(join(root, 'node_modules/.bin/tsc'), ['-p', dir], { cwd: dir }, (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, output: stdout + stderr }));
   });
-  assert.deepEqual(result, { code: 0, output: '' });
+}
+
+/** The README's TypeScript example that contains `marker`, importing from this repository. */
+function readmeExample(marker: string, from: string): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const example = readme.split('```ts\n').map((block) => block.split('```')[0]!).find((block) => block.includes(marker));
+  assert.ok(example, `no TypeScript example with ${marker} in the README`);
+  return example.replaceAll(from, `${join(root, 'protocol')}/`);
+}
+
+test('an SPA importing protocol/connect.ts typechecks with Vite\'s settings, without Node\'s types', async (t) => {
+  assert.deepEqual(await typecheck(t, spa(join(root, 'protocol/connect.ts')), vite), { code: 0, output: '' });
+});
+
+test('the README\'s SPA and Node examples typecheck', async (t) => {
+  assert.deepEqual(await typecheck(t, readmeExample('// src/chat.ts', '../../parley/protocol/'), vite), { code: 0, output: '' });
+  assert.deepEqual(await typecheck(t, readmeExample("from 'ws'", './protocol/'), node), { code: 0, output: '' });
 });

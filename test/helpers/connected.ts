@@ -19,7 +19,7 @@ export type Live = { client: ParleyClient; delivered: Delivered[]; states: Conne
 
 /** Connects with the `ws` package and waits of tens of milliseconds, recording every event and state. */
 export function live(url: string, cookies: CookieJar, options: Partial<ConnectOptions> = {}): Live {
-  const client = connect({ url, cookies, WebSocket: WebSocket as never, backoff: { baseMs: 20, maxMs: 200 }, ...options });
+  const client = connect({ url, cookies, WebSocket, backoff: { baseMs: 20, maxMs: 200 }, ...options });
   const delivered: Delivered[] = [];
   const states: ConnectionState[] = [];
   for (const type of [...Object.keys(pushes), 'reset'] as (PushType | 'reset')[]) {
