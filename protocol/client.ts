@@ -1,4 +1,5 @@
-// A small typed client for Parley: works over a browser WebSocket or the `ws` package alike.
+// The typed client of one socket: requests matched to replies by `ref`, pushes by type. Works over a
+// browser WebSocket or the `ws` package alike; connect.ts builds the reconnecting client on it.
 import type { Envelope, ErrorEnvelope, EventInput, EventReply, EventType, PushData, PushType, Ref } from './index.ts';
 import type { ErrorCode } from './errors.ts';
 
@@ -24,6 +25,22 @@ export class RequestError extends Error {
   }
 }
 
+/**
+ * A request the reconnecting client could not see answered. `sent: true`: the connection was lost
+ * after it went out, so the server may or may not have handled it (retry what is safe to repeat);
+ * `sent: false`: it never left, because the client is signed out or closed.
+ */
+export class Disconnected extends Error {
+  readonly type: string;
+  readonly sent: boolean;
+  constructor(type: string, sent: boolean, why: string) {
+    super(sent ? `${type}: the connection was lost before the reply (${why}); it may or may not have been handled` : `${type}: not sent, ${why}`);
+    this.name = 'Disconnected';
+    this.type = type;
+    this.sent = sent;
+  }
+}
+
 export type Closed = { code: number; reason: string };
 
 export type Client = {
@@ -40,12 +57,19 @@ export type Client = {
   close(code?: number, reason?: string): void;
 };
 
-export function createClient(socket: SocketLike): Client {
+/**
+ * Wraps one socket. `tap`, when given, sees every envelope that arrives, replies included, in the
+ * order they arrive and before any request resolves (a promise would run later, after pushes that
+ * followed the reply in the same read).
+ */
+export function createClient(socket: SocketLike, tap?: (envelope: Envelope) => void): Client {
   const pending = new Map<Ref, { resolve: (envelope: Envelope) => void; reject: (error: Error) => void }>();
   const listeners = new Map<string, Set<(data: never) => void>>();
   let nextRef = 1;
   let closedWith: Closed | undefined;
 
+  // The `ws` package throws an 'error' event nobody listens to; the 'close' that follows tells the rest.
+  socket.addEventListener('error', () => {});
   const opened = new Promise<void>((resolve, reject) => {
     socket.addEventListener('open', () => resolve());
     socket.addEventListener('close', (event) => reject(new Error(`socket closed before opening: ${event.code} ${event.reason}`)));
@@ -63,6 +87,7 @@ export function createClient(socket: SocketLike): Client {
   socket.addEventListener('message', (event) => {
     if (typeof event.data !== 'string') return; // the server only sends text frames
     const envelope = JSON.parse(event.data) as Envelope;
+    tap?.(envelope);
     const waiting = envelope.ref === undefined ? undefined : pending.get(envelope.ref);
     if (waiting && envelope.ref !== undefined) {
       pending.delete(envelope.ref);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type * as v from 'valibot';
 import { events, pushes, limits, type EventSpec } from './index.ts';
-import { closeCodes, errorCodes, errors, type ErrorName } from './errors.ts';
+import { afterClose, closeCodes, errorCodes, errors, type ErrorName } from './errors.ts';
 
 // Valibot schemas and actions are plain objects; these are the parts of them the reference reads.
 type Node = {
@@ -201,14 +201,16 @@ export function renderReference(): string {
     'The server accepts the upgrade, checks the cookie\'s token, and closes the socket at once with a readable reason',
     'when the cookie is missing or bad (frames sent meanwhile wait, and are answered in order once the token is good).',
     'An upgrade whose `Origin` header names a site that is not allowlisted (`CORS_ALLOW_ORIGIN`) is refused with HTTP 403.',
+    'The last column is what a client does next (`afterClose(code)` in protocol/errors.ts; `connect()` of protocol/connect.ts does it);',
+    '**signs out** means the session is over: stop reconnecting and show the login page.',
     '',
-    table('| code | reason | when |', [
+    table('| code | reason | when | then the client |', [
       `| ${closeCodes.login_required.code} | ${code(closeCodes.login_required.reason)} | no \`login-token\` cookie |`,
       `| ${closeCodes.invalid_token.code} | ${code(closeCodes.invalid_token.reason)} | bad signature, expired, or its session revoked |`,
       `| ${closeCodes.user_gone.code} | ${code(closeCodes.user_gone.reason)} | the token's user no longer exists (the seed backend's wording, kept to the letter for its clients) |`,
       `| ${closeCodes.too_many_sockets.code} | ${code(closeCodes.too_many_sockets.reason)} | the user already has \`MAX_SOCKETS_PER_USER\` sockets open |`,
       `| ${closeCodes.logged_out.code} | ${code(closeCodes.logged_out.reason)} | \`POST /auth/logout\`, \`revoke_session\` or \`logout_all\` ended the socket's session |`,
-      `| ${closeCodes.session_expired.code} | ${code(closeCodes.session_expired.reason)} | the socket's session ended: 30 days after its login (checked every second). A socket lives as long as its session, not its hour-long login token: refreshing the token over HTTP keeps open sockets as they are |`,
+      `| ${closeCodes.session_expired.code} | ${code(closeCodes.session_expired.reason)} | the socket's session ended: 30 days after its login (checked every second). A socket lives as long as its session, not its login token (LOGIN_TOKEN_SECONDS, an hour by default): refreshing the token over HTTP keeps open sockets as they are |`,
       `| ${closeCodes.password_changed.code} | ${code(closeCodes.password_changed.reason)} | the account's password was changed (change_password, or a reset): every other session ends |`,
       `| ${closeCodes.suspended.code} | ${code(closeCodes.suspended.reason)} | an admin suspended the account (or it was already suspended when the socket opened) |`,
       `| ${closeCodes.refresh_reused.code} | ${code(closeCodes.refresh_reused.reason)} | a refresh token of the session was used a second time: taken as stolen, the session ends |`,
@@ -218,7 +220,7 @@ export function renderReference(): string {
       `| ${closeCodes.frame_too_large.code} | ${code(closeCodes.frame_too_large.reason)} | a frame over 64 KiB (frames over 256 KiB are cut off without a close frame) |`,
       `| ${closeCodes.shutting_down.code} | ${code(closeCodes.shutting_down.reason)} | the server is stopping |`,
       '| 1006 | (none) | a text frame that is not valid UTF-8: uWebSockets.js ends the connection itself, without a close frame |',
-    ]),
+    ].map(withThen)),
     '',
     '## Events',
     '',
@@ -237,6 +239,15 @@ export function renderReference(): string {
     ]),
   ].join('\n');
 }
+
+const then = {
+  signed_out: '**signs out**',
+  refresh: 'refreshes the login token (`POST /auth/refresh`) and reconnects; signs out if the refresh is refused',
+  reconnect: 'reconnects after a backoff',
+} as const;
+
+/** A close-code row with what the client does after it, read from the row's code. */
+const withThen = (row: string) => `${row} ${then[afterClose(Number(/^\| (\d+) /.exec(row)?.[1]))]} |`;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileSync(new URL('./README.md', import.meta.url), renderReference());

@@ -93,24 +93,36 @@ export function errorText<N extends ErrorName>(name: N, params: ErrorParams<N>):
 }
 
 /**
- * Close codes the server uses. Authentication problems are reported by accepting the upgrade and
- * closing at once, because a browser can read a close reason but not the status of a failed upgrade.
+ * Close codes the server uses, and what a client does after each (`then`): `signed_out` — the
+ * session is over, show the login page; `refresh` — refresh the login token (`POST /auth/refresh`),
+ * then reconnect, signed out if the refresh is refused; `reconnect` — reconnect after a backoff
+ * (also the rule for any code not listed, such as 1006 for a connection cut without a close frame).
+ * Authentication problems are reported by accepting the upgrade and closing at once, because a
+ * browser can read a close reason but not the status of a failed upgrade.
  */
 export const closeCodes = {
-  login_required: { code: 4001, reason: 'login-token required' },
-  invalid_token: { code: 4002, reason: 'invalid login-token' },
-  user_gone: { code: 4003, reason: "'{username}' doesn't exists" },
-  too_many_sockets: { code: 4004, reason: 'too many connections for this user (limit {limit})' },
-  logged_out: { code: 4005, reason: 'session logged out' },
-  session_expired: { code: 4006, reason: 'session expired: log in again' },
-  password_changed: { code: 4008, reason: 'password changed: log in again' },
-  suspended: { code: 4009, reason: 'account suspended' },
-  refresh_reused: { code: 4010, reason: 'session revoked: its refresh token was used twice' },
-  flooding: { code: 1008, reason: 'flooding: too many events over the rate limit' },
-  early_flood: { code: 1008, reason: 'too many frames before the login token was checked' },
-  too_slow: { code: 4007, reason: 'too slow: more than {limit} bytes waiting to be read; reconnect' },
-  frame_too_large: { code: 1009, reason: 'frame too large: the limit is {limit} bytes' },
-  shutting_down: { code: 1001, reason: 'server shutting down' },
-} as const;
+  login_required: { code: 4001, reason: 'login-token required', then: 'refresh' },
+  invalid_token: { code: 4002, reason: 'invalid login-token', then: 'refresh' },
+  user_gone: { code: 4003, reason: "'{username}' doesn't exists", then: 'signed_out' },
+  too_many_sockets: { code: 4004, reason: 'too many connections for this user (limit {limit})', then: 'reconnect' },
+  logged_out: { code: 4005, reason: 'session logged out', then: 'signed_out' },
+  session_expired: { code: 4006, reason: 'session expired: log in again', then: 'signed_out' },
+  password_changed: { code: 4008, reason: 'password changed: log in again', then: 'signed_out' },
+  suspended: { code: 4009, reason: 'account suspended', then: 'signed_out' },
+  refresh_reused: { code: 4010, reason: 'session revoked: its refresh token was used twice', then: 'signed_out' },
+  flooding: { code: 1008, reason: 'flooding: too many events over the rate limit', then: 'reconnect' },
+  early_flood: { code: 1008, reason: 'too many frames before the login token was checked', then: 'reconnect' },
+  too_slow: { code: 4007, reason: 'too slow: more than {limit} bytes waiting to be read; reconnect', then: 'reconnect' },
+  frame_too_large: { code: 1009, reason: 'frame too large: the limit is {limit} bytes', then: 'reconnect' },
+  shutting_down: { code: 1001, reason: 'server shutting down', then: 'reconnect' },
+} as const satisfies Record<string, { code: number; reason: string; then: CloseThen }>;
 
 export type CloseName = keyof typeof closeCodes;
+/** What a client does after a close: see `closeCodes`. */
+export type CloseThen = 'signed_out' | 'refresh' | 'reconnect';
+
+/** What a client does after a close with this code; `reconnect` for codes the server does not use. */
+export function afterClose(code: number): CloseThen {
+  for (const close of Object.values(closeCodes)) if (close.code === code) return close.then;
+  return 'reconnect';
+}

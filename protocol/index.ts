@@ -166,7 +166,8 @@ export const Ref = v.union([
 ]);
 export type Ref = v.InferOutput<typeof Ref>;
 
-export type SuccessEnvelope<T extends string = string, D = unknown> = { type: T; success: true; data: D; ref?: Ref };
+/** `seq`: the event's place in the event log, on logged events (pushes, and the requester's reply). */
+export type SuccessEnvelope<T extends string = string, D = unknown> = { type: T; success: true; data: D; seq?: number; ref?: Ref };
 export type ErrorEnvelope<T extends string = string> = { type: T; success: false; error: string; code: ErrorCode; detail?: string; ref?: Ref };
 export type Envelope = SuccessEnvelope | ErrorEnvelope;
 

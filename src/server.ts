@@ -31,7 +31,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     store,
     publish: (topic, text) => server.publish(topic, text, false),
     mail: createMailer(settings, log),
-    tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store),
+    tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store, settings.LOGIN_TOKEN_SECONDS),
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
   });

@@ -1,13 +1,10 @@
 // Real Chromium: a page on another origin registers, logs in with cookies, opens the socket and hears a contact's presence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { chromium } from 'playwright-core';
 import { startServer } from './helpers/server.ts';
+import { launchChromium } from './helpers/chromium.ts';
 import { person, socket, uniqueName, password } from './helpers/clients.ts';
-
-const executablePath = '/usr/bin/chromium';
 
 // The page's own script: everything a single-page app does before it can chat.
 const page = `<!doctype html>
@@ -34,11 +31,8 @@ const page = `<!doctype html>
 </script>`;
 
 test('a browser page on another origin logs in and sees presence live', async (t) => {
-  if (!existsSync(executablePath)) {
-    if (process.env.CI) assert.fail(`Chromium is required in CI but ${executablePath} is missing (apt-get install chromium)`);
-    t.skip(`Chromium not installed at ${executablePath}: apt-get install -y chromium to run this test`);
-    return;
-  }
+  const browser = await launchChromium(t);
+  if (!browser) return;
   const site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page));
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
   t.after(() => site.close());
@@ -46,11 +40,6 @@ test('a browser page on another origin logs in and sees presence live', async (t
   const server = await startServer(t, { CORS_ALLOW_ORIGIN: siteOrigin });
   const api = `http://localhost:${server.port}`;
 
-  const browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.after(() => browser.close());
   const tab = await browser.newPage();
   await tab.goto(siteOrigin);
 

@@ -29,6 +29,7 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ HOST: '999.1.1.1' }, 'HOST must be an IP address of this machine (such as 0.0.0.0, 127.0.0.1 or ::) or a host name that resolves to one'],
     [{ HOST: '' }, 'HOST must be an IP address of this machine'],
     [{ HOST: 'bad host' }, 'HOST must be an IP address of this machine'],
+    [{ LOGIN_TOKEN_SECONDS: '0' }, 'LOGIN_TOKEN_SECONDS must be a whole number from 1 to 86400'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -59,6 +60,7 @@ test('defaults are those the README documents', () => {
     REGISTRATIONS_PER_HOUR: 20,
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,
+    LOGIN_TOKEN_SECONDS: 3600,
     MAX_MESSAGE_LENGTH: 4000,
     MAIL_FROM: 'Parley <parley@localhost>',
     USERNAME_HOLD_DAYS: 30,

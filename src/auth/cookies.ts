@@ -2,7 +2,7 @@
 // `refresh-token` (sent only to /auth, rotated by /auth/refresh); both cleared at logout.
 import { parse, serialize } from 'cookie';
 import type { Settings } from '../config.ts';
-import { refreshLifetime, tokenLifetime } from './tokens.ts';
+import { refreshLifetime } from './tokens.ts';
 
 export const loginCookie = 'login-token';
 export const refreshCookie = 'refresh-token';
@@ -18,7 +18,7 @@ function attributes(settings: Settings, maxAge: number, path = '/') {
 }
 
 export function setLoginCookie(settings: Settings, token: string): string {
-  return serialize(loginCookie, token, attributes(settings, tokenLifetime));
+  return serialize(loginCookie, token, attributes(settings, settings.LOGIN_TOKEN_SECONDS));
 }
 
 export function clearLoginCookie(settings: Settings): string {

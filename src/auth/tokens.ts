@@ -6,7 +6,6 @@ import { dirname, join } from 'node:path';
 import type { Store, UserRow } from '../storage/index.ts';
 import type { Logger } from '../log.ts';
 
-export const tokenLifetime = 3600;
 /** A session lives as long as its refresh token: 30 days from the last refresh's login. */
 export const refreshLifetime = 30 * 86_400;
 
@@ -62,13 +61,14 @@ export function loadSecret(configured: string | undefined, dbPath: string, log: 
   return new Uint8Array(secret);
 }
 
-export function createTokens(secret: Uint8Array, store: Store): Tokens {
+/** `lifetime`: seconds a login token lives (LOGIN_TOKEN_SECONDS). */
+export function createTokens(secret: Uint8Array, store: Store, lifetime: number): Tokens {
   const sign = (user: UserRow, sessionId: string, now: number) =>
     new SignJWT({ username: user.username, sid: sessionId })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(String(user.id))
       .setIssuedAt(now)
-      .setExpirationTime(now + tokenLifetime)
+      .setExpirationTime(now + lifetime)
       .sign(secret);
   return {
     async issue(user, now, client) {

@@ -42,7 +42,7 @@ export async function seed(dbPath: string, plan: { users: number; pairs?: number
     const members = rows.slice(0, plan.group);
     conversations.push(store.conversations.create({ name: 'everyone', creatorId: members[0]!.id, memberIds: members.map((row) => row.id), now }));
   }
-  const tokens = createTokens(new TextEncoder().encode(benchSecret), store);
+  const tokens = createTokens(new TextEncoder().encode(benchSecret), store, 3600);
   const minted: string[] = [];
   for (const row of rows) minted.push((await tokens.issue(row, now)).token);
   db.close();

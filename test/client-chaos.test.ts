@@ -1,0 +1,72 @@
+// Chaos: 2,000 messages from one reconnecting client to another while a proxy cuts their connections
+// at random and the server is killed (SIGKILL) and restarted twice on the same database.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from './helpers/server.ts';
+import { startProxy } from './helpers/proxy.ts';
+import { live, logged, logOf, pause, said, signIn, until, type Live } from './helpers/connected.ts';
+
+const total = 2000;
+
+
+test('2,000 messages through random cuts and two SIGKILLs: the receiver sees the server\'s log exactly, each message once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-chaos-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  let server = await startServer(t, {}, dir);
+  const proxy = await startProxy(t, server.port);
+  const sender = await signIn(server, proxy.url, 'sender');
+  const receiver = await signIn(server, proxy.url, 'receiver');
+  const options = { ping: { everyMs: 1000, timeoutMs: 2000 } };
+  const from = live(proxy.url, sender.cookies, options);
+  const to = live(proxy.url, receiver.cookies, options);
+  t.after(() => (from.client.close(), to.client.close()));
+  const room = await from.client.request('create_conversation', { members: [receiver.username] });
+
+  let sending = true;
+  let cuts = 0;
+  const chaos = (async () => {
+    while (sending) {
+      await pause(20 + Math.random() * 280);
+      cuts += proxy.cut();
+    }
+  })();
+  const restarts: Promise<void>[] = [];
+  const restart = async () => {
+    await server.stop('SIGKILL');
+    server = await startServer(t, {}, dir);
+    proxy.retarget(server.port);
+  };
+
+  const replies = [];
+  let stored;
+  try {
+    for (let index = 0; index < total; index++) {
+      replies.push(from.client.request('send_message', { conversation_id: room.id, content: `message ${index}` }));
+      if (index === 600 || index === 1300) restarts.push(restart());
+      if (index % 10 === 9) await pause(40 + Math.random() * 60); // about 150 messages a second
+    }
+    await Promise.all(restarts);
+    stored = await Promise.all(replies);
+  } finally {
+    sending = false;
+    await chaos;
+  }
+
+  const expected = Array.from({ length: total }, (_, index) => `message ${index}`);
+  assert.deepEqual(stored.map((message) => message.content), expected, 'every send answered, in order');
+  assert.equal(new Set(stored.map((message) => message.id)).size, total, 'each stored once');
+  await until(() => said(to).length >= total, 20_000, () => said(to).length);
+  assert.deepEqual(said(to), expected, 'the receiver saw each message once, in order');
+  await until(() => said(from).length >= total, 5000, () => said(from).length);
+  assert.deepEqual(said(from), expected, 'so did the sender, its own messages once each');
+  // Receipts keep coming for half a second after the last message; then the log is still.
+  await pause(1500);
+  assert.deepEqual(logged(to.delivered), await logOf(server, receiver.cookies));
+  assert.deepEqual(logged(from.delivered), await logOf(server, sender.cookies));
+  const reconnects = (app: Live) => app.states.filter((state) => state.status === 'open').length - 1;
+  assert.ok(cuts > 50 && reconnects(to) > 30, `${cuts} connections cut; the receiver reconnected ${reconnects(to)} times`);
+  t.diagnostic(`${cuts} connections cut; reconnects: sender ${reconnects(from)}, receiver ${reconnects(to)}; receiver's log: ${logged(to.delivered).length} events`);
+});
