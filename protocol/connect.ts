@@ -54,6 +54,8 @@ export type ParleyClient = {
 type Outgoing = { frame: Record<string, unknown> & { type: string }; sent: boolean; tried: boolean; resolve: (data: never) => void; reject: (error: Error) => void };
 
 const syncPage = 500;
+/** How long a message refused by the rate limit waits before it goes again. */
+const rateLimitedRetryMs = 1000;
 
 /** A `client_id` unique for this sender: 128 random bits (crypto.randomUUID needs a secure context). */
 function clientId(): string {
@@ -147,8 +149,8 @@ export function connect(options: ConnectOptions): ParleyClient {
     if (envelope.success && envelope.seq !== undefined) return stream.live(envelope);
     if (envelope.ref !== undefined) return; // a reply: its request resolves
     if (envelope.success) return stream.live(envelope);
-    // A refusal without `ref` (the rate limit answers before reading the frame): which request it
-    // answers is unknown, so the socket is given up and what was pending is settled as at a disconnect.
+    // A refusal without `ref` (a frame the server could not read): which request it answers is
+    // unknown, so the socket is given up and what was pending is settled as at a disconnect.
     abandon(socket!, envelope.error);
   }
 
@@ -158,6 +160,12 @@ export function connect(options: ConnectOptions): ParleyClient {
     client.call(item.frame).then(
       (envelope) => {
         if (mine !== generation) return;
+        // A message refused by the rate limit waits a moment and goes again (its client_id keeps it once).
+        if (!envelope.success && envelope.code === 'rate_limited' && item.frame.type === 'send_message') {
+          item.sent = false;
+          setTimeout(() => mine === generation && !item.sent && socket && transmit(item, socket), rateLimitedRetryMs);
+          return;
+        }
         remove(item);
         if (envelope.success) item.resolve(envelope.data as never);
         else item.reject(new RequestError(envelope));

@@ -62,6 +62,23 @@ function editDistance(a: string, b: string): number {
   return previous[b.length]!;
 }
 
+/**
+ * A frame over the rate limit is not handled, but its answer names its type and `ref` when they can be
+ * read, so a client knows which request to retry.
+ */
+export function dispatchRefused(ctx: Ctx, text: string | undefined): void {
+  const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = ctx.settings;
+  let frame: unknown;
+  try {
+    frame = text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    frame = undefined;
+  }
+  const type = isPlainObject(frame) && typeof frame.type === 'string' && table.has(frame.type) ? frame.type : 'root';
+  const ref = isPlainObject(frame) && v.is(Ref, frame.ref) ? frame.ref : undefined;
+  reply(ctx, failureText(type, errorText('rate_limited', { rate, burst }), 'rate_limited', ref));
+}
+
 export function dispatchBinary(ctx: Ctx): void {
   rootError(ctx, 'binary_frame');
 }

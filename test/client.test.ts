@@ -93,12 +93,11 @@ test('a dead connection is found by the client\'s own ping and replaced', async 
   assert.deepEqual(app.states.slice(0, 3).map((state) => state.status), ['open', 'reconnecting', 'connecting']);
 });
 
-test('refusals past the rate limit, which carry no ref, end the socket and the sends go again, each stored once', async (t) => {
-  const { server, alice, app, room } = await pair(t, { RATE_LIMIT_EVENTS: '5', RATE_LIMIT_BURST: '10' });
+test('messages refused by the rate limit wait and go again (on the same socket, or after a flooding close on the next), each stored once', async (t) => {
+  const { app, room } = await pair(t, { RATE_LIMIT_EVENTS: '5', RATE_LIMIT_BURST: '10' });
   const contents = Array.from({ length: 30 }, (_, index) => `burst ${index}`);
   const stored = await Promise.all(contents.map((content) => app.client.request('send_message', { conversation_id: room.id, content })));
   assert.deepEqual(stored.map((message) => message.content), contents);
-  assert.ok(server.logs.filter((line) => line.msg === 'connected' && line.user === alice.username).length > 1);
   await until(() => said(app).length === 30, 5000, () => app.delivered);
   assert.deepEqual(said(app), contents);
 });

@@ -17,10 +17,12 @@ test('each socket has a token bucket; one that keeps flooding is closed with 100
   const alice = await person(server, 'alice'); // its opening ping took one token
   const raw = await rawSocket(server, alice.token);
   const pong = { type: 'ping', success: true, data: 'pong' };
-  const limited = { type: 'root', success: false, error: 'rate limit: at most 5 events a second (bursts of 10); slow down', code: 'rate_limited' };
+  const limited = { type: 'ping', success: false, error: 'rate limit: at most 5 events a second (bursts of 10); slow down', code: 'rate_limited' };
   for (let i = 0; i < 10; i++) assert.deepEqual(await raw.exchange('{"type":"ping"}'), pong, `burst ${i}`);
-  assert.deepEqual(await raw.exchange('{"type":"ping"}'), limited);
-  await sleep(450);
+  assert.deepEqual(await raw.exchange('{"type":"ping"}'), limited, 'the refusal names the type');
+  assert.deepEqual(await raw.exchange('{"type":"ping","ref":"r9"}'), { ...limited, ref: 'r9' }, 'and the ref, so the client knows what to retry');
+  assert.deepEqual(await raw.exchange('nonsense'), { ...limited, type: 'root' }, 'a frame that cannot be read is refused as root');
+  await sleep(650);
   assert.deepEqual(await raw.exchange('{"type":"ping"}'), pong, 'tokens come back at the set rate');
   const closed = new Promise<[number, string]>((resolve) => raw.socket.once('close', (code, reason) => resolve([code, String(reason)])));
   for (let i = 0; i < 40; i++) raw.socket.send('{"type":"ping"}');

@@ -247,6 +247,7 @@ function createEventStream(storage) {
 
 // protocol/connect.ts
 var syncPage = 500;
+var rateLimitedRetryMs = 1e3;
 function clientId() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
@@ -333,6 +334,11 @@ function connect(options) {
     client.call(item.frame).then(
       (envelope) => {
         if (mine !== generation) return;
+        if (!envelope.success && envelope.code === "rate_limited" && item.frame.type === "send_message") {
+          item.sent = false;
+          setTimeout(() => mine === generation && !item.sent && socket && transmit(item, socket), rateLimitedRetryMs);
+          return;
+        }
         remove(item);
         if (envelope.success) item.resolve(envelope.data);
         else item.reject(new RequestError(envelope));

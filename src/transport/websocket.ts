@@ -1,10 +1,9 @@
 // The WebSocket side: accept the upgrade, authenticate, register the socket, dispatch each frame, clean up once.
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
-import { closeCodes, errorText } from '../../protocol/index.ts';
+import { closeCodes } from '../../protocol/index.ts';
 import { readLoginToken } from '../auth/cookies.ts';
-import { dispatch, dispatchBinary } from '../dispatch.ts';
+import { dispatch, dispatchBinary, dispatchRefused } from '../dispatch.ts';
 import { connected, disconnected } from '../features/presence.ts';
-import { failureText } from '../envelope.ts';
 import { newBucket, take } from '../throttle.ts';
 import { createConnection, type SocketData } from './connection.ts';
 import { originAllowed } from './http.ts';
@@ -31,14 +30,14 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
   function receive(data: SocketData, frame: string | undefined): void {
     const { ctx, bucket } = data;
     if (!ctx || !bucket) return;
-    const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = app.settings;
+    const { RATE_LIMIT_BURST: burst } = app.settings;
     // Every frame costs one token; dispatch takes more for the events that cost the server more.
     if (!ctx.caller.spend(1)) {
       if (bucket.refused > burst) {
         app.log.warn('socket closed for flooding', { user: ctx.caller.user.username, ip: ctx.caller.ip });
         return ctx.caller.end(closeCodes.flooding.code, closeCodes.flooding.reason);
       }
-      return ctx.commit.after(() => ctx.caller.send(failureText('root', errorText('rate_limited', { rate, burst }), 'rate_limited')));
+      return dispatchRefused(ctx, frame);
     }
     if (frame === undefined) dispatchBinary(ctx);
     else dispatch(ctx, frame);
