@@ -1,4 +1,5 @@
 // The benchmark's figures as a table against the targets, and as an SVG chart of latency against offered load.
+import type { HammerResult } from './hammer.ts';
 
 export type ChatStep = {
   offered: number;
@@ -37,6 +38,7 @@ export type Results = {
   fanout: { parley: FanoutStep[]; relay: FanoutStep[] };
   presence: { waves: { kind: string; sockets: number; connectsPerSecond: number; statuses: number; statusesPerSecond: number }[] };
   memory: { sockets: number; rssBeforeKiB: number; rssAfterKiB: number; perSocketKiB: number; connectsPerSecond: number };
+  hammer: HammerResult;
   seconds: number;
 };
 
@@ -68,6 +70,7 @@ export function renderTable(results: Results): string {
     ['fan-out p99 to the last member (ms)', `${n(fanout?.p99, 2)} at ${n(fanout?.rate)} msgs/s`, `transport ${n(fanoutCeiling?.p99, 2)} at ${n(fanoutCeiling?.rate)} msgs/s`, '', '≤ 20', (fanout?.p99 ?? Infinity) <= 20 ? 'yes' : 'NO'],
     ['presence: connects accepted (/s)', n(Math.min(...connectWaves.map((w) => w.connectsPerSecond))), '', '', '', ''],
     ['presence: user_status deliveries (/s)', n(Math.max(...results.presence.waves.map((w) => w.statusesPerSecond))), '', '', '', ''],
+    ...results.hammer.phases.map((phase) => [`bystander ping p99, ${phase.name} (ms)`, n(phase.p99, 2), `p50 ${n(phase.p50, 2)}, max ${n(phase.max, 1)}`, '', '', '']),
     ['memory per idle socket (KiB)', n(results.memory.perSocketKiB, 2), `${n(results.memory.sockets)} sockets`, '', '≤ 16', results.memory.perSocketKiB <= 16 ? 'yes' : 'NO'],
   ];
   const head = ['measure', 'Parley', 'ceiling', 'Parley / ceiling', 'target', 'met'];

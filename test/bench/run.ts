@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { benchSecret, seed } from './seed.ts';
 import { renderChart, renderTable, type Results, type ChatStep, type FanoutStep } from './report.ts';
+import { hammer } from './hammer.ts';
 
 const quick = process.argv.includes('--quick');
 const generatorCount = Number(process.argv.find((arg) => arg.startsWith('--generators='))?.split('=')[1] ?? 2);
@@ -330,7 +331,7 @@ async function memory(): Promise<Results['memory']> {
   );
 }
 
-const scenarios = { storage, chat, fanout, presence, memory };
+const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick) };
 if (only) {
   // One scenario, printed but not recorded: for profiling and tuning.
   if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);
@@ -348,6 +349,7 @@ const results: Results = {
   fanout: await fanout(),
   presence: await presence(),
   memory: await memory(),
+  hammer: await hammer(quick),
   seconds: 0,
 };
 results.seconds = Math.round((Date.now() - started) / 1000);

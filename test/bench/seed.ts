@@ -10,9 +10,10 @@ export type Seeded = { usernames: string[]; tokens: string[]; conversations: num
 /**
  * `users` accounts (one argon2 hash shared by all: hashing is not what is measured), each logged in
  * once; `pairs` two-person conversations of users 2i and 2i+1; a `group` of the first `group` users;
- * `contacts` contacts for everyone, the nearest users on either side in a ring.
+ * `contacts` contacts for everyone, the nearest users on either side in a ring; a `channel` of users
+ * 0 and 2 holding that many messages from user 2 (all with the word "common"), already indexed.
  */
-export async function seed(dbPath: string, plan: { users: number; pairs?: number; group?: number; contacts?: number }): Promise<Seeded> {
+export async function seed(dbPath: string, plan: { users: number; pairs?: number; group?: number; contacts?: number; channel?: number }): Promise<Seeded> {
   const db = openDatabase(dbPath);
   const store = createStore(db);
   const hash = await argon2.hash('bench password', { type: argon2.argon2id });
@@ -41,6 +42,17 @@ export async function seed(dbPath: string, plan: { users: number; pairs?: number
   if (plan.group) {
     const members = rows.slice(0, plan.group);
     conversations.push(store.conversations.create({ name: 'everyone', creatorId: members[0]!.id, memberIds: members.map((row) => row.id), now }));
+  }
+  if (plan.channel) {
+    const [reader, , writer] = [rows[0]!, rows[1]!, rows[2]!];
+    const channel = store.conversations.create({ name: 'archive', kind: 'channel', creatorId: writer.id, memberIds: [writer.id, reader.id], now });
+    conversations.push(channel);
+    db.transaction(() => {
+      for (let i = 0; i < plan.channel!; i++) {
+        store.messages.insert({ conversationId: channel, senderId: writer.id, replyId: null, content: `common word${i % 1000} message number ${i}`, sentAt: now, clientId: null });
+      }
+      store.search.catchUp();
+    })();
   }
   const tokens = createTokens(new TextEncoder().encode(benchSecret), store, 3600);
   const minted: string[] = [];
