@@ -1,4 +1,5 @@
 // Settings: read from environment variables once at start, validated, with defaults.
+import { isIPv4, isIPv6 } from 'node:net';
 import * as v from 'valibot';
 
 function integerSetting(name: string, fallback: number, min: number, max: number) {
@@ -23,6 +24,23 @@ function choiceSetting<const T extends readonly string[]>(name: string, choices:
 const origin = v.pipe(
   v.string(),
   v.check((value) => URL.canParse(value) && new URL(value).origin === value, 'CORS_ALLOW_ORIGIN must list origins such as http://localhost:5173 (scheme, host and port only)'),
+);
+
+/** A trusted proxy: one address, or a CIDR range (`10.0.0.0/8`, `fd00::/8`). */
+export type ProxyRange = { address: string; prefix: number | undefined; family: 'ipv4' | 'ipv6' };
+
+function proxyRange(text: string): ProxyRange | undefined {
+  const [address = '', prefix, ...rest] = text.split('/');
+  const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+  if (!family || rest.length || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return undefined;
+  if (prefix !== undefined && Number(prefix) > (family === 'ipv4' ? 32 : 128)) return undefined;
+  return { address, prefix: prefix === undefined ? undefined : Number(prefix), family };
+}
+
+const proxy = v.pipe(
+  v.string(),
+  v.check((text) => proxyRange(text) !== undefined, (issue) => `TRUST_PROXY must list proxy addresses or CIDR ranges such as 127.0.0.1, 10.0.0.0/8 or fd00::/8 (not ${JSON.stringify(issue.input)})`),
+  v.transform((text) => proxyRange(text)!),
 );
 
 export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -58,6 +76,14 @@ const SettingsSchema = v.pipe(
     )),
     USERNAME_HOLD_DAYS: integerSetting('USERNAME_HOLD_DAYS', 30, 0, 3650),
     MAIL_FROM: v.pipe(v.optional(v.string(), 'Parley <parley@localhost>'), v.nonEmpty('MAIL_FROM must not be empty')),
+    TRUST_PROXY: v.pipe(
+      v.optional(v.string(), ''),
+      v.transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== '')),
+      v.array(proxy),
+    ),
+    TRUST_PROXY_HEADER: choiceSetting('TRUST_PROXY_HEADER', ['X-Forwarded-For', 'Forwarded'], 'X-Forwarded-For'),
+    SHUTDOWN_DRAIN: integerSetting('SHUTDOWN_DRAIN', 0, 0, 300),
+    METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, 'METRICS_TOKEN must be at least 16 characters (e.g. openssl rand -hex 32)'))),
   }),
   v.check(
     (settings) => settings.COOKIE_SAMESITE !== 'None' || settings.COOKIE_SECURE,

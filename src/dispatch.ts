@@ -8,6 +8,7 @@ import { handlers, type AnyHandler } from './features/index.ts';
 import { opened, type Audience } from './features/handler.ts';
 import { deliver, logEvent } from './fanout.ts';
 import { personal, personalise } from './features/message-view.ts';
+import { unknownType } from './metrics.ts';
 import type { Ctx } from './context.ts';
 
 type Entry = {
@@ -38,6 +39,7 @@ function reply(ctx: Ctx, text: string): void {
 }
 
 function rootError(ctx: Ctx, name: 'invalid_json' | 'no_type' | 'binary_frame', ref?: Ref): void {
+  ctx.metrics.event(unknownType, errors[name].code);
   reply(ctx, failureText('root', errors[name].text, errors[name].code, ref));
 }
 
@@ -46,6 +48,7 @@ export function dispatchBinary(ctx: Ctx): void {
 }
 
 export function dispatch(ctx: Ctx, text: string): void {
+  const startedAt = performance.now();
   let frame: unknown;
   try {
     frame = JSON.parse(text);
@@ -58,7 +61,9 @@ export function dispatch(ctx: Ctx, text: string): void {
   let ref: Ref | undefined;
   if (frame.ref !== undefined) {
     if (!v.is(Ref, frame.ref)) {
-      return reply(ctx, failureText(typeof type === 'string' && table.has(type) ? type : 'root', errors.bad_ref.text, 'bad_request'));
+      const known = typeof type === 'string' && table.has(type);
+      ctx.metrics.event(known ? type : unknownType, 'bad_request');
+      return reply(ctx, failureText(known ? type : 'root', errors.bad_ref.text, 'bad_request'));
     }
     ref = frame.ref;
   }
@@ -79,16 +84,16 @@ export function dispatch(ctx: Ctx, text: string): void {
     return reply(ctx, failed(ctx, type, error, ref));
   }
   const { prepare } = entry.handler;
-  if (!prepare) return execute(ctx, entry, type, input, ref, undefined);
+  if (!prepare) return execute(ctx, entry, type, input, ref, undefined, startedAt);
   // The slow part (a password hash) runs off the transaction; its reply may come after later frames' replies.
   prepare(ctx, input).then(
-    (prepared) => ctx.caller.closed || execute(ctx, entry, type, input, ref, prepared),
+    (prepared) => ctx.caller.closed || execute(ctx, entry, type, input, ref, prepared, startedAt),
     (error: unknown) => reply(ctx, failed(ctx, type, error, ref)),
   );
 }
 
 /** Runs a validated event in the open batch, and sends its reply and pushes once the batch is committed. */
-function execute(ctx: Ctx, entry: Entry, type: string, input: unknown, ref: Ref | undefined, prepared: unknown): void {
+function execute(ctx: Ctx, entry: Entry, type: string, input: unknown, ref: Ref | undefined, prepared: unknown, startedAt: number): void {
   let outcome: { data: unknown; audience?: Audience; logged?: { seq: number; dataText: string } };
   try {
     const run = () => {
@@ -112,7 +117,11 @@ function execute(ctx: Ctx, entry: Entry, type: string, input: unknown, ref: Ref 
     return reply(ctx, failed(ctx, type, error, ref));
   }
   ctx.commit.after((committed) => {
-    if (!committed) return ctx.caller.send(failureText(type, errors.internal.text, 'internal', ref));
+    if (!committed) {
+      ctx.metrics.event(type, 'internal');
+      return ctx.caller.send(failureText(type, errors.internal.text, 'internal', ref));
+    }
+    ctx.metrics.event(type, 'ok', startedAt);
     const { data, audience, logged } = outcome;
     if (!audience || !logged) return ctx.caller.send(withRef(successText(type, data), ref));
     if (personal.has(type)) return pushPersonal(ctx, type, data, audience, logged.seq, ref);
@@ -139,6 +148,7 @@ function pushPersonal(ctx: Ctx, type: string, data: unknown, audience: Audience,
 }
 
 function failed(ctx: Ctx, type: string, error: unknown, ref: Ref | undefined): string {
+  ctx.metrics.event(type, error instanceof ParleyError ? error.code : 'internal');
   if (error instanceof ParleyError) return failureText(type, error.message, error.code, ref);
   ctx.log.error('handler failed', { type, user: ctx.caller.user.username, error });
   return failureText(type, errors.internal.text, 'internal', ref);

@@ -12,29 +12,42 @@ import { createPasswords } from './auth/passwords.ts';
 import { authRoutes } from './auth/routes.ts';
 import { serveHttp } from './transport/http.ts';
 import { serveWebSocket } from './transport/websocket.ts';
+import { createMetrics } from './metrics.ts';
+import { operationRoutes } from './operations.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
 import type { Connection } from './transport/connection.ts';
 
-export type Server = { readonly port: number; close(): Promise<void> };
+export type Server = {
+  readonly port: number;
+  /** From now on /readyz answers 503, so a load balancer sends no new clients; everything else still works. */
+  drain(): void;
+  close(): Promise<void>;
+};
 
 export async function startServer(settings: Settings, log: Logger): Promise<Server> {
   const db = openDatabase(settings.DBPATH, settings.SQLITE_SYNCHRONOUS);
   const store = createStore(db);
   const checkpointer = startCheckpointer(settings.DBPATH, log);
   const server = uWS.App();
+  const metrics = createMetrics();
+  if (settings.METRICS_TOKEN) metrics.collectProcess();
   const app = assembleApp({
     settings,
     log,
+    metrics,
     store,
     publish: (topic, text) => server.publish(topic, text, false),
-    mail: createMailer(settings, log),
+    subscribers: (topic) => server.numSubscribers(topic),
+    mail: createMailer(settings, log, metrics),
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store),
     passwords: await createPasswords(),
     now: () => Math.floor(Date.now() / 1000),
   });
+  let draining = false;
   serveWebSocket(server, app);
   serveHttp(server, app, {
     ...authRoutes(app),
+    ...operationRoutes(app, () => draining),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
 
@@ -66,6 +79,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     const slow = (connection: Connection) => connection.buffered() > settings.MAX_BACKPRESSURE;
     for (const { user } of app.registry.closeWhere(slow, closeCodes.too_slow.code, tooSlow)) {
       log.warn('closed a socket that reads too slowly', { user: user.username, limit: settings.MAX_BACKPRESSURE });
+      app.metrics.slowConsumerClosed();
     }
   }, 250);
   slowSweep.unref();
@@ -79,11 +93,14 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     throw new Error(`cannot listen on ${settings.HOST}:${settings.PORT} (is the port in use?)`);
   }
   const port = uWS.us_socket_local_port(listenSocket as never);
-  log.info('listening', { host: settings.HOST, port, database: settings.DBPATH, synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][db.pragma('synchronous', { simple: true }) as number], uws: uwsBinary, node: process.version });
+  log.info('listening', { host: settings.HOST, port, pid: process.pid, database: settings.DBPATH, synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][db.pragma('synchronous', { simple: true }) as number], uws: uwsBinary, node: process.version });
   if (uwsBinary !== 'native') log.warn('uWebSockets.js runs its slow JavaScript fallback: the native binary did not load');
 
   return {
     port,
+    drain() {
+      draining = true;
+    },
     async close() {
       clearInterval(expirySweep);
       clearInterval(pruneTimer);

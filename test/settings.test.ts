@@ -25,6 +25,9 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ MAX_SOCKETS_PER_USER: '-1' }, 'MAX_SOCKETS_PER_USER must be a whole number from 1 to 10000'],
     [{ JWTSECRET: '' }, 'JWTSECRET must not be empty when set'],
     [{ SQLITE_SYNCHRONOUS: 'OFF' }, 'SQLITE_SYNCHRONOUS must be one of NORMAL, FULL'],
+    [{ TRUST_PROXY: '127.0.0.1,nginx' }, 'TRUST_PROXY must list proxy addresses or CIDR ranges such as 127.0.0.1, 10.0.0.0/8 or fd00::/8 (not "nginx")'],
+    [{ SHUTDOWN_DRAIN: '301' }, 'SHUTDOWN_DRAIN must be a whole number from 0 to 300'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be at least 16 characters'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -56,6 +59,9 @@ test('defaults are those the README documents', () => {
     MAX_MESSAGE_LENGTH: 4000,
     MAIL_FROM: 'Parley <parley@localhost>',
     USERNAME_HOLD_DAYS: 30,
+    TRUST_PROXY: [],
+    TRUST_PROXY_HEADER: 'X-Forwarded-For',
+    SHUTDOWN_DRAIN: 0,
   });
   assert.throws(() => readSettings({ SMTP_URL: 'http://mail.example' }), /SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/);
   assert.equal(readSettings({ SMTP_URL: 'smtp://u:p@mail.example:587' }).SMTP_URL, 'smtp://u:p@mail.example:587');

@@ -33,7 +33,10 @@ export function authRoutes(app: App): Routes {
     const { username, password, fullname } = fields.values;
     if (app.store.users.byUsername(username) || app.store.users.isHeld(username, app.now())) return text(409, 'username already exists');
     const wait = registrations(request.ip, Date.now());
-    if (wait > 0) return tooMany(wait, 'too many registrations from this address');
+    if (wait > 0) {
+      app.metrics.refused('registration');
+      return tooMany(wait, 'too many registrations from this address');
+    }
     const passwordHash = await app.passwords.hash(password);
     // Checked again by the insert: another registration may have taken the name while hashing.
     const id = app.store.users.insert({ username, fullname, passwordHash, now: app.now() });
@@ -51,11 +54,13 @@ export function authRoutes(app: App): Routes {
     const wait = Math.max(accounts.wait(account, Date.now()), addresses.wait(request.ip, Date.now()));
     if (wait > 0) {
       app.log.warn('login throttled', { user: username, ip: request.ip, waitMs: wait });
+      app.metrics.refused('login');
       return tooMany(wait, 'too many failed logins');
     }
     const user = app.store.users.byUsername(username);
     if (!(await app.passwords.verify(user?.password_hash, password)) || !user) {
       app.log.warn('login failed', { user: username, ip: request.ip });
+      app.metrics.login('failed');
       accounts.fail(account, Date.now());
       addresses.fail(request.ip, Date.now());
       return text(401, 'mismatch username and password');
@@ -63,11 +68,13 @@ export function authRoutes(app: App): Routes {
     accounts.forget(account);
     if (user.account_status === 'suspended') {
       app.log.warn('login refused: account suspended', { user: user.username, ip: request.ip });
+      app.metrics.login('suspended');
       return text(403, 'account suspended');
     }
     const { token, refresh } = await app.tokens.issue(user, app.now(), { userAgent: request.userAgent, ip: request.ip });
     if (!(await app.commit.durable())) return text(500, 'internal server error');
     app.log.info('logged in', { user: user.username, ip: request.ip });
+    app.metrics.login('ok');
     return { status: 202, body: 'login successful', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, refresh)]] };
   }
 
@@ -107,7 +114,10 @@ export function authRoutes(app: App): Routes {
     const fields = readFields(request.body, ['username'] as const);
     if ('problem' in fields) return text(400, fields.problem);
     const wait = resets(request.ip, Date.now());
-    if (wait > 0) return tooMany(wait, 'too many reset requests from this address');
+    if (wait > 0) {
+      app.metrics.refused('password_reset');
+      return tooMany(wait, 'too many reset requests from this address');
+    }
     const user = app.store.users.byUsername(fields.values.username);
     if (user?.email && user.email_verified === 1) {
       app.commit.run(() => sendCode(app, user.id, 'reset', user.email!));

@@ -3,10 +3,11 @@ import { request as send } from 'node:http';
 
 export type HttpResult = { status: number; body: string; headers: Record<string, string | string[] | undefined> };
 
-export function http(base: string, method: string, path: string, options: { body?: string | object; headers?: Record<string, string> } = {}): Promise<HttpResult> {
+/** `localAddress`: the address to send from, e.g. another loopback address (all of 127.0.0.0/8 is local). */
+export function http(base: string, method: string, path: string, options: { body?: string | object; headers?: Record<string, string | string[]>; localAddress?: string } = {}): Promise<HttpResult> {
   const body = typeof options.body === 'object' ? JSON.stringify(options.body) : options.body;
   return new Promise((resolve, reject) => {
-    const req = send(new URL(path, base), { method, agent: false, headers: { ...options.headers, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }) } }, (res) => {
+    const req = send(new URL(path, base), { method, agent: false, localAddress: options.localAddress, headers: { ...options.headers, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), headers: res.headers }));
