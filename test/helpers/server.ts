@@ -118,7 +118,7 @@ export function follow(child: ChildProcess) {
   return { logs, text, waitForLog, exited };
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
