@@ -31,8 +31,7 @@ export function operationRoutes(app: App, draining: () => boolean): Routes {
     if (!timingSafeEqual(digest(request.authorization), expected)) {
       return { status: 401, body: 'metrics need Authorization: Bearer <METRICS_TOKEN>', headers: [['WWW-Authenticate', 'Bearer realm="metrics"']] };
     }
-    const { registry } = app.metrics;
-    return { status: 200, body: await registry.metrics(), headers: [['Content-Type', registry.contentType]] };
+    return { status: 200, body: await app.metrics.text(), headers: [['Content-Type', app.metrics.contentType]] };
   }
   return { ...routes, '/metrics': { GET: scrape } };
 }

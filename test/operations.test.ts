@@ -130,6 +130,10 @@ test('a scrape of /metrics shows the counters move as clients use the server', a
   assert.equal(value(during, 'parley_events_total', { type: 'send_message', outcome: 'ok' }), 2);
   assert.equal(value(during, 'parley_event_duration_seconds_count', { type: 'send_message' }), 2);
   assert.equal(value(during, 'parley_event_duration_seconds_bucket', { type: 'send_message', le: '+Inf' }), 2);
+  const buckets = during.filter((s) => s.name === 'parley_event_duration_seconds_bucket' && s.labels.type === 'send_message');
+  assert.deepEqual(buckets.map((s) => s.labels.le), ['0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf']);
+  assert.ok(buckets.every((s, i) => i === 0 || s.value >= buckets[i - 1]!.value), 'buckets are cumulative');
+  assert.ok(value(during, 'parley_event_duration_seconds_sum', { type: 'send_message' })! > 0);
   assert.equal(value(during, 'parley_events_total', { type: 'get_messages', outcome: 'not_found' }), 1);
   assert.equal(value(during, 'parley_events_total', { type: 'unknown', outcome: 'unknown_type' }), 1);
   assert.ok(!during.some((s) => s.labels.type === 'no_such_event_xyz'), 'a type nobody knows never becomes a label');
