@@ -1,6 +1,6 @@
 // Settings: read from environment variables once at start, validated, with defaults.
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import * as v from 'valibot';
-import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 
 function integerSetting(name: string, fallback: number, min: number, max: number) {
@@ -30,6 +30,23 @@ const origin = v.pipe(
 // An IP address, or a host name (labels of letters, digits and hyphens); dotted numbers must be an IPv4 address.
 const hostName = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const isHost = (value: string) => isIP(value) !== 0 || (hostName.test(value) && !/^[\d.]+$/.test(value));
+
+/** A trusted proxy: one address, or a CIDR range (`10.0.0.0/8`, `fd00::/8`). */
+export type ProxyRange = { address: string; prefix: number | undefined; family: 'ipv4' | 'ipv6' };
+
+function proxyRange(text: string): ProxyRange | undefined {
+  const [address = '', prefix, ...rest] = text.split('/');
+  const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+  if (!family || rest.length || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return undefined;
+  if (prefix !== undefined && Number(prefix) > (family === 'ipv4' ? 32 : 128)) return undefined;
+  return { address, prefix: prefix === undefined ? undefined : Number(prefix), family };
+}
+
+const proxy = v.pipe(
+  v.string(),
+  v.check((text) => proxyRange(text) !== undefined, (issue) => `TRUST_PROXY must list proxy addresses or CIDR ranges such as 127.0.0.1, 10.0.0.0/8 or fd00::/8 (not ${JSON.stringify(issue.input)})`),
+  v.transform((text) => proxyRange(text)!),
+);
 
 export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
@@ -72,6 +89,14 @@ const SettingsSchema = v.pipe(
     )),
     USERNAME_HOLD_DAYS: integerSetting('USERNAME_HOLD_DAYS', 30, 0, 3650),
     MAIL_FROM: v.pipe(v.optional(v.string(), 'Parley <parley@localhost>'), v.nonEmpty('MAIL_FROM must not be empty')),
+    TRUST_PROXY: v.pipe(
+      v.optional(v.string(), ''),
+      v.transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== '')),
+      v.array(proxy),
+    ),
+    TRUST_PROXY_HEADER: choiceSetting('TRUST_PROXY_HEADER', ['X-Forwarded-For', 'Forwarded'], 'X-Forwarded-For'),
+    SHUTDOWN_DRAIN: integerSetting('SHUTDOWN_DRAIN', 0, 0, 300),
+    METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, 'METRICS_TOKEN must be at least 16 characters (e.g. openssl rand -hex 32)'))),
   }),
   v.check(
     (settings) => settings.COOKIE_SAMESITE !== 'None' || settings.COOKIE_SECURE,

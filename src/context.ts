@@ -11,10 +11,13 @@ import { createCommit, type Commit } from './storage/commit.ts';
 import { createReceipts, type Receipts } from './features/receipts.ts';
 import { createTyping, type Typing } from './features/typing.ts';
 import type { Mailer } from './mail.ts';
+import type { Metrics } from './metrics.ts';
 
 export type App = {
   readonly settings: Settings;
   readonly log: Logger;
+  /** Prometheus metrics, counted where things happen (served on /metrics when METRICS_TOKEN is set). */
+  readonly metrics: Metrics;
   readonly store: Store;
   /** Group commit: handlers' writes share a transaction per event-loop turn; replies wait for it. */
   readonly commit: Commit;
@@ -36,14 +39,16 @@ export type App = {
 export type Ctx = App & { readonly caller: Connection };
 
 /**
- * Builds an App around its edges (the database, where topic publishes go, the clock, auth and mail):
+ * Builds an App around its edges (the database, where topic publishes go and how many sockets a
+ * topic has, the clock, auth, mail, the log and metrics):
  * the group commit, the socket registry, receipts and typing are made the same way for the server
  * and for handler tests.
  */
-export function assembleApp(edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'guard'> & { publish(topic: string, text: string): void }): App {
-  const { publish, ...rest } = edges;
-  const { store, log, now } = rest;
-  const commit = createCommit(store.db, log);
-  const registry = createRegistry(publish);
+export function assembleApp(edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'guard'> & { publish(topic: string, text: string): void; subscribers(topic: string): number }): App {
+  const { publish, subscribers, ...rest } = edges;
+  const { store, log, now, metrics } = rest;
+  const commit = createCommit(store.db, log, metrics);
+  const registry = createRegistry(publish, subscribers, metrics);
+  metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
   return { ...rest, commit, registry, guard: createPasswordGuard(rest.settings), receipts: createReceipts({ store, commit, registry, log, now }), typing: createTyping({ store, registry }) };
 }

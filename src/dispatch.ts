@@ -9,6 +9,7 @@ import { handlers, type AnyHandler } from './features/index.ts';
 import { opened, type Audience } from './features/handler.ts';
 import { deliver, hiddenFrom, logEvent } from './fanout.ts';
 import { personal, personalise } from './features/message-view.ts';
+import { unknownType } from './metrics.ts';
 import type { Ctx } from './context.ts';
 
 type Entry = {
@@ -41,11 +42,12 @@ function reply(ctx: Ctx, text: string): void {
 }
 
 function rootError(ctx: Ctx, name: 'invalid_json' | 'no_type' | 'binary_frame', ref?: Ref, detail?: string): void {
+  ctx.metrics.event(unknownType, errors[name].code);
   reply(ctx, failureText('root', errors[name].text, errors[name].code, ref, detail));
 }
 
 /** The seed's text for an unknown type stays; `detail` names the type and the event it was probably meant to be. */
-function unknownType(type: unknown): string | undefined {
+function whatIsUnknown(type: unknown): string | undefined {
   if (typeof type !== 'string') return undefined;
   const shown = JSON.stringify(type.length > 64 ? `${type.slice(0, 64)}…` : type);
   const near = type.length <= 64 ? [...table.keys()].find((known) => editDistance(known, type.toLowerCase()) <= 2) : undefined;
@@ -76,6 +78,7 @@ export function dispatchRefused(ctx: Ctx, text: string | undefined): void {
   }
   const type = isPlainObject(frame) && typeof frame.type === 'string' && table.has(frame.type) ? frame.type : 'root';
   const ref = isPlainObject(frame) && v.is(Ref, frame.ref) ? frame.ref : undefined;
+  ctx.metrics.event(type === 'root' ? unknownType : type, 'rate_limited');
   reply(ctx, failureText(type, errorText('rate_limited', { rate, burst }), 'rate_limited', ref));
 }
 
@@ -84,6 +87,7 @@ export function dispatchBinary(ctx: Ctx): void {
 }
 
 export function dispatch(ctx: Ctx, text: string): void {
+  const startedAt = performance.now();
   let frame: unknown;
   try {
     frame = JSON.parse(text);
@@ -96,19 +100,25 @@ export function dispatch(ctx: Ctx, text: string): void {
   let ref: Ref | undefined;
   if (frame.ref !== undefined) {
     if (!v.is(Ref, frame.ref)) {
-      return reply(ctx, failureText(typeof type === 'string' && table.has(type) ? type : 'root', errors.bad_ref.text, 'bad_request'));
+      const known = typeof type === 'string' && table.has(type);
+      ctx.metrics.event(known ? type : unknownType, 'bad_request');
+      return reply(ctx, failureText(known ? type : 'root', errors.bad_ref.text, 'bad_request'));
     }
     ref = frame.ref;
   }
   const entry = typeof type === 'string' ? table.get(type) : undefined;
-  if (entry === undefined || typeof type !== 'string') return rootError(ctx, 'no_type', ref, unknownType(type));
+  if (entry === undefined || typeof type !== 'string') return rootError(ctx, 'no_type', ref, whatIsUnknown(type));
   const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = ctx.settings;
   // The frame itself cost one token; an event that costs more takes the rest now.
   if (entry.cost > 1 && !ctx.caller.spend(entry.cost - 1)) {
+    ctx.metrics.event(type, 'rate_limited');
     return reply(ctx, failureText(type, errorText('costly_rate_limited', { type, cost: entry.cost, rate, burst }), 'rate_limited', ref));
   }
   const surrogate = loneSurrogateInJson(text, frame);
-  if (surrogate) return reply(ctx, failureText(type, errorText('ill_formed_text', { example: surrogate }), 'bad_request', ref));
+  if (surrogate) {
+    ctx.metrics.event(type, 'bad_request');
+    return reply(ctx, failureText(type, errorText('ill_formed_text', { example: surrogate }), 'bad_request', ref));
+  }
 
   let input: unknown;
   try {
@@ -124,16 +134,16 @@ export function dispatch(ctx: Ctx, text: string): void {
     return reply(ctx, failed(ctx, type, error, ref));
   }
   const { prepare } = entry.handler;
-  if (!prepare) return execute(ctx, entry, type, input, ref, undefined);
+  if (!prepare) return execute(ctx, entry, type, input, ref, undefined, startedAt);
   // The slow part (a password hash) runs off the transaction; its reply may come after later frames' replies.
   prepare(ctx, input).then(
-    (prepared) => ctx.caller.closed || execute(ctx, entry, type, input, ref, prepared),
+    (prepared) => ctx.caller.closed || execute(ctx, entry, type, input, ref, prepared, startedAt),
     (error: unknown) => reply(ctx, failed(ctx, type, error, ref)),
   );
 }
 
 /** Runs a validated event in the open batch, and sends its reply and pushes once the batch is committed. */
-function execute(ctx: Ctx, entry: Entry, type: string, input: unknown, ref: Ref | undefined, prepared: unknown): void {
+function execute(ctx: Ctx, entry: Entry, type: string, input: unknown, ref: Ref | undefined, prepared: unknown, startedAt: number): void {
   let outcome: { data: unknown; audience?: Audience; logged?: { seq: number; dataText: string } };
   try {
     const run = () => {
@@ -157,7 +167,11 @@ function execute(ctx: Ctx, entry: Entry, type: string, input: unknown, ref: Ref 
     return reply(ctx, failed(ctx, type, error, ref));
   }
   ctx.commit.after((committed) => {
-    if (!committed) return ctx.caller.send(failureText(type, errors.internal.text, 'internal', ref));
+    if (!committed) {
+      ctx.metrics.event(type, 'internal');
+      return ctx.caller.send(failureText(type, errors.internal.text, 'internal', ref));
+    }
+    ctx.metrics.event(type, 'ok', startedAt);
     const { data, audience, logged } = outcome;
     if (!audience || !logged) return ctx.caller.send(withRef(successText(type, data), ref));
     if (personal.has(type)) return pushPersonal(ctx, type, data, audience, logged.seq, ref);
@@ -185,6 +199,7 @@ function pushPersonal(ctx: Ctx, type: string, data: unknown, audience: Audience,
 }
 
 function failed(ctx: Ctx, type: string, error: unknown, ref: Ref | undefined): string {
+  ctx.metrics.event(type, error instanceof ParleyError ? error.code : 'internal');
   if (error instanceof ParleyError) return failureText(type, error.message, error.code, ref);
   ctx.log.error('handler failed', { type, user: ctx.caller.user.username, error });
   return failureText(type, errors.internal.text, 'internal', ref);

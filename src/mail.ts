@@ -6,11 +6,27 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Settings } from './config.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
 
 export type Mail = { to: string; subject: string; text: string };
 export type Mailer = { send(mail: Mail): Promise<void> };
 
-export function createMailer(settings: Settings, log: Logger): Mailer {
+/** A mailer that counts the mails it has accepted but not yet handed on (its queue). */
+export function createMailer(settings: Settings, log: Logger, metrics: Pick<Metrics, 'queued'>): Mailer {
+  const transport = transportFor(settings, log);
+  return {
+    async send(mail) {
+      metrics.queued('mail', 1);
+      try {
+        await transport.send(mail);
+      } finally {
+        metrics.queued('mail', -1);
+      }
+    },
+  };
+}
+
+function transportFor(settings: Settings, log: Logger): Mailer {
   const from = settings.MAIL_FROM;
   if (settings.SMTP_URL) {
     const transport = nodemailer.createTransport(settings.SMTP_URL);

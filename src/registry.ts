@@ -1,16 +1,18 @@
 // The one owner of live sockets: who is connected, on which sockets and sessions, and fan-out to them
 // through uWebSockets.js topics: one per user (all their sockets) and one per conversation (all its members' sockets).
 import type { Connection } from './transport/connection.ts';
+import type { Metrics } from './metrics.ts';
 
 export const userTopic = (userId: number) => `user:${userId}`;
 export const conversationTopic = (conversationId: number) => `conversation:${conversationId}`;
 
 export type Registry = ReturnType<typeof createRegistry>;
 
-/** `publish` sends to every socket subscribed to a topic. */
-export function createRegistry(publish: (topic: string, text: string) => void) {
+/** `publish` sends to every socket subscribed to a topic; `subscribers` tells how many there are. */
+export function createRegistry(publish: (topic: string, text: string) => void, subscribers: (topic: string) => number, metrics: Pick<Metrics, 'delivered'>) {
   const byUser = new Map<number, Set<Connection>>();
   const bySession = new Map<string, Set<Connection>>();
+  let sockets = 0;
 
   function addTo<K>(map: Map<K, Set<Connection>>, key: K, connection: Connection): number {
     let set = map.get(key);
@@ -32,16 +34,21 @@ export function createRegistry(publish: (topic: string, text: string) => void) {
       connection.subscribe(userTopic(connection.user.id));
       for (const id of conversationIds) connection.subscribe(conversationTopic(id));
       addTo(bySession, connection.sessionId, connection);
+      sockets++;
       return addTo(byUser, connection.user.id, connection) === 1;
     },
     /** Unregisters a socket; true when it was the user's last (the user just went offline). */
     remove(connection: Connection): boolean {
       removeFrom(bySession, connection.sessionId, connection);
-      return removeFrom(byUser, connection.user.id, connection) === 0;
+      const left = removeFrom(byUser, connection.user.id, connection);
+      if (left >= 0) sockets--;
+      return left === 0;
     },
     isOnline: (userId: number): boolean => byUser.has(userId),
     /** How many users have a socket open. */
     onlineCount: (): number => byUser.size,
+    /** How many sockets are registered, over all users. */
+    socketTotal: (): number => sockets,
     socketCount: (userId: number): number => byUser.get(userId)?.size ?? 0,
     /** Subscribes every live socket of these users to a topic, e.g. members to a new conversation. */
     subscribe(userIds: Iterable<number>, topic: string): void {
@@ -63,16 +70,23 @@ export function createRegistry(publish: (topic: string, text: string) => void) {
     },
     /** Sends one serialised payload to every subscriber of a topic but `skip` (which gets its reply instead). */
     publish(topic: string, text: string, skip?: Connection): void {
+      metrics.delivered(subscribers(topic) - (skip ? 1 : 0));
       if (skip) skip.publishToOthers(topic, text);
       else publish(topic, text);
     },
     /** Sends one serialised payload to every socket of each online user but `skip`. */
     push(userIds: Iterable<number>, text: string, skip?: Connection): void {
+      let reached = 0;
       for (const userId of userIds) {
-        if (!byUser.has(userId)) continue;
-        if (skip && skip.user.id === userId) skip.publishToOthers(userTopic(userId), text);
-        else publish(userTopic(userId), text);
+        const connections = byUser.get(userId);
+        if (!connections) continue;
+        reached += connections.size;
+        if (skip && skip.user.id === userId) {
+          reached--;
+          skip.publishToOthers(userTopic(userId), text);
+        } else publish(userTopic(userId), text);
       }
+      metrics.delivered(reached);
     },
   };
 }

@@ -13,11 +13,18 @@ import { createPasswords } from './auth/passwords.ts';
 import { authRoutes } from './auth/routes.ts';
 import { serveHttp } from './transport/http.ts';
 import { serveWebSocket } from './transport/websocket.ts';
+import { createMetrics } from './metrics.ts';
+import { operationRoutes } from './operations.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
 import type { Connection } from './transport/connection.ts';
 
-export type Server = { readonly port: number; close(): Promise<void> };
+export type Server = {
+  readonly port: number;
+  /** From now on /readyz answers 503, so a load balancer sends no new clients; everything else still works. */
+  drain(): void;
+  close(): Promise<void>;
+};
 
 export async function startServer(settings: Settings, log: Logger): Promise<Server> {
   const database = await openServerDatabase(settings.DBPATH, { synchronous: settings.SQLITE_SYNCHRONOUS, log });
@@ -25,19 +32,25 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const store = createStore(db);
   const checkpointer = startCheckpointer(settings.DBPATH, log);
   const server = uWS.App();
+  const metrics = createMetrics();
+  if (settings.METRICS_TOKEN) metrics.collectProcess();
   const app = assembleApp({
     settings,
     log,
+    metrics,
     store,
     publish: (topic, text) => server.publish(topic, text, false),
-    mail: createMailer(settings, log),
+    subscribers: (topic) => server.numSubscribers(topic),
+    mail: createMailer(settings, log, metrics),
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store, settings.LOGIN_TOKEN_SECONDS),
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
   });
+  let draining = false;
   serveWebSocket(server, app);
   serveHttp(server, app, {
     ...authRoutes(app),
+    ...operationRoutes(app, () => draining),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
 
@@ -69,6 +82,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     const slow = (connection: Connection) => connection.buffered() > settings.MAX_BACKPRESSURE;
     for (const { user } of app.registry.closeWhere(slow, closeCodes.too_slow.code, tooSlow)) {
       log.warn('closed a socket that reads too slowly', { user: user.username, limit: settings.MAX_BACKPRESSURE });
+      app.metrics.slowConsumerClosed();
     }
   }, 250);
   slowSweep.unref();
@@ -82,11 +96,14 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     throw new Error(await listenFailure(settings.HOST, settings.PORT));
   }
   const port = uWS.us_socket_local_port(listenSocket as never);
-  log.info('listening', { host: settings.HOST, port, database: settings.DBPATH, synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][db.pragma('synchronous', { simple: true }) as number], uws: uwsBinary, node: process.version });
+  log.info('listening', { host: settings.HOST, port, pid: process.pid, database: settings.DBPATH, synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][db.pragma('synchronous', { simple: true }) as number], uws: uwsBinary, node: process.version });
   if (uwsBinary !== 'native') log.warn('uWebSockets.js runs its slow JavaScript fallback: the native binary did not load');
 
   return {
     port,
+    drain() {
+      draining = true;
+    },
     async close() {
       clearInterval(expirySweep);
       clearInterval(pruneTimer);

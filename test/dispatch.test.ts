@@ -7,6 +7,7 @@ import { createStore, openDatabase } from '../src/storage/index.ts';
 import { dispatch } from '../src/dispatch.ts';
 import { withRef } from '../src/envelope.ts';
 import { assembleApp, type Ctx } from '../src/context.ts';
+import { createMetrics } from '../src/metrics.ts';
 import type { Connection } from '../src/transport/connection.ts';
 
 function harness() {
@@ -17,8 +18,10 @@ function harness() {
   const app = assembleApp({
     settings: readSettings({}),
     log,
+    metrics: createMetrics(),
     store,
     publish: (topic, text) => published.push({ topic, text }),
+    subscribers: () => 0,
     mail: { send: async () => {} },
     tokens: undefined as never, // not used by socket events
     passwords: undefined as never,

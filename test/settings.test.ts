@@ -30,6 +30,9 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ HOST: '' }, 'HOST must be an IP address of this machine'],
     [{ HOST: 'bad host' }, 'HOST must be an IP address of this machine'],
     [{ LOGIN_TOKEN_SECONDS: '0' }, 'LOGIN_TOKEN_SECONDS must be a whole number from 1 to 86400'],
+    [{ TRUST_PROXY: '127.0.0.1,nginx' }, 'TRUST_PROXY must list proxy addresses or CIDR ranges such as 127.0.0.1, 10.0.0.0/8 or fd00::/8 (not "nginx")'],
+    [{ SHUTDOWN_DRAIN: '301' }, 'SHUTDOWN_DRAIN must be a whole number from 0 to 300'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be at least 16 characters'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -64,6 +67,9 @@ test('defaults are those the README documents', () => {
     MAX_MESSAGE_LENGTH: 4000,
     MAIL_FROM: 'Parley <parley@localhost>',
     USERNAME_HOLD_DAYS: 30,
+    TRUST_PROXY: [],
+    TRUST_PROXY_HEADER: 'X-Forwarded-For',
+    SHUTDOWN_DRAIN: 0,
   });
   assert.throws(() => readSettings({ SMTP_URL: 'http://mail.example' }), /SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/);
   assert.equal(readSettings({ SMTP_URL: 'smtp://u:p@mail.example:587' }).SMTP_URL, 'smtp://u:p@mail.example:587');

@@ -59,7 +59,10 @@ export function authRoutes(app: App): Routes {
     const { username, password, fullname } = fields.values;
     // Counted before the name is looked at: taken names cannot be probed beyond the limit.
     const wait = registrations(request.ip, Date.now());
-    if (wait > 0) return tooMany(wait, 'too many registrations from this address');
+    if (wait > 0) {
+      app.metrics.refused('registration');
+      return tooMany(wait, 'too many registrations from this address');
+    }
     if (app.store.users.byUsername(username) || app.store.users.isHeld(username, app.now())) return text(409, 'username already exists');
     const passwordHash = await hashOrBusy(password, request.ip);
     if (typeof passwordHash !== 'string') return passwordHash;
@@ -81,26 +84,32 @@ export function authRoutes(app: App): Routes {
       switch (checked.why) {
         case 'wrong':
           app.log.warn('login failed', { user: username, ip: request.ip });
+          app.metrics.login('failed');
           return text(401, 'mismatch username and password');
         case 'throttled':
           app.log.warn('login throttled', { user: username, ip: request.ip, waitMs: checked.waitMs });
+          app.metrics.refused('login');
           return tooMany(checked.waitMs, 'too many failed logins');
         case 'busy':
           app.log.warn('login refused: checks already running for this address', { user: username, ip: request.ip });
+          app.metrics.refused('login');
           return tooMany(checked.waitMs, 'too many logins at once from this address');
         case 'server_busy':
           app.log.warn('login refused: too many password checks at once', { user: username, ip: request.ip });
+          app.metrics.refused('login');
           return serverBusy();
       }
     }
     if (!user) return text(401, 'mismatch username and password'); // checkPassword is never ok without a user
     if (user.account_status === 'suspended') {
       app.log.warn('login refused: account suspended', { user: user.username, ip: request.ip });
+      app.metrics.login('suspended');
       return text(403, 'account suspended');
     }
     const { token, refresh } = await app.tokens.issue(user, app.now(), { userAgent: request.userAgent, ip: request.ip });
     if (!(await app.commit.durable())) return text(500, 'internal server error');
     app.log.info('logged in', { user: user.username, ip: request.ip });
+    app.metrics.login('ok');
     return { status: 202, body: 'login successful', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, refresh)]] };
   }
 
@@ -147,7 +156,10 @@ export function authRoutes(app: App): Routes {
     const fields = readFields(request.body, ['username'] as const);
     if ('problem' in fields) return text(400, fields.problem);
     const wait = resets(request.ip, Date.now());
-    if (wait > 0) return tooMany(wait, 'too many reset requests from this address');
+    if (wait > 0) {
+      app.metrics.refused('password_reset');
+      return tooMany(wait, 'too many reset requests from this address');
+    }
     const user = app.store.users.byUsername(fields.values.username);
     if (user?.email && user.email_verified === 1) {
       // Past its hourly mails the account gets no more codes; the answer stays the same (it tells nothing).

@@ -2,6 +2,7 @@
 // transaction, and every reply and push waits for its COMMIT, so an acknowledgement means durable.
 import type { Db } from './db.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 
 export type Commit = {
   /** Runs `work` in the open batch (opening one if needed) as a savepoint: its writes stand or fall together. */
@@ -18,9 +19,10 @@ export type Commit = {
  * `gapMs`: under load, commits are spaced at least this far apart so that batches grow; every
  * commit writes its pages to the WAL once, however many rows they hold. An idle server commits at once.
  */
-export function createCommit(db: Db, log: Logger, gapMs = 1): Commit {
+export function createCommit(db: Db, log: Logger, metrics: Pick<Metrics, 'committed' | 'commitFailed'>, gapMs = 1): Commit {
   let open = false;
   let lastCommit = 0;
+  let units = 0;
   let effects: ((committed: boolean) => void)[] = [];
   const savepoint = db.transaction((work: () => unknown) => work());
 
@@ -31,11 +33,14 @@ export function createCommit(db: Db, log: Logger, gapMs = 1): Commit {
     let committed = true;
     try {
       db.exec('COMMIT');
+      metrics.committed(units, performance.now() - lastCommit);
     } catch (error) {
       committed = false;
+      metrics.commitFailed();
       log.error('commit failed', { error });
       if (db.inTransaction) db.exec('ROLLBACK');
     }
+    units = 0;
     const run = effects;
     effects = [];
     for (const effect of run) {
@@ -57,6 +62,7 @@ export function createCommit(db: Db, log: Logger, gapMs = 1): Commit {
         if (wait <= 0) setImmediate(flush);
         else setTimeout(flush, wait);
       }
+      units++;
       // Effects registered by work that fails are dropped with its writes: they would announce what was rolled back.
       const registered = effects.length;
       try {

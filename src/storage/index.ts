@@ -10,6 +10,7 @@ import { eventsStore } from './events.ts';
 import { searchStore } from './search.ts';
 import { codesStore } from './codes.ts';
 import { statsStore } from './stats.ts';
+import { probeStore } from './probe.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -26,6 +27,7 @@ export function createStore(db: Db) {
     search: searchStore(db),
     codes: codesStore(db),
     stats: statsStore(db),
+    probe: probeStore(db),
   };
 }
 

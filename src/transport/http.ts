@@ -1,12 +1,14 @@
 // The HTTP side of uWebSockets.js: one entry for every route, with CORS, 404/405, body limits and error handling.
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from 'uWebSockets.js';
 import type { App } from '../context.ts';
+import { createClientAddress } from './proxy.ts';
 
 export type Request = {
   readonly method: string;
   readonly path: string;
   readonly origin: string;
   readonly cookie: string;
+  readonly authorization: string;
   readonly userAgent: string;
   readonly ip: string;
   readonly body: string;
@@ -21,7 +23,7 @@ export const bodyLimit = 64 * 1024;
 const statusText: Record<number, string> = {
   200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized',
   403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 426: 'Upgrade Required', 429: 'Too Many Requests',
-  500: 'Internal Server Error',
+  500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
 /** Whether a browser page at `origin` may use this server: allowlisted, or the server's own origin. */
@@ -37,7 +39,7 @@ function write(res: UwsResponse, response: Response, extra: readonly (readonly [
     if (response.status === 204) {
       res.endWithoutBody(); // an explicit `undefined` length makes uWS send nothing at all
     } else {
-      res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
+      if (!response.headers?.some(([name]) => name === 'Content-Type')) res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
       res.end(response.body ?? '', closeConnection);
     }
   });
@@ -66,6 +68,7 @@ function readBody(res: UwsResponse, limit: number): Promise<string | undefined> 
 }
 
 export function serveHttp(server: TemplatedApp, app: App, routes: Routes): void {
+  const clientAddress = createClientAddress(app.settings);
   server.any('/*', (res: UwsResponse, req: UwsRequest) => {
     // The request object is only valid until this function returns: read everything now.
     const method = req.getMethod().toUpperCase();
@@ -74,7 +77,7 @@ export function serveHttp(server: TemplatedApp, app: App, routes: Routes): void 
     const host = req.getHeader('host');
     const requestedHeaders = req.getHeader('access-control-request-headers');
     const contentLength = Number(req.getHeader('content-length') || 0);
-    const request = { method, path, origin, cookie: req.getHeader('cookie'), userAgent: req.getHeader('user-agent'), ip: Buffer.from(res.getRemoteAddressAsText()).toString() };
+    const request = { method, path, origin, cookie: req.getHeader('cookie'), authorization: req.getHeader('authorization'), userAgent: req.getHeader('user-agent'), ip: clientAddress(res, req) };
 
     const cors: [string, string][] = app.settings.CORS_ALLOW_ORIGIN.includes(origin)
       ? [['Access-Control-Allow-Origin', origin], ['Access-Control-Allow-Credentials', 'true'], ['Vary', 'Origin']]

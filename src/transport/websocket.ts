@@ -7,6 +7,7 @@ import { connected, disconnected } from '../features/presence.ts';
 import { newBucket, take } from '../throttle.ts';
 import { createConnection, type SocketData } from './connection.ts';
 import { originAllowed } from './http.ts';
+import { createClientAddress } from './proxy.ts';
 import { uWS } from './uws.ts';
 import type { App } from '../context.ts';
 
@@ -27,12 +28,14 @@ const decoder = new TextDecoder();
  * token is verified the socket is not registered and its frames wait; dispatch never sees it.
  */
 export function serveWebSocket(server: TemplatedApp, app: App): void {
+  const clientAddress = createClientAddress(app.settings);
   function receive(data: SocketData, frame: string | undefined): void {
     const { ctx, bucket } = data;
     if (!ctx || !bucket) return;
     const { RATE_LIMIT_BURST: burst } = app.settings;
     // Every frame costs one token; dispatch takes more for the events that cost the server more.
     if (!ctx.caller.spend(1)) {
+      app.metrics.refused('events');
       if (bucket.refused > burst) {
         app.log.warn('socket closed for flooding', { user: ctx.caller.user.username, ip: ctx.caller.ip });
         return ctx.caller.end(closeCodes.flooding.code, closeCodes.flooding.reason);
@@ -87,7 +90,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
       const origin = req.getHeader('origin');
-      const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+      const ip = clientAddress(res, req);
       // Browsers always send Origin; a page on a foreign site must not ride on the user's cookie.
       if (origin && !originAllowed(app, origin, req.getHeader('host'))) {
         app.log.warn('websocket from a foreign origin refused', { origin, ip });

@@ -1,13 +1,19 @@
 // Raw HTTP requests with full control over headers and body, for checking statuses, bodies and cookies exactly.
-import { request as send } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 export type HttpResult = { status: number; body: string; headers: Record<string, string | string[] | undefined> };
 
-/** `localAddress`: the client's own address (any of 127.0.0.0/8 on loopback), to play clients from several places. */
-export function http(base: string, method: string, path: string, options: { body?: string | object; headers?: Record<string, string>; localAddress?: string } = {}): Promise<HttpResult> {
+/**
+ * `localAddress`: the address to send from, e.g. another loopback address (all of 127.0.0.0/8 is local);
+ * `ca`: for an https base, the certificate to trust.
+ */
+export function http(base: string, method: string, path: string, options: { body?: string | object; headers?: Record<string, string | string[]>; localAddress?: string; ca?: string } = {}): Promise<HttpResult> {
   const body = typeof options.body === 'object' ? JSON.stringify(options.body) : options.body;
+  const url = new URL(path, base);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = send(new URL(path, base), { method, agent: false, localAddress: options.localAddress, headers: { ...options.headers, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }) } }, (res) => {
+    const req = send(url, { method, agent: false, localAddress: options.localAddress, ca: options.ca, headers: { ...options.headers, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), headers: res.headers }));

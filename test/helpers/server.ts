@@ -50,6 +50,39 @@ export async function startServer(t: TestContext | undefined, env: Record<string
   const quiet = ['warn', 'error', 'silent'].includes(fullEnv.LOG_LEVEL ?? '');
   if (quiet && fullEnv.PORT === '0') fullEnv.PORT = String(await freePort());
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], { cwd: root, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { logs, text, waitForLog, exited } = follow(child);
+
+  const port = await Promise.race([
+    quiet ? waitForPing(Number(fullEnv.PORT)) : waitForLog((line) => line.msg === 'listening', 20_000).then((line) => line.port as number),
+    exited.then((code): never => {
+      throw new Error(`server exited (${code}) before listening:\n${text.join('\n')}`);
+    }),
+  ]);
+  const server: TestServer = {
+    port,
+    http: `http://127.0.0.1:${port}`,
+    ws: `ws://127.0.0.1:${port}/ws`,
+    dir: home,
+    dbPath: fullEnv.DBPATH!,
+    env: fullEnv,
+    logs,
+    output: () => text.join('\n'),
+    child,
+    waitForLog,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  t?.after(async () => {
+    await server.stop('SIGKILL');
+    if (!dir) rmSync(home, { recursive: true, force: true });
+  });
+  return server;
+}
+
+/** Collects a server process's output: its JSON log lines parsed, everything as text, and its exit. */
+export function follow(child: ChildProcess) {
   const logs: LogLine[] = [];
   const text: string[] = [];
   const waiters = new Set<() => void>();
@@ -82,37 +115,10 @@ export async function startServer(t: TestContext | undefined, env: Record<string
       if (!check()) waiters.add(check);
     });
   }
-
-  const port = await Promise.race([
-    quiet ? waitForPing(Number(fullEnv.PORT)) : waitForLog((line) => line.msg === 'listening', 20_000).then((line) => line.port as number),
-    exited.then((code): never => {
-      throw new Error(`server exited (${code}) before listening:\n${text.join('\n')}`);
-    }),
-  ]);
-  const server: TestServer = {
-    port,
-    http: `http://127.0.0.1:${port}`,
-    ws: `ws://127.0.0.1:${port}/ws`,
-    dir: home,
-    dbPath: fullEnv.DBPATH!,
-    env: fullEnv,
-    logs,
-    output: () => text.join('\n'),
-    child,
-    waitForLog,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
-  t?.after(async () => {
-    await server.stop('SIGKILL');
-    if (!dir) rmSync(home, { recursive: true, force: true });
-  });
-  return server;
+  return { logs, text, waitForLog, exited };
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);

@@ -1,0 +1,37 @@
+// The operators' HTTP routes: liveness and readiness for load balancers and orchestrators, and the Prometheus scrape.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { App } from './context.ts';
+import type { Request, Response, Routes } from './transport/http.ts';
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/** `draining` is true from the stop signal on: a load balancer stops sending new clients before sockets close. */
+export function operationRoutes(app: App, draining: () => boolean): Routes {
+  function ready(): Response {
+    if (draining()) return { status: 503, body: 'shutting down' };
+    try {
+      app.store.probe.answers();
+    } catch (error) {
+      app.log.error('readiness check: the database does not answer', { error });
+      return { status: 503, body: 'database unavailable' };
+    }
+    return { status: 200, body: 'ready' };
+  }
+
+  const routes: Routes = {
+    '/healthz': { GET: () => ({ status: 200, body: 'ok' }) },
+    '/readyz': { GET: ready },
+  };
+  const token = app.settings.METRICS_TOKEN;
+  if (token === undefined) return routes; // no token, no metrics: /metrics is an unknown route (404)
+
+  // Hashes of equal length, compared in constant time: neither the token nor its length leaks through timing.
+  const expected = digest(`Bearer ${token}`);
+  async function scrape(request: Request): Promise<Response> {
+    if (!timingSafeEqual(digest(request.authorization), expected)) {
+      return { status: 401, body: 'metrics need Authorization: Bearer <METRICS_TOKEN>', headers: [['WWW-Authenticate', 'Bearer realm="metrics"']] };
+    }
+    return { status: 200, body: await app.metrics.text(), headers: [['Content-Type', app.metrics.contentType]] };
+  }
+  return { ...routes, '/metrics': { GET: scrape } };
+}
