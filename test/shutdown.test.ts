@@ -112,3 +112,14 @@ test('SHUTDOWN_DRAIN: /readyz answers 503 at once while everything else keeps wo
   const stopped = server.logs.find((line) => line.msg === 'stopped')!;
   assert.ok(Date.parse(stopped.time as string) - Date.parse(shutting.time as string) >= 2000, 'the sockets closed after the drain');
 });
+
+test('when whatever reads the log goes away (npm start | head), the server goes on serving', async (t) => {
+  const server = await startServer(t);
+  server.child.stdout!.destroy(); // the reading end of the log's pipe is gone: the next line fails with EPIPE
+  for (let i = 0; i < 3; i++) {
+    const failed = await http(server.http, 'POST', '/auth/login', { body: { username: 'nobody_here', password: 'wrong password' } });
+    assert.equal(failed.status, 401, 'each failure writes a log line');
+  }
+  assert.equal((await http(server.http, 'GET', '/misc/ping')).body, 'pong');
+  assert.equal(server.child.exitCode, null, 'still running');
+});
