@@ -179,6 +179,7 @@ export function renderReference(): string {
     '- After a disconnect, `sync {since: <last seq seen>}` replays what was missed, as the same envelopes: for each conversation, only what happened while you were a member; a deleted message as its tombstone.',
     '- Unknown fields are ignored. Fields are checked in the order listed; the first problem is the answer.',
     `- Any event may also answer ${code(errors.internal.text)} (\`internal\`) when the server fails; the failure is logged and the socket stays open.`,
+    `- With PostgreSQL, any event may answer ${code(errors.unavailable.text)} (\`unavailable\`) while the database cannot be reached (restarting, say): nothing was changed, and the same request can simply be sent again (\`send_message\` with its \`client_id\`).`,
     `- Each socket has a token bucket (\`RATE_LIMIT_EVENTS\` a second, bursts of \`RATE_LIMIT_BURST\`). A frame past it is not handled and is answered ${code(errors.rate_limited.text)} (\`rate_limited\`) with its own \`type\` and \`ref\` (\`type: "root"\` when the frame cannot be read), so a client knows what to send again; a socket that goes on past \`RATE_LIMIT_BURST\` such refusals in a row is closed with 1008. Events that cost the server more (searches, listings, \`sync\`) count as several events, as their sections say; past the bucket they answer ${code(errors.costly_rate_limited.text)} (\`rate_limited\`).`,
     '',
     'Frame problems are answered with `type: "root"`:',

@@ -9,6 +9,7 @@ export const errorCodes = {
   forbidden: 'the caller may see the thing but not do this to it',
   conflict: 'the change clashes with what already exists',
   rate_limited: 'too many requests; slow down and retry',
+  unavailable: 'the database cannot be reached right now (PostgreSQL restarting, say): nothing was changed; retry shortly',
   internal: 'the server failed; the failure is logged, the socket stays open',
 } as const;
 
@@ -75,6 +76,7 @@ export const errors = {
   rate_limited: { code: 'rate_limited', text: 'rate limit: at most {rate} events a second (bursts of {burst}); slow down' },
   costly_rate_limited: { code: 'rate_limited', text: 'rate limit: {type} counts as {cost} events, at most {rate} events a second (bursts of {burst}); slow down' },
   ill_formed_text: { code: 'bad_request', text: 'text must be well-formed Unicode: a lone surrogate (\\u{example}) has no pair' },
+  unavailable: { code: 'unavailable', text: 'the database is unavailable right now: nothing was changed, retry in a moment' },
   internal: { code: 'internal', text: 'internal server error' },
 } as const satisfies Record<string, { code: ErrorCode; text: string }>;
 

@@ -2,7 +2,7 @@
 import { readSettings } from './config.ts';
 import type { Logger } from './log.ts';
 import { progressLine } from './progress.ts';
-import { createStore } from './storage/index.ts';
+import { createStore, sqliteDriver } from './storage/index.ts';
 import { openAdminDatabase, openServerDatabase, peek } from './storage/startup.ts';
 import { checkPlace } from './storage/place.ts';
 import { backupDatabase, restoreDatabase } from './storage/backup.ts';
@@ -19,15 +19,15 @@ const say = (msg: string, fields?: Record<string, unknown>) =>
   console.log(fields ? `${msg}: ${Object.entries(fields).map(([key, value]) => `${key} ${typeof value === 'object' ? JSON.stringify(value) : value}`).join(', ')}` : msg);
 const log: Logger = { debug() {}, info: say, warn: say, error: say };
 
-function setRole(dbPath: string, username: string, role: 'admin' | 'user'): void {
-  const store = createStore(openAdminDatabase(dbPath));
+async function setRole(dbPath: string, username: string, role: 'admin' | 'user'): Promise<void> {
+  const store = createStore(sqliteDriver(openAdminDatabase(dbPath)));
   try {
-    const user = store.users.byUsername(username);
+    const user = await store.users.byUsername(username);
     if (!user) throw new Error(`no such user '${username}' in ${dbPath}`);
-    store.users.setRole(user.id, role);
+    await store.users.setRole(user.id, role);
     console.log(`${user.username} is now ${role === 'admin' ? 'an admin' : 'a plain user'}`);
   } finally {
-    store.db.close();
+    await store.driver.close();
   }
 }
 

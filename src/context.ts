@@ -7,7 +7,7 @@ import type { Tokens } from './auth/tokens.ts';
 import type { Passwords } from './auth/passwords.ts';
 import { createPasswordGuard, type PasswordGuard } from './auth/attempts.ts';
 import type { Connection } from './transport/connection.ts';
-import { createCommit, type Commit } from './storage/commit.ts';
+import { createCommit, type Commit, type Job } from './storage/commit.ts';
 import { createReceipts, type Receipts } from './features/receipts.ts';
 import { createTyping, type Typing } from './features/typing.ts';
 import type { Mailer } from './mail.ts';
@@ -19,7 +19,7 @@ export type App = {
   /** Prometheus metrics, counted where things happen (served on /metrics when METRICS_TOKEN is set). */
   readonly metrics: Metrics;
   readonly store: Store;
-  /** Group commit: handlers' writes share a transaction per event-loop turn; replies wait for it. */
+  /** Group commit: units of work (frames, HTTP writes, background jobs) share a transaction per batch; replies wait for it. */
   readonly commit: Commit;
   readonly registry: Registry;
   /** Delivered and read points, gathered and pushed as receipts. */
@@ -36,7 +36,21 @@ export type App = {
   now(): number;
 };
 
-export type Ctx = App & { readonly caller: Connection };
+/** The app inside a unit of work: what it registers with `job.after` runs once its batch is committed. */
+export type InJob = App & { readonly job: Job };
+
+/** A socket's own context: the app and the caller. */
+export type SocketCtx = App & { readonly caller: Connection };
+
+/** What a handler receives: the socket's context, inside the unit of work its frame runs as. */
+export type Ctx = SocketCtx & { readonly job: Job };
+
+/** `base` (an App or a socket's context) inside a unit of work; one small object per unit. */
+export function inJob<T extends object>(base: T, job: Job): T & { readonly job: Job } {
+  const scoped = Object.create(base) as T & { job: Job };
+  scoped.job = job;
+  return scoped;
+}
 
 /**
  * Builds an App around its edges (the database, where topic publishes go and how many sockets a
@@ -47,8 +61,8 @@ export type Ctx = App & { readonly caller: Connection };
 export function assembleApp(edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'guard'> & { publish(topic: string, text: string): void; subscribers(topic: string): number }): App {
   const { publish, subscribers, ...rest } = edges;
   const { store, log, now, metrics } = rest;
-  const commit = createCommit(store.db, log, metrics);
+  const commit = createCommit(store.driver, log, metrics);
   const registry = createRegistry(publish, subscribers, metrics);
   metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
-  return { ...rest, commit, registry, guard: createPasswordGuard(rest.settings), receipts: createReceipts({ store, commit, registry, log, now }), typing: createTyping({ store, registry }) };
+  return { ...rest, commit, registry, guard: createPasswordGuard(rest.settings), receipts: createReceipts({ store, commit, registry, log, now }), typing: createTyping({ store, registry, log }) };
 }

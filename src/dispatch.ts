@@ -6,11 +6,12 @@ import { ParleyError } from './errors.ts';
 import { loneSurrogateInJson } from './unicode.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
-import { opened, type Audience } from './features/handler.ts';
-import { deliver, hiddenFrom, logEvent } from './fanout.ts';
+import { opened } from './features/handler.ts';
+import { deliver, logEvent, readersOf } from './fanout.ts';
 import { personal, personalise } from './features/message-view.ts';
 import { unknownType } from './metrics.ts';
-import type { Ctx } from './context.ts';
+import { inJob, type Ctx, type SocketCtx } from './context.ts';
+import type { Job } from './storage/commit.ts';
 
 type Entry = {
   readonly handler: AnyHandler;
@@ -37,11 +38,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function reply(ctx: Ctx, text: string): void {
+function reply(ctx: SocketCtx, text: string): void {
   ctx.commit.after(() => ctx.caller.send(text));
 }
 
-function rootError(ctx: Ctx, name: 'invalid_json' | 'no_type' | 'binary_frame', ref?: Ref, detail?: string): void {
+function rootError(ctx: SocketCtx, name: 'invalid_json' | 'no_type' | 'binary_frame', ref?: Ref, detail?: string): void {
   ctx.metrics.event(unknownType, errors[name].code);
   reply(ctx, failureText('root', errors[name].text, errors[name].code, ref, detail));
 }
@@ -68,7 +69,7 @@ function editDistance(a: string, b: string): number {
  * A frame over the rate limit is not handled, but its answer names its type and `ref` when they can be
  * read, so a client knows which request to retry.
  */
-export function dispatchRefused(ctx: Ctx, text: string | undefined): void {
+export function dispatchRefused(ctx: SocketCtx, text: string | undefined): void {
   const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = ctx.settings;
   let frame: unknown;
   try {
@@ -82,11 +83,11 @@ export function dispatchRefused(ctx: Ctx, text: string | undefined): void {
   reply(ctx, failureText(type, errorText('rate_limited', { rate, burst }), 'rate_limited', ref));
 }
 
-export function dispatchBinary(ctx: Ctx): void {
+export function dispatchBinary(ctx: SocketCtx): void {
   rootError(ctx, 'binary_frame');
 }
 
-export function dispatch(ctx: Ctx, text: string): void {
+export function dispatch(ctx: SocketCtx, text: string): void {
   const startedAt = performance.now();
   let frame: unknown;
   try {
@@ -120,73 +121,65 @@ export function dispatch(ctx: Ctx, text: string): void {
     return reply(ctx, failureText(type, errorText('ill_formed_text', { example: surrogate }), 'bad_request', ref));
   }
 
-  let input: unknown;
-  try {
-    if (entry.guardSchema) {
-      const guarded = v.safeParse(entry.guardSchema, frame, parseConfig);
-      if (!guarded.success) throw new ParleyError('bad_request', guarded.issues[0].message);
-      entry.handler.guard?.(ctx, guarded.output);
-    }
-    const parsed = v.safeParse(entry.schema, frame, parseConfig);
-    if (!parsed.success) throw new ParleyError('bad_request', parsed.issues[0].message);
-    input = parsed.output;
-  } catch (error) {
-    return reply(ctx, failed(ctx, type, error, ref));
-  }
   const { prepare } = entry.handler;
-  if (!prepare) return execute(ctx, entry, type, input, ref, undefined, startedAt);
-  // The slow part (a password hash) runs off the transaction; its reply may come after later frames' replies.
-  prepare(ctx, input).then(
-    (prepared) => ctx.caller.closed || execute(ctx, entry, type, input, ref, prepared, startedAt),
+  if (!prepare) return submit(ctx, entry, type, ref, startedAt, { frame });
+  // The slow part (a password hash) runs outside the queue of work; its reply may come after later frames' replies.
+  const parsed = v.safeParse(entry.schema, frame, parseConfig);
+  if (!parsed.success) return reply(ctx, failed(ctx, type, new ParleyError('bad_request', parsed.issues[0].message), ref));
+  prepare(ctx, parsed.output).then(
+    (prepared) => ctx.caller.closed || submit(ctx, entry, type, ref, startedAt, { input: parsed.output, prepared }),
     (error: unknown) => reply(ctx, failed(ctx, type, error, ref)),
   );
 }
 
-/** Runs a validated event in the open batch, and sends its reply and pushes once the batch is committed. */
-function execute(ctx: Ctx, entry: Entry, type: string, input: unknown, ref: Ref | undefined, prepared: unknown, startedAt: number): void {
-  let outcome: { data: unknown; audience?: Audience; logged?: { seq: number; dataText: string } };
-  try {
-    const run = () => {
-      try {
-        return entry.handler.run(ctx, input, prepared);
-      } catch (error) {
-        // A refusal whose writes must stand (a wrong code spends a try) leaves the savepoint committed.
-        if (error instanceof ParleyError && error.keepWrites) return error;
-        throw error;
-      }
-    };
-    const result = ctx.commit.run(() => {
-      const ran = run();
-      if (ran instanceof ParleyError) return ran;
-      const { data, audience } = opened(ran);
-      return audience ? { data, audience, logged: logEvent(ctx, type, data, audience) } : { data };
-    });
-    if (result instanceof ParleyError) return reply(ctx, failed(ctx, type, result, ref));
-    outcome = result;
-  } catch (error) {
-    return reply(ctx, failed(ctx, type, error, ref));
+/** The frame's fields, as its handler takes them: the guard's first (they may refuse before the rest is looked at), then the whole schema. */
+async function validate(ctx: Ctx, entry: Entry, frame: unknown): Promise<unknown> {
+  if (entry.guardSchema) {
+    const guarded = v.safeParse(entry.guardSchema, frame, parseConfig);
+    if (!guarded.success) throw new ParleyError('bad_request', guarded.issues[0].message);
+    await entry.handler.guard?.(ctx, guarded.output);
   }
-  ctx.commit.after((committed) => {
-    if (!committed) {
-      ctx.metrics.event(type, 'internal');
-      return ctx.caller.send(failureText(type, errors.internal.text, 'internal', ref));
+  const parsed = v.safeParse(entry.schema, frame, parseConfig);
+  if (!parsed.success) throw new ParleyError('bad_request', parsed.issues[0].message);
+  return parsed.output;
+}
+
+/**
+ * Runs an event as one unit of work in the batch (validation, its guard, the handler and its logged
+ * event together), and sends its reply and pushes once the batch is committed, in frame order.
+ */
+function submit(socket: SocketCtx, entry: Entry, type: string, ref: Ref | undefined, startedAt: number, given: { frame: unknown } | { input: unknown; prepared: unknown }): void {
+  const work = async (job: Job) => {
+    const ctx = inJob(socket, job);
+    const input = 'frame' in given ? await validate(ctx, entry, given.frame) : given.input;
+    let ran: unknown;
+    try {
+      ran = await entry.handler.run(ctx, input, 'prepared' in given ? given.prepared : undefined);
+    } catch (error) {
+      // A refusal whose writes must stand (a wrong code spends a try): the unit succeeds, the reply is the refusal.
+      if (!(error instanceof ParleyError && error.keepWrites)) throw error;
+      return job.after(() => socket.caller.send(failed(socket, type, error, ref)));
     }
-    ctx.metrics.event(type, 'ok', startedAt);
-    const { data, audience, logged } = outcome;
-    if (!audience || !logged) return ctx.caller.send(withRef(successText(type, data), ref));
-    if (personal.has(type)) return pushPersonal(ctx, type, data, audience, logged.seq, ref);
-    const text = eventText(type, logged.dataText, logged.seq);
-    deliver(ctx, audience, text, ctx.caller);
-    ctx.caller.send(withRef(text, ref));
+    const { data, audience } = opened(ran);
+    const logged = audience && (await logEvent(ctx, type, data, audience));
+    const readers = audience && 'conversation' in audience && personal.has(type) ? await readersOf(ctx, audience) : undefined;
+    job.after((committed, failure) => {
+      if (!committed) return socket.caller.send(failed(socket, type, failure, ref));
+      socket.metrics.event(type, 'ok', startedAt);
+      if (!audience || !logged) return socket.caller.send(withRef(successText(type, data), ref));
+      if (readers) return pushPersonal(socket, type, data, readers, logged.seq, ref);
+      const text = eventText(type, logged.dataText, logged.seq);
+      deliver(socket, audience, text, logged.only, socket.caller);
+      socket.caller.send(withRef(text, ref));
+    });
+  };
+  socket.commit.run(work, (error, job) => job.after(() => socket.caller.send(failed(socket, type, error, ref)))).catch(() => {
+    // Answered by the unit's own failure handler or effect.
   });
 }
 
 /** An event whose data differs per reader (each sees their own `me`): serialised once per distinct view. */
-function pushPersonal(ctx: Ctx, type: string, data: unknown, audience: Audience, seq: number, ref: Ref | undefined): void {
-  const hidden = hiddenFrom(ctx, audience);
-  const readers = 'conversation' in audience
-    ? ctx.store.conversations.members(audience.conversation).filter(({ id }) => !hidden.has(id))
-    : [...audience.users].flatMap((id) => ctx.store.users.byId(id) ?? []);
+function pushPersonal(ctx: SocketCtx, type: string, data: unknown, readers: readonly { id: number; username: string }[], seq: number, ref: Ref | undefined): void {
   const texts = new Map<string, string>();
   for (const reader of readers) {
     if (!ctx.registry.isOnline(reader.id)) continue;
@@ -198,7 +191,12 @@ function pushPersonal(ctx: Ctx, type: string, data: unknown, audience: Audience,
   }
 }
 
-function failed(ctx: Ctx, type: string, error: unknown, ref: Ref | undefined): string {
+/** The error reply; anything but a ParleyError is `internal` (logged), or `unavailable` when the database could not be reached. */
+function failed(ctx: SocketCtx, type: string, error: unknown, ref: Ref | undefined): string {
+  if (!(error instanceof ParleyError) && ctx.store.driver.unavailable(error)) {
+    ctx.metrics.event(type, 'unavailable');
+    return failureText(type, errors.unavailable.text, 'unavailable', ref);
+  }
   ctx.metrics.event(type, error instanceof ParleyError ? error.code : 'internal');
   if (error instanceof ParleyError) return failureText(type, error.message, error.code, ref);
   ctx.log.error('handler failed', { type, user: ctx.caller.user.username, error });

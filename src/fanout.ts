@@ -1,46 +1,58 @@
-// Logged events: appending one to the event log for its audience, and delivering it once committed.
+// Logged events: appending one to the event log for its audience (and working out, in the same unit of
+// work, who may receive it), and delivering it once committed.
 import { conversationTopic } from './registry.ts';
 import type { Audience } from './features/handler.ts';
 import { eventText } from './envelope.ts';
-import type { App } from './context.ts';
+import type { App, InJob } from './context.ts';
 import type { Connection } from './transport/connection.ts';
 
-/** Appends an event for its audience (inside the open batch): its seq, and its data serialised once. */
-export function logEvent(ctx: Pick<App, 'store' | 'now'>, type: string, data: unknown, audience: Audience): { seq: number; dataText: string } {
-  const dataText = JSON.stringify(data);
-  const now = ctx.now();
-  if (!('conversation' in audience)) return { seq: ctx.store.events.forUsers([...audience.users], type, dataText, now), dataText };
-  const { conversation, joined = [], left = [], message = null, actor = null } = audience;
-  const seq = ctx.store.events.forConversation(conversation, type, dataText, now, message, actor);
-  // Members who join see the conversation's events from this one on; those who leave, up to this one.
-  for (const userId of joined) ctx.store.members.openPeriod(conversation, userId, seq);
-  for (const userId of left) ctx.store.members.closePeriod(conversation, userId, seq);
-  return { seq, dataText };
-}
+/** A logged event: its seq, its data serialised once, and when some members may not see it, who may. */
+export type Logged = { seq: number; dataText: string; only?: readonly number[] };
 
 /** Members of the audience's conversation not to be shown an event: those who blocked its actor. */
-export function hiddenFrom(ctx: Pick<App, 'store'>, audience: Audience): ReadonlySet<number> {
+async function hiddenFrom(app: Pick<App, 'store'>, audience: Audience): Promise<ReadonlySet<number>> {
   if (!('conversation' in audience) || audience.actor === undefined) return noOne;
-  const blockers = ctx.store.contacts.blockersIn(audience.conversation, audience.actor);
+  const blockers = await app.store.contacts.blockersIn(audience.conversation, audience.actor);
   return blockers.length ? new Set(blockers) : noOne;
 }
 const noOne: ReadonlySet<number> = new Set();
 
-/** Sends a logged event's envelope to its audience's sockets but `skip` (after the commit). */
-export function deliver(ctx: Pick<App, 'registry' | 'store'>, audience: Audience, text: string, skip?: Connection): void {
-  if (!('conversation' in audience)) return ctx.registry.push(audience.users, text, skip);
-  const topic = conversationTopic(audience.conversation);
-  if (audience.joined) ctx.registry.subscribe(audience.joined, topic);
-  const hidden = hiddenFrom(ctx, audience);
-  // One publish to the topic; only when someone blocked the actor is it sent member by member.
-  if (hidden.size === 0) ctx.registry.publish(topic, text, skip);
-  else ctx.registry.push(ctx.store.conversations.members(audience.conversation).flatMap(({ id }) => (hidden.has(id) ? [] : [id])), text, skip);
-  if (audience.left) ctx.registry.unsubscribe(audience.left, topic);
+/** The members of the audience's conversation who may see its event, by id and username (for events each reader sees their own way). */
+export async function readersOf(app: Pick<App, 'store'>, audience: Audience & { conversation: number }): Promise<{ id: number; username: string }[]> {
+  const hidden = await hiddenFrom(app, audience);
+  return (await app.store.conversations.members(audience.conversation)).filter(({ id }) => !hidden.has(id));
 }
 
-/** An event besides a request's reply: logged in the open batch, delivered once it is committed. */
-export function logAndDeliver(app: Pick<App, 'store' | 'now' | 'commit' | 'registry'>, type: string, data: unknown, audience: Audience, skip?: Connection): void {
-  const { seq, dataText } = logEvent(app, type, data, audience);
-  const text = eventText(type, dataText, seq);
-  app.commit.after((committed) => committed && deliver(app, audience, text, skip));
+/** Appends an event for its audience (inside the unit of work): its seq, its data serialised once, and who may see it. */
+export async function logEvent(app: Pick<App, 'store' | 'now'>, type: string, data: unknown, audience: Audience): Promise<Logged> {
+  const dataText = JSON.stringify(data);
+  const now = app.now();
+  if (!('conversation' in audience)) return { seq: await app.store.events.forUsers([...audience.users], type, dataText, now), dataText };
+  const { conversation, joined = [], left = [], message = null, actor = null } = audience;
+  const seq = await app.store.events.forConversation(conversation, type, dataText, now, message, actor);
+  // Members who join see the conversation's events from this one on; those who leave, up to this one.
+  for (const userId of joined) await app.store.members.openPeriod(conversation, userId, seq);
+  for (const userId of left) await app.store.members.closePeriod(conversation, userId, seq);
+  const hidden = await hiddenFrom(app, audience);
+  if (hidden.size === 0) return { seq, dataText };
+  // Someone blocked the actor: the event goes member by member, not to the conversation's topic.
+  const only = (await app.store.conversations.members(conversation)).flatMap(({ id }) => (hidden.has(id) ? [] : [id]));
+  return { seq, dataText, only };
+}
+
+/** Sends a logged event's envelope to its audience's sockets but `skip` (after the commit). */
+export function deliver(app: Pick<App, 'registry'>, audience: Audience, text: string, only: readonly number[] | undefined, skip?: Connection): void {
+  if (!('conversation' in audience)) return app.registry.push(audience.users, text, skip);
+  const topic = conversationTopic(audience.conversation);
+  if (audience.joined) app.registry.subscribe(audience.joined, topic);
+  if (only) app.registry.push(only, text, skip);
+  else app.registry.publish(topic, text, skip);
+  if (audience.left) app.registry.unsubscribe(audience.left, topic);
+}
+
+/** An event besides a request's reply: logged in the unit of work, delivered once it is committed. */
+export async function logAndDeliver(app: Pick<InJob, 'store' | 'now' | 'registry' | 'job'>, type: string, data: unknown, audience: Audience, skip?: Connection): Promise<void> {
+  const logged = await logEvent(app, type, data, audience);
+  const text = eventText(type, logged.dataText, logged.seq);
+  app.job.after((committed) => committed && deliver(app, audience, text, logged.only, skip));
 }

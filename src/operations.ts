@@ -7,10 +7,10 @@ const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /** `draining` is true from the stop signal on: a load balancer stops sending new clients before sockets close. */
 export function operationRoutes(app: App, draining: () => boolean): Routes {
-  function ready(): Response {
+  async function ready(): Promise<Response> {
     if (draining()) return { status: 503, body: 'shutting down' };
     try {
-      app.store.probe.answers();
+      await app.store.probe.answers();
     } catch (error) {
       app.log.error('readiness check: the database does not answer', { error });
       return { status: 503, body: 'database unavailable' };

@@ -4,9 +4,7 @@ import { closeCodes } from '../protocol/index.ts';
 import type { Settings } from './config.ts';
 import type { Logger } from './log.ts';
 import { assembleApp } from './context.ts';
-import { createStore } from './storage/index.ts';
-import { openServerDatabase } from './storage/startup.ts';
-import { startCheckpointer } from './storage/checkpointer.ts';
+import { openStorage } from './storage/open.ts';
 import { createMailer } from './mail.ts';
 import { createTokens, loadSecret } from './auth/tokens.ts';
 import { createPasswords } from './auth/passwords.ts';
@@ -27,10 +25,8 @@ export type Server = {
 };
 
 export async function startServer(settings: Settings, log: Logger): Promise<Server> {
-  const database = await openServerDatabase(settings.DBPATH, { synchronous: settings.SQLITE_SYNCHRONOUS, log });
-  const db = database.db;
-  const store = createStore(db);
-  const checkpointer = startCheckpointer(settings.DBPATH, log);
+  const storage = await openStorage(settings, log);
+  const { store } = storage;
   const server = uWS.App();
   const metrics = createMetrics();
   if (settings.METRICS_TOKEN) metrics.collectProcess();
@@ -67,15 +63,20 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   }, 1000);
   expirySweep.unref();
   // The event log keeps EVENT_LOG_DAYS; a client that syncs from before that is told to reload.
-  const prune = () => {
-    const through = app.commit.run(() => store.events.pruneBefore(app.now() - settings.EVENT_LOG_DAYS * 86_400));
-    if (through) log.info('pruned the event log', { through });
-  };
-  prune();
+  // Code mails and wrong codes are counted over the last hour: a day of them is plenty.
+  const prune = () =>
+    app.commit
+      .run(async () => {
+        await store.codes.prune(app.now() - 86_400);
+        return store.events.pruneBefore(app.now() - settings.EVENT_LOG_DAYS * 86_400);
+      })
+      .then((through) => through && log.info('pruned the event log', { through }))
+      .catch((error: unknown) => log.error('pruning failed', { error }));
+  await prune();
   const pruneTimer = setInterval(prune, 3_600_000);
   pruneTimer.unref();
   // New messages enter the search index a second's worth at a time (a search catches up first).
-  const indexTimer = setInterval(() => app.commit.run(() => store.search.catchUp()), 1000);
+  const indexTimer = setInterval(() => app.commit.run(() => store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000);
   indexTimer.unref();
   const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
   const slowSweep = setInterval(() => {
@@ -91,12 +92,11 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     listener.listen(settings.HOST, settings.PORT, exclusivePort, resolve),
   );
   if (!listenSocket) {
-    await checkpointer.stop();
-    database.close();
+    await storage.close();
     throw new Error(await listenFailure(settings.HOST, settings.PORT));
   }
   const port = uWS.us_socket_local_port(listenSocket as never);
-  log.info('listening', { host: settings.HOST, port, pid: process.pid, database: settings.DBPATH, synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][db.pragma('synchronous', { simple: true }) as number], uws: uwsBinary, node: process.version });
+  log.info('listening', { host: settings.HOST, port, pid: process.pid, ...storage.described, uws: uwsBinary, node: process.version });
   if (uwsBinary !== 'native') log.warn('uWebSockets.js runs its slow JavaScript fallback: the native binary did not load');
 
   return {
@@ -111,13 +111,12 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       clearInterval(indexTimer);
       uWS.us_listen_socket_close(listenSocket);
       app.typing.clear();
-      app.receipts.flush();
-      app.commit.flush(); // what is in flight is committed and answered before the sockets close
+      await app.receipts.flush();
+      await app.commit.flush(); // what is in flight is committed and answered before the sockets close
       app.registry.closeWhere(() => true, closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
-      app.commit.flush(); // the presence changes of those closes
-      await checkpointer.stop();
-      db.pragma('wal_checkpoint(TRUNCATE)');
-      database.close();
+      await new Promise((resolve) => setImmediate(resolve)); // the close handlers' presence changes are queued
+      await app.commit.flush();
+      await storage.close();
       log.info('stopped');
     },
   };

@@ -3,17 +3,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readSettings } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
-import { createStore, openDatabase } from '../src/storage/index.ts';
+import { createStore, openDatabase, sqliteDriver } from '../src/storage/index.ts';
 import { dispatch } from '../src/dispatch.ts';
 import { withRef } from '../src/envelope.ts';
-import { assembleApp, type Ctx } from '../src/context.ts';
+import { assembleApp, type SocketCtx } from '../src/context.ts';
 import { createMetrics } from '../src/metrics.ts';
 import type { Connection } from '../src/transport/connection.ts';
 
 function harness() {
   const published: { topic: string; text: string }[] = [];
   const logged: string[] = [];
-  const store = createStore(openDatabase(':memory:'));
+  const store = createStore(sqliteDriver(openDatabase(':memory:')));
   const log = createLogger('debug', (line) => logged.push(line));
   const app = assembleApp({
     settings: readSettings({}),
@@ -27,8 +27,8 @@ function harness() {
     passwords: undefined as never,
     now: () => 1_700_000_000,
   });
-  const connect = (username: string) => {
-    const id = store.users.insert({ username, fullname: username.toUpperCase(), passwordHash: 'x', now: app.now() })!;
+  const connect = async (username: string) => {
+    const id = (await store.users.insert({ username, fullname: username.toUpperCase(), passwordHash: 'x', now: app.now() }))!;
     const sent: unknown[] = [];
     const others: { topic: string; text: string }[] = [];
     const caller: Connection = {
@@ -47,19 +47,19 @@ function harness() {
       spend: () => true,
     };
     app.registry.add(caller, []);
-    const ctx: Ctx = { ...app, caller };
+    const ctx: SocketCtx = { ...app, caller };
     return { id, ctx, sent, others, send: (frame: object) => dispatch(ctx, JSON.stringify(frame)) };
   };
   return { app, published, logged, connect };
 }
 
 /** Replies wait for the batch's commit, which runs after the current turn of the event loop. */
-const committed = () => new Promise((resolve) => setImmediate(resolve));
+const committed = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 test('replies go to the caller only, after the commit; fan-out is one logged payload, published once to the conversation', async () => {
   const { published, connect } = harness();
-  const alice = connect('alice');
-  const bob = connect('bob');
+  const alice = await connect('alice');
+  const bob = await connect('bob');
   alice.send({ type: 'create_conversation', name: 'pair', members: ['bob'], ref: 'c1' });
   assert.deepEqual(alice.sent, [], 'nothing is sent before the commit');
   await committed();
@@ -72,8 +72,8 @@ test('replies go to the caller only, after the commit; fan-out is one logged pay
 
 test('membership is checked before the other fields, and nothing is stored on an error', async () => {
   const { app, connect } = harness();
-  const alice = connect('alice');
-  const bob = connect('bob');
+  const alice = await connect('alice');
+  const bob = await connect('bob');
   alice.send({ type: 'create_conversation', members: [] });
   bob.send({ type: 'send_message', conversation_id: 1, content: 42, ref: 1 });
   await committed();
@@ -82,15 +82,15 @@ test('membership is checked before the other fields, and nothing is stored on an
   alice.send({ type: 'send_message', conversation_id: 1, content: 42 });
   await committed();
   assert.deepEqual(alice.sent, [{ type: 'send_message', success: false, error: 'expected content as string', code: 'bad_request' }]);
-  assert.deepEqual(app.store.messages.page(1, alice.id, { before: null, after: null, floor: 0 }, 100), []);
+  assert.deepEqual(await app.store.messages.page(1, alice.id, { before: null, after: null, floor: 0 }, 100), []);
 });
 
 test('an exception that is not a ParleyError becomes internal, logged once', async () => {
   const { app, logged, connect } = harness();
-  const alice = connect('alice');
+  const alice = await connect('alice');
   alice.send({ type: 'create_conversation', members: [] });
   await committed();
-  app.store.db.exec('DROP TABLE messages');
+  await app.store.driver.prepare('DROP TABLE messages').run();
   alice.sent.length = 0;
   alice.send({ type: 'get_messages', conversation_id: 1, ref: 9 });
   await committed();
@@ -112,16 +112,36 @@ test('withRef splices the ref into a serialised envelope exactly as JSON.stringi
 test('effects registered by work that fails are dropped with its writes; the rest of the batch goes on', async () => {
   const { app } = harness();
   const ran: string[] = [];
-  app.commit.run(() => app.commit.after(() => ran.push('kept')));
-  assert.throws(() =>
-    app.commit.run(() => {
-      app.store.users.insert({ username: 'rolled_back', fullname: 'x', passwordHash: 'x', now: 1 });
-      app.commit.after(() => ran.push('dropped'));
+  const first = app.commit.run((job) => job.after(() => ran.push('kept')));
+  const second = app.commit.run(
+    async (job) => {
+      await app.store.users.insert({ username: 'rolled_back', fullname: 'x', passwordHash: 'x', now: 1 });
+      job.after(() => ran.push('dropped'));
       throw new Error('fails');
-    }),
+    },
+    (error, job) => job.after(() => ran.push(`failed: ${(error as Error).message}`)),
   );
-  app.commit.run(() => app.commit.after(() => ran.push('also kept')));
-  await committed();
-  assert.deepEqual(ran, ['kept', 'also kept']);
-  assert.equal(app.store.users.byUsername('rolled_back'), undefined);
+  const third = app.commit.run((job) => job.after(() => ran.push('also kept')));
+  await assert.rejects(second, /fails/);
+  await Promise.all([first, third]);
+  assert.deepEqual(ran, ['kept', 'failed: fails', 'also kept'], 'in order, the failed unit answered in its place');
+  assert.equal(await app.store.users.byUsername('rolled_back'), undefined);
+});
+
+test('units of work run one at a time in the order they came, even when one waits', async () => {
+  const { app } = harness();
+  const order: string[] = [];
+  const slow = app.commit.run(async () => {
+    order.push('slow starts');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await app.store.users.insert({ username: 'slow', fullname: 'x', passwordHash: 'x', now: 1 });
+    order.push('slow ends');
+  });
+  const fast = app.commit.run(async () => {
+    order.push('fast runs');
+    return app.store.users.byUsername('slow');
+  });
+  await slow;
+  assert.equal((await fast)?.username, 'slow', 'the later unit sees what the earlier one wrote');
+  assert.deepEqual(order, ['slow starts', 'slow ends', 'fast runs']);
 });

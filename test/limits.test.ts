@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, expectError, password, person, rawSocket, register, uniqueName } from './helpers/clients.ts';
-import { createStore, openDatabase } from '../src/storage/index.ts';
+import { withStore } from './helpers/store.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -77,12 +77,15 @@ test('a conversation holds at most 1,000 members, however they come in', async (
   const latecomer = await person(first, 'late');
   await first.stop();
   // 998 more people, written straight into the database: registering them one by one would take minutes.
-  const store = createStore(openDatabase(first.dbPath));
-  const ownerId = store.users.byUsername(owner.username)!.id;
-  const crowd = Array.from({ length: 998 }, (_, i) => store.users.insert({ username: `crowd_${i}`, fullname: 'Crowd', passwordHash: 'x', now: 1 })!);
-  const group = store.conversations.create({ name: 'full group', creatorId: ownerId, memberIds: [ownerId, ...crowd], now: 1 });
-  const channel = store.conversations.create({ name: 'full channel', kind: 'channel', creatorId: ownerId, memberIds: [ownerId, ...crowd], now: 1 });
-  store.db.close();
+  const { group, channel } = await withStore(first, async (store) => {
+    const ownerId = (await store.users.byUsername(owner.username))!.id;
+    const crowd: number[] = [];
+    for (let i = 0; i < 998; i++) crowd.push((await store.users.insert({ username: `crowd_${i}`, fullname: 'Crowd', passwordHash: 'x', now: 1 }))!);
+    return {
+      group: await store.conversations.create({ name: 'full group', creatorId: ownerId, memberIds: [ownerId, ...crowd], now: 1 }),
+      channel: await store.conversations.create({ name: 'full channel', kind: 'channel', creatorId: ownerId, memberIds: [ownerId, ...crowd], now: 1 }),
+    };
+  });
 
   const server = await startServer(t, {}, dir);
   const client = await connect(server, owner.token);

@@ -10,7 +10,7 @@ import { readSettings } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { assembleApp } from '../src/context.ts';
-import { createStore, openDatabase } from '../src/storage/index.ts';
+import { createStore, openDatabase, sqliteDriver } from '../src/storage/index.ts';
 import { operationRoutes } from '../src/operations.ts';
 import type { Request } from '../src/transport/http.ts';
 
@@ -31,7 +31,7 @@ test('/readyz answers 503 when the database does not answer', async () => {
     settings: readSettings({}),
     log: createLogger('debug', (line) => logged.push(line)),
     metrics: createMetrics(),
-    store: createStore(db),
+    store: createStore(sqliteDriver(db)),
     publish: () => {},
     subscribers: () => 0,
     mail: { send: async () => {} },

@@ -123,8 +123,8 @@ export async function checkPassword(
   password: string,
 ): Promise<PasswordCheck> {
   const { user } = who;
-  const known = user !== undefined && (app.store.sessions.hasAddress(user.id, who.ip)
-    || (who.refreshToken !== undefined && app.store.sessions.namedByRefresh(hashRefresh(who.refreshToken))?.user_id === user.id));
+  const known = user !== undefined && ((await app.store.sessions.hasAddress(user.id, who.ip))
+    || (who.refreshToken !== undefined && (await app.store.sessions.namedByRefresh(hashRefresh(who.refreshToken)))?.user_id === user.id));
   const attempt = await app.guard.begin(who.account.toLowerCase(), who.ip, known);
   if (!('right' in attempt)) return { ok: false, ...attempt };
   let right: boolean;

@@ -2,7 +2,7 @@
 // the few a browser needs before a socket can open: refresh, forgot-password and reset-password.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { App } from '../context.ts';
+import { inJob, type App } from '../context.ts';
 import type { Request, Response, Routes } from '../transport/http.ts';
 import { clearLoginCookie, clearRefreshCookie, readLoginToken, readRefreshToken, setLoginCookie, setRefreshCookie } from './cookies.ts';
 import { newAccountProblem, passwordProblem, readFields } from './credentials.ts';
@@ -63,13 +63,12 @@ export function authRoutes(app: App): Routes {
       app.metrics.refused('registration');
       return tooMany(wait, 'too many registrations from this address');
     }
-    if (app.store.users.byUsername(username) || app.store.users.isHeld(username, app.now())) return text(409, 'username already exists');
+    if ((await app.store.users.byUsername(username)) || (await app.store.users.isHeld(username, app.now()))) return text(409, 'username already exists');
     const passwordHash = await hashOrBusy(password, request.ip);
     if (typeof passwordHash !== 'string') return passwordHash;
     // Checked again by the insert: another registration may have taken the name while hashing.
-    const id = app.store.users.insert({ username, fullname, passwordHash, now: app.now() });
+    const id = await app.commit.run(() => app.store.users.insert({ username, fullname, passwordHash, now: app.now() }));
     if (id === null) return text(409, 'username already exists');
-    if (!(await app.commit.durable())) return text(500, 'internal server error');
     app.log.info('user registered', { user: username, ip: request.ip });
     return text(201, 'registered');
   }
@@ -78,7 +77,7 @@ export function authRoutes(app: App): Routes {
     const fields = readFields(request.body, ['username', 'password'] as const);
     if ('problem' in fields) return text(400, fields.problem);
     const { username, password } = fields.values;
-    const user = app.store.users.byUsername(username);
+    const user = await app.store.users.byUsername(username);
     const checked = await checkPassword(app, { account: username, user, ip: request.ip, refreshToken: readRefreshToken(request.cookie) }, password);
     if (!checked.ok) {
       switch (checked.why) {
@@ -106,8 +105,9 @@ export function authRoutes(app: App): Routes {
       app.metrics.login('suspended');
       return text(403, 'account suspended');
     }
-    const { token, refresh } = await app.tokens.issue(user, app.now(), { userAgent: request.userAgent, ip: request.ip });
-    if (!(await app.commit.durable())) return text(500, 'internal server error');
+    const issued = app.tokens.issue(user, app.now(), { userAgent: request.userAgent, ip: request.ip });
+    await app.commit.run(() => app.store.sessions.create(issued.session));
+    const [token, refresh] = [await issued.token(), issued.refresh];
     app.log.info('logged in', { user: user.username, ip: request.ip });
     app.metrics.login('ok');
     return { status: 202, body: 'login successful', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, refresh)]] };
@@ -120,34 +120,32 @@ export function authRoutes(app: App): Routes {
     const hash = hashRefresh(given);
     const now = app.now();
     const clear = [['Set-Cookie', clearLoginCookie(app.settings)], ['Set-Cookie', clearRefreshCookie(app.settings)]] as const;
-    const session = app.store.sessions.byRefresh(hash, now);
+    const session = await app.store.sessions.byRefresh(hash, now);
     if (!session) {
-      const reused = app.store.sessions.usedRefresh(hash, now);
+      const reused = await app.store.sessions.usedRefresh(hash, now);
       // Two tabs refreshing at once send the same token: the one just rotated is honoured for
       // REFRESH_GRACE_SECONDS (with a login token only: the refresh cookie the other answer set stays current).
-      const grace = reused && reused.live === 1 && now - reused.used_at < app.settings.REFRESH_GRACE_SECONDS ? app.store.users.byId(reused.user_id) : undefined;
+      const grace = reused && reused.live === 1 && now - reused.used_at < app.settings.REFRESH_GRACE_SECONDS ? await app.store.users.byId(reused.user_id) : undefined;
       if (reused && grace && grace.account_status !== 'suspended') {
         const token = await app.tokens.sign(grace, reused.session_id, now);
         return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)]] };
       }
       if (reused) {
         // Someone replayed a token that was already rotated: the session is compromised, so it ends.
-        endSessions(app, [reused.session_id], 'refresh_reused');
-        await app.commit.durable();
+        await app.commit.run((job) => endSessions(inJob(app, job), [reused.session_id], 'refresh_reused'));
         app.log.warn('refresh token reused: session revoked', { session: reused.session_id, ip: request.ip });
         return { status: 401, body: 'refresh-token already used: the session is revoked, log in again', headers: clear };
       }
       return { status: 401, body: 'invalid refresh-token', headers: clear };
     }
-    const user = app.store.users.byId(session.user_id);
+    const user = await app.store.users.byId(session.user_id);
     if (!user || user.account_status === 'suspended') return { status: 401, body: 'invalid refresh-token', headers: clear };
     const next = randomBytes(32).toString('base64url');
-    app.commit.run(() => {
-      app.store.sessions.rotate(session.id, hash, hashRefresh(next), now);
-      app.store.sessions.touch(session.id, now);
+    await app.commit.run(async () => {
+      await app.store.sessions.rotate(session.id, hash, hashRefresh(next), now);
+      await app.store.sessions.touch(session.id, now);
     });
     const token = await app.tokens.sign(user, session.id, now);
-    if (!(await app.commit.durable())) return text(500, 'internal server error');
     return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, next)]] };
   }
 
@@ -160,14 +158,13 @@ export function authRoutes(app: App): Routes {
       app.metrics.refused('password_reset');
       return tooMany(wait, 'too many reset requests from this address');
     }
-    const user = app.store.users.byUsername(fields.values.username);
+    const user = await app.store.users.byUsername(fields.values.username);
     if (user?.email && user.email_verified === 1) {
       // Past its hourly mails the account gets no more codes; the answer stays the same (it tells nothing).
-      if (codeMailWait(app, user.id, 'reset', user.email) > 0) {
+      if ((await codeMailWait(app, user.id, 'reset', user.email)) > 0) {
         app.log.warn('password reset code not sent: too many this hour', { user: user.username, ip: request.ip });
       } else {
-        app.commit.run(() => sendCode(app, user.id, 'reset', user.email!));
-        await app.commit.durable();
+        await app.commit.run((job) => sendCode(inJob(app, job), user.id, 'reset', user.email!));
         app.log.info('password reset code sent', { user: user.username, ip: request.ip });
       }
     }
@@ -182,17 +179,16 @@ export function authRoutes(app: App): Routes {
     if (problem) return text(400, problem);
     const wait = resets(request.ip, Date.now());
     if (wait > 0) return tooMany(wait, 'too many reset requests from this address');
-    const user = app.store.users.byUsername(username);
-    const sentTo = user && app.commit.run(() => useCode(app, user.id, 'reset', code));
-    if (!user || sentTo === undefined) {
-      await app.commit.durable();
-      return text(400, 'invalid or expired code');
-    }
+    const user = await app.store.users.byUsername(username);
+    // A wrong code's spent try is committed like any write.
+    const sentTo = user && (await app.commit.run(() => useCode(app, user.id, 'reset', code)));
+    if (!user || sentTo === undefined) return text(400, 'invalid or expired code');
     const passwordHash = await hashOrBusy(password, request.ip);
     if (typeof passwordHash !== 'string') return passwordHash;
-    app.commit.run(() => app.store.users.setPassword(user.id, passwordHash));
-    endSessions(app, app.store.sessions.liveIds(user.id, app.now()), 'password_changed');
-    if (!(await app.commit.durable())) return text(500, 'internal server error');
+    await app.commit.run(async (job) => {
+      await app.store.users.setPassword(user.id, passwordHash);
+      await endSessions(inJob(app, job), await app.store.sessions.liveIds(user.id, app.now()), 'password_changed');
+    });
     app.log.info('password reset', { user: user.username, ip: request.ip });
     return text(200, 'password reset: log in with the new password');
   }
@@ -213,13 +209,12 @@ export function authRoutes(app: App): Routes {
     const token = readLoginToken(request.cookie);
     const verified = token ? await app.tokens.verify(token, app.now()) : undefined;
     const refreshToken = readRefreshToken(request.cookie);
-    const named = refreshToken ? app.store.sessions.namedByRefresh(hashRefresh(refreshToken)) : undefined;
+    const named = refreshToken ? await app.store.sessions.namedByRefresh(hashRefresh(refreshToken)) : undefined;
     const sessions = new Set<string>();
     if (verified?.ok) sessions.add(verified.sessionId);
     if (named) sessions.add(named.id);
     if (sessions.size) {
-      endSessions(app, [...sessions], 'logged_out');
-      await app.commit.durable();
+      await app.commit.run((job) => endSessions(inJob(app, job), [...sessions], 'logged_out'));
       app.log.info('logged out', { user: verified?.ok ? verified.user.username : undefined, sessions: sessions.size, ip: request.ip });
     }
     return { status: 204, headers: [['Set-Cookie', clearLoginCookie(app.settings)], ['Set-Cookie', clearRefreshCookie(app.settings)]] };

@@ -16,9 +16,14 @@ export type Verified =
   | { ok: false; problem: 'invalid' }
   | { ok: false; problem: 'user_gone'; username: string };
 
+export type Issued = { sessionId: string; refresh: string; session: Parameters<Store['sessions']['create']>[0]; token(): Promise<string> };
+
 export type Tokens = {
-  /** Opens a session for the user and returns its login token and refresh token. */
-  issue(user: UserRow, now: number, client?: { userAgent: string; ip: string }): Promise<{ token: string; sessionId: string; refresh: string }>;
+  /**
+   * A new session for the user: the row to store (in a unit of work), its refresh token, and its first
+   * login token, to sign once the row is committed.
+   */
+  issue(user: UserRow, now: number, client?: { userAgent: string; ip: string }): Issued;
   /** A new login token for a live session. */
   sign(user: UserRow, sessionId: string, now: number): Promise<string>;
   verify(token: string, now: number): Promise<Verified>;
@@ -71,11 +76,11 @@ export function createTokens(secret: Uint8Array, store: Store, lifetime: number)
       .setExpirationTime(now + lifetime)
       .sign(secret);
   return {
-    async issue(user, now, client) {
+    issue(user, now, client) {
       const sessionId = randomBytes(18).toString('base64url');
       const refresh = randomBytes(32).toString('base64url');
-      store.sessions.create({ id: sessionId, userId: user.id, createdAt: now, expiresAt: now + refreshLifetime, ...client, refreshHash: hashRefresh(refresh) });
-      return { token: await sign(user, sessionId, now), sessionId, refresh };
+      const session = { id: sessionId, userId: user.id, createdAt: now, expiresAt: now + refreshLifetime, ...client, refreshHash: hashRefresh(refresh) };
+      return { sessionId, refresh, session, token: () => sign(user, sessionId, now) };
     },
     sign,
     async verify(token, now) {
@@ -90,9 +95,9 @@ export function createTokens(secret: Uint8Array, store: Store, lifetime: number)
       if (typeof sub !== 'string' || !/^[1-9][0-9]{0,15}$/.test(sub) || typeof sid !== 'string' || typeof username !== 'string') {
         return { ok: false, problem: 'invalid' };
       }
-      const user = store.users.byId(Number(sub));
+      const user = await store.users.byId(Number(sub));
       if (!user) return { ok: false, problem: 'user_gone', username };
-      const until = store.sessions.activeUntil(sid, user.id, now);
+      const until = await store.sessions.activeUntil(sid, user.id, now);
       if (until === undefined) return { ok: false, problem: 'invalid' };
       // A socket lives as long as its session: a refresh renews the login token over HTTP, and open sockets stay.
       return { ok: true, user, sessionId: sid, expiresAt: until };

@@ -7,16 +7,16 @@ import { PasswordsBusy } from '../auth/passwords.ts';
 import { endSessions } from '../auth/sessions.ts';
 import { logAndDeliver } from '../fanout.ts';
 import { leave } from './members.ts';
-import type { Ctx } from '../context.ts';
+import type { SocketCtx } from '../context.ts';
 import type { Handlers } from './handler.ts';
 
 /**
  * Checks the caller's password off the transaction (argon2 is slow by design), counted like a login:
  * a stolen login token does not buy unlimited guesses at the password.
  */
-async function checkCallerPassword(ctx: Ctx, password: string): Promise<void> {
+async function checkCallerPassword(ctx: SocketCtx, password: string): Promise<void> {
   const me = ctx.caller.user;
-  const checked = await checkPassword(ctx, { account: me.username, user: ctx.store.users.byId(me.id), ip: ctx.caller.ip }, password);
+  const checked = await checkPassword(ctx, { account: me.username, user: await ctx.store.users.byId(me.id), ip: ctx.caller.ip }, password);
   if (checked.ok) return;
   if (checked.why === 'wrong') {
     ctx.log.warn('wrong password on a socket', { user: me.username, ip: ctx.caller.ip });
@@ -29,22 +29,22 @@ async function checkCallerPassword(ctx: Ctx, password: string): Promise<void> {
 export const accountHandlers = {
   get_sessions: {
     schema: events.get_sessions.request,
-    run: (ctx) =>
-      ctx.store.sessions.list(ctx.caller.user.id, ctx.now()).map((session) => ({ ...session, current: session.id === ctx.caller.sessionId })),
+    run: async (ctx) =>
+      (await ctx.store.sessions.list(ctx.caller.user.id, ctx.now())).map((session) => ({ ...session, current: session.id === ctx.caller.sessionId })),
   },
   revoke_session: {
     schema: events.revoke_session.request,
-    run(ctx, { session_id }) {
-      if (!ctx.store.sessions.liveIds(ctx.caller.user.id, ctx.now()).includes(session_id)) throw fail('no_such_session', { id: session_id });
-      endSessions(ctx, [session_id], 'logged_out');
+    async run(ctx, { session_id }) {
+      if (!(await ctx.store.sessions.liveIds(ctx.caller.user.id, ctx.now())).includes(session_id)) throw fail('no_such_session', { id: session_id });
+      await endSessions(ctx, [session_id], 'logged_out');
       return { session_id };
     },
   },
   logout_all: {
     schema: events.logout_all.request,
-    run(ctx) {
-      const ids = ctx.store.sessions.liveIds(ctx.caller.user.id, ctx.now());
-      endSessions(ctx, ids, 'logged_out');
+    async run(ctx) {
+      const ids = await ctx.store.sessions.liveIds(ctx.caller.user.id, ctx.now());
+      await endSessions(ctx, ids, 'logged_out');
       return { sessions_ended: ids.length };
     },
   },
@@ -60,11 +60,11 @@ export const accountHandlers = {
         throw error instanceof PasswordsBusy ? fail('passwords_busy') : error;
       }
     },
-    run(ctx, _input, passwordHash) {
+    async run(ctx, _input, passwordHash) {
       const me = ctx.caller.user;
-      ctx.store.users.setPassword(me.id, passwordHash as string);
-      const others = ctx.store.sessions.liveIds(me.id, ctx.now()).filter((id) => id !== ctx.caller.sessionId);
-      endSessions(ctx, others, 'password_changed');
+      await ctx.store.users.setPassword(me.id, passwordHash as string);
+      const others = (await ctx.store.sessions.liveIds(me.id, ctx.now())).filter((id) => id !== ctx.caller.sessionId);
+      await endSessions(ctx, others, 'password_changed');
       ctx.log.info('password changed', { user: me.username, sessions_ended: others.length });
       return { sessions_ended: others.length };
     },
@@ -72,16 +72,16 @@ export const accountHandlers = {
   delete_account: {
     schema: events.delete_account.request,
     prepare: (ctx, { password }) => checkCallerPassword(ctx, password),
-    run(ctx) {
+    async run(ctx) {
       const me = ctx.caller.user;
       // Every membership ends as a leave would: owners hand over, the others are told.
-      for (const conversationId of ctx.store.conversations.idsForUser(me.id)) {
-        const { data, audience } = leave(ctx, conversationId, me, ctx.store.members.get(conversationId, me.id)!.role);
-        logAndDeliver(ctx, 'leave_conversation', data, audience);
+      for (const conversationId of await ctx.store.conversations.idsForUser(me.id)) {
+        const { data, audience } = await leave(ctx, conversationId, me, (await ctx.store.members.get(conversationId, me.id))!.role);
+        await logAndDeliver(ctx, 'leave_conversation', data, audience);
       }
-      for (const contactId of ctx.store.contacts.ids(me.id)) logAndDeliver(ctx, 'contact_removed', { username: me.username }, { users: [contactId] });
-      ctx.store.users.remove(me.id, me.username, ctx.now() + ctx.settings.USERNAME_HOLD_DAYS * 86_400);
-      ctx.commit.after((committed) => {
+      for (const contactId of await ctx.store.contacts.ids(me.id)) await logAndDeliver(ctx, 'contact_removed', { username: me.username }, { users: [contactId] });
+      await ctx.store.users.remove(me.id, me.username, ctx.now() + ctx.settings.USERNAME_HOLD_DAYS * 86_400);
+      ctx.job.after((committed) => {
         if (!committed) return;
         const { code, reason } = closeCodes.user_gone;
         // After the batch's replies, this one included.

@@ -7,13 +7,13 @@ import type { UserRow } from '../storage/index.ts';
 import type { Handlers } from './handler.ts';
 
 /** The role is read from the database each time: a revoked admin loses the events at once. */
-function asAdmin(ctx: Ctx, type: string): void {
-  if (ctx.store.users.byId(ctx.caller.user.id)?.role !== 'admin') throw fail('admins_only_event', { type });
+async function asAdmin(ctx: Ctx, type: string): Promise<void> {
+  if ((await ctx.store.users.byId(ctx.caller.user.id))?.role !== 'admin') throw fail('admins_only_event', { type });
 }
 
 /** Another account, named by username: an admin does not suspend or demote themself. */
-function target(ctx: Ctx, username: string, action: string): UserRow {
-  const row = ctx.store.users.byUsername(username);
+async function target(ctx: Ctx, username: string, action: string): Promise<UserRow> {
+  const row = await ctx.store.users.byUsername(username);
   if (!row) throw fail('no_such_user', { username });
   if (row.id === ctx.caller.user.id) throw fail('not_yourself', { action, hint: '' });
   return row;
@@ -22,10 +22,10 @@ function target(ctx: Ctx, username: string, action: string): UserRow {
 export const adminHandlers = {
   admin_list_users: {
     schema: events.admin_list_users.request,
-    run(ctx, { query, status, after, limit }) {
-      asAdmin(ctx, 'admin_list_users');
+    async run(ctx, { query, status, after, limit }) {
+      await asAdmin(ctx, 'admin_list_users');
       const size = limit ?? limits.usersPage.default;
-      const rows = ctx.store.users.list(query ?? '', status ?? null, after ?? '', size + 1);
+      const rows = await ctx.store.users.list(query ?? '', status ?? null, after ?? '', size + 1);
       const page = rows.slice(0, size);
       return {
         users: page.map((row) => ({
@@ -45,39 +45,39 @@ export const adminHandlers = {
   },
   admin_set_user_status: {
     schema: events.admin_set_user_status.request,
-    run(ctx, { username, status }) {
-      asAdmin(ctx, 'admin_set_user_status');
-      const row = target(ctx, username, 'suspend');
-      ctx.store.users.setAccountStatus(row.id, status);
+    async run(ctx, { username, status }) {
+      await asAdmin(ctx, 'admin_set_user_status');
+      const row = await target(ctx, username, 'suspend');
+      await ctx.store.users.setAccountStatus(row.id, status);
       // Suspended: every session ends and every socket closes; the account cannot log in again until reactivated.
-      if (status === 'suspended') endSessions(ctx, ctx.store.sessions.liveIds(row.id, ctx.now()), 'suspended');
+      if (status === 'suspended') await endSessions(ctx, await ctx.store.sessions.liveIds(row.id, ctx.now()), 'suspended');
       ctx.log.info('account status set', { user: row.username, status, by: ctx.caller.user.username });
       return { username: row.username, status };
     },
   },
   admin_set_role: {
     schema: events.admin_set_role.request,
-    run(ctx, { username, role }) {
-      asAdmin(ctx, 'admin_set_role');
-      const row = target(ctx, username, 'change the role of');
-      ctx.store.users.setRole(row.id, role);
+    async run(ctx, { username, role }) {
+      await asAdmin(ctx, 'admin_set_role');
+      const row = await target(ctx, username, 'change the role of');
+      await ctx.store.users.setRole(row.id, role);
       ctx.log.info('role set', { user: row.username, role, by: ctx.caller.user.username });
       return { username: row.username, role };
     },
   },
   admin_stats: {
     schema: events.admin_stats.request,
-    run(ctx) {
-      asAdmin(ctx, 'admin_stats');
+    async run(ctx) {
+      await asAdmin(ctx, 'admin_stats');
       const now = ctx.now();
-      const { total, active_24h, active_7d, suspended } = ctx.store.users.counts(now);
+      const { total, active_24h, active_7d, suspended } = await ctx.store.users.counts(now);
       const today = Math.floor(now / 86_400);
-      const perDay = new Map(ctx.store.stats.messagesPerDay((today - 29) * 86_400).map((row) => [row.day, row.count]));
+      const perDay = new Map((await ctx.store.stats.messagesPerDay((today - 29) * 86_400)).map((row) => [row.day, row.count]));
       const days = Array.from({ length: 30 }, (_, i) => new Date((today - 29 + i) * 86_400_000).toISOString().slice(0, 10));
       return {
         users: { total, active_24h, active_7d, online: ctx.registry.onlineCount(), suspended },
         messages_per_day: days.map((day) => ({ day, count: perDay.get(day) ?? 0 })),
-        conversations: { group: 0, direct: 0, channel: 0, ...Object.fromEntries(ctx.store.stats.conversationsByKind().map((row) => [row.kind, row.count])) },
+        conversations: { group: 0, direct: 0, channel: 0, ...Object.fromEntries((await ctx.store.stats.conversationsByKind()).map((row) => [row.kind, row.count])) },
       };
     },
   },

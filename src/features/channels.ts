@@ -8,9 +8,9 @@ import { tell, type Handlers } from './handler.ts';
 export const channelHandlers = {
   list_channels: {
     schema: events.list_channels.request,
-    run(ctx, { query, before, limit }) {
+    async run(ctx, { query, before, limit }) {
       const size = limit ?? limits.channelsPage.default;
-      const rows = ctx.store.conversations.channels(ctx.caller.user.id, query?.trim() || null, before ?? null, size + 1);
+      const rows = await ctx.store.conversations.channels(ctx.caller.user.id, query?.trim() || null, before ?? null, size + 1);
       return {
         channels: rows.slice(0, size).map((row) => ({
           id: row.id, name: row.name, description: row.description, member_count: row.member_count, created_at: row.created_at, joined: row.joined === 1,
@@ -21,53 +21,53 @@ export const channelHandlers = {
   },
   join_channel: {
     schema: events.join_channel.request,
-    run(ctx, { conversation_id }) {
+    async run(ctx, { conversation_id }) {
       const me = ctx.caller.user;
-      const channel = ctx.store.conversations.byId(conversation_id);
+      const channel = await ctx.store.conversations.byId(conversation_id);
       // A group is invite only: to an outsider it is no channel at all.
       if (channel?.kind !== 'channel') throw fail('no_such_channel', { id: conversation_id });
-      if (ctx.store.members.get(conversation_id, me.id)) throw fail('already_in_channel', { id: conversation_id });
-      if (ctx.store.members.isBanned(conversation_id, me.id)) throw fail('banned', { username: me.username, id: conversation_id });
-      if (ctx.store.members.count(conversation_id) >= limits.members) throw fail('too_many_members', { limit: limits.members });
-      ctx.store.members.add(conversation_id, me.id, ctx.now());
-      const data = { conversation: conversationView(ctx, channel), added: [me.username], by: me.username };
+      if (await ctx.store.members.get(conversation_id, me.id)) throw fail('already_in_channel', { id: conversation_id });
+      if (await ctx.store.members.isBanned(conversation_id, me.id)) throw fail('banned', { username: me.username, id: conversation_id });
+      if ((await ctx.store.members.count(conversation_id)) >= limits.members) throw fail('too_many_members', { limit: limits.members });
+      await ctx.store.members.add(conversation_id, me.id, ctx.now());
+      const data = { conversation: await conversationView(ctx, channel), added: [me.username], by: me.username };
       return tell(data, { conversation: conversation_id, joined: [me.id] });
     },
   },
   ban_member: {
     schema: events.ban_member.request,
     guard: memberOf,
-    run(ctx, { conversation_id, username }) {
-      const { member: mine } = asAdmin(ctx, conversation_id, 'ban members', 'ban anyone');
+    async run(ctx, { conversation_id, username }) {
+      const { member: mine } = await asAdmin(ctx, conversation_id, 'ban members', 'ban anyone');
       const me = ctx.caller.user;
       if (username.toLowerCase() === me.username.toLowerCase()) throw fail('not_yourself', { action: 'ban', hint: ': use leave_conversation' });
-      const user = ctx.store.users.byUsername(username);
+      const user = await ctx.store.users.byUsername(username);
       if (!user) throw fail('no_such_user', { username });
-      const member = ctx.store.members.get(conversation_id, user.id);
+      const member = await ctx.store.members.get(conversation_id, user.id);
       if (member && member.role !== 'member' && mine.role !== 'owner') throw fail('outranked', { username: user.username, id: conversation_id, action: 'ban' });
-      if (ctx.store.members.isBanned(conversation_id, user.id)) throw fail('already_banned', { username: user.username, id: conversation_id });
-      ctx.store.members.ban(conversation_id, user.id, me.id, ctx.now());
-      if (member) ctx.store.members.remove(conversation_id, user.id);
+      if (await ctx.store.members.isBanned(conversation_id, user.id)) throw fail('already_banned', { username: user.username, id: conversation_id });
+      await ctx.store.members.ban(conversation_id, user.id, me.id, ctx.now());
+      if (member) await ctx.store.members.remove(conversation_id, user.id);
       return tell({ conversation_id, username: user.username, by: me.username }, { conversation: conversation_id, left: member ? [user.id] : [] });
     },
   },
   unban_member: {
     schema: events.unban_member.request,
     guard: memberOf,
-    run(ctx, { conversation_id, username }) {
-      asAdmin(ctx, conversation_id, 'unban members');
-      const user = ctx.store.users.byUsername(username);
-      if (!user || !ctx.store.members.unban(conversation_id, user.id)) throw fail('not_banned', { username, id: conversation_id });
+    async run(ctx, { conversation_id, username }) {
+      await asAdmin(ctx, conversation_id, 'unban members');
+      const user = await ctx.store.users.byUsername(username);
+      if (!user || !(await ctx.store.members.unban(conversation_id, user.id))) throw fail('not_banned', { username, id: conversation_id });
       // Bans are the admins' business: only they are told.
-      const admins = ctx.store.members.list(conversation_id).filter((member) => member.role !== 'member').map((member) => member.user_id);
+      const admins = (await ctx.store.members.list(conversation_id)).filter((member) => member.role !== 'member').map((member) => member.user_id);
       return tell({ conversation_id, username: user.username, by: ctx.caller.user.username }, { users: admins });
     },
   },
   get_banned: {
     schema: events.get_banned.request,
     guard: memberOf,
-    run(ctx, { conversation_id }) {
-      asAdmin(ctx, conversation_id, 'see who is banned');
+    async run(ctx, { conversation_id }) {
+      await asAdmin(ctx, conversation_id, 'see who is banned');
       return ctx.store.members.banned(conversation_id);
     },
   },

@@ -7,25 +7,25 @@ import { tell, type Handlers } from './handler.ts';
 import type { Ctx } from '../context.ts';
 
 /** Tells each user of a contact change with their own data (logged; the caller's other sockets included). */
-function tellEach(ctx: Ctx, type: 'contact_added' | 'contact_removed', told: { userId: number; data: unknown }[]): void {
-  for (const { userId, data } of told) logAndDeliver(ctx, type, data, { users: [userId] }, ctx.caller);
+async function tellEach(ctx: Ctx, type: 'contact_added' | 'contact_removed', told: { userId: number; data: unknown }[]): Promise<void> {
+  for (const { userId, data } of told) await logAndDeliver(ctx, type, data, { users: [userId] }, ctx.caller);
 }
 
 export const contactHandlers = {
   add_contact: {
     schema: events.add_contact.request,
-    run(ctx, { contact_username }) {
+    async run(ctx, { contact_username }) {
       const me = ctx.caller.user;
       if (contact_username.toLowerCase() === me.username.toLowerCase()) throw fail('self_contact');
-      const contact = visibleUser(ctx, contact_username);
-      if (ctx.store.contacts.blocks(me.id, contact.id)) throw fail('already_blocked', { username: contact.username });
-      if (ctx.store.contacts.exists(me.id, contact.id)) throw fail('already_contact', { username: contact.username });
-      ctx.store.contacts.add(me.id, contact.id, ctx.now());
-      const view = userView(ctx, contact, viewerOf(ctx, me.id));
-      const adder = ctx.store.users.byId(me.id);
+      const contact = await visibleUser(ctx, contact_username);
+      if (await ctx.store.contacts.blocks(me.id, contact.id)) throw fail('already_blocked', { username: contact.username });
+      if (await ctx.store.contacts.exists(me.id, contact.id)) throw fail('already_contact', { username: contact.username });
+      await ctx.store.contacts.add(me.id, contact.id, ctx.now());
+      const view = userView(ctx, contact, await viewerOf(ctx, me.id));
+      const adder = await ctx.store.users.byId(me.id);
       // Each side is told of the other: two logged events, replayed by `sync` to each.
-      tellEach(ctx, 'contact_added', [
-        { userId: contact.id, data: { contact: adder && userView(ctx, adder, viewerOf(ctx, contact.id)) } },
+      await tellEach(ctx, 'contact_added', [
+        { userId: contact.id, data: { contact: adder && userView(ctx, adder, await viewerOf(ctx, contact.id)) } },
         { userId: me.id, data: { contact: view } },
       ]);
       return { message: `'${contact.username}' successfully added`, contact: view };
@@ -33,19 +33,19 @@ export const contactHandlers = {
   },
   get_contacts: {
     schema: events.get_contacts.request,
-    run(ctx) {
-      const viewer = viewerOf(ctx, ctx.caller.user.id);
-      return { message: 'got all the contacts', contacts: ctx.store.contacts.list(viewer.id).map((row) => userView(ctx, row, viewer)) };
+    async run(ctx) {
+      const viewer = await viewerOf(ctx, ctx.caller.user.id);
+      return { message: 'got all the contacts', contacts: (await ctx.store.contacts.list(viewer.id)).map((row) => userView(ctx, row, viewer)) };
     },
   },
   remove_contact: {
     schema: events.remove_contact.request,
-    run(ctx, { contact_username }) {
+    async run(ctx, { contact_username }) {
       const me = ctx.caller.user;
-      const contact = ctx.store.users.byUsername(contact_username);
+      const contact = await ctx.store.users.byUsername(contact_username);
       if (!contact) throw fail('no_such_user', { username: contact_username });
-      if (!ctx.store.contacts.remove(me.id, contact.id)) throw fail('not_contact', { username: contact.username });
-      tellEach(ctx, 'contact_removed', [
+      if (!(await ctx.store.contacts.remove(me.id, contact.id))) throw fail('not_contact', { username: contact.username });
+      await tellEach(ctx, 'contact_removed', [
         { userId: contact.id, data: { username: me.username } },
         { userId: me.id, data: { username: contact.username } },
       ]);
@@ -54,15 +54,15 @@ export const contactHandlers = {
   },
   block_user: {
     schema: events.block_user.request,
-    run(ctx, { username }) {
+    async run(ctx, { username }) {
       const me = ctx.caller.user;
       if (username.toLowerCase() === me.username.toLowerCase()) throw fail('self_block');
-      const user = ctx.store.users.byUsername(username);
+      const user = await ctx.store.users.byUsername(username);
       if (!user) throw fail('no_such_user', { username });
       const now = ctx.now();
-      if (!ctx.store.contacts.block(me.id, user.id, now)) throw fail('already_blocked', { username: user.username });
-      if (ctx.store.contacts.remove(me.id, user.id)) {
-        tellEach(ctx, 'contact_removed', [
+      if (!(await ctx.store.contacts.block(me.id, user.id, now))) throw fail('already_blocked', { username: user.username });
+      if (await ctx.store.contacts.remove(me.id, user.id)) {
+        await tellEach(ctx, 'contact_removed', [
           { userId: user.id, data: { username: me.username } },
           { userId: me.id, data: { username: user.username } },
         ]);
@@ -72,10 +72,10 @@ export const contactHandlers = {
   },
   unblock_user: {
     schema: events.unblock_user.request,
-    run(ctx, { username }) {
+    async run(ctx, { username }) {
       const me = ctx.caller.user;
-      const user = ctx.store.users.byUsername(username);
-      if (!user || !ctx.store.contacts.unblock(me.id, user.id)) throw fail('not_blocked', { username });
+      const user = await ctx.store.users.byUsername(username);
+      if (!user || !(await ctx.store.contacts.unblock(me.id, user.id))) throw fail('not_blocked', { username });
       return tell({ username: user.username }, { users: [me.id] });
     },
   },

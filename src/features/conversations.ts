@@ -9,14 +9,14 @@ import { directKey, type ConversationRow } from '../storage/conversations.ts';
 import { tell, type Handlers } from './handler.ts';
 import { invitable } from './users.ts';
 
-export function conversationView(ctx: Ctx, row: ConversationRow) {
-  return { id: row.id, name: row.name, members: ctx.store.conversations.memberUsernames(row.id), kind: row.kind, description: row.description, created_at: row.created_at };
+export async function conversationView(ctx: Ctx, row: ConversationRow) {
+  return { id: row.id, name: row.name, members: await ctx.store.conversations.memberUsernames(row.id), kind: row.kind, description: row.description, created_at: row.created_at };
 }
 
 export const conversationHandlers = {
   create_conversation: {
     schema: events.create_conversation.request,
-    run(ctx, { name, members, kind, description }) {
+    async run(ctx, { name, members, kind, description }) {
       // The seed's requests (no kind) and direct ones must list members; a group or channel named as such may start with its creator alone.
       if (members == null && (kind == null || kind === 'direct')) throw fail('members_required');
       const me = ctx.caller.user;
@@ -25,7 +25,7 @@ export const conversationHandlers = {
       const ids = [me.id];
       for (const username of members ?? []) {
         if (seen.has(username.toLowerCase())) continue;
-        const row = invitable(ctx, username);
+        const row = await invitable(ctx, username);
         seen.add(username.toLowerCase());
         usernames.push(row.username);
         ids.push(row.id);
@@ -34,12 +34,12 @@ export const conversationHandlers = {
       const now = ctx.now();
       if (kind === 'direct') {
         if (ids.length !== 2) throw fail('direct_needs_one');
-        const found = ctx.store.conversations.direct(me.id, ids[1]!);
+        const found = await ctx.store.conversations.direct(me.id, ids[1]!);
         // Nothing is created, so nobody else is told.
-        if (found) return conversationView(ctx, found);
+        if (found) return await conversationView(ctx, found);
       }
       const title = name ?? usernames.join(', ').slice(0, limits.name);
-      const id = ctx.store.conversations.create({
+      const id = await ctx.store.conversations.create({
         name: title,
         kind: kind ?? 'group',
         description: description ?? '',
@@ -54,20 +54,24 @@ export const conversationHandlers = {
   },
   get_conversations: {
     schema: events.get_conversations.request,
-    run(ctx, { filter, sort }) {
+    async run(ctx, { filter, sort }) {
       const me = ctx.caller.user;
-      const rows = ctx.store.conversations.forUser(me.id).filter((row) =>
+      const rows = (await ctx.store.conversations.forUser(me.id)).filter((row) =>
         filter === 'favorites' ? row.favorite === 1 : filter === 'pinned' ? row.pinned === 1 : true,
       );
-      const lastRows = rows.flatMap((row) => {
-        const id = ctx.store.messages.lastShown(row.id, me.id, row.cleared_id);
-        return id === undefined ? [] : (ctx.store.messages.byId(id) ?? []);
-      });
-      const last = new Map(sharedMessages(ctx.store, lastRows).map((message) => [message.conversation_id, message]));
-      const items = rows.map((row) => {
-        const message = last.get(row.id);
+      const lastRows = [];
+      const unread = new Map<number, number>();
+      for (const row of rows) {
+        const id = await ctx.store.messages.lastShown(row.id, me.id, row.cleared_id);
+        const message = id === undefined ? undefined : await ctx.store.messages.byId(id);
+        if (message) lastRows.push(message);
         // Sending shows you read what came before: your own latest message counts, even before its receipt batch moved your point.
         const readUpTo = Math.max(row.read_id, row.cleared_id, ctx.receipts.pendingRead(row.id, me.id));
+        unread.set(row.id, await ctx.store.messages.unread(row.id, me.id, readUpTo, limits.unreadCap));
+      }
+      const last = new Map((await sharedMessages(ctx.store, lastRows)).map((message) => [message.conversation_id, message]));
+      const items = rows.map((row) => {
+        const message = last.get(row.id);
         return {
           id: row.id,
           name: row.name,
@@ -75,7 +79,7 @@ export const conversationHandlers = {
           description: row.description,
           role: row.role,
           member_count: row.member_count,
-          unread_count: ctx.store.messages.unread(row.id, me.id, readUpTo, limits.unreadCap),
+          unread_count: unread.get(row.id)!,
           last_message: message ? listedFor(message, me.username) : null,
           favorite: row.favorite === 1,
           pinned: row.pinned === 1,
@@ -89,55 +93,55 @@ export const conversationHandlers = {
   },
   get_conversation_info: {
     schema: events.get_conversation_info.request,
-    run(ctx, { id }) {
+    async run(ctx, { id }) {
       const me = ctx.caller.user;
-      const conversation = ctx.store.members.get(id, me.id) && ctx.store.conversations.byId(id);
+      const conversation = (await ctx.store.members.get(id, me.id)) && (await ctx.store.conversations.byId(id));
       if (!conversation) throw fail('not_in_conversation_info', { username: me.username, id });
-      return conversationView(ctx, conversation);
+      return await conversationView(ctx, conversation);
     },
   },
   update_conversation: {
     schema: events.update_conversation.request,
     guard: memberOf,
-    run(ctx, { conversation_id, name, description }) {
+    async run(ctx, { conversation_id, name, description }) {
       if (name == null && description == null) throw fail('nothing_to_update');
-      const { conversation } = asAdmin(ctx, conversation_id, 'change its name or description');
+      const { conversation } = await asAdmin(ctx, conversation_id, 'change its name or description');
       const next = { name: name ?? conversation.name, description: description ?? conversation.description };
-      ctx.store.conversations.update(conversation_id, next.name, next.description);
+      await ctx.store.conversations.update(conversation_id, next.name, next.description);
       return tell({ conversation_id, ...next, by: ctx.caller.user.username }, { conversation: conversation_id });
     },
   },
   delete_conversation: {
     schema: events.delete_conversation.request,
     guard: memberOf,
-    run(ctx, { conversation_id }) {
-      const { member } = membership(ctx, conversation_id);
+    async run(ctx, { conversation_id }) {
+      const { member } = await membership(ctx, conversation_id);
       if (member.role !== 'owner') throw fail('owner_only', { id: conversation_id, action: 'delete it' });
-      return tell({ conversation_id, by: ctx.caller.user.username }, { users: removeConversation(ctx, conversation_id) });
+      return tell({ conversation_id, by: ctx.caller.user.username }, { users: await removeConversation(ctx, conversation_id) });
     },
   },
   set_favorite: {
     schema: events.set_favorite.request,
     guard: memberOf,
-    run(ctx, { conversation_id, favorite }) {
-      ctx.store.members.setFavorite(conversation_id, ctx.caller.user.id, favorite);
+    async run(ctx, { conversation_id, favorite }) {
+      await ctx.store.members.setFavorite(conversation_id, ctx.caller.user.id, favorite);
       return tell({ conversation_id, favorite }, { users: [ctx.caller.user.id] });
     },
   },
   set_pinned: {
     schema: events.set_pinned.request,
     guard: memberOf,
-    run(ctx, { conversation_id, pinned }) {
-      ctx.store.members.setPinned(conversation_id, ctx.caller.user.id, pinned);
+    async run(ctx, { conversation_id, pinned }) {
+      await ctx.store.members.setPinned(conversation_id, ctx.caller.user.id, pinned);
       return tell({ conversation_id, pinned }, { users: [ctx.caller.user.id] });
     },
   },
   clear_chat: {
     schema: events.clear_chat.request,
     guard: memberOf,
-    run(ctx, { conversation_id }) {
-      const clearedId = ctx.store.messages.latest(conversation_id);
-      ctx.store.members.setCleared(conversation_id, ctx.caller.user.id, clearedId);
+    async run(ctx, { conversation_id }) {
+      const clearedId = await ctx.store.messages.latest(conversation_id);
+      await ctx.store.members.setCleared(conversation_id, ctx.caller.user.id, clearedId);
       return tell({ conversation_id, cleared_id: clearedId }, { users: [ctx.caller.user.id] });
     },
   },
@@ -147,11 +151,11 @@ export const conversationHandlers = {
  * Deletes a conversation for everyone: members, messages (and so their search entries), bans and its
  * logged events go. Returns who was in it; their sockets stop hearing of it once committed.
  */
-export function removeConversation(ctx: Ctx, conversationId: number): number[] {
-  const memberIds = ctx.store.conversations.members(conversationId).map((member) => member.id);
-  ctx.store.conversations.remove(conversationId, ctx.now());
-  ctx.store.events.forgetConversation(conversationId);
-  ctx.store.members.dropPeriods(conversationId);
-  ctx.commit.after((committed) => committed && ctx.registry.unsubscribe(memberIds, conversationTopic(conversationId)));
+export async function removeConversation(ctx: Ctx, conversationId: number): Promise<number[]> {
+  const memberIds = (await ctx.store.conversations.members(conversationId)).map((member) => member.id);
+  await ctx.store.conversations.remove(conversationId, ctx.now());
+  await ctx.store.events.forgetConversation(conversationId);
+  await ctx.store.members.dropPeriods(conversationId);
+  ctx.job.after((committed) => committed && ctx.registry.unsubscribe(memberIds, conversationTopic(conversationId)));
   return memberIds;
 }

@@ -1,6 +1,6 @@
 // The shape of an event handler: its schema from protocol/, an optional guard, the run, and who else hears of it.
 import type { EventReply, EventRequest, EventType, events } from '../../protocol/index.ts';
-import type { Ctx } from '../context.ts';
+import type { Ctx, SocketCtx } from '../context.ts';
 
 type Spec<T extends EventType> = (typeof events)[T];
 
@@ -45,21 +45,21 @@ export function opened(result: unknown): { data: unknown; audience?: Audience } 
 export type Handler<T extends EventType> = {
   readonly schema: Spec<T>['request'];
   /**
-   * Slow work that must not hold the transaction (checking or hashing a password): runs first, and
-   * what it resolves to is handed to `run`; a rejection is the reply.
+   * Slow work that must not hold the transaction (checking or hashing a password): runs first, outside
+   * any unit of work, and what it resolves to is handed to `run`; a rejection is the reply.
    */
-  prepare?(ctx: Ctx, input: EventRequest<T>): Promise<unknown>;
-  /** Runs inside the batch's transaction, as a savepoint: synchronous, and all or nothing. */
-  run(ctx: Ctx, input: EventRequest<T>, prepared?: unknown): EventReply<T> | Told<EventReply<T>>;
+  prepare?(ctx: SocketCtx, input: EventRequest<T>): Promise<unknown>;
+  /** Runs as one unit of work in the batch's transaction (a savepoint): all or nothing. */
+  run(ctx: Ctx, input: EventRequest<T>, prepared?: unknown): Promise<EventReply<T> | Told<EventReply<T>>>;
 } & (Spec<T> extends { guard: object }
-  ? { guard(ctx: Ctx, input: GuardInput<T>): void }
+  ? { guard(ctx: Ctx, input: GuardInput<T>): Promise<unknown> }
   : { guard?: never });
 
 export type Handlers = { [T in EventType]: Handler<T> };
 
 /** A handler with its types erased, as dispatch holds it after validation has done the typing. */
 export type AnyHandler = {
-  prepare?(ctx: Ctx, input: unknown): Promise<unknown>;
-  run(ctx: Ctx, input: unknown, prepared: unknown): unknown;
-  guard?(ctx: Ctx, input: unknown): void;
+  prepare?(ctx: SocketCtx, input: unknown): Promise<unknown>;
+  run(ctx: Ctx, input: unknown, prepared: unknown): Promise<unknown>;
+  guard?(ctx: Ctx, input: unknown): Promise<unknown>;
 };

@@ -9,9 +9,9 @@ import { tell, type Audience, type Handlers } from './handler.ts';
 import type { MemberRow } from '../storage/members.ts';
 
 /** A member named by username, with their role; `not_member` otherwise. */
-export function namedMember(ctx: Ctx, conversationId: number, username: string) {
-  const user = ctx.store.users.byUsername(username);
-  const member = user && ctx.store.members.get(conversationId, user.id);
+export async function namedMember(ctx: Ctx, conversationId: number, username: string) {
+  const user = await ctx.store.users.byUsername(username);
+  const member = user && (await ctx.store.members.get(conversationId, user.id));
   if (!user || !member) throw fail('not_member', { username, id: conversationId });
   return { user, member };
 }
@@ -20,12 +20,12 @@ export const memberHandlers = {
   get_members: {
     schema: events.get_members.request,
     guard: memberOf,
-    run(ctx, { conversation_id }) {
-      const viewer = viewerOf(ctx, ctx.caller.user.id);
+    async run(ctx, { conversation_id }) {
+      const viewer = await viewerOf(ctx, ctx.caller.user.id);
       // Presence as the caller may see it: invisible members and blocked people look offline.
       const online = (member: { user_id: number; status: string }) =>
         ctx.registry.isOnline(member.user_id) && (member.user_id === viewer.id || (member.status !== 'invisible' && !viewer.blocked.has(member.user_id)));
-      return ctx.store.members.list(conversation_id).map((member) => ({
+      return (await ctx.store.members.list(conversation_id)).map((member) => ({
         username: member.username,
         fullname: member.fullname,
         role: member.role,
@@ -38,31 +38,31 @@ export const memberHandlers = {
   add_members: {
     schema: events.add_members.request,
     guard: memberOf,
-    run(ctx, { conversation_id, members }) {
-      const { conversation } = asAdmin(ctx, conversation_id, 'add members', 'add members');
+    async run(ctx, { conversation_id, members }) {
+      const { conversation } = await asAdmin(ctx, conversation_id, 'add members', 'add members');
       const added = new Map<number, string>();
       for (const username of members) {
-        const user = invitable(ctx, username);
-        if (ctx.store.members.isBanned(conversation_id, user.id)) throw fail('banned', { username: user.username, id: conversation_id });
-        if (!ctx.store.members.get(conversation_id, user.id)) added.set(user.id, user.username);
+        const user = await invitable(ctx, username);
+        if (await ctx.store.members.isBanned(conversation_id, user.id)) throw fail('banned', { username: user.username, id: conversation_id });
+        if (!(await ctx.store.members.get(conversation_id, user.id))) added.set(user.id, user.username);
       }
       if (added.size === 0) throw fail('already_members', { id: conversation_id });
-      if (ctx.store.members.count(conversation_id) + added.size > limits.members) throw fail('too_many_members', { limit: limits.members });
+      if ((await ctx.store.members.count(conversation_id)) + added.size > limits.members) throw fail('too_many_members', { limit: limits.members });
       const now = ctx.now();
-      for (const userId of added.keys()) ctx.store.members.add(conversation_id, userId, now);
-      const data = { conversation: conversationView(ctx, conversation), added: [...added.values()], by: ctx.caller.user.username };
+      for (const userId of added.keys()) await ctx.store.members.add(conversation_id, userId, now);
+      const data = { conversation: await conversationView(ctx, conversation), added: [...added.values()], by: ctx.caller.user.username };
       return tell(data, { conversation: conversation_id, joined: [...added.keys()] });
     },
   },
   remove_member: {
     schema: events.remove_member.request,
     guard: memberOf,
-    run(ctx, { conversation_id, username }) {
-      const { member: mine } = asAdmin(ctx, conversation_id, 'remove members', 'remove members');
+    async run(ctx, { conversation_id, username }) {
+      const { member: mine } = await asAdmin(ctx, conversation_id, 'remove members', 'remove members');
       if (username.toLowerCase() === ctx.caller.user.username.toLowerCase()) throw fail('not_yourself', { action: 'remove', hint: ': use leave_conversation' });
-      const { user, member } = namedMember(ctx, conversation_id, username);
+      const { user, member } = await namedMember(ctx, conversation_id, username);
       if (member.role !== 'member' && mine.role !== 'owner') throw fail('outranked', { username: user.username, id: conversation_id, action: 'remove' });
-      ctx.store.members.remove(conversation_id, user.id);
+      await ctx.store.members.remove(conversation_id, user.id);
       // The removed member gets this event, and no later one.
       return tell({ conversation_id, username: user.username, by: ctx.caller.user.username }, { conversation: conversation_id, left: [user.id] });
     },
@@ -70,26 +70,26 @@ export const memberHandlers = {
   set_member_role: {
     schema: events.set_member_role.request,
     guard: memberOf,
-    run(ctx, { conversation_id, username, role }) {
-      const { member: mine } = asAdmin(ctx, conversation_id, 'change roles', 'change roles');
+    async run(ctx, { conversation_id, username, role }) {
+      const { member: mine } = await asAdmin(ctx, conversation_id, 'change roles', 'change roles');
       const me = ctx.caller.user;
       if (username.toLowerCase() === me.username.toLowerCase()) throw fail('not_yourself', { action: 'change the role of', hint: '' });
-      const { user, member } = namedMember(ctx, conversation_id, username);
+      const { user, member } = await namedMember(ctx, conversation_id, username);
       if (member.role !== 'member' && mine.role !== 'owner') throw fail('outranked', { username: user.username, id: conversation_id, action: 'change the role of' });
       if (role === 'owner' && mine.role !== 'owner') throw fail('owner_only', { id: conversation_id, action: 'hand over ownership' });
-      ctx.store.members.setRole(conversation_id, user.id, role);
+      await ctx.store.members.setRole(conversation_id, user.id, role);
       // One owner at a time: handing ownership over makes the old owner an admin.
-      if (role === 'owner') ctx.store.members.setRole(conversation_id, me.id, 'admin');
+      if (role === 'owner') await ctx.store.members.setRole(conversation_id, me.id, 'admin');
       return tell({ conversation_id, username: user.username, role, by: me.username }, { conversation: conversation_id });
     },
   },
   leave_conversation: {
     schema: events.leave_conversation.request,
     guard: memberOf,
-    run(ctx, { conversation_id }) {
-      const { conversation, member } = membership(ctx, conversation_id);
+    async run(ctx, { conversation_id }) {
+      const { conversation, member } = await membership(ctx, conversation_id);
       notDirect(conversation, 'leave it (delete it instead)');
-      const { data, audience } = leave(ctx, conversation_id, ctx.caller.user, member.role);
+      const { data, audience } = await leave(ctx, conversation_id, ctx.caller.user, member.role);
       return tell(data, audience);
     },
   },
@@ -99,17 +99,17 @@ export const memberHandlers = {
  * Takes a member out of a conversation. An owner hands it to the longest-standing admin, else member;
  * the last one out deletes it. Returns the `leave_conversation` data and who is to be told.
  */
-export function leave(ctx: Ctx, conversationId: number, user: { id: number; username: string }, role: MemberRow['role']) {
-  ctx.store.members.remove(conversationId, user.id);
+export async function leave(ctx: Ctx, conversationId: number, user: { id: number; username: string }, role: MemberRow['role']) {
+  await ctx.store.members.remove(conversationId, user.id);
   let newOwner: string | null = null;
-  const heir = role === 'owner' ? ctx.store.members.successor(conversationId) : undefined;
+  const heir = role === 'owner' ? await ctx.store.members.successor(conversationId) : undefined;
   if (heir !== undefined) {
-    ctx.store.members.setRole(conversationId, heir, 'owner');
-    newOwner = ctx.store.users.byId(heir)?.username ?? null;
+    await ctx.store.members.setRole(conversationId, heir, 'owner');
+    newOwner = (await ctx.store.users.byId(heir))?.username ?? null;
   }
   const data = { conversation_id: conversationId, username: user.username, new_owner: newOwner };
-  const audience: Audience = ctx.store.members.count(conversationId) === 0
-    ? { users: removeConversation(ctx, conversationId).concat(user.id) }
+  const audience: Audience = (await ctx.store.members.count(conversationId)) === 0
+    ? { users: (await removeConversation(ctx, conversationId)).concat(user.id) }
     : { conversation: conversationId, left: [user.id] };
   return { data, audience };
 }

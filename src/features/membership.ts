@@ -8,10 +8,10 @@ import type { MessageRow } from '../storage/messages.ts';
 export type Membership = { conversation: ConversationRow; member: MemberRow };
 
 /** The caller's membership of a conversation; a non-member gets the answer for one that does not exist. */
-export function membership(ctx: Ctx, conversationId: number): Membership {
+export async function membership(ctx: Ctx, conversationId: number): Promise<Membership> {
   const me = ctx.caller.user;
-  const member = ctx.store.members.get(conversationId, me.id);
-  const conversation = member && ctx.store.conversations.byId(conversationId);
+  const member = await ctx.store.members.get(conversationId, me.id);
+  const conversation = member && (await ctx.store.conversations.byId(conversationId));
   if (!member || !conversation) throw fail('not_in_conversation', { username: me.username, id: conversationId });
   return { conversation, member };
 }
@@ -20,9 +20,9 @@ export function membership(ctx: Ctx, conversationId: number): Membership {
  * The guard of every event that names a conversation: membership first, as the seed checks it.
  * One lookup: a deleted conversation has no members left.
  */
-export function memberOf(ctx: Ctx, { conversation_id }: { conversation_id: number }): void {
+export async function memberOf(ctx: Ctx, { conversation_id }: { conversation_id: number }): Promise<void> {
   const me = ctx.caller.user;
-  if (!ctx.store.members.get(conversation_id, me.id)) throw fail('not_in_conversation', { username: me.username, id: conversation_id });
+  if (!(await ctx.store.members.get(conversation_id, me.id))) throw fail('not_in_conversation', { username: me.username, id: conversation_id });
 }
 
 export const isAdmin = (member: MemberRow): boolean => member.role === 'owner' || member.role === 'admin';
@@ -31,8 +31,8 @@ export const isAdmin = (member: MemberRow): boolean => member.role === 'owner' |
  * The caller's membership, when they are the owner or an admin. With `directAction`, a direct
  * conversation is refused first (its people are fixed), from the same lookup.
  */
-export function asAdmin(ctx: Ctx, conversationId: number, action: string, directAction?: string): Membership {
-  const found = membership(ctx, conversationId);
+export async function asAdmin(ctx: Ctx, conversationId: number, action: string, directAction?: string): Promise<Membership> {
+  const found = await membership(ctx, conversationId);
   if (directAction !== undefined) notDirect(found.conversation, directAction);
   if (!isAdmin(found.member)) throw fail('admins_only', { id: conversationId, action });
   return found;
@@ -44,10 +44,10 @@ export function notDirect(conversation: ConversationRow, action: string): void {
 }
 
 /** A message the caller can see (a member, after their clear point); else the answer for one that does not exist. */
-export function visibleMessage(ctx: Ctx, messageId: number): Membership & { message: MessageRow } {
-  const message = ctx.store.messages.byId(messageId);
-  const member = message && ctx.store.members.get(message.conversation_id, ctx.caller.user.id);
-  const conversation = member && message.id > member.cleared_id && ctx.store.conversations.byId(message.conversation_id);
+export async function visibleMessage(ctx: Ctx, messageId: number): Promise<Membership & { message: MessageRow }> {
+  const message = await ctx.store.messages.byId(messageId);
+  const member = message && (await ctx.store.members.get(message.conversation_id, ctx.caller.user.id));
+  const conversation = member && message.id > member.cleared_id && (await ctx.store.conversations.byId(message.conversation_id));
   if (!message || !member || !conversation) throw fail('no_such_message', { id: messageId });
   return { conversation, member, message };
 }

@@ -32,9 +32,9 @@ function shared(row: MessageRow, reactions: SharedReaction[]): SharedMessage {
 }
 
 /** Messages as the log keeps them, their reactions read in one query. */
-export function sharedMessages(store: Store, rows: readonly MessageRow[]): SharedMessage[] {
+export async function sharedMessages(store: Store, rows: readonly MessageRow[]): Promise<SharedMessage[]> {
   const byMessage = new Map<number, SharedReaction[]>();
-  for (const reaction of store.messages.reactions(rows.map((row) => row.id))) {
+  for (const reaction of await store.messages.reactions(rows.map((row) => row.id))) {
     let list = byMessage.get(reaction.message_id);
     if (!list) byMessage.set(reaction.message_id, (list = []));
     list.push({ emoji: reaction.emoji, count: reaction.count, users: JSON.parse(reaction.users) as string[] });

@@ -15,15 +15,15 @@ function checkLength(ctx: Ctx, content: string): void {
 const preview = (content: string) => [...content].slice(0, limits.preview).join('');
 
 /** A message as the log keeps it (reactions with who reacted), freshly read. */
-function sharedMessage(ctx: Ctx, id: number): SharedMessage {
-  const row = ctx.store.messages.byId(id);
+async function sharedMessage(ctx: Ctx, id: number): Promise<SharedMessage> {
+  const row = await ctx.store.messages.byId(id);
   if (!row) throw fail('no_such_message', { id });
-  return sharedMessages(ctx.store, [row])[0]!;
+  return (await sharedMessages(ctx.store, [row]))[0]!;
 }
 
 /** A changed message, told to every member (but those who blocked the caller): each reader's `me` is filled in when it is sent. */
-function changed(ctx: Ctx, id: number) {
-  const message = sharedMessage(ctx, id);
+async function changed(ctx: Ctx, id: number) {
+  const message = await sharedMessage(ctx, id);
   return tell(message as unknown as ReturnType<typeof forReader>, { conversation: message.conversation_id, message: id, actor: ctx.caller.user.id });
 }
 
@@ -31,30 +31,30 @@ export const messageHandlers = {
   send_message: {
     schema: events.send_message.request,
     guard: memberOf,
-    run(ctx, { conversation_id, content, reply_id, client_id }) {
+    async run(ctx, { conversation_id, content, reply_id, client_id }) {
       const me = ctx.caller.user;
       const clientId = client_id ?? null;
-      const earlier = clientId === null ? undefined : ctx.store.messages.byClientId(me.id, clientId);
+      const earlier = clientId === null ? undefined : await ctx.store.messages.byClientId(me.id, clientId);
       if (earlier !== undefined) {
         // Sent before under this name: the message as it is now, and nothing pushed again, as long as
         // the sender may still see it (here, after any clear_chat); else the name is just taken.
-        const row = ctx.store.messages.byId(earlier);
-        const member = row?.conversation_id === conversation_id ? ctx.store.members.get(conversation_id, me.id) : undefined;
+        const row = await ctx.store.messages.byId(earlier);
+        const member = row?.conversation_id === conversation_id ? await ctx.store.members.get(conversation_id, me.id) : undefined;
         if (!row || !member || row.id <= member.cleared_id) throw fail('client_id_used', { client_id: clientId! });
-        return forReader(sharedMessages(ctx.store, [row])[0]!, me.username);
+        return forReader((await sharedMessages(ctx.store, [row]))[0]!, me.username);
       }
       checkLength(ctx, content);
-      if (ctx.store.conversations.byId(conversation_id)?.kind === 'direct') {
+      if ((await ctx.store.conversations.byId(conversation_id))?.kind === 'direct') {
         // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
-        const other = ctx.store.conversations.members(conversation_id).find((member) => member.id !== me.id);
-        if (other && ctx.store.contacts.blocks(me.id, other.id)) throw fail('you_blocked', { username: other.username });
+        const other = (await ctx.store.conversations.members(conversation_id)).find((member) => member.id !== me.id);
+        if (other && (await ctx.store.contacts.blocks(me.id, other.id))) throw fail('you_blocked', { username: other.username });
       }
       const replyId = reply_id ?? null;
-      const replied = replyId === null ? undefined : ctx.store.messages.byId(replyId);
+      const replied = replyId === null ? undefined : await ctx.store.messages.byId(replyId);
       if (replyId !== null && replied?.conversation_id !== conversation_id) throw fail('no_such_reply', { reply_id: replyId, conversation_id });
       const sentAt = ctx.now();
-      const id = ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt, clientId });
-      ctx.commit.after((committed) => {
+      const id = await ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt, clientId });
+      ctx.job.after((committed) => {
         if (!committed) return;
         ctx.receipts.sent(conversation_id, id, me.id);
         // A sent message ends its sender's typing, once the message itself is out.
@@ -73,61 +73,61 @@ export const messageHandlers = {
   get_messages: {
     schema: events.get_messages.request,
     guard: memberOf,
-    run(ctx, { conversation_id, before, after, limit }) {
+    async run(ctx, { conversation_id, before, after, limit }) {
       const me = ctx.caller.user;
-      const { member } = membership(ctx, conversation_id);
+      const { member } = await membership(ctx, conversation_id);
       if (before != null && after != null) throw fail('before_and_after');
-      const rows = ctx.store.messages.page(conversation_id, me.id, { before: before ?? null, after: after ?? null, floor: member.cleared_id }, limit ?? limits.messagesPage);
-      const messages = sharedMessages(ctx.store, rows).map((message) => listedFor(message, me.username));
+      const rows = await ctx.store.messages.page(conversation_id, me.id, { before: before ?? null, after: after ?? null, floor: member.cleared_id }, limit ?? limits.messagesPage);
+      const messages = (await sharedMessages(ctx.store, rows)).map((message) => listedFor(message, me.username));
       const newest = Math.max(0, ...rows.map((row) => row.id));
       // Handing messages to a socket delivers them.
-      if (newest > member.delivered_id) ctx.commit.after((committed) => committed && ctx.receipts.fetched(conversation_id, me.id, newest));
+      if (newest > member.delivered_id) ctx.job.after((committed) => committed && ctx.receipts.fetched(conversation_id, me.id, newest));
       return { conversation_id, messages };
     },
   },
   edit_message: {
     schema: events.edit_message.request,
-    run(ctx, { message_id, content }) {
-      const { message } = visibleMessage(ctx, message_id);
+    async run(ctx, { message_id, content }) {
+      const { message } = await visibleMessage(ctx, message_id);
       if (message.sender_id !== ctx.caller.user.id) throw fail('sender_only', { id: message_id });
       if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
       checkLength(ctx, content);
       const now = ctx.now();
-      ctx.store.messages.edit(message_id, content, now);
+      await ctx.store.messages.edit(message_id, content, now);
       // sync must not replay the words the sender took back.
-      ctx.store.events.reviseMessage(message_id, content, now, preview(content));
+      await ctx.store.events.revise(message_id, content, now, preview(content));
       return changed(ctx, message_id);
     },
   },
   delete_message: {
     schema: events.delete_message.request,
-    run(ctx, { message_id }) {
-      const { message, member } = visibleMessage(ctx, message_id);
+    async run(ctx, { message_id }) {
+      const { message, member } = await visibleMessage(ctx, message_id);
       if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
       if (message.sender_id !== ctx.caller.user.id && !isAdmin(member)) throw fail('cannot_delete', { id: message_id });
-      ctx.store.messages.tombstone(message_id, ctx.now());
-      const tombstone = sharedMessage(ctx, message_id);
+      await ctx.store.messages.tombstone(message_id, ctx.now());
+      const tombstone = await sharedMessage(ctx, message_id);
       // The log forgets the content too: every event about the message now holds the tombstone.
-      ctx.store.events.rewriteMessage(message_id, JSON.stringify(tombstone));
+      await ctx.store.events.tombstone(message_id, tombstone);
       return tell(forReader(tombstone, ctx.caller.user.username), { conversation: message.conversation_id, message: message_id, actor: ctx.caller.user.id });
     },
   },
   react: {
     schema: events.react.request,
-    run(ctx, { message_id, emoji }) {
+    async run(ctx, { message_id, emoji }) {
       const me = ctx.caller.user;
-      const { message } = visibleMessage(ctx, message_id);
+      const { message } = await visibleMessage(ctx, message_id);
       if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
-      if (!ctx.store.messages.react(message_id, me.id, emoji, ctx.now())) throw fail('already_reacted', { id: message_id, emoji });
-      if (ctx.store.messages.reactionsBy(message_id, me.id) > limits.reactionsPerUser) throw fail('too_many_reactions', { limit: limits.reactionsPerUser });
+      if (!(await ctx.store.messages.react(message_id, me.id, emoji, ctx.now()))) throw fail('already_reacted', { id: message_id, emoji });
+      if ((await ctx.store.messages.reactionsBy(message_id, me.id)) > limits.reactionsPerUser) throw fail('too_many_reactions', { limit: limits.reactionsPerUser });
       return changed(ctx, message_id);
     },
   },
   unreact: {
     schema: events.unreact.request,
-    run(ctx, { message_id, emoji }) {
-      visibleMessage(ctx, message_id);
-      if (!ctx.store.messages.unreact(message_id, ctx.caller.user.id, emoji)) throw fail('not_reacted', { id: message_id, emoji });
+    async run(ctx, { message_id, emoji }) {
+      await visibleMessage(ctx, message_id);
+      if (!(await ctx.store.messages.unreact(message_id, ctx.caller.user.id, emoji))) throw fail('not_reacted', { id: message_id, emoji });
       return changed(ctx, message_id);
     },
   },

@@ -3,7 +3,7 @@ import { events, limits } from '../../protocol/index.ts';
 import { logAndDeliver } from '../fanout.ts';
 import { fail } from '../errors.ts';
 import { memberOf, visibleMessage } from './membership.ts';
-import type { App } from '../context.ts';
+import { inJob, type App } from '../context.ts';
 import type { MemberListRow } from '../storage/members.ts';
 import type { Handlers } from './handler.ts';
 
@@ -52,35 +52,33 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     if (next !== Number.POSITIVE_INFINITY) timer = setTimeout(tick, Math.max(10, next - performance.now())).unref();
   }
 
-  /** Sends the receipts of every conversation due by `until` (all of them by default). */
-  function flush(until = Number.POSITIVE_INFINITY): void {
+  /** Sends the receipts of every conversation due by `until` (all of them by default), as one unit of work. */
+  function flush(until = Number.POSITIVE_INFINITY): Promise<void> {
     const batch: [number, Pending][] = [];
     for (const [conversationId, changes] of pending) {
       if (changes.due > until) continue;
       pending.delete(conversationId);
       batch.push([conversationId, changes]);
     }
-    if (batch.length === 0) return;
-    try {
-      app.commit.run(() => {
-        for (const [conversationId, changes] of batch) sendReceipts(conversationId, changes);
-      });
-    } catch (error) {
-      app.log.error('receipts failed', { error });
-    }
+    if (batch.length === 0) return Promise.resolve();
+    return app.commit
+      .run(async (job) => {
+        for (const [conversationId, changes] of batch) await sendReceipts(inJob(app, job), conversationId, changes);
+      })
+      .catch((error: unknown) => app.log.error('receipts failed', { error }));
   }
 
   /** Moves a conversation's delivered points and logs a receipt for each member whose points moved, pushed to every member once committed. */
-  function sendReceipts(conversationId: number, { sent, senders, fetched, read }: Pending): void {
+  async function sendReceipts(scoped: Parameters<typeof logAndDeliver>[0], conversationId: number, { sent, senders, fetched, read }: Pending): Promise<void> {
     // Once per batch rather than once per message: sending shows the sender read everything before their message.
-    for (const [userId, messageId] of senders) if (app.store.members.read(conversationId, userId, messageId)) read.add(userId);
-    const members = app.store.members.list(conversationId);
+    for (const [userId, messageId] of senders) if (await app.store.members.read(conversationId, userId, messageId)) read.add(userId);
+    const members = await app.store.members.list(conversationId);
     // An invisible member's points do not move by being connected: a delivered receipt would show them online.
     const reached = (member: MemberListRow) => (member.status === 'invisible' ? 0 : Math.max(app.registry.isOnline(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0));
     const moved = members.filter((member) => reached(member) > member.delivered_id);
     const bySent = moved.filter((member) => reached(member) === sent);
-    app.store.members.deliveredTo(conversationId, bySent.map((member) => member.user_id), sent);
-    for (const member of moved) if (reached(member) !== sent) app.store.members.delivered(conversationId, member.user_id, reached(member));
+    await app.store.members.deliveredTo(conversationId, bySent.map((member) => member.user_id), sent);
+    for (const member of moved) if (reached(member) !== sent) await app.store.members.delivered(conversationId, member.user_id, reached(member));
     const pushDelivered = members.length <= limits.receiptPushMembers;
     if (pushDelivered) large.delete(conversationId);
     else large.add(conversationId);
@@ -95,7 +93,7 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
         delivered_id: deliveredMoved ? reached(member) : member.delivered_id,
         ...(readMoved ? { read_id: member.read_id } : {}),
       };
-      logAndDeliver(app, 'receipt', data, { conversation: conversationId, actor: member.user_id });
+      await logAndDeliver(scoped, 'receipt', data, { conversation: conversationId, actor: member.user_id });
     }
   }
 
@@ -126,22 +124,22 @@ export const receiptHandlers = {
   mark_read: {
     schema: events.mark_read.request,
     guard: memberOf,
-    run(ctx, { conversation_id, message_id }) {
+    async run(ctx, { conversation_id, message_id }) {
       const me = ctx.caller.user;
-      const { message, member } = visibleMessage(ctx, message_id);
+      const { message, member } = await visibleMessage(ctx, message_id);
       if (message.conversation_id !== conversation_id) throw fail('no_such_message', { id: message_id });
       if (message_id > member.read_id) {
-        ctx.store.members.read(conversation_id, me.id, message_id);
-        ctx.commit.after((committed) => committed && ctx.receipts.read(conversation_id, me.id));
+        await ctx.store.members.read(conversation_id, me.id, message_id);
+        ctx.job.after((committed) => committed && ctx.receipts.read(conversation_id, me.id));
       }
       return { conversation_id, read_id: Math.max(member.read_id, message_id) };
     },
   },
   get_receipts: {
     schema: events.get_receipts.request,
-    run(ctx, { message_id }) {
-      const { message } = visibleMessage(ctx, message_id);
-      const others = ctx.store.members.list(message.conversation_id).filter((member) => member.user_id !== message.sender_id);
+    async run(ctx, { message_id }) {
+      const { message } = await visibleMessage(ctx, message_id);
+      const others = (await ctx.store.members.list(message.conversation_id)).filter((member) => member.user_id !== message.sender_id);
       return {
         message_id,
         delivered: others.filter((member) => member.delivered_id >= message_id).map((member) => member.username),

@@ -1,30 +1,31 @@
-// Message search: what a person types, made into a safe SQLite FTS5 query over what they can still see.
+// Message search: what a person types, made into words and phrases the storage engine can search safely, over what they can still see.
 import { randomBytes } from 'node:crypto';
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { membership } from './membership.ts';
 import { forReader, sharedMessages } from './message-view.ts';
 import type { Handlers } from './handler.ts';
+import type { SearchTerms } from '../storage/search.ts';
 
 const maxTerms = 20;
-const hasWord = /[\p{L}\p{N}]/u;
+/** What both engines' tokenizers split words on: anything but letters and digits. */
+const separators = /[^\p{L}\p{N}]+/u;
 
 /**
- * Words (all must match), `word*` prefixes and "quoted phrases", each quoted for FTS5 so that its
- * operators and column filters never come from the user: a query can match, not fail or inject.
+ * Words (all must match), `word*` prefixes and "quoted phrases", as tokens: the engine quotes each
+ * one, so no operator or column filter ever comes from the user: a query can match, not fail or inject.
  */
-export function ftsQuery(text: string): string {
+export function searchTerms(text: string): SearchTerms {
   if ((text.match(/"/g)?.length ?? 0) % 2 === 1) throw fail('bad_search', { problem: 'a quote is not closed' });
-  const terms: string[] = [];
+  const terms: { tokens: string[]; prefix: boolean }[] = [];
   for (const [, phrase, word] of text.matchAll(/"([^"]*)"|([^\s"]+)/g)) {
     const prefix = word?.endsWith('*') === true;
-    const body = phrase ?? word!.replace(/\*+$/, '');
-    if (!hasWord.test(body)) continue;
-    terms.push(`"${body}"${prefix ? '*' : ''}`);
+    const tokens = (phrase ?? word!.replace(/\*+$/, '')).split(separators).filter((token) => token !== '');
+    if (tokens.length) terms.push({ tokens, prefix });
   }
   if (terms.length === 0) throw fail('bad_search', { problem: 'give at least one word or number' });
   if (terms.length > maxTerms) throw fail('bad_search', { problem: `at most ${maxTerms} words and phrases` });
-  return terms.join(' ');
+  return terms;
 }
 
 const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -36,8 +37,8 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => escapes[
  */
 function markers() {
   const nonce = randomBytes(8).toString('hex');
-  const open = `\u0002${nonce}\u0003`;
-  const close = `\u0003${nonce}\u0002`;
+  const open = `hit${nonce}open`;
+  const close = `hit${nonce}close`;
   return { open, close, highlight: (snippet: string) => escapeHtml(snippet).replaceAll(open, '<mark>').replaceAll(close, '</mark>') };
 }
 
@@ -47,22 +48,16 @@ export const searchBudget = 2000;
 export const searchHandlers = {
   search_messages: {
     schema: events.search_messages.request,
-    run(ctx, { query, conversation_id, before, limit }) {
+    async run(ctx, { query, conversation_id, before, limit }) {
       const me = ctx.caller.user;
-      const match = ftsQuery(query);
-      if (conversation_id != null) membership(ctx, conversation_id);
+      const terms = searchTerms(query);
+      if (conversation_id != null) await membership(ctx, conversation_id);
       const size = limit ?? limits.searchPage.default;
-      // Messages are indexed in batches: whatever is not in the index yet goes in before the query.
-      ctx.store.search.catchUp();
+      // On SQLite messages are indexed in batches: whatever is not in the index yet goes in before the query.
+      await ctx.store.search.catchUp();
       const { open, close, highlight } = markers();
-      let found;
-      try {
-        found = ctx.store.search.find({ reader: me.id, match, conversation: conversation_id ?? null, before: before ?? null, limit: size, budget: searchBudget, open, close });
-      } catch (error) {
-        ctx.log.warn('search query refused by SQLite', { query, error });
-        throw fail('bad_search', { problem: 'it could not be understood' });
-      }
-      const shown = sharedMessages(ctx.store, found.rows);
+      const found = await ctx.store.search.find({ reader: me.id, terms, conversation: conversation_id ?? null, before: before ?? null, limit: size, budget: searchBudget, open, close });
+      const shown = await sharedMessages(ctx.store, found.rows);
       return {
         messages: shown.map((message, index) => ({ ...forReader(message, me.username), snippet: highlight(found.rows[index]!.snippet) })),
         has_more: found.next !== null,

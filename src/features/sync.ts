@@ -6,13 +6,13 @@ import type { Handlers } from './handler.ts';
 export const syncHandlers = {
   sync: {
     schema: events.sync.request,
-    run(ctx, { since, limit }) {
-      const latest = ctx.store.events.latest();
+    async run(ctx, { since, limit }) {
+      const latest = await ctx.store.events.latest();
       // Too old for the log, or from a future this database never had (a restore, a reset): reload.
-      if (since < ctx.store.events.prunedThrough() || since > latest) return { events: [], next: latest, has_more: false, reset: true };
+      if (since < (await ctx.store.events.prunedThrough()) || since > latest) return { events: [], next: latest, has_more: false, reset: true };
       const { username } = ctx.caller.user;
       const size = limit ?? limits.syncPage.default;
-      const rows = ctx.store.events.after(ctx.caller.user.id, since, size + 1);
+      const rows = await ctx.store.events.after(ctx.caller.user.id, since, size + 1);
       // Bounded in bytes too: a page of big events must not fill a slow socket's buffer on every reconnect.
       const budget = Math.min(limits.syncPageBytes, ctx.settings.MAX_BACKPRESSURE / 4);
       let bytes = 0;

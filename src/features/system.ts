@@ -5,6 +5,6 @@ import type { Handlers } from './handler.ts';
 export const systemHandlers = {
   ping: {
     schema: events.ping.request,
-    run: () => 'pong' as const,
+    run: async () => 'pong' as const,
   },
 } satisfies Partial<Handlers>;

@@ -11,24 +11,26 @@ type User = { readonly id: number; readonly username: string };
 
 export type Typing = ReturnType<typeof createTyping>;
 
-export function createTyping(app: Pick<App, 'store' | 'registry'>) {
+export function createTyping(app: Pick<App, 'store' | 'registry' | 'log'>) {
   /** `conversation:user` → the timer that ends it. */
   const active = new Map<string, { timer: NodeJS.Timeout; conversationId: number; user: User }>();
   const allowed = createWindowLimit(limits.typingPerWindow, limits.typingWindowSeconds * 1000);
 
-  function tell(conversationId: number, user: User, isTyping: boolean): void {
-    // Not to members who blocked the typist.
-    const hidden = new Set(app.store.contacts.blockersIn(conversationId, user.id));
-    const others = app.store.conversations.members(conversationId).flatMap((member) => (member.id === user.id || hidden.has(member.id) ? [] : [member.id]));
+  /** Pushes a typing change to the conversation's other members (not to those who blocked the typist); never stored, so read outside any unit of work. */
+  async function tell(conversationId: number, user: User, isTyping: boolean): Promise<void> {
+    const hidden = new Set(await app.store.contacts.blockersIn(conversationId, user.id));
+    const others = (await app.store.conversations.members(conversationId)).flatMap((member) => (member.id === user.id || hidden.has(member.id) ? [] : [member.id]));
     app.registry.push(others, pushText('typing', { conversation_id: conversationId, username: user.username, is_typing: isTyping }));
   }
+  const told = (conversationId: number, user: User, isTyping: boolean) =>
+    void tell(conversationId, user, isTyping).catch((error: unknown) => app.log.warn('typing not pushed', { error }));
 
   function stop(key: string): void {
     const found = active.get(key);
     if (!found) return;
     clearTimeout(found.timer);
     active.delete(key);
-    tell(found.conversationId, found.user, false);
+    told(found.conversationId, found.user, false);
   }
 
   return {
@@ -42,7 +44,7 @@ export function createTyping(app: Pick<App, 'store' | 'registry'>) {
       if (found) return void found.timer.refresh();
       const timer = setTimeout(() => stop(key), limits.typingSeconds * 1000).unref();
       active.set(key, { timer, conversationId, user });
-      tell(conversationId, user, true);
+      told(conversationId, user, true);
     },
     /** A user's last socket closed: whatever they were typing ends. */
     gone(userId: number): void {
@@ -60,14 +62,14 @@ export const typingHandlers = {
   typing: {
     schema: events.typing.request,
     guard: memberOf,
-    run(ctx, { conversation_id, is_typing }) {
+    async run(ctx, { conversation_id, is_typing }) {
       const me = ctx.caller.user;
       if (ctx.typing.wait(conversation_id, me.id, performance.now()) > 0) {
         throw fail('typing_too_often', { limit: limits.typingPerWindow, seconds: limits.typingWindowSeconds });
       }
       // Typing shows you are online: an invisible member's is kept to themself.
-      const invisible = ctx.store.users.byId(me.id)?.status === 'invisible';
-      if (!invisible) ctx.commit.after((committed) => committed && ctx.typing.set(conversation_id, me, is_typing));
+      const invisible = (await ctx.store.users.byId(me.id))?.status === 'invisible';
+      if (!invisible) ctx.job.after((committed) => committed && ctx.typing.set(conversation_id, me, is_typing));
       return { conversation_id, is_typing };
     },
   },

@@ -12,7 +12,7 @@ import type { UserRow } from '../storage/index.ts';
 /** Who is looking, and whom they cannot see the presence of (blocked either way). */
 export type Viewer = { readonly id: number; readonly blocked: ReadonlySet<number> };
 
-export const viewerOf = (app: App, userId: number): Viewer => ({ id: userId, blocked: new Set(app.store.contacts.blockedIds(userId)) });
+export const viewerOf = async (app: App, userId: number): Promise<Viewer> => ({ id: userId, blocked: new Set(await app.store.contacts.blockedIds(userId)) });
 
 /** Whether `viewer` sees `row` online: a socket open, not invisible (to others), no block either way. */
 export function shownOnline(app: App, row: UserRow, viewer: Viewer): boolean {
@@ -43,16 +43,16 @@ function selfView(app: App, row: UserRow) {
   };
 }
 
-function currentUser(ctx: Ctx): UserRow {
-  const row = ctx.store.users.byId(ctx.caller.user.id);
+async function currentUser(ctx: Ctx): Promise<UserRow> {
+  const row = await ctx.store.users.byId(ctx.caller.user.id);
   if (!row) throw fail('no_such_user', { username: ctx.caller.user.username });
   return row;
 }
 
 /** A user the caller may look at: someone who blocked the caller is as unknown as nobody. */
-export function visibleUser(ctx: Ctx, username: string): UserRow {
-  const row = ctx.store.users.byUsername(username);
-  if (!row || ctx.store.contacts.blocks(row.id, ctx.caller.user.id)) throw fail('no_such_user', { username });
+export async function visibleUser(ctx: Ctx, username: string): Promise<UserRow> {
+  const row = await ctx.store.users.byUsername(username);
+  if (!row || (await ctx.store.contacts.blocks(row.id, ctx.caller.user.id))) throw fail('no_such_user', { username });
   return row;
 }
 
@@ -61,74 +61,74 @@ export function visibleUser(ctx: Ctx, username: string): UserRow {
  * blocked the caller is not theirs to pull in, and is as unknown as nobody; someone the caller
  * blocked must be unblocked first.
  */
-export function invitable(ctx: Ctx, username: string): UserRow {
-  const row = ctx.store.users.byUsername(username);
-  if (!row || ctx.store.contacts.blocks(row.id, ctx.caller.user.id)) throw fail('invalid_member', { username });
-  if (ctx.store.contacts.blocks(ctx.caller.user.id, row.id)) throw fail('you_blocked', { username: row.username });
+export async function invitable(ctx: Ctx, username: string): Promise<UserRow> {
+  const row = await ctx.store.users.byUsername(username);
+  if (!row || (await ctx.store.contacts.blocks(row.id, ctx.caller.user.id))) throw fail('invalid_member', { username });
+  if (await ctx.store.contacts.blocks(ctx.caller.user.id, row.id)) throw fail('you_blocked', { username: row.username });
   return row;
 }
 
 export const userHandlers = {
   self: {
     schema: events.self.request,
-    run: (ctx) => selfView(ctx, currentUser(ctx)),
+    run: async (ctx) => selfView(ctx, await currentUser(ctx)),
   },
   update_profile: {
     schema: events.update_profile.request,
-    run(ctx, { fullname, bio, email }) {
+    async run(ctx, { fullname, bio, email }) {
       if (fullname == null && bio == null && email == null) throw fail('nothing_to_update_profile');
-      const row = currentUser(ctx);
+      const row = await currentUser(ctx);
       const changedEmail = email != null && email !== row.email;
       if (changedEmail) {
-        const wait = codeMailWait(ctx, row.id, 'verify', email);
+        const wait = await codeMailWait(ctx, row.id, 'verify', email);
         if (wait > 0) throw fail('too_many_code_mails', { minutes: Math.ceil(wait / 60) });
       }
-      ctx.store.users.setProfile(row.id, {
+      await ctx.store.users.setProfile(row.id, {
         fullname: fullname ?? row.fullname,
         bio: bio ?? row.bio,
         email: email ?? row.email,
         emailVerified: changedEmail ? false : row.email_verified === 1,
       });
-      if (changedEmail) sendCode(ctx, row.id, 'verify', email);
-      const updated = currentUser(ctx);
+      if (changedEmail) await sendCode(ctx, row.id, 'verify', email);
+      const updated = await currentUser(ctx);
       // The public profile goes to contacts and to the caller's other sockets, logged for each.
-      const users = [...ctx.store.contacts.ids(row.id), row.id];
-      logAndDeliver(ctx, 'user_updated', { user: userView(ctx, updated, { id: 0, blocked: new Set() }) }, { users }, ctx.caller);
+      const users = [...(await ctx.store.contacts.ids(row.id)), row.id];
+      await logAndDeliver(ctx, 'user_updated', { user: userView(ctx, updated, { id: 0, blocked: new Set() }) }, { users }, ctx.caller);
       return selfView(ctx, updated);
     },
   },
   verify_email: {
     schema: events.verify_email.request,
-    run(ctx, { code }) {
-      const row = currentUser(ctx);
-      const sentTo = useCode(ctx, row.id, 'verify', code);
+    async run(ctx, { code }) {
+      const row = await currentUser(ctx);
+      const sentTo = await useCode(ctx, row.id, 'verify', code);
       if (sentTo === undefined || sentTo !== row.email) throw keepingWrites(fail('bad_code'));
-      ctx.store.users.setProfile(row.id, { fullname: row.fullname, bio: row.bio, email: row.email, emailVerified: true });
-      return selfView(ctx, currentUser(ctx));
+      await ctx.store.users.setProfile(row.id, { fullname: row.fullname, bio: row.bio, email: row.email, emailVerified: true });
+      return selfView(ctx, await currentUser(ctx));
     },
   },
   get_user: {
     schema: events.get_user.request,
-    run: (ctx, { username }) => userView(ctx, visibleUser(ctx, username), viewerOf(ctx, ctx.caller.user.id)),
+    run: async (ctx, { username }) => userView(ctx, await visibleUser(ctx, username), await viewerOf(ctx, ctx.caller.user.id)),
   },
   search_users: {
     schema: events.search_users.request,
-    run(ctx, { query, after, limit }) {
+    async run(ctx, { query, after, limit }) {
       const size = limit ?? limits.usersPage.default;
-      const rows = ctx.store.users.search(ctx.caller.user.id, query, after ?? '', size + 1);
-      const viewer = viewerOf(ctx, ctx.caller.user.id);
+      const rows = await ctx.store.users.search(ctx.caller.user.id, query, after ?? '', size + 1);
+      const viewer = await viewerOf(ctx, ctx.caller.user.id);
       const page = rows.slice(0, size);
       return { users: page.map((row) => userView(ctx, row, viewer)), next: rows.length > size ? page.at(-1)!.username : null };
     },
   },
   set_status: {
     schema: events.set_status.request,
-    run(ctx, { status, text }) {
-      const row = currentUser(ctx);
-      ctx.store.users.setStatus(row.id, status, text ?? '');
+    async run(ctx, { status, text }) {
+      const row = await currentUser(ctx);
+      await ctx.store.users.setStatus(row.id, status, text ?? '');
       // Becoming invisible looks like going offline now, and coming back like coming online.
-      if ((status === 'invisible') !== (row.status === 'invisible')) ctx.store.users.setLastOnline(row.id, ctx.now());
-      ctx.commit.after((committed) => committed && announce(ctx, ctx.caller.user));
+      if ((status === 'invisible') !== (row.status === 'invisible')) await ctx.store.users.setLastOnline(row.id, ctx.now());
+      await announce(ctx, row.id);
       return tell({ status, status_text: text ?? '' }, { users: [row.id] });
     },
   },

@@ -1,85 +1,158 @@
-// Group commit: the writes of every frame handled in one turn of the event loop share one
-// transaction, and every reply and push waits for its COMMIT, so an acknowledgement means durable.
-import type { Db } from './db.ts';
+// Group commit: units of work (one per frame, HTTP write or background job) run one at a time, in the
+// order they came, inside one transaction per batch; every reply and push waits for its COMMIT, so an
+// acknowledgement means committed. The same on both engines.
+import type { Driver } from './sql.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 
+/** Runs once the batch is committed (`true`), or failed (`false`, with why). */
+export type Effect = (committed: boolean, failure?: unknown) => void;
+
+/** A unit of work as it runs: what it registers runs after the commit, and is dropped if the unit fails. */
+export type Job = { after(effect: Effect): void };
+
 export type Commit = {
-  /** Runs `work` in the open batch (opening one if needed) as a savepoint: its writes stand or fall together. */
-  run<T>(work: () => T): T;
-  /** Runs `effect` once the batch is committed (`true`) or failed (`false`); at once when no batch is open. */
-  after(effect: (committed: boolean) => void): void;
-  /** Resolves once whatever has been written so far is committed. */
+  /**
+   * Queues `work` after everything queued before it. It runs alone, as a savepoint: if it throws, its
+   * writes and effects are undone and `failed` runs in its place (still in order, its effects kept).
+   * Resolves with the result once committed; rejects with the error when the work or the commit failed.
+   */
+  run<T>(work: (job: Job) => Promise<T> | T, failed?: (error: unknown, job: Job) => void): Promise<T>;
+  /** Runs `effect` once everything queued so far is committed; at once when nothing is. */
+  after(effect: Effect): void;
+  /** Resolves once everything queued so far is committed (`true`) or failed (`false`). */
   durable(): Promise<boolean>;
-  /** Commits the open batch now (at shutdown); a no-op when none is open. */
-  flush(): void;
+  /** Resolves once nothing is queued or running (at shutdown). */
+  flush(): Promise<void>;
+};
+
+type Entry = {
+  readonly work?: (job: Job) => unknown;
+  readonly failed?: (error: unknown, job: Job) => void;
+  readonly effects: Effect[];
+  readonly job: Job;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  value?: unknown;
+  error?: { error: unknown };
 };
 
 /**
- * `gapMs`: under load, commits are spaced at least this far apart so that batches grow; every
- * commit writes its pages to the WAL once, however many rows they hold. An idle server commits at once.
+ * `gapMs`: under load, commits are spaced at least this far apart so that batches grow; a batch takes
+ * every unit that arrives before the end of the event-loop turn it began in (and the gap). An idle
+ * server runs a unit as soon as it arrives and commits at the end of that turn.
  */
-export function createCommit(db: Db, log: Logger, metrics: Pick<Metrics, 'committed' | 'commitFailed'>, gapMs = 1): Commit {
-  let open = false;
+export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics, 'committed' | 'commitFailed'>, gapMs = 1): Commit {
+  const queue: Entry[] = [];
+  let running: Promise<void> | undefined;
   let lastCommit = 0;
-  let units = 0;
-  let effects: ((committed: boolean) => void)[] = [];
-  const savepoint = db.transaction((work: () => unknown) => work());
+  /** Wakes a batch that waits for work before its turn is over. */
+  let wake: (() => void) | undefined;
 
-  function flush(): void {
-    if (!open) return;
-    open = false;
-    lastCommit = performance.now();
-    let committed = true;
+  function entry(work: Entry['work'], failed: Entry['failed'], resolve: Entry['resolve'], reject: Entry['reject']): Entry {
+    const effects: Effect[] = [];
+    return { work, failed, effects, job: { after: (effect) => void effects.push(effect) }, resolve, reject };
+  }
+
+  function enqueue(item: Entry): void {
+    queue.push(item);
+    if (wake) wake();
+    else if (!running) running = loop();
+  }
+
+  async function loop(): Promise<void> {
+    while (queue.length) await batch();
+    running = undefined;
+  }
+
+  async function batch(): Promise<void> {
+    let due = false;
+    const end = () => {
+      due = true;
+      wake?.();
+    };
+    const wait = lastCommit + gapMs - performance.now();
+    const timer = wait > 0 ? setTimeout(end, wait) : undefined;
+    const immediate = wait > 0 ? undefined : setImmediate(end);
+    const done: Entry[] = [];
+    let units = 0;
+    let failure: unknown;
+    const started = performance.now();
     try {
-      db.exec('COMMIT');
-      metrics.committed(units, performance.now() - lastCommit);
+      await driver.transaction(async (tx) => {
+        for (;;) {
+          const next = queue.shift();
+          if (!next) {
+            if (due) return;
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+            continue;
+          }
+          done.push(next);
+          if (!next.work) continue; // an `after`: nothing to run, its effect waits for this commit
+          units++;
+          await tx.savepoint();
+          try {
+            next.value = await next.work(next.job);
+            await tx.release();
+          } catch (error) {
+            await tx.rollbackToSavepoint();
+            // Effects of undone work would announce what never happened.
+            next.effects.length = 0;
+            next.error = { error };
+            if (next.failed) {
+              try {
+                next.failed(error, next.job);
+              } catch (inner) {
+                log.error('handling a failed unit of work failed', { error: inner });
+              }
+            }
+          }
+          if (due && queue.length) return; // the rest starts the next batch
+        }
+      });
+      metrics.committed(units, performance.now() - started);
     } catch (error) {
-      committed = false;
+      failure = error;
       metrics.commitFailed();
       log.error('commit failed', { error });
-      if (db.inTransaction) db.exec('ROLLBACK');
+    } finally {
+      clearTimeout(timer);
+      if (immediate) clearImmediate(immediate);
+      wake = undefined;
     }
-    units = 0;
-    const run = effects;
-    effects = [];
-    for (const effect of run) {
-      try {
-        effect(committed);
-      } catch (error) {
-        log.error('after-commit effect failed', { error });
+    lastCommit = performance.now();
+    const committed = failure === undefined;
+    for (const item of done) {
+      for (const effect of item.effects) {
+        try {
+          effect(committed, failure);
+        } catch (error) {
+          log.error('after-commit effect failed', { error });
+        }
       }
+    }
+    for (const item of done) {
+      if (item.error) item.reject(item.error.error);
+      else if (!committed) item.reject(failure);
+      else item.resolve(item.value);
     }
   }
 
   const commit: Commit = {
-    run<T>(work: () => T): T {
-      if (!open) {
-        db.exec('BEGIN IMMEDIATE');
-        open = true;
-        // At the earliest after the I/O callbacks of this turn: every frame that arrived with this one joins the batch.
-        const wait = lastCommit + gapMs - performance.now();
-        if (wait <= 0) setImmediate(flush);
-        else setTimeout(flush, wait);
-      }
-      units++;
-      // Effects registered by work that fails are dropped with its writes: they would announce what was rolled back.
-      const registered = effects.length;
-      try {
-        return savepoint(work) as T;
-      } catch (error) {
-        effects.length = registered;
-        throw error;
-      }
+    run<T>(work: (job: Job) => Promise<T> | T, failed?: (error: unknown, job: Job) => void): Promise<T> {
+      return new Promise<T>((resolve, reject) => enqueue(entry(work, failed, resolve as (value: unknown) => void, reject)));
     },
     after(effect) {
-      if (open) effects.push(effect);
-      else effect(true);
+      if (!running && queue.length === 0) return effect(true);
+      const marker = entry(undefined, undefined, () => {}, () => {});
+      marker.effects.push(effect);
+      enqueue(marker);
     },
-    durable() {
-      return new Promise((resolve) => commit.after(resolve));
+    durable: () => new Promise((resolve) => commit.after((committed) => resolve(committed))),
+    async flush() {
+      while (running) await running;
     },
-    flush,
   };
   return commit;
 }

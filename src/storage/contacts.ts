@@ -1,58 +1,45 @@
 // Contacts (a two-way relation, stored as one row each way) and blocks (one-way, with effects both ways).
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 import type { UserRow } from './users.ts';
 
-export function contactsStore(db: Db) {
-  const insert = db.prepare<[number, number, number]>('INSERT INTO contacts (user_id, contact_id, added_at) VALUES (?, ?, ?)');
-  const exists = db.prepare<[number, number], number>('SELECT 1 FROM contacts WHERE user_id = ? AND contact_id = ?').pluck();
-  const list = db.prepare<[number], UserRow>(
-    'SELECT users.* FROM contacts JOIN users ON users.id = contacts.contact_id WHERE contacts.user_id = ? ORDER BY contacts.rowid',
+export function contactsStore(sql: Sql) {
+  const insert = sql.prepare('INSERT INTO contacts (user_id, contact_id, added_at) VALUES ($1, $2, $3), ($2, $1, $3)');
+  const exists = sql.prepare('SELECT 1 FROM contacts WHERE user_id = $1 AND contact_id = $2');
+  // `rowid` keeps the order of adding (an identity column of that name on PostgreSQL).
+  const list = sql.prepare<UserRow>('SELECT users.* FROM contacts JOIN users ON users.id = contacts.contact_id WHERE contacts.user_id = $1 ORDER BY contacts.rowid');
+  const ids = sql.prepare('SELECT contact_id FROM contacts WHERE user_id = $1');
+  const removeBoth = sql.prepare('DELETE FROM contacts WHERE (user_id = $1 AND contact_id = $2) OR (user_id = $2 AND contact_id = $1)');
+  const block = sql.prepare('INSERT INTO blocks (user_id, blocked_id, blocked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING');
+  const unblock = sql.prepare('DELETE FROM blocks WHERE user_id = $1 AND blocked_id = $2');
+  const blockedEither = sql.prepare('SELECT 1 FROM blocks WHERE (user_id = $1 AND blocked_id = $2) OR (user_id = $2 AND blocked_id = $1)');
+  const blocks = sql.prepare('SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = $2');
+  const blockedList = sql.prepare<{ username: string; fullname: string; blocked_at: number }>(
+    'SELECT users.username, users.fullname, blocks.blocked_at FROM blocks JOIN users ON users.id = blocks.blocked_id WHERE blocks.user_id = $1 ORDER BY blocks.blocked_at DESC, users.username',
   );
-  const ids = db.prepare<[number], number>('SELECT contact_id FROM contacts WHERE user_id = ?').pluck();
-  const removeBoth = db.prepare<{ a: number; b: number }>(
-    'DELETE FROM contacts WHERE (user_id = :a AND contact_id = :b) OR (user_id = :b AND contact_id = :a)',
+  const blockedIds = sql.prepare('SELECT blocked_id FROM blocks WHERE user_id = $1 UNION SELECT user_id FROM blocks WHERE blocked_id = $1');
+  const blockersIn = sql.prepare(
+    'SELECT blocks.user_id FROM blocks JOIN members ON members.conversation_id = $1 AND members.user_id = blocks.user_id WHERE blocks.blocked_id = $2',
   );
-  const block = db.prepare<[number, number, number]>('INSERT INTO blocks (user_id, blocked_id, blocked_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
-  const unblock = db.prepare<[number, number]>('DELETE FROM blocks WHERE user_id = ? AND blocked_id = ?');
-  const blockedEither = db.prepare<{ a: number; b: number }, number>(
-    'SELECT 1 FROM blocks WHERE (user_id = :a AND blocked_id = :b) OR (user_id = :b AND blocked_id = :a)',
-  ).pluck();
-  const blocks = db.prepare<[number, number], number>('SELECT 1 FROM blocks WHERE user_id = ? AND blocked_id = ?').pluck();
-  const blockedList = db.prepare<[number], { username: string; fullname: string; blocked_at: number }>(
-    'SELECT users.username, users.fullname, blocks.blocked_at FROM blocks JOIN users ON users.id = blocks.blocked_id WHERE blocks.user_id = ? ORDER BY blocks.blocked_at DESC, users.username',
-  );
-  const blockedIds = db.prepare<{ user: number }, number>(
-    'SELECT blocked_id FROM blocks WHERE user_id = :user UNION SELECT user_id FROM blocks WHERE blocked_id = :user',
-  ).pluck();
-  const blockersIn = db.prepare<[number, number], number>(
-    'SELECT blocks.user_id FROM blocks JOIN members ON members.conversation_id = ? AND members.user_id = blocks.user_id WHERE blocks.blocked_id = ?',
-  ).pluck();
-  const addBoth = db.transaction((a: number, b: number, now: number) => {
-    insert.run(a, b, now);
-    insert.run(b, a, now);
-  });
 
   return {
-    add(userId: number, contactId: number, now: number): void {
-      addBoth(userId, contactId, now);
-    },
-    exists: (userId: number, contactId: number): boolean => exists.get(userId, contactId) !== undefined,
-    list: (userId: number): UserRow[] => list.all(userId),
-    ids: (userId: number): number[] => ids.all(userId),
+    add: async (userId: number, contactId: number, now: number): Promise<void> => void (await insert.run(userId, contactId, now)),
+    exists: async (userId: number, contactId: number): Promise<boolean> => (await exists.get(userId, contactId)) !== undefined,
+    list: (userId: number): Promise<UserRow[]> => list.all(userId),
+    ids: (userId: number): Promise<number[]> => ids.values<number>(userId),
     /** Ends the relation both ways; false when there was none. */
-    remove: (userId: number, contactId: number): boolean => removeBoth.run({ a: userId, b: contactId }).changes > 0,
+    remove: async (userId: number, contactId: number): Promise<boolean> => (await removeBoth.run(userId, contactId)) > 0,
     /** False when already blocked. */
-    block: (userId: number, blockedId: number, now: number): boolean => block.run(userId, blockedId, now).changes === 1,
+    block: async (userId: number, blockedId: number, now: number): Promise<boolean> => (await block.run(userId, blockedId, now)) === 1,
     /** False when not blocked. */
-    unblock: (userId: number, blockedId: number): boolean => unblock.run(userId, blockedId).changes === 1,
+    unblock: async (userId: number, blockedId: number): Promise<boolean> => (await unblock.run(userId, blockedId)) === 1,
     /** Whether `blockerId` blocked `blockedId`. */
-    blocks: (blockerId: number, blockedId: number): boolean => blocks.get(blockerId, blockedId) !== undefined,
+    blocks: async (blockerId: number, blockedId: number): Promise<boolean> => (await blocks.get(blockerId, blockedId)) !== undefined,
     /** Whether either of two people blocked the other. */
-    blockedEither: (a: number, b: number): boolean => blockedEither.get({ a, b }) !== undefined,
+    blockedEither: async (a: number, b: number): Promise<boolean> => (await blockedEither.get(a, b)) !== undefined,
     blocked: (userId: number) => blockedList.all(userId),
-    /** Members of a conversation who blocked this user. */
-    blockersIn: (conversationId: number, userId: number): number[] => blockersIn.all(conversationId, userId),
     /** Everyone the user blocked or was blocked by. */
-    blockedIds: (userId: number): number[] => blockedIds.all({ user: userId }),
+    blockedIds: (userId: number): Promise<number[]> => blockedIds.values<number>(userId),
+    /** Members of a conversation who blocked this user. */
+    blockersIn: (conversationId: number, userId: number): Promise<number[]> => blockersIn.values<number>(conversationId, userId),
   };
 }

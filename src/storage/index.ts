@@ -1,5 +1,5 @@
-// The storage layer: every prepared statement, grouped by what it stores.
-import type { Db } from './db.ts';
+// The storage layer: every prepared statement, grouped by what it stores, on whichever engine.
+import type { Driver } from './sql.ts';
 import { usersStore } from './users.ts';
 import { sessionsStore } from './sessions.ts';
 import { contactsStore } from './contacts.ts';
@@ -14,22 +14,24 @@ import { probeStore } from './probe.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
-export function createStore(db: Db) {
+export function createStore(driver: Driver) {
   return {
-    db,
-    users: usersStore(db),
-    sessions: sessionsStore(db),
-    contacts: contactsStore(db),
-    conversations: conversationsStore(db),
-    members: membersStore(db),
-    messages: messagesStore(db),
-    events: eventsStore(db),
-    search: searchStore(db),
-    codes: codesStore(db),
-    stats: statsStore(db),
-    probe: probeStore(db),
+    /** For the group commit (transactions) and for telling an unreachable database from a failing statement. */
+    driver,
+    users: usersStore(driver),
+    sessions: sessionsStore(driver),
+    contacts: contactsStore(driver),
+    conversations: conversationsStore(driver),
+    members: membersStore(driver),
+    messages: messagesStore(driver),
+    events: eventsStore(driver),
+    search: searchStore(driver),
+    codes: codesStore(driver),
+    stats: statsStore(driver),
+    probe: probeStore(driver),
   };
 }
 
 export { openDatabase } from './db.ts';
+export { sqliteDriver } from './sqlite.ts';
 export type { UserRow } from './users.ts';

@@ -1,5 +1,5 @@
 // Members of conversations: roles, each member's own settings and receipt points, and bans.
-import type { Db } from './db.ts';
+import { dialect, inList, type Sql } from './sql.ts';
 import type { Role } from './conversations.ts';
 
 export type MemberRow = {
@@ -16,105 +16,74 @@ export type MemberListRow = { user_id: number; username: string; fullname: strin
 
 export type BanRow = { username: string; fullname: string; banned_by: string | null; banned_at: number };
 
-export function membersStore(db: Db) {
-  const get = db.prepare<[number, number], MemberRow>(
-    'SELECT role, favorite, pinned, cleared_id, delivered_id, read_id, joined_at FROM members WHERE conversation_id = ? AND user_id = ?',
+export function membersStore(sql: Sql) {
+  const get = sql.prepare<MemberRow>(
+    'SELECT role, favorite, pinned, cleared_id, delivered_id, read_id, joined_at FROM members WHERE conversation_id = $1 AND user_id = $2',
   );
-  const list = db.prepare<[number], MemberListRow>(
+  const list = sql.prepare<MemberListRow>(
     `SELECT members.user_id, users.username, users.fullname, users.status, members.role, members.read_id, members.delivered_id, members.joined_at
        FROM members JOIN users ON users.id = members.user_id
-      WHERE members.conversation_id = ? ORDER BY members.position`,
+      WHERE members.conversation_id = $1 ORDER BY members.position`,
   );
-  const count = db.prepare<[number], number>('SELECT count(*) FROM members WHERE conversation_id = ?').pluck();
-  const insert = db.prepare<{ conversation: number; user: number; now: number }>(
+  const count = sql.prepare('SELECT count(*) FROM members WHERE conversation_id = $1');
+  const insert = sql.prepare(
     `INSERT INTO members (conversation_id, user_id, position, joined_at)
-     VALUES (:conversation, :user, (SELECT coalesce(max(position), -1) + 1 FROM members WHERE conversation_id = :conversation), :now)
+     VALUES ($1, $2, (SELECT coalesce(max(position), -1) + 1 FROM members WHERE conversation_id = $1), $3)
      ON CONFLICT DO NOTHING`,
   );
-  const remove = db.prepare<[number, number]>('DELETE FROM members WHERE conversation_id = ? AND user_id = ?');
-  const setRole = db.prepare<[string, number, number]>('UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?');
+  const remove = sql.prepare('DELETE FROM members WHERE conversation_id = $1 AND user_id = $2');
+  const setRole = sql.prepare('UPDATE members SET role = $1 WHERE conversation_id = $2 AND user_id = $3');
   // Who inherits a conversation whose owner leaves: the longest-standing admin, else the longest-standing member.
-  const successor = db.prepare<[number], number>(
-    "SELECT user_id FROM members WHERE conversation_id = ? ORDER BY role = 'admin' DESC, joined_at, position LIMIT 1",
-  ).pluck();
-  const setFavorite = db.prepare<[number, number, number]>('UPDATE members SET favorite = ? WHERE conversation_id = ? AND user_id = ?');
-  const setPinned = db.prepare<[number, number, number]>('UPDATE members SET pinned = ? WHERE conversation_id = ? AND user_id = ?');
-  const setCleared = db.prepare<[number, number, number]>('UPDATE members SET cleared_id = ? WHERE conversation_id = ? AND user_id = ?');
-  type Point = { conversation: number; user: number; message: number };
-  const read = db.prepare<Point>(
-    `UPDATE members SET read_id = :message, delivered_id = max(delivered_id, :message)
-      WHERE conversation_id = :conversation AND user_id = :user AND read_id < :message`,
-  );
-  const delivered = db.prepare<Point>(
-    'UPDATE members SET delivered_id = :message WHERE conversation_id = :conversation AND user_id = :user AND delivered_id < :message',
-  );
-  const deliveredTo = db.prepare<{ conversation: number; users: string; message: number }>(
-    `UPDATE members SET delivered_id = :message
-      WHERE conversation_id = :conversation AND delivered_id < :message AND user_id IN (SELECT value FROM json_each(:users))`,
-  );
-  const ban = db.prepare<[number, number, number, number]>(
-    'INSERT INTO bans (conversation_id, user_id, banned_by, banned_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-  );
-  const unban = db.prepare<[number, number]>('DELETE FROM bans WHERE conversation_id = ? AND user_id = ?');
-  const isBanned = db.prepare<[number, number], number>('SELECT 1 FROM bans WHERE conversation_id = ? AND user_id = ?').pluck();
-  const banned = db.prepare<[number], BanRow>(
+  const successor = sql.prepare("SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY CASE WHEN role = 'admin' THEN 0 ELSE 1 END, joined_at, position LIMIT 1");
+  const setFavorite = sql.prepare('UPDATE members SET favorite = $1 WHERE conversation_id = $2 AND user_id = $3');
+  const setPinned = sql.prepare('UPDATE members SET pinned = $1 WHERE conversation_id = $2 AND user_id = $3');
+  const setCleared = sql.prepare('UPDATE members SET cleared_id = $1 WHERE conversation_id = $2 AND user_id = $3');
+  const greatest = { sqlite: 'max', postgres: 'greatest' };
+  const read = sql.prepare(dialect`UPDATE members SET read_id = $3, delivered_id = ${greatest}(delivered_id, $3)
+      WHERE conversation_id = $1 AND user_id = $2 AND read_id < $3`);
+  const delivered = sql.prepare('UPDATE members SET delivered_id = $3 WHERE conversation_id = $1 AND user_id = $2 AND delivered_id < $3');
+  const deliveredTo = sql.prepare(dialect`UPDATE members SET delivered_id = $3 WHERE conversation_id = $1 AND delivered_id < $3 AND ${inList('user_id', '$2')}`);
+  const ban = sql.prepare('INSERT INTO bans (conversation_id, user_id, banned_by, banned_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING');
+  const unban = sql.prepare('DELETE FROM bans WHERE conversation_id = $1 AND user_id = $2');
+  const isBanned = sql.prepare('SELECT 1 FROM bans WHERE conversation_id = $1 AND user_id = $2');
+  const banned = sql.prepare<BanRow>(
     `SELECT users.username, users.fullname, banner.username AS banned_by, bans.banned_at
        FROM bans JOIN users ON users.id = bans.user_id LEFT JOIN users AS banner ON banner.id = bans.banned_by
-      WHERE bans.conversation_id = ? ORDER BY bans.banned_at, users.username`,
+      WHERE bans.conversation_id = $1 ORDER BY bans.banned_at, users.username`,
   );
-  const openPeriod = db.prepare<[number, number, number]>('INSERT INTO member_periods (conversation_id, user_id, from_seq) VALUES (?, ?, ?)');
-  const closePeriod = db.prepare<[number, number, number]>(
-    'UPDATE member_periods SET to_seq = ? WHERE conversation_id = ? AND user_id = ? AND to_seq IS NULL',
-  );
-  const dropPeriods = db.prepare<[number]>('DELETE FROM member_periods WHERE conversation_id = ?');
+  const openPeriod = sql.prepare('INSERT INTO member_periods (conversation_id, user_id, from_seq) VALUES ($1, $2, $3)');
+  const closePeriod = sql.prepare('UPDATE member_periods SET to_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND to_seq IS NULL');
+  const dropPeriods = sql.prepare('DELETE FROM member_periods WHERE conversation_id = $1');
 
   return {
-    get: (conversationId: number, userId: number): MemberRow | undefined => get.get(conversationId, userId),
-    list: (conversationId: number): MemberListRow[] => list.all(conversationId),
-    count: (conversationId: number): number => count.get(conversationId) ?? 0,
+    get: (conversationId: number, userId: number): Promise<MemberRow | undefined> => get.get(conversationId, userId),
+    list: (conversationId: number): Promise<MemberListRow[]> => list.all(conversationId),
+    count: async (conversationId: number): Promise<number> => (await count.value<number>(conversationId)) ?? 0,
     /** Adds a member (after the others) as a plain member; false when they already were one. */
-    add: (conversationId: number, userId: number, now: number): boolean => insert.run({ conversation: conversationId, user: userId, now }).changes === 1,
-    remove(conversationId: number, userId: number): void {
-      remove.run(conversationId, userId);
-    },
-    setRole(conversationId: number, userId: number, role: Role): void {
-      setRole.run(role, conversationId, userId);
-    },
-    successor: (conversationId: number): number | undefined => successor.get(conversationId),
-    setFavorite(conversationId: number, userId: number, favorite: boolean): void {
-      setFavorite.run(favorite ? 1 : 0, conversationId, userId);
-    },
-    setPinned(conversationId: number, userId: number, pinned: boolean): void {
-      setPinned.run(pinned ? 1 : 0, conversationId, userId);
-    },
-    setCleared(conversationId: number, userId: number, clearedId: number): void {
-      setCleared.run(clearedId, conversationId, userId);
-    },
+    add: async (conversationId: number, userId: number, now: number): Promise<boolean> => (await insert.run(conversationId, userId, now)) === 1,
+    remove: async (conversationId: number, userId: number): Promise<void> => void (await remove.run(conversationId, userId)),
+    setRole: async (conversationId: number, userId: number, role: Role): Promise<void> => void (await setRole.run(role, conversationId, userId)),
+    successor: (conversationId: number): Promise<number | undefined> => successor.value<number>(conversationId),
+    setFavorite: async (conversationId: number, userId: number, favorite: boolean): Promise<void> => void (await setFavorite.run(favorite ? 1 : 0, conversationId, userId)),
+    setPinned: async (conversationId: number, userId: number, pinned: boolean): Promise<void> => void (await setPinned.run(pinned ? 1 : 0, conversationId, userId)),
+    setCleared: async (conversationId: number, userId: number, clearedId: number): Promise<void> => void (await setCleared.run(clearedId, conversationId, userId)),
     /** Moves the read point (and the delivered point with it) up to `messageId`, never back; true when it moved. */
-    read: (conversationId: number, userId: number, messageId: number): boolean => read.run({ conversation: conversationId, user: userId, message: messageId }).changes === 1,
+    read: async (conversationId: number, userId: number, messageId: number): Promise<boolean> => (await read.run(conversationId, userId, messageId)) === 1,
     /** Moves the delivered point up to `messageId`; true when it moved. */
-    delivered: (conversationId: number, userId: number, messageId: number): boolean => delivered.run({ conversation: conversationId, user: userId, message: messageId }).changes === 1,
+    delivered: async (conversationId: number, userId: number, messageId: number): Promise<boolean> => (await delivered.run(conversationId, userId, messageId)) === 1,
     /** Moves several members' delivered points up to `messageId` in one statement. */
-    deliveredTo(conversationId: number, userIds: readonly number[], messageId: number): void {
-      if (userIds.length) deliveredTo.run({ conversation: conversationId, users: JSON.stringify(userIds), message: messageId });
+    async deliveredTo(conversationId: number, userIds: readonly number[], messageId: number): Promise<void> {
+      if (userIds.length) await deliveredTo.run(conversationId, sql.list(userIds), messageId);
     },
-    ban(conversationId: number, userId: number, bannedBy: number, now: number): void {
-      ban.run(conversationId, userId, bannedBy, now);
-    },
+    ban: async (conversationId: number, userId: number, bannedBy: number, now: number): Promise<void> => void (await ban.run(conversationId, userId, bannedBy, now)),
     /** True when they were banned. */
-    unban: (conversationId: number, userId: number): boolean => unban.run(conversationId, userId).changes === 1,
-    isBanned: (conversationId: number, userId: number): boolean => isBanned.get(conversationId, userId) !== undefined,
-    banned: (conversationId: number): BanRow[] => banned.all(conversationId),
+    unban: async (conversationId: number, userId: number): Promise<boolean> => (await unban.run(conversationId, userId)) === 1,
+    isBanned: async (conversationId: number, userId: number): Promise<boolean> => (await isBanned.get(conversationId, userId)) !== undefined,
+    banned: (conversationId: number): Promise<BanRow[]> => banned.all(conversationId),
     /** The event log shows a member the conversation's events from `seq` on… */
-    openPeriod(conversationId: number, userId: number, seq: number): void {
-      openPeriod.run(conversationId, userId, seq);
-    },
+    openPeriod: async (conversationId: number, userId: number, seq: number): Promise<void> => void (await openPeriod.run(conversationId, userId, seq)),
     /** …through `seq`, when they leave. */
-    closePeriod(conversationId: number, userId: number, seq: number): void {
-      closePeriod.run(seq, conversationId, userId);
-    },
-    dropPeriods(conversationId: number): void {
-      dropPeriods.run(conversationId);
-    },
+    closePeriod: async (conversationId: number, userId: number, seq: number): Promise<void> => void (await closePeriod.run(seq, conversationId, userId)),
+    dropPeriods: async (conversationId: number): Promise<void> => void (await dropPeriods.run(conversationId)),
   };
 }

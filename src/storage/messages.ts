@@ -1,6 +1,6 @@
 // Messages: stored once, read a page at a time, edited, deleted to tombstones and reacted to.
 import { limits } from '../../protocol/index.ts';
-import type { Db } from './db.ts';
+import { dialect, inList, type Sql } from './sql.ts';
 
 /** A message as stored, joined with its sender's and its replied-to message's; reactions are read separately. */
 export type MessageRow = {
@@ -32,81 +32,71 @@ const joins = `
     LEFT JOIN users ru ON ru.id = r.sender_id`;
 const select = `SELECT ${columns} ${joins}`;
 
-/** Messages from people the reader (`:reader`) blocked are not shown to them, nor counted. */
-export const notBlocked = '(m.sender_id IS NULL OR m.sender_id NOT IN (SELECT blocked_id FROM blocks WHERE user_id = :reader))';
+/** Messages from people the reader (parameter `param`) blocked are not shown to them, nor counted. */
+export const notBlocked = (param: string) => `(m.sender_id IS NULL OR m.sender_id NOT IN (SELECT blocked_id FROM blocks WHERE user_id = ${param}))`;
 
 export const messageColumns = columns;
 export const messageJoins = joins;
 
-export function messagesStore(db: Db) {
-  const insert = db.prepare<[number, number, number | null, string, number, string | null]>(
-    'INSERT INTO messages (conversation_id, sender_id, reply_id, content, sent_at, client_id) VALUES (?, ?, ?, ?, ?, ?)',
+export function messagesStore(sql: Sql) {
+  const insert = sql.prepare<{ id: number }>(
+    'INSERT INTO messages (conversation_id, sender_id, reply_id, content, sent_at, client_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
   );
-  const byId = db.prepare<[number], MessageRow>(`${select} WHERE m.id = ?`);
-  const byClientId = db.prepare<[number, string], number>('SELECT id FROM messages WHERE sender_id = ? AND client_id = ?').pluck();
-  const newer = db.prepare<{ conversation: number; reader: number; after: number; limit: number }, MessageRow>(
-    `${select} WHERE m.conversation_id = :conversation AND m.id > :after AND ${notBlocked} ORDER BY m.id LIMIT :limit`,
-  );
-  const older = db.prepare<{ conversation: number; reader: number; before: number; floor: number; limit: number }, MessageRow>(
-    `${select} WHERE m.conversation_id = :conversation AND m.id < :before AND m.id > :floor AND ${notBlocked} ORDER BY m.id DESC LIMIT :limit`,
-  );
-  const latest = db.prepare<[number], number | null>('SELECT max(id) FROM messages WHERE conversation_id = ?').pluck();
-  const unread = db.prepare<{ conversation: number; reader: number; after: number; cap: number }, number>(
+  const byId = sql.prepare<MessageRow>(`${select} WHERE m.id = $1`);
+  const byClientId = sql.prepare('SELECT id FROM messages WHERE sender_id = $1 AND client_id = $2');
+  const newer = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id LIMIT $4`);
+  const older = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND m.id < $3 AND m.id > $4 AND ${notBlocked('$2')} ORDER BY m.id DESC LIMIT $5`);
+  const latest = sql.prepare('SELECT max(id) FROM messages WHERE conversation_id = $1');
+  const unread = sql.prepare(
     `SELECT count(*) FROM (SELECT 1 FROM messages AS m
-      WHERE m.conversation_id = :conversation AND m.id > :after AND m.deleted_at IS NULL AND m.sender_id IS NOT :reader AND ${notBlocked}
-      LIMIT :cap)`,
-  ).pluck();
-  const lastShown = db.prepare<{ conversation: number; reader: number; floor: number }, number>(
-    `SELECT m.id FROM messages AS m WHERE m.conversation_id = :conversation AND m.id > :floor AND ${notBlocked} ORDER BY m.id DESC LIMIT 1`,
-  ).pluck();
-  const edit = db.prepare<[string, number, number]>('UPDATE messages SET content = ?, edited_at = ? WHERE id = ?');
-  const tombstone = db.prepare<[number, number]>("UPDATE messages SET content = '', deleted_at = ? WHERE id = ?");
-  const react = db.prepare<[number, number, string, number]>(
-    'INSERT INTO reactions (message_id, user_id, emoji, reacted_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      WHERE m.conversation_id = $1 AND m.id > $3 AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM $2 AND ${notBlocked('$2')}
+      LIMIT $4) AS capped`,
   );
-  const unreact = db.prepare<[number, number, string]>('DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?');
-  const dropReactions = db.prepare<[number]>('DELETE FROM reactions WHERE message_id = ?');
-  const reactionsOf = db.prepare<[number, number], number>('SELECT count(*) FROM reactions WHERE message_id = ? AND user_id = ?').pluck();
-  const reactions = db.prepare<[string], ReactionRow>(
-    `SELECT reactions.message_id, reactions.emoji, count(*) AS count, json_group_array(COALESCE(users.username, 'deleted user')) AS users
-       FROM reactions LEFT JOIN users ON users.id = reactions.user_id
-      WHERE reactions.message_id IN (SELECT value FROM json_each(?))
-      GROUP BY reactions.message_id, reactions.emoji
-      ORDER BY min(reactions.rowid)`,
-  );
+  const lastShown = sql.prepare(`SELECT m.id FROM messages AS m WHERE m.conversation_id = $1 AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id DESC LIMIT 1`);
+  const edit = sql.prepare('UPDATE messages SET content = $1, edited_at = $2 WHERE id = $3');
+  const tombstone = sql.prepare("UPDATE messages SET content = '', deleted_at = $1 WHERE id = $2");
+  const react = sql.prepare('INSERT INTO reactions (message_id, user_id, emoji, reacted_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING');
+  const unreact = sql.prepare('DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3');
+  const dropReactions = sql.prepare('DELETE FROM reactions WHERE message_id = $1');
+  const reactionsOf = sql.prepare('SELECT count(*) FROM reactions WHERE message_id = $1 AND user_id = $2');
+  // `rowid` keeps the order of reacting (an identity column of that name on PostgreSQL).
+  const reactions = sql.prepare<ReactionRow>(dialect`
+    SELECT reactions.message_id, reactions.emoji, count(*) AS count,
+           ${{ sqlite: 'json_group_array', postgres: 'json_agg' }}(COALESCE(users.username, 'deleted user'))${{ sqlite: '', postgres: '::text' }} AS users
+      FROM reactions LEFT JOIN users ON users.id = reactions.user_id
+     WHERE ${inList('reactions.message_id', '$1')}
+     GROUP BY reactions.message_id, reactions.emoji
+     ORDER BY min(reactions.rowid)`);
   return {
-    insert: (message: { conversationId: number; senderId: number; replyId: number | null; content: string; sentAt: number; clientId: string | null }): number =>
-      Number(insert.run(message.conversationId, message.senderId, message.replyId, message.content, message.sentAt, message.clientId).lastInsertRowid),
-    byId: (id: number): MessageRow | undefined => byId.get(id),
+    insert: async (message: { conversationId: number; senderId: number; replyId: number | null; content: string; sentAt: number; clientId: string | null }): Promise<number> =>
+      (await insert.get(message.conversationId, message.senderId, message.replyId, message.content, message.sentAt, message.clientId))!.id,
+    byId: (id: number): Promise<MessageRow | undefined> => byId.get(id),
     /** The id of the message a sender already sent under this client id, if any. */
-    byClientId: (senderId: number, clientId: string): number | undefined => byClientId.get(senderId, clientId),
+    byClientId: (senderId: number, clientId: string): Promise<number | undefined> => byClientId.value<number>(senderId, clientId),
     /** What `readerId` is shown: newest first below `before` (and above `floor`, their clear point); or, with `after`, oldest first above it. */
-    page(conversationId: number, readerId: number, cursor: { before: number | null; after: number | null; floor: number }, limit: number): MessageRow[] {
-      if (cursor.after !== null) return newer.all({ conversation: conversationId, reader: readerId, after: Math.max(cursor.after, cursor.floor), limit });
-      return older.all({ conversation: conversationId, reader: readerId, before: cursor.before ?? Number.MAX_SAFE_INTEGER, floor: cursor.floor, limit });
+    page(conversationId: number, readerId: number, cursor: { before: number | null; after: number | null; floor: number }, limit: number): Promise<MessageRow[]> {
+      if (cursor.after !== null) return newer.all(conversationId, readerId, Math.max(cursor.after, cursor.floor), limit);
+      return older.all(conversationId, readerId, cursor.before ?? Number.MAX_SAFE_INTEGER, cursor.floor, limit);
     },
-    latest: (conversationId: number): number => latest.get(conversationId) ?? 0,
+    latest: async (conversationId: number): Promise<number> => (await latest.value<number | null>(conversationId)) ?? 0,
     /** Others' live messages after `after` that `readerId` is shown, counted up to `cap` (reading at most that many). */
-    unread: (conversationId: number, readerId: number, after: number, cap: number): number =>
-      unread.get({ conversation: conversationId, reader: readerId, after, cap }) ?? 0,
+    unread: async (conversationId: number, readerId: number, after: number, cap: number): Promise<number> =>
+      (await unread.value<number>(conversationId, readerId, after, cap)) ?? 0,
     /** The newest message `readerId` is shown above their clear point. */
-    lastShown: (conversationId: number, readerId: number, floor: number): number | undefined =>
-      lastShown.get({ conversation: conversationId, reader: readerId, floor }),
-    edit(id: number, content: string, now: number): void {
-      edit.run(content, now, id);
-    },
+    lastShown: (conversationId: number, readerId: number, floor: number): Promise<number | undefined> => lastShown.value<number>(conversationId, readerId, floor),
+    edit: async (id: number, content: string, now: number): Promise<void> => void (await edit.run(content, now, id)),
     /** Empties a message and drops its reactions; the row stays as a tombstone. */
-    tombstone(id: number, now: number): void {
-      tombstone.run(now, id);
-      dropReactions.run(id);
+    async tombstone(id: number, now: number): Promise<void> {
+      await tombstone.run(now, id);
+      await dropReactions.run(id);
     },
     /** False when the user had already reacted with this emoji. */
-    react: (id: number, userId: number, emoji: string, now: number): boolean => react.run(id, userId, emoji, now).changes === 1,
+    react: async (id: number, userId: number, emoji: string, now: number): Promise<boolean> => (await react.run(id, userId, emoji, now)) === 1,
     /** False when the user had not reacted with this emoji. */
-    unreact: (id: number, userId: number, emoji: string): boolean => unreact.run(id, userId, emoji).changes === 1,
+    unreact: async (id: number, userId: number, emoji: string): Promise<boolean> => (await unreact.run(id, userId, emoji)) === 1,
     /** How many different emojis a user has on a message. */
-    reactionsBy: (id: number, userId: number): number => reactionsOf.get(id, userId) ?? 0,
+    reactionsBy: async (id: number, userId: number): Promise<number> => (await reactionsOf.value<number>(id, userId)) ?? 0,
     /** The reactions of these messages, grouped by emoji in the order first used. */
-    reactions: (ids: readonly number[]): ReactionRow[] => (ids.length ? reactions.all(JSON.stringify(ids)) : []),
+    reactions: async (ids: readonly number[]): Promise<ReactionRow[]> => (ids.length ? reactions.all(sql.list(ids)) : []),
   };
 }

@@ -1,10 +1,10 @@
 // The readiness probe's question to the database: does it answer a read?
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 
-export function probeStore(db: Db) {
-  const schema = db.prepare<[], { tables: number }>('SELECT count(*) AS tables FROM sqlite_schema');
+export function probeStore(sql: Sql) {
+  const answer = sql.prepare({ sqlite: 'SELECT count(*) FROM sqlite_schema', postgres: 'SELECT 1' });
   return {
-    /** Throws what SQLite says when it cannot read (a closed handle, an I/O error). */
-    answers: (): boolean => schema.get() !== undefined,
+    /** Rejects with what the engine says when it cannot read (a closed handle, an I/O error, no connection). */
+    answers: async (): Promise<boolean> => (await answer.value()) !== undefined,
   };
 }

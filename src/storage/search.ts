@@ -1,7 +1,10 @@
-// Full-text search over messages (SQLite FTS5): indexing new messages in batches, and finding what a
-// user may see, newest first, examining a bounded number of matches per request.
-import type { Db } from './db.ts';
+// Full-text search over messages, newest first, examining a bounded number of matches per request:
+// SQLite's FTS5 (indexed in batches), or PostgreSQL's tsvector column with a GIN index.
+import { dialect, inList, type Sql } from './sql.ts';
 import { messageColumns, messageJoins, notBlocked, type MessageRow } from './messages.ts';
+
+/** A search as words: every term must match; a term is a phrase of tokens, the last one a prefix when `prefix`. */
+export type SearchTerms = readonly { readonly tokens: readonly string[]; readonly prefix: boolean }[];
 
 /** Matches read from the index at a time, newest first. */
 const chunk = 250;
@@ -12,62 +15,78 @@ export type SearchPage = {
   next: number | null;
 };
 
-export function searchStore(db: Db) {
-  const through = db.prepare<[], number>('SELECT through FROM search_index WHERE id = 1').pluck();
-  const newest = db.prepare<[], number | null>('SELECT max(id) FROM messages').pluck();
-  const index = db.prepare<{ after: number; upto: number }>(
-    'INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id > :after AND id <= :upto',
-  );
-  const advance = db.prepare<[number]>('UPDATE search_index SET through = ? WHERE id = 1');
-  // FTS5 walks its index in rowid order, backwards here, and stops at the limit.
-  const candidates = db.prepare<{ match: string; before: number; limit: number }, number>(
-    'SELECT rowid FROM messages_fts WHERE messages_fts MATCH :match AND rowid < :before ORDER BY rowid DESC LIMIT :limit',
-  ).pluck();
-  const visible = db.prepare<{ ids: string; reader: number; conversation: number | null }, number>(
-    `SELECT m.id FROM messages AS m
-       JOIN members ON members.conversation_id = m.conversation_id AND members.user_id = :reader
-      WHERE m.id IN (SELECT value FROM json_each(:ids)) AND m.id > members.cleared_id AND m.deleted_at IS NULL
-        AND (:conversation IS NULL OR m.conversation_id = :conversation) AND ${notBlocked}
-      ORDER BY m.id DESC`,
-  ).pluck();
-  const hit = db.prepare<{ match: string; id: number; open: string; close: string }, MessageRow & { snippet: string }>(
-    `SELECT ${messageColumns}, snippet(messages_fts, 0, :open, :close, '…', 16) AS snippet ${messageJoins}
-       JOIN messages_fts ON messages_fts.rowid = m.id
-      WHERE messages_fts MATCH :match AND messages_fts.rowid = :id`,
-  );
+/** FTS5's query language: each term a quoted phrase (so no operator or column filter comes from the user), `*` for a prefix. */
+const fts5 = (terms: SearchTerms) => terms.map(({ tokens, prefix }) => `"${tokens.join(' ').replaceAll('"', '""')}"${prefix ? '*' : ''}`).join(' ');
+
+/** PostgreSQL's tsquery: quoted lexemes, `<->` within a phrase, `:*` for a prefix, `&` between terms. */
+const tsquery = (terms: SearchTerms) =>
+  terms.map(({ tokens, prefix }) => tokens.map((token, i) => `'${token.replaceAll("'", "''").replaceAll('\\', '\\\\')}'${prefix && i === tokens.length - 1 ? ':*' : ''}`).join(' <-> ')).join(' & ');
+
+export function searchStore(sql: Sql) {
+  const postgres = sql.engine === 'postgres';
+  // SQLite indexes new messages in batches (an FTS5 segment per transaction would cost more than the message);
+  // PostgreSQL keeps the tsvector column in step by itself.
+  const through = sql.prepare({ sqlite: 'SELECT through FROM search_index WHERE id = 1', postgres: 'SELECT 0' });
+  const newest = sql.prepare('SELECT max(id) FROM messages');
+  const index = sql.prepare({ sqlite: 'INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id > $1 AND id <= $2', postgres: 'SELECT 1' });
+  const advance = sql.prepare({ sqlite: 'UPDATE search_index SET through = $1 WHERE id = 1', postgres: 'SELECT 1' });
+  // Newest first, stopping at the limit: FTS5 walks its index backwards; PostgreSQL picks the GIN index
+  // for rare words and a backward walk of the primary key for common ones.
+  const candidates = sql.prepare({
+    sqlite: 'SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1 AND rowid < $2 ORDER BY rowid DESC LIMIT $3',
+    postgres: "SELECT id FROM messages WHERE search_vector @@ to_tsquery('parley', $1) AND id < $2 ORDER BY id DESC LIMIT $3",
+  });
+  const visible = sql.prepare(dialect`
+    SELECT m.id FROM messages AS m
+      JOIN members ON members.conversation_id = m.conversation_id AND members.user_id = $2
+     WHERE ${inList('m.id', '$1')} AND m.id > members.cleared_id AND m.deleted_at IS NULL
+       AND (CAST($3 AS BIGINT) IS NULL OR m.conversation_id = $3) AND ${notBlocked('$2')}
+     ORDER BY m.id DESC`);
+  const hit = sql.prepare<MessageRow & { snippet: string }>({
+    sqlite: `SELECT ${messageColumns}, snippet(messages_fts, 0, $3, $4, '…', 16) AS snippet ${messageJoins}
+               JOIN messages_fts ON messages_fts.rowid = m.id
+              WHERE messages_fts MATCH $1 AND messages_fts.rowid = $2`,
+    postgres: `SELECT ${messageColumns},
+                      ts_headline('parley', m.content, to_tsquery('parley', $1),
+                                  'StartSel=' || $3 || ', StopSel=' || $4 || ', MaxWords=16, MinWords=8, ShortWord=0, MaxFragments=1, FragmentDelimiter=" … "') AS snippet
+               ${messageJoins} WHERE m.id = $2`,
+  });
 
   return {
-    /** Adds every message not yet in the index; returns how many ids it covered. Run inside a transaction. */
-    catchUp(): number {
-      const after = through.get() ?? 0;
-      const upto = newest.get() ?? 0;
+    /** Adds every message not yet in the index (SQLite); returns how many ids it covered. Run inside a transaction. */
+    async catchUp(): Promise<number> {
+      if (postgres) return 0;
+      const after = (await through.value<number>()) ?? 0;
+      const upto = (await newest.value<number | null>()) ?? 0;
       if (upto <= after) return 0;
-      index.run({ after, upto });
-      advance.run(upto);
+      await index.run(after, upto);
+      await advance.run(upto);
       return upto - after;
     },
     /**
      * Hits the reader can see (a member, after their clear point, not deleted, not from someone they
      * blocked), newest first, below `before`. At most `budget` matches are examined: a page may come
-     * back short with a `next` to go on from. Snippets mark hits with `open` and `close`.
+     * back short with a `next` to go on from. Snippets mark hits with `open` and `close` (plain ASCII).
      */
-    find(query: { reader: number; match: string; conversation: number | null; before: number | null; limit: number; budget: number; open: string; close: string }): SearchPage {
+    async find(query: { reader: number; terms: SearchTerms; conversation: number | null; before: number | null; limit: number; budget: number; open: string; close: string }): Promise<SearchPage> {
+      const match = postgres ? tsquery(query.terms) : fts5(query.terms);
       const found: number[] = [];
       let cursor = query.before ?? Number.MAX_SAFE_INTEGER;
       let examined = 0;
       let exhausted = false;
       while (found.length <= query.limit && examined < query.budget) {
-        const ids = candidates.all({ match: query.match, before: cursor, limit: Math.min(chunk, query.budget - examined) });
+        const ids = await candidates.values<number>(match, cursor, Math.min(chunk, query.budget - examined));
         examined += ids.length;
         if (ids.length === 0) {
           exhausted = true;
           break;
         }
-        found.push(...visible.all({ ids: JSON.stringify(ids), reader: query.reader, conversation: query.conversation }));
+        found.push(...(await visible.values<number>(sql.list(ids), query.reader, query.conversation)));
         cursor = ids.at(-1)!;
       }
       const page = found.slice(0, query.limit);
-      const rows = page.map((id) => hit.get({ match: query.match, id, open: query.open, close: query.close })!);
+      const rows = [];
+      for (const id of page) rows.push((await hit.get(match, id, query.open, query.close))!);
       const next = found.length > query.limit ? page.at(-1)! : exhausted ? null : cursor;
       return { rows, next };
     },

@@ -1,67 +1,63 @@
 // Login sessions: each token names one, so a session can be revoked before its token expires; each
 // holds its current refresh token (hashed) and remembers the used ones, to catch a stolen one replayed.
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 
 export type SessionRow = { id: string; created_at: number; last_seen_at: number | null; user_agent: string; ip: string };
 
-export function sessionsStore(db: Db) {
-  const insert = db.prepare<[string, number, number, number, string, string, string | null, number | null]>(
-    'INSERT INTO sessions (id, user_id, created_at, expires_at, user_agent, ip, refresh_hash, refresh_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+export function sessionsStore(sql: Sql) {
+  const insert = sql.prepare(
+    'INSERT INTO sessions (id, user_id, created_at, expires_at, user_agent, ip, refresh_hash, refresh_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
   );
-  const active = db.prepare<[string, number, number], number>(
-    'SELECT expires_at FROM sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?',
-  ).pluck();
-  const revoke = db.prepare<[number, string]>('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
-  const liveIds = db.prepare<[number, number], string>('SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?').pluck();
-  const list = db.prepare<[number, number], SessionRow>(
+  const active = sql.prepare('SELECT expires_at FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3');
+  const revoke = sql.prepare('UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL');
+  const liveIds = sql.prepare('SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2');
+  // `rowid` is SQLite's own; PostgreSQL's table has an identity column of that name: the order of creation.
+  const list = sql.prepare<SessionRow>(
     `SELECT id, created_at, last_seen_at, user_agent, ip FROM sessions
-      WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, rowid DESC`,
+      WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, rowid DESC`,
   );
-  const touch = db.prepare<[number, string]>('UPDATE sessions SET last_seen_at = ? WHERE id = ?');
-  const byRefresh = db.prepare<[string, number], { id: string; user_id: number }>(
-    'SELECT id, user_id FROM sessions WHERE refresh_hash = ? AND revoked_at IS NULL AND refresh_expires_at > ?',
+  const touch = sql.prepare('UPDATE sessions SET last_seen_at = $1 WHERE id = $2');
+  const byRefresh = sql.prepare<{ id: string; user_id: number }>(
+    'SELECT id, user_id FROM sessions WHERE refresh_hash = $1 AND revoked_at IS NULL AND refresh_expires_at > $2',
   );
-  const used = db.prepare<[number, string], { session_id: string; user_id: number; used_at: number; live: number }>(
+  const used = sql.prepare<{ session_id: string; user_id: number; used_at: number; live: number }>(
     `SELECT used_refresh_tokens.session_id, sessions.user_id, used_refresh_tokens.used_at,
-            sessions.revoked_at IS NULL AND sessions.refresh_expires_at > ? AS live
-       FROM used_refresh_tokens JOIN sessions ON sessions.id = used_refresh_tokens.session_id WHERE hash = ?`,
+            CASE WHEN sessions.revoked_at IS NULL AND sessions.refresh_expires_at > $2 THEN 1 ELSE 0 END AS live
+       FROM used_refresh_tokens JOIN sessions ON sessions.id = used_refresh_tokens.session_id WHERE hash = $1`,
   );
-  const hasAddress = db.prepare<[number, string], number>('SELECT 1 FROM sessions WHERE user_id = ? AND ip = ? LIMIT 1').pluck();
+  const hasAddress = sql.prepare('SELECT 1 FROM sessions WHERE user_id = $1 AND ip = $2 LIMIT 1');
   // The session a refresh token names, live or not, current or already rotated.
-  const namedBy = db.prepare<{ hash: string }, { id: string; user_id: number }>(
-    `SELECT id, user_id FROM sessions WHERE refresh_hash = :hash
+  const namedBy = sql.prepare<{ id: string; user_id: number }>(
+    `SELECT id, user_id FROM sessions WHERE refresh_hash = $1
      UNION ALL
-     SELECT sessions.id, sessions.user_id FROM used_refresh_tokens JOIN sessions ON sessions.id = used_refresh_tokens.session_id WHERE hash = :hash`,
+     SELECT sessions.id, sessions.user_id FROM used_refresh_tokens JOIN sessions ON sessions.id = used_refresh_tokens.session_id WHERE hash = $1`,
   );
-  const rotate = db.prepare<[string, string]>('UPDATE sessions SET refresh_hash = ? WHERE id = ?');
-  const remember = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO used_refresh_tokens (hash, session_id, used_at) VALUES (?, ?, ?)');
+  const rotate = sql.prepare('UPDATE sessions SET refresh_hash = $1 WHERE id = $2');
+  const remember = sql.prepare('INSERT INTO used_refresh_tokens (hash, session_id, used_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING');
 
   return {
-    create(session: { id: string; userId: number; createdAt: number; expiresAt: number; userAgent?: string; ip?: string; refreshHash?: string | null }): void {
-      insert.run(session.id, session.userId, session.createdAt, session.expiresAt, session.userAgent ?? '', session.ip ?? '', session.refreshHash ?? null, session.refreshHash ? session.expiresAt : null);
-    },
+    create: async (session: { id: string; userId: number; createdAt: number; expiresAt: number; userAgent?: string; ip?: string; refreshHash?: string | null }): Promise<void> =>
+      void (await insert.run(session.id, session.userId, session.createdAt, session.expiresAt, session.userAgent ?? '', session.ip ?? '', session.refreshHash ?? null, session.refreshHash ? session.expiresAt : null)),
     /** When the session ends, while it is live. */
-    activeUntil: (id: string, userId: number, now: number): number | undefined => active.get(id, userId, now),
+    activeUntil: (id: string, userId: number, now: number): Promise<number | undefined> => active.value<number>(id, userId, now),
     /** Returns whether the session was active until now. */
-    revoke: (id: string, now: number): boolean => revoke.run(now, id).changes === 1,
+    revoke: async (id: string, now: number): Promise<boolean> => (await revoke.run(now, id)) === 1,
     /** The user's live sessions' ids. */
-    liveIds: (userId: number, now: number): string[] => liveIds.all(userId, now),
-    list: (userId: number, now: number): SessionRow[] => list.all(userId, now),
-    touch(id: string, now: number): void {
-      touch.run(now, id);
-    },
+    liveIds: (userId: number, now: number): Promise<string[]> => liveIds.values<string>(userId, now),
+    list: (userId: number, now: number): Promise<SessionRow[]> => list.all(userId, now),
+    touch: async (id: string, now: number): Promise<void> => void (await touch.run(now, id)),
     /** The live session whose current refresh token this is. */
     byRefresh: (hash: string, now: number) => byRefresh.get(hash, now),
     /** The session a refresh token was already used for, if it was: when, and whether the session is still live. */
-    usedRefresh: (hash: string, now: number) => used.get(now, hash),
+    usedRefresh: (hash: string, now: number) => used.get(hash, now),
     /** Whether the user ever held a session from this address. */
-    hasAddress: (userId: number, ip: string): boolean => hasAddress.get(userId, ip) !== undefined,
+    hasAddress: async (userId: number, ip: string): Promise<boolean> => (await hasAddress.get(userId, ip)) !== undefined,
     /** The session a refresh token belongs to, whatever its state (to recognise a device, or to log it out). */
-    namedByRefresh: (hash: string): { id: string; user_id: number } | undefined => namedBy.get({ hash }),
+    namedByRefresh: (hash: string) => namedBy.get(hash),
     /** Replaces the session's refresh token, remembering the old one as used. */
-    rotate(id: string, oldHash: string, newHash: string, now: number): void {
-      remember.run(oldHash, id, now);
-      rotate.run(newHash, id);
+    async rotate(id: string, oldHash: string, newHash: string, now: number): Promise<void> {
+      await remember.run(oldHash, id, now);
+      await rotate.run(newHash, id);
     },
   };
 }

@@ -1,5 +1,5 @@
 // Users: accounts, looked up by id or by username without regard to case.
-import { likePattern, type Db } from './db.ts';
+import { likePattern, type Sql } from './sql.ts';
 
 export type UserRow = {
   id: number;
@@ -17,80 +17,67 @@ export type UserRow = {
   account_status: 'active' | 'suspended';
 };
 
-export function usersStore(db: Db) {
-  const insert = db.prepare<[string, string, string, number, number]>(
-    'INSERT INTO users (username, fullname, password_hash, created_at, last_online) VALUES (?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING',
+/**
+ * Usernames are compared without regard to case: SQLite's column is COLLATE NOCASE, PostgreSQL's is
+ * citext. Full names are matched the same way (LIKE is case-insensitive for ASCII in SQLite; ILIKE).
+ */
+const listing = (filter: string) => ({
+  sqlite: `SELECT * FROM users
+            WHERE (username LIKE $1 ESCAPE '\\' OR fullname LIKE $1 ESCAPE '\\') AND username > $2 COLLATE NOCASE AND ${filter}
+            ORDER BY username COLLATE NOCASE LIMIT $4`,
+  postgres: `SELECT * FROM users
+              WHERE (username LIKE $1 ESCAPE '\\' OR fullname ILIKE $1 ESCAPE '\\') AND username > $2 AND ${filter}
+              ORDER BY username LIMIT $4`,
+});
+
+export function usersStore(sql: Sql) {
+  const insert = sql.prepare<{ id: number }>(
+    'INSERT INTO users (username, fullname, password_hash, created_at, last_online) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING id',
   );
-  const byId = db.prepare<[number], UserRow>('SELECT * FROM users WHERE id = ?');
-  const byUsername = db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?');
-  const setLastOnline = db.prepare<[number, number]>('UPDATE users SET last_online = ? WHERE id = ?');
-  const setProfile = db.prepare<{ id: number; fullname: string; bio: string; email: string | null; verified: number }>(
-    'UPDATE users SET fullname = :fullname, bio = :bio, email = :email, email_verified = :verified WHERE id = :id',
-  );
-  const remove = db.prepare<[number]>('DELETE FROM users WHERE id = ?');
-  const hold = db.prepare<[string, number]>('INSERT INTO held_usernames (username, until) VALUES (?, ?) ON CONFLICT (username) DO UPDATE SET until = excluded.until');
-  const held = db.prepare<[string, number], number>('SELECT 1 FROM held_usernames WHERE username = ? AND until > ?').pluck();
-  const setRole = db.prepare<[string, number]>('UPDATE users SET role = ? WHERE id = ?');
-  const setAccountStatus = db.prepare<[string, number]>('UPDATE users SET account_status = ? WHERE id = ?');
-  const list = db.prepare<{ prefix: string; status: string | null; after: string; limit: number }, UserRow>(
-    `SELECT * FROM users
-      WHERE (username LIKE :prefix ESCAPE '\\' OR fullname LIKE :prefix ESCAPE '\\') AND username > :after COLLATE NOCASE
-        AND (:status IS NULL OR account_status = :status)
-      ORDER BY username COLLATE NOCASE LIMIT :limit`,
-  );
-  const counts = db.prepare<{ day: number; week: number }, { total: number; active_24h: number; active_7d: number; suspended: number }>(
-    `SELECT count(*) AS total, count(*) FILTER (WHERE last_online >= :day) AS active_24h,
-            count(*) FILTER (WHERE last_online >= :week) AS active_7d, count(*) FILTER (WHERE account_status = 'suspended') AS suspended
+  const byId = sql.prepare<UserRow>('SELECT * FROM users WHERE id = $1');
+  const byUsername = sql.prepare<UserRow>('SELECT * FROM users WHERE username = $1');
+  const setLastOnline = sql.prepare('UPDATE users SET last_online = $1 WHERE id = $2');
+  const setProfile = sql.prepare('UPDATE users SET fullname = $2, bio = $3, email = $4, email_verified = $5 WHERE id = $1');
+  const remove = sql.prepare('DELETE FROM users WHERE id = $1');
+  const hold = sql.prepare('INSERT INTO held_usernames (username, until) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET until = excluded.until');
+  const held = sql.prepare('SELECT 1 FROM held_usernames WHERE username = $1 AND until > $2');
+  const setRole = sql.prepare('UPDATE users SET role = $1 WHERE id = $2');
+  const setAccountStatus = sql.prepare('UPDATE users SET account_status = $1 WHERE id = $2');
+  const list = sql.prepare<UserRow>(listing('(CAST($3 AS TEXT) IS NULL OR account_status = $3)'));
+  const counts = sql.prepare<{ total: number; active_24h: number; active_7d: number; suspended: number }>(
+    `SELECT count(*) AS total, count(*) FILTER (WHERE last_online >= $1) AS active_24h,
+            count(*) FILTER (WHERE last_online >= $2) AS active_7d, count(*) FILTER (WHERE account_status = 'suspended') AS suspended
        FROM users`,
   );
-  const setPassword = db.prepare<[string, number]>('UPDATE users SET password_hash = ? WHERE id = ?');
-  const setStatus = db.prepare<[string, string, number]>('UPDATE users SET status = ?, status_text = ? WHERE id = ?');
-  // Prefix search over usernames and full names; LIKE is case-insensitive for ASCII, as usernames are.
-  const search = db.prepare<{ viewer: number; prefix: string; after: string; limit: number }, UserRow>(
-    `SELECT * FROM users
-      WHERE (username LIKE :prefix ESCAPE '\\' OR fullname LIKE :prefix ESCAPE '\\') AND username > :after COLLATE NOCASE
-        AND id NOT IN (SELECT user_id FROM blocks WHERE blocked_id = :viewer)
-      ORDER BY username COLLATE NOCASE LIMIT :limit`,
-  );
+  const setPassword = sql.prepare('UPDATE users SET password_hash = $1 WHERE id = $2');
+  const setStatus = sql.prepare('UPDATE users SET status = $1, status_text = $2 WHERE id = $3');
+  const search = sql.prepare<UserRow>(listing('id NOT IN (SELECT user_id FROM blocks WHERE blocked_id = $3)'));
 
   return {
     /** Returns the new user's id, or null when the username is taken (in any case). */
-    insert(user: { username: string; fullname: string; passwordHash: string; now: number }): number | null {
-      const result = insert.run(user.username, user.fullname, user.passwordHash, user.now, user.now);
-      return result.changes === 1 ? Number(result.lastInsertRowid) : null;
-    },
+    insert: async (user: { username: string; fullname: string; passwordHash: string; now: number }): Promise<number | null> =>
+      (await insert.get(user.username, user.fullname, user.passwordHash, user.now, user.now))?.id ?? null,
     byId: (id: number) => byId.get(id),
     byUsername: (username: string) => byUsername.get(username),
-    setLastOnline(id: number, at: number): void {
-      setLastOnline.run(at, id);
-    },
-    setProfile(id: number, profile: { fullname: string; bio: string; email: string | null; emailVerified: boolean }): void {
-      setProfile.run({ id, fullname: profile.fullname, bio: profile.bio, email: profile.email, verified: profile.emailVerified ? 1 : 0 });
-    },
+    setLastOnline: async (id: number, at: number): Promise<void> => void (await setLastOnline.run(at, id)),
+    setProfile: async (id: number, profile: { fullname: string; bio: string; email: string | null; emailVerified: boolean }): Promise<void> =>
+      void (await setProfile.run(id, profile.fullname, profile.bio, profile.email, profile.emailVerified ? 1 : 0)),
     /** Deletes the account and keeps its username from new registrations until `until`. */
-    remove(id: number, username: string, until: number): void {
-      remove.run(id);
-      hold.run(username, until);
+    async remove(id: number, username: string, until: number): Promise<void> {
+      await remove.run(id);
+      await hold.run(username, until);
     },
-    isHeld: (username: string, now: number): boolean => held.get(username, now) !== undefined,
-    setRole(id: number, role: UserRow['role']): void {
-      setRole.run(role, id);
-    },
-    setAccountStatus(id: number, status: UserRow['account_status']): void {
-      setAccountStatus.run(status, id);
-    },
+    isHeld: async (username: string, now: number): Promise<boolean> => (await held.get(username, now)) !== undefined,
+    setRole: async (id: number, role: UserRow['role']): Promise<void> => void (await setRole.run(role, id)),
+    setAccountStatus: async (id: number, status: UserRow['account_status']): Promise<void> => void (await setAccountStatus.run(status, id)),
     /** Every account whose username or full name starts with `prefix`, after `after` in username order. */
-    list: (prefix: string, status: UserRow['account_status'] | null, after: string, limit: number): UserRow[] =>
-      list.all({ prefix: likePattern(prefix), status, after, limit }),
-    counts: (now: number) => counts.get({ day: now - 86_400, week: now - 7 * 86_400 })!,
-    setPassword(id: number, passwordHash: string): void {
-      setPassword.run(passwordHash, id);
-    },
-    setStatus(id: number, status: UserRow['status'], text: string): void {
-      setStatus.run(status, text, id);
-    },
+    list: (prefix: string, status: UserRow['account_status'] | null, after: string, limit: number): Promise<UserRow[]> =>
+      list.all(likePattern(prefix), after, status, limit),
+    counts: async (now: number) => (await counts.get(now - 86_400, now - 7 * 86_400))!,
+    setPassword: async (id: number, passwordHash: string): Promise<void> => void (await setPassword.run(passwordHash, id)),
+    setStatus: async (id: number, status: UserRow['status'], text: string): Promise<void> => void (await setStatus.run(status, text, id)),
     /** Users whose username or full name starts with `prefix`, after `after` in username order, leaving out those who blocked `viewerId`. */
-    search: (viewerId: number, prefix: string, after: string, limit: number): UserRow[] =>
-      search.all({ viewer: viewerId, prefix: likePattern(prefix), after, limit }),
+    search: (viewerId: number, prefix: string, after: string, limit: number): Promise<UserRow[]> =>
+      search.all(likePattern(prefix), after, viewerId, limit),
   };
 }

@@ -1,7 +1,7 @@
 // A wrapper around one uWebSockets.js socket that is never touched after it closes (that would crash the process).
 import type { WebSocket } from 'uWebSockets.js';
 
-import type { Ctx } from '../context.ts';
+import type { SocketCtx } from '../context.ts';
 import type { Bucket } from '../throttle.ts';
 
 export type SocketData = {
@@ -12,8 +12,10 @@ export type SocketData = {
   closed: boolean;
   /** Frames that arrived while the token was being checked (binary ones as undefined). */
   waiting: (string | undefined)[] | undefined;
-  /** Once authenticated: the socket's handler context (its caller is the connection) and rate-limit bucket. */
-  ctx?: Ctx;
+  /** Once the token is good: the connection (closed by the close handler even before it is registered). */
+  connection?: Connection;
+  /** Once registered: the socket's context (its caller is the connection) and rate-limit bucket. */
+  ctx?: SocketCtx;
   bucket?: Bucket;
 };
 

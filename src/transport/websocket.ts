@@ -65,10 +65,13 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const bucket = newBucket(burst, performance.now());
     const spend = (cost: number) => take(bucket, rate, burst, performance.now(), cost);
     const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend);
+    data.connection = connection;
+    app.commit.run(() => app.store.sessions.touch(sessionId, app.now())).catch((error: unknown) => app.log.warn('session not touched', { error }));
+    // Registered (subscribed to its topics) before any frame is handled: frames meanwhile keep waiting.
+    await connected(app, connection);
+    if (connection.closed) return;
     data.ctx = { ...app, caller: connection };
     data.bucket = bucket;
-    app.commit.run(() => app.store.sessions.touch(sessionId, app.now()));
-    connected(app, connection);
     app.log.info('connected', { user: user.username, socket: connection.id, ip: data.ip });
     const waiting = data.waiting;
     data.waiting = undefined;
@@ -127,11 +130,11 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     close(ws, code) {
       const data = ws.getUserData();
       data.closed = true;
-      const { ctx } = data;
-      if (!ctx) return;
-      ctx.caller.closed = true;
-      disconnected(app, ctx.caller);
-      app.log.info('disconnected', { user: ctx.caller.user.username, socket: ctx.caller.id, code });
+      const { connection } = data;
+      if (!connection) return;
+      connection.closed = true;
+      disconnected(app, connection).catch((error: unknown) => app.log.error('presence not updated', { error }));
+      app.log.info('disconnected', { user: connection.user.username, socket: connection.id, code });
     },
   });
 }

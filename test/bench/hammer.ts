@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type TestServer } from '../helpers/server.ts';
-import { benchSecret, seed } from './seed.ts';
+import { benchSecret, seed, sqliteAt } from './seed.ts';
 
 export type HammerPhase = { name: string; pings: number; p50: number; p99: number; max: number; answered: number; refused: number };
 export type HammerResult = { messages: number; single: { get_conversations: number; search_messages: number }; phases: HammerPhase[] };
@@ -81,7 +81,7 @@ export async function hammer(quick: boolean): Promise<HammerResult> {
   console.log(`expensive reads: a bystander's ping while another user hammers get_conversations and search_messages over ${messages.toLocaleString('en')} messages`);
   const dir = mkdtempSync(join(tmpdir(), 'parley-hammer-'));
   try {
-    const seeded = await seed(join(dir, 'parley.db'), { users: 3, channel: messages });
+    const seeded = await seed(sqliteAt(join(dir, 'parley.db')), { users: 3, channel: messages });
     const run = async <T>(env: Record<string, string>, work: (server: TestServer) => Promise<T>): Promise<T> => {
       const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn', ...env }, dir);
       try {

@@ -5,7 +5,7 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startServer, type TestServer } from '../helpers/server.ts';
-import { benchSecret, seed } from './seed.ts';
+import { benchSecret, seed, sqliteAt } from './seed.ts';
 import { renderChart, renderTable, type Results, type ChatStep, type FanoutStep } from './report.ts';
 import { hammer } from './hammer.ts';
 
@@ -71,7 +71,7 @@ function rssKiB(pid: number): number {
 async function fresh<T>(plan: Parameters<typeof seed>[1], work: (server: TestServer, seeded: Awaited<ReturnType<typeof seed>>) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   try {
-    const seeded = await seed(join(dir, 'parley.db'), plan);
+    const seeded = await seed(sqliteAt(join(dir, 'parley.db')), plan);
     const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     // The load is the point here: the per-socket rate limit is lifted.
     const limits = { RATE_LIMIT_EVENTS: '1000000', RATE_LIMIT_BURST: '1000000' };

@@ -1,6 +1,7 @@
 // Seeds a bench database straight through the storage layer and mints tokens with the server's own code.
 import argon2 from 'argon2';
-import { createStore, openDatabase, type UserRow } from '../../src/storage/index.ts';
+import { createStore, openDatabase, sqliteDriver, type UserRow } from '../../src/storage/index.ts';
+import type { Driver } from '../../src/storage/sql.ts';
 import { createTokens } from '../../src/auth/tokens.ts';
 
 export const benchSecret = 'parley benchmark secret, 32 bytes or more';
@@ -13,50 +14,54 @@ export type Seeded = { usernames: string[]; tokens: string[]; conversations: num
  * `contacts` contacts for everyone, the nearest users on either side in a ring; a `channel` of users
  * 0 and 2 holding that many messages from user 2 (all with the word "common"), already indexed.
  */
-export async function seed(dbPath: string, plan: { users: number; pairs?: number; group?: number; contacts?: number; channel?: number }): Promise<Seeded> {
-  const db = openDatabase(dbPath);
-  const store = createStore(db);
+export async function seed(driver: Driver, plan: { users: number; pairs?: number; group?: number; contacts?: number; channel?: number }): Promise<Seeded> {
+  const store = createStore(driver);
   const hash = await argon2.hash('bench password', { type: argon2.argon2id });
   const now = Math.floor(Date.now() / 1000);
   const usernames = Array.from({ length: plan.users }, (_, i) => `bench${i}`);
   const rows: UserRow[] = [];
-  db.transaction(() => {
+  const conversations: number[] = [];
+  const tokens = createTokens(new TextEncoder().encode(benchSecret), store, 3600);
+  const minted: string[] = [];
+  await driver.transaction(async () => {
     for (const username of usernames) {
-      const id = store.users.insert({ username, fullname: `Bench ${username}`, passwordHash: hash, now })!;
-      rows.push(store.users.byId(id)!);
+      const id = (await store.users.insert({ username, fullname: `Bench ${username}`, passwordHash: hash, now }))!;
+      rows.push((await store.users.byId(id))!);
     }
     const half = (plan.contacts ?? 0) / 2;
     for (let i = 0; i < plan.users; i++) {
       for (let step = 1; step <= half; step++) {
         const j = (i + step) % plan.users;
-        if (j !== i && !store.contacts.exists(rows[i]!.id, rows[j]!.id)) store.contacts.add(rows[i]!.id, rows[j]!.id, now);
+        if (j !== i && !(await store.contacts.exists(rows[i]!.id, rows[j]!.id))) await store.contacts.add(rows[i]!.id, rows[j]!.id, now);
       }
     }
-  })();
-  const conversations: number[] = [];
-  for (let i = 0; i < (plan.pairs ?? 0); i++) {
-    const a = rows[2 * i]!;
-    const b = rows[2 * i + 1]!;
-    conversations.push(store.conversations.create({ name: `pair ${i}`, creatorId: a.id, memberIds: [a.id, b.id], now }));
-  }
-  if (plan.group) {
-    const members = rows.slice(0, plan.group);
-    conversations.push(store.conversations.create({ name: 'everyone', creatorId: members[0]!.id, memberIds: members.map((row) => row.id), now }));
-  }
-  if (plan.channel) {
-    const [reader, , writer] = [rows[0]!, rows[1]!, rows[2]!];
-    const channel = store.conversations.create({ name: 'archive', kind: 'channel', creatorId: writer.id, memberIds: [writer.id, reader.id], now });
-    conversations.push(channel);
-    db.transaction(() => {
-      for (let i = 0; i < plan.channel!; i++) {
-        store.messages.insert({ conversationId: channel, senderId: writer.id, replyId: null, content: `common word${i % 1000} message number ${i}`, sentAt: now, clientId: null });
+    for (let i = 0; i < (plan.pairs ?? 0); i++) {
+      const a = rows[2 * i]!;
+      const b = rows[2 * i + 1]!;
+      conversations.push(await store.conversations.create({ name: `pair ${i}`, creatorId: a.id, memberIds: [a.id, b.id], now }));
+    }
+    if (plan.group) {
+      const members = rows.slice(0, plan.group);
+      conversations.push(await store.conversations.create({ name: 'everyone', creatorId: members[0]!.id, memberIds: members.map((row) => row.id), now }));
+    }
+    if (plan.channel) {
+      const [reader, , writer] = [rows[0]!, rows[1]!, rows[2]!];
+      const channel = await store.conversations.create({ name: 'archive', kind: 'channel', creatorId: writer.id, memberIds: [writer.id, reader.id], now });
+      conversations.push(channel);
+      for (let i = 0; i < plan.channel; i++) {
+        await store.messages.insert({ conversationId: channel, senderId: writer.id, replyId: null, content: `common word${i % 1000} message number ${i}`, sentAt: now, clientId: null });
       }
-      store.search.catchUp();
-    })();
-  }
-  const tokens = createTokens(new TextEncoder().encode(benchSecret), store, 3600);
-  const minted: string[] = [];
-  for (const row of rows) minted.push((await tokens.issue(row, now)).token);
-  db.close();
+      await store.search.catchUp();
+    }
+    for (const row of rows) {
+      const issued = tokens.issue(row, now);
+      await store.sessions.create(issued.session);
+      minted.push(await issued.token());
+    }
+  });
+  await driver.close();
   return { usernames, tokens: minted, conversations };
 }
+
+/** A SQLite database file for the server to start on. */
+export const sqliteAt = (path: string): Driver => sqliteDriver(openDatabase(path));

@@ -1,0 +1,76 @@
+// The one interface every storage module is written against, whatever the engine: statements written
+// once, with `$1, $2, …` placeholders, and a text of their own for an engine where the dialects differ.
+
+export type Engine = 'sqlite' | 'postgres';
+
+/** A statement's text: the same for both engines, or one for each. */
+export type Text = string | { readonly sqlite: string; readonly postgres: string };
+
+export type Statement<Row> = {
+  all(...params: unknown[]): Promise<Row[]>;
+  get(...params: unknown[]): Promise<Row | undefined>;
+  /** The first column of the first row. */
+  value<V = unknown>(...params: unknown[]): Promise<V | undefined>;
+  /** The first column of every row. */
+  values<V = unknown>(...params: unknown[]): Promise<V[]>;
+  /** Rows changed. */
+  run(...params: unknown[]): Promise<number>;
+};
+
+export type Sql = {
+  readonly engine: Engine;
+  /** Prepared once (at startup, by each store); run as often as asked, on the open batch's transaction while there is one. */
+  prepare<Row = Record<string, unknown>>(text: Text): Statement<Row>;
+  /** A list as one parameter: JSON text for SQLite's `json_each`, an array for PostgreSQL's `unnest`/`ANY`. */
+  list(values: readonly (number | string)[]): unknown;
+};
+
+/** `column IN (the list in parameter $n)`, in each engine's words. */
+export function inList(column: string, param: string, type: 'bigint' | 'text' = 'bigint'): { sqlite: string; postgres: string } {
+  return { sqlite: `${column} IN (SELECT value FROM json_each(${param}))`, postgres: `${column} = ANY(CAST(${param} AS ${type}[]))` };
+}
+
+/** Builds an engine pair from a template whose `${}` parts are engine pairs (or plain text, the same for both). */
+export function dialect(strings: TemplateStringsArray, ...parts: (string | { sqlite: string; postgres: string })[]): { sqlite: string; postgres: string } {
+  const build = (engine: Engine) => strings.reduce((text, chunk, i) => {
+    const part = parts[i - 1]!;
+    return text + (typeof part === 'string' ? part : part[engine]) + chunk;
+  });
+  return { sqlite: build('sqlite'), postgres: build('postgres') };
+}
+
+/** Savepoints inside the open transaction: one per unit of work, so a failing unit undoes only itself. */
+export type Transaction = {
+  savepoint(): Promise<void>;
+  release(): Promise<void>;
+  /** Undoes everything since the savepoint, and ends it. */
+  rollbackToSavepoint(): Promise<void>;
+};
+
+/** An engine's connection(s): statements, transactions, and what its errors mean. */
+export type Driver = Sql & {
+  /** Runs `body` in one transaction, committed when it resolves; rolled back (and rethrown) when it throws. */
+  transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** Whether an error means the database could not be reached, rather than a statement failing. */
+  unavailable(error: unknown): boolean;
+  close(): Promise<void>;
+};
+
+/** The text of a statement for an engine. */
+export const textFor = (text: Text, engine: Engine): string => (typeof text === 'string' ? text : text[engine]);
+
+/**
+ * SQLite's spelling of `$n` placeholders: plain `?` when they come in order, each once (the
+ * arguments are then passed as they are); otherwise `?n`, bound from an object by number.
+ */
+export function sqlitePlaceholders(text: string): { text: string; byNumber: boolean } {
+  const numbers = [...text.matchAll(/\$(\d+)/g)].map((match) => Number(match[1]));
+  const inOrder = numbers.every((number, index) => number === index + 1);
+  return { text: text.replace(/\$(\d+)/g, inOrder ? '?' : '?$1'), byNumber: !inOrder };
+}
+
+/** A LIKE pattern (used with ESCAPE '\\') for text starting with `text`, or containing it with `anywhere`; `%`, `_` and backslashes in it match themselves. */
+export function likePattern(text: string, anywhere = false): string {
+  const escaped = text.replace(/[\\%_]/g, (char) => `\\${char}`);
+  return `${anywhere ? '%' : ''}${escaped}%`;
+}

@@ -1,0 +1,50 @@
+// The SQLite engine (better-sqlite3): synchronous statements behind the engine-independent interface,
+// and transactions on the one connection.
+import type { Db } from './db.ts';
+import { sqlitePlaceholders, textFor, type Driver, type Statement, type Text, type Transaction } from './sql.ts';
+
+/** Numbered placeholders bind from an object: `{1: first, 2: second}`. */
+const byNumber = (params: unknown[]) => [Object.fromEntries(params.map((value, index) => [index + 1, value]))];
+const asGiven = (params: unknown[]) => params;
+
+export function sqliteDriver(db: Db): Driver & { readonly db: Db } {
+  const tx: Transaction = {
+    savepoint: async () => void db.exec('SAVEPOINT unit'),
+    release: async () => void db.exec('RELEASE unit'),
+    rollbackToSavepoint: async () => void db.exec('ROLLBACK TO unit; RELEASE unit'),
+  };
+  return {
+    engine: 'sqlite',
+    db,
+    prepare<Row>(text: Text): Statement<Row> {
+      const { text: sql, byNumber: numbered } = sqlitePlaceholders(textFor(text, 'sqlite'));
+      const bind = numbered ? byNumber : asGiven;
+      const statement = db.prepare(sql);
+      // pluck() changes a statement for good: the first-column readers get their own.
+      let plucked: typeof statement | undefined;
+      const pluck = () => (plucked ??= db.prepare(sql).pluck());
+      return {
+        all: async (...params) => statement.all(...bind(params)) as Row[],
+        get: async (...params) => statement.get(...bind(params)) as Row | undefined,
+        value: async <V>(...params: unknown[]) => pluck().get(...bind(params)) as V | undefined,
+        values: async <V>(...params: unknown[]) => pluck().all(...bind(params)) as V[],
+        run: async (...params) => statement.run(...bind(params)).changes,
+      };
+    },
+    async transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await body(tx);
+        db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw error;
+      }
+    },
+    list: (values) => JSON.stringify(values),
+    // The file is local: a failure is a failure, never "try again shortly".
+    unavailable: () => false,
+    close: async () => void db.close(),
+  };
+}
