@@ -45,11 +45,13 @@ export type SocketCtx = App & { readonly caller: Connection };
 /** What a handler receives: the socket's context, inside the unit of work its frame runs as. */
 export type Ctx = SocketCtx & { readonly job: Job };
 
-/** `base` (an App or a socket's context) inside a unit of work; one small object per unit. */
+/**
+ * `base` (an App or a socket's context) inside a unit of work. A copy, not `Object.create(base)`: with
+ * every socket's context as a prototype, each unit would have a shape of its own and every property
+ * read in a handler would go megamorphic.
+ */
 export function inJob<T extends object>(base: T, job: Job): T & { readonly job: Job } {
-  const scoped = Object.create(base) as T & { job: Job };
-  scoped.job = job;
-  return scoped;
+  return { ...base, job };
 }
 
 /**

@@ -6,8 +6,8 @@ import { dialect, type Sql } from './sql.ts';
 export type EventRow = { seq: number; type: string; data: string };
 
 export function eventsStore(sql: Sql) {
-  const insert = sql.prepare<{ seq: number }>({
-    sqlite: 'INSERT INTO events (conversation_id, type, data, created_at, message_id, actor_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq',
+  const insert = sql.prepare({
+    sqlite: 'INSERT INTO events (conversation_id, type, data, created_at, message_id, actor_id) VALUES ($1, $2, $3, $4, $5, $6)',
     postgres: `WITH next AS (UPDATE event_counter SET seq = seq + 1 RETURNING seq)
                INSERT INTO events (seq, conversation_id, type, data, created_at, message_id, actor_id)
                SELECT next.seq, $1, $2, $3, $4, $5, $6 FROM next RETURNING seq`,
@@ -62,10 +62,10 @@ export function eventsStore(sql: Sql) {
   return {
     /** Appends an event for a conversation's members (at the time) and returns its seq. */
     forConversation: async (conversationId: number, type: string, data: string, now: number, messageId: number | null = null, actorId: number | null = null): Promise<number> =>
-      (await insert.get(conversationId, type, data, now, messageId, actorId))!.seq,
+      insert.insert(conversationId, type, data, now, messageId, actorId),
     /** Appends an event for named users and returns its seq. */
     async forUsers(userIds: readonly number[], type: string, data: string, now: number): Promise<number> {
-      const { seq } = (await insert.get(null, type, data, now, null, null))!;
+      const seq = await insert.insert(null, type, data, now, null, null);
       if (userIds.length) await addressTo.run(sql.list(userIds), seq);
       return seq;
     },

@@ -1,6 +1,6 @@
 // Messages: stored once, read a page at a time, edited, deleted to tombstones and reacted to.
 import { limits } from '../../protocol/index.ts';
-import { dialect, inList, type Sql } from './sql.ts';
+import { dialect, inList, returning, type Sql } from './sql.ts';
 
 /** A message as stored, joined with its sender's and its replied-to message's; reactions are read separately. */
 export type MessageRow = {
@@ -39,9 +39,7 @@ export const messageColumns = columns;
 export const messageJoins = joins;
 
 export function messagesStore(sql: Sql) {
-  const insert = sql.prepare<{ id: number }>(
-    'INSERT INTO messages (conversation_id, sender_id, reply_id, content, sent_at, client_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
-  );
+  const insert = sql.prepare(returning('INSERT INTO messages (conversation_id, sender_id, reply_id, content, sent_at, client_id) VALUES ($1, $2, $3, $4, $5, $6)'));
   const byId = sql.prepare<MessageRow>(`${select} WHERE m.id = $1`);
   const byClientId = sql.prepare('SELECT id FROM messages WHERE sender_id = $1 AND client_id = $2');
   const newer = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id LIMIT $4`);
@@ -69,7 +67,7 @@ export function messagesStore(sql: Sql) {
      ORDER BY min(reactions.rowid)`);
   return {
     insert: async (message: { conversationId: number; senderId: number; replyId: number | null; content: string; sentAt: number; clientId: string | null }): Promise<number> =>
-      (await insert.get(message.conversationId, message.senderId, message.replyId, message.content, message.sentAt, message.clientId))!.id,
+      insert.insert(message.conversationId, message.senderId, message.replyId, message.content, message.sentAt, message.clientId),
     byId: (id: number): Promise<MessageRow | undefined> => byId.get(id),
     /** The id of the message a sender already sent under this client id, if any. */
     byClientId: (senderId: number, clientId: string): Promise<number | undefined> => byClientId.value<number>(senderId, clientId),

@@ -15,6 +15,11 @@ export type Statement<Row> = {
   values<V = unknown>(...params: unknown[]): Promise<V[]>;
   /** Rows changed. */
   run(...params: unknown[]): Promise<number>;
+  /**
+   * The id of the row an INSERT made: SQLite's last rowid (no RETURNING: it costs a microsecond a row);
+   * on PostgreSQL the first column of what the statement's own text RETURNs.
+   */
+  insert(...params: unknown[]): Promise<number>;
 };
 
 export type Sql = {
@@ -41,10 +46,11 @@ export function dialect(strings: TemplateStringsArray, ...parts: (string | { sql
 
 /** Savepoints inside the open transaction: one per unit of work, so a failing unit undoes only itself. */
 export type Transaction = {
-  savepoint(): Promise<void>;
-  release(): Promise<void>;
+  /** SQLite's answer at once (nothing to wait for); PostgreSQL's a promise. */
+  savepoint(): void | Promise<void>;
+  release(): void | Promise<void>;
   /** Undoes everything since the savepoint, and ends it. */
-  rollbackToSavepoint(): Promise<void>;
+  rollbackToSavepoint(): void | Promise<void>;
 };
 
 /** An engine's connection(s): statements, transactions, and what its errors mean. */
@@ -57,6 +63,9 @@ export type Driver = Sql & {
 };
 
 /** The text of a statement for an engine. */
+/** An INSERT whose new id `insert()` gives back: PostgreSQL's text returns `column`; SQLite's is left as it is. */
+export const returning = (text: string, column = 'id'): { sqlite: string; postgres: string } => ({ sqlite: text, postgres: `${text} RETURNING ${column}` });
+
 export const textFor = (text: Text, engine: Engine): string => (typeof text === 'string' ? text : text[engine]);
 
 /**

@@ -8,10 +8,15 @@ const byNumber = (params: unknown[]) => [Object.fromEntries(params.map((value, i
 const asGiven = (params: unknown[]) => params;
 
 export function sqliteDriver(db: Db): Driver & { readonly db: Db } {
+  // Prepared once: exec() parses its text every time, which cost a quarter of a message's handling.
+  const [begin, commit, savepoint, release, rollbackTo] = ['BEGIN IMMEDIATE', 'COMMIT', 'SAVEPOINT unit', 'RELEASE unit', 'ROLLBACK TO unit'].map((sql) => db.prepare(sql));
   const tx: Transaction = {
-    savepoint: async () => void db.exec('SAVEPOINT unit'),
-    release: async () => void db.exec('RELEASE unit'),
-    rollbackToSavepoint: async () => void db.exec('ROLLBACK TO unit; RELEASE unit'),
+    savepoint: () => void savepoint!.run(),
+    release: () => void release!.run(),
+    rollbackToSavepoint() {
+      rollbackTo!.run();
+      release!.run();
+    },
   };
   return {
     engine: 'sqlite',
@@ -29,13 +34,14 @@ export function sqliteDriver(db: Db): Driver & { readonly db: Db } {
         value: async <V>(...params: unknown[]) => pluck().get(...bind(params)) as V | undefined,
         values: async <V>(...params: unknown[]) => pluck().all(...bind(params)) as V[],
         run: async (...params) => statement.run(...bind(params)).changes,
+        insert: async (...params) => Number(statement.run(...bind(params)).lastInsertRowid),
       };
     },
     async transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
-      db.exec('BEGIN IMMEDIATE');
+      begin!.run();
       try {
         const result = await body(tx);
-        db.exec('COMMIT');
+        commit!.run();
         return result;
       } catch (error) {
         if (db.inTransaction) db.exec('ROLLBACK');
