@@ -63,6 +63,20 @@ test('the push service refuses a VAPID key other than the subscription\'s, and a
   assert.deepEqual(service.received, []);
 });
 
+test('a VAPID token is signed once per push service and used for an hour, then renewed', async (t) => {
+  if (!installed(t, openssl, 'openssl')) return;
+  let clock = Date.now();
+  const { service, sender, device } = await setUp(t, { now: () => clock });
+  const laptop = device();
+  for (const minutes of [0, 59, 2]) {
+    clock += minutes * 60_000;
+    assert.deepEqual(await sender.send(itemFor(laptop, dm, { queuedAt: clock })), { kind: 'delivered', status: 201 });
+  }
+  const [first, second, third] = service.received.map((received) => received.claims.exp);
+  assert.equal(second, first);
+  assert.equal(third, Math.floor(clock / 1000) + 12 * 3600, 'a new token, for 12 hours from then');
+});
+
 test('answers are sorted: 429 and 5xx retry (Retry-After in seconds or as a date), 404 and 410 gone, other answers refused', async (t) => {
   if (!installed(t, openssl, 'openssl')) return;
   const { service, sender, device } = await setUp(t);
