@@ -18,10 +18,10 @@ export type EndpointRule = { host: string; port: string; wildcard: boolean; publ
  * Apple's service (web.push.apple.com; Apple names *.push.apple.com), Edge Windows Push Notification
  * Services (wns2-xxx.notify.windows.com and the like).
  */
-export const browserPushHosts = ['fcm.googleapis.com', 'updates.push.services.mozilla.com', '*.push.apple.com', '*.notify.windows.com'] as const;
+const browserPushHosts = ['fcm.googleapis.com', 'updates.push.services.mozilla.com', '*.push.apple.com', '*.notify.windows.com'] as const;
 
 /** Longest endpoint accepted: the browsers' are 150 to 500 characters. */
-export const maxEndpointLength = 2048;
+const maxEndpointLength = 2048;
 
 const label = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 

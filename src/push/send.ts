@@ -20,7 +20,7 @@ const vapidReuseMs = 3600_000;
 const maxTokens = 1000;
 
 /** The header a webhook call is signed in (README: "Bridging to native apps"). */
-export const signatureHeader = 'Parley-Signature';
+const signatureHeader = 'Parley-Signature';
 
 export type SenderOptions = {
   vapid: Vapid;
@@ -44,7 +44,7 @@ export type Sender = {
 };
 
 /** What a push service's or the bridge's answer means for this notification and this device. */
-export function classify(answer: Pick<Answer, 'status' | 'headers' | 'body'>, now: number): Outcome {
+function classify(answer: Pick<Answer, 'status' | 'headers' | 'body'>, now: number): Outcome {
   const { status } = answer;
   if (status >= 200 && status < 300) return { kind: 'delivered', status };
   if (status === 404 || status === 410) return { kind: 'gone', status };
@@ -58,7 +58,7 @@ export function classify(answer: Pick<Answer, 'status' | 'headers' | 'body'>, no
 const single = (value: IncomingHttpHeaders[string]): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 /** `Parley-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with PUSH_WEBHOOK_SECRET>`. */
-export function webhookSignature(secret: string, body: Buffer, seconds: number): string {
+function webhookSignature(secret: string, body: Buffer, seconds: number): string {
   const mac = createHmac('sha256', secret).update(`${seconds}.`).update(body).digest('hex');
   return `t=${seconds},v1=${mac}`;
 }
