@@ -76,6 +76,7 @@ test('push settings: defaults, and bad values named', () => {
     [undefined, undefined, 'mailto:parley@localhost', undefined, undefined, true, 30, 86_400, 32],
   );
   assert.deepEqual(defaults.PUSH_ENDPOINT_HOSTS.map((rule) => rule.host), ['fcm.googleapis.com', 'updates.push.services.mozilla.com', 'push.apple.com', 'notify.windows.com']);
+  assert.deepEqual(readSettings({ PUSH_ENDPOINT_HOSTS: '' }).PUSH_ENDPOINT_HOSTS, [], 'empty: no Web Push endpoint is accepted');
   const pair = webpush.generateVAPIDKeys();
   const other = webpush.generateVAPIDKeys();
   const secret = 'x'.repeat(32);
