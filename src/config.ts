@@ -2,6 +2,8 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import * as v from 'valibot';
 import { availableParallelism } from 'node:os';
+import { parseEndpointHosts } from './push/endpoints.ts';
+import { vapidPublicKeyOf } from './push/vapid.ts';
 
 function integerSetting(name: string, fallback: number, min: number, max: number) {
   const rule = `${name} must be a whole number from ${min} to ${max}`;
@@ -46,6 +48,27 @@ const proxy = v.pipe(
   v.string(),
   v.check((text) => proxyRange(text) !== undefined, (issue) => `TRUST_PROXY must list proxy addresses or CIDR ranges such as 127.0.0.1, 10.0.0.0/8 or fd00::/8 (not ${JSON.stringify(issue.input)})`),
   v.transform((text) => proxyRange(text)!),
+);
+
+const endpointHosts = v.pipe(
+  v.optional(v.string(), 'browsers'),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    try {
+      return parseEndpointHosts(dataset.value);
+    } catch (error) {
+      addIssue({ message: (error as Error).message });
+      return NEVER;
+    }
+  }),
+);
+
+const webhookUrl = v.pipe(
+  v.string(),
+  v.check((value) => {
+    if (!URL.canParse(value)) return false;
+    const url = new URL(value);
+    return ['http:', 'https:'].includes(url.protocol) && !url.username && !url.password && !url.hash;
+  }, 'PUSH_WEBHOOK_URL must be an http:// or https:// URL without a user name, password or fragment, such as https://bridge.internal/parley'),
 );
 
 export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -97,10 +120,38 @@ const SettingsSchema = v.pipe(
     TRUST_PROXY_HEADER: choiceSetting('TRUST_PROXY_HEADER', ['X-Forwarded-For', 'Forwarded'], 'X-Forwarded-For'),
     SHUTDOWN_DRAIN: integerSetting('SHUTDOWN_DRAIN', 0, 0, 300),
     METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, 'METRICS_TOKEN must be at least 16 characters (e.g. openssl rand -hex 32)'))),
+    VAPID_PUBLIC_KEY: v.optional(v.string()),
+    VAPID_PRIVATE_KEY: v.optional(v.pipe(
+      v.string(),
+      v.check((value) => vapidPublicKeyOf(value) !== undefined, 'VAPID_PRIVATE_KEY must be a P-256 private key: 32 bytes in base64url (43 characters), as npx web-push generate-vapid-keys prints'),
+    )),
+    VAPID_SUBJECT: v.pipe(
+      v.optional(v.string(), 'mailto:parley@localhost'),
+      v.check((value) => /^mailto:[^@\s]+@[^@\s]+$/.test(value) || (URL.canParse(value) && new URL(value).protocol === 'https:'), 'VAPID_SUBJECT must be a mailto: address or an https: URL where the push services can reach you, such as mailto:ops@chat.example.com'),
+    ),
+    PUSH_ENDPOINT_HOSTS: endpointHosts,
+    PUSH_WEBHOOK_URL: v.optional(webhookUrl),
+    PUSH_WEBHOOK_SECRET: v.optional(v.pipe(v.string(), v.minLength(32, 'PUSH_WEBHOOK_SECRET must be at least 32 characters (e.g. openssl rand -hex 32)'))),
+    PUSH_PREVIEW: v.pipe(choiceSetting('PUSH_PREVIEW', ['true', 'false'], 'true'), v.transform((value) => value === 'true')),
+    PUSH_COALESCE_SECONDS: integerSetting('PUSH_COALESCE_SECONDS', 30, 0, 3600),
+    PUSH_TTL_SECONDS: integerSetting('PUSH_TTL_SECONDS', 86_400, 0, 2_419_200),
+    PUSH_CONCURRENCY: integerSetting('PUSH_CONCURRENCY', 32, 1, 1000),
   }),
   v.check(
     (settings) => settings.COOKIE_SAMESITE !== 'None' || settings.COOKIE_SECURE,
     'COOKIE_SAMESITE=None needs COOKIE_SECURE=true: browsers drop SameSite=None cookies that are not Secure',
+  ),
+  v.check(
+    (settings) => (settings.VAPID_PUBLIC_KEY === undefined) === (settings.VAPID_PRIVATE_KEY === undefined),
+    'VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together: set both, or neither to have a pair made and kept beside the database',
+  ),
+  v.check(
+    (settings) => settings.VAPID_PRIVATE_KEY === undefined || settings.VAPID_PUBLIC_KEY === vapidPublicKeyOf(settings.VAPID_PRIVATE_KEY),
+    'VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY',
+  ),
+  v.check(
+    (settings) => (settings.PUSH_WEBHOOK_URL === undefined) === (settings.PUSH_WEBHOOK_SECRET === undefined),
+    'PUSH_WEBHOOK_URL and PUSH_WEBHOOK_SECRET go together: the secret signs every webhook call',
   ),
 );
 

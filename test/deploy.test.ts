@@ -1,8 +1,8 @@
 // The deployment examples, run for real: deploy/nginx/parley.conf in front of Parley with TLS, and deploy/parley.service checked.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,18 +12,11 @@ import { readSettings } from '../src/config.ts';
 import { follow, freePort, startServer } from './helpers/server.ts';
 import { password, uniqueName } from './helpers/clients.ts';
 import { http, tokenFrom } from './helpers/http.ts';
+import { installed, openssl, selfSignedCertificate } from './helpers/installed.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const nginx = '/usr/sbin/nginx';
 const systemdAnalyze = '/usr/bin/systemd-analyze';
-
-/** Whether a program this test needs is installed: skipped with a line saying how to get it, except in CI. */
-function installed(t: TestContext, path: string, packageName: string): boolean {
-  if (existsSync(path)) return true;
-  if (process.env.CI) assert.fail(`${path} is required in CI (apt-get install ${packageName})`);
-  t.skip(`${path} not installed: apt-get install -y ${packageName} to run this test`);
-  return false;
-}
 
 /** deploy/nginx/parley.conf with only its ports and certificate paths changed; each must be found exactly once. */
 function siteFrom(ports: { http: number; https: number; parley: number }, dir: string): string {
@@ -76,15 +69,11 @@ async function startNginx(t: TestContext, site: string, dir: string, port: numbe
 }
 
 test('through the example nginx site, over https and wss, Parley sees each client\'s own address', async (t) => {
-  if (!installed(t, nginx, 'nginx') || !installed(t, '/usr/bin/openssl', 'openssl')) return;
+  if (!installed(t, nginx, 'nginx') || !installed(t, openssl, 'openssl')) return;
   const dir = mkdtempSync(join(tmpdir(), 'parley-nginx-'));
   chmodSync(dir, 0o755); // nginx's workers run as nobody when the test runs as root
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  const ca = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  const ca = readFileSync(selfSignedCertificate(dir).cert, 'utf8');
 
   // Parley as deploy/parley.service runs it: TRUST_PROXY names nginx, which talks to it from 127.0.0.1.
   const parley = await startServer(t, { TRUST_PROXY: '127.0.0.1', COOKIE_SECURE: 'true', LOGIN_MAX_FAILURES: '1', REGISTRATIONS_PER_HOUR: '2' });

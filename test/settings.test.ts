@@ -9,6 +9,7 @@ import { runServerExpectingExit, startServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
 import { password, uniqueName } from './helpers/clients.ts';
 import { readSettings } from '../src/config.ts';
+import { parseEndpointHosts } from '../src/push/endpoints.ts';
 
 test('bad settings stop the server with a clear message', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-settings-'));
@@ -70,6 +71,12 @@ test('defaults are those the README documents', () => {
     TRUST_PROXY: [],
     TRUST_PROXY_HEADER: 'X-Forwarded-For',
     SHUTDOWN_DRAIN: 0,
+    VAPID_SUBJECT: 'mailto:parley@localhost',
+    PUSH_ENDPOINT_HOSTS: parseEndpointHosts('browsers'),
+    PUSH_PREVIEW: true,
+    PUSH_COALESCE_SECONDS: 30,
+    PUSH_TTL_SECONDS: 86_400,
+    PUSH_CONCURRENCY: 32,
   });
   assert.throws(() => readSettings({ SMTP_URL: 'http://mail.example' }), /SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/);
   assert.equal(readSettings({ SMTP_URL: 'smtp://u:p@mail.example:587' }).SMTP_URL, 'smtp://u:p@mail.example:587');

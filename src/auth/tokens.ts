@@ -1,10 +1,10 @@
 // Login tokens: HS256 JWTs naming a user and a session row; a token is only as good as its session.
 import { SignJWT, jwtVerify } from 'jose';
-import { chmodSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Store, UserRow } from '../storage/index.ts';
 import type { Logger } from '../log.ts';
+import { readOrCreateSecret } from '../secret-file.ts';
 
 /** A session lives as long as its refresh token: 30 days from the last refresh's login. */
 export const refreshLifetime = 30 * 86_400;
@@ -44,24 +44,8 @@ export function loadSecret(configured: string | undefined, dbPath: string, log: 
   }
   const file = join(dirname(dbPath), 'jwt-secret');
   const fix = 'delete it to have a new one made (everyone then logs in again), or set JWTSECRET';
-  let secret: Buffer;
-  try {
-    secret = readFileSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw new Error(`the JWT secret file ${file} cannot be read (${code ?? (error as Error).message}): ${fix}`);
-    secret = randomBytes(secretBytes);
-    // Written whole under a temporary name, then linked into place: a crash never leaves a short secret.
-    const partial = `${file}.${process.pid}.partial`;
-    writeFileSync(partial, secret, { mode: 0o600, flag: 'wx', flush: true });
-    chmodSync(partial, 0o600);
-    try {
-      linkSync(partial, file);
-    } finally {
-      unlinkSync(partial);
-    }
-    log.info('generated a JWT secret', { file });
-  }
+  const { content: secret, created } = readOrCreateSecret(file, () => randomBytes(secretBytes), 'JWT secret', fix);
+  if (created) log.info('generated a JWT secret', { file });
   if (secret.length < secretBytes) throw new Error(`the JWT secret file ${file} holds ${secret.length} bytes, fewer than the ${secretBytes} Parley writes: ${fix}`);
   return new Uint8Array(secret);
 }

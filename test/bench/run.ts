@@ -8,6 +8,7 @@ import { startServer, type TestServer } from '../helpers/server.ts';
 import { benchSecret, seed, sqliteAt } from './seed.ts';
 import { renderChart, renderTable, type Results, type ChatStep, type FanoutStep } from './report.ts';
 import { hammer } from './hammer.ts';
+import { pushBench } from './push.ts';
 
 const quick = process.argv.includes('--quick');
 const generatorCount = Number(process.argv.find((arg) => arg.startsWith('--generators='))?.split('=')[1] ?? 2);
@@ -331,7 +332,7 @@ async function memory(): Promise<Results['memory']> {
   );
 }
 
-const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick) };
+const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick) };
 if (only) {
   // One scenario, printed but not recorded: for profiling and tuning.
   if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);
