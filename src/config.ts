@@ -80,6 +80,13 @@ const SettingsSchema = v.pipe(
       v.optional(v.string(), '0.0.0.0'),
       v.check(isHost, 'HOST must be an IP address of this machine (such as 0.0.0.0, 127.0.0.1 or ::) or a host name that resolves to one'),
     ),
+    // PostgreSQL instead of SQLite: postgres://user:password@host:5432/database (sslmode=require etc. in the URL).
+    DATABASE_URL: v.optional(v.pipe(
+      v.string(),
+      v.check((value) => URL.canParse(value) && ['postgres:', 'postgresql:'].includes(new URL(value).protocol), 'DATABASE_URL must be a postgres:// URL, such as postgres://parley:secret@localhost:5432/parley'),
+    )),
+    DATABASE_POOL: integerSetting('DATABASE_POOL', 10, 2, 1000),
+    DATABASE_CA_FILE: v.optional(v.pipe(v.string(), v.nonEmpty('DATABASE_CA_FILE must name a file'))),
     DBPATH: v.pipe(v.optional(v.string(), 'data/parley.db'), v.nonEmpty('DBPATH must not be empty')),
     JWTSECRET: v.optional(v.pipe(v.string(), v.nonEmpty('JWTSECRET must not be empty when set'))),
     CORS_ALLOW_ORIGIN: v.pipe(

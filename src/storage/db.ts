@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts';
 
 export type Db = Database.Database;
 
-const migrationsDir = join(import.meta.dirname, 'migrations');
+const migrationsDir = join(import.meta.dirname, 'migrations', 'sqlite');
 const migrations = readdirSync(migrationsDir)
   .filter((name) => /^\d+_.*\.sql$/.test(name))
   .sort()

@@ -5,6 +5,8 @@ import { createStore, type Store } from './index.ts';
 import { sqliteDriver } from './sqlite.ts';
 import { openServerDatabase } from './startup.ts';
 import { startCheckpointer } from './checkpointer.ts';
+import { isUnavailable, migratePostgres, postgresDriver, postgresPool } from './postgres.ts';
+import { readFileSync } from 'node:fs';
 
 export type OpenedStorage = {
   readonly store: Store;
@@ -13,8 +15,55 @@ export type OpenedStorage = {
   close(): Promise<void>;
 };
 
-/** SQLite under DBPATH: checked, locked, adopted or migrated, with WAL checkpoints on a worker thread. */
+/** DATABASE_URL without its password, for messages and logs. */
+export function shownUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+/** PostgreSQL at DATABASE_URL: reachable, migrated (under a lock, so that servers starting together do not race). */
+async function openPostgres(settings: Settings & { DATABASE_URL: string }, log: Logger): Promise<OpenedStorage> {
+  const shown = shownUrl(settings.DATABASE_URL);
+  let ca: string | undefined;
+  if (settings.DATABASE_CA_FILE) {
+    try {
+      ca = readFileSync(settings.DATABASE_CA_FILE, 'utf8');
+    } catch (error) {
+      throw new Error(`DATABASE_CA_FILE=${settings.DATABASE_CA_FILE} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  }
+  const pool = postgresPool({ url: settings.DATABASE_URL, pool: settings.DATABASE_POOL, ca, log });
+  try {
+    await pool`SELECT 1`;
+  } catch (error) {
+    await pool.end({ timeout: 1 });
+    throw new Error(`DATABASE_URL=${shown}: cannot connect (${why(error)})${isUnavailable(error) ? ': is PostgreSQL running there?' : ''}`);
+  }
+  try {
+    await migratePostgres(pool, log);
+  } catch (error) {
+    await pool.end({ timeout: 1 });
+    throw new Error(`DATABASE_URL=${shown}: ${why(error)}`);
+  }
+  return {
+    store: createStore(postgresDriver(pool)),
+    described: { engine: 'postgres', database: shown, pool: settings.DATABASE_POOL },
+    close: () => pool.end({ timeout: 5 }),
+  };
+}
+
+const why = (error: unknown) => {
+  const { code, message } = error as { code?: string; message?: string };
+  return code && message && !message.includes(code) ? `${code}: ${message}` : (message ?? String(error));
+};
+
+/**
+ * DATABASE_URL set: PostgreSQL. Unset: SQLite under DBPATH, checked, locked, adopted or migrated, with
+ * WAL checkpoints on a worker thread.
+ */
 export async function openStorage(settings: Settings, log: Logger): Promise<OpenedStorage> {
+  if (settings.DATABASE_URL) return openPostgres({ ...settings, DATABASE_URL: settings.DATABASE_URL }, log);
   const database = await openServerDatabase(settings.DBPATH, { synchronous: settings.SQLITE_SYNCHRONOUS, log });
   const checkpointer = startCheckpointer(settings.DBPATH, log);
   const { db } = database;
