@@ -61,6 +61,7 @@ test('defaults are those the README documents', () => {
     LOGIN_MAX_FAILURES: 5,
     PASSWORD_HASHES_AT_ONCE: Math.max(1, availableParallelism() - 1),
     REFRESH_GRACE_SECONDS: 30,
+    DATABASE_POOL: 10,
     REGISTRATIONS_PER_HOUR: 20,
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,
