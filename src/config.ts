@@ -58,6 +58,8 @@ const SettingsSchema = v.pipe(
       v.check(isHost, 'HOST must be an IP address of this machine (such as 0.0.0.0, 127.0.0.1 or ::) or a host name that resolves to one'),
     ),
     DBPATH: v.pipe(v.optional(v.string(), 'data/parley.db'), v.nonEmpty('DBPATH must not be empty')),
+    FILES_DIR: v.pipe(v.optional(v.string(), 'data/files'), v.nonEmpty('FILES_DIR must not be empty')),
+    MAX_UPLOAD_BYTES: integerSetting('MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 10 * 1024 * 1024 * 1024),
     JWTSECRET: v.optional(v.pipe(v.string(), v.nonEmpty('JWTSECRET must not be empty when set'))),
     CORS_ALLOW_ORIGIN: v.pipe(
       v.optional(v.string(), 'http://localhost:5173'),

@@ -43,7 +43,7 @@ export type Routes = Record<string, { GET?: Route; POST?: Route | StreamedRoute 
 export const bodyLimit = 64 * 1024;
 
 /** Whether a browser page at `origin` may use this server: allowlisted, or the server's own origin. */
-export function originAllowed(app: App, origin: string, host: string): boolean {
+export function originAllowed(app: Pick<App, 'settings'>, origin: string, host: string): boolean {
   return app.settings.CORS_ALLOW_ORIGIN.includes(origin) || origin === `http://${host}` || origin === `https://${host}`;
 }
 
@@ -84,7 +84,8 @@ function readHeaders(req: UwsRequest): Record<string, string> {
   return headers;
 }
 
-export function serveHttp(server: TemplatedApp, app: App, routes: Routes): void {
+/** `app`: only its settings (CORS, trusted proxies) and log are used. */
+export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log'>, routes: Routes): void {
   const clientAddress = createClientAddress(app.settings);
   const match = createMatcher(routes);
   server.any('/*', (res: UwsResponse, req: UwsRequest) => {

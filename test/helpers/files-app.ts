@@ -1,0 +1,71 @@
+// A bare uWebSockets.js app serving only the file routes, over the real disk store, with records kept in memory
+// (`user=<name>` cookie: who you are; you may download what you uploaded). Run as a script it prints {"port"} and serves until killed.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { us_listen_socket } from 'uWebSockets.js';
+import { uWS } from '../../src/transport/uws.ts';
+import { serveHttp } from '../../src/transport/http.ts';
+import { readSettings } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+import { openDiskStore, temporaryFolder } from '../../src/files/store.ts';
+import { fileRoutes, type FileRecords } from '../../src/files/routes.ts';
+import type { StoredFile } from '../../src/files/upload.ts';
+
+export type FilesApp = {
+  readonly port: number;
+  readonly base: string;
+  readonly filesDir: string;
+  /** Every upload recorded, by id. */
+  readonly uploads: Map<string, { owner: string; file: StoredFile }>;
+  /** Log lines written, parsed. */
+  readonly logs: { level: string; msg: string; [key: string]: unknown }[];
+  close(): void;
+};
+
+function memoryRecords(uploads: FilesApp['uploads']): FileRecords<string> {
+  const userOf = (cookie: string) => /(?:^|;\s*)user=([a-z]+)/.exec(cookie)?.[1];
+  return {
+    async authorizeUpload(request) {
+      const user = userOf(request.cookie);
+      return user ? { uploader: user } : { refuse: { status: 401, body: 'login required' } };
+    },
+    async recordUpload(owner, file) {
+      if (owner === 'full') return { refuse: { status: 413, body: 'upload quota exceeded' } };
+      const id = `f${uploads.size + 1}`;
+      uploads.set(id, { owner, file });
+      return { id };
+    },
+    async authorizeDownload(id, request) {
+      const upload = uploads.get(id);
+      return upload && upload.owner === userOf(request.cookie) ? upload.file : undefined;
+    },
+  };
+}
+
+/** Starts the app on a free port; FILES_DIR is a new temporary folder unless given. */
+export async function startFilesApp(env: Record<string, string> = {}): Promise<FilesApp> {
+  const filesDir = env.FILES_DIR ?? mkdtempSync(join(tmpdir(), 'parley-files-'));
+  const settings = readSettings({ ...env, FILES_DIR: filesDir });
+  const logs: FilesApp['logs'] = [];
+  const log = createLogger('debug', (line) => logs.push(JSON.parse(line)));
+  const store = openDiskStore(settings.FILES_DIR);
+  const uploads: FilesApp['uploads'] = new Map();
+  const server = uWS.App();
+  serveHttp(server, { settings, log }, fileRoutes({ store, records: memoryRecords(uploads), scratchDir: temporaryFolder(filesDir), maxBytes: settings.MAX_UPLOAD_BYTES, log }));
+  const socket = await new Promise<us_listen_socket | false>((resolve) => server.listen('127.0.0.1', 0, resolve));
+  if (!socket) throw new Error('the files app could not listen');
+  const port = uWS.us_socket_local_port(socket);
+  return {
+    port, base: `http://127.0.0.1:${port}`, filesDir, uploads, logs,
+    close() {
+      uWS.us_listen_socket_close(socket);
+      if (!env.FILES_DIR) rmSync(filesDir, { recursive: true, force: true });
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const app = await startFilesApp(process.env as Record<string, string>);
+  process.stdout.write(`${JSON.stringify({ port: app.port, pid: process.pid })}\n`);
+}
