@@ -2,7 +2,7 @@
 import type { Logger } from '../log.ts';
 import type { RequestHead, Response, Routes, StreamedRequest } from '../transport/http.ts';
 import type { FileStore } from './store.ts';
-import { multipartOverhead, receiveUpload, type StoredFile } from './upload.ts';
+import { bodyAllowance, receiveUpload, tooLarge, type StoredFile } from './upload.ts';
 import { notFound, serveFile } from './download.ts';
 
 /**
@@ -75,7 +75,7 @@ export function fileRoutes<Uploader>(parts: FileRouteParts<Uploader>): Routes {
   };
 
   return {
-    '/files': { POST: { bodyLimit: parts.maxBytes + multipartOverhead, run: upload } },
+    '/files': { POST: { bodyLimit: parts.maxBytes + bodyAllowance, tooLarge: tooLarge(parts.maxBytes), run: upload } },
     '/files/:id': { GET: download('file') },
     '/files/:id/thumbnail': { GET: download('thumbnail') },
   };

@@ -47,7 +47,8 @@ function makeFolder(dir: string): void {
     try {
       stats = statSync(at, { throwIfNoEntry: false });
     } catch (error) {
-      throw new Error(`FILES_DIR=${dir}: cannot reach the folder ${at} (${why(error)})`);
+      // ENOTDIR: something above is a file; the walk up finds it and names it.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw new Error(`FILES_DIR=${dir}: cannot reach the folder ${at} (${why(error)})`);
     }
     if (stats && !stats.isDirectory()) throw new Error(`FILES_DIR=${dir}: ${at} is not a folder`);
     if (stats || dirname(at) === at) break;
@@ -165,6 +166,8 @@ export function openDiskStore(dir: string): FileStore {
       });
       return stats?.isFile() ?? false;
     },
-    delete: (key) => rm(pathOf(key), { force: true }),
+    async delete(key) {
+      await rm(pathOf(key), { force: true });
+    },
   };
 }

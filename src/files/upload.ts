@@ -40,22 +40,41 @@ export type Receiving = {
   readonly maxBytes: number;
 };
 
-/** Room for a multipart body's boundaries and part headers around the file itself. */
-export const multipartOverhead = 64 * 1024;
+/**
+ * Room past the file's limit for a multipart body's boundaries and part headers, and for the bytes
+ * already in flight when the file's own limit cuts in (a socket read, a stream buffer): so the
+ * file's limit, counted exactly, is the one a client meets.
+ */
+export const bodyAllowance = 1024 * 1024;
 
-class FileTooLarge extends Error {}
+/** An upload refused part-way: `response` says why. */
+class Refusal extends Error {
+  constructor(readonly response: Response) {
+    super(String(response.body));
+  }
+}
 
 const refuse = (status: number, body: string): Response => ({ status, body });
-const tooLarge = (receiving: Receiving) => refuse(413, `file too large: the limit is ${receiving.maxBytes} bytes`);
+export const tooLarge = (maxBytes: number) => `file too large: the limit is ${maxBytes} bytes`;
 export const howToUpload = 'send multipart/form-data with one part named "file", or the raw bytes to /files?filename=<name>';
 
-/** `source`, failing with FileTooLarge as soon as more than `max` bytes have come. */
+/** `source`, refused with 413 as soon as more than `max` bytes have come. */
 async function* limited(source: AsyncIterable<Uint8Array>, max: number): AsyncGenerator<Uint8Array> {
   let size = 0;
   for await (const chunk of source) {
     size += chunk.byteLength;
-    if (size > max) throw new FileTooLarge();
+    if (size > max) throw new Refusal(refuse(413, tooLarge(max)));
     yield chunk;
+  }
+}
+
+/** A multipart part's bytes: the parser's errors (a body that ends mid-part) refuse the upload; a hang-up stays what it is. */
+async function* partBytes(stream: Readable): AsyncGenerator<Uint8Array> {
+  try {
+    yield* stream;
+  } catch (error) {
+    if (error instanceof BodyCut) throw error;
+    throw new Refusal(refuse(400, `malformed multipart body: ${(error as Error).message}`));
   }
 }
 
@@ -123,7 +142,7 @@ async function ingest(source: AsyncIterable<Uint8Array>, givenName: string, rece
     return { file: { key: pending.key, name, size: pending.size, type, sha256: pending.sha256 }, ...together(pending, undefined) };
   } catch (error) {
     await iterator.return(undefined); // stops reading the body
-    if (error instanceof FileTooLarge) return tooLarge(receiving);
+    if (error instanceof Refusal) return error.response;
     if (error instanceof ImageTooLarge) return refuse(400, error.message);
     throw error;
   }
@@ -154,6 +173,8 @@ async function ingestMultipart(request: StreamedRequest, receiving: Receiving): 
   const parsed = pipeline(request.body, parser).then(() => undefined, (error: Error) => error);
   const part = await new Promise<Part>((resolve) => {
     parser.on('file', (field, stream, info) => {
+      // A body that ends mid-part fails the part's stream, perhaps before anyone reads it (the reader sees it then).
+      stream.on('error', () => {});
       if (++parts === 1 && field === 'file') return resolve({ kind: 'file', stream, filename: info.filename ?? '' });
       stream.resume();
       resolve({ kind: 'other' });
@@ -165,7 +186,7 @@ async function ingestMultipart(request: StreamedRequest, receiving: Receiving): 
     void parsed.then((error) => resolve(error ? { kind: 'failed', error } : { kind: 'other' }));
   });
   if (part.kind !== 'file') return refusal(part.kind === 'failed' ? part.error : undefined);
-  const received = await ingest(part.stream, part.filename, receiving);
+  const received = await ingest(partBytes(part.stream), part.filename, receiving);
   if ('status' in received) return received; // refused mid-file: the rest of the body is not read
   const failure = await parsed; // reads to the end: only then is it known that no other part follows
   if (!failure && parts === 1) return received;
@@ -178,6 +199,6 @@ export async function receiveUpload(request: StreamedRequest, receiving: Receivi
   if (/^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '')) return ingestMultipart(request, receiving);
   const filename = request.query.get('filename');
   if (!filename) return refuse(400, `filename required: ${howToUpload}`);
-  if (Number(request.headers['content-length'] ?? 0) > receiving.maxBytes) return tooLarge(receiving);
+  if (Number(request.headers['content-length'] ?? 0) > receiving.maxBytes) return refuse(413, tooLarge(receiving.maxBytes));
   return ingest(request.body, filename, receiving);
 }

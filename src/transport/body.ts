@@ -62,6 +62,9 @@ export function streamBody(res: UwsResponse, exchange: Exchange, limit: number, 
       paused = false;
     },
   });
+  // The reader learns of a BodyCut from its reads; one that has not begun to read (it awaits a check
+  // first) must not have the failure thrown at the process.
+  body.on('error', () => {});
   exchange.onAbort.push(() => body.destroy(new BodyCut('aborted', limit)));
   res.onData((chunk, isLast) => {
     if (body.destroyed) return;

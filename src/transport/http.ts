@@ -32,12 +32,13 @@ export type StreamedRequest = RequestHead & { readonly body: Readable };
 
 export type Route = (request: Request) => Response | Promise<Response>;
 /**
- * A POST that takes its body as a stream of at most `bodyLimit` bytes. Past the limit the stream
- * fails (BodyCut), and once `run` has settled (having removed whatever it wrote) the client gets
- * 413 and the connection closes. When the client hangs up, the stream fails the same way and
- * nothing is answered. A response given before the whole body was read closes the connection.
+ * A POST that takes its body as a stream of at most `bodyLimit` bytes. Past the limit (or when
+ * Content-Length announces more) the stream fails (BodyCut), and once `run` has settled (having
+ * removed whatever it wrote) the client gets 413 with `tooLarge` and the connection closes. When the
+ * client hangs up, the stream fails the same way and nothing is answered. A response given before
+ * the whole body was read closes the connection.
  */
-export type StreamedRoute = { readonly bodyLimit: number; readonly run: (request: StreamedRequest) => Promise<Response> };
+export type StreamedRoute = { readonly bodyLimit: number; readonly tooLarge: string; readonly run: (request: StreamedRequest) => Promise<Response> };
 export type Routes = Record<string, { GET?: Route; POST?: Route | StreamedRoute }>;
 
 export const bodyLimit = 64 * 1024;
@@ -121,7 +122,7 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
       return reply({ status: 403, body: 'origin not allowed' });
     }
     const limit = typeof target === 'function' ? bodyLimit : target.bodyLimit;
-    const tooLarge: Response = { status: 413, body: `request body too large: the limit is ${limit} bytes` };
+    const tooLarge: Response = { status: 413, body: typeof target === 'function' ? `request body too large: the limit is ${limit} bytes` : target.tooLarge };
     if (contentLength > limit) return reply(tooLarge, true);
 
     res.onAborted(() => {

@@ -28,6 +28,7 @@ function memoryRecords(uploads: FilesApp['uploads']): FileRecords<string> {
   return {
     async authorizeUpload(request) {
       const user = userOf(request.cookie);
+      if (user === 'slow') await new Promise((resolve) => setTimeout(resolve, 300)); // a slow database
       return user ? { uploader: user } : { refuse: { status: 401, body: 'login required' } };
     },
     async recordUpload(owner, file) {
