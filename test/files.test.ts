@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
-import { startFilesApp } from './helpers/files-app.ts';
+import { spawnFilesApp, startFilesApp } from './helpers/files-app.ts';
 import { chunksOf, exchange, onDisk } from './helpers/bytes.ts';
 import { gpsJpeg } from './helpers/images.ts';
 
@@ -260,4 +260,19 @@ test('a 25 MiB file goes up and comes back intact through a slow reader (backpre
   });
   assert.equal(back.length, bytes.length);
   assert.equal(sha256(back), sha256(bytes));
+});
+
+test('memory stays flat however large the upload: the server holds a few socket reads of it, not the file', async (t) => {
+  const app = await spawnFilesApp({ MAX_UPLOAD_BYTES: String(256 * 1024 * 1024) });
+  t.after(() => app.stop());
+  const mib = 1024 * 1024;
+  for (const size of [25, 200]) {
+    const before = app.memory();
+    app.resetPeak();
+    const result = await exchange(app.base, 'POST', `/files?filename=${size}.bin`, { headers: alice, chunks: chunksOf(size, mib, size) });
+    const { peak } = app.memory();
+    assert.deepEqual([result.status, JSON.parse(result.body.toString()).size], [201, size * mib]);
+    t.diagnostic(`${size} MiB upload: resident ${(before.rss / mib).toFixed(1)} MiB before, peak ${(peak / mib).toFixed(1)} MiB during`);
+    assert.ok(peak - before.rss < 64 * mib, `a ${size} MiB upload raised the peak by ${((peak - before.rss) / mib).toFixed(1)} MiB`);
+  }
 });

@@ -157,7 +157,7 @@ export function openDiskStore(dir: string): FileStore {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw error;
       }
-      return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 128 * 1024 });
+      return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
     },
     async exists(key) {
       const stats = await stat(pathOf(key)).catch((error: NodeJS.ErrnoException) => {

@@ -1,6 +1,10 @@
 // A bare uWebSockets.js app serving only the file routes, over the real disk store, with records kept in memory
 // (`user=<name>` cookie: who you are; you may download what you uploaded). Run as a script it prints {"port"} and serves until killed.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { us_listen_socket } from 'uWebSockets.js';
@@ -62,6 +66,43 @@ export async function startFilesApp(env: Record<string, string> = {}): Promise<F
     close() {
       uWS.us_listen_socket_close(socket);
       if (!env.FILES_DIR) rmSync(filesDir, { recursive: true, force: true });
+    },
+  };
+}
+
+
+export type FilesProcess = {
+  readonly port: number;
+  readonly base: string;
+  readonly pid: number;
+  readonly filesDir: string;
+  /** Resident memory now, and its peak since start or since the last resetPeak, in bytes (from /proc). */
+  memory(): { rss: number; peak: number };
+  /** Starts the peak over from the current resident memory (Linux `clear_refs`). */
+  resetPeak(): void;
+  stop(): Promise<void>;
+};
+
+/** The same app in a process of its own, so its memory can be read apart from the client's. */
+export async function spawnFilesApp(env: Record<string, string>): Promise<FilesProcess> {
+  const filesDir = mkdtempSync(join(tmpdir(), 'parley-files-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { PATH: process.env.PATH ?? '', ...env, FILES_DIR: filesDir }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const [line] = await Promise.race([once(createInterface({ input: child.stdout! }), 'line'), exited.then(() => {
+    throw new Error('the files app exited before listening');
+  })]) as [string];
+  const { port } = JSON.parse(line) as { port: number };
+  const status = (field: string) => Number(/(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!)![1]) * 1024;
+  return {
+    port, base: `http://127.0.0.1:${port}`, pid: child.pid!, filesDir,
+    memory: () => ({ rss: status('VmRSS:'), peak: status('VmHWM:') }),
+    resetPeak: () => writeFileSync(`/proc/${child.pid}/clear_refs`, '5'),
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+      rmSync(filesDir, { recursive: true, force: true });
     },
   };
 }
