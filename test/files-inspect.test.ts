@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { cleanImage, ImageTooLarge, sniffType } from '../src/files/inspect.ts';
 import { displayName, fileHeaders, presentation } from '../src/files/headers.ts';
-import { gpsJpeg, pngClaiming } from './helpers/images.ts';
+import { gpsJpeg, pngClaiming, withGifComments, withPngText } from './helpers/images.ts';
+import { stripMetadata } from '../src/files/strip.ts';
 
 test('the type comes from the bytes: binary formats by file-type, then markup a browser would render, then text', async () => {
   const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: '#fff' } }).png().toBuffer();
@@ -66,11 +67,73 @@ test('every image format keeps its format and frames; small images are not enlar
     ['image/gif', animated, 'gif', 3],
   ];
   for (const [type, bytes, format, pages] of cases) {
-    writeFileSync(join(dir, 'in'), bytes);
-    const image = await cleanImage(join(dir, 'in'), join(dir, 'out'), type);
+    writeFileSync(join(dir, format), bytes);
+    const image = await cleanImage(join(dir, format), join(dir, `${format}.out`), type);
     assert.deepEqual([image?.width, image?.height, image?.thumbnail.width, image?.thumbnail.height], [60, 40, 60, 40], type);
-    const meta = await sharp(readFileSync(join(dir, 'out')), { animated: true }).metadata();
+    const meta = await sharp(readFileSync(join(dir, `${format}.out`)), { animated: true }).metadata();
     assert.deepEqual([meta.format, meta.pages ?? 1], [format, pages], type);
+  }
+});
+
+const secrets = ['Alice at home', 'WGS-84', 'GPSLatitude', 'PK\u0003\u0004'];
+const xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="48,51.4N"/></rdf:RDF></x:xmpmeta>';
+
+/** Samples of PNG, WebP and GIF carrying every kind of metadata their formats hold. */
+async function taggedImages(): Promise<{ png: Buffer; webp: Buffer; gif: Buffer }> {
+  const base = () => sharp({ create: { width: 30, height: 20, channels: 4, background: '#c33' } });
+  const exif = { IFD0: { Artist: 'Alice at home' }, IFD3: { GPSMapDatum: 'WGS-84' } };
+  const png = withPngText(await base().png().withExif(exif).toBuffer(), 'Comment', 'Alice at home, GPSLatitude 48.85', Buffer.from('PK\u0003\u0004 an archive'));
+  const webp = await base().webp().withExif(exif).withXmp(xmp).toBuffer();
+  const frame = (background: string) => sharp({ create: { width: 30, height: 20, channels: 4, background } }).png().toBuffer();
+  const animated = await sharp([await frame('#f00'), await frame('#0f0')], { join: { animated: true } }).gif({ loop: 0 }).toBuffer();
+  return { png, webp, gif: withGifComments(animated, 'Alice at home', xmp) };
+}
+
+test('PNG, WebP and GIF lose the chunks that carry metadata and keep every byte of their pixels', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-inspect-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const images = await taggedImages();
+  const pixelBytes = {
+    png: images.png.subarray(images.png.indexOf('IDAT') - 4, images.png.indexOf('IEND') - 4),
+    webp: images.webp.subarray(images.webp.indexOf('VP8 '), images.webp.indexOf('EXIF')),
+    gif: images.gif.subarray(images.gif.indexOf(Buffer.from([0x21, 0xf9]))),
+  };
+  for (const format of ['png', 'webp', 'gif'] as const) {
+    const original = images[format];
+    assert.ok(secrets.some((secret) => original.includes(secret)), `the ${format} sample carries metadata`);
+    writeFileSync(join(dir, format), original);
+    const image = await cleanImage(join(dir, format), join(dir, `${format}.out`), `image/${format}`);
+    const cleaned = readFileSync(join(dir, `${format}.out`));
+    for (const secret of secrets) assert.ok(!cleaned.includes(secret), `${format}: ${JSON.stringify(secret)} is gone`);
+    assert.ok(cleaned.includes(pixelBytes[format]), `${format}: the image data is kept byte for byte, not re-encoded`);
+    const [before, after] = await Promise.all([original, cleaned].map((bytes) => sharp(bytes, { animated: true }).raw().toBuffer()));
+    assert.deepEqual(after, before, `${format}: the same pixels`);
+    const meta = await sharp(cleaned, { animated: true }).metadata();
+    assert.deepEqual([meta.exif, meta.xmp, meta.pages ?? 1, image?.width, image?.height], [undefined, undefined, format === 'gif' ? 2 : 1, 30, 20], format);
+  }
+  assert.equal(readFileSync(join(dir, 'webp.out'))[20]! & 0x0c, 0, 'the WebP header no longer announces EXIF or XMP');
+  assert.ok(readFileSync(join(dir, 'gif.out')).includes('NETSCAPE2.0'), 'the GIF still loops');
+});
+
+test('a PNG that must be turned upright is re-encoded; the chunk walk never throws, whatever the bytes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-inspect-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'sideways'), await sharp({ create: { width: 30, height: 20, channels: 3, background: '#333' } }).png().withMetadata({ orientation: 6 }).toBuffer());
+  const image = await cleanImage(join(dir, 'sideways'), join(dir, 'upright'), 'image/png');
+  const meta = await sharp(readFileSync(join(dir, 'upright'))).metadata();
+  assert.deepEqual([image?.width, image?.height, meta.width, meta.height, meta.orientation], [20, 30, 20, 30, undefined]);
+  const images = await taggedImages();
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (const format of ['png', 'webp', 'gif'] as const) {
+    const bytes = images[format];
+    for (let cut = 0; cut < bytes.length; cut++) stripMetadata(format, bytes.subarray(0, cut));
+    for (let i = 0; i < 2000; i++) {
+      const damaged = Buffer.from(bytes);
+      damaged[Math.floor(random() * damaged.length)] = Math.floor(random() * 256);
+      const result = stripMetadata(format, damaged);
+      assert.ok(result === undefined || result.length <= damaged.length + 12, format);
+    }
   }
 });
 
@@ -79,12 +142,12 @@ test('bytes that do not decode are just a file; an image of too many pixels is r
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#fff' } }).png().toBuffer();
   writeFileSync(join(dir, 'broken'), Buffer.concat([png.subarray(0, 40), Buffer.alloc(200, 7)]));
-  assert.equal(await cleanImage(join(dir, 'broken'), join(dir, 'out'), 'image/png'), undefined);
+  assert.equal(await cleanImage(join(dir, 'broken'), join(dir, 'broken.out'), 'image/png'), undefined);
   writeFileSync(join(dir, 'png-as-jpeg'), png);
-  assert.equal(await cleanImage(join(dir, 'png-as-jpeg'), join(dir, 'out'), 'image/jpeg'), undefined, 'libvips must agree with the sniffed type');
-  writeFileSync(join(dir, 'bomb'), await pngClaiming(20_000, 20_000));
-  await assert.rejects(cleanImage(join(dir, 'bomb'), join(dir, 'out'), 'image/png'), (error: unknown) =>
-    error instanceof ImageTooLarge && error.message === 'image too large: at most 100 megapixels' && error.pixels === 400_000_000);
+  assert.equal(await cleanImage(join(dir, 'png-as-jpeg'), join(dir, 'png-as-jpeg.out'), 'image/jpeg'), undefined, 'libvips must agree with the sniffed type');
+  writeFileSync(join(dir, 'bomb'), await pngClaiming(8000, 6251));
+  await assert.rejects(cleanImage(join(dir, 'bomb'), join(dir, 'bomb.out'), 'image/png'), (error: unknown) =>
+    error instanceof ImageTooLarge && error.message === 'image too large: at most 50 megapixels' && error.pixels === 50_008_000);
 });
 
 test('display names: the last path segment, no control or bidi characters, at most 200 characters, never empty', () => {

@@ -1,6 +1,8 @@
 // What an uploaded file is: its type from its bytes (never the client's word), and for images their size, a thumbnail and a copy without metadata.
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp from 'sharp';
+import { stripMetadata } from './strip.ts';
 
 /** Bytes of a file's start that decide its type (what file-type reads for most formats). */
 export const sampleSize = 4100;
@@ -11,8 +13,14 @@ const imageFormats: Readonly<Record<string, string>> = {
 };
 export const isImageType = (type: string) => Object.hasOwn(imageFormats, type);
 
-/** Above this many pixels (all frames of an animation counted) an image is refused rather than decoded: a small file can hold a huge image. */
-export const maxImagePixels = 100_000_000;
+/**
+ * Above this many pixels (all frames of an animation counted) an image is refused rather than
+ * decoded: a small file can hold a huge image. 50 megapixels is a phone's full-resolution photo;
+ * cleaning one costs up to a couple of seconds and 200 MiB.
+ */
+export const maxImagePixels = 50_000_000;
+/** PNG, WebP and GIF files up to this size are cleaned in memory, without decoding; larger ones are re-encoded. */
+const strippedInMemory = 64 * 1024 * 1024;
 /** Thumbnails fit in this square (a chat bubble at twice its CSS size), as WebP, first frame only. */
 export const thumbnailSide = 480;
 export const thumbnailType = 'image/webp';
@@ -60,15 +68,30 @@ let queue: Promise<unknown> = Promise.resolve();
 
 /**
  * Decodes the image at `input` (sniffed as `type`) and writes to `output` the same image in the same
- * format without its metadata: no EXIF (GPS position, camera, time), XMP, IPTC or comments; only the
- * pixels, turned upright by their EXIF orientation first, and the colour profile. Every frame of an
- * animation is kept. Answers its size and a thumbnail, or undefined when the bytes do not decode as
- * that format (then it is just a file). Throws ImageTooLarge above `maxImagePixels`.
+ * format without its metadata: no EXIF (GPS position, camera, time), XMP, IPTC, text or comments;
+ * only the pixels, upright, with their colour profile and every frame of an animation. Answers its
+ * size and a thumbnail, or undefined when the bytes do not decode as that format (then it is just a
+ * file). Throws ImageTooLarge above `maxImagePixels`.
+ *
+ * JPEG is re-encoded (turned upright by its EXIF orientation first; quality 90, streamed line by
+ * line). PNG, WebP and GIF keep their bytes, without the chunks that carry metadata (stripMetadata):
+ * re-encoding them is slow, and lossy for WebP; only one with an orientation to apply, or that does
+ * not walk cleanly, is re-encoded. AVIF is re-encoded at the encoder's fastest setting.
  */
 export function cleanImage(input: string, output: string, type: string): Promise<CleanImage | undefined> {
   const turn = queue.then(() => decode(input, output, type));
   queue = turn.catch(() => {});
   return turn;
+}
+
+async function reencode(input: string, output: string, format: string): Promise<void> {
+  const clean = sharp(input, { autoOrient: true, limitInputPixels: maxImagePixels, failOn: 'error', animated: true }).keepIccProfile();
+  // Without optimised coding a JPEG is written as it is decoded, in a few MiB, instead of held whole.
+  if (format === 'jpeg') await clean.jpeg({ quality: 90, optimiseCoding: false }).toFile(output);
+  else if (format === 'png') await clean.png().toFile(output);
+  else if (format === 'webp') await clean.webp({ quality: 90 }).toFile(output);
+  else if (format === 'gif') await clean.gif().toFile(output);
+  else await clean.avif({ quality: 70, effort: 0 }).toFile(output);
 }
 
 async function decode(input: string, output: string, type: string): Promise<CleanImage | undefined> {
@@ -83,23 +106,21 @@ async function decode(input: string, output: string, type: string): Promise<Clea
   if (meta.format !== format || !meta.width || !meta.height) return undefined;
   const pixels = meta.width * meta.height;
   if (pixels > maxImagePixels) throw new ImageTooLarge(pixels);
-  const options = { autoOrient: true, limitInputPixels: maxImagePixels, failOn: 'error' } as const;
+  const orientation = meta.orientation ?? 1;
   try {
-    const clean = sharp(input, { ...options, animated: true }).keepIccProfile();
-    if (format === 'jpeg') await clean.jpeg({ quality: 90 }).toFile(output);
-    else if (format === 'png') await clean.png().toFile(output);
-    else if (format === 'webp') await clean.webp({ quality: 90 }).toFile(output);
-    else if (format === 'gif') await clean.gif().toFile(output);
-    else await clean.avif({ quality: 70, effort: 2 }).toFile(output);
-    const thumbnail = await sharp(input, options)
+    const strippable = (format === 'png' || format === 'webp' || format === 'gif') && orientation === 1 && (await stat(input)).size <= strippedInMemory;
+    const stripped = strippable ? stripMetadata(format, await readFile(input)) : undefined;
+    if (stripped) await writeFile(output, stripped, { flag: 'wx', mode: 0o600 });
+    else await reencode(input, output, format!);
+    const thumbnail = await sharp(output, { autoOrient: true, limitInputPixels: maxImagePixels, failOn: 'error' })
       .resize(thumbnailSide, thumbnailSide, { fit: 'inside', withoutEnlargement: true })
       .webp({ quality: 70 })
       .toBuffer({ resolveWithObject: true });
     const frameHeight = meta.pageHeight ?? meta.height;
-    const upright = (meta.orientation ?? 1) >= 5; // EXIF orientations 5–8 turn the image a quarter
+    const quarterTurn = orientation >= 5; // EXIF orientations 5–8 turn the image a quarter
     return {
-      width: upright ? frameHeight : meta.width,
-      height: upright ? meta.width : frameHeight,
+      width: quarterTurn ? frameHeight : meta.width,
+      height: quarterTurn ? meta.width : frameHeight,
       thumbnail: { data: thumbnail.data, width: thumbnail.info.width, height: thumbnail.info.height },
     };
   } catch {

@@ -35,3 +35,31 @@ export async function pngClaiming(width: number, height: number): Promise<Buffer
   png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
   return png;
 }
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
+/** `png` with a tEXt chunk (`keyword`, `text`) after its header, and `appended` after its end (as a polyglot carries an archive). */
+export function withPngText(png: Buffer, keyword: string, text: string, appended: Buffer): Buffer {
+  const afterHeader = 8 + 25; // the signature, then IHDR: 4 + 4 + 13 + 4 bytes
+  return Buffer.concat([png.subarray(0, afterHeader), pngChunk('tEXt', Buffer.from(`${keyword}\0${text}`, 'latin1')), png.subarray(afterHeader), appended]);
+}
+
+/** `gif` with a comment extension and an XMP application extension before its first block. */
+export function withGifComments(gif: Buffer, comment: string, xmp: string): Buffer {
+  const globalTable = gif[10]! & 0x80 ? 3 * 2 ** ((gif[10]! & 0x07) + 1) : 0;
+  const at = 13 + globalTable;
+  const subBlocks = (data: Buffer) => Buffer.concat([...Array.from({ length: Math.ceil(data.length / 255) }, (_, i) => {
+    const piece = data.subarray(i * 255, (i + 1) * 255);
+    return Buffer.concat([Buffer.from([piece.length]), piece]);
+  }), Buffer.from([0])]);
+  const commentBlock = Buffer.concat([Buffer.from([0x21, 0xfe]), subBlocks(Buffer.from(comment, 'latin1'))]);
+  const xmpBlock = Buffer.concat([Buffer.from([0x21, 0xff, 11]), Buffer.from('XMP DataXMP', 'latin1'), subBlocks(Buffer.from(xmp, 'latin1'))]);
+  return Buffer.concat([gif.subarray(0, at), commentBlock, xmpBlock, gif.subarray(at)]);
+}
