@@ -148,6 +148,9 @@ test('bytes that do not decode are just a file; an image of too many pixels is r
   writeFileSync(join(dir, 'bomb'), await pngClaiming(8000, 6251));
   await assert.rejects(cleanImage(join(dir, 'bomb'), join(dir, 'bomb.out'), 'image/png'), (error: unknown) =>
     error instanceof ImageTooLarge && error.message === 'image too large: at most 50 megapixels' && error.pixels === 50_008_000);
+  writeFileSync(join(dir, 'big.avif'), await sharp({ create: { width: 4000, height: 3001, channels: 3, background: '#000' } }).avif({ effort: 0 }).toBuffer());
+  await assert.rejects(cleanImage(join(dir, 'big.avif'), join(dir, 'big.avif.out'), 'image/avif'), (error: unknown) =>
+    error instanceof ImageTooLarge && error.message === 'image too large: at most 12 megapixels for AVIF' && error.pixels === 12_004_000);
 });
 
 test('display names: the last path segment, no control or bidi characters, at most 200 characters, never empty', () => {

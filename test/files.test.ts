@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { spawnFilesApp, startFilesApp } from './helpers/files-app.ts';
 import { chunksOf, exchange, onDisk } from './helpers/bytes.ts';
-import { gpsJpeg } from './helpers/images.ts';
+import { gpsJpeg, pngClaiming } from './helpers/images.ts';
 
 const alice = { cookie: 'user=alice' };
 const bob = { cookie: 'user=bob' };
@@ -171,6 +171,8 @@ test('file routes', async (t) => {
       const result = await upload('/files', body, headers);
       assert.deepEqual([result.status, result.body.toString()], [400, message], message);
     }
+    const bomb = await upload('/files?filename=bomb.png', await pngClaiming(8000, 6251));
+    assert.deepEqual([bomb.status, bomb.body.toString()], [400, 'image too large: at most 50 megapixels']);
     nothingLeft(before);
   });
 

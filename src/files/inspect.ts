@@ -19,6 +19,8 @@ export const isImageType = (type: string) => Object.hasOwn(imageFormats, type);
  * cleaning one costs up to a couple of seconds and 200 MiB.
  */
 export const maxImagePixels = 50_000_000;
+/** AVIF is re-encoded, which costs far more (a 12-megapixel one: up to 6 s of a core and 370 MiB): a lower ceiling. */
+export const maxAvifPixels = 12_000_000;
 /** PNG, WebP and GIF files up to this size are cleaned in memory, without decoding; larger ones are re-encoded. */
 const strippedInMemory = 64 * 1024 * 1024;
 /** Thumbnails fit in this square (a chat bubble at twice its CSS size), as WebP, first frame only. */
@@ -51,8 +53,8 @@ export async function sniffType(head: Uint8Array): Promise<string> {
 
 /** An image that is too large to decode safely: refused, since what it carries could not be removed. */
 export class ImageTooLarge extends Error {
-  constructor(readonly pixels: number) {
-    super(`image too large: at most ${maxImagePixels / 1_000_000} megapixels`);
+  constructor(readonly pixels: number, limit: number) {
+    super(`image too large: at most ${limit / 1_000_000} megapixels${limit === maxAvifPixels ? ' for AVIF' : ''}`);
     this.name = 'ImageTooLarge';
   }
 }
@@ -76,7 +78,8 @@ let queue: Promise<unknown> = Promise.resolve();
  * JPEG is re-encoded (turned upright by its EXIF orientation first; quality 90, streamed line by
  * line). PNG, WebP and GIF keep their bytes, without the chunks that carry metadata (stripMetadata):
  * re-encoding them is slow, and lossy for WebP; only one with an orientation to apply, or that does
- * not walk cleanly, is re-encoded. AVIF is re-encoded at the encoder's fastest setting.
+ * not walk cleanly, is re-encoded. AVIF is re-encoded at the encoder's fastest setting, up to
+ * `maxAvifPixels`.
  */
 export function cleanImage(input: string, output: string, type: string): Promise<CleanImage | undefined> {
   const turn = queue.then(() => decode(input, output, type));
@@ -105,7 +108,8 @@ async function decode(input: string, output: string, type: string): Promise<Clea
   // file-type and libvips each read the header; a file that one takes for a PNG and the other for something else is not an image.
   if (meta.format !== format || !meta.width || !meta.height) return undefined;
   const pixels = meta.width * meta.height;
-  if (pixels > maxImagePixels) throw new ImageTooLarge(pixels);
+  const limit = format === 'heif' ? maxAvifPixels : maxImagePixels;
+  if (pixels > limit) throw new ImageTooLarge(pixels, limit);
   const orientation = meta.orientation ?? 1;
   try {
     const strippable = (format === 'png' || format === 'webp' || format === 'gif') && orientation === 1 && (await stat(input)).size <= strippedInMemory;
