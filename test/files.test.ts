@@ -117,6 +117,11 @@ test('file routes', async (t) => {
     assert.deepEqual(await partial('bytes=0-9', { 'if-range': etag }), [206, 'bytes 0-9/100000', '10', bytes.subarray(0, 10)]);
     const past = await get(`/files/${id}`, { range: 'bytes=100000-' });
     assert.deepEqual([past.status, past.headers['content-range'], past.body.toString()], [416, 'bytes */100000', 'range not satisfiable: the file has 100000 bytes']);
+    const empty = json(await upload('/files?filename=empty.txt', ''));
+    assert.deepEqual([empty.size, empty.type], [0, 'text/plain']);
+    const whole = await get(`/files/${empty.id}`);
+    assert.deepEqual([whole.status, whole.headers['content-length'], whole.body.length], [200, '0', 0]);
+    assert.deepEqual(await get(`/files/${empty.id}`, { range: 'bytes=0-' }).then((r) => [r.status, r.headers['content-range']]), [416, 'bytes */0']);
   });
 
   await t.test('ETag and If-None-Match: 304 without a body while the bytes are the same', async () => {
