@@ -1,5 +1,6 @@
-// A bare uWebSockets.js app serving only the file routes, over the real disk store, with records kept in memory
-// (`user=<name>` cookie: who you are; you may download what you uploaded). Run as a script it prints {"port"} and serves until killed.
+// A bare uWebSockets.js app serving only the file routes, over the real disk store, with records kept in memory:
+// the `user=<name>` cookie says who you are (`full` is over its quota, `slow` waits 300 ms for its authorization),
+// and you may download what you uploaded. Run as a script it prints {"port"} and serves until killed.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
