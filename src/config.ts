@@ -88,6 +88,8 @@ const SettingsSchema = v.pipe(
     DATABASE_POOL: integerSetting('DATABASE_POOL', 10, 2, 1000),
     DATABASE_CA_FILE: v.optional(v.pipe(v.string(), v.nonEmpty('DATABASE_CA_FILE must name a file'))),
     DBPATH: v.pipe(v.optional(v.string(), 'data/parley.db'), v.nonEmpty('DBPATH must not be empty')),
+    FILES_DIR: v.pipe(v.optional(v.string(), 'data/files'), v.nonEmpty('FILES_DIR must not be empty')),
+    MAX_UPLOAD_BYTES: integerSetting('MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 10 * 1024 * 1024 * 1024),
     JWTSECRET: v.optional(v.pipe(v.string(), v.nonEmpty('JWTSECRET must not be empty when set'))),
     CORS_ALLOW_ORIGIN: v.pipe(
       v.optional(v.string(), 'http://localhost:5173'),

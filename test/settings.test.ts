@@ -34,6 +34,9 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ TRUST_PROXY: '127.0.0.1,nginx' }, 'TRUST_PROXY must list proxy addresses or CIDR ranges such as 127.0.0.1, 10.0.0.0/8 or fd00::/8 (not "nginx")'],
     [{ SHUTDOWN_DRAIN: '301' }, 'SHUTDOWN_DRAIN must be a whole number from 0 to 300'],
     [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be at least 16 characters'],
+    [{ FILES_DIR: '' }, 'FILES_DIR must not be empty'],
+    [{ MAX_UPLOAD_BYTES: '0' }, 'MAX_UPLOAD_BYTES must be a whole number from 1 to 10737418240'],
+    [{ MAX_UPLOAD_BYTES: '25MiB' }, 'MAX_UPLOAD_BYTES must be a whole number from 1 to 10737418240'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -48,6 +51,8 @@ test('defaults are those the README documents', () => {
     PORT: 8000,
     HOST: '0.0.0.0',
     DBPATH: 'data/parley.db',
+    FILES_DIR: 'data/files',
+    MAX_UPLOAD_BYTES: 26214400,
     CORS_ALLOW_ORIGIN: ['http://localhost:5173'],
     COOKIE_SECURE: true,
     COOKIE_SAMESITE: 'Lax',

@@ -1,9 +1,15 @@
-// The HTTP side of uWebSockets.js: one entry for every route, with CORS, 404/405, body limits and error handling.
+// The HTTP side of uWebSockets.js: one entry for every route, with path parameters, CORS, 404/405, body limits and error handling.
+import type { Readable } from 'node:stream';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from 'uWebSockets.js';
 import type { App } from '../context.ts';
 import { createClientAddress } from './proxy.ts';
+import { BodyCut, readBody, streamBody, type Exchange } from './body.ts';
+import { send, type Header, type Response } from './send.ts';
 
-export type Request = {
+export type { Response, StreamedBody } from './send.ts';
+
+/** A request as a route sees it, all read before the uWS request object goes away. */
+export type RequestHead = {
   readonly method: string;
   readonly path: string;
   readonly origin: string;
@@ -11,112 +17,138 @@ export type Request = {
   readonly authorization: string;
   readonly userAgent: string;
   readonly ip: string;
-  readonly body: string;
+  /** Every header, by lower-case name; repeated headers joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The query string (`?filename=a.png`), parsed. */
+  readonly query: URLSearchParams;
+  /** The `:name` segments of the route's pattern (`/files/:id`), percent-decoded. */
+  readonly params: Readonly<Record<string, string>>;
 };
 
-export type Response = { status: number; body?: string; headers?: readonly (readonly [string, string])[] };
+/** A request whose body was read as text (at most `bodyLimit` bytes; empty for GET). */
+export type Request = RequestHead & { readonly body: string };
+/** A request whose body arrives as a stream, for a StreamedRoute. */
+export type StreamedRequest = RequestHead & { readonly body: Readable };
+
 export type Route = (request: Request) => Response | Promise<Response>;
-export type Routes = Record<string, Partial<Record<'GET' | 'POST', Route>>>;
+/**
+ * A POST that takes its body as a stream of at most `bodyLimit` bytes. Past the limit (or when
+ * Content-Length announces more) the stream fails (BodyCut), and once `run` has settled (having
+ * removed whatever it wrote) the client gets 413 with `tooLarge` and the connection closes. When the
+ * client hangs up, the stream fails the same way and nothing is answered. A response given before
+ * the whole body was read closes the connection.
+ */
+export type StreamedRoute = { readonly bodyLimit: number; readonly tooLarge: string; readonly run: (request: StreamedRequest) => Promise<Response> };
+export type Routes = Record<string, { GET?: Route; POST?: Route | StreamedRoute }>;
 
 export const bodyLimit = 64 * 1024;
 
-const statusText: Record<number, string> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized',
-  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 426: 'Upgrade Required', 429: 'Too Many Requests',
-  500: 'Internal Server Error', 503: 'Service Unavailable',
-};
-
 /** Whether a browser page at `origin` may use this server: allowlisted, or the server's own origin. */
-export function originAllowed(app: App, origin: string, host: string): boolean {
+export function originAllowed(app: Pick<App, 'settings'>, origin: string, host: string): boolean {
   return app.settings.CORS_ALLOW_ORIGIN.includes(origin) || origin === `http://${host}` || origin === `https://${host}`;
 }
 
-function write(res: UwsResponse, response: Response, extra: readonly (readonly [string, string])[], closeConnection = false): void {
-  res.cork(() => {
-    res.writeStatus(`${response.status} ${statusText[response.status] ?? ''}`);
-    for (const [name, value] of extra) res.writeHeader(name, value);
-    for (const [name, value] of response.headers ?? []) res.writeHeader(name, value);
-    if (response.status === 204) {
-      res.endWithoutBody(); // an explicit `undefined` length makes uWS send nothing at all
-    } else {
-      if (!response.headers?.some(([name]) => name === 'Content-Type')) res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
-      res.end(response.body ?? '', closeConnection);
+type Matched = { methods: Routes[string]; params: Record<string, string> };
+
+/** Exact paths are looked up; patterns with `:name` segments are tried in order. A segment that does not decode matches nothing. */
+function createMatcher(routes: Routes): (path: string) => Matched | undefined {
+  const patterns = Object.keys(routes)
+    .filter((pattern) => pattern.includes('/:'))
+    .map((pattern) => ({ segments: pattern.split('/'), methods: routes[pattern]! }));
+  return (path) => {
+    if (Object.hasOwn(routes, path) && !path.includes('/:')) return { methods: routes[path]!, params: {} };
+    const segments = path.split('/');
+    for (const pattern of patterns) {
+      if (pattern.segments.length !== segments.length) continue;
+      const params: Record<string, string> = {};
+      const fits = pattern.segments.every((part, i) => {
+        const segment = segments[i]!;
+        if (!part.startsWith(':')) return part === segment;
+        try {
+          params[part.slice(1)] = decodeURIComponent(segment);
+        } catch {
+          return false;
+        }
+        return segment !== '';
+      });
+      if (fits) return { methods: pattern.methods, params };
     }
-  });
+    return undefined;
+  };
 }
 
-/** Collects a request body; undefined once it passes `limit` bytes. */
-function readBody(res: UwsResponse, limit: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    res.onData((chunk, isLast) => {
-      if (done) return;
-      size += chunk.byteLength;
-      if (size > limit) {
-        done = true;
-        return resolve(undefined);
-      }
-      chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory once this callback returns
-      if (isLast) {
-        done = true;
-        resolve(Buffer.concat(chunks).toString('utf8'));
-      }
-    });
+function readHeaders(req: UwsRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  req.forEach((name, value) => {
+    headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
   });
+  return headers;
 }
 
-export function serveHttp(server: TemplatedApp, app: App, routes: Routes): void {
+/** `app`: only its settings (CORS, trusted proxies) and log are used. */
+export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log'>, routes: Routes): void {
   const clientAddress = createClientAddress(app.settings);
+  const match = createMatcher(routes);
   server.any('/*', (res: UwsResponse, req: UwsRequest) => {
     // The request object is only valid until this function returns: read everything now.
     const method = req.getMethod().toUpperCase();
     const path = req.getUrl();
-    const origin = req.getHeader('origin');
-    const host = req.getHeader('host');
-    const requestedHeaders = req.getHeader('access-control-request-headers');
-    const contentLength = Number(req.getHeader('content-length') || 0);
-    const request = { method, path, origin, cookie: req.getHeader('cookie'), authorization: req.getHeader('authorization'), userAgent: req.getHeader('user-agent'), ip: clientAddress(res, req) };
-
-    const cors: [string, string][] = app.settings.CORS_ALLOW_ORIGIN.includes(origin)
-      ? [['Access-Control-Allow-Origin', origin], ['Access-Control-Allow-Credentials', 'true'], ['Vary', 'Origin']]
+    const headers = readHeaders(req);
+    const header = (name: string) => headers[name] ?? '';
+    const contentLength = Number(header('content-length') || 0);
+    const head = {
+      method, path, headers, query: new URLSearchParams(req.getQuery() ?? ''),
+      origin: header('origin'), cookie: header('cookie'), authorization: header('authorization'), userAgent: header('user-agent'), ip: clientAddress(res, req),
+    };
+    const cors: Header[] = app.settings.CORS_ALLOW_ORIGIN.includes(head.origin)
+      ? [['Access-Control-Allow-Origin', head.origin], ['Access-Control-Allow-Credentials', 'true'], ['Vary', 'Origin']]
       : [];
-    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (!route) return write(res, { status: 404, body: `not found: ${method} ${path}` }, cors);
-    const allow = [...Object.keys(route), 'OPTIONS'].join(', ');
+    const exchange: Exchange = { aborted: false, answered: false, bodyEnded: method !== 'POST', onAbort: [] };
+    const reply = (response: Response, closeConnection = false) => send(res, exchange, response, cors, closeConnection);
+    const matched = match(path);
+    if (!matched) return reply({ status: 404, body: `not found: ${method} ${path}` });
+    const allow = [...Object.keys(matched.methods), 'OPTIONS'].join(', ');
     if (method === 'OPTIONS') {
-      const preflight: [string, string][] = cors.length
-        ? [['Access-Control-Allow-Methods', allow], ['Access-Control-Allow-Headers', requestedHeaders || 'Content-Type'], ['Access-Control-Max-Age', '600']]
+      const preflight: Header[] = cors.length
+        ? [['Access-Control-Allow-Methods', allow], ['Access-Control-Allow-Headers', header('access-control-request-headers') || 'Content-Type'], ['Access-Control-Max-Age', '600']]
         : [];
-      return write(res, { status: 204, headers: [['Allow', allow], ...preflight] }, cors);
+      return reply({ status: 204, headers: [['Allow', allow], ...preflight] });
     }
-    const target = route[method as 'GET' | 'POST'];
-    if (!target) return write(res, { status: 405, body: `method not allowed: use ${allow}`, headers: [['Allow', allow]] }, cors);
+    const target = matched.methods[method as 'GET' | 'POST'];
+    if (!target) return reply({ status: 405, body: `method not allowed: use ${allow}`, headers: [['Allow', allow]] });
     // A cross-site form or script must not change state with the user's cookie.
-    if (method === 'POST' && origin && !originAllowed(app, origin, host)) {
-      app.log.warn('request from a foreign origin refused', { path, origin, ip: request.ip });
-      return write(res, { status: 403, body: 'origin not allowed' }, cors);
+    if (method === 'POST' && head.origin && !originAllowed(app, head.origin, header('host'))) {
+      app.log.warn('request from a foreign origin refused', { path, origin: head.origin, ip: head.ip });
+      return reply({ status: 403, body: 'origin not allowed' });
     }
-    if (contentLength > bodyLimit) return write(res, { status: 413, body: `request body too large: the limit is ${bodyLimit} bytes` }, cors, true);
+    const limit = typeof target === 'function' ? bodyLimit : target.bodyLimit;
+    const tooLarge: Response = { status: 413, body: typeof target === 'function' ? `request body too large: the limit is ${limit} bytes` : target.tooLarge };
+    if (contentLength > limit) return reply(tooLarge, true);
 
-    let aborted = false;
     res.onAborted(() => {
-      aborted = true;
+      exchange.aborted = true;
+      for (const stop of exchange.onAbort) stop();
     });
-    const body = method === 'POST' ? readBody(res, bodyLimit) : Promise.resolve('');
-    body
-      .then(async (text) => {
-        if (text === undefined) return { response: { status: 413, body: `request body too large: the limit is ${bodyLimit} bytes` }, close: true };
-        return { response: await target({ ...request, body: text }), close: false };
-      })
+    const request = { ...head, params: matched.params };
+    let cut = false;
+    const answer: Promise<{ response: Response; close: boolean }> = typeof target === 'function'
+      ? (method === 'POST' ? readBody(res, exchange, bodyLimit) : Promise.resolve('')).then(async (text) =>
+        text === undefined ? { response: tooLarge, close: true } : { response: await target({ ...request, body: text }), close: false })
+      : target.run({ ...request, body: streamBody(res, exchange, limit, () => (cut = true)) }).then(
+        (response) => ({ response: cut ? tooLarge : response, close: false }),
+        (error: unknown) => {
+          if (error instanceof BodyCut) return { response: tooLarge, close: true };
+          throw error;
+        },
+      );
+    answer
       .catch((error: unknown) => {
-        app.log.error('route failed', { method, path, error });
+        // Once the client has gone away, a failure is its consequence (the body stream broke), not a fault.
+        if (exchange.aborted) app.log.debug('route stopped: the client went away', { method, path, error });
+        else app.log.error('route failed', { method, path, error });
         return { response: { status: 500, body: 'internal server error' }, close: false };
       })
-      .then(({ response, close }) => {
-        if (!aborted) write(res, response, cors, close);
-      })
+      .then(({ response, close }) => reply(response, close || !exchange.bodyEnded))
       .catch((error: unknown) => app.log.error('response failed', { method, path, error }));
   });
 }

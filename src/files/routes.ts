@@ -1,0 +1,82 @@
+// The file routes (POST /files, GET /files/:id, GET /files/:id/thumbnail) over a store and a small records interface that decides who may do what.
+import type { Logger } from '../log.ts';
+import type { RequestHead, Response, Routes, StreamedRequest } from '../transport/http.ts';
+import type { FileStore } from './store.ts';
+import { bodyAllowance, receiveUpload, tooLarge, type StoredFile } from './upload.ts';
+import { notFound, serveFile } from './download.ts';
+
+/**
+ * Who may upload and download, and where uploads are recorded: the database's side of files.
+ * Every method may refuse with a Response (401 without a valid cookie, 429 past a rate limit,
+ * 413 past a quota), which is sent as it is.
+ */
+export interface FileRecords<Uploader> {
+  /** Called before a byte of the body is read: who is uploading, or why they may not. */
+  authorizeUpload(request: RequestHead): Promise<{ readonly uploader: Uploader } | { readonly refuse: Response }>;
+  /**
+   * Records a received file for `uploader` and answers the id clients will use. The bytes become
+   * readable in the store just after this (and are removed if it refuses or throws), so a record
+   * never outlives a failed upload unnoticed: if committing fails, the request fails with 500 and
+   * the record stays unattached (to be swept like any unattached upload).
+   */
+  recordUpload(uploader: Uploader, file: StoredFile): Promise<{ readonly id: string } | { readonly refuse: Response }>;
+  /** The file `id` names, when the caller may download it; undefined otherwise, whether or not it exists (both are 404). */
+  authorizeDownload(id: string, request: RequestHead): Promise<StoredFile | undefined>;
+}
+
+export type FileRouteParts<Uploader> = {
+  readonly store: FileStore;
+  readonly records: FileRecords<Uploader>;
+  /** Local folder for images being cleaned (for the disk store: `temporaryFolder(FILES_DIR)`). */
+  readonly scratchDir: string;
+  /** MAX_UPLOAD_BYTES. */
+  readonly maxBytes: number;
+  readonly log: Logger;
+};
+
+/** The JSON a successful upload answers (201), as the issue specifies: no store keys, no thumbnail internals. */
+export function uploadReply(id: string, file: StoredFile) {
+  const { name, size, type, sha256, width, height } = file;
+  return { id, name, size, type, sha256, ...(width === undefined ? {} : { width, height }) };
+}
+
+export function fileRoutes<Uploader>(parts: FileRouteParts<Uploader>): Routes {
+  const { store, records, log } = parts;
+  const receiving = { store, scratchDir: parts.scratchDir, maxBytes: parts.maxBytes };
+
+  async function upload(request: StreamedRequest): Promise<Response> {
+    const who = await records.authorizeUpload(request);
+    if ('refuse' in who) return who.refuse;
+    const received = await receiveUpload(request, receiving);
+    if ('status' in received) return received;
+    let recorded;
+    try {
+      recorded = await records.recordUpload(who.uploader, received.file);
+    } catch (error) {
+      await received.discard();
+      throw error;
+    }
+    if ('refuse' in recorded) {
+      await received.discard();
+      return recorded.refuse;
+    }
+    await received.commit();
+    const reply = uploadReply(recorded.id, received.file);
+    return { status: 201, body: JSON.stringify(reply), headers: [['Content-Type', 'application/json'], ['Location', `/files/${encodeURIComponent(recorded.id)}`]] };
+  }
+
+  const download = (part: 'file' | 'thumbnail') => async (request: RequestHead): Promise<Response> => {
+    const id = request.params.id!;
+    const file = await records.authorizeDownload(id, request);
+    if (!file) return notFound;
+    const response = await serveFile(request, store, file, part);
+    if (!response && (part === 'file' || file.thumbnail)) log.error('stored bytes are missing', { id, part });
+    return response ?? notFound;
+  };
+
+  return {
+    '/files': { POST: { bodyLimit: parts.maxBytes + bodyAllowance, tooLarge: tooLarge(parts.maxBytes), run: upload } },
+    '/files/:id': { GET: download('file') },
+    '/files/:id/thumbnail': { GET: download('thumbnail') },
+  };
+}

@@ -1,0 +1,204 @@
+// Receiving an upload: multipart/form-data with one `file` part, or raw bytes with ?filename=, streamed into the store with its type sniffed and images cleaned.
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import busboy from 'busboy';
+import type { Response, StreamedRequest } from '../transport/http.ts';
+import { BodyCut } from '../transport/body.ts';
+import type { FileStore, Pending } from './store.ts';
+import { cleanImage, ImageTooLarge, isImageType, sampleSize, sniffType } from './inspect.ts';
+import { displayName } from './headers.ts';
+
+/** A stored file as the records keep it: where its bytes are and what they are. */
+export type StoredFile = {
+  /** The store's key of the bytes served (for an image: the copy without metadata). */
+  readonly key: string;
+  /** The display name (sanitised; never a path). */
+  readonly name: string;
+  readonly size: number;
+  /** What the bytes are, sniffed; `application/octet-stream` when unknown or when an image did not decode. */
+  readonly type: string;
+  /** SHA-256 (hex) of the bytes served; also their ETag. */
+  readonly sha256: string;
+  readonly width?: number;
+  readonly height?: number;
+  /** Images only: a WebP of at most 480 × 480, in the same store. */
+  readonly thumbnail?: { readonly key: string; readonly sha256: string; readonly size: number; readonly width: number; readonly height: number };
+};
+
+/** An upload received: its bytes written but not yet readable, until `commit` (or gone with `discard`). */
+export type Received = { readonly file: StoredFile; commit(): Promise<void>; discard(): Promise<void> };
+
+export type Receiving = {
+  readonly store: FileStore;
+  /** A local folder for images being cleaned (sharp reads and writes files); on the same disk as the store when it is local. */
+  readonly scratchDir: string;
+  /** The largest file accepted, in bytes (MAX_UPLOAD_BYTES). */
+  readonly maxBytes: number;
+};
+
+/**
+ * Room past the file's limit for a multipart body's boundaries and part headers, and for the bytes
+ * already in flight when the file's own limit cuts in (a socket read, a stream buffer): so the
+ * file's limit, counted exactly, is the one a client meets.
+ */
+export const bodyAllowance = 1024 * 1024;
+
+/** An upload refused part-way: `response` says why. */
+class Refusal extends Error {
+  constructor(readonly response: Response) {
+    super(String(response.body));
+  }
+}
+
+const refuse = (status: number, body: string): Response => ({ status, body });
+export const tooLarge = (maxBytes: number) => `file too large: the limit is ${maxBytes} bytes`;
+export const howToUpload = 'send multipart/form-data with one part named "file", or the raw bytes to /files?filename=<name>';
+
+/** `source`, refused with 413 as soon as more than `max` bytes have come. */
+async function* limited(source: AsyncIterable<Uint8Array>, max: number): AsyncGenerator<Uint8Array> {
+  let size = 0;
+  for await (const chunk of source) {
+    size += chunk.byteLength;
+    if (size > max) throw new Refusal(refuse(413, tooLarge(max)));
+    yield chunk;
+  }
+}
+
+/** A multipart part's bytes: the parser's errors (a body that ends mid-part) refuse the upload; a hang-up stays what it is. */
+async function* partBytes(stream: Readable): AsyncGenerator<Uint8Array> {
+  try {
+    yield* stream;
+  } catch (error) {
+    if (error instanceof BodyCut) throw error;
+    throw new Refusal(refuse(400, `malformed multipart body: ${(error as Error).message}`));
+  }
+}
+
+/** Both writes commit, or both are discarded. */
+function together(first: Pending, second: Pending | undefined): Pick<Received, 'commit' | 'discard'> {
+  return {
+    async commit() {
+      await second?.commit();
+      await first.commit();
+    },
+    async discard() {
+      await Promise.all([first.discard(), second?.discard()]);
+    },
+  };
+}
+
+/** An image goes through a scratch file: decoded, stripped, thumbnailed, and only the clean copy is stored. */
+async function storeImage(bytes: AsyncIterable<Uint8Array>, name: string, type: string, receiving: Receiving): Promise<Received> {
+  const { store, scratchDir } = receiving;
+  const original = join(scratchDir, `${randomUUID()}.upload`);
+  const cleaned = `${original}.clean`;
+  try {
+    await pipeline(Readable.from(bytes), createWriteStream(original, { flags: 'wx', mode: 0o600 }));
+    const image = await cleanImage(original, cleaned, type);
+    if (!image) {
+      const pending = await store.put(createReadStream(original));
+      return { file: { key: pending.key, name, size: pending.size, type: 'application/octet-stream', sha256: pending.sha256 }, ...together(pending, undefined) };
+    }
+    const pending = await store.put(createReadStream(cleaned));
+    const thumbnail = await store.put(Readable.from([image.thumbnail.data])).catch(async (error: unknown) => {
+      await pending.discard();
+      throw error;
+    });
+    const file: StoredFile = {
+      key: pending.key, name, size: pending.size, type, sha256: pending.sha256, width: image.width, height: image.height,
+      thumbnail: { key: thumbnail.key, sha256: thumbnail.sha256, size: thumbnail.size, width: image.thumbnail.width, height: image.thumbnail.height },
+    };
+    return { file, ...together(pending, thumbnail) };
+  } finally {
+    await Promise.all([rm(original, { force: true }), rm(cleaned, { force: true })]);
+  }
+}
+
+/** Sniffs the first bytes, then streams the whole file to the store (images by way of cleanImage). */
+async function ingest(source: AsyncIterable<Uint8Array>, givenName: string, receiving: Receiving): Promise<Received | Response> {
+  const iterator = limited(source, receiving.maxBytes)[Symbol.asyncIterator]();
+  const name = displayName(givenName);
+  try {
+    const start: Uint8Array[] = [];
+    let have = 0;
+    while (have < sampleSize) {
+      const next = await iterator.next();
+      if (next.done) break;
+      start.push(next.value);
+      have += next.value.byteLength;
+    }
+    const head = Buffer.concat(start);
+    const type = await sniffType(head.subarray(0, sampleSize));
+    const bytes = (async function* () {
+      if (head.byteLength) yield head;
+      yield* { [Symbol.asyncIterator]: () => iterator };
+    })();
+    if (isImageType(type)) return await storeImage(bytes, name, type, receiving);
+    const pending = await receiving.store.put(bytes);
+    return { file: { key: pending.key, name, size: pending.size, type, sha256: pending.sha256 }, ...together(pending, undefined) };
+  } catch (error) {
+    await iterator.return(undefined); // stops reading the body
+    if (error instanceof Refusal) return error.response;
+    if (error instanceof ImageTooLarge) return refuse(400, error.message);
+    throw error;
+  }
+}
+
+type Part = { kind: 'file'; stream: Readable; filename: string } | { kind: 'other' } | { kind: 'failed'; error: Error };
+
+/** Why a multipart body is refused, or the error that ended it (the client went away: nobody to answer). */
+function refusal(failure: Error | undefined): Response {
+  if (failure instanceof BodyCut) throw failure;
+  if (failure) return refuse(400, `malformed multipart body: ${failure.message}`);
+  return refuse(400, `the multipart body must hold one part, named "file": ${howToUpload}`);
+}
+
+/**
+ * The one part named `file` of a multipart body, streamed into the store. Any other part (a field,
+ * a second file, a file under another name) refuses the upload; so does a body that ends early.
+ */
+async function ingestMultipart(request: StreamedRequest, receiving: Receiving): Promise<Received | Response> {
+  let parser;
+  try {
+    // Two parts at most are parsed (a second one refuses the upload; any further are skipped unread), a field's value at most 1 KiB.
+    parser = busboy({ headers: { 'content-type': request.headers['content-type'] }, limits: { parts: 2, fieldSize: 1024 } });
+  } catch (error) {
+    return refusal(error as Error);
+  }
+  let parts = 0;
+  const parsed = pipeline(request.body, parser).then(() => undefined, (error: Error) => error);
+  const part = await new Promise<Part>((resolve) => {
+    parser.on('file', (field, stream, info) => {
+      // A body that ends mid-part fails the part's stream, perhaps before anyone reads it (the reader sees it then).
+      stream.on('error', () => {});
+      if (++parts === 1 && field === 'file') return resolve({ kind: 'file', stream, filename: info.filename ?? '' });
+      stream.resume();
+      resolve({ kind: 'other' });
+    });
+    parser.on('field', () => {
+      parts++;
+      resolve({ kind: 'other' }); // a field first refuses the upload; after the file it is counted (promise already settled)
+    });
+    void parsed.then((error) => resolve(error ? { kind: 'failed', error } : { kind: 'other' }));
+  });
+  if (part.kind !== 'file') return refusal(part.kind === 'failed' ? part.error : undefined);
+  const received = await ingest(partBytes(part.stream), part.filename, receiving);
+  if ('status' in received) return received; // refused mid-file: the rest of the body is not read
+  const failure = await parsed; // reads to the end: only then is it known that no other part follows
+  if (!failure && parts === 1) return received;
+  await received.discard();
+  return refusal(failure);
+}
+
+/** Reads the upload in `request` into the store: a file not yet readable, or the answer that refuses it. */
+export async function receiveUpload(request: StreamedRequest, receiving: Receiving): Promise<Received | Response> {
+  if (/^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '')) return ingestMultipart(request, receiving);
+  const filename = request.query.get('filename');
+  if (!filename) return refuse(400, `filename required: ${howToUpload}`);
+  if (Number(request.headers['content-length'] ?? 0) > receiving.maxBytes) return refuse(413, tooLarge(receiving.maxBytes));
+  return ingest(request.body, filename, receiving);
+}

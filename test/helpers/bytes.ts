@@ -1,0 +1,55 @@
+// HTTP with binary bodies for the file routes: whole bodies, bodies sent a piece at a time, and what is on disk under FILES_DIR.
+import { request } from 'node:http';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { temporaryFolder } from '../../src/files/store.ts';
+
+export type BytesResult = { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
+
+/**
+ * Sends `body` (all at once with a Content-Length, or as chunks with chunked encoding) and reads the
+ * answer whole. The answer may come before the body is all sent (a refusal): it is still returned.
+ */
+export function exchange(base: string, method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer | string; chunks?: AsyncIterable<Buffer> } = {}): Promise<BytesResult> {
+  return new Promise((resolve, reject) => {
+    const { body, chunks } = options;
+    const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
+    let answered = false;
+    const req = request(new URL(path, base), { method, agent: false, headers: { ...options.headers, ...length } }, (res) => {
+      answered = true;
+      const parts: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => parts.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    // Writing into a connection the server closed after refusing fails; the answer is what counts.
+    req.on('error', (error) => answered || reject(error));
+    if (body !== undefined) req.end(body);
+    else if (chunks) {
+      (async () => {
+        for await (const chunk of chunks) {
+          if (answered || req.destroyed) return;
+          if (!req.write(chunk)) await new Promise((resume) => req.once('drain', resume));
+        }
+        req.end();
+      })().catch(() => {});
+    } else req.end();
+  });
+}
+
+/** `count` chunks of `size` bytes each. */
+export async function* chunksOf(count: number, size: number, fill = 0x61): AsyncGenerator<Buffer> {
+  for (let i = 0; i < count; i++) yield Buffer.alloc(size, fill);
+}
+
+/** Stored files (outside `tmp/`) and temporary files under a disk store's folder, as paths relative to it. */
+export function onDisk(filesDir: string): { stored: string[]; temporary: string[] } {
+  const all = readdirSync(filesDir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+  const tmp = temporaryFolder(filesDir);
+  return {
+    stored: all.filter((path) => !path.startsWith(`${tmp}/`)).map((path) => relative(filesDir, path)).sort(),
+    temporary: all.filter((path) => path.startsWith(`${tmp}/`)).map((path) => relative(tmp, path)).sort(),
+  };
+}
