@@ -2,7 +2,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,18 +12,11 @@ import { readSettings } from '../src/config.ts';
 import { follow, freePort, startServer } from './helpers/server.ts';
 import { password, uniqueName } from './helpers/clients.ts';
 import { http, tokenFrom } from './helpers/http.ts';
+import { installed } from './helpers/installed.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const nginx = '/usr/sbin/nginx';
 const systemdAnalyze = '/usr/bin/systemd-analyze';
-
-/** Whether a program this test needs is installed: skipped with a line saying how to get it, except in CI. */
-function installed(t: TestContext, path: string, packageName: string): boolean {
-  if (existsSync(path)) return true;
-  if (process.env.CI) assert.fail(`${path} is required in CI (apt-get install ${packageName})`);
-  t.skip(`${path} not installed: apt-get install -y ${packageName} to run this test`);
-  return false;
-}
 
 /** deploy/nginx/parley.conf with only its ports and certificate paths changed; each must be found exactly once. */
 function siteFrom(ports: { http: number; https: number; parley: number }, dir: string): string {
