@@ -48,6 +48,9 @@ const proxy = v.pipe(
   v.transform((text) => proxyRange(text)!),
 );
 
+/** NODE_ID's shape: what may appear in a Redis key and a log line without quoting. */
+export const nodeIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
 const SettingsSchema = v.pipe(
@@ -97,6 +100,12 @@ const SettingsSchema = v.pipe(
     TRUST_PROXY_HEADER: choiceSetting('TRUST_PROXY_HEADER', ['X-Forwarded-For', 'Forwarded'], 'X-Forwarded-For'),
     SHUTDOWN_DRAIN: integerSetting('SHUTDOWN_DRAIN', 0, 0, 300),
     METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, 'METRICS_TOKEN must be at least 16 characters (e.g. openssl rand -hex 32)'))),
+    REDIS_URL: v.optional(v.pipe(
+      v.string(),
+      v.check((value) => URL.canParse(value) && ['redis:', 'rediss:'].includes(new URL(value).protocol) && new URL(value).hostname !== '', 'REDIS_URL must be a redis:// or rediss:// URL, such as redis://127.0.0.1:6379 or rediss://user:pass@redis.example.com:6380/0'),
+    )),
+    NODE_ID: v.optional(v.pipe(v.string(), v.regex(nodeIdPattern, 'NODE_ID must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit'))),
+    NODE_TIMEOUT: integerSetting('NODE_TIMEOUT', 10, 2, 300),
   }),
   v.check(
     (settings) => settings.COOKIE_SAMESITE !== 'None' || settings.COOKIE_SECURE,
