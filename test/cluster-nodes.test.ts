@@ -101,3 +101,24 @@ test('a node leaving takes the users only it had offline at once', async (t) => 
   assert.equal(await leaving.exited, 0);
   assert.deepEqual(await staying.ask({ op: 'close', user: 2 }), { event: 'close', user: 2, change: 'offline', total: 0 });
 });
+
+test('Redis away for longer than the deadline and back with its data: no node is dropped, nobody goes offline', async (t) => {
+  if (!needs(t, 'redis')) return;
+  const redis = await startRedis(t, { keep: true });
+  const a = await startNode(t, redis.url);
+  const b = await startNode(t, redis.url);
+  await a.ask({ op: 'open', user: 1 });
+  await b.ask({ op: 'open', user: 2 });
+  const before = a.lines.length + b.lines.length;
+  await redis.stop();
+  await new Promise((resolve) => setTimeout(resolve, 2500)); // past every deadline (1.5 s)
+  await redis.start();
+  // Long enough for both to reconnect, beat and sweep a few times.
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  const events = [...a.lines, ...b.lines].slice(before).filter((line) => line.event === 'changed');
+  assert.deepEqual(events, [], 'each node waited for the others to beat again before sweeping');
+  const { link } = await linkTo(t, redis.url);
+  assert.deepEqual(await onlineOf(link, [1, 2]), [1, 2]);
+  const watcher = createNodes({ link, id: 'watcher', timeoutSeconds: 2, log: createLogger('silent'), gone: () => {} });
+  assert.deepEqual((await watcher.live()).map((node) => node.id).sort(), [a.id, b.id].sort());
+});

@@ -53,7 +53,8 @@ if (!postgresAvailable) {
     console.error(`PostgreSQL is not installed: ${how}`);
     process.exit(1);
   }
-  notes.push(`PostgreSQL not installed: the suite ran on SQLite only; ${how}, and npm test runs it on PostgreSQL too.`);
+  const then = postgresPassByDefault ? 'npm test' : 'npm test -- --engine=both';
+  notes.push(`PostgreSQL not installed: the suite ran on SQLite only; ${how}, then ${then} runs it on PostgreSQL too.`);
 } else if (!wanted.includes('postgres')) {
   notes.push('PostgreSQL pass off until the engine exists (postgresPassByDefault in test/run.ts); npm test -- --engine=both runs it now.');
 }

@@ -70,11 +70,19 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
       }
     }
   });
-  if (subscriber.status !== 'ready') await new Promise<void>((resolve, reject) => {
-    subscriber.once('ready', resolve);
-    subscriber.once('end', () => reject(new Error('the bus could not connect to Redis')));
-  });
-  await subscriber.subscribe(keys.bus);
+  try {
+    if (subscriber.status !== 'ready') await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('REDIS_URL: the bus could not connect to Redis within 5 s')), 5000);
+      subscriber.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await subscriber.subscribe(keys.bus);
+  } catch (error) {
+    subscriber.disconnect();
+    throw error;
+  }
 
   return {
     /** Tells the other nodes; false when Redis is unavailable (the message is dropped, not queued). */

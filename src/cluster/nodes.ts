@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.ts';
 import { keys, nowLua, totalLua } from './lua.ts';
-import { RedisUnavailable, script, type RedisLink } from './redis.ts';
+import { reconnectMaxMs, RedisUnavailable, script, type RedisLink } from './redis.ts';
 
 export type NodeInfo = { id: string; host: string; pid: number; started: number };
 
@@ -90,6 +90,13 @@ export function createNodes(options: NodesOptions) {
   const info = JSON.stringify({ host: hostname(), pid: process.pid, started: Date.now() });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /**
+   * Redis was away: every node's deadline may have passed meanwhile. Dropping them as soon as this
+   * node is back would take the others for dead (and their users offline) only because they
+   * reconnect a little later: no sweep until they have had time to reconnect and beat.
+   */
+  let sweepFrom = 0;
+  link.onReconnect(() => (sweepFrom = Date.now() + deadlineMs + reconnectMaxMs));
 
   type Beat = { state: 'alive' | 'joined' } | { state: 'taken'; remainingMs: number };
 
@@ -132,7 +139,7 @@ export function createNodes(options: NodesOptions) {
           const result = await beat();
           if (result.state === 'taken') log.error('NODE_ID is in use by another node', { node: id });
           else await afterBeat(result.state);
-          await drop('');
+          if (Date.now() >= sweepFrom) await drop('');
         } catch (error) {
           // Redis away: the link has said so; the next beat tries again.
           if (!(error instanceof RedisUnavailable)) log.error('heartbeat failed', { error });

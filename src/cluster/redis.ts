@@ -35,6 +35,9 @@ export type RedisLink = {
 /** How long one command may take before it counts as failed (it may still run on Redis). */
 export const commandTimeoutMs = 1000;
 
+/** The longest wait between two attempts to reconnect: every node is back within this of Redis. */
+export const reconnectMaxMs = 2000;
+
 /**
  * Deliberately not ioredis's defaults, which queue commands while disconnected and retry each 20
  * times: with Redis away that is memory growing per request and requests hanging for seconds.
@@ -48,7 +51,7 @@ const options = {
   // At close, a socket that is already gone would otherwise hold the process up for 2 s (ioredis waits for its 'close').
   disconnectTimeout: 100,
   // Reconnect for ever, every 100 ms doubling to 2 s: back within 2 s of Redis.
-  retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times - 1, 5), 2000),
+  retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times - 1, 5), reconnectMaxMs),
   lazyConnect: true,
 } satisfies RedisOptions;
 

@@ -15,9 +15,9 @@ export type TestRedis = {
   readonly port: number;
   /** redis://127.0.0.1:PORT */
   readonly url: string;
-  /** Stops the server (SIGTERM: it closes its clients and exits; nothing is saved, so its data is gone). */
+  /** Stops the server (SIGTERM: it closes its clients and exits; unless it keeps its data, the data is gone). */
   stop(): Promise<void>;
-  /** Starts it again on the same port, empty. */
+  /** Starts it again on the same port: empty, or with its data when it keeps it. */
   start(): Promise<void>;
   /** Stops it and removes its folder. */
   destroy(): Promise<void>;
@@ -25,8 +25,11 @@ export type TestRedis = {
   output(): string;
 };
 
-/** Starts redis-server; with `t`, it is destroyed after the test. */
-export async function startRedis(t?: TestContext): Promise<TestRedis> {
+/**
+ * Starts redis-server; with `t`, it is destroyed after the test. `keep`: its data survives a stop and
+ * start (an append-only file, written at every command), as a production Redis's would.
+ */
+export async function startRedis(t?: TestContext, options: { keep?: boolean } = {}): Promise<TestRedis> {
   // Its own working folder: redis-server may write there (a crash report, a temporary file).
   const dir = mkdtempSync(join(tmpdir(), 'parley-redis-'));
   const reaper = startReaper({ remove: [dir] });
@@ -35,7 +38,8 @@ export async function startRedis(t?: TestContext): Promise<TestRedis> {
   let port = 0;
 
   async function launch(): Promise<void> {
-    const started = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'notice'], {
+    const persistence = options.keep ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const started = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--loglevel', 'notice'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = started;
