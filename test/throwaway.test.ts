@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import { needs } from './helpers/installed.ts';
-import { engineEnv, postgresCluster, sharedPostgres, startPostgres, testDatabase } from './helpers/postgres.ts';
+import { dropEngineDatabase, engineEnv, postgresCluster, sharedPostgres, startPostgres, testDatabase } from './helpers/postgres.ts';
 import { startRedis } from './helpers/redis.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -47,20 +47,28 @@ test('a test database is fresh, has citext, unaccent and pg_trgm, and is dropped
   assert.deepEqual([...left], [], 'dropped after the test that made it');
 });
 
-test('engineEnv: nothing for SQLite; for PostgreSQL a DATABASE_URL, the same again for the same home', async (t) => {
+test('engineEnv: nothing for SQLite; for PostgreSQL a DATABASE_URL, the same again for the same home, dropped by dropEngineDatabase', async (t) => {
   if (!needs(t, 'postgres')) return;
   const before = process.env.PARLEY_TEST_ENGINE;
   t.after(() => (before === undefined ? delete process.env.PARLEY_TEST_ENGINE : (process.env.PARLEY_TEST_ENGINE = before)));
   const home = mkdtempSync(join(tmpdir(), 'parley-engine-'));
   t.after(() => rmSync(home, { recursive: true, force: true }));
   process.env.PARLEY_TEST_ENGINE = 'sqlite';
-  assert.deepEqual(await engineEnv(home, t), {});
+  assert.deepEqual(await engineEnv(home), {});
+  await dropEngineDatabase(home); // nothing to drop
   process.env.PARLEY_TEST_ENGINE = 'postgres';
-  const { DATABASE_URL } = await engineEnv(home, t);
+  const { DATABASE_URL } = await engineEnv(home);
   assert.match(DATABASE_URL!, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/parley_test_\d+_\d+_[0-9a-f]{6}$/);
-  assert.deepEqual(await engineEnv(home, t), { DATABASE_URL }, 'a restart on the same home finds the same database');
+  assert.deepEqual(await engineEnv(home), { DATABASE_URL }, 'a restart on the same home finds the same database');
+  const sql = postgres(DATABASE_URL!, { max: 1 });
+  assert.deepEqual([...await sql`select 1 as one`], [{ one: 1 }]);
+  await sql.end();
+  await dropEngineDatabase(home);
+  const admin = postgres(await sharedPostgres(), { max: 1 });
+  t.after(() => admin.end());
+  assert.deepEqual([...await admin`select 1 from pg_database where datname = ${new URL(DATABASE_URL!).pathname.slice(1)}`], []);
   process.env.PARLEY_TEST_ENGINE = 'mysql';
-  await assert.rejects(engineEnv(home, t), { message: 'PARLEY_TEST_ENGINE must be sqlite or postgres, not mysql' });
+  await assert.rejects(engineEnv(home), { message: 'PARLEY_TEST_ENGINE must be sqlite or postgres, not mysql' });
 });
 
 test('PostgreSQL stopped under a client and started again: the client fails fast meanwhile, then goes on, and nothing committed is lost', async (t) => {

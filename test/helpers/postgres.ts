@@ -244,13 +244,19 @@ export function testEngine(): 'sqlite' | 'postgres' {
 /**
  * The settings that put a test server on this pass's engine: none for SQLite (DBPATH in `home`
  * does), DATABASE_URL of a fresh database for PostgreSQL — the same one again for the same `home`
- * (a restart on the same data), dropped after the test that made it.
+ * (a restart on the same data). dropEngineDatabase(home) drops it once the server has stopped.
  */
-export async function engineEnv(home: string, t?: TestContext): Promise<Record<string, string>> {
+export async function engineEnv(home: string): Promise<Record<string, string>> {
   if (testEngine() === 'sqlite') return {};
   const file = join(home, 'database-url');
   if (existsSync(file)) return { DATABASE_URL: readFileSync(file, 'utf8') };
-  const url = await testDatabase(t);
+  const url = await createDatabase(await sharedPostgres());
   writeFileSync(file, url);
   return { DATABASE_URL: url };
+}
+
+/** Drops the database engineEnv(home) made, if it made one (call it after the server stopped). */
+export async function dropEngineDatabase(home: string): Promise<void> {
+  const file = join(home, 'database-url');
+  if (existsSync(file)) await dropDatabase(await sharedPostgres(), readFileSync(file, 'utf8'));
 }
