@@ -71,6 +71,9 @@ const webhookUrl = v.pipe(
   }, 'PUSH_WEBHOOK_URL must be an http:// or https:// URL without a user name, password or fragment, such as https://bridge.internal/parley'),
 );
 
+/** NODE_ID's shape: what may appear in a Redis key and a log line without quoting. */
+export const nodeIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
 const SettingsSchema = v.pipe(
@@ -145,6 +148,13 @@ const SettingsSchema = v.pipe(
     PUSH_COALESCE_SECONDS: integerSetting('PUSH_COALESCE_SECONDS', 30, 0, 3600),
     PUSH_TTL_SECONDS: integerSetting('PUSH_TTL_SECONDS', 86_400, 0, 2_419_200),
     PUSH_CONCURRENCY: integerSetting('PUSH_CONCURRENCY', 32, 1, 1000),
+
+    REDIS_URL: v.optional(v.pipe(
+      v.string(),
+      v.check((value) => URL.canParse(value) && ['redis:', 'rediss:'].includes(new URL(value).protocol) && new URL(value).hostname !== '', 'REDIS_URL must be a redis:// or rediss:// URL, such as redis://127.0.0.1:6379 or rediss://user:pass@redis.example.com:6380/0'),
+    )),
+    NODE_ID: v.optional(v.pipe(v.string(), v.regex(nodeIdPattern, 'NODE_ID must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit'))),
+    NODE_TIMEOUT: integerSetting('NODE_TIMEOUT', 10, 2, 300),
   }),
   v.check(
     (settings) => settings.COOKIE_SAMESITE !== 'None' || settings.COOKIE_SECURE,

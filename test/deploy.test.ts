@@ -1,72 +1,22 @@
-// The deployment examples, run for real: deploy/nginx/parley.conf in front of Parley with TLS, and deploy/parley.service checked.
+// The deployment examples, run for real: deploy/nginx/parley.conf in front of Parley with TLS, deploy/parley.service
+// checked, and the examples for several nodes (deploy/nginx/parley-nodes.conf, deploy/parley@.service) checked.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as tlsConnect } from 'node:tls';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
 import { createClient } from '../protocol/client.ts';
 import { readSettings } from '../src/config.ts';
-import { follow, freePort, startServer } from './helpers/server.ts';
+import { freePort, startServer } from './helpers/server.ts';
 import { password, uniqueName } from './helpers/clients.ts';
 import { http, tokenFrom } from './helpers/http.ts';
 import { installed, openssl, selfSignedCertificate } from './helpers/installed.ts';
+import { checkNginx, nginx, nodesSiteFrom, siteFrom, startNginx } from './helpers/nginx.ts';
 
 const root = new URL('..', import.meta.url).pathname;
-const nginx = '/usr/sbin/nginx';
 const systemdAnalyze = '/usr/bin/systemd-analyze';
-
-/** deploy/nginx/parley.conf with only its ports and certificate paths changed; each must be found exactly once. */
-function siteFrom(ports: { http: number; https: number; parley: number }, dir: string): string {
-  let site = readFileSync(join(root, 'deploy/nginx/parley.conf'), 'utf8');
-  const replace = (from: string, to: string) => {
-    assert.equal(site.split(from).length - 1, 1, `deploy/nginx/parley.conf has "${from}" once`);
-    site = site.replace(from, to);
-  };
-  replace('listen 80;', `listen 127.0.0.1:${ports.http};`);
-  replace('listen [::]:80;', '');
-  replace('listen 443 ssl;', `listen 127.0.0.1:${ports.https} ssl;`);
-  replace('listen [::]:443 ssl;', '');
-  replace('server 127.0.0.1:8000;', `server 127.0.0.1:${ports.parley};`);
-  replace('/etc/letsencrypt/live/chat.example.com/fullchain.pem', join(dir, 'cert.pem'));
-  replace('/etc/letsencrypt/live/chat.example.com/privkey.pem', join(dir, 'key.pem'));
-  return site;
-}
-
-/** nginx as this test's own process: its own prefix, pid, logs and temporary files, in the foreground. */
-async function startNginx(t: TestContext, site: string, dir: string, port: number, ca: string) {
-  writeFileSync(join(dir, 'parley.conf'), site);
-  writeFileSync(join(dir, 'nginx.conf'), [
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    'events { worker_connections 256; }',
-    'http {',
-    `  access_log ${dir}/access.log;`,
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${dir}/${kind}_temp;`),
-    `  include ${dir}/parley.conf;`,
-    '}',
-  ].join('\n'));
-  const args = ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')];
-  const check = spawnSync(nginx, [...args, '-t'], { encoding: 'utf8' });
-  assert.equal(check.status, 0, `nginx -t:\n${check.stderr}`);
-  const child = spawn(nginx, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const { exited, text } = follow(child);
-  t.after(async () => {
-    child.kill('SIGTERM');
-    await exited;
-  });
-  for (let tries = 0; ; tries++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port, ca }, () => resolve(true)).once('error', () => resolve(false));
-      socket.once('secureConnect', () => socket.end());
-    });
-    if (up) return;
-    if (tries > 100 || child.exitCode !== null) assert.fail(`nginx did not start:\n${text.join('\n')}\n${readFileSync(join(dir, 'error.log'), 'utf8')}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 test('through the example nginx site, over https and wss, Parley sees each client\'s own address', async (t) => {
   if (!installed(t, nginx, 'nginx') || !installed(t, openssl, 'openssl')) return;
@@ -153,6 +103,7 @@ test('the example systemd unit is valid, hardened, consistent with the nginx sit
   const env = Object.fromEntries(get('Environment').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 
   const [node, ...args] = get('ExecStart')[0]!.split(' ');
+  assert.equal(node, '/usr/bin/node', "Debian's node");
   assert.deepEqual(args, ['--import', 'tsx', 'src/main.ts'], 'node itself, as the tests run it, so signals reach the server');
   assert.deepEqual(get('KillMode'), ['mixed']);
   for (const option of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes', 'CapabilityBoundingSet=']) {
@@ -173,16 +124,65 @@ test('the example systemd unit is valid, hardened, consistent with the nginx sit
   await server.stop();
   rmSync(dirname(server.dbPath), { recursive: true, force: true });
 
+  analyze(t, unit, 'parley.service');
+});
+
+/**
+ * systemd-analyze on a unit as the file `name`: verify finds nothing to say, and security rates its
+ * exposure 2.0 at most. Skipped without systemd (except in CI).
+ */
+function analyze(t: TestContext, unit: string, name: string): void {
   if (!installed(t, systemdAnalyze, 'systemd')) return;
   // systemd-analyze wants the ExecStart program to exist: this machine's node stands in for /usr/bin/node.
   const dir = mkdtempSync(join(tmpdir(), 'parley-unit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'parley.service');
-  writeFileSync(file, unit.replace(`ExecStart=${node} `, `ExecStart=${process.execPath} `));
+  const file = join(dir, name);
+  writeFileSync(file, unit.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `));
   const verify = spawnSync(systemdAnalyze, ['verify', file], { encoding: 'utf8' });
   assert.deepEqual([verify.status, verify.stdout + verify.stderr], [0, ''], 'systemd-analyze verify finds nothing to say');
   const security = spawnSync(systemdAnalyze, ['security', '--offline=yes', '--threshold=20', file], { encoding: 'utf8' });
-  const score = /Overall exposure level for parley.service: ([\d.]+)/.exec(security.stdout)?.[1];
+  const score = new RegExp(`Overall exposure level for ${name.replace('.', '\\.')}: ([\\d.]+)`).exec(security.stdout)?.[1];
   assert.equal(security.status, 0, `exposure ${score} is above 2.0:\n${security.stdout}`);
   assert.ok(Number(score) <= 2, String(score));
+}
+
+test('several nodes on one machine: parley@.service is parley.service but for the port, the node id and the shared settings, and valid', (t) => {
+  const single = readFileSync(join(root, 'deploy/parley.service'), 'utf8');
+  const template = readFileSync(join(root, 'deploy/parley@.service'), 'utf8');
+  const lines = (unit: string, section: string, leaving: string[]) =>
+    unitLines(unit, section).map(([key, value]) => `${key}=${value}`).filter((line) => !leaving.includes(line));
+  // Every setting, the hardening included, is the single unit's but for these (so the two cannot drift apart).
+  assert.deepEqual(
+    lines(template, 'Unit', ['Description=Parley chat server, the node on port %i', 'After=network.target postgresql.service redis-server.service']),
+    lines(single, 'Unit', ['Description=Parley chat server', 'After=network.target']),
+  );
+  assert.deepEqual(
+    lines(template, 'Service', ['Environment=PORT=%i', 'Environment=NODE_ID=%H-%i', 'EnvironmentFile=/etc/parley/parley.env']),
+    lines(single, 'Service', ['Environment=PORT=8000', 'EnvironmentFile=-/etc/parley/parley.env']),
+  );
+  assert.deepEqual(lines(template, 'Install', []), lines(single, 'Install', []));
+
+  // Instance parley@8001 on this machine: its settings are valid, and nginx's nodes site points at it.
+  const instance = template.replaceAll('%i', '8001').replaceAll('%H', hostname());
+  const env = Object.fromEntries(unitLines(instance, 'Service').filter(([key]) => key === 'Environment').map(([, pair]) => pair.split(/=(.*)/s).slice(0, 2)));
+  const settings = readSettings(env);
+  assert.deepEqual([settings.HOST, settings.PORT, settings.NODE_ID], ['127.0.0.1', 8001, `${hostname()}-8001`]);
+  const nodes = readFileSync(join(root, 'deploy/nginx/parley-nodes.conf'), 'utf8');
+  for (const port of [8001, 8002, 8003]) assert.match(nodes, new RegExp(`^ +server ${settings.HOST}:${port} `, 'm'));
+  analyze(t, template, 'parley@8001.service');
+});
+
+test('several nodes behind nginx: the site with deploy/nginx/parley-nodes.conf\'s upstream passes nginx -t, with no sticky sessions', (t) => {
+  if (!installed(t, nginx, 'nginx')) return;
+  const dir = mkdtempSync(join(tmpdir(), 'parley-nginx-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+  const site = nodesSiteFrom({ http: 18080, https: 18443, nodes: [18001, 18002, 18003, 18004] }, dir);
+  const upstream = /^upstream parley \{[^}]*\}/m.exec(site)![0];
+  assert.deepEqual([...upstream.matchAll(/^ +server (\S+) max_fails=1 fail_timeout=5s;$/gm)].map((line) => line[1]), ['127.0.0.1:18001', '127.0.0.1:18002', '127.0.0.1:18003', '127.0.0.1:18004']);
+  assert.match(upstream, /^ +least_conn;$/m);
+  assert.doesNotMatch(upstream, /ip_hash|\bhash\b|sticky/, 'any node may take any socket');
+  assert.match(site, /location = \/ws \{\n +proxy_pass http:\/\/parley;\n +proxy_http_version 1\.1;\n +proxy_set_header Upgrade \$http_upgrade;\n +proxy_set_header Connection "upgrade";/, 'the upgrade goes through to the nodes');
+  checkNginx(site, dir);
 });

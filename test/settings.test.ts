@@ -83,10 +83,21 @@ test('defaults are those the README documents', () => {
     PUSH_COALESCE_SECONDS: 30,
     PUSH_TTL_SECONDS: 86_400,
     PUSH_CONCURRENCY: 32,
+    NODE_TIMEOUT: 10,
   });
   assert.throws(() => readSettings({ SMTP_URL: 'http://mail.example' }), /SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/);
   assert.equal(readSettings({ SMTP_URL: 'smtp://u:p@mail.example:587' }).SMTP_URL, 'smtp://u:p@mail.example:587');
   assert.deepEqual(readSettings({ CORS_ALLOW_ORIGIN: 'http://a.example, https://b.example:8443' }).CORS_ALLOW_ORIGIN, ['http://a.example', 'https://b.example:8443']);
+  // Several nodes (src/cluster/).
+  for (const bad of ['127.0.0.1:6379', 'http://redis.example', 'redis://']) {
+    assert.throws(() => readSettings({ REDIS_URL: bad }), /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/, bad);
+  }
+  assert.equal(readSettings({ REDIS_URL: 'rediss://u:p@redis.example:6380/2' }).REDIS_URL, 'rediss://u:p@redis.example:6380/2');
+  for (const bad of ['', '-a', 'a b', 'a:b', 'x'.repeat(65)]) {
+    assert.throws(() => readSettings({ NODE_ID: bad }), /NODE_ID must be 1 to 64 letters, digits, "\.", "_" or "-", starting with a letter or digit/, bad);
+  }
+  assert.equal(readSettings({ NODE_ID: 'eu-1.node_2' }).NODE_ID, 'eu-1.node_2');
+  assert.throws(() => readSettings({ NODE_TIMEOUT: '1' }), /NODE_TIMEOUT must be a whole number from 2 to 300/);
 });
 
 test('a port in use stops the server with a clear message', async (t) => {

@@ -1,0 +1,108 @@
+// The ephemeral bus between nodes, over Redis pub/sub: what other nodes must act on at once but is
+// not in the event log — typing and user_status pushes, and closing the sockets of a session or a
+// user. Messages are plain data (who, which sockets), never code; what was published while Redis or
+// a node was away is lost, which is acceptable for these alone.
+import * as v from 'valibot';
+import type { Logger } from '../log.ts';
+import { keys } from './lua.ts';
+import { RedisUnavailable, type RedisLink } from './redis.ts';
+
+const id = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+/** Bounds a message from Redis is held to: a bad or hostile publisher cannot make a node do unbounded work. */
+export const busLimits = { users: 100_000, sessions: 10_000, text: 1024 * 1024, reason: 123 } as const;
+
+export const BusMessageSchema = v.variant('kind', [
+  /** A serialised push (one text, as every node would have made it) for every socket of these users on the node. */
+  v.strictObject({
+    kind: v.literal('push'),
+    event: v.picklist(['typing', 'user_status']),
+    users: v.pipe(v.array(id), v.maxLength(busLimits.users)),
+    text: v.pipe(v.string(), v.maxLength(busLimits.text)),
+  }),
+  /** Close these sockets on the node with a close code and reason: of these sessions, or all of a user's. */
+  v.strictObject({
+    kind: v.literal('close'),
+    target: v.union([
+      v.strictObject({ sessions: v.pipe(v.array(v.pipe(v.string(), v.maxLength(128))), v.maxLength(busLimits.sessions)) }),
+      v.strictObject({ user: id }),
+    ]),
+    code: v.pipe(v.number(), v.integer(), v.minValue(1000), v.maxValue(4999)),
+    reason: v.pipe(v.string(), v.maxLength(busLimits.reason)),
+  }),
+]);
+
+export type BusMessage = v.InferOutput<typeof BusMessageSchema>;
+
+const Envelope = v.strictObject({ from: v.string(), message: BusMessageSchema });
+
+export type Bus = Awaited<ReturnType<typeof createBus>>;
+
+/**
+ * Subscribes (on a connection of its own) and resolves once subscribed. A node acts on its own
+ * messages itself, before or after publishing: `on` hears only the other nodes'.
+ */
+export async function createBus(options: { link: RedisLink; nodeId: string; log: Logger }) {
+  const { link, nodeId, log } = options;
+  const listeners = new Set<(message: BusMessage, from: string) => void>();
+  const subscriber = link.subscriber();
+  subscriber.on('error', () => {}); // outages are reported by the link's own connection
+  subscriber.on('message', (_channel: string, raw: string) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      log.warn('bus message dropped', { why: 'not JSON', bytes: raw.length });
+      return;
+    }
+    const result = v.safeParse(Envelope, parsed);
+    if (!result.success) {
+      log.warn('bus message dropped', { why: result.issues[0].message, bytes: raw.length });
+      return;
+    }
+    const { from, message } = result.output;
+    if (from === nodeId) return;
+    for (const listener of listeners) {
+      try {
+        listener(message, from);
+      } catch (error) {
+        log.error('bus listener failed', { error, kind: message.kind });
+      }
+    }
+  });
+  try {
+    if (subscriber.status !== 'ready') await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('REDIS_URL: the bus could not connect to Redis within 5 s')), 5000);
+      subscriber.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await subscriber.subscribe(keys.bus);
+  } catch (error) {
+    subscriber.disconnect();
+    throw error;
+  }
+
+  return {
+    /** Tells the other nodes; false when Redis is unavailable (the message is dropped, not queued). */
+    async publish(message: BusMessage): Promise<boolean> {
+      try {
+        await link.call((redis) => redis.publish(keys.bus, JSON.stringify({ from: nodeId, message })));
+        return true;
+      } catch (error) {
+        if (error instanceof RedisUnavailable) return false;
+        throw error;
+      }
+    },
+    /** Hears the other nodes' messages, checked against BusMessageSchema. */
+    on(listener: (message: BusMessage, from: string) => void): void {
+      listeners.add(listener);
+    },
+    async close(): Promise<void> {
+      listeners.clear();
+      await subscriber.quit().catch(() => {});
+      subscriber.disconnect();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// Cluster parts under test: a Redis link with its log lines kept, and cluster nodes in processes
+// of their own (test/helpers/cluster-node.ts) that a test can kill or pause.
+import { spawn } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { createLogger } from '../../src/log.ts';
+import { connectRedis, type RedisLink } from '../../src/cluster/redis.ts';
+import { follow, type LogLine } from './server.ts';
+import type { NodeCommand } from './cluster-node.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** A link to Redis, closed after the test; `logs` holds what it logged. */
+export async function linkTo(t: TestContext, url: string): Promise<{ link: RedisLink; logs: LogLine[] }> {
+  const logs: LogLine[] = [];
+  const link = await connectRedis(url, createLogger('debug', (line) => logs.push(JSON.parse(line) as LogLine)));
+  t.after(() => link.close());
+  return { link, logs };
+}
+
+export type NodeProcess = {
+  readonly id: string;
+  readonly pid: number;
+  /** Every line it printed, parsed. */
+  readonly lines: LogLine[];
+  send(command: NodeCommand): void;
+  /** The first line from now on (after `from` lines) that matches. */
+  next(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Sends a command and waits for its answer. */
+  ask(command: NodeCommand): Promise<LogLine>;
+  kill(signal: NodeJS.Signals): void;
+  exited: Promise<number | string | null>;
+};
+
+/** Starts a node process on `redisUrl`; resolves once it has joined. Killed after the test. */
+export async function startNode(t: TestContext, redisUrl: string, env: Record<string, string> = {}): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/cluster-node.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, NODE_TIMEOUT: '2', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  });
+  const { logs, text, waitForLog, exited } = follow(child);
+  // waitForLog looks at every line so far: `next` only at those after the lines already seen.
+  const next = (match: (line: LogLine) => boolean, timeoutMs = 10_000) => {
+    const from = logs.length;
+    return waitForLog((line) => logs.indexOf(line) >= from && match(line), timeoutMs);
+  };
+  // Not waitForLog: its timer would keep this process alive for its full length after an early exit.
+  let ready: LogLine | undefined;
+  for (const started = Date.now(); !ready; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    ready = logs.find((line) => line.event === 'ready');
+    if (!ready && (child.exitCode !== null || child.signalCode !== null || Date.now() - started > 20_000)) {
+      throw new Error(`node process did not get ready (exit ${child.exitCode ?? child.signalCode}):\n${text.join('\n')}`);
+    }
+  }
+  const send = (command: NodeCommand) => child.stdin!.write(`${JSON.stringify(command)}\n`);
+  return {
+    id: ready.node as string,
+    pid: ready.pid as number,
+    lines: logs,
+    send,
+    next,
+    ask(command) {
+      const answer = next((line) => ['open', 'close', 'error'].includes(line.event as string) && (line.user === undefined || line.user === (command as { user?: number }).user));
+      send(command);
+      return answer;
+    },
+    kill: (signal) => child.kill(signal),
+    exited,
+  };
+}

@@ -1,0 +1,98 @@
+// npm test: the whole suite on SQLite, then again on PostgreSQL when it is installed, sharing one
+// throwaway PostgreSQL cluster across every test file of the run (node:test runs each file in a
+// process of its own; they find the cluster in PARLEY_TEST_POSTGRES).
+//
+//   npm test                                 every pass this machine can run
+//   npm test -- test/sync.test.ts            some files only, on every engine
+//   npm test -- --engine=postgres            one engine only (sqlite, postgres, or both: the default)
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { installLine, missing } from './helpers/installed.ts';
+import { startPostgres, type PostgresCluster } from './helpers/postgres.ts';
+
+/**
+ * Whether `npm test` runs the PostgreSQL pass by default. Off until the server selects PostgreSQL by
+ * DATABASE_URL (issue 15) and test/helpers/server.ts passes engineEnv() on: until then that pass would
+ * only run the SQLite suite a second time. `--engine=postgres` or `--engine=both` runs it regardless.
+ */
+const postgresPassByDefault = false;
+
+/**
+ * Files whose outcome does not depend on the storage engine: the SQLite pass runs them, the PostgreSQL
+ * pass does not repeat them. Files named cluster*.test.ts always run once too: they start their own
+ * nodes on PostgreSQL, or test the Redis parts, whichever pass they are in.
+ */
+const engineIndependent = new Set(['throwaway.test.ts', 'protocol-docs.test.ts', 'client-build.test.ts', 'passwords.test.ts']);
+const runsOnce = (file: string) => engineIndependent.has(file.split('/').pop()!) || /(^|\/)cluster[^/]*\.test\.ts$/.test(file);
+
+type Engine = 'sqlite' | 'postgres';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+const choice = args.find((arg) => arg.startsWith('--engine='))?.slice('--engine='.length);
+if (choice !== undefined && !['sqlite', 'postgres', 'both'].includes(choice)) {
+  console.error('usage: npm test -- [--engine=sqlite|postgres|both] [test files...]');
+  process.exit(2);
+}
+const named = args.filter((arg) => !arg.startsWith('--'));
+const files = named.length > 0 ? named : readdirSync(join(root, 'test')).filter((name) => name.endsWith('.test.ts')).sort().map((name) => `test/${name}`);
+
+const given = process.env.PARLEY_TEST_POSTGRES;
+const postgresAvailable = given !== undefined || missing(['postgres']).length === 0;
+const wanted: Engine[] = choice === 'sqlite' ? ['sqlite'] : choice === 'postgres' ? ['postgres'] : choice === 'both' || postgresPassByDefault ? ['sqlite', 'postgres'] : ['sqlite'];
+const notes: string[] = [];
+
+if (!postgresAvailable) {
+  const how = `${installLine(['postgres'])} (or set PARLEY_TEST_POSTGRES to a PostgreSQL server's URL as a superuser)`;
+  if (process.env.CI) {
+    console.error(`PostgreSQL is required in CI: ${how}`);
+    process.exit(1);
+  }
+  if (wanted.includes('postgres') && wanted.length === 1) {
+    console.error(`PostgreSQL is not installed: ${how}`);
+    process.exit(1);
+  }
+  const then = postgresPassByDefault ? 'npm test' : 'npm test -- --engine=both';
+  notes.push(`PostgreSQL not installed: the suite ran on SQLite only; ${how}, then ${then} runs it on PostgreSQL too.`);
+} else if (!wanted.includes('postgres')) {
+  notes.push('PostgreSQL pass off until the engine exists (postgresPassByDefault in test/run.ts); npm test -- --engine=both runs it now.');
+}
+
+let cluster: PostgresCluster | undefined;
+let child: ReturnType<typeof spawn> | undefined;
+let interrupted: NodeJS.Signals | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    // Ctrl-C reaches node --test as well (same process group); SIGTERM may not: pass it on, clean up after.
+    interrupted = signal;
+    child?.kill(signal);
+  });
+}
+
+function pass(engine: Engine, list: string[]): Promise<number> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PARLEY_TEST_ENGINE: engine };
+  if (cluster) env.PARLEY_TEST_POSTGRES = cluster.url;
+  child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...list], { cwd: root, env, stdio: 'inherit' });
+  return new Promise((resolve) => child!.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+const outcomes: string[] = [];
+let failed = false;
+try {
+  // One cluster for the whole run, even for the SQLite pass: tests of PostgreSQL's own parts use it.
+  if (postgresAvailable && !given) cluster = await startPostgres();
+  for (const engine of wanted) {
+    if (interrupted) break;
+    const list = engine === 'sqlite' ? files : files.filter((file) => !runsOnce(file));
+    if (list.length === 0) continue;
+    const code = await pass(engine, list);
+    outcomes.push(`${engine}: ${code === 0 ? 'passed' : `failed (exit code ${code})`}`);
+    if (code !== 0) failed = true;
+  }
+} finally {
+  await cluster?.destroy();
+}
+if (outcomes.length > 1) console.log(`# ${outcomes.join('; ')}`);
+for (const note of notes) console.log(`# ${note}`);
+process.exit(interrupted === 'SIGINT' ? 130 : interrupted ? 143 : failed ? 1 : 0);
