@@ -76,6 +76,7 @@ export const errors = {
   rate_limited: { code: 'rate_limited', text: 'rate limit: at most {rate} events a second (bursts of {burst}); slow down' },
   costly_rate_limited: { code: 'rate_limited', text: 'rate limit: {type} counts as {cost} events, at most {rate} events a second (bursts of {burst}); slow down' },
   ill_formed_text: { code: 'bad_request', text: 'text must be well-formed Unicode: a lone surrogate (\\u{example}) has no pair' },
+  nul_in_text: { code: 'bad_request', text: 'text must not contain the NUL character (\\u0000)' },
   unavailable: { code: 'unavailable', text: 'the database is unavailable right now: nothing was changed, retry in a moment' },
   internal: { code: 'internal', text: 'internal server error' },
 } as const satisfies Record<string, { code: ErrorCode; text: string }>;
