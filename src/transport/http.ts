@@ -5,6 +5,7 @@ import type { App } from '../context.ts';
 import { createClientAddress } from './proxy.ts';
 import { BodyCut, readBody, streamBody, type Exchange } from './body.ts';
 import { send, type Header, type Response } from './send.ts';
+import { errors } from '../../protocol/index.ts';
 
 export type { Response, StreamedBody } from './send.ts';
 
@@ -86,7 +87,7 @@ function readHeaders(req: UwsRequest): Record<string, string> {
 }
 
 /** `app`: only its settings (CORS, trusted proxies) and log are used. */
-export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log'>, routes: Routes): void {
+export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log'> & Partial<Pick<App, 'store'>>, routes: Routes): void {
   const clientAddress = createClientAddress(app.settings);
   const match = createMatcher(routes);
   server.any('/*', (res: UwsResponse, req: UwsRequest) => {
@@ -145,7 +146,11 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
       .catch((error: unknown) => {
         // Once the client has gone away, a failure is its consequence (the body stream broke), not a fault.
         if (exchange.aborted) app.log.debug('route stopped: the client went away', { method, path, error });
-        else app.log.error('route failed', { method, path, error });
+        else if (app.store?.driver.unavailable(error)) {
+          // PostgreSQL restarting or out of reach: nothing was done; the client may retry shortly.
+          app.log.warn('route failed: the database is unavailable', { method, path, error: String(error) });
+          return { response: { status: 503, body: errors.unavailable.text, headers: [['Retry-After', '2'] as Header] }, close: false };
+        } else app.log.error('route failed', { method, path, error });
         return { response: { status: 500, body: 'internal server error' }, close: false };
       })
       .then(({ response, close }) => reply(response, close || !exchange.bodyEnded))
