@@ -1,7 +1,7 @@
 // Every seed event and envelope rule over a real socket: replies, every error string in check order, refs, codes.
 import { test } from 'node:test';
+import { onDatabase } from './helpers/store.ts';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { startServer } from './helpers/server.ts';
 import { person, rawSocket, settle, uniqueName, register, type Person } from './helpers/clients.ts';
 import { RequestError, type Client } from '../protocol/client.ts';
@@ -233,16 +233,19 @@ test('seed events', async (t) => {
 
   await t.test('self after the account is deleted: no such user', async () => {
     const doomed: Person = await person(server);
-    const db = new Database(server.dbPath);
-    db.prepare('DELETE FROM users WHERE username = ?').run(doomed.username);
-    db.close();
+    await onDatabase(server, (db) => db.prepare('DELETE FROM users WHERE username = $1').run(doomed.username));
     await rejects(doomed.client, { type: 'self' }, `no such user '${doomed.username}' exists`, 'not_found');
   });
 
   await t.test('a handler that throws answers internal; the socket and the server live on', async () => {
-    const db = new Database(server.dbPath);
-    db.exec("CREATE TRIGGER fail_on_demand BEFORE INSERT ON messages WHEN NEW.content = 'make it fail' BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
-    db.close();
+    await onDatabase(server, async (db) => {
+      if (db.engine === 'sqlite') {
+        await db.prepare("CREATE TRIGGER fail_on_demand BEFORE INSERT ON messages WHEN NEW.content = 'make it fail' BEGIN SELECT RAISE(ABORT, 'injected failure'); END").run();
+        return;
+      }
+      await db.prepare("CREATE FUNCTION fail_on_demand() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.content = 'make it fail' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$").run();
+      await db.prepare('CREATE TRIGGER fail_on_demand BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION fail_on_demand()').run();
+    });
     const room = await alice.client.request('create_conversation', { name: 'fragile', members: [bob.username] });
     await rejects(alice.client, { type: 'send_message', conversation_id: room.id, content: 'make it fail' }, 'internal server error', 'internal');
     const line = await server.waitForLog((entry) => entry.msg === 'handler failed');
