@@ -169,6 +169,10 @@ const SettingsSchema = v.pipe(
     'VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY',
   ),
   v.check(
+    (settings) => settings.REDIS_URL === undefined || settings.DATABASE_URL !== undefined,
+    'REDIS_URL needs DATABASE_URL: the nodes of a cluster share one PostgreSQL database (a SQLite file belongs to one node)',
+  ),
+  v.check(
     (settings) => (settings.PUSH_WEBHOOK_URL === undefined) === (settings.PUSH_WEBHOOK_SECRET === undefined),
     'PUSH_WEBHOOK_URL and PUSH_WEBHOOK_SECRET go together: the secret signs every webhook call',
   ),

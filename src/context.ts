@@ -12,6 +12,7 @@ import { createReceipts, type Receipts } from './features/receipts.ts';
 import { createTyping, type Typing } from './features/typing.ts';
 import type { Mailer } from './mail.ts';
 import type { Metrics } from './metrics.ts';
+import { immediateOrdering, type Ordering } from './ordering.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -24,6 +25,8 @@ export type App = {
   readonly registry: Registry;
   /** Delivered and read points, gathered and pushed as receipts. */
   readonly receipts: Receipts;
+  /** Logged events reach this node's sockets in seq order (in a cluster, interleaved with other nodes'). */
+  readonly ordering: Ordering;
   /** Who is typing where; never stored. */
   readonly typing: Typing;
   /** Outgoing mail: SMTP, or .eml files in the outbox. */
@@ -60,11 +63,13 @@ export function inJob<T extends object>(base: T, job: Job): T & { readonly job: 
  * the group commit, the socket registry, receipts and typing are made the same way for the server
  * and for handler tests.
  */
-export function assembleApp(edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'guard'> & { publish(topic: string, text: string): void; subscribers(topic: string): number }): App {
-  const { publish, subscribers, ...rest } = edges;
+export function assembleApp(
+  edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'guard' | 'ordering'> & { publish(topic: string, text: string): void; subscribers(topic: string): number; ordering?: Ordering },
+): App {
+  const { publish, subscribers, ordering = immediateOrdering, ...rest } = edges;
   const { store, log, now, metrics } = rest;
   const commit = createCommit(store.driver, log, metrics);
   const registry = createRegistry(publish, subscribers, metrics);
   metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
-  return { ...rest, commit, registry, guard: createPasswordGuard(rest.settings), receipts: createReceipts({ store, commit, registry, log, now }), typing: createTyping({ store, registry, log }) };
+  return { ...rest, commit, registry, ordering, guard: createPasswordGuard(rest.settings), receipts: createReceipts({ store, commit, registry, log, now, ordering }), typing: createTyping({ store, registry, log }) };
 }

@@ -7,8 +7,8 @@ import { unstorableInJson } from './unicode.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
 import { opened } from './features/handler.ts';
-import { deliver, logEvent, readersOf } from './fanout.ts';
-import { personal, personalise } from './features/message-view.ts';
+import { deliver, eachView, logEvent, readersOf } from './fanout.ts';
+import { personal } from './features/message-view.ts';
 import { unknownType } from './metrics.ts';
 import { inJob, type Ctx, type SocketCtx } from './context.ts';
 import type { Job } from './storage/commit.ts';
@@ -168,10 +168,12 @@ function submit(socket: SocketCtx, entry: Entry, type: string, ref: Ref | undefi
       if (!committed) return socket.caller.send(failed(socket, type, failure, ref));
       socket.metrics.event(type, 'ok', startedAt);
       if (!audience || !logged) return socket.caller.send(withRef(successText(type, data), ref));
-      if (readers) return pushPersonal(socket, type, data, readers, logged.seq, ref);
-      const text = eventText(type, logged.dataText, logged.seq);
-      deliver(socket, audience, text, logged.only, socket.caller);
-      socket.caller.send(withRef(text, ref));
+      socket.ordering.committed(logged.seq, () => {
+        if (readers) return pushPersonal(socket, type, data, readers, logged.seq, ref);
+        const text = eventText(type, logged.dataText, logged.seq);
+        deliver(socket, audience, text, logged.only, socket.caller);
+        socket.caller.send(withRef(text, ref));
+      });
     });
   };
   socket.commit.run(work, (error, job) => job.after(() => socket.caller.send(failed(socket, type, error, ref)))).catch(() => {
@@ -181,15 +183,10 @@ function submit(socket: SocketCtx, entry: Entry, type: string, ref: Ref | undefi
 
 /** An event whose data differs per reader (each sees their own `me`): serialised once per distinct view. */
 function pushPersonal(ctx: SocketCtx, type: string, data: unknown, readers: readonly { id: number; username: string }[], seq: number, ref: Ref | undefined): void {
-  const texts = new Map<string, string>();
-  for (const reader of readers) {
-    if (!ctx.registry.isOnline(reader.id)) continue;
-    const dataText = JSON.stringify(personalise(type, data, reader.username));
-    let text = texts.get(dataText);
-    if (text === undefined) texts.set(dataText, (text = eventText(type, dataText, seq)));
-    if (reader.id === ctx.caller.user.id) ctx.caller.send(withRef(text, ref));
-    ctx.registry.push([reader.id], text, ctx.caller);
-  }
+  eachView(ctx, type, data, readers, seq, (readerId, text) => {
+    if (readerId === ctx.caller.user.id) ctx.caller.send(withRef(text, ref));
+    ctx.registry.push([readerId], text, ctx.caller);
+  });
 }
 
 /** The error reply; anything but a ParleyError is `internal` (logged), or `unavailable` when the database could not be reached. */

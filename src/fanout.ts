@@ -1,6 +1,9 @@
 // Logged events: appending one to the event log for its audience (and working out, in the same unit of
-// work, who may receive it), and delivering it once committed.
+// work, who may receive it), and delivering it once committed — or, in a cluster, once another node
+// committed it and this node's follower found it in the log.
 import { conversationTopic } from './registry.ts';
+import { personal, personalise } from './features/message-view.ts';
+import type { FollowedEvent } from './storage/followed.ts';
 import type { Audience } from './features/handler.ts';
 import { eventText } from './envelope.ts';
 import type { App, InJob } from './context.ts';
@@ -24,12 +27,17 @@ export async function readersOf(app: Pick<App, 'store'>, audience: Audience & { 
 }
 
 /** Appends an event for its audience (inside the unit of work): its seq, its data serialised once, and who may see it. */
-export async function logEvent(app: Pick<App, 'store' | 'now'>, type: string, data: unknown, audience: Audience): Promise<Logged> {
+export async function logEvent(app: Pick<App, 'store' | 'now' | 'ordering'>, type: string, data: unknown, audience: Audience): Promise<Logged> {
   const dataText = JSON.stringify(data);
   const now = app.now();
-  if (!('conversation' in audience)) return { seq: await app.store.events.forUsers([...audience.users], type, dataText, now), dataText };
+  if (!('conversation' in audience)) {
+    const seq = await app.store.events.forUsers([...audience.users], type, dataText, now);
+    app.ordering.logged(seq);
+    return { seq, dataText };
+  }
   const { conversation, joined = [], left = [], message = null, actor = null } = audience;
   const seq = await app.store.events.forConversation(conversation, type, dataText, now, message, actor);
+  app.ordering.logged(seq);
   // Members who join see the conversation's events from this one on; those who leave, up to this one.
   for (const userId of joined) await app.store.members.openPeriod(conversation, userId, seq);
   for (const userId of left) await app.store.members.closePeriod(conversation, userId, seq);
@@ -51,8 +59,30 @@ export function deliver(app: Pick<App, 'registry'>, audience: Audience, text: st
 }
 
 /** An event besides a request's reply: logged in the unit of work, delivered once it is committed. */
-export async function logAndDeliver(app: Pick<InJob, 'store' | 'now' | 'registry' | 'job'>, type: string, data: unknown, audience: Audience, skip?: Connection): Promise<void> {
+export async function logAndDeliver(app: Pick<InJob, 'store' | 'now' | 'registry' | 'job' | 'ordering'>, type: string, data: unknown, audience: Audience, skip?: Connection): Promise<void> {
   const logged = await logEvent(app, type, data, audience);
   const text = eventText(type, logged.dataText, logged.seq);
-  app.job.after((committed) => committed && deliver(app, audience, text, logged.only, skip));
+  app.job.after((committed) => committed && app.ordering.committed(logged.seq, () => deliver(app, audience, text, logged.only, skip)));
+}
+
+/** Calls `send` once per reader online here with the event as that reader sees it, serialised once per distinct view. */
+export function eachView(app: Pick<App, 'registry'>, type: string, data: unknown, readers: readonly { id: number; username: string }[], seq: number, send: (readerId: number, text: string) => void): void {
+  const texts = new Map<string, string>();
+  for (const reader of readers) {
+    if (!app.registry.isOnline(reader.id)) continue;
+    const dataText = JSON.stringify(personalise(type, data, reader.username));
+    let text = texts.get(dataText);
+    if (text === undefined) texts.set(dataText, (text = eventText(type, dataText, seq)));
+    send(reader.id, text);
+  }
+}
+
+/** Delivers an event another node committed to this node's sockets of those who may see it, as `sync` would find them. */
+export function deliverFollowed(app: Pick<App, 'registry'>, event: FollowedEvent): void {
+  const { seq, type, data, conversation, readers, joined, left } = event;
+  const topic = conversation === null ? undefined : conversationTopic(conversation);
+  if (topic) app.registry.subscribe(joined, topic);
+  if (personal.has(type)) eachView(app, type, JSON.parse(data), readers, seq, (readerId, text) => app.registry.push([readerId], text));
+  else app.registry.push(readers.map((reader) => reader.id), eventText(type, data, seq));
+  if (topic) app.registry.unsubscribe(left, topic);
 }

@@ -12,10 +12,11 @@ function plain(value: unknown): unknown {
   return value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value;
 }
 
-export function createLogger(level: (typeof logLevels)[number], write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
+/** `every`: fields on every line, such as the node of a cluster that wrote it. */
+export function createLogger(level: (typeof logLevels)[number], write: (line: string) => void = (line) => process.stdout.write(line), every: Fields = {}): Logger {
   const emit = (at: Level) => (msg: string, fields?: Fields) => {
     if (rank[at] < rank[level]) return;
-    const record: Fields = { time: new Date().toISOString(), level: at, msg };
+    const record: Fields = { time: new Date().toISOString(), level: at, msg, ...every };
     for (const key in fields) record[key] = plain(fields[key]);
     write(`${JSON.stringify(record)}\n`);
   };

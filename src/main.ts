@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readSettings, type Settings } from './config.ts';
 import { createLogger } from './log.ts';
 import { startServer } from './server.ts';
+import { generatedNodeId } from './cluster/nodes.ts';
 
 function fatal(message: string): never {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'fatal', msg: message })}\n`);
@@ -21,7 +22,9 @@ try {
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
 });
-const log = createLogger(settings.LOG_LEVEL);
+// In a cluster every line names its node (NODE_ID, or one made up now for this run).
+if (settings.REDIS_URL) settings = { ...settings, NODE_ID: settings.NODE_ID ?? generatedNodeId() };
+const log = createLogger(settings.LOG_LEVEL, undefined, settings.REDIS_URL ? { node_id: settings.NODE_ID } : {});
 // A promise nobody awaited must not take every user's connection down with it.
 process.on('unhandledRejection', (error) => log.error('unhandled rejection', { error }));
 

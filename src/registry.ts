@@ -50,6 +50,10 @@ export function createRegistry(publish: (topic: string, text: string) => void, s
     /** How many sockets are registered, over all users. */
     socketTotal: (): number => sockets,
     socketCount: (userId: number): number => byUser.get(userId)?.size ?? 0,
+    /** Each online user with their number of sockets here. */
+    *counts(): Iterable<readonly [userId: number, sockets: number]> {
+      for (const [userId, set] of byUser) yield [userId, set.size] as const;
+    },
     /** Subscribes every live socket of these users to a topic, e.g. members to a new conversation. */
     subscribe(userIds: Iterable<number>, topic: string): void {
       for (const userId of userIds) for (const connection of byUser.get(userId) ?? []) connection.subscribe(topic);

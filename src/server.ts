@@ -16,6 +16,8 @@ import { operationRoutes } from './operations.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
 import type { Connection } from './transport/connection.ts';
+import { createSequencer, immediateOrdering } from './ordering.ts';
+import { joinCluster, type ClusterNode } from './cluster/node.ts';
 
 export type Server = {
   readonly port: number;
@@ -28,6 +30,8 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const storage = await openStorage(settings, log);
   const { store } = storage;
   const server = uWS.App();
+  // Several nodes: events are delivered in seq order, this node's among those the others committed.
+  const sequencer = settings.REDIS_URL ? createSequencer(log) : undefined;
   const metrics = createMetrics();
   if (settings.METRICS_TOKEN) metrics.collectProcess();
   const app = assembleApp({
@@ -41,7 +45,17 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store, settings.LOGIN_TOKEN_SECONDS),
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
+    ordering: sequencer ?? immediateOrdering,
   });
+  let node: ClusterNode | undefined;
+  if (sequencer && settings.REDIS_URL && settings.DATABASE_URL) {
+    try {
+      node = await joinCluster({ ...settings, REDIS_URL: settings.REDIS_URL, DATABASE_URL: settings.DATABASE_URL }, log, app, sequencer, storage.ca);
+    } catch (error) {
+      await storage.close();
+      throw error;
+    }
+  }
   let draining = false;
   serveWebSocket(server, app);
   serveHttp(server, app, {
@@ -92,6 +106,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     listener.listen(settings.HOST, settings.PORT, exclusivePort, resolve),
   );
   if (!listenSocket) {
+    await node?.close();
     await storage.close();
     throw new Error(await listenFailure(settings.HOST, settings.PORT));
   }
@@ -116,6 +131,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       app.registry.closeWhere(() => true, closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
       await new Promise((resolve) => setImmediate(resolve)); // the close handlers' presence changes are queued
       await app.commit.flush();
+      await node?.close();
       await storage.close();
       log.info('stopped');
     },

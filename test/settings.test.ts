@@ -92,7 +92,9 @@ test('defaults are those the README documents', () => {
   for (const bad of ['127.0.0.1:6379', 'http://redis.example', 'redis://']) {
     assert.throws(() => readSettings({ REDIS_URL: bad }), /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/, bad);
   }
-  assert.equal(readSettings({ REDIS_URL: 'rediss://u:p@redis.example:6380/2' }).REDIS_URL, 'rediss://u:p@redis.example:6380/2');
+  const database = 'postgres://parley@db.example/parley';
+  assert.equal(readSettings({ REDIS_URL: 'rediss://u:p@redis.example:6380/2', DATABASE_URL: database }).REDIS_URL, 'rediss://u:p@redis.example:6380/2');
+  assert.throws(() => readSettings({ REDIS_URL: 'redis://redis.example' }), /^Error: invalid settings: REDIS_URL needs DATABASE_URL: the nodes of a cluster share one PostgreSQL database \(a SQLite file belongs to one node\)$/);
   for (const bad of ['', '-a', 'a b', 'a:b', 'x'.repeat(65)]) {
     assert.throws(() => readSettings({ NODE_ID: bad }), /NODE_ID must be 1 to 64 letters, digits, "\.", "_" or "-", starting with a letter or digit/, bad);
   }

@@ -28,7 +28,7 @@ export type Receipts = ReturnType<typeof createReceipts>;
  * messages makes one receipt per member rather than one per message, and busy conversations go out
  * at different moments, not all at once.
  */
-export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 'log' | 'now'>) {
+export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 'log' | 'now' | 'ordering'>) {
   const pending = new Map<number, Pending>();
   /** Conversations with more than `receiptPushMembers` members, as last seen: their receipts wait longer. */
   const large = new Set<number>();

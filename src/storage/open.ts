@@ -14,6 +14,8 @@ export type OpenedStorage = {
   readonly store: Store;
   /** What the start-up log line says of the database. */
   readonly described: Record<string, unknown>;
+  /** DATABASE_CA_FILE's certificates, for other connections to the same PostgreSQL. */
+  readonly ca?: string;
   close(): Promise<void>;
 };
 
@@ -53,6 +55,7 @@ async function openPostgres(settings: Settings & { DATABASE_URL: string }, log: 
   return {
     store: createStore(postgresDriver(pool)),
     described: { engine: 'postgres', database: shown, pool: settings.DATABASE_POOL },
+    ca,
     close: () => pool.end({ timeout: 5 }),
   };
 }

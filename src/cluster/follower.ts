@@ -1,0 +1,100 @@
+// Following the committed event log on one node of a cluster: woken by other nodes' NOTIFY (and a slow
+// poll, should a notification be lost), it reads what was committed after the last seq delivered here
+// and hands it to the sequencer, which delivers other nodes' events to this node's sockets and this
+// node's own in their place, so every socket here sees seq in increasing order with nothing skipped.
+import type { Logger } from '../log.ts';
+import type { Commit } from '../storage/commit.ts';
+import type { Sequencer } from '../ordering.ts';
+import { followEvents, type FollowedEvent } from '../storage/followed.ts';
+import { postgresPool } from '../storage/postgres.ts';
+
+/** Events read at once; more are read straight after. */
+const page = 1000;
+/** The safety net: how often the log is read without being woken. */
+export const pollMs = 1000;
+
+export type FollowerOptions = {
+  url: string;
+  ca?: string;
+  nodeId: string;
+  log: Logger;
+  sequencer: Sequencer;
+  commit: Pick<Commit, 'after'>;
+  deliver(event: FollowedEvent): void;
+};
+
+/** Starts following from the log's last seq; resolves once listening (before any socket opens). */
+export async function startFollower(options: FollowerOptions) {
+  const { nodeId, log, sequencer } = options;
+  // Two connections: one that listens, one that reads and notifies.
+  const pool = postgresPool({ url: options.url, pool: 1, ca: options.ca, log });
+  let reading = false;
+  let again = false;
+  let waitingFor: number | undefined;
+  let started = false;
+  let stopped = false;
+
+  async function catchUp(): Promise<void> {
+    if (!started || stopped) return;
+    if (reading) {
+      again = true;
+      return;
+    }
+    reading = true;
+    try {
+      do {
+        again = false;
+        const { events, upTo } = await followed.read(sequencer.through(), page);
+        const waiting = sequencer.advance(events, upTo, options.deliver);
+        if (waiting !== undefined) return settle(waiting);
+        if (events.size === page) again = true;
+      } while (again && !stopped);
+    } catch (error) {
+      log.warn('reading the event log failed; trying again', { error: String(error) });
+    } finally {
+      reading = false;
+    }
+  }
+  const wake = () => void catchUp();
+
+  /**
+   * The log has `seq`, which this node logged but has not handed over: its batch is between COMMIT
+   * and its effects, or the unit that logged it was undone and another node took the seq. Once the
+   * batches under way are over it is one or the other.
+   */
+  function settle(seq: number): void {
+    if (waitingFor === seq) return;
+    waitingFor = seq;
+    options.commit.after(() => {
+      waitingFor = undefined;
+      sequencer.forget(seq);
+      wake();
+    });
+  }
+
+  const followed = await followEvents(pool, nodeId, log, wake);
+  let notifying = false;
+  sequencer.hooks({
+    behind: wake,
+    local() {
+      if (notifying) return;
+      notifying = true;
+      setImmediate(() => {
+        notifying = false;
+        followed.notify().catch((error: unknown) => log.warn('could not notify the other nodes', { error: String(error) }));
+      });
+    },
+  });
+  sequencer.start(await followed.latest());
+  started = true;
+  const poll = setInterval(wake, pollMs);
+  poll.unref();
+  return {
+    async close(): Promise<void> {
+      stopped = true;
+      clearInterval(poll);
+      await followed.close();
+      await pool.end({ timeout: 5 });
+    },
+  };
+}

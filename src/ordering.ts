@@ -1,0 +1,99 @@
+// Delivering logged events on this node in seq order. A node alone delivers each event as soon as it is
+// committed. In a cluster this node's own events and those the follower finds committed by other nodes
+// interleave: each is delivered once every lower seq has been, so no socket sees a seq before a lower one.
+import type { Logger } from './log.ts';
+
+export type Ordering = {
+  /** In the unit of work that logged `seq`: the event is this node's, delivered by `committed`, never as another node's. */
+  logged(seq: number): void;
+  /** Once `seq` is committed: runs `deliver` when every lower seq has been delivered here. */
+  committed(seq: number, deliver: () => void): void;
+};
+
+/** A node alone: nothing to wait for. */
+export const immediateOrdering: Ordering = {
+  logged() {},
+  committed: (_seq, deliver) => deliver(),
+};
+
+/** What the follower of the event log needs besides Ordering. */
+export type Sequencer = Ordering & {
+  /** Every seq up to this one has been delivered (or was not to be). */
+  through(): number;
+  /** Before any socket opens: the log's last seq, where following begins. */
+  start(through: number): void;
+  /**
+   * Committed events the follower read, every seq up to `upTo` accounted for (a seq missing from
+   * `events` was pruned or deleted since). Delivers in order, this node's own as `committed` handed them;
+   * returns the first seq of this node's that is not handed over yet (the follower waits for it), if any.
+   */
+  advance<E>(events: ReadonlyMap<number, E>, upTo: number, remote: (event: E) => void): number | undefined;
+  /** A seq this node logged in a unit of work that was undone: it may be another node's after all. */
+  forget(seq: number): void;
+  /** `behind`: local events wait for others; `local`: this node committed events (other nodes may be told). */
+  hooks(hooks: { behind(): void; local(): void }): void;
+};
+
+export function createSequencer(log: Logger): Sequencer {
+  let through = 0;
+  const held = new Map<number, () => void>();
+  const ours = new Set<number>();
+  let hooks = { behind() {}, local() {} };
+
+  const run = (seq: number, deliver: () => void) => {
+    try {
+      deliver();
+    } catch (error) {
+      log.error('delivering an event failed', { seq, error });
+    }
+  };
+  function drain(): void {
+    for (let next = held.get(through + 1); next; next = held.get(through + 1)) {
+      held.delete(++through);
+      run(through, next);
+    }
+  }
+
+  return {
+    logged: (seq) => void ours.add(seq),
+    committed(seq, deliver) {
+      ours.delete(seq);
+      if (seq <= through) {
+        // Only if the follower took it for another node's: better late than never.
+        log.error('an event was delivered out of order', { seq, through });
+        return run(seq, deliver);
+      }
+      held.set(seq, deliver);
+      drain();
+      hooks.local();
+      if (held.size > 0) hooks.behind();
+    },
+    through: () => through,
+    start(from) {
+      through = from;
+    },
+    advance(events, upTo, remote) {
+      for (let seq = through + 1; seq <= upTo; seq++) {
+        const mine = held.get(seq);
+        if (mine) {
+          held.delete(seq);
+          through = seq;
+          run(seq, mine);
+          continue;
+        }
+        if (ours.has(seq)) return seq;
+        through = seq;
+        const event = events.get(seq);
+        if (event !== undefined) run(seq, () => remote(event));
+      }
+      drain();
+      return undefined;
+    },
+    forget(seq) {
+      ours.delete(seq);
+    },
+    hooks(given) {
+      hooks = given;
+    },
+  };
+}

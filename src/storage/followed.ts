@@ -1,0 +1,76 @@
+// The event log as a cluster node follows it, on PostgreSQL: committed events after a seq with who may
+// see them (as `sync` decides), and LISTEN/NOTIFY to hear at once that another node committed some.
+// Connections of its own: the server's pool runs the open batch's transaction, which must not see these.
+import type postgres from 'postgres';
+import type { Logger } from '../log.ts';
+
+/** A committed event and its readers at the time of reading: members then (less those who blocked its actor), or the users it was addressed to. */
+export type FollowedEvent = {
+  seq: number;
+  type: string;
+  data: string;
+  conversation: number | null;
+  readers: { id: number; username: string }[];
+  /** Members whose period in the conversation begins with this event, and those whose period ends with it. */
+  joined: number[];
+  left: number[];
+};
+
+type Row = { seq: number; type: string; data: string; conversation_id: number | null; readers: [number, string][]; joined: number[]; left_by: number[] };
+
+const channel = 'parley_events';
+
+export type Followed = Awaited<ReturnType<typeof followEvents>>;
+
+/**
+ * Listens on the channel (`heard` gets other nodes' notifications, and runs again after a reconnection,
+ * when some may have been missed); resolves once listening.
+ */
+export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logger, heard: () => void) {
+  const listening = await pool.listen(channel, (payload) => payload !== nodeId && heard(), heard);
+  return {
+    /** The last seq committed so far. */
+    latest: async (): Promise<number> => Number((await pool`SELECT seq FROM event_counter`)[0]!.seq),
+    /**
+     * Events after `after`, up to `limit` of them: every seq up to `upTo` is accounted for (one missing
+     * from `events` was pruned or deleted). Every seq up to the counter read first was committed before
+     * the events are read, so none of them can still be on its way.
+     */
+    async read(after: number, limit: number): Promise<{ events: Map<number, FollowedEvent>; upTo: number }> {
+      const [counter] = await pool<{ seq: number }[]>`SELECT seq FROM event_counter`;
+      const latest = Number(counter!.seq);
+      if (latest <= after) return { events: new Map(), upTo: after };
+      const rows = await pool<Row[]>`
+        SELECT e.seq, e.type, e.data, e.conversation_id,
+          CASE WHEN e.conversation_id IS NULL THEN
+            (SELECT coalesce(json_agg(json_build_array(u.id, u.username)), '[]') FROM event_users AS a JOIN users AS u ON u.id = a.user_id WHERE a.seq = e.seq)
+          ELSE
+            (SELECT coalesce(json_agg(json_build_array(u.id, u.username)), '[]') FROM member_periods AS p JOIN users AS u ON u.id = p.user_id
+              WHERE p.conversation_id = e.conversation_id AND p.from_seq <= e.seq AND (p.to_seq IS NULL OR p.to_seq >= e.seq)
+                AND (e.actor_id IS NULL OR p.user_id NOT IN (SELECT b.user_id FROM blocks AS b WHERE b.blocked_id = e.actor_id)))
+          END AS readers,
+          (SELECT coalesce(json_agg(p.user_id), '[]') FROM member_periods AS p WHERE p.conversation_id = e.conversation_id AND p.from_seq = e.seq) AS joined,
+          (SELECT coalesce(json_agg(p.user_id), '[]') FROM member_periods AS p WHERE p.conversation_id = e.conversation_id AND p.to_seq = e.seq) AS left_by
+        FROM events AS e WHERE e.seq > ${after} AND e.seq <= ${latest} ORDER BY e.seq LIMIT ${limit}`;
+      const events = new Map<number, FollowedEvent>();
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        events.set(seq, {
+          seq,
+          type: row.type,
+          data: row.data,
+          conversation: row.conversation_id === null ? null : Number(row.conversation_id),
+          readers: row.readers.map(([id, username]) => ({ id, username })),
+          joined: row.joined,
+          left: row.left_by,
+        });
+      }
+      return { events, upTo: rows.length === limit ? Number(rows.at(-1)!.seq) : latest };
+    },
+    /** Tells the other nodes this one committed events. */
+    notify: (): Promise<void> => pool`SELECT pg_notify(${channel}, ${nodeId})`.then(() => {}),
+    async close(): Promise<void> {
+      await listening.unlisten().catch((error: unknown) => log.warn('could not stop listening for events', { error: String(error) }));
+    },
+  };
+}

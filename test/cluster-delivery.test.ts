@@ -1,0 +1,128 @@
+// Several servers as one: nodes started with the same DATABASE_URL and REDIS_URL deliver every logged
+// event to the sockets of every node, each socket in increasing seq with none missing (checked against
+// `sync`), whichever node committed it.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { createClient, type Client } from '../protocol/client.ts';
+import type { Envelope } from '../protocol/index.ts';
+import { needs } from './helpers/installed.ts';
+import { startRedis } from './helpers/redis.ts';
+import { testDatabase } from './helpers/postgres.ts';
+import { runServerExpectingExit, startServer, testSecret, type TestServer } from './helpers/server.ts';
+import { login, register, syncAll, uniqueName } from './helpers/clients.ts';
+
+/** `count` nodes on one fresh PostgreSQL database and one Redis. */
+async function startNodes(t: TestContext, count: number): Promise<TestServer[]> {
+  const [redis, database] = await Promise.all([startRedis(t), testDatabase(t)]);
+  const nodes: TestServer[] = [];
+  // One after the other: the first creates the schema, and NODE_ID names each in its log.
+  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info' }));
+  return nodes;
+}
+
+type Member = { username: string; token: string };
+type Tapped = { client: Client; envelopes: Envelope[]; seqs: number[] };
+
+async function member(node: TestServer): Promise<Member> {
+  const username = uniqueName('n');
+  await register(node, username);
+  return { username, token: await login(node, username) };
+}
+
+/** A socket of `who` on `node` that keeps every envelope it receives, replies included. */
+async function tapped(node: TestServer, who: Member): Promise<Tapped> {
+  const envelopes: Envelope[] = [];
+  const seqs: number[] = [];
+  const client = createClient(new WebSocket(node.ws, { headers: { cookie: `login-token=${who.token}` } }), (envelope) => {
+    envelopes.push(envelope);
+    const { seq } = envelope as { seq?: number };
+    if (seq !== undefined) seqs.push(seq);
+  });
+  await client.opened;
+  await client.request('ping');
+  return { client, envelopes, seqs };
+}
+
+async function until(what: string, done: () => boolean, timeoutMs = 5000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !done(); await new Promise((resolve) => setTimeout(resolve, 10))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+test('REDIS_URL without DATABASE_URL is refused at start', async () => {
+  const { code, output } = await runServerExpectingExit({ REDIS_URL: 'redis://127.0.0.1:1', JWTSECRET: testSecret });
+  assert.equal(code, 1);
+  assert.match(output, /invalid settings: REDIS_URL needs DATABASE_URL: the nodes of a cluster share one PostgreSQL database \(a SQLite file belongs to one node\)/);
+});
+
+test('a message sent on one node reaches the members\' sockets on another with the same seq; NODE_ID is on every log line', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const [a, b] = (await startNodes(t, 2)) as [TestServer, TestServer];
+  const alice = await member(a);
+  const bob = await member(b);
+  const aliceOnA = await tapped(a, alice);
+  const bobOnB = await tapped(b, bob);
+  const bobAlsoOnB = await tapped(b, bob);
+
+  const created = await aliceOnA.client.call({ type: 'create_conversation', members: [bob.username] });
+  assert.equal(created.success, true);
+  const conversation = (created.data as { id: number }).id;
+  const createdSeq = (created as { seq?: number }).seq!;
+  await until('the conversation on node2', () => bobOnB.seqs.includes(createdSeq) && bobAlsoOnB.seqs.includes(createdSeq));
+  assert.deepEqual(bobOnB.envelopes.find((envelope) => envelope.type === 'create_conversation'), { type: 'create_conversation', success: true, data: created.data, seq: createdSeq });
+
+  const sent = await aliceOnA.client.call({ type: 'send_message', conversation_id: conversation, content: 'across nodes' });
+  const sentSeq = (sent as { seq?: number }).seq!;
+  await until('the message on node2', () => bobOnB.seqs.includes(sentSeq));
+  const { ref: _, ...pushed } = sent;
+  assert.deepEqual(bobOnB.envelopes.find((envelope) => envelope.type === 'send_message'), pushed);
+
+  // Bob's sockets on node2 were subscribed to the conversation there when node2 followed its creation:
+  // his message, published on node2, reaches his other socket there, and node1 follows it to Alice.
+  const reply = await bobOnB.client.call({ type: 'send_message', conversation_id: conversation, content: 'and back' });
+  const replySeq = (reply as { seq?: number }).seq!;
+  await until('the answer on both nodes', () => bobAlsoOnB.seqs.includes(replySeq) && aliceOnA.seqs.includes(replySeq));
+  assert.deepEqual(aliceOnA.seqs, [createdSeq, sentSeq, replySeq]);
+  assert.deepEqual(bobAlsoOnB.seqs, [createdSeq, sentSeq, replySeq]);
+
+  for (const [node, id] of [[a, 'node1'], [b, 'node2']] as const) {
+    assert.ok(node.logs.length > 0);
+    assert.deepEqual(node.logs.filter((line) => line.node_id !== id), [], `every line of ${id} names it`);
+    assert.ok(node.logs.some((line) => line.msg === 'joined the cluster'));
+  }
+});
+
+test('concurrent senders on every node: each socket receives increasing seq with nothing missing, as sync has them', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const nodes = await startNodes(t, 3);
+  const people = await Promise.all(nodes.map((node) => member(node)));
+  // Every person has a socket on every node.
+  const sockets = await Promise.all(people.flatMap((who) => nodes.map((node) => tapped(node, who))));
+  const created = await sockets[0]!.client.request('create_conversation', { members: people.map((who) => who.username), kind: 'group' });
+  const perSocket = 40;
+  await Promise.all(
+    sockets.map(async (socket, i) => {
+      for (let n = 0; n < perSocket; n++) {
+        const reply = await socket.client.call({ type: 'send_message', conversation_id: created.id, content: `${i}:${n}` });
+        assert.equal(reply.success, true, JSON.stringify(reply));
+      }
+    }),
+  );
+  // Receipts follow the messages (logged events too): wait until the log and every socket have settled.
+  const first = sockets[0]!.seqs[0]!;
+  const logged = async () => (await syncAll(sockets[0]!.client)).map((event) => event.seq).filter((seq) => seq >= first);
+  let all = await logged();
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    if (sockets.every((socket) => socket.seqs.length === all.length)) {
+      const again = await logged();
+      if (again.length === all.length) break;
+      all = again;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    all = await logged();
+  }
+  assert.ok(all.length > sockets.length * perSocket, `${all.length} events logged`);
+  for (const [i, socket] of sockets.entries()) assert.deepEqual(socket.seqs, all, `socket ${i} (node${(i % nodes.length) + 1})`);
+  for (const node of nodes) assert.deepEqual(node.logs.filter((line) => line.level === 'error' || line.level === 'warn'), []);
+});
