@@ -13,6 +13,7 @@ import { createTyping, type Typing } from './features/typing.ts';
 import type { Mailer } from './mail.ts';
 import type { Metrics } from './metrics.ts';
 import { immediateOrdering, type Ordering } from './ordering.ts';
+import { aloneSeam, type ClusterSeam } from './cluster/seam.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -27,6 +28,8 @@ export type App = {
   readonly receipts: Receipts;
   /** Logged events reach this node's sockets in seq order (in a cluster, interleaved with other nodes'). */
   readonly ordering: Ordering;
+  /** Presence, pushes and closes across the nodes of a cluster (a node alone: itself). */
+  readonly cluster: ClusterSeam;
   /** Who is typing where; never stored. */
   readonly typing: Typing;
   /** Outgoing mail: SMTP, or .eml files in the outbox. */
@@ -64,12 +67,18 @@ export function inJob<T extends object>(base: T, job: Job): T & { readonly job: 
  * and for handler tests.
  */
 export function assembleApp(
-  edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'guard' | 'ordering'> & { publish(topic: string, text: string): void; subscribers(topic: string): number; ordering?: Ordering },
+  edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'guard' | 'ordering' | 'cluster'> & {
+    publish(topic: string, text: string): void;
+    subscribers(topic: string): number;
+    ordering?: Ordering;
+    cluster?: (registry: Registry) => ClusterSeam;
+  },
 ): App {
-  const { publish, subscribers, ordering = immediateOrdering, ...rest } = edges;
+  const { publish, subscribers, ordering = immediateOrdering, cluster: seamFor = aloneSeam, ...rest } = edges;
   const { store, log, now, metrics } = rest;
   const commit = createCommit(store.driver, log, metrics);
   const registry = createRegistry(publish, subscribers, metrics);
   metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
-  return { ...rest, commit, registry, ordering, guard: createPasswordGuard(rest.settings), receipts: createReceipts({ store, commit, registry, log, now, ordering }), typing: createTyping({ store, registry, log }) };
+  const cluster = seamFor(registry);
+  return { ...rest, commit, registry, ordering, cluster, guard: createPasswordGuard(rest.settings), receipts: createReceipts({ store, commit, registry, log, now, ordering }), typing: createTyping({ store, registry, log, cluster }) };
 }

@@ -3,7 +3,7 @@ import type { us_listen_socket } from 'uWebSockets.js';
 import { closeCodes } from '../protocol/index.ts';
 import type { Settings } from './config.ts';
 import type { Logger } from './log.ts';
-import { assembleApp } from './context.ts';
+import { assembleApp, type App } from './context.ts';
 import { openStorage } from './storage/open.ts';
 import { createMailer } from './mail.ts';
 import { createTokens, loadSecret } from './auth/tokens.ts';
@@ -16,7 +16,6 @@ import { operationRoutes } from './operations.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
 import type { Connection } from './transport/connection.ts';
-import { createSequencer, immediateOrdering } from './ordering.ts';
 import { joinCluster, type ClusterNode } from './cluster/node.ts';
 
 export type Server = {
@@ -30,11 +29,20 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const storage = await openStorage(settings, log);
   const { store } = storage;
   const server = uWS.App();
-  // Several nodes: events are delivered in seq order, this node's among those the others committed.
-  const sequencer = settings.REDIS_URL ? createSequencer(log) : undefined;
+  // Several nodes (REDIS_URL; DATABASE_URL too, settings check): joined before the app is assembled around it.
+  let app: App | undefined;
+  let node: ClusterNode | undefined;
+  if (settings.REDIS_URL && settings.DATABASE_URL) {
+    try {
+      node = await joinCluster({ ...settings, REDIS_URL: settings.REDIS_URL, DATABASE_URL: settings.DATABASE_URL }, log, () => app);
+    } catch (error) {
+      await storage.close();
+      throw error;
+    }
+  }
   const metrics = createMetrics();
   if (settings.METRICS_TOKEN) metrics.collectProcess();
-  const app = assembleApp({
+  app = assembleApp({
     settings,
     log,
     metrics,
@@ -45,16 +53,14 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store, settings.LOGIN_TOKEN_SECONDS),
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
-    ordering: sequencer ?? immediateOrdering,
+    ...(node ? { ordering: node.sequencer, cluster: node.seam } : {}),
   });
-  let node: ClusterNode | undefined;
-  if (sequencer && settings.REDIS_URL && settings.DATABASE_URL) {
-    try {
-      node = await joinCluster({ ...settings, REDIS_URL: settings.REDIS_URL, DATABASE_URL: settings.DATABASE_URL }, log, app, sequencer, storage.ca);
-    } catch (error) {
-      await storage.close();
-      throw error;
-    }
+  try {
+    await node?.follow(app, storage.ca);
+  } catch (error) {
+    await node?.close();
+    await storage.close();
+    throw error;
   }
   let draining = false;
   serveWebSocket(server, app);

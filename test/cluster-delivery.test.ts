@@ -3,52 +3,10 @@
 // `sync`), whichever node committed it.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
-import { createClient, type Client } from '../protocol/client.ts';
-import type { Envelope } from '../protocol/index.ts';
 import { needs } from './helpers/installed.ts';
-import { startRedis } from './helpers/redis.ts';
-import { testDatabase } from './helpers/postgres.ts';
-import { runServerExpectingExit, startServer, testSecret, type TestServer } from './helpers/server.ts';
-import { login, register, syncAll, uniqueName } from './helpers/clients.ts';
-
-/** `count` nodes on one fresh PostgreSQL database and one Redis. */
-async function startNodes(t: TestContext, count: number): Promise<TestServer[]> {
-  const [redis, database] = await Promise.all([startRedis(t), testDatabase(t)]);
-  const nodes: TestServer[] = [];
-  // One after the other: the first creates the schema, and NODE_ID names each in its log.
-  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info' }));
-  return nodes;
-}
-
-type Member = { username: string; token: string };
-type Tapped = { client: Client; envelopes: Envelope[]; seqs: number[] };
-
-async function member(node: TestServer): Promise<Member> {
-  const username = uniqueName('n');
-  await register(node, username);
-  return { username, token: await login(node, username) };
-}
-
-/** A socket of `who` on `node` that keeps every envelope it receives, replies included. */
-async function tapped(node: TestServer, who: Member): Promise<Tapped> {
-  const envelopes: Envelope[] = [];
-  const seqs: number[] = [];
-  const client = createClient(new WebSocket(node.ws, { headers: { cookie: `login-token=${who.token}` } }), (envelope) => {
-    envelopes.push(envelope);
-    const { seq } = envelope as { seq?: number };
-    if (seq !== undefined) seqs.push(seq);
-  });
-  await client.opened;
-  await client.request('ping');
-  return { client, envelopes, seqs };
-}
-
-async function until(what: string, done: () => boolean, timeoutMs = 5000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !done(); await new Promise((resolve) => setTimeout(resolve, 10))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
+import { runServerExpectingExit, testSecret, type TestServer } from './helpers/server.ts';
+import { syncAll } from './helpers/clients.ts';
+import { member, startNodes, tapped, until } from './helpers/cluster.ts';
 
 test('REDIS_URL without DATABASE_URL is refused at start', async () => {
   const { code, output } = await runServerExpectingExit({ REDIS_URL: 'redis://127.0.0.1:1', JWTSECRET: testSecret });

@@ -9,6 +9,8 @@ export async function endSessions(app: InJob, sessionIds: readonly string[], why
   const { code, reason } = closeCodes[why];
   app.job.after((committed) => {
     // After the batch's replies: a socket that ends its own session gets its answer first.
-    if (committed) queueMicrotask(() => sessionIds.forEach((id) => app.registry.closeSession(id, code, reason)));
+    if (!committed) return;
+    queueMicrotask(() => sessionIds.forEach((id) => app.registry.closeSession(id, code, reason)));
+    app.cluster.close({ sessions: [...sessionIds] }, code, reason);
   });
 }

@@ -1,40 +1,89 @@
-// This server as a node of a cluster (REDIS_URL set): joins through Redis and follows the event log on
-// PostgreSQL to deliver other nodes' events to its own sockets. server.ts calls it; alone, it is never called.
+// This server as a node of a cluster (REDIS_URL set): joins through Redis (presence, the bus), and
+// follows the event log on PostgreSQL to deliver other nodes' events to its own sockets, in seq order
+// with its own. server.ts calls it; a node alone never does.
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { App } from '../context.ts';
-import type { Sequencer } from '../ordering.ts';
+import type { Registry } from '../registry.ts';
+import { createSequencer, type Sequencer } from '../ordering.ts';
 import { deliverFollowed } from '../fanout.ts';
+import { changed } from '../features/presence.ts';
 import { startCluster, type Cluster } from './index.ts';
 import { startFollower } from './follower.ts';
+import { RedisUnavailable } from './redis.ts';
+import type { ClusterSeam } from './seam.ts';
 
-export type ClusterNode = { readonly cluster: Cluster; close(): Promise<void> };
+export type ClusterNode = {
+  readonly cluster: Cluster;
+  readonly sequencer: Sequencer;
+  /** The app's view of the cluster, around its registry. */
+  seam(registry: Registry): ClusterSeam;
+  /** Once the app is assembled, before listening: hears the bus and follows the event log. */
+  follow(app: App, ca?: string): Promise<void>;
+  close(): Promise<void>;
+};
 
-export async function joinCluster(settings: Settings & { REDIS_URL: string; DATABASE_URL: string }, log: Logger, app: App, sequencer: Sequencer, ca?: string): Promise<ClusterNode> {
-  const cluster = await startCluster(settings, log, {
-    local: () => app.registry.counts(),
-    presenceChanged: (changes) => log.debug('presence changed elsewhere', changes),
-  });
+/** Redis down: presence falls back to this node's own view (the heartbeat writes it again once Redis is back). */
+async function orLocal<T>(ask: () => Promise<T>, local: T): Promise<T> {
   try {
-    const follower = await startFollower({
-      url: settings.DATABASE_URL,
-      ca,
-      nodeId: cluster.nodeId,
-      log,
-      sequencer,
-      commit: app.commit,
-      deliver: (event) => deliverFollowed(app, event),
-    });
-    log.info('joined the cluster', { node: cluster.nodeId });
-    return {
-      cluster,
-      async close() {
-        await follower.close();
-        await cluster.close();
-      },
-    };
+    return await ask();
   } catch (error) {
-    await cluster.close();
+    if (error instanceof RedisUnavailable) return local;
     throw error;
   }
+}
+
+export async function joinCluster(settings: Settings & { REDIS_URL: string; DATABASE_URL: string }, log: Logger, app: () => App | undefined): Promise<ClusterNode> {
+  const cluster = await startCluster(settings, log, {
+    local: () => app()?.registry.counts() ?? [],
+    // A node dropped (its users only there went offline), or this node's counts written again.
+    presenceChanged(changes) {
+      const assembled = app();
+      if (!assembled) return;
+      for (const userId of [...changes.online, ...changes.offline]) {
+        changed(assembled, userId).catch((error: unknown) => log.error('presence not announced', { error }));
+      }
+    },
+  });
+  const sequencer = createSequencer(log);
+  let follower: Awaited<ReturnType<typeof startFollower>> | undefined;
+  const tell = (message: Parameters<Cluster['bus']['publish']>[0]) =>
+    void cluster.bus.publish(message).catch((error: unknown) => log.warn('bus message not sent', { error: String(error) }));
+
+  return {
+    cluster,
+    sequencer,
+    seam: (registry) => ({
+      opened: (userId, first) => orLocal(async () => {
+        const admission = await cluster.presence.opened(userId, registry.socketCount(userId));
+        return admission.admitted && admission.change === 'online';
+      }, first),
+      closed: (userId, last) => orLocal(async () => (await cluster.presence.closed(userId, registry.socketCount(userId))).change === 'offline', last),
+      online: (userId) => orLocal(async () => (await cluster.presence.online([userId])).has(userId), registry.isOnline(userId)),
+      push: (event, users, text) => users.length > 0 && tell({ kind: 'push', event, users: [...users], text }),
+      close: (target, code, reason) => tell({ kind: 'close', target, code, reason }),
+    }),
+    async follow(assembled, ca) {
+      cluster.bus.on((message) => {
+        if (message.kind === 'push') return assembled.registry.push(message.users, message.text);
+        const { target, code, reason } = message;
+        if ('sessions' in target) for (const id of target.sessions) assembled.registry.closeSession(id, code, reason);
+        else assembled.registry.closeWhere((connection) => connection.user.id === target.user, code, reason);
+      });
+      follower = await startFollower({
+        url: settings.DATABASE_URL,
+        ca,
+        nodeId: cluster.nodeId,
+        log,
+        sequencer,
+        commit: assembled.commit,
+        deliver: (event) => deliverFollowed(assembled, event),
+      });
+      log.info('joined the cluster', { nodes: (await cluster.nodes.live()).map((node) => node.id) });
+    },
+    async close() {
+      await follower?.close();
+      await cluster.close();
+    },
+  };
 }

@@ -85,7 +85,9 @@ export const accountHandlers = {
         if (!committed) return;
         const { code, reason } = closeCodes.user_gone;
         // After the batch's replies, this one included.
-        queueMicrotask(() => ctx.registry.closeWhere((connection) => connection.user.id === me.id, code, reason.replace('{username}', me.username)));
+        const why = reason.replace('{username}', me.username);
+        queueMicrotask(() => ctx.registry.closeWhere((connection) => connection.user.id === me.id, code, why));
+        ctx.cluster.close({ user: me.id }, code, why);
       });
       ctx.log.info('account deleted', { user: me.username });
       return { username: me.username };

@@ -7,21 +7,22 @@ import type { Connection } from '../transport/connection.ts';
 export async function connected(app: App, connection: Connection): Promise<void> {
   const conversations = await app.store.conversations.idsForUser(connection.user.id);
   if (connection.closed) return;
-  if (app.registry.add(connection, conversations)) await changed(app, connection.user);
+  const first = app.registry.add(connection, conversations);
+  if (await app.cluster.opened(connection.user.id, first)) await changed(app, connection.user.id);
 }
 
 export async function disconnected(app: App, connection: Connection): Promise<void> {
-  if (!app.registry.remove(connection)) return;
-  app.typing.gone(connection.user.id);
-  await changed(app, connection.user);
+  const last = app.registry.remove(connection);
+  if (last) app.typing.gone(connection.user.id);
+  if (await app.cluster.closed(connection.user.id, last)) await changed(app, connection.user.id);
 }
 
-/** Coming online or going offline: seen by contacts, and remembered as `last_online` — unless invisible, when nothing of it shows. */
-async function changed(app: App, user: Connection['user']): Promise<void> {
+/** Coming online or going offline (anywhere in a cluster): seen by contacts, and remembered as `last_online` — unless invisible, when nothing of it shows. */
+export async function changed(app: App, userId: number): Promise<void> {
   await app.commit.run(async (job) => {
-    if ((await app.store.users.byId(user.id))?.status === 'invisible') return;
-    await app.store.users.setLastOnline(user.id, app.now());
-    await announce(inJob(app, job), user.id);
+    if ((await app.store.users.byId(userId))?.status === 'invisible') return;
+    await app.store.users.setLastOnline(userId, app.now());
+    await announce(inJob(app, job), userId);
   });
 }
 
@@ -32,9 +33,13 @@ async function changed(app: App, user: Connection['user']): Promise<void> {
 export async function announce(app: InJob, userId: number): Promise<void> {
   const row = await app.store.users.byId(userId);
   if (!row) return;
-  const online = app.registry.isOnline(userId) && row.status !== 'invisible';
+  const online = (await app.cluster.online(userId)) && row.status !== 'invisible';
   const blocked = new Set(await app.store.contacts.blockedIds(userId));
   const contacts = (await app.store.contacts.ids(userId)).filter((id) => !blocked.has(id));
   const text = pushText('user_status', { username: row.username, is_online: online, status: online ? row.status : 'offline', status_text: row.status_text });
-  app.job.after((committed) => committed && app.registry.push(contacts, text));
+  app.job.after((committed) => {
+    if (!committed) return;
+    app.registry.push(contacts, text);
+    app.cluster.push('user_status', contacts, text);
+  });
 }

@@ -11,7 +11,7 @@ type User = { readonly id: number; readonly username: string };
 
 export type Typing = ReturnType<typeof createTyping>;
 
-export function createTyping(app: Pick<App, 'store' | 'registry' | 'log'>) {
+export function createTyping(app: Pick<App, 'store' | 'registry' | 'log' | 'cluster'>) {
   /** `conversation:user` → the timer that ends it. */
   const active = new Map<string, { timer: NodeJS.Timeout; conversationId: number; user: User }>();
   const allowed = createWindowLimit(limits.typingPerWindow, limits.typingWindowSeconds * 1000);
@@ -20,7 +20,9 @@ export function createTyping(app: Pick<App, 'store' | 'registry' | 'log'>) {
   async function tell(conversationId: number, user: User, isTyping: boolean): Promise<void> {
     const hidden = new Set(await app.store.contacts.blockersIn(conversationId, user.id));
     const others = (await app.store.conversations.members(conversationId)).flatMap((member) => (member.id === user.id || hidden.has(member.id) ? [] : [member.id]));
-    app.registry.push(others, pushText('typing', { conversation_id: conversationId, username: user.username, is_typing: isTyping }));
+    const text = pushText('typing', { conversation_id: conversationId, username: user.username, is_typing: isTyping });
+    app.registry.push(others, text);
+    app.cluster.push('typing', others, text);
   }
   const told = (conversationId: number, user: User, isTyping: boolean) =>
     void tell(conversationId, user, isTyping).catch((error: unknown) => app.log.warn('typing not pushed', { error }));

@@ -1,10 +1,17 @@
-// Cluster parts under test: a Redis link with its log lines kept, and cluster nodes in processes
-// of their own (test/helpers/cluster-node.ts) that a test can kill or pause.
+// Cluster parts under test: a Redis link with its log lines kept, cluster nodes in processes of their
+// own (test/helpers/cluster-node.ts) that a test can kill or pause, and whole servers as nodes of one
+// cluster with sockets that keep every envelope.
 import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
+import WebSocket from 'ws';
 import { createLogger } from '../../src/log.ts';
 import { connectRedis, type RedisLink } from '../../src/cluster/redis.ts';
-import { follow, type LogLine } from './server.ts';
+import { createClient, type Client } from '../../protocol/client.ts';
+import type { Envelope } from '../../protocol/index.ts';
+import { follow, startServer, type LogLine, type TestServer } from './server.ts';
+import { startRedis } from './redis.ts';
+import { testDatabase } from './postgres.ts';
+import { login, register, uniqueName } from './clients.ts';
 import type { NodeCommand } from './cluster-node.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -71,4 +78,42 @@ export async function startNode(t: TestContext, redisUrl: string, env: Record<st
     kill: (signal) => child.kill(signal),
     exited,
   };
+}
+
+/** `count` nodes on one fresh PostgreSQL database and one Redis. */
+export async function startNodes(t: TestContext, count: number): Promise<TestServer[]> {
+  const [redis, database] = await Promise.all([startRedis(t), testDatabase(t)]);
+  const nodes: TestServer[] = [];
+  // One after the other: the first creates the schema, and NODE_ID names each in its log.
+  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info' }));
+  return nodes;
+}
+
+export type Member = { username: string; token: string };
+export type Tapped = { client: Client; envelopes: Envelope[]; seqs: number[] };
+
+export async function member(node: TestServer): Promise<Member> {
+  const username = uniqueName('n');
+  await register(node, username);
+  return { username, token: await login(node, username) };
+}
+
+/** A socket of `who` on `node` that keeps every envelope it receives, replies included. */
+export async function tapped(node: TestServer, who: Member): Promise<Tapped> {
+  const envelopes: Envelope[] = [];
+  const seqs: number[] = [];
+  const client = createClient(new WebSocket(node.ws, { headers: { cookie: `login-token=${who.token}` } }), (envelope) => {
+    envelopes.push(envelope);
+    const { seq } = envelope as { seq?: number };
+    if (seq !== undefined) seqs.push(seq);
+  });
+  await client.opened;
+  await client.request('ping');
+  return { client, envelopes, seqs };
+}
+
+export async function until(what: string, done: () => boolean, timeoutMs = 5000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !done(); await new Promise((resolve) => setTimeout(resolve, 10))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
 }

@@ -1,0 +1,61 @@
+// What is not logged, across the nodes of a cluster: presence (online with the first socket anywhere,
+// offline after the last anywhere), typing, and sockets closed on every node when their session or
+// their user ends.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { needs } from './helpers/installed.ts';
+import { http } from './helpers/http.ts';
+import type { TestServer } from './helpers/server.ts';
+import { member, startNodes, tapped, until, type Tapped } from './helpers/cluster.ts';
+
+const statuses = (socket: Tapped) => socket.envelopes.filter((envelope) => envelope.type === 'user_status').map((envelope) => (envelope as { data: { is_online: boolean } }).data.is_online);
+
+test('presence is cluster-wide: user_status when the first socket opens and the last closes, on whichever nodes; typing crosses nodes', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const [a, b] = (await startNodes(t, 2)) as [TestServer, TestServer];
+  const alice = await member(a);
+  const bob = await member(b);
+  const aliceOnA = await tapped(a, alice);
+  await aliceOnA.client.request('add_contact', { contact_username: bob.username });
+
+  const bobOnB = await tapped(b, bob);
+  await until('online from node2', () => statuses(aliceOnA).length === 1);
+  assert.deepEqual(aliceOnA.envelopes.find((envelope) => envelope.type === 'user_status'), { type: 'user_status', success: true, data: { username: bob.username, is_online: true, status: 'online', status_text: '' } });
+  const bobOnA = await tapped(a, bob);
+  bobOnB.client.close();
+  await bobOnB.client.closed;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.deepEqual(statuses(aliceOnA), [true], 'a socket on another node is not an arrival, nor the first node\'s last socket a departure');
+  bobOnA.client.close();
+  await until('offline', () => statuses(aliceOnA).length === 2);
+  const again = await tapped(b, bob);
+  await until('online again from node2', () => statuses(aliceOnA).length === 3);
+
+  // Typing on node2 reaches Alice on node1.
+  const { id } = await aliceOnA.client.request('create_conversation', { members: [bob.username] });
+  await until('the conversation on node2', () => again.envelopes.some((envelope) => envelope.type === 'create_conversation'));
+  await again.client.request('typing', { conversation_id: id, is_typing: true });
+  await until('typing on node1', () => aliceOnA.envelopes.some((envelope) => envelope.type === 'typing'));
+  assert.deepEqual(aliceOnA.envelopes.find((envelope) => envelope.type === 'typing'), { type: 'typing', success: true, data: { conversation_id: id, username: bob.username, is_typing: true } });
+
+  again.client.close();
+  await until('offline from node2', () => statuses(aliceOnA).length === 4);
+  assert.deepEqual(statuses(aliceOnA), [true, false, true, false]);
+});
+
+test('logout on one node closes the session\'s sockets on the others; account deletion closes the user\'s everywhere', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const [a, b] = (await startNodes(t, 2)) as [TestServer, TestServer];
+  const carol = await member(a);
+  const onB = await tapped(b, carol);
+  const logout = await http(a.http, 'POST', '/auth/logout', { headers: { cookie: `login-token=${carol.token}` } });
+  assert.equal(logout.status, 204, logout.body);
+  assert.deepEqual(await onB.client.closed, { code: 4005, reason: 'session logged out' });
+
+  const dave = await member(b);
+  const daveOnA = await tapped(a, dave);
+  const daveOnB = await tapped(b, dave);
+  const deleted = await daveOnB.client.call({ type: 'delete_account', password: 'correct horse battery' });
+  assert.equal(deleted.success, true, JSON.stringify(deleted));
+  assert.deepEqual(await daveOnA.client.closed, { code: 4003, reason: `'${dave.username}' doesn't exists` });
+});
