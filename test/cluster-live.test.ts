@@ -59,3 +59,26 @@ test('logout on one node closes the session\'s sockets on the others; account de
   assert.equal(deleted.success, true, JSON.stringify(deleted));
   assert.deepEqual(await daveOnA.client.closed, { code: 4003, reason: `'${dave.username}' doesn't exists` });
 });
+
+test('a node killed with SIGKILL: the users only on it go offline for everyone within NODE_TIMEOUT', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const [a, b] = (await startNodes(t, 2)) as [TestServer, TestServer];
+  const erin = await member(a);
+  const frank = await member(b);
+  const grace = await member(b);
+  const erinOnA = await tapped(a, erin);
+  for (const contact of [frank, grace]) await erinOnA.client.request('add_contact', { contact_username: contact.username });
+  await tapped(b, frank);
+  await tapped(b, grace);
+  await tapped(a, grace);
+  await until('both online', () => statuses(erinOnA).length === 2);
+  await b.stop('SIGKILL');
+  const killedAt = performance.now();
+  await until('frank offline', () => statuses(erinOnA).length === 3, 5000);
+  const tookMs = performance.now() - killedAt;
+  t.diagnostic(`offline ${Math.round(tookMs)} ms after the kill`);
+  assert.ok(tookMs <= 2000 + 500, `${Math.round(tookMs)} ms (NODE_TIMEOUT=2)`);
+  assert.deepEqual(erinOnA.envelopes.filter((envelope) => envelope.type === 'user_status').at(-1), { type: 'user_status', success: true, data: { username: frank.username, is_online: false, status: 'offline', status_text: '' } });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(statuses(erinOnA).length, 3, 'grace still has a socket on node1');
+});
