@@ -72,13 +72,14 @@ export function assembleApp(
     subscribers(topic: string): number;
     ordering?: Ordering;
     cluster?: (registry: Registry) => ClusterSeam;
+    guard?: PasswordGuard;
   },
 ): App {
-  const { publish, subscribers, ordering = immediateOrdering, cluster: seamFor = aloneSeam, ...rest } = edges;
+  const { publish, subscribers, ordering = immediateOrdering, cluster: seamFor = aloneSeam, guard = createPasswordGuard(edges.settings), ...rest } = edges;
   const { store, log, now, metrics } = rest;
   const commit = createCommit(store.driver, log, metrics);
   const registry = createRegistry(publish, subscribers, metrics);
   metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
   const cluster = seamFor(registry);
-  return { ...rest, commit, registry, ordering, cluster, guard: createPasswordGuard(rest.settings), receipts: createReceipts({ store, commit, registry, log, now, ordering }), typing: createTyping({ store, registry, log, cluster }) };
+  return { ...rest, commit, registry, ordering, cluster, guard, receipts: createReceipts({ store, commit, registry, log, now, ordering }), typing: createTyping({ store, registry, log, cluster }) };
 }

@@ -53,7 +53,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store, settings.LOGIN_TOKEN_SECONDS),
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
-    ...(node ? { ordering: node.sequencer, cluster: node.seam } : {}),
+    ...(node ? { ordering: node.sequencer, cluster: node.seam, guard: node.guard } : {}),
   });
   try {
     await node?.follow(app, storage.ca);

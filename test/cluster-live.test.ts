@@ -82,3 +82,17 @@ test('a node killed with SIGKILL: the users only on it go offline for everyone w
   await new Promise((resolve) => setTimeout(resolve, 500));
   assert.equal(statuses(erinOnA).length, 3, 'grace still has a socket on node1');
 });
+
+test('failed logins count across nodes: spreading guesses over them gets no more tries than one node', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const nodes = await startNodes(t, 2, { LOGIN_MAX_FAILURES: '3' });
+  const { username } = await member(nodes[0]!);
+  const guess = (node: TestServer) => http(node.http, 'POST', '/auth/login', { body: { username, password: 'a wrong guess' } });
+  const answers = [];
+  for (const node of [nodes[0]!, nodes[1]!, nodes[0]!, nodes[1]!]) {
+    const { status, body } = await guess(node);
+    answers.push([status, body]);
+  }
+  assert.deepEqual(answers.slice(3), [[429, 'too many failed logins: retry in 1 second']], JSON.stringify(answers));
+  assert.deepEqual(answers.slice(0, 3).map(([status]) => status), [401, 401, 401]);
+});

@@ -27,17 +27,56 @@ export const checksAtOncePerAddress = 8;
 export const accountCeilingFactor = 20;
 
 /**
- * Three counts, each with waits of 1 s doubling to 15 min: an account from one address
- * (`LOGIN_MAX_FAILURES`), one address across accounts (4 ×) and an account across addresses (20 ×,
- * not applied where the owner has logged in before). Checks of one account from one address take
- * turns, so each sees how the one before ended; the counts across accounts and addresses are
- * taken before the hash runs and given back when the password was right.
+ * The three counts behind the guard: `begin` answers the longest wait among the pair's, the address's
+ * and (unless `known`) the account's, and when there is none counts a failure on the address and the
+ * account ahead of the check, in one step. Kept on this node, or shared by a cluster (src/cluster/guard.ts).
  */
-export function createPasswordGuard(settings: Pick<Settings, 'LOGIN_MAX_FAILURES'>) {
-  const limit = settings.LOGIN_MAX_FAILURES;
-  const pairs = createThrottle({ limit, baseMs: 1000, maxMs });
-  const addresses = createThrottle({ limit: 4 * limit, baseMs: 1000, maxMs });
-  const accounts = createThrottle({ limit: accountCeilingFactor * limit, baseMs: 1000, maxMs });
+export type GuardCounts = {
+  begin(pair: string, address: string, account: string, known: boolean): Promise<number>;
+  /** Takes back what `begin` counted ahead. */
+  giveBack(address: string, account: string): void;
+  /** The password was right: the pair starts afresh. */
+  right(pair: string): void;
+  wrong(pair: string): void;
+};
+
+/** Each count with waits of 1 s doubling to 15 min: an account from one address (`limit`), one address across accounts (4 ×), an account across addresses (20 ×). */
+export const guardSpecs = (limit: number) => ({
+  pairs: { limit, baseMs: 1000, maxMs },
+  addresses: { limit: 4 * limit, baseMs: 1000, maxMs },
+  accounts: { limit: accountCeilingFactor * limit, baseMs: 1000, maxMs },
+});
+
+/** The counts on this node alone. */
+export function localGuardCounts(limit: number): GuardCounts {
+  const specs = guardSpecs(limit);
+  const pairs = createThrottle(specs.pairs);
+  const addresses = createThrottle(specs.addresses);
+  const accounts = createThrottle(specs.accounts);
+  return {
+    async begin(pair, address, account, known) {
+      const now = Date.now();
+      const waitMs = Math.max(pairs.wait(pair, now), addresses.wait(address, now), known ? 0 : accounts.wait(account, now));
+      if (waitMs > 0) return waitMs;
+      addresses.fail(address, now);
+      accounts.fail(account, now);
+      return 0;
+    },
+    giveBack(address, account) {
+      addresses.undo(address);
+      accounts.undo(account);
+    },
+    right: (pair) => pairs.forget(pair),
+    wrong: (pair) => pairs.fail(pair, Date.now()),
+  };
+}
+
+/**
+ * The counts (`GuardCounts`), not applied where the owner has logged in before. Checks of one account
+ * from one address take turns, so each sees how the one before ended; the counts across accounts and
+ * addresses are taken before the hash runs and given back when the password was right.
+ */
+export function createPasswordGuard(settings: Pick<Settings, 'LOGIN_MAX_FAILURES'>, counts: GuardCounts = localGuardCounts(settings.LOGIN_MAX_FAILURES)) {
   /** Checks under way per address, waiting or running. */
   const underway = new Map<string, number>();
   /** The last check in line per account and address. */
@@ -71,27 +110,27 @@ export function createPasswordGuard(settings: Pick<Settings, 'LOGIN_MAX_FAILURES
         return true;
       };
       if (ahead) await ahead;
-      const now = Date.now();
-      const waitMs = Math.max(pairs.wait(pair, now), addresses.wait(address, now), known ? 0 : accounts.wait(account, now));
+      let waitMs: number;
+      try {
+        waitMs = await counts.begin(pair, address, account, known);
+      } catch (error) {
+        settle();
+        throw error;
+      }
       if (waitMs > 0) {
         settle();
         return { waitMs, why: 'throttled' };
       }
-      addresses.fail(address, now);
-      accounts.fail(account, now);
-      const giveBack = () => {
-        addresses.undo(address);
-        accounts.undo(account);
-      };
+      const giveBack = () => counts.giveBack(address, account);
       return {
         right() {
           if (!settle()) return;
-          pairs.forget(pair);
+          counts.right(pair);
           giveBack();
         },
         wrong() {
           if (!settle()) return;
-          pairs.fail(pair, Date.now());
+          counts.wrong(pair);
         },
         cancel() {
           if (settle()) giveBack();

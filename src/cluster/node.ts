@@ -12,10 +12,14 @@ import { startCluster, type Cluster } from './index.ts';
 import { startFollower } from './follower.ts';
 import { RedisUnavailable } from './redis.ts';
 import type { ClusterSeam } from './seam.ts';
+import { sharedGuardCounts } from './guard.ts';
+import { createPasswordGuard, type PasswordGuard } from '../auth/attempts.ts';
 
 export type ClusterNode = {
   readonly cluster: Cluster;
   readonly sequencer: Sequencer;
+  /** The password guard with its counts in Redis. */
+  readonly guard: PasswordGuard;
   /** The app's view of the cluster, around its registry. */
   seam(registry: Registry): ClusterSeam;
   /** Once the app is assembled, before listening: hears the bus and follows the event log. */
@@ -53,6 +57,7 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
   return {
     cluster,
     sequencer,
+    guard: createPasswordGuard(settings, sharedGuardCounts(cluster.limits, settings.LOGIN_MAX_FAILURES, log)),
     seam: (registry) => ({
       opened: (userId, first) => orLocal(async () => {
         const admission = await cluster.presence.opened(userId, registry.socketCount(userId));

@@ -80,12 +80,12 @@ export async function startNode(t: TestContext, redisUrl: string, env: Record<st
   };
 }
 
-/** `count` nodes on one fresh PostgreSQL database and one Redis. */
-export async function startNodes(t: TestContext, count: number): Promise<TestServer[]> {
+/** `count` nodes on one fresh PostgreSQL database and one Redis, with `env` besides. */
+export async function startNodes(t: TestContext, count: number, env: Record<string, string> = {}): Promise<TestServer[]> {
   const [redis, database] = await Promise.all([startRedis(t), testDatabase(t)]);
   const nodes: TestServer[] = [];
   // One after the other: the first creates the schema, and NODE_ID names each in its log.
-  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info' }));
+  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info', ...env }));
   return nodes;
 }
 
