@@ -7,6 +7,7 @@ import { needs } from './helpers/installed.ts';
 import { http } from './helpers/http.ts';
 import type { TestServer } from './helpers/server.ts';
 import { member, startNodes, tapped, until, type Tapped } from './helpers/cluster.ts';
+import { uniqueName } from './helpers/clients.ts';
 
 const statuses = (socket: Tapped) => socket.envelopes.filter((envelope) => envelope.type === 'user_status').map((envelope) => (envelope as { data: { is_online: boolean } }).data.is_online);
 
@@ -95,4 +96,16 @@ test('failed logins count across nodes: spreading guesses over them gets no more
   }
   assert.deepEqual(answers.slice(3), [[429, 'too many failed logins: retry in 1 second']], JSON.stringify(answers));
   assert.deepEqual(answers.slice(0, 3).map(([status]) => status), [401, 401, 401]);
+});
+
+test('registrations from one address count across nodes', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const nodes = await startNodes(t, 2, { REGISTRATIONS_PER_HOUR: '2' });
+  const attempt = (node: TestServer) => http(node.http, 'POST', '/register', { body: { username: uniqueName('r'), password: 'correct horse battery', fullname: 'R' } });
+  const first = [];
+  for (const node of [nodes[0]!, nodes[1]!]) first.push((await attempt(node)).status);
+  const third = await attempt(nodes[1]!);
+  assert.deepEqual(first, [201, 201]);
+  assert.equal(third.status, 429);
+  assert.match(third.body, /^too many registrations from this address: retry in \d+ seconds?$/);
 });

@@ -11,7 +11,6 @@ import { codeMailWait, sendCode, useCode } from './codes.ts';
 import { endSessions } from './sessions.ts';
 import { checkPassword, secondsText } from './attempts.ts';
 import { PasswordsBusy } from './passwords.ts';
-import { createWindowLimit } from '../throttle.ts';
 
 const text = (status: number, body: string): Response => ({ status, body });
 
@@ -48,8 +47,9 @@ export function authRoutes(app: App): Routes {
     }
   }
 
-  const registrations = createWindowLimit(app.settings.REGISTRATIONS_PER_HOUR, 3600_000);
-  const resets = createWindowLimit(app.settings.REGISTRATIONS_PER_HOUR, 3600_000);
+  // Held across the nodes of a cluster: an address cannot multiply them by spreading over nodes.
+  const registrations = app.cluster.window('registrations', app.settings.REGISTRATIONS_PER_HOUR, 3600_000);
+  const resets = app.cluster.window('resets', app.settings.REGISTRATIONS_PER_HOUR, 3600_000);
 
   async function register(request: Request): Promise<Response> {
     const fields = readFields(request.body, ['username', 'password', 'fullname'] as const);
@@ -58,7 +58,7 @@ export function authRoutes(app: App): Routes {
     if (problem) return text(400, problem);
     const { username, password, fullname } = fields.values;
     // Counted before the name is looked at: taken names cannot be probed beyond the limit.
-    const wait = registrations(request.ip, Date.now());
+    const wait = await registrations(request.ip);
     if (wait > 0) {
       app.metrics.refused('registration');
       return tooMany(wait, 'too many registrations from this address');
@@ -157,7 +157,7 @@ export function authRoutes(app: App): Routes {
   async function forgotPassword(request: Request): Promise<Response> {
     const fields = readFields(request.body, ['username'] as const);
     if ('problem' in fields) return text(400, fields.problem);
-    const wait = resets(request.ip, Date.now());
+    const wait = await resets(request.ip);
     if (wait > 0) {
       app.metrics.refused('password_reset');
       return tooMany(wait, 'too many reset requests from this address');
@@ -181,7 +181,7 @@ export function authRoutes(app: App): Routes {
     const { username, code, new_password: password } = fields.values;
     const problem = passwordProblem(app.settings, password);
     if (problem) return text(400, problem);
-    const wait = resets(request.ip, Date.now());
+    const wait = await resets(request.ip);
     if (wait > 0) return tooMany(wait, 'too many reset requests from this address');
     const user = await app.store.users.byUsername(username);
     // A wrong code's spent try is committed like any write.

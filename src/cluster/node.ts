@@ -67,6 +67,7 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
       online: (userId) => orLocal(async () => (await cluster.presence.online([userId])).has(userId), registry.isOnline(userId)),
       push: (event, users, text) => users.length > 0 && tell({ kind: 'push', event, users: [...users], text }),
       close: (target, code, reason) => tell({ kind: 'close', target, code, reason }),
+      window: (name, limit, windowMs) => cluster.limits.window(name, limit, windowMs),
     }),
     async follow(assembled, ca) {
       cluster.bus.on((message) => {

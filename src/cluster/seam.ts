@@ -1,6 +1,7 @@
 // What the features ask of the cluster: whether a user is online anywhere, and pushes and closes for
 // the sockets on the other nodes. A node alone answers from its own registry and has no one to tell.
 import type { Registry } from '../registry.ts';
+import { createWindowLimit } from '../throttle.ts';
 
 /** Closing sockets on every node: those of these sessions, or all of a user's. */
 export type CloseTarget = { sessions: string[] } | { user: number };
@@ -16,6 +17,8 @@ export type ClusterSeam = {
   push(event: 'typing' | 'user_status', users: readonly number[], text: string): void;
   /** Closes sockets on the other nodes (this node closes its own). */
   close(target: CloseTarget, code: number, reason: string): void;
+  /** A window limit held across the nodes (createWindowLimit's): answers the wait, 0 when counted. */
+  window(name: string, limit: number, windowMs: number): (key: string) => Promise<number>;
 };
 
 export function aloneSeam(registry: Pick<Registry, 'isOnline'>): ClusterSeam {
@@ -25,5 +28,9 @@ export function aloneSeam(registry: Pick<Registry, 'isOnline'>): ClusterSeam {
     online: async (userId) => registry.isOnline(userId),
     push() {},
     close() {},
+    window(_name, limit, windowMs) {
+      const allowed = createWindowLimit(limit, windowMs);
+      return async (key) => allowed(key, Date.now());
+    },
   };
 }
