@@ -16,7 +16,7 @@ test('REDIS_URL without DATABASE_URL is refused at start', async () => {
 
 test('a message sent on one node reaches the members\' sockets on another with the same seq; NODE_ID is on every log line', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
-  const [a, b] = (await startNodes(t, 2)) as [TestServer, TestServer];
+  const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
   const alice = await member(a);
   const bob = await member(b);
   const aliceOnA = await tapped(a, alice);
@@ -83,4 +83,25 @@ test('concurrent senders on every node: each socket receives increasing seq with
   assert.ok(all.length > sockets.length * perSocket, `${all.length} events logged`);
   for (const [i, socket] of sockets.entries()) assert.deepEqual(socket.seqs, all, `socket ${i} (node${(i % nodes.length) + 1})`);
   for (const node of nodes) assert.deepEqual(node.logs.filter((line) => line.level === 'error' || line.level === 'warn'), []);
+});
+
+test('Redis away: messages still cross nodes (delivery follows PostgreSQL), in order', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const nodes = await startNodes(t, 2);
+  const [a, b] = nodes as unknown as [TestServer, TestServer];
+  const alice = await member(a);
+  const bob = await member(b);
+  const aliceOnA = await tapped(a, alice);
+  const bobOnB = await tapped(b, bob);
+  const { id } = await aliceOnA.client.request('create_conversation', { members: [bob.username] });
+  await until('the conversation on node2', () => bobOnB.seqs.length === 1);
+  await nodes.redis.stop();
+  const sent = [];
+  for (let n = 0; n < 5; n++) sent.push((await aliceOnA.client.call({ type: 'send_message', conversation_id: id, content: `without redis ${n}` })) as { seq?: number });
+  await until('the messages on node2', () => bobOnB.seqs.length === 6);
+  assert.deepEqual(bobOnB.seqs.slice(1), sent.map((reply) => reply.seq));
+  // A socket still opens (presence falls back to the node's own), and gets what follows.
+  const late = await tapped(b, bob);
+  const last = (await aliceOnA.client.call({ type: 'send_message', conversation_id: id, content: 'still without redis' })) as { seq?: number };
+  await until('the last message on the new socket', () => late.seqs.includes(last.seq!));
 });

@@ -13,7 +13,7 @@ const statuses = (socket: Tapped) => socket.envelopes.filter((envelope) => envel
 
 test('presence is cluster-wide: user_status when the first socket opens and the last closes, on whichever nodes; typing crosses nodes', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
-  const [a, b] = (await startNodes(t, 2)) as [TestServer, TestServer];
+  const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
   const alice = await member(a);
   const bob = await member(b);
   const aliceOnA = await tapped(a, alice);
@@ -46,7 +46,7 @@ test('presence is cluster-wide: user_status when the first socket opens and the 
 
 test('logout on one node closes the session\'s sockets on the others; account deletion closes the user\'s everywhere', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
-  const [a, b] = (await startNodes(t, 2)) as [TestServer, TestServer];
+  const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
   const carol = await member(a);
   const onB = await tapped(b, carol);
   const logout = await http(a.http, 'POST', '/auth/logout', { headers: { cookie: `login-token=${carol.token}` } });
@@ -63,7 +63,7 @@ test('logout on one node closes the session\'s sockets on the others; account de
 
 test('a node killed with SIGKILL: the users only on it go offline for everyone within NODE_TIMEOUT', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
-  const [a, b] = (await startNodes(t, 2)) as [TestServer, TestServer];
+  const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
   const erin = await member(a);
   const frank = await member(b);
   const grace = await member(b);

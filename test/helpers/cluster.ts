@@ -9,7 +9,7 @@ import { connectRedis, type RedisLink } from '../../src/cluster/redis.ts';
 import { createClient, type Client } from '../../protocol/client.ts';
 import type { Envelope } from '../../protocol/index.ts';
 import { follow, startServer, type LogLine, type TestServer } from './server.ts';
-import { startRedis } from './redis.ts';
+import { startRedis, type TestRedis } from './redis.ts';
 import { testDatabase } from './postgres.ts';
 import { login, register, uniqueName } from './clients.ts';
 import type { NodeCommand } from './cluster-node.ts';
@@ -80,13 +80,13 @@ export async function startNode(t: TestContext, redisUrl: string, env: Record<st
   };
 }
 
-/** `count` nodes on one fresh PostgreSQL database and one Redis, with `env` besides. */
-export async function startNodes(t: TestContext, count: number, env: Record<string, string> = {}): Promise<TestServer[]> {
+/** `count` nodes on one fresh PostgreSQL database and one Redis (`nodes.redis`), with `env` besides. */
+export async function startNodes(t: TestContext, count: number, env: Record<string, string> = {}): Promise<TestServer[] & { redis: TestRedis }> {
   const [redis, database] = await Promise.all([startRedis(t), testDatabase(t)]);
   const nodes: TestServer[] = [];
   // One after the other: the first creates the schema, and NODE_ID names each in its log.
   for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info', ...env }));
-  return nodes;
+  return Object.assign(nodes, { redis });
 }
 
 export type Member = { username: string; token: string };
