@@ -1,19 +1,27 @@
 // Files through the real server: uploads with the login cookie, attachments on messages, who may download them, pictures, get_files, deletion, quota and the sweep.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { expectError, person, waitFor, type Person } from './helpers/clients.ts';
+import { connect, expectError, login, person, waitFor, type Person } from './helpers/clients.ts';
+import { runAdmin } from './helpers/admin.ts';
+import { needs } from './helpers/installed.ts';
 import { exchange, onDisk, type BytesResult } from './helpers/bytes.ts';
 import { gpsJpeg } from './helpers/images.ts';
+import { testDatabase, testEngine } from './helpers/postgres.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const json = (result: BytesResult) => JSON.parse(result.body.toString());
 const cookie = (who: Person) => ({ cookie: `login-token=${who.token}` });
 const absent = '0123456789abcdef0123456789abcdef';
+
+/** This pass's engine: on PostgreSQL, a fresh database (dropped after the test, the server stopped or not). */
+async function engine(t: TestContext): Promise<Record<string, string>> {
+  return testEngine() === 'postgres' ? { DATABASE_URL: await testDatabase(t) } : {};
+}
 
 /** Uploads raw bytes as `who`; answers the exchange. */
 function upload(server: TestServer, who: Person, data: Buffer | string, name: string, headers: Record<string, string> = {}): Promise<BytesResult> {
@@ -36,7 +44,7 @@ async function statuses(server: TestServer, people: Person[], path: string): Pro
 }
 
 test('files in conversations', async (t) => {
-  const server = await startServer(t);
+  const server = await startServer(t, await engine(t));
   const alice = await person(server, 'alice');
   const bob = await person(server, 'bob');
   const carol = await person(server, 'carol');
@@ -202,7 +210,7 @@ test('files in conversations', async (t) => {
 });
 
 test('upload limits: MAX_UPLOAD_BYTES, the quota, uploads per hour; unattached uploads swept', async (t) => {
-  const server = await startServer(t, { MAX_UPLOAD_BYTES: '2000', UPLOAD_QUOTA_BYTES: '3000', UPLOADS_PER_HOUR: '5', UNATTACHED_FILE_HOURS: '0.001' });
+  const server = await startServer(t, { ...(await engine(t)), MAX_UPLOAD_BYTES: '2000', UPLOAD_QUOTA_BYTES: '3000', UPLOADS_PER_HOUR: '5', UNATTACHED_FILE_HOURS: '0.001' });
   const filesDir = join(server.dir, 'files');
   const alice = await person(server, 'alice');
   const bob = await person(server, 'bob');
@@ -250,4 +258,33 @@ test('upload limits: MAX_UPLOAD_BYTES, the quota, uploads per hour; unattached u
     assert.match(refused.body.toString(), /^too many uploads: retry in \d+ (minutes?|seconds?)/);
     assert.ok(Number(refused.headers['retry-after']) > 0);
   });
+});
+
+test('copy-to-postgres carries files, attachments and pictures: the copy serves them as the original did', async (t) => {
+  if (testEngine() !== 'sqlite' || !needs(t, 'postgres')) return;
+  const original = await startServer(t);
+  const alice = await person(original, 'alice');
+  const bob = await person(original, 'bob');
+  const room = await alice.client.request('create_conversation', { name: 'moving', members: [bob.username] });
+  const photo = await gpsJpeg(300, 200);
+  const picture = await uploaded(original, alice, photo, 'p.jpg');
+  const sent = await alice.client.request('send_message', { conversation_id: room.id, content: 'moving day', attachments: [picture.id] });
+  const face = await uploaded(original, bob, photo, 'face.jpg'); // the same bytes: two files, one stored copy (and one thumbnail)
+  await bob.client.request('update_profile', { avatar: face.id });
+  await original.stop();
+
+  const url = await testDatabase(t);
+  const copied = await runAdmin({ DBPATH: original.dbPath }, ['copy-to-postgres', original.dbPath, url]);
+  assert.equal(copied.code, 0, copied.stderr);
+  for (const [table, rows] of [['files', 2], ['message_attachments', 1], ['file_blobs', 2]] as const) assert.match(copied.stdout, new RegExp(`^${table}: ${rows} rows, sha256 [0-9a-f]{16} on both sides$`, 'm'));
+
+  const moved = await startServer(t, { DATABASE_URL: url, FILES_DIR: join(original.dir, 'files') });
+  const [aliceAgain, bobAgain] = [{ ...alice, token: await login(moved, alice.username) }, { ...bob, token: await login(moved, bob.username) }];
+  const bobClient = await connect(moved, bobAgain.token);
+  t.after(() => bobClient.close());
+  assert.deepEqual((await bobClient.request('get_messages', { conversation_id: room.id })).messages[0]!.attachments, sent.attachments);
+  assert.equal((await bobClient.request('self')).avatar_url, `/files/${face.id}`);
+  const served = await download(moved, bobAgain, `/files/${picture.id}`);
+  assert.deepEqual([served.status, sha256(served.body)], [200, picture.sha256]);
+  assert.equal((await download(moved, aliceAgain, `/files/${face.id}/thumbnail`)).status, 200);
 });
