@@ -56,7 +56,7 @@ test('conversations', async (t) => {
     await alice.client.request('send_message', { conversation_id: older.id, content: 'four', reply_id: first.id });
     list = await dave.client.request('get_conversations', { sort: 'recent' });
     assert.deepEqual(list.map((item) => [item.id, item.unread_count]), [[older.id, 2], [newer.id, 0]], 'latest activity first');
-    assert.deepEqual(list[0]!.last_message?.reply_to, { id: first.id, sender_username: alice.username, content: 'one', deleted: false, attachment_count: 0 });
+    assert.deepEqual(list[0]!.last_message?.reply_to, { id: first.id, sender_username: alice.username, content: 'one', deleted: false, attachments: [] });
     await dave.client.request('send_message', { conversation_id: newer.id, content: 'bump' });
     assert.deepEqual((await dave.client.request('get_conversations', { sort: 'recent' })).map((item) => item.id), [newer.id, older.id]);
 

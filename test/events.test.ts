@@ -191,7 +191,7 @@ test('seed events', async (t) => {
     assert.ok(Math.abs(first.sent_at - Date.now() / 1000) < 60);
     const reply = await bob.client.request('send_message', { conversation_id: room.id, content: '  hi alice ✓ 🎉 ', reply_id: first.id });
     assert.deepEqual([reply.reply_id, reply.content, reply.sender_username], [first.id, '  hi alice ✓ 🎉 ', bob.username]);
-    assert.deepEqual(reply.reply_to, { id: first.id, sender_username: alice.username, content: 'hello bob', deleted: false, attachment_count: 0 }, 'a preview of the message replied to');
+    assert.deepEqual(reply.reply_to, { id: first.id, sender_username: alice.username, content: 'hello bob', deleted: false, attachments: [] }, 'a preview of the message replied to');
     const nulled = await bob.client.request('send_message', { conversation_id: room.id, content: 'null reply', reply_id: null });
     assert.equal(nulled.reply_id, null);
     const other = await alice.client.request('create_conversation', { name: 'other', members: [] });

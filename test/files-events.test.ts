@@ -88,7 +88,7 @@ test('files in conversations', async (t) => {
     const sync = await bob.client.request('sync', { since: 0, limit: 500 });
     assert.deepEqual(sync.events.find((event) => event.type === 'send_message' && (event.data as { id: number }).id === sent.id)?.data, sent);
     const reply = await bob.client.request('send_message', { conversation_id: room.id, content: 'nice', reply_id: sent.id });
-    assert.deepEqual(reply.reply_to, { id: sent.id, sender_username: alice.username, content: '', deleted: false, attachment_count: 2 });
+    assert.deepEqual(reply.reply_to, { id: sent.id, sender_username: alice.username, content: '', deleted: false, attachments }, 'the preview shows the files');
 
     const outsider = await person(server, 'dave');
     assert.deepEqual(await statuses(server, [alice, bob, carol, outsider], picture.id.replace(/^/, '/files/')), [200, 200, 200, 404]);

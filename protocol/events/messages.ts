@@ -16,7 +16,7 @@ export const ReplyPreview = v.object({
   sender_username: v.string(),
   content: v.pipe(v.string(), v.description(`its first ${limits.preview} characters; empty once it is deleted`)),
   deleted: v.boolean(),
-  attachment_count: v.pipe(v.number(), v.description('how many files it carries (0 once it is deleted)')),
+  attachments: v.pipe(v.array(Attachment), v.description('the files it carries, as on the message (none once it is deleted)')),
 });
 
 const sender = v.pipe(v.string(), v.description('"deleted user" once the sender\'s account is gone'));

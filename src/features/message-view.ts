@@ -14,7 +14,9 @@ export type SharedMessage = Omit<ConversationMessage, 'reactions'> & { reactions
 /** Events whose data holds reactions, and so differs per reader: `me` is theirs. */
 export const personal: ReadonlySet<string> = new Set(['edit_message', 'react', 'unreact']);
 
-function shared(row: MessageRow, reactions: SharedReaction[], attachments: SharedMessage['attachments']): SharedMessage {
+type Attachments = SharedMessage['attachments'];
+
+function shared(row: MessageRow, reactions: SharedReaction[], files: Map<number, Attachments>): SharedMessage {
   return {
     id: row.id,
     sender_username: row.sender_username,
@@ -28,8 +30,8 @@ function shared(row: MessageRow, reactions: SharedReaction[], attachments: Share
     reply_to:
       row.reply_id === null || row.reply_content === null
         ? null
-        : { id: row.reply_id, sender_username: row.reply_sender ?? 'deleted user', content: row.reply_content, deleted: row.reply_deleted_at !== null, attachment_count: row.reply_attachments },
-    attachments,
+        : { id: row.reply_id, sender_username: row.reply_sender ?? 'deleted user', content: row.reply_content, deleted: row.reply_deleted_at !== null, attachments: files.get(row.reply_id) ?? [] },
+    attachments: files.get(row.id) ?? [],
   };
 }
 
@@ -44,14 +46,15 @@ function byMessage<T, U>(items: readonly T[], messageOf: (item: T) => number, vi
   return grouped;
 }
 
-/** Messages as the log keeps them, their reactions read in one query and their files in another. */
+/** Messages as the log keeps them, their reactions read in one query and their files (and those of the messages they reply to) in another. */
 export async function sharedMessages(store: Store, rows: readonly MessageRow[]): Promise<SharedMessage[]> {
   const ids = rows.map((row) => row.id);
   const reactions = byMessage(await store.messages.reactions(ids), (reaction) => reaction.message_id, (reaction) => ({
     emoji: reaction.emoji, count: reaction.count, users: JSON.parse(reaction.users) as string[],
   }));
-  const files = byMessage(await store.files.ofMessages(ids), (file) => file.message_id, attachmentView);
-  return rows.map((row) => shared(row, reactions.get(row.id) ?? [], files.get(row.id) ?? []));
+  const replied = rows.flatMap((row) => (row.reply_id === null ? [] : [row.reply_id]));
+  const files = byMessage(await store.files.ofMessages([...new Set([...ids, ...replied])]), (file) => file.message_id, attachmentView);
+  return rows.map((row) => shared(row, reactions.get(row.id) ?? [], files));
 }
 
 /** A message as `username` sees it. */

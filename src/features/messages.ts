@@ -68,7 +68,7 @@ export const messageHandlers = {
       const replyTo = replied
         ? {
           id: replied.id, sender_username: replied.sender_username, content: preview(replied.content), deleted: replied.deleted_at !== null,
-          attachment_count: (await ctx.store.files.ofMessages([replied.id])).length,
+          attachments: (await ctx.store.files.ofMessages([replied.id])).map(attachmentView),
         }
         : null;
       const message = {

@@ -16,8 +16,6 @@ export type MessageRow = {
   reply_sender: string | null;
   reply_content: string | null;
   reply_deleted_at: number | null;
-  /** How many files the replied-to message carries. */
-  reply_attachments: number;
 };
 
 /** One emoji's reactions on a message, with who reacted (the event log keeps this form; each reader sees `me`). */
@@ -26,8 +24,7 @@ export type ReactionRow = { message_id: number; emoji: string; count: number; us
 const columns = `
   m.id, m.conversation_id, m.sender_id, COALESCE(u.username, 'deleted user') AS sender_username, m.reply_id, m.content,
          m.sent_at, m.edited_at, m.deleted_at, COALESCE(ru.username, 'deleted user') AS reply_sender,
-         substr(r.content, 1, ${limits.preview}) AS reply_content, r.deleted_at AS reply_deleted_at,
-         CASE WHEN m.reply_id IS NULL THEN 0 ELSE (SELECT count(*) FROM message_attachments WHERE message_id = m.reply_id) END AS reply_attachments`;
+         substr(r.content, 1, ${limits.preview}) AS reply_content, r.deleted_at AS reply_deleted_at`;
 const joins = `
     FROM messages m
     LEFT JOIN users u ON u.id = m.sender_id
