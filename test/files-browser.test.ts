@@ -1,10 +1,9 @@
 // Real Chromium: a page on an allowed origin uploads a picture with FormData and sends it; the other member's page gets the push and shows the thumbnail from its url.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import type { Page } from 'playwright-core';
 import { startServer } from './helpers/server.ts';
-import { launchChromium } from './helpers/chromium.ts';
+import { launchChromium, servePage } from './helpers/chromium.ts';
 import { uniqueName, password } from './helpers/clients.ts';
 
 // What a chat app's page does: sign in, open the socket, upload with FormData, and show a picture with the cookie.
@@ -69,10 +68,7 @@ const call = <T>(tab: Page, run: (w: PageWindow, arg: never) => Promise<T>, arg:
 test('a page uploads a picture with FormData and sends it; the other member\'s page receives it and shows the thumbnail', async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
-  const site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page));
-  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-  t.after(() => site.close());
-  const siteOrigin = `http://localhost:${(site.address() as { port: number }).port}`;
+  const siteOrigin = await servePage(t, page);
   const server = await startServer(t, { CORS_ALLOW_ORIGIN: siteOrigin });
   const api = `http://localhost:${server.port}`;
 

@@ -9,6 +9,7 @@ import { benchSecret, seed, sqliteAt } from './seed.ts';
 import { renderChart, renderTable, type Results, type ChatStep, type FanoutStep } from './report.ts';
 import { hammer } from './hammer.ts';
 import { pushBench } from './push.ts';
+import { measureFiles } from './files.ts';
 
 const quick = process.argv.includes('--quick');
 const generatorCount = Number(process.argv.find((arg) => arg.startsWith('--generators='))?.split('=')[1] ?? 2);
@@ -332,7 +333,7 @@ async function memory(): Promise<Results['memory']> {
   );
 }
 
-const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick) };
+const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick), files: () => measureFiles(quick) };
 if (only) {
   // One scenario, printed but not recorded: for profiling and tuning.
   if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);
@@ -351,6 +352,7 @@ const results: Results = {
   presence: await presence(),
   memory: await memory(),
   hammer: await hammer(quick),
+  files: await measureFiles(quick),
   seconds: 0,
 };
 results.seconds = Math.round((Date.now() - started) / 1000);
