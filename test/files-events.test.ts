@@ -39,8 +39,8 @@ const download = (server: TestServer, who: Person | undefined, path: string, hea
   exchange(server.http, 'GET', path, { headers: { ...(who ? cookie(who) : {}), ...headers } });
 
 /** The status each person gets for a path, in order. */
-async function statuses(server: TestServer, people: Person[], path: string): Promise<number[]> {
-  return Promise.all(people.map(async (who) => (await download(server, who, path)).status));
+async function statuses(server: TestServer, people: Person[], path: string | string[]): Promise<number[]> {
+  return Promise.all(people.map(async (who, i) => (await download(server, who, typeof path === 'string' ? path : path[i]!)).status));
 }
 
 test('files in conversations', async (t) => {
@@ -153,6 +153,10 @@ test('files in conversations', async (t) => {
     await alice.client.request('remove_member', { conversation_id: group.id, username: carol.username });
     assert.deepEqual(await statuses(server, [alice, bob, carol], `/files/${file.id}`), [200, 404, 404]);
     assert.deepEqual(await statuses(server, [bob, carol], `/files/${file.id}/thumbnail`), [404, 404]);
+    const logo = await uploaded(server, alice, photo, 'logo.jpg');
+    await alice.client.request('update_conversation', { conversation_id: group.id, avatar: logo.id });
+    await alice.client.request('delete_conversation', { conversation_id: group.id });
+    assert.deepEqual(await statuses(server, [alice, alice], [`/files/${file.id}`, `/files/${logo.id}`]), [404, 404], 'a deleted conversation\'s files and picture go, for the uploader too');
   });
 
   await t.test('get_files: a conversation\'s files, newest message first, whole messages per page', async () => {
