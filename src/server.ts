@@ -16,6 +16,10 @@ import { operationRoutes } from './operations.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
 import type { Connection } from './transport/connection.ts';
+import { openDiskStore, temporaryFolder } from './files/store.ts';
+import { fileRoutes } from './files/routes.ts';
+import { fileRecords } from './files/records.ts';
+import { startFileSweep } from './files/sweep.ts';
 
 export type Server = {
   readonly port: number;
@@ -26,6 +30,13 @@ export type Server = {
 
 export async function startServer(settings: Settings, log: Logger): Promise<Server> {
   const storage = await openStorage(settings, log);
+  let files;
+  try {
+    files = openDiskStore(settings.FILES_DIR);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
   const { store } = storage;
   const server = uWS.App();
   const metrics = createMetrics();
@@ -47,6 +58,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   serveHttp(server, app, {
     ...authRoutes(app),
     ...operationRoutes(app, () => draining),
+    ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, log }),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
 
@@ -76,6 +88,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const pruneTimer = setInterval(prune, 3_600_000);
   pruneTimer.unref();
   // New messages enter the search index a second's worth at a time (a search catches up first).
+  const fileSweep = startFileSweep(app, files);
   const indexTimer = setInterval(() => app.commit.run(() => store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000);
   indexTimer.unref();
   const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
@@ -109,6 +122,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       clearInterval(pruneTimer);
       clearInterval(slowSweep);
       clearInterval(indexTimer);
+      fileSweep.stop();
       uWS.us_listen_socket_close(listenSocket);
       app.typing.clear();
       await app.receipts.flush();

@@ -11,6 +11,7 @@ import { searchStore } from './search.ts';
 import { codesStore } from './codes.ts';
 import { statsStore } from './stats.ts';
 import { probeStore } from './probe.ts';
+import { filesStore } from './files.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -29,6 +30,7 @@ export function createStore(driver: Driver) {
     codes: codesStore(driver),
     stats: statsStore(driver),
     probe: probeStore(driver),
+    files: filesStore(driver),
   };
 }
 
