@@ -86,6 +86,11 @@ export const limits = {
   usersPage: { default: 20, max: 100 },
   /** Unread messages are counted up to this many: a count this high means "this many or more". */
   unreadCap: 100,
+  /** Files one message may carry. */
+  attachments: 10,
+  filesPage: { default: 50, max: 100 },
+  /** Thumbnails fit in a square of this many pixels. */
+  thumbnailSide: 480,
 } as const;
 
 /** An optional page size from 1 to `max`, answering one message for every failure. */

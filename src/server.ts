@@ -16,6 +16,10 @@ import { operationRoutes } from './operations.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
 import type { Connection } from './transport/connection.ts';
+import { openDiskStore, temporaryFolder } from './files/store.ts';
+import { fileRoutes } from './files/routes.ts';
+import { fileRecords } from './files/records.ts';
+import { startFileSweep } from './files/sweep.ts';
 import { joinCluster, type ClusterNode } from './cluster/node.ts';
 
 export type Server = {
@@ -27,6 +31,13 @@ export type Server = {
 
 export async function startServer(settings: Settings, log: Logger): Promise<Server> {
   const storage = await openStorage(settings, log);
+  let files;
+  try {
+    files = openDiskStore(settings.FILES_DIR);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
   const { store } = storage;
   const server = uWS.App();
   // Several nodes (REDIS_URL; DATABASE_URL too, settings check): joined before the app is assembled around it.
@@ -67,6 +78,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   serveHttp(server, app, {
     ...authRoutes(app),
     ...operationRoutes(app, () => draining),
+    ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, log }),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
 
@@ -97,6 +109,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const pruneTimer = setInterval(prune, 3_600_000);
   pruneTimer.unref();
   // New messages enter the search index a second's worth at a time (a search catches up first).
+  const fileSweep = startFileSweep(app, files);
   const indexTimer = setInterval(() => app.commit.run(async () => (await store.jobs.claim('search')) && store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000);
   indexTimer.unref();
   const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
@@ -131,6 +144,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       clearInterval(pruneTimer);
       clearInterval(slowSweep);
       clearInterval(indexTimer);
+      fileSweep.stop();
       uWS.us_listen_socket_close(listenSocket);
       app.typing.clear();
       await app.receipts.flush();

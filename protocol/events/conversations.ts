@@ -2,6 +2,7 @@
 import * as v from 'valibot';
 import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard } from '../spec.ts';
 import { Message } from './messages.ts';
+import { avatar, avatarUrl } from './files.ts';
 
 export const kinds = ['group', 'direct', 'channel'] as const;
 export const roles = ['owner', 'admin', 'member'] as const;
@@ -14,6 +15,7 @@ export const Conversation = v.object({
   kind: v.picklist(kinds),
   description: v.string(),
   created_at: seconds,
+  avatar_url: avatarUrl,
 });
 
 
@@ -61,6 +63,7 @@ export const ConversationItem = v.object({
   favorite: v.boolean(),
   pinned: v.boolean(),
   created_at: seconds,
+  avatar_url: avatarUrl,
 });
 
 export const get_conversations = event({
@@ -90,15 +93,16 @@ export const get_conversation_info = event({
 });
 
 export const update_conversation = event({
-  summary: 'Renames a conversation or changes its description (owners and admins).',
+  summary: 'Renames a conversation, or changes its description or picture (owners and admins).',
   request: fields({
     conversation_id: conversationId,
     name: v.pipe(v.nullish(name), v.description('optional; the new name')),
     description: v.pipe(v.nullish(description), v.description('optional; the new description')),
+    avatar: avatar('its'),
   }),
-  reply: v.object({ conversation_id: id, name: v.string(), description: v.string(), by: v.string() }),
+  reply: v.object({ conversation_id: id, name: v.string(), description: v.string(), avatar_url: avatarUrl, by: v.string() }),
   guard,
-  errors: ['nothing_to_update', 'admins_only'],
+  errors: ['nothing_to_update', 'admins_only', 'no_such_file', 'not_an_image'],
   fanout: 'The same success event is pushed to every socket of every member.',
 });
 

@@ -1,6 +1,7 @@
 // Events about people: your own account and profile, other people's profiles, the directory, your status.
 import * as v from 'valibot';
 import { event, seconds, fields, limits, pageLimit } from '../spec.ts';
+import { avatar, avatarUrl } from './files.ts';
 
 export const statuses = ['online', 'away', 'busy', 'invisible'] as const;
 
@@ -16,6 +17,7 @@ export const User = v.object({
     v.description('what they chose while online (`invisible` only on your own account); `offline` when `is_online` is false'),
   ),
   status_text: v.string(),
+  avatar_url: avatarUrl,
 });
 
 export const Self = v.object({
@@ -35,7 +37,7 @@ export const self = event({
 });
 
 export const update_profile = event({
-  summary: 'Changes your full name, bio or email. A new email is unverified: a code is mailed to it for `verify_email`.',
+  summary: 'Changes your full name, bio, email or picture. A new email is unverified: a code is mailed to it for `verify_email`.',
   request: fields({
     fullname: v.pipe(
       v.nullish(v.pipe(
@@ -50,9 +52,10 @@ export const update_profile = event({
       v.nullish(v.pipe(v.string('email must be an email address'), v.maxLength(limits.email, 'email must be an email address'), v.email('email must be an email address'))),
       v.description('optional'),
     ),
+    avatar: avatar('your'),
   }),
   reply: Self,
-  errors: ['nothing_to_update_profile', 'too_many_code_mails'],
+  errors: ['nothing_to_update_profile', 'no_such_file', 'not_an_image', 'too_many_code_mails'],
   fanout: 'Your contacts and your other sockets are pushed `user_updated` with your public profile.',
 });
 

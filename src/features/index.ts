@@ -13,6 +13,7 @@ import { receiptHandlers } from './receipts.ts';
 import { typingHandlers } from './typing.ts';
 import { accountHandlers } from './account.ts';
 import { adminHandlers } from './admin.ts';
+import { fileHandlers } from './files.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -23,6 +24,7 @@ export const handlers = {
   ...channelHandlers,
   ...messageHandlers,
   ...searchHandlers,
+  ...fileHandlers,
   ...receiptHandlers,
   ...typingHandlers,
   ...accountHandlers,

@@ -4,6 +4,7 @@ import { fail } from '../errors.ts';
 import { isAdmin, memberOf, membership, visibleMessage } from './membership.ts';
 import { forReader, listedFor, sharedMessages, type SharedMessage } from './message-view.ts';
 import { tell, type Handlers } from './handler.ts';
+import { attachmentView, ownFiles } from './files.ts';
 import type { Ctx } from '../context.ts';
 
 function checkLength(ctx: Ctx, content: string): void {
@@ -31,8 +32,10 @@ export const messageHandlers = {
   send_message: {
     schema: events.send_message.request,
     guard: memberOf,
-    async run(ctx, { conversation_id, content, reply_id, client_id }) {
+    async run(ctx, { conversation_id, content, reply_id, client_id, attachments }) {
       const me = ctx.caller.user;
+      const fileIds = attachments ?? [];
+      if (content.trim() === '' && fileIds.length === 0) throw fail('empty_message');
       const clientId = client_id ?? null;
       const earlier = clientId === null ? undefined : await ctx.store.messages.byClientId(me.id, clientId);
       if (earlier !== undefined) {
@@ -44,6 +47,7 @@ export const messageHandlers = {
         return forReader((await sharedMessages(ctx.store, [row]))[0]!, me.username);
       }
       checkLength(ctx, content);
+      const files = await ownFiles(ctx, fileIds);
       if ((await ctx.store.conversations.byId(conversation_id))?.kind === 'direct') {
         // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
         const other = (await ctx.store.conversations.members(conversation_id)).find((member) => member.id !== me.id);
@@ -60,12 +64,16 @@ export const messageHandlers = {
         // A sent message ends its sender's typing, once the message itself is out.
         queueMicrotask(() => ctx.typing.set(conversation_id, me, false));
       });
+      await ctx.store.files.attach(id, conversation_id, files.map((file) => file.id));
       const replyTo = replied
-        ? { id: replied.id, sender_username: replied.sender_username, content: preview(replied.content), deleted: replied.deleted_at !== null }
+        ? {
+          id: replied.id, sender_username: replied.sender_username, content: preview(replied.content), deleted: replied.deleted_at !== null,
+          attachments: (await ctx.store.files.ofMessages([replied.id])).map(attachmentView),
+        }
         : null;
       const message = {
         id, sender_username: me.username, conversation_id, reply_id: replyId, content, sent_at: sentAt,
-        edited_at: null, deleted: false, reactions: [], reply_to: replyTo,
+        edited_at: null, deleted: false, reactions: [], reply_to: replyTo, attachments: files.map(attachmentView),
       };
       return tell(message, { conversation: conversation_id, message: id, actor: me.id });
     },
@@ -91,6 +99,8 @@ export const messageHandlers = {
       const { message } = await visibleMessage(ctx, message_id);
       if (message.sender_id !== ctx.caller.user.id) throw fail('sender_only', { id: message_id });
       if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
+      // A caption may be taken away from files; a message of words alone keeps some.
+      if (content.trim() === '' && (await ctx.store.files.ofMessages([message_id])).length === 0) throw fail('empty_message');
       checkLength(ctx, content);
       const now = ctx.now();
       await ctx.store.messages.edit(message_id, content, now);
@@ -106,6 +116,8 @@ export const messageHandlers = {
       if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
       if (message.sender_id !== ctx.caller.user.id && !isAdmin(member)) throw fail('cannot_delete', { id: message_id });
       await ctx.store.messages.tombstone(message_id, ctx.now());
+      // Its files go for everyone: those nothing else refers to are removed (their bytes once no file refers to them).
+      await ctx.store.files.remove(await ctx.store.files.detach(message_id), ctx.now());
       const tombstone = await sharedMessage(ctx, message_id);
       // The log forgets the content too: every event about the message now holds the tombstone.
       await ctx.store.events.tombstone(message_id, tombstone);

@@ -12,6 +12,7 @@ import { codesStore } from './codes.ts';
 import { statsStore } from './stats.ts';
 import { probeStore } from './probe.ts';
 import { jobsStore } from './jobs.ts';
+import { filesStore } from './files.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -31,6 +32,7 @@ export function createStore(driver: Driver) {
     stats: statsStore(driver),
     probe: probeStore(driver),
     jobs: jobsStore(driver),
+    files: filesStore(driver),
   };
 }
 

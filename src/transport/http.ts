@@ -44,6 +44,9 @@ export type Routes = Record<string, { GET?: Route; POST?: Route | StreamedRoute 
 
 export const bodyLimit = 64 * 1024;
 
+/** Response headers a page on an allowed origin may read besides the safelisted ones: a file's validators, name and range, where an upload went, how long to wait. */
+const exposed = 'ETag, Content-Disposition, Content-Length, Content-Range, Accept-Ranges, Location, Retry-After';
+
 /** Whether a browser page at `origin` may use this server: allowlisted, or the server's own origin. */
 export function originAllowed(app: Pick<App, 'settings'>, origin: string, host: string): boolean {
   return app.settings.CORS_ALLOW_ORIGIN.includes(origin) || origin === `http://${host}` || origin === `https://${host}`;
@@ -102,7 +105,7 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
       origin: header('origin'), cookie: header('cookie'), authorization: header('authorization'), userAgent: header('user-agent'), ip: clientAddress(res, req),
     };
     const cors: Header[] = app.settings.CORS_ALLOW_ORIGIN.includes(head.origin)
-      ? [['Access-Control-Allow-Origin', head.origin], ['Access-Control-Allow-Credentials', 'true'], ['Vary', 'Origin']]
+      ? [['Access-Control-Allow-Origin', head.origin], ['Access-Control-Allow-Credentials', 'true'], ['Access-Control-Expose-Headers', exposed], ['Vary', 'Origin']]
       : [];
     const exchange: Exchange = { aborted: false, answered: false, bodyEnded: method !== 'POST', onAbort: [] };
     const reply = (response: Response, closeConnection = false) => send(res, exchange, response, cors, closeConnection);

@@ -1,5 +1,6 @@
 // The benchmark's figures as a table against the targets, and as an SVG chart of latency against offered load.
 import type { HammerResult } from './hammer.ts';
+import type { FilesResult } from './files.ts';
 
 export type ChatStep = {
   offered: number;
@@ -39,6 +40,7 @@ export type Results = {
   presence: { waves: { kind: string; sockets: number; connectsPerSecond: number; statuses: number; statusesPerSecond: number }[] };
   memory: { sockets: number; rssBeforeKiB: number; rssAfterKiB: number; perSocketKiB: number; connectsPerSecond: number };
   hammer: HammerResult;
+  files: FilesResult;
   /** The storage ceiling, chat and fan-out again with DATABASE_URL on a durable PostgreSQL (when installed). */
   postgres?: { storage: number; chat: ChatStep[]; fanout: FanoutStep[] };
   seconds: number;
@@ -87,6 +89,9 @@ export function renderTable(results: Results): string {
     ['presence: connects accepted (/s)', n(Math.min(...connectWaves.map((w) => w.connectsPerSecond))), '', '', '', ''],
     ['presence: user_status deliveries (/s)', n(Math.max(...results.presence.waves.map((w) => w.statusesPerSecond))), '', '', '', ''],
     ...results.hammer.phases.map((phase) => [`bystander ping p99, ${phase.name} (ms)`, n(phase.p99, 2), `p50 ${n(phase.p50, 2)}, max ${n(phase.max, 1)}`, '', '', '']),
+    ['file upload (MB/s)', n(results.files.upload.http), `disk write + fsync ${n(results.files.upload.disk)}`, pct(results.files.upload.http, results.files.upload.disk), '', ''],
+    ['file download (MB/s)', n(results.files.download.http), `disk read ${n(results.files.download.disk)}`, pct(results.files.download.http, results.files.download.disk), '', ''],
+    [`server memory during a ${n(results.files.bytes / 2 ** 20)} MiB upload (MiB)`, `peak ${n(results.files.memory.peakMiB)}`, `before ${n(results.files.memory.rssBeforeMiB)}`, '', 'flat', ''],
     ['memory per idle socket (KiB)', n(results.memory.perSocketKiB, 2), `${n(results.memory.sockets)} sockets`, '', '≤ 16', results.memory.perSocketKiB <= 16 ? 'yes' : 'NO'],
     ...postgresRows(results),
   ];

@@ -15,6 +15,7 @@ import { createLogger } from '../../src/log.ts';
 import { renderChart, renderTable, type Results, type ChatStep, type FanoutStep } from './report.ts';
 import { hammer } from './hammer.ts';
 import { pushBench } from './push.ts';
+import { measureFiles } from './files.ts';
 
 const quick = process.argv.includes('--quick');
 const generatorCount = Number(process.argv.find((arg) => arg.startsWith('--generators='))?.split('=')[1] ?? 2);
@@ -383,7 +384,7 @@ async function postgresRun(): Promise<NonNullable<Results['postgres']>> {
   return results;
 }
 
-const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick), postgres: postgresRun };
+const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick), postgres: postgresRun, files: () => measureFiles(quick) };
 if (only) {
   // One scenario, printed but not recorded: for profiling and tuning.
   if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);
@@ -409,6 +410,7 @@ const results: Results = {
   presence: await presence(),
   memory: await memory(),
   hammer: await hammer(quick),
+  files: await measureFiles(quick),
   ...(withPostgres ? { postgres: await postgresRun() } : {}),
   seconds: 0,
 };
