@@ -91,6 +91,10 @@ export function postgresDriver(pool: Pool): Driver {
     list: (values) => [...values],
     async transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
       return (await pool.begin(async (tx) => {
+        // The event counter's row first: a batch takes it anyway when it logs an event, and its units
+        // lock other rows before and after. Servers sharing the database (a cluster) would otherwise lock
+        // in different orders and deadlock; taken first, one batch waits for the other instead.
+        await tx.unsafe('SELECT 1 FROM event_counter FOR UPDATE');
         active = tx;
         const control: Transaction = {
           savepoint: () => tx.unsafe('SAVEPOINT unit').then(() => {}),
