@@ -99,7 +99,6 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const prune = () =>
     app.commit
       .run(async () => {
-        if (!(await store.jobs.claim('prune'))) return 0; // another node of the cluster is at it
         await store.codes.prune(app.now() - 86_400);
         return store.events.pruneBefore(app.now() - settings.EVENT_LOG_DAYS * 86_400);
       })
@@ -110,7 +109,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   pruneTimer.unref();
   // New messages enter the search index a second's worth at a time (a search catches up first).
   const fileSweep = startFileSweep(app, files);
-  const indexTimer = setInterval(() => app.commit.run(async () => (await store.jobs.claim('search')) && store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000);
+  const indexTimer = setInterval(() => app.commit.run(() => store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000);
   indexTimer.unref();
   const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
   const slowSweep = setInterval(() => {

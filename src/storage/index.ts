@@ -11,7 +11,6 @@ import { searchStore } from './search.ts';
 import { codesStore } from './codes.ts';
 import { statsStore } from './stats.ts';
 import { probeStore } from './probe.ts';
-import { jobsStore } from './jobs.ts';
 import { filesStore } from './files.ts';
 
 export type Store = ReturnType<typeof createStore>;
@@ -31,7 +30,6 @@ export function createStore(driver: Driver) {
     codes: codesStore(driver),
     stats: statsStore(driver),
     probe: probeStore(driver),
-    jobs: jobsStore(driver),
     files: filesStore(driver),
   };
 }
