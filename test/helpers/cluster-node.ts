@@ -9,7 +9,8 @@ import { startCluster } from '../../src/cluster/index.ts';
 export type NodeCommand = { op: 'open'; user: number; max?: number } | { op: 'close'; user: number } | { op: 'leave' };
 
 const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
-const settings = readSettings(process.env);
+// Only the Redis parts run here: a server would need DATABASE_URL beside REDIS_URL, these do not use it.
+const settings = readSettings({ DATABASE_URL: 'postgres://unused@127.0.0.1/unused', ...process.env });
 const sockets = new Map<number, number>();
 const cluster = await startCluster({ ...settings, REDIS_URL: settings.REDIS_URL! }, createLogger('warn', (line) => say({ event: 'log', ...JSON.parse(line) })), {
   local: () => sockets,
