@@ -12,6 +12,7 @@ import { createReceipts, type Receipts } from './features/receipts.ts';
 import { createTyping, type Typing } from './features/typing.ts';
 import type { Mailer } from './mail.ts';
 import type { Metrics } from './metrics.ts';
+import type { Push } from './push/service.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -28,6 +29,8 @@ export type App = {
   readonly typing: Typing;
   /** Outgoing mail: SMTP, or .eml files in the outbox. */
   readonly mail: Mailer;
+  /** Notifications: the VAPID public key browsers subscribe with, and waking the push worker after a commit that queued some. */
+  readonly push: Pick<Push, 'publicKey' | 'wake'>;
   readonly tokens: Tokens;
   readonly passwords: Passwords;
   /** Counts password guesses (logins and the socket events that ask for the password). */

@@ -15,6 +15,8 @@ import { createMetrics } from './metrics.ts';
 import { operationRoutes } from './operations.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
+import { createPush } from './push/service.ts';
+import { pushRoutes } from './push/routes.ts';
 import type { Connection } from './transport/connection.ts';
 
 export type Server = {
@@ -30,6 +32,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const server = uWS.App();
   const metrics = createMetrics();
   if (settings.METRICS_TOKEN) metrics.collectProcess();
+  const push = createPush(settings, log);
   const app = assembleApp({
     settings,
     log,
@@ -38,15 +41,19 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     publish: (topic, text) => server.publish(topic, text, false),
     subscribers: (topic) => server.numSubscribers(topic),
     mail: createMailer(settings, log, metrics),
+    push,
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store, settings.LOGIN_TOKEN_SECONDS),
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
   });
+  push.start(store, app.commit);
+  metrics.watch({ pushQueue: () => store.outbox.pending() });
   let draining = false;
   serveWebSocket(server, app);
   serveHttp(server, app, {
     ...authRoutes(app),
     ...operationRoutes(app, () => draining),
+    ...pushRoutes(app),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
 
@@ -68,6 +75,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     app.commit
       .run(async () => {
         await store.codes.prune(app.now() - 86_400);
+        await store.devices.pruneEnded(app.now());
         return store.events.pruneBefore(app.now() - settings.EVENT_LOG_DAYS * 86_400);
       })
       .then((through) => through && log.info('pruned the event log', { through }))
@@ -113,6 +121,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       app.typing.clear();
       await app.receipts.flush();
       await app.commit.flush(); // what is in flight is committed and answered before the sockets close
+      await push.stop(); // after the flush: what was just committed has been handed to the worker
       app.registry.closeWhere(() => true, closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
       await new Promise((resolve) => setImmediate(resolve)); // the close handlers' presence changes are queued
       await app.commit.flush();

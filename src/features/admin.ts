@@ -7,7 +7,7 @@ import type { UserRow } from '../storage/index.ts';
 import type { Handlers } from './handler.ts';
 
 /** The role is read from the database each time: a revoked admin loses the events at once. */
-async function asAdmin(ctx: Ctx, type: string): Promise<void> {
+export async function asAdmin(ctx: Ctx, type: string): Promise<void> {
   if ((await ctx.store.users.byId(ctx.caller.user.id))?.role !== 'admin') throw fail('admins_only_event', { type });
 }
 

@@ -8,6 +8,7 @@ import type { Ctx } from '../context.ts';
 import { directKey, type ConversationRow } from '../storage/conversations.ts';
 import { tell, type Handlers } from './handler.ts';
 import { invitable } from './users.ts';
+import { notifyJoined } from './notify.ts';
 
 export async function conversationView(ctx: Ctx, row: ConversationRow) {
   return { id: row.id, name: row.name, members: await ctx.store.conversations.memberUsernames(row.id), kind: row.kind, description: row.description, created_at: row.created_at };
@@ -49,6 +50,7 @@ export const conversationHandlers = {
         now,
       });
       const data = { id, name: title, members: usernames, kind: kind ?? 'group', description: description ?? '', created_at: now };
+      await notifyJoined(ctx, data, me, ids);
       return tell(data, { conversation: id, joined: ids });
     },
   },
@@ -70,6 +72,7 @@ export const conversationHandlers = {
         unread.set(row.id, await ctx.store.messages.unread(row.id, me.id, readUpTo, limits.unreadCap));
       }
       const last = new Map((await sharedMessages(ctx.store, lastRows)).map((message) => [message.conversation_id, message]));
+      const levels = await ctx.store.notifications.levels(me.id, ctx.now());
       const items = rows.map((row) => {
         const message = last.get(row.id);
         return {
@@ -84,6 +87,7 @@ export const conversationHandlers = {
           favorite: row.favorite === 1,
           pinned: row.pinned === 1,
           created_at: row.created_at,
+          notifications: levels.get(row.id) ?? null,
         };
       });
       if (sort !== 'recent') return items;

@@ -13,7 +13,7 @@ export type SharedMessage = Omit<ConversationMessage, 'reactions'> & { reactions
 /** Events whose data holds reactions, and so differs per reader: `me` is theirs. */
 export const personal: ReadonlySet<string> = new Set(['edit_message', 'react', 'unreact']);
 
-function shared(row: MessageRow, reactions: SharedReaction[]): SharedMessage {
+function shared(row: MessageRow, reactions: SharedReaction[], mentions: string[]): SharedMessage {
   return {
     id: row.id,
     sender_username: row.sender_username,
@@ -28,18 +28,27 @@ function shared(row: MessageRow, reactions: SharedReaction[]): SharedMessage {
       row.reply_id === null || row.reply_content === null
         ? null
         : { id: row.reply_id, sender_username: row.reply_sender ?? 'deleted user', content: row.reply_content, deleted: row.reply_deleted_at !== null },
+    mentions,
   };
 }
 
-/** Messages as the log keeps them, their reactions read in one query. */
-export async function sharedMessages(store: Store, rows: readonly MessageRow[]): Promise<SharedMessage[]> {
-  const byMessage = new Map<number, SharedReaction[]>();
-  for (const reaction of await store.messages.reactions(rows.map((row) => row.id))) {
-    let list = byMessage.get(reaction.message_id);
-    if (!list) byMessage.set(reaction.message_id, (list = []));
-    list.push({ emoji: reaction.emoji, count: reaction.count, users: JSON.parse(reaction.users) as string[] });
+/** Items grouped by the message they belong to, in the order given. */
+function byMessage<T, U>(items: readonly T[], messageId: (item: T) => number, value: (item: T) => U): Map<number, U[]> {
+  const grouped = new Map<number, U[]>();
+  for (const item of items) {
+    let list = grouped.get(messageId(item));
+    if (!list) grouped.set(messageId(item), (list = []));
+    list.push(value(item));
   }
-  return rows.map((row) => shared(row, byMessage.get(row.id) ?? []));
+  return grouped;
+}
+
+/** Messages as the log keeps them, their reactions and their mentions read in one query each. */
+export async function sharedMessages(store: Store, rows: readonly MessageRow[]): Promise<SharedMessage[]> {
+  const ids = rows.map((row) => row.id);
+  const reactions = byMessage(await store.messages.reactions(ids), (reaction) => reaction.message_id, (reaction) => ({ emoji: reaction.emoji, count: reaction.count, users: JSON.parse(reaction.users) as string[] }));
+  const mentions = byMessage(await store.mentions.of(ids), (mention) => mention.message_id, (mention) => mention.username);
+  return rows.map((row) => shared(row, reactions.get(row.id) ?? [], mentions.get(row.id) ?? []));
 }
 
 /** A message as `username` sees it. */

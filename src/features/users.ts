@@ -40,6 +40,8 @@ function selfView(app: App, row: UserRow) {
     email: row.email,
     email_verified: row.email_verified === 1,
     role: row.role,
+    notifications: row.notify_default,
+    notify_reactions: row.notify_reactions === 1,
   };
 }
 
@@ -75,8 +77,8 @@ export const userHandlers = {
   },
   update_profile: {
     schema: events.update_profile.request,
-    async run(ctx, { fullname, bio, email }) {
-      if (fullname == null && bio == null && email == null) throw fail('nothing_to_update_profile');
+    async run(ctx, { fullname, bio, email, notifications, notify_reactions }) {
+      if (fullname == null && bio == null && email == null && notifications == null && notify_reactions == null) throw fail('nothing_to_update_profile');
       const row = await currentUser(ctx);
       const changedEmail = email != null && email !== row.email;
       if (changedEmail) {
@@ -90,6 +92,9 @@ export const userHandlers = {
         emailVerified: changedEmail ? false : row.email_verified === 1,
       });
       if (changedEmail) await sendCode(ctx, row.id, 'verify', email);
+      if (notifications != null || notify_reactions != null) {
+        await ctx.store.notifications.setDefaults(row.id, notifications ?? row.notify_default, notify_reactions ?? row.notify_reactions === 1);
+      }
       const updated = await currentUser(ctx);
       // The public profile goes to contacts and to the caller's other sockets, logged for each.
       const users = [...(await ctx.store.contacts.ids(row.id)), row.id];
