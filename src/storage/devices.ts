@@ -25,7 +25,12 @@ export function devicesStore(sql: Sql) {
   // A browser profile has one subscription whoever is logged in: registering it again moves it to the new session (and account).
   const dropEndpoint = sql.prepare('DELETE FROM devices WHERE endpoint = $1');
   const dropToken = sql.prepare('DELETE FROM devices WHERE token = $1');
-  const countOthers = sql.prepare('SELECT count(*) FROM devices WHERE user_id = $1 AND endpoint IS DISTINCT FROM $2 AND token IS DISTINCT FROM $3');
+  // NULLs spelled out: a webhook device's endpoint (and a browser's token) is null, and must still count.
+  const countOthers = sql.prepare(
+    `SELECT count(*) FROM devices WHERE user_id = $1
+        AND (CAST($2 AS text) IS NULL OR endpoint IS NULL OR endpoint <> $2)
+        AND (CAST($3 AS text) IS NULL OR token IS NULL OR token <> $3)`,
+  );
   const list = sql.prepare<DeviceRow>('SELECT id, session_id, kind, endpoint, platform, name, created_at FROM devices WHERE user_id = $1 ORDER BY id');
   const remove = sql.prepare('DELETE FROM devices WHERE id = $1 AND user_id = $2');
   const forSessions = sql.prepare(dialect`DELETE FROM devices WHERE ${inList('session_id', '$1', 'text')}`);
