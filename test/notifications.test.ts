@@ -1,8 +1,10 @@
 // Notifications end to end: a real server sends to a real local push service (VAPID checked, payload
 // decrypted) and webhook receiver; devices, who is notified and who is not, levels, mentions, gone devices.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { test } from 'node:test';
-import { expectError, person, socket } from './helpers/clients.ts';
+import { expectError, login, person, socket } from './helpers/clients.ts';
 import { http } from './helpers/http.ts';
 import { awayWithDevice, drained, pushServer, receivedBy, waitForPushes, type Away } from './helpers/push-server.ts';
 
@@ -171,10 +173,12 @@ test('notifications', async (t) => {
     await drained(server);
     assert.equal(receivedBy(service, bob.subscription).length, 2, 'busy: a group message waits');
     await alice.client.request('send_message', { conversation_id: group.id, content: `but not this, @${bob.username}` });
+    await waitForPushes(service, bob.subscription, 3);
     const direct = await alice.client.request('create_conversation', { kind: 'direct', members: [bob.username] });
+    await waitForPushes(service, bob.subscription, 4);
     await alice.client.request('send_message', { conversation_id: direct.id, content: 'nor this' });
     const got = await waitForPushes(service, bob.subscription, 5);
-    assert.deepEqual(got.slice(2).map((item) => (item.payload as { kind: string }).kind).sort(), ['direct', 'mention', 'message']);
+    assert.deepEqual(got.slice(2).map((item) => (item.payload as { kind: string }).kind), ['mention', 'direct', 'message']);
     assert.equal(mine.mentions.length, 0);
   });
 
@@ -266,5 +270,74 @@ test('notifications', async (t) => {
       notification: { kind: 'added', conversation_id: group.id, conversation_name: 'bridge', direct: false, sender: alice.username, unread: 0 },
     });
     assert.deepEqual(setup.webhook.rejected, []);
+  });
+});
+
+test('notifications: coalescing, no preview, mentions on messages, administrators\' notices, revoked sessions', async (t) => {
+  const setup = await pushServer(t, { PUSH_COALESCE_SECONDS: '1', PUSH_PREVIEW: 'false' });
+  const { server, service } = setup;
+  const alice = await person(server, 'alice');
+
+  await t.test('a burst in one conversation makes one notification per device per PUSH_COALESCE_SECONDS, with the unread count', async () => {
+    const bob = await awayWithDevice(setup, 'bob');
+    const group = await alice.client.request('create_conversation', { name: 'burst', members: [bob.username] });
+    const [added] = await waitForPushes(service, bob.subscription, 1);
+    for (const content of ['one', 'two', 'three']) await alice.client.request('send_message', { conversation_id: group.id, content });
+    const [, burst] = await waitForPushes(service, bob.subscription, 2);
+    assert.deepEqual(burst!.payload, { kind: 'message', conversation_id: group.id, conversation_name: 'burst', direct: false, sender: alice.username, unread: 3, preview: null });
+    assert.ok(burst!.at - added!.at >= 900, `held for the coalescing time (${burst!.at - added!.at} ms)`);
+    assert.equal(burst!.topic, added!.topic);
+    await drained(server);
+    assert.equal(receivedBy(service, bob.subscription).length, 2);
+  });
+
+  await t.test('mentions: recorded in order, on message objects, gone with the message; addresses are not mentions', async () => {
+    const bob = await person(server, 'bob');
+    const carol = await person(server, 'carol');
+    const group = await alice.client.request('create_conversation', { name: 'names', members: [bob.username, carol.username] });
+    const sent = await alice.client.request('send_message', { conversation_id: group.id, content: `@${carol.username}, ask @${bob.username}. mail ${bob.username}@example.com, not @${alice.username}x or @${carol.username}` });
+    assert.deepEqual(sent.mentions, [carol.username, bob.username]);
+    const listed = await bob.client.request('get_messages', { conversation_id: group.id });
+    assert.deepEqual(listed.messages.map((message) => message.mentions), [[carol.username, bob.username]]);
+    const plain = await alice.client.request('send_message', { conversation_id: group.id, content: `me@${bob.username} and @ alone` });
+    assert.deepEqual(plain.mentions, []);
+    await alice.client.request('delete_message', { message_id: sent.id });
+    const after = await bob.client.request('get_messages', { conversation_id: group.id });
+    assert.deepEqual(after.messages.map((message) => [message.id, message.mentions]), [[plain.id, []], [sent.id, []]]);
+  });
+
+  await t.test('admin_notify: to some users or all, every device of theirs, rate limited', async () => {
+    const boss = await person(server, 'boss');
+    const cli = (...args: string[]) => promisify(execFile)('node', ['--import', 'tsx', 'src/admin.ts', ...args], { env: { ...process.env, ...server.env } });
+    await expectError(boss.client, { type: 'admin_notify', all: true, title: 't', body: 'b' }, 'only admins can use admin_notify', 'forbidden');
+    await cli('grant-admin', boss.username);
+    const erin = await person(server, 'erin');
+    const subscription = service.subscribe();
+    await erin.client.request('register_device', { kind: 'webpush', subscription });
+    const notice = await boss.client.request('admin_notify', { usernames: [erin.username], title: 'Maintenance', body: 'Tonight at 10' });
+    assert.equal(notice.devices, 1);
+    const [got] = await waitForPushes(service, subscription, 1);
+    assert.deepEqual(got!.payload, { kind: 'notice', notice_id: notice.notice_id, title: 'Maintenance', body: 'Tonight at 10' });
+    assert.equal(got!.topic, undefined);
+    await expectError(boss.client, { type: 'admin_notify', title: 't', body: 'b' }, 'give usernames or all: true (one of them)', 'bad_request');
+    await expectError(boss.client, { type: 'admin_notify', usernames: [erin.username], all: true, title: 't', body: 'b' }, 'give usernames or all: true (one of them)', 'bad_request');
+    await expectError(boss.client, { type: 'admin_notify', usernames: ['nobody_here'], title: 't', body: 'b' }, "no such user 'nobody_here' exists", 'not_found');
+    await expectError(boss.client, { type: 'admin_notify', all: true, title: '', body: 'b' }, 'title must not be empty', 'bad_request');
+    const everyone = await boss.client.request('admin_notify', { all: true, title: 'Hello', body: 'all of you' });
+    assert.ok(everyone.devices >= 2, `${everyone.devices} devices`);
+    await waitForPushes(service, subscription, 2);
+    for (let i = 2; i < 10; i++) await boss.client.request('admin_notify', { usernames: [erin.username], title: `n${i}`, body: 'b' });
+    await expectError(boss.client, { type: 'admin_notify', usernames: [erin.username], title: 'one more', body: 'b' }, 'at most 10 notices an hour: retry in 60 min', 'rate_limited');
+  });
+
+  await t.test('revoking a session removes its devices', async () => {
+    const gina = await person(server, 'gina');
+    const other = await socket(server, await login(server, gina.username));
+    await other.client.request('register_device', { kind: 'webhook', token: 'gina-phone' });
+    const sessions = await gina.client.request('get_sessions');
+    const current = (await other.client.request('get_sessions')).find((session) => session.current)!;
+    assert.equal(sessions.length, 2);
+    await gina.client.request('revoke_session', { session_id: current.id });
+    assert.deepEqual(await gina.client.request('get_devices'), []);
   });
 });
