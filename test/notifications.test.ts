@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { expectError, login, person, socket } from './helpers/clients.ts';
 import { http } from './helpers/http.ts';
+import { startServer } from './helpers/server.ts';
 import { awayWithDevice, drained, pushServer, receivedBy, waitForPushes, type Away } from './helpers/push-server.ts';
 
 test('notifications', async (t) => {
@@ -340,4 +341,35 @@ test('notifications: coalescing, no preview, mentions on messages, administrator
     await gina.client.request('revoke_session', { session_id: current.id });
     assert.deepEqual(await gina.client.request('get_devices'), []);
   });
+});
+
+test('notifications queued when the server is killed (SIGKILL) go out after the restart, each exactly once', async (t) => {
+  const setup = await pushServer(t);
+  const { server, service } = setup;
+  const alice = await person(server, 'alice');
+  const away: Away[] = [];
+  for (let i = 0; i < 5; i++) away.push(await awayWithDevice(setup, 'kept'));
+  const group = await alice.client.request('create_conversation', { name: 'crash', members: away.map((someone) => someone.username) });
+  await drained(server);
+  // The push service is unavailable for a while: every notification of the next message is queued for a retry.
+  for (const someone of away) service.reply(someone.subscription, { status: 503, retryAfter: '3' });
+  const sent = await alice.client.request('send_message', { conversation_id: group.id, content: 'before the crash' });
+  const refusedAll = Date.now() + 10_000;
+  while (service.requests.filter((item) => item.status === 503).length < away.length) {
+    assert.ok(Date.now() < refusedAll, 'each device was tried once');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the retries are written down; none is due for 3 s
+  assert.equal(await server.stop('SIGKILL'), 'SIGKILL');
+
+  // The same database, keys and push service; the service answers again.
+  const restarted = await startServer(t, server.env, setup.home);
+  await waitForPushes(service, away[0]!.subscription, 2);
+  await drained(restarted);
+  for (const someone of away) {
+    const got = receivedBy(service, someone.subscription);
+    assert.deepEqual(got.map((item) => (item.payload as { kind: string }).kind), ['added', 'message'], someone.username);
+    assert.equal((got[1]!.payload as { preview: string }).preview, sent.content);
+  }
+  assert.deepEqual(service.rejected, []);
 });
