@@ -189,6 +189,7 @@ export function renderReference(): string {
       `| a binary frame | ${code(errors.binary_frame.text)} | \`invalid_json\` |`,
       `| no \`type\`, or an unknown one (then \`detail\` names it, e.g. \`unknown type "send_mesage": did you mean "send_message"?\`) | ${code(errors.no_type.text)} | \`unknown_type\` |`,
       `| text holding a lone surrogate (\`"\\ud800"\`), which no database stores as given | ${code(errors.ill_formed_text.text)} | \`bad_request\` |`,
+      `| text holding NUL (\`"\\u0000"\`), which PostgreSQL cannot store (refused on both engines alike) | ${code(errors.nul_in_text.text)} | \`bad_request\` |`,
     ]),
     '',
     `A \`ref\` that is neither is answered with ${code(errors.bad_ref.text)} (\`bad_request\`), without a \`ref\`.`,

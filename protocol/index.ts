@@ -11,6 +11,7 @@ import * as channels from './events/channels.ts';
 import * as receipts from './events/receipts.ts';
 import * as account from './events/account.ts';
 import * as notifications from './events/notifications.ts';
+import * as files from './events/files.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 import type { ErrorCode } from './errors.ts';
 
@@ -53,6 +54,7 @@ export const events = {
   react: messages.react,
   unreact: messages.unreact,
   search_messages: messages.search_messages,
+  get_files: files.get_files,
   mark_read: receipts.mark_read,
   get_receipts: receipts.get_receipts,
   typing: receipts.typing,
@@ -81,7 +83,7 @@ export const pushes = {
     to: 'every socket of each online contact (not blocked either way); never to the user themself',
   },
   user_updated: {
-    summary: 'A contact changed their profile (`update_profile`), or you did from another socket.',
+    summary: 'A contact changed their profile or picture (`update_profile`), or you did from another socket.',
     data: v.object({ user: users.User }),
     to: 'every socket of each contact, and your other sockets',
   },
@@ -106,7 +108,7 @@ export const pushes = {
     to: 'every socket of every member except the sender\'s requesting socket',
   },
   ...echoes({
-    update_conversation: 'A conversation was renamed or its description changed.',
+    update_conversation: 'A conversation was renamed, or its description or picture changed.',
     delete_conversation: 'A conversation you were a member of was deleted: drop it and its messages.',
     set_status: 'You changed your status from another socket.',
     block_user: 'You blocked someone from another socket.',

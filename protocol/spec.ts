@@ -95,6 +95,11 @@ export const limits = {
   noticeTitle: 100,
   /** As long as a notification's preview of a message. */
   noticeBody: 200,
+  /** Files one message may carry. */
+  attachments: 10,
+  filesPage: { default: 50, max: 100 },
+  /** Thumbnails fit in a square of this many pixels. */
+  thumbnailSide: 480,
 } as const;
 
 /** An optional page size from 1 to `max`, answering one message for every failure. */

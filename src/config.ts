@@ -2,6 +2,7 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import * as v from 'valibot';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseEndpointHosts } from './push/endpoints.ts';
 import { vapidPublicKeyOf } from './push/vapid.ts';
 
@@ -10,6 +11,18 @@ function integerSetting(name: string, fallback: number, min: number, max: number
   return v.pipe(
     v.optional(v.string(), String(fallback)),
     v.regex(/^\d+$/, rule),
+    v.transform(Number),
+    v.minValue(min, rule),
+    v.maxValue(max, rule),
+  );
+}
+
+/** A number of hours that may have a fraction (`0.5`, `0.001` in tests), from `min` to `max`. */
+function hoursSetting(name: string, fallback: number, min: number, max: number) {
+  const rule = `${name} must be a number of hours from ${min} to ${max} (such as 24 or 0.5)`;
+  return v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.regex(/^\d+(\.\d+)?$/, rule),
     v.transform(Number),
     v.minValue(min, rule),
     v.maxValue(max, rule),
@@ -91,8 +104,12 @@ const SettingsSchema = v.pipe(
     DATABASE_POOL: integerSetting('DATABASE_POOL', 10, 2, 1000),
     DATABASE_CA_FILE: v.optional(v.pipe(v.string(), v.nonEmpty('DATABASE_CA_FILE must name a file'))),
     DBPATH: v.pipe(v.optional(v.string(), 'data/parley.db'), v.nonEmpty('DBPATH must not be empty')),
-    FILES_DIR: v.pipe(v.optional(v.string(), 'data/files'), v.nonEmpty('FILES_DIR must not be empty')),
+    // Default: `files` beside the database (data/files).
+    FILES_DIR: v.optional(v.pipe(v.string(), v.nonEmpty('FILES_DIR must not be empty'))),
     MAX_UPLOAD_BYTES: integerSetting('MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 10 * 1024 * 1024 * 1024),
+    UPLOAD_QUOTA_BYTES: integerSetting('UPLOAD_QUOTA_BYTES', 1024 * 1024 * 1024, 1, 2 ** 50),
+    UPLOADS_PER_HOUR: integerSetting('UPLOADS_PER_HOUR', 100, 1, 1_000_000),
+    UNATTACHED_FILE_HOURS: hoursSetting('UNATTACHED_FILE_HOURS', 24, 0.001, 8760),
     JWTSECRET: v.optional(v.pipe(v.string(), v.nonEmpty('JWTSECRET must not be empty when set'))),
     CORS_ALLOW_ORIGIN: v.pipe(
       v.optional(v.string(), 'http://localhost:5173'),
@@ -172,6 +189,7 @@ const SettingsSchema = v.pipe(
     (settings) => (settings.PUSH_WEBHOOK_URL === undefined) === (settings.PUSH_WEBHOOK_SECRET === undefined),
     'PUSH_WEBHOOK_URL and PUSH_WEBHOOK_SECRET go together: the secret signs every webhook call',
   ),
+  v.transform((settings) => ({ ...settings, FILES_DIR: settings.FILES_DIR ?? join(dirname(settings.DBPATH), 'files') })),
 );
 
 export type Settings = v.InferOutput<typeof SettingsSchema>;

@@ -3,7 +3,7 @@
 import * as v from 'valibot';
 import { events, errors, errorText, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
 import { ParleyError } from './errors.ts';
-import { loneSurrogateInJson } from './unicode.ts';
+import { unstorableInJson } from './unicode.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
 import { opened } from './features/handler.ts';
@@ -115,10 +115,11 @@ export function dispatch(ctx: SocketCtx, text: string): void {
     ctx.metrics.event(type, 'rate_limited');
     return reply(ctx, failureText(type, errorText('costly_rate_limited', { type, cost: entry.cost, rate, burst }), 'rate_limited', ref));
   }
-  const surrogate = loneSurrogateInJson(text, frame);
-  if (surrogate) {
+  const unstorable = unstorableInJson(text, frame);
+  if (unstorable) {
     ctx.metrics.event(type, 'bad_request');
-    return reply(ctx, failureText(type, errorText('ill_formed_text', { example: surrogate }), 'bad_request', ref));
+    const message = unstorable === 'nul' ? errorText('nul_in_text', {}) : errorText('ill_formed_text', { example: unstorable });
+    return reply(ctx, failureText(type, message, 'bad_request', ref));
   }
 
   const { prepare } = entry.handler;

@@ -18,6 +18,10 @@ import { listenFailure } from './transport/listen.ts';
 import { createPush } from './push/service.ts';
 import { pushRoutes } from './push/routes.ts';
 import type { Connection } from './transport/connection.ts';
+import { openDiskStore, temporaryFolder } from './files/store.ts';
+import { fileRoutes } from './files/routes.ts';
+import { fileRecords } from './files/records.ts';
+import { startFileSweep } from './files/sweep.ts';
 
 export type Server = {
   readonly port: number;
@@ -28,6 +32,13 @@ export type Server = {
 
 export async function startServer(settings: Settings, log: Logger): Promise<Server> {
   const storage = await openStorage(settings, log);
+  let files;
+  try {
+    files = openDiskStore(settings.FILES_DIR);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
   const { store } = storage;
   const server = uWS.App();
   const metrics = createMetrics();
@@ -54,6 +65,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     ...authRoutes(app),
     ...operationRoutes(app, () => draining),
     ...pushRoutes(app),
+    ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, log }),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
 
@@ -84,6 +96,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const pruneTimer = setInterval(prune, 3_600_000);
   pruneTimer.unref();
   // New messages enter the search index a second's worth at a time (a search catches up first).
+  const fileSweep = startFileSweep(app, files);
   const indexTimer = setInterval(() => app.commit.run(() => store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000);
   indexTimer.unref();
   const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
@@ -117,6 +130,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       clearInterval(pruneTimer);
       clearInterval(slowSweep);
       clearInterval(indexTimer);
+      fileSweep.stop();
       uWS.us_listen_socket_close(listenSocket);
       app.typing.clear();
       await app.receipts.flush();

@@ -1,9 +1,8 @@
 // Real Chromium: a page on another origin registers, logs in with cookies, opens the socket and hears a contact's presence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { startServer } from './helpers/server.ts';
-import { launchChromium } from './helpers/chromium.ts';
+import { launchChromium, servePage } from './helpers/chromium.ts';
 import { person, socket, uniqueName, password } from './helpers/clients.ts';
 
 // The page's own script: everything a single-page app does before it can chat.
@@ -33,10 +32,7 @@ const page = `<!doctype html>
 test('a browser page on another origin logs in and sees presence live', async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
-  const site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page));
-  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-  t.after(() => site.close());
-  const siteOrigin = `http://localhost:${(site.address() as { port: number }).port}`;
+  const siteOrigin = await servePage(t, page);
   const server = await startServer(t, { CORS_ALLOW_ORIGIN: siteOrigin });
   const api = `http://localhost:${server.port}`;
 

@@ -16,7 +16,7 @@ test('channels and bans', async (t) => {
   await t.test('list_channels finds channels by name or description, newest first, in pages', async () => {
     const all = await bob.client.request('list_channels');
     assert.deepEqual(all.channels.map((channel) => channel.id), [cooking.id, news.id], 'groups are never listed');
-    assert.deepEqual({ ...all.channels[1], created_at: 0 }, { id: news.id, name: 'Release news', description: 'what ships when', member_count: 1, created_at: 0, joined: false });
+    assert.deepEqual({ ...all.channels[1], created_at: 0 }, { id: news.id, name: 'Release news', description: 'what ships when', member_count: 1, created_at: 0, joined: false, avatar_url: null });
     assert.equal(all.has_more, false);
     assert.deepEqual((await bob.client.request('list_channels', { query: 'NEWS' })).channels.map((channel) => channel.id), [news.id], 'case ignored');
     assert.deepEqual((await bob.client.request('list_channels', { query: 'ships' })).channels.map((channel) => channel.id), [news.id], 'descriptions too');

@@ -1,8 +1,8 @@
 // The reconnecting client against the real server, through a proxy that cuts and freezes connections:
 // the event stream an app sees, the resend queue, pending requests at a disconnect, liveness, reset.
 import { test } from 'node:test';
+import { onDatabase } from './helpers/store.ts';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { startServer } from './helpers/server.ts';
 import { open, person, type Person } from './helpers/clients.ts';
 import { startProxy } from './helpers/proxy.ts';
@@ -127,10 +127,10 @@ test('a log pruned past the last seq delivered becomes a reset, and the stream g
   await send(bob, room.id, 'pruned');
   await server.stop();
   // Every event so far is two days old: the restarted server prunes them (EVENT_LOG_DAYS=1).
-  const db = new Database(server.dbPath);
-  db.prepare('UPDATE events SET created_at = created_at - 2 * 86400').run();
-  const latest = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get() as number;
-  db.close();
+  const latest = await onDatabase(server, async (db) => {
+    await db.prepare('UPDATE events SET created_at = created_at - 2 * 86400').run();
+    return (await db.prepare('SELECT max(seq) FROM events').value<number>())!;
+  });
   const restarted = await startServer(t, { EVENT_LOG_DAYS: '1' }, server.dir);
   proxy.retarget(restarted.port);
   const next = live(proxy.url, alice.cookies, { storage });
@@ -152,9 +152,7 @@ test('a last seq beyond the newest (a database restored from a backup) becomes a
   await send(bob, room.id, 'seen');
   await until(() => said(app).length === 1);
   app.client.close();
-  const db = new Database(server.dbPath, { readonly: true });
-  const newest = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get() as number;
-  db.close();
+  const newest = (await onDatabase(server, (db) => db.prepare('SELECT max(seq) FROM events').value<number>()))!;
   storage.setItem(`parley:last-seq:${alice.username}`, String(newest + 1000));
   const next = live(proxy.url, alice.cookies, { storage });
   t.after(() => next.client.close());

@@ -48,7 +48,7 @@ test('conversations', async (t) => {
     const [olderItem, newerItem] = list;
     assert.deepEqual(
       { ...olderItem, created_at: 0, last_message: olderItem!.last_message?.content },
-      { id: older.id, name: 'older', kind: 'group', description: '', role: 'member', member_count: 2, unread_count: 0, last_message: 'mine', favorite: false, pinned: false, created_at: 0, notifications: null },
+      { id: older.id, name: 'older', kind: 'group', description: '', role: 'member', member_count: 2, unread_count: 0, last_message: 'mine', favorite: false, pinned: false, created_at: 0, notifications: null, avatar_url: null },
       'sending marks everything before it read',
     );
     assert.deepEqual([newerItem!.role, newerItem!.member_count, newerItem!.last_message], ['owner', 3, null]);
@@ -56,7 +56,7 @@ test('conversations', async (t) => {
     await alice.client.request('send_message', { conversation_id: older.id, content: 'four', reply_id: first.id });
     list = await dave.client.request('get_conversations', { sort: 'recent' });
     assert.deepEqual(list.map((item) => [item.id, item.unread_count]), [[older.id, 2], [newer.id, 0]], 'latest activity first');
-    assert.deepEqual(list[0]!.last_message?.reply_to, { id: first.id, sender_username: alice.username, content: 'one', deleted: false });
+    assert.deepEqual(list[0]!.last_message?.reply_to, { id: first.id, sender_username: alice.username, content: 'one', deleted: false, attachments: [] });
     await dave.client.request('send_message', { conversation_id: newer.id, content: 'bump' });
     assert.deepEqual((await dave.client.request('get_conversations', { sort: 'recent' })).map((item) => item.id), [newer.id, older.id]);
 
@@ -107,15 +107,15 @@ test('conversations', async (t) => {
   await t.test('update_conversation: owners and admins rename; every member is told', async () => {
     const room = await alice.client.request('create_conversation', { name: 'before', members: [bob.username] });
     await expectError(carol.client, { type: 'update_conversation', conversation_id: room.id, name: 'x' }, `${carol.username} not part of conversation with ${room.id} id`, 'not_found');
-    await expectError(bob.client, { type: 'update_conversation', conversation_id: room.id }, 'nothing to update: give name, description or both', 'bad_request');
+    await expectError(bob.client, { type: 'update_conversation', conversation_id: room.id }, 'nothing to update: give name, description, avatar or several', 'bad_request');
     await expectError(bob.client, { type: 'update_conversation', conversation_id: room.id, name: '' }, 'name value expected as a non zero string', 'bad_request');
     await expectError(bob.client, { type: 'update_conversation', conversation_id: room.id, name: 'x'.repeat(101) }, 'name may be at most 100 characters', 'bad_request');
-    await expectError(bob.client, { type: 'update_conversation', conversation_id: room.id, name: 'mine now' }, `only the owner or an admin of conversation ${room.id} can change its name or description`, 'forbidden');
+    await expectError(bob.client, { type: 'update_conversation', conversation_id: room.id, name: 'mine now' }, `only the owner or an admin of conversation ${room.id} can change its name, description or picture`, 'forbidden');
     const changed = await alice.client.request('update_conversation', { conversation_id: room.id, description: 'about things' });
-    assert.deepEqual(changed, { conversation_id: room.id, name: 'before', description: 'about things', by: alice.username });
+    assert.deepEqual(changed, { conversation_id: room.id, name: 'before', description: 'about things', avatar_url: null, by: alice.username });
     await alice.client.request('set_member_role', { conversation_id: room.id, username: bob.username, role: 'admin' });
     const renamed = await bob.client.request('update_conversation', { conversation_id: room.id, name: 'after' });
-    assert.deepEqual(renamed, { conversation_id: room.id, name: 'after', description: 'about things', by: bob.username });
+    assert.deepEqual(renamed, { conversation_id: room.id, name: 'after', description: 'about things', avatar_url: null, by: bob.username });
     await waitFor(alice.pushes, (push) => push.type === 'update_conversation' && push.data.name === 'after');
     assert.equal((await alice.client.request('get_conversation_info', { id: room.id })).name, 'after');
     assert.ok(!carol.pushes.some((push) => push.type === 'update_conversation'), 'non-members hear nothing');

@@ -64,7 +64,7 @@ test('replies go to the caller only, after the commit; fan-out is one logged pay
   alice.send({ type: 'create_conversation', name: 'pair', members: ['bob'], ref: 'c1' });
   assert.deepEqual(alice.sent, [], 'nothing is sent before the commit');
   await committed();
-  const created = { type: 'create_conversation', success: true, data: { id: 1, name: 'pair', members: ['alice', 'bob'], kind: 'group', description: '', created_at: 1_700_000_000 }, seq: 1 };
+  const created = { type: 'create_conversation', success: true, data: { id: 1, name: 'pair', members: ['alice', 'bob'], kind: 'group', description: '', created_at: 1_700_000_000, avatar_url: null }, seq: 1 };
   assert.deepEqual(alice.sent, [{ ...created, ref: 'c1' }]);
   assert.deepEqual(alice.others, [{ topic: 'conversation:1', text: JSON.stringify(created) }], 'every member socket but the caller');
   assert.deepEqual(published, []);

@@ -1,7 +1,7 @@
 // Idempotent sends, acknowledged-means-durable across SIGKILL, frame limits, expiry and graceful shutdown.
 import { test } from 'node:test';
+import { onDatabase } from './helpers/store.ts';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -112,11 +112,12 @@ test('a frame over 64 KiB closes the socket with 1009; one at the limit is answe
 test('a socket is closed when its session expires, without sending anything', async (t) => {
   const server: TestServer = await startServer(t);
   const alice = await person(server, 'alice');
-  const db = new Database(server.dbPath);
-  const user = db.prepare('SELECT id FROM users WHERE username = ?').get(alice.username) as { id: number };
   const now = Math.floor(Date.now() / 1000);
-  db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)').run('short-lived', user.id, now, now + 2);
-  db.close();
+  const user = await onDatabase(server, async (db) => {
+    const found = (await db.prepare<{ id: number }>('SELECT id FROM users WHERE username = $1').get(alice.username))!;
+    await db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)').run('short-lived', found.id, now, now + 2);
+    return found;
+  });
   const token = await new SignJWT({ username: alice.username, sid: 'short-lived' })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(String(user.id))
@@ -146,9 +147,7 @@ test('SIGTERM answers what is in flight, closes sockets with 1001 and exits 0', 
   assert.equal(await exit, 0);
   clearTimeout(timer);
   const acked = (await Promise.all(replies)).filter((content) => content !== undefined);
-  const db = new Database(server.dbPath, { readonly: true });
-  const stored = new Set(db.prepare("SELECT content FROM messages WHERE content LIKE 'last words %'").pluck().all() as string[]);
-  db.close();
+  const stored = new Set(await onDatabase(server, (db) => db.prepare("SELECT content FROM messages WHERE content LIKE 'last words %'").values<string>()));
   assert.ok(acked.length > 0, 'what was in flight was answered before the sockets closed');
   for (const content of acked) assert.ok(stored.has(content), `acknowledged "${content}" is stored`);
 });

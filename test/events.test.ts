@@ -1,7 +1,7 @@
 // Every seed event and envelope rule over a real socket: replies, every error string in check order, refs, codes.
 import { test } from 'node:test';
+import { onDatabase } from './helpers/store.ts';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { startServer } from './helpers/server.ts';
 import { person, rawSocket, settle, uniqueName, register, type Person } from './helpers/clients.ts';
 import { RequestError, type Client } from '../protocol/client.ts';
@@ -79,7 +79,7 @@ test('seed events', async (t) => {
 
   await t.test('self returns the account with a boolean is_online', async () => {
     const me = await alice.client.request('self');
-    assert.deepEqual(Object.keys(me), ['username', 'fullname', 'is_online', 'last_online', 'created_at', 'bio', 'status', 'status_text', 'email', 'email_verified', 'role', 'notifications', 'notify_reactions'], 'the seed\'s fields first');
+    assert.deepEqual(Object.keys(me), ['username', 'fullname', 'is_online', 'last_online', 'created_at', 'bio', 'status', 'status_text', 'avatar_url', 'email', 'email_verified', 'role', 'notifications', 'notify_reactions'], 'the seed\'s fields first');
     assert.equal(me.username, alice.username);
     assert.equal(me.fullname, `Full ${alice.username}`);
     assert.equal(me.is_online, true);
@@ -96,7 +96,7 @@ test('seed events', async (t) => {
     await rejects(c, { type: 'add_contact', contact_username: 'ghost_user' }, "no such user 'ghost_user' exists", 'not_found');
     const added = await c.request('add_contact', { contact_username: bob.username.toUpperCase() });
     assert.equal(added.message, `'${bob.username}' successfully added`);
-    assert.deepEqual(Object.keys(added.contact), ['username', 'fullname', 'is_online', 'last_online', 'created_at', 'bio', 'status', 'status_text']);
+    assert.deepEqual(Object.keys(added.contact), ['username', 'fullname', 'is_online', 'last_online', 'created_at', 'bio', 'status', 'status_text', 'avatar_url']);
     assert.deepEqual([added.contact.username, added.contact.fullname, added.contact.is_online], [bob.username, `Full ${bob.username}`, true]);
     await rejects(c, { type: 'add_contact', contact_username: bob.username }, `'${bob.username}' is already a contact`, 'conflict');
     await rejects(bob.client, { type: 'add_contact', contact_username: alice.username }, `'${alice.username}' is already a contact`, 'conflict');
@@ -130,7 +130,7 @@ test('seed events', async (t) => {
   await t.test('create_conversation: creator first, duplicates dropped, name optional', async () => {
     const c = alice.client;
     const made = await c.request('create_conversation', { name: 'Trio', members: [bob.username, carol.username.toUpperCase(), bob.username, alice.username] });
-    assert.deepEqual(Object.keys(made), ['id', 'name', 'members', 'kind', 'description', 'created_at'], 'the seed\'s fields first');
+    assert.deepEqual(Object.keys(made), ['id', 'name', 'members', 'kind', 'description', 'created_at', 'avatar_url'], 'the seed\'s fields first');
     assert.deepEqual([made.name, made.members], ['Trio', [alice.username, bob.username, carol.username]]);
     const unnamed = await c.request('create_conversation', { members: [carol.username] });
     assert.equal(unnamed.name, `${alice.username}, ${carol.username}`);
@@ -186,12 +186,12 @@ test('seed events', async (t) => {
   await t.test('send_message: the message, with replies and global ids', async () => {
     const room = await alice.client.request('create_conversation', { name: 'chat', members: [bob.username] });
     const first = await alice.client.request('send_message', { conversation_id: room.id, content: 'hello bob' });
-    assert.deepEqual(Object.keys(first), ['id', 'sender_username', 'conversation_id', 'reply_id', 'content', 'sent_at', 'edited_at', 'deleted', 'reactions', 'reply_to', 'mentions']);
-    assert.deepEqual({ ...first, sent_at: 0 }, { id: first.id, sender_username: alice.username, conversation_id: room.id, reply_id: null, content: 'hello bob', sent_at: 0, edited_at: null, deleted: false, reactions: [], reply_to: null, mentions: [] });
+    assert.deepEqual(Object.keys(first), ['id', 'sender_username', 'conversation_id', 'reply_id', 'content', 'sent_at', 'edited_at', 'deleted', 'reactions', 'reply_to', 'mentions', 'attachments']);
+    assert.deepEqual({ ...first, sent_at: 0 }, { id: first.id, sender_username: alice.username, conversation_id: room.id, reply_id: null, content: 'hello bob', sent_at: 0, edited_at: null, deleted: false, reactions: [], reply_to: null, mentions: [], attachments: [] });
     assert.ok(Math.abs(first.sent_at - Date.now() / 1000) < 60);
     const reply = await bob.client.request('send_message', { conversation_id: room.id, content: '  hi alice ✓ 🎉 ', reply_id: first.id });
     assert.deepEqual([reply.reply_id, reply.content, reply.sender_username], [first.id, '  hi alice ✓ 🎉 ', bob.username]);
-    assert.deepEqual(reply.reply_to, { id: first.id, sender_username: alice.username, content: 'hello bob', deleted: false }, 'a preview of the message replied to');
+    assert.deepEqual(reply.reply_to, { id: first.id, sender_username: alice.username, content: 'hello bob', deleted: false, attachments: [] }, 'a preview of the message replied to');
     const nulled = await bob.client.request('send_message', { conversation_id: room.id, content: 'null reply', reply_id: null });
     assert.equal(nulled.reply_id, null);
     const other = await alice.client.request('create_conversation', { name: 'other', members: [] });
@@ -213,7 +213,7 @@ test('seed events', async (t) => {
     const page1 = await bob.client.request('get_messages', { conversation_id: room.id });
     assert.equal(page1.conversation_id, room.id);
     assert.deepEqual(page1.messages.map((m) => m.id), sent.slice(150).reverse());
-    assert.deepEqual(Object.keys(page1.messages[0]!), ['id', 'sender_username', 'reply_id', 'content', 'sent_at', 'edited_at', 'deleted', 'reactions', 'reply_to', 'mentions']);
+    assert.deepEqual(Object.keys(page1.messages[0]!), ['id', 'sender_username', 'reply_id', 'content', 'sent_at', 'edited_at', 'deleted', 'reactions', 'reply_to', 'mentions', 'attachments']);
     assert.deepEqual([page1.messages[0]!.content, page1.messages[0]!.sender_username], ['m249', alice.username]);
     const page2 = await bob.client.request('get_messages', { conversation_id: room.id, before: page1.messages.at(-1)!.id });
     assert.deepEqual(page2.messages.map((m) => m.id), sent.slice(50, 150).reverse());
@@ -233,16 +233,19 @@ test('seed events', async (t) => {
 
   await t.test('self after the account is deleted: no such user', async () => {
     const doomed: Person = await person(server);
-    const db = new Database(server.dbPath);
-    db.prepare('DELETE FROM users WHERE username = ?').run(doomed.username);
-    db.close();
+    await onDatabase(server, (db) => db.prepare('DELETE FROM users WHERE username = $1').run(doomed.username));
     await rejects(doomed.client, { type: 'self' }, `no such user '${doomed.username}' exists`, 'not_found');
   });
 
   await t.test('a handler that throws answers internal; the socket and the server live on', async () => {
-    const db = new Database(server.dbPath);
-    db.exec("CREATE TRIGGER fail_on_demand BEFORE INSERT ON messages WHEN NEW.content = 'make it fail' BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
-    db.close();
+    await onDatabase(server, async (db) => {
+      if (db.engine === 'sqlite') {
+        await db.prepare("CREATE TRIGGER fail_on_demand BEFORE INSERT ON messages WHEN NEW.content = 'make it fail' BEGIN SELECT RAISE(ABORT, 'injected failure'); END").run();
+        return;
+      }
+      await db.prepare("CREATE FUNCTION fail_on_demand() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.content = 'make it fail' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$").run();
+      await db.prepare('CREATE TRIGGER fail_on_demand BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION fail_on_demand()').run();
+    });
     const room = await alice.client.request('create_conversation', { name: 'fragile', members: [bob.username] });
     await rejects(alice.client, { type: 'send_message', conversation_id: room.id, content: 'make it fail' }, 'internal server error', 'internal');
     const line = await server.waitForLog((entry) => entry.msg === 'handler failed');

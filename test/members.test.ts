@@ -48,7 +48,7 @@ test('members and roles', async (t) => {
     const before = await syncAll(newcomer.client);
     const added = await admin.client.request('add_members', { conversation_id: id, members: [newcomer.username, member.username] });
     assert.deepEqual({ ...added, conversation: { ...added.conversation, created_at: 0 } }, {
-      conversation: { id, name: 'team', members: [owner.username, admin.username, member.username, newcomer.username], kind: 'group', description: '', created_at: 0 },
+      conversation: { id, name: 'team', members: [owner.username, admin.username, member.username, newcomer.username], kind: 'group', description: '', created_at: 0, avatar_url: null },
       added: [newcomer.username],
       by: admin.username,
     });

@@ -92,7 +92,7 @@ test('messages', async (t) => {
     await expectError(alice.client, { type: 'react', message_id: secret.id, emoji: '👍' }, `message ${secret.id} was deleted`, 'conflict');
     const page = await alice.client.request('get_messages', { conversation_id: id, after: secret.id - 1, limit: 2 });
     assert.deepEqual(page.messages.map((message) => [message.id, message.content, message.deleted]), [[secret.id, '', true], [reply.id, 'do not post that', false]], 'the tombstone keeps its place');
-    assert.deepEqual(page.messages[1]!.reply_to, { id: secret.id, sender_username: bob.username, content: '', deleted: true }, 'replies show it deleted');
+    assert.deepEqual(page.messages[1]!.reply_to, { id: secret.id, sender_username: bob.username, content: '', deleted: true, attachments: [] }, 'replies show it deleted');
     const log = JSON.stringify(await syncAll(alice.client));
     assert.ok(!log.includes('hunter2'), 'no event in the log still holds the content');
     // An admin may delete anyone's message.

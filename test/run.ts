@@ -11,20 +11,26 @@ import { join } from 'node:path';
 import { installLine, missing } from './helpers/installed.ts';
 import { startPostgres, type PostgresCluster } from './helpers/postgres.ts';
 
-/**
- * Whether `npm test` runs the PostgreSQL pass by default. Off until the server selects PostgreSQL by
- * DATABASE_URL (issue 15) and test/helpers/server.ts passes engineEnv() on: until then that pass would
- * only run the SQLite suite a second time. `--engine=postgres` or `--engine=both` runs it regardless.
- */
-const postgresPassByDefault = false;
 
 /**
  * Files whose outcome does not depend on the storage engine: the SQLite pass runs them, the PostgreSQL
  * pass does not repeat them. Files named cluster*.test.ts always run once too: they start their own
  * nodes on PostgreSQL, or test the Redis parts, whichever pass they are in.
  */
-const engineIndependent = new Set(['throwaway.test.ts', 'protocol-docs.test.ts', 'client-build.test.ts', 'passwords.test.ts']);
-const runsOnce = (file: string) => engineIndependent.has(file.split('/').pop()!) || /(^|\/)cluster[^/]*\.test\.ts$/.test(file);
+const engineIndependent = new Set(['throwaway.test.ts', 'protocol-docs.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts']);
+/**
+ * Files about SQLite's own machinery (the database file and its lock, adopting the seed's file, online
+ * backups with VACUUM INTO, PRAGMA settings): the SQLite pass runs them. PostgreSQL's counterparts
+ * (migrations under a lock, a newer schema refused, the server going away, copy-to-postgres) are in
+ * postgres.test.ts, which makes its own databases on the run's cluster and so also runs once.
+ */
+const sqliteMachinery = new Set(['adopt.test.ts', 'backup.test.ts', 'startup.test.ts']);
+const runsOnce = (file: string) => {
+  const name = file.split('/').pop()!;
+  return engineIndependent.has(name) || sqliteMachinery.has(name) || postgresMachinery(file) || /^cluster[^/]*\.test\.ts$/.test(name);
+};
+/** Runs in the PostgreSQL pass when there is one (in the SQLite pass otherwise, where it skips saying why). */
+const postgresMachinery = (file: string) => file.split('/').pop() === 'postgres.test.ts';
 
 type Engine = 'sqlite' | 'postgres';
 
@@ -40,7 +46,7 @@ const files = named.length > 0 ? named : readdirSync(join(root, 'test')).filter(
 
 const given = process.env.PARLEY_TEST_POSTGRES;
 const postgresAvailable = given !== undefined || missing(['postgres']).length === 0;
-const wanted: Engine[] = choice === 'sqlite' ? ['sqlite'] : choice === 'postgres' ? ['postgres'] : choice === 'both' || postgresPassByDefault ? ['sqlite', 'postgres'] : ['sqlite'];
+let wanted: Engine[] = choice === 'sqlite' ? ['sqlite'] : choice === 'postgres' ? ['postgres'] : ['sqlite', 'postgres'];
 const notes: string[] = [];
 
 if (!postgresAvailable) {
@@ -53,10 +59,8 @@ if (!postgresAvailable) {
     console.error(`PostgreSQL is not installed: ${how}`);
     process.exit(1);
   }
-  const then = postgresPassByDefault ? 'npm test' : 'npm test -- --engine=both';
-  notes.push(`PostgreSQL not installed: the suite ran on SQLite only; ${how}, then ${then} runs it on PostgreSQL too.`);
-} else if (!wanted.includes('postgres')) {
-  notes.push('PostgreSQL pass off until the engine exists (postgresPassByDefault in test/run.ts); npm test -- --engine=both runs it now.');
+  wanted = ['sqlite'];
+  notes.push(`PostgreSQL not installed: the suite ran on SQLite only; ${how}, then npm test runs it on PostgreSQL too.`);
 }
 
 let cluster: PostgresCluster | undefined;
@@ -84,7 +88,9 @@ try {
   if (postgresAvailable && !given) cluster = await startPostgres();
   for (const engine of wanted) {
     if (interrupted) break;
-    const list = engine === 'sqlite' ? files : files.filter((file) => !runsOnce(file));
+    const list = engine === 'sqlite'
+      ? files.filter((file) => !(postgresMachinery(file) && wanted.includes('postgres')))
+      : files.filter((file) => postgresMachinery(file) || !runsOnce(file));
     if (list.length === 0) continue;
     const code = await pass(engine, list);
     outcomes.push(`${engine}: ${code === 0 ? 'passed' : `failed (exit code ${code})`}`);

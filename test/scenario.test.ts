@@ -17,7 +17,7 @@ test('a group from creation to ban, seen by three people', async (t) => {
   await ben.client.request('update_conversation', { conversation_id: id, name: 'summer trip' });
   const question = await cat.client.request('send_message', { conversation_id: id, content: 'where do we go?' });
   const answer = await ann.client.request('send_message', { conversation_id: id, content: 'the sea', reply_id: question.id });
-  assert.deepEqual(answer.reply_to, { id: question.id, sender_username: cat.username, content: 'where do we go?', deleted: false });
+  assert.deepEqual(answer.reply_to, { id: question.id, sender_username: cat.username, content: 'where do we go?', deleted: false, attachments: [] });
   await ben.client.request('react', { message_id: question.id, emoji: '🌊' });
   const edited = await cat.client.request('edit_message', { message_id: question.id, content: 'where shall we go?' });
   assert.deepEqual(edited.reactions, [{ emoji: '🌊', count: 1, me: false }]);

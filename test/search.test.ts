@@ -1,7 +1,7 @@
 // Message search: words, prefixes and phrases over what the caller can still see, with safe snippets.
 import { test } from 'node:test';
+import { withStore } from './helpers/store.ts';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,14 @@ test('search_messages', async (t) => {
     const [hit] = (await bob.client.request('search_messages', { query: 'ready' })).messages;
     assert.equal(hit!.snippet, 'The Soup is <mark>ready</mark> &lt;b&gt;now&lt;/b&gt;');
     assert.deepEqual([hit!.id, hit!.conversation_id, hit!.content, hit!.sender_username], [soup, room.id, 'The Soup is ready <b>now</b>', alice.username]);
+    // A long message: a window of words around the hit, with … where the text was cut, on either engine.
+    const words = Array.from({ length: 60 }, (_, i) => `w${i}`);
+    words[30] = 'zeppelin';
+    await alice.client.request('send_message', { conversation_id: room.id, content: words.join(' ') });
+    const [long] = (await bob.client.request('search_messages', { query: 'zeppelin' })).messages;
+    assert.match(long!.snippet, /^….* <mark>zeppelin<\/mark> .*…$/);
+    assert.ok(long!.snippet.split(' ').length <= 20, long!.snippet);
+    await alice.client.request('delete_message', { message_id: long!.id });
   });
 
   await t.test('malformed or hostile queries answer bad_request, never an SQL error', async () => {
@@ -96,12 +104,10 @@ test('one search examines a bounded number of matches, and pages on from where i
   await writer.client.request('send_message', { conversation_id: theirs.id, content: 'a needle the reader cannot see' });
   await first.stop();
   // 3,000 newer matches in a conversation the reader is not in, written straight into the database.
-  const db = new Database(join(dir, 'parley.db'));
-  const insert = db.prepare('INSERT INTO messages (conversation_id, sender_id, content, sent_at) VALUES (?, (SELECT id FROM users WHERE username = ?), ?, 1)');
-  db.transaction(() => {
-    for (let i = 0; i < 3000; i++) insert.run(theirs.id, writer.username, `needle number ${i}`);
-  })();
-  db.close();
+  await withStore(first, async ({ driver }) => {
+    const insert = driver.prepare('INSERT INTO messages (conversation_id, sender_id, content, sent_at) VALUES ($1, (SELECT id FROM users WHERE username = $2), $3, 1)');
+    for (let i = 0; i < 3000; i++) await insert.run(theirs.id, writer.username, `needle number ${i}`);
+  });
 
   const server = await startServer(t, {}, dir);
   const client = await connect(server, reader.token);

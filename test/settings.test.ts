@@ -37,6 +37,10 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ FILES_DIR: '' }, 'FILES_DIR must not be empty'],
     [{ MAX_UPLOAD_BYTES: '0' }, 'MAX_UPLOAD_BYTES must be a whole number from 1 to 10737418240'],
     [{ MAX_UPLOAD_BYTES: '25MiB' }, 'MAX_UPLOAD_BYTES must be a whole number from 1 to 10737418240'],
+    [{ UPLOAD_QUOTA_BYTES: '0' }, 'UPLOAD_QUOTA_BYTES must be a whole number from 1 to 1125899906842624'],
+    [{ UPLOADS_PER_HOUR: 'many' }, 'UPLOADS_PER_HOUR must be a whole number from 1 to 1000000'],
+    [{ UNATTACHED_FILE_HOURS: '0' }, 'UNATTACHED_FILE_HOURS must be a number of hours from 0.001 to 8760 (such as 24 or 0.5)'],
+    [{ UNATTACHED_FILE_HOURS: '1h' }, 'UNATTACHED_FILE_HOURS must be a number of hours from 0.001 to 8760 (such as 24 or 0.5)'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -53,6 +57,9 @@ test('defaults are those the README documents', () => {
     DBPATH: 'data/parley.db',
     FILES_DIR: 'data/files',
     MAX_UPLOAD_BYTES: 26214400,
+    UPLOAD_QUOTA_BYTES: 1073741824,
+    UPLOADS_PER_HOUR: 100,
+    UNATTACHED_FILE_HOURS: 24,
     CORS_ALLOW_ORIGIN: ['http://localhost:5173'],
     COOKIE_SECURE: true,
     COOKIE_SAMESITE: 'Lax',

@@ -1,7 +1,7 @@
 // The event log: a member who was away syncs and ends with exactly the state of a member who stayed.
 import { test } from 'node:test';
+import { onDatabase } from './helpers/store.ts';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,9 +178,7 @@ test('sync says reset when the log no longer reaches back that far', async (t) =
   const room = await alice.client.request('create_conversation', { members: [] });
   await alice.client.request('send_message', { conversation_id: room.id, content: 'old news' });
   await first.stop();
-  const db = new Database(first.dbPath);
-  db.prepare('UPDATE events SET created_at = 1').run(); // as if written long ago
-  db.close();
+  await onDatabase(first, (db) => db.prepare('UPDATE events SET created_at = 1').run()); // as if written long ago
 
   const second = await startServer(t, { EVENT_LOG_DAYS: '30' }, dir);
   await second.waitForLog((line) => line.msg === 'pruned the event log');

@@ -1,7 +1,7 @@
 // Who may open /ws: the cookie, forged and revoked tokens, foreign origins, the socket cap, and logout.
 import { test } from 'node:test';
+import { onDatabase } from './helpers/store.ts';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { SignJWT, decodeJwt, base64url } from 'jose';
 import { startServer, testSecret, type TestServer } from './helpers/server.ts';
@@ -81,9 +81,7 @@ test('WebSocket authentication', async (t) => {
     const username = uniqueName();
     await register(server, username);
     const token = await login(server, username);
-    const db = new Database(server.dbPath);
-    db.prepare('DELETE FROM users WHERE username = ?').run(username);
-    db.close();
+    await onDatabase(server, (db) => db.prepare('DELETE FROM users WHERE username = $1').run(username));
     assert.deepEqual(await closedWith(server, `login-token=${token}`), { code: 4003, reason: `'${username}' doesn't exists` });
     const verify = await http(server.http, 'GET', '/auth/verify', { headers: { cookie: `login-token=${token}` } });
     assert.deepEqual([verify.status, verify.body], [401, 'invalid login-token']);

@@ -1,6 +1,7 @@
 // Events about your account's sessions and password, deleting it, and the administrators' events.
 import * as v from 'valibot';
 import { event, fields, limits, seconds, pageLimit } from '../spec.ts';
+import { avatarUrl } from './files.ts';
 
 const password = (field: string) => v.pipe(v.string(`${field} must be a string`), v.nonEmpty(`${field} must not be empty`));
 
@@ -59,6 +60,7 @@ export const AdminUser = v.object({
   is_online: v.boolean(),
   created_at: seconds,
   last_online: seconds,
+  avatar_url: avatarUrl,
 });
 
 export const admin_list_users = event({

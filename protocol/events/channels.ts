@@ -1,6 +1,7 @@
 // Events about channels: public conversations anyone can find and join, and who is kept out of them.
 import * as v from 'valibot';
 import { add_members } from './members.ts';
+import { avatarUrl } from './files.ts';
 import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageLimit, cursor } from '../spec.ts';
 
 const username = v.string('expected username as string');
@@ -12,6 +13,7 @@ export const Channel = v.object({
   member_count: v.number(),
   created_at: seconds,
   joined: v.pipe(v.boolean(), v.description('whether you are a member')),
+  avatar_url: avatarUrl,
 });
 
 export const list_channels = event({

@@ -3,6 +3,7 @@ import * as v from 'valibot';
 import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard } from '../spec.ts';
 import { Message } from './messages.ts';
 import { NotificationSetting } from './notifications.ts';
+import { avatar, avatarUrl } from './files.ts';
 
 export const kinds = ['group', 'direct', 'channel'] as const;
 export const roles = ['owner', 'admin', 'member'] as const;
@@ -15,6 +16,7 @@ export const Conversation = v.object({
   kind: v.picklist(kinds),
   description: v.string(),
   created_at: seconds,
+  avatar_url: avatarUrl,
 });
 
 
@@ -63,6 +65,7 @@ export const ConversationItem = v.object({
   pinned: v.boolean(),
   created_at: seconds,
   notifications: v.pipe(v.nullable(NotificationSetting), v.description('the level you set here (`set_notifications`) while it lasts; null: your default applies')),
+  avatar_url: avatarUrl,
 });
 
 export const get_conversations = event({
@@ -92,15 +95,16 @@ export const get_conversation_info = event({
 });
 
 export const update_conversation = event({
-  summary: 'Renames a conversation or changes its description (owners and admins).',
+  summary: 'Renames a conversation, or changes its description or picture (owners and admins).',
   request: fields({
     conversation_id: conversationId,
     name: v.pipe(v.nullish(name), v.description('optional; the new name')),
     description: v.pipe(v.nullish(description), v.description('optional; the new description')),
+    avatar: avatar('its'),
   }),
-  reply: v.object({ conversation_id: id, name: v.string(), description: v.string(), by: v.string() }),
+  reply: v.object({ conversation_id: id, name: v.string(), description: v.string(), avatar_url: avatarUrl, by: v.string() }),
   guard,
-  errors: ['nothing_to_update', 'admins_only'],
+  errors: ['nothing_to_update', 'admins_only', 'no_such_file', 'not_an_image'],
   fanout: 'The same success event is pushed to every socket of every member.',
 });
 

@@ -2,6 +2,7 @@
 import * as v from 'valibot';
 import { event, id, limits, fields, seconds, conversationId, conversationGuard as guard } from '../spec.ts';
 import { Conversation, Role } from './conversations.ts';
+import { avatarUrl } from './files.ts';
 
 const username = v.string('expected username as string');
 
@@ -12,6 +13,7 @@ export const Member = v.object({
   is_online: v.boolean(),
   last_read_id: v.pipe(v.number(), v.description('the newest message they marked read; 0 for none')),
   joined_at: seconds,
+  avatar_url: avatarUrl,
 });
 
 export const get_members = event({

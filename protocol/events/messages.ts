@@ -1,6 +1,7 @@
 // Events about messages in a conversation: sending, reading, editing, deleting, reacting and searching.
 import * as v from 'valibot';
 import { event, id, integer, limits, seconds, fields, conversationId, conversationGuard as guard, pageLimit, cursor } from '../spec.ts';
+import { Attachment, fileId } from './files.ts';
 
 const replyId = v.pipe(v.nullable(id), v.description('the message replied to, or null'));
 
@@ -15,6 +16,7 @@ export const ReplyPreview = v.object({
   sender_username: v.string(),
   content: v.pipe(v.string(), v.description(`its first ${limits.preview} characters; empty once it is deleted`)),
   deleted: v.boolean(),
+  attachments: v.pipe(v.array(Attachment), v.description('the files it carries, as on the message (none once it is deleted)')),
 });
 
 const sender = v.pipe(v.string(), v.description('"deleted user" once the sender\'s account is gone'));
@@ -26,16 +28,15 @@ const messageFields = {
   reactions: v.pipe(v.array(Reaction), v.description('one entry per emoji, in the order they were first used')),
   reply_to: v.pipe(v.nullable(ReplyPreview), v.description('for a reply, a preview of the message replied to')),
   mentions: v.pipe(v.array(v.string()), v.description('the members it @mentioned when it was sent (`@username` in its content), in order; empty once deleted')),
+  attachments: v.pipe(v.array(Attachment), v.description('the files it carries, in order; none once deleted')),
 };
 
 export const Message = v.object({ id, sender_username: sender, reply_id: replyId, ...messageFields });
 /** A message with its conversation, in the seed's field order. */
 export const ConversationMessage = v.object({ id, sender_username: sender, conversation_id: id, reply_id: replyId, ...messageFields });
 
-const content = v.pipe(
-  v.string('expected content as string'),
-  v.check((text) => text.trim() !== '', 'message content should be non empty string'),
-);
+// Blank content is refused by the handler (empty_message) unless the message carries files.
+const content = v.pipe(v.string('expected content as string'), v.description('may be blank only when the message carries files'));
 export const messageId = integer('expected message_id as integer');
 
 export const send_message = event({
@@ -57,10 +58,17 @@ export const send_message = event({
       ),
       v.description('optional; your name for this message: sending it again returns the message already sent and pushes nothing'),
     ),
+    attachments: v.pipe(
+      v.nullish(v.pipe(
+        v.array(fileId('attachments must be a list of file ids (32 hexadecimal digits each, as POST /files answered)'), 'attachments must be a list of file ids (32 hexadecimal digits each, as POST /files answered)'),
+        v.maxLength(limits.attachments, `a message may carry at most ${limits.attachments} files`),
+      )),
+      v.description(`optional; ids of files you uploaded (POST /files), at most ${limits.attachments}, in the order to show them; a file listed twice is attached once`),
+    ),
   }),
   reply: ConversationMessage,
   guard,
-  errors: ['client_id_used', 'content_too_long', 'you_blocked', 'no_such_reply'],
+  errors: ['empty_message', 'client_id_used', 'content_too_long', 'no_such_file', 'you_blocked', 'no_such_reply'],
   fanout: 'The same success event is pushed once to every other socket of every member, the sender\'s other sockets included.',
 });
 
@@ -79,15 +87,15 @@ export const get_messages = event({
 });
 
 export const edit_message = event({
-  summary: 'Changes the content of a message you sent.',
+  summary: 'Changes the content of a message you sent; its files stay.',
   request: fields({ message_id: messageId, content }),
   reply: ConversationMessage,
-  errors: ['no_such_message', 'sender_only', 'message_deleted', 'content_too_long'],
+  errors: ['no_such_message', 'sender_only', 'message_deleted', 'empty_message', 'content_too_long'],
   fanout: 'The same success event is pushed to every socket of every member (each with its own `me` in reactions).',
 });
 
 export const delete_message = event({
-  summary: 'Deletes a message (its sender, or an owner or admin of the conversation): its content and reactions go, a tombstone stays, and the event log forgets the content too.',
+  summary: 'Deletes a message (its sender, or an owner or admin of the conversation): its content, reactions and files go (a file nothing else refers to is removed, for its uploader too), a tombstone stays, and the event log forgets the content and files too.',
   request: fields({ message_id: messageId }),
   reply: ConversationMessage,
   errors: ['no_such_message', 'message_deleted', 'cannot_delete'],

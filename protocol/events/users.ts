@@ -2,6 +2,7 @@
 import * as v from 'valibot';
 import { event, seconds, fields, limits, pageLimit } from '../spec.ts';
 import { Level, levels } from './notifications.ts';
+import { avatar, avatarUrl } from './files.ts';
 
 export const statuses = ['online', 'away', 'busy', 'invisible'] as const;
 
@@ -17,6 +18,7 @@ export const User = v.object({
     v.description('what they chose while online (`invisible` only on your own account); `offline` when `is_online` is false'),
   ),
   status_text: v.string(),
+  avatar_url: avatarUrl,
 });
 
 export const Self = v.object({
@@ -38,7 +40,7 @@ export const self = event({
 });
 
 export const update_profile = event({
-  summary: 'Changes your full name, bio or email, or what notifies your devices. A new email is unverified: a code is mailed to it for `verify_email`.',
+  summary: 'Changes your full name, bio, email or picture, or what notifies your devices. A new email is unverified: a code is mailed to it for `verify_email`.',
   request: fields({
     fullname: v.pipe(
       v.nullish(v.pipe(
@@ -58,9 +60,10 @@ export const update_profile = event({
       v.description('optional; your default level: `all` messages notify your devices, only those that @mention you, or `none`'),
     ),
     notify_reactions: v.pipe(v.nullish(v.boolean('notify_reactions must be true or false')), v.description('optional; whether a reaction to your message notifies you')),
+    avatar: avatar('your'),
   }),
   reply: Self,
-  errors: ['nothing_to_update_profile', 'too_many_code_mails'],
+  errors: ['nothing_to_update_profile', 'no_such_file', 'not_an_image', 'too_many_code_mails'],
   fanout: 'Your contacts and your other sockets are pushed `user_updated` with your public profile.',
 });
 

@@ -1,7 +1,7 @@
 // Checks the JSON bodies of /register and /auth/login, in the seed's order, then Parley's own rules.
 import { limits } from '../../protocol/index.ts';
 import type { Settings } from '../config.ts';
-import { loneSurrogateIn } from '../unicode.ts';
+import { unstorableIn } from '../unicode.ts';
 
 type Field = 'username' | 'password' | 'fullname' | 'code' | 'new_password';
 
@@ -22,7 +22,11 @@ export function readFields<F extends Field>(body: string, fields: readonly F[]):
   for (const field of fields) if (typeof record[field] !== 'string') return { problem: `${field} should be a string` };
   for (const field of fields) if (record[field] === '') return { problem: `${field} should not be empty` };
   // A lone surrogate would be hashed or stored as U+FFFD: two different passwords would be the same one.
-  for (const field of fields) if (loneSurrogateIn(record[field] as string)) return { problem: `${field} should be well-formed Unicode text (it holds a lone surrogate)` };
+  for (const field of fields) {
+    const unstorable = unstorableIn(record[field] as string);
+    if (unstorable === 'nul') return { problem: `${field} should not contain the NUL character` };
+    if (unstorable) return { problem: `${field} should be well-formed Unicode text (it holds a lone surrogate)` };
+  }
   return { values: record as Record<F, string> };
 }
 

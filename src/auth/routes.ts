@@ -121,32 +121,36 @@ export function authRoutes(app: App): Routes {
     const now = app.now();
     const clear = [['Set-Cookie', clearLoginCookie(app.settings)], ['Set-Cookie', clearRefreshCookie(app.settings)]] as const;
     const session = await app.store.sessions.byRefresh(hash, now);
-    if (!session) {
-      const reused = await app.store.sessions.usedRefresh(hash, now);
-      // Two tabs refreshing at once send the same token: the one just rotated is honoured for
-      // REFRESH_GRACE_SECONDS (with a login token only: the refresh cookie the other answer set stays current).
-      const grace = reused && reused.live === 1 && now - reused.used_at < app.settings.REFRESH_GRACE_SECONDS ? await app.store.users.byId(reused.user_id) : undefined;
-      if (reused && grace && grace.account_status !== 'suspended') {
-        const token = await app.tokens.sign(grace, reused.session_id, now);
-        return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)]] };
+    if (session) {
+      const user = await app.store.users.byId(session.user_id);
+      if (!user || user.account_status === 'suspended') return { status: 401, body: 'invalid refresh-token', headers: clear };
+      const next = randomBytes(32).toString('base64url');
+      const rotated = await app.commit.run(async () => {
+        if (!(await app.store.sessions.rotate(session.id, hash, hashRefresh(next), now))) return false;
+        await app.store.sessions.touch(session.id, now);
+        return true;
+      });
+      if (rotated) {
+        const token = await app.tokens.sign(user, session.id, now);
+        return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, next)]] };
       }
-      if (reused) {
-        // Someone replayed a token that was already rotated: the session is compromised, so it ends.
-        await app.commit.run((job) => endSessions(inJob(app, job), [reused.session_id], 'refresh_reused'));
-        app.log.warn('refresh token reused: session revoked', { session: reused.session_id, ip: request.ip });
-        return { status: 401, body: 'refresh-token already used: the session is revoked, log in again', headers: clear };
-      }
-      return { status: 401, body: 'invalid refresh-token', headers: clear };
+      // Another refresh with the same token rotated it in the meantime: this one is the second of two.
     }
-    const user = await app.store.users.byId(session.user_id);
-    if (!user || user.account_status === 'suspended') return { status: 401, body: 'invalid refresh-token', headers: clear };
-    const next = randomBytes(32).toString('base64url');
-    await app.commit.run(async () => {
-      await app.store.sessions.rotate(session.id, hash, hashRefresh(next), now);
-      await app.store.sessions.touch(session.id, now);
-    });
-    const token = await app.tokens.sign(user, session.id, now);
-    return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, next)]] };
+    const reused = await app.store.sessions.usedRefresh(hash, now);
+    // Two tabs refreshing at once send the same token: the one just rotated is honoured for
+    // REFRESH_GRACE_SECONDS (with a login token only: the refresh cookie the other answer set stays current).
+    const grace = reused && reused.live === 1 && now - reused.used_at < app.settings.REFRESH_GRACE_SECONDS ? await app.store.users.byId(reused.user_id) : undefined;
+    if (reused && grace && grace.account_status !== 'suspended') {
+      const token = await app.tokens.sign(grace, reused.session_id, now);
+      return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)]] };
+    }
+    if (reused) {
+      // Someone replayed a token that was already rotated: the session is compromised, so it ends.
+      await app.commit.run((job) => endSessions(inJob(app, job), [reused.session_id], 'refresh_reused'));
+      app.log.warn('refresh token reused: session revoked', { session: reused.session_id, ip: request.ip });
+      return { status: 401, body: 'refresh-token already used: the session is revoked, log in again', headers: clear };
+    }
+    return { status: 401, body: 'invalid refresh-token', headers: clear };
   }
 
   /** Mails a reset code to the account's verified email; the answer is the same whether or not there is one. */

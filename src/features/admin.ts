@@ -5,6 +5,7 @@ import { endSessions } from '../auth/sessions.ts';
 import type { Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
 import type { Handlers } from './handler.ts';
+import { avatarUrl } from './files.ts';
 
 /** The role is read from the database each time: a revoked admin loses the events at once. */
 export async function asAdmin(ctx: Ctx, type: string): Promise<void> {
@@ -38,6 +39,7 @@ export const adminHandlers = {
           is_online: ctx.registry.isOnline(row.id),
           created_at: row.created_at,
           last_online: row.last_online,
+          avatar_url: avatarUrl(row.avatar_file_id),
         })),
         next: rows.length > size ? page.at(-1)!.username : null,
       };

@@ -2,6 +2,7 @@
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView } from './conversations.ts';
+import { avatarUrl } from './files.ts';
 import { asAdmin, memberOf } from './membership.ts';
 import { tell, type Handlers } from './handler.ts';
 
@@ -14,6 +15,7 @@ export const channelHandlers = {
       return {
         channels: rows.slice(0, size).map((row) => ({
           id: row.id, name: row.name, description: row.description, member_count: row.member_count, created_at: row.created_at, joined: row.joined === 1,
+          avatar_url: avatarUrl(row.avatar_file_id),
         })),
         has_more: rows.length > size,
       };

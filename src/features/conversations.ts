@@ -9,9 +9,13 @@ import { directKey, type ConversationRow } from '../storage/conversations.ts';
 import { tell, type Handlers } from './handler.ts';
 import { invitable } from './users.ts';
 import { notifyJoined } from './notify.ts';
+import { avatarUrl, ownImage, replacePicture } from './files.ts';
 
 export async function conversationView(ctx: Ctx, row: ConversationRow) {
-  return { id: row.id, name: row.name, members: await ctx.store.conversations.memberUsernames(row.id), kind: row.kind, description: row.description, created_at: row.created_at };
+  return {
+    id: row.id, name: row.name, members: await ctx.store.conversations.memberUsernames(row.id), kind: row.kind, description: row.description,
+    created_at: row.created_at, avatar_url: avatarUrl(row.avatar_file_id),
+  };
 }
 
 export const conversationHandlers = {
@@ -49,7 +53,7 @@ export const conversationHandlers = {
         directKey: kind === 'direct' ? directKey(me.id, ids[1]!) : null,
         now,
       });
-      const data = { id, name: title, members: usernames, kind: kind ?? 'group', description: description ?? '', created_at: now };
+      const data = { id, name: title, members: usernames, kind: kind ?? 'group', description: description ?? '', created_at: now, avatar_url: null };
       await notifyJoined(ctx, data, me, ids);
       return tell(data, { conversation: id, joined: ids });
     },
@@ -88,6 +92,7 @@ export const conversationHandlers = {
           pinned: row.pinned === 1,
           created_at: row.created_at,
           notifications: levels.get(row.id) ?? null,
+          avatar_url: avatarUrl(row.avatar_file_id),
         };
       });
       if (sort !== 'recent') return items;
@@ -107,12 +112,14 @@ export const conversationHandlers = {
   update_conversation: {
     schema: events.update_conversation.request,
     guard: memberOf,
-    async run(ctx, { conversation_id, name, description }) {
-      if (name == null && description == null) throw fail('nothing_to_update');
-      const { conversation } = await asAdmin(ctx, conversation_id, 'change its name or description');
+    async run(ctx, { conversation_id, name, description, avatar }) {
+      if (name == null && description == null && avatar === undefined) throw fail('nothing_to_update');
+      const { conversation } = await asAdmin(ctx, conversation_id, 'change its name, description or picture');
+      const picture = avatar === undefined ? conversation.avatar_file_id : await ownImage(ctx, avatar);
       const next = { name: name ?? conversation.name, description: description ?? conversation.description };
       await ctx.store.conversations.update(conversation_id, next.name, next.description);
-      return tell({ conversation_id, ...next, by: ctx.caller.user.username }, { conversation: conversation_id });
+      await replacePicture(ctx, conversation.avatar_file_id, picture, (fileId) => ctx.store.files.setConversationAvatar(conversation_id, fileId));
+      return tell({ conversation_id, ...next, avatar_url: avatarUrl(picture), by: ctx.caller.user.username }, { conversation: conversation_id });
     },
   },
   delete_conversation: {
@@ -157,7 +164,11 @@ export const conversationHandlers = {
  */
 export async function removeConversation(ctx: Ctx, conversationId: number): Promise<number[]> {
   const memberIds = (await ctx.store.conversations.members(conversationId)).map((member) => member.id);
+  // Its files and picture go too, unless something else refers to them.
+  const avatar = (await ctx.store.conversations.byId(conversationId))?.avatar_file_id;
+  const files = [...(await ctx.store.files.attachedIn(conversationId)), ...(avatar ? [avatar] : [])];
   await ctx.store.conversations.remove(conversationId, ctx.now());
+  await ctx.store.files.remove(files, ctx.now());
   await ctx.store.events.forgetConversation(conversationId);
   await ctx.store.members.dropPeriods(conversationId);
   ctx.job.after((committed) => committed && ctx.registry.unsubscribe(memberIds, conversationTopic(conversationId)));

@@ -14,6 +14,7 @@ import { typingHandlers } from './typing.ts';
 import { accountHandlers } from './account.ts';
 import { adminHandlers } from './admin.ts';
 import { notificationHandlers } from './notifications.ts';
+import { fileHandlers } from './files.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -24,6 +25,7 @@ export const handlers = {
   ...channelHandlers,
   ...messageHandlers,
   ...searchHandlers,
+  ...fileHandlers,
   ...receiptHandlers,
   ...typingHandlers,
   ...accountHandlers,

@@ -8,6 +8,7 @@ import type { Ctx } from '../context.ts';
 import { tell, type Audience, type Handlers } from './handler.ts';
 import type { MemberRow } from '../storage/members.ts';
 import { notifyJoined } from './notify.ts';
+import { avatarUrl } from './files.ts';
 
 /** A member named by username, with their role; `not_member` otherwise. */
 export async function namedMember(ctx: Ctx, conversationId: number, username: string) {
@@ -33,6 +34,7 @@ export const memberHandlers = {
         is_online: online(member),
         last_read_id: member.read_id,
         joined_at: member.joined_at,
+        avatar_url: avatarUrl(member.avatar_file_id),
       }));
     },
   },

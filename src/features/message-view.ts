@@ -3,6 +3,7 @@ import type * as v from 'valibot';
 import type { events } from '../../protocol/index.ts';
 import type { MessageRow } from '../storage/messages.ts';
 import type { Store } from '../storage/index.ts';
+import { attachmentView } from './files.ts';
 
 type ConversationMessage = v.InferOutput<(typeof events)['send_message']['reply']>;
 
@@ -13,7 +14,9 @@ export type SharedMessage = Omit<ConversationMessage, 'reactions'> & { reactions
 /** Events whose data holds reactions, and so differs per reader: `me` is theirs. */
 export const personal: ReadonlySet<string> = new Set(['edit_message', 'react', 'unreact']);
 
-function shared(row: MessageRow, reactions: SharedReaction[], mentions: string[]): SharedMessage {
+type Attachments = SharedMessage['attachments'];
+
+function shared(row: MessageRow, reactions: SharedReaction[], mentions: string[], files: Map<number, Attachments>): SharedMessage {
   return {
     id: row.id,
     sender_username: row.sender_username,
@@ -27,28 +30,33 @@ function shared(row: MessageRow, reactions: SharedReaction[], mentions: string[]
     reply_to:
       row.reply_id === null || row.reply_content === null
         ? null
-        : { id: row.reply_id, sender_username: row.reply_sender ?? 'deleted user', content: row.reply_content, deleted: row.reply_deleted_at !== null },
+        : { id: row.reply_id, sender_username: row.reply_sender ?? 'deleted user', content: row.reply_content, deleted: row.reply_deleted_at !== null, attachments: files.get(row.reply_id) ?? [] },
     mentions,
+    attachments: files.get(row.id) ?? [],
   };
 }
 
 /** Items grouped by the message they belong to, in the order given. */
-function byMessage<T, U>(items: readonly T[], messageId: (item: T) => number, value: (item: T) => U): Map<number, U[]> {
+function byMessage<T, U>(items: readonly T[], messageOf: (item: T) => number, view: (item: T) => U): Map<number, U[]> {
   const grouped = new Map<number, U[]>();
   for (const item of items) {
-    let list = grouped.get(messageId(item));
-    if (!list) grouped.set(messageId(item), (list = []));
-    list.push(value(item));
+    let list = grouped.get(messageOf(item));
+    if (!list) grouped.set(messageOf(item), (list = []));
+    list.push(view(item));
   }
   return grouped;
 }
 
-/** Messages as the log keeps them, their reactions and their mentions read in one query each. */
+/** Messages as the log keeps them: their reactions, their mentions, and their files (and those of the messages they reply to), one query each. */
 export async function sharedMessages(store: Store, rows: readonly MessageRow[]): Promise<SharedMessage[]> {
   const ids = rows.map((row) => row.id);
-  const reactions = byMessage(await store.messages.reactions(ids), (reaction) => reaction.message_id, (reaction) => ({ emoji: reaction.emoji, count: reaction.count, users: JSON.parse(reaction.users) as string[] }));
+  const reactions = byMessage(await store.messages.reactions(ids), (reaction) => reaction.message_id, (reaction) => ({
+    emoji: reaction.emoji, count: reaction.count, users: JSON.parse(reaction.users) as string[],
+  }));
   const mentions = byMessage(await store.mentions.of(ids), (mention) => mention.message_id, (mention) => mention.username);
-  return rows.map((row) => shared(row, reactions.get(row.id) ?? [], mentions.get(row.id) ?? []));
+  const replied = rows.flatMap((row) => (row.reply_id === null ? [] : [row.reply_id]));
+  const files = byMessage(await store.files.ofMessages([...new Set([...ids, ...replied])]), (file) => file.message_id, attachmentView);
+  return rows.map((row) => shared(row, reactions.get(row.id) ?? [], mentions.get(row.id) ?? [], files));
 }
 
 /** A message as `username` sees it. */

@@ -6,6 +6,7 @@ import { forReader, listedFor, sharedMessages, type SharedMessage } from './mess
 import { tell, type Handlers } from './handler.ts';
 import { mentionsIn } from './mentions.ts';
 import { notifyMessage, notifyReaction } from './notify.ts';
+import { attachmentView, ownFiles } from './files.ts';
 import type { Ctx } from '../context.ts';
 
 function checkLength(ctx: Ctx, content: string): void {
@@ -33,8 +34,10 @@ export const messageHandlers = {
   send_message: {
     schema: events.send_message.request,
     guard: memberOf,
-    async run(ctx, { conversation_id, content, reply_id, client_id }) {
+    async run(ctx, { conversation_id, content, reply_id, client_id, attachments }) {
       const me = ctx.caller.user;
+      const fileIds = attachments ?? [];
+      if (content.trim() === '' && fileIds.length === 0) throw fail('empty_message');
       const clientId = client_id ?? null;
       const earlier = clientId === null ? undefined : await ctx.store.messages.byClientId(me.id, clientId);
       if (earlier !== undefined) {
@@ -46,6 +49,7 @@ export const messageHandlers = {
         return forReader((await sharedMessages(ctx.store, [row]))[0]!, me.username);
       }
       checkLength(ctx, content);
+      const files = await ownFiles(ctx, fileIds);
       const conversation = (await ctx.store.conversations.byId(conversation_id))!;
       if (conversation.kind === 'direct') {
         // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
@@ -66,12 +70,16 @@ export const messageHandlers = {
         // A sent message ends its sender's typing, once the message itself is out.
         queueMicrotask(() => ctx.typing.set(conversation_id, me, false));
       });
+      await ctx.store.files.attach(id, conversation_id, files.map((file) => file.id));
       const replyTo = replied
-        ? { id: replied.id, sender_username: replied.sender_username, content: preview(replied.content), deleted: replied.deleted_at !== null }
+        ? {
+          id: replied.id, sender_username: replied.sender_username, content: preview(replied.content), deleted: replied.deleted_at !== null,
+          attachments: (await ctx.store.files.ofMessages([replied.id])).map(attachmentView),
+        }
         : null;
       const message = {
         id, sender_username: me.username, conversation_id, reply_id: replyId, content, sent_at: sentAt,
-        edited_at: null, deleted: false, reactions: [], reply_to: replyTo, mentions: mentions.map((member) => member.username),
+        edited_at: null, deleted: false, reactions: [], reply_to: replyTo, mentions: mentions.map((member) => member.username), attachments: files.map(attachmentView),
       };
       return tell(message, { conversation: conversation_id, message: id, actor: me.id });
     },
@@ -97,6 +105,8 @@ export const messageHandlers = {
       const { message } = await visibleMessage(ctx, message_id);
       if (message.sender_id !== ctx.caller.user.id) throw fail('sender_only', { id: message_id });
       if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
+      // A caption may be taken away from files; a message of words alone keeps some.
+      if (content.trim() === '' && (await ctx.store.files.ofMessages([message_id])).length === 0) throw fail('empty_message');
       checkLength(ctx, content);
       const now = ctx.now();
       await ctx.store.messages.edit(message_id, content, now);
@@ -113,6 +123,8 @@ export const messageHandlers = {
       if (message.sender_id !== ctx.caller.user.id && !isAdmin(member)) throw fail('cannot_delete', { id: message_id });
       await ctx.store.messages.tombstone(message_id, ctx.now());
       await ctx.store.mentions.drop(message_id);
+      // Its files go for everyone: those nothing else refers to are removed (their bytes once no file refers to them).
+      await ctx.store.files.remove(await ctx.store.files.detach(message_id), ctx.now());
       const tombstone = await sharedMessage(ctx, message_id);
       // The log forgets the content too: every event about the message now holds the tombstone.
       await ctx.store.events.tombstone(message_id, tombstone);

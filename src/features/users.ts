@@ -6,6 +6,7 @@ import { logAndDeliver } from '../fanout.ts';
 import { announce } from './presence.ts';
 import { codeMailWait, sendCode, useCode } from '../auth/codes.ts';
 import { tell, type Handlers } from './handler.ts';
+import { avatarUrl, ownImage, replacePicture } from './files.ts';
 import type { App, Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
 
@@ -31,6 +32,7 @@ export function userView(app: App, row: UserRow, viewer: Viewer): v.InferOutput<
     bio: row.bio,
     status: online ? row.status : 'offline',
     status_text: row.status_text,
+    avatar_url: avatarUrl(row.avatar_file_id),
   };
 }
 
@@ -77,9 +79,10 @@ export const userHandlers = {
   },
   update_profile: {
     schema: events.update_profile.request,
-    async run(ctx, { fullname, bio, email, notifications, notify_reactions }) {
-      if (fullname == null && bio == null && email == null && notifications == null && notify_reactions == null) throw fail('nothing_to_update_profile');
+    async run(ctx, { fullname, bio, email, avatar, notifications, notify_reactions }) {
+      if (fullname == null && bio == null && email == null && avatar === undefined && notifications == null && notify_reactions == null) throw fail('nothing_to_update_profile');
       const row = await currentUser(ctx);
+      const picture = avatar === undefined ? row.avatar_file_id : await ownImage(ctx, avatar);
       const changedEmail = email != null && email !== row.email;
       if (changedEmail) {
         const wait = await codeMailWait(ctx, row.id, 'verify', email);
@@ -91,6 +94,7 @@ export const userHandlers = {
         email: email ?? row.email,
         emailVerified: changedEmail ? false : row.email_verified === 1,
       });
+      await replacePicture(ctx, row.avatar_file_id, picture, (fileId) => ctx.store.files.setUserAvatar(row.id, fileId));
       if (changedEmail) await sendCode(ctx, row.id, 'verify', email);
       if (notifications != null || notify_reactions != null) {
         await ctx.store.notifications.setDefaults(row.id, notifications ?? row.notify_default, notify_reactions ?? row.notify_reactions === 1);

@@ -3,6 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp from 'sharp';
 import { stripMetadata } from './strip.ts';
+import { limits } from '../../protocol/index.ts';
 
 /** Bytes of a file's start that decide its type (what file-type reads for most formats). */
 export const sampleSize = 4100;
@@ -24,7 +25,7 @@ export const maxAvifPixels = 12_000_000;
 /** PNG, WebP and GIF files up to this size are cleaned in memory, without decoding; larger ones are re-encoded. */
 const strippedInMemory = 64 * 1024 * 1024;
 /** Thumbnails fit in this square (a chat bubble at twice its CSS size), as WebP, first frame only. */
-export const thumbnailSide = 480;
+export const thumbnailSide = limits.thumbnailSide;
 export const thumbnailType = 'image/webp';
 
 const whitespace = new Set([0x09, 0x0a, 0x0c, 0x0d, 0x20]);

@@ -20,8 +20,13 @@ export interface FileRecords<Uploader> {
    * the record stays unattached (to be swept like any unattached upload).
    */
   recordUpload(uploader: Uploader, file: StoredFile): Promise<{ readonly id: string } | { readonly refuse: Response }>;
-  /** The file `id` names, when the caller may download it; undefined otherwise, whether or not it exists (both are 404). */
-  authorizeDownload(id: string, request: RequestHead): Promise<StoredFile | undefined>;
+  /** Called once for every upload `authorizeUpload` let through, when it has ended, however it ended (recorded, refused, cut off, or the client gone). */
+  uploadEnded(uploader: Uploader): void;
+  /**
+   * The file `id` names, when the caller may download it; undefined otherwise, whether or not it
+   * exists (both are 404). A refusal that says nothing of the file (no valid cookie: 401) is sent as it is.
+   */
+  authorizeDownload(id: string, request: RequestHead): Promise<StoredFile | { readonly refuse: Response } | undefined>;
 }
 
 export type FileRouteParts<Uploader> = {
@@ -47,11 +52,19 @@ export function fileRoutes<Uploader>(parts: FileRouteParts<Uploader>): Routes {
   async function upload(request: StreamedRequest): Promise<Response> {
     const who = await records.authorizeUpload(request);
     if ('refuse' in who) return who.refuse;
+    try {
+      return await receive(request, who.uploader);
+    } finally {
+      records.uploadEnded(who.uploader);
+    }
+  }
+
+  async function receive(request: StreamedRequest, uploader: Uploader): Promise<Response> {
     const received = await receiveUpload(request, receiving);
     if ('status' in received) return received;
     let recorded;
     try {
-      recorded = await records.recordUpload(who.uploader, received.file);
+      recorded = await records.recordUpload(uploader, received.file);
     } catch (error) {
       await received.discard();
       throw error;
@@ -69,6 +82,7 @@ export function fileRoutes<Uploader>(parts: FileRouteParts<Uploader>): Routes {
     const id = request.params.id!;
     const file = await records.authorizeDownload(id, request);
     if (!file) return notFound;
+    if ('refuse' in file) return file.refuse;
     const response = await serveFile(request, store, file, part);
     if (!response && (part === 'file' || file.thumbnail)) log.error('stored bytes are missing', { id, part });
     return response ?? notFound;

@@ -118,7 +118,20 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
     } catch (error) {
       failure = error;
       metrics.commitFailed();
-      log.error('commit failed', { error });
+      if (driver.unavailable(error)) log.warn('commit failed: the database is unavailable', { error: String(error), code: (error as { code?: unknown }).code });
+      else log.error('commit failed', { error });
+      if (done.length === 0) {
+        // The transaction did not even begin (PostgreSQL out of reach): what waits was not run, so nothing
+        // of it changed. It is refused now, with this failure, rather than kept waiting for the database.
+        for (const next of queue.splice(0)) {
+          done.push(next);
+          try {
+            if (next.work) next.failed?.(error, next.job);
+          } catch (inner) {
+            log.error('handling a failed unit of work failed', { error: inner });
+          }
+        }
+      }
     } finally {
       clearTimeout(timer);
       if (immediate) clearImmediate(immediate);

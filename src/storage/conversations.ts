@@ -4,7 +4,7 @@ import { dialect, likePattern, type Sql } from './sql.ts';
 export type Kind = 'group' | 'direct' | 'channel';
 export type Role = 'owner' | 'admin' | 'member';
 
-export type ConversationRow = { id: number; name: string; kind: Kind; description: string; created_at: number };
+export type ConversationRow = { id: number; name: string; kind: Kind; description: string; created_at: number; avatar_file_id: string | null };
 
 export type ConversationListRow = ConversationRow & {
   role: Role;
@@ -17,7 +17,7 @@ export type ConversationListRow = ConversationRow & {
 
 export type ChannelRow = ConversationRow & { member_count: number; joined: number };
 
-const columns = 'conversations.id, conversations.name, conversations.kind, conversations.description, conversations.created_at';
+const columns = 'conversations.id, conversations.name, conversations.kind, conversations.description, conversations.created_at, conversations.avatar_file_id';
 
 export function conversationsStore(sql: Sql) {
   const insert = sql.prepare<{ id: number }>(
@@ -48,7 +48,7 @@ export function conversationsStore(sql: Sql) {
   );
   const idsForUser = sql.prepare('SELECT conversation_id FROM members WHERE user_id = $1');
   const update = sql.prepare('UPDATE conversations SET name = $1, description = $2 WHERE id = $3');
-  const markDeleted = sql.prepare('UPDATE conversations SET deleted_at = $1, direct_key = NULL WHERE id = $2');
+  const markDeleted = sql.prepare('UPDATE conversations SET deleted_at = $1, direct_key = NULL, avatar_file_id = NULL WHERE id = $2');
   const dropMembers = sql.prepare('DELETE FROM members WHERE conversation_id = $1');
   const dropMessages = sql.prepare('DELETE FROM messages WHERE conversation_id = $1');
   const dropBans = sql.prepare('DELETE FROM bans WHERE conversation_id = $1');

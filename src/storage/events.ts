@@ -74,7 +74,7 @@ export function eventsStore(sql: Sql) {
       revise(messageId, (data) => {
         for (const key of Object.keys(data)) delete data[key];
         Object.assign(data, tombstone);
-      }, (replyTo) => Object.assign(replyTo, { content: '', deleted: true })),
+      }, (replyTo) => Object.assign(replyTo, { content: '', deleted: true, attachments: [] })),
     /** After an edit: the log keeps no earlier text of the message (`preview`: its start, as replies show it). */
     revise: (messageId: number, content: string, editedAt: number, preview: string) =>
       revise(messageId, (data) => Object.assign(data, { content, edited_at: editedAt }), (replyTo) => Object.assign(replyTo, { content: preview })),

@@ -16,6 +16,7 @@ import { outboxStore } from './outbox.ts';
 import { mentionsStore } from './mentions.ts';
 import { notificationsStore } from './notifications.ts';
 import { limits } from '../../protocol/index.ts';
+import { filesStore } from './files.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -39,6 +40,7 @@ export function createStore(driver: Driver) {
     outbox: outboxStore(driver, messages.unread, limits.unreadCap),
     mentions: mentionsStore(driver),
     notifications: notificationsStore(driver),
+    files: filesStore(driver),
   };
 }
 

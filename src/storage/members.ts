@@ -12,7 +12,7 @@ export type MemberRow = {
   joined_at: number;
 };
 
-export type MemberListRow = { user_id: number; username: string; fullname: string; status: string; role: Role; read_id: number; delivered_id: number; joined_at: number };
+export type MemberListRow = { user_id: number; username: string; fullname: string; status: string; role: Role; read_id: number; delivered_id: number; joined_at: number; avatar_file_id: string | null };
 
 export type BanRow = { username: string; fullname: string; banned_by: string | null; banned_at: number };
 
@@ -21,7 +21,7 @@ export function membersStore(sql: Sql) {
     'SELECT role, favorite, pinned, cleared_id, delivered_id, read_id, joined_at FROM members WHERE conversation_id = $1 AND user_id = $2',
   );
   const list = sql.prepare<MemberListRow>(
-    `SELECT members.user_id, users.username, users.fullname, users.status, members.role, members.read_id, members.delivered_id, members.joined_at
+    `SELECT members.user_id, users.username, users.fullname, users.status, members.role, members.read_id, members.delivered_id, members.joined_at, users.avatar_file_id
        FROM members JOIN users ON users.id = members.user_id
       WHERE members.conversation_id = $1 ORDER BY members.position`,
   );

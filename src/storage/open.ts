@@ -7,6 +7,8 @@ import { openServerDatabase } from './startup.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { isUnavailable, migratePostgres, postgresDriver, postgresPool } from './postgres.ts';
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ensureFolder } from './place.ts';
 
 export type OpenedStorage = {
   readonly store: Store;
@@ -25,6 +27,8 @@ export function shownUrl(url: string): string {
 /** PostgreSQL at DATABASE_URL: reachable, migrated (under a lock, so that servers starting together do not race). */
 async function openPostgres(settings: Settings & { DATABASE_URL: string }, log: Logger): Promise<OpenedStorage> {
   const shown = shownUrl(settings.DATABASE_URL);
+  // The data folder still holds what is per installation rather than per database (the generated JWT secret, VAPID keys).
+  ensureFolder(dirname(resolve(settings.DBPATH)), `DBPATH=${settings.DBPATH} (its folder keeps the generated secrets)`);
   let ca: string | undefined;
   if (settings.DATABASE_CA_FILE) {
     try {

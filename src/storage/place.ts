@@ -17,7 +17,8 @@ export function why(error: unknown): string {
  * spins for ever when a parent exists but refuses children with ENOENT (under /proc, or a
  * dangling symbolic link): it steps back to the parent, finds it there, and tries the child again.
  */
-function ensureFolder(dir: string, setting: string): void {
+/** Creates `dir` and its missing parents, or says why it cannot be. */
+export function ensureFolder(dir: string, setting: string): void {
   try {
     if (statSync(dir).isDirectory()) return;
   } catch (error) {

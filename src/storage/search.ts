@@ -47,8 +47,8 @@ export function searchStore(sql: Sql) {
                JOIN messages_fts ON messages_fts.rowid = m.id
               WHERE messages_fts MATCH $1 AND messages_fts.rowid = $2`,
     postgres: `SELECT ${messageColumns},
-                      ts_headline('parley', m.content, to_tsquery('parley', $1),
-                                  'StartSel=' || $3 || ', StopSel=' || $4 || ', MaxWords=16, MinWords=8, ShortWord=0, MaxFragments=1, FragmentDelimiter=" … "') AS snippet
+                      ts_headline('parley', replace(replace(replace(m.content, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), to_tsquery('parley', $1),
+                                  'StartSel=' || $3 || ', StopSel=' || $4 || ', MaxWords=16, MinWords=8, ShortWord=0, MaxFragments=1') AS snippet
                ${messageJoins} WHERE m.id = $2`,
   });
 
@@ -86,9 +86,28 @@ export function searchStore(sql: Sql) {
       }
       const page = found.slice(0, query.limit);
       const rows = [];
-      for (const id of page) rows.push((await hit.get(match, id, query.open, query.close))!);
+      for (const id of page) {
+        const row = (await hit.get(match, id, query.open, query.close))!;
+        rows.push(postgres ? { ...row, snippet: fromHeadline(row.snippet, row.content, query.open, query.close) } : row);
+      }
       const next = found.length > query.limit ? page.at(-1)! : exhausted ? null : cursor;
       return { rows, next };
     },
   };
+}
+
+/**
+ * ts_headline drops whatever its parser takes for an HTML tag (`<b>` in a message would vanish from
+ * the snippet), so PostgreSQL gets the text with `&`, `<` and `>` escaped, which it keeps as they
+ * are. This turns the snippet back into plain text, gives back what follows its last word up to the
+ * next word (ts_headline leaves off trailing punctuation), and, like FTS5, puts `…` where it cut.
+ */
+function fromHeadline(headline: string, content: string, open: string, close: string): string {
+  const snippet = headline.replace(/&(amp|lt|gt);/g, (_, name: string) => ({ amp: '&', lt: '<', gt: '>' })[name]!);
+  const plain = snippet.replaceAll(open, '').replaceAll(close, '');
+  const start = content.indexOf(plain);
+  if (start === -1) return snippet;
+  const end = start + plain.length;
+  const tail = /^[^\p{L}\p{N}]*/u.exec(content.slice(end))![0].trimEnd();
+  return `${start === 0 ? '' : '…'}${snippet}${tail}${end + tail.length >= content.trimEnd().length ? '' : '…'}`;
 }

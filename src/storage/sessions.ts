@@ -32,7 +32,8 @@ export function sessionsStore(sql: Sql) {
      UNION ALL
      SELECT sessions.id, sessions.user_id FROM used_refresh_tokens JOIN sessions ON sessions.id = used_refresh_tokens.session_id WHERE hash = $1`,
   );
-  const rotate = sql.prepare('UPDATE sessions SET refresh_hash = $1 WHERE id = $2');
+  // Only while the old token is still the current one: of two refreshes racing with one token, one rotates.
+  const rotate = sql.prepare('UPDATE sessions SET refresh_hash = $1 WHERE id = $2 AND refresh_hash = $3');
   const remember = sql.prepare('INSERT INTO used_refresh_tokens (hash, session_id, used_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING');
 
   return {
@@ -54,10 +55,14 @@ export function sessionsStore(sql: Sql) {
     hasAddress: async (userId: number, ip: string): Promise<boolean> => (await hasAddress.get(userId, ip)) !== undefined,
     /** The session a refresh token belongs to, whatever its state (to recognise a device, or to log it out). */
     namedByRefresh: (hash: string) => namedBy.get(hash),
-    /** Replaces the session's refresh token, remembering the old one as used. */
-    async rotate(id: string, oldHash: string, newHash: string, now: number): Promise<void> {
+    /**
+     * Replaces the session's refresh token, remembering the old one as used; false (nothing changed)
+     * when `oldHash` is no longer current because another refresh rotated it first.
+     */
+    async rotate(id: string, oldHash: string, newHash: string, now: number): Promise<boolean> {
+      if ((await rotate.run(newHash, id, oldHash)) === 0) return false;
       await remember.run(oldHash, id, now);
-      await rotate.run(newHash, id);
+      return true;
     },
   };
 }

@@ -17,6 +17,8 @@ export type UserRow = {
   account_status: 'active' | 'suspended';
   notify_default: 'all' | 'mentions' | 'none';
   notify_reactions: number;
+  /** The file that is their face, if any. */
+  avatar_file_id: string | null;
 };
 
 /**

@@ -5,6 +5,7 @@ import type { App } from '../context.ts';
 import { createClientAddress } from './proxy.ts';
 import { BodyCut, readBody, streamBody, type Exchange } from './body.ts';
 import { send, type Header, type Response } from './send.ts';
+import { errors } from '../../protocol/index.ts';
 
 export type { Response, StreamedBody } from './send.ts';
 
@@ -42,6 +43,9 @@ export type StreamedRoute = { readonly bodyLimit: number; readonly tooLarge: str
 export type Routes = Record<string, { GET?: Route; POST?: Route | StreamedRoute }>;
 
 export const bodyLimit = 64 * 1024;
+
+/** Response headers a page on an allowed origin may read besides the safelisted ones: a file's validators, name and range, where an upload went, how long to wait. */
+const exposed = 'ETag, Content-Disposition, Content-Length, Content-Range, Accept-Ranges, Location, Retry-After';
 
 /** Whether a browser page at `origin` may use this server: allowlisted, or the server's own origin. */
 export function originAllowed(app: Pick<App, 'settings'>, origin: string, host: string): boolean {
@@ -86,7 +90,7 @@ function readHeaders(req: UwsRequest): Record<string, string> {
 }
 
 /** `app`: only its settings (CORS, trusted proxies) and log are used. */
-export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log'>, routes: Routes): void {
+export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log'> & Partial<Pick<App, 'store'>>, routes: Routes): void {
   const clientAddress = createClientAddress(app.settings);
   const match = createMatcher(routes);
   server.any('/*', (res: UwsResponse, req: UwsRequest) => {
@@ -101,7 +105,7 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
       origin: header('origin'), cookie: header('cookie'), authorization: header('authorization'), userAgent: header('user-agent'), ip: clientAddress(res, req),
     };
     const cors: Header[] = app.settings.CORS_ALLOW_ORIGIN.includes(head.origin)
-      ? [['Access-Control-Allow-Origin', head.origin], ['Access-Control-Allow-Credentials', 'true'], ['Vary', 'Origin']]
+      ? [['Access-Control-Allow-Origin', head.origin], ['Access-Control-Allow-Credentials', 'true'], ['Access-Control-Expose-Headers', exposed], ['Vary', 'Origin']]
       : [];
     const exchange: Exchange = { aborted: false, answered: false, bodyEnded: method !== 'POST', onAbort: [] };
     const reply = (response: Response, closeConnection = false) => send(res, exchange, response, cors, closeConnection);
@@ -145,7 +149,11 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
       .catch((error: unknown) => {
         // Once the client has gone away, a failure is its consequence (the body stream broke), not a fault.
         if (exchange.aborted) app.log.debug('route stopped: the client went away', { method, path, error });
-        else app.log.error('route failed', { method, path, error });
+        else if (app.store?.driver.unavailable(error)) {
+          // PostgreSQL restarting or out of reach: nothing was done; the client may retry shortly.
+          app.log.warn('route failed: the database is unavailable', { method, path, error: String(error) });
+          return { response: { status: 503, body: errors.unavailable.text, headers: [['Retry-After', '2'] as Header] }, close: false };
+        } else app.log.error('route failed', { method, path, error });
         return { response: { status: 500, body: 'internal server error' }, close: false };
       })
       .then(({ response, close }) => reply(response, close || !exchange.bodyEnded))

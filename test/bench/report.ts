@@ -1,5 +1,6 @@
 // The benchmark's figures as a table against the targets, and as an SVG chart of latency against offered load.
 import type { HammerResult } from './hammer.ts';
+import type { FilesResult } from './files.ts';
 
 export type ChatStep = {
   offered: number;
@@ -39,6 +40,9 @@ export type Results = {
   presence: { waves: { kind: string; sockets: number; connectsPerSecond: number; statuses: number; statusesPerSecond: number }[] };
   memory: { sockets: number; rssBeforeKiB: number; rssAfterKiB: number; perSocketKiB: number; connectsPerSecond: number };
   hammer: HammerResult;
+  files: FilesResult;
+  /** The storage ceiling, chat and fan-out again with DATABASE_URL on a durable PostgreSQL (when installed). */
+  postgres?: { storage: number; chat: ChatStep[]; fanout: FanoutStep[] };
   seconds: number;
 };
 
@@ -60,6 +64,20 @@ export function summary(results: Results) {
 const n = (value: number | undefined, digits = 0) => (value === undefined || Number.isNaN(value) ? '—' : value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const pct = (part: number | undefined, whole: number) => (part === undefined || !Number.isFinite(whole) ? '—' : `${Math.round((100 * part) / whole)}%`);
 
+/** PostgreSQL's rows: chat at saturation against its own storage ceiling, p99 at half, fan-out. */
+function postgresRows(results: Results): string[][] {
+  const pg = results.postgres;
+  if (!pg) return [];
+  const top = saturation(pg.chat);
+  const half = top ? pg.chat.filter((step) => step.offered <= top.offered / 2).at(-1) : undefined;
+  const fan = pg.fanout.filter((step) => step.complete && step.p99 < 50).at(-1);
+  return [
+    ['PostgreSQL: chat at saturation (msgs/s)', n(top?.delivered), `PostgreSQL storage ${n(pg.storage)}`, pct(top?.delivered, pg.storage), '≥ 50%', (top?.delivered ?? 0) >= pg.storage / 2 ? 'yes' : 'NO'],
+    ['PostgreSQL: chat p99 at half saturation (ms)', `${n(half?.p99, 2)} at ${n(half?.offered)}/s`, '', '', '', ''],
+    ['PostgreSQL: fan-out to 1,000 (deliveries/s)', n(fan?.deliveriesPerSecond), `p99 ${n(fan?.p99, 2)} ms at ${n(fan?.rate)} msgs/s`, '', '', ''],
+  ];
+}
+
 export function renderTable(results: Results): string {
   const { parley, relay, ceiling, half, fanout, fanoutCeiling } = summary(results);
   const connectWaves = results.presence.waves.filter((w) => w.kind === 'connect');
@@ -71,7 +89,11 @@ export function renderTable(results: Results): string {
     ['presence: connects accepted (/s)', n(Math.min(...connectWaves.map((w) => w.connectsPerSecond))), '', '', '', ''],
     ['presence: user_status deliveries (/s)', n(Math.max(...results.presence.waves.map((w) => w.statusesPerSecond))), '', '', '', ''],
     ...results.hammer.phases.map((phase) => [`bystander ping p99, ${phase.name} (ms)`, n(phase.p99, 2), `p50 ${n(phase.p50, 2)}, max ${n(phase.max, 1)}`, '', '', '']),
+    ['file upload (MB/s)', n(results.files.upload.http), `disk write + fsync ${n(results.files.upload.disk)}`, pct(results.files.upload.http, results.files.upload.disk), '', ''],
+    ['file download (MB/s)', n(results.files.download.http), `disk read ${n(results.files.download.disk)}`, pct(results.files.download.http, results.files.download.disk), '', ''],
+    [`server memory during a ${n(results.files.bytes / 2 ** 20)} MiB upload (MiB)`, `peak ${n(results.files.memory.peakMiB)}`, `before ${n(results.files.memory.rssBeforeMiB)}`, '', 'flat', ''],
     ['memory per idle socket (KiB)', n(results.memory.perSocketKiB, 2), `${n(results.memory.sockets)} sockets`, '', '≤ 16', results.memory.perSocketKiB <= 16 ? 'yes' : 'NO'],
+    ...postgresRows(results),
   ];
   const head = ['measure', 'Parley', 'ceiling', 'Parley / ceiling', 'target', 'met'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -1,4 +1,6 @@
-// `npm run bench [-- --quick]`: Parley against its own ceilings, measured in one run on this machine.
+// `npm run bench [-- --quick] [-- --engine=sqlite|postgres|both]`: Parley against its own ceilings,
+// measured in one run on this machine; on PostgreSQL too when it is installed (a durable throwaway
+// cluster started for the run).
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
@@ -6,9 +8,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { benchSecret, seed, sqliteAt } from './seed.ts';
+import { createDatabase, startPostgres, type PostgresCluster } from '../helpers/postgres.ts';
+import { missing } from '../helpers/installed.ts';
+import { migratePostgres, postgresDriver, postgresPool } from '../../src/storage/postgres.ts';
+import { createLogger } from '../../src/log.ts';
 import { renderChart, renderTable, type Results, type ChatStep, type FanoutStep } from './report.ts';
 import { hammer } from './hammer.ts';
 import { pushBench } from './push.ts';
+import { measureFiles } from './files.ts';
 
 const quick = process.argv.includes('--quick');
 const generatorCount = Number(process.argv.find((arg) => arg.startsWith('--generators='))?.split('=')[1] ?? 2);
@@ -18,6 +25,27 @@ const cores = cpus().length;
 /** `--profile=DIR`: the servers write V8 CPU profiles (node --cpu-prof) there, for finding the hot path. */
 const profileDir = process.argv.find((arg) => arg.startsWith('--profile='))?.split('=')[1];
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.split('=')[1];
+type Engine = 'sqlite' | 'postgres';
+const engineChoice = process.argv.find((arg) => arg.startsWith('--engine='))?.split('=')[1] ?? 'both';
+if (!['sqlite', 'postgres', 'both'].includes(engineChoice)) throw new Error('--engine takes sqlite, postgres or both');
+const postgresInstalled = missing(['postgres']).length === 0;
+if (engineChoice === 'postgres' && !postgresInstalled) throw new Error('PostgreSQL is not installed: apt-get install -y postgresql');
+const withPostgres = engineChoice !== 'sqlite' && postgresInstalled;
+if (engineChoice === 'both' && !postgresInstalled) console.log('PostgreSQL not installed: SQLite only (apt-get install -y postgresql to measure both)');
+let cluster: Promise<PostgresCluster> | undefined;
+/** The run's PostgreSQL: durable (fsync on), so that a commit costs what it costs in production. */
+const postgresCluster = () => (cluster ??= startPostgres({ durable: true }));
+/** A fresh, migrated PostgreSQL database of the run's cluster: its URL. */
+async function postgresDatabase(): Promise<string> {
+  const url = await createDatabase((await postgresCluster()).url);
+  const pool = postgresPool({ url, pool: 2, log: createLogger('error') });
+  try {
+    await migratePostgres(pool, createLogger('error'));
+  } finally {
+    await pool.end();
+  }
+  return url;
+}
 
 type Generator = { child: ChildProcess; call<T>(command: object): Promise<T> };
 
@@ -69,14 +97,17 @@ function rssKiB(pid: number): number {
   return Number(line.split(/\s+/)[1]);
 }
 
-async function fresh<T>(plan: Parameters<typeof seed>[1], work: (server: TestServer, seeded: Awaited<ReturnType<typeof seed>>) => Promise<T>): Promise<T> {
+async function fresh<T>(plan: Parameters<typeof seed>[1], work: (server: TestServer, seeded: Awaited<ReturnType<typeof seed>>) => Promise<T>, engine: Engine = 'sqlite'): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   try {
-    const seeded = await seed(sqliteAt(join(dir, 'parley.db')), plan);
+    const url = engine === 'postgres' ? await postgresDatabase() : undefined;
+    const driver = url ? postgresDriver(postgresPool({ url, pool: 4, log: createLogger('error') })) : sqliteAt(join(dir, 'parley.db'));
+    const seeded = await seed(driver, plan);
+    if (url) await driver.close();
     const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     // The load is the point here: the per-socket rate limit is lifted.
     const limits = { RATE_LIMIT_EVENTS: '1000000', RATE_LIMIT_BURST: '1000000' };
-    const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn', ...limits }, dir, profile);
+    const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn', ...limits, ...(url ? { DATABASE_URL: url } : {}) }, dir, profile);
     try {
       return await work(server, seeded);
     } finally {
@@ -152,23 +183,29 @@ function pairsFor(conversations: number[], socketsPerGenerator: (pair: number) =
 
 const chatRates = quick ? [1000, 5000, 10000, 20000, 30000, 40000] : [1000, 2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000];
 
-async function chat(): Promise<{ parley: ChatStep[]; relay: ChatStep[] }> {
-  console.log('chat: 1,000 users in 500 pairs');
-  // Pair i lives in generator i % G, as sockets 2k and 2k+1 there (k = its rank in that generator).
-  const local = (pair: number): [number, number] => {
-    const k = Math.floor(pair / generatorCount);
-    return [2 * k, 2 * k + 1];
-  };
-  const parley = await fresh({ users: 1000, pairs: 500 }, (server, seeded) =>
+// Pair i lives in generator i % G, as sockets 2k and 2k+1 there (k = its rank in that generator).
+const local = (pair: number): [number, number] => {
+  const k = Math.floor(pair / generatorCount);
+  return [2 * k, 2 * k + 1];
+};
+
+/** Parley's chat steps on one engine. */
+function chatParley(engine: Engine): Promise<ChatStep[]> {
+  return fresh({ users: 1000, pairs: 500 }, (server, seeded) =>
     withGenerators(async (generators) => {
       const entries = split(seeded.conversations.map((_, pair) => [2 * pair, 2 * pair + 1]), generatorCount).map((list) =>
         list.flatMap(([a, b]) => [a!, b!].map((user) => ({ path: '/ws', cookie: `login-token=${seeded.tokens[user]}` }))),
       );
       await all(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${server.port}`, entries: entries[i], concurrency: 50 }));
-      console.log(' Parley:');
+      console.log(` Parley on ${engine}:`);
       return chatSteps(generators, pairsFor(seeded.conversations, local), chatRates, server.child.pid!);
     }),
-  );
+  engine);
+}
+
+async function chat(): Promise<{ parley: ChatStep[]; relay: ChatStep[] }> {
+  console.log('chat: 1,000 users in 500 pairs');
+  const parley = await chatParley('sqlite');
   const relay = await withRelay((port, pid) =>
     withGenerators(async (generators) => {
       const conversations = Array.from({ length: 500 }, (_, i) => i + 1);
@@ -191,15 +228,16 @@ async function withRelay<T>(work: (port: number, pid: number) => Promise<T>): Pr
   }
 }
 
-async function storage(): Promise<number> {
+async function storage(engine: Engine = 'sqlite'): Promise<number> {
+  const target = engine === 'postgres' ? [await postgresDatabase()] : [];
   const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'storage.ts'), String(quick ? 2 : 5)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'storage.ts'), String(quick ? 2 : 5), ...target], { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     child.stdout.on('data', (chunk: Buffer) => (text += chunk));
     child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`storage ceiling exited ${code}`))));
   });
   const { rate } = JSON.parse(output) as { rate: number };
-  console.log(`storage ceiling: ${Math.round(rate)} message rows/s, one transaction each`);
+  console.log(`storage ceiling (${engine}): ${Math.round(rate)} message rows/s, one transaction each`);
   return rate;
 }
 
@@ -255,17 +293,24 @@ async function fanoutSteps(generators: Generator[], conversation: number, server
   return steps;
 }
 
-async function fanout(): Promise<Results['fanout']> {
-  console.log('fan-out: one conversation of 1,000 connected members');
-  const rates = quick ? [50, 100, 200, 250, 400] : [25, 50, 100, 150, 200, 250, 300, 400, 600];
-  const parley = await fresh({ users: 1000, group: 1000 }, (server, seeded) =>
+const fanoutRates = quick ? [50, 100, 200, 250, 400] : [25, 50, 100, 150, 200, 250, 300, 400, 600];
+
+/** Parley's fan-out steps on one engine. */
+function fanoutParley(engine: Engine): Promise<FanoutStep[]> {
+  return fresh({ users: 1000, group: 1000 }, (server, seeded) =>
     withGenerators(async (generators) => {
       const entries = split(seeded.tokens.map((token) => ({ path: '/ws', cookie: `login-token=${token}` })), generatorCount);
       await all(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${server.port}`, entries: entries[i], concurrency: 50 }));
-      console.log(' Parley:');
-      return fanoutSteps(generators, seeded.conversations[0]!, server.child.pid!, rates);
+      console.log(` Parley on ${engine}:`);
+      return fanoutSteps(generators, seeded.conversations[0]!, server.child.pid!, fanoutRates);
     }),
-  );
+  engine);
+}
+
+async function fanout(): Promise<Results['fanout']> {
+  console.log('fan-out: one conversation of 1,000 connected members');
+  const rates = fanoutRates;
+  const parley = await fanoutParley('sqlite');
   const relay = await withRelay((port, pid) =>
     withGenerators(async (generators) => {
       const entries = split(Array.from({ length: 1000 }, () => ({ path: '/ws?pair=everyone' })), generatorCount);
@@ -332,11 +377,25 @@ async function memory(): Promise<Results['memory']> {
   );
 }
 
-const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick) };
+/** The same storage ceiling, chat and fan-out on PostgreSQL (the transport ceiling is the SQLite run's). */
+async function postgresRun(): Promise<NonNullable<Results['postgres']>> {
+  console.log('PostgreSQL (durable: fsync on):');
+  const results = { storage: await storage('postgres'), chat: await chatParley('postgres'), fanout: await fanoutParley('postgres') };
+  return results;
+}
+
+const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick), postgres: postgresRun, files: () => measureFiles(quick) };
 if (only) {
   // One scenario, printed but not recorded: for profiling and tuning.
   if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);
   await scenarios[only as keyof typeof scenarios]();
+  await (await cluster)?.destroy();
+  process.exit(0);
+}
+if (engineChoice === 'postgres') {
+  // PostgreSQL alone: printed, not recorded (the full run records both engines side by side).
+  await postgresRun();
+  await (await cluster)?.destroy();
   process.exit(0);
 }
 
@@ -351,8 +410,11 @@ const results: Results = {
   presence: await presence(),
   memory: await memory(),
   hammer: await hammer(quick),
+  files: await measureFiles(quick),
+  ...(withPostgres ? { postgres: await postgresRun() } : {}),
   seconds: 0,
 };
+await (await cluster)?.destroy();
 results.seconds = Math.round((Date.now() - started) / 1000);
 const out = new URL('./results/', import.meta.url).pathname;
 writeFileSync(join(out, quick ? 'quick.json' : 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -2,6 +2,7 @@
 // when it is missing, except under CI where it must run.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 
@@ -20,4 +21,12 @@ export async function launchChromium(t: TestContext): Promise<Browser | undefine
   });
   t.after(() => browser.close());
   return browser;
+}
+
+/** Serves `html` at every path of its own origin (`http://localhost:<port>`), closed after the test; answers the origin. */
+export async function servePage(t: TestContext, html: string): Promise<string> {
+  const site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html));
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+  t.after(() => site.close());
+  return `http://localhost:${(site.address() as { port: number }).port}`;
 }

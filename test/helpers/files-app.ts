@@ -42,6 +42,7 @@ function memoryRecords(uploads: FilesApp['uploads']): FileRecords<string> {
       uploads.set(id, { owner, file });
       return { id };
     },
+    uploadEnded() {},
     async authorizeDownload(id, request) {
       const upload = uploads.get(id);
       return upload && upload.owner === userOf(request.cookie) ? upload.file : undefined;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
+import { dropEngineDatabase, engineEnv } from './postgres.ts';
 
 export type LogLine = { level: string; msg: string; [key: string]: unknown };
 
@@ -32,7 +33,10 @@ const root = new URL('../..', import.meta.url).pathname;
 /** Spawns `src/main.ts` as `npm start` does; resolves once it listens. Reuses `dir` to restart on the same database. */
 export async function startServer(t: TestContext | undefined, env: Record<string, string> = {}, dir?: string, nodeArgs: string[] = []): Promise<TestServer> {
   const home = dir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
+  // The PostgreSQL pass: a fresh database of the shared throwaway cluster per server home (kept for a restart on the same home).
+  const engine = await engineEnv(home);
   const fullEnv: Record<string, string> = {
+    ...engine,
     PATH: process.env.PATH ?? '',
     PORT: '0',
     HOST: '127.0.0.1',
@@ -76,7 +80,9 @@ export async function startServer(t: TestContext | undefined, env: Record<string
   };
   t?.after(async () => {
     await server.stop('SIGKILL');
-    if (!dir) rmSync(home, { recursive: true, force: true });
+    if (dir) return;
+    await dropEngineDatabase(home);
+    rmSync(home, { recursive: true, force: true });
   });
   return server;
 }

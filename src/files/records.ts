@@ -1,0 +1,125 @@
+// The database's side of the file routes: who is uploading (the login cookie), how many uploads they
+// may make (per hour, at once, and the bytes of their quota), recording an upload, and who may download a file.
+import { randomBytes } from 'node:crypto';
+import type { App } from '../context.ts';
+import type { RequestHead, Response } from '../transport/http.ts';
+import { readLoginToken } from '../auth/cookies.ts';
+import { secondsText } from '../auth/attempts.ts';
+import type { UserRow } from '../storage/index.ts';
+import type { FileRow } from '../storage/files.ts';
+import { createWindowLimit } from '../throttle.ts';
+import type { FileRecords } from './routes.ts';
+import type { StoredFile } from './upload.ts';
+
+export type Uploader = { readonly id: number; readonly username: string; readonly ip: string };
+
+/**
+ * Uploads one person may have under way at once (each holds a socket, a temporary file and, for an
+ * image, up to a couple of seconds of a core), and one address (several people behind one NAT).
+ */
+export const uploadsAtOnce = { user: 3, address: 12 } as const;
+/** An address may make this many times UPLOADS_PER_HOUR (several people behind one NAT), as logins allow across accounts. */
+const addressFactor = 4;
+/** What a multipart body may hold besides the file (boundaries, part headers) for the early quota check. */
+const multipartOverhead = 64 * 1024;
+
+const idPattern = /^[0-9a-f]{32}$/;
+const text = (status: number, body: string): Response => ({ status, body });
+
+function tooMany(waitMs: number, what: string): Response {
+  return { status: 429, body: `${what}: retry in ${secondsText(waitMs)}`, headers: [['Retry-After', String(Math.ceil(waitMs / 1000))]] };
+}
+
+const overQuota = (used: number, quota: number): Response =>
+  text(413, `upload quota exceeded: ${Math.max(0, quota - used)} of your ${quota} bytes are left (UPLOAD_QUOTA_BYTES); delete messages with files to make room`);
+
+/** A file record as the routes serve it. */
+export function storedFile(row: FileRow): StoredFile {
+  return {
+    key: row.key, name: row.name, size: row.size, type: row.type, sha256: row.sha256,
+    ...(row.width === null || row.height === null ? {} : { width: row.width, height: row.height }),
+    ...(row.thumbnail_key === null
+      ? {}
+      : { thumbnail: { key: row.thumbnail_key, sha256: row.thumbnail_sha256!, size: row.thumbnail_size!, width: row.thumbnail_width!, height: row.thumbnail_height! } }),
+  };
+}
+
+export function fileRecords(app: App): FileRecords<Uploader> {
+  const { settings, store } = app;
+  const perUser = createWindowLimit(settings.UPLOADS_PER_HOUR, 3600_000);
+  const perAddress = createWindowLimit(settings.UPLOADS_PER_HOUR * addressFactor, 3600_000);
+  const underWay = { user: new Map<number, number>(), address: new Map<string, number>() };
+  const add = <K>(counts: Map<K, number>, key: K, by: number) => {
+    const count = (counts.get(key) ?? 0) + by;
+    if (count > 0) counts.set(key, count);
+    else counts.delete(key);
+  };
+
+  /** The signed-in user a request's cookie names, as the WebSocket and /auth/verify accept it; or why not. */
+  async function signedIn(request: RequestHead): Promise<{ user: UserRow } | { refuse: Response }> {
+    const token = readLoginToken(request.cookie);
+    if (!token) return { refuse: text(401, 'login-token required') };
+    const verified = await app.tokens.verify(token, app.now());
+    if (!verified.ok) {
+      app.log.warn('token refused', { route: request.path, problem: verified.problem, ip: request.ip });
+      return { refuse: text(401, 'invalid login-token') };
+    }
+    if (verified.user.account_status === 'suspended') return { refuse: text(403, 'account suspended') };
+    return { user: verified.user };
+  }
+
+  return {
+    async authorizeUpload(request) {
+      const signed = await signedIn(request);
+      if ('refuse' in signed) return signed;
+      const { user } = signed;
+      const { ip } = request;
+      if ((underWay.user.get(user.id) ?? 0) >= uploadsAtOnce.user || (underWay.address.get(ip) ?? 0) >= uploadsAtOnce.address) {
+        app.metrics.refused('upload');
+        return { refuse: { ...text(429, 'too many uploads at once: wait for one to finish'), headers: [['Retry-After', '1']] } };
+      }
+      // Counted before anything is read: a refused upload costs the server nothing more.
+      const now = Date.now();
+      const wait = Math.max(perUser(String(user.id), now), perAddress(ip, now));
+      if (wait > 0) {
+        app.metrics.refused('upload');
+        return { refuse: tooMany(wait, 'too many uploads') };
+      }
+      const used = await store.files.used(user.id);
+      const declared = Number(request.headers['content-length'] ?? 0);
+      const multipart = /^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '');
+      if (used >= settings.UPLOAD_QUOTA_BYTES || used + declared - (multipart ? multipartOverhead : 0) > settings.UPLOAD_QUOTA_BYTES) {
+        return { refuse: overQuota(used, settings.UPLOAD_QUOTA_BYTES) };
+      }
+      add(underWay.user, user.id, 1);
+      add(underWay.address, ip, 1);
+      return { uploader: { id: user.id, username: user.username, ip } };
+    },
+    async recordUpload(uploader, file) {
+      const id = randomBytes(16).toString('hex');
+      const refusal = await app.commit.run(async () => {
+        // Counted one upload at a time: two uploads finishing together cannot both fit in what is left.
+        if (!(await store.files.lockUploader(uploader.id))) return text(401, 'invalid login-token');
+        const used = await store.files.used(uploader.id);
+        if (used + file.size > settings.UPLOAD_QUOTA_BYTES) return overQuota(used, settings.UPLOAD_QUOTA_BYTES);
+        await store.files.insert({ id, uploaderId: uploader.id, ...file, now: app.now() });
+        return undefined;
+      });
+      if (refusal) return { refuse: refusal };
+      app.log.info('file uploaded', { user: uploader.username, file: id, size: file.size, type: file.type, ip: uploader.ip });
+      return { id };
+    },
+    uploadEnded(uploader) {
+      add(underWay.user, uploader.id, -1);
+      add(underWay.address, uploader.ip, -1);
+    },
+    async authorizeDownload(id, request) {
+      const signed = await signedIn(request);
+      if ('refuse' in signed) return signed;
+      const { user } = signed;
+      if (!idPattern.test(id)) return undefined;
+      const row = await store.files.downloadable(id, user.id);
+      return row && storedFile(row);
+    },
+  };
+}
