@@ -10,6 +10,7 @@ import * as members from './events/members.ts';
 import * as channels from './events/channels.ts';
 import * as receipts from './events/receipts.ts';
 import * as account from './events/account.ts';
+import * as notifications from './events/notifications.ts';
 import * as files from './events/files.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 import type { ErrorCode } from './errors.ts';
@@ -67,6 +68,12 @@ export const events = {
   admin_set_user_status: account.admin_set_user_status,
   admin_set_role: account.admin_set_role,
   admin_stats: account.admin_stats,
+  get_push_key: notifications.get_push_key,
+  register_device: notifications.register_device,
+  unregister_device: notifications.unregister_device,
+  get_devices: notifications.get_devices,
+  set_notifications: notifications.set_notifications,
+  admin_notify: notifications.admin_notify,
 } as const satisfies Record<string, EventSpec>;
 
 export const pushes = {
@@ -109,6 +116,7 @@ export const pushes = {
     set_favorite: 'You marked a conversation as a favorite, or not, from another socket.',
     set_pinned: 'You pinned or unpinned a conversation from another socket.',
     clear_chat: 'You cleared a conversation from another socket: hide its messages up to `cleared_id`.',
+    set_notifications: 'You changed how much a conversation notifies you, from another socket.',
     add_members: 'People joined a conversation (you among them, when you were added).',
     remove_member: 'Someone was removed from a conversation (you, when it is your username: the conversation is gone for you).',
     set_member_role: 'A member\'s role changed.',

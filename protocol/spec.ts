@@ -86,6 +86,15 @@ export const limits = {
   usersPage: { default: 20, max: 100 },
   /** Unread messages are counted up to this many: a count this high means "this many or more". */
   unreadCap: 100,
+  /** Devices (browsers, apps) one account may register for notifications. */
+  devicesPerUser: 20,
+  /** A native app's push token, at most (FCM's are about 160 characters, APNs' 64). */
+  deviceToken: 4096,
+  /** Notices one administrator may send in an hour (admin_notify). */
+  noticesPerHour: 10,
+  noticeTitle: 100,
+  /** As long as a notification's preview of a message. */
+  noticeBody: 200,
   /** Files one message may carry. */
   attachments: 10,
   filesPage: { default: 50, max: 100 },

@@ -14,6 +14,7 @@ import type { Mailer } from './mail.ts';
 import type { Metrics } from './metrics.ts';
 import { immediateOrdering, type Ordering } from './ordering.ts';
 import { aloneSeam, type ClusterSeam } from './cluster/seam.ts';
+import type { Push } from './push/service.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -34,6 +35,8 @@ export type App = {
   readonly typing: Typing;
   /** Outgoing mail: SMTP, or .eml files in the outbox. */
   readonly mail: Mailer;
+  /** Notifications: the VAPID public key browsers subscribe with, and waking the push worker after a commit that queued some. */
+  readonly push: Pick<Push, 'publicKey' | 'wake'>;
   readonly tokens: Tokens;
   readonly passwords: Passwords;
   /** Counts password guesses (logins and the socket events that ask for the password). */

@@ -4,8 +4,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export const loginOutcomes = ['ok', 'failed', 'suspended'] as const;
 /** The rate limits whose refusals are counted (a throttled login counts here, not as a login). */
 export const limits = ['events', 'login', 'registration', 'password_reset', 'upload'] as const;
-/** Queues of outgoing work; push notifications, when they come, add theirs here and count it like mail. */
-export const queues = ['mail'] as const;
+/** Queues of outgoing work: mail counted as it comes and goes, push notifications read from the outbox at scrape time. */
+export const queues = ['mail', 'push'] as const;
 
 /** Events whose frame named no known type are counted under this one label, so labels stay bounded. */
 export const unknownType = 'unknown';
@@ -48,7 +48,7 @@ function eventsText(tallies: Map<string, EventTally>): string {
 export function createMetrics() {
   const registry = new Registry();
   const registers = [registry];
-  const sources = { sockets: () => 0, online: () => 0 };
+  const sources = { sockets: () => 0, online: () => 0, pushQueue: async () => 0 };
   // Types come from the handler table (dispatch passes `unknownType` for anything else), outcomes from the error catalogue.
   const tallies = new Map<string, EventTally>();
 
@@ -73,7 +73,10 @@ export function createMetrics() {
   const slowCloses = new Counter({ name: 'parley_slow_consumer_closes_total', help: 'Sockets closed (4007) because they read slower than MAX_BACKPRESSURE allows', registers });
   const refusals = new Counter({ name: 'parley_rate_limit_refusals_total', help: 'Requests refused by a rate limit, by limit', labelNames: ['limit'] as const, registers });
   const logins = new Counter({ name: 'parley_logins_total', help: 'Logins checked, by outcome: ok, failed (wrong username or password), suspended', labelNames: ['outcome'] as const, registers });
-  const queued = new Gauge({ name: 'parley_queue_depth', help: 'Outgoing work accepted but not yet handed on, by queue', labelNames: ['queue'] as const, registers });
+  const queued = new Gauge({
+    name: 'parley_queue_depth', help: 'Outgoing work accepted but not yet handed on, by queue (push: outbox rows with a notification waiting, on every node)', labelNames: ['queue'] as const, registers,
+    async collect() { this.set({ queue: 'push' }, await sources.pushQueue()); },
+  });
   // Every series of a bounded label set exists from the start, so rate() sees its first increase.
   for (const limit of limits) refusals.inc({ limit }, 0);
   for (const outcome of loginOutcomes) logins.inc({ outcome }, 0);
@@ -90,7 +93,7 @@ export function createMetrics() {
       collectDefaultMetrics({ register: registry });
     },
     /** Where the gauges read at scrape time come from. */
-    watch(from: typeof sources): void {
+    watch(from: Partial<typeof sources>): void {
       Object.assign(sources, from);
     },
     /** A frame handled; `startedAt` (performance.now() at its arrival) for a success, to time it. */
@@ -116,6 +119,6 @@ export function createMetrics() {
     slowConsumerClosed: (): void => void slowCloses.inc(),
     refused: (limit: (typeof limits)[number]): void => void refusals.inc({ limit }),
     login: (outcome: (typeof loginOutcomes)[number]): void => void logins.inc({ outcome }),
-    queued: (queue: (typeof queues)[number], change: 1 | -1): void => void queued.inc({ queue }, change),
+    queued: (queue: 'mail', change: 1 | -1): void => void queued.inc({ queue }, change),
   };
 }

@@ -15,6 +15,8 @@ import { createMetrics } from './metrics.ts';
 import { operationRoutes } from './operations.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
+import { createPush } from './push/service.ts';
+import { pushRoutes } from './push/routes.ts';
 import type { Connection } from './transport/connection.ts';
 import { openDiskStore, temporaryFolder } from './files/store.ts';
 import { fileRoutes } from './files/routes.ts';
@@ -53,6 +55,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   }
   const metrics = createMetrics();
   if (settings.METRICS_TOKEN) metrics.collectProcess();
+  const push = createPush(settings, log);
   app = assembleApp({
     settings,
     log,
@@ -61,6 +64,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     publish: (topic, text) => server.publish(topic, text, false),
     subscribers: (topic) => server.numSubscribers(topic),
     mail: createMailer(settings, log, metrics),
+    push,
     tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store, settings.LOGIN_TOKEN_SECONDS),
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
@@ -73,11 +77,14 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     await storage.close();
     throw error;
   }
+  push.start(store, app.commit);
+  metrics.watch({ pushQueue: () => store.outbox.pending() });
   let draining = false;
   serveWebSocket(server, app);
   serveHttp(server, app, {
     ...authRoutes(app),
     ...operationRoutes(app, () => draining),
+    ...pushRoutes(app),
     ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, log }),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
@@ -100,6 +107,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     app.commit
       .run(async () => {
         await store.codes.prune(app.now() - 86_400);
+        await store.devices.pruneEnded(app.now());
         return store.events.pruneBefore(app.now() - settings.EVENT_LOG_DAYS * 86_400);
       })
       .then((through) => through && log.info('pruned the event log', { through }))
@@ -148,6 +156,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       app.typing.clear();
       await app.receipts.flush();
       await app.commit.flush(); // what is in flight is committed and answered before the sockets close
+      await push.stop(); // after the flush: what was just committed has been handed to the worker
       app.registry.closeWhere(() => true, closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
       await new Promise((resolve) => setImmediate(resolve)); // the close handlers' presence changes are queued
       await app.commit.flush();

@@ -48,7 +48,7 @@ test('conversations', async (t) => {
     const [olderItem, newerItem] = list;
     assert.deepEqual(
       { ...olderItem, created_at: 0, last_message: olderItem!.last_message?.content },
-      { id: older.id, name: 'older', kind: 'group', description: '', role: 'member', member_count: 2, unread_count: 0, last_message: 'mine', favorite: false, pinned: false, created_at: 0, avatar_url: null },
+      { id: older.id, name: 'older', kind: 'group', description: '', role: 'member', member_count: 2, unread_count: 0, last_message: 'mine', favorite: false, pinned: false, created_at: 0, notifications: null, avatar_url: null },
       'sending marks everything before it read',
     );
     assert.deepEqual([newerItem!.role, newerItem!.member_count, newerItem!.last_message], ['owner', 3, null]);

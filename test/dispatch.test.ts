@@ -23,6 +23,7 @@ function harness() {
     publish: (topic, text) => published.push({ topic, text }),
     subscribers: () => 0,
     mail: { send: async () => {} },
+    push: { publicKey: 'none', wake: () => {} },
     tokens: undefined as never, // not used by socket events
     passwords: undefined as never,
     now: () => 1_700_000_000,

@@ -35,6 +35,7 @@ test('/readyz answers 503 when the database does not answer', async () => {
     publish: () => {},
     subscribers: () => 0,
     mail: { send: async () => {} },
+    push: { publicKey: 'none', wake: () => {} },
     tokens: undefined as never,
     passwords: undefined as never,
     now: () => 1_700_000_000,

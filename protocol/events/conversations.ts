@@ -2,6 +2,7 @@
 import * as v from 'valibot';
 import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard } from '../spec.ts';
 import { Message } from './messages.ts';
+import { NotificationSetting } from './notifications.ts';
 import { avatar, avatarUrl } from './files.ts';
 
 export const kinds = ['group', 'direct', 'channel'] as const;
@@ -63,6 +64,7 @@ export const ConversationItem = v.object({
   favorite: v.boolean(),
   pinned: v.boolean(),
   created_at: seconds,
+  notifications: v.pipe(v.nullable(NotificationSetting), v.description('the level you set here (`set_notifications`) while it lasts; null: your default applies')),
   avatar_url: avatarUrl,
 });
 

@@ -27,6 +27,7 @@ const messageFields = {
   deleted: v.pipe(v.boolean(), v.description('a tombstone: the content and reactions are gone')),
   reactions: v.pipe(v.array(Reaction), v.description('one entry per emoji, in the order they were first used')),
   reply_to: v.pipe(v.nullable(ReplyPreview), v.description('for a reply, a preview of the message replied to')),
+  mentions: v.pipe(v.array(v.string()), v.description('the members it @mentioned when it was sent (`@username` in its content), in order; empty once deleted')),
   attachments: v.pipe(v.array(Attachment), v.description('the files it carries, in order; none once deleted')),
 };
 

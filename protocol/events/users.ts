@@ -1,6 +1,7 @@
 // Events about people: your own account and profile, other people's profiles, the directory, your status.
 import * as v from 'valibot';
 import { event, seconds, fields, limits, pageLimit } from '../spec.ts';
+import { Level, levels } from './notifications.ts';
 import { avatar, avatarUrl } from './files.ts';
 
 export const statuses = ['online', 'away', 'busy', 'invisible'] as const;
@@ -25,6 +26,8 @@ export const Self = v.object({
   email: v.pipe(v.nullable(v.string()), v.description('yours only; null when not set')),
   email_verified: v.boolean(),
   role: v.pipe(v.picklist(['user', 'admin']), v.description('`admin` may use the admin_ events')),
+  notifications: v.pipe(Level, v.description('what notifies your devices in conversations you set no level for (`set_notifications`)')),
+  notify_reactions: v.pipe(v.boolean(), v.description('whether a reaction to your message notifies you')),
 });
 
 const username = v.string('expected username as string');
@@ -37,7 +40,7 @@ export const self = event({
 });
 
 export const update_profile = event({
-  summary: 'Changes your full name, bio, email or picture. A new email is unverified: a code is mailed to it for `verify_email`.',
+  summary: 'Changes your full name, bio, email or picture, or what notifies your devices. A new email is unverified: a code is mailed to it for `verify_email`.',
   request: fields({
     fullname: v.pipe(
       v.nullish(v.pipe(
@@ -52,6 +55,11 @@ export const update_profile = event({
       v.nullish(v.pipe(v.string('email must be an email address'), v.maxLength(limits.email, 'email must be an email address'), v.email('email must be an email address'))),
       v.description('optional'),
     ),
+    notifications: v.pipe(
+      v.nullish(v.picklist(levels, 'notifications must be one of all, mentions, none')),
+      v.description('optional; your default level: `all` messages notify your devices, only those that @mention you, or `none`'),
+    ),
+    notify_reactions: v.pipe(v.nullish(v.boolean('notify_reactions must be true or false')), v.description('optional; whether a reaction to your message notifies you')),
     avatar: avatar('your'),
   }),
   reply: Self,

@@ -8,7 +8,7 @@ import type { Handlers } from './handler.ts';
 import { avatarUrl } from './files.ts';
 
 /** The role is read from the database each time: a revoked admin loses the events at once. */
-async function asAdmin(ctx: Ctx, type: string): Promise<void> {
+export async function asAdmin(ctx: Ctx, type: string): Promise<void> {
   if ((await ctx.store.users.byId(ctx.caller.user.id))?.role !== 'admin') throw fail('admins_only_event', { type });
 }
 

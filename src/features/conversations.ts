@@ -8,6 +8,7 @@ import type { Ctx } from '../context.ts';
 import { directKey, type ConversationRow } from '../storage/conversations.ts';
 import { tell, type Handlers } from './handler.ts';
 import { invitable } from './users.ts';
+import { notifyJoined } from './notify.ts';
 import { avatarUrl, ownImage, replacePicture } from './files.ts';
 
 export async function conversationView(ctx: Ctx, row: ConversationRow) {
@@ -53,6 +54,7 @@ export const conversationHandlers = {
         now,
       });
       const data = { id, name: title, members: usernames, kind: kind ?? 'group', description: description ?? '', created_at: now, avatar_url: null };
+      await notifyJoined(ctx, data, me, ids);
       return tell(data, { conversation: id, joined: ids });
     },
   },
@@ -74,6 +76,7 @@ export const conversationHandlers = {
         unread.set(row.id, await ctx.store.messages.unread(row.id, me.id, readUpTo, limits.unreadCap));
       }
       const last = new Map((await sharedMessages(ctx.store, lastRows)).map((message) => [message.conversation_id, message]));
+      const levels = await ctx.store.notifications.levels(me.id, ctx.now());
       const items = rows.map((row) => {
         const message = last.get(row.id);
         return {
@@ -88,6 +91,7 @@ export const conversationHandlers = {
           favorite: row.favorite === 1,
           pinned: row.pinned === 1,
           created_at: row.created_at,
+          notifications: levels.get(row.id) ?? null,
           avatar_url: avatarUrl(row.avatar_file_id),
         };
       });

@@ -13,6 +13,7 @@ import { receiptHandlers } from './receipts.ts';
 import { typingHandlers } from './typing.ts';
 import { accountHandlers } from './account.ts';
 import { adminHandlers } from './admin.ts';
+import { notificationHandlers } from './notifications.ts';
 import { fileHandlers } from './files.ts';
 
 export const handlers = {
@@ -29,6 +30,7 @@ export const handlers = {
   ...typingHandlers,
   ...accountHandlers,
   ...adminHandlers,
+  ...notificationHandlers,
   ...syncHandlers,
 } satisfies Handlers;
 

@@ -7,6 +7,7 @@ import { invitable, viewerOf } from './users.ts';
 import type { Ctx } from '../context.ts';
 import { tell, type Audience, type Handlers } from './handler.ts';
 import type { MemberRow } from '../storage/members.ts';
+import { notifyJoined } from './notify.ts';
 import { avatarUrl } from './files.ts';
 
 /** A member named by username, with their role; `not_member` otherwise. */
@@ -52,6 +53,7 @@ export const memberHandlers = {
       if ((await ctx.store.members.count(conversation_id)) + added.size > limits.members) throw fail('too_many_members', { limit: limits.members });
       const now = ctx.now();
       for (const userId of added.keys()) await ctx.store.members.add(conversation_id, userId, now);
+      await notifyJoined(ctx, conversation, ctx.caller.user, [...added.keys()]);
       const data = { conversation: await conversationView(ctx, conversation), added: [...added.values()], by: ctx.caller.user.username };
       return tell(data, { conversation: conversation_id, joined: [...added.keys()] });
     },

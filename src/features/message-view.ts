@@ -16,7 +16,7 @@ export const personal: ReadonlySet<string> = new Set(['edit_message', 'react', '
 
 type Attachments = SharedMessage['attachments'];
 
-function shared(row: MessageRow, reactions: SharedReaction[], files: Map<number, Attachments>): SharedMessage {
+function shared(row: MessageRow, reactions: SharedReaction[], mentions: string[], files: Map<number, Attachments>): SharedMessage {
   return {
     id: row.id,
     sender_username: row.sender_username,
@@ -31,11 +31,12 @@ function shared(row: MessageRow, reactions: SharedReaction[], files: Map<number,
       row.reply_id === null || row.reply_content === null
         ? null
         : { id: row.reply_id, sender_username: row.reply_sender ?? 'deleted user', content: row.reply_content, deleted: row.reply_deleted_at !== null, attachments: files.get(row.reply_id) ?? [] },
+    mentions,
     attachments: files.get(row.id) ?? [],
   };
 }
 
-/** Items grouped by the message they belong to. */
+/** Items grouped by the message they belong to, in the order given. */
 function byMessage<T, U>(items: readonly T[], messageOf: (item: T) => number, view: (item: T) => U): Map<number, U[]> {
   const grouped = new Map<number, U[]>();
   for (const item of items) {
@@ -46,15 +47,16 @@ function byMessage<T, U>(items: readonly T[], messageOf: (item: T) => number, vi
   return grouped;
 }
 
-/** Messages as the log keeps them, their reactions read in one query and their files (and those of the messages they reply to) in another. */
+/** Messages as the log keeps them: their reactions, their mentions, and their files (and those of the messages they reply to), one query each. */
 export async function sharedMessages(store: Store, rows: readonly MessageRow[]): Promise<SharedMessage[]> {
   const ids = rows.map((row) => row.id);
   const reactions = byMessage(await store.messages.reactions(ids), (reaction) => reaction.message_id, (reaction) => ({
     emoji: reaction.emoji, count: reaction.count, users: JSON.parse(reaction.users) as string[],
   }));
+  const mentions = byMessage(await store.mentions.of(ids), (mention) => mention.message_id, (mention) => mention.username);
   const replied = rows.flatMap((row) => (row.reply_id === null ? [] : [row.reply_id]));
   const files = byMessage(await store.files.ofMessages([...new Set([...ids, ...replied])]), (file) => file.message_id, attachmentView);
-  return rows.map((row) => shared(row, reactions.get(row.id) ?? [], files));
+  return rows.map((row) => shared(row, reactions.get(row.id) ?? [], mentions.get(row.id) ?? [], files));
 }
 
 /** A message as `username` sees it. */

@@ -4,6 +4,8 @@ import { fail } from '../errors.ts';
 import { isAdmin, memberOf, membership, visibleMessage } from './membership.ts';
 import { forReader, listedFor, sharedMessages, type SharedMessage } from './message-view.ts';
 import { tell, type Handlers } from './handler.ts';
+import { mentionsIn } from './mentions.ts';
+import { notifyMessage, notifyReaction } from './notify.ts';
 import { attachmentView, ownFiles } from './files.ts';
 import type { Ctx } from '../context.ts';
 
@@ -48,7 +50,8 @@ export const messageHandlers = {
       }
       checkLength(ctx, content);
       const files = await ownFiles(ctx, fileIds);
-      if ((await ctx.store.conversations.byId(conversation_id))?.kind === 'direct') {
+      const conversation = (await ctx.store.conversations.byId(conversation_id))!;
+      if (conversation.kind === 'direct') {
         // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
         const other = (await ctx.store.conversations.members(conversation_id)).find((member) => member.id !== me.id);
         if (other && (await ctx.store.contacts.blocks(me.id, other.id))) throw fail('you_blocked', { username: other.username });
@@ -58,6 +61,9 @@ export const messageHandlers = {
       if (replyId !== null && replied?.conversation_id !== conversation_id) throw fail('no_such_reply', { reply_id: replyId, conversation_id });
       const sentAt = ctx.now();
       const id = await ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt, clientId });
+      const mentions = await mentionsIn(ctx.store, conversation_id, content);
+      await ctx.store.mentions.record(id, mentions.map((member) => member.id));
+      await notifyMessage(ctx, conversation, me, content, mentions.map((member) => member.id));
       ctx.job.after((committed) => {
         if (!committed) return;
         ctx.receipts.sent(conversation_id, id, me.id);
@@ -73,7 +79,7 @@ export const messageHandlers = {
         : null;
       const message = {
         id, sender_username: me.username, conversation_id, reply_id: replyId, content, sent_at: sentAt,
-        edited_at: null, deleted: false, reactions: [], reply_to: replyTo, attachments: files.map(attachmentView),
+        edited_at: null, deleted: false, reactions: [], reply_to: replyTo, mentions: mentions.map((member) => member.username), attachments: files.map(attachmentView),
       };
       return tell(message, { conversation: conversation_id, message: id, actor: me.id });
     },
@@ -116,6 +122,7 @@ export const messageHandlers = {
       if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
       if (message.sender_id !== ctx.caller.user.id && !isAdmin(member)) throw fail('cannot_delete', { id: message_id });
       await ctx.store.messages.tombstone(message_id, ctx.now());
+      await ctx.store.mentions.drop(message_id);
       // Its files go for everyone: those nothing else refers to are removed (their bytes once no file refers to them).
       await ctx.store.files.remove(await ctx.store.files.detach(message_id), ctx.now());
       const tombstone = await sharedMessage(ctx, message_id);
@@ -128,10 +135,11 @@ export const messageHandlers = {
     schema: events.react.request,
     async run(ctx, { message_id, emoji }) {
       const me = ctx.caller.user;
-      const { message } = await visibleMessage(ctx, message_id);
+      const { message, conversation } = await visibleMessage(ctx, message_id);
       if (message.deleted_at !== null) throw fail('message_deleted', { id: message_id });
       if (!(await ctx.store.messages.react(message_id, me.id, emoji, ctx.now()))) throw fail('already_reacted', { id: message_id, emoji });
       if ((await ctx.store.messages.reactionsBy(message_id, me.id)) > limits.reactionsPerUser) throw fail('too_many_reactions', { limit: limits.reactionsPerUser });
+      await notifyReaction(ctx, conversation, message, me, emoji);
       return changed(ctx, message_id);
     },
   },

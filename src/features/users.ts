@@ -42,6 +42,8 @@ function selfView(app: App, row: UserRow) {
     email: row.email,
     email_verified: row.email_verified === 1,
     role: row.role,
+    notifications: row.notify_default,
+    notify_reactions: row.notify_reactions === 1,
   };
 }
 
@@ -77,8 +79,8 @@ export const userHandlers = {
   },
   update_profile: {
     schema: events.update_profile.request,
-    async run(ctx, { fullname, bio, email, avatar }) {
-      if (fullname == null && bio == null && email == null && avatar === undefined) throw fail('nothing_to_update_profile');
+    async run(ctx, { fullname, bio, email, avatar, notifications, notify_reactions }) {
+      if (fullname == null && bio == null && email == null && avatar === undefined && notifications == null && notify_reactions == null) throw fail('nothing_to_update_profile');
       const row = await currentUser(ctx);
       const picture = avatar === undefined ? row.avatar_file_id : await ownImage(ctx, avatar);
       const changedEmail = email != null && email !== row.email;
@@ -94,6 +96,9 @@ export const userHandlers = {
       });
       await replacePicture(ctx, row.avatar_file_id, picture, (fileId) => ctx.store.files.setUserAvatar(row.id, fileId));
       if (changedEmail) await sendCode(ctx, row.id, 'verify', email);
+      if (notifications != null || notify_reactions != null) {
+        await ctx.store.notifications.setDefaults(row.id, notifications ?? row.notify_default, notify_reactions ?? row.notify_reactions === 1);
+      }
       const updated = await currentUser(ctx);
       // The public profile goes to contacts and to the caller's other sockets, logged for each.
       const users = [...(await ctx.store.contacts.ids(row.id)), row.id];

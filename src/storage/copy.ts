@@ -31,10 +31,14 @@ const tables: readonly { name: string; order: string; rowid?: true }[] = [
   { name: 'held_usernames', order: 'username' },
   { name: 'code_mails', order: 'user_id, purpose, sent_at, address' },
   { name: 'code_failures', order: 'user_id, purpose, failed_at' },
+  { name: 'mentions', order: 'message_id, user_id' },
+  { name: 'devices', order: 'id' },
+  { name: 'notices', order: 'id' },
+  { name: 'push_outbox', order: 'device_id, key' },
 ];
 
 /** Identity columns, and the SQLite AUTOINCREMENT high-water marks they continue from (ids once used are never used again). */
-const identities = [['users', 'id'], ['conversations', 'id'], ['messages', 'id'], ['sessions', 'rowid'], ['contacts', 'rowid'], ['reactions', 'rowid']] as const;
+const identities = [['users', 'id'], ['conversations', 'id'], ['messages', 'id'], ['sessions', 'rowid'], ['contacts', 'rowid'], ['reactions', 'rowid'], ['devices', 'id'], ['notices', 'id']] as const;
 
 const rowsAtOnce = 1000;
 

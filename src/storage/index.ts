@@ -11,11 +11,17 @@ import { searchStore } from './search.ts';
 import { codesStore } from './codes.ts';
 import { statsStore } from './stats.ts';
 import { probeStore } from './probe.ts';
+import { devicesStore } from './devices.ts';
+import { outboxStore } from './outbox.ts';
+import { mentionsStore } from './mentions.ts';
+import { notificationsStore } from './notifications.ts';
+import { limits } from '../../protocol/index.ts';
 import { filesStore } from './files.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
 export function createStore(driver: Driver) {
+  const messages = messagesStore(driver);
   return {
     /** For the group commit (transactions) and for telling an unreachable database from a failing statement. */
     driver,
@@ -24,12 +30,16 @@ export function createStore(driver: Driver) {
     contacts: contactsStore(driver),
     conversations: conversationsStore(driver),
     members: membersStore(driver),
-    messages: messagesStore(driver),
+    messages,
     events: eventsStore(driver),
     search: searchStore(driver),
     codes: codesStore(driver),
     stats: statsStore(driver),
     probe: probeStore(driver),
+    devices: devicesStore(driver),
+    outbox: outboxStore(driver, messages.unread, limits.unreadCap),
+    mentions: mentionsStore(driver),
+    notifications: notificationsStore(driver),
     files: filesStore(driver),
   };
 }

@@ -15,6 +15,8 @@ export type UserRow = {
   status_text: string;
   role: 'user' | 'admin';
   account_status: 'active' | 'suspended';
+  notify_default: 'all' | 'mentions' | 'none';
+  notify_reactions: number;
   /** The file that is their face, if any. */
   avatar_file_id: string | null;
 };

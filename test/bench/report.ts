@@ -40,6 +40,8 @@ export type Results = {
   presence: { waves: { kind: string; sockets: number; connectsPerSecond: number; statuses: number; statusesPerSecond: number }[] };
   memory: { sockets: number; rssBeforeKiB: number; rssAfterKiB: number; perSocketKiB: number; connectsPerSecond: number };
   hammer: HammerResult;
+  /** The chat step with 1,000 offline members holding push devices, and the notifications they got. */
+  pushChat: { steps: ChatStep[]; notifications: number };
   files: FilesResult;
   /** The storage ceiling, chat and fan-out again with DATABASE_URL on a durable PostgreSQL (when installed). */
   postgres?: { storage: number; chat: ChatStep[]; fanout: FanoutStep[] };
@@ -63,6 +65,17 @@ export function summary(results: Results) {
 
 const n = (value: number | undefined, digits = 0) => (value === undefined || Number.isNaN(value) ? '—' : value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const pct = (part: number | undefined, whole: number) => (part === undefined || !Number.isFinite(whole) ? '—' : `${Math.round((100 * part) / whole)}%`);
+
+/** The chat step with offline members holding devices, beside the same step without (same run). */
+function pushChatRows(results: Results): string[][] {
+  const plain = saturation(results.chat.parley);
+  const top = saturation(results.pushChat.steps);
+  const half = top ? results.pushChat.steps.filter((step) => step.offered <= top.offered / 2).at(-1) : undefined;
+  return [
+    ['chat with 1,000 offline devices (msgs/s)', n(top?.delivered), `without devices ${n(plain?.delivered)}`, pct(top?.delivered, plain?.delivered ?? NaN), '', ''],
+    ['chat p99 at half, with devices (ms)', `${n(half?.p99, 2)} at ${n(half?.offered)}/s`, `${n(results.pushChat.notifications)} notifications received`, '', '', ''],
+  ];
+}
 
 /** PostgreSQL's rows: chat at saturation against its own storage ceiling, p99 at half, fan-out. */
 function postgresRows(results: Results): string[][] {
@@ -93,6 +106,7 @@ export function renderTable(results: Results): string {
     ['file download (MB/s)', n(results.files.download.http), `disk read ${n(results.files.download.disk)}`, pct(results.files.download.http, results.files.download.disk), '', ''],
     [`server memory during a ${n(results.files.bytes / 2 ** 20)} MiB upload (MiB)`, `peak ${n(results.files.memory.peakMiB)}`, `before ${n(results.files.memory.rssBeforeMiB)}`, '', 'flat', ''],
     ['memory per idle socket (KiB)', n(results.memory.perSocketKiB, 2), `${n(results.memory.sockets)} sockets`, '', '≤ 16', results.memory.perSocketKiB <= 16 ? 'yes' : 'NO'],
+    ...pushChatRows(results),
     ...postgresRows(results),
   ];
   const head = ['measure', 'Parley', 'ceiling', 'Parley / ceiling', 'target', 'met'];

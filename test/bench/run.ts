@@ -15,6 +15,9 @@ import { createLogger } from '../../src/log.ts';
 import { renderChart, renderTable, type Results, type ChatStep, type FanoutStep } from './report.ts';
 import { hammer } from './hammer.ts';
 import { pushBench } from './push.ts';
+import { once } from 'node:events';
+import webpush from 'web-push';
+import type { Subscription } from '../../src/push/types.ts';
 import { measureFiles } from './files.ts';
 
 const quick = process.argv.includes('--quick');
@@ -97,7 +100,7 @@ function rssKiB(pid: number): number {
   return Number(line.split(/\s+/)[1]);
 }
 
-async function fresh<T>(plan: Parameters<typeof seed>[1], work: (server: TestServer, seeded: Awaited<ReturnType<typeof seed>>) => Promise<T>, engine: Engine = 'sqlite'): Promise<T> {
+async function fresh<T>(plan: Parameters<typeof seed>[1], work: (server: TestServer, seeded: Awaited<ReturnType<typeof seed>>) => Promise<T>, engine: Engine = 'sqlite', env: Record<string, string> = {}): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   try {
     const url = engine === 'postgres' ? await postgresDatabase() : undefined;
@@ -107,7 +110,7 @@ async function fresh<T>(plan: Parameters<typeof seed>[1], work: (server: TestSer
     const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     // The load is the point here: the per-socket rate limit is lifted.
     const limits = { RATE_LIMIT_EVENTS: '1000000', RATE_LIMIT_BURST: '1000000' };
-    const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn', ...limits, ...(url ? { DATABASE_URL: url } : {}) }, dir, profile);
+    const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn', ...limits, ...(url ? { DATABASE_URL: url } : {}), ...env }, dir, profile);
     try {
       return await work(server, seeded);
     } finally {
@@ -377,6 +380,40 @@ async function memory(): Promise<Results['memory']> {
   );
 }
 
+/**
+ * The chat step again with 1,000 members who are never connected, two in each pair's conversation,
+ * each with a browser's push subscription at the local HTTPS push service (its own process, checking
+ * VAPID and decrypting): every message queues notifications in its transaction and the worker sends
+ * them (coalesced per PUSH_COALESCE_SECONDS, 30 by default) while the chat goes on.
+ */
+async function chatWithDevices(): Promise<{ steps: ChatStep[]; notifications: number }> {
+  console.log('chat with 1,000 offline members holding devices (two in each of the 500 conversations):');
+  const keys = webpush.generateVAPIDKeys();
+  const child = fork(join(here, 'push-endpoint.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, VAPID_PUBLIC_KEY: keys.publicKey, COUNT: '1000' } });
+  const caDir = mkdtempSync(join(tmpdir(), 'parley-bench-ca-'));
+  try {
+    const [ready] = (await once(child, 'message')) as [{ host: string; ca: string; subscriptions: Subscription[] }];
+    writeFileSync(join(caDir, 'ca.pem'), ready.ca);
+    const env = { VAPID_PUBLIC_KEY: keys.publicKey, VAPID_PRIVATE_KEY: keys.privateKey, PUSH_ENDPOINT_HOSTS: ready.host, NODE_EXTRA_CA_CERTS: join(caDir, 'ca.pem') };
+    const steps = await fresh({ users: 2000, pairs: 500, offline: ready.subscriptions }, (server, seeded) =>
+      withGenerators(async (generators) => {
+        const entries = split(seeded.conversations.map((_, pair) => [2 * pair, 2 * pair + 1]), generatorCount).map((list) =>
+          list.flatMap(([a, b]) => [a!, b!].map((user) => ({ path: '/ws', cookie: `login-token=${seeded.tokens[user]}` }))),
+        );
+        await all(generators, (i) => ({ cmd: 'connect', base: `ws://127.0.0.1:${server.port}`, entries: entries[i], concurrency: 50 }));
+        console.log(' Parley (sqlite), offline members with devices:');
+        return chatSteps(generators, pairsFor(seeded.conversations, local), chatRates, server.child.pid!);
+      }), 'sqlite', env);
+    child.send('report');
+    const [report] = (await once(child, 'message')) as [{ received: number; rejected: unknown[] }];
+    console.log(`  the push service received ${report.received} notifications (${report.rejected.length} refused)`);
+    return { steps, notifications: report.received };
+  } finally {
+    child.kill();
+    rmSync(caDir, { recursive: true, force: true });
+  }
+}
+
 /** The same storage ceiling, chat and fan-out on PostgreSQL (the transport ceiling is the SQLite run's). */
 async function postgresRun(): Promise<NonNullable<Results['postgres']>> {
   console.log('PostgreSQL (durable: fsync on):');
@@ -384,7 +421,7 @@ async function postgresRun(): Promise<NonNullable<Results['postgres']>> {
   return results;
 }
 
-const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick), postgres: postgresRun, files: () => measureFiles(quick) };
+const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick), postgres: postgresRun, pushchat: chatWithDevices, files: () => measureFiles(quick) };
 if (only) {
   // One scenario, printed but not recorded: for profiling and tuning.
   if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);
@@ -410,6 +447,7 @@ const results: Results = {
   presence: await presence(),
   memory: await memory(),
   hammer: await hammer(quick),
+  pushChat: await chatWithDevices(),
   files: await measureFiles(quick),
   ...(withPostgres ? { postgres: await postgresRun() } : {}),
   seconds: 0,

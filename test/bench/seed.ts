@@ -2,6 +2,7 @@
 import argon2 from 'argon2';
 import { createStore, openDatabase, sqliteDriver, type UserRow } from '../../src/storage/index.ts';
 import type { Driver } from '../../src/storage/sql.ts';
+import type { Subscription } from '../../src/push/types.ts';
 import { createTokens } from '../../src/auth/tokens.ts';
 
 export const benchSecret = 'parley benchmark secret, 32 bytes or more';
@@ -12,9 +13,11 @@ export type Seeded = { usernames: string[]; tokens: string[]; conversations: num
  * `users` accounts (one argon2 hash shared by all: hashing is not what is measured), each logged in
  * once; `pairs` two-person conversations of users 2i and 2i+1; a `group` of the first `group` users;
  * `contacts` contacts for everyone, the nearest users on either side in a ring; a `channel` of users
- * 0 and 2 holding that many messages from user 2 (all with the word "common"), already indexed.
+ * 0 and 2 holding that many messages from user 2 (all with the word "common"), already indexed;
+ * `offline` browsers' push subscriptions: pair i also holds the two users after the pairs' ones
+ * (2·pairs + 2i and + 2i + 1), each with a device registered for one of these subscriptions, never connected.
  */
-export async function seed(driver: Driver, plan: { users: number; pairs?: number; group?: number; contacts?: number; channel?: number }): Promise<Seeded> {
+export async function seed(driver: Driver, plan: { users: number; pairs?: number; group?: number; contacts?: number; channel?: number; offline?: readonly Subscription[] }): Promise<Seeded> {
   const store = createStore(driver);
   const hash = await argon2.hash('bench password', { type: argon2.argon2id });
   const now = Math.floor(Date.now() / 1000);
@@ -35,10 +38,13 @@ export async function seed(driver: Driver, plan: { users: number; pairs?: number
         if (j !== i && !(await store.contacts.exists(rows[i]!.id, rows[j]!.id))) await store.contacts.add(rows[i]!.id, rows[j]!.id, now);
       }
     }
-    for (let i = 0; i < (plan.pairs ?? 0); i++) {
+    const pairs = plan.pairs ?? 0;
+    if (plan.offline && plan.offline.length !== 2 * pairs) throw new Error('offline: two subscriptions per pair');
+    for (let i = 0; i < pairs; i++) {
       const a = rows[2 * i]!;
       const b = rows[2 * i + 1]!;
-      conversations.push(await store.conversations.create({ name: `pair ${i}`, creatorId: a.id, memberIds: [a.id, b.id], now }));
+      const away = plan.offline ? [rows[2 * pairs + 2 * i]!.id, rows[2 * pairs + 2 * i + 1]!.id] : [];
+      conversations.push(await store.conversations.create({ name: `pair ${i}`, creatorId: a.id, memberIds: [a.id, b.id, ...away], now }));
     }
     if (plan.group) {
       const members = rows.slice(0, plan.group);
@@ -53,10 +59,15 @@ export async function seed(driver: Driver, plan: { users: number; pairs?: number
       }
       await store.search.catchUp();
     }
-    for (const row of rows) {
+    for (const [index, row] of rows.entries()) {
       const issued = tokens.issue(row, now);
       await store.sessions.create(issued.session);
       minted.push(await issued.token());
+      const subscription = plan.offline?.[index - 2 * pairs];
+      if (subscription) {
+        const { endpoint, keys } = subscription;
+        await store.devices.register({ userId: row.id, sessionId: issued.session.id, name: 'bench browser', now, kind: 'webpush', endpoint, p256dh: keys.p256dh, auth: keys.auth });
+      }
     }
   });
   await driver.close();

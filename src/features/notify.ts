@@ -1,0 +1,74 @@
+// Who is notified, on their devices, of what happens while they have no socket open: a message (a
+// mention most of all), being added to a conversation, a new direct conversation, a reaction to their
+// message. Queued in the unit of work of the event itself, so a crash loses none; the push worker sends
+// them once the unit is committed.
+import { preview } from '../push/payload.ts';
+import type { ConversationRef, Notification } from '../push/types.ts';
+import type { InJob } from '../context.ts';
+import type { ConversationRow } from '../storage/conversations.ts';
+import type { MemberNotification } from '../storage/outbox.ts';
+
+/**
+ * Of these users, those with no socket open at this moment. This is the seam for several servers: there,
+ * "no socket" must mean no socket on any of them (the cluster's presence, src/cluster/presence.ts), not
+ * only none on this one.
+ */
+function offline(ctx: InJob, userIds: readonly number[]): number[] {
+  return userIds.filter((id) => !ctx.registry.isOnline(id));
+}
+
+const refOf = (conversation: Pick<ConversationRow, 'id' | 'name' | 'kind'>): ConversationRef => ({ id: conversation.id, name: conversation.name, direct: conversation.kind === 'direct' });
+
+/** Queues for the offline among `queued.recipients`, and wakes the worker once that is committed. */
+async function queue(ctx: InJob, queued: Omit<MemberNotification, 'recipients' | 'now'>, recipients: readonly number[]): Promise<void> {
+  const away = offline(ctx, recipients);
+  if (away.length === 0) return;
+  const rows = await ctx.store.outbox.forMembers({ ...queued, recipients: away, now: ctx.now() * 1000 });
+  if (rows > 0) ctx.job.after((committed) => committed && ctx.push.wake());
+}
+
+/**
+ * A new message: to each member with a device and no socket open but its sender, as their level allows
+ * (`mentions`: only when it mentions them; `none`: never), not to those who blocked the sender, and to
+ * those who are `busy` only when it is a direct message or mentions them.
+ */
+export async function notifyMessage(ctx: InJob, conversation: ConversationRow, sender: { id: number; username: string }, content: string, mentioned: readonly number[]): Promise<void> {
+  const holders = await ctx.store.devices.holdersIn(conversation.id, sender.id);
+  if (holders.length === 0) return;
+  const common = { conversation: refOf(conversation), sender: sender.username, preview: preview(content, ctx.settings.PUSH_PREVIEW) };
+  const notification: Notification = { kind: 'message', ...common };
+  await queue(ctx, {
+    conversationId: conversation.id,
+    actorId: sender.id,
+    notification,
+    personalNotification: { kind: 'mention', ...common },
+    personal: mentioned,
+    urgent: conversation.kind === 'direct' ? holders : mentioned,
+  }, holders);
+}
+
+/** People added to a conversation (`added`), or the other person of a new direct conversation (`direct`): it is about them, as a mention is. */
+export async function notifyJoined(ctx: InJob, conversation: Pick<ConversationRow, 'id' | 'name' | 'kind'>, by: { id: number; username: string }, userIds: readonly number[]): Promise<void> {
+  const joined = userIds.filter((id) => id !== by.id);
+  const kind = conversation.kind === 'direct' ? 'direct' : 'added';
+  await queue(ctx, {
+    conversationId: conversation.id,
+    actorId: by.id,
+    notification: { kind, conversation: refOf(conversation), sender: by.username },
+    personal: joined,
+    urgent: kind === 'direct' ? joined : [],
+  }, joined);
+}
+
+/** A reaction to someone's message: to its sender, unless they turned reactions off (`notify_reactions`). */
+export async function notifyReaction(ctx: InJob, conversation: ConversationRow, message: { sender_id: number | null; content: string }, reactor: { id: number; username: string }, emoji: string): Promise<void> {
+  const senderId = message.sender_id;
+  if (senderId === null || senderId === reactor.id || (await ctx.store.users.byId(senderId))?.notify_reactions !== 1) return;
+  await queue(ctx, {
+    conversationId: conversation.id,
+    actorId: reactor.id,
+    notification: { kind: 'reaction', conversation: refOf(conversation), sender: reactor.username, emoji, preview: preview(message.content, ctx.settings.PUSH_PREVIEW) },
+    personal: [senderId],
+    urgent: [],
+  }, [senderId]);
+}

@@ -1,0 +1,179 @@
+// The push outbox on either engine (the rules are src/push/outbox.ts's): notifications queued in the
+// unit of work of what they are about, merged per device and key, claimed under a lease (FOR UPDATE
+// SKIP LOCKED on PostgreSQL, so several servers share one outbox), settled by the worker.
+import { randomUUID } from 'node:crypto';
+import { outboxKey, rankOf, type Outbox, type OutboxItem } from '../push/outbox.ts';
+import type { Device, Notification } from '../push/types.ts';
+import { dialect, inList, type Sql } from './sql.ts';
+
+const greatest = { sqlite: 'max', postgres: 'greatest' };
+const idle = 'push_outbox.version = push_outbox.sent_version';
+/** The newer notification replaces the pending one unless that one outranks it; a row being sent always takes the newer. */
+const takesNewer = `${idle} OR (push_outbox.lease IS NOT NULL AND push_outbox.lease_until > excluded.queued_at) OR excluded.rank >= push_outbox.rank`;
+/** What an enqueue does to the row of its device and key: see `Outbox.enqueue`. `excluded.queued_at` is now. */
+const merge = dialect`
+  ON CONFLICT (device_id, key) DO UPDATE SET
+    notification = CASE WHEN ${takesNewer} THEN excluded.notification ELSE push_outbox.notification END,
+    rank = CASE WHEN ${takesNewer} THEN excluded.rank ELSE push_outbox.rank END,
+    queued_at = CASE WHEN ${idle} THEN excluded.queued_at ELSE push_outbox.queued_at END,
+    due_at = CASE WHEN ${idle} THEN ${greatest}(excluded.queued_at, push_outbox.hold_until) ELSE push_outbox.due_at END,
+    attempts = CASE WHEN ${idle} THEN 0 ELSE push_outbox.attempts END,
+    version = push_outbox.version + 1`;
+const into = 'INSERT INTO push_outbox (device_id, key, user_id, conversation_id, notification, rank, version, queued_at, due_at)';
+
+/** A level in effect for a member: theirs for the conversation while it lasts (`$8`: now, in seconds), else their default. */
+const level = 'COALESCE(CASE WHEN members.notify_until IS NULL OR members.notify_until > $8 THEN members.notify_level END, users.notify_default)';
+
+type ClaimedRow = {
+  key: string;
+  notification: string;
+  version: number;
+  queued_at: number;
+  attempts: number;
+  conversation_id: number | null;
+  user_id: number;
+  device_id: number;
+  kind: Device['kind'];
+  endpoint: string | null;
+  p256dh: string | null;
+  auth: string | null;
+  token: string | null;
+  platform: string | null;
+  read_id: number | null;
+  cleared_id: number | null;
+};
+
+/** A notification about one conversation for its members' devices (see `forMembers`). */
+export type MemberNotification = {
+  conversationId: number;
+  /** Whose doing it is: members who blocked them get nothing. */
+  actorId: number;
+  /** The members to reach (those with no socket open): the rules below pick among them. */
+  recipients: readonly number[];
+  notification: Notification;
+  /** What those in `personal` get instead (a mention), if anything else. */
+  personalNotification?: Notification;
+  /** Members for whom it is personal: notified at the `mentions` level too. */
+  personal: readonly number[];
+  /** Members whom it reaches even while `busy` (direct messages, mentions). */
+  urgent: readonly number[];
+  /** Epoch ms. */
+  now: number;
+};
+
+export type UnreadCount = (conversationId: number, readerId: number, after: number, cap: number) => Promise<number>;
+
+export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
+  const enqueueOne = sql.prepare(dialect`${into}
+    SELECT id, CAST($2 AS text), user_id, CAST($3 AS bigint), CAST($4 AS text), CAST($5 AS integer), 1, CAST($6 AS bigint), CAST($6 AS bigint)
+      FROM devices WHERE id = $1 ${merge}`);
+  const forMembers = sql.prepare(dialect`${into}
+    SELECT devices.id, CAST($2 AS text), members.user_id, members.conversation_id,
+           CASE WHEN ${inList('members.user_id', '$10')} THEN CAST($5 AS text) ELSE CAST($3 AS text) END,
+           CASE WHEN ${inList('members.user_id', '$10')} THEN CAST($6 AS integer) ELSE CAST($4 AS integer) END,
+           1, CAST($7 AS bigint), CAST($7 AS bigint)
+      FROM members
+      JOIN users ON users.id = members.user_id
+      JOIN devices ON devices.user_id = members.user_id
+     WHERE members.conversation_id = $1
+       AND ${inList('members.user_id', '$9')}
+       AND NOT EXISTS (SELECT 1 FROM blocks WHERE blocks.user_id = members.user_id AND blocks.blocked_id = $11)
+       AND ${level} <> 'none'
+       AND (${level} = 'all' OR ${inList('members.user_id', '$10')})
+       AND (users.status <> 'busy' OR ${inList('members.user_id', '$12')})
+    ${merge}`);
+  const forUsers = sql.prepare(dialect`${into}
+    SELECT id, CAST($1 AS text), user_id, CAST(NULL AS bigint), CAST($2 AS text), CAST($3 AS integer), 1, CAST($4 AS bigint), CAST($4 AS bigint)
+      FROM devices WHERE CAST($5 AS integer) = 1 OR ${inList('user_id', '$6')}
+    ${merge}`);
+  const lease = sql.prepare(dialect`UPDATE push_outbox SET lease = $1, lease_until = $2, attempts = attempts + 1
+     WHERE (device_id, key) IN (
+       SELECT device_id, key FROM push_outbox
+        WHERE version > sent_version AND due_at <= $3 AND (lease IS NULL OR lease_until <= $3)
+        ORDER BY due_at, device_id, key LIMIT $4 ${{ sqlite: '', postgres: 'FOR UPDATE SKIP LOCKED' }})`);
+  const leased = sql.prepare<ClaimedRow>(
+    `SELECT o.key, o.notification, o.version, o.queued_at, o.attempts, o.conversation_id, o.user_id,
+            d.id AS device_id, d.kind, d.endpoint, d.p256dh, d.auth, d.token, d.platform, m.read_id, m.cleared_id
+       FROM push_outbox AS o
+       JOIN devices AS d ON d.id = o.device_id
+       LEFT JOIN members AS m ON m.conversation_id = o.conversation_id AND m.user_id = o.user_id
+      WHERE o.lease = $1
+      ORDER BY o.due_at, o.device_id, o.key`,
+  );
+  const complete = sql.prepare(dialect`UPDATE push_outbox SET sent_version = $4, hold_until = $6, lease = NULL, lease_until = 0,
+       queued_at = CASE WHEN version > $4 THEN CAST($5 AS bigint) ELSE queued_at END,
+       due_at = CASE WHEN version > $4 THEN ${greatest}(CAST($5 AS bigint), CAST($6 AS bigint)) ELSE due_at END,
+       attempts = CASE WHEN version > $4 THEN 0 ELSE attempts END
+     WHERE device_id = $1 AND key = $2 AND lease = $3`);
+  const retry = sql.prepare('UPDATE push_outbox SET due_at = $4, lease = NULL, lease_until = 0 WHERE device_id = $1 AND key = $2 AND lease = $3');
+  const removeDevice = sql.prepare('DELETE FROM devices WHERE id = $1');
+  const prune = sql.prepare('DELETE FROM push_outbox WHERE version = sent_version AND lease IS NULL AND hold_until <= $1');
+  const pending = sql.prepare('SELECT count(*) FROM push_outbox WHERE version > sent_version');
+
+  function deviceOf(row: ClaimedRow): Device {
+    if (row.kind === 'webpush') return { id: row.device_id, userId: row.user_id, kind: 'webpush', subscription: { endpoint: row.endpoint!, keys: { p256dh: row.p256dh!, auth: row.auth! } } };
+    return { id: row.device_id, userId: row.user_id, kind: 'webhook', token: row.token!, platform: row.platform };
+  }
+
+  /** The conversation's unread messages for the device's user now; 0 once they are no longer a member; null for a notice. */
+  async function unreadOf(row: ClaimedRow): Promise<number | null> {
+    if (row.conversation_id === null) return null;
+    if (row.read_id === null) return 0;
+    return unread(row.conversation_id, row.user_id, Math.max(row.read_id, row.cleared_id ?? 0), unreadCap);
+  }
+
+  const outbox: Outbox = {
+    async enqueue(entries, now) {
+      for (const { deviceId, notification } of entries) {
+        const conversation = notification.kind === 'notice' ? null : notification.conversation.id;
+        await enqueueOne.run(deviceId, outboxKey(notification), conversation, JSON.stringify(notification), rankOf(notification), now);
+      }
+    },
+    async claim(now, limit, leaseMs) {
+      const token = randomUUID();
+      if ((await lease.run(token, now + leaseMs, now, limit)) === 0) return [];
+      const items: OutboxItem[] = [];
+      for (const row of await leased.all(token)) {
+        items.push({
+          device: deviceOf(row),
+          key: row.key,
+          notification: JSON.parse(row.notification) as Notification,
+          unread: await unreadOf(row),
+          version: row.version,
+          queuedAt: row.queued_at,
+          attempts: row.attempts,
+          lease: token,
+        });
+      }
+      return items;
+    },
+    complete: async (item, now, holdUntil) => (await complete.run(item.device.id, item.key, item.lease, item.version, now, holdUntil)) === 1,
+    retry: async (item, at) => (await retry.run(item.device.id, item.key, item.lease, at)) === 1,
+    removeDevice: async (deviceId) => void (await removeDevice.run(deviceId)),
+    prune: (now) => prune.run(now),
+  };
+
+  return {
+    ...outbox,
+    /**
+     * Queues a notification about a conversation for every device of the `recipients` it is for, in one
+     * statement however many: not for those who blocked the actor, whose level is `none`, whose level
+     * is `mentions` unless it is personal to them, or who are `busy` unless it is urgent for them.
+     * Returns the rows queued or merged into.
+     */
+    forMembers(queued: MemberNotification): Promise<number> {
+      if (queued.recipients.length === 0) return Promise.resolve(0);
+      const { notification } = queued;
+      const personal = queued.personalNotification ?? notification;
+      return forMembers.run(
+        queued.conversationId, outboxKey(notification), JSON.stringify(notification), rankOf(notification), JSON.stringify(personal), rankOf(personal),
+        queued.now, Math.floor(queued.now / 1000), sql.list(queued.recipients), sql.list(queued.personal), queued.actorId, sql.list(queued.urgent),
+      );
+    },
+    /** Queues an administrator's notice for every device of these users (or of everyone); returns how many devices. */
+    forUsers: (notification: Notification & { kind: 'notice' }, users: readonly number[] | 'all', now: number): Promise<number> =>
+      forUsers.run(outboxKey(notification), JSON.stringify(notification), rankOf(notification), now, users === 'all' ? 1 : 0, sql.list(users === 'all' ? [] : users)),
+    /** Rows with a notification waiting to be sent (the queue depth). */
+    pending: async (): Promise<number> => (await pending.value<number>()) ?? 0,
+  };
+}
