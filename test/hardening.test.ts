@@ -19,6 +19,7 @@ test('hardening', async (t) => {
     const loggedIn = await http(server.http, 'POST', '/auth/login', { body: { username, password: 'correct horse battery' } });
     const refresh = cookieOf(loggedIn, 'refresh-token');
     const client = await connect(server, tokenFrom(loggedIn));
+    assert.equal(await client.request('ping'), 'pong', 'the socket is in (its token checked) before the logout');
     const out = await http(server.http, 'POST', '/auth/logout', { headers: { cookie: refresh } });
     assert.equal(out.status, 204);
     assert.deepEqual(await client.closed, { code: 4005, reason: 'session logged out' });

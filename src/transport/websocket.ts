@@ -70,6 +70,13 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     // Registered (subscribed to its topics) before any frame is handled: frames meanwhile keep waiting.
     await connected(app, connection);
     if (connection.closed) return;
+    // A logout or revocation that committed while the token was being checked closed its session's
+    // sockets before this one was registered: looked at again now that it is, it cannot slip through.
+    if ((await app.store.sessions.activeUntil(sessionId, user.id, app.now())) === undefined) {
+      app.log.info('session ended while its socket was opening', { user: user.username, socket: connection.id });
+      return connection.end(closeCodes.invalid_token.code, closeCodes.invalid_token.reason);
+    }
+    if (connection.closed) return;
     data.ctx = { ...app, caller: connection };
     data.bucket = bucket;
     app.log.info('connected', { user: user.username, socket: connection.id, ip: data.ip });
