@@ -8,21 +8,21 @@ export async function connected(app: App, connection: Connection): Promise<void>
   const conversations = await app.store.conversations.idsForUser(connection.user.id);
   if (connection.closed) return;
   const first = app.registry.add(connection, conversations);
-  if (await app.cluster.opened(connection.user.id, first)) await changed(app, connection.user.id);
+  if (await app.cluster.opened(connection.user.id, first)) await changed(app, connection.user.id, true);
 }
 
 export async function disconnected(app: App, connection: Connection): Promise<void> {
   const last = app.registry.remove(connection);
   if (last) app.typing.gone(connection.user.id);
-  if (await app.cluster.closed(connection.user.id, last)) await changed(app, connection.user.id);
+  if (await app.cluster.closed(connection.user.id, last)) await changed(app, connection.user.id, false);
 }
 
 /** Coming online or going offline (anywhere in a cluster): seen by contacts, and remembered as `last_online` — unless invisible, when nothing of it shows. */
-export async function changed(app: App, userId: number): Promise<void> {
+export async function changed(app: App, userId: number, online?: boolean): Promise<void> {
   await app.commit.run(async (job) => {
     if ((await app.store.users.byId(userId))?.status === 'invisible') return;
     await app.store.users.setLastOnline(userId, app.now());
-    await announce(inJob(app, job), userId);
+    await announce(inJob(app, job), userId, online);
   });
 }
 
@@ -30,10 +30,12 @@ export async function changed(app: App, userId: number): Promise<void> {
  * Tells the user's contacts, once the unit of work is committed, what they now see of them: online
  * (unless invisible), status and text. Not logged: it is only ever the present.
  */
-export async function announce(app: InJob, userId: number): Promise<void> {
+export async function announce(app: InJob, userId: number, transition?: boolean): Promise<void> {
   const row = await app.store.users.byId(userId);
   if (!row) return;
-  const online = (await app.cluster.online(userId)) && row.status !== 'invisible';
+  // A transition says what it was (a socket that closed last: offline), even if another has opened
+  // since its unit was queued: contacts then see offline and online, in that order, not online twice.
+  const online = (transition ?? (await app.cluster.online(userId))) && row.status !== 'invisible';
   const blocked = new Set(await app.store.contacts.blockedIds(userId));
   const contacts = (await app.store.contacts.ids(userId)).filter((id) => !blocked.has(id));
   const text = pushText('user_status', { username: row.username, is_online: online, status: online ? row.status : 'offline', status_text: row.status_text });
