@@ -128,6 +128,7 @@ test('MAX_SOCKETS_PER_USER caps the sockets of one user', async (t) => {
   const server = await startServer(t, { MAX_SOCKETS_PER_USER: '2' });
   const alice = await person(server);
   const second = await connect(server, alice.token);
+  assert.equal(await second.request('ping'), 'pong', 'the second socket is in (its token checked)');
   assert.deepEqual(await closedWith(server, `login-token=${alice.token}`), { code: 4004, reason: 'too many connections for this user (limit 2)' });
   const bob = await person(server);
   assert.equal(await bob.client.request('ping'), 'pong', 'other users are not affected');

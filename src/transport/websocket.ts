@@ -72,6 +72,11 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     if (connection.closed) return;
     // A logout or revocation that committed while the token was being checked closed its session's
     // sockets before this one was registered: looked at again now that it is, it cannot slip through.
+    // Sockets whose tokens were checked at the same time all passed the count above: past the limit now, this one goes.
+    if (app.registry.socketCount(user.id) > limit) {
+      app.log.warn('socket refused: too many for the user', { user: user.username, limit, ip: data.ip });
+      return connection.end(closeCodes.too_many_sockets.code, closeCodes.too_many_sockets.reason.replace('{limit}', String(limit)));
+    }
     if ((await app.store.sessions.activeUntil(sessionId, user.id, app.now())) === undefined) {
       app.log.info('session ended while its socket was opening', { user: user.username, socket: connection.id });
       return connection.end(closeCodes.invalid_token.code, closeCodes.invalid_token.reason);
