@@ -93,15 +93,9 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
           done.push(next);
           if (!next.work) continue; // an `after`: nothing to run, its effect waits for this commit
           units++;
-          // Awaited only when the engine answers later (PostgreSQL): every await costs SQLite's fast path a turn of the microtask queue.
-          const opened = tx.savepoint();
-          if (opened) await opened;
           try {
-            next.value = await next.work(next.job);
-            const released = tx.release();
-            if (released) await released;
+            next.value = await tx.unit(async () => next.work!(next.job));
           } catch (error) {
-            await tx.rollbackToSavepoint();
             // Effects of undone work would announce what never happened.
             next.effects.length = 0;
             next.error = { error };
@@ -112,7 +106,10 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
                 log.error('handling a failed unit of work failed', { error: inner });
               }
             }
+            // The database is gone: the batch fails as a whole (nothing of it can commit).
+            if (driver.unavailable(error)) throw error;
           }
+          if (units >= driver.unitsPerTransaction) return;
           // The rest starts the next batch, except on PostgreSQL: each unit there costs round trips, so
           // once due a batch goes on taking what is queued for up to `fillMs` (a commit per message
           // would cap chat at the commits the server can make one after another).

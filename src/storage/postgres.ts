@@ -96,13 +96,19 @@ export function postgresDriver(pool: Pool): Driver {
         // in different orders and deadlock; taken first, one batch waits for the other instead.
         await tx.unsafe('SELECT 1 FROM event_counter FOR UPDATE');
         active = tx;
+        // Each unit in a savepoint of postgres.js's own (tx.savepoint): a statement that fails there is
+        // charged to that unit, which is rolled back to its savepoint, and not to the whole transaction
+        // (whose COMMIT postgres.js would turn into a ROLLBACK for any failed statement it saw).
         const control: Transaction = {
-          savepoint: () => tx.unsafe('SAVEPOINT unit').then(() => {}),
-          release: () => tx.unsafe('RELEASE SAVEPOINT unit').then(() => {}),
-          async rollbackToSavepoint() {
-            await tx.unsafe('ROLLBACK TO SAVEPOINT unit');
-            await tx.unsafe('RELEASE SAVEPOINT unit');
-          },
+          unit: (work) =>
+            tx.savepoint(async (unit) => {
+              active = unit;
+              try {
+                return await work();
+              } finally {
+                active = tx;
+              }
+            }) as never,
         };
         try {
           return await body(control);
@@ -112,6 +118,9 @@ export function postgresDriver(pool: Pool): Driver {
         }
       })) as T;
     },
+    // postgres.js does not release its savepoints: they nest until the COMMIT. Within 64 written ones a
+    // transaction's subtransactions stay in PostgreSQL's per-backend cache (PGPROC_MAX_CACHED_SUBXIDS).
+    unitsPerTransaction: 64,
     unavailable: isUnavailable,
     close: () => pool.end({ timeout: 5 }),
   };

@@ -44,19 +44,21 @@ export function dialect(strings: TemplateStringsArray, ...parts: (string | { sql
   return { sqlite: build('sqlite'), postgres: build('postgres') };
 }
 
-/** Savepoints inside the open transaction: one per unit of work, so a failing unit undoes only itself. */
+/** The open transaction, as units of work see it: each behind its own savepoint, so a failing unit undoes only itself. */
 export type Transaction = {
-  /** SQLite's answer at once (nothing to wait for); PostgreSQL's a promise. */
-  savepoint(): void | Promise<void>;
-  release(): void | Promise<void>;
-  /** Undoes everything since the savepoint, and ends it. */
-  rollbackToSavepoint(): void | Promise<void>;
+  /**
+   * Runs `work` behind a savepoint. If it throws (its own error or a statement's), everything it
+   * wrote is undone, the error is rethrown, and the transaction goes on with the next unit.
+   */
+  unit<T>(work: () => Promise<T>): Promise<T>;
 };
 
 /** An engine's connection(s): statements, transactions, and what its errors mean. */
 export type Driver = Sql & {
   /** Runs `body` in one transaction, committed when it resolves; rolled back (and rethrown) when it throws. */
   transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** The most units one transaction may hold (PostgreSQL: each unit's savepoint stays open until the COMMIT). */
+  readonly unitsPerTransaction: number;
   /** Whether an error means the database could not be reached, rather than a statement failing. */
   unavailable(error: unknown): boolean;
   close(): Promise<void>;

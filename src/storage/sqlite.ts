@@ -11,16 +11,23 @@ export function sqliteDriver(db: Db): Driver & { readonly db: Db } {
   // Prepared once: exec() parses its text every time, which cost a quarter of a message's handling.
   const [begin, commit, savepoint, release, rollbackTo] = ['BEGIN IMMEDIATE', 'COMMIT', 'SAVEPOINT unit', 'RELEASE unit', 'ROLLBACK TO unit'].map((sql) => db.prepare(sql));
   const tx: Transaction = {
-    savepoint: () => void savepoint!.run(),
-    release: () => void release!.run(),
-    rollbackToSavepoint() {
-      rollbackTo!.run();
-      release!.run();
+    async unit(work) {
+      savepoint!.run();
+      try {
+        const value = await work();
+        release!.run();
+        return value;
+      } catch (error) {
+        rollbackTo!.run();
+        release!.run();
+        throw error;
+      }
     },
   };
   return {
     engine: 'sqlite',
     db,
+    unitsPerTransaction: Number.POSITIVE_INFINITY,
     prepare<Row>(text: Text): Statement<Row> {
       const { text: sql, byNumber: numbered } = sqlitePlaceholders(textFor(text, 'sqlite'));
       const bind = numbered ? byNumber : asGiven;
