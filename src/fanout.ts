@@ -36,12 +36,18 @@ export async function logEvent(app: Pick<App, 'store' | 'now' | 'ordering'>, typ
     return { seq, dataText };
   }
   const { conversation, joined = [], left = [], message = null, actor = null } = audience;
-  const seq = await app.store.events.forConversation(conversation, type, dataText, now, message, actor);
+  // Who blocked the actor does not depend on the insert: asked beside it (on PostgreSQL the two share a
+  // round trip), unless members join or leave with this event.
+  const changing = joined.length > 0 || left.length > 0;
+  const [seq, blockers] = await Promise.all([
+    app.store.events.forConversation(conversation, type, dataText, now, message, actor),
+    changing ? undefined : hiddenFrom(app, audience),
+  ]);
   app.ordering.logged(seq);
   // Members who join see the conversation's events from this one on; those who leave, up to this one.
   for (const userId of joined) await app.store.members.openPeriod(conversation, userId, seq);
   for (const userId of left) await app.store.members.closePeriod(conversation, userId, seq);
-  const hidden = await hiddenFrom(app, audience);
+  const hidden = blockers ?? (await hiddenFrom(app, audience));
   if (hidden.size === 0) return { seq, dataText };
   // Someone blocked the actor: the event goes member by member, not to the conversation's topic.
   const only = (await app.store.conversations.members(conversation)).flatMap(({ id }) => (hidden.has(id) ? [] : [id]));

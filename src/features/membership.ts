@@ -7,22 +7,30 @@ import type { MessageRow } from '../storage/messages.ts';
 
 export type Membership = { conversation: ConversationRow; member: MemberRow };
 
+/** What the guard found, for the handler of the same unit to take instead of looking again. */
+const found = new WeakMap<Ctx, { conversationId: number } & Membership>();
+
 /** The caller's membership of a conversation; a non-member gets the answer for one that does not exist. */
 export async function membership(ctx: Ctx, conversationId: number): Promise<Membership> {
   const me = ctx.caller.user;
-  const member = await ctx.store.members.get(conversationId, me.id);
-  const conversation = member && (await ctx.store.conversations.byId(conversationId));
-  if (!member || !conversation) throw fail('not_in_conversation', { username: me.username, id: conversationId });
-  return { conversation, member };
+  const guarded = found.get(ctx);
+  if (guarded?.conversationId === conversationId) {
+    found.delete(ctx); // taken once: whatever the handler then changes, it looks up afresh
+    return { conversation: guarded.conversation, member: guarded.member };
+  }
+  const both = await ctx.store.conversations.withMember(conversationId, me.id);
+  if (!both) throw fail('not_in_conversation', { username: me.username, id: conversationId });
+  return both;
 }
 
 /**
  * The guard of every event that names a conversation: membership first, as the seed checks it.
- * One lookup: a deleted conversation has no members left.
+ * One lookup (the membership and the conversation together), which the handler then reuses.
  */
 export async function memberOf(ctx: Ctx, { conversation_id }: { conversation_id: number }): Promise<void> {
-  const me = ctx.caller.user;
-  if (!(await ctx.store.members.get(conversation_id, me.id))) throw fail('not_in_conversation', { username: me.username, id: conversation_id });
+  found.delete(ctx);
+  const both = await membership(ctx, conversation_id);
+  found.set(ctx, { conversationId: conversation_id, ...both });
 }
 
 export const isAdmin = (member: MemberRow): boolean => member.role === 'owner' || member.role === 'admin';

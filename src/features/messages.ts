@@ -50,7 +50,7 @@ export const messageHandlers = {
       }
       checkLength(ctx, content);
       const files = await ownFiles(ctx, fileIds);
-      const conversation = (await ctx.store.conversations.byId(conversation_id))!;
+      const { conversation } = await membership(ctx, conversation_id);
       if (conversation.kind === 'direct') {
         // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
         const other = (await ctx.store.conversations.members(conversation_id)).find((member) => member.id !== me.id);
@@ -60,10 +60,14 @@ export const messageHandlers = {
       const replied = replyId === null ? undefined : await ctx.store.messages.byId(replyId);
       if (replyId !== null && replied?.conversation_id !== conversation_id) throw fail('no_such_reply', { reply_id: replyId, conversation_id });
       const sentAt = ctx.now();
-      const id = await ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt, clientId });
+      // Who holds devices to notify does not depend on the insert: asked beside it (one round trip on PostgreSQL).
+      const [id, holders] = await Promise.all([
+        ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt, clientId }),
+        ctx.store.devices.holdersIn(conversation_id, me.id),
+      ]);
       const mentions = await mentionsIn(ctx.store, conversation_id, content);
       await ctx.store.mentions.record(id, mentions.map((member) => member.id));
-      await notifyMessage(ctx, conversation, me, content, mentions.map((member) => member.id));
+      await notifyMessage(ctx, conversation, me, content, mentions.map((member) => member.id), holders);
       ctx.job.after((committed) => {
         if (!committed) return;
         ctx.receipts.sent(conversation_id, id, me.id);

@@ -31,9 +31,10 @@ async function queue(ctx: InJob, queued: Omit<MemberNotification, 'recipients' |
  * A new message: to each member with a device and no socket open but its sender, as their level allows
  * (`mentions`: only when it mentions them; `none`: never), not to those who blocked the sender, and to
  * those who are `busy` only when it is a direct message or mentions them.
+ * `held`: the members holding devices, when the caller has asked already.
  */
-export async function notifyMessage(ctx: InJob, conversation: ConversationRow, sender: { id: number; username: string }, content: string, mentioned: readonly number[]): Promise<void> {
-  const holders = await ctx.store.devices.holdersIn(conversation.id, sender.id);
+export async function notifyMessage(ctx: InJob, conversation: ConversationRow, sender: { id: number; username: string }, content: string, mentioned: readonly number[], held?: readonly number[]): Promise<void> {
+  const holders = held ?? (await ctx.store.devices.holdersIn(conversation.id, sender.id));
   if (holders.length === 0) return;
   const common = { conversation: refOf(conversation), sender: sender.username, preview: preview(content, ctx.settings.PUSH_PREVIEW) };
   const notification: Notification = { kind: 'message', ...common };

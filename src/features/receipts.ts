@@ -63,7 +63,13 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     if (batch.length === 0) return Promise.resolve();
     return app.commit
       .run(async (job) => {
-        for (const [conversationId, changes] of batch) await sendReceipts(inJob(app, job), conversationId, changes);
+        // Conversations do not depend on each other: their statements go out together (pipelined on
+        // PostgreSQL) rather than one round trip after another. Every one is finished before the unit
+        // ends, so nothing of a failed one runs on after its rollback.
+        const scoped = inJob(app, job);
+        const done = await Promise.allSettled(batch.map(([conversationId, changes]) => sendReceipts(scoped, conversationId, changes)));
+        const failed = done.find((result) => result.status === 'rejected');
+        if (failed) throw failed.reason;
       })
       .catch((error: unknown) => app.log.error('receipts failed', { error }));
   }

@@ -1,4 +1,5 @@
 // Conversations: creating, finding, listing (per member, and channels for anyone), changing and deleting them.
+import type { MemberRow } from './members.ts';
 import { dialect, likePattern, type Sql } from './sql.ts';
 
 export type Kind = 'group' | 'direct' | 'channel';
@@ -33,6 +34,14 @@ export function conversationsStore(sql: Sql) {
                SELECT $1, member, position - 1, ${role}, $5 FROM unnest(CAST($2 AS bigint[])) WITH ORDINALITY AS listed (member, position)`,
   });
   const byId = sql.prepare<ConversationRow>(`SELECT ${columns} FROM conversations WHERE id = $1 AND deleted_at IS NULL`);
+  // A member's row and their conversation's in one statement (the check most events begin with).
+  const withMember = sql.prepare<ConversationRow & { [K in keyof MemberRow as `member_${K}`]: MemberRow[K] }>(
+    `SELECT ${columns}, members.role AS member_role, members.favorite AS member_favorite, members.pinned AS member_pinned,
+            members.cleared_id AS member_cleared_id, members.delivered_id AS member_delivered_id, members.read_id AS member_read_id,
+            members.joined_at AS member_joined_at
+       FROM members JOIN conversations ON conversations.id = members.conversation_id
+      WHERE members.conversation_id = $1 AND members.user_id = $2 AND conversations.deleted_at IS NULL`,
+  );
   const byDirectKey = sql.prepare<ConversationRow>(`SELECT ${columns} FROM conversations WHERE direct_key = $1`);
   // Unread counts and last messages are read per conversation (messages.ts), each bounded by an index.
   const forUser = sql.prepare<ConversationListRow>(
@@ -73,6 +82,13 @@ export function conversationsStore(sql: Sql) {
       return id;
     },
     byId: (id: number): Promise<ConversationRow | undefined> => byId.get(id),
+    /** The conversation with `userId`'s membership of it; nothing when they are not a member (or it is deleted). */
+    async withMember(id: number, userId: number): Promise<{ conversation: ConversationRow; member: MemberRow } | undefined> {
+      const row = await withMember.get(id, userId);
+      if (!row) return undefined;
+      const { member_role: role, member_favorite: favorite, member_pinned: pinned, member_cleared_id: cleared_id, member_delivered_id: delivered_id, member_read_id: read_id, member_joined_at: joined_at, ...conversation } = row;
+      return { conversation, member: { role, favorite, pinned, cleared_id, delivered_id, read_id, joined_at } };
+    },
     /** The live direct conversation of two people. */
     direct: (userA: number, userB: number): Promise<ConversationRow | undefined> => byDirectKey.get(directKey(userA, userB)),
     forUser: (userId: number): Promise<ConversationListRow[]> => forUser.all(userId),
