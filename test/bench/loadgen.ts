@@ -7,6 +7,7 @@ type Command =
   | { cmd: 'connect'; base: string; entries: Entry[]; concurrency: number }
   | { cmd: 'chat'; rate: number; seconds: number; pairs: [conversation: number, a: number, b: number][] }
   | { cmd: 'fanout-send'; rate: number; seconds: number; socket: number; conversation: number }
+  | { cmd: 'ready' }
   | { cmd: 'reset' }
   | { cmd: 'cpu' }
   | { cmd: 'report' }
@@ -22,8 +23,12 @@ let delivered = 0;
 let errors = 0;
 let statuses = 0;
 let lastFrameAt = 0;
+/** When the last chat message reached its receiver. */
+let lastDeliveredAt = 0;
 /** Fan-out: per message index, how many sockets here got it, and when the last did. */
 let fanout = new Map<number, { count: number; last: number; sent: number }>();
+/** Sockets waiting for their `ping` to be answered (see `ready`). */
+const pongs = new Map<number, () => void>();
 
 const F = 'f'.charCodeAt(0);
 const QUOTE = '"'.charCodeAt(0);
@@ -38,6 +43,11 @@ function onFrame(index: number, frame: Buffer): void {
   }
   if (frame.includes('"user_status"')) {
     statuses++;
+    return;
+  }
+  if (pongs.size && frame.includes('"data":"pong"')) {
+    pongs.get(index)?.();
+    pongs.delete(index);
     return;
   }
   const at0 = frame.indexOf('"content":"');
@@ -57,6 +67,7 @@ function onFrame(index: number, frame: Buffer): void {
   }
   if (kind === side[index]) return; // the sender's own reply
   delivered++;
+  lastDeliveredAt = at;
   latencies.push(at - Number(frame.toString('latin1', start + 2, close)));
 }
 
@@ -127,6 +138,16 @@ async function handle(command: Command): Promise<unknown> {
         socket.send(`{"type":"send_message","conversation_id":${command.conversation},"content":"f:${n}:${now().toFixed(3)}"}`),
       );
     }
+    case 'ready': {
+      // Every open socket pings and waits for the answer: the server has taken every socket in (its token
+      // checked, its conversations subscribed, its presence announced) and is idle again.
+      const start = now();
+      await Promise.all(sockets.map((socket, index) => socket.readyState !== WebSocket.OPEN ? undefined : new Promise<void>((resolve) => {
+        pongs.set(index, resolve);
+        socket.send('{"type":"ping"}');
+      })));
+      return { seconds: (now() - start) / 1000 };
+    }
     case 'cpu': {
       const used = process.cpuUsage();
       return (used.user + used.system) / 1e6;
@@ -139,7 +160,7 @@ async function handle(command: Command): Promise<unknown> {
       fanout = new Map();
       return { ok: true };
     case 'report':
-      return { latencies, delivered, errors, statuses, lastFrameAt, fanout: [...fanout], open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length };
+      return { latencies, delivered, errors, statuses, lastFrameAt, lastDeliveredAt, fanout: [...fanout], open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length };
     case 'close': {
       const closing = sockets.slice(command.from, command.to).filter((socket) => socket.readyState === WebSocket.OPEN);
       const start = now();

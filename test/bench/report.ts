@@ -78,7 +78,7 @@ function pushChatRows(results: Results): string[][] {
 }
 
 /** PostgreSQL's rows: chat at saturation against its own storage ceiling, p99 at half, fan-out. */
-function postgresRows(results: Results): string[][] {
+export function postgresRows(results: Pick<Results, 'postgres'>): string[][] {
   const pg = results.postgres;
   if (!pg) return [];
   const top = saturation(pg.chat);
@@ -89,6 +89,14 @@ function postgresRows(results: Results): string[][] {
     ['PostgreSQL: chat p99 at half saturation (ms)', `${n(half?.p99, 2)} at ${n(half?.offered)}/s`, '', '', '', ''],
     ['PostgreSQL: fan-out to 1,000 (deliveries/s)', n(fan?.deliveriesPerSecond), `p99 ${n(fan?.p99, 2)} ms at ${n(fan?.rate)} msgs/s`, '', '', ''],
   ];
+}
+
+/** Rows as the summary table draws them. */
+export function renderRows(rows: string[][]): string {
+  const head = ['measure', 'Parley', 'ceiling', 'Parley / ceiling', 'target', 'met'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 export function renderTable(results: Results): string {
@@ -109,9 +117,6 @@ export function renderTable(results: Results): string {
     ...pushChatRows(results),
     ...postgresRows(results),
   ];
-  const head = ['measure', 'Parley', 'ceiling', 'Parley / ceiling', 'target', 'met'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const busy = [
     ...results.chat.parley.filter((s) => s.machineLimited).map((s) => `Parley ${s.offered} msgs/s (chat)`),
     ...results.chat.relay.filter((s) => s.machineLimited).map((s) => `relay ${s.offered} msgs/s (chat)`),
@@ -122,9 +127,7 @@ export function renderTable(results: Results): string {
     .concat([...results.fanout.parley, ...results.fanout.relay].filter((s) => s.generatorLimited).map((s) => `${s.rate} msgs/s (fan-out)`));
   return [
     `${results.machine.cores} × ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, ${results.machine.generators} generator processes${results.quick ? ' (--quick)' : ''}`,
-    line(head),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map(line),
+    renderRows(rows),
     limited.length ? `generator-limited steps (the load generators, not the server, were the limit): ${[...new Set(limited)].join(', ')}` : 'no step was limited by a single load generator',
     busy.length ? `steps where server and generators together kept every core busy: ${busy.join(', ')}` : 'no step kept every core busy',
   ].join('\n');
