@@ -111,8 +111,13 @@ test('presence and fan-out', async (t) => {
     const bob = await person(server, 'bob');
     const frames: unknown[] = [];
     const raw = await import('ws').then(({ default: WebSocket }) => new WebSocket(server.ws, { headers: { cookie: `login-token=${bob.token}` } }));
-    raw.on('message', (data) => frames.push(JSON.parse(String(data))));
     await new Promise((resolve) => raw.once('open', resolve));
+    // In once its token is checked and it is registered (the ping waits for that): pushes committed
+    // before then are not its to receive live (sync has them), as with the seed.
+    const registered = new Promise((resolve) => raw.once('message', resolve));
+    raw.send('{"type":"ping"}');
+    await registered;
+    raw.on('message', (data) => frames.push(JSON.parse(String(data))));
     const room = await alice.client.request('create_conversation', { name: 'raw', members: [bob.username] });
     const sent = await alice.client.request('send_message', { conversation_id: room.id, content: 'raw' });
     const pong = new Promise((resolve) => raw.on('message', (data) => String(data).includes('"pong"') && resolve(undefined)));

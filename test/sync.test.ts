@@ -67,8 +67,13 @@ test('a member who was away syncs to exactly the state of a member who stayed', 
   // Carol stays connected; her socket's frames are what she ends up with.
   const carolFrames: Synced[] = [];
   const carolSocket = new WebSocket(server.ws, { headers: { cookie: `login-token=${carol.token}` } });
-  carolSocket.on('message', (data) => carolFrames.push(JSON.parse(String(data)) as Synced));
   await new Promise((resolve) => carolSocket.once('open', resolve));
+  // In once its ping is answered (its token checked, its conversations subscribed): from then on it misses nothing.
+  await new Promise((resolve) => {
+    carolSocket.once('message', resolve);
+    carolSocket.send('{"type":"ping"}');
+  });
+  carolSocket.on('message', (data) => carolFrames.push(JSON.parse(String(data)) as Synced));
   await settle(alice.client, bob.client);
   const since = ((await bob.client.request('sync', { since: 0 })).events as Synced[]).at(-1)!.seq;
   const baseline = (): State => ({ messages: new Map(), name: 'room', members: [alice.username, bob.username, carol.username], roles: new Map(), conversations: new Set([room.id]) });
