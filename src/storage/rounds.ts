@@ -12,21 +12,23 @@ export function roundsStore(sql: Sql) {
   // than waiting behind that node's batch (and holding up its own).
   const claim = sql.prepare({
     sqlite: 'SELECT 1',
-    postgres: `UPDATE periodic_rounds SET period = GREATEST(period, ${current})
-                WHERE name IN (SELECT name FROM periodic_rounds WHERE name = $1 AND (period < ${current} OR $3 = 1) FOR UPDATE SKIP LOCKED)
+    postgres: `UPDATE periodic_rounds SET period = ${current}
+                WHERE name IN (SELECT name FROM periodic_rounds WHERE name = $1 AND period < ${current} FOR UPDATE SKIP LOCKED)
             RETURNING period`,
   });
+  // A round at start is had whatever the period: it waits for a claim under way rather than skip.
+  const take = sql.prepare({ sqlite: 'SELECT 1', postgres: `UPDATE periodic_rounds SET period = GREATEST(period, ${current}) WHERE name = $1 RETURNING period` });
 
   return {
     /**
      * Claims the current period's round of job `name` (`everyMs` long) for this node: the period it
      * claimed, or undefined when another node has it. `anyway`: claimed even if the period's round
-     * was already had (unless a claim is under way).
+     * was already had.
      */
     async claim(name: string, everyMs: number, anyway: boolean): Promise<number | undefined> {
       if (!postgres) return Math.floor(Date.now() / everyMs);
       await ensure.run(name);
-      const period = await claim.value<string | number>(name, everyMs, anyway ? 1 : 0);
+      const period = await (anyway ? take : claim).value<string | number>(name, everyMs);
       return period === undefined ? undefined : Number(period);
     },
   };
