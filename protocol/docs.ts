@@ -210,7 +210,7 @@ export function renderReference(): string {
       `| ${closeCodes.login_required.code} | ${code(closeCodes.login_required.reason)} | no \`login-token\` cookie |`,
       `| ${closeCodes.invalid_token.code} | ${code(closeCodes.invalid_token.reason)} | bad signature, expired, or its session revoked |`,
       `| ${closeCodes.user_gone.code} | ${code(closeCodes.user_gone.reason)} | the token's user no longer exists (the seed backend's wording, kept to the letter for its clients) |`,
-      `| ${closeCodes.too_many_sockets.code} | ${code(closeCodes.too_many_sockets.reason)} | the user already has \`MAX_SOCKETS_PER_USER\` sockets open |`,
+      `| ${closeCodes.too_many_sockets.code} | ${code(closeCodes.too_many_sockets.reason)} | the user already has \`MAX_SOCKETS_PER_USER\` sockets open (counted over every node of a cluster) |`,
       `| ${closeCodes.logged_out.code} | ${code(closeCodes.logged_out.reason)} | \`POST /auth/logout\`, \`revoke_session\` or \`logout_all\` ended the socket's session |`,
       `| ${closeCodes.session_expired.code} | ${code(closeCodes.session_expired.reason)} | the socket's session ended: 30 days after its login (checked every second). A socket lives as long as its session, not its login token (LOGIN_TOKEN_SECONDS, an hour by default): refreshing the token over HTTP keeps open sockets as they are |`,
       `| ${closeCodes.password_changed.code} | ${code(closeCodes.password_changed.reason)} | the account's password was changed (change_password, or a reset): every other session ends |`,

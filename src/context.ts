@@ -84,5 +84,5 @@ export function assembleApp(
   const registry = createRegistry(publish, subscribers, metrics);
   metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
   const cluster = seamFor(registry);
-  return { ...rest, commit, registry, ordering, cluster, guard, receipts: createReceipts({ store, commit, registry, log, now, ordering }), typing: createTyping({ store, registry, log, cluster }) };
+  return { ...rest, commit, registry, ordering, cluster, guard, receipts: createReceipts({ store, commit, registry, cluster, log, now, ordering }), typing: createTyping({ store, registry, log, cluster }) };
 }

@@ -23,6 +23,7 @@ import { fileRoutes } from './files/routes.ts';
 import { fileRecords } from './files/records.ts';
 import { startFileSweep } from './files/sweep.ts';
 import { joinCluster, type ClusterNode } from './cluster/node.ts';
+import { everyPeriod } from './periodic.ts';
 
 export type Server = {
   readonly port: number;
@@ -94,6 +95,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const exclusivePort = 1; // LIBUS_LISTEN_EXCLUSIVE_PORT, also missing from the typings
   const listener = server as unknown as { listen(host: string, port: number, options: number, done: (socket: us_listen_socket | false) => void): void };
   // A socket lives only while its token does: within a second of expiry it is closed with a reason.
+  // This node's own sockets: every node of a cluster sweeps its own.
   const expirySweep = setInterval(() => {
     const { code, reason } = closeCodes.session_expired;
     const now = app.now();
@@ -103,23 +105,23 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   expirySweep.unref();
   // The event log keeps EVENT_LOG_DAYS; a client that syncs from before that is told to reload.
   // Code mails and wrong codes are counted over the last hour: a day of them is plenty.
-  const prune = () =>
-    app.commit
-      .run(async () => {
-        await store.codes.prune(app.now() - 86_400);
-        await store.devices.pruneEnded(app.now());
-        return store.events.pruneBefore(app.now() - settings.EVENT_LOG_DAYS * 86_400);
-      })
-      .then((through) => through && log.info('pruned the event log', { through }))
-      .catch((error: unknown) => log.error('pruning failed', { error }));
-  await prune();
-  const pruneTimer = setInterval(prune, 3_600_000);
-  pruneTimer.unref();
-  // New messages enter the search index a second's worth at a time (a search catches up first).
+  // Shared data: one node of a cluster prunes an hour (src/periodic.ts).
+  const pruning = everyPeriod(app, 'prune', 3_600_000, async () => {
+    const through = await app.commit.run(async () => {
+      await store.codes.prune(app.now() - 86_400);
+      await store.devices.pruneEnded(app.now());
+      return store.events.pruneBefore(app.now() - settings.EVENT_LOG_DAYS * 86_400);
+    });
+    if (through) log.info('pruned the event log', { through });
+  });
+  await pruning.first;
   const fileSweep = startFileSweep(app, files);
-  const indexTimer = setInterval(() => app.commit.run(() => store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000);
-  indexTimer.unref();
+  // New messages enter SQLite's search index a second's worth at a time (a search catches up first).
+  // PostgreSQL keeps its index in the message row, with nothing to run: a cluster has no such round.
+  const indexTimer = store.driver.engine === 'sqlite' ? setInterval(() => app.commit.run(() => store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000) : undefined;
+  indexTimer?.unref();
   const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
+  // This node's own sockets, like the expiry sweep.
   const slowSweep = setInterval(() => {
     const slow = (connection: Connection) => connection.buffered() > settings.MAX_BACKPRESSURE;
     for (const { user } of app.registry.closeWhere(slow, closeCodes.too_slow.code, tooSlow)) {
@@ -148,7 +150,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     },
     async close() {
       clearInterval(expirySweep);
-      clearInterval(pruneTimer);
+      pruning.stop();
       clearInterval(slowSweep);
       clearInterval(indexTimer);
       fileSweep.stop();

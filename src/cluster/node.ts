@@ -11,7 +11,7 @@ import { changed } from '../features/presence.ts';
 import { startCluster, type Cluster } from './index.ts';
 import { startFollower } from './follower.ts';
 import { RedisUnavailable } from './redis.ts';
-import type { ClusterSeam } from './seam.ts';
+import { local, type ClusterSeam } from './seam.ts';
 import { sharedGuardCounts } from './guard.ts';
 import { createPasswordGuard, type PasswordGuard } from '../auth/attempts.ts';
 
@@ -27,12 +27,15 @@ export type ClusterNode = {
   close(): Promise<void>;
 };
 
-/** Redis down: presence falls back to this node's own view (the heartbeat writes it again once Redis is back). */
-async function orLocal<T>(ask: () => Promise<T>, local: T): Promise<T> {
+/**
+ * Redis down: presence falls back to this node's own view (the link logs the outage once; the
+ * heartbeat writes this node's counts again once Redis is back).
+ */
+async function orLocal<T>(ask: () => Promise<T>, fallback: T): Promise<T> {
   try {
     return await ask();
   } catch (error) {
-    if (error instanceof RedisUnavailable) return local;
+    if (error instanceof RedisUnavailable) return fallback;
     throw error;
   }
 }
@@ -59,12 +62,22 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
     sequencer,
     guard: createPasswordGuard(settings, sharedGuardCounts(cluster.limits, settings.LOGIN_MAX_FAILURES, log)),
     seam: (registry) => ({
-      opened: (userId, first) => orLocal(async () => {
-        const admission = await cluster.presence.opened(userId, registry.socketCount(userId));
-        return admission.admitted && admission.change === 'online';
-      }, first),
+      opened: (userId, first, max) => orLocal(async () => {
+        const admission = await cluster.presence.opened(userId, registry.socketCount(userId), max);
+        return { admitted: admission.admitted, online: admission.admitted && admission.change === 'online' };
+      }, local.opened(registry, userId, first, max)),
       closed: (userId, last) => orLocal(async () => (await cluster.presence.closed(userId, registry.socketCount(userId))).change === 'offline', last),
-      online: (userId) => orLocal(async () => (await cluster.presence.online([userId])).has(userId), registry.isOnline(userId)),
+      // Those with a socket here are online without asking; Redis is asked about the rest, all at once.
+      async online(userIds) {
+        const here = local.online(registry, userIds);
+        const elsewhere = userIds.filter((id) => !here.has(id));
+        if (elsewhere.length === 0) return here;
+        return orLocal(async () => {
+          for (const id of await cluster.presence.online(elsewhere)) here.add(id);
+          return here;
+        }, here);
+      },
+      onlineCount: () => orLocal(() => cluster.presence.count(), registry.onlineCount()),
       push: (event, users, text) => users.length > 0 && tell({ kind: 'push', event, users: [...users], text }),
       close: (target, code, reason) => tell({ kind: 'close', target, code, reason }),
       window: (name, limit, windowMs) => cluster.limits.window(name, limit, windowMs),

@@ -45,6 +45,21 @@ end
 return totals
 `);
 
+/** Users with a socket on some node, each counted once. */
+const countScript = script(`
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local seen, count = {}, 0
+for _, member in ipairs(members) do
+  for _, user in ipairs(redis.call('HKEYS', '${keys.sockets('')}' .. member)) do
+    if not seen[user] then
+      seen[user] = true
+      count = count + 1
+    end
+  end
+end
+return count
+`);
+
 /** ARGV: node id, deadline ms, then user, count pairs: this node's whole state, replacing what Redis had. */
 const resyncScript = script(`${nowLua}${totalLua}${rejoinLua}
 rejoin(KEYS[1], ARGV[1], tonumber(ARGV[2]), now_ms())
@@ -161,6 +176,11 @@ export function createPresence(options: PresenceOptions) {
       }
       return found;
     },
+    /**
+     * How many users have a socket on some node. Reads every node's counts (for admin_stats, not for a
+     * path every socket takes). Throws RedisUnavailable.
+     */
+    count: async (): Promise<number> => (await link.run(countScript, [keys.nodes], [])) as number,
     /** Whether a write failed since the last resync (the heartbeat resyncs then). */
     dirty: () => dirty,
     resync,

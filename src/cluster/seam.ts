@@ -1,18 +1,27 @@
-// What the features ask of the cluster: whether a user is online anywhere, and pushes and closes for
-// the sockets on the other nodes. A node alone answers from its own registry and has no one to tell.
+// What the features ask of the cluster: whether users are online anywhere, room for one more socket of
+// a user, and pushes and closes for the sockets on the other nodes. A node alone answers from its own
+// registry and has no one to tell.
 import type { Registry } from '../registry.ts';
 import { createWindowLimit } from '../throttle.ts';
 
 /** Closing sockets on every node: those of these sessions, or all of a user's. */
 export type CloseTarget = { sessions: string[] } | { user: number };
 
+/** A socket registered here: whether the user may have it (at most `max` sockets cluster-wide), and whether it brought them online cluster-wide. */
+export type Opened = { admitted: boolean; online: boolean };
+
 export type ClusterSeam = {
-  /** A socket of the user was registered here (`first`: their first here); true when they just came online cluster-wide. */
-  opened(userId: number, first: boolean): Promise<boolean>;
+  /**
+   * A socket of the user was registered here (`first`: their first here). Not admitted when the user
+   * now has more than `max` sockets over all the nodes: the caller closes it.
+   */
+  opened(userId: number, first: boolean, max: number): Promise<Opened>;
   /** A socket of the user was removed here (`last`: their last here); true when they just went offline cluster-wide. */
   closed(userId: number, last: boolean): Promise<boolean>;
-  /** Whether the user has a socket on some node. */
-  online(userId: number): Promise<boolean>;
+  /** Which of these users have a socket on some node: one question for a whole list (a page, a conversation's members). */
+  online(userIds: readonly number[]): Promise<ReadonlySet<number>>;
+  /** How many users have a socket on some node. */
+  onlineCount(): Promise<number>;
   /** Sends a push that is not logged (typing, user_status) to these users' sockets on the other nodes. */
   push(event: 'typing' | 'user_status', users: readonly number[], text: string): void;
   /** Closes sockets on the other nodes (this node closes its own). */
@@ -21,11 +30,23 @@ export type ClusterSeam = {
   window(name: string, limit: number, windowMs: number): (key: string) => Promise<number>;
 };
 
-export function aloneSeam(registry: Pick<Registry, 'isOnline'>): ClusterSeam {
+export type LocalPresence = Pick<Registry, 'isOnline' | 'socketCount' | 'onlineCount'>;
+
+/** What this node alone knows: the answer of a node alone, and a cluster node's while Redis is unavailable. */
+export const local = {
+  opened: (registry: LocalPresence, userId: number, first: boolean, max: number): Opened => {
+    const admitted = registry.socketCount(userId) <= max;
+    return { admitted, online: admitted && first };
+  },
+  online: (registry: LocalPresence, userIds: readonly number[]): Set<number> => new Set(userIds.filter((id) => registry.isOnline(id))),
+};
+
+export function aloneSeam(registry: LocalPresence): ClusterSeam {
   return {
-    opened: async (_userId, first) => first,
+    opened: async (userId, first, max) => local.opened(registry, userId, first, max),
     closed: async (_userId, last) => last,
-    online: async (userId) => registry.isOnline(userId),
+    online: async (userIds) => local.online(registry, userIds),
+    onlineCount: async () => registry.onlineCount(),
     push() {},
     close() {},
     window(_name, limit, windowMs) {

@@ -28,6 +28,8 @@ export const adminHandlers = {
       const size = limit ?? limits.usersPage.default;
       const rows = await ctx.store.users.list(query ?? '', status ?? null, after ?? '', size + 1);
       const page = rows.slice(0, size);
+      // An administrator sees who is connected, invisible or not.
+      const online = await ctx.cluster.online(page.map((row) => row.id));
       return {
         users: page.map((row) => ({
           username: row.username,
@@ -36,7 +38,7 @@ export const adminHandlers = {
           email_verified: row.email_verified === 1,
           role: row.role,
           status: row.account_status,
-          is_online: ctx.registry.isOnline(row.id),
+          is_online: online.has(row.id),
           created_at: row.created_at,
           last_online: row.last_online,
           avatar_url: avatarUrl(row.avatar_file_id),
@@ -77,7 +79,7 @@ export const adminHandlers = {
       const perDay = new Map((await ctx.store.stats.messagesPerDay((today - 29) * 86_400)).map((row) => [row.day, row.count]));
       const days = Array.from({ length: 30 }, (_, i) => new Date((today - 29 + i) * 86_400_000).toISOString().slice(0, 10));
       return {
-        users: { total, active_24h, active_7d, online: ctx.registry.onlineCount(), suspended },
+        users: { total, active_24h, active_7d, online: await ctx.cluster.onlineCount(), suspended },
         messages_per_day: days.map((day) => ({ day, count: perDay.get(day) ?? 0 })),
         conversations: { group: 0, direct: 0, channel: 0, ...Object.fromEntries((await ctx.store.stats.conversationsByKind()).map((row) => [row.kind, row.count])) },
       };

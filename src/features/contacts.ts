@@ -2,7 +2,7 @@
 import { events } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { logAndDeliver } from '../fanout.ts';
-import { userView, viewerOf, visibleUser } from './users.ts';
+import { oneUserView, userViews, viewerOf, visibleUser } from './users.ts';
 import { tell, type Handlers } from './handler.ts';
 import type { Ctx } from '../context.ts';
 
@@ -21,11 +21,11 @@ export const contactHandlers = {
       if (await ctx.store.contacts.blocks(me.id, contact.id)) throw fail('already_blocked', { username: contact.username });
       if (await ctx.store.contacts.exists(me.id, contact.id)) throw fail('already_contact', { username: contact.username });
       await ctx.store.contacts.add(me.id, contact.id, ctx.now());
-      const view = userView(ctx, contact, await viewerOf(ctx, me.id));
+      const view = await oneUserView(ctx, contact, await viewerOf(ctx, me.id));
       const adder = await ctx.store.users.byId(me.id);
       // Each side is told of the other: two logged events, replayed by `sync` to each.
       await tellEach(ctx, 'contact_added', [
-        { userId: contact.id, data: { contact: adder && userView(ctx, adder, await viewerOf(ctx, contact.id)) } },
+        { userId: contact.id, data: { contact: adder && (await oneUserView(ctx, adder, await viewerOf(ctx, contact.id))) } },
         { userId: me.id, data: { contact: view } },
       ]);
       return { message: `'${contact.username}' successfully added`, contact: view };
@@ -35,7 +35,7 @@ export const contactHandlers = {
     schema: events.get_contacts.request,
     async run(ctx) {
       const viewer = await viewerOf(ctx, ctx.caller.user.id);
-      return { message: 'got all the contacts', contacts: (await ctx.store.contacts.list(viewer.id)).map((row) => userView(ctx, row, viewer)) };
+      return { message: 'got all the contacts', contacts: await userViews(ctx, await ctx.store.contacts.list(viewer.id), viewer) };
     },
   },
   remove_contact: {

@@ -3,7 +3,7 @@ import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView, removeConversation } from './conversations.ts';
 import { asAdmin, memberOf, membership, notDirect } from './membership.ts';
-import { invitable, viewerOf } from './users.ts';
+import { invitable, shownOnline, viewerOf } from './users.ts';
 import type { Ctx } from '../context.ts';
 import { tell, type Audience, type Handlers } from './handler.ts';
 import type { MemberRow } from '../storage/members.ts';
@@ -24,14 +24,14 @@ export const memberHandlers = {
     guard: memberOf,
     async run(ctx, { conversation_id }) {
       const viewer = await viewerOf(ctx, ctx.caller.user.id);
+      const members = await ctx.store.members.list(conversation_id);
       // Presence as the caller may see it: invisible members and blocked people look offline.
-      const online = (member: { user_id: number; status: string }) =>
-        ctx.registry.isOnline(member.user_id) && (member.user_id === viewer.id || (member.status !== 'invisible' && !viewer.blocked.has(member.user_id)));
-      return (await ctx.store.members.list(conversation_id)).map((member) => ({
+      const online = await shownOnline(ctx, members.map((member) => ({ id: member.user_id, status: member.status })), viewer);
+      return members.map((member) => ({
         username: member.username,
         fullname: member.fullname,
         role: member.role,
-        is_online: online(member),
+        is_online: online.has(member.user_id),
         last_read_id: member.read_id,
         joined_at: member.joined_at,
         avatar_url: avatarUrl(member.avatar_file_id),

@@ -8,20 +8,17 @@ import type { InJob } from '../context.ts';
 import type { ConversationRow } from '../storage/conversations.ts';
 import type { MemberNotification } from '../storage/outbox.ts';
 
-/**
- * Of these users, those with no socket open at this moment. This is the seam for several servers: there,
- * "no socket" must mean no socket on any of them (the cluster's presence, src/cluster/presence.ts), not
- * only none on this one.
- */
-function offline(ctx: InJob, userIds: readonly number[]): number[] {
-  return userIds.filter((id) => !ctx.registry.isOnline(id));
+/** Of these users, those with no socket open on any node of the cluster (asked once for all of them). */
+async function offline(ctx: InJob, userIds: readonly number[]): Promise<number[]> {
+  const online = await ctx.cluster.online(userIds);
+  return userIds.filter((id) => !online.has(id));
 }
 
 const refOf = (conversation: Pick<ConversationRow, 'id' | 'name' | 'kind'>): ConversationRef => ({ id: conversation.id, name: conversation.name, direct: conversation.kind === 'direct' });
 
 /** Queues for the offline among `queued.recipients`, and wakes the worker once that is committed. */
 async function queue(ctx: InJob, queued: Omit<MemberNotification, 'recipients' | 'now'>, recipients: readonly number[]): Promise<void> {
-  const away = offline(ctx, recipients);
+  const away = await offline(ctx, recipients);
   if (away.length === 0) return;
   const rows = await ctx.store.outbox.forMembers({ ...queued, recipients: away, now: ctx.now() * 1000 });
   if (rows > 0) ctx.job.after((committed) => committed && ctx.push.wake());

@@ -4,11 +4,17 @@ import { pushText } from '../envelope.ts';
 import { inJob, type App, type InJob } from '../context.ts';
 import type { Connection } from '../transport/connection.ts';
 
-export async function connected(app: App, connection: Connection): Promise<void> {
+/**
+ * Registers a socket; false when it takes its user past MAX_SOCKETS_PER_USER counted over every node
+ * (the caller closes it, and its closing is an ordinary disconnect).
+ */
+export async function connected(app: App, connection: Connection): Promise<boolean> {
   const conversations = await app.store.conversations.idsForUser(connection.user.id);
-  if (connection.closed) return;
+  if (connection.closed) return true;
   const first = app.registry.add(connection, conversations);
-  if (await app.cluster.opened(connection.user.id, first)) await changed(app, connection.user.id, true);
+  const { admitted, online } = await app.cluster.opened(connection.user.id, first, app.settings.MAX_SOCKETS_PER_USER);
+  if (online) await changed(app, connection.user.id, true);
+  return admitted;
 }
 
 export async function disconnected(app: App, connection: Connection): Promise<void> {
@@ -35,7 +41,7 @@ export async function announce(app: InJob, userId: number, transition?: boolean)
   if (!row) return;
   // A transition says what it was (a socket that closed last: offline), even if another has opened
   // since its unit was queued: contacts then see offline and online, in that order, not online twice.
-  const online = (transition ?? (await app.cluster.online(userId))) && row.status !== 'invisible';
+  const online = (transition ?? (await app.cluster.online([userId])).has(userId)) && row.status !== 'invisible';
   const blocked = new Set(await app.store.contacts.blockedIds(userId));
   const contacts = (await app.store.contacts.ids(userId)).filter((id) => !blocked.has(id));
   const text = pushText('user_status', { username: row.username, is_online: online, status: online ? row.status : 'offline', status_text: row.status_text });

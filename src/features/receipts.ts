@@ -28,7 +28,7 @@ export type Receipts = ReturnType<typeof createReceipts>;
  * messages makes one receipt per member rather than one per message, and busy conversations go out
  * at different moments, not all at once.
  */
-export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 'log' | 'now' | 'ordering'>) {
+export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 'cluster' | 'log' | 'now' | 'ordering'>) {
   const pending = new Map<number, Pending>();
   /** Conversations with more than `receiptPushMembers` members, as last seen: their receipts wait longer. */
   const large = new Set<number>();
@@ -80,7 +80,10 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     for (const [userId, messageId] of senders) if (await app.store.members.read(conversationId, userId, messageId)) read.add(userId);
     const members = await app.store.members.list(conversationId);
     // An invisible member's points do not move by being connected: a delivered receipt would show them online.
-    const reached = (member: MemberListRow) => (member.status === 'invisible' ? 0 : Math.max(app.registry.isOnline(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0));
+    const visible = (member: MemberListRow) => member.status !== 'invisible';
+    // Connected on any node of a cluster; asked once, about those whose point it could move.
+    const online = await app.cluster.online(members.filter((member) => visible(member) && member.delivered_id < sent).map((member) => member.user_id));
+    const reached = (member: MemberListRow) => (visible(member) ? Math.max(online.has(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0) : 0);
     const moved = members.filter((member) => reached(member) > member.delivered_id);
     const bySent = moved.filter((member) => reached(member) === sent);
     await app.store.members.deliveredTo(conversationId, bySent.map((member) => member.user_id), sent);

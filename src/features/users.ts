@@ -15,14 +15,16 @@ export type Viewer = { readonly id: number; readonly blocked: ReadonlySet<number
 
 export const viewerOf = async (app: App, userId: number): Promise<Viewer> => ({ id: userId, blocked: new Set(await app.store.contacts.blockedIds(userId)) });
 
-/** Whether `viewer` sees `row` online: a socket open, not invisible (to others), no block either way. */
-export function shownOnline(app: App, row: UserRow, viewer: Viewer): boolean {
-  if (!app.registry.isOnline(row.id)) return false;
-  return row.id === viewer.id || (row.status !== 'invisible' && !viewer.blocked.has(row.id));
+/**
+ * Which of `people` `viewer` sees online: a socket open on some node of the cluster (asked once for the
+ * whole list), not invisible (to others), no block either way.
+ */
+export async function shownOnline(app: App, people: readonly { id: number; status: string }[], viewer: Viewer): Promise<ReadonlySet<number>> {
+  const shown = people.filter((person) => person.id === viewer.id || (person.status !== 'invisible' && !viewer.blocked.has(person.id)));
+  return app.cluster.online(shown.map((person) => person.id));
 }
 
-export function userView(app: App, row: UserRow, viewer: Viewer): v.InferOutput<typeof User> {
-  const online = shownOnline(app, row, viewer);
+function userView(row: UserRow, online: boolean): v.InferOutput<typeof User> {
   return {
     username: row.username,
     fullname: row.fullname,
@@ -36,9 +38,18 @@ export function userView(app: App, row: UserRow, viewer: Viewer): v.InferOutput<
   };
 }
 
-function selfView(app: App, row: UserRow) {
+/** How `viewer` sees each of `rows`. */
+export async function userViews(app: App, rows: readonly UserRow[], viewer: Viewer): Promise<v.InferOutput<typeof User>[]> {
+  const online = await shownOnline(app, rows, viewer);
+  return rows.map((row) => userView(row, online.has(row.id)));
+}
+
+/** How `viewer` sees `row`. */
+export const oneUserView = async (app: App, row: UserRow, viewer: Viewer) => (await userViews(app, [row], viewer))[0]!;
+
+async function selfView(app: App, row: UserRow) {
   return {
-    ...userView(app, row, { id: row.id, blocked: new Set() }),
+    ...(await oneUserView(app, row, { id: row.id, blocked: new Set() })),
     email: row.email,
     email_verified: row.email_verified === 1,
     role: row.role,
@@ -102,7 +113,7 @@ export const userHandlers = {
       const updated = await currentUser(ctx);
       // The public profile goes to contacts and to the caller's other sockets, logged for each.
       const users = [...(await ctx.store.contacts.ids(row.id)), row.id];
-      await logAndDeliver(ctx, 'user_updated', { user: userView(ctx, updated, { id: 0, blocked: new Set() }) }, { users }, ctx.caller);
+      await logAndDeliver(ctx, 'user_updated', { user: await oneUserView(ctx, updated, { id: 0, blocked: new Set() }) }, { users }, ctx.caller);
       return selfView(ctx, updated);
     },
   },
@@ -118,7 +129,7 @@ export const userHandlers = {
   },
   get_user: {
     schema: events.get_user.request,
-    run: async (ctx, { username }) => userView(ctx, await visibleUser(ctx, username), await viewerOf(ctx, ctx.caller.user.id)),
+    run: async (ctx, { username }) => oneUserView(ctx, await visibleUser(ctx, username), await viewerOf(ctx, ctx.caller.user.id)),
   },
   search_users: {
     schema: events.search_users.request,
@@ -127,7 +138,7 @@ export const userHandlers = {
       const rows = await ctx.store.users.search(ctx.caller.user.id, query, after ?? '', size + 1);
       const viewer = await viewerOf(ctx, ctx.caller.user.id);
       const page = rows.slice(0, size);
-      return { users: page.map((row) => userView(ctx, row, viewer)), next: rows.length > size ? page.at(-1)!.username : null };
+      return { users: await userViews(ctx, page, viewer), next: rows.length > size ? page.at(-1)!.username : null };
     },
   },
   set_status: {

@@ -1,7 +1,9 @@
 // The file sweep: uploads never attached are removed after UNATTACHED_FILE_HOURS, and stored bytes once
-// no file refers to them. Each round is a unit of work; servers sharing a database may sweep at once
-// (each skips what another is removing; see storage/files.ts).
+// no file refers to them. One node of a cluster sweeps a period (src/periodic.ts); should two sweep at
+// once all the same (each node's round at its start), each skips what the other is removing (see
+// storage/files.ts).
 import type { App } from '../context.ts';
+import { everyPeriod, type Periodic } from '../periodic.ts';
 import type { FileStore } from './store.ts';
 
 /** Files and byte keys one unit of work handles; a round goes on while there are more. */
@@ -13,12 +15,9 @@ const unitsPerRound = 20;
 /** How often the sweep runs: a 24th of UNATTACHED_FILE_HOURS, between once a second and every 10 minutes. */
 export const sweepEveryMs = (hours: number) => Math.min(600_000, Math.max(1000, (hours * 3_600_000) / 24));
 
-export type FileSweep = { stop(): void };
-
-export function startFileSweep(app: App, fileStore: FileStore): FileSweep {
+export function startFileSweep(app: App, fileStore: FileStore): Periodic {
   const { store, log } = app;
   const keepSeconds = Math.round(app.settings.UNATTACHED_FILE_HOURS * 3600);
-  let running = false;
 
   async function round(): Promise<void> {
     let files = 0;
@@ -39,15 +38,5 @@ export function startFileSweep(app: App, fileStore: FileStore): FileSweep {
     if (files || keys) log.info('removed unused files', { files, stored: keys });
   }
 
-  const tick = () => {
-    if (running) return;
-    running = true;
-    round()
-      .catch((error: unknown) => log.error('file sweep failed', { error }))
-      .finally(() => (running = false));
-  };
-  const timer = setInterval(tick, sweepEveryMs(app.settings.UNATTACHED_FILE_HOURS));
-  timer.unref();
-  tick();
-  return { stop: () => clearInterval(timer) };
+  return everyPeriod(app, 'file-sweep', sweepEveryMs(app.settings.UNATTACHED_FILE_HOURS), round);
 }

@@ -9,6 +9,7 @@ import { defaultRetryPolicy } from './retry.ts';
 import { createSender } from './send.ts';
 import { loadVapid } from './vapid.ts';
 import { startPushWorker, type PushWorker, type WorkerStats } from './worker.ts';
+import { everyPeriod, type Periodic } from '../periodic.ts';
 
 export type Push = {
   /** The VAPID public key browsers subscribe with (`GET /push/key`, `get_push_key`). */
@@ -28,14 +29,13 @@ export type Push = {
  * run beside an open batch would join (and could be rolled back with) someone else's transaction. A
  * claim resolves once its leases are committed, a settlement once it is durable.
  */
-function committed(outbox: Outbox, commit: Commit): Outbox {
+function committed(outbox: Outbox, commit: Commit): Omit<Outbox, 'prune'> {
   return {
     enqueue: (entries, now) => commit.run(() => outbox.enqueue(entries, now)),
     claim: (now, limit, leaseMs) => commit.run(() => outbox.claim(now, limit, leaseMs)),
     complete: (item, now, holdUntil) => commit.run(() => outbox.complete(item, now, holdUntil)),
     retry: (item, at) => commit.run(() => outbox.retry(item, at)),
     removeDevice: (deviceId) => commit.run(() => outbox.removeDevice(deviceId)),
-    prune: (now) => commit.run(() => outbox.prune(now)),
   };
 }
 
@@ -49,6 +49,7 @@ export function createPush(settings: Settings, log: Logger): Push {
     sockets: settings.PUSH_CONCURRENCY,
   });
   let worker: PushWorker | undefined;
+  let pruning: Periodic | undefined;
   const idle: WorkerStats = { delivered: 0, retried: 0, gone: 0, refused: 0, expired: 0, skipped: 0, lost: 0, failed: 0 };
   return {
     publicKey: vapid.publicKey,
@@ -62,9 +63,15 @@ export function createPush(settings: Settings, log: Logger): Push {
         concurrency: settings.PUSH_CONCURRENCY,
         coalesceMs: settings.PUSH_COALESCE_SECONDS * 1000,
       });
+      // Spent rows (delivered, hold passed) go once a minute, pruned by one node of a cluster (src/periodic.ts).
+      pruning = everyPeriod({ commit, store, log }, 'push-outbox-prune', 60_000, async () => {
+        const pruned = await commit.run(() => store.outbox.prune(Date.now()));
+        if (pruned) log.debug('pruned the push outbox', { rows: pruned });
+      });
     },
     stats: () => worker?.stats ?? idle,
     async stop() {
+      pruning?.stop();
       await worker?.stop();
       sender.close();
     },

@@ -7,7 +7,8 @@ import { nextAttempt, type RetryPolicy } from './retry.ts';
 import type { Outcome } from './types.ts';
 
 export type WorkerOptions = {
-  outbox: Outbox;
+  /** Pruning the outbox is not the worker's: one node of a cluster does it a period (push/service.ts). */
+  outbox: Omit<Outbox, 'prune'>;
   send: (item: OutboxItem) => Promise<Outcome>;
   log: Logger;
   policy: RetryPolicy;
@@ -20,10 +21,11 @@ export type WorkerOptions = {
    * longer than one attempt may take (`deliveryTimeoutMs`), so a live worker's claim never runs out.
    */
   leaseMs?: number;
-  /** How often the outbox is looked at when nothing wakes the worker (retries coming due, other nodes' notifications). */
+  /**
+   * How often the outbox is looked at when nothing wakes the worker (retries coming due, other nodes'
+   * notifications). Every node of a cluster looks: a row is claimed by one of them (its lease).
+   */
   pollMs?: number;
-  /** How often spent rows (delivered, hold passed) are pruned. */
-  pruneMs?: number;
   now?: () => number;
   random?: () => number;
 };
@@ -169,11 +171,7 @@ export function startPushWorker(options: WorkerOptions): PushWorker {
   }
 
   const poll = setInterval(pump, options.pollMs ?? 1000);
-  const prune = setInterval(() => {
-    outbox.prune(now()).catch((error: unknown) => log.error('push outbox prune failed', { error }));
-  }, options.pruneMs ?? 60_000);
   poll.unref();
-  prune.unref();
   pump();
 
   return {
@@ -181,7 +179,6 @@ export function startPushWorker(options: WorkerOptions): PushWorker {
     async stop() {
       running = false;
       clearInterval(poll);
-      clearInterval(prune);
       await pumping;
       await Promise.all(inFlight);
     },

@@ -17,6 +17,7 @@ import { mentionsStore } from './mentions.ts';
 import { notificationsStore } from './notifications.ts';
 import { limits } from '../../protocol/index.ts';
 import { filesStore } from './files.ts';
+import { roundsStore } from './rounds.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -41,6 +42,7 @@ export function createStore(driver: Driver) {
     mentions: mentionsStore(driver),
     notifications: notificationsStore(driver),
     files: filesStore(driver),
+    rounds: roundsStore(driver),
   };
 }
 

@@ -57,10 +57,13 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const { user, sessionId, expiresAt } = verified;
     if (user.account_status === 'suspended') return ws.end(closeCodes.suspended.code, closeCodes.suspended.reason);
     const limit = app.settings.MAX_SOCKETS_PER_USER;
+    const tooMany = closeCodes.too_many_sockets.reason.replace('{limit}', String(limit));
+    // This node's own count alone may refuse at once; the count over every node is checked once registered.
     if (app.registry.socketCount(user.id) >= limit) {
       app.log.warn('socket refused: too many for the user', { user: user.username, limit, ip: data.ip });
-      return ws.end(closeCodes.too_many_sockets.code, closeCodes.too_many_sockets.reason.replace('{limit}', String(limit)));
+      return ws.end(closeCodes.too_many_sockets.code, tooMany);
     }
+    // Per socket, so it holds in a cluster as on one node: a socket's frames all reach the node it is on.
     const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = app.settings;
     const bucket = newBucket(burst, performance.now());
     const spend = (cost: number) => take(bucket, rate, burst, performance.now(), cost);
@@ -68,15 +71,16 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     data.connection = connection;
     app.commit.run(() => app.store.sessions.touch(sessionId, app.now())).catch((error: unknown) => app.log.warn('session not touched', { error }));
     // Registered (subscribed to its topics) before any frame is handled: frames meanwhile keep waiting.
-    await connected(app, connection);
+    // Sockets whose tokens were checked at the same time, here or on other nodes, all passed the count
+    // above: counted again once registered (over every node in a cluster), past the limit this one goes.
+    const admitted = await connected(app, connection);
     if (connection.closed) return;
+    if (!admitted) {
+      app.log.warn('socket refused: too many for the user', { user: user.username, limit, ip: data.ip });
+      return connection.end(closeCodes.too_many_sockets.code, tooMany);
+    }
     // A logout or revocation that committed while the token was being checked closed its session's
     // sockets before this one was registered: looked at again now that it is, it cannot slip through.
-    // Sockets whose tokens were checked at the same time all passed the count above: past the limit now, this one goes.
-    if (app.registry.socketCount(user.id) > limit) {
-      app.log.warn('socket refused: too many for the user', { user: user.username, limit, ip: data.ip });
-      return connection.end(closeCodes.too_many_sockets.code, closeCodes.too_many_sockets.reason.replace('{limit}', String(limit)));
-    }
     if ((await app.store.sessions.activeUntil(sessionId, user.id, app.now())) === undefined) {
       app.log.info('session ended while its socket was opening', { user: user.username, socket: connection.id });
       return connection.end(closeCodes.invalid_token.code, closeCodes.invalid_token.reason);
