@@ -14,7 +14,8 @@ import { migrate, schemaVersion } from '../src/storage/db.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'parley-startup-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Runs before the after-hooks of the servers started on it: each such test stops its server itself first.
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
   return dir;
 }
 
@@ -36,6 +37,7 @@ test('a JWT secret file that is empty or short stops the start and is left as it
   const server = await startServer(t, { JWTSECRET: '' }, dir);
   await server.waitForLog((line) => line.msg === 'generated a JWT secret');
   assert.equal(readFileSync(secretFile).length, 32);
+  await server.stop();
 });
 
 test('a database from a newer Parley is refused and left as it is', async (t) => {
@@ -120,6 +122,7 @@ test('a second server on the same DBPATH is refused; the lock goes with the firs
   const third = await startServer(t, {}, dir);
   const verify = await http(third.http, 'POST', '/auth/login', { body: { username: 'lock_alice', password } });
   assert.equal(verify.status, 202);
+  await third.stop();
 });
 
 test('admin commands never create a database at a mistyped DBPATH', async (t) => {
@@ -140,4 +143,5 @@ test('admin commands never create a database at a mistyped DBPATH', async (t) =>
   const usage = await runAdmin({ DBPATH: server.dbPath }, ['grant-admin']);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /^usage: npm run admin -- <command>\n {2}grant-admin <username>/);
+  await server.stop();
 });
