@@ -137,8 +137,12 @@ test('periodic work runs once a period across the nodes, not once per node', asy
   if (!needs(t, 'redis', 'postgres')) return;
   // A sweep a second (a 24th of UNATTACHED_FILE_HOURS, at least a second).
   const nodes = await startNodes(t, 3, { UNATTACHED_FILE_HOURS: '0.001', LOG_LEVEL: 'debug' });
-  await new Promise((resolve) => setTimeout(resolve, 4000));
-  const rounds = nodes.flatMap((node, i) => node.logs.filter((line) => line.msg === 'periodic round').map((line) => ({ node: i + 1, job: line.job as string, period: line.period as number, atStart: line.at_start === true })));
+  const roundsSoFar = () => nodes.flatMap((node, i) => node.logs.filter((line) => line.msg === 'periodic round').map((line) => ({ node: i + 1, job: line.job as string, period: line.period as number, atStart: line.at_start === true })));
+  // Four sweep periods after the start (about 4 s; longer on a loaded machine, well within the minute of the outbox prune).
+  for (const started = Date.now(); roundsSoFar().filter((round) => round.job === 'file-sweep' && !round.atStart).length < 4 && Date.now() - started < 30_000;) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const rounds = roundsSoFar();
   // Each node's round at its start runs whatever the others did (its settings may be new).
   for (const job of ['prune', 'file-sweep', 'push-outbox-prune']) {
     assert.deepEqual(rounds.filter((round) => round.job === job && round.atStart).map((round) => round.node), [1, 2, 3], job);
