@@ -134,7 +134,19 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const listenSocket = await new Promise<us_listen_socket | false>((resolve) =>
     listener.listen(settings.HOST, settings.PORT, exclusivePort, resolve),
   );
+  /** Stops the timers and periodic rounds (what they queued still commits: flush the commit after). */
+  function stopWork(): void {
+    clearInterval(expirySweep);
+    pruning.stop();
+    clearInterval(slowSweep);
+    clearInterval(indexTimer);
+    fileSweep.stop();
+  }
   if (!listenSocket) {
+    // The rounds at start may be in a transaction still: it ends before the database closes.
+    stopWork();
+    await app.commit.flush();
+    await push.stop();
     await node?.close();
     await storage.close();
     throw new Error(await listenFailure(settings.HOST, settings.PORT));
@@ -149,11 +161,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       draining = true;
     },
     async close() {
-      clearInterval(expirySweep);
-      pruning.stop();
-      clearInterval(slowSweep);
-      clearInterval(indexTimer);
-      fileSweep.stop();
+      stopWork();
       uWS.us_listen_socket_close(listenSocket);
       app.typing.clear();
       await app.receipts.flush();
