@@ -4,7 +4,11 @@
 // files uploaded on one node download from the others (one FILES_DIR shared).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import sharp from 'sharp';
 import { needs } from './helpers/installed.ts';
+import { exchange, type BytesResult } from './helpers/bytes.ts';
+import type { TestServer } from './helpers/server.ts';
 import { member, tapped, until, type Tapped } from './helpers/cluster.ts';
 import { syncAll } from './helpers/clients.ts';
 import { live, logged, opened, pause, said } from './helpers/connected.ts';
@@ -156,4 +160,41 @@ test('a node killed with SIGKILL under load: clients reconnect through nginx to 
   assert.deepEqual(probe.envelopes.find((envelope) => envelope.type === 'send_message'), { type: 'send_message', success: true, data: heard, seq: probe.seqs.at(-1) });
   const answer = await probe.client.request('send_message', { conversation_id: room.id, content: 'from the node started again' });
   await until('the answer on every client', () => apps.every((app) => said(app).at(-1) === answer.content));
+});
+
+test('files across nodes: with one FILES_DIR, a file uploaded on one node downloads, with its thumbnail, from the others, and through nginx', async (t) => {
+  if (!needs(t, 'redis', 'postgres', 'nginx')) return;
+  const cluster = await nodesBehindNginx(t, 3);
+  const [node1, node2, node3] = cluster.nodes as [TestServer, TestServer, TestServer];
+  const alice = await member(cluster);
+  const cookie = { cookie: `login-token=${alice.token}` };
+  // Random pixels: a PNG that does not shrink, larger than the 64 KiB of an ordinary request body.
+  const picture = (seed: number) => sharp(randomBytes(200 * 200 * 3).map((byte) => byte ^ seed), { raw: { width: 200, height: 200, channels: 3 } }).png().toBuffer();
+  const json = (result: BytesResult) => JSON.parse(result.body.toString()) as { id: string; size: number; sha256: string };
+  const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+  async function downloads(entry: { http: string; ca?: string }, file: { id: string; size: number; sha256: string }): Promise<void> {
+    const whole = await exchange(entry.http, 'GET', `/files/${file.id}`, { headers: cookie, ca: entry.ca });
+    assert.equal(whole.status, 200, whole.body.toString());
+    assert.deepEqual([whole.headers['content-type'], whole.body.length, sha256(whole.body)], ['image/png', file.size, file.sha256]);
+    const thumbnail = await exchange(entry.http, 'GET', `/files/${file.id}/thumbnail`, { headers: cookie, ca: entry.ca });
+    assert.equal(thumbnail.status, 200, thumbnail.body.toString());
+    assert.equal(thumbnail.headers['content-type'], 'image/webp');
+    assert.equal((await sharp(thumbnail.body).metadata()).format, 'webp');
+  }
+
+  const bytes = await picture(0);
+  assert.ok(bytes.length > 64 * 1024, `${bytes.length} bytes`);
+  const uploaded = await exchange(node1.http, 'POST', '/files?filename=noise.png', { body: bytes, headers: { ...cookie, 'content-type': 'image/png' } });
+  assert.equal(uploaded.status, 201, uploaded.body.toString());
+  const file = json(uploaded);
+  assert.deepEqual(JSON.parse(uploaded.body.toString()), { id: file.id, name: 'noise.png', size: file.size, type: 'image/png', sha256: file.sha256, width: 200, height: 200 });
+  await downloads(node2, file);
+  await downloads(node3, file);
+
+  // Through nginx, as clients do: the site takes uploads up to MAX_UPLOAD_BYTES, not only 64 KiB.
+  const through = await exchange(cluster.http, 'POST', '/files?filename=noise.png', { body: await picture(1), headers: { ...cookie, 'content-type': 'image/png' }, ca: cluster.ca });
+  assert.equal(through.status, 201, through.body.toString());
+  await downloads(cluster, json(through));
+  for (const node of [node1, node2, node3]) assert.deepEqual(node.logs.filter((line) => line.msg === 'stored bytes are missing'), []);
 });
