@@ -12,6 +12,7 @@ import { readSettings } from '../src/config.ts';
 import { freePort, startServer } from './helpers/server.ts';
 import { password, uniqueName } from './helpers/clients.ts';
 import { http, tokenFrom } from './helpers/http.ts';
+import { exchange } from './helpers/bytes.ts';
 import { installed, openssl, selfSignedCertificate } from './helpers/installed.ts';
 import { checkNginx, nginx, nodesSiteFrom, siteFrom, startNginx } from './helpers/nginx.ts';
 
@@ -88,6 +89,11 @@ test('through the example nginx site, over https and wss, Parley sees each clien
   assert.equal((await post('/auth/login', { username: alice, password }, 8)).status, 202, 'another client behind the same nginx logs in');
   aliceSocket.close();
   bobSocket.close();
+
+  // Uploads pass nginx up to Parley's own limit, not the 64 KiB of other requests.
+  const upload = await exchange(site, 'POST', '/files?filename=notes.bin', { body: Buffer.alloc(200 * 1024, 0x61), headers: { ...origin, cookie: `login-token=${tokenFrom(login)}` }, ca });
+  assert.equal(upload.status, 201, upload.body.toString());
+  assert.equal((JSON.parse(upload.body.toString()) as { size: number }).size, 200 * 1024);
 });
 
 /** The unit's `Key=value` lines of a section, in order (a key may repeat). */

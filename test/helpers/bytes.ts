@@ -1,5 +1,6 @@
 // HTTP with binary bodies for the file routes: whole bodies, bodies sent a piece at a time, and what is on disk under FILES_DIR.
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { temporaryFolder } from '../../src/files/store.ts';
@@ -9,13 +10,16 @@ export type BytesResult = { status: number; headers: Record<string, string | str
 /**
  * Sends `body` (all at once with a Content-Length, or as chunks with chunked encoding) and reads the
  * answer whole. The answer may come before the body is all sent (a refusal): it is still returned.
+ * `ca`: for an https base, the certificate to trust.
  */
-export function exchange(base: string, method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer | string; chunks?: AsyncIterable<Buffer> } = {}): Promise<BytesResult> {
+export function exchange(base: string, method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer | string; chunks?: AsyncIterable<Buffer>; ca?: string } = {}): Promise<BytesResult> {
   return new Promise((resolve, reject) => {
     const { body, chunks } = options;
     const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
     let answered = false;
-    const req = request(new URL(path, base), { method, agent: false, headers: { ...options.headers, ...length } }, (res) => {
+    const url = new URL(path, base);
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = request(url, { method, agent: false, ca: options.ca, headers: { ...options.headers, ...length } }, (res) => {
       answered = true;
       const parts: Buffer[] = [];
       res.on('data', (chunk: Buffer) => parts.push(chunk));

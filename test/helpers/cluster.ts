@@ -1,17 +1,20 @@
 // Cluster parts under test: a Redis link with its log lines kept, cluster nodes in processes of their
 // own (test/helpers/cluster-node.ts) that a test can kill or pause, and whole servers as nodes of one
 // cluster with sockets that keep every envelope.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { createLogger } from '../../src/log.ts';
 import { connectRedis, type RedisLink } from '../../src/cluster/redis.ts';
 import { createClient, type Client } from '../../protocol/client.ts';
+import { createCookieJar, type CookieJar } from '../../protocol/auth.ts';
 import type { Envelope } from '../../protocol/index.ts';
 import { follow, startServer, type LogLine, type TestServer } from './server.ts';
 import { startRedis, type TestRedis } from './redis.ts';
 import { testDatabase } from './postgres.ts';
-import { login, register, uniqueName } from './clients.ts';
+import { password, uniqueName } from './clients.ts';
+import { http, tokenFrom } from './http.ts';
 import type { NodeCommand } from './cluster-node.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -80,29 +83,39 @@ export async function startNode(t: TestContext, redisUrl: string, env: Record<st
   };
 }
 
-/** `count` nodes on one fresh PostgreSQL database and one Redis (`nodes.redis`), with `env` besides. */
-export async function startNodes(t: TestContext, count: number, env: Record<string, string> = {}): Promise<TestServer[] & { redis: TestRedis }> {
+/**
+ * `count` nodes on one fresh PostgreSQL database and one Redis (`nodes.redis`), with `env` besides, and
+ * `own(i)` for node i (1, 2, …) alone (its PORT, say).
+ */
+export async function startNodes(t: TestContext, count: number, env: Record<string, string> = {}, own: (i: number) => Record<string, string> = () => ({})): Promise<TestServer[] & { redis: TestRedis }> {
   const [redis, database] = await Promise.all([startRedis(t), testDatabase(t)]);
   const nodes: TestServer[] = [];
   // One after the other: the first creates the schema, and NODE_ID names each in its log.
-  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info', ...env }));
+  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info', ...env, ...own(i) }));
   return Object.assign(nodes, { redis });
 }
 
-export type Member = { username: string; token: string };
+export type Member = { username: string; token: string; cookies: CookieJar };
 export type Tapped = { client: Client; envelopes: Envelope[]; seqs: number[] };
+/** Where clients go in: a node's own address, or nginx's in front of the nodes (with the certificate to trust). */
+export type Entry = { readonly http: string; readonly ws: string; readonly ca?: string };
 
-export async function member(node: TestServer): Promise<Member> {
+/** A new user, registered and logged in through `entry`; `cookies` as the login set them. */
+export async function member(entry: Entry): Promise<Member> {
   const username = uniqueName('n');
-  await register(node, username);
-  return { username, token: await login(node, username) };
+  const registered = await http(entry.http, 'POST', '/register', { body: { username, password, fullname: `Full ${username}` }, ca: entry.ca });
+  assert.equal(registered.status, 201, registered.body);
+  const login = await http(entry.http, 'POST', '/auth/login', { body: { username, password }, ca: entry.ca });
+  const cookies = createCookieJar();
+  cookies.take(([] as string[]).concat(login.headers['set-cookie'] ?? []));
+  return { username, token: tokenFrom(login), cookies };
 }
 
-/** A socket of `who` on `node` that keeps every envelope it receives, replies included. */
-export async function tapped(node: TestServer, who: Member): Promise<Tapped> {
+/** A socket of `who` through `entry` that keeps every envelope it receives, replies included. */
+export async function tapped(entry: Entry, who: Member): Promise<Tapped> {
   const envelopes: Envelope[] = [];
   const seqs: number[] = [];
-  const client = createClient(new WebSocket(node.ws, { headers: { cookie: `login-token=${who.token}` } }), (envelope) => {
+  const client = createClient(new WebSocket(entry.ws, { ca: entry.ca, headers: { cookie: `login-token=${who.token}` } }), (envelope) => {
     envelopes.push(envelope);
     const { seq } = envelope as { seq?: number };
     if (seq !== undefined) seqs.push(seq);
