@@ -2,10 +2,10 @@
 // Frames are inspected with indexOf, not JSON.parse, so the generator spends its time on sockets.
 import WebSocket from 'ws';
 
-type Entry = { path: string; cookie?: string };
+type Entry = { url: string; cookie?: string };
 type Command =
-  | { cmd: 'connect'; base: string; entries: Entry[]; concurrency: number }
-  | { cmd: 'chat'; rate: number; seconds: number; pairs: [conversation: number, a: number, b: number][] }
+  | { cmd: 'connect'; entries: Entry[]; concurrency: number }
+  | { cmd: 'chat'; rate: number; seconds: number; pairs: [conversation: number, a: number, b: number, lane?: number][] }
   | { cmd: 'fanout-send'; rate: number; seconds: number; socket: number; conversation: number }
   | { cmd: 'ready' }
   | { cmd: 'reset' }
@@ -17,8 +17,12 @@ const now = () => performance.timeOrigin + performance.now();
 const sockets: WebSocket[] = [];
 /** Which side of its pair each socket is (the code of 'a' or 'b'); a socket ignores frames of its own side. */
 const side: number[] = [];
+/** The lane of each socket's pair (0 unless the chat command names one): each latency is reported with its lane. */
+const lane: number[] = [];
 
 let latencies: number[] = [];
+/** The lane of each of `latencies`. */
+let lanes: number[] = [];
 let delivered = 0;
 let errors = 0;
 let statuses = 0;
@@ -69,12 +73,13 @@ function onFrame(index: number, frame: Buffer): void {
   delivered++;
   lastDeliveredAt = at;
   latencies.push(at - Number(frame.toString('latin1', start + 2, close)));
+  lanes.push(lane[index] ?? 0);
 }
 
-function open(base: string, entry: Entry): Promise<boolean> {
+function open(entry: Entry): Promise<boolean> {
   return new Promise((resolve) => {
     const index = sockets.length;
-    const socket = new WebSocket(base + entry.path, { headers: entry.cookie ? { cookie: entry.cookie } : {}, perMessageDeflate: false });
+    const socket = new WebSocket(entry.url, { headers: entry.cookie ? { cookie: entry.cookie } : {}, perMessageDeflate: false });
     sockets.push(socket);
     side.push(0);
     socket.on('message', (data: Buffer) => onFrame(index, data));
@@ -84,12 +89,12 @@ function open(base: string, entry: Entry): Promise<boolean> {
   });
 }
 
-async function connect(base: string, entries: Entry[], concurrency: number) {
+async function connect(entries: Entry[], concurrency: number) {
   const start = now();
   let next = 0;
   let failed = 0;
   const worker = async () => {
-    while (next < entries.length) if (!(await open(base, entries[next++]!))) failed++;
+    while (next < entries.length) if (!(await open(entries[next++]!))) failed++;
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return { opened: entries.length - failed, failed, seconds: (now() - start) / 1000 };
@@ -114,11 +119,12 @@ function paced(rate: number, seconds: number, send: (n: number) => void): Promis
 async function handle(command: Command): Promise<unknown> {
   switch (command.cmd) {
     case 'connect':
-      return connect(command.base, command.entries, command.concurrency);
+      return connect(command.entries, command.concurrency);
     case 'chat': {
-      for (const [, a, b] of command.pairs) {
+      for (const [, a, b, pairLane = 0] of command.pairs) {
         side[a] = 'a'.charCodeAt(0);
         side[b] = 'b'.charCodeAt(0);
+        lane[a] = lane[b] = pairLane;
       }
       const cpu = process.cpuUsage();
       const { pairs } = command;
@@ -154,13 +160,14 @@ async function handle(command: Command): Promise<unknown> {
     }
     case 'reset':
       latencies = [];
+      lanes = [];
       delivered = 0;
       errors = 0;
       statuses = 0;
       fanout = new Map();
       return { ok: true };
     case 'report':
-      return { latencies, delivered, errors, statuses, lastFrameAt, lastDeliveredAt, fanout: [...fanout], open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length };
+      return { latencies, lanes, delivered, errors, statuses, lastFrameAt, lastDeliveredAt, fanout: [...fanout], open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length };
     case 'close': {
       const closing = sockets.slice(command.from, command.to).filter((socket) => socket.readyState === WebSocket.OPEN);
       const start = now();

@@ -48,6 +48,22 @@ export type Results = {
   seconds: number;
 };
 
+/** Delivery latencies of one kind of pair, sender to receiver (ms). */
+export type Latency = { delivered: number; p50: number; p99: number; max: number };
+
+/** `npm run bench -- --cluster`: the same chat and fan-out on each deployment, and same-node against cross-node delivery. */
+export type ClusterResults = {
+  date: string;
+  quick: boolean;
+  machine: Results['machine'];
+  deployments: { name: string; engine: 'sqlite' | 'postgres'; nodes: number; chat: ChatStep[]; fanout: FanoutStep[] }[];
+  /** Pairs on one node beside pairs across two, sending together at `rate` msgs/s in all for `seconds`. */
+  latency: { nodes: number; pairs: number; rate: number; seconds: number; sent: number; errors: number; sameNode: Latency; crossNode: Latency };
+  /** The machine's 1-minute load average when the run began: what else was running shows here. */
+  loadAverage: number;
+  seconds: number;
+};
+
 /** The highest step whose p99 stays under 50 ms with no errors. */
 export function saturation(steps: ChatStep[]): ChatStep | undefined {
   return steps.filter((step) => step.p99 < 50 && step.errors === 0).at(-1);
@@ -91,9 +107,8 @@ export function postgresRows(results: Pick<Results, 'postgres'>): string[][] {
   ];
 }
 
-/** Rows as the summary table draws them. */
-export function renderRows(rows: string[][]): string {
-  const head = ['measure', 'Parley', 'ceiling', 'Parley / ceiling', 'target', 'met'];
+/** Rows as the summary table draws them, under `head`. */
+export function renderRows(rows: string[][], head = ['measure', 'Parley', 'ceiling', 'Parley / ceiling', 'target', 'met']): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
@@ -175,4 +190,51 @@ ${parts.join('\n')}
 <text x="18" y="${(top + height - bottom) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(top + height - bottom) / 2})">latency, ms (log)</text>
 </svg>
 `;
+}
+
+/** A deployment's chat at saturation; when no step passed, what it delivered at most and at what p99. */
+function chatCells(steps: ChatStep[]): [string, string] {
+  const top = saturation(steps);
+  const half = top ? steps.filter((step) => step.offered <= top.offered / 2).at(-1) : undefined;
+  const most = [...steps].sort((a, b) => b.delivered - a.delivered)[0];
+  const lowest = steps[0];
+  return [
+    top ? n(top.delivered) : `— (at most ${n(most?.delivered)} delivered, p99 ${n(most?.p99)} ms)`,
+    half ? `${n(half.p99, 2)} at ${n(half.offered)}/s` : `— (${n(lowest?.p99, 1)} at ${n(lowest?.offered)}/s, the lowest step)`,
+  ];
+}
+
+function fanoutCell(steps: FanoutStep[]): string {
+  const best = steps.filter((step) => step.complete && step.p99 < 50).at(-1);
+  if (best) return `${n(best.deliveriesPerSecond)} (p99 ${n(best.p99, 1)} ms at ${n(best.rate)} msgs/s)`;
+  const most = steps.filter((step) => step.complete).sort((a, b) => b.deliveriesPerSecond - a.deliveriesPerSecond)[0];
+  return most ? `— (at most ${n(most.deliveriesPerSecond)}, p99 ${n(most.p99)} ms at ${n(most.rate)} msgs/s)` : '— (none complete)';
+}
+
+/** The cluster run's summary: one column per deployment, and what the figures share on this machine. */
+export function renderCluster(results: ClusterResults): string {
+  const { deployments, latency, machine } = results;
+  const chat = deployments.map((d) => chatCells(d.chat));
+  const lane = (l: Latency) => `${n(l.p50, 2)} / ${n(l.p99, 2)} (${n(l.delivered)} messages)`;
+  const only = (cell: string) => deployments.map((d) => (d.nodes === latency.nodes ? cell : ''));
+  const rows = [
+    ['chat, 500 pairs: throughput at saturation (msgs/s)', ...chat.map(([top]) => top)],
+    ['chat p99 at half saturation (ms)', ...chat.map(([, half]) => half)],
+    ['fan-out to 1,000 members (deliveries/s)', ...deployments.map((d) => fanoutCell(d.fanout))],
+    [`delivery at ${n(latency.rate)} msgs/s, same node: p50 / p99 (ms)`, ...only(lane(latency.sameNode))],
+    [`delivery at ${n(latency.rate)} msgs/s, across nodes: p50 / p99 (ms)`, ...only(lane(latency.crossNode))],
+  ];
+  const busy = deployments.flatMap((d) => [
+    ...d.chat.filter((s) => s.machineLimited).map((s) => `${d.name} ${s.offered} msgs/s (chat)`),
+    ...d.fanout.filter((s) => s.machineLimited).map((s) => `${d.name} ${s.rate} msgs/s (fan-out)`),
+  ]);
+  return [
+    `${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.generators} generator processes${results.quick ? ' (--quick)' : ''}, load average ${n(results.loadAverage, 2)} as the run began`,
+    renderRows(rows, ['measure', ...deployments.map((d) => d.name)]),
+    `On this ${machine.cores}-core machine the ${latency.nodes} nodes, PostgreSQL, Redis and the ${machine.generators} load generators all share the same ${machine.cores} cores:`,
+    `the ${latency.nodes}-node column shows what running as a cluster costs, not what ${latency.nodes} machines would give. PostgreSQL is durable (fsync on).`,
+    `Sockets go to the nodes round-robin: with ${latency.nodes} nodes each chat pair's two sockets are on different nodes, and ${latency.nodes - 1} in ${latency.nodes} fan-out members are on another node than the sender.`,
+    `Saturation is the highest step with p99 under 50 ms and no errors; the server CPU counted per step is the Parley nodes' only (not PostgreSQL's or Redis's).`,
+    busy.length ? `steps where the Parley nodes and generators together kept every core busy: ${busy.join(', ')}` : 'no step had the Parley nodes and generators keep every core busy',
+  ].join('\n');
 }

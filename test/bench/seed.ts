@@ -26,6 +26,15 @@ export async function seed(driver: Driver, plan: { users: number; pairs?: number
   const conversations: number[] = [];
   const tokens = createTokens(new TextEncoder().encode(benchSecret), store, 3600);
   const minted: string[] = [];
+  /**
+   * A conversation as the server would leave it: its members also see its events in the log from the
+   * start (their periods), which `sync` and the other nodes of a cluster read the events' readers from.
+   */
+  const conversation = async (plan: Parameters<typeof store.conversations.create>[0]): Promise<number> => {
+    const id = await store.conversations.create(plan);
+    for (const member of plan.memberIds) await store.members.openPeriod(id, member, 0);
+    return id;
+  };
   await driver.transaction(async () => {
     for (const username of usernames) {
       const id = (await store.users.insert({ username, fullname: `Bench ${username}`, passwordHash: hash, now }))!;
@@ -44,15 +53,15 @@ export async function seed(driver: Driver, plan: { users: number; pairs?: number
       const a = rows[2 * i]!;
       const b = rows[2 * i + 1]!;
       const away = plan.offline ? [rows[2 * pairs + 2 * i]!.id, rows[2 * pairs + 2 * i + 1]!.id] : [];
-      conversations.push(await store.conversations.create({ name: `pair ${i}`, creatorId: a.id, memberIds: [a.id, b.id, ...away], now }));
+      conversations.push(await conversation({ name: `pair ${i}`, creatorId: a.id, memberIds: [a.id, b.id, ...away], now }));
     }
     if (plan.group) {
       const members = rows.slice(0, plan.group);
-      conversations.push(await store.conversations.create({ name: 'everyone', creatorId: members[0]!.id, memberIds: members.map((row) => row.id), now }));
+      conversations.push(await conversation({ name: 'everyone', creatorId: members[0]!.id, memberIds: members.map((row) => row.id), now }));
     }
     if (plan.channel) {
       const [reader, , writer] = [rows[0]!, rows[1]!, rows[2]!];
-      const channel = await store.conversations.create({ name: 'archive', kind: 'channel', creatorId: writer.id, memberIds: [writer.id, reader.id], now });
+      const channel = await conversation({ name: 'archive', kind: 'channel', creatorId: writer.id, memberIds: [writer.id, reader.id], now });
       conversations.push(channel);
       for (let i = 0; i < plan.channel; i++) {
         await store.messages.insert({ conversationId: channel, senderId: writer.id, replyId: null, content: `common word${i % 1000} message number ${i}`, sentAt: now, clientId: null });
