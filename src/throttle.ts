@@ -74,3 +74,31 @@ export function createWindowLimit(limit: number, windowMs: number, capacity = 10
     return 0;
   };
 }
+
+/** One thing held under several keys' limits (an upload under way, counted for its user and its address). */
+export type HoldKey = { readonly key: string; readonly limit: number };
+/** Gives a hold back; a second call does nothing. */
+export type Release = () => void;
+
+/**
+ * Things held a while, counted per key: a hold is taken on every key or on none (some key is at its
+ * limit), and given back by its release.
+ */
+export function createHolds() {
+  const counts = new Map<string, number>();
+  const add = (key: string, by: number) => {
+    const count = (counts.get(key) ?? 0) + by;
+    if (count > 0) counts.set(key, count);
+    else counts.delete(key);
+  };
+  return (entries: readonly HoldKey[]): Release | undefined => {
+    if (entries.some(({ key, limit }) => (counts.get(key) ?? 0) >= limit)) return undefined;
+    for (const { key } of entries) add(key, 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const { key } of entries) add(key, -1);
+    };
+  };
+}

@@ -135,3 +135,46 @@ test('Redis stopped: each limit is held by this node alone (said once), then sha
   assert.equal(await onA.wait('mallory'), 0, 'shared again: one failure counted in Redis, under the limit');
   assert.equal(a.limits.fallbacks(), 9);
 });
+
+test('holds shared by nodes (uploads under way): taken on every key or none, given back by release, and by the lease of a node that stopped renewing', async (t) => {
+  if (!needs(t, 'redis')) return;
+  const redis = await startRedis(t);
+  const [a, b] = [await node(t, redis.url), await node(t, redis.url)];
+  const onA = a.limits.hold('uploads', 600);
+  const onB = b.limits.hold('uploads', 600);
+  const keysOf = (user: string, address: string) => [{ key: `user:${user}`, limit: 2 }, { key: `address:${address}`, limit: 3 }];
+  const first = await onA(keysOf('alice', '10.0.0.1'));
+  const second = await onB(keysOf('alice', '10.0.0.1'));
+  assert.ok(first && second, 'two for alice, one on each node');
+  assert.equal(await onA(keysOf('alice', '10.0.0.1')), undefined, 'a third for alice on either node is refused');
+  assert.equal(await onB(keysOf('alice', '10.0.0.2')), undefined, 'from another address too');
+  const bobs = await onB(keysOf('bob', '10.0.0.1'));
+  assert.ok(bobs, 'bob shares the address, which has room for three');
+  assert.equal(await onA(keysOf('carol', '10.0.0.1')), undefined, 'the address is full: carol is refused, and holds nothing for it');
+  assert.equal(await a.link.client.zcard('parley:hold:uploads:user:carol'), 0);
+  first();
+  first(); // a second release gives nothing more back
+  await sleep(50); // the release is sent without waiting
+  const third = await onB(keysOf('alice', '10.0.0.1'));
+  assert.ok(third, 'room again once one is released');
+  assert.equal(await onA(keysOf('alice', '10.0.0.1')), undefined);
+
+  // Held well past its lease: renewed (every 200 ms here), so still held.
+  await sleep(1000);
+  assert.equal(await onA(keysOf('alice', '10.0.0.1')), undefined, 'renewed holds outlive their lease');
+  // Node b stops renewing (it is gone): its holds end with their lease.
+  await b.link.close();
+  await sleep(700);
+  const afterB = [await onA(keysOf('alice', '10.0.0.1')), await onA(keysOf('alice', '10.0.0.1'))];
+  assert.ok(afterB.every(Boolean), 'the gone node\'s two holds of alice ended within a lease');
+  assert.equal(await onA(keysOf('alice', '10.0.0.1')), undefined);
+  assert.throws(() => a.limits.hold('uploads'), { message: 'a shared hold named uploads exists already' });
+
+  // Redis stopped: this node counts alone, and gives back here what it took here.
+  await redis.stop();
+  const alone = [await onA(keysOf('dave', '10.0.0.9')), await onA(keysOf('dave', '10.0.0.9'))];
+  assert.ok(alone.every(Boolean));
+  assert.equal(await onA(keysOf('dave', '10.0.0.9')), undefined, 'the limit holds on this node');
+  alone[0]!();
+  assert.ok(await onA(keysOf('dave', '10.0.0.9')), 'given back locally');
+});

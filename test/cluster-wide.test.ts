@@ -1,6 +1,7 @@
 // What a node answers for the whole cluster, on three nodes of one PostgreSQL and one Redis: is_online
 // wherever it is answered, delivered points, who gets push notifications, MAX_SOCKETS_PER_USER, and
-// periodic work done once a period rather than once per node; with Redis stopped and started.
+// periodic work done once a period rather than once per node, upload limits counted over the nodes;
+// with Redis stopped and started.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import webpush from 'web-push';
 import WebSocket from 'ws';
 import { createClient } from '../protocol/client.ts';
+import { exchange, heldUpload, underWay } from './helpers/bytes.ts';
 import { needs } from './helpers/installed.ts';
 import { runAdmin } from './helpers/admin.ts';
 import type { TestServer } from './helpers/server.ts';
@@ -131,6 +133,36 @@ test('MAX_SOCKETS_PER_USER counts sockets on every node; with Redis away each no
   }
   assert.equal(outage(), 1, 'the outage is logged once');
   for (const node of nodes) assert.deepEqual(node.logs.filter((line) => line.level === 'error'), []);
+});
+
+test('uploads under way at once and UPLOADS_PER_HOUR count over every node: spreading uploads over nodes gets no more', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const filesDir = mkdtempSync(join(tmpdir(), 'parley-cluster-uploads-'));
+  t.after(() => rmSync(filesDir, { recursive: true, force: true }));
+  const nodes = await startNodes(t, 3, { FILES_DIR: filesDir, UPLOADS_PER_HOUR: '4' });
+  const [a, b, c] = nodes as unknown as Three;
+  const alice = await member(a);
+  const upload = (node: TestServer, name: string) =>
+    exchange(node.http, 'POST', `/files?filename=${name}`, { body: `${name}\n`, headers: { cookie: `login-token=${alice.token}`, 'content-type': 'text/plain' } });
+
+  // Three under way, one on each node: the fourth is refused on any of them.
+  const held = [a, b, c].map((node, i) => heldUpload(node.http, alice.token, `held${i}.txt`));
+  await underWay(filesDir, 3);
+  for (const node of [a, b, c]) {
+    const refused = await upload(node, 'fourth.txt');
+    assert.deepEqual([refused.status, refused.body.toString(), refused.headers['retry-after']], [429, 'too many uploads at once: wait for one to finish', '1'], node.env.NODE_ID);
+  }
+  for (const one of held) one.finish();
+  for (const one of held) assert.equal((await one.result).status, 201);
+
+  // Three of the hour's four are used (the refused ones were not counted): one more on node2, then none anywhere.
+  const fourth = await upload(b, 'fourth.txt');
+  assert.equal(fourth.status, 201, fourth.body.toString());
+  for (const node of [a, b, c]) {
+    const refused = await upload(node, 'fifth.txt');
+    assert.equal(refused.status, 429, node.env.NODE_ID);
+    assert.match(refused.body.toString(), /^too many uploads: retry in \d+ (minutes?|seconds?)$/);
+  }
 });
 
 test('periodic work runs once a period across the nodes, not once per node', async (t) => {

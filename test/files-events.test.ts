@@ -9,7 +9,7 @@ import { startServer, type TestServer } from './helpers/server.ts';
 import { connect, expectError, login, person, waitFor, type Person } from './helpers/clients.ts';
 import { runAdmin } from './helpers/admin.ts';
 import { needs } from './helpers/installed.ts';
-import { exchange, onDisk, type BytesResult } from './helpers/bytes.ts';
+import { exchange, heldUpload, onDisk, underWay, type BytesResult } from './helpers/bytes.ts';
 import { gpsJpeg } from './helpers/images.ts';
 import { testDatabase, testEngine } from './helpers/postgres.ts';
 
@@ -262,6 +262,32 @@ test('upload limits: MAX_UPLOAD_BYTES, the quota, uploads per hour; unattached u
     assert.match(refused.body.toString(), /^too many uploads: retry in \d+ (minutes?|seconds?)/);
     assert.ok(Number(refused.headers['retry-after']) > 0);
   });
+});
+
+test('uploads under way at once: three per person and twelve per address; the next is refused with 429 until one ends', async (t) => {
+  const server = await startServer(t, await engine(t));
+  const filesDir = join(server.dir, 'files');
+  const people = [];
+  for (let i = 0; i < 5; i++) people.push(await person(server, 'holder'));
+  const [alice, ...others] = people as [Person, ...Person[]];
+  const alices = [0, 1, 2].map((i) => heldUpload(server.http, alice.token, `held${i}.txt`));
+  await underWay(filesDir, 3);
+  const refused = await upload(server, alice, 'one too many', 'fourth.txt');
+  assert.deepEqual([refused.status, refused.body.toString(), refused.headers['retry-after']], [429, 'too many uploads at once: wait for one to finish', '1']);
+  alices[0]!.finish();
+  assert.equal((await alices[0]!.result).status, 201);
+  await uploaded(server, alice, 'after one ended', 'fourth.txt');
+
+  // Everyone here shares 127.0.0.1: with Alice's two and three each for three more people, twelve are under way.
+  const more = others.slice(0, 3).flatMap((who) => [0, 1, 2].map((i) => heldUpload(server.http, who.token, `other${i}.txt`)));
+  await underWay(filesDir, 11);
+  alices.push(heldUpload(server.http, alice.token, 'twelfth.txt'));
+  await underWay(filesDir, 12);
+  const fifth = await upload(server, others[3]!, 'nothing under way of mine', 'mine.txt');
+  assert.deepEqual([fifth.status, fifth.body.toString()], [429, 'too many uploads at once: wait for one to finish'], 'the address is at twelve');
+  for (const held of [...alices.slice(1), ...more]) held.finish();
+  for (const held of [...alices.slice(1), ...more]) assert.equal((await held.result).status, 201);
+  await uploaded(server, others[3]!, 'room again', 'mine.txt');
 });
 
 test('copy-to-postgres carries files, attachments and pictures: the copy serves them as the original did', async (t) => {

@@ -8,7 +8,8 @@
 // a client gets one allowance per node during the outage. The counts made meanwhile stay local;
 // Redis's resume where they were when it comes back.
 import type { Logger } from '../log.ts';
-import { createThrottle, createWindowLimit, newBucket, take, type Bucket } from '../throttle.ts';
+import { randomBytes } from 'node:crypto';
+import { createHolds, createThrottle, createWindowLimit, newBucket, take, type Bucket, type HoldKey, type Release } from '../throttle.ts';
 import { keys, nowLua } from './lua.ts';
 import { RedisUnavailable, script, type RedisLink } from './redis.ts';
 
@@ -95,6 +96,44 @@ redis.call('HSET', KEYS[1], 't', tostring(tokens), 'a', now, 'r', refused)
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {taken, refused}
 `);
+
+/**
+ * Holds (uploads under way): KEYS are sorted sets of holds, each member scored with the end of its
+ * lease (Redis's clock). ARGV: lease ms, the hold's member, then each key's limit. Takes the hold on
+ * every key when each has room (answers 1), else on none (0). A lease not renewed ends by itself, so
+ * the holds of a node that died are given back within a lease.
+ */
+const holdScript = script(`${nowLua}
+local now = now_ms()
+local lease, member = tonumber(ARGV[1]), ARGV[2]
+for i = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[2 + i]) then return 0 end
+end
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now + lease, member)
+  redis.call('PEXPIRE', KEYS[i], lease)
+end
+return 1
+`);
+
+/** ARGV: op (renew, release), lease ms, member. Renews the member's holds that are still there, or removes them. */
+const leaseScript = script(`${nowLua}
+local now = now_ms()
+local lease, member = tonumber(ARGV[2]), ARGV[3]
+for i = 1, #KEYS do
+  if ARGV[1] == 'release' then
+    redis.call('ZREM', KEYS[i], member)
+  elseif redis.call('ZSCORE', KEYS[i], member) then
+    redis.call('ZADD', KEYS[i], now + lease, member)
+    redis.call('PEXPIRE', KEYS[i], lease)
+  end
+end
+return 0
+`);
+
+/** How long a hold lasts in Redis unless renewed; it is renewed every third of it while held. */
+export const holdLeaseMs = 60_000;
 
 export type SharedThrottle = {
   readonly name: string;
@@ -211,6 +250,35 @@ export function createLimits(options: { link: RedisLink; log: Logger }) {
           if (local.size > localCapacity) local.delete(local.keys().next().value!);
           return { taken, refused: bucket.refused };
         },
+      );
+    },
+
+    /**
+     * createHolds(), shared: a hold taken on every key or none, counted over the nodes. A hold taken
+     * in Redis is renewed while it is held and given back by its release; one taken on this node while
+     * Redis was away is given back here.
+     */
+    hold(name: string, leaseMs = holdLeaseMs): (entries: readonly HoldKey[]) => Promise<Release | undefined> {
+      claim('hold', name);
+      const local = createHolds();
+      return (entries) => either(
+        async () => {
+          const member = randomBytes(12).toString('base64url');
+          const held = entries.map(({ key }) => keys.limit('hold', name, key));
+          const taken = await link.run(holdScript, held, [leaseMs, member, ...entries.map(({ limit }) => limit)]);
+          if (taken !== 1) return undefined;
+          const lease = (op: 'renew' | 'release') => link.run(leaseScript, held, [op, leaseMs, member]).catch(() => {});
+          const renewal = setInterval(() => void lease('renew'), leaseMs / 3);
+          renewal.unref();
+          let released = false;
+          return () => {
+            if (released) return;
+            released = true;
+            clearInterval(renewal);
+            void lease('release'); // when Redis cannot be told, the lease ends by itself
+          };
+        },
+        () => local(entries),
       );
     },
 

@@ -81,6 +81,7 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
       push: (event, users, text) => users.length > 0 && tell({ kind: 'push', event, users: [...users], text }),
       close: (target, code, reason) => tell({ kind: 'close', target, code, reason }),
       window: (name, limit, windowMs) => cluster.limits.window(name, limit, windowMs),
+      hold: (name) => cluster.limits.hold(name),
     }),
     async follow(assembled, ca) {
       cluster.bus.on((message) => {

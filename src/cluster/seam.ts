@@ -2,7 +2,7 @@
 // a user, and pushes and closes for the sockets on the other nodes. A node alone answers from its own
 // registry and has no one to tell.
 import type { Registry } from '../registry.ts';
-import { createWindowLimit } from '../throttle.ts';
+import { createHolds, createWindowLimit, type HoldKey, type Release } from '../throttle.ts';
 
 /** Closing sockets on every node: those of these sessions, or all of a user's. */
 export type CloseTarget = { sessions: string[] } | { user: number };
@@ -28,6 +28,8 @@ export type ClusterSeam = {
   close(target: CloseTarget, code: number, reason: string): void;
   /** A window limit held across the nodes (createWindowLimit's): answers the wait, 0 when counted. */
   window(name: string, limit: number, windowMs: number): (key: string) => Promise<number>;
+  /** Holds counted across the nodes (createHolds'): a release when every key had room, undefined when one had none. */
+  hold(name: string): (entries: readonly HoldKey[]) => Promise<Release | undefined>;
 };
 
 export type LocalPresence = Pick<Registry, 'isOnline' | 'socketCount' | 'onlineCount'>;
@@ -52,6 +54,10 @@ export function aloneSeam(registry: LocalPresence): ClusterSeam {
     window(_name, limit, windowMs) {
       const allowed = createWindowLimit(limit, windowMs);
       return async (key) => allowed(key, Date.now());
+    },
+    hold() {
+      const held = createHolds();
+      return async (entries) => held(entries);
     },
   };
 }

@@ -7,15 +7,17 @@ import { readLoginToken } from '../auth/cookies.ts';
 import { secondsText } from '../auth/attempts.ts';
 import type { UserRow } from '../storage/index.ts';
 import type { FileRow } from '../storage/files.ts';
-import { createWindowLimit } from '../throttle.ts';
+import type { Release } from '../throttle.ts';
 import type { FileRecords } from './routes.ts';
 import type { StoredFile } from './upload.ts';
 
-export type Uploader = { readonly id: number; readonly username: string; readonly ip: string };
+/** Who is uploading; `release` gives back their hold on an upload under way. */
+export type Uploader = { readonly id: number; readonly username: string; readonly ip: string; readonly release: Release };
 
 /**
  * Uploads one person may have under way at once (each holds a socket, a temporary file and, for an
- * image, up to a couple of seconds of a core), and one address (several people behind one NAT).
+ * image, up to a couple of seconds of a core), and one address (several people behind one NAT);
+ * counted over every node of a cluster.
  */
 export const uploadsAtOnce = { user: 3, address: 12 } as const;
 /** An address may make this many times UPLOADS_PER_HOUR (several people behind one NAT), as logins allow across accounts. */
@@ -46,14 +48,10 @@ export function storedFile(row: FileRow): StoredFile {
 
 export function fileRecords(app: App): FileRecords<Uploader> {
   const { settings, store } = app;
-  const perUser = createWindowLimit(settings.UPLOADS_PER_HOUR, 3600_000);
-  const perAddress = createWindowLimit(settings.UPLOADS_PER_HOUR * addressFactor, 3600_000);
-  const underWay = { user: new Map<number, number>(), address: new Map<string, number>() };
-  const add = <K>(counts: Map<K, number>, key: K, by: number) => {
-    const count = (counts.get(key) ?? 0) + by;
-    if (count > 0) counts.set(key, count);
-    else counts.delete(key);
-  };
+  // Held across the nodes of a cluster, so that spreading uploads over nodes gets no more.
+  const perUser = app.cluster.window('uploads', settings.UPLOADS_PER_HOUR, 3600_000);
+  const perAddress = app.cluster.window('upload-addresses', settings.UPLOADS_PER_HOUR * addressFactor, 3600_000);
+  const underWay = app.cluster.hold('uploads');
 
   /** The signed-in user a request's cookie names, as the WebSocket and /auth/verify accept it; or why not. */
   async function signedIn(request: RequestHead): Promise<{ user: UserRow } | { refuse: Response }> {
@@ -68,32 +66,42 @@ export function fileRecords(app: App): FileRecords<Uploader> {
     return { user: verified.user };
   }
 
+  /** Past the hold on an upload under way: the hourly windows (counted before anything is read, so a refused upload costs the server nothing more), then the quota. */
+  async function admit(userId: number, ip: string, request: RequestHead): Promise<Response | undefined> {
+    const wait = Math.max(...(await Promise.all([perUser(String(userId)), perAddress(ip)])));
+    if (wait > 0) {
+      app.metrics.refused('upload');
+      return tooMany(wait, 'too many uploads');
+    }
+    const used = await store.files.used(userId);
+    const declared = Number(request.headers['content-length'] ?? 0);
+    const multipart = /^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '');
+    if (used >= settings.UPLOAD_QUOTA_BYTES || used + declared - (multipart ? multipartOverhead : 0) > settings.UPLOAD_QUOTA_BYTES) {
+      return overQuota(used, settings.UPLOAD_QUOTA_BYTES);
+    }
+    return undefined;
+  }
+
   return {
     async authorizeUpload(request) {
       const signed = await signedIn(request);
       if ('refuse' in signed) return signed;
       const { user } = signed;
       const { ip } = request;
-      if ((underWay.user.get(user.id) ?? 0) >= uploadsAtOnce.user || (underWay.address.get(ip) ?? 0) >= uploadsAtOnce.address) {
+      const release = await underWay([{ key: `user:${user.id}`, limit: uploadsAtOnce.user }, { key: `address:${ip}`, limit: uploadsAtOnce.address }]);
+      if (!release) {
         app.metrics.refused('upload');
         return { refuse: { ...text(429, 'too many uploads at once: wait for one to finish'), headers: [['Retry-After', '1']] } };
       }
-      // Counted before anything is read: a refused upload costs the server nothing more.
-      const now = Date.now();
-      const wait = Math.max(perUser(String(user.id), now), perAddress(ip, now));
-      if (wait > 0) {
-        app.metrics.refused('upload');
-        return { refuse: tooMany(wait, 'too many uploads') };
+      const refusal = await admit(user.id, ip, request).catch((error: unknown) => {
+        release();
+        throw error;
+      });
+      if (refusal) {
+        release();
+        return { refuse: refusal };
       }
-      const used = await store.files.used(user.id);
-      const declared = Number(request.headers['content-length'] ?? 0);
-      const multipart = /^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '');
-      if (used >= settings.UPLOAD_QUOTA_BYTES || used + declared - (multipart ? multipartOverhead : 0) > settings.UPLOAD_QUOTA_BYTES) {
-        return { refuse: overQuota(used, settings.UPLOAD_QUOTA_BYTES) };
-      }
-      add(underWay.user, user.id, 1);
-      add(underWay.address, ip, 1);
-      return { uploader: { id: user.id, username: user.username, ip } };
+      return { uploader: { id: user.id, username: user.username, ip, release } };
     },
     async recordUpload(uploader, file) {
       const id = randomBytes(16).toString('hex');
@@ -110,8 +118,7 @@ export function fileRecords(app: App): FileRecords<Uploader> {
       return { id };
     },
     uploadEnded(uploader) {
-      add(underWay.user, uploader.id, -1);
-      add(underWay.address, uploader.ip, -1);
+      uploader.release();
     },
     async authorizeDownload(id, request) {
       const signed = await signedIn(request);

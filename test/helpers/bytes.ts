@@ -57,3 +57,27 @@ export function onDisk(filesDir: string): { stored: string[]; temporary: string[
     temporary: all.filter((path) => path.startsWith(`${tmp}/`)).map((path) => relative(tmp, path)).sort(),
   };
 }
+
+/**
+ * Starts an upload (as the holder of `token`) that sends its first 8 KiB (more than the server reads
+ * to tell the type, so it starts writing) and then waits until `finish` is called; `result` ends when
+ * the server has answered.
+ */
+export function heldUpload(base: string, token: string, name: string): { result: Promise<BytesResult>; finish: () => void } {
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  async function* pieces(): AsyncGenerator<Buffer> {
+    yield Buffer.alloc(8192, 0x61);
+    await finished;
+    yield Buffer.from('last piece\n');
+  }
+  const result = exchange(base, 'POST', `/files?filename=${encodeURIComponent(name)}`, { chunks: pieces(), headers: { cookie: `login-token=${token}`, 'content-type': 'text/plain' } });
+  return { result, finish };
+}
+
+/** Waits (up to 5 s) until exactly `count` uploads are being written under FILES_DIR/tmp: each was let through. */
+export async function underWay(filesDir: string, count: number): Promise<void> {
+  const writing = () => onDisk(filesDir).temporary.length;
+  for (let tries = 0; tries < 200 && writing() < count; tries++) await new Promise((resolve) => setTimeout(resolve, 25));
+  if (writing() !== count) throw new Error(`${writing()} uploads under way, not ${count}`);
+}
