@@ -11,7 +11,7 @@ import { uniqueName } from './helpers/clients.ts';
 
 const statuses = (socket: Tapped) => socket.envelopes.filter((envelope) => envelope.type === 'user_status').map((envelope) => (envelope as { data: { is_online: boolean } }).data.is_online);
 
-test('presence is cluster-wide: user_status when the first socket opens and the last closes, on whichever nodes; typing crosses nodes', async (t) => {
+test('presence is cluster-wide: user_status when the first socket opens and the last closes, on whichever nodes; typing crosses nodes and its limit counts over them', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
   const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
   const alice = await member(a);
@@ -38,6 +38,15 @@ test('presence is cluster-wide: user_status when the first socket opens and the 
   await again.client.request('typing', { conversation_id: id, is_typing: true });
   await until('typing on node1', () => aliceOnA.envelopes.some((envelope) => envelope.type === 'typing'));
   assert.deepEqual(aliceOnA.envelopes.find((envelope) => envelope.type === 'typing'), { type: 'typing', success: true, data: { conversation_id: id, username: bob.username, is_typing: true } });
+  // The typing limit (10 a conversation every 5 s) counts over both nodes: nine more, alternately, then none on either.
+  const bobAlsoOnA = await tapped(a, bob);
+  for (let i = 0; i < 9; i++) await (i % 2 ? again : bobAlsoOnA).client.request('typing', { conversation_id: id, is_typing: true });
+  for (const socket of [again, bobAlsoOnA]) {
+    const { ref: _, ...reply } = await socket.client.call({ type: 'typing', conversation_id: id, is_typing: true });
+    assert.deepEqual(reply, { type: 'typing', success: false, error: 'typing: at most 10 events per conversation every 5 seconds', code: 'rate_limited' });
+  }
+  bobAlsoOnA.client.close();
+  await bobAlsoOnA.client.closed;
 
   again.client.close();
   await until('offline from node2', () => statuses(aliceOnA).length === 4);

@@ -2,7 +2,6 @@
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { pushText } from '../envelope.ts';
-import { createWindowLimit } from '../throttle.ts';
 import { memberOf } from './membership.ts';
 import type { App } from '../context.ts';
 import type { Handlers } from './handler.ts';
@@ -14,7 +13,8 @@ export type Typing = ReturnType<typeof createTyping>;
 export function createTyping(app: Pick<App, 'store' | 'registry' | 'log' | 'cluster'>) {
   /** `conversation:user` → the timer that ends it. */
   const active = new Map<string, { timer: NodeJS.Timeout; conversationId: number; user: User }>();
-  const allowed = createWindowLimit(limits.typingPerWindow, limits.typingWindowSeconds * 1000);
+  // Counted over every node of a cluster: a client spreading its sockets over nodes gets no more.
+  const allowed = app.cluster.window('typing', limits.typingPerWindow, limits.typingWindowSeconds * 1000);
 
   /** Pushes a typing change to the conversation's other members (not to those who blocked the typist); never stored, so read outside any unit of work. */
   async function tell(conversationId: number, user: User, isTyping: boolean): Promise<void> {
@@ -36,8 +36,8 @@ export function createTyping(app: Pick<App, 'store' | 'registry' | 'log' | 'clus
   }
 
   return {
-    /** Milliseconds the user must wait before another typing event here; 0 when allowed. */
-    wait: (conversationId: number, userId: number, nowMs: number): number => allowed(`${conversationId}:${userId}`, nowMs),
+    /** Milliseconds the user must wait before another typing event in the conversation (counted over every node); 0 when counted. */
+    wait: (conversationId: number, userId: number): Promise<number> => allowed(`${conversationId}:${userId}`),
     /** Starts, keeps alive or stops a user's typing; only changes are pushed. */
     set(conversationId: number, user: User, isTyping: boolean): void {
       const key = `${conversationId}:${user.id}`;
@@ -66,7 +66,7 @@ export const typingHandlers = {
     guard: memberOf,
     async run(ctx, { conversation_id, is_typing }) {
       const me = ctx.caller.user;
-      if (ctx.typing.wait(conversation_id, me.id, performance.now()) > 0) {
+      if ((await ctx.typing.wait(conversation_id, me.id)) > 0) {
         throw fail('typing_too_often', { limit: limits.typingPerWindow, seconds: limits.typingWindowSeconds });
       }
       // Typing shows you are online: an invisible member's is kept to themself.
