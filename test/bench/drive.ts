@@ -221,6 +221,9 @@ export function pairsFor(conversations: number[], socketsPerGenerator: (pair: nu
 export const chatRates = quick ? [1000, 5000, 10000, 20000, 30000, 40000] : [1000, 2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000];
 /** PostgreSQL commits what this machine's SQLite does many times over in far more time: finer steps, where it saturates. */
 export const postgresChatRates = quick ? [250, 500, 750, 1000, 1250, 1500, 2000, 3000] : [200, 400, 600, 800, 1000, 1200, 1400, 1700, 2000, 2500, 3000];
+/** Several nodes on one PostgreSQL saturate lower still (their batches take turns on the seq row): finer steps from lower down. */
+const clusterChatRates = quick ? [50, 100, 150, 250, 500, 750] : [50, 100, 150, 200, 300, 400, 600, 800, 1000];
+const chatRatesOf = (deployment: Deployment) => (deployment.nodes > 1 ? clusterChatRates : deployment.engine === 'postgres' ? postgresChatRates : chatRates);
 
 // Pair i lives in generator i % G, as sockets 2k and 2k+1 there (k = its rank in that generator).
 export const local = (pair: number): [number, number] => {
@@ -238,7 +241,7 @@ export function chatParley(deployment: Deployment): Promise<ChatStep[]> {
     withGenerators(async (generators) => {
       console.log(` Parley, ${nameOf(deployment)}:`);
       await enter(generators, pairEntries(seeded.conversations.length, loginOf(nodes, seeded)));
-      return chatSteps(generators, pairsFor(seeded.conversations, local), deployment.engine === 'postgres' ? postgresChatRates : chatRates, pidsOf(nodes));
+      return chatSteps(generators, pairsFor(seeded.conversations, local), chatRatesOf(deployment), pidsOf(nodes));
     }),
   deployment);
 }
