@@ -58,7 +58,7 @@ test('concurrent senders on every node: each socket receives increasing seq with
   // Every person has a socket on every node.
   const sockets = await Promise.all(people.flatMap((who) => nodes.map((node) => tapped(node, who))));
   const created = await sockets[0]!.client.request('create_conversation', { members: people.map((who) => who.username), kind: 'group' });
-  const perSocket = 40;
+  const perSocket = 240; // 2,160 messages
   await Promise.all(
     sockets.map(async (socket, i) => {
       for (let n = 0; n < perSocket; n++) {
@@ -81,6 +81,7 @@ test('concurrent senders on every node: each socket receives increasing seq with
     all = await logged();
   }
   assert.ok(all.length > sockets.length * perSocket, `${all.length} events logged`);
+  t.diagnostic(`${sockets.length * perSocket} messages, ${all.length} logged events, on each of ${sockets.length} sockets in seq order`);
   for (const [i, socket] of sockets.entries()) assert.deepEqual(socket.seqs, all, `socket ${i} (node${(i % nodes.length) + 1})`);
   for (const node of nodes) assert.deepEqual(node.logs.filter((line) => line.level === 'error' || line.level === 'warn'), []);
 });
