@@ -1,13 +1,16 @@
 // What is not logged, across the nodes of a cluster: presence (online with the first socket anywhere,
 // offline after the last anywhere), typing, and sockets closed on every node when their session or
-// their user ends.
+// their user ends (logout, revoke_session, change_password, suspension, deletion); with bans, removals
+// and profile changes made on one node reaching sockets on another.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needs } from './helpers/installed.ts';
 import { http } from './helpers/http.ts';
 import type { TestServer } from './helpers/server.ts';
 import { member, startNodes, tapped, until, type Tapped } from './helpers/cluster.ts';
-import { uniqueName } from './helpers/clients.ts';
+import { password, uniqueName } from './helpers/clients.ts';
+import { runAdmin } from './helpers/admin.ts';
+import { tokenFrom } from './helpers/http.ts';
 
 const statuses = (socket: Tapped) => socket.envelopes.filter((envelope) => envelope.type === 'user_status').map((envelope) => (envelope as { data: { is_online: boolean } }).data.is_online);
 
@@ -68,6 +71,57 @@ test('logout on one node closes the session\'s sockets on the others; account de
   const deleted = await daveOnB.client.call({ type: 'delete_account', password: 'correct horse battery' });
   assert.equal(deleted.success, true, JSON.stringify(deleted));
   assert.deepEqual(await daveOnA.client.closed, { code: 4003, reason: `'${dave.username}' doesn't exists` });
+});
+
+test('revoke_session, change_password and suspension close the sockets on the other node; bans, removals and profile changes reach it', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
+  const logIn = async (node: TestServer, username: string, secret = password) => {
+    const login = await http(node.http, 'POST', '/auth/login', { body: { username, password: secret } });
+    assert.equal(login.status, 202, login.body);
+    return tokenFrom(login);
+  };
+
+  // Erin on node1 revokes the session she has on node2, then changes her password: her third session's socket, on node2, closes.
+  const erin = await member(a);
+  const erinOnA = await tapped(a, erin);
+  const phone = await tapped(b, { ...erin, token: await logIn(b, erin.username) });
+  const sessions = await erinOnA.client.request('get_sessions');
+  const phoneSession = sessions.find((session) => !session.current)!;
+  assert.deepEqual(await erinOnA.client.request('revoke_session', { session_id: phoneSession.id }), { session_id: phoneSession.id });
+  assert.deepEqual(await phone.client.closed, { code: 4005, reason: 'session logged out' });
+  const laptop = await tapped(b, { ...erin, token: await logIn(b, erin.username) });
+  assert.deepEqual(await erinOnA.client.request('change_password', { old_password: password, new_password: 'a new secret' }), { sessions_ended: 1 });
+  assert.deepEqual(await laptop.client.closed, { code: 4008, reason: 'password changed: log in again' });
+  assert.equal(await erinOnA.client.request('ping'), 'pong', 'the session that changed it stays');
+
+  // An administrator on node1 suspends Frank, whose socket is on node2.
+  const boss = await member(a);
+  const granted = await runAdmin(a.env, ['grant-admin', boss.username]);
+  assert.equal(granted.stdout.trim(), `${boss.username} is now an admin`, granted.stderr);
+  const bossOnA = await tapped(a, boss);
+  const frank = await member(b);
+  const frankOnB = await tapped(b, frank);
+  assert.deepEqual(await bossOnA.client.request('admin_set_user_status', { username: frank.username, status: 'suspended' }), { username: frank.username, status: 'suspended' });
+  assert.deepEqual(await frankOnB.client.closed, { code: 4009, reason: 'account suspended' });
+
+  // Gina on node1 bans Hank and removes Ivan, both on node2, and changes her profile, which Ivan follows as her contact.
+  const [gina, hank, ivan] = [await member(a), await member(b), await member(b)];
+  const ginaOnA = await tapped(a, gina);
+  const [hankOnB, ivanOnB] = [await tapped(b, hank), await tapped(b, ivan)];
+  await ivanOnB.client.request('add_contact', { contact_username: gina.username });
+  const group = await ginaOnA.client.request('create_conversation', { name: 'crew', members: [hank.username, ivan.username], kind: 'group' });
+  const pushed = (socket: Tapped, type: string) => socket.envelopes.filter((envelope) => envelope.type === type).map((envelope) => (envelope as { data: unknown }).data);
+  await ginaOnA.client.request('ban_member', { conversation_id: group.id, username: hank.username });
+  await until('the ban on node2', () => pushed(hankOnB, 'ban_member').length === 1 && pushed(ivanOnB, 'ban_member').length === 1);
+  assert.deepEqual(pushed(hankOnB, 'ban_member'), [{ conversation_id: group.id, username: hank.username, by: gina.username }]);
+  await ginaOnA.client.request('remove_member', { conversation_id: group.id, username: ivan.username });
+  await until('the removal on node2', () => pushed(ivanOnB, 'remove_member').length === 1);
+  await ginaOnA.client.request('update_profile', { fullname: 'Gina Renamed' });
+  await until('the profile on node2', () => pushed(ivanOnB, 'user_updated').length === 1);
+  assert.deepEqual((pushed(ivanOnB, 'user_updated') as { user: { username: string; fullname: string } }[]).map(({ user }) => [user.username, user.fullname]), [[gina.username, 'Gina Renamed']]);
+  assert.equal(pushed(hankOnB, 'user_updated').length, 0, 'not a contact of hers');
+  for (const node of [a, b]) assert.deepEqual(node.logs.filter((line) => line.level === 'error'), []);
 });
 
 test('a node killed with SIGKILL: the users only on it go offline for everyone within NODE_TIMEOUT', async (t) => {
