@@ -80,8 +80,11 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
     let units = 0;
     let failure: unknown;
     const started = performance.now();
+    /** When the transaction could begin work: in a cluster it may first wait for another node's batch. */
+    let began = started;
     try {
       await driver.transaction(async (tx) => {
+        began = performance.now();
         for (;;) {
           const next = queue.shift();
           if (!next) {
@@ -112,8 +115,9 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
           if (units >= driver.unitsPerTransaction) return;
           // The rest starts the next batch, except on PostgreSQL: each unit there costs round trips, so
           // once due a batch goes on taking what is queued for up to `fillMs` (a commit per message
-          // would cap chat at the commits the server can make one after another).
-          if (due && queue.length && !(fillMs > 0 && performance.now() - started < fillMs)) return;
+          // would cap chat at the commits the server can make one after another). The time counts from
+          // when the batch got its turn: a batch that waited for another node's takes more, not less.
+          if (due && queue.length && !(fillMs > 0 && performance.now() - began < fillMs)) return;
         }
       });
       metrics.committed(units, performance.now() - started);
