@@ -91,3 +91,27 @@ test('many units queued at once, every other one failing: exactly the good ones 
     assert.equal((await store.users.byUsername(`u${i}`)) !== undefined, i % 2 === 0, `u${i}`);
   }
 });
+
+test('a batch that waited for another server\'s batch (a cluster\'s nodes take turns on the seq row) takes every unit queued meanwhile, not one', { skip: testEngine() === 'postgres' ? false : 'two servers on one database: runs in the PostgreSQL pass' }, async (t) => {
+  const url = await testDatabase(t);
+  const storeOf = () => {
+    const pool = postgresPool({ url, pool: 2, log });
+    const store = createStore(postgresDriver(pool));
+    t.after(() => store.driver.close());
+    return { pool, store };
+  };
+  const [one, two] = [storeOf(), storeOf()];
+  await migratePostgres(one.pool, log);
+  const [first, second] = [one.store, two.store];
+  const a = recordedCommit(first);
+  const b = recordedCommit(second);
+  // The first server's batch holds the counter row for 300 ms...
+  const holding = a.commit.run(() => first.driver.prepare('SELECT pg_sleep(0.3)').run());
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  // ...while five units queue up on the second, whose transaction waits for that row.
+  const queued = Array.from({ length: 5 }, (_, i) => b.commit.run(() => user(second, `waited${i}`)));
+  await holding;
+  await Promise.all(queued);
+  assert.deepEqual(b.batches, [5], 'the units queued during the wait went in the one batch that waited (20 ms of filling count from its turn)');
+  assert.equal((await second.users.byUsername('waited4'))?.username, 'waited4');
+});
