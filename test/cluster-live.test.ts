@@ -1,7 +1,7 @@
 // What is not logged, across the nodes of a cluster: presence (online with the first socket anywhere,
 // offline after the last anywhere), typing, and sockets closed on every node when their session or
 // their user ends (logout, revoke_session, change_password, suspension, deletion); with bans, removals
-// and profile changes made on one node reaching sockets on another.
+// and profile changes made on one node reaching sockets on another, and blocking and read receipts across them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needs } from './helpers/installed.ts';
@@ -121,6 +121,31 @@ test('revoke_session, change_password and suspension close the sockets on the ot
   await until('the profile on node2', () => pushed(ivanOnB, 'user_updated').length === 1);
   assert.deepEqual((pushed(ivanOnB, 'user_updated') as { user: { username: string; fullname: string } }[]).map(({ user }) => [user.username, user.fullname]), [[gina.username, 'Gina Renamed']]);
   assert.equal(pushed(hankOnB, 'user_updated').length, 0, 'not a contact of hers');
+  for (const node of [a, b]) assert.deepEqual(node.logs.filter((line) => line.level === 'error'), []);
+});
+
+test('blocking and read receipts cross nodes: a message from someone blocked on another node is neither pushed nor synced; a read point moved on one node reaches the sender on another', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
+  const [jack, kate, liam] = [await member(a), await member(b), await member(b)];
+  const jackOnA = await tapped(a, jack);
+  const [kateOnB, liamOnB] = [await tapped(b, kate), await tapped(b, liam)];
+  const group = await jackOnA.client.request('create_conversation', { name: 'blocked across', members: [kate.username, liam.username], kind: 'group' });
+  // Liam blocks Jack on node2; Jack writes to the group on node1, then Kate answers on node2.
+  await liamOnB.client.request('block_user', { username: jack.username });
+  const hidden = await jackOnA.client.request('send_message', { conversation_id: group.id, content: 'liam must not see this' });
+  const answer = await kateOnB.client.request('send_message', { conversation_id: group.id, content: 'kate answers' });
+  const contents = (socket: Tapped) => socket.envelopes.filter((envelope) => envelope.type === 'send_message').map((envelope) => (envelope as { data: { content: string } }).data.content);
+  await until('both messages at Liam\'s and Kate\'s', () => contents(liamOnB).includes('kate answers') && contents(kateOnB).includes('liam must not see this'));
+  assert.deepEqual(contents(liamOnB), ['kate answers'], 'the later message came, the blocked sender\'s did not');
+  const synced = await liamOnB.client.request('sync', { since: 0 });
+  assert.deepEqual(synced.events.map((event) => event.seq), liamOnB.seqs.filter((seq) => seq <= synced.next), 'what Liam was pushed is what sync gives him');
+  assert.ok(!JSON.stringify(synced.events).includes('liam must not see this'));
+
+  // Kate's read point, moved on node2 (her answer shows she read up to it), reaches Jack on node1.
+  const receipts = () => jackOnA.envelopes.filter((envelope) => envelope.type === 'receipt').map((envelope) => (envelope as { data: { username: string; read_id: number } }).data);
+  await until('Kate\'s read receipt on node1', () => receipts().some((receipt) => receipt.username === kate.username && receipt.read_id === answer.id));
+  assert.ok(!receipts().some((receipt) => receipt.username === liam.username && receipt.read_id >= hidden.id), 'Liam never read what he was not shown');
   for (const node of [a, b]) assert.deepEqual(node.logs.filter((line) => line.level === 'error'), []);
 });
 
