@@ -1,5 +1,5 @@
 // What is not logged, across the nodes of a cluster: presence (online with the first socket anywhere,
-// offline after the last anywhere), typing, and sockets closed on every node when their session or
+// offline after the last anywhere, and invisible status hiding both), typing, and sockets closed on every node when their session or
 // their user ends (logout, revoke_session, change_password, suspension, deletion); with bans, removals
 // and profile changes made on one node reaching sockets on another, and blocking and read receipts across them.
 import { test } from 'node:test';
@@ -54,6 +54,34 @@ test('presence is cluster-wide: user_status when the first socket opens and the 
   again.client.close();
   await until('offline from node2', () => statuses(aliceOnA).length === 4);
   assert.deepEqual(statuses(aliceOnA), [true, false, true, false]);
+});
+
+test('invisible status crosses nodes: going invisible on node2 looks like going offline on node1, typing is kept to themself, coming back looks like coming online', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
+  const alice = await member(a);
+  const bob = await member(b);
+  const aliceOnA = await tapped(a, alice);
+  await aliceOnA.client.request('add_contact', { contact_username: bob.username });
+  const { id } = await aliceOnA.client.request('create_conversation', { members: [bob.username] });
+  const bobOnB = await tapped(b, bob);
+  await until('online from node2', () => statuses(aliceOnA).length === 1);
+
+  await bobOnB.client.request('set_status', { status: 'invisible' });
+  await until('offline on node1', () => statuses(aliceOnA).length === 2);
+  assert.deepEqual(aliceOnA.envelopes.filter((envelope) => envelope.type === 'user_status').at(-1), { type: 'user_status', success: true, data: { username: bob.username, is_online: false, status: 'offline', status_text: '' } });
+  assert.deepEqual([(await aliceOnA.client.request('get_user', { username: bob.username })).is_online], [false], 'asked on node1');
+
+  // Typing from node2 while invisible is answered there and shown to no one on node1.
+  await bobOnB.client.request('typing', { conversation_id: id, is_typing: true });
+  await bobOnB.client.request('set_status', { status: 'busy', text: 'back' });
+  await until('online again on node1', () => statuses(aliceOnA).length === 3);
+  assert.deepEqual(aliceOnA.envelopes.filter((envelope) => envelope.type === 'user_status').at(-1), { type: 'user_status', success: true, data: { username: bob.username, is_online: true, status: 'busy', status_text: 'back' } });
+  await bobOnB.client.request('typing', { conversation_id: id, is_typing: true });
+  await until('typing on node1 once visible', () => aliceOnA.envelopes.some((envelope) => envelope.type === 'typing'));
+  // Had the typing sent while invisible crossed, it would stand before Bob's return (and this one, a mere keep-alive, would not be pushed).
+  const seen = aliceOnA.envelopes.flatMap((envelope) => (envelope.type === 'user_status' || envelope.type === 'typing' ? [envelope.type] : []));
+  assert.deepEqual(seen, ['user_status', 'user_status', 'user_status', 'typing']);
 });
 
 test('logout on one node closes the session\'s sockets on the others; account deletion closes the user\'s everywhere', async (t) => {
