@@ -1,12 +1,15 @@
 // Several servers as one: nodes started with the same DATABASE_URL and REDIS_URL deliver every logged
 // event to the sockets of every node, each socket in increasing seq with none missing (checked against
-// `sync`), whichever node committed it.
+// `sync`), whichever node committed it; with Redis away, and with PostgreSQL away and back.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { needs } from './helpers/installed.ts';
 import { runServerExpectingExit, testSecret, type TestServer } from './helpers/server.ts';
 import { syncAll } from './helpers/clients.ts';
 import { member, startNodes, tapped, until } from './helpers/cluster.ts';
+import { createDatabase, postgresCluster } from './helpers/postgres.ts';
+import { http } from './helpers/http.ts';
+import { errors } from '../protocol/index.ts';
 
 test('REDIS_URL without DATABASE_URL is refused at start', async () => {
   const { code, output } = await runServerExpectingExit({ REDIS_URL: 'redis://127.0.0.1:1', JWTSECRET: testSecret });
@@ -105,4 +108,50 @@ test('Redis away: messages still cross nodes (delivery follows PostgreSQL), in o
   const late = await tapped(b, bob);
   const last = (await aliceOnA.client.call({ type: 'send_message', conversation_id: id, content: 'still without redis' })) as { seq?: number };
   await until('the last message on the new socket', () => late.seqs.includes(last.seq!));
+});
+
+test('PostgreSQL away: every node refuses sends with unavailable and keeps its sockets; once it is back, messages cross nodes again in seq order, as sync has them', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const postgres = await postgresCluster(t); // its own: this test stops it
+  const nodes = await startNodes(t, 2, { DATABASE_URL: await createDatabase(postgres.url) });
+  const [a, b] = nodes as unknown as [TestServer, TestServer];
+  const alice = await member(a);
+  const bob = await member(b);
+  const aliceOnA = await tapped(a, alice);
+  const bobOnB = await tapped(b, bob);
+  const { id } = await aliceOnA.client.request('create_conversation', { members: [bob.username] });
+  const before = (await aliceOnA.client.call({ type: 'send_message', conversation_id: id, content: 'before the outage' })) as { seq?: number };
+  await until('the first message on node2', () => bobOnB.seqs.includes(before.seq!));
+
+  await postgres.stop('immediate');
+  for (const socket of [aliceOnA, bobOnB]) {
+    const { ref: _, ...reply } = await socket.client.call({ type: 'send_message', conversation_id: id, content: 'during the outage' });
+    assert.deepEqual(reply, { type: 'send_message', success: false, error: errors.unavailable.text, code: 'unavailable' });
+  }
+  for (const node of [a, b]) assert.equal((await http(node.http, 'GET', '/readyz')).status, 503);
+  await postgres.start();
+
+  // Each side sends until its first message after the outage is taken, then some more; every one crosses.
+  const sent: number[] = [];
+  for (const [n, socket] of [aliceOnA, bobOnB, aliceOnA, bobOnB, aliceOnA].entries()) {
+    for (let attempt = 0; ; attempt++) {
+      const reply = (await socket.client.call({ type: 'send_message', conversation_id: id, content: `after the outage ${n}`, client_id: `after-${n}` })) as { success: boolean; code?: string; seq?: number };
+      if (reply.success) {
+        sent.push(reply.seq!);
+        break;
+      }
+      assert.equal(reply.code, 'unavailable');
+      assert.ok(attempt < 100, 'PostgreSQL came back within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  const all = (await syncAll(aliceOnA.client)).map((event) => event.seq);
+  assert.ok(sent.every((seq) => all.includes(seq)) && all.includes(before.seq!), `${JSON.stringify(sent)} in ${JSON.stringify(all)}`);
+  for (const [who, socket] of [['alice on node1', aliceOnA], ['bob on node2', bobOnB]] as const) {
+    await until(`every message on ${who}`, () => sent.every((seq) => socket.seqs.includes(seq)), 10_000);
+    const logged = (await syncAll(socket.client)).map((event) => event.seq);
+    assert.deepEqual(socket.seqs, logged.slice(0, socket.seqs.length), `${who}: what arrived is the log, in order, none missing`);
+  }
+  for (const node of [a, b]) assert.equal((await http(node.http, 'GET', '/readyz')).status, 200);
+  for (const node of [a, b]) assert.ok(node.logs.some((line) => line.level === 'warn' && line.msg === 'commit failed: the database is unavailable'), 'the log says why sends were refused');
 });

@@ -84,11 +84,11 @@ export async function startNode(t: TestContext, redisUrl: string, env: Record<st
 }
 
 /**
- * `count` nodes on one fresh PostgreSQL database and one Redis (`nodes.redis`), with `env` besides, and
- * `own(i)` for node i (1, 2, …) alone (its PORT, say).
+ * `count` nodes on one fresh PostgreSQL database (or `env.DATABASE_URL`'s) and one Redis (`nodes.redis`),
+ * with `env` besides, and `own(i)` for node i (1, 2, …) alone (its PORT, say).
  */
 export async function startNodes(t: TestContext, count: number, env: Record<string, string> = {}, own: (i: number) => Record<string, string> = () => ({})): Promise<TestServer[] & { redis: TestRedis }> {
-  const [redis, database] = await Promise.all([startRedis(t), testDatabase(t)]);
+  const [redis, database] = await Promise.all([startRedis(t), env.DATABASE_URL ?? testDatabase(t)]);
   const nodes: TestServer[] = [];
   // One after the other: the first creates the schema, and NODE_ID names each in its log.
   for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info', ...env, ...own(i) }));
