@@ -92,6 +92,26 @@ export function createMetrics() {
     collectProcess(): void {
       collectDefaultMetrics({ register: registry });
     },
+    /**
+     * A node of a cluster: whether it reaches Redis, how many nodes beat there (read at scrape time;
+     * left as last read while Redis is away), and how many of other nodes' events it delivered.
+     * Registered only on such a node, so a node alone shows no cluster series.
+     */
+    cluster(from: { redisUp(): boolean; nodes(): Promise<number | undefined> }): { followed(): void } {
+      new Gauge({
+        name: 'parley_redis_up', help: 'Whether this node reaches Redis (1) or not (0); while it does not, presence and typing may be stale and limits are counted per node', registers,
+        collect() { this.set(from.redisUp() ? 1 : 0); },
+      });
+      new Gauge({
+        name: 'parley_cluster_nodes', help: 'Nodes of the cluster beating in Redis within NODE_TIMEOUT, this one included', registers,
+        async collect() {
+          const nodes = await from.nodes();
+          if (nodes !== undefined) this.set(nodes);
+        },
+      });
+      const followed = new Counter({ name: 'parley_cluster_followed_events_total', help: 'Logged events committed by other nodes and delivered to sockets here, read from the followed event log', registers });
+      return { followed: () => followed.inc() };
+    },
     /** Where the gauges read at scrape time come from. */
     watch(from: Partial<typeof sources>): void {
       Object.assign(sources, from);

@@ -89,9 +89,17 @@ test('concurrent senders on every node: each socket receives increasing seq with
   for (const node of nodes) assert.deepEqual(node.logs.filter((line) => line.level === 'error' || line.level === 'warn'), []);
 });
 
-test('Redis away: messages still cross nodes (delivery follows PostgreSQL), in order', async (t) => {
+const metricsToken = 'a metrics token for the cluster tests';
+/** The cluster's series in a node's /metrics (and that a node alone has none). */
+async function clusterMetrics(node: TestServer): Promise<Record<string, number>> {
+  const scraped = await http(node.http, 'GET', '/metrics', { headers: { authorization: `Bearer ${metricsToken}` } });
+  assert.equal(scraped.status, 200);
+  return Object.fromEntries([...scraped.body.matchAll(/^(parley_redis_up|parley_cluster_\w+) (\S+)$/gm)].map((match) => [match[1]!, Number(match[2])]));
+}
+
+test('Redis away: messages still cross nodes (delivery follows PostgreSQL), in order; /metrics says whether Redis is reached, how many nodes beat and what was followed', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
-  const nodes = await startNodes(t, 2);
+  const nodes = await startNodes(t, 2, { METRICS_TOKEN: metricsToken });
   const [a, b] = nodes as unknown as [TestServer, TestServer];
   const alice = await member(a);
   const bob = await member(b);
@@ -99,7 +107,10 @@ test('Redis away: messages still cross nodes (delivery follows PostgreSQL), in o
   const bobOnB = await tapped(b, bob);
   const { id } = await aliceOnA.client.request('create_conversation', { members: [bob.username] });
   await until('the conversation on node2', () => bobOnB.seqs.length === 1);
+  assert.deepEqual(await clusterMetrics(b), { parley_redis_up: 1, parley_cluster_nodes: 2, parley_cluster_followed_events_total: 1 }, 'node2 delivered node1\'s create_conversation');
+  assert.deepEqual(await clusterMetrics(a), { parley_redis_up: 1, parley_cluster_nodes: 2, parley_cluster_followed_events_total: 0 });
   await nodes.redis.stop();
+  assert.deepEqual(await clusterMetrics(a), { parley_redis_up: 0, parley_cluster_nodes: 2, parley_cluster_followed_events_total: 0 }, 'the node count as last read');
   const sent = [];
   for (let n = 0; n < 5; n++) sent.push((await aliceOnA.client.call({ type: 'send_message', conversation_id: id, content: `without redis ${n}` })) as { seq?: number });
   await until('the messages on node2', () => bobOnB.seqs.length === 6);
@@ -108,6 +119,17 @@ test('Redis away: messages still cross nodes (delivery follows PostgreSQL), in o
   const late = await tapped(b, bob);
   const last = (await aliceOnA.client.call({ type: 'send_message', conversation_id: id, content: 'still without redis' })) as { seq?: number };
   await until('the last message on the new socket', () => late.seqs.includes(last.seq!));
+  // Everything Bob's first socket received came from node1 (receipts too, which may still come): node2 followed each once.
+  let followed = 0;
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    followed = (await clusterMetrics(b)).parley_cluster_followed_events_total!;
+    if (followed === bobOnB.seqs.length) break;
+  }
+  assert.ok(followed >= 7, `at least the conversation and six messages: ${followed}`);
+  assert.equal(followed, bobOnB.seqs.length);
+  await nodes.redis.start();
+  await until('Redis reached again', () => a.logs.some((line) => line.msg === 'redis available again'), 10_000);
+  assert.equal((await clusterMetrics(a)).parley_redis_up, 1);
 });
 
 test('PostgreSQL away: every node refuses sends with unavailable and keeps its sockets; once it is back, messages cross nodes again in seq order, as sync has them', async (t) => {

@@ -105,6 +105,7 @@ test('a scrape of /metrics shows the counters move as clients use the server', a
   assert.deepEqual(before.filter((s) => s.name === 'parley_logins_total').map((s) => s.labels.outcome), ['ok', 'failed', 'suspended']);
   assert.equal(value(before, 'parley_sockets_open'), 0);
   assert.equal(value(before, 'parley_queue_depth', { queue: 'mail' }), 0);
+  assert.deepEqual(before.filter((s) => s.name === 'parley_redis_up' || s.name.startsWith('parley_cluster_')), [], 'a node alone has no cluster series');
   assert.ok(value(before, 'nodejs_eventloop_lag_seconds')! >= 0, 'event-loop lag is exported');
   assert.ok(value(before, 'process_cpu_user_seconds_total')! > 0, 'and the process\'s own metrics');
 

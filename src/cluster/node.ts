@@ -84,6 +84,10 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
       hold: (name) => cluster.limits.hold(name),
     }),
     async follow(assembled, ca) {
+      const counted = assembled.metrics.cluster({
+        redisUp: cluster.link.up,
+        nodes: () => orLocal(async () => (await cluster.nodes.live()).length, undefined),
+      });
       cluster.bus.on((message) => {
         if (message.kind === 'push') return assembled.registry.push(message.users, message.text);
         const { target, code, reason } = message;
@@ -97,7 +101,10 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
         log,
         sequencer,
         commit: assembled.commit,
-        deliver: (event) => deliverFollowed(assembled, event),
+        deliver(event) {
+          counted.followed();
+          deliverFollowed(assembled, event);
+        },
       });
       log.info('joined the cluster', { nodes: (await cluster.nodes.live()).map((node) => node.id) });
     },
