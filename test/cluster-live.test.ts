@@ -214,6 +214,16 @@ test('failed logins count across nodes: spreading guesses over them gets no more
   assert.deepEqual(answers.slice(0, 3).map(([status]) => status), [401, 401, 401]);
 });
 
+test('failed logins sent at once to three nodes: exactly LOGIN_MAX_FAILURES passwords are checked, the rest wait', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const nodes = await startNodes(t, 3, { LOGIN_MAX_FAILURES: '3' });
+  const { username } = await member(nodes[0]!);
+  // Four guesses at once on every node: each node checks one at a time, the three nodes side by side.
+  const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => http(nodes[i % 3]!.http, 'POST', '/auth/login', { body: { username, password: `wrong guess ${i}` } })));
+  const statuses = answers.map(({ status }) => status).sort();
+  assert.deepEqual(statuses, [401, 401, 401, ...Array(9).fill(429)], JSON.stringify(answers.map(({ status, body }) => [status, body])));
+});
+
 test('registrations from one address count across nodes', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
   const nodes = await startNodes(t, 2, { REGISTRATIONS_PER_HOUR: '2' });

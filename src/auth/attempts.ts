@@ -7,9 +7,9 @@ import { PasswordsBusy, type Passwords } from './passwords.ts';
 import { hashRefresh } from './tokens.ts';
 
 /**
- * A check under way, counted ahead across accounts and addresses: `right()` takes that back and
- * clears the account's count from this address, `wrong()` counts it there too, `cancel()` takes it
- * back (the check never ran).
+ * A check under way, counted ahead as a failure of the account from this address, across accounts
+ * and across addresses: `right()` takes that back and clears the account's count from this address,
+ * `wrong()` leaves it counted, `cancel()` takes it back (the check never ran).
  */
 export type Attempt = { right(): void; wrong(): void; cancel(): void };
 
@@ -28,16 +28,16 @@ export const accountCeilingFactor = 20;
 
 /**
  * The three counts behind the guard: `begin` answers the longest wait among the pair's, the address's
- * and (unless `known`) the account's, and when there is none counts a failure on the address and the
- * account ahead of the check, in one step. Kept on this node, or shared by a cluster (src/cluster/guard.ts).
+ * and (unless `known`) the account's, and when there is none counts a failure on all three ahead of
+ * the check, in one step: checks running at once (on several nodes of a cluster) each see the ones
+ * before them. Kept on this node, or shared by a cluster (src/cluster/guard.ts).
  */
 export type GuardCounts = {
   begin(pair: string, address: string, account: string, known: boolean): Promise<number>;
-  /** Takes back what `begin` counted ahead. */
-  giveBack(address: string, account: string): void;
-  /** The password was right: the pair starts afresh. */
-  right(pair: string): void;
-  wrong(pair: string): void;
+  /** The password was right: the pair starts afresh, and what `begin` counted on the address and the account is taken back. */
+  right(pair: string, address: string, account: string): void;
+  /** The check never ran: everything `begin` counted is taken back. */
+  cancel(pair: string, address: string, account: string): void;
 };
 
 /** Each count with waits of 1 s doubling to 15 min: an account from one address (`limit`), one address across accounts (4 ×), an account across addresses (20 ×). */
@@ -58,23 +58,29 @@ export function localGuardCounts(limit: number): GuardCounts {
       const now = Date.now();
       const waitMs = Math.max(pairs.wait(pair, now), addresses.wait(address, now), known ? 0 : accounts.wait(account, now));
       if (waitMs > 0) return waitMs;
+      pairs.fail(pair, now);
       addresses.fail(address, now);
       accounts.fail(account, now);
       return 0;
     },
-    giveBack(address, account) {
+    right(pair, address, account) {
+      pairs.forget(pair);
       addresses.undo(address);
       accounts.undo(account);
     },
-    right: (pair) => pairs.forget(pair),
-    wrong: (pair) => pairs.fail(pair, Date.now()),
+    cancel(pair, address, account) {
+      pairs.undo(pair);
+      addresses.undo(address);
+      accounts.undo(account);
+    },
   };
 }
 
 /**
  * The counts (`GuardCounts`), not applied where the owner has logged in before. Checks of one account
- * from one address take turns, so each sees how the one before ended; the counts across accounts and
- * addresses are taken before the hash runs and given back when the password was right.
+ * from one address take turns on a node, so each sees how the one before ended (a right password
+ * clears the pair for the next); every count is taken before the hash runs, so checks on other nodes
+ * at the same moment see it too, and given back when the password was right.
  */
 export function createPasswordGuard(settings: Pick<Settings, 'LOGIN_MAX_FAILURES'>, counts: GuardCounts = localGuardCounts(settings.LOGIN_MAX_FAILURES)) {
   /** Checks under way per address, waiting or running. */
@@ -121,19 +127,14 @@ export function createPasswordGuard(settings: Pick<Settings, 'LOGIN_MAX_FAILURES
         settle();
         return { waitMs, why: 'throttled' };
       }
-      const giveBack = () => counts.giveBack(address, account);
       return {
         right() {
-          if (!settle()) return;
-          counts.right(pair);
-          giveBack();
+          if (settle()) counts.right(pair, address, account);
         },
-        wrong() {
-          if (!settle()) return;
-          counts.wrong(pair);
-        },
+        // Counted already, by `begin`.
+        wrong: () => void settle(),
         cancel() {
-          if (settle()) giveBack();
+          if (settle()) counts.cancel(pair, address, account);
         },
       };
     },

@@ -14,17 +14,19 @@ export function sharedGuardCounts(limits: Limits, limit: number, log: Logger): G
   return {
     async begin(pair, address, account, known) {
       // The account's own count is not a reason to wait on the owner's known addresses, but is still counted.
-      const counted = known ? [{ throttle: addresses, key: address }] : [{ throttle: addresses, key: address }, { throttle: accounts, key: account }];
-      const attempted = await limits.attempt([{ throttle: pairs, key: pair }], counted);
+      const counted = [{ throttle: pairs, key: pair }, { throttle: addresses, key: address }, ...(known ? [] : [{ throttle: accounts, key: account }])];
+      const attempted = await limits.attempt([], counted);
       if (attempted.waitMs > 0) return attempted.waitMs;
       if (known) await accounts.fail(account);
       return 0;
     },
-    giveBack(address, account) {
+    right(pair, address, account) {
+      quietly(pairs.forget(pair));
       quietly(addresses.undo(address));
       quietly(accounts.undo(account));
     },
-    right: (pair) => quietly(pairs.forget(pair)),
-    wrong: (pair) => quietly(pairs.fail(pair)),
+    cancel(pair, address, account) {
+      for (const [throttle, key] of [[pairs, pair], [addresses, address], [accounts, account]] as const) quietly(throttle.undo(key));
+    },
   };
 }
