@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needs } from './helpers/installed.ts';
 import { http } from './helpers/http.ts';
-import type { TestServer } from './helpers/server.ts';
+import { startServer, type TestServer } from './helpers/server.ts';
 import { member, startNodes, tapped, until, type Tapped } from './helpers/cluster.ts';
 import { password, uniqueName } from './helpers/clients.ts';
 import { runAdmin } from './helpers/admin.ts';
@@ -198,6 +198,23 @@ test('a node killed with SIGKILL: the users only on it go offline for everyone w
   assert.deepEqual(erinOnA.envelopes.filter((envelope) => envelope.type === 'user_status').at(-1), { type: 'user_status', success: true, data: { username: frank.username, is_online: false, status: 'offline', status_text: '' } });
   await new Promise((resolve) => setTimeout(resolve, 500));
   assert.equal(statuses(erinOnA).length, 3, 'grace still has a socket on node1');
+});
+
+test('a node killed and started again at once with its NODE_ID: it waits its old run out, and the users only on that run go offline for everyone', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  // A long NODE_TIMEOUT, so that the node is back before node1 would drop its old run: it drops it itself as it joins.
+  const [a, b] = (await startNodes(t, 2, { NODE_TIMEOUT: '8' })) as unknown as [TestServer, TestServer];
+  const erin = await member(a);
+  const frank = await member(b);
+  const erinOnA = await tapped(a, erin);
+  await erinOnA.client.request('add_contact', { contact_username: frank.username });
+  await tapped(b, frank);
+  await until('frank online', () => statuses(erinOnA).length === 1);
+  await b.stop('SIGKILL');
+  const again = await startServer(t, b.env);
+  assert.ok(again.logs.some((line) => line.msg === 'waiting for a previous run of this node to expire'), 'the old run was still beating');
+  await until('frank offline', () => statuses(erinOnA).length === 2, 10_000);
+  assert.deepEqual(erinOnA.envelopes.filter((envelope) => envelope.type === 'user_status').at(-1), { type: 'user_status', success: true, data: { username: frank.username, is_online: false, status: 'offline', status_text: '' } });
 });
 
 test('failed logins count across nodes: spreading guesses over them gets no more tries than one node', async (t) => {

@@ -41,15 +41,22 @@ async function orLocal<T>(ask: () => Promise<T>, fallback: T): Promise<T> {
 }
 
 export async function joinCluster(settings: Settings & { REDIS_URL: string; DATABASE_URL: string }, log: Logger, app: () => App | undefined): Promise<ClusterNode> {
+  const announce = (assembled: App, userIds: Iterable<number>) => {
+    for (const userId of userIds) changed(assembled, userId).catch((error: unknown) => log.error('presence not announced', { error }));
+  };
+  /**
+   * Changes heard before the app is assembled: joining drops nodes found dead, this node's previous
+   * run among them after a crash, and the users only there went offline then. Announced once it is.
+   */
+  const early = new Set<number>();
   const cluster = await startCluster(settings, log, {
     local: () => app()?.registry.counts() ?? [],
     // A node dropped (its users only there went offline), or this node's counts written again.
     presenceChanged(changes) {
       const assembled = app();
-      if (!assembled) return;
-      for (const userId of [...changes.online, ...changes.offline]) {
-        changed(assembled, userId).catch((error: unknown) => log.error('presence not announced', { error }));
-      }
+      const userIds = [...changes.online, ...changes.offline];
+      if (assembled) announce(assembled, userIds);
+      else for (const userId of userIds) early.add(userId);
     },
   });
   const sequencer = createSequencer(log);
@@ -107,6 +114,9 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
         },
       });
       log.info('joined the cluster', { nodes: (await cluster.nodes.live()).map((node) => node.id) });
+      // Each says what is true now (online or not anywhere), so announcing it late cannot undo a later change.
+      announce(assembled, early);
+      early.clear();
     },
     async close() {
       await follower?.close();
