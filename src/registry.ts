@@ -54,6 +54,10 @@ export function createRegistry(publish: (topic: string, text: string) => void, s
     *counts(): Iterable<readonly [userId: number, sockets: number]> {
       for (const [userId, set] of byUser) yield [userId, set.size] as const;
     },
+    /** Each session with a socket here, with its user's name. */
+    *sessions(): Iterable<readonly [sessionId: string, username: string]> {
+      for (const [sessionId, set] of bySession) yield [sessionId, set.values().next().value!.user.username] as const;
+    },
     /** Subscribes every live socket of these users to a topic, e.g. members to a new conversation. */
     subscribe(userIds: Iterable<number>, topic: string): void {
       for (const userId of userIds) for (const connection of byUser.get(userId) ?? []) connection.subscribe(topic);

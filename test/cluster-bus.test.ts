@@ -58,6 +58,7 @@ test('what is not a valid message is dropped with a log line, and a failing list
   b.bus.on(() => after++);
   const raw = (text: string) => a.link.client.publish('parley:bus', text);
   await raw('not json');
+  await raw(`{"from":"x","message":${' '.repeat(8 * 1024 * 1024)}}`);
   await raw(JSON.stringify({ from: 'x', message: { kind: 'eval', code: 'process.exit()' } }));
   await raw(JSON.stringify({ from: 'x', message: { kind: 'close', target: { where: 'user.id > 0' }, code: 4009, reason: 'all' } }));
   await raw(JSON.stringify({ from: 'x', message: { kind: 'push', event: 'typing', users: Array.from({ length: 100_001 }, (_, i) => i + 1), text: '{}' } }));
@@ -67,8 +68,8 @@ test('what is not a valid message is dropped with a log line, and a failing list
   assert.deepEqual(b.heard.map(({ message }) => message.kind), ['close']);
   assert.equal(after, 1, 'the listener after the failing one heard it');
   const dropped = b.logs.filter((line) => line.msg === 'bus message dropped');
-  assert.deepEqual(dropped.map((line) => [line.level, typeof line.why]), Array(5).fill(['warn', 'string']));
-  assert.equal(dropped[0]!.why, 'not JSON');
+  assert.deepEqual(dropped.map((line) => [line.level, typeof line.why]), Array(6).fill(['warn', 'string']));
+  assert.deepEqual([dropped[0]!.why, dropped[1]!.why], ['not JSON', 'too long']);
   assert.deepEqual(b.logs.filter((line) => line.msg === 'bus listener failed').map((line) => (line.error as Error).message), ['listener bug']);
 });
 

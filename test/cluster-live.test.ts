@@ -101,6 +101,36 @@ test('logout on one node closes the session\'s sockets on the others; account de
   assert.deepEqual(await daveOnA.client.closed, { code: 4003, reason: `'${dave.username}' doesn't exists` });
 });
 
+test('Redis away: a logout, a suspension and an account deletion on node1 close the sockets on node2 once Redis is back (the database says which ended)', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const nodes = await startNodes(t, 2);
+  const [a, b] = nodes as unknown as [TestServer, TestServer];
+  const boss = await member(a);
+  const granted = await runAdmin(a.env, ['grant-admin', boss.username]);
+  assert.equal(granted.stdout.trim(), `${boss.username} is now an admin`, granted.stderr);
+  const bossOnA = await tapped(a, boss);
+  const [carol, frank, dave, erin] = [await member(a), await member(a), await member(a), await member(a)];
+  const [carolOnB, frankOnB, daveOnB, erinOnB] = [await tapped(b, carol), await tapped(b, frank), await tapped(b, dave), await tapped(b, erin)];
+  const daveOnA = await tapped(a, dave);
+
+  await nodes.redis.stop();
+  assert.equal((await http(a.http, 'POST', '/auth/logout', { headers: { cookie: `login-token=${carol.token}` } })).status, 204);
+  assert.deepEqual(await bossOnA.client.request('admin_set_user_status', { username: frank.username, status: 'suspended' }), { username: frank.username, status: 'suspended' });
+  const deleted = await daveOnA.client.call({ type: 'delete_account', password });
+  assert.equal(deleted.success, true, JSON.stringify(deleted));
+  // Their closes could not cross: node2's sockets are still open meanwhile.
+  assert.equal(await carolOnB.client.request('ping'), 'pong');
+
+  await nodes.redis.start();
+  // Within a reconnection (at most 2 s) and the lookup, not at the next audit of every 30 s.
+  const soon = <T>(closed: Promise<T>) => Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('not closed within 5 s')), 5000).unref())]);
+  assert.deepEqual(await soon(carolOnB.client.closed), { code: 4005, reason: 'session logged out' });
+  assert.deepEqual(await soon(frankOnB.client.closed), { code: 4009, reason: 'account suspended' });
+  assert.deepEqual(await soon(daveOnB.client.closed), { code: 4003, reason: `'${dave.username}' doesn't exists` });
+  assert.equal(await erinOnB.client.request('ping'), 'pong', 'a session that did not end stays');
+  assert.ok(b.logs.some((line) => line.msg === 'closed the sockets of sessions ended elsewhere' && line.sessions === 3));
+});
+
 test('revoke_session, change_password and suspension close the sockets on the other node; bans, removals and profile changes reach it', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
   const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { http, tokenFrom, type HttpResult } from './helpers/http.ts';
 import { connect, expectError, password, person, register, uniqueName } from './helpers/clients.ts';
+import { withStore } from './helpers/store.ts';
 
 function refreshFrom(result: HttpResult): string {
   const cookie = ([] as string[]).concat(result.headers['set-cookie'] ?? []).find((line) => line.startsWith('refresh-token='));
@@ -104,4 +105,25 @@ test('sessions', async (t) => {
     assert.equal((await http(server.http, 'POST', '/auth/login', { body: { username, password } })).status, 401);
     assert.equal((await http(server.http, 'POST', '/auth/login', { body: { username, password: 'a new secret' } })).status, 202);
   });
+});
+
+test('sessions.ended (a cluster node looking for closes it missed): of many sessions, those revoked, of a suspended account, or gone with their account', async (t) => {
+  const server = await startServer(t);
+  const open = async () => {
+    const username = uniqueName('ended');
+    await register(server, username);
+    const { token } = await logIn(server, username);
+    const socket = await connect(server, token);
+    const [session] = await socket.request('get_sessions');
+    return { username, token, socket, id: session!.id };
+  };
+  const [live, loggedOut, suspended, gone] = [await open(), await open(), await open(), await open()];
+  assert.equal((await http(server.http, 'POST', '/auth/logout', { headers: { cookie: `login-token=${loggedOut.token}` } })).status, 204);
+  assert.deepEqual(await gone.socket.request('delete_account', { password }), { username: gone.username });
+  await server.stop();
+  const ended = await withStore(server, async (store) => {
+    await store.users.setAccountStatus((await store.users.byUsername(suspended.username))!.id, 'suspended');
+    return store.sessions.ended([live.id, loggedOut.id, suspended.id, gone.id, 'never-a-session']);
+  });
+  assert.deepEqual(Object.fromEntries(ended), { [loggedOut.id]: 'revoked', [suspended.id]: 'suspended', [gone.id]: 'gone', 'never-a-session': 'gone' });
 });

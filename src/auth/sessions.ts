@@ -1,6 +1,6 @@
 // Ending sessions: revoked in the unit of work with their devices, their sockets closed once it is committed.
 import { closeCodes, type CloseName } from '../../protocol/index.ts';
-import type { InJob } from '../context.ts';
+import type { App, InJob } from '../context.ts';
 
 /**
  * Revokes these sessions (inside the unit of work), removes the devices they registered (no more
@@ -17,4 +17,19 @@ export async function endSessions(app: InJob, sessionIds: readonly string[], why
     queueMicrotask(() => sessionIds.forEach((id) => app.registry.closeSession(id, code, reason)));
     app.cluster.close({ sessions: [...sessionIds] }, code, reason);
   });
+}
+
+/**
+ * Closes this node's sockets whose sessions ended on another node of a cluster while its close could
+ * not reach this one (Redis away, or this node's subscription being restored), with the reason as the
+ * database tells it. Expired sessions are the expiry sweep's.
+ */
+export async function closeEndedSessions(app: Pick<App, 'registry' | 'store' | 'log'>): Promise<void> {
+  const here = new Map(app.registry.sessions());
+  const ended = await app.store.sessions.ended([...here.keys()]);
+  for (const [sessionId, why] of ended) {
+    const close = why === 'gone' ? closeCodes.user_gone : why === 'suspended' ? closeCodes.suspended : closeCodes.logged_out;
+    app.registry.closeSession(sessionId, close.code, close.reason.replace('{username}', here.get(sessionId)!));
+  }
+  if (ended.size > 0) app.log.info('closed the sockets of sessions ended elsewhere', { sessions: ended.size });
 }

@@ -10,7 +10,7 @@ import { RedisUnavailable, type RedisLink } from './redis.ts';
 const id = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 /** Bounds a message from Redis is held to: a bad or hostile publisher cannot make a node do unbounded work. */
-export const busLimits = { users: 100_000, sessions: 10_000, text: 1024 * 1024, reason: 123 } as const;
+export const busLimits = { users: 100_000, sessions: 10_000, text: 1024 * 1024, reason: 123, message: 8 * 1024 * 1024 } as const;
 
 export const BusMessageSchema = v.variant('kind', [
   /** A serialised push (one text, as every node would have made it) for every socket of these users on the node. */
@@ -47,7 +47,18 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
   const listeners = new Set<(message: BusMessage, from: string) => void>();
   const subscriber = link.subscriber();
   subscriber.on('error', () => {}); // outages are reported by the link's own connection
+  const restored = new Set<() => void>();
+  let subscribed = false;
+  subscriber.on('ready', () => {
+    // ioredis subscribes again by itself on a new connection; what was published meanwhile is lost.
+    if (subscribed) for (const listener of restored) listener();
+  });
   subscriber.on('message', (_channel: string, raw: string) => {
+    // Well past the longest valid one (every bound above at once, with JSON's escapes): not even parsed.
+    if (raw.length > busLimits.message) {
+      log.warn('bus message dropped', { why: 'too long', bytes: raw.length });
+      return;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
@@ -79,6 +90,7 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
       });
     });
     await subscriber.subscribe(keys.bus);
+    subscribed = true;
   } catch (error) {
     subscriber.disconnect();
     throw error;
@@ -95,12 +107,17 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
         throw error;
       }
     },
+    /** Called each time the subscription is back after its connection was lost: messages may have been missed. */
+    onRestored(listener: () => void): void {
+      restored.add(listener);
+    },
     /** Hears the other nodes' messages, checked against BusMessageSchema. */
     on(listener: (message: BusMessage, from: string) => void): void {
       listeners.add(listener);
     },
     async close(): Promise<void> {
       listeners.clear();
+      restored.clear();
       await subscriber.quit().catch(() => {});
       subscriber.disconnect();
     },

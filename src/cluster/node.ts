@@ -14,6 +14,7 @@ import { RedisUnavailable } from './redis.ts';
 import { local, type ClusterSeam } from './seam.ts';
 import { sharedGuardCounts } from './guard.ts';
 import { createPasswordGuard, type PasswordGuard } from '../auth/attempts.ts';
+import { closeEndedSessions } from '../auth/sessions.ts';
 
 export type ClusterNode = {
   readonly cluster: Cluster;
@@ -40,6 +41,9 @@ async function orLocal<T>(ask: () => Promise<T>, fallback: T): Promise<T> {
   }
 }
 
+/** How often a node looks for its sockets whose sessions ended on another node without its hearing of it. */
+export const sessionAuditMs = 30_000;
+
 export async function joinCluster(settings: Settings & { REDIS_URL: string; DATABASE_URL: string }, log: Logger, app: () => App | undefined): Promise<ClusterNode> {
   const announce = (assembled: App, userIds: Iterable<number>) => {
     for (const userId of userIds) changed(assembled, userId).catch((error: unknown) => log.error('presence not announced', { error }));
@@ -61,6 +65,7 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
   });
   const sequencer = createSequencer(log);
   let follower: Awaited<ReturnType<typeof startFollower>> | undefined;
+  let auditTimer: NodeJS.Timeout | undefined;
   const tell = (message: Parameters<Cluster['bus']['publish']>[0]) =>
     void cluster.bus.publish(message).catch((error: unknown) => log.warn('bus message not sent', { error: String(error) }));
 
@@ -101,6 +106,12 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
         if ('sessions' in target) for (const id of target.sessions) assembled.registry.closeSession(id, code, reason);
         else assembled.registry.closeWhere((connection) => connection.user.id === target.user, code, reason);
       });
+      // Closes sent while this node could not hear them: looked up in the database when the bus is
+      // back, and every `sessionAuditMs` for any lost some other way.
+      const audit = () => void closeEndedSessions(assembled).catch((error: unknown) => log.warn('could not look for sessions ended elsewhere', { error: String(error) }));
+      cluster.bus.onRestored(audit);
+      auditTimer = setInterval(audit, sessionAuditMs);
+      auditTimer.unref();
       follower = await startFollower({
         url: settings.DATABASE_URL,
         ca,
@@ -119,6 +130,7 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
       early.clear();
     },
     async close() {
+      clearInterval(auditTimer);
       await follower?.close();
       await cluster.close();
     },

@@ -1,6 +1,6 @@
 // Login sessions: each token names one, so a session can be revoked before its token expires; each
 // holds its current refresh token (hashed) and remembers the used ones, to catch a stolen one replayed.
-import type { Sql } from './sql.ts';
+import { dialect, inList, type Sql } from './sql.ts';
 
 export type SessionRow = { id: string; created_at: number; last_seen_at: number | null; user_agent: string; ip: string };
 
@@ -33,6 +33,12 @@ export function sessionsStore(sql: Sql) {
      SELECT sessions.id, sessions.user_id FROM used_refresh_tokens JOIN sessions ON sessions.id = used_refresh_tokens.session_id WHERE hash = $1`,
   );
   // Only while the old token is still the current one: of two refreshes racing with one token, one rotates.
+  // Among many sessions, which ended and how: a session not found went with its account (ON DELETE CASCADE).
+  const ended = sql.prepare<{ id: string; suspended: number }>(dialect`
+    SELECT sessions.id, CASE WHEN users.account_status = 'suspended' THEN 1 ELSE 0 END AS suspended
+      FROM sessions JOIN users ON users.id = sessions.user_id
+     WHERE ${inList('sessions.id', '$1', 'text')} AND (sessions.revoked_at IS NOT NULL OR users.account_status <> 'active')`);
+  const found = sql.prepare(dialect`SELECT id FROM sessions WHERE ${inList('id', '$1', 'text')}`);
   const rotate = sql.prepare('UPDATE sessions SET refresh_hash = $1 WHERE id = $2 AND refresh_hash = $3');
   const remember = sql.prepare('INSERT INTO used_refresh_tokens (hash, session_id, used_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING');
 
@@ -43,6 +49,19 @@ export function sessionsStore(sql: Sql) {
     activeUntil: (id: string, userId: number, now: number): Promise<number | undefined> => active.value<number>(id, userId, now),
     /** Returns whether the session was active until now. */
     revoke: async (id: string, now: number): Promise<boolean> => (await revoke.run(now, id)) === 1,
+    /**
+     * Of these sessions, those that ended other than by expiring: `revoked` (logged out, revoked, a
+     * password change), `suspended` (the account), `gone` (the account deleted).
+     */
+    async ended(ids: readonly string[]): Promise<Map<string, 'revoked' | 'suspended' | 'gone'>> {
+      const result = new Map<string, 'revoked' | 'suspended' | 'gone'>();
+      if (ids.length === 0) return result;
+      const [rows, existing] = await Promise.all([ended.all(sql.list(ids)), found.values<string>(sql.list(ids))]);
+      for (const row of rows) result.set(row.id, Number(row.suspended) === 1 ? 'suspended' : 'revoked');
+      const there = new Set(existing);
+      for (const id of ids) if (!there.has(id)) result.set(id, 'gone');
+      return result;
+    },
     /** The user's live sessions' ids. */
     liveIds: (userId: number, now: number): Promise<string[]> => liveIds.values<string>(userId, now),
     list: (userId: number, now: number): Promise<SessionRow[]> => list.all(userId, now),
