@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { installLine, missing } from './helpers/installed.ts';
+import { components, installLine, missing } from './helpers/installed.ts';
 import { startPostgres, type PostgresCluster } from './helpers/postgres.ts';
 
 
@@ -61,6 +61,12 @@ if (!postgresAvailable) {
   }
   wanted = ['sqlite'];
   notes.push(`PostgreSQL not installed: the suite ran on SQLite only; ${how}, then npm test runs it on PostgreSQL too.`);
+}
+
+// The cluster tests (cluster*.test.ts) skip, each saying why, without Redis, PostgreSQL or nginx: the run ends with the one line to get them.
+const forCluster = missing(['postgres', 'redis', 'nginx']);
+if (forCluster.length > 0 && files.some((file) => /(^|\/)cluster[^/]*\.test\.ts$/.test(file))) {
+  notes.push(`cluster tests that need ${forCluster.map((name) => components[name].what).join(' or ')} were skipped (not installed): ${installLine(forCluster)}, then npm test runs them.`);
 }
 
 let cluster: PostgresCluster | undefined;
