@@ -46,8 +46,9 @@ export async function startFollower(options: FollowerOptions) {
         again = false;
         const { events, upTo } = await followed.read(sequencer.through(), page);
         const waiting = sequencer.advance(events, upTo, options.deliver);
-        if (waiting !== undefined) return settle(waiting);
-        if (events.size === page) again = true;
+        // Settled at once when no batch is under way: its wake then only sets `again`, so read on here.
+        if (waiting !== undefined) settle(waiting);
+        else if (events.size === page) again = true;
       } while (again && !stopped);
     } catch (error) {
       log.warn('reading the event log failed; trying again', { error: String(error) });
