@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { needs } from './helpers/installed.ts';
 import { runServerExpectingExit, testSecret, type TestServer } from './helpers/server.ts';
 import { syncAll } from './helpers/clients.ts';
-import { member, startNodes, tapped, until } from './helpers/cluster.ts';
+import { member, startNodes, tapped, until, type Member, type Tapped } from './helpers/cluster.ts';
 import { createDatabase, postgresCluster } from './helpers/postgres.ts';
 import { http } from './helpers/http.ts';
 import { errors } from '../protocol/index.ts';
@@ -176,4 +176,82 @@ test('PostgreSQL away: every node refuses sends with unavailable and keeps its s
   }
   for (const node of [a, b]) assert.equal((await http(node.http, 'GET', '/readyz')).status, 200);
   for (const node of [a, b]) assert.ok(node.logs.some((line) => line.level === 'warn' && line.msg === 'commit failed: the database is unavailable'), 'the log says why sends were refused');
+});
+
+test('members joining, leaving, removed and blocking on other nodes while everyone sends: each socket still gets exactly what sync has, in seq order', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const nodes = await startNodes(t, 3);
+  const people = await Promise.all(Array.from({ length: 6 }, (_, i) => member(nodes[i % 3]!)));
+  const [owner, bob, carol, dave, erin, frank] = people as [Member, Member, Member, Member, Member, Member];
+  // Everyone on a node of their own (i % 3); the owner on all three, acting on node2 and node3.
+  const sockets = await Promise.all(people.map((who, i) => tapped(nodes[i % 3]!, who)));
+  const ownerOnB = await tapped(nodes[1]!, owner);
+  const ownerOnC = await tapped(nodes[2]!, owner);
+  const group = await sockets[0]!.client.request('create_conversation', { name: 'churn', members: [bob.username, carol.username, dave.username], kind: 'group' });
+
+  const removed = new Set<string>();
+  const send = async (socket: Tapped, who: Member, count: number) => {
+    for (let n = 0; n < count && !removed.has(who.username); n++) {
+      const reply = (await socket.client.call({ type: 'send_message', conversation_id: group.id, content: `${who.username} ${n}` })) as { success: boolean; code?: string };
+      if (!reply.success) {
+        assert.ok(removed.has(who.username), JSON.stringify(reply));
+        assert.equal(reply.code, 'not_found', JSON.stringify(reply)); // a conversation one is not in is not there
+      }
+    }
+  };
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 150));
+  const churn = async () => {
+    await pause();
+    await ownerOnB.client.request('add_members', { conversation_id: group.id, members: [erin.username] });
+    await pause();
+    await ownerOnC.client.request('add_members', { conversation_id: group.id, members: [frank.username] });
+    await pause();
+    removed.add(dave.username);
+    await ownerOnB.client.request('remove_member', { conversation_id: group.id, username: dave.username });
+    await pause();
+    await sockets[2]!.client.request('block_user', { username: bob.username }); // carol, on node3, blocks bob (node2)
+    await pause();
+    removed.add(erin.username);
+    await sockets[4]!.client.request('leave_conversation', { conversation_id: group.id }); // erin, on node2
+  };
+  await Promise.all([
+    send(sockets[0]!, owner, 150),
+    send(sockets[1]!, bob, 150),
+    send(sockets[2]!, carol, 150),
+    send(sockets[3]!, dave, 150),
+    (async () => {
+      await pause();
+      await pause();
+      await send(sockets[4]!, erin, 40);
+    })(),
+    churn(),
+  ]);
+
+  const owners = [sockets[0]!, ownerOnB, ownerOnC];
+  const mine = (socket: Tapped) => (owners.includes(socket) ? owner : people[sockets.indexOf(socket)]!);
+  const all = [...sockets, ownerOnB, ownerOnC];
+  // A block hides the blocked person's events from the blocker's sync, those before it too: Carol's
+  // stream is compared with her sync from her block_user on (its seq: everything lower came before its reply).
+  const carolsBlock = sockets[2]!.envelopes.findIndex((envelope) => envelope.type === 'block_user');
+  assert.ok(carolsBlock > 0);
+  const blockSeq = (sockets[2]!.envelopes[carolsBlock] as { seq?: number }).seq!;
+  const since = (socket: Tapped) => (socket === sockets[2] ? blockSeq - 1 : 0);
+  const received = (socket: Tapped) => socket.seqs.filter((seq) => seq > since(socket));
+  // Receipts trail the messages (0.5 s): compare once every socket has had what its user's sync has for over a second.
+  const logged = (socket: Tapped) => syncAll(socket.client, since(socket)).then((events) => events.map((event) => event.seq));
+  let expected: number[][] = [];
+  for (let deadline = Date.now() + 20_000, settled = 0; settled < 4 && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 400))) {
+    const before = expected.flat().length;
+    expected = await Promise.all(all.map(logged));
+    const caughtUp = all.every((socket, i) => received(socket).length === expected[i]!.length);
+    settled = caughtUp && expected.flat().length === before ? settled + 1 : 0;
+  }
+  for (const [i, socket] of all.entries()) assert.deepEqual(received(socket), expected[i], `${mine(socket).username}'s socket ${i} (node${(i < 6 ? i % 3 : i - 5) + 1})`);
+  for (const socket of all) assert.deepEqual(socket.seqs, [...new Set(socket.seqs)].sort((x, y) => x - y), 'strictly increasing');
+  // What the churn did is in those streams: Dave's ends at his removal, Carol has none of Bob's messages after blocking him.
+  const contents = (socket: Pick<Tapped, 'envelopes'>) => socket.envelopes.flatMap((envelope) => (envelope.type === 'send_message' && 'data' in envelope ? [(envelope.data as { content: string }).content] : []));
+  assert.deepEqual(contents({ envelopes: sockets[2]!.envelopes.slice(carolsBlock) }).filter((text) => text.startsWith(`${bob.username} `)), []);
+  assert.ok(contents(sockets[1]!).filter((text) => text.startsWith(`${carol.username} `)).length > 0, 'bob still sees carol');
+  assert.ok(sockets[3]!.envelopes.some((envelope) => envelope.type === 'remove_member'), 'dave was told');
+  for (const node of nodes) assert.deepEqual(node.logs.filter((line) => line.level === 'error'), []);
 });
