@@ -282,3 +282,24 @@ test('registrations from one address count across nodes', async (t) => {
   assert.equal(third.status, 429);
   assert.match(third.body, /^too many registrations from this address: retry in \d+ seconds?$/);
 });
+
+test('password reset requests from one address count across nodes', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const nodes = await startNodes(t, 2, { REGISTRATIONS_PER_HOUR: '2' });
+  const { username } = await member(nodes[0]!); // the one registration allowed besides: the window is per kind
+  const forgot = (node: TestServer) => http(node.http, 'POST', '/auth/forgot-password', { body: { username } });
+  const first = [];
+  for (const node of [nodes[0]!, nodes[1]!]) first.push((await forgot(node)).status);
+  const third = await forgot(nodes[1]!);
+  assert.deepEqual(first, [202, 202]);
+  assert.equal(third.status, 429, third.body);
+  assert.match(third.body, /^too many reset requests from this address: retry in \d+ seconds?$/);
+});
+
+test('a node started without NODE_ID makes one up (its host and a random part) and names it on every log line', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const [node] = await startNodes(t, 1, { NODE_ID: '' });
+  const id = node!.logs.find((line) => line.msg === 'joined the cluster')!.node_id as string;
+  assert.match(id, /^[A-Za-z0-9][A-Za-z0-9_-]*-[0-9a-f]{6}$/);
+  assert.deepEqual(node!.logs.filter((line) => line.node_id !== id), [], 'every line names it');
+});
