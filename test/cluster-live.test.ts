@@ -2,7 +2,8 @@
 // offline after the last anywhere, and invisible status hiding both), typing, and sockets closed on every node when their session or
 // their user ends (logout, revoke_session, change_password, suspension, deletion); with bans, removals
 // and profile changes made on one node reaching sockets on another, and blocking and read receipts across them.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import { createServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
 import assert from 'node:assert/strict';
 import { needs } from './helpers/installed.ts';
 import { http } from './helpers/http.ts';
@@ -10,6 +11,7 @@ import { startServer, type TestServer } from './helpers/server.ts';
 import { member, startNodes, tapped, until, type Tapped } from './helpers/cluster.ts';
 import { password, uniqueName } from './helpers/clients.ts';
 import { runAdmin } from './helpers/admin.ts';
+import { testDatabase } from './helpers/postgres.ts';
 import { tokenFrom } from './helpers/http.ts';
 
 const statuses = (socket: Tapped) => socket.envelopes.filter((envelope) => envelope.type === 'user_status').map((envelope) => (envelope as { data: { is_online: boolean } }).data.is_online);
@@ -54,6 +56,71 @@ test('presence is cluster-wide: user_status when the first socket opens and the 
   again.client.close();
   await until('offline from node2', () => statuses(aliceOnA).length === 4);
   assert.deepEqual(statuses(aliceOnA), [true, false, true, false]);
+});
+
+/** A TCP proxy to `target` whose traffic can be held (as a slow or stalled network would) and let go. */
+async function holdingProxy(t: TestContext, target: URL): Promise<{ port: number; hold(): void; release(): void }> {
+  const sockets = new Set<Socket>();
+  let held = false;
+  const server = createServer((client) => {
+    const upstream = connectTcp(Number(target.port), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => sockets.delete(socket));
+      if (held) socket.pause();
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    hold() {
+      held = true;
+      for (const socket of sockets) socket.pause();
+    },
+    release() {
+      held = false;
+      for (const socket of sockets) socket.resume();
+    },
+  };
+}
+
+test('offline on one node announced after online on another (its database slow): contacts end with the truth, online', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const database = await testDatabase(t);
+  const proxy = await holdingProxy(t, new URL(database));
+  const proxied = new URL(database);
+  proxied.port = String(proxy.port);
+  // node1 reaches PostgreSQL through the proxy; node2 directly.
+  const [a, b] = (await startNodes(t, 2, { DATABASE_URL: database }, (i): Record<string, string> => (i === 1 ? { DATABASE_URL: proxied.toString() } : {}))) as unknown as [TestServer, TestServer];
+  const erin = await member(b);
+  const frank = await member(a);
+  const erinOnB = await tapped(b, erin);
+  await erinOnB.client.request('add_contact', { contact_username: frank.username });
+  const frankOnA = await tapped(a, frank);
+  await until('frank online', () => statuses(erinOnB).length === 1);
+
+  // Frank's socket on node1 closes: Redis counts him offline at once, but node1's unit of work waits
+  // for its database. Meanwhile he opens one on node2, which announces him online.
+  proxy.hold();
+  frankOnA.client.close();
+  await frankOnA.client.closed;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await tapped(b, frank);
+  await until('online from node2', () => statuses(erinOnB).length === 2);
+  proxy.release();
+  // node1's late offline comes, and after it what is true now.
+  await until('the late offline and the correction', () => statuses(erinOnB).length === 4, 10_000);
+  assert.deepEqual(statuses(erinOnB), [true, true, false, true]);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(statuses(erinOnB).length, 4, 'and nothing after it');
+  assert.equal((await erinOnB.client.request('get_user', { username: frank.username })).is_online, true);
 });
 
 test('invisible status crosses nodes: going invisible on node2 looks like going offline on node1, typing is kept to themself, coming back looks like coming online', async (t) => {

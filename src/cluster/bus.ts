@@ -34,13 +34,14 @@ export const BusMessageSchema = v.variant('kind', [
 
 export type BusMessage = v.InferOutput<typeof BusMessageSchema>;
 
-const Envelope = v.strictObject({ from: v.string(), message: BusMessageSchema });
+/** `all`: for every node, the sender included, so that all of them hear it in the one order Redis gives. */
+const Envelope = v.strictObject({ from: v.string(), all: v.optional(v.literal(true)), message: BusMessageSchema });
 
 export type Bus = Awaited<ReturnType<typeof createBus>>;
 
 /**
  * Subscribes (on a connection of its own) and resolves once subscribed. A node acts on its own
- * messages itself, before or after publishing: `on` hears only the other nodes'.
+ * messages itself, before or after publishing: `on` hears only the other nodes', and those sent to all.
  */
 export async function createBus(options: { link: RedisLink; nodeId: string; log: Logger }) {
   const { link, nodeId, log } = options;
@@ -71,8 +72,8 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
       log.warn('bus message dropped', { why: result.issues[0].message, bytes: raw.length });
       return;
     }
-    const { from, message } = result.output;
-    if (from === nodeId) return;
+    const { from, all, message } = result.output;
+    if (from === nodeId && !all) return;
     for (const listener of listeners) {
       try {
         listener(message, from);
@@ -97,10 +98,13 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
   }
 
   return {
-    /** Tells the other nodes; false when Redis is unavailable (the message is dropped, not queued). */
-    async publish(message: BusMessage): Promise<boolean> {
+    /**
+     * Tells the other nodes (and this one's listeners too with `all`); false when Redis is unavailable
+     * (the message is dropped, not queued).
+     */
+    async publish(message: BusMessage, options: { all?: true } = {}): Promise<boolean> {
       try {
-        await link.call((redis) => redis.publish(keys.bus, JSON.stringify({ from: nodeId, message })));
+        await link.call((redis) => redis.publish(keys.bus, JSON.stringify({ from: nodeId, ...options, message })));
         return true;
       } catch (error) {
         if (error instanceof RedisUnavailable) return false;

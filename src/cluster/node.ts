@@ -91,6 +91,15 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
       },
       onlineCount: () => orLocal(() => cluster.presence.count(), registry.onlineCount()),
       push: (event, users, text) => users.length > 0 && tell({ kind: 'push', event, users: [...users], text }),
+      async announce(users, text) {
+        if (users.length === 0) return false;
+        const sent = await cluster.bus.publish({ kind: 'push', event: 'user_status', users: [...users], text }, { all: true }).catch((error: unknown) => {
+          log.warn('bus message not sent', { error: String(error) });
+          return false;
+        });
+        if (!sent) registry.push(users, text);
+        return sent;
+      },
       close: (target, code, reason) => tell({ kind: 'close', target, code, reason }),
       window: (name, limit, windowMs) => cluster.limits.window(name, limit, windowMs),
       hold: (name) => cluster.limits.hold(name),

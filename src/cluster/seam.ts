@@ -22,8 +22,15 @@ export type ClusterSeam = {
   online(userIds: readonly number[]): Promise<ReadonlySet<number>>;
   /** How many users have a socket on some node. */
   onlineCount(): Promise<number>;
-  /** Sends a push that is not logged (typing, user_status) to these users' sockets on the other nodes. */
-  push(event: 'typing' | 'user_status', users: readonly number[], text: string): void;
+  /** Sends a push that is not logged (typing) to these users' sockets on the other nodes. */
+  push(event: 'typing', users: readonly number[], text: string): void;
+  /**
+   * Sends a `user_status` to these users' sockets on every node, this one included. In a cluster they
+   * all get it in one order, Redis's, and the answer is true: announcements made on different nodes
+   * may then stand in another order than the changes they tell of, so the caller asks again after
+   * its own. Alone (or with Redis away) it goes to this node's sockets at once, and the answer is false.
+   */
+  announce(users: readonly number[], text: string): Promise<boolean>;
   /** Closes sockets on the other nodes (this node closes its own). */
   close(target: CloseTarget, code: number, reason: string): void;
   /** A window limit held across the nodes (createWindowLimit's): answers the wait, 0 when counted. */
@@ -32,7 +39,7 @@ export type ClusterSeam = {
   hold(name: string): (entries: readonly HoldKey[]) => Promise<Release | undefined>;
 };
 
-export type LocalPresence = Pick<Registry, 'isOnline' | 'socketCount' | 'onlineCount'>;
+export type LocalPresence = Pick<Registry, 'isOnline' | 'socketCount' | 'onlineCount' | 'push'>;
 
 /** What this node alone knows: the answer of a node alone, and a cluster node's while Redis is unavailable. */
 export const local = {
@@ -50,6 +57,10 @@ export function aloneSeam(registry: LocalPresence): ClusterSeam {
     online: async (userIds) => local.online(registry, userIds),
     onlineCount: async () => registry.onlineCount(),
     push() {},
+    async announce(users, text) {
+      registry.push(users, text);
+      return false;
+    },
     close() {},
     window(_name, limit, windowMs) {
       const allowed = createWindowLimit(limit, windowMs);

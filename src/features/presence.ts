@@ -41,13 +41,24 @@ export async function announce(app: InJob, userId: number, transition?: boolean)
   if (!row) return;
   // A transition says what it was (a socket that closed last: offline), even if another has opened
   // since its unit was queued: contacts then see offline and online, in that order, not online twice.
-  const online = (transition ?? (await app.cluster.online([userId])).has(userId)) && row.status !== 'invisible';
+  const present = transition ?? (await app.cluster.online([userId])).has(userId);
+  const online = present && row.status !== 'invisible';
   const blocked = new Set(await app.store.contacts.blockedIds(userId));
   const contacts = (await app.store.contacts.ids(userId)).filter((id) => !blocked.has(id));
   const text = pushText('user_status', { username: row.username, is_online: online, status: online ? row.status : 'offline', status_text: row.status_text });
   app.job.after((committed) => {
-    if (!committed) return;
-    app.registry.push(contacts, text);
-    app.cluster.push('user_status', contacts, text);
+    if (committed) void told(app, userId, present, contacts, text).catch((error: unknown) => app.log.error('presence not announced', { error }));
   });
+}
+
+/**
+ * Announces, and in a cluster asks again once every node has it: a change on another node may have
+ * been announced before this one although it came after (going offline on one node and online on
+ * another at once), so the last word would be wrong. Then the present is announced once more, and
+ * checked the same way, so the last `user_status` anyone gets says what is true.
+ */
+async function told(app: App, userId: number, present: boolean, contacts: readonly number[], text: string): Promise<void> {
+  if (!(await app.cluster.announce(contacts, text))) return;
+  if ((await app.cluster.online([userId])).has(userId) === present) return;
+  await app.commit.run((job) => announce(inJob(app, job), userId));
 }
