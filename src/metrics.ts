@@ -94,10 +94,11 @@ export function createMetrics() {
     },
     /**
      * A node of a cluster: whether it reaches Redis, how many nodes beat there (read at scrape time;
-     * left as last read while Redis is away), and how many of other nodes' events it delivered.
+     * left as last read while Redis is away), how many of other nodes' events it delivered, and how
+     * many of its own wait for them.
      * Registered only on such a node, so a node alone shows no cluster series.
      */
-    cluster(from: { redisUp(): boolean; nodes(): Promise<number | undefined> }): { followed(): void } {
+    cluster(from: { redisUp(): boolean; nodes(): Promise<number | undefined>; waiting(): number }): { followed(): void } {
       new Gauge({
         name: 'parley_redis_up', help: 'Whether this node reaches Redis (1) or not (0); while it does not, presence and typing may be stale and limits are counted per node', registers,
         collect() { this.set(from.redisUp() ? 1 : 0); },
@@ -108,6 +109,10 @@ export function createMetrics() {
           const nodes = await from.nodes();
           if (nodes !== undefined) this.set(nodes);
         },
+      });
+      new Gauge({
+        name: 'parley_cluster_waiting_events', help: "This node's committed events held back until another node's lower seq is read from the log (replies wait with them): above 0 for long, the node cannot read the log", registers,
+        collect() { this.set(from.waiting()); },
       });
       const followed = new Counter({ name: 'parley_cluster_followed_events_total', help: 'Logged events committed by other nodes and delivered to sockets here, read from the followed event log', registers });
       return { followed: () => followed.inc() };

@@ -30,6 +30,8 @@ export type Sequencer = Ordering & {
   advance<E>(events: ReadonlyMap<number, E>, upTo: number, remote: (event: E) => void): number | undefined;
   /** A seq this node logged in a unit of work that was undone: it may be another node's after all. */
   forget(seq: number): void;
+  /** This node's committed events waiting for a lower seq (another node's) to be read first. */
+  waiting(): number;
   /** `behind`: local events wait for others; `local`: this node committed events (other nodes may be told). */
   hooks(hooks: { behind(): void; local(): void }): void;
 };
@@ -92,6 +94,7 @@ export function createSequencer(log: Logger): Sequencer {
     forget(seq) {
       ours.delete(seq);
     },
+    waiting: () => held.size,
     hooks(given) {
       hooks = given;
     },

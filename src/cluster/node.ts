@@ -108,6 +108,7 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
       const counted = assembled.metrics.cluster({
         redisUp: cluster.link.up,
         nodes: () => orLocal(async () => (await cluster.nodes.live()).length, undefined),
+        waiting: sequencer.waiting,
       });
       cluster.bus.on((message) => {
         if (message.kind === 'push') return assembled.registry.push(message.users, message.text);
