@@ -130,6 +130,13 @@ test('Redis away: messages still cross nodes (delivery follows PostgreSQL), in o
   await nodes.redis.start();
   await until('Redis reached again', () => a.logs.some((line) => line.msg === 'redis available again'), 10_000);
   assert.equal((await clusterMetrics(a)).parley_redis_up, 1);
+  // What is not logged crosses again once both nodes hear the bus: Bob's typing on node2 reaches Alice on node1.
+  const typed = () => aliceOnA.envelopes.some((envelope) => envelope.type === 'typing');
+  for (let attempt = 0, typing = true; !typed(); attempt++, typing = !typing) {
+    assert.ok(attempt < 15, 'typing crossed within 10 s of Redis coming back');
+    await bobOnB.client.request('typing', { conversation_id: id, is_typing: typing });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+  }
 });
 
 test('PostgreSQL away: every node refuses sends with unavailable and keeps its sockets; once it is back, messages cross nodes again in seq order, as sync has them', async (t) => {
