@@ -25,7 +25,8 @@ export function take(bucket: Bucket, rate: number, burst: number, nowMs: number,
  */
 export function createThrottle(options: { limit: number; baseMs: number; maxMs: number; capacity?: number }) {
   const { limit, baseMs, maxMs, capacity = 100_000 } = options;
-  const entries = new Map<string, { failures: number; last: number; until: number }>();
+  /** `previous`: the last failure before the last one, so that taking the last back leaves the wait as it was. */
+  const entries = new Map<string, { failures: number; last: number; previous: number; until: number }>();
   const current = (key: string, nowMs: number) => {
     const entry = entries.get(key);
     if (entry && nowMs - entry.last > maxMs) entries.delete(key);
@@ -36,19 +37,21 @@ export function createThrottle(options: { limit: number; baseMs: number; maxMs: 
     /** Milliseconds the key must still wait; 0 when it may try. */
     wait: (key: string, nowMs: number): number => Math.max(0, (current(key, nowMs)?.until ?? 0) - nowMs),
     fail(key: string, nowMs: number): void {
-      const entry = current(key, nowMs) ?? { failures: 0, last: nowMs, until: 0 };
+      const entry = current(key, nowMs) ?? { failures: 0, last: nowMs, previous: nowMs, until: 0 };
       entry.failures++;
+      entry.previous = entry.last;
       entry.last = nowMs;
       entry.until = waitAfter(entry.failures, nowMs);
       entries.delete(key);
       entries.set(key, entry);
       if (entries.size > capacity) entries.delete(entries.keys().next().value!);
     },
-    /** Takes back one failure counted ahead of time (an attempt that turned out right). */
+    /** Takes back the last failure, counted ahead of time (an attempt that turned out right, or never ran): the wait is what it was before it. */
     undo(key: string): void {
       const entry = entries.get(key);
       if (!entry) return;
       entry.failures--;
+      entry.last = entry.previous;
       entry.until = waitAfter(entry.failures, entry.last);
       if (entry.failures <= 0) entries.delete(key);
     },

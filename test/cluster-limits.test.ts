@@ -48,6 +48,14 @@ test('a failure throttle counts across nodes exactly as createThrottle does on o
   local.undo('alice');
   const [shared, alone] = [await onA.wait('alice'), local.wait('alice', Date.now())];
   assert.ok(shared > 0 && shared <= 1000 && alone > 0 && alone <= 1000, `back to the first wait: ${shared}, ${alone}`);
+  // A failure counted and taken back later (a check that never ran) leaves the wait where it was, not a new one from now.
+  await sleep(400);
+  const [sharedBefore, aloneBefore] = [await onA.wait('alice'), local.wait('alice', Date.now())];
+  await fail(onB);
+  await onA.undo('alice');
+  local.undo('alice');
+  about(await onB.wait('alice'), sharedBefore, 100);
+  about(local.wait('alice', Date.now()), aloneBefore, 100);
   assert.equal(await onA.wait('bob'), 0, 'per key');
   await onA.forget('alice');
   assert.equal(await onB.wait('alice'), 0);

@@ -15,23 +15,24 @@ import { RedisUnavailable, script, type RedisLink } from './redis.ts';
 
 export type ThrottleSpec = { limit: number; baseMs: number; maxMs: number };
 
-/** Lua: the throttle's state for KEYS[i] (failures f, last failure l, wait until u), as createThrottle keeps it. */
+/** Lua: the throttle's state for KEYS[i] (failures f, last failure l, the one before p, wait until u), as createThrottle keeps it. */
 const throttleLua = `${nowLua}
 local function wait_after(failures, last, limit, base, max)
   if failures < limit then return 0 end
   return last + math.min(max, base * 2 ^ (failures - limit))
 end
 local function fail(key, now, limit, base, max)
+  local previous = redis.call('HGET', key, 'l') or now
   local failures = redis.call('HINCRBY', key, 'f', 1)
-  redis.call('HSET', key, 'l', now, 'u', wait_after(failures, now, limit, base, max))
+  redis.call('HSET', key, 'l', now, 'p', previous, 'u', wait_after(failures, now, limit, base, max))
   redis.call('PEXPIRE', key, max + 1)
 end
 local function undo(key, limit, base, max)
   local failures = tonumber(redis.call('HGET', key, 'f'))
   if not failures then return end
   if failures <= 1 then redis.call('DEL', key) return end
-  local last = tonumber(redis.call('HGET', key, 'l'))
-  redis.call('HSET', key, 'f', failures - 1, 'u', wait_after(failures - 1, last, limit, base, max))
+  local last = tonumber(redis.call('HGET', key, 'p') or redis.call('HGET', key, 'l'))
+  redis.call('HSET', key, 'f', failures - 1, 'l', last, 'u', wait_after(failures - 1, last, limit, base, max))
 end
 local function wait(key, now)
   return math.max(0, (tonumber(redis.call('HGET', key, 'u')) or 0) - now)
