@@ -21,15 +21,23 @@ export async function endSessions(app: InJob, sessionIds: readonly string[], why
 
 /**
  * Closes this node's sockets whose sessions ended on another node of a cluster while its close could
- * not reach this one (Redis away, or this node's subscription being restored), with the reason as the
- * database tells it. Expired sessions are the expiry sweep's.
+ * not reach this one (Redis away, or this node's subscription being restored), once what says so is
+ * committed: suspended (4009), deleted (4003), or otherwise logged out (4005: the database does not
+ * keep whether it was a logout, a revocation or a password change). Expired sessions are the expiry
+ * sweep's. A unit of work, like every read: it sees what is committed and nothing half done.
  */
-export async function closeEndedSessions(app: Pick<App, 'registry' | 'store' | 'log'>): Promise<void> {
+export async function closeEndedSessions(app: Pick<App, 'registry' | 'store' | 'log' | 'commit'>): Promise<void> {
   const here = new Map(app.registry.sessions());
-  const ended = await app.store.sessions.ended([...here.keys()]);
-  for (const [sessionId, why] of ended) {
-    const close = why === 'gone' ? closeCodes.user_gone : why === 'suspended' ? closeCodes.suspended : closeCodes.logged_out;
-    app.registry.closeSession(sessionId, close.code, close.reason.replace('{username}', here.get(sessionId)!));
-  }
-  if (ended.size > 0) app.log.info('closed the sockets of sessions ended elsewhere', { sessions: ended.size });
+  if (here.size === 0) return;
+  await app.commit.run(async (job) => {
+    const ended = await app.store.sessions.ended([...here.keys()]);
+    job.after((committed) => {
+      if (!committed) return;
+      for (const [sessionId, why] of ended) {
+        const close = why === 'gone' ? closeCodes.user_gone : why === 'suspended' ? closeCodes.suspended : closeCodes.logged_out;
+        app.registry.closeSession(sessionId, close.code, close.reason.replace('{username}', here.get(sessionId)!));
+      }
+      if (ended.size > 0) app.log.info('closed the sockets of sessions ended elsewhere', { sessions: ended.size });
+    });
+  });
 }

@@ -34,8 +34,13 @@ export const BusMessageSchema = v.variant('kind', [
 
 export type BusMessage = v.InferOutput<typeof BusMessageSchema>;
 
-/** `all`: for every node, the sender included, so that all of them hear it in the one order Redis gives. */
-const Envelope = v.strictObject({ from: v.string(), all: v.optional(v.literal(true)), message: BusMessageSchema });
+/**
+ * `from`: the sending node's id, or `<id>/all` for a message to every node, the sender included, so
+ * that all of them hear it in the one order Redis gives (no node id has a "/"; a node of an earlier
+ * version, whose envelope has no more fields than these, takes it as another node's, which it is).
+ */
+const Envelope = v.strictObject({ from: v.string(), message: BusMessageSchema });
+const toAll = (nodeId: string) => `${nodeId}/all`;
 
 export type Bus = Awaited<ReturnType<typeof createBus>>;
 
@@ -50,9 +55,14 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
   subscriber.on('error', () => {}); // outages are reported by the link's own connection
   const restored = new Set<() => void>();
   let subscribed = false;
+  /** Whether this connection is subscribed now (as far as it can tell: ioredis subscribes again as it gets ready). */
+  let listening = false;
+  subscriber.on('close', () => (listening = false));
   subscriber.on('ready', () => {
     // ioredis subscribes again by itself on a new connection; what was published meanwhile is lost.
-    if (subscribed) for (const listener of restored) listener();
+    if (!subscribed) return;
+    listening = true;
+    for (const listener of restored) listener();
   });
   subscriber.on('message', (_channel: string, raw: string) => {
     // Well past the longest valid one (every bound above at once, with JSON's escapes): not even parsed.
@@ -72,8 +82,8 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
       log.warn('bus message dropped', { why: result.issues[0].message, bytes: raw.length });
       return;
     }
-    const { from, all, message } = result.output;
-    if (from === nodeId && !all) return;
+    const { from, message } = result.output;
+    if (from === nodeId) return;
     for (const listener of listeners) {
       try {
         listener(message, from);
@@ -91,7 +101,7 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
       });
     });
     await subscriber.subscribe(keys.bus);
-    subscribed = true;
+    subscribed = listening = true;
   } catch (error) {
     subscriber.disconnect();
     throw error;
@@ -99,18 +109,20 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
 
   return {
     /**
-     * Tells the other nodes (and this one's listeners too with `all`); false when Redis is unavailable
-     * (the message is dropped, not queued).
+     * Tells the other nodes (and this one's listeners too with `all`, when it hears the bus); false
+     * when Redis is unavailable (the message is dropped, not queued).
      */
     async publish(message: BusMessage, options: { all?: true } = {}): Promise<boolean> {
       try {
-        await link.call((redis) => redis.publish(keys.bus, JSON.stringify({ from: nodeId, ...options, message })));
+        await link.call((redis) => redis.publish(keys.bus, JSON.stringify({ from: options.all ? toAll(nodeId) : nodeId, message })));
         return true;
       } catch (error) {
         if (error instanceof RedisUnavailable) return false;
         throw error;
       }
     },
+    /** Whether this node hears the bus now: a message sent to all while it does not reaches the others only. */
+    listening: () => listening,
     /** Called each time the subscription is back after its connection was lost: messages may have been missed. */
     onRestored(listener: () => void): void {
       restored.add(listener);

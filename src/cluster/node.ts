@@ -97,7 +97,8 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
           log.warn('bus message not sent', { error: String(error) });
           return false;
         });
-        if (!sent) registry.push(users, text);
+        // Not heard here (Redis away, or only this node's subscription not back yet): this node's sockets at once.
+        if (!sent || !cluster.bus.listening()) registry.push(users, text);
         return sent;
       },
       close: (target, code, reason) => tell({ kind: 'close', target, code, reason }),
@@ -118,7 +119,20 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
       });
       // Closes sent while this node could not hear them: looked up in the database when the bus is
       // back, and every `sessionAuditMs` for any lost some other way.
-      const audit = () => void closeEndedSessions(assembled).catch((error: unknown) => log.warn('could not look for sessions ended elsewhere', { error: String(error) }));
+      // One at a time, however slow the database; asked for meanwhile, it goes once more after.
+      let auditing = false;
+      let again = false;
+      const audit = (): void => {
+        if (auditing) return void (again = true);
+        auditing = true;
+        again = false;
+        closeEndedSessions(assembled)
+          .catch((error: unknown) => log.warn('could not look for sessions ended elsewhere', { error: String(error) }))
+          .finally(() => {
+            auditing = false;
+            if (again) audit();
+          });
+      };
       cluster.bus.onRestored(audit);
       auditTimer = setInterval(audit, sessionAuditMs);
       auditTimer.unref();
