@@ -46,6 +46,30 @@ test('a message reaches every other node as sent, and not the node that sent it'
   assert.deepEqual(c!.heard, [{ message: typing, from: 'a' }, { message: close, from: 'b' }]);
 });
 
+test('a message to all reaches the sender too, in the same order as everyone, in an envelope of the earlier shape ({from, message})', async (t) => {
+  if (!needs(t, 'redis')) return;
+  const redis = await startRedis(t);
+  const [a, b] = await Promise.all(['a', 'b'].map((id) => busOn(t, redis.url, id)));
+  const raw: unknown[] = [];
+  const spy = a!.link.subscriber();
+  t.after(() => spy.disconnect());
+  spy.on('message', (_channel: string, text: string) => raw.push(JSON.parse(text)));
+  if (spy.status !== 'ready') await new Promise((resolve) => spy.once('ready', resolve));
+  await spy.subscribe('parley:bus');
+  const offline = (n: number): BusMessage => ({ kind: 'push', event: 'user_status', users: [7], text: `{"n":${n}}` });
+  assert.equal(a!.bus.listening(), true);
+  assert.equal(await a!.bus.publish(offline(1), { all: true }), true);
+  assert.equal(await b!.bus.publish(offline(2), { all: true }), true);
+  await until(() => a!.heard.length === 2 && b!.heard.length === 2 && raw.length === 2, 'both, on both');
+  assert.deepEqual(a!.heard, [{ message: offline(1), from: 'a/all' }, { message: offline(2), from: 'b/all' }]);
+  assert.deepEqual(b!.heard, a!.heard);
+  assert.deepEqual(raw.map((envelope) => Object.keys(envelope as object)), [['from', 'message'], ['from', 'message']]);
+  await redis.stop();
+  await until(() => !a!.bus.listening(), 'not listening while Redis is away');
+  await redis.start();
+  await until(() => a!.bus.listening(), 'listening again');
+});
+
 test('what is not a valid message is dropped with a log line, and a failing listener does not stop the others', async (t) => {
   if (!needs(t, 'redis')) return;
   const redis = await startRedis(t);
