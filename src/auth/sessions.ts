@@ -26,18 +26,28 @@ export async function endSessions(app: InJob, sessionIds: readonly string[], why
  * keep whether it was a logout, a revocation or a password change). Expired sessions are the expiry
  * sweep's. A unit of work, like every read: it sees what is committed and nothing half done.
  */
+/** Sessions looked up in one unit of work by closeEndedSessions. */
+const auditChunk = 500;
+
 export async function closeEndedSessions(app: Pick<App, 'registry' | 'store' | 'log' | 'commit'>): Promise<void> {
   const here = new Map(app.registry.sessions());
-  if (here.size === 0) return;
-  await app.commit.run(async (job) => {
-    const ended = await app.store.sessions.ended([...here.keys()]);
-    job.after((committed) => {
-      if (!committed) return;
-      for (const [sessionId, why] of ended) {
-        const close = why === 'gone' ? closeCodes.user_gone : why === 'suspended' ? closeCodes.suspended : closeCodes.logged_out;
-        app.registry.closeSession(sessionId, close.code, close.reason.replace('{username}', here.get(sessionId)!));
-      }
-      if (ended.size > 0) app.log.info('closed the sockets of sessions ended elsewhere', { sessions: ended.size });
+  const ids = [...here.keys()];
+  let closed = 0;
+  // A unit per `auditChunk` sessions, one after another: each holds its batch (and in a cluster the
+  // event counter every node's commits wait for) a few milliseconds, not as long as all of them would.
+  for (let start = 0; start < ids.length; start += auditChunk) {
+    await app.commit.run(async (job) => {
+      const ended = await app.store.sessions.ended(ids.slice(start, start + auditChunk));
+      job.after((committed) => {
+        if (!committed) return;
+        for (const [sessionId, why] of ended) {
+          const close = why === 'gone' ? closeCodes.user_gone : why === 'suspended' ? closeCodes.suspended : closeCodes.logged_out;
+          app.registry.closeSession(sessionId, close.code, close.reason.replace('{username}', here.get(sessionId)!));
+        }
+        closed += ended.size;
+      });
     });
-  });
+  }
+  if (closed > 0) app.log.info('closed the sockets of sessions ended elsewhere', { sessions: closed });
 }
+
