@@ -19,6 +19,9 @@ export async function endSessions(app: InJob, sessionIds: readonly string[], why
   });
 }
 
+/** Sessions looked up in one unit of work by closeEndedSessions. */
+const auditChunk = 500;
+
 /**
  * Closes this node's sockets whose sessions ended on another node of a cluster while its close could
  * not reach this one (Redis away, or this node's subscription being restored), once what says so is
@@ -26,9 +29,6 @@ export async function endSessions(app: InJob, sessionIds: readonly string[], why
  * keep whether it was a logout, a revocation or a password change). Expired sessions are the expiry
  * sweep's. A unit of work, like every read: it sees what is committed and nothing half done.
  */
-/** Sessions looked up in one unit of work by closeEndedSessions. */
-const auditChunk = 500;
-
 export async function closeEndedSessions(app: Pick<App, 'registry' | 'store' | 'log' | 'commit'>): Promise<void> {
   const here = new Map(app.registry.sessions());
   const ids = [...here.keys()];
