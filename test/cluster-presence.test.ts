@@ -54,6 +54,28 @@ test('a user is online from their first socket on any node to their last anywher
   assert.deepEqual(await a.link.client.hgetall('parley:sockets:a'), {}, 'nothing left behind');
 });
 
+test('an announcement is published only while the presence it tells of still holds, whichever node makes it', async (t) => {
+  if (!needs(t, 'redis')) return;
+  const redis = await startRedis(t);
+  const a = await member(t, redis.url, 'a');
+  const b = await member(t, redis.url, 'b');
+  const heard: string[] = [];
+  const listener = a.link.subscriber();
+  t.after(() => listener.disconnect());
+  listener.on('message', (_channel: string, text: string) => heard.push(text));
+  if (listener.status !== 'ready') await new Promise((resolve) => listener.once('ready', resolve));
+  await listener.subscribe('announcements');
+  await a.open(7);
+  assert.equal(await a.presence.announce(7, true, 'announcements', 'online on a'), true);
+  await a.close(7); // offline, announced late by a...
+  await b.open(7); // ...after b's online
+  assert.equal(await b.presence.announce(7, true, 'announcements', 'online on b'), true);
+  assert.equal(await a.presence.announce(7, false, 'announcements', 'offline on a, late'), false, 'overtaken: not published');
+  assert.equal(await b.presence.announce(8, false, 'announcements', 'never online'), true);
+  for (let tries = 0; heard.length < 3 && tries < 100; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(heard, ['online on a', 'online on b', 'never online']);
+});
+
 test('nodes racing on the same users: exactly one sees each first socket, and exactly one each last', async (t) => {
   if (!needs(t, 'redis')) return;
   const redis = await startRedis(t);

@@ -107,14 +107,18 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
     throw error;
   }
 
+  const envelope = (message: BusMessage, options: { all?: true } = {}) => JSON.stringify({ from: options.all ? toAll(nodeId) : nodeId, message });
+
   return {
+    /** A message as published on the bus's channel (`keys.bus`), for a script that publishes it itself. */
+    envelope,
     /**
      * Tells the other nodes (and this one's listeners too with `all`, when it hears the bus); false
      * when Redis is unavailable (the message is dropped, not queued).
      */
     async publish(message: BusMessage, options: { all?: true } = {}): Promise<boolean> {
       try {
-        await link.call((redis) => redis.publish(keys.bus, JSON.stringify({ from: options.all ? toAll(nodeId) : nodeId, message })));
+        await link.call((redis) => redis.publish(keys.bus, envelope(message, options)));
         return true;
       } catch (error) {
         if (error instanceof RedisUnavailable) return false;

@@ -11,6 +11,7 @@ import { changed } from '../features/presence.ts';
 import { startCluster, type Cluster } from './index.ts';
 import { startFollower } from './follower.ts';
 import { RedisUnavailable } from './redis.ts';
+import { keys } from './lua.ts';
 import { local, type ClusterSeam } from './seam.ts';
 import { sharedGuardCounts } from './guard.ts';
 import { createPasswordGuard, type PasswordGuard } from '../auth/attempts.ts';
@@ -91,15 +92,19 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
       },
       onlineCount: () => orLocal(() => cluster.presence.count(), registry.onlineCount()),
       push: (event, users, text) => users.length > 0 && tell({ kind: 'push', event, users: [...users], text }),
-      async announce(users, text) {
-        if (users.length === 0) return false;
-        const sent = await cluster.bus.publish({ kind: 'push', event: 'user_status', users: [...users], text }, { all: true }).catch((error: unknown) => {
-          log.warn('bus message not sent', { error: String(error) });
-          return false;
-        });
-        // Not heard here (Redis away, or only this node's subscription not back yet): this node's sockets at once.
-        if (!sent || !cluster.bus.listening()) registry.push(users, text);
-        return sent;
+      async announce(users, text, about) {
+        if (users.length === 0) return 'told';
+        const message = cluster.bus.envelope({ kind: 'push', event: 'user_status', users: [...users], text }, { all: true });
+        try {
+          if (!(await cluster.presence.announce(about.user, about.present, keys.bus, message))) return 'stale';
+        } catch (error) {
+          if (!(error instanceof RedisUnavailable)) log.warn('bus message not sent', { error: String(error) });
+          registry.push(users, text);
+          return 'here';
+        }
+        // Not heard here (only this node's subscription is not back yet): this node's sockets at once.
+        if (!cluster.bus.listening()) registry.push(users, text);
+        return 'told';
       },
       close: (target, code, reason) => tell({ kind: 'close', target, code, reason }),
       window: (name, limit, windowMs) => cluster.limits.window(name, limit, windowMs),

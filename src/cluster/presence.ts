@@ -84,6 +84,18 @@ end
 return {online, offline}
 `);
 
+/**
+ * ARGV: user, 1 or 0 (present or not, as announced), channel, message. Publishes the message only if
+ * the user's presence over the nodes is still that: an announcement that a later change has overtaken
+ * is never published, wherever the later one's announcement stands. Answers 1 when published.
+ */
+const announceScript = script(`${totalLua}
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+if (total(members, ARGV[1]) > 0) ~= (ARGV[2] == '1') then return 0 end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`);
+
 /** Users asked about per script call (HMGET's arguments stay well within Lua's stack). */
 const onlineBatch = 1000;
 
@@ -181,6 +193,12 @@ export function createPresence(options: PresenceOptions) {
      * path every socket takes). Throws RedisUnavailable.
      */
     count: async (): Promise<number> => (await link.run(countScript, [keys.nodes], [])) as number,
+    /**
+     * Publishes `message` on `channel` if the user is still `present` (has a socket on some node) or
+     * still not; false when a change since has overtaken it. Throws RedisUnavailable.
+     */
+    announce: async (userId: number, present: boolean, channel: string, message: string): Promise<boolean> =>
+      (await link.run(announceScript, [keys.nodes], [userId, present ? 1 : 0, channel, message])) === 1,
     /** Whether a write failed since the last resync (the heartbeat resyncs then). */
     dirty: () => dirty,
     resync,

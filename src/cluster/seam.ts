@@ -25,12 +25,13 @@ export type ClusterSeam = {
   /** Sends a push that is not logged (typing) to these users' sockets on the other nodes. */
   push(event: 'typing', users: readonly number[], text: string): void;
   /**
-   * Sends a `user_status` to these users' sockets on every node, this one included. In a cluster they
-   * all get it in one order, Redis's, and the answer is true: announcements made on different nodes
-   * may then stand in another order than the changes they tell of, so the caller asks again after
-   * its own. Alone (or with Redis away) it goes to this node's sockets at once, and the answer is false.
+   * Sends a `user_status` about `about.user` to these users' sockets on every node, this one included,
+   * all in one order (Redis's): `told`. In a cluster only while the user's presence is still
+   * `about.present`, so that an announcement overtaken by a later change (one node slower than
+   * another) is never the last word: `stale`, and nothing is sent. Alone, or with Redis away, it goes
+   * to this node's sockets at once: `here`.
    */
-  announce(users: readonly number[], text: string): Promise<boolean>;
+  announce(users: readonly number[], text: string, about: { user: number; present: boolean }): Promise<'told' | 'stale' | 'here'>;
   /** Closes sockets on the other nodes (this node closes its own). */
   close(target: CloseTarget, code: number, reason: string): void;
   /** A window limit held across the nodes (createWindowLimit's): answers the wait, 0 when counted. */
@@ -59,7 +60,7 @@ export function aloneSeam(registry: LocalPresence): ClusterSeam {
     push() {},
     async announce(users, text) {
       registry.push(users, text);
-      return false;
+      return 'here';
     },
     close() {},
     window(_name, limit, windowMs) {

@@ -47,18 +47,17 @@ export async function announce(app: InJob, userId: number, transition?: boolean)
   const contacts = (await app.store.contacts.ids(userId)).filter((id) => !blocked.has(id));
   const text = pushText('user_status', { username: row.username, is_online: online, status: online ? row.status : 'offline', status_text: row.status_text });
   app.job.after((committed) => {
-    if (committed) void told(app, userId, present, contacts, text).catch((error: unknown) => app.log.error('presence not announced', { error }));
+    if (committed) void told(app, userId, present, transition !== undefined, contacts, text).catch((error: unknown) => app.log.error('presence not announced', { error }));
   });
 }
 
 /**
- * Announces, and in a cluster asks again once every node has it: a change on another node may have
- * been announced before this one although it came after (going offline on one node and online on
- * another at once), so the last word would be wrong. Then the present is announced once more, and
- * checked the same way, so the last `user_status` anyone gets says what is true.
+ * In a cluster an announcement goes out only while the user's presence is still what it says, so a
+ * change announced late (going offline on one node while coming online on another, the first node's
+ * database slower) is dropped rather than left as the last word: the later change has its own
+ * announcement. One that is not a change (a new status, a node dropped) goes again with the present.
  */
-async function told(app: App, userId: number, present: boolean, contacts: readonly number[], text: string): Promise<void> {
-  if (!(await app.cluster.announce(contacts, text))) return;
-  if ((await app.cluster.online([userId])).has(userId) === present) return;
-  await app.commit.run((job) => announce(inJob(app, job), userId));
+async function told(app: App, userId: number, present: boolean, isChange: boolean, contacts: readonly number[], text: string): Promise<void> {
+  const outcome = await app.cluster.announce(contacts, text, { user: userId, present });
+  if (outcome === 'stale' && !isChange) await app.commit.run((job) => announce(inJob(app, job), userId));
 }
