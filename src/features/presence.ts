@@ -36,7 +36,7 @@ export async function changed(app: App, userId: number, online?: boolean): Promi
  * Tells the user's contacts, once the unit of work is committed, what they now see of them: online
  * (unless invisible), status and text. Not logged: it is only ever the present.
  */
-export async function announce(app: InJob, userId: number, transition?: boolean): Promise<void> {
+export async function announce(app: InJob, userId: number, transition?: boolean, retry = true): Promise<void> {
   const row = await app.store.users.byId(userId);
   if (!row) return;
   // A transition says what it was (a socket that closed last: offline), even if another has opened
@@ -47,7 +47,7 @@ export async function announce(app: InJob, userId: number, transition?: boolean)
   const contacts = (await app.store.contacts.ids(userId)).filter((id) => !blocked.has(id));
   const text = pushText('user_status', { username: row.username, is_online: online, status: online ? row.status : 'offline', status_text: row.status_text });
   app.job.after((committed) => {
-    if (committed) void told(app, userId, present, transition !== undefined, contacts, text).catch((error: unknown) => app.log.error('presence not announced', { error }));
+    if (committed) void told(app, userId, present, transition === undefined && retry, contacts, text).catch((error: unknown) => app.log.error('presence not announced', { error }));
   });
 }
 
@@ -55,9 +55,11 @@ export async function announce(app: InJob, userId: number, transition?: boolean)
  * In a cluster an announcement goes out only while the user's presence is still what it says, so a
  * change announced late (going offline on one node while coming online on another, the first node's
  * database slower) is dropped rather than left as the last word: the later change has its own
- * announcement. One that is not a change (a new status, a node dropped) goes again with the present.
+ * announcement. One that is not a change (a new status, a node dropped) goes once more (`retry`)
+ * with the present; not again, should this node's view and Redis's differ for a while (Redis was
+ * away): the heartbeat's resync announces what it finds then.
  */
-async function told(app: App, userId: number, present: boolean, isChange: boolean, contacts: readonly number[], text: string): Promise<void> {
+async function told(app: App, userId: number, present: boolean, retry: boolean, contacts: readonly number[], text: string): Promise<void> {
   const outcome = await app.cluster.announce(contacts, text, { user: userId, present });
-  if (outcome === 'stale' && !isChange) await app.commit.run((job) => announce(inJob(app, job), userId));
+  if (outcome === 'stale' && retry) await app.commit.run((job) => announce(inJob(app, job), userId, undefined, false));
 }
