@@ -33,12 +33,11 @@ export function sessionsStore(sql: Sql) {
      SELECT sessions.id, sessions.user_id FROM used_refresh_tokens JOIN sessions ON sessions.id = used_refresh_tokens.session_id WHERE hash = $1`,
   );
   // Only while the old token is still the current one: of two refreshes racing with one token, one rotates.
-  // Among many sessions, which ended and how: a session not found went with its account (ON DELETE CASCADE).
-  const ended = sql.prepare<{ id: string; suspended: number }>(dialect`
-    SELECT sessions.id, CASE WHEN users.account_status = 'suspended' THEN 1 ELSE 0 END AS suspended
+  // Among many sessions, how each stands: one not found went with its account (ON DELETE CASCADE).
+  const states = sql.prepare<{ id: string; revoked: number; account_status: string }>(dialect`
+    SELECT sessions.id, CASE WHEN sessions.revoked_at IS NULL THEN 0 ELSE 1 END AS revoked, users.account_status
       FROM sessions JOIN users ON users.id = sessions.user_id
-     WHERE ${inList('sessions.id', '$1', 'text')} AND (sessions.revoked_at IS NOT NULL OR users.account_status <> 'active')`);
-  const found = sql.prepare(dialect`SELECT id FROM sessions WHERE ${inList('id', '$1', 'text')}`);
+     WHERE ${inList('sessions.id', '$1', 'text')}`);
   const rotate = sql.prepare('UPDATE sessions SET refresh_hash = $1 WHERE id = $2 AND refresh_hash = $3');
   const remember = sql.prepare('INSERT INTO used_refresh_tokens (hash, session_id, used_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING');
 
@@ -56,10 +55,13 @@ export function sessionsStore(sql: Sql) {
     async ended(ids: readonly string[]): Promise<Map<string, 'revoked' | 'suspended' | 'gone'>> {
       const result = new Map<string, 'revoked' | 'suspended' | 'gone'>();
       if (ids.length === 0) return result;
-      const [rows, existing] = await Promise.all([ended.all(sql.list(ids)), found.values<string>(sql.list(ids))]);
-      for (const row of rows) result.set(row.id, Number(row.suspended) === 1 ? 'suspended' : 'revoked');
-      const there = new Set(existing);
-      for (const id of ids) if (!there.has(id)) result.set(id, 'gone');
+      const found = new Map((await states.all(sql.list(ids))).map((row) => [row.id, row]));
+      for (const id of ids) {
+        const row = found.get(id);
+        if (!row) result.set(id, 'gone');
+        else if (row.account_status !== 'active') result.set(id, 'suspended');
+        else if (Number(row.revoked) === 1) result.set(id, 'revoked');
+      }
       return result;
     },
     /** The user's live sessions' ids. */
