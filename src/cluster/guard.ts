@@ -26,7 +26,9 @@ export function sharedGuardCounts(limits: Limits, limit: number, log: Logger): G
       quietly(accounts.undo(account));
     },
     cancel(pair, address, account) {
-      for (const [throttle, key] of [[pairs, pair], [addresses, address], [accounts, account]] as const) quietly(throttle.undo(key));
+      quietly(pairs.undo(pair));
+      quietly(addresses.undo(address));
+      quietly(accounts.undo(account));
     },
   };
 }

@@ -46,7 +46,7 @@ async function orLocal<T>(ask: () => Promise<T>, fallback: T): Promise<T> {
 export const sessionAuditMs = 30_000;
 
 export async function joinCluster(settings: Settings & { REDIS_URL: string; DATABASE_URL: string }, log: Logger, app: () => App | undefined): Promise<ClusterNode> {
-  const announce = (assembled: App, userIds: Iterable<number>) => {
+  const announcePresent = (assembled: App, userIds: Iterable<number>) => {
     for (const userId of userIds) changed(assembled, userId).catch((error: unknown) => log.error('presence not announced', { error }));
   };
   /**
@@ -60,7 +60,7 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
     presenceChanged(changes) {
       const assembled = app();
       const userIds = [...changes.online, ...changes.offline];
-      if (assembled) announce(assembled, userIds);
+      if (assembled) announcePresent(assembled, userIds);
       else for (const userId of userIds) early.add(userId);
     },
   });
@@ -155,7 +155,7 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
       });
       log.info('joined the cluster', { nodes: (await cluster.nodes.live()).map((node) => node.id) });
       // Each says what is true now (online or not anywhere), so announcing it late cannot undo a later change.
-      announce(assembled, early);
+      announcePresent(assembled, early);
       early.clear();
     },
     async close() {
