@@ -89,6 +89,17 @@ test('concurrent senders on every node: each socket receives increasing seq with
   for (const node of nodes) assert.deepEqual(node.logs.filter((line) => line.level === 'error' || line.level === 'warn'), []);
 });
 
+/** Two nodes (with `env`): Alice's socket on node1 and Bob's on node2, in a conversation of theirs. */
+async function pairAcross(t: TestContext, env: Record<string, string>) {
+  const nodes = await startNodes(t, 2, env);
+  const [a, b] = nodes as unknown as [TestServer, TestServer];
+  const aliceOnA = await tapped(a, await member(a));
+  const bob = await member(b);
+  const bobOnB = await tapped(b, bob);
+  const { id } = await aliceOnA.client.request('create_conversation', { members: [bob.username] });
+  return { nodes, a, b, bob, aliceOnA, bobOnB, id };
+}
+
 const metricsToken = 'a metrics token for the cluster tests';
 /** The cluster's series in a node's /metrics (and that a node alone has none). */
 async function clusterMetrics(node: TestServer): Promise<Record<string, number>> {
@@ -99,13 +110,7 @@ async function clusterMetrics(node: TestServer): Promise<Record<string, number>>
 
 test('Redis away: messages still cross nodes (delivery follows PostgreSQL), in order; /metrics says whether Redis is reached, how many nodes beat and what was followed', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
-  const nodes = await startNodes(t, 2, { METRICS_TOKEN: metricsToken });
-  const [a, b] = nodes as unknown as [TestServer, TestServer];
-  const alice = await member(a);
-  const bob = await member(b);
-  const aliceOnA = await tapped(a, alice);
-  const bobOnB = await tapped(b, bob);
-  const { id } = await aliceOnA.client.request('create_conversation', { members: [bob.username] });
+  const { nodes, a, b, bob, aliceOnA, bobOnB, id } = await pairAcross(t, { METRICS_TOKEN: metricsToken });
   await until('the conversation on node2', () => bobOnB.seqs.length === 1);
   assert.deepEqual(await clusterMetrics(b), { parley_redis_up: 1, parley_cluster_nodes: 2, parley_cluster_waiting_events: 0, parley_cluster_followed_events_total: 1 }, 'node2 delivered node1\'s create_conversation');
   assert.deepEqual(await clusterMetrics(a), { parley_redis_up: 1, parley_cluster_nodes: 2, parley_cluster_waiting_events: 0, parley_cluster_followed_events_total: 0 });
@@ -142,13 +147,7 @@ test('Redis away: messages still cross nodes (delivery follows PostgreSQL), in o
 test('PostgreSQL away: every node refuses sends with unavailable and keeps its sockets; once it is back, messages cross nodes again in seq order, as sync has them', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
   const postgres = await postgresCluster(t); // its own: this test stops it
-  const nodes = await startNodes(t, 2, { DATABASE_URL: await createDatabase(postgres.url) });
-  const [a, b] = nodes as unknown as [TestServer, TestServer];
-  const alice = await member(a);
-  const bob = await member(b);
-  const aliceOnA = await tapped(a, alice);
-  const bobOnB = await tapped(b, bob);
-  const { id } = await aliceOnA.client.request('create_conversation', { members: [bob.username] });
+  const { a, b, aliceOnA, bobOnB, id } = await pairAcross(t, { DATABASE_URL: await createDatabase(postgres.url) });
   const before = (await aliceOnA.client.call({ type: 'send_message', conversation_id: id, content: 'before the outage' })) as { seq?: number };
   await until('the first message on node2', () => bobOnB.seqs.includes(before.seq!));
 

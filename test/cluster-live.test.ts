@@ -16,13 +16,19 @@ import { tokenFrom } from './helpers/http.ts';
 
 const statuses = (socket: Tapped) => socket.envelopes.filter((envelope) => envelope.type === 'user_status').map((envelope) => (envelope as { data: { is_online: boolean } }).data.is_online);
 
-test('presence is cluster-wide: user_status when the first socket opens and the last closes, on whichever nodes; typing crosses nodes and its limit counts over them', async (t) => {
-  if (!needs(t, 'redis', 'postgres')) return;
+/** Two nodes; Alice's socket on node1, with Bob, who is on node2, among her contacts. */
+async function aliceFollowsBob(t: TestContext) {
   const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
   const alice = await member(a);
   const bob = await member(b);
   const aliceOnA = await tapped(a, alice);
   await aliceOnA.client.request('add_contact', { contact_username: bob.username });
+  return { a, b, bob, aliceOnA };
+}
+
+test('presence is cluster-wide: user_status when the first socket opens and the last closes, on whichever nodes; typing crosses nodes and its limit counts over them', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const { a, b, bob, aliceOnA } = await aliceFollowsBob(t);
 
   const bobOnB = await tapped(b, bob);
   await until('online from node2', () => statuses(aliceOnA).length === 1);
@@ -126,11 +132,7 @@ test('offline on one node announced after online on another (its database slow):
 
 test('invisible status crosses nodes: going invisible on node2 looks like going offline on node1, typing is kept to themself, coming back looks like coming online', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
-  const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
-  const alice = await member(a);
-  const bob = await member(b);
-  const aliceOnA = await tapped(a, alice);
-  await aliceOnA.client.request('add_contact', { contact_username: bob.username });
+  const { b, bob, aliceOnA } = await aliceFollowsBob(t);
   const { id } = await aliceOnA.client.request('create_conversation', { members: [bob.username] });
   const bobOnB = await tapped(b, bob);
   await until('online from node2', () => statuses(aliceOnA).length === 1);
