@@ -3,12 +3,12 @@ import { readSettings, type Settings } from './config.ts';
 import type { Logger } from './log.ts';
 import { progressLine } from './progress.ts';
 import { createStore, sqliteDriver, type Store } from './storage/index.ts';
-import { migratePostgres, postgresDriver, postgresPool, postgresSchemaVersion } from './storage/postgres.ts';
+import { migratePostgres, postgresDriver, postgresPool, postgresSchemaVersion } from './storage/engine/postgres.ts';
 import { shownUrl } from './storage/open.ts';
-import { copyToPostgres } from './storage/copy.ts';
-import { openAdminDatabase, openServerDatabase, peek } from './storage/startup.ts';
-import { checkPlace } from './storage/place.ts';
-import { backupDatabase, restoreDatabase } from './storage/backup.ts';
+import { copyToPostgres } from './storage/postgres/copy.ts';
+import { openAdminDatabase, openServerDatabase, peek } from './storage/sqlite/startup.ts';
+import { checkPlace } from './storage/sqlite/place.ts';
+import { backupDatabase, restoreDatabase } from './storage/sqlite/backup.ts';
 
 const usage = `usage: npm run admin -- <command>
   grant-admin <username>    gives an account the admin role (the server may be running)

@@ -7,7 +7,7 @@ import type { Tokens } from './auth/tokens.ts';
 import type { Passwords } from './auth/passwords.ts';
 import { createPasswordGuard, type PasswordGuard } from './auth/attempts.ts';
 import type { Connection } from './transport/connection.ts';
-import { createCommit, type Commit, type Job } from './storage/commit.ts';
+import { createCommit, type Commit, type Job } from './storage/engine/commit.ts';
 import { createReceipts, type Receipts } from './features/receipts.ts';
 import { createTyping, type Typing } from './features/typing.ts';
 import type { Mailer } from './mail.ts';

@@ -11,7 +11,7 @@ import { deliver, eachView, logEvent, readersOf } from './fanout.ts';
 import { personal } from './features/message-view.ts';
 import { unknownType } from './metrics.ts';
 import { inJob, type Ctx, type SocketCtx } from './context.ts';
-import type { Job } from './storage/commit.ts';
+import type { Job } from './storage/engine/commit.ts';
 
 type Entry = {
   readonly handler: AnyHandler;

@@ -3,7 +3,7 @@
 // committed it and this node's follower found it in the log.
 import { conversationTopic } from './registry.ts';
 import { personal, personalise } from './features/message-view.ts';
-import type { FollowedEvent } from './storage/followed.ts';
+import type { FollowedEvent } from './storage/postgres/followed.ts';
 import type { Audience } from './features/handler.ts';
 import { eventText } from './envelope.ts';
 import type { App, InJob } from './context.ts';

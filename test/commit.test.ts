@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStore, openDatabase, sqliteDriver, type Store } from '../src/storage/index.ts';
-import { migratePostgres, postgresDriver, postgresPool } from '../src/storage/postgres.ts';
-import { createCommit } from '../src/storage/commit.ts';
+import { migratePostgres, postgresDriver, postgresPool } from '../src/storage/engine/postgres.ts';
+import { createCommit } from '../src/storage/engine/commit.ts';
 import { createLogger } from '../src/log.ts';
 import { testDatabase, testEngine } from './helpers/postgres.ts';
 

@@ -3,7 +3,7 @@
 import { after, test } from 'node:test';
 import { createLogger } from '../src/log.ts';
 import { createStore, openDatabase, sqliteDriver, type Store } from '../src/storage/index.ts';
-import { migratePostgres, postgresDriver, postgresPool } from '../src/storage/postgres.ts';
+import { migratePostgres, postgresDriver, postgresPool } from '../src/storage/engine/postgres.ts';
 import { createMemoryOutbox } from './helpers/memory-outbox.ts';
 import { contractDevices, outboxContract } from './helpers/outbox-contract.ts';
 import { missing, needs } from './helpers/installed.ts';

@@ -10,7 +10,7 @@ import { runServerExpectingExit, startServer, testSecret } from './helpers/serve
 import { runAdmin } from './helpers/admin.ts';
 import { connect, login, password, person, register } from './helpers/clients.ts';
 import { http } from './helpers/http.ts';
-import { migrate, schemaVersion } from '../src/storage/db.ts';
+import { migrate, schemaVersion } from '../src/storage/sqlite/db.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'parley-startup-'));

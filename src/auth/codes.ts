@@ -1,7 +1,7 @@
 // One-time codes by mail: six digits, valid 10 minutes, 5 tries; for password resets and email verification.
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import type { App, InJob } from '../context.ts';
-import type { Purpose } from '../storage/codes.ts';
+import type { Purpose } from '../storage/stores/codes.ts';
 
 export const codeLifetime = 600;
 export const codeTries = 5;

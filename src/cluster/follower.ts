@@ -3,10 +3,10 @@
 // and hands it to the sequencer, which delivers other nodes' events to this node's sockets and this
 // node's own in their place, so every socket here sees seq in increasing order with nothing skipped.
 import type { Logger } from '../log.ts';
-import type { Commit } from '../storage/commit.ts';
+import type { Commit } from '../storage/engine/commit.ts';
 import type { Sequencer } from '../ordering.ts';
-import { followEvents, type FollowedEvent } from '../storage/followed.ts';
-import { postgresPool } from '../storage/postgres.ts';
+import { followEvents, type FollowedEvent } from '../storage/postgres/followed.ts';
+import { postgresPool } from '../storage/engine/postgres.ts';
 
 /** Events read at once; more are read straight after. */
 const page = 1000;

@@ -5,7 +5,7 @@ import { conversationTopic } from '../registry.ts';
 import { asAdmin, memberOf, membership } from './membership.ts';
 import { listedFor, sharedMessages } from './message-view.ts';
 import type { Ctx } from '../context.ts';
-import { directKey, type ConversationRow } from '../storage/conversations.ts';
+import { directKey, type ConversationRow } from '../storage/stores/conversations.ts';
 import { tell, type Handlers } from './handler.ts';
 import { invitable } from './users.ts';
 import { notifyJoined } from './notify.ts';

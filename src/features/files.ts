@@ -7,7 +7,7 @@ import { isImageType } from '../files/inspect.ts';
 import { memberOf, membership } from './membership.ts';
 import type { Handlers } from './handler.ts';
 import type { Ctx } from '../context.ts';
-import type { AttachmentRow, FileRow } from '../storage/files.ts';
+import type { AttachmentRow, FileRow } from '../storage/stores/files.ts';
 
 /** Where a file is downloaded: a path on this server. */
 export const fileUrl = (id: string) => `/files/${id}`;

@@ -6,7 +6,7 @@ import { asAdmin, memberOf, membership, notDirect } from './membership.ts';
 import { invitable, shownOnline, viewerOf } from './users.ts';
 import type { Ctx } from '../context.ts';
 import { tell, type Audience, type Handlers } from './handler.ts';
-import type { MemberRow } from '../storage/members.ts';
+import type { MemberRow } from '../storage/stores/members.ts';
 import { notifyJoined } from './notify.ts';
 import { avatarUrl } from './files.ts';
 

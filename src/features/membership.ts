@@ -1,9 +1,9 @@
 // Who may do what in a conversation: membership (a non-member learns nothing) and roles.
 import { fail } from '../errors.ts';
 import type { Ctx } from '../context.ts';
-import type { ConversationRow } from '../storage/conversations.ts';
-import type { MemberRow } from '../storage/members.ts';
-import type { MessageRow } from '../storage/messages.ts';
+import type { ConversationRow } from '../storage/stores/conversations.ts';
+import type { MemberRow } from '../storage/stores/members.ts';
+import type { MessageRow } from '../storage/stores/messages.ts';
 
 export type Membership = { conversation: ConversationRow; member: MemberRow };
 

@@ -1,7 +1,7 @@
 // How a stored message is shown: the protocol's message object, with reactions as each reader sees them.
 import type * as v from 'valibot';
 import type { events } from '../../protocol/index.ts';
-import type { MessageRow } from '../storage/messages.ts';
+import type { MessageRow } from '../storage/stores/messages.ts';
 import type { Store } from '../storage/index.ts';
 import { attachmentView } from './files.ts';
 

@@ -5,7 +5,7 @@ import { fail } from '../errors.ts';
 import { checkSubscription } from '../push/endpoints.ts';
 import { pushKey } from '../push/routes.ts';
 import type { Ctx } from '../context.ts';
-import type { DeviceRow, NewDevice } from '../storage/devices.ts';
+import type { DeviceRow, NewDevice } from '../storage/stores/devices.ts';
 import { asAdmin } from './admin.ts';
 import { memberOf } from './membership.ts';
 import { tell, type Handlers } from './handler.ts';

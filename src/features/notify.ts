@@ -5,8 +5,8 @@
 import { preview } from '../push/payload.ts';
 import type { ConversationRef, Notification } from '../push/types.ts';
 import type { InJob } from '../context.ts';
-import type { ConversationRow } from '../storage/conversations.ts';
-import type { MemberNotification } from '../storage/outbox.ts';
+import type { ConversationRow } from '../storage/stores/conversations.ts';
+import type { MemberNotification } from '../storage/stores/outbox.ts';
 
 /** Of these users, those with no socket open on any node of the cluster (asked once for all of them). */
 async function offline(ctx: InJob, userIds: readonly number[]): Promise<number[]> {

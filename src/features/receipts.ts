@@ -4,7 +4,7 @@ import { logAndDeliver } from '../fanout.ts';
 import { fail } from '../errors.ts';
 import { memberOf, visibleMessage } from './membership.ts';
 import { inJob, type App } from '../context.ts';
-import type { MemberListRow } from '../storage/members.ts';
+import type { MemberListRow } from '../storage/stores/members.ts';
 import type { Handlers } from './handler.ts';
 
 type Pending = {

@@ -5,7 +5,7 @@ import { fail } from '../errors.ts';
 import { membership } from './membership.ts';
 import { forReader, sharedMessages } from './message-view.ts';
 import type { Handlers } from './handler.ts';
-import type { SearchTerms } from '../storage/search.ts';
+import type { SearchTerms } from '../storage/stores/search.ts';
 
 const maxTerms = 20;
 /** What both engines' tokenizers split words on: anything but letters and digits. */

@@ -6,7 +6,7 @@ import type { RequestHead, Response } from '../transport/http.ts';
 import { readLoginToken } from '../auth/cookies.ts';
 import { secondsText } from '../auth/attempts.ts';
 import type { UserRow } from '../storage/index.ts';
-import type { FileRow } from '../storage/files.ts';
+import type { FileRow } from '../storage/stores/files.ts';
 import type { Release } from '../throttle.ts';
 import type { FileRecords } from './routes.ts';
 import type { StoredFile } from './upload.ts';

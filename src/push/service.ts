@@ -2,7 +2,7 @@
 // from the settings; the worker's outbox calls go through the group commit like every other write.
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
-import type { Commit } from '../storage/commit.ts';
+import type { Commit } from '../storage/engine/commit.ts';
 import type { Store } from '../storage/index.ts';
 import type { Outbox } from './outbox.ts';
 import { defaultRetryPolicy } from './retry.ts';

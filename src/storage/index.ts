@@ -1,23 +1,23 @@
 // The storage layer: every prepared statement, grouped by what it stores, on whichever engine.
-import type { Driver } from './sql.ts';
-import { usersStore } from './users.ts';
-import { sessionsStore } from './sessions.ts';
-import { contactsStore } from './contacts.ts';
-import { conversationsStore } from './conversations.ts';
-import { messagesStore } from './messages.ts';
-import { membersStore } from './members.ts';
-import { eventsStore } from './events.ts';
-import { searchStore } from './search.ts';
-import { codesStore } from './codes.ts';
-import { statsStore } from './stats.ts';
-import { probeStore } from './probe.ts';
-import { devicesStore } from './devices.ts';
-import { outboxStore } from './outbox.ts';
-import { mentionsStore } from './mentions.ts';
-import { notificationsStore } from './notifications.ts';
+import type { Driver } from './engine/sql.ts';
+import { usersStore } from './stores/users.ts';
+import { sessionsStore } from './stores/sessions.ts';
+import { contactsStore } from './stores/contacts.ts';
+import { conversationsStore } from './stores/conversations.ts';
+import { messagesStore } from './stores/messages.ts';
+import { membersStore } from './stores/members.ts';
+import { eventsStore } from './stores/events.ts';
+import { searchStore } from './stores/search.ts';
+import { codesStore } from './stores/codes.ts';
+import { statsStore } from './stores/stats.ts';
+import { probeStore } from './stores/probe.ts';
+import { devicesStore } from './stores/devices.ts';
+import { outboxStore } from './stores/outbox.ts';
+import { mentionsStore } from './stores/mentions.ts';
+import { notificationsStore } from './stores/notifications.ts';
 import { limits } from '../../protocol/index.ts';
-import { filesStore } from './files.ts';
-import { roundsStore } from './rounds.ts';
+import { filesStore } from './stores/files.ts';
+import { roundsStore } from './stores/rounds.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -46,6 +46,6 @@ export function createStore(driver: Driver) {
   };
 }
 
-export { openDatabase } from './db.ts';
-export { sqliteDriver } from './sqlite.ts';
-export type { UserRow } from './users.ts';
+export { openDatabase } from './sqlite/db.ts';
+export { sqliteDriver } from './engine/sqlite.ts';
+export type { UserRow } from './stores/users.ts';

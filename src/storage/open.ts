@@ -2,13 +2,13 @@
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { createStore, type Store } from './index.ts';
-import { sqliteDriver } from './sqlite.ts';
-import { openServerDatabase } from './startup.ts';
-import { startCheckpointer } from './checkpointer.ts';
-import { isUnavailable, migratePostgres, postgresDriver, postgresPool } from './postgres.ts';
+import { sqliteDriver } from './engine/sqlite.ts';
+import { openServerDatabase } from './sqlite/startup.ts';
+import { startCheckpointer } from './sqlite/checkpointer.ts';
+import { isUnavailable, migratePostgres, postgresDriver, postgresPool } from './engine/postgres.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ensureFolder } from './place.ts';
+import { ensureFolder } from './sqlite/place.ts';
 
 export type OpenedStorage = {
   readonly store: Store;

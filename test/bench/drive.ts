@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { startRedis } from '../helpers/redis.ts';
 import { createDatabase, startPostgres, type PostgresCluster } from '../helpers/postgres.ts';
-import { migratePostgres, postgresDriver, postgresPool } from '../../src/storage/postgres.ts';
+import { migratePostgres, postgresDriver, postgresPool } from '../../src/storage/engine/postgres.ts';
 import { createLogger } from '../../src/log.ts';
 import { benchSecret, seed, sqliteAt, type Seeded } from './seed.ts';
 import type { ChatStep, FanoutStep } from './report.ts';

@@ -190,7 +190,7 @@ if (process.argv.includes('--cluster')) {
   const results = await measureCluster();
   await stopPostgres();
   const file = quick ? 'quick.cluster.json' : 'cluster.json';
-  writeFileSync(join(new URL('./results/', import.meta.url).pathname, file), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(new URL('./results', import.meta.url).pathname, file), `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote test/bench/results/${file} in ${results.seconds} s`);
   process.exit(0);
 }
@@ -220,7 +220,7 @@ const results: Results = {
 };
 await stopPostgres();
 results.seconds = Math.round((Date.now() - started) / 1000);
-const out = new URL('./results/', import.meta.url).pathname;
+const out = new URL('./results', import.meta.url).pathname;
 writeFileSync(join(out, quick ? 'quick.json' : 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(out, quick ? 'quick.svg' : 'latest.svg'), renderChart(results));
 console.log(`\n${renderTable(results)}\n\nwrote test/bench/results/${quick ? 'quick' : 'latest'}.{json,svg} in ${results.seconds} s`);

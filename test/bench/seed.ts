@@ -1,7 +1,7 @@
 // Seeds a bench database straight through the storage layer and mints tokens with the server's own code.
 import argon2 from 'argon2';
 import { createStore, openDatabase, sqliteDriver, type UserRow } from '../../src/storage/index.ts';
-import type { Driver } from '../../src/storage/sql.ts';
+import type { Driver } from '../../src/storage/engine/sql.ts';
 import type { Subscription } from '../../src/push/types.ts';
 import { createTokens } from '../../src/auth/tokens.ts';
 

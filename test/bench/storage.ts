@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStore, openDatabase, sqliteDriver } from '../../src/storage/index.ts';
-import { postgresDriver, postgresPool } from '../../src/storage/postgres.ts';
+import { postgresDriver, postgresPool } from '../../src/storage/engine/postgres.ts';
 import { createLogger } from '../../src/log.ts';
 
 const seconds = Number(process.argv[2] ?? 3);

@@ -2,7 +2,7 @@
 // minutes through the protocol (a thousand members, thousands of messages). On SQLite the server must be
 // stopped; on PostgreSQL (the server's env names DATABASE_URL) it may keep running.
 import { createStore, openDatabase, sqliteDriver, type Store } from '../../src/storage/index.ts';
-import { postgresDriver, postgresPool } from '../../src/storage/postgres.ts';
+import { postgresDriver, postgresPool } from '../../src/storage/engine/postgres.ts';
 import { createLogger } from '../../src/log.ts';
 import type { TestServer } from './server.ts';
 

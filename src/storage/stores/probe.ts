@@ -1,5 +1,5 @@
 // The readiness probe's question to the database: does it answer a read?
-import type { Sql } from './sql.ts';
+import type { Sql } from '../engine/sql.ts';
 
 export function probeStore(sql: Sql) {
   const answer = sql.prepare({ sqlite: 'SELECT count(*) FROM sqlite_schema', postgres: 'SELECT 1' });

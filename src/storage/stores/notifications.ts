@@ -1,6 +1,6 @@
 // What people want to be notified of (a level per conversation, for a while or for ever; a default
 // and whether reactions count, per person) and administrators' notices.
-import { returning, type Sql } from './sql.ts';
+import { returning, type Sql } from '../engine/sql.ts';
 
 export type Level = 'all' | 'mentions' | 'none';
 

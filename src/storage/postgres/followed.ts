@@ -2,7 +2,7 @@
 // see them (as `sync` decides), and LISTEN/NOTIFY to hear at once that another node committed some.
 // Connections of its own: the server's pool runs the open batch's transaction, which must not see these.
 import type postgres from 'postgres';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../log.ts';
 
 /** A committed event and its readers at the time of reading: members then (less those who blocked its actor), or the users it was addressed to. */
 export type FollowedEvent = {

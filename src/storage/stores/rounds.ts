@@ -1,6 +1,6 @@
 // Rounds of periodic work claimed by one node of a cluster at a time (PostgreSQL); a SQLite database
 // belongs to one server, which always has the round.
-import type { Sql } from './sql.ts';
+import type { Sql } from '../engine/sql.ts';
 
 /** The current period of a job `everyMs` long, on the database's clock: the same for every node, whatever their own say. */
 const current = 'CAST(floor(extract(epoch FROM clock_timestamp()) * 1000 / CAST($2 AS bigint)) AS bigint)';

@@ -1,7 +1,7 @@
 // The event log: appending what is pushed, and reading back what a user may see after a seq. On
 // PostgreSQL the next seq comes from a counter row updated in the committing transaction: seq order is
 // commit order, also when several servers share the database.
-import { dialect, type Sql } from './sql.ts';
+import { dialect, type Sql } from '../engine/sql.ts';
 
 export type EventRow = { seq: number; type: string; data: string };
 

@@ -7,7 +7,7 @@
 // removes the bytes before committing. So an upload of the same bytes either committed first (and
 // the check sees its file) or waits for the row and puts its bytes back after they were removed.
 // On SQLite, units of work run one at a time, which gives the same order.
-import { dialect, inList, type Sql } from './sql.ts';
+import { dialect, inList, type Sql } from '../engine/sql.ts';
 import { notBlocked } from './messages.ts';
 
 export type FileRow = {

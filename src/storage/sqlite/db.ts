@@ -2,11 +2,11 @@
 import Database from 'better-sqlite3';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../log.ts';
 
 export type Db = Database.Database;
 
-const migrationsDir = join(import.meta.dirname, 'migrations', 'sqlite');
+const migrationsDir = join(import.meta.dirname, 'migrations');
 const migrations = readdirSync(migrationsDir)
   .filter((name) => /^\d+_.*\.sql$/.test(name))
   .sort()

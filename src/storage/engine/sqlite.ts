@@ -1,6 +1,6 @@
 // The SQLite engine (better-sqlite3): synchronous statements behind the engine-independent interface,
 // and transactions on the one connection.
-import type { Db } from './db.ts';
+import type { Db } from '../sqlite/db.ts';
 import { sqlitePlaceholders, textFor, type Driver, type Statement, type Text, type Transaction } from './sql.ts';
 
 /** Numbered placeholders bind from an object: `{1: first, 2: second}`. */

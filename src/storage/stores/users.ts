@@ -1,5 +1,5 @@
 // Users: accounts, looked up by id or by username without regard to case.
-import { likePattern, type Sql } from './sql.ts';
+import { likePattern, type Sql } from '../engine/sql.ts';
 
 export type UserRow = {
   id: number;

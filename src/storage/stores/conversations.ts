@@ -1,6 +1,6 @@
 // Conversations: creating, finding, listing (per member, and channels for anyone), changing and deleting them.
 import type { MemberRow } from './members.ts';
-import { dialect, likePattern, type Sql } from './sql.ts';
+import { dialect, likePattern, type Sql } from '../engine/sql.ts';
 
 export type Kind = 'group' | 'direct' | 'channel';
 export type Role = 'owner' | 'admin' | 'member';

@@ -4,12 +4,12 @@ import postgres from 'postgres';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { textFor, type Driver, type Statement, type Text, type Transaction } from './sql.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../log.ts';
 
 type Pool = postgres.Sql;
 type Connection = postgres.Sql | postgres.TransactionSql;
 
-const migrationsDir = join(import.meta.dirname, 'migrations', 'postgres');
+const migrationsDir = join(import.meta.dirname, '..', 'postgres', 'migrations');
 const migrations = readdirSync(migrationsDir)
   .filter((name) => /^\d+_.*\.sql$/.test(name))
   .sort()

@@ -1,5 +1,5 @@
 // Counts for the administrators' statistics.
-import type { Sql } from './sql.ts';
+import type { Sql } from '../engine/sql.ts';
 
 export function statsStore(sql: Sql) {
   const perDay = sql.prepare<{ day: string; count: number }>({

@@ -1,6 +1,6 @@
 // Login sessions: each token names one, so a session can be revoked before its token expires; each
 // holds its current refresh token (hashed) and remembers the used ones, to catch a stolen one replayed.
-import { dialect, inList, type Sql } from './sql.ts';
+import { dialect, inList, type Sql } from '../engine/sql.ts';
 
 export type SessionRow = { id: string; created_at: number; last_seen_at: number | null; user_agent: string; ip: string };
 

@@ -1,8 +1,8 @@
 // Opening DBPATH for the server and for the admin commands: what is in the file, whether it is
 // whole, the lock, adopting the seed backend's database, and upgrading Parley's own.
 import Database from 'better-sqlite3';
-import type { Logger } from '../log.ts';
-import { progressLine } from '../progress.ts';
+import type { Logger } from '../../log.ts';
+import { progressLine } from '../../progress.ts';
 import { configure, migrate, schemaVersion, userVersion, type Db } from './db.ts';
 import { checkPlace, lockDatabase, why } from './place.ts';
 import { adoptSeed, isSeedDatabase, tablesIn } from './adopt.ts';

@@ -2,9 +2,9 @@
 // unit of work of what they are about, merged per device and key, claimed under a lease (FOR UPDATE
 // SKIP LOCKED on PostgreSQL, so several servers share one outbox), settled by the worker.
 import { randomUUID } from 'node:crypto';
-import { outboxKey, rankOf, type Outbox, type OutboxItem } from '../push/outbox.ts';
-import type { Device, Notification } from '../push/types.ts';
-import { dialect, inList, type Sql } from './sql.ts';
+import { outboxKey, rankOf, type Outbox, type OutboxItem } from '../../push/outbox.ts';
+import type { Device, Notification } from '../../push/types.ts';
+import { dialect, inList, type Sql } from '../engine/sql.ts';
 
 const greatest = { sqlite: 'max', postgres: 'greatest' };
 const idle = 'push_outbox.version = push_outbox.sent_version';

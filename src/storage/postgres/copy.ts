@@ -2,8 +2,8 @@
 // kept, in one PostgreSQL transaction, and checks the copy table by table (counts and checksums).
 import { createHash } from 'node:crypto';
 import type postgres from 'postgres';
-import type { Db } from './db.ts';
-import type { Progress } from '../progress.ts';
+import type { Db } from '../sqlite/db.ts';
+import type { Progress } from '../../progress.ts';
 
 /**
  * The tables, parents before children, each with the columns that order its rows for the checksum.

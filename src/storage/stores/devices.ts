@@ -1,6 +1,6 @@
 // Devices notifications go to: a browser's Web Push subscription or a native app's token, each
 // belonging to the session that registered it (it goes when that session ends).
-import { dialect, inList, returning, type Sql } from './sql.ts';
+import { dialect, inList, returning, type Sql } from '../engine/sql.ts';
 
 export type DeviceRow = {
   id: number;

@@ -1,5 +1,5 @@
 // Contacts (a two-way relation, stored as one row each way) and blocks (one-way, with effects both ways).
-import type { Sql } from './sql.ts';
+import type { Sql } from '../engine/sql.ts';
 import type { UserRow } from './users.ts';
 
 export function contactsStore(sql: Sql) {

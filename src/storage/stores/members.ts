@@ -1,5 +1,5 @@
 // Members of conversations: roles, each member's own settings and receipt points, and bans.
-import { dialect, inList, type Sql } from './sql.ts';
+import { dialect, inList, type Sql } from '../engine/sql.ts';
 import type { Role } from './conversations.ts';
 
 export type MemberRow = {

@@ -2,8 +2,8 @@
 // order they came, inside one transaction per batch; every reply and push waits for its COMMIT, so an
 // acknowledgement means committed. The same on both engines.
 import type { Driver } from './sql.ts';
-import type { Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
 
 /** Runs once the batch is committed (`true`), or failed (`false`, with why). */
 export type Effect = (committed: boolean, failure?: unknown) => void;

@@ -1,6 +1,6 @@
 // One-time codes: one live code per user and purpose, stored hashed, with an expiry and a number of
 // tries; and the mails and wrong guesses of the last hours, which bound how many codes and guesses there are.
-import type { Sql } from './sql.ts';
+import type { Sql } from '../engine/sql.ts';
 
 export type Purpose = 'reset' | 'verify';
 export type CodeRow = { code_hash: string; sent_to: string; expires_at: number; tries_left: number };

@@ -1,6 +1,6 @@
 // Messages: stored once, read a page at a time, edited, deleted to tombstones and reacted to.
-import { limits } from '../../protocol/index.ts';
-import { dialect, inList, returning, type Sql } from './sql.ts';
+import { limits } from '../../../protocol/index.ts';
+import { dialect, inList, returning, type Sql } from '../engine/sql.ts';
 
 /** A message as stored, joined with its sender's and its replied-to message's; reactions are read separately. */
 export type MessageRow = {

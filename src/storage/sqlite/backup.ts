@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { closeSync, constants, copyFileSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Progress } from '../progress.ts';
+import type { Progress } from '../../progress.ts';
 import { checkPlace, lockDatabase, why } from './place.ts';
 import { raiseSequence, schemaVersion } from './db.ts';
 

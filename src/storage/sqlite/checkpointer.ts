@@ -1,7 +1,7 @@
 // Moves WAL checkpoints off the event loop: a worker thread with its own connection checkpoints
 // every interval, so a checkpoint's copying and fsyncs never stall the server's thread.
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../log.ts';
 
 export type Checkpointer = { stop(): Promise<void> };
 

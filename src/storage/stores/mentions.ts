@@ -1,5 +1,5 @@
 // @mentions: the members a message named with @username when it was sent, in the order they appear.
-import { dialect, inList, type Sql } from './sql.ts';
+import { dialect, inList, type Sql } from '../engine/sql.ts';
 
 export type MentionRow = { message_id: number; username: string };
 

@@ -2,7 +2,7 @@
 // Parley's, in one transaction, keeping every id (users, conversations, messages) and password hash.
 import type { Db } from './db.ts';
 import { migrate, raiseSequence, userVersion } from './db.ts';
-import type { Progress } from '../progress.ts';
+import type { Progress } from '../../progress.ts';
 
 /** The seed's tables and their columns, as its server created them (shared/protocol-compat.md). */
 const seedTables: Record<string, readonly string[]> = {
