@@ -1,6 +1,6 @@
 // Request bodies from uWebSockets.js: collected as text for small JSON routes, or streamed with backpressure for uploads.
 import { Readable } from 'node:stream';
-import type { HttpResponse as UwsResponse } from 'uWebSockets.js';
+import type { Exchange } from './exchange.ts';
 
 /** Why a streamed body stopped before its end: it passed the route's limit, or the client went away. */
 export class BodyCut extends Error {
@@ -10,37 +10,23 @@ export class BodyCut extends Error {
   }
 }
 
-/** What a request's lifetime shares with its body and its response: whether uWS may still be touched. */
-export type Exchange = {
-  /** The client went away; the uWS response must not be used any more. */
-  aborted: boolean;
-  /** The response has been ended (or is being streamed); nothing else may be written. */
-  answered: boolean;
-  /** Every byte of the body has arrived (always true for a request that has none). */
-  bodyEnded: boolean;
-  /** Run when the client goes away. */
-  readonly onAbort: (() => void)[];
-};
+const ignore = () => {};
 
-/** Collects a request body; undefined once it passes `limit` bytes. */
-export function readBody(res: UwsResponse, exchange: Exchange, limit: number): Promise<string | undefined> {
+/** Collects a request body; undefined once it passes `limit` bytes, or when the client goes away. */
+export function readBody(exchange: Exchange, limit: number): Promise<string | undefined> {
+  if (exchange.bodyEnded) return Promise.resolve('');
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let done = false;
-    res.onData((chunk, isLast) => {
-      if (done) return;
+    exchange.onAbort(() => resolve(undefined));
+    exchange.onBody((chunk, isLast) => {
       size += chunk.byteLength;
       if (size > limit) {
-        done = true;
+        exchange.onBody(ignore);
         return resolve(undefined);
       }
       chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory once this callback returns
-      if (isLast) {
-        done = true;
-        exchange.bodyEnded = true;
-        resolve(Buffer.concat(chunks).toString('utf8'));
-      }
+      if (isLast) resolve(Buffer.concat(chunks).toString('utf8'));
     });
   });
 }
@@ -51,37 +37,28 @@ export function readBody(res: UwsResponse, exchange: Exchange, limit: number): P
  * stream fails with BodyCut('too_large') and uWS stops reading; `onTooLarge` is told at once.
  * When the client goes away the stream fails with BodyCut('aborted').
  */
-export function streamBody(res: UwsResponse, exchange: Exchange, limit: number, onTooLarge: () => void): Readable {
+export function streamBody(exchange: Exchange, limit: number, onTooLarge: () => void): Readable {
   let size = 0;
-  let paused = false;
-  const live = () => !exchange.aborted && !exchange.answered;
-  const body = new Readable({
-    highWaterMark: 64 * 1024,
-    read() {
-      if (paused && live()) res.resume();
-      paused = false;
-    },
-  });
+  const body = new Readable({ highWaterMark: 64 * 1024, read: () => exchange.resume() });
   // The reader learns of a BodyCut from its reads; one that has not begun to read (it awaits a check
   // first) must not have the failure thrown at the process.
-  body.on('error', () => {});
-  exchange.onAbort.push(() => body.destroy(new BodyCut('aborted', limit)));
-  res.onData((chunk, isLast) => {
+  body.on('error', ignore);
+  exchange.onAbort(() => body.destroy(new BodyCut('aborted', limit)));
+  if (exchange.bodyEnded) {
+    body.push(null);
+    return body;
+  }
+  exchange.onBody((chunk, isLast) => {
     if (body.destroyed) return;
     size += chunk.byteLength;
     if (size > limit) {
-      res.pause();
+      exchange.pause();
       body.destroy(new BodyCut('too_large', limit));
       return onTooLarge();
     }
     const more = body.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory once this callback returns
-    if (isLast) {
-      exchange.bodyEnded = true;
-      body.push(null);
-    } else if (!more && !paused) {
-      paused = true;
-      res.pause();
-    }
+    if (isLast) body.push(null);
+    else if (!more) exchange.pause();
   });
   return body;
 }

@@ -3,8 +3,9 @@ import type { Readable } from 'node:stream';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from 'uWebSockets.js';
 import type { App } from '../context.ts';
 import { createClientAddress } from './proxy.ts';
-import { BodyCut, readBody, streamBody, type Exchange } from './body.ts';
-import { send, type Header, type Response } from './send.ts';
+import { BodyCut, readBody, streamBody } from './body.ts';
+import { createExchange, type Exchange, type Header } from './exchange.ts';
+import { send, type Response } from './send.ts';
 import { errors } from '../../protocol/index.ts';
 
 export type { Response, StreamedBody } from './send.ts';
@@ -89,6 +90,27 @@ function readHeaders(req: UwsRequest): Record<string, string> {
   return headers;
 }
 
+/** A Route, once its body has been read whole (any method: an answer then never leaves part of a body behind). */
+async function runRoute(route: Route, request: Omit<Request, 'body'>, exchange: Exchange, tooLarge: Response): Promise<Response> {
+  const text = await readBody(exchange, bodyLimit);
+  return text === undefined ? tooLarge : route({ ...request, body: text });
+}
+
+/** A StreamedRoute, with its body as a stream; once it has settled, what it left unread is no longer buffered. */
+async function runStreamed(route: StreamedRoute, request: Omit<StreamedRequest, 'body'>, exchange: Exchange, tooLarge: Response): Promise<Response> {
+  let cut = false;
+  const body = streamBody(exchange, route.bodyLimit, () => (cut = true));
+  try {
+    const response = await route.run({ ...request, body });
+    return cut ? tooLarge : response;
+  } catch (error) {
+    if (error instanceof BodyCut) return tooLarge;
+    throw error;
+  } finally {
+    body.destroy();
+  }
+}
+
 /** `app`: only its settings (CORS, trusted proxies) and log are used. */
 export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log'> & Partial<Pick<App, 'store'>>, routes: Routes): void {
   const clientAddress = createClientAddress(app.settings);
@@ -99,64 +121,57 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
     const path = req.getUrl();
     const headers = readHeaders(req);
     const header = (name: string) => headers[name] ?? '';
-    const contentLength = Number(header('content-length') || 0);
     const head = {
       method, path, headers, query: new URLSearchParams(req.getQuery() ?? ''),
       origin: header('origin'), cookie: header('cookie'), authorization: header('authorization'), userAgent: header('user-agent'), ip: clientAddress(res, req),
     };
+    // From here on the response is only reached through the exchange.
+    const declared = Number(header('content-length') || 0);
+    const exchange = createExchange(res, header('transfer-encoding') || !Number.isSafeInteger(declared) ? undefined : declared);
     const cors: Header[] = app.settings.CORS_ALLOW_ORIGIN.includes(head.origin)
       ? [['Access-Control-Allow-Origin', head.origin], ['Access-Control-Allow-Credentials', 'true'], ['Access-Control-Expose-Headers', exposed], ['Vary', 'Origin']]
       : [];
-    const exchange: Exchange = { aborted: false, answered: false, bodyEnded: method !== 'POST', onAbort: [] };
-    const reply = (response: Response, closeConnection = false) => send(res, exchange, response, cors, closeConnection);
+    // An answer that comes before the body has all arrived closes the connection: the rest cannot be skipped.
+    const reply = (response: Response) => {
+      try {
+        send(exchange, response, cors, !exchange.bodyEnded);
+      } catch (error) {
+        app.log.error('response failed', { method, path, error });
+      }
+    };
     const matched = match(path);
-    if (!matched) return reply({ status: 404, body: `not found: ${method} ${path}` });
+    if (!matched) return void reply({ status: 404, body: `not found: ${method} ${path}` });
     const allow = [...Object.keys(matched.methods), 'OPTIONS'].join(', ');
     if (method === 'OPTIONS') {
       const preflight: Header[] = cors.length
         ? [['Access-Control-Allow-Methods', allow], ['Access-Control-Allow-Headers', header('access-control-request-headers') || 'Content-Type'], ['Access-Control-Max-Age', '600']]
         : [];
-      return reply({ status: 204, headers: [['Allow', allow], ...preflight] });
+      return void reply({ status: 204, headers: [['Allow', allow], ...preflight] });
     }
     const target = matched.methods[method as 'GET' | 'POST'];
-    if (!target) return reply({ status: 405, body: `method not allowed: use ${allow}`, headers: [['Allow', allow]] });
+    if (!target) return void reply({ status: 405, body: `method not allowed: use ${allow}`, headers: [['Allow', allow]] });
     // A cross-site form or script must not change state with the user's cookie.
     if (method === 'POST' && head.origin && !originAllowed(app, head.origin, header('host'))) {
       app.log.warn('request from a foreign origin refused', { path, origin: head.origin, ip: head.ip });
-      return reply({ status: 403, body: 'origin not allowed' });
+      return void reply({ status: 403, body: 'origin not allowed' });
     }
     const limit = typeof target === 'function' ? bodyLimit : target.bodyLimit;
     const tooLarge: Response = { status: 413, body: typeof target === 'function' ? `request body too large: the limit is ${limit} bytes` : target.tooLarge };
-    if (contentLength > limit) return reply(tooLarge, true);
+    if (declared > limit) return void reply(tooLarge);
 
-    res.onAborted(() => {
-      exchange.aborted = true;
-      for (const stop of exchange.onAbort) stop();
-    });
     const request = { ...head, params: matched.params };
-    let cut = false;
-    const answer: Promise<{ response: Response; close: boolean }> = typeof target === 'function'
-      ? (method === 'POST' ? readBody(res, exchange, bodyLimit) : Promise.resolve('')).then(async (text) =>
-        text === undefined ? { response: tooLarge, close: true } : { response: await target({ ...request, body: text }), close: false })
-      : target.run({ ...request, body: streamBody(res, exchange, limit, () => (cut = true)) }).then(
-        (response) => ({ response: cut ? tooLarge : response, close: false }),
-        (error: unknown) => {
-          if (error instanceof BodyCut) return { response: tooLarge, close: true };
-          throw error;
-        },
-      );
+    const answer = typeof target === 'function' ? runRoute(target, request, exchange, tooLarge) : runStreamed(target, request, exchange, tooLarge);
     answer
-      .catch((error: unknown) => {
+      .catch((error: unknown): Response => {
         // Once the client has gone away, a failure is its consequence (the body stream broke), not a fault.
         if (exchange.aborted) app.log.debug('route stopped: the client went away', { method, path, error });
         else if (app.store?.driver.unavailable(error)) {
           // PostgreSQL restarting or out of reach: nothing was done; the client may retry shortly.
           app.log.warn('route failed: the database is unavailable', { method, path, error: String(error) });
-          return { response: { status: 503, body: errors.unavailable.text, headers: [['Retry-After', '2'] as Header] }, close: false };
+          return { status: 503, body: errors.unavailable.text, headers: [['Retry-After', '2']] };
         } else app.log.error('route failed', { method, path, error });
-        return { response: { status: 500, body: 'internal server error' }, close: false };
+        return { status: 500, body: 'internal server error' };
       })
-      .then(({ response, close }) => reply(response, close || !exchange.bodyEnded))
-      .catch((error: unknown) => app.log.error('response failed', { method, path, error }));
+      .then(reply);
   });
 }

@@ -1,12 +1,11 @@
 // Writes a Response through uWebSockets.js: whole bodies at once, streamed bodies chunk by chunk as the client reads them.
 import type { Readable } from 'node:stream';
-import type { HttpResponse as UwsResponse } from 'uWebSockets.js';
-import type { Exchange } from './body.ts';
+import type { Exchange, Header } from './exchange.ts';
 
 /** A body read from elsewhere (a stored file): exactly `size` bytes, sent as fast as the client takes them. */
 export type StreamedBody = { readonly size: number; readonly stream: Readable };
 
-export type Header = readonly [string, string];
+export type { Header } from './exchange.ts';
 
 /**
  * `Content-Length` is written by uWS from the body; a route must not set it. Without a
@@ -21,34 +20,29 @@ const statusText: Record<number, string> = {
   500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
-function head(res: UwsResponse, response: Response, extra: readonly Header[]): void {
-  res.writeStatus(`${response.status} ${statusText[response.status] ?? ''}`);
-  for (const [name, value] of extra) res.writeHeader(name, value);
-  for (const [name, value] of response.headers ?? []) res.writeHeader(name, value);
+function head(exchange: Exchange, response: Response, extra: readonly Header[]): void {
+  const headers = [...extra, ...(response.headers ?? [])];
   if (response.status !== 204 && response.status !== 304 && !response.headers?.some(([name]) => name.toLowerCase() === 'content-type')) {
-    res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
+    headers.push(['Content-Type', 'text/plain; charset=utf-8']);
   }
+  exchange.writeHead(`${response.status} ${statusText[response.status] ?? ''}`, headers);
 }
 
 const isStreamed = (body: Response['body']): body is StreamedBody => typeof body === 'object' && !(body instanceof Uint8Array);
 
 /**
  * Sends `response` (with the `extra` headers first) unless the client has gone away. `closeConnection`
- * ends the connection after it: the rest of a request body that was not read cannot be skipped.
+ * ends the connection after it: for a request whose body was neither read nor skipped to its end.
  */
-export function send(res: UwsResponse, exchange: Exchange, response: Response, extra: readonly Header[], closeConnection = false): void {
+export function send(exchange: Exchange, response: Response, extra: readonly Header[], closeConnection = false): void {
   const { body } = response;
-  if (isStreamed(body)) return sendStream(res, exchange, response, body, extra);
-  if (exchange.aborted || exchange.answered) return;
-  exchange.answered = true;
-  res.cork(() => {
-    head(res, response, extra);
+  if (isStreamed(body)) return sendStream(exchange, response, body, extra);
+  if (!exchange.claim()) return;
+  exchange.cork(() => {
+    head(exchange, response, extra);
     // No body at all for 204 and 304, and no Content-Length either unless the connection must close.
-    if (response.status === 204 || response.status === 304) {
-      if (closeConnection) res.endWithoutBody(0, true);
-      else res.endWithoutBody();
-    }
-    else res.end(body ?? '', closeConnection);
+    if (response.status === 204 || response.status === 304) exchange.endWithoutBody(closeConnection);
+    else exchange.end(body ?? '', closeConnection);
   });
 }
 
@@ -59,37 +53,35 @@ export function send(res: UwsResponse, exchange: Exchange, response: Response, e
  * closes the connection, so the client sees a body shorter than its Content-Length, never a wrong one.
  * (uWS forbids touching a response once tryEnd has sent its last byte, so no `closeConnection` here.)
  */
-function sendStream(res: UwsResponse, exchange: Exchange, response: Response, body: StreamedBody, extra: readonly Header[]): void {
+function sendStream(exchange: Exchange, response: Response, body: StreamedBody, extra: readonly Header[]): void {
   const { stream, size } = body;
-  if (exchange.aborted || exchange.answered) {
+  if (!exchange.claim()) {
     stream.destroy();
     return;
   }
-  exchange.answered = true;
-  exchange.onAbort.push(() => stream.destroy());
+  exchange.onAbort(() => stream.destroy());
+  const gone = () => exchange.aborted || exchange.finished;
   let started = false;
-  let finished = false;
   let pending: { chunk: Uint8Array; offset: number } | undefined;
 
   const offer = (chunk: Uint8Array): void => {
-    const offset = res.getWriteOffset();
+    const offset = exchange.writeOffset();
     let ok = false;
-    res.cork(() => {
-      if (!started) head(res, response, extra);
+    exchange.cork(() => {
+      if (!started) head(exchange, response, extra);
       started = true;
-      [ok, finished] = res.tryEnd(chunk, size);
+      [ok] = exchange.tryEnd(chunk, size);
     });
-    if (finished) stream.destroy();
+    if (gone()) stream.destroy();
     else if (!ok) {
       pending = { chunk, offset };
       stream.pause();
     }
   };
-  res.onWritable((offset) => {
-    if (!pending || exchange.aborted || finished) return true;
-    const [ok, done] = res.tryEnd(pending.chunk.subarray(offset - pending.offset), size);
-    finished = done;
-    if (done) stream.destroy();
+  exchange.onWritable((offset) => {
+    if (!pending) return true;
+    const [ok] = exchange.tryEnd(pending.chunk.subarray(offset - pending.offset), size);
+    if (gone()) stream.destroy();
     else if (ok) {
       pending = undefined;
       stream.resume();
@@ -97,21 +89,20 @@ function sendStream(res: UwsResponse, exchange: Exchange, response: Response, bo
     return ok;
   });
   const cut = () => {
-    if (exchange.aborted || finished) return;
-    finished = true;
-    if (started) return void res.close(); // mid-body: only a closed connection tells the client the body is incomplete
-    res.cork(() => {
-      head(res, { status: 500 }, extra);
-      res.end('internal server error', true);
+    if (gone()) return;
+    if (started) return exchange.close(); // mid-body: only a closed connection tells the client the body is incomplete
+    exchange.cork(() => {
+      head(exchange, { status: 500 }, extra);
+      exchange.end('internal server error', true);
     });
   };
   stream.on('data', (chunk: Buffer) => {
-    if (!exchange.aborted && !finished) offer(chunk);
+    if (!gone()) offer(chunk);
   });
   stream.on('error', cut);
   stream.on('end', () => {
     if (pending) return; // the last chunk is still going out; onWritable finishes it
-    if (size === 0 && !finished) return offer(new Uint8Array(0));
+    if (size === 0 && !gone()) return offer(new Uint8Array(0));
     cut(); // the stream ended before `size` bytes were sent
   });
 }
