@@ -1,4 +1,4 @@
-// Request bodies from uWebSockets.js: collected as text for small JSON routes, or streamed with backpressure for uploads.
+// Request bodies from uWebSockets.js: collected as text for small JSON routes, streamed with backpressure for uploads, or read and dropped before an early answer.
 import { Readable } from 'node:stream';
 import type { Exchange } from './exchange.ts';
 
@@ -61,4 +61,47 @@ export function streamBody(exchange: Exchange, limit: number, onTooLarge: () => 
     else if (!more) exchange.pause();
   });
   return body;
+}
+
+/** What is read and dropped of a body before an answer that did not need it: so much, for so long, so many at once. */
+export const skipping = { bytes: 1024 * 1024, ms: 5_000, atOnce: 256 } as const;
+
+/**
+ * Before an answer given while the body is still coming (a refusal: 401, 403, 413, 429...): reads and
+ * drops the rest, so that a client still sending is not cut off (a close with unread bytes is a reset,
+ * and the client sees a network error instead of the answer). True when the body ended: the
+ * connection can carry the next request. False, at once, when the rest is declared larger than
+ * `skipping.bytes`, when `skipping.atOnce` other bodies are being skipped, or once the client goes
+ * away; and when the rest passes `skipping.bytes` or takes longer than `skipping.ms`: the answer then
+ * goes with a close.
+ */
+export function createSkipper(): (exchange: Exchange) => Promise<boolean> {
+  let underWay = 0;
+  return (exchange) => {
+    if (exchange.bodyEnded) return Promise.resolve(true);
+    const rest = exchange.bodyLength === undefined ? 0 : exchange.bodyLength - exchange.received;
+    if (exchange.aborted || rest > skipping.bytes || underWay >= skipping.atOnce) return Promise.resolve(false);
+    underWay++;
+    return new Promise((resolve) => {
+      let skipped = 0;
+      let settled = false;
+      const done = (ended: boolean) => {
+        if (settled) return;
+        settled = true;
+        exchange.onBody(ignore);
+        clearTimeout(timer);
+        underWay--;
+        resolve(ended);
+      };
+      const timer = setTimeout(() => done(false), skipping.ms);
+      timer.unref();
+      exchange.onAbort(() => done(false));
+      exchange.onBody((chunk, isLast) => {
+        skipped += chunk.byteLength;
+        if (isLast) done(true);
+        else if (skipped > skipping.bytes) done(false);
+      });
+      exchange.resume();
+    });
+  };
 }

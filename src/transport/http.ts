@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from 'uWebSockets.js';
 import type { App } from '../context.ts';
 import { createClientAddress } from './proxy.ts';
-import { BodyCut, readBody, streamBody } from './body.ts';
+import { BodyCut, createSkipper, readBody, streamBody } from './body.ts';
 import { createExchange, type Exchange, type Header } from './exchange.ts';
 import { send, type Response } from './send.ts';
 import { errors } from '../../protocol/index.ts';
@@ -36,9 +36,9 @@ export type Route = (request: Request) => Response | Promise<Response>;
 /**
  * A POST that takes its body as a stream of at most `bodyLimit` bytes. Past the limit (or when
  * Content-Length announces more) the stream fails (BodyCut), and once `run` has settled (having
- * removed whatever it wrote) the client gets 413 with `tooLarge` and the connection closes. When the
- * client hangs up, the stream fails the same way and nothing is answered. A response given before
- * the whole body was read closes the connection.
+ * removed whatever it wrote) the client gets 413 with `tooLarge`. When the client hangs up, the
+ * stream fails the same way and nothing is answered. A response given before the whole body was
+ * read waits for the rest to be skipped (createSkipper), or closes the connection.
  */
 export type StreamedRoute = { readonly bodyLimit: number; readonly tooLarge: string; readonly run: (request: StreamedRequest) => Promise<Response> };
 export type Routes = Record<string, { GET?: Route; POST?: Route | StreamedRoute }>;
@@ -96,7 +96,7 @@ async function runRoute(route: Route, request: Omit<Request, 'body'>, exchange: 
   return text === undefined ? tooLarge : route({ ...request, body: text });
 }
 
-/** A StreamedRoute, with its body as a stream; once it has settled, what it left unread is no longer buffered. */
+/** A StreamedRoute, with its body as a stream; once it has settled, what it left unread is skipped, not buffered. */
 async function runStreamed(route: StreamedRoute, request: Omit<StreamedRequest, 'body'>, exchange: Exchange, tooLarge: Response): Promise<Response> {
   let cut = false;
   const body = streamBody(exchange, route.bodyLimit, () => (cut = true));
@@ -115,6 +115,7 @@ async function runStreamed(route: StreamedRoute, request: Omit<StreamedRequest, 
 export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log'> & Partial<Pick<App, 'store'>>, routes: Routes): void {
   const clientAddress = createClientAddress(app.settings);
   const match = createMatcher(routes);
+  const skipRest = createSkipper();
   server.any('/*', (res: UwsResponse, req: UwsRequest) => {
     // The request object is only valid until this function returns: read everything now.
     const method = req.getMethod().toUpperCase();
@@ -131,14 +132,10 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
     const cors: Header[] = app.settings.CORS_ALLOW_ORIGIN.includes(head.origin)
       ? [['Access-Control-Allow-Origin', head.origin], ['Access-Control-Allow-Credentials', 'true'], ['Access-Control-Expose-Headers', exposed], ['Vary', 'Origin']]
       : [];
-    // An answer that comes before the body has all arrived closes the connection: the rest cannot be skipped.
-    const reply = (response: Response) => {
-      try {
-        send(exchange, response, cors, !exchange.bodyEnded);
-      } catch (error) {
-        app.log.error('response failed', { method, path, error });
-      }
-    };
+    // An answer that comes before the body has all arrived waits for the rest to be skipped, or closes the connection.
+    const reply = (response: Response) => skipRest(exchange)
+      .then((ended) => send(exchange, response, cors, !ended))
+      .catch((error: unknown) => app.log.error('response failed', { method, path, error }));
     const matched = match(path);
     if (!matched) return void reply({ status: 404, body: `not found: ${method} ${path}` });
     const allow = [...Object.keys(matched.methods), 'OPTIONS'].join(', ');
