@@ -1,9 +1,10 @@
 // Where file bytes live: a small interface (a shared store such as S3 or a network folder can fit it) and its local-disk implementation.
-import { createHash, randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { claimFolder } from './leftovers.ts';
 
 /** Bytes as written: `key` names them in the store; `sha256` (hex) and `size` describe them. */
 export type Written = { readonly key: string; readonly sha256: string; readonly size: number };
@@ -29,14 +30,17 @@ export interface FileStore {
   exists(key: string): Promise<boolean>;
   /** Removes the bytes under `key`, if any. Only once nothing refers to them: the same bytes may have been uploaded twice. */
   delete(key: string): Promise<void>;
+  /**
+   * A new name for a scratch file of this process in the local temporary folder (an image being
+   * cleaned): one that a process which died left there is removed when a store next opens the folder.
+   */
+  temporaryName(suffix: string): string;
 }
 
 const keyPattern = /^[0-9a-f]{64}$/;
 
 /** Where the disk store under `dir` writes bytes as they arrive; a local scratch folder for uploads on the same disk. */
 export const temporaryFolder = (dir: string) => join(dir, 'tmp');
-/** Temporary files older than this, found at start, were left by a crash (an upload takes minutes at most). */
-const staleMs = 60 * 60 * 1000;
 const why = (error: unknown) => (error instanceof Error ? error.message.split(', ')[0] : String(error));
 
 /** Creates FILES_DIR and the folders above it, one at a time, or throws a message naming the setting. */
@@ -97,16 +101,18 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
  * The local disk: a file named by the SHA-256 of its bytes, in two levels of folders
  * (`ab/cd/abcd…`, at most 65,536 folders of a few hundred files each even for millions of files).
  * Bytes stream into `tmp/` (same file system, so the rename is atomic), are synced, and are
- * renamed into place on commit; a crash leaves at most a temporary file, removed at the next start.
+ * renamed into place on commit; a crash leaves at most a temporary file, named after the process
+ * that wrote it and removed at the next start (leftovers.ts).
  */
 export function openDiskStore(dir: string): FileStore {
   makeFolder(dir);
   const tmp = temporaryFolder(dir);
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
-  for (const name of readdirSync(tmp)) {
-    const path = join(tmp, name);
-    const stats = statSync(path, { throwIfNoEntry: false }); // another server sharing the folder may remove it first
-    if (stats && Date.now() - stats.mtimeMs > staleMs) rmSync(path, { force: true });
+  let owner;
+  try {
+    owner = claimFolder(tmp);
+  } catch (error) {
+    throw new Error(`FILES_DIR=${dir}: cannot take an owner file in ${tmp} (${why(error)})`);
   }
 
   const shards = (key: string) => [join(dir, key.slice(0, 2)), join(dir, key.slice(0, 2), key.slice(2, 4))] as const;
@@ -117,7 +123,7 @@ export function openDiskStore(dir: string): FileStore {
 
   return {
     async put(source) {
-      const temporary = join(tmp, `${randomUUID()}.part`);
+      const temporary = join(tmp, owner.name('.part'));
       const hash = createHash('sha256');
       let size = 0;
       const handle = await open(temporary, 'wx', 0o600);
@@ -169,5 +175,6 @@ export function openDiskStore(dir: string): FileStore {
     async delete(key) {
       await rm(pathOf(key), { force: true });
     },
+    temporaryName: (suffix) => owner.name(suffix),
   };
 }

@@ -1,5 +1,4 @@
 // Receiving an upload: multipart/form-data with one `file` part, or raw bytes with ?filename=, streamed into the store with its type sniffed and images cleaned.
-import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,7 +33,7 @@ export type Received = { readonly file: StoredFile; commit(): Promise<void>; dis
 
 export type Receiving = {
   readonly store: FileStore;
-  /** A local folder for images being cleaned (sharp reads and writes files); on the same disk as the store when it is local. */
+  /** A local folder for images being cleaned (sharp reads and writes files); the store's temporary folder when it is the disk. */
   readonly scratchDir: string;
   /** The largest file accepted, in bytes (MAX_UPLOAD_BYTES). */
   readonly maxBytes: number;
@@ -94,7 +93,7 @@ function together(first: Pending, second: Pending | undefined): Pick<Received, '
 /** An image goes through a scratch file: decoded, stripped, thumbnailed, and only the clean copy is stored. */
 async function storeImage(bytes: AsyncIterable<Uint8Array>, name: string, type: string, receiving: Receiving): Promise<Received> {
   const { store, scratchDir } = receiving;
-  const original = join(scratchDir, `${randomUUID()}.upload`);
+  const original = join(scratchDir, store.temporaryName('.upload'));
   const cleaned = `${original}.clean`;
   try {
     await pipeline(Readable.from(bytes), createWriteStream(original, { flags: 'wx', mode: 0o600 }));

@@ -46,10 +46,13 @@ export async function* chunksOf(count: number, size: number, fill = 0x61): Async
   for (let i = 0; i < count; i++) yield Buffer.alloc(size, fill);
 }
 
-/** Stored files (outside `tmp/`) and temporary files under a disk store's folder, as paths relative to it. */
+/**
+ * Stored files (outside `tmp/`) and temporary files under a disk store's folder, as paths relative to
+ * it; not the owner files that mark which process writes which temporary file (src/files/leftovers.ts).
+ */
 export function onDisk(filesDir: string): { stored: string[]; temporary: string[] } {
   const all = readdirSync(filesDir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
+    .filter((entry) => entry.isFile() && !entry.name.endsWith('.owner'))
     .map((entry) => join(entry.parentPath, entry.name));
   const tmp = temporaryFolder(filesDir);
   return {
