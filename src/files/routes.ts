@@ -3,6 +3,7 @@ import type { Logger } from '../log.ts';
 import type { RequestHead, Response, Routes, StreamedRequest } from '../transport/http.ts';
 import type { FileStore } from './store.ts';
 import { bodyAllowance, receiveUpload, tooLarge, type StoredFile } from './upload.ts';
+import { imageCleaner } from './images.ts';
 import { notFound, serveFile } from './download.ts';
 
 /**
@@ -39,17 +40,25 @@ export type FileRouteParts<Uploader> = {
   readonly log: Logger;
 };
 
+/**
+ * An upload as the route takes it. `gone`, when the HTTP layer gives it, aborts once the client has
+ * gone away: its image then leaves the queue, or its worker is stopped. Without it an image is
+ * cleaned to the end for nobody (within its format's limits).
+ */
+type Upload = StreamedRequest & { readonly gone?: AbortSignal };
+
 /** The JSON a successful upload answers (201), as the issue specifies: no store keys, no thumbnail internals. */
 export function uploadReply(id: string, file: StoredFile) {
   const { name, size, type, sha256, width, height } = file;
   return { id, name, size, type, sha256, ...(width === undefined ? {} : { width, height }) };
 }
 
-export function fileRoutes<Uploader>(parts: FileRouteParts<Uploader>): Routes {
+/** `Uploader.id` names the account whose turn an image is, beside the request's address. */
+export function fileRoutes<Uploader extends { readonly id: number | string }>(parts: FileRouteParts<Uploader>): Routes {
   const { store, records, log } = parts;
-  const receiving = { store, scratchDir: parts.scratchDir, maxBytes: parts.maxBytes };
+  const receiving = { store, scratchDir: parts.scratchDir, maxBytes: parts.maxBytes, images: imageCleaner() };
 
-  async function upload(request: StreamedRequest): Promise<Response> {
+  async function upload(request: Upload): Promise<Response> {
     const who = await records.authorizeUpload(request);
     if ('refuse' in who) return who.refuse;
     try {
@@ -59,8 +68,8 @@ export function fileRoutes<Uploader>(parts: FileRouteParts<Uploader>): Routes {
     }
   }
 
-  async function receive(request: StreamedRequest, uploader: Uploader): Promise<Response> {
-    const received = await receiveUpload(request, receiving);
+  async function receive(request: Upload, uploader: Uploader): Promise<Response> {
+    const received = await receiveUpload(request, receiving, { account: String(uploader.id), address: request.ip, signal: request.gone });
     if ('status' in received) return received;
     let recorded;
     try {

@@ -8,7 +8,9 @@ import busboy from 'busboy';
 import type { Response, StreamedRequest } from '../transport/http.ts';
 import { BodyCut } from '../transport/body.ts';
 import type { FileStore, Pending } from './store.ts';
-import { cleanImage, ImageTooLarge, isImageType, sampleSize, sniffType } from './inspect.ts';
+import { imageFormat, ImageRefused, sampleSize, sniffType, type ImageFormat } from './inspect.ts';
+import type { ImageCleaner } from './images.ts';
+import type { Turn } from './fair-queue.ts';
 import { displayName } from './headers.ts';
 
 /** A stored file as the records keep it: where its bytes are and what they are. */
@@ -37,6 +39,7 @@ export type Receiving = {
   readonly scratchDir: string;
   /** The largest file accepted, in bytes (MAX_UPLOAD_BYTES). */
   readonly maxBytes: number;
+  readonly images: ImageCleaner;
 };
 
 /**
@@ -90,18 +93,24 @@ function together(first: Pending, second: Pending | undefined): Pick<Received, '
   };
 }
 
-/** An image goes through a scratch file: decoded, stripped, thumbnailed, and only the clean copy is stored. */
-async function storeImage(bytes: AsyncIterable<Uint8Array>, name: string, type: string, receiving: Receiving): Promise<Received> {
+/** Stores the bytes as they came: a file that is not an image, or an image that did not decode. */
+async function storeAsIs(bytes: AsyncIterable<Uint8Array>, name: string, type: string, store: FileStore): Promise<Received> {
+  const pending = await store.put(bytes);
+  return { file: { key: pending.key, name, size: pending.size, type, sha256: pending.sha256 }, ...together(pending, undefined) };
+}
+
+/**
+ * An image goes through a scratch file: decoded, stripped, thumbnailed in a worker (images.ts), when
+ * its turn comes, and only the clean copy is stored. Bytes that do not decode as their type are just a file.
+ */
+async function storeImage(bytes: AsyncIterable<Uint8Array>, name: string, type: string, limits: ImageFormat, receiving: Receiving, turn: Turn): Promise<Received> {
   const { store, scratchDir } = receiving;
   const original = join(scratchDir, store.temporaryName('.upload'));
   const cleaned = `${original}.clean`;
   try {
     await pipeline(Readable.from(bytes), createWriteStream(original, { flags: 'wx', mode: 0o600 }));
-    const image = await cleanImage(original, cleaned, type);
-    if (!image) {
-      const pending = await store.put(createReadStream(original));
-      return { file: { key: pending.key, name, size: pending.size, type: 'application/octet-stream', sha256: pending.sha256 }, ...together(pending, undefined) };
-    }
+    const image = await receiving.images.clean(original, cleaned, limits, turn);
+    if (!image) return await storeAsIs(createReadStream(original), name, 'application/octet-stream', store);
     const pending = await store.put(createReadStream(cleaned));
     const thumbnail = await store.put(Readable.from([image.thumbnail.data])).catch(async (error: unknown) => {
       await pending.discard();
@@ -117,8 +126,8 @@ async function storeImage(bytes: AsyncIterable<Uint8Array>, name: string, type: 
   }
 }
 
-/** Sniffs the first bytes, then streams the whole file to the store (images by way of cleanImage). */
-async function ingest(source: AsyncIterable<Uint8Array>, givenName: string, receiving: Receiving): Promise<Received | Response> {
+/** Sniffs the first bytes, then streams the whole file to the store (images by way of their cleaning). */
+async function ingest(source: AsyncIterable<Uint8Array>, givenName: string, receiving: Receiving, turn: Turn): Promise<Received | Response> {
   const iterator = limited(source, receiving.maxBytes)[Symbol.asyncIterator]();
   const name = displayName(givenName);
   try {
@@ -136,13 +145,13 @@ async function ingest(source: AsyncIterable<Uint8Array>, givenName: string, rece
       if (head.byteLength) yield head;
       yield* { [Symbol.asyncIterator]: () => iterator };
     })();
-    if (isImageType(type)) return await storeImage(bytes, name, type, receiving);
-    const pending = await receiving.store.put(bytes);
-    return { file: { key: pending.key, name, size: pending.size, type, sha256: pending.sha256 }, ...together(pending, undefined) };
+    const limits = imageFormat(type);
+    if (limits) return await storeImage(bytes, name, type, limits, receiving, turn);
+    return await storeAsIs(bytes, name, type, receiving.store);
   } catch (error) {
     await iterator.return(undefined); // stops reading the body
     if (error instanceof Refusal) return error.response;
-    if (error instanceof ImageTooLarge) return refuse(400, error.message);
+    if (error instanceof ImageRefused) return refuse(400, error.message);
     throw error;
   }
 }
@@ -160,7 +169,7 @@ function refusal(failure: Error | undefined): Response {
  * The one part named `file` of a multipart body, streamed into the store. Any other part (a field,
  * a second file, a file under another name) refuses the upload; so does a body that ends early.
  */
-async function ingestMultipart(request: StreamedRequest, receiving: Receiving): Promise<Received | Response> {
+async function ingestMultipart(request: StreamedRequest, receiving: Receiving, turn: Turn): Promise<Received | Response> {
   let parser;
   try {
     // Two parts at most are parsed (a second one refuses the upload; any further are skipped unread), a field's value at most 1 KiB.
@@ -185,7 +194,7 @@ async function ingestMultipart(request: StreamedRequest, receiving: Receiving): 
     void parsed.then((error) => resolve(error ? { kind: 'failed', error } : { kind: 'other' }));
   });
   if (part.kind !== 'file') return refusal(part.kind === 'failed' ? part.error : undefined);
-  const received = await ingest(partBytes(part.stream), part.filename, receiving);
+  const received = await ingest(partBytes(part.stream), part.filename, receiving, turn);
   if ('status' in received) return received; // refused mid-file: the rest of the body is not read
   const failure = await parsed; // reads to the end: only then is it known that no other part follows
   if (!failure && parts === 1) return received;
@@ -193,11 +202,11 @@ async function ingestMultipart(request: StreamedRequest, receiving: Receiving): 
   return refusal(failure);
 }
 
-/** Reads the upload in `request` into the store: a file not yet readable, or the answer that refuses it. */
-export async function receiveUpload(request: StreamedRequest, receiving: Receiving): Promise<Received | Response> {
-  if (/^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '')) return ingestMultipart(request, receiving);
+/** Reads the upload in `request` into the store: a file not yet readable, or the answer that refuses it. `turn`: whose image work it is. */
+export async function receiveUpload(request: StreamedRequest, receiving: Receiving, turn: Turn): Promise<Received | Response> {
+  if (/^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '')) return ingestMultipart(request, receiving, turn);
   const filename = request.query.get('filename');
   if (!filename) return refuse(400, `filename required: ${howToUpload}`);
   if (Number(request.headers['content-length'] ?? 0) > receiving.maxBytes) return refuse(413, tooLarge(receiving.maxBytes));
-  return ingest(request.body, filename, receiving);
+  return ingest(request.body, filename, receiving, turn);
 }

@@ -28,15 +28,15 @@ export type FilesApp = {
   close(): void;
 };
 
-function memoryRecords(uploads: FilesApp['uploads']): FileRecords<string> {
+function memoryRecords(uploads: FilesApp['uploads']): FileRecords<{ id: string }> {
   const userOf = (cookie: string) => /(?:^|;\s*)user=([a-z]+)/.exec(cookie)?.[1];
   return {
     async authorizeUpload(request) {
       const user = userOf(request.cookie);
       if (user === 'slow') await new Promise((resolve) => setTimeout(resolve, 300)); // a slow database
-      return user ? { uploader: user } : { refuse: { status: 401, body: 'login required' } };
+      return user ? { uploader: { id: user } } : { refuse: { status: 401, body: 'login required' } };
     },
-    async recordUpload(owner, file) {
+    async recordUpload({ id: owner }, file) {
       if (owner === 'full') return { refuse: { status: 413, body: 'upload quota exceeded' } };
       const id = `f${uploads.size + 1}`;
       uploads.set(id, { owner, file });
