@@ -110,6 +110,8 @@ const SettingsSchema = v.pipe(
     UPLOAD_QUOTA_BYTES: integerSetting('UPLOAD_QUOTA_BYTES', 1024 * 1024 * 1024, 1, 2 ** 50),
     UPLOADS_PER_HOUR: integerSetting('UPLOADS_PER_HOUR', 100, 1, 1_000_000),
     UNATTACHED_FILE_HOURS: hoursSetting('UNATTACHED_FILE_HOURS', 24, 0.001, 8760),
+    // Images Parley cannot clean of their metadata (HEIC, TIFF, camera raw…): refused unless the operator keeps them as they are.
+    UNSTRIPPED_IMAGES: choiceSetting('UNSTRIPPED_IMAGES', ['refuse', 'keep'], 'refuse'),
     JWTSECRET: v.optional(v.pipe(v.string(), v.nonEmpty('JWTSECRET must not be empty when set'))),
     CORS_ALLOW_ORIGIN: v.pipe(
       v.optional(v.string(), 'http://localhost:5173'),

@@ -60,6 +60,7 @@ test('defaults are those the README documents', () => {
     UPLOAD_QUOTA_BYTES: 1073741824,
     UPLOADS_PER_HOUR: 100,
     UNATTACHED_FILE_HOURS: 24,
+    UNSTRIPPED_IMAGES: 'refuse',
     CORS_ALLOW_ORIGIN: ['http://localhost:5173'],
     COOKIE_SECURE: true,
     COOKIE_SAMESITE: 'Lax',

@@ -22,17 +22,25 @@ export type ImageFormat = {
  * costliest images that pass (random pixels, which compress worst): a 50-megapixel JPEG is cleaned
  * in about 1 s, a 12-megapixel PNG or WebP in 0.4–0.5 s. AVIF is re-encoded, which costs far more
  * (a 12-megapixel photo of noise: 6.6 s; a one-colour 3400 × 3400 one of 570 bytes: 1.5 s): a lower
- * pixel ceiling and more time.
+ * pixel ceiling and more time. An animated PNG (`image/apng`) is a PNG.
  */
 const imageFormats: Readonly<Record<string, ImageFormat>> = {
   'image/jpeg': { format: 'jpeg', name: 'JPEG', maxPixels: 50_000_000, seconds: 10 },
   'image/png': { format: 'png', name: 'PNG', maxPixels: 50_000_000, seconds: 10 },
+  'image/apng': { format: 'png', name: 'PNG', maxPixels: 50_000_000, seconds: 10 },
   'image/webp': { format: 'webp', name: 'WebP', maxPixels: 50_000_000, seconds: 10 },
   'image/gif': { format: 'gif', name: 'GIF', maxPixels: 50_000_000, seconds: 10 },
   'image/avif': { format: 'heif', name: 'AVIF', maxPixels: 12_000_000, seconds: 15 },
 };
 export const isImageType = (type: string) => Object.hasOwn(imageFormats, type);
 export const imageFormat = (type: string): ImageFormat | undefined => (Object.hasOwn(imageFormats, type) ? imageFormats[type] : undefined);
+
+/**
+ * An image Parley does not clean: a type it does not decode (HEIC, TIFF and camera raw, JPEG XL,
+ * JPEG 2000, PSD…), whose EXIF, GPS position and XMP would be served as they came. SVG is a
+ * document rather than a photo (and is only ever downloaded).
+ */
+export const isUnstrippedImage = (type: string) => type.startsWith('image/') && type !== 'image/svg+xml' && !isImageType(type);
 
 /** Thumbnails fit in this square (a chat bubble at twice its CSS size), as WebP, first frame only. */
 export const thumbnailSide = limits.thumbnailSide;

@@ -1,8 +1,9 @@
 // The file routes (POST /files, GET /files/:id, GET /files/:id/thumbnail) over a store and a small records interface that decides who may do what.
+import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { RequestHead, Response, Routes, StreamedRequest } from '../transport/http.ts';
 import type { FileStore } from './store.ts';
-import { bodyAllowance, receiveUpload, tooLarge, type StoredFile } from './upload.ts';
+import { bodyAllowance, receiveUpload, tooLarge, type Received, type StoredFile } from './upload.ts';
 import { imageCleaner } from './images.ts';
 import { notFound, serveFile } from './download.ts';
 
@@ -37,6 +38,8 @@ export type FileRouteParts<Uploader> = {
   readonly scratchDir: string;
   /** MAX_UPLOAD_BYTES. */
   readonly maxBytes: number;
+  /** UNSTRIPPED_IMAGES; `refuse` when not given. */
+  readonly unstripped?: Settings['UNSTRIPPED_IMAGES'];
   readonly log: Logger;
 };
 
@@ -47,16 +50,20 @@ export type FileRouteParts<Uploader> = {
  */
 type Upload = StreamedRequest & { readonly gone?: AbortSignal };
 
-/** The JSON a successful upload answers (201), as the issue specifies: no store keys, no thumbnail internals. */
-export function uploadReply(id: string, file: StoredFile) {
-  const { name, size, type, sha256, width, height } = file;
-  return { id, name, size, type, sha256, ...(width === undefined ? {} : { width, height }) };
+/**
+ * The JSON a successful upload answers (201), as the issue specifies: no store keys, no thumbnail
+ * internals; `metadata_kept: true` for an image kept with its metadata (UNSTRIPPED_IMAGES=keep), so
+ * the client can tell its user.
+ */
+export function uploadReply(id: string, received: Pick<Received, 'file' | 'metadataKept'>) {
+  const { name, size, type, sha256, width, height } = received.file;
+  return { id, name, size, type, sha256, ...(width === undefined ? {} : { width, height }), ...(received.metadataKept ? { metadata_kept: true } : {}) };
 }
 
 /** `Uploader.id` names the account whose turn an image is, beside the request's address. */
 export function fileRoutes<Uploader extends { readonly id: number | string }>(parts: FileRouteParts<Uploader>): Routes {
   const { store, records, log } = parts;
-  const receiving = { store, scratchDir: parts.scratchDir, maxBytes: parts.maxBytes, images: imageCleaner() };
+  const receiving = { store, scratchDir: parts.scratchDir, maxBytes: parts.maxBytes, images: imageCleaner(), unstripped: parts.unstripped ?? 'refuse' };
 
   async function upload(request: Upload): Promise<Response> {
     const who = await records.authorizeUpload(request);
@@ -83,7 +90,7 @@ export function fileRoutes<Uploader extends { readonly id: number | string }>(pa
       return recorded.refuse;
     }
     await received.commit();
-    const reply = uploadReply(recorded.id, received.file);
+    const reply = uploadReply(recorded.id, received);
     return { status: 201, body: JSON.stringify(reply), headers: [['Content-Type', 'application/json'], ['Location', `/files/${encodeURIComponent(recorded.id)}`]] };
   }
 

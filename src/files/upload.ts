@@ -7,8 +7,9 @@ import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { Response, StreamedRequest } from '../transport/http.ts';
 import { BodyCut } from '../transport/body.ts';
+import type { Settings } from '../config.ts';
 import type { FileStore, Pending } from './store.ts';
-import { imageFormat, ImageRefused, sampleSize, sniffType, type ImageFormat } from './inspect.ts';
+import { imageFormat, ImageRefused, isUnstrippedImage, sampleSize, sniffType, type ImageFormat } from './inspect.ts';
 import type { ImageCleaner } from './images.ts';
 import type { Turn } from './fair-queue.ts';
 import { displayName } from './headers.ts';
@@ -30,8 +31,11 @@ export type StoredFile = {
   readonly thumbnail?: { readonly key: string; readonly sha256: string; readonly size: number; readonly width: number; readonly height: number };
 };
 
-/** An upload received: its bytes written but not yet readable, until `commit` (or gone with `discard`). */
-export type Received = { readonly file: StoredFile; commit(): Promise<void>; discard(): Promise<void> };
+/**
+ * An upload received: its bytes written but not yet readable, until `commit` (or gone with `discard`).
+ * `metadataKept`: an image Parley could not clean, kept as it came (UNSTRIPPED_IMAGES=keep).
+ */
+export type Received = { readonly file: StoredFile; readonly metadataKept?: true; commit(): Promise<void>; discard(): Promise<void> };
 
 export type Receiving = {
   readonly store: FileStore;
@@ -40,6 +44,8 @@ export type Receiving = {
   /** The largest file accepted, in bytes (MAX_UPLOAD_BYTES). */
   readonly maxBytes: number;
   readonly images: ImageCleaner;
+  /** What becomes of an image Parley cannot clean of its metadata (UNSTRIPPED_IMAGES). */
+  readonly unstripped: Settings['UNSTRIPPED_IMAGES'];
 };
 
 /**
@@ -59,6 +65,11 @@ class Refusal extends Error {
 const refuse = (status: number, body: string): Response => ({ status, body });
 export const tooLarge = (maxBytes: number) => `file too large: the limit is ${maxBytes} bytes`;
 export const howToUpload = 'send multipart/form-data with one part named "file", or the raw bytes to /files?filename=<name>';
+const cleanedTypes = 'a JPEG, PNG, WebP, GIF or AVIF';
+export const notCleaned = (type: string) =>
+  `${type} images are not accepted: Parley cannot remove their metadata (EXIF, GPS position), so they would be shared as they are; send ${cleanedTypes}`;
+export const notDecoded = (type: string) =>
+  `the image does not decode as ${type}, so its metadata (EXIF, GPS position) cannot be removed; save it again as ${cleanedTypes}`;
 
 /** `source`, refused with 413 as soon as more than `max` bytes have come. */
 async function* limited(source: AsyncIterable<Uint8Array>, max: number): AsyncGenerator<Uint8Array> {
@@ -93,24 +104,29 @@ function together(first: Pending, second: Pending | undefined): Pick<Received, '
   };
 }
 
-/** Stores the bytes as they came: a file that is not an image, or an image that did not decode. */
-async function storeAsIs(bytes: AsyncIterable<Uint8Array>, name: string, type: string, store: FileStore): Promise<Received> {
+/** Stores the bytes as they came: an unknown file, or an image that Parley could not clean, kept (UNSTRIPPED_IMAGES=keep) with what it carries. */
+async function storeAsIs(bytes: AsyncIterable<Uint8Array>, name: string, type: string, store: FileStore, metadataKept: boolean): Promise<Received> {
   const pending = await store.put(bytes);
-  return { file: { key: pending.key, name, size: pending.size, type, sha256: pending.sha256 }, ...together(pending, undefined) };
+  const file = { key: pending.key, name, size: pending.size, type, sha256: pending.sha256 };
+  return { file, ...(metadataKept ? { metadataKept } : {}), ...together(pending, undefined) };
 }
 
 /**
  * An image goes through a scratch file: decoded, stripped, thumbnailed in a worker (images.ts), when
- * its turn comes, and only the clean copy is stored. Bytes that do not decode as their type are just a file.
+ * its turn comes, and only the clean copy is stored. Bytes that do not decode as their type are
+ * refused, or kept as an unknown file (UNSTRIPPED_IMAGES).
  */
-async function storeImage(bytes: AsyncIterable<Uint8Array>, name: string, type: string, limits: ImageFormat, receiving: Receiving, turn: Turn): Promise<Received> {
+async function storeImage(bytes: AsyncIterable<Uint8Array>, name: string, type: string, limits: ImageFormat, receiving: Receiving, turn: Turn): Promise<Received | Response> {
   const { store, scratchDir } = receiving;
   const original = join(scratchDir, store.temporaryName('.upload'));
   const cleaned = `${original}.clean`;
   try {
     await pipeline(Readable.from(bytes), createWriteStream(original, { flags: 'wx', mode: 0o600 }));
     const image = await receiving.images.clean(original, cleaned, limits, turn);
-    if (!image) return await storeAsIs(createReadStream(original), name, 'application/octet-stream', store);
+    if (!image) {
+      if (receiving.unstripped === 'refuse') return refuse(400, notDecoded(type));
+      return await storeAsIs(createReadStream(original), name, 'application/octet-stream', store, true);
+    }
     const pending = await store.put(createReadStream(cleaned));
     const thumbnail = await store.put(Readable.from([image.thumbnail.data])).catch(async (error: unknown) => {
       await pending.discard();
@@ -147,7 +163,10 @@ async function ingest(source: AsyncIterable<Uint8Array>, givenName: string, rece
     })();
     const limits = imageFormat(type);
     if (limits) return await storeImage(bytes, name, type, limits, receiving, turn);
-    return await storeAsIs(bytes, name, type, receiving.store);
+    const unstripped = isUnstrippedImage(type);
+    // Refused before a byte more is read, so nothing of it is ever written.
+    if (unstripped && receiving.unstripped === 'refuse') throw new Refusal(refuse(415, notCleaned(type)));
+    return await storeAsIs(bytes, name, type, receiving.store, unstripped);
   } catch (error) {
     await iterator.return(undefined); // stops reading the body
     if (error instanceof Refusal) return error.response;

@@ -59,7 +59,7 @@ export async function startFilesApp(env: Record<string, string> = {}): Promise<F
   const store = openDiskStore(settings.FILES_DIR);
   const uploads: FilesApp['uploads'] = new Map();
   const server = uWS.App();
-  serveHttp(server, { settings, log }, fileRoutes({ store, records: memoryRecords(uploads), scratchDir: temporaryFolder(filesDir), maxBytes: settings.MAX_UPLOAD_BYTES, log }));
+  serveHttp(server, { settings, log }, fileRoutes({ store, records: memoryRecords(uploads), scratchDir: temporaryFolder(filesDir), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, log }));
   const socket = await new Promise<us_listen_socket | false>((resolve) => server.listen('127.0.0.1', 0, resolve));
   if (!socket) throw new Error('the files app could not listen');
   const port = uWS.us_socket_local_port(socket);

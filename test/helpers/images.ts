@@ -1,4 +1,4 @@
-// Real images made for tests: a phone-like JPEG carrying a GPS position, and a PNG whose header claims a huge size.
+// Real images made for tests: a phone-like JPEG carrying a GPS position, a PNG whose header claims a huge size, and PNGs with added chunks.
 import sharp from 'sharp';
 
 /**
@@ -43,6 +43,23 @@ function pngChunk(type: string, data: Buffer): Buffer {
   const crc = Buffer.alloc(4);
   crc.writeUInt32BE(crc32(body));
   return Buffer.concat([length, body, crc]);
+}
+
+/**
+ * `png` made a one-frame animated PNG (acTL and fcTL before its image, as file-type tells an APNG)
+ * with a tEXt chunk (`keyword`, `text`) among them.
+ */
+export function animatedPng(png: Buffer, width: number, height: number, keyword: string, text: string): Buffer {
+  const afterHeader = 8 + 25;
+  const control = Buffer.alloc(8);
+  control.writeUInt32BE(1, 0); // one frame, looping forever
+  const frame = Buffer.alloc(26); // sequence 0, the whole canvas, a tenth of a second
+  frame.writeUInt32BE(width, 4);
+  frame.writeUInt32BE(height, 8);
+  frame.writeUInt16BE(1, 20);
+  frame.writeUInt16BE(10, 22);
+  const textChunk = pngChunk('tEXt', Buffer.from(`${keyword}\0${text}`, 'latin1'));
+  return Buffer.concat([png.subarray(0, afterHeader), pngChunk('acTL', control), pngChunk('fcTL', frame), textChunk, png.subarray(afterHeader)]);
 }
 
 /** `png` with a tEXt chunk (`keyword`, `text`) after its header, and `appended` after its end (as a polyglot carries an archive). */
