@@ -43,12 +43,6 @@ export type FileRouteParts<Uploader> = {
   readonly log: Logger;
 };
 
-/**
- * An upload as the route takes it. `gone`, when the HTTP layer gives it, aborts once the client has
- * gone away: its image then leaves the queue, or its worker is stopped. Without it an image is
- * cleaned to the end for nobody (within its format's limits).
- */
-type Upload = StreamedRequest & { readonly gone?: AbortSignal };
 
 /**
  * The JSON a successful upload answers (201), as the issue specifies: no store keys, no thumbnail
@@ -65,7 +59,7 @@ export function fileRoutes<Uploader extends { readonly id: number | string }>(pa
   const { store, records, log } = parts;
   const receiving = { store, scratchDir: parts.scratchDir, maxBytes: parts.maxBytes, images: imageCleaner(), unstripped: parts.unstripped ?? 'refuse' };
 
-  async function upload(request: Upload): Promise<Response> {
+  async function upload(request: StreamedRequest): Promise<Response> {
     const who = await records.authorizeUpload(request);
     if ('refuse' in who) return who.refuse;
     try {
@@ -75,7 +69,7 @@ export function fileRoutes<Uploader extends { readonly id: number | string }>(pa
     }
   }
 
-  async function receive(request: Upload, uploader: Uploader): Promise<Response> {
+  async function receive(request: StreamedRequest, uploader: Uploader): Promise<Response> {
     const received = await receiveUpload(request, receiving, { account: String(uploader.id), address: request.ip, signal: request.gone });
     if ('status' in received) return received;
     let recorded;

@@ -29,8 +29,8 @@ export type RequestHead = {
 
 /** A request whose body was read as text (at most `bodyLimit` bytes; empty for GET). */
 export type Request = RequestHead & { readonly body: string };
-/** A request whose body arrives as a stream, for a StreamedRoute. */
-export type StreamedRequest = RequestHead & { readonly body: Readable };
+/** A request whose body arrives as a stream, for a StreamedRoute; `gone` aborts once the client has gone away, before or after its body ended. */
+export type StreamedRequest = RequestHead & { readonly body: Readable; readonly gone: AbortSignal };
 
 export type Route = (request: Request) => Response | Promise<Response>;
 /**
@@ -97,11 +97,13 @@ async function runRoute(route: Route, request: Omit<Request, 'body'>, exchange: 
 }
 
 /** A StreamedRoute, with its body as a stream; once it has settled, what it left unread is skipped, not buffered. */
-async function runStreamed(route: StreamedRoute, request: Omit<StreamedRequest, 'body'>, exchange: Exchange, tooLarge: Response): Promise<Response> {
+async function runStreamed(route: StreamedRoute, request: Omit<StreamedRequest, 'body' | 'gone'>, exchange: Exchange, tooLarge: Response): Promise<Response> {
   let cut = false;
   const body = streamBody(exchange, route.bodyLimit, () => (cut = true));
+  const gone = new AbortController();
+  exchange.onAbort(() => gone.abort(new Error('the client went away')));
   try {
-    const response = await route.run({ ...request, body });
+    const response = await route.run({ ...request, body, gone: gone.signal });
     return cut ? tooLarge : response;
   } catch (error) {
     if (error instanceof BodyCut) return tooLarge;
