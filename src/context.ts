@@ -1,7 +1,7 @@
 // What handlers receive: the application's parts (and how they are put together), and for socket events the caller.
 import type { Settings } from './config.ts';
 import type { Logger } from './log.ts';
-import type { Store } from './storage/index.ts';
+import { unitStore, type Store } from './storage/index.ts';
 import { createRegistry, type Registry } from './registry.ts';
 import type { Tokens } from './auth/tokens.ts';
 import type { Passwords } from './auth/passwords.ts';
@@ -15,15 +15,21 @@ import type { Metrics } from './metrics.ts';
 import { immediateOrdering, type Ordering } from './ordering.ts';
 import { aloneSeam, type ClusterSeam } from './cluster/seam.ts';
 import type { Push } from './push/service.ts';
+import type { Membership } from './features/membership.ts';
 
 export type App = {
   readonly settings: Settings;
   readonly log: Logger;
   /** Prometheus metrics, counted where things happen (served on /metrics when METRICS_TOKEN is set). */
   readonly metrics: Metrics;
+  /**
+   * Statements outside any unit of work: committed data only (on SQLite a read-only connection, on
+   * PostgreSQL the pool's other connections). Inside a unit, `job.store` (and a handler's `ctx.store`)
+   * runs on the batch's transaction instead.
+   */
   readonly store: Store;
   /** Group commit: units of work (frames, HTTP writes, background jobs) share a transaction per batch; replies wait for it. */
-  readonly commit: Commit;
+  readonly commit: Commit<Store>;
   readonly registry: Registry;
   /** Delivered and read points, gathered and pushed as receipts. */
   readonly receipts: Receipts;
@@ -45,22 +51,25 @@ export type App = {
   now(): number;
 };
 
-/** The app inside a unit of work: what it registers with `job.after` runs once its batch is committed. */
-export type InJob = App & { readonly job: Job };
+/** The app inside a unit of work: its store is the unit's, and what it registers with `job.after` runs once its batch is committed. */
+export type InJob = App & { readonly job: Job<Store> };
 
 /** A socket's own context: the app and the caller. */
 export type SocketCtx = App & { readonly caller: Connection };
 
-/** What a handler receives: the socket's context, inside the unit of work its frame runs as. */
-export type Ctx = SocketCtx & { readonly job: Job };
+/**
+ * What a handler receives: the socket's context, inside the unit of work its frame runs as; and when
+ * its event has the membership guard, the caller's membership the guard found.
+ */
+export type Ctx = SocketCtx & { readonly job: Job<Store>; membership?: Membership };
 
 /**
- * `base` (an App or a socket's context) inside a unit of work. A copy, not `Object.create(base)`: with
- * every socket's context as a prototype, each unit would have a shape of its own and every property
- * read in a handler would go megamorphic.
+ * `base` (an App or a socket's context) inside a unit of work, its store the unit's. A copy, not
+ * `Object.create(base)`: with every socket's context as a prototype, each unit would have a shape of
+ * its own and every property read in a handler would go megamorphic.
  */
-export function inJob<T extends object>(base: T, job: Job): T & { readonly job: Job } {
-  return { ...base, job };
+export function inJob<T extends { readonly store: Store }>(base: T, job: Job<Store>): T & { readonly job: Job<Store>; membership?: Membership } {
+  return { ...base, job, store: job.store, membership: undefined };
 }
 
 /**
@@ -80,7 +89,8 @@ export function assembleApp(
 ): App {
   const { publish, subscribers, ordering = immediateOrdering, cluster: seamFor = aloneSeam, guard = createPasswordGuard(edges.settings), ...rest } = edges;
   const { store, log, now, metrics } = rest;
-  const commit = createCommit(store.driver, log, metrics);
+  const units = unitStore(store.driver);
+  const commit = createCommit(store.driver, log, metrics, { store: units, append: units.events.append, numbered: ordering.logged, undone: ordering.undone });
   const registry = createRegistry(publish, subscribers, metrics);
   metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
   const cluster = seamFor(registry);

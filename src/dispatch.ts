@@ -11,7 +11,8 @@ import { deliver, eachView, logEvent, readersOf } from './fanout.ts';
 import { personal } from './features/message-view.ts';
 import { unknownType } from './metrics.ts';
 import { inJob, type Ctx, type SocketCtx } from './context.ts';
-import type { Job } from './storage/engine/commit.ts';
+import type { Job, Kind, Outcome } from './storage/engine/commit.ts';
+import type { Store } from './storage/index.ts';
 
 type Entry = {
   readonly handler: AnyHandler;
@@ -20,7 +21,12 @@ type Entry = {
   readonly guardSchema: v.GenericSchema | undefined;
   /** Events it counts as against the rate limit. */
   readonly cost: number;
+  /** Handlers that take many events at once: the group of units they run as. */
+  readonly group?: Kind<Submitted, undefined, Store>;
 };
+
+/** A frame on its way to a group of units. */
+type Submitted = { readonly socket: SocketCtx; readonly frame: unknown; readonly ref: Ref | undefined; readonly startedAt: number };
 
 const parseConfig = { abortEarly: true } as const;
 
@@ -30,7 +36,8 @@ const table = new Map<string, Entry>(
     const handler: AnyHandler & { schema: v.GenericSchema } = handlers[type];
     const spec: EventSpec = events[type];
     const guardSchema = spec.guard && v.pick(handler.schema as v.ObjectSchema<v.ObjectEntries, undefined>, spec.guard.fields as [string]);
-    return [type, { handler, schema: handler.schema, guardSchema, cost: spec.cost ?? 1 }];
+    const entry: Entry = { handler, schema: handler.schema, guardSchema, cost: spec.cost ?? 1 };
+    return [type, handler.many ? { ...entry, group: groupOf(type, entry, handler.many) } : entry];
   }),
 );
 
@@ -133,16 +140,54 @@ export function dispatch(ctx: SocketCtx, text: string): void {
   );
 }
 
-/** The frame's fields, as its handler takes them: the guard's first (they may refuse before the rest is looked at), then the whole schema. */
-async function validate(ctx: Ctx, entry: Entry, frame: unknown): Promise<unknown> {
+/**
+ * The frame's fields, as its handler takes them: the guard's first (they may refuse before the rest is
+ * looked at), then the whole schema. What the guard found (the caller's membership) goes on in `ctx`.
+ * `many`: the handler does what the guard would for frames that are valid (it reads memberships for
+ * many at once); the guard still runs for an invalid one, whose refusal comes first.
+ */
+async function validate(ctx: Ctx, entry: Entry, frame: unknown, many = false): Promise<unknown> {
+  let guarded: unknown;
   if (entry.guardSchema) {
-    const guarded = v.safeParse(entry.guardSchema, frame, parseConfig);
-    if (!guarded.success) throw new ParleyError('bad_request', guarded.issues[0].message);
-    await entry.handler.guard?.(ctx, guarded.output);
+    const fields = v.safeParse(entry.guardSchema, frame, parseConfig);
+    if (!fields.success) throw new ParleyError('bad_request', fields.issues[0].message);
+    guarded = fields.output;
   }
   const parsed = v.safeParse(entry.schema, frame, parseConfig);
+  if (guarded !== undefined && entry.handler.guard && (!many || !parsed.success)) ctx.membership = await entry.handler.guard(ctx, guarded);
   if (!parsed.success) throw new ParleyError('bad_request', parsed.issues[0].message);
   return parsed.output;
+}
+
+/** The group of units that runs the frames of a handler that takes many at once. */
+function groupOf(type: string, entry: Entry, many: NonNullable<AnyHandler['many']>): Kind<Submitted, undefined, Store> {
+  return {
+    name: type,
+    async run(items) {
+      const outcomes: Outcome<undefined>[] = new Array(items.length);
+      const valid: { i: number; ctx: Ctx; input: unknown }[] = [];
+      for (const [i, { input: { socket, frame }, job }] of items.entries()) {
+        const ctx = inJob(socket, job);
+        try {
+          valid.push({ i, ctx, input: await validate(ctx, entry, frame, true) });
+        } catch (error) {
+          outcomes[i] = { error };
+        }
+      }
+      const ran = valid.length ? await many(valid.map(({ ctx, input }) => ({ ctx, input }))) : [];
+      for (const [j, { i, ctx }] of valid.entries()) {
+        const outcome = ran[j]!;
+        if ('error' in outcome) {
+          outcomes[i] = outcome;
+          continue;
+        }
+        const { ref, startedAt } = items[i]!.input;
+        await succeeded(ctx, type, ref, startedAt, outcome.value);
+        outcomes[i] = { value: undefined };
+      }
+      return outcomes;
+    },
+  };
 }
 
 /**
@@ -150,7 +195,11 @@ async function validate(ctx: Ctx, entry: Entry, frame: unknown): Promise<unknown
  * event together), and sends its reply and pushes once the batch is committed, in frame order.
  */
 function submit(socket: SocketCtx, entry: Entry, type: string, ref: Ref | undefined, startedAt: number, given: { frame: unknown } | { input: unknown; prepared: unknown }): void {
-  const work = async (job: Job) => {
+  const refuse = (error: unknown, job: Job<Store>) => job.after(() => socket.caller.send(failed(socket, type, error, ref)));
+  // Answered by the unit's own failure handler or effect.
+  const answered = () => {};
+  if (entry.group && 'frame' in given) return void socket.commit.together(entry.group, { socket, frame: given.frame, ref, startedAt }, refuse).catch(answered);
+  const work = async (job: Job<Store>) => {
     const ctx = inJob(socket, job);
     const input = 'frame' in given ? await validate(ctx, entry, given.frame) : given.input;
     let ran: unknown;
@@ -161,23 +210,26 @@ function submit(socket: SocketCtx, entry: Entry, type: string, ref: Ref | undefi
       if (!(error instanceof ParleyError && error.keepWrites)) throw error;
       return job.after(() => socket.caller.send(failed(socket, type, error, ref)));
     }
-    const { data, audience } = opened(ran);
-    const logged = audience && (await logEvent(ctx, type, data, audience));
-    const readers = audience && 'conversation' in audience && personal.has(type) ? await readersOf(ctx, audience) : undefined;
-    job.after((committed, failure) => {
-      if (!committed) return socket.caller.send(failed(socket, type, failure, ref));
-      socket.metrics.event(type, 'ok', startedAt);
-      if (!audience || !logged) return socket.caller.send(withRef(successText(type, data), ref));
-      socket.ordering.committed(logged.seq, () => {
-        if (readers) return pushPersonal(socket, type, data, readers, logged.seq, ref);
-        const text = eventText(type, logged.dataText, logged.seq);
-        deliver(socket, audience, text, logged.only, socket.caller);
-        socket.caller.send(withRef(text, ref));
-      });
-    });
+    await succeeded(ctx, type, ref, startedAt, ran);
   };
-  socket.commit.run(work, (error, job) => job.after(() => socket.caller.send(failed(socket, type, error, ref)))).catch(() => {
-    // Answered by the unit's own failure handler or effect.
+  socket.commit.run(work, refuse).catch(answered);
+}
+
+/** A handler's success, in its unit of work: its event logged when others are told, and once committed the reply and the pushes. */
+async function succeeded(ctx: Ctx, type: string, ref: Ref | undefined, startedAt: number, ran: unknown): Promise<void> {
+  const { data, audience } = opened(ran);
+  const logged = audience && (await logEvent(ctx, type, data, audience));
+  const readers = audience && 'conversation' in audience && personal.has(type) ? await readersOf(ctx, audience) : undefined;
+  ctx.job.after((committed, failure) => {
+    if (!committed) return ctx.caller.send(failed(ctx, type, failure, ref));
+    ctx.metrics.event(type, 'ok', startedAt);
+    if (!audience || !logged) return ctx.caller.send(withRef(successText(type, data), ref));
+    ctx.ordering.committed(logged.seq, () => {
+      if (readers) return pushPersonal(ctx, type, data, readers, logged.seq, ref);
+      const text = eventText(type, logged.dataText, logged.seq);
+      deliver(ctx, audience, text, logged.only, ctx.caller);
+      ctx.caller.send(withRef(text, ref));
+    });
   });
 }
 

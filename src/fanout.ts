@@ -4,18 +4,22 @@
 import { conversationTopic } from './registry.ts';
 import { personal, personalise } from './features/message-view.ts';
 import type { FollowedEvent } from './storage/postgres/followed.ts';
+import { placeholder } from './storage/engine/journal.ts';
 import type { Audience } from './features/handler.ts';
 import { eventText } from './envelope.ts';
 import type { App, InJob } from './context.ts';
 import type { Connection } from './transport/connection.ts';
 
-/** A logged event: its seq, its data serialised once, and when some members may not see it, who may. */
+/**
+ * A logged event: its seq (0 until its batch numbers it, just before the COMMIT), its data serialised
+ * once, and when some members may not see it, who may.
+ */
 export type Logged = { seq: number; dataText: string; only?: readonly number[] };
 
-/** Members of the audience's conversation not to be shown an event: those who blocked its actor. */
+/** Members of the audience's conversation not to be shown an event: those who blocked its actor (known already, or asked). */
 async function hiddenFrom(app: Pick<App, 'store'>, audience: Audience): Promise<ReadonlySet<number>> {
   if (!('conversation' in audience) || audience.actor === undefined) return noOne;
-  const blockers = await app.store.contacts.blockersIn(audience.conversation, audience.actor);
+  const blockers = audience.blockers ?? (await app.store.contacts.blockersIn(audience.conversation, audience.actor));
   return blockers.length ? new Set(blockers) : noOne;
 }
 const noOne: ReadonlySet<number> = new Set();
@@ -26,32 +30,28 @@ export async function readersOf(app: Pick<App, 'store'>, audience: Audience & { 
   return (await app.store.conversations.members(audience.conversation)).filter(({ id }) => !hidden.has(id));
 }
 
-/** Appends an event for its audience (inside the unit of work): its seq, its data serialised once, and who may see it. */
-export async function logEvent(app: Pick<App, 'store' | 'now' | 'ordering'>, type: string, data: unknown, audience: Audience): Promise<Logged> {
+/**
+ * Logs an event for its audience (inside the unit of work): it is numbered and appended at the batch's
+ * end; what is returned carries its seq from then on, its data serialised once, and who may see it.
+ */
+export async function logEvent(app: Pick<InJob, 'store' | 'now' | 'job'>, type: string, data: unknown, audience: Audience): Promise<Logged> {
   const dataText = JSON.stringify(data);
-  const now = app.now();
+  const logged: Logged = { seq: 0, dataText };
+  const event = { type, dataText, createdAt: app.now(), logged };
   if (!('conversation' in audience)) {
-    const seq = await app.store.events.forUsers([...audience.users], type, dataText, now);
-    app.ordering.logged(seq);
-    return { seq, dataText };
+    app.job.log({ ...event, conversationId: null, users: [...audience.users], messageId: null, actorId: null, joined: [], left: [] });
+    return logged;
   }
   const { conversation, joined = [], left = [], message = null, actor = null } = audience;
-  // Who blocked the actor does not depend on the insert: asked beside it (on PostgreSQL the two share a
-  // round trip), unless members join or leave with this event.
-  const changing = joined.length > 0 || left.length > 0;
-  const [seq, blockers] = await Promise.all([
-    app.store.events.forConversation(conversation, type, dataText, now, message, actor),
-    changing ? undefined : hiddenFrom(app, audience),
-  ]);
-  app.ordering.logged(seq);
+  const key = app.job.log({ ...event, conversationId: conversation, users: [], messageId: message, actorId: actor, joined, left });
   // Members who join see the conversation's events from this one on; those who leave, up to this one.
-  for (const userId of joined) await app.store.members.openPeriod(conversation, userId, seq);
-  for (const userId of left) await app.store.members.closePeriod(conversation, userId, seq);
-  const hidden = blockers ?? (await hiddenFrom(app, audience));
-  if (hidden.size === 0) return { seq, dataText };
+  for (const userId of joined) await app.store.members.openPeriod(conversation, userId, placeholder(key));
+  for (const userId of left) await app.store.members.closePeriod(conversation, userId, placeholder(key));
+  const hidden = await hiddenFrom(app, audience);
+  if (hidden.size === 0) return logged;
   // Someone blocked the actor: the event goes member by member, not to the conversation's topic.
-  const only = (await app.store.conversations.members(conversation)).flatMap(({ id }) => (hidden.has(id) ? [] : [id]));
-  return { seq, dataText, only };
+  logged.only = (await app.store.conversations.members(conversation)).flatMap(({ id }) => (hidden.has(id) ? [] : [id]));
+  return logged;
 }
 
 /** Sends a logged event's envelope to its audience's sockets but `skip` (after the commit). */
@@ -67,8 +67,7 @@ export function deliver(app: Pick<App, 'registry'>, audience: Audience, text: st
 /** An event besides a request's reply: logged in the unit of work, delivered once it is committed. */
 export async function logAndDeliver(app: Pick<InJob, 'store' | 'now' | 'registry' | 'job' | 'ordering'>, type: string, data: unknown, audience: Audience, skip?: Connection): Promise<void> {
   const logged = await logEvent(app, type, data, audience);
-  const text = eventText(type, logged.dataText, logged.seq);
-  app.job.after((committed) => committed && app.ordering.committed(logged.seq, () => deliver(app, audience, text, logged.only, skip)));
+  app.job.after((committed) => committed && app.ordering.committed(logged.seq, () => deliver(app, audience, eventText(type, logged.dataText, logged.seq), logged.only, skip)));
 }
 
 /** Calls `send` once per reader online here with the event as that reader sees it, serialised once per distinct view. */
@@ -83,12 +82,17 @@ export function eachView(app: Pick<App, 'registry'>, type: string, data: unknown
   }
 }
 
-/** Delivers an event another node committed to this node's sockets of those who may see it, as `sync` would find them. */
+/**
+ * Delivers an event another node committed to this node's sockets of those who may see it, as `sync`
+ * would find them: as this node delivers its own, through the conversation's topic (serialised once,
+ * written by uWebSockets.js) unless some members may not see it or each reader sees it their own way.
+ */
 export function deliverFollowed(app: Pick<App, 'registry'>, event: FollowedEvent): void {
   const { seq, type, data, conversation, readers, joined, left } = event;
   const topic = conversation === null ? undefined : conversationTopic(conversation);
   if (topic) app.registry.subscribe(joined, topic);
-  if (personal.has(type)) eachView(app, type, JSON.parse(data), readers, seq, (readerId, text) => app.registry.push([readerId], text));
+  if (readers === null) app.registry.publish(topic!, eventText(type, data, seq));
+  else if (personal.has(type)) eachView(app, type, JSON.parse(data), readers, seq, (readerId, text) => app.registry.push([readerId], text));
   else app.registry.push(readers.map((reader) => reader.id), eventText(type, data, seq));
   if (topic) app.registry.unsubscribe(left, topic);
 }

@@ -4,8 +4,10 @@
 import type { Logger } from './log.ts';
 
 export type Ordering = {
-  /** In the unit of work that logged `seq`: the event is this node's, delivered by `committed`, never as another node's. */
+  /** Once this node's batch numbered an event `seq` (before its COMMIT): it is this node's, delivered by `committed`, never as another node's… */
   logged(seq: number): void;
+  /** …unless that COMMIT failed: then `seq` may be another node's after all. */
+  undone(seq: number): void;
   /** Once `seq` is committed: runs `deliver` when every lower seq has been delivered here. */
   committed(seq: number, deliver: () => void): void;
 };
@@ -13,6 +15,7 @@ export type Ordering = {
 /** A node alone: nothing to wait for. */
 export const immediateOrdering: Ordering = {
   logged() {},
+  undone() {},
   committed: (_seq, deliver) => deliver(),
 };
 
@@ -58,6 +61,7 @@ export function createSequencer(log: Logger): Sequencer {
 
   return {
     logged: (seq) => void ours.add(seq),
+    undone: (seq) => void ours.delete(seq),
     committed(seq, deliver) {
       ours.delete(seq);
       if (seq <= through) {

@@ -28,7 +28,7 @@ export function everyPeriod(app: Pick<App, 'commit' | 'store' | 'log'>, job: str
     if (running) return;
     running = true;
     try {
-      const period = await app.commit.run(() => app.store.rounds.claim(job, everyMs, atStart));
+      const period = await app.commit.run(({ store }) => store.rounds.claim(job, everyMs, atStart));
       if (period === undefined) return;
       app.log.debug('periodic round', { job, period, ...(atStart ? { at_start: true } : {}) });
       await round();

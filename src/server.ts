@@ -107,7 +107,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   // Code mails and wrong codes are counted over the last hour: a day of them is plenty.
   // Shared data: one node of a cluster prunes an hour (src/periodic.ts).
   const pruning = everyPeriod(app, 'prune', 3_600_000, async () => {
-    const through = await app.commit.run(async () => {
+    const through = await app.commit.run(async ({ store }) => {
       await store.codes.prune(app.now() - 86_400);
       await store.devices.pruneEnded(app.now());
       return store.events.pruneBefore(app.now() - settings.EVENT_LOG_DAYS * 86_400);
@@ -118,7 +118,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const fileSweep = startFileSweep(app, files);
   // New messages enter SQLite's search index a second's worth at a time (a search catches up first).
   // PostgreSQL keeps its index in the message row, with nothing to run: a cluster has no such round.
-  const indexTimer = store.driver.engine === 'sqlite' ? setInterval(() => app.commit.run(() => store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000) : undefined;
+  const indexTimer = store.driver.engine === 'sqlite' ? setInterval(() => app.commit.run((job) => job.store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000) : undefined;
   indexTimer?.unref();
   const tooSlow = closeCodes.too_slow.reason.replace('{limit}', String(settings.MAX_BACKPRESSURE));
   // This node's own sockets, like the expiry sweep.

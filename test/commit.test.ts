@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStore, openDatabase, sqliteDriver, type Store } from '../src/storage/index.ts';
+import { createStore, openDatabase, sqliteDriver, unitStore, type Store } from '../src/storage/index.ts';
+import type { Sql } from '../src/storage/engine/sql.ts';
 import { migratePostgres, postgresDriver, postgresPool } from '../src/storage/engine/postgres.ts';
 import { createCommit } from '../src/storage/engine/commit.ts';
 import { createLogger } from '../src/log.ts';
@@ -35,24 +36,25 @@ async function engineStore(t: TestContext): Promise<Store> {
 /** A commit whose batches are recorded: how many units each committed. */
 function recordedCommit(store: Store) {
   const batches: number[] = [];
-  const commit = createCommit(store.driver, log, { committed: (units) => void batches.push(units), commitFailed: () => {} });
+  const units = unitStore(store.driver);
+  const commit = createCommit(store.driver, log, { committed: (count) => void batches.push(count), commitFailed: () => {} }, { store: units, append: units.events.append });
   return { commit, batches };
 }
 
 const user = (store: Store, username: string) => store.users.insert({ username, fullname: username, passwordHash: 'x', now: 1 });
 /** A statement the database itself refuses (a NOT NULL constraint), on either engine. */
-const refused = (store: Store) => store.driver.prepare('INSERT INTO users (username, fullname, password_hash, created_at, last_online) VALUES (NULL, $1, $2, 1, 1)').run('x', 'x');
+const refused = (sql: Sql) => sql.prepare('INSERT INTO users (username, fullname, password_hash, created_at, last_online) VALUES (NULL, $1, $2, 1, 1)').run('x', 'x');
 
 test('a unit whose statement fails in the middle of a batch undoes only itself; the units before and after it commit', async (t) => {
   const store = await engineStore(t);
   const { commit, batches } = recordedCommit(store);
   // Queued in one turn: one batch.
-  const before = commit.run(() => user(store, 'before'));
-  const failing = commit.run(async () => {
-    await user(store, 'undone');
-    await refused(store);
+  const before = commit.run((job) => user(job.store, 'before'));
+  const failing = commit.run(async (job) => {
+    await user(job.store, 'undone');
+    await refused(store.driver.batch);
   });
-  const after = commit.run(() => user(store, 'after'));
+  const after = commit.run((job) => user(job.store, 'after'));
   await assert.rejects(failing, /null/i);
   assert.ok(await before);
   assert.ok(await after);
@@ -65,8 +67,8 @@ test('a unit whose statement fails in the middle of a batch undoes only itself; 
 test('statements a unit sends together (one round trip on PostgreSQL) fail and are undone together', async (t) => {
   const store = await engineStore(t);
   const { commit } = recordedCommit(store);
-  const first = commit.run(() => Promise.all([user(store, 'alongside'), refused(store)]));
-  const next = commit.run(async () => Promise.all([user(store, 'next one'), store.users.byUsername('alongside')]));
+  const first = commit.run((job) => Promise.all([user(job.store, 'alongside'), refused(store.driver.batch)]));
+  const next = commit.run(async (job) => Promise.all([user(job.store, 'next one'), job.store.users.byUsername('alongside')]));
   await assert.rejects(first, /null/i);
   const [id, seen] = await next;
   assert.ok(id);
@@ -79,8 +81,8 @@ test('many units queued at once, every other one failing: exactly the good ones 
   const store = await engineStore(t);
   const { commit, batches } = recordedCommit(store);
   const runs = Array.from({ length: 150 }, (_, i) =>
-    commit.run(async () => {
-      await user(store, `u${i}`);
+    commit.run(async (job) => {
+      await user(job.store, `u${i}`);
       if (i % 2 === 1) throw new Error(`unit ${i} refuses`);
     }));
   const settled = await Promise.allSettled(runs);
@@ -92,7 +94,10 @@ test('many units queued at once, every other one failing: exactly the good ones 
   }
 });
 
-test('a batch that waited for another server\'s batch (a cluster\'s nodes take turns on the seq row) takes every unit queued meanwhile, not one', { skip: testEngine() === 'postgres' ? false : 'two servers on one database: runs in the PostgreSQL pass' }, async (t) => {
+/** An event addressed to nobody: what matters here is its seq. */
+const event = (type: string) => ({ conversationId: null, users: [], type, dataText: '{}', createdAt: 1, messageId: null, actorId: null, joined: [], left: [], logged: { seq: 0 } });
+
+test('a batch on one server does not wait for another server\'s open batch: each numbers its events at its end, in commit order', { skip: testEngine() === 'postgres' ? false : 'two servers on one database: runs in the PostgreSQL pass' }, async (t) => {
   const url = await testDatabase(t);
   const storeOf = () => {
     const pool = postgresPool({ url, pool: 2, log });
@@ -102,19 +107,58 @@ test('a batch that waited for another server\'s batch (a cluster\'s nodes take t
   };
   const [one, two] = [storeOf(), storeOf()];
   await migratePostgres(one.pool, log);
-  const [first, second] = [one.store, two.store];
-  const a = recordedCommit(first);
-  const b = recordedCommit(second);
-  // The first server's batch holds the counter row for 300 ms...
-  const holding = a.commit.run(() => first.driver.prepare('SELECT pg_sleep(0.3)').run());
+  const before = await one.store.events.latest();
+  const [a, b] = [recordedCommit(one.store), recordedCommit(two.store)];
+  const slow = event('slow');
+  const quick = event('quick');
+  const finished: string[] = [];
+  // The first server's batch logs an event and writes, then stays open for 300 ms...
+  const holding = a.commit.run(async (job) => {
+    job.log(slow);
+    await user(job.store, 'slow');
+    await job.store.driver.batch.prepare('SELECT pg_sleep(0.3)').run();
+  }).then(() => finished.push('slow'));
   await new Promise((resolve) => setTimeout(resolve, 100));
-  // ...while five units queue up on the second, whose transaction waits for that row.
-  const queued = Array.from({ length: 5 }, (_, i) => b.commit.run(() => user(second, `waited${i}`)));
+  // ...while the second server's batch logs one and commits: it takes no turn behind the first.
+  await b.commit.run(async (job) => {
+    job.log(quick);
+    await user(job.store, 'quick');
+  }).then(() => finished.push('quick'));
   await holding;
-  await Promise.all(queued);
-  // Without the fix the wait used up the batch's 20 ms of filling, and it committed one unit: [1, 4].
-  // With it the batch that waited takes them all (at least the first three, however slow a busy machine is).
-  assert.equal(b.batches.reduce((sum, units) => sum + units, 0), 5);
-  assert.ok(b.batches[0]! >= 3, `the batch that waited took the units queued meanwhile (batches: ${b.batches.join(', ')})`);
-  assert.equal((await second.users.byUsername('waited4'))?.username, 'waited4');
+  assert.deepEqual(finished, ['quick', 'slow'], 'the second batch committed while the first was still open');
+  assert.deepEqual([quick.logged.seq, slow.logged.seq], [before + 1, before + 2], 'numbered in the order they committed, with no gap');
+  assert.deepEqual((await one.store.events.after(0, before, 10)).map((row) => row.seq), [], 'events addressed to nobody are seen by nobody');
+  assert.equal(await one.store.events.latest(), before + 2);
+});
+
+test('a batch whose COMMIT fails after its events were numbered leaves no gap: the next batch takes the same seqs', async (t) => {
+  const store = await engineStore(t);
+  // A deferred foreign key is checked at the COMMIT: a row that breaks it makes the COMMIT itself fail, after the numbering.
+  await store.driver.prepare('CREATE TABLE doomed (user_id bigint REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED)').run();
+  const undone: number[] = [];
+  const units = unitStore(store.driver);
+  const commit = createCommit(store.driver, log, { committed: () => {}, commitFailed: () => {} }, { store: units, append: units.events.append, undone: (seq) => void undone.push(seq) });
+  const before = await store.events.latest();
+  const lost = [event('lost 1'), event('lost 2')];
+  let seqsAtNumbering: number[] = [];
+  const effects: boolean[] = [];
+  const failing = commit.run(async (job) => {
+    for (const one of lost) job.log(one);
+    job.after((committed) => {
+      effects.push(committed);
+      seqsAtNumbering = lost.map((one) => one.logged.seq);
+    });
+    await user(job.store, 'lost');
+  });
+  const breaking = commit.run((job) => job.store.driver.batch.prepare('INSERT INTO doomed (user_id) VALUES ($1)').run(999_999));
+  await assert.rejects(failing, /foreign key/i);
+  await assert.rejects(breaking, /foreign key/i);
+  assert.deepEqual(effects, [false], 'its effects ran as failed');
+  assert.deepEqual(seqsAtNumbering, [0, 0], 'its events carry no seq');
+  assert.deepEqual(undone.sort(), [before + 1, before + 2], 'the seqs it had numbered were given back');
+  assert.equal(await store.users.byUsername('lost'), undefined, 'nothing of the batch was committed');
+  assert.equal(await store.events.latest(), before, 'the counter is where it was');
+  const next = event('next');
+  await commit.run((job) => void job.log(next));
+  assert.equal(next.logged.seq, before + 1, 'the next event takes the first seq the failed batch had numbered');
 });

@@ -67,7 +67,7 @@ export function authRoutes(app: App): Routes {
     const passwordHash = await hashOrBusy(password, request.ip);
     if (typeof passwordHash !== 'string') return passwordHash;
     // Checked again by the insert: another registration may have taken the name while hashing.
-    const id = await app.commit.run(() => app.store.users.insert({ username, fullname, passwordHash, now: app.now() }));
+    const id = await app.commit.run(({ store }) => store.users.insert({ username, fullname, passwordHash, now: app.now() }));
     if (id === null) return text(409, 'username already exists');
     app.log.info('user registered', { user: username, ip: request.ip });
     return text(201, 'registered');
@@ -106,7 +106,7 @@ export function authRoutes(app: App): Routes {
       return text(403, 'account suspended');
     }
     const issued = app.tokens.issue(user, app.now(), { userAgent: request.userAgent, ip: request.ip });
-    await app.commit.run(() => app.store.sessions.create(issued.session));
+    await app.commit.run(({ store }) => store.sessions.create(issued.session));
     const [token, refresh] = [await issued.token(), issued.refresh];
     app.log.info('logged in', { user: user.username, ip: request.ip });
     app.metrics.login('ok');
@@ -125,9 +125,9 @@ export function authRoutes(app: App): Routes {
       const user = await app.store.users.byId(session.user_id);
       if (!user || user.account_status === 'suspended') return { status: 401, body: 'invalid refresh-token', headers: clear };
       const next = randomBytes(32).toString('base64url');
-      const rotated = await app.commit.run(async () => {
-        if (!(await app.store.sessions.rotate(session.id, hash, hashRefresh(next), now))) return false;
-        await app.store.sessions.touch(session.id, now);
+      const rotated = await app.commit.run(async ({ store }) => {
+        if (!(await store.sessions.rotate(session.id, hash, hashRefresh(next), now))) return false;
+        await store.sessions.touch(session.id, now);
         return true;
       });
       if (rotated) {
@@ -185,13 +185,13 @@ export function authRoutes(app: App): Routes {
     if (wait > 0) return tooMany(wait, 'too many reset requests from this address');
     const user = await app.store.users.byUsername(username);
     // A wrong code's spent try is committed like any write.
-    const sentTo = user && (await app.commit.run(() => useCode(app, user.id, 'reset', code)));
+    const sentTo = user && (await app.commit.run((job) => useCode(inJob(app, job), user.id, 'reset', code)));
     if (!user || sentTo === undefined) return text(400, 'invalid or expired code');
     const passwordHash = await hashOrBusy(password, request.ip);
     if (typeof passwordHash !== 'string') return passwordHash;
     await app.commit.run(async (job) => {
-      await app.store.users.setPassword(user.id, passwordHash);
-      await endSessions(inJob(app, job), await app.store.sessions.liveIds(user.id, app.now()), 'password_changed');
+      await job.store.users.setPassword(user.id, passwordHash);
+      await endSessions(inJob(app, job), await job.store.sessions.liveIds(user.id, app.now()), 'password_changed');
     });
     app.log.info('password reset', { user: user.username, ip: request.ip });
     return text(200, 'password reset: log in with the new password');

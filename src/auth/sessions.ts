@@ -37,7 +37,7 @@ export async function closeEndedSessions(app: Pick<App, 'registry' | 'store' | '
   // event counter every node's commits wait for) a few milliseconds, not as long as all of them would.
   for (let start = 0; start < ids.length; start += auditChunk) {
     await app.commit.run(async (job) => {
-      const ended = await app.store.sessions.ended(ids.slice(start, start + auditChunk));
+      const ended = await job.store.sessions.ended(ids.slice(start, start + auditChunk));
       job.after((committed) => {
         if (!committed) return;
         for (const [sessionId, why] of ended) {

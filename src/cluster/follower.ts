@@ -7,6 +7,7 @@ import type { Commit } from '../storage/engine/commit.ts';
 import type { Sequencer } from '../ordering.ts';
 import { followEvents, type FollowedEvent } from '../storage/postgres/followed.ts';
 import { postgresPool } from '../storage/engine/postgres.ts';
+import { personal } from '../features/message-view.ts';
 
 /** Events read at once; more are read straight after. */
 const page = 1000;
@@ -73,7 +74,7 @@ export async function startFollower(options: FollowerOptions) {
     });
   }
 
-  const followed = await followEvents(pool, nodeId, log, wake);
+  const followed = await followEvents(pool, nodeId, log, wake, [...personal]);
   let notifying = false;
   sequencer.hooks({
     behind: wake,

@@ -1,6 +1,8 @@
 // The shape of an event handler: its schema from protocol/, an optional guard, the run, and who else hears of it.
 import type { EventReply, EventRequest, EventType, events } from '../../protocol/index.ts';
 import type { Ctx, SocketCtx } from '../context.ts';
+import type { Outcome } from '../storage/engine/commit.ts';
+import type { Membership } from './membership.ts';
 
 type Spec<T extends EventType> = (typeof events)[T];
 
@@ -13,11 +15,15 @@ type GuardInput<T extends EventType> = Spec<T> extends { guard: { fields: readon
  * For a conversation, `joined` start seeing its events with this one and `left` stop after it (their
  * sockets are subscribed before it is pushed and unsubscribed after); `message` names the message
  * the event is about, so that deleting or editing it can scrub the log; `actor` is the person whose
- * doing it is (a sender, a reactor): members who blocked them are not shown it.
+ * doing it is (a sender, a reactor): members who blocked them are not shown it (`blockers`, when the
+ * handler knows them already).
  */
 export type Audience =
   | { readonly users: Iterable<number> }
-  | { readonly conversation: number; readonly joined?: readonly number[]; readonly left?: readonly number[]; readonly message?: number; readonly actor?: number };
+  | {
+    readonly conversation: number; readonly joined?: readonly number[]; readonly left?: readonly number[]; readonly message?: number; readonly actor?: number;
+    readonly blockers?: readonly number[];
+  };
 
 const audienceKey = Symbol('audience');
 
@@ -51,15 +57,31 @@ export type Handler<T extends EventType> = {
   prepare?(ctx: SocketCtx, input: EventRequest<T>): Promise<unknown>;
   /** Runs as one unit of work in the batch's transaction (a savepoint): all or nothing. */
   run(ctx: Ctx, input: EventRequest<T>, prepared?: unknown): Promise<EventReply<T> | Told<EventReply<T>>>;
+  /**
+   * Runs many events of this type at once, as `run` would one by one: those queued one after another
+   * in a batch, as one group of units (one savepoint) whose statements serve them all. One outcome each,
+   * in order; an error fails only its own. The guard is left to it: it checks what the guard would.
+   */
+  many?(items: readonly { readonly ctx: Ctx; readonly input: EventRequest<T> }[]): Promise<Outcome<EventReply<T> | Told<EventReply<T>>>[]>;
 } & (Spec<T> extends { guard: object }
-  ? { guard(ctx: Ctx, input: GuardInput<T>): Promise<unknown> }
+  ? { guard(ctx: Ctx, input: GuardInput<T>): Promise<Membership> }
   : { guard?: never });
 
 export type Handlers = { [T in EventType]: Handler<T> };
+
+/** The `run` of a handler that takes many events at once: its one event through `many`. */
+export function alone<I, O>(many: (items: readonly { readonly ctx: Ctx; readonly input: I }[]) => Promise<Outcome<O>[]>): (ctx: Ctx, input: I) => Promise<O> {
+  return async (ctx, input) => {
+    const [outcome] = await many([{ ctx, input }]);
+    if ('error' in outcome!) throw outcome.error;
+    return outcome!.value;
+  };
+}
 
 /** A handler with its types erased, as dispatch holds it after validation has done the typing. */
 export type AnyHandler = {
   prepare?(ctx: SocketCtx, input: unknown): Promise<unknown>;
   run(ctx: Ctx, input: unknown, prepared: unknown): Promise<unknown>;
-  guard?(ctx: Ctx, input: unknown): Promise<unknown>;
+  many?(items: readonly { readonly ctx: Ctx; readonly input: unknown }[]): Promise<Outcome<unknown>[]>;
+  guard?(ctx: Ctx, input: unknown): Promise<Membership>;
 };

@@ -7,17 +7,14 @@ import type { MessageRow } from '../storage/stores/messages.ts';
 
 export type Membership = { conversation: ConversationRow; member: MemberRow };
 
-/** What the guard found, for the handler of the same unit to take instead of looking again. */
-const found = new WeakMap<Ctx, { conversationId: number } & Membership>();
-
-/** The caller's membership of a conversation; a non-member gets the answer for one that does not exist. */
+/**
+ * The caller's membership of a conversation (the one the guard found, handed on in `ctx`, when it is
+ * that conversation's); a non-member gets the answer for one that does not exist.
+ */
 export async function membership(ctx: Ctx, conversationId: number): Promise<Membership> {
+  const guarded = ctx.membership;
+  if (guarded?.conversation.id === conversationId) return guarded;
   const me = ctx.caller.user;
-  const guarded = found.get(ctx);
-  if (guarded?.conversationId === conversationId) {
-    found.delete(ctx); // taken once: whatever the handler then changes, it looks up afresh
-    return { conversation: guarded.conversation, member: guarded.member };
-  }
   const both = await ctx.store.conversations.withMember(conversationId, me.id);
   if (!both) throw fail('not_in_conversation', { username: me.username, id: conversationId });
   return both;
@@ -25,13 +22,9 @@ export async function membership(ctx: Ctx, conversationId: number): Promise<Memb
 
 /**
  * The guard of every event that names a conversation: membership first, as the seed checks it.
- * One lookup (the membership and the conversation together), which the handler then reuses.
+ * One lookup (the membership and the conversation together), which dispatch hands to the handler.
  */
-export async function memberOf(ctx: Ctx, { conversation_id }: { conversation_id: number }): Promise<void> {
-  found.delete(ctx);
-  const both = await membership(ctx, conversation_id);
-  found.set(ctx, { conversationId: conversation_id, ...both });
-}
+export const memberOf = (ctx: Ctx, { conversation_id }: { conversation_id: number }): Promise<Membership> => membership(ctx, conversation_id);
 
 export const isAdmin = (member: MemberRow): boolean => member.role === 'owner' || member.role === 'admin';
 

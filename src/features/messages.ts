@@ -1,11 +1,14 @@
 // Messages: sending (every member's sockets told), reading history, editing, deleting and reacting.
-import { events, limits } from '../../protocol/index.ts';
+import { events, limits, type EventReply, type EventRequest } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { isAdmin, memberOf, membership, visibleMessage } from './membership.ts';
 import { forReader, listedFor, sharedMessages, type SharedMessage } from './message-view.ts';
-import { tell, type Handlers } from './handler.ts';
+import { alone, tell, type Handlers, type Told } from './handler.ts';
+import type { Outcome } from '../storage/engine/commit.ts';
+import type { MessageRow, NewMessage, SendContext } from '../storage/stores/messages.ts';
+import type { FileRow } from '../storage/stores/files.ts';
 import { mentionsIn } from './mentions.ts';
-import { notifyMessage, notifyReaction } from './notify.ts';
+import { notifyMessages, notifyReaction } from './notify.ts';
 import { attachmentView, ownFiles } from './files.ts';
 import type { Ctx } from '../context.ts';
 
@@ -30,63 +33,125 @@ async function changed(ctx: Ctx, id: number) {
   return tell(message as unknown as ReturnType<typeof forReader>, { conversation: message.conversation_id, message: id, actor: ctx.caller.user.id });
 }
 
+type Send = { readonly ctx: Ctx; readonly input: EventRequest<'send_message'> };
+type Sent = EventReply<'send_message'>;
+
+/** A send sent before under its client id: the message as it is now, and nothing pushed again, as long as the sender may still see it; else the name is just taken. */
+async function sentBefore(ctx: Ctx, earlier: number, conversationId: number, clientId: string): Promise<Sent> {
+  const me = ctx.caller.user;
+  const row = await ctx.store.messages.byId(earlier);
+  const member = row?.conversation_id === conversationId ? await ctx.store.members.get(conversationId, me.id) : undefined;
+  if (!row || !member || row.id <= member.cleared_id) throw fail('client_id_used', { client_id: clientId });
+  return forReader((await sharedMessages(ctx.store, [row]))[0]!, me.username) as Sent;
+}
+
+/**
+ * Sends messages: the sends of a batch together (a group of units), so that on PostgreSQL they cost
+ * a few statements between them, not a dozen each: what each depends on is read in one statement, ids
+ * reserved beside it, the messages written in one and their notifications queued in one. Each send
+ * is checked as one on its own would be, in the same order, and fails alone. What only some messages
+ * have (attachments, a reply, @mentions, a client id used before) costs statements of its own.
+ */
+async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told<Sent>>[]> {
+  const store = sends[0]!.ctx.store;
+  const [contexts, ids] = await Promise.all([
+    store.messages.sendContext(sends.map(({ ctx, input }) => ({ conversationId: input.conversation_id, senderId: ctx.caller.user.id, clientId: input.client_id ?? null }))),
+    store.messages.reserveIds(sends.length),
+  ]);
+  const outcomes: Outcome<Sent | Told<Sent>>[] = new Array(sends.length);
+  /** Client ids taken by sends before in this group: a send again under one is answered once that is written. */
+  const named = new Set<string>();
+  const again: number[] = [];
+  const written: { i: number; message: NewMessage; files: FileRow[]; mentions: { id: number; username: string }[]; replied?: MessageRow; context: SendContext }[] = [];
+  for (const [i, { ctx, input }] of sends.entries()) {
+    const me = ctx.caller.user;
+    const context = contexts[i]!;
+    const { conversation_id, content, reply_id, client_id, attachments } = input;
+    try {
+      const { membership } = context;
+      if (!membership) throw fail('not_in_conversation', { username: me.username, id: conversation_id });
+      const fileIds = attachments ?? [];
+      if (content.trim() === '' && fileIds.length === 0) throw fail('empty_message');
+      const clientId = client_id ?? null;
+      if (context.earlier !== undefined) {
+        outcomes[i] = { value: await sentBefore(ctx, context.earlier, conversation_id, clientId!) };
+        continue;
+      }
+      if (clientId !== null) {
+        const name = `${me.id}:${clientId}`;
+        if (named.has(name)) {
+          again.push(i);
+          continue;
+        }
+        named.add(name);
+      }
+      checkLength(ctx, content);
+      const files = fileIds.length ? await ownFiles(ctx, fileIds) : [];
+      // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
+      if (context.other?.blocked) throw fail('you_blocked', { username: context.other.username });
+      const replyId = reply_id ?? null;
+      const replied = replyId === null ? undefined : await store.messages.byId(replyId);
+      if (replyId !== null && replied?.conversation_id !== conversation_id) throw fail('no_such_reply', { reply_id: replyId, conversation_id });
+      const mentions = await mentionsIn(store, conversation_id, content);
+      const message = { id: ids[written.length]!, conversationId: conversation_id, senderId: me.id, replyId, content, sentAt: ctx.now(), clientId };
+      written.push({ i, message, files, mentions, replied, context });
+    } catch (error) {
+      outcomes[i] = { error };
+    }
+  }
+  await store.messages.insertMany(written.map(({ message }) => message));
+  const ctx = sends[0]!.ctx;
+  await Promise.all([
+    ...written.flatMap(({ message, mentions, files }) => [
+      store.mentions.record(message.id, mentions.map((member) => member.id)),
+      store.files.attach(message.id, message.conversationId, files.map((file) => file.id)),
+    ]),
+    notifyMessages(ctx, written.map(({ message, mentions, context, i }) => ({
+      conversation: context.membership!.conversation, sender: sends[i]!.ctx.caller.user, content: message.content,
+      mentioned: mentions.map((member) => member.id), holders: context.holders, job: sends[i]!.ctx.job,
+    }))),
+  ]);
+  for (const { i, message, files, mentions, replied, context } of written) {
+    const { ctx: own } = sends[i]!;
+    const me = own.caller.user;
+    const { id, conversationId } = message;
+    own.job.after((committed) => {
+      if (!committed) return;
+      own.receipts.sent(conversationId, id, me.id);
+      // A sent message ends its sender's typing, once the message itself is out.
+      queueMicrotask(() => own.typing.set(conversationId, me, false));
+    });
+    const replyTo = replied
+      ? {
+        id: replied.id, sender_username: replied.sender_username, content: preview(replied.content), deleted: replied.deleted_at !== null,
+        attachments: (await store.files.ofMessages([replied.id])).map(attachmentView),
+      }
+      : null;
+    const data = {
+      id, sender_username: me.username, conversation_id: conversationId, reply_id: message.replyId, content: message.content, sent_at: message.sentAt,
+      edited_at: null, deleted: false, reactions: [], reply_to: replyTo, mentions: mentions.map((member) => member.username), attachments: files.map(attachmentView),
+    };
+    outcomes[i] = { value: tell(data, { conversation: conversationId, message: id, actor: me.id, blockers: context.blockers }) };
+  }
+  // Sent again under a client id a send before in this group took: answered as any send again is.
+  for (const i of again) {
+    const { ctx: own, input } = sends[i]!;
+    try {
+      const earlier = await store.messages.byClientId(own.caller.user.id, input.client_id!);
+      outcomes[i] = { value: await sentBefore(own, earlier!, input.conversation_id, input.client_id!) };
+    } catch (error) {
+      outcomes[i] = { error };
+    }
+  }
+  return outcomes;
+}
+
 export const messageHandlers = {
   send_message: {
     schema: events.send_message.request,
     guard: memberOf,
-    async run(ctx, { conversation_id, content, reply_id, client_id, attachments }) {
-      const me = ctx.caller.user;
-      const fileIds = attachments ?? [];
-      if (content.trim() === '' && fileIds.length === 0) throw fail('empty_message');
-      const clientId = client_id ?? null;
-      const earlier = clientId === null ? undefined : await ctx.store.messages.byClientId(me.id, clientId);
-      if (earlier !== undefined) {
-        // Sent before under this name: the message as it is now, and nothing pushed again, as long as
-        // the sender may still see it (here, after any clear_chat); else the name is just taken.
-        const row = await ctx.store.messages.byId(earlier);
-        const member = row?.conversation_id === conversation_id ? await ctx.store.members.get(conversation_id, me.id) : undefined;
-        if (!row || !member || row.id <= member.cleared_id) throw fail('client_id_used', { client_id: clientId! });
-        return forReader((await sharedMessages(ctx.store, [row]))[0]!, me.username);
-      }
-      checkLength(ctx, content);
-      const files = await ownFiles(ctx, fileIds);
-      const { conversation } = await membership(ctx, conversation_id);
-      if (conversation.kind === 'direct') {
-        // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
-        const other = (await ctx.store.conversations.members(conversation_id)).find((member) => member.id !== me.id);
-        if (other && (await ctx.store.contacts.blocks(me.id, other.id))) throw fail('you_blocked', { username: other.username });
-      }
-      const replyId = reply_id ?? null;
-      const replied = replyId === null ? undefined : await ctx.store.messages.byId(replyId);
-      if (replyId !== null && replied?.conversation_id !== conversation_id) throw fail('no_such_reply', { reply_id: replyId, conversation_id });
-      const sentAt = ctx.now();
-      // Who holds devices to notify does not depend on the insert: asked beside it (one round trip on PostgreSQL).
-      const [id, holders] = await Promise.all([
-        ctx.store.messages.insert({ conversationId: conversation_id, senderId: me.id, replyId, content, sentAt, clientId }),
-        ctx.store.devices.holdersIn(conversation_id, me.id),
-      ]);
-      const mentions = await mentionsIn(ctx.store, conversation_id, content);
-      await ctx.store.mentions.record(id, mentions.map((member) => member.id));
-      await notifyMessage(ctx, conversation, me, content, mentions.map((member) => member.id), holders);
-      ctx.job.after((committed) => {
-        if (!committed) return;
-        ctx.receipts.sent(conversation_id, id, me.id);
-        // A sent message ends its sender's typing, once the message itself is out.
-        queueMicrotask(() => ctx.typing.set(conversation_id, me, false));
-      });
-      await ctx.store.files.attach(id, conversation_id, files.map((file) => file.id));
-      const replyTo = replied
-        ? {
-          id: replied.id, sender_username: replied.sender_username, content: preview(replied.content), deleted: replied.deleted_at !== null,
-          attachments: (await ctx.store.files.ofMessages([replied.id])).map(attachmentView),
-        }
-        : null;
-      const message = {
-        id, sender_username: me.username, conversation_id, reply_id: replyId, content, sent_at: sentAt,
-        edited_at: null, deleted: false, reactions: [], reply_to: replyTo, mentions: mentions.map((member) => member.username), attachments: files.map(attachmentView),
-      };
-      return tell(message, { conversation: conversation_id, message: id, actor: me.id });
-    },
+    many: sendMessages,
+    run: alone(sendMessages),
   },
   get_messages: {
     schema: events.get_messages.request,

@@ -3,8 +3,10 @@
 // message. Queued in the unit of work of the event itself, so a crash loses none; the push worker sends
 // them once the unit is committed.
 import { preview } from '../push/payload.ts';
-import type { ConversationRef, Notification } from '../push/types.ts';
+import type { ConversationRef } from '../push/types.ts';
 import type { InJob } from '../context.ts';
+import type { Job } from '../storage/engine/commit.ts';
+import type { Store } from '../storage/index.ts';
 import type { ConversationRow } from '../storage/stores/conversations.ts';
 import type { MemberNotification } from '../storage/stores/outbox.ts';
 
@@ -24,25 +26,42 @@ async function queue(ctx: InJob, queued: Omit<MemberNotification, 'recipients' |
   if (rows > 0) ctx.job.after((committed) => committed && ctx.push.wake());
 }
 
+/** A new message, as notifications see it. `holders`: the members but its sender who hold devices; `job`: the unit of work that sends it. */
+export type SentMessage = {
+  conversation: ConversationRow; sender: { id: number; username: string }; content: string; mentioned: readonly number[]; holders: readonly number[];
+  job: Job<Store>;
+};
+
 /**
- * A new message: to each member with a device and no socket open but its sender, as their level allows
- * (`mentions`: only when it mentions them; `none`: never), not to those who blocked the sender, and to
- * those who are `busy` only when it is a direct message or mentions them.
- * `held`: the members holding devices, when the caller has asked already.
+ * New messages (a batch's): to each member with a device and no socket open but the sender, as their
+ * level allows (`mentions`: only when it mentions them; `none`: never), not to those who blocked the
+ * sender, and to those who are `busy` only when it is a direct message or mentions them. Who is
+ * online is asked once for all of them, and all are queued in one statement.
  */
-export async function notifyMessage(ctx: InJob, conversation: ConversationRow, sender: { id: number; username: string }, content: string, mentioned: readonly number[], held?: readonly number[]): Promise<void> {
-  const holders = held ?? (await ctx.store.devices.holdersIn(conversation.id, sender.id));
-  if (holders.length === 0) return;
-  const common = { conversation: refOf(conversation), sender: sender.username, preview: preview(content, ctx.settings.PUSH_PREVIEW) };
-  const notification: Notification = { kind: 'message', ...common };
-  await queue(ctx, {
-    conversationId: conversation.id,
-    actorId: sender.id,
-    notification,
-    personalNotification: { kind: 'mention', ...common },
-    personal: mentioned,
-    urgent: conversation.kind === 'direct' ? holders : mentioned,
-  }, holders);
+export async function notifyMessages(ctx: Omit<InJob, 'job'>, sent: readonly SentMessage[]): Promise<void> {
+  const held = sent.filter((message) => message.holders.length > 0);
+  if (held.length === 0) return;
+  const online = await ctx.cluster.online([...new Set(held.flatMap((message) => message.holders))]);
+  const now = ctx.now() * 1000;
+  const queued = held.flatMap(({ conversation, sender, content, mentioned, holders }): MemberNotification[] => {
+    const away = holders.filter((id) => !online.has(id));
+    if (away.length === 0) return [];
+    const common = { conversation: refOf(conversation), sender: sender.username, preview: preview(content, ctx.settings.PUSH_PREVIEW) };
+    return [{
+      conversationId: conversation.id,
+      actorId: sender.id,
+      recipients: away,
+      notification: { kind: 'message', ...common },
+      personalNotification: { kind: 'mention', ...common },
+      personal: mentioned,
+      urgent: conversation.kind === 'direct' ? holders : mentioned,
+      now,
+    }];
+  });
+  if (queued.length === 0) return;
+  if ((await ctx.store.outbox.forMembersMany(queued, now)) === 0) return;
+  // Each message's own unit wakes the worker once committed: should one of them fail, the others still do.
+  for (const { job } of held) job.after((committed) => committed && ctx.push.wake());
 }
 
 /** People added to a conversation (`added`), or the other person of a new direct conversation (`direct`): it is about them, as a mention is. */

@@ -2,6 +2,8 @@
 // their contacts are told of every change.
 import { pushText } from '../envelope.ts';
 import { inJob, type App, type InJob } from '../context.ts';
+import type { Job, Kind } from '../storage/engine/commit.ts';
+import type { Store, UserRow } from '../storage/index.ts';
 import type { Connection } from '../transport/connection.ts';
 
 /**
@@ -24,31 +26,67 @@ export async function disconnected(app: App, connection: Connection): Promise<vo
 }
 
 /** Coming online or going offline (anywhere in a cluster): seen by contacts, and remembered as `last_online` — unless invisible, when nothing of it shows. */
-export async function changed(app: App, userId: number, online?: boolean): Promise<void> {
-  await app.commit.run(async (job) => {
-    if ((await app.store.users.byId(userId))?.status === 'invisible') return;
-    await app.store.users.setLastOnline(userId, app.now());
-    await announce(inJob(app, job), userId, online);
-  });
+export function changed(app: App, userId: number, online?: boolean): Promise<void> {
+  return app.commit.together(presenceChanges, { app, userId, online });
 }
+
+/** Presence changes queued one after another (a wave of sockets opening or closing) run as one group: a few statements for all. */
+const presenceChanges: Kind<{ app: App; userId: number; online?: boolean }, undefined, Store> = {
+  name: 'presence',
+  async run(items) {
+    const { app } = items[0]!.input;
+    const { store } = items[0]!.job;
+    const rows = new Map((await store.users.byIds([...new Set(items.map(({ input }) => input.userId))])).map((row) => [row.id, row]));
+    const shown = items.filter(({ input }) => rows.has(input.userId) && rows.get(input.userId)!.status !== 'invisible');
+    await store.users.setLastOnlineMany([...new Set(shown.map(({ input }) => input.userId))], app.now());
+    await announceAll(app, store, shown.map(({ input, job }) => ({ userId: input.userId, transition: input.online, retry: true, job })), rows);
+    return items.map(() => ({ value: undefined }));
+  },
+};
 
 /**
  * Tells the user's contacts, once the unit of work is committed, what they now see of them: online
  * (unless invisible), status and text. Not logged: it is only ever the present.
  */
-export async function announce(app: InJob, userId: number, transition?: boolean, retry = true): Promise<void> {
-  const row = await app.store.users.byId(userId);
-  if (!row) return;
+export function announce(app: InJob, userId: number, transition?: boolean, retry = true): Promise<void> {
+  return announceAll(app, app.store, [{ userId, transition, retry, job: app.job }]);
+}
+
+type Announcement = { userId: number; transition?: boolean; retry: boolean; job: Job<Store> };
+
+/** `announce` for many users at once, each registered with its own unit's job: one statement each for their rows, contacts and blocks. */
+async function announceAll(app: App, store: Store, announcements: readonly Announcement[], known?: ReadonlyMap<number, UserRow>): Promise<void> {
+  if (announcements.length === 0) return;
+  const ids = [...new Set(announcements.map(({ userId }) => userId))];
+  const [rows, contacts, blocks] = await Promise.all([
+    known ?? store.users.byIds(ids).then((list) => new Map(list.map((row) => [row.id, row]))),
+    store.contacts.idsOf(ids),
+    store.contacts.blockedOf(ids),
+  ]);
   // A transition says what it was (a socket that closed last: offline), even if another has opened
   // since its unit was queued: contacts then see offline and online, in that order, not online twice.
-  const present = transition ?? (await app.cluster.online([userId])).has(userId);
-  const online = present && row.status !== 'invisible';
-  const blocked = new Set(await app.store.contacts.blockedIds(userId));
-  const contacts = (await app.store.contacts.ids(userId)).filter((id) => !blocked.has(id));
-  const text = pushText('user_status', { username: row.username, is_online: online, status: online ? row.status : 'offline', status_text: row.status_text });
-  app.job.after((committed) => {
-    if (committed) void told(app, userId, present, transition === undefined && retry, contacts, text).catch((error: unknown) => app.log.error('presence not announced', { error }));
-  });
+  const asked = announcements.filter(({ transition }) => transition === undefined).map(({ userId }) => userId);
+  const online = asked.length ? await app.cluster.online(asked) : new Set<number>();
+  const blockedBy = new Map<number, Set<number>>();
+  for (const { user_id, other_id } of blocks) blockedBy.set(user_id, (blockedBy.get(user_id) ?? new Set()).add(other_id));
+  const contactsOf = new Map<number, number[]>();
+  for (const { user_id, contact_id } of contacts) {
+    if (blockedBy.get(user_id)?.has(contact_id)) continue;
+    const list = contactsOf.get(user_id);
+    if (list) list.push(contact_id);
+    else contactsOf.set(user_id, [contact_id]);
+  }
+  for (const { userId, transition, retry, job } of announcements) {
+    const row = rows.get(userId);
+    if (!row) continue;
+    const present = transition ?? online.has(userId);
+    const shown = present && row.status !== 'invisible';
+    const told = contactsOf.get(userId) ?? [];
+    const text = pushText('user_status', { username: row.username, is_online: shown, status: shown ? row.status : 'offline', status_text: row.status_text });
+    job.after((committed) => {
+      if (committed) void tell(app, userId, present, transition === undefined && retry, told, text).catch((error: unknown) => app.log.error('presence not announced', { error }));
+    });
+  }
 }
 
 /**
@@ -59,7 +97,7 @@ export async function announce(app: InJob, userId: number, transition?: boolean,
  * with the present; not again, should this node's view and Redis's differ for a while (Redis was
  * away): the heartbeat's resync announces what it finds then.
  */
-async function told(app: App, userId: number, present: boolean, retry: boolean, contacts: readonly number[], text: string): Promise<void> {
+async function tell(app: App, userId: number, present: boolean, retry: boolean, contacts: readonly number[], text: string): Promise<void> {
   const outcome = await app.cluster.announce(contacts, text, { user: userId, present });
   if (outcome === 'stale' && retry) await app.commit.run((job) => announce(inJob(app, job), userId, undefined, false));
 }

@@ -5,6 +5,17 @@ import { fail } from '../errors.ts';
 import { memberOf, visibleMessage } from './membership.ts';
 import { inJob, type App } from '../context.ts';
 import type { MemberListRow } from '../storage/stores/members.ts';
+
+const groupBy = <T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> => {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+};
 import type { Handlers } from './handler.ts';
 
 type Pending = {
@@ -54,55 +65,68 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
 
   /** Sends the receipts of every conversation due by `until` (all of them by default), as one unit of work. */
   function flush(until = Number.POSITIVE_INFINITY): Promise<void> {
-    const batch: [number, Pending][] = [];
+    const due: [number, Pending][] = [];
     for (const [conversationId, changes] of pending) {
       if (changes.due > until) continue;
       pending.delete(conversationId);
-      batch.push([conversationId, changes]);
+      due.push([conversationId, changes]);
     }
-    if (batch.length === 0) return Promise.resolve();
-    return app.commit
-      .run(async (job) => {
-        // Conversations do not depend on each other: their statements go out together (pipelined on
-        // PostgreSQL) rather than one round trip after another. Every one is finished before the unit
-        // ends, so nothing of a failed one runs on after its rollback.
-        const scoped = inJob(app, job);
-        const done = await Promise.allSettled(batch.map(([conversationId, changes]) => sendReceipts(scoped, conversationId, changes)));
-        const failed = done.find((result) => result.status === 'rejected');
-        if (failed) throw failed.reason;
-      })
-      .catch((error: unknown) => app.log.error('receipts failed', { error }));
+    if (due.length === 0) return Promise.resolve();
+    return app.commit.run((job) => sendReceipts(inJob(app, job), due)).catch((error: unknown) => app.log.error('receipts failed', { error }));
   }
 
-  /** Moves a conversation's delivered points and logs a receipt for each member whose points moved, pushed to every member once committed. */
-  async function sendReceipts(scoped: Parameters<typeof logAndDeliver>[0], conversationId: number, { sent, senders, fetched, read }: Pending): Promise<void> {
+  /**
+   * Moves the due conversations' points and logs a receipt for each member whose points moved, pushed
+   * to every member once committed. The same few statements for all of them: the senders' read points,
+   * then the members and who blocked whom among them (one round trip on PostgreSQL), the delivered points.
+   */
+  async function sendReceipts(scoped: Parameters<typeof logAndDeliver>[0], due: readonly [number, Pending][]): Promise<void> {
+    const ids = due.map(([conversationId]) => conversationId);
     // Once per batch rather than once per message: sending shows the sender read everything before their message.
-    for (const [userId, messageId] of senders) if (await app.store.members.read(conversationId, userId, messageId)) read.add(userId);
-    const members = await app.store.members.list(conversationId);
+    const [readMoved, listed, blocks] = await Promise.all([
+      scoped.store.members.readMany(due.flatMap(([conversationId, { senders }]) => [...senders].map(([userId, messageId]) => [conversationId, userId, messageId] as const))),
+      scoped.store.members.listMany(ids),
+      scoped.store.contacts.blocksAmong(ids),
+    ]);
+    const membersOf = groupBy(listed, (member) => member.conversation_id);
+    const blockersOf = new Map<string, number[]>();
+    for (const { conversation_id, user_id, blocked_id } of blocks) {
+      const key = `${conversation_id}:${blocked_id}`;
+      blockersOf.set(key, [...(blockersOf.get(key) ?? []), user_id]);
+    }
+    const byId = new Map(due);
+    for (const [conversationId, userId] of readMoved) byId.get(conversationId)?.read.add(userId);
     // An invisible member's points do not move by being connected: a delivered receipt would show them online.
     const visible = (member: MemberListRow) => member.status !== 'invisible';
     // Connected on any node of a cluster; asked once, about those whose point it could move.
-    const online = await app.cluster.online(members.filter((member) => visible(member) && member.delivered_id < sent).map((member) => member.user_id));
-    const reached = (member: MemberListRow) => (visible(member) ? Math.max(online.has(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0) : 0);
-    const moved = members.filter((member) => reached(member) > member.delivered_id);
-    const bySent = moved.filter((member) => reached(member) === sent);
-    await app.store.members.deliveredTo(conversationId, bySent.map((member) => member.user_id), sent);
-    for (const member of moved) if (reached(member) !== sent) await app.store.members.delivered(conversationId, member.user_id, reached(member));
-    const pushDelivered = members.length <= limits.receiptPushMembers;
-    if (pushDelivered) large.delete(conversationId);
-    else large.add(conversationId);
-    const movedIds = new Set(moved.map((member) => member.user_id));
-    for (const member of members) {
-      const readMoved = read.has(member.user_id);
-      const deliveredMoved = movedIds.has(member.user_id);
-      if (!readMoved && !(deliveredMoved && pushDelivered)) continue;
-      const data = {
-        conversation_id: conversationId,
-        username: member.username,
-        delivered_id: deliveredMoved ? reached(member) : member.delivered_id,
-        ...(readMoved ? { read_id: member.read_id } : {}),
-      };
-      await logAndDeliver(scoped, 'receipt', data, { conversation: conversationId, actor: member.user_id });
+    const candidates = due.flatMap(([conversationId, { sent }]) => (membersOf.get(conversationId) ?? []).filter((member) => visible(member) && member.delivered_id < sent).map((member) => member.user_id));
+    const online = await app.cluster.online([...new Set(candidates)]);
+    const deliveries: [number, number, number][] = [];
+    const receipts: { conversationId: number; member: MemberListRow; data: Record<string, unknown> }[] = [];
+    for (const [conversationId, { sent, fetched, read }] of due) {
+      const members = membersOf.get(conversationId) ?? [];
+      const reached = (member: MemberListRow) => (visible(member) ? Math.max(online.has(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0) : 0);
+      const pushDelivered = members.length <= limits.receiptPushMembers;
+      if (pushDelivered) large.delete(conversationId);
+      else large.add(conversationId);
+      for (const member of members) {
+        const deliveredMoved = reached(member) > member.delivered_id;
+        if (deliveredMoved) deliveries.push([conversationId, member.user_id, reached(member)]);
+        const readMoved = read.has(member.user_id);
+        if (!readMoved && !(deliveredMoved && pushDelivered)) continue;
+        const data = {
+          conversation_id: conversationId,
+          username: member.username,
+          delivered_id: deliveredMoved ? reached(member) : member.delivered_id,
+          ...(readMoved ? { read_id: member.read_id } : {}),
+        };
+        receipts.push({ conversationId, member, data });
+      }
+    }
+    await scoped.store.members.deliveredMany(deliveries);
+    for (const { conversationId, member, data } of receipts) {
+      const blockers = blockersOf.get(`${conversationId}:${member.user_id}`) ?? [];
+      await logAndDeliver(scoped, 'receipt', data, { conversation: conversationId, actor: member.user_id, blockers });
     }
   }
 

@@ -105,7 +105,7 @@ export function fileRecords(app: App): FileRecords<Uploader> {
     },
     async recordUpload(uploader, file) {
       const id = randomBytes(16).toString('hex');
-      const refusal = await app.commit.run(async () => {
+      const refusal = await app.commit.run(async ({ store }) => {
         // Counted one upload at a time: two uploads finishing together cannot both fit in what is left.
         if (!(await store.files.lockUploader(uploader.id))) return text(401, 'invalid login-token');
         const used = await store.files.used(uploader.id);

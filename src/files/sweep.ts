@@ -16,14 +16,14 @@ const unitsPerRound = 20;
 export const sweepEveryMs = (hours: number) => Math.min(600_000, Math.max(1000, (hours * 3_600_000) / 24));
 
 export function startFileSweep(app: App, fileStore: FileStore): Periodic {
-  const { store, log } = app;
+  const { log } = app;
   const keepSeconds = Math.round(app.settings.UNATTACHED_FILE_HOURS * 3600);
 
   async function round(): Promise<void> {
     let files = 0;
     let keys = 0;
     for (let unit = 0; unit < unitsPerRound; unit++) {
-      const done = await app.commit.run(async () => {
+      const done = await app.commit.run(async ({ store }) => {
         const now = app.now();
         const removed = await store.files.removeStale(now - keepSeconds, now, filesPerUnit);
         const unused = await store.files.unusedBytes(keysPerUnit);

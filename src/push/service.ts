@@ -17,7 +17,7 @@ export type Push = {
   /** Looks at the outbox now: after a commit that queued notifications. Does nothing before `start`. */
   wake(): void;
   /** Starts the worker on the store's outbox. */
-  start(store: Store, commit: Commit): void;
+  start(store: Store, commit: Commit<Store>): void;
   /** What the worker did so far (zeros before `start`). */
   stats(): Readonly<WorkerStats>;
   /** Stops claiming, waits for the notifications in flight, closes the connections to push services. */
@@ -29,13 +29,13 @@ export type Push = {
  * run beside an open batch would join (and could be rolled back with) someone else's transaction. A
  * claim resolves once its leases are committed, a settlement once it is durable.
  */
-function committed(outbox: Outbox, commit: Commit): Omit<Outbox, 'prune'> {
+function committed(commit: Commit<Store>): Omit<Outbox, 'prune'> {
   return {
-    enqueue: (entries, now) => commit.run(() => outbox.enqueue(entries, now)),
-    claim: (now, limit, leaseMs) => commit.run(() => outbox.claim(now, limit, leaseMs)),
-    complete: (item, now, holdUntil) => commit.run(() => outbox.complete(item, now, holdUntil)),
-    retry: (item, at) => commit.run(() => outbox.retry(item, at)),
-    removeDevice: (deviceId) => commit.run(() => outbox.removeDevice(deviceId)),
+    enqueue: (entries, now) => commit.run(({ store }) => store.outbox.enqueue(entries, now)),
+    claim: (now, limit, leaseMs) => commit.run(({ store }) => store.outbox.claim(now, limit, leaseMs)),
+    complete: (item, now, holdUntil) => commit.run(({ store }) => store.outbox.complete(item, now, holdUntil)),
+    retry: (item, at) => commit.run(({ store }) => store.outbox.retry(item, at)),
+    removeDevice: (deviceId) => commit.run(({ store }) => store.outbox.removeDevice(deviceId)),
   };
 }
 
@@ -56,7 +56,7 @@ export function createPush(settings: Settings, log: Logger): Push {
     wake: () => worker?.wake(),
     start(store, commit) {
       worker = startPushWorker({
-        outbox: committed(store.outbox, commit),
+        outbox: committed(commit),
         send: (item) => sender.send(item),
         log,
         policy: defaultRetryPolicy(settings.PUSH_TTL_SECONDS),
@@ -65,7 +65,7 @@ export function createPush(settings: Settings, log: Logger): Push {
       });
       // Spent rows (delivered, hold passed) go once a minute, pruned by one node of a cluster (src/periodic.ts).
       pruning = everyPeriod({ commit, store, log }, 'push-outbox-prune', 60_000, async () => {
-        const pruned = await commit.run(() => store.outbox.prune(Date.now()));
+        const pruned = await commit.run((job) => job.store.outbox.prune(Date.now()));
         if (pruned) log.debug('pruned the push outbox', { rows: pruned });
       });
     },

@@ -1,5 +1,5 @@
 // The storage layer: every prepared statement, grouped by what it stores, on whichever engine.
-import type { Driver } from './engine/sql.ts';
+import type { Driver, Sql } from './engine/sql.ts';
 import { usersStore } from './stores/users.ts';
 import { sessionsStore } from './stores/sessions.ts';
 import { contactsStore } from './stores/contacts.ts';
@@ -21,30 +21,37 @@ import { roundsStore } from './stores/rounds.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
-export function createStore(driver: Driver) {
-  const messages = messagesStore(driver);
+/**
+ * Every store over `sql`: the driver's own statements (outside any batch, on committed data) by
+ * default, or `driver.batch` for the store units of work run on (`unitStore`).
+ */
+export function createStore(driver: Driver, sql: Sql = driver) {
+  const messages = messagesStore(sql);
   return {
     /** For the group commit (transactions) and for telling an unreachable database from a failing statement. */
     driver,
-    users: usersStore(driver),
-    sessions: sessionsStore(driver),
-    contacts: contactsStore(driver),
-    conversations: conversationsStore(driver),
-    members: membersStore(driver),
+    users: usersStore(sql),
+    sessions: sessionsStore(sql),
+    contacts: contactsStore(sql),
+    conversations: conversationsStore(sql),
+    members: membersStore(sql),
     messages,
-    events: eventsStore(driver),
-    search: searchStore(driver),
-    codes: codesStore(driver),
-    stats: statsStore(driver),
-    probe: probeStore(driver),
-    devices: devicesStore(driver),
-    outbox: outboxStore(driver, messages.unread, limits.unreadCap),
-    mentions: mentionsStore(driver),
-    notifications: notificationsStore(driver),
-    files: filesStore(driver),
-    rounds: roundsStore(driver),
+    events: eventsStore(sql),
+    search: searchStore(sql),
+    codes: codesStore(sql),
+    stats: statsStore(sql),
+    probe: probeStore(sql),
+    devices: devicesStore(sql),
+    outbox: outboxStore(sql, messages.unread, limits.unreadCap),
+    mentions: mentionsStore(sql),
+    notifications: notificationsStore(sql),
+    files: filesStore(sql),
+    rounds: roundsStore(sql),
   };
 }
+
+/** The store the units of work of a batch run on: its statements go to the batch's transaction. */
+export const unitStore = (driver: Driver): Store => createStore(driver, driver.batch);
 
 export { openDatabase } from './sqlite/db.ts';
 export { sqliteDriver } from './engine/sqlite.ts';

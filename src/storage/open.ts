@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import { createStore, type Store } from './index.ts';
 import { sqliteDriver } from './engine/sqlite.ts';
 import { openServerDatabase } from './sqlite/startup.ts';
+import { openReader } from './sqlite/db.ts';
 import { startCheckpointer } from './sqlite/checkpointer.ts';
 import { isUnavailable, migratePostgres, postgresDriver, postgresPool } from './engine/postgres.ts';
 import { readFileSync } from 'node:fs';
@@ -39,24 +40,26 @@ async function openPostgres(settings: Settings & { DATABASE_URL: string }, log: 
       throw new Error(`DATABASE_CA_FILE=${settings.DATABASE_CA_FILE} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     }
   }
-  const pool = postgresPool({ url: settings.DATABASE_URL, pool: settings.DATABASE_POOL, ca, log });
+  // One connection of DATABASE_POOL for the batches (one at a time), the rest for reads outside them.
+  const pool = postgresPool({ url: settings.DATABASE_URL, pool: settings.DATABASE_POOL - 1, ca, log });
+  const batches = postgresPool({ url: settings.DATABASE_URL, pool: 1, ca, log });
   try {
     await pool`SELECT 1`;
   } catch (error) {
-    await pool.end({ timeout: 1 });
+    await Promise.all([pool.end({ timeout: 1 }), batches.end({ timeout: 1 })]);
     throw new Error(`DATABASE_URL=${shown}: cannot connect (${why(error)})${isUnavailable(error) ? ': is PostgreSQL running there?' : ''}`);
   }
   try {
     await migratePostgres(pool, log);
   } catch (error) {
-    await pool.end({ timeout: 1 });
+    await Promise.all([pool.end({ timeout: 1 }), batches.end({ timeout: 1 })]);
     throw new Error(`DATABASE_URL=${shown}: ${why(error)}`);
   }
   return {
-    store: createStore(postgresDriver(pool)),
+    store: createStore(postgresDriver(pool, batches)),
     described: { engine: 'postgres', database: shown, pool: settings.DATABASE_POOL },
     ca,
-    close: () => pool.end({ timeout: 5 }),
+    close: () => Promise.all([pool.end({ timeout: 5 }), batches.end({ timeout: 5 })]).then(() => {}),
   };
 }
 
@@ -74,11 +77,14 @@ export async function openStorage(settings: Settings, log: Logger): Promise<Open
   const database = await openServerDatabase(settings.DBPATH, { synchronous: settings.SQLITE_SYNCHRONOUS, log });
   const checkpointer = startCheckpointer(settings.DBPATH, log);
   const { db } = database;
+  // Statements outside units of work read through their own connection: never a batch's uncommitted writes.
+  const reader = openReader(settings.DBPATH);
   return {
-    store: createStore(sqliteDriver(db)),
+    store: createStore(sqliteDriver(db, reader)),
     described: { engine: 'sqlite', database: settings.DBPATH, synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][db.pragma('synchronous', { simple: true }) as number] },
     async close() {
       await checkpointer.stop();
+      reader.close();
       db.pragma('wal_checkpoint(TRUNCATE)');
       database.close();
     },

@@ -69,7 +69,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const spend = (cost: number) => take(bucket, rate, burst, performance.now(), cost);
     const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend);
     data.connection = connection;
-    app.commit.run(() => app.store.sessions.touch(sessionId, app.now())).catch((error: unknown) => app.log.warn('session not touched', { error }));
+    app.commit.run(({ store }) => store.sessions.touch(sessionId, app.now())).catch((error: unknown) => app.log.warn('session not touched', { error }));
     // Registered (subscribed to its topics) before any frame is handled: frames meanwhile keep waiting.
     // Sockets whose tokens were checked at the same time, here or on other nodes, all passed the count
     // above: counted again once registered (over every node in a cluster), past the limit this one goes.

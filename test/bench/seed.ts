@@ -1,6 +1,6 @@
 // Seeds a bench database straight through the storage layer and mints tokens with the server's own code.
 import argon2 from 'argon2';
-import { createStore, openDatabase, sqliteDriver, type UserRow } from '../../src/storage/index.ts';
+import { openDatabase, sqliteDriver, unitStore, type UserRow } from '../../src/storage/index.ts';
 import type { Driver } from '../../src/storage/engine/sql.ts';
 import type { Subscription } from '../../src/push/types.ts';
 import { createTokens } from '../../src/auth/tokens.ts';
@@ -18,7 +18,8 @@ export type Seeded = { usernames: string[]; tokens: string[]; conversations: num
  * (2·pairs + 2i and + 2i + 1), each with a device registered for one of these subscriptions, never connected.
  */
 export async function seed(driver: Driver, plan: { users: number; pairs?: number; group?: number; contacts?: number; channel?: number; offline?: readonly Subscription[] }): Promise<Seeded> {
-  const store = createStore(driver);
+  // Everything in one transaction: the store of a unit of work.
+  const store = unitStore(driver);
   const hash = await argon2.hash('bench password', { type: argon2.argon2id });
   const now = Math.floor(Date.now() / 1000);
   const usernames = Array.from({ length: plan.users }, (_, i) => `bench${i}`);

@@ -1,7 +1,7 @@
 // The test server's own database, opened through Parley's storage layer, for writing what would take
 // minutes through the protocol (a thousand members, thousands of messages). On SQLite the server must be
 // stopped; on PostgreSQL (the server's env names DATABASE_URL) it may keep running.
-import { createStore, openDatabase, sqliteDriver, type Store } from '../../src/storage/index.ts';
+import { createStore, openDatabase, sqliteDriver, unitStore, type Store } from '../../src/storage/index.ts';
 import { postgresDriver, postgresPool } from '../../src/storage/engine/postgres.ts';
 import { createLogger } from '../../src/log.ts';
 import type { TestServer } from './server.ts';
@@ -16,7 +16,7 @@ export async function openStore(server: Pick<TestServer, 'dbPath' | 'env'>): Pro
 export async function withStore<T>(server: Pick<TestServer, 'dbPath' | 'env'>, work: (store: Store) => Promise<T>): Promise<T> {
   const store = await openStore(server);
   try {
-    return await store.driver.transaction(() => work(store));
+    return await store.driver.transaction(() => work(unitStore(store.driver)));
   } finally {
     await store.driver.close();
   }

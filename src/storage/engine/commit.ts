@@ -1,23 +1,47 @@
 // Group commit: units of work (one per frame, HTTP write or background job) run one at a time, in the
 // order they came, inside one transaction per batch; every reply and push waits for its COMMIT, so an
-// acknowledgement means committed. The same on both engines.
+// acknowledgement means committed. Consecutive units of one kind may run as one (a group: a few
+// statements for all of them). The events a batch logs are numbered and appended at its end. The same on
+// both engines.
 import type { Driver } from './sql.ts';
+import type { Append, NewEvent, PendingEvent } from './journal.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 
 /** Runs once the batch is committed (`true`), or failed (`false`, with why). */
 export type Effect = (committed: boolean, failure?: unknown) => void;
 
-/** A unit of work as it runs: what it registers runs after the commit, and is dropped if the unit fails. */
-export type Job = { after(effect: Effect): void };
+/** A unit of work as it runs: its store (on the batch's transaction), what runs after the commit, the events it logs. */
+export type Job<S = unknown> = {
+  readonly store: S;
+  after(effect: Effect): void;
+  /**
+   * Logs an event: appended to the event log at the batch's end, when `event.logged.seq` is set (before
+   * any effect runs). Returns the batch's key for it (see `placeholder`). Dropped if the unit fails.
+   */
+  log(event: NewEvent): number;
+};
 
-export type Commit = {
+/** Runs consecutive queued units of one kind together: one outcome per input, in their order. */
+export type Kind<I, O, S = unknown> = {
+  readonly name: string;
+  run(items: readonly { readonly input: I; readonly job: Job<S> }[]): Promise<Outcome<O>[]>;
+};
+export type Outcome<O> = { readonly value: O } | { readonly error: unknown };
+
+export type Commit<S = unknown> = {
   /**
    * Queues `work` after everything queued before it. It runs alone, as a savepoint: if it throws, its
-   * writes and effects are undone and `failed` runs in its place (still in order, its effects kept).
-   * Resolves with the result once committed; rejects with the error when the work or the commit failed.
+   * writes, effects and events are undone and `failed` runs in its place (still in order, its effects
+   * kept). Resolves with the result once committed; rejects with the error when the work or the commit failed.
    */
-  run<T>(work: (job: Job) => Promise<T> | T, failed?: (error: unknown, job: Job) => void): Promise<T>;
+  run<T>(work: (job: Job<S>) => Promise<T> | T, failed?: (error: unknown, job: Job<S>) => void): Promise<T>;
+  /**
+   * Queues one input of a kind of unit that runs together with the units of the same kind queued right
+   * before or after it (one savepoint for the group); an input whose outcome is an error fails alone,
+   * as a unit would. Should the group's statements fail, each input runs again on its own.
+   */
+  together<I, O>(kind: Kind<I, O, S>, input: I, failed?: (error: unknown, job: Job<S>) => void): Promise<O>;
   /** Runs `effect` once everything queued so far is committed; at once when nothing is. */
   after(effect: Effect): void;
   /** Resolves once everything queued so far is committed (`true`) or failed (`false`). */
@@ -26,37 +50,71 @@ export type Commit = {
   flush(): Promise<void>;
 };
 
-type Entry = {
-  readonly work?: (job: Job) => unknown;
-  readonly failed?: (error: unknown, job: Job) => void;
+type Entry<S> = {
+  readonly work?: (job: Job<S>) => unknown;
+  readonly kind?: Kind<unknown, unknown, S>;
+  readonly input?: unknown;
+  readonly failed?: (error: unknown, job: Job<S>) => void;
   readonly effects: Effect[];
-  readonly job: Job;
+  readonly events: PendingEvent[];
+  readonly job: Job<S>;
   resolve(value: unknown): void;
   reject(error: unknown): void;
   value?: unknown;
   error?: { error: unknown };
 };
 
-/**
- * `gapMs`: under load, commits are spaced at least this far apart so that batches grow; a batch takes
- * every unit that arrives before the end of the event-loop turn it began in (and the gap). An idle
- * server runs a unit as soon as it arrives and commits at the end of that turn.
- */
-export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics, 'committed' | 'commitFailed'>, gapMs = 1): Commit {
+export type CommitOptions<S> = {
+  /** The store units run on: its statements go to the batch's transaction. */
+  store: S;
+  /** Appends the batch's events (`store`'s event log); without it, logging an event is an error. */
+  append?: Append;
+  /** Told each seq of this node's events once numbered, before the COMMIT (the cluster's ordering)… */
+  numbered?(seq: number): void;
+  /** …and each such seq again should that COMMIT fail: it is free for another node's event. */
+  undone?(seq: number): void;
+  /**
+   * Under load, commits are spaced at least this far apart so that batches grow; a batch takes every
+   * unit that arrives before the end of the event-loop turn it began in (and the gap). An idle server
+   * runs a unit as soon as it arrives and commits at the end of that turn.
+   */
+  gapMs?: number;
+};
+
+/** The most inputs one group takes: its statements carry them all as arrays. */
+const groupLimit = 1000;
+/** How often a unit that lost a race with another transaction (a deadlock) runs again before it fails. */
+const retries = 3;
+
+export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metrics, 'committed' | 'commitFailed'>, options: CommitOptions<S>): Commit<S> {
+  const { store, append, numbered, undone, gapMs = 1 } = options;
   /** How long a batch may go on taking queued work once due: SQLite's units take microseconds, PostgreSQL's round trips. */
   const fillMs = driver.engine === 'postgres' ? 20 : 0;
-  const queue: Entry[] = [];
+  const queue: Entry<S>[] = [];
   let running: Promise<void> | undefined;
   let lastCommit = 0;
   /** Wakes a batch that waits for work before its turn is over. */
   let wake: (() => void) | undefined;
+  /** The batch's keys for its events: never reused within a process, so a placeholder names one event. */
+  let nextKey = 0;
 
-  function entry(work: Entry['work'], failed: Entry['failed'], resolve: Entry['resolve'], reject: Entry['reject']): Entry {
+  function entry(work: Entry<S>['work'], failed: Entry<S>['failed'], resolve: Entry<S>['resolve'], reject: Entry<S>['reject'], kind?: Entry<S>['kind'], input?: unknown): Entry<S> {
     const effects: Effect[] = [];
-    return { work, failed, effects, job: { after: (effect) => void effects.push(effect) }, resolve, reject };
+    const events: PendingEvent[] = [];
+    const job: Job<S> = {
+      store,
+      after: (effect) => void effects.push(effect),
+      log(event) {
+        if (!append) throw new Error('this commit keeps no event log');
+        const key = ++nextKey;
+        events.push({ ...event, key });
+        return key;
+      },
+    };
+    return { work, kind, input, failed, effects, events, job, resolve, reject };
   }
 
-  function enqueue(item: Entry): void {
+  function enqueue(item: Entry<S>): void {
     queue.push(item);
     if (wake) wake();
     else if (!running) running = loop();
@@ -65,6 +123,62 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
   async function loop(): Promise<void> {
     while (queue.length) await batch();
     running = undefined;
+  }
+
+  /** A unit's failure: what it registered is dropped (it would announce what never happened), `failed` runs instead. */
+  function fail(item: Entry<S>, error: unknown): void {
+    item.effects.length = 0;
+    item.events.length = 0;
+    item.error = { error };
+    if (!item.failed) return;
+    try {
+      item.failed(error, item.job);
+    } catch (inner) {
+      log.error('handling a failed unit of work failed', { error: inner });
+    }
+  }
+
+  /** Runs a unit in its savepoint, again when it lost a race with another transaction. */
+  async function attempt<T>(tx: Parameters<Parameters<Driver['transaction']>[0]>[0], items: readonly Entry<S>[], work: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await tx.unit(work);
+      } catch (error) {
+        if (tries > retries || !driver.retryable(error)) throw error;
+        for (const item of items) {
+          item.effects.length = 0;
+          item.events.length = 0;
+        }
+        log.warn('a unit of work lost a race with another transaction and runs again', { code: (error as { code?: unknown }).code, attempt: tries });
+      }
+    }
+  }
+
+  /** A group of units of one kind: one savepoint, each input's own outcome; on a failure of the group as such, one at a time. */
+  async function runGroup(tx: Parameters<Parameters<Driver['transaction']>[0]>[0], group: Entry<S>[]): Promise<void> {
+    const kind = group[0]!.kind!;
+    let outcomes: Outcome<unknown>[];
+    try {
+      outcomes = await attempt(tx, group, () => kind.run(group.map((item) => ({ input: item.input, job: item.job }))));
+    } catch (error) {
+      if (driver.unavailable(error) || group.length === 1) {
+        for (const item of group) fail(item, error);
+        if (driver.unavailable(error)) throw error;
+        return;
+      }
+      log.warn('a group of units failed as a whole; each runs again alone', { kind: kind.name, units: group.length, error: String(error) });
+      for (const item of group) {
+        item.effects.length = 0;
+        item.events.length = 0;
+      }
+      for (const item of group) await runGroup(tx, [item]);
+      return;
+    }
+    group.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if ('error' in outcome) fail(item, outcome.error);
+      else item.value = outcome.value;
+    });
   }
 
   async function batch(): Promise<void> {
@@ -76,11 +190,11 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
     const wait = lastCommit + gapMs - performance.now();
     const timer = wait > 0 ? setTimeout(end, wait) : undefined;
     const immediate = wait > 0 ? undefined : setImmediate(end);
-    const done: Entry[] = [];
+    const done: Entry<S>[] = [];
     let units = 0;
     let failure: unknown;
     const started = performance.now();
-    /** When the transaction could begin work: in a cluster it may first wait for another node's batch. */
+    /** When the transaction could begin work. */
     let began = started;
     try {
       await driver.transaction(async (tx) => {
@@ -88,36 +202,43 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
         for (;;) {
           const next = queue.shift();
           if (!next) {
-            if (due) return;
+            if (due) break;
             await new Promise<void>((resolve) => (wake = resolve));
             wake = undefined;
             continue;
           }
           done.push(next);
-          if (!next.work) continue; // an `after`: nothing to run, its effect waits for this commit
-          units++;
-          try {
-            next.value = await tx.unit(async () => next.work!(next.job));
-          } catch (error) {
-            // Effects of undone work would announce what never happened.
-            next.effects.length = 0;
-            next.error = { error };
-            if (next.failed) {
-              try {
-                next.failed(error, next.job);
-              } catch (inner) {
-                log.error('handling a failed unit of work failed', { error: inner });
-              }
+          if (next.kind) {
+            const group = [next];
+            while (queue[0]?.kind === next.kind && group.length < groupLimit) group.push(queue.shift()!);
+            done.push(...group.slice(1));
+            units++;
+            await runGroup(tx, group);
+          } else if (next.work) {
+            units++;
+            try {
+              next.value = await attempt(tx, [next], async () => next.work!(next.job));
+            } catch (error) {
+              fail(next, error);
+              // The database is gone: the batch fails as a whole (nothing of it can commit).
+              if (driver.unavailable(error)) throw error;
             }
-            // The database is gone: the batch fails as a whole (nothing of it can commit).
-            if (driver.unavailable(error)) throw error;
-          }
-          if (units >= driver.unitsPerTransaction) return;
+          } // else an `after`: nothing to run, its effect waits for this commit
+          if (units >= driver.unitsPerTransaction) break;
           // The rest starts the next batch, except on PostgreSQL: each unit there costs round trips, so
           // once due a batch goes on taking what is queued for up to `fillMs` (a commit per message
-          // would cap chat at the commits the server can make one after another). The time counts from
-          // when the batch got its turn: a batch that waited for another node's takes more, not less.
-          if (due && queue.length && !(fillMs > 0 && performance.now() - began < fillMs)) return;
+          // would cap chat at the commits the server can make one after another).
+          if (due && queue.length && !(fillMs > 0 && performance.now() - began < fillMs)) break;
+        }
+        const events = done.flatMap((item) => item.events);
+        if (events.length) {
+          tx.last(async () => {
+            const seqs = await append!(events);
+            events.forEach((event, i) => {
+              event.logged.seq = seqs[i]!;
+              numbered?.(seqs[i]!);
+            });
+          });
         }
       });
       metrics.committed(units, performance.now() - started);
@@ -132,7 +253,7 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
         for (const next of queue.splice(0)) {
           done.push(next);
           try {
-            if (next.work) next.failed?.(error, next.job);
+            if (next.work || next.kind) next.failed?.(error, next.job);
           } catch (inner) {
             log.error('handling a failed unit of work failed', { error: inner });
           }
@@ -145,6 +266,14 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
     }
     lastCommit = performance.now();
     const committed = failure === undefined;
+    if (!committed) {
+      for (const item of done) {
+        for (const event of item.events) {
+          if (event.logged.seq > 0) undone?.(event.logged.seq);
+          event.logged.seq = 0;
+        }
+      }
+    }
     for (const item of done) {
       for (const effect of item.effects) {
         try {
@@ -161,9 +290,12 @@ export function createCommit(driver: Driver, log: Logger, metrics: Pick<Metrics,
     }
   }
 
-  const commit: Commit = {
-    run<T>(work: (job: Job) => Promise<T> | T, failed?: (error: unknown, job: Job) => void): Promise<T> {
+  const commit: Commit<S> = {
+    run<T>(work: (job: Job<S>) => Promise<T> | T, failed?: (error: unknown, job: Job<S>) => void): Promise<T> {
       return new Promise<T>((resolve, reject) => enqueue(entry(work, failed, resolve as (value: unknown) => void, reject)));
+    },
+    together<I, O>(kind: Kind<I, O, S>, input: I, failed?: (error: unknown, job: Job<S>) => void): Promise<O> {
+      return new Promise<O>((resolve, reject) => enqueue(entry(undefined, failed, resolve as (value: unknown) => void, reject, kind as Kind<unknown, unknown, S>, input)));
     },
     after(effect) {
       if (!running && queue.length === 0) return effect(true);

@@ -1,13 +1,13 @@
 // The PostgreSQL engine (the `postgres` package): a pool of connections, statements prepared on the
-// server, the open batch's transaction on one reserved connection, and migrations under an advisory lock.
+// server, the open batch's transaction on one reserved connection (its control statements pipelined with
+// the statements around them), and migrations under an advisory lock.
 import postgres from 'postgres';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { textFor, type Driver, type Statement, type Text, type Transaction } from './sql.ts';
+import { textFor, type Driver, type Sql, type Statement, type Text, type Transaction } from './sql.ts';
 import type { Logger } from '../../log.ts';
 
 type Pool = postgres.Sql;
-type Connection = postgres.Sql | postgres.TransactionSql;
 
 const migrationsDir = join(import.meta.dirname, '..', 'postgres', 'migrations');
 const migrations = readdirSync(migrationsDir)
@@ -69,59 +69,115 @@ export async function migratePostgres(pool: Pool, log: Logger): Promise<void> {
   });
 }
 
-export function postgresDriver(pool: Pool): Driver {
-  /** The open batch's transaction: statements run on it while it is open, on the pool otherwise. */
-  let active: postgres.TransactionSql | undefined;
-  const on = (): Connection => active ?? pool;
+/** SQLSTATEs of a unit that lost a race with another transaction and may run again: a deadlock, a serialization failure. */
+const retryableCodes = new Set(['40P01', '40001']);
+
+/** A statement sent without waiting for its answer: its failure shows in the statements after it. */
+const send = (connection: postgres.ReservedSql, text: string): void => void connection.unsafe(text).catch(() => {});
+
+/**
+ * `pool` answers statements outside any batch; batches take a connection of `batches` (the server gives
+ * them a pool of one of their own, so that a batch never queues behind reads for a connection).
+ */
+export function postgresDriver(pool: Pool, batches: Pool = pool): Driver {
   const first = (rows: readonly Record<string, unknown>[]) => (rows[0] === undefined ? undefined : Object.values(rows[0])[0]);
-  const query = (sql: string, params: unknown[]) => on().unsafe(sql, params as never[], { prepare: true });
-  return {
-    engine: 'postgres',
-    prepare<Row>(text: Text): Statement<Row> {
-      const sql = textFor(text, 'postgres');
-      return {
-        all: async (...params) => [...(await query(sql, params))] as Row[],
-        get: async (...params) => (await query(sql, params))[0] as Row | undefined,
-        value: async <V>(...params: unknown[]) => first(await query(sql, params)) as V | undefined,
-        values: async <V>(...params: unknown[]) => (await query(sql, params)).map((row) => Object.values(row)[0]) as V[],
-        run: async (...params) => (await query(sql, params)).count,
-        insert: async (...params) => Number(first(await query(sql, params))),
-      };
-    },
-    list: (values) => [...values],
-    async transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
-      return (await pool.begin(async (tx) => {
-        // The event counter's row first: a batch takes it anyway when it logs an event, and its units
-        // lock other rows before and after. Servers sharing the database (a cluster) would otherwise lock
-        // in different orders and deadlock; taken first, one batch waits for the other instead.
-        await tx.unsafe('SELECT 1 FROM event_counter FOR UPDATE');
-        active = tx;
-        // Each unit in a savepoint of postgres.js's own (tx.savepoint): a statement that fails there is
-        // charged to that unit, which is rolled back to its savepoint, and not to the whole transaction
-        // (whose COMMIT postgres.js would turn into a ROLLBACK for any failed statement it saw).
-        const control: Transaction = {
-          unit: (work) =>
-            tx.savepoint(async (unit) => {
-              active = unit;
-              try {
-                return await work();
-              } finally {
-                active = tx;
-              }
-            }) as never,
+  /** The open batch's connection, and whether the unit running now has taken its savepoint. */
+  let batch: postgres.ReservedSql | undefined;
+  let unit: { savepoint: boolean } | undefined;
+
+  function statements(run: (sql: string, params: unknown[]) => postgres.PendingQuery<postgres.Row[]>): Sql {
+    return {
+      engine: 'postgres',
+      prepare<Row>(text: Text): Statement<Row> {
+        const sql = textFor(text, 'postgres');
+        return {
+          all: async (...params) => [...(await run(sql, params))] as Row[],
+          get: async (...params) => (await run(sql, params))[0] as Row | undefined,
+          value: async <V>(...params: unknown[]) => first(await run(sql, params)) as V | undefined,
+          values: async <V>(...params: unknown[]) => (await run(sql, params)).map((row) => Object.values(row)[0]) as V[],
+          run: async (...params) => (await run(sql, params)).count,
+          insert: async (...params) => Number(first(await run(sql, params))),
         };
-        try {
-          return await body(control);
-        } finally {
-          // Before the COMMIT goes out: what runs meanwhile goes to the pool, not to a finished transaction.
-          active = undefined;
+      },
+      list: (values) => [...values],
+    };
+  }
+
+  const outside = statements((sql, params) => pool.unsafe(sql, params as never[], { prepare: true }));
+  const inBatch = statements((sql, params) => {
+    if (!batch) throw new Error('a statement of a unit of work ran with no batch open');
+    // The unit's savepoint goes out with its first statement, not a round trip before it.
+    if (unit && !unit.savepoint) {
+      unit.savepoint = true;
+      send(batch, 'SAVEPOINT unit');
+    }
+    return batch.unsafe(sql, params as never[], { prepare: true });
+  });
+
+  const control: Transaction = {
+    async unit(work) {
+      const own = { savepoint: false };
+      unit = own;
+      try {
+        const value = await work();
+        if (own.savepoint) send(batch!, 'RELEASE SAVEPOINT unit');
+        return value;
+      } catch (error) {
+        if (own.savepoint) {
+          await batch!.unsafe('ROLLBACK TO SAVEPOINT unit');
+          send(batch!, 'RELEASE SAVEPOINT unit');
         }
-      })) as T;
+        throw error;
+      } finally {
+        unit = undefined;
+      }
     },
-    // postgres.js does not release its savepoints: they nest until the COMMIT. Within 64 written ones a
+    last(statement) {
+      finishing.push(statement());
+    },
+  };
+  let finishing: Promise<unknown>[] = [];
+
+  return {
+    ...outside,
+    batch: inBatch,
+    async transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
+      const connection = await batches.reserve();
+      let open = false;
+      try {
+        // BEGIN goes out with the batch's first statement. No lock is taken here: the event log's
+        // counter is taken by the batch's last statement, with its COMMIT (events.ts says why).
+        send(connection, 'BEGIN');
+        open = true;
+        batch = connection;
+        finishing = [];
+        const result = await body(control);
+        const last = finishing;
+        const committed = connection.unsafe('COMMIT');
+        // The last statements' failure is the batch's: PostgreSQL then answers the COMMIT with a ROLLBACK.
+        const settled = await Promise.allSettled([...last, committed]);
+        const failed = settled.find((outcome) => outcome.status === 'rejected');
+        open = false;
+        if (failed) throw (failed as PromiseRejectedResult).reason;
+        if ((await committed).command !== 'COMMIT') throw new Error('the transaction was rolled back at its COMMIT');
+        return result;
+      } catch (error) {
+        if (open) await connection.unsafe('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        batch = undefined;
+        unit = undefined;
+        finishing = [];
+        connection.release();
+      }
+    },
+    // Each unit that wrote keeps its subtransaction's id until the COMMIT: within 64 of them a
     // transaction's subtransactions stay in PostgreSQL's per-backend cache (PGPROC_MAX_CACHED_SUBXIDS).
     unitsPerTransaction: 64,
     unavailable: isUnavailable,
-    close: () => pool.end({ timeout: 5 }),
+    retryable: (error) => retryableCodes.has((error as { code?: unknown } | null)?.code as string),
+    close: async () => {
+      await Promise.all([pool.end({ timeout: 5 }), batches === pool ? undefined : batches.end({ timeout: 5 })]);
+    },
   };
 }

@@ -51,16 +51,29 @@ export type Transaction = {
    * wrote is undone, the error is rethrown, and the transaction goes on with the next unit.
    */
   unit<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * The batch's last statement, sent with its COMMIT (one round trip for both on PostgreSQL): when it
+   * fails, nothing of the batch is committed and the transaction rejects with its error.
+   */
+  last(statement: () => Promise<unknown>): void;
 };
 
-/** An engine's connection(s): statements, transactions, and what its errors mean. */
+/**
+ * An engine's connection(s). Its own statements (`prepare`) run outside any batch, on committed data
+ * (PostgreSQL: the pool's other connections; SQLite: the server's read-only connection, or the one
+ * connection where there is only one); `batch` prepares statements that run in the open batch's
+ * transaction, as its units of work see it, and nowhere else.
+ */
 export type Driver = Sql & {
+  readonly batch: Sql;
   /** Runs `body` in one transaction, committed when it resolves; rolled back (and rethrown) when it throws. */
   transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T>;
-  /** The most units one transaction may hold (PostgreSQL: each unit's savepoint stays open until the COMMIT). */
+  /** The most units one transaction may hold (PostgreSQL: a unit that wrote keeps its subtransaction's id until the COMMIT). */
   readonly unitsPerTransaction: number;
   /** Whether an error means the database could not be reached, rather than a statement failing. */
   unavailable(error: unknown): boolean;
+  /** Whether a unit that failed with this error may simply run again (a deadlock, a serialization failure). */
+  retryable(error: unknown): boolean;
   close(): Promise<void>;
 };
 

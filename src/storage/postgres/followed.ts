@@ -4,19 +4,24 @@
 import type postgres from 'postgres';
 import type { Logger } from '../../log.ts';
 
-/** A committed event and its readers at the time of reading: members then (less those who blocked its actor), or the users it was addressed to. */
+/**
+ * A committed event and its readers at the time of reading: the users it was addressed to; or for a
+ * conversation's event, null when every member then may see it (it goes to the conversation's topic),
+ * else its members then less those who blocked its actor — and always for events each reader sees
+ * their own way (`personal`), which need their usernames.
+ */
 export type FollowedEvent = {
   seq: number;
   type: string;
   data: string;
   conversation: number | null;
-  readers: { id: number; username: string }[];
+  readers: { id: number; username: string }[] | null;
   /** Members whose period in the conversation begins with this event, and those whose period ends with it. */
   joined: number[];
   left: number[];
 };
 
-type Row = { seq: number; type: string; data: string; conversation_id: number | null; readers: [number, string][]; joined: number[]; left_by: number[] };
+type Row = { seq: number; type: string; data: string; conversation_id: number | null; readers: [number, string][] | null; joined: number[]; left_by: number[] };
 
 const channel = 'parley_events';
 
@@ -26,7 +31,7 @@ export type Followed = Awaited<ReturnType<typeof followEvents>>;
  * Listens on the channel (`heard` gets other nodes' notifications, and runs again after a reconnection,
  * when some may have been missed); resolves once listening.
  */
-export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logger, heard: () => void) {
+export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logger, heard: () => void, personal: readonly string[]) {
   const listening = await pool.listen(channel, (payload) => payload !== nodeId && heard(), heard);
   return {
     /** The last seq committed so far. */
@@ -44,7 +49,9 @@ export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logg
         SELECT e.seq, e.type, e.data, e.conversation_id,
           CASE WHEN e.conversation_id IS NULL THEN
             (SELECT coalesce(json_agg(json_build_array(u.id, u.username)), '[]') FROM event_users AS a JOIN users AS u ON u.id = a.user_id WHERE a.seq = e.seq)
-          ELSE
+          WHEN e.type = ANY(${personal as string[]}) OR (e.actor_id IS NOT NULL AND EXISTS (
+              SELECT 1 FROM blocks AS b JOIN member_periods AS p ON p.user_id = b.user_id
+               WHERE b.blocked_id = e.actor_id AND p.conversation_id = e.conversation_id AND p.from_seq <= e.seq AND (p.to_seq IS NULL OR p.to_seq >= e.seq))) THEN
             (SELECT coalesce(json_agg(json_build_array(u.id, u.username)), '[]') FROM member_periods AS p JOIN users AS u ON u.id = p.user_id
               WHERE p.conversation_id = e.conversation_id AND p.from_seq <= e.seq AND (p.to_seq IS NULL OR p.to_seq >= e.seq)
                 AND (e.actor_id IS NULL OR p.user_id NOT IN (SELECT b.user_id FROM blocks AS b WHERE b.blocked_id = e.actor_id)))
@@ -60,7 +67,7 @@ export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logg
           type: row.type,
           data: row.data,
           conversation: row.conversation_id === null ? null : Number(row.conversation_id),
-          readers: row.readers.map(([id, username]) => ({ id, username })),
+          readers: row.readers && row.readers.map(([id, username]) => ({ id, username })),
           joined: row.joined,
           left: row.left_by,
         });

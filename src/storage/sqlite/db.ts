@@ -31,6 +31,16 @@ export function configure(db: Db, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): vo
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
 }
 
+/**
+ * A read-only connection to a database in WAL mode: it reads what is committed while the writing
+ * connection holds a transaction open, and cannot write by mistake.
+ */
+export function openReader(path: string): Db {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
 /** Opens a database and brings it up to date, with none of the server's checks: for tests, benchmarks and `:memory:`. */
 export function openDatabase(path: string, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): Db {
   const db = new Database(path);

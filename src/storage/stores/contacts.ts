@@ -1,5 +1,5 @@
 // Contacts (a two-way relation, stored as one row each way) and blocks (one-way, with effects both ways).
-import type { Sql } from '../engine/sql.ts';
+import { dialect, inList, type Sql } from '../engine/sql.ts';
 import type { UserRow } from './users.ts';
 
 export function contactsStore(sql: Sql) {
@@ -17,6 +17,16 @@ export function contactsStore(sql: Sql) {
     'SELECT users.username, users.fullname, blocks.blocked_at FROM blocks JOIN users ON users.id = blocks.blocked_id WHERE blocks.user_id = $1 ORDER BY blocks.blocked_at DESC, users.username',
   );
   const blockedIds = sql.prepare('SELECT blocked_id FROM blocks WHERE user_id = $1 UNION SELECT user_id FROM blocks WHERE blocked_id = $1');
+  const idsOf = sql.prepare<{ user_id: number; contact_id: number }>(dialect`SELECT user_id, contact_id FROM contacts WHERE ${inList('user_id', '$1')}`);
+  const blocksOf = sql.prepare<{ user_id: number; other_id: number }>(dialect`
+    SELECT user_id, blocked_id AS other_id FROM blocks WHERE ${inList('user_id', '$1')}
+    UNION SELECT blocked_id, user_id FROM blocks WHERE ${inList('blocked_id', '$1')}`);
+  const blocksAmong = sql.prepare<{ conversation_id: number; user_id: number; blocked_id: number }>(dialect`
+    SELECT blocker.conversation_id, blocks.user_id, blocks.blocked_id
+      FROM members AS blocker
+      JOIN blocks ON blocks.user_id = blocker.user_id
+      JOIN members AS blocked ON blocked.conversation_id = blocker.conversation_id AND blocked.user_id = blocks.blocked_id
+     WHERE ${inList('blocker.conversation_id', '$1')}`);
   const blockersIn = sql.prepare(
     'SELECT blocks.user_id FROM blocks JOIN members ON members.conversation_id = $1 AND members.user_id = blocks.user_id WHERE blocks.blocked_id = $2',
   );
@@ -39,6 +49,12 @@ export function contactsStore(sql: Sql) {
     blocked: (userId: number) => blockedList.all(userId),
     /** Everyone the user blocked or was blocked by. */
     blockedIds: (userId: number): Promise<number[]> => blockedIds.values<number>(userId),
+    /** The contacts of each of these users. */
+    idsOf: (userIds: readonly number[]) => (userIds.length ? idsOf.all(sql.list(userIds)) : Promise.resolve([])),
+    /** Everyone each of these users blocked or was blocked by (`other_id`). */
+    blockedOf: (userIds: readonly number[]) => (userIds.length ? blocksOf.all(sql.list(userIds)) : Promise.resolve([])),
+    /** Who blocked whom among the members of each of these conversations. */
+    blocksAmong: (conversationIds: readonly number[]) => (conversationIds.length ? blocksAmong.all(sql.list(conversationIds)) : Promise.resolve([])),
     /** Members of a conversation who blocked this user. */
     blockersIn: (conversationId: number, userId: number): Promise<number[]> => blockersIn.values<number>(conversationId, userId),
   };

@@ -20,6 +20,19 @@ export type ChannelRow = ConversationRow & { member_count: number; joined: numbe
 
 const columns = 'conversations.id, conversations.name, conversations.kind, conversations.description, conversations.created_at, conversations.avatar_file_id';
 
+/** A conversation's row with one member's row, their columns named `member_…`: what membership checks read. */
+export type WithMemberRow = ConversationRow & { [K in keyof MemberRow as `member_${K}`]: MemberRow[K] };
+/** The member's columns of a `WithMemberRow`, `members` named `m`. */
+export const memberColumns = `m.role AS member_role, m.favorite AS member_favorite, m.pinned AS member_pinned, m.cleared_id AS member_cleared_id,
+            m.delivered_id AS member_delivered_id, m.read_id AS member_read_id, m.joined_at AS member_joined_at`;
+
+/** A `WithMemberRow` split into the conversation and the membership (none when the conversation's columns are null: no such member). */
+export function membershipOf(row: WithMemberRow): { conversation: ConversationRow; member: MemberRow } | undefined {
+  const { member_role: role, member_favorite: favorite, member_pinned: pinned, member_cleared_id: cleared_id, member_delivered_id: delivered_id, member_read_id: read_id, member_joined_at: joined_at, ...conversation } = row;
+  if (conversation.id === null) return undefined;
+  return { conversation, member: { role, favorite, pinned, cleared_id, delivered_id, read_id, joined_at } };
+}
+
 export function conversationsStore(sql: Sql) {
   const insert = sql.prepare<{ id: number }>(
     'INSERT INTO conversations (name, kind, description, creator_id, created_at, direct_key) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
@@ -35,13 +48,21 @@ export function conversationsStore(sql: Sql) {
   });
   const byId = sql.prepare<ConversationRow>(`SELECT ${columns} FROM conversations WHERE id = $1 AND deleted_at IS NULL`);
   // A member's row and their conversation's in one statement (the check most events begin with).
-  const withMember = sql.prepare<ConversationRow & { [K in keyof MemberRow as `member_${K}`]: MemberRow[K] }>(
-    `SELECT ${columns}, members.role AS member_role, members.favorite AS member_favorite, members.pinned AS member_pinned,
-            members.cleared_id AS member_cleared_id, members.delivered_id AS member_delivered_id, members.read_id AS member_read_id,
-            members.joined_at AS member_joined_at
-       FROM members JOIN conversations ON conversations.id = members.conversation_id
-      WHERE members.conversation_id = $1 AND members.user_id = $2 AND conversations.deleted_at IS NULL`,
+  const withMember = sql.prepare<WithMemberRow>(
+    `SELECT ${columns}, ${memberColumns}
+       FROM members AS m JOIN conversations ON conversations.id = m.conversation_id
+      WHERE m.conversation_id = $1 AND m.user_id = $2 AND conversations.deleted_at IS NULL`,
   );
+  // The same for many [conversation, user] pairs at once, in the order given (a row of nulls where there is no such member).
+  const withMembers = sql.prepare<WithMemberRow>(dialect`
+    SELECT ${columns}, ${memberColumns}
+      FROM ${{
+        sqlite: '(SELECT key AS ord, value ->> 0 AS conversation, value ->> 1 AS user FROM json_each($1)) AS s',
+        postgres: 'unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[])) WITH ORDINALITY AS s (conversation, "user", ord)',
+      }}
+      LEFT JOIN members AS m ON m.conversation_id = s.conversation AND m.user_id = s.${{ sqlite: 'user', postgres: '"user"' }}
+      LEFT JOIN conversations ON conversations.id = m.conversation_id AND conversations.deleted_at IS NULL
+     ORDER BY s.ord`);
   const byDirectKey = sql.prepare<ConversationRow>(`SELECT ${columns} FROM conversations WHERE direct_key = $1`);
   // Unread counts and last messages are read per conversation (messages.ts), each bounded by an index.
   const forUser = sql.prepare<ConversationListRow>(
@@ -85,9 +106,13 @@ export function conversationsStore(sql: Sql) {
     /** The conversation with `userId`'s membership of it; nothing when they are not a member (or it is deleted). */
     async withMember(id: number, userId: number): Promise<{ conversation: ConversationRow; member: MemberRow } | undefined> {
       const row = await withMember.get(id, userId);
-      if (!row) return undefined;
-      const { member_role: role, member_favorite: favorite, member_pinned: pinned, member_cleared_id: cleared_id, member_delivered_id: delivered_id, member_read_id: read_id, member_joined_at: joined_at, ...conversation } = row;
-      return { conversation, member: { role, favorite, pinned, cleared_id, delivered_id, read_id, joined_at } };
+      return row && membershipOf(row);
+    },
+    /** `withMember` for many [conversation, user] pairs, in one statement: one answer each, in order. */
+    async withMembers(pairs: readonly (readonly [number, number])[]): Promise<({ conversation: ConversationRow; member: MemberRow } | undefined)[]> {
+      if (pairs.length === 0) return [];
+      const rows = sql.engine === 'postgres' ? await withMembers.all(pairs.map(([c]) => c), pairs.map(([, u]) => u)) : await withMembers.all(JSON.stringify(pairs));
+      return rows.map(membershipOf);
     },
     /** The live direct conversation of two people. */
     direct: (userA: number, userB: number): Promise<ConversationRow | undefined> => byDirectKey.get(directKey(userA, userB)),

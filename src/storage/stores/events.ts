@@ -1,21 +1,55 @@
-// The event log: appending what is pushed, and reading back what a user may see after a seq. On
-// PostgreSQL the next seq comes from a counter row updated in the committing transaction: seq order is
-// commit order, also when several servers share the database.
+// The event log: appending what a batch logged, and reading back what a user may see after a seq.
+//
+// A batch's events are numbered and appended by its last statement, sent with its COMMIT: the seq
+// comes from a counter row that the statement updates, so its lock is held from that statement to the
+// COMMIT and no longer. Invariant: seq order is commit order (a batch numbers only after every batch
+// that numbered before it has committed or rolled back, since it waits for the row), and the seqs of
+// what is committed have no gaps (a batch that rolls back takes its counter update with it). So a
+// reader that has every event up to n, and reads the log up to the counter it saw first, never misses
+// one that commits later. Several servers' batches run at the same time and take turns only for that
+// one statement and its COMMIT. The statement waits for nothing but the counter, and the batch holding
+// the counter waits for nothing but its COMMIT, so no deadlock can take the counter in: it touches only
+// the counter, rows it inserts, and member periods its own units wrote (holding a placeholder seq till
+// then), and the event tables carry no foreign keys that would make it wait for another batch's rows.
+// SQLite has one writer: the same statement, its seqs from AUTOINCREMENT.
 import { dialect, type Sql } from '../engine/sql.ts';
+import { placeholderBase, type PendingEvent } from '../engine/journal.ts';
 
 export type EventRow = { seq: number; type: string; data: string };
 
 export function eventsStore(sql: Sql) {
-  const insert = sql.prepare({
-    sqlite: 'INSERT INTO events (conversation_id, type, data, created_at, message_id, actor_id) VALUES ($1, $2, $3, $4, $5, $6)',
-    postgres: `WITH next AS (UPDATE event_counter SET seq = seq + 1 RETURNING seq)
-               INSERT INTO events (seq, conversation_id, type, data, created_at, message_id, actor_id)
-               SELECT next.seq, $1, $2, $3, $4, $5, $6 FROM next RETURNING seq`,
+  const appendAll = sql.prepare({
+    sqlite: `INSERT INTO events (conversation_id, type, data, created_at, message_id, actor_id)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each($1) ORDER BY key`,
+    postgres: `WITH counter AS (UPDATE event_counter SET seq = seq + $1 RETURNING seq - $1 AS base),
+               logged AS (
+                 INSERT INTO events (seq, conversation_id, type, data, created_at, message_id, actor_id)
+                 SELECT counter.base + e.ord, e.conversation_id, e.type, e.data, e.created_at, e.message_id, e.actor_id
+                   FROM counter, unnest(CAST($2 AS bigint[]), CAST($3 AS text[]), CAST($4 AS text[]), CAST($5 AS bigint[]), CAST($6 AS bigint[]), CAST($7 AS bigint[]))
+                        WITH ORDINALITY AS e (conversation_id, type, data, created_at, message_id, actor_id, ord)),
+               addressed AS (
+                 INSERT INTO event_users (user_id, seq)
+                 SELECT a.user_id, counter.base + a.ord FROM counter, unnest(CAST($8 AS bigint[]), CAST($9 AS bigint[])) AS a (user_id, ord)
+                  WHERE EXISTS (SELECT 1 FROM users WHERE users.id = a.user_id)),
+               periods AS (
+                 UPDATE member_periods
+                    SET from_seq = CASE WHEN from_seq >= $10 THEN counter.base + (SELECT k.ord FROM unnest(CAST($11 AS bigint[])) WITH ORDINALITY AS k (key, ord) WHERE k.key = from_seq - $10) ELSE from_seq END,
+                        to_seq = CASE WHEN to_seq >= $10 THEN counter.base + (SELECT k.ord FROM unnest(CAST($11 AS bigint[])) WITH ORDINALITY AS k (key, ord) WHERE k.key = to_seq - $10) ELSE to_seq END
+                   FROM counter
+                  WHERE user_id = ANY(CAST($12 AS bigint[])) AND (from_seq >= $10 OR to_seq >= $10))
+               SELECT base FROM counter`,
   });
-  const addressTo = sql.prepare({
-    sqlite: 'INSERT INTO event_users (user_id, seq) SELECT value, $2 FROM json_each($1)',
-    postgres: 'INSERT INTO event_users (user_id, seq) SELECT user_id, $2 FROM unnest(CAST($1 AS bigint[])) AS addressed (user_id)',
-  });
+  const sqliteOnly = <T>(make: () => T): T | undefined => (sql.engine === 'sqlite' ? make() : undefined);
+  // SQLite's: addressed after the events are in (a user deleted earlier in the batch is left out).
+  const addressAll = sqliteOnly(() => sql.prepare(
+    'INSERT INTO event_users (user_id, seq) SELECT value ->> 0, $2 + (value ->> 1) FROM json_each($1) WHERE (value ->> 0) IN (SELECT id FROM users)',
+  ));
+  // Member periods that begin or end with an event of the batch hold its placeholder until now (SQLite's; PostgreSQL's is in appendAll).
+  const numberPeriods = sqliteOnly(() => sql.prepare(`
+    UPDATE member_periods
+       SET from_seq = CASE WHEN from_seq >= $1 THEN $2 + (SELECT key + 1 FROM json_each($3) WHERE value = from_seq - $1) ELSE from_seq END,
+           to_seq = CASE WHEN to_seq >= $1 THEN $2 + (SELECT key + 1 FROM json_each($3) WHERE value = to_seq - $1) ELSE to_seq END
+     WHERE user_id IN (SELECT value FROM json_each($4)) AND (from_seq >= $1 OR to_seq >= $1)`));
   const visible = sql.prepare<EventRow>(
     `SELECT seq, type, data FROM (
        SELECT events.seq, events.type, events.data FROM member_periods AS periods
@@ -59,16 +93,30 @@ export function eventsStore(sql: Sql) {
     }
   }
 
+  /** Appends a batch's events in order and returns their seqs (consecutive: the first is the counter's last plus one). */
+  async function append(events: readonly PendingEvent[]): Promise<number[]> {
+    const addressed = events.flatMap((event, i) => event.users.map((user) => [user, i + 1] as const));
+    const members = [...new Set(events.flatMap((event) => [...event.joined, ...event.left]))];
+    const keys = events.map((event) => event.key);
+    if (sql.engine === 'postgres') {
+      const base = (await appendAll.value<number>(
+        events.length,
+        events.map((e) => e.conversationId), events.map((e) => e.type), events.map((e) => e.dataText),
+        events.map((e) => e.createdAt), events.map((e) => e.messageId), events.map((e) => e.actorId),
+        addressed.map(([user]) => user), addressed.map(([, ord]) => ord),
+        placeholderBase, keys, members,
+      ))!;
+      return events.map((_, i) => base + i + 1);
+    }
+    const rows = events.map((e) => [e.conversationId, e.type, e.dataText, e.createdAt, e.messageId, e.actorId]);
+    const base = (await appendAll.insert(JSON.stringify(rows))) - events.length;
+    if (addressed.length) await addressAll!.run(JSON.stringify(addressed), base);
+    if (members.length) await numberPeriods!.run(placeholderBase, base, JSON.stringify(keys), JSON.stringify(members));
+    return events.map((_, i) => base + i + 1);
+  }
+
   return {
-    /** Appends an event for a conversation's members (at the time) and returns its seq. */
-    forConversation: async (conversationId: number, type: string, data: string, now: number, messageId: number | null = null, actorId: number | null = null): Promise<number> =>
-      insert.insert(conversationId, type, data, now, messageId, actorId),
-    /** Appends an event for named users and returns its seq. */
-    async forUsers(userIds: readonly number[], type: string, data: string, now: number): Promise<number> {
-      const seq = await insert.insert(null, type, data, now, null, null);
-      if (userIds.length) await addressTo.run(sql.list(userIds), seq);
-      return seq;
-    },
+    append,
     /** After a deletion: every logged event about the message holds its tombstone, and previews of it are emptied. */
     tombstone: (messageId: number, tombstone: object) =>
       revise(messageId, (data) => {

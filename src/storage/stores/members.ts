@@ -12,6 +12,9 @@ export type MemberRow = {
   joined_at: number;
 };
 
+/** A member's receipt point to move: [conversation, user, message id]. */
+export type Point = readonly [conversationId: number, userId: number, messageId: number];
+
 export type MemberListRow = { user_id: number; username: string; fullname: string; status: string; role: Role; read_id: number; delivered_id: number; joined_at: number; avatar_file_id: string | null };
 
 export type BanRow = { username: string; fullname: string; banned_by: string | null; banned_at: number };
@@ -51,9 +54,35 @@ export function membersStore(sql: Sql) {
        FROM bans JOIN users ON users.id = bans.user_id LEFT JOIN users AS banner ON banner.id = bans.banned_by
       WHERE bans.conversation_id = $1 ORDER BY bans.banned_at, users.username`,
   );
+  // Many members' points at once, in conversation and user order (every server locks rows in the same order).
+  const points = {
+    sqlite: '(SELECT value ->> 0 AS conversation_id, value ->> 1 AS user_id, value ->> 2 AS message_id FROM json_each($1))',
+    postgres: 'unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[]))',
+  };
+  const pointColumns = { sqlite: '', postgres: '(conversation_id, user_id, message_id)' };
+  const readMany = sql.prepare<{ conversation_id: number; user_id: number }>(dialect`
+    UPDATE members SET read_id = p.message_id, delivered_id = ${greatest}(delivered_id, p.message_id)
+      FROM ${points} AS p ${pointColumns}
+     WHERE members.conversation_id = p.conversation_id AND members.user_id = p.user_id AND members.read_id < p.message_id
+    RETURNING members.conversation_id, members.user_id`);
+  const deliveredMany = sql.prepare(dialect`
+    UPDATE members SET delivered_id = p.message_id
+      FROM ${points} AS p ${pointColumns}
+     WHERE members.conversation_id = p.conversation_id AND members.user_id = p.user_id AND members.delivered_id < p.message_id`);
+  const listMany = sql.prepare<MemberListRow & { conversation_id: number }>(dialect`
+    SELECT members.conversation_id, members.user_id, users.username, users.fullname, users.status, members.role, members.read_id, members.delivered_id,
+           members.joined_at, users.avatar_file_id
+      FROM members JOIN users ON users.id = members.user_id
+     WHERE ${inList('members.conversation_id', '$1')}
+     ORDER BY members.conversation_id, members.position`);
   const openPeriod = sql.prepare('INSERT INTO member_periods (conversation_id, user_id, from_seq) VALUES ($1, $2, $3)');
   const closePeriod = sql.prepare('UPDATE member_periods SET to_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND to_seq IS NULL');
   const dropPeriods = sql.prepare('DELETE FROM member_periods WHERE conversation_id = $1');
+
+  const pointParams = (given: readonly Point[]): unknown[] => {
+    const sorted = [...given].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    return sql.engine === 'postgres' ? [0, 1, 2].map((i) => sorted.map((point) => point[i])) : [JSON.stringify(sorted)];
+  };
 
   return {
     get: (conversationId: number, userId: number): Promise<MemberRow | undefined> => get.get(conversationId, userId),
@@ -75,6 +104,18 @@ export function membersStore(sql: Sql) {
     async deliveredTo(conversationId: number, userIds: readonly number[], messageId: number): Promise<void> {
       if (userIds.length) await deliveredTo.run(conversationId, sql.list(userIds), messageId);
     },
+    /** Moves read points (and delivered ones with them), never back; returns the [conversation, user] of those that moved. */
+    async readMany(given: readonly Point[]): Promise<[number, number][]> {
+      if (given.length === 0) return [];
+      const rows = await readMany.all(...pointParams(given));
+      return rows.map((row) => [row.conversation_id, row.user_id]);
+    },
+    /** Moves delivered points, never back, in one statement. */
+    async deliveredMany(given: readonly Point[]): Promise<void> {
+      if (given.length) await deliveredMany.run(...pointParams(given));
+    },
+    /** The members of these conversations, each conversation's in order. */
+    listMany: (conversationIds: readonly number[]) => (conversationIds.length ? listMany.all(sql.list(conversationIds)) : Promise.resolve([])),
     ban: async (conversationId: number, userId: number, bannedBy: number, now: number): Promise<void> => void (await ban.run(conversationId, userId, bannedBy, now)),
     /** True when they were banned. */
     unban: async (conversationId: number, userId: number): Promise<boolean> => (await unban.run(conversationId, userId)) === 1,

@@ -67,20 +67,27 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
   const enqueueOne = sql.prepare(dialect`${into}
     SELECT id, CAST($2 AS text), user_id, CAST($3 AS bigint), CAST($4 AS text), CAST($5 AS integer), 1, CAST($6 AS bigint), CAST($6 AS bigint)
       FROM devices WHERE id = $1 ${merge}`);
-  const forMembers = sql.prepare(dialect`${into}
-    SELECT devices.id, CAST($2 AS text), members.user_id, members.conversation_id,
-           CASE WHEN ${inList('members.user_id', '$10')} THEN CAST($5 AS text) ELSE CAST($3 AS text) END,
-           CASE WHEN ${inList('members.user_id', '$10')} THEN CAST($6 AS integer) ELSE CAST($4 AS integer) END,
-           1, CAST($7 AS bigint), CAST($7 AS bigint)
-      FROM members
-      JOIN users ON users.id = members.user_id
-      JOIN devices ON devices.user_id = members.user_id
-     WHERE members.conversation_id = $1
-       AND ${inList('members.user_id', '$9')}
-       AND NOT EXISTS (SELECT 1 FROM blocks WHERE blocks.user_id = members.user_id AND blocks.blocked_id = $11)
-       AND ${level} <> 'none'
-       AND (${level} = 'all' OR ${inList('members.user_id', '$10')})
-       AND (users.status <> 'busy' OR ${inList('members.user_id', '$12')})
+  // Notifications about conversations for their members' devices, given as one row per recipient: [conversation, actor,
+  // user, key, notification, rank, personal (0/1), urgent (0/1)]. PostgreSQL merges a row once per
+  // statement, so of a user's rows for one key the one an enqueue after the other would leave is kept:
+  // the highest rank, the later of equals. SQLite merges them in order, one after another.
+  const manyLevel = level.replaceAll('$8', '$2');
+  const forRecipients = sql.prepare(dialect`${into}
+    SELECT ${{ sqlite: '', postgres: 'DISTINCT ON (devices.id, r.key)' }} devices.id, r.key, r.user_id, r.conversation_id, r.notification, r.rank, 1, CAST($1 AS bigint), CAST($1 AS bigint)
+      FROM ${{
+        sqlite: `(SELECT key AS ord, value ->> 0 AS conversation_id, value ->> 1 AS actor_id, value ->> 2 AS user_id, value ->> 3 AS key,
+                         value ->> 4 AS notification, value ->> 5 AS rank, value ->> 6 AS personal, value ->> 7 AS urgent FROM json_each($3))`,
+        postgres: `unnest(CAST($3 AS bigint[]), CAST($4 AS bigint[]), CAST($5 AS bigint[]), CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS integer[]), CAST($9 AS integer[]), CAST($10 AS integer[]))
+                     WITH ORDINALITY`,
+      }} AS r ${{ sqlite: '', postgres: '(conversation_id, actor_id, user_id, key, notification, rank, personal, urgent, ord)' }}
+      JOIN members ON members.conversation_id = r.conversation_id AND members.user_id = r.user_id
+      JOIN users ON users.id = r.user_id
+      JOIN devices ON devices.user_id = r.user_id
+     WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE blocks.user_id = r.user_id AND blocks.blocked_id = r.actor_id)
+       AND ${manyLevel} <> 'none'
+       AND (${manyLevel} = 'all' OR r.personal = 1)
+       AND (users.status <> 'busy' OR r.urgent = 1)
+     ORDER BY ${{ sqlite: 'r.ord', postgres: 'devices.id, r.key, r.rank DESC, r.ord DESC' }}
     ${merge}`);
   const forUsers = sql.prepare(dialect`${into}
     SELECT id, CAST($1 AS text), user_id, CAST(NULL AS bigint), CAST($2 AS text), CAST($3 AS integer), 1, CAST($4 AS bigint), CAST($4 AS bigint)
@@ -122,6 +129,23 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
     return unread(row.conversation_id, row.user_id, Math.max(row.read_id, row.cleared_id ?? 0), unreadCap);
   }
 
+  /** `forMembers` for many notifications in one statement (rows merged as they would be one after another). */
+  function forMembersMany(list: readonly MemberNotification[], now: number): Promise<number> {
+    const rows = list.flatMap((queued) => {
+      const personal = new Set(queued.personal);
+      const urgent = new Set(queued.urgent);
+      const key = outboxKey(queued.notification);
+      return queued.recipients.map((user) => {
+        const notification = personal.has(user) ? (queued.personalNotification ?? queued.notification) : queued.notification;
+        return [queued.conversationId, queued.actorId, user, key, JSON.stringify(notification), rankOf(notification), personal.has(user) ? 1 : 0, urgent.has(user) ? 1 : 0] as const;
+      });
+    });
+    if (rows.length === 0) return Promise.resolve(0);
+    if (sql.engine === 'sqlite') return forRecipients.run(now, Math.floor(now / 1000), JSON.stringify(rows));
+    const column = (i: number) => rows.map((row) => row[i]);
+    return forRecipients.run(now, Math.floor(now / 1000), column(0), column(1), column(2), column(3), column(4), column(5), column(6), column(7));
+  }
+
   const outbox: Outbox = {
     async enqueue(entries, now) {
       for (const { deviceId, notification } of entries) {
@@ -161,15 +185,8 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
      * is `mentions` unless it is personal to them, or who are `busy` unless it is urgent for them.
      * Returns the rows queued or merged into.
      */
-    forMembers(queued: MemberNotification): Promise<number> {
-      if (queued.recipients.length === 0) return Promise.resolve(0);
-      const { notification } = queued;
-      const personal = queued.personalNotification ?? notification;
-      return forMembers.run(
-        queued.conversationId, outboxKey(notification), JSON.stringify(notification), rankOf(notification), JSON.stringify(personal), rankOf(personal),
-        queued.now, Math.floor(queued.now / 1000), sql.list(queued.recipients), sql.list(queued.personal), queued.actorId, sql.list(queued.urgent),
-      );
-    },
+    forMembers: (queued: MemberNotification): Promise<number> => forMembersMany([queued], queued.now),
+    forMembersMany,
     /** Queues an administrator's notice for every device of these users (or of everyone); returns how many devices. */
     forUsers: (notification: Notification & { kind: 'notice' }, users: readonly number[] | 'all', now: number): Promise<number> =>
       forUsers.run(outboxKey(notification), JSON.stringify(notification), rankOf(notification), now, users === 'all' ? 1 : 0, sql.list(users === 'all' ? [] : users)),

@@ -6,18 +6,18 @@ import type { Sql } from '../engine/sql.ts';
 const current = 'CAST(floor(extract(epoch FROM clock_timestamp()) * 1000 / CAST($2 AS bigint)) AS bigint)';
 
 export function roundsStore(sql: Sql) {
-  const postgres = sql.engine === 'postgres';
-  const ensure = sql.prepare({ sqlite: 'SELECT 1', postgres: 'INSERT INTO periodic_rounds (name, period) VALUES ($1, -1) ON CONFLICT (name) DO NOTHING' });
-  // SKIP LOCKED: a node whose claim meets another's not yet committed skips the round at once rather
-  // than waiting behind that node's batch (and holding up its own).
-  const claim = sql.prepare({
-    sqlite: 'SELECT 1',
-    postgres: `UPDATE periodic_rounds SET period = ${current}
+  const statements = sql.engine === 'postgres'
+    ? {
+      ensure: sql.prepare('INSERT INTO periodic_rounds (name, period) VALUES ($1, -1) ON CONFLICT (name) DO NOTHING'),
+      // SKIP LOCKED: a node whose claim meets another's not yet committed skips the round at once rather
+      // than waiting behind that node's batch (and holding up its own).
+      claim: sql.prepare(`UPDATE periodic_rounds SET period = ${current}
                 WHERE name IN (SELECT name FROM periodic_rounds WHERE name = $1 AND period < ${current} FOR UPDATE SKIP LOCKED)
-            RETURNING period`,
-  });
-  // A round at start is had whatever the period: it waits for a claim under way rather than skip.
-  const take = sql.prepare({ sqlite: 'SELECT 1', postgres: `UPDATE periodic_rounds SET period = GREATEST(period, ${current}) WHERE name = $1 RETURNING period` });
+            RETURNING period`),
+      // A round at start is had whatever the period: it waits for a claim under way rather than skip.
+      take: sql.prepare(`UPDATE periodic_rounds SET period = GREATEST(period, ${current}) WHERE name = $1 RETURNING period`),
+    }
+    : undefined;
 
   return {
     /**
@@ -26,7 +26,8 @@ export function roundsStore(sql: Sql) {
      * was already had.
      */
     async claim(name: string, everyMs: number, anyway: boolean): Promise<number | undefined> {
-      if (!postgres) return Math.floor(Date.now() / everyMs);
+      if (!statements) return Math.floor(Date.now() / everyMs);
+      const { ensure, claim, take } = statements;
       await ensure.run(name);
       const period = await (anyway ? take : claim).value<string | number>(name, everyMs);
       return period === undefined ? undefined : Number(period);

@@ -26,10 +26,14 @@ export function searchStore(sql: Sql) {
   const postgres = sql.engine === 'postgres';
   // SQLite indexes new messages in batches (an FTS5 segment per transaction would cost more than the message);
   // PostgreSQL keeps the tsvector column in step by itself.
-  const through = sql.prepare({ sqlite: 'SELECT through FROM search_index WHERE id = 1', postgres: 'SELECT 0' });
-  const newest = sql.prepare('SELECT max(id) FROM messages');
-  const index = sql.prepare({ sqlite: 'INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id > $1 AND id <= $2', postgres: 'SELECT 1' });
-  const advance = sql.prepare({ sqlite: 'UPDATE search_index SET through = $1 WHERE id = 1', postgres: 'SELECT 1' });
+  const indexing = postgres
+    ? undefined
+    : {
+      through: sql.prepare('SELECT through FROM search_index WHERE id = 1'),
+      newest: sql.prepare('SELECT max(id) FROM messages'),
+      index: sql.prepare('INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id > $1 AND id <= $2'),
+      advance: sql.prepare('UPDATE search_index SET through = $1 WHERE id = 1'),
+    };
   // Newest first, stopping at the limit: FTS5 walks its index backwards; PostgreSQL picks the GIN index
   // for rare words and a backward walk of the primary key for common ones.
   const candidates = sql.prepare({
@@ -55,7 +59,8 @@ export function searchStore(sql: Sql) {
   return {
     /** Adds every message not yet in the index (SQLite); returns how many ids it covered. Run inside a transaction. */
     async catchUp(): Promise<number> {
-      if (postgres) return 0;
+      if (!indexing) return 0;
+      const { through, newest, index, advance } = indexing;
       const after = (await through.value<number>()) ?? 0;
       const upto = (await newest.value<number | null>()) ?? 0;
       if (upto <= after) return 0;

@@ -1,5 +1,5 @@
 // Users: accounts, looked up by id or by username without regard to case.
-import { likePattern, type Sql } from '../engine/sql.ts';
+import { dialect, inList, likePattern, type Sql } from '../engine/sql.ts';
 
 export type UserRow = {
   id: number;
@@ -39,10 +39,14 @@ export function usersStore(sql: Sql) {
     'INSERT INTO users (username, fullname, password_hash, created_at, last_online) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING id',
   );
   const byId = sql.prepare<UserRow>('SELECT * FROM users WHERE id = $1');
+  const byIds = sql.prepare<UserRow>(dialect`SELECT * FROM users WHERE ${inList('id', '$1')}`);
+  const setLastOnlineMany = sql.prepare(dialect`UPDATE users SET last_online = $1 WHERE ${inList('id', '$2')}`);
   const byUsername = sql.prepare<UserRow>('SELECT * FROM users WHERE username = $1');
   const setLastOnline = sql.prepare('UPDATE users SET last_online = $1 WHERE id = $2');
   const setProfile = sql.prepare('UPDATE users SET fullname = $2, bio = $3, email = $4, email_verified = $5 WHERE id = $1');
   const remove = sql.prepare('DELETE FROM users WHERE id = $1');
+  // No foreign key deletes these with the user on PostgreSQL (see the event log's migration).
+  const forgetAddressed = sql.prepare('DELETE FROM event_users WHERE user_id = $1');
   const hold = sql.prepare('INSERT INTO held_usernames (username, until) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET until = excluded.until');
   const held = sql.prepare('SELECT 1 FROM held_usernames WHERE username = $1 AND until > $2');
   const setRole = sql.prepare('UPDATE users SET role = $1 WHERE id = $2');
@@ -62,6 +66,9 @@ export function usersStore(sql: Sql) {
     insert: async (user: { username: string; fullname: string; passwordHash: string; now: number }): Promise<number | null> =>
       (await insert.get(user.username, user.fullname, user.passwordHash, user.now, user.now))?.id ?? null,
     byId: (id: number) => byId.get(id),
+    /** These users (those that exist), in no particular order. */
+    byIds: (ids: readonly number[]): Promise<UserRow[]> => (ids.length ? byIds.all(sql.list(ids)) : Promise.resolve([])),
+    setLastOnlineMany: async (ids: readonly number[], at: number): Promise<void> => void (ids.length && (await setLastOnlineMany.run(at, sql.list(ids)))),
     byUsername: (username: string) => byUsername.get(username),
     setLastOnline: async (id: number, at: number): Promise<void> => void (await setLastOnline.run(at, id)),
     setProfile: async (id: number, profile: { fullname: string; bio: string; email: string | null; emailVerified: boolean }): Promise<void> =>
@@ -69,6 +76,7 @@ export function usersStore(sql: Sql) {
     /** Deletes the account and keeps its username from new registrations until `until`. */
     async remove(id: number, username: string, until: number): Promise<void> {
       await remove.run(id);
+      await forgetAddressed.run(id);
       await hold.run(username, until);
     },
     isHeld: async (username: string, now: number): Promise<boolean> => (await held.get(username, now)) !== undefined,

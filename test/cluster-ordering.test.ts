@@ -1,0 +1,103 @@
+// The event log's order across nodes: each batch numbers its events at its end, so one node's open
+// batch does not hold up another's, and a batch that never commits (its node killed between numbering
+// and COMMIT) leaves no gap. A proxy stops node1's PostgreSQL connection at a chosen statement.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import postgres from 'postgres';
+import { needs } from './helpers/installed.ts';
+import type { TestServer } from './helpers/server.ts';
+import { syncAll } from './helpers/clients.ts';
+import { member, startNodes, tapped, until, type Tapped } from './helpers/cluster.ts';
+import { testDatabase } from './helpers/postgres.ts';
+import { startPgProxy } from './helpers/pg-proxy.ts';
+
+/** Two nodes on one database, node1 through a proxy that can stop it; Alice and Bob in a conversation, each with a socket on each node. */
+async function twoNodes(t: TestContext) {
+  const database = await testDatabase(t);
+  const proxy = await startPgProxy(t, database);
+  const [a, b] = (await startNodes(t, 2, { DATABASE_URL: database }, (i): Record<string, string> => (i === 1 ? { DATABASE_URL: proxy.url } : {}))) as unknown as [TestServer, TestServer];
+  const [alice, bob] = [await member(a), await member(b)];
+  const sockets = { aliceOnA: await tapped(a, alice), bobOnB: await tapped(b, bob), aliceOnB: await tapped(b, alice), bobOnA: await tapped(a, bob) };
+  const { id } = await sockets.aliceOnA.client.request('create_conversation', { members: [bob.username] });
+  const created = sockets.aliceOnA.seqs.at(-1)!;
+  await until('the conversation everywhere', () => Object.values(sockets).every((socket) => socket.seqs.includes(created)));
+  return { database, proxy, a, sockets, conversation: id };
+}
+
+const sentSeq = (reply: unknown) => (reply as { seq: number }).seq;
+
+/** Each socket got strictly increasing seqs: those its user's sync (asked on `asking`) returns from where it began. */
+async function likeSync(checks: Record<string, [socket: Tapped, asking: Tapped]>): Promise<void> {
+  for (const [name, [socket, asking]] of Object.entries(checks)) {
+    assert.deepEqual(socket.seqs, [...socket.seqs].sort((x, y) => x - y), `${name}: seqs in order`);
+    assert.equal(new Set(socket.seqs).size, socket.seqs.length, `${name}: each seq once`);
+    const synced = (await syncAll(asking.client, socket.seqs[0]! - 1)).map((event) => event.seq);
+    await until(`${name} has what sync has`, () => synced.every((seq) => socket.seqs.includes(seq)));
+    assert.deepEqual(socket.seqs.filter((seq) => seq <= synced.at(-1)!), synced, `${name}: exactly what sync returns`);
+  }
+}
+
+/** The log's seqs: consecutive, none missing (nothing is pruned in a test). */
+async function logHasNoGaps(database: string): Promise<number[]> {
+  const sql = postgres(database, { max: 1, onnotice: () => {} });
+  try {
+    const seqs = (await sql<{ seq: string }[]>`SELECT seq FROM events ORDER BY seq`).map((row) => Number(row.seq));
+    const [counter] = await sql<{ seq: string }[]>`SELECT seq FROM event_counter`;
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i), 'no gap in the log');
+    assert.equal(Number(counter!.seq), seqs.at(-1), 'the counter is the last seq');
+    return seqs;
+  } finally {
+    await sql.end();
+  }
+}
+
+test('a node whose batch is held open mid-way does not hold up another node\'s: that one commits meanwhile, numbered first; every socket still gets what sync has, in order', { timeout: 60_000 }, async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const { database, proxy, sockets, conversation } = await twoNodes(t);
+  // node1's batch stops at the statement that writes Alice's message: its transaction is open, its
+  // units have begun, nothing of it is numbered.
+  proxy.holdAt((statement) => statement.includes('INSERT INTO messages'));
+  const held = sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: conversation, content: 'held', client_id: 'held-1' });
+  await proxy.held();
+  // Bob's message on node2 commits while node1's batch is still open. (Before each batch numbered its
+  // events at its end, every batch took the event counter first: this waited for node1's COMMIT.)
+  const meanwhile = await sockets.bobOnB.client.call({ type: 'send_message', conversation_id: conversation, content: 'meanwhile' });
+  assert.equal(meanwhile.success, true);
+  proxy.release();
+  const late = await held;
+  assert.equal(late.success, true);
+  assert.ok(sentSeq(late) > sentSeq(meanwhile), 'the batch that committed later has the later seq');
+  await until('both messages everywhere', () => Object.values(sockets).every((socket) => socket.seqs.includes(sentSeq(late)) && socket.seqs.includes(sentSeq(meanwhile))));
+  const { aliceOnA, aliceOnB, bobOnA, bobOnB } = sockets;
+  await likeSync({ aliceOnA: [aliceOnA, aliceOnB], aliceOnB: [aliceOnB, aliceOnB], bobOnA: [bobOnA, bobOnB], bobOnB: [bobOnB, bobOnB] });
+  await logHasNoGaps(database);
+});
+
+test('a node killed between numbering its batch\'s events and the COMMIT: nothing of the batch stays, the other node numbers from the same seq, the client\'s resend is stored once', { timeout: 60_000 }, async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const { database, proxy, a, sockets, conversation } = await twoNodes(t);
+  // node1's batch stops at its COMMIT, once its last statement has numbered its events (and holds the counter).
+  let numbered = false;
+  proxy.holdAt((statement) => {
+    if (statement.includes('UPDATE event_counter')) numbered = true;
+    return numbered && statement.trim().toUpperCase() === 'COMMIT';
+  });
+  const lost = sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: conversation, content: 'never committed', client_id: 'kill-1' }).catch(() => undefined);
+  await proxy.held();
+  // Bob's message on node2 must wait for the counter: node1's numbering holds it until its COMMIT...
+  const waiting = sockets.bobOnB.client.call({ type: 'send_message', conversation_id: conversation, content: 'after the kill' });
+  // ...which never comes: node1 dies, its connection closes, PostgreSQL rolls its transaction back.
+  a.child.kill('SIGKILL');
+  const after = await waiting;
+  assert.equal(after.success, true);
+  await lost;
+  // Alice sends again with the same client id, on node2: stored now, once.
+  const again = await sockets.aliceOnB.client.call({ type: 'send_message', conversation_id: conversation, content: 'never committed', client_id: 'kill-1' });
+  assert.equal(again.success, true);
+  const { messages } = await sockets.aliceOnB.client.request('get_messages', { conversation_id: conversation });
+  assert.deepEqual(messages.map((message) => message.content), ['never committed', 'after the kill'], 'newest first: each once');
+  await until('Alice\'s message on node2', () => sockets.bobOnB.seqs.includes(sentSeq(again)));
+  await likeSync({ aliceOnB: [sockets.aliceOnB, sockets.aliceOnB], bobOnB: [sockets.bobOnB, sockets.bobOnB] });
+  const seqs = await logHasNoGaps(database);
+  assert.ok(seqs.includes(sentSeq(after)) && seqs.includes(sentSeq(again)));
+});

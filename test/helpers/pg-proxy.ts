@@ -1,0 +1,125 @@
+// A TCP proxy to PostgreSQL that reads what clients send (the frontend protocol: simple queries, and
+// the Parse and Bind of prepared statements) and can stop one connection at the first statement whose
+// text matches: what was sent before it has run on the server, that statement and what follows wait.
+// So a test can hold a node's transaction open at a chosen point, then let it go or kill the node.
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import type { TestContext } from 'node:test';
+
+export type PgProxy = {
+  /** A URL like `target` but through the proxy. */
+  url: string;
+  /** From now on, the first statement (on any connection) whose text matches stops its connection there. */
+  holdAt(match: (statement: string) => boolean): void;
+  /** Resolves once a connection is stopped at a matching statement. */
+  held(): Promise<string>;
+  /** Lets the stopped connection go on. */
+  release(): void;
+};
+
+const sslRequest = 80877103;
+const gssRequest = 80877104;
+
+export async function startPgProxy(t: TestContext, target: string): Promise<PgProxy> {
+  const to = new URL(target);
+  const sockets = new Set<Socket>();
+  let match: ((statement: string) => boolean) | undefined;
+  let stopped: { statement: string; resume(): void } | undefined;
+  let waiting: ((statement: string) => void) | undefined;
+
+  const server = createServer((client) => {
+    const upstream = connect(Number(to.port), to.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    /** Prepared statements' texts by name ('' is the unnamed one). */
+    const named = new Map<string, string>();
+    let started = false;
+    let pending = Buffer.alloc(0);
+    /** Bytes not forwarded yet because this connection is stopped. */
+    let held: Buffer[] | undefined;
+
+    const forward = (bytes: Buffer) => (held ? held.push(bytes) : upstream.write(bytes));
+    const text = (payload: Buffer, from: number) => {
+      const end = payload.indexOf(0, from);
+      return { value: payload.subarray(from, end).toString('utf8'), next: end + 1 };
+    };
+    function statementOf(type: string, payload: Buffer): string | undefined {
+      if (type === 'Q') return text(payload, 0).value;
+      if (type === 'P') {
+        const name = text(payload, 0);
+        const query = text(payload, name.next).value;
+        named.set(name.value, query);
+        return query;
+      }
+      if (type === 'B') {
+        const portal = text(payload, 0);
+        return named.get(text(payload, portal.next).value);
+      }
+      return undefined;
+    }
+
+    client.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        if (!started) {
+          if (pending.length < 8) return;
+          const length = pending.readInt32BE(0);
+          if (pending.length < length) return;
+          const code = pending.readInt32BE(4);
+          if (code !== sslRequest && code !== gssRequest) started = true;
+          forward(pending.subarray(0, length));
+          pending = pending.subarray(length);
+          continue;
+        }
+        if (pending.length < 5) return;
+        const length = pending.readInt32BE(1);
+        if (pending.length < length + 1) return;
+        const message = pending.subarray(0, length + 1);
+        pending = pending.subarray(length + 1);
+        const statement = statementOf(String.fromCharCode(message[0]!), message.subarray(5));
+        if (!held && match && statement !== undefined && match(statement)) {
+          match = undefined;
+          held = [];
+          stopped = {
+            statement,
+            resume() {
+              const bytes = held!;
+              held = undefined;
+              for (const part of bytes) upstream.write(part);
+            },
+          };
+          waiting?.(statement);
+        }
+        forward(Buffer.from(message));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    holdAt(given) {
+      match = given;
+    },
+    held: () => (stopped ? Promise.resolve(stopped.statement) : new Promise((resolve) => (waiting = resolve))),
+    release() {
+      const now = stopped;
+      stopped = undefined;
+      waiting = undefined;
+      now?.resume();
+    },
+  };
+}
