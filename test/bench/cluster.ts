@@ -3,7 +3,7 @@
 // how long a message takes to reach a socket on the sender's node against one on another node.
 import { loadavg } from 'node:os';
 import { installLine, missing } from '../helpers/installed.ts';
-import { renderCluster, type ClusterResults, type Latency } from './report.ts';
+import { renderCluster, saturation, type ClusterResults, type Latency } from './report.ts';
 import {
   all, chatParley, nameOf, drain, enter, fanoutParley, fresh, generatorCount, local, loginOf, machine, oneNode, pairEntries,
   pairsFor, percentile, quick, withGenerators, type Deployment,
@@ -12,15 +12,15 @@ import {
 const threeNodes: Deployment = { engine: 'postgres', nodes: 3 };
 const deployments = [oneNode('sqlite'), oneNode('postgres'), threeNodes];
 
-/** Well under what the three nodes saturate at on this machine, so that the latencies are the nodes' path, not a queue. */
-const latencyRate = 100;
+/** Half of what the three nodes' chat saturated at in the same run (100 msgs/s at least): the target compares delivery there. */
+const latencyRateOf = (saturated: number | undefined) => Math.max(100, Math.floor((saturated ?? 0) / 2 / 100) * 100);
 const latencySeconds = quick ? 10 : 30;
 
 /**
  * Pairs whose two sockets are on one node (lane 0) beside pairs whose sockets are on two nodes (lane 1),
  * in the same generators, all sending at once at `latencyRate` in all.
  */
-async function sameAgainstCross(deployment: Deployment): Promise<ClusterResults['latency']> {
+async function sameAgainstCross(deployment: Deployment, latencyRate: number): Promise<ClusterResults['latency']> {
   const pairs = 300;
   // Each generator holds pairs of both lanes, alternately.
   const laneOf = (pair: number) => Math.floor(pair / generatorCount) % 2;
@@ -70,7 +70,7 @@ export async function measureCluster(): Promise<ClusterResults> {
     console.log(`${nameOf(deployment)}: chat (1,000 users in 500 pairs), then fan-out (one conversation of 1,000 members)`);
     measured.push({ name: nameOf(deployment), ...deployment, chat: await chatParley(deployment), fanout: await fanoutParley(deployment) });
   }
-  const latency = await sameAgainstCross(threeNodes);
+  const latency = await sameAgainstCross(threeNodes, latencyRateOf(saturation(measured.at(-1)!.chat)?.delivered));
   const results: ClusterResults = { date, quick, machine: machine(), deployments: measured, latency, loadAverage: loadAverage!, seconds: Math.round((Date.now() - started) / 1000) };
   console.log(`\n${renderCluster(results)}`);
   return results;

@@ -2,7 +2,7 @@
 // (one node on SQLite or PostgreSQL, or several nodes on PostgreSQL and Redis) on fresh databases,
 // and the chat and fan-out steps that run.ts and cluster.ts measure them with.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -89,9 +89,30 @@ export function percentile(sorted: number[], p: number): number {
 /** CPU seconds (user + system) the processes have used so far, together, from /proc. */
 function cpuSeconds(pids: number[]): number {
   return pids.reduce((sum, pid) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return sum; // a process that ended meanwhile (a PostgreSQL backend whose connection closed)
+    }
+    const fields = stat.split(') ')[1]!.split(' ');
     return sum + (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 per second)
   }, 0);
+}
+
+/** The run's PostgreSQL processes now: the postmaster and its children (backends, WAL writer, checkpointer...); none without one. */
+async function databasePids(): Promise<number[]> {
+  if (!cluster) return [];
+  const { dir } = await cluster;
+  const postmaster = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
+  const children = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).filter((pid) => {
+    try {
+      return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === postmaster;
+    } catch {
+      return false;
+    }
+  });
+  return [postmaster, ...children.map(Number)];
 }
 
 export function rssKiB(pid: number): number {
@@ -172,10 +193,13 @@ export async function chatSteps(generators: Generator[], pairs: Pair[][], rates:
   await drain(generators);
   for (const rate of rates) {
     await all(generators, () => ({ cmd: 'reset' }));
+    const database = await databasePids();
     const cpuBefore = cpuSeconds(serverPids);
+    const databaseBefore = cpuSeconds(database);
     const began = performance.timeOrigin + performance.now();
     const sends = await all<{ sent: number; seconds: number; cpu: number }>(generators, (i) => ({ cmd: 'chat', rate: rate / generators.length, seconds: stepSeconds, pairs: pairs[i] }));
     const serverCpu = (cpuSeconds(serverPids) - cpuBefore) / Math.max(...sends.map((s) => s.seconds));
+    const databaseCpu = (cpuSeconds(database) - databaseBefore) / Math.max(...sends.map((s) => s.seconds));
     await drain(generators);
     const reports = await all<{ latencies: number[]; delivered: number; errors: number; lastDeliveredAt: number }>(generators, () => ({ cmd: 'report' }));
     const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
@@ -186,7 +210,7 @@ export async function chatSteps(generators: Generator[], pairs: Pair[][], rates:
     const delivered = reports.reduce((sum, r) => sum + r.delivered, 0);
     const errors = reports.reduce((sum, r) => sum + r.errors, 0) + (sent - delivered);
     const generatorCpu = Math.max(...sends.map((s) => s.cpu));
-    const machineCpu = serverCpu + sends.reduce((sum, s) => sum + s.cpu, 0);
+    const machineCpu = serverCpu + databaseCpu + sends.reduce((sum, s) => sum + s.cpu, 0);
     const step: ChatStep = {
       offered: rate,
       delivered: Math.round(delivered / seconds),
@@ -196,11 +220,12 @@ export async function chatSteps(generators: Generator[], pairs: Pair[][], rates:
       errors,
       generatorCpu,
       serverCpu,
+      ...(database.length ? { databaseCpu } : {}),
       generatorLimited: generatorCpu > 0.9 || sent / sendSeconds < rate * 0.95,
       machineLimited: machineCpu > 0.9 * cores,
     };
     steps.push(step);
-    console.log(`  ${rate} msgs/s offered: ${step.delivered}/s delivered, p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms, max ${step.max.toFixed(1)} ms, ${errors} errors, server ${step.serverCpu.toFixed(2)} cores, busiest generator ${step.generatorCpu.toFixed(2)}${step.generatorLimited ? ' (generator-limited)' : ''}${step.machineLimited ? ' (all cores busy)' : ''}`);
+    console.log(`  ${rate} msgs/s offered: ${step.delivered}/s delivered, p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms, max ${step.max.toFixed(1)} ms, ${errors} errors, server ${step.serverCpu.toFixed(2)} cores${step.databaseCpu === undefined ? '' : `, PostgreSQL ${step.databaseCpu.toFixed(2)}`}, busiest generator ${step.generatorCpu.toFixed(2)}${step.generatorLimited ? ' (generator-limited)' : ''}${step.machineLimited ? ' (all cores busy)' : ''}`);
     // Saturation is the highest passing step: one noisy step does not end the climb, two in a row do.
     if (!(step.p99 < 50) || errors > 0) {
       if (++failedInARow === 2) break;
@@ -219,11 +244,9 @@ export function pairsFor(conversations: number[], socketsPerGenerator: (pair: nu
 }
 
 export const chatRates = quick ? [1000, 5000, 10000, 20000, 30000, 40000] : [1000, 2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000];
-/** PostgreSQL commits what this machine's SQLite does many times over in far more time: finer steps, where it saturates. */
-export const postgresChatRates = quick ? [250, 500, 750, 1000, 1250, 1500, 2000, 3000] : [200, 400, 600, 800, 1000, 1200, 1400, 1700, 2000, 2500, 3000];
-/** Several nodes on one PostgreSQL saturate lower still (their batches take turns on the seq row): finer steps from lower down. */
-const clusterChatRates = quick ? [50, 100, 150, 250, 500, 750] : [50, 100, 150, 200, 300, 400, 600, 800, 1000];
-const chatRatesOf = (deployment: Deployment) => (deployment.nodes > 1 ? clusterChatRates : deployment.engine === 'postgres' ? postgresChatRates : chatRates);
+/** PostgreSQL and several nodes on it: finer steps in the thousands, where they saturate on this machine. */
+export const postgresChatRates = quick ? [1000, 2000, 3000, 5000, 7500, 10000, 15000] : [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12500, 15000, 20000];
+const chatRatesOf = (deployment: Deployment) => (deployment.engine === 'postgres' ? postgresChatRates : chatRates);
 
 // Pair i lives in generator i % G, as sockets 2k and 2k+1 there (k = its rank in that generator).
 export const local = (pair: number): [number, number] => {

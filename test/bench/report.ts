@@ -1,6 +1,7 @@
 // The benchmark's figures as a table against the targets, and as an SVG chart of latency against offered load.
 import type { HammerResult } from './hammer.ts';
 import type { FilesResult } from './files.ts';
+import { describeCeiling, type PostgresCeiling } from './ceiling.ts';
 
 export type ChatStep = {
   offered: number;
@@ -11,6 +12,8 @@ export type ChatStep = {
   errors: number;
   generatorCpu: number;
   serverCpu: number;
+  /** PostgreSQL's processes, when the server runs on it (cores). */
+  databaseCpu?: number;
   generatorLimited: boolean;
   /** Server and generators together kept (nearly) every core busy: the machine was the limit. */
   machineLimited: boolean;
@@ -43,8 +46,8 @@ export type Results = {
   /** The chat step with 1,000 offline members holding push devices, and the notifications they got. */
   pushChat: { steps: ChatStep[]; notifications: number };
   files: FilesResult;
-  /** The storage ceiling, chat and fan-out again with DATABASE_URL on a durable PostgreSQL (when installed). */
-  postgres?: { storage: number; chat: ChatStep[]; fanout: FanoutStep[] };
+  /** PostgreSQL's own ceiling (pgbench), chat and fan-out again with DATABASE_URL on a durable PostgreSQL (when installed). */
+  postgres?: { storage: PostgresCeiling; chat: ChatStep[]; fanout: FanoutStep[] };
   seconds: number;
 };
 
@@ -93,15 +96,22 @@ function pushChatRows(results: Results): string[][] {
   ];
 }
 
-/** PostgreSQL's rows: chat at saturation against its own storage ceiling, p99 at half, fan-out. */
-export function postgresRows(results: Pick<Results, 'postgres'>): string[][] {
+/**
+ * PostgreSQL's rows: chat at saturation against what PostgreSQL itself takes (the highest of pgbench's
+ * figures) and against the same run's chat on SQLite, p99 at half, fan-out.
+ */
+export function postgresRows(results: Pick<Results, 'postgres'> & Partial<Pick<Results, 'chat'>>): string[][] {
   const pg = results.postgres;
   if (!pg) return [];
   const top = saturation(pg.chat);
+  const sqlite = results.chat && saturation(results.chat.parley);
   const half = top ? pg.chat.filter((step) => step.offered <= top.offered / 2).at(-1) : undefined;
   const fan = pg.fanout.filter((step) => step.complete && step.p99 < 50).at(-1);
+  const { ceiling } = pg.storage;
   return [
-    ['PostgreSQL: chat at saturation (msgs/s)', n(top?.delivered), `PostgreSQL storage ${n(pg.storage)}`, pct(top?.delivered, pg.storage), '≥ 50%', (top?.delivered ?? 0) >= pg.storage / 2 ? 'yes' : 'NO'],
+    ['PostgreSQL: chat at saturation (msgs/s)', n(top?.delivered), `PostgreSQL itself ${n(ceiling)} rows/s`, pct(top?.delivered, ceiling), '≥ 30%', (top?.delivered ?? 0) >= ceiling * 0.3 ? 'yes' : 'NO'],
+    ['PostgreSQL: chat against SQLite in this run', n(top?.delivered), `SQLite ${n(sqlite?.delivered)}`, pct(top?.delivered, sqlite?.delivered ?? NaN), '≥ 50%', sqlite ? ((top?.delivered ?? 0) >= sqlite.delivered / 2 ? 'yes' : 'NO') : ''],
+    ['PostgreSQL: server and database CPU per message at saturation (µs)', top ? `${n((1e6 * top.serverCpu) / top.delivered)} + ${n((1e6 * (top.databaseCpu ?? NaN)) / top.delivered)}` : '—', describeCeiling(pg.storage), '', '', ''],
     ['PostgreSQL: chat p99 at half saturation (ms)', `${n(half?.p99, 2)} at ${n(half?.offered)}/s`, '', '', '', ''],
     ['PostgreSQL: fan-out to 1,000 (deliveries/s)', n(fan?.deliveriesPerSecond), `p99 ${n(fan?.p99, 2)} ms at ${n(fan?.rate)} msgs/s`, '', '', ''],
   ];
@@ -212,8 +222,30 @@ function fanoutCell(steps: FanoutStep[]): string {
 }
 
 /** The cluster run's summary: one column per deployment, and what the figures share on this machine. */
+/**
+ * What N nodes on machines of their own would reach against one PostgreSQL server of this machine's
+ * size, from the CPU each message cost at saturation here: each node machine gives one core to its node
+ * process (Node.js runs its JavaScript on one), so N nodes take N / (node CPU per message) messages a
+ * second; PostgreSQL takes (its cores) / (its CPU per message). The lower of the two is the model's figure.
+ */
+export function clusterModel(step: ChatStep | undefined, cores: number, nodes: readonly number[]): { nodeMicros: number; databaseMicros: number; rates: { nodes: number; rate: number; bound: 'nodes' | 'database' }[] } | undefined {
+  if (!step || step.databaseCpu === undefined || step.delivered === 0) return undefined;
+  const nodeMicros = (1e6 * step.serverCpu) / step.delivered;
+  const databaseMicros = (1e6 * step.databaseCpu) / step.delivered;
+  const database = (cores * 1e6) / databaseMicros;
+  return {
+    nodeMicros,
+    databaseMicros,
+    rates: nodes.map((count) => {
+      const byNodes = (count * 1e6) / nodeMicros;
+      return { nodes: count, rate: Math.min(byNodes, database), bound: byNodes <= database ? 'nodes' : 'database' };
+    }),
+  };
+}
+
 export function renderCluster(results: ClusterResults): string {
   const { deployments, latency, machine } = results;
+  const models = deployments.filter((d) => d.engine === 'postgres').map((d) => ({ name: d.name, model: clusterModel(saturation(d.chat), machine.cores, [1, 3, 10]) }));
   const chat = deployments.map((d) => chatCells(d.chat));
   const lane = (l: Latency) => `${n(l.p50, 2)} / ${n(l.p99, 2)} (${n(l.delivered)} messages)`;
   const only = (cell: string) => deployments.map((d) => (d.nodes === latency.nodes ? cell : ''));
@@ -223,6 +255,10 @@ export function renderCluster(results: ClusterResults): string {
     ['fan-out to 1,000 members (deliveries/s)', ...deployments.map((d) => fanoutCell(d.fanout))],
     [`delivery at ${n(latency.rate)} msgs/s, same node: p50 / p99 (ms)`, ...only(lane(latency.sameNode))],
     [`delivery at ${n(latency.rate)} msgs/s, across nodes: p50 / p99 (ms)`, ...only(lane(latency.crossNode))],
+    ['CPU per message at chat saturation: Parley nodes + PostgreSQL (µs)', ...deployments.map((d) => {
+      const top = saturation(d.chat);
+      return top ? `${n((1e6 * top.serverCpu) / top.delivered)}${top.databaseCpu === undefined ? '' : ` + ${n((1e6 * top.databaseCpu) / top.delivered)}`}` : '—';
+    })],
   ];
   const busy = deployments.flatMap((d) => [
     ...d.chat.filter((s) => s.machineLimited).map((s) => `${d.name} ${s.offered} msgs/s (chat)`),
@@ -236,5 +272,9 @@ export function renderCluster(results: ClusterResults): string {
     `Sockets go to the nodes round-robin: with ${latency.nodes} nodes each chat pair's two sockets are on different nodes, and ${latency.nodes - 1} in ${latency.nodes} fan-out members are on another node than the sender.`,
     `Saturation is the highest step with p99 under 50 ms and no errors; the server CPU counted per step is the Parley nodes' only (not PostgreSQL's or Redis's).`,
     busy.length ? `steps where the Parley nodes and generators together kept every core busy: ${busy.join(', ')}` : 'no step had the Parley nodes and generators keep every core busy',
+    ...models.flatMap(({ name, model }) => (model
+      ? [`Model from ${name} (node ${n(model.nodeMicros)} µs + PostgreSQL ${n(model.databaseMicros)} µs of CPU per message): ${model.rates
+        .map(({ nodes, rate, bound }) => `${nodes} node machine${nodes === 1 ? '' : 's'} ${n(rate)} msgs/s (bound by ${bound === 'nodes' ? 'the nodes' : `one ${machine.cores}-core PostgreSQL`})`).join(', ')}`]
+      : [])),
   ].join('\n');
 }

@@ -19,9 +19,9 @@ import {
   loginOf, machine, oneNode, pairEntries, pairsFor, pidsOf, postgresDatabase, quick, rssKiB, sleep, split, stopPostgres, withGenerators,
 } from './drive.ts';
 import { measureCluster } from './cluster.ts';
+import { describeCeiling, postgresCeiling } from './ceiling.ts';
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.split('=')[1];
-type Engine = 'sqlite' | 'postgres';
 const engineChoice = process.argv.find((arg) => arg.startsWith('--engine='))?.split('=')[1] ?? 'both';
 if (!['sqlite', 'postgres', 'both'].includes(engineChoice)) throw new Error('--engine takes sqlite, postgres or both');
 const postgresInstalled = missing(['postgres']).length === 0;
@@ -54,16 +54,15 @@ async function withRelay<T>(work: (port: number, pid: number) => Promise<T>): Pr
   }
 }
 
-async function storage(engine: Engine = 'sqlite'): Promise<number> {
-  const target = engine === 'postgres' ? [await postgresDatabase()] : [];
+async function storage(): Promise<number> {
   const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'storage.ts'), String(quick ? 2 : 5), ...target], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'storage.ts'), String(quick ? 2 : 5)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     child.stdout.on('data', (chunk: Buffer) => (text += chunk));
     child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`storage ceiling exited ${code}`))));
   });
   const { rate } = JSON.parse(output) as { rate: number };
-  console.log(`storage ceiling (${engine}): ${Math.round(rate)} message rows/s, one transaction each`);
+  console.log(`storage ceiling (sqlite): ${Math.round(rate)} message rows/s, one transaction each`);
   return rate;
 }
 
@@ -174,11 +173,12 @@ async function chatWithDevices(): Promise<{ steps: ChatStep[]; notifications: nu
 /** The same storage ceiling, chat and fan-out on PostgreSQL (the transport ceiling is the SQLite run's). */
 async function postgresRun(): Promise<NonNullable<Results['postgres']>> {
   console.log('PostgreSQL (durable: fsync on):');
-  const results = { storage: await storage('postgres'), chat: await chatParley(oneNode('postgres')), fanout: await fanoutParley(oneNode('postgres')) };
-  return results;
+  const ceiling = await postgresCeiling(await postgresDatabase(), quick ? 2 : 5);
+  console.log(`PostgreSQL itself (pgbench): ${describeCeiling(ceiling)}`);
+  return { storage: ceiling, chat: await chatParley(oneNode('postgres')), fanout: await fanoutParley(oneNode('postgres')) };
 }
 
-const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick), postgres: postgresRun, pgfanout: () => fanoutParley(oneNode('postgres')), pgchat: () => chatParley(oneNode('postgres')), pushchat: chatWithDevices, files: () => measureFiles(quick), cluster: measureCluster };
+const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick), postgres: postgresRun, pgfanout: () => fanoutParley(oneNode('postgres')), pgchat: () => chatParley(oneNode('postgres')), pgceiling: async () => console.log(describeCeiling(await postgresCeiling(await postgresDatabase(), quick ? 2 : 5))), sqlchat: () => chatParley(oneNode('sqlite')), pushchat: chatWithDevices, files: () => measureFiles(quick), cluster: measureCluster };
 if (only) {
   // One scenario, printed but not recorded: for profiling and tuning.
   if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);
