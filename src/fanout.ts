@@ -23,6 +23,7 @@ async function hiddenFrom(app: Pick<App, 'store'>, audience: Audience): Promise<
   return blockers.length ? new Set(blockers) : noOne;
 }
 const noOne: ReadonlySet<number> = new Set();
+const none: readonly number[] = [];
 
 /** The members of the audience's conversation who may see its event, by id and username (for events each reader sees their own way). */
 export async function readersOf(app: Pick<App, 'store'>, audience: Audience & { conversation: number }): Promise<{ id: number; username: string }[]> {
@@ -37,13 +38,13 @@ export async function readersOf(app: Pick<App, 'store'>, audience: Audience & { 
 export async function logEvent(app: Pick<InJob, 'store' | 'now' | 'job'>, type: string, data: unknown, audience: Audience): Promise<Logged> {
   const dataText = JSON.stringify(data);
   const logged: Logged = { seq: 0, dataText };
-  const event = { type, dataText, createdAt: app.now(), logged };
+  const createdAt = app.now();
   if (!('conversation' in audience)) {
-    app.job.log({ ...event, conversationId: null, users: [...audience.users], messageId: null, actorId: null, joined: [], left: [] });
+    app.job.log({ conversationId: null, users: [...audience.users], type, dataText, createdAt, messageId: null, actorId: null, joined: none, left: none, key: 0, logged });
     return logged;
   }
-  const { conversation, joined = [], left = [], message = null, actor = null } = audience;
-  const key = app.job.log({ ...event, conversationId: conversation, users: [], messageId: message, actorId: actor, joined, left });
+  const { conversation, joined = none, left = none, message = null, actor = null } = audience;
+  const key = app.job.log({ conversationId: conversation, users: none, type, dataText, createdAt, messageId: message, actorId: actor, joined, left, key: 0, logged });
   // Members who join see the conversation's events from this one on; those who leave, up to this one.
   for (const userId of joined) await app.store.members.openPeriod(conversation, userId, placeholder(key));
   for (const userId of left) await app.store.members.closePeriod(conversation, userId, placeholder(key));

@@ -95,7 +95,7 @@ test('many units queued at once, every other one failing: exactly the good ones 
 });
 
 /** An event addressed to nobody: what matters here is its seq. */
-const event = (type: string) => ({ conversationId: null, users: [], type, dataText: '{}', createdAt: 1, messageId: null, actorId: null, joined: [], left: [], logged: { seq: 0 } });
+const event = (type: string) => ({ conversationId: null, users: [], type, dataText: '{}', createdAt: 1, messageId: null, actorId: null, joined: [], left: [], key: 0, logged: { seq: 0 } });
 
 test('a batch on one server does not wait for another server\'s open batch: each numbers its events at its end, in commit order', { skip: testEngine() === 'postgres' ? false : 'two servers on one database: runs in the PostgreSQL pass' }, async (t) => {
   const url = await testDatabase(t);

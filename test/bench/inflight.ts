@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 
 type Args = { urls: string[]; pairs: number; inflight: number; seconds: number; workers: number; pids: number[] };
-type Report = { delivered: number; latencies: number[]; errors: number };
+type Report = { delivered: number; latencies: number[]; errors: number; frames: Record<string, number> };
 
 const option = (name: string, fallback: number) => Number(process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 
@@ -85,7 +85,8 @@ async function work(args: Args, first: number, count: number, prefix: string): P
   }));
   process.send!({ ready: true });
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
-  const report: Report = { delivered: 0, latencies: [], errors: 0 };
+  const report: Report = { delivered: 0, latencies: [], errors: 0, frames: {} };
+  const tally = (envelope: Record<string, unknown>) => void (report.frames[String(envelope.type)] = (report.frames[String(envelope.type)] ?? 0) + 1);
   const end = performance.now() + args.seconds * 1000;
   let outstanding = 0;
   let done: () => void = () => {};
@@ -97,7 +98,9 @@ async function work(args: Args, first: number, count: number, prefix: string): P
         if (reply.success !== true) report.errors++;
       });
     };
+    sender.onPush(tally);
     receiver.onPush((envelope) => {
+      tally(envelope);
       if (envelope.type !== 'send_message') return;
       const sentAt = Number((envelope.data as { content: string }).content);
       report.delivered++;
@@ -120,8 +123,8 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 
 if (process.send && process.env.INFLIGHT_WORKER) {
   const { first, count, prefix } = JSON.parse(process.env.INFLIGHT_WORKER) as { first: number; count: number; prefix: string };
-  process.send({ report: await work(parse(), first, count, prefix) });
-  process.exit(0);
+  // Exits once the report has gone: an IPC message sent just before exit may be lost.
+  process.send({ report: await work(parse(), first, count, prefix) }, () => process.exit(0));
 } else {
   const args = parse();
   const prefix = `if${Date.now().toString(36)}`;
@@ -147,6 +150,8 @@ if (process.send && process.env.INFLIGHT_WORKER) {
   const latencies = all.flatMap((report) => report.latencies).sort((a, b) => a - b);
   const delivered = all.reduce((sum, report) => sum + report.delivered, 0);
   const errors = all.reduce((sum, report) => sum + report.errors, 0);
-  const result = { pairs: args.pairs, inflight: args.inflight, delivered, perSecond: Math.round(delivered / seconds), p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, serverCores: cpu, cpuMicrosPerMessage: (1e6 * cpu * seconds) / delivered };
+  const frames: Record<string, number> = {};
+  for (const report of all) for (const [type, n] of Object.entries(report.frames)) frames[type] = (frames[type] ?? 0) + n;
+  const result = { pairs: args.pairs, inflight: args.inflight, delivered, perSecond: Math.round(delivered / seconds), p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, serverCores: cpu, cpuMicrosPerMessage: (1e6 * cpu * seconds) / delivered, pushesPerMessage: Object.fromEntries(Object.entries(frames).map(([type, n]) => [type, Math.round((100 * n) / delivered) / 100])) };
   console.log(JSON.stringify(result));
 }

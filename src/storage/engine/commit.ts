@@ -4,7 +4,7 @@
 // statements for all of them). The events a batch logs are numbered and appended at its end. The same on
 // both engines.
 import type { Driver } from './sql.ts';
-import type { Append, NewEvent, PendingEvent } from './journal.ts';
+import type { Append, PendingEvent } from './journal.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 
@@ -17,9 +17,9 @@ export type Job<S = unknown> = {
   after(effect: Effect): void;
   /**
    * Logs an event: appended to the event log at the batch's end, when `event.logged.seq` is set (before
-   * any effect runs). Returns the batch's key for it (see `placeholder`). Dropped if the unit fails.
+   * any effect runs). Sets and returns the batch's key for it (see `placeholder`). Dropped if the unit fails.
    */
-  log(event: NewEvent): number;
+  log(event: PendingEvent): number;
 };
 
 /** Runs consecutive queued units of one kind together: one outcome per input, in their order. */
@@ -106,9 +106,9 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
       after: (effect) => void effects.push(effect),
       log(event) {
         if (!append) throw new Error('this commit keeps no event log');
-        const key = ++nextKey;
-        events.push({ ...event, key });
-        return key;
+        event.key = ++nextKey;
+        events.push(event);
+        return event.key;
       },
     };
     return { work, kind, input, failed, effects, events, job, resolve, reject };

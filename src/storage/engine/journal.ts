@@ -14,13 +14,10 @@ export type PendingEvent = {
   /** Members whose period in the conversation begins with this event, and those whose period ends with it. */
   readonly joined: readonly number[];
   readonly left: readonly number[];
-  /** The batch's own name for the event, which member periods carry (as `placeholder(key)`) until it is numbered. */
-  readonly key: number;
+  /** The batch's own name for the event, which member periods carry (as `placeholder(key)`) until it is numbered: set when logged. */
+  key: number;
   readonly logged: { seq: number };
 };
-
-/** What a unit gives when it logs an event: everything but the key, which the batch hands out. */
-export type NewEvent = Omit<PendingEvent, 'key'>;
 
 /**
  * The seq a member period holds for an event of its batch not yet numbered: far above every real seq,

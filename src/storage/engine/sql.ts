@@ -28,6 +28,19 @@ export type Sql = {
   prepare<Row = Record<string, unknown>>(text: Text): Statement<Row>;
   /** A list as one parameter: JSON text for SQLite's `json_each`, an array for PostgreSQL's `unnest`/`ANY`. */
   list(values: readonly (number | string)[]): unknown;
+  /**
+   * SQLite's statements as they are: synchronous, in process. Where PostgreSQL takes many rows in one
+   * statement (a round trip saved), SQLite is quickest a row at a time with plain parameters (JSON
+   * arrays cost it a parse per value): stores use these in loops. Absent on PostgreSQL.
+   */
+  readonly local?: { prepare<Row = Record<string, unknown>>(text: string): LocalStatement<Row> };
+};
+
+/** A statement of SQLite's, run at once: rows, or what a write changed. */
+export type LocalStatement<Row> = {
+  all(...params: unknown[]): Row[];
+  get(...params: unknown[]): Row | undefined;
+  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
 };
 
 /** `column IN (the list in parameter $n)`, in each engine's words. */

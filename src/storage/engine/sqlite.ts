@@ -1,15 +1,26 @@
 // The SQLite engine (better-sqlite3): synchronous statements behind the engine-independent interface,
 // and transactions on the one writing connection.
 import type { Db } from '../sqlite/db.ts';
-import { sqlitePlaceholders, textFor, type Driver, type Sql, type Statement, type Text, type Transaction } from './sql.ts';
+import { sqlitePlaceholders, textFor, type Driver, type LocalStatement, type Sql, type Statement, type Text, type Transaction } from './sql.ts';
 
 /** Numbered placeholders bind from an object: `{1: first, 2: second}`. */
 const byNumber = (params: unknown[]) => [Object.fromEntries(params.map((value, index) => [index + 1, value]))];
 const asGiven = (params: unknown[]) => params;
 
 function statementsOn(db: Db): Sql {
+  const local = <Row>(text: string): LocalStatement<Row> => {
+    const { text: sql, byNumber: numbered } = sqlitePlaceholders(text);
+    const bind = numbered ? byNumber : asGiven;
+    const statement = db.prepare(sql);
+    return {
+      all: (...params) => statement.all(...bind(params)) as Row[],
+      get: (...params) => statement.get(...bind(params)) as Row | undefined,
+      run: (...params) => statement.run(...bind(params)),
+    };
+  };
   return {
     engine: 'sqlite',
+    local: { prepare: local },
     prepare<Row>(text: Text): Statement<Row> {
       const { text: sql, byNumber: numbered } = sqlitePlaceholders(textFor(text, 'sqlite'));
       const bind = numbered ? byNumber : asGiven;

@@ -2,6 +2,9 @@
 import { dialect, inList, type Sql } from '../engine/sql.ts';
 import type { UserRow } from './users.ts';
 
+/** Members of conversation $1 who blocked user $2. */
+export const blockersText = 'SELECT blocks.user_id FROM blocks JOIN members ON members.conversation_id = $1 AND members.user_id = blocks.user_id WHERE blocks.blocked_id = $2';
+
 export function contactsStore(sql: Sql) {
   const insert = sql.prepare('INSERT INTO contacts (user_id, contact_id, added_at) VALUES ($1, $2, $3), ($2, $1, $3)');
   const exists = sql.prepare('SELECT 1 FROM contacts WHERE user_id = $1 AND contact_id = $2');
@@ -27,9 +30,7 @@ export function contactsStore(sql: Sql) {
       JOIN blocks ON blocks.user_id = blocker.user_id
       JOIN members AS blocked ON blocked.conversation_id = blocker.conversation_id AND blocked.user_id = blocks.blocked_id
      WHERE ${inList('blocker.conversation_id', '$1')}`);
-  const blockersIn = sql.prepare(
-    'SELECT blocks.user_id FROM blocks JOIN members ON members.conversation_id = $1 AND members.user_id = blocks.user_id WHERE blocks.blocked_id = $2',
-  );
+  const blockersIn = sql.prepare(blockersText);
 
   return {
     add: async (userId: number, contactId: number, now: number): Promise<void> => void (await insert.run(userId, contactId, now)),

@@ -26,6 +26,11 @@ export type WithMemberRow = ConversationRow & { [K in keyof MemberRow as `member
 export const memberColumns = `m.role AS member_role, m.favorite AS member_favorite, m.pinned AS member_pinned, m.cleared_id AS member_cleared_id,
             m.delivered_id AS member_delivered_id, m.read_id AS member_read_id, m.joined_at AS member_joined_at`;
 
+/** The conversation $1 with member $2's row, when they are a member and it is not deleted. */
+export const withMemberText = `SELECT ${columns}, ${memberColumns}
+       FROM members AS m JOIN conversations ON conversations.id = m.conversation_id
+      WHERE m.conversation_id = $1 AND m.user_id = $2 AND conversations.deleted_at IS NULL`;
+
 /** A `WithMemberRow` split into the conversation and the membership (none when the conversation's columns are null: no such member). */
 export function membershipOf(row: WithMemberRow): { conversation: ConversationRow; member: MemberRow } | undefined {
   const { member_role: role, member_favorite: favorite, member_pinned: pinned, member_cleared_id: cleared_id, member_delivered_id: delivered_id, member_read_id: read_id, member_joined_at: joined_at, ...conversation } = row;
@@ -48,21 +53,16 @@ export function conversationsStore(sql: Sql) {
   });
   const byId = sql.prepare<ConversationRow>(`SELECT ${columns} FROM conversations WHERE id = $1 AND deleted_at IS NULL`);
   // A member's row and their conversation's in one statement (the check most events begin with).
-  const withMember = sql.prepare<WithMemberRow>(
-    `SELECT ${columns}, ${memberColumns}
-       FROM members AS m JOIN conversations ON conversations.id = m.conversation_id
-      WHERE m.conversation_id = $1 AND m.user_id = $2 AND conversations.deleted_at IS NULL`,
-  );
-  // The same for many [conversation, user] pairs at once, in the order given (a row of nulls where there is no such member).
-  const withMembers = sql.prepare<WithMemberRow>(dialect`
+  const withMember = sql.prepare<WithMemberRow>(withMemberText);
+  // The same for many [conversation, user] pairs at once on PostgreSQL, in the order given (a row of
+  // nulls where there is no such member); SQLite asks `withMember` of each.
+  const withMembers = sql.local ? undefined : sql.prepare<WithMemberRow>(`
     SELECT ${columns}, ${memberColumns}
-      FROM ${{
-        sqlite: '(SELECT key AS ord, value ->> 0 AS conversation, value ->> 1 AS user FROM json_each($1)) AS s',
-        postgres: 'unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[])) WITH ORDINALITY AS s (conversation, "user", ord)',
-      }}
-      LEFT JOIN members AS m ON m.conversation_id = s.conversation AND m.user_id = s.${{ sqlite: 'user', postgres: '"user"' }}
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[])) WITH ORDINALITY AS s (conversation, "user", ord)
+      LEFT JOIN members AS m ON m.conversation_id = s.conversation AND m.user_id = s."user"
       LEFT JOIN conversations ON conversations.id = m.conversation_id AND conversations.deleted_at IS NULL
      ORDER BY s.ord`);
+  const withMemberOne = sql.local?.prepare<WithMemberRow>(withMemberText);
   const byDirectKey = sql.prepare<ConversationRow>(`SELECT ${columns} FROM conversations WHERE direct_key = $1`);
   // Unread counts and last messages are read per conversation (messages.ts), each bounded by an index.
   const forUser = sql.prepare<ConversationListRow>(
@@ -111,7 +111,8 @@ export function conversationsStore(sql: Sql) {
     /** `withMember` for many [conversation, user] pairs, in one statement: one answer each, in order. */
     async withMembers(pairs: readonly (readonly [number, number])[]): Promise<({ conversation: ConversationRow; member: MemberRow } | undefined)[]> {
       if (pairs.length === 0) return [];
-      const rows = sql.engine === 'postgres' ? await withMembers.all(pairs.map(([c]) => c), pairs.map(([, u]) => u)) : await withMembers.all(JSON.stringify(pairs));
+      if (withMemberOne) return pairs.map(([conversation, user]) => { const row = withMemberOne.get(conversation, user); return row && membershipOf(row); });
+      const rows = await withMembers!.all(pairs.map(([c]) => c), pairs.map(([, u]) => u));
       return rows.map(membershipOf);
     },
     /** The live direct conversation of two people. */

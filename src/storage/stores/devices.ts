@@ -17,6 +17,10 @@ export type NewDevice = { userId: number; sessionId: string; name: string; now: 
   | { kind: 'webhook'; token: string; platform: string | null }
 );
 
+/** Members of conversation $1 but $2 who hold at least one device. */
+export const holdersText = `SELECT DISTINCT devices.user_id FROM members JOIN devices ON devices.user_id = members.user_id
+      WHERE members.conversation_id = $1 AND members.user_id <> $2`;
+
 export function devicesStore(sql: Sql) {
   const insert = sql.prepare(returning(
     `INSERT INTO devices (user_id, session_id, kind, endpoint, p256dh, auth, token, platform, name, created_at)
@@ -36,10 +40,7 @@ export function devicesStore(sql: Sql) {
   const forSessions = sql.prepare(dialect`DELETE FROM devices WHERE ${inList('session_id', '$1', 'text')}`);
   const ended = sql.prepare('DELETE FROM devices WHERE session_id IN (SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1)');
   // Members of a conversation but one who hold a device: the only ones a notification can reach.
-  const holders = sql.prepare(
-    `SELECT DISTINCT devices.user_id FROM members JOIN devices ON devices.user_id = members.user_id
-      WHERE members.conversation_id = $1 AND members.user_id <> $2`,
-  );
+  const holders = sql.prepare(holdersText);
 
   return {
     /** Registers a device; one with the same endpoint or token (on any account) is replaced. Returns its id. */

@@ -13,43 +13,38 @@
 // then), and the event tables carry no foreign keys that would make it wait for another batch's rows.
 // SQLite has one writer: the same statement, its seqs from AUTOINCREMENT.
 import { dialect, type Sql } from '../engine/sql.ts';
-import { placeholderBase, type PendingEvent } from '../engine/journal.ts';
+import { placeholder, placeholderBase, type PendingEvent } from '../engine/journal.ts';
 
 export type EventRow = { seq: number; type: string; data: string };
 
 export function eventsStore(sql: Sql) {
-  const appendAll = sql.prepare({
-    sqlite: `INSERT INTO events (conversation_id, type, data, created_at, message_id, actor_id)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each($1) ORDER BY key`,
-    postgres: `WITH counter AS (UPDATE event_counter SET seq = seq + $1 RETURNING seq - $1 AS base),
-               logged AS (
-                 INSERT INTO events (seq, conversation_id, type, data, created_at, message_id, actor_id)
-                 SELECT counter.base + e.ord, e.conversation_id, e.type, e.data, e.created_at, e.message_id, e.actor_id
-                   FROM counter, unnest(CAST($2 AS bigint[]), CAST($3 AS text[]), CAST($4 AS text[]), CAST($5 AS bigint[]), CAST($6 AS bigint[]), CAST($7 AS bigint[]))
-                        WITH ORDINALITY AS e (conversation_id, type, data, created_at, message_id, actor_id, ord)),
-               addressed AS (
-                 INSERT INTO event_users (user_id, seq)
-                 SELECT a.user_id, counter.base + a.ord FROM counter, unnest(CAST($8 AS bigint[]), CAST($9 AS bigint[])) AS a (user_id, ord)
-                  WHERE EXISTS (SELECT 1 FROM users WHERE users.id = a.user_id)),
-               periods AS (
-                 UPDATE member_periods
-                    SET from_seq = CASE WHEN from_seq >= $10 THEN counter.base + (SELECT k.ord FROM unnest(CAST($11 AS bigint[])) WITH ORDINALITY AS k (key, ord) WHERE k.key = from_seq - $10) ELSE from_seq END,
-                        to_seq = CASE WHEN to_seq >= $10 THEN counter.base + (SELECT k.ord FROM unnest(CAST($11 AS bigint[])) WITH ORDINALITY AS k (key, ord) WHERE k.key = to_seq - $10) ELSE to_seq END
-                   FROM counter
-                  WHERE user_id = ANY(CAST($12 AS bigint[])) AND (from_seq >= $10 OR to_seq >= $10))
-               SELECT base FROM counter`,
-  });
-  const sqliteOnly = <T>(make: () => T): T | undefined => (sql.engine === 'sqlite' ? make() : undefined);
-  // SQLite's: addressed after the events are in (a user deleted earlier in the batch is left out).
-  const addressAll = sqliteOnly(() => sql.prepare(
-    'INSERT INTO event_users (user_id, seq) SELECT value ->> 0, $2 + (value ->> 1) FROM json_each($1) WHERE (value ->> 0) IN (SELECT id FROM users)',
-  ));
-  // Member periods that begin or end with an event of the batch hold its placeholder until now (SQLite's; PostgreSQL's is in appendAll).
-  const numberPeriods = sqliteOnly(() => sql.prepare(`
-    UPDATE member_periods
-       SET from_seq = CASE WHEN from_seq >= $1 THEN $2 + (SELECT key + 1 FROM json_each($3) WHERE value = from_seq - $1) ELSE from_seq END,
-           to_seq = CASE WHEN to_seq >= $1 THEN $2 + (SELECT key + 1 FROM json_each($3) WHERE value = to_seq - $1) ELSE to_seq END
-     WHERE user_id IN (SELECT value FROM json_each($4)) AND (from_seq >= $1 OR to_seq >= $1)`));
+  // PostgreSQL's: one statement for all of a batch's events.
+  const appendAll = sql.local ? undefined : sql.prepare(`
+    WITH counter AS (UPDATE event_counter SET seq = seq + $1 RETURNING seq - $1 AS base),
+    logged AS (
+      INSERT INTO events (seq, conversation_id, type, data, created_at, message_id, actor_id)
+      SELECT counter.base + e.ord, e.conversation_id, e.type, e.data, e.created_at, e.message_id, e.actor_id
+        FROM counter, unnest(CAST($2 AS bigint[]), CAST($3 AS text[]), CAST($4 AS text[]), CAST($5 AS bigint[]), CAST($6 AS bigint[]), CAST($7 AS bigint[]))
+             WITH ORDINALITY AS e (conversation_id, type, data, created_at, message_id, actor_id, ord)),
+    addressed AS (
+      INSERT INTO event_users (user_id, seq)
+      SELECT a.user_id, counter.base + a.ord FROM counter, unnest(CAST($8 AS bigint[]), CAST($9 AS bigint[])) AS a (user_id, ord)
+       WHERE EXISTS (SELECT 1 FROM users WHERE users.id = a.user_id)),
+    periods AS (
+      UPDATE member_periods
+         SET from_seq = CASE WHEN from_seq >= $10 THEN counter.base + (SELECT k.ord FROM unnest(CAST($11 AS bigint[])) WITH ORDINALITY AS k (key, ord) WHERE k.key = from_seq - $10) ELSE from_seq END,
+             to_seq = CASE WHEN to_seq >= $10 THEN counter.base + (SELECT k.ord FROM unnest(CAST($11 AS bigint[])) WITH ORDINALITY AS k (key, ord) WHERE k.key = to_seq - $10) ELSE to_seq END
+        FROM counter
+       WHERE user_id = ANY(CAST($12 AS bigint[])) AND (from_seq >= $10 OR to_seq >= $10))
+    SELECT base FROM counter`);
+  // SQLite's, a row at a time: the event (its seq from AUTOINCREMENT), the users it is addressed to (not
+  // one deleted earlier in the batch), the member periods that begin or end with it.
+  const sqlite = sql.local && {
+    insert: sql.local.prepare('INSERT INTO events (conversation_id, type, data, created_at, message_id, actor_id) VALUES ($1, $2, $3, $4, $5, $6)'),
+    address: sql.local.prepare('INSERT INTO event_users (user_id, seq) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)'),
+    opened: sql.local.prepare('UPDATE member_periods SET from_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND from_seq = $4'),
+    closed: sql.local.prepare('UPDATE member_periods SET to_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND to_seq = $4'),
+  };
   const visible = sql.prepare<EventRow>(
     `SELECT seq, type, data FROM (
        SELECT events.seq, events.type, events.data FROM member_periods AS periods
@@ -95,23 +90,22 @@ export function eventsStore(sql: Sql) {
 
   /** Appends a batch's events in order and returns their seqs (consecutive: the first is the counter's last plus one). */
   async function append(events: readonly PendingEvent[]): Promise<number[]> {
+    if (sqlite) {
+      return events.map((e) => {
+        const seq = Number(sqlite.insert.run(e.conversationId, e.type, e.dataText, e.createdAt, e.messageId, e.actorId).lastInsertRowid);
+        for (const user of e.users) sqlite.address.run(user, seq);
+        for (const user of e.joined) sqlite.opened.run(seq, e.conversationId, user, placeholder(e.key));
+        for (const user of e.left) sqlite.closed.run(seq, e.conversationId, user, placeholder(e.key));
+        return seq;
+      });
+    }
     const addressed = events.flatMap((event, i) => event.users.map((user) => [user, i + 1] as const));
     const members = [...new Set(events.flatMap((event) => [...event.joined, ...event.left]))];
-    const keys = events.map((event) => event.key);
-    if (sql.engine === 'postgres') {
-      const base = (await appendAll.value<number>(
-        events.length,
-        events.map((e) => e.conversationId), events.map((e) => e.type), events.map((e) => e.dataText),
-        events.map((e) => e.createdAt), events.map((e) => e.messageId), events.map((e) => e.actorId),
-        addressed.map(([user]) => user), addressed.map(([, ord]) => ord),
-        placeholderBase, keys, members,
-      ))!;
-      return events.map((_, i) => base + i + 1);
-    }
-    const rows = events.map((e) => [e.conversationId, e.type, e.dataText, e.createdAt, e.messageId, e.actorId]);
-    const base = (await appendAll.insert(JSON.stringify(rows))) - events.length;
-    if (addressed.length) await addressAll!.run(JSON.stringify(addressed), base);
-    if (members.length) await numberPeriods!.run(placeholderBase, base, JSON.stringify(keys), JSON.stringify(members));
+    const column = <K extends keyof PendingEvent>(key: K) => events.map((event) => event[key]);
+    const base = (await appendAll!.value<number>(
+      events.length, column('conversationId'), column('type'), column('dataText'), column('createdAt'), column('messageId'), column('actorId'),
+      addressed.map(([user]) => user), addressed.map(([, ord]) => ord), placeholderBase, column('key'), members,
+    ))!;
     return events.map((_, i) => base + i + 1);
   }
 

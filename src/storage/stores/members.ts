@@ -54,21 +54,18 @@ export function membersStore(sql: Sql) {
        FROM bans JOIN users ON users.id = bans.user_id LEFT JOIN users AS banner ON banner.id = bans.banned_by
       WHERE bans.conversation_id = $1 ORDER BY bans.banned_at, users.username`,
   );
-  // Many members' points at once, in conversation and user order (every server locks rows in the same order).
-  const points = {
-    sqlite: '(SELECT value ->> 0 AS conversation_id, value ->> 1 AS user_id, value ->> 2 AS message_id FROM json_each($1))',
-    postgres: 'unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[]))',
-  };
-  const pointColumns = { sqlite: '', postgres: '(conversation_id, user_id, message_id)' };
-  const readMany = sql.prepare<{ conversation_id: number; user_id: number }>(dialect`
-    UPDATE members SET read_id = p.message_id, delivered_id = ${greatest}(delivered_id, p.message_id)
-      FROM ${points} AS p ${pointColumns}
+  // Many members' points at once, in conversation and user order (every server locks rows in the same
+  // order): on PostgreSQL in one statement, on SQLite a row at a time.
+  const points = 'unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[])) AS p (conversation_id, user_id, message_id)';
+  const readMany = sql.local ? undefined : sql.prepare<{ conversation_id: number; user_id: number }>(`
+    UPDATE members SET read_id = p.message_id, delivered_id = greatest(delivered_id, p.message_id) FROM ${points}
      WHERE members.conversation_id = p.conversation_id AND members.user_id = p.user_id AND members.read_id < p.message_id
     RETURNING members.conversation_id, members.user_id`);
-  const deliveredMany = sql.prepare(dialect`
-    UPDATE members SET delivered_id = p.message_id
-      FROM ${points} AS p ${pointColumns}
+  const deliveredMany = sql.local ? undefined : sql.prepare(`
+    UPDATE members SET delivered_id = p.message_id FROM ${points}
      WHERE members.conversation_id = p.conversation_id AND members.user_id = p.user_id AND members.delivered_id < p.message_id`);
+  const readOne = sql.local?.prepare('UPDATE members SET read_id = $3, delivered_id = max(delivered_id, $3) WHERE conversation_id = $1 AND user_id = $2 AND read_id < $3');
+  const deliveredOne = sql.local?.prepare('UPDATE members SET delivered_id = $3 WHERE conversation_id = $1 AND user_id = $2 AND delivered_id < $3');
   const listMany = sql.prepare<MemberListRow & { conversation_id: number }>(dialect`
     SELECT members.conversation_id, members.user_id, users.username, users.fullname, users.status, members.role, members.read_id, members.delivered_id,
            members.joined_at, users.avatar_file_id
@@ -81,7 +78,7 @@ export function membersStore(sql: Sql) {
 
   const pointParams = (given: readonly Point[]): unknown[] => {
     const sorted = [...given].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    return sql.engine === 'postgres' ? [0, 1, 2].map((i) => sorted.map((point) => point[i])) : [JSON.stringify(sorted)];
+    return [0, 1, 2].map((i) => sorted.map((point) => point[i]));
   };
 
   return {
@@ -107,12 +104,15 @@ export function membersStore(sql: Sql) {
     /** Moves read points (and delivered ones with them), never back; returns the [conversation, user] of those that moved. */
     async readMany(given: readonly Point[]): Promise<[number, number][]> {
       if (given.length === 0) return [];
-      const rows = await readMany.all(...pointParams(given));
+      if (readOne) return given.filter((point) => readOne.run(...point).changes === 1).map(([conversation, user]) => [conversation, user]);
+      const rows = await readMany!.all(...pointParams(given));
       return rows.map((row) => [row.conversation_id, row.user_id]);
     },
-    /** Moves delivered points, never back, in one statement. */
+    /** Moves delivered points, never back (one statement for all on PostgreSQL). */
     async deliveredMany(given: readonly Point[]): Promise<void> {
-      if (given.length) await deliveredMany.run(...pointParams(given));
+      if (given.length === 0) return;
+      if (deliveredOne) for (const point of given) deliveredOne.run(...point);
+      else await deliveredMany!.run(...pointParams(given));
     },
     /** The members of these conversations, each conversation's in order. */
     listMany: (conversationIds: readonly number[]) => (conversationIds.length ? listMany.all(sql.list(conversationIds)) : Promise.resolve([])),

@@ -72,11 +72,10 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
   // statement, so of a user's rows for one key the one an enqueue after the other would leave is kept:
   // the highest rank, the later of equals. SQLite merges them in order, one after another.
   const manyLevel = level.replaceAll('$8', '$2');
-  const forRecipients = sql.prepare(dialect`${into}
+  const recipients = dialect`${into}
     SELECT ${{ sqlite: '', postgres: 'DISTINCT ON (devices.id, r.key)' }} devices.id, r.key, r.user_id, r.conversation_id, r.notification, r.rank, 1, CAST($1 AS bigint), CAST($1 AS bigint)
       FROM ${{
-        sqlite: `(SELECT key AS ord, value ->> 0 AS conversation_id, value ->> 1 AS actor_id, value ->> 2 AS user_id, value ->> 3 AS key,
-                         value ->> 4 AS notification, value ->> 5 AS rank, value ->> 6 AS personal, value ->> 7 AS urgent FROM json_each($3))`,
+        sqlite: '(SELECT $3 AS conversation_id, $4 AS actor_id, $5 AS user_id, $6 AS key, $7 AS notification, $8 AS rank, $9 AS personal, $10 AS urgent, 0 AS ord)',
         postgres: `unnest(CAST($3 AS bigint[]), CAST($4 AS bigint[]), CAST($5 AS bigint[]), CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS integer[]), CAST($9 AS integer[]), CAST($10 AS integer[]))
                      WITH ORDINALITY`,
       }} AS r ${{ sqlite: '', postgres: '(conversation_id, actor_id, user_id, key, notification, rank, personal, urgent, ord)' }}
@@ -88,7 +87,10 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
        AND (${manyLevel} = 'all' OR r.personal = 1)
        AND (users.status <> 'busy' OR r.urgent = 1)
      ORDER BY ${{ sqlite: 'r.ord', postgres: 'devices.id, r.key, r.rank DESC, r.ord DESC' }}
-    ${merge}`);
+    ${merge}`;
+  // PostgreSQL: every recipient of a batch in one statement. SQLite: the same, one recipient at a time, in order.
+  const forRecipients = sql.local ? undefined : sql.prepare(recipients.postgres);
+  const forRecipient = sql.local?.prepare(recipients.sqlite);
   const forUsers = sql.prepare(dialect`${into}
     SELECT id, CAST($1 AS text), user_id, CAST(NULL AS bigint), CAST($2 AS text), CAST($3 AS integer), 1, CAST($4 AS bigint), CAST($4 AS bigint)
       FROM devices WHERE CAST($5 AS integer) = 1 OR ${inList('user_id', '$6')}
@@ -141,9 +143,9 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
       });
     });
     if (rows.length === 0) return Promise.resolve(0);
-    if (sql.engine === 'sqlite') return forRecipients.run(now, Math.floor(now / 1000), JSON.stringify(rows));
+    if (forRecipient) return Promise.resolve(rows.reduce((sum, row) => sum + forRecipient.run(now, Math.floor(now / 1000), ...row).changes, 0));
     const column = (i: number) => rows.map((row) => row[i]);
-    return forRecipients.run(now, Math.floor(now / 1000), column(0), column(1), column(2), column(3), column(4), column(5), column(6), column(7));
+    return forRecipients!.run(now, Math.floor(now / 1000), column(0), column(1), column(2), column(3), column(4), column(5), column(6), column(7));
   }
 
   const outbox: Outbox = {
