@@ -92,7 +92,7 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
       const replyId = reply_id ?? null;
       const replied = replyId === null ? undefined : await store.messages.byId(replyId);
       if (replyId !== null && replied?.conversation_id !== conversation_id) throw fail('no_such_reply', { reply_id: replyId, conversation_id });
-      const mentions = await mentionsIn(store, conversation_id, content);
+      const mentions = content.includes('@') ? await mentionsIn(store, conversation_id, content) : [];
       const message = { id: ids[written.length]!, conversationId: conversation_id, senderId: me.id, replyId, content, sentAt: ctx.now(), clientId };
       written.push({ i, message, files, mentions, replied, context });
     } catch (error) {
@@ -102,9 +102,10 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
   await store.messages.insertMany(written.map(({ message }) => message));
   const ctx = sends[0]!.ctx;
   await Promise.all([
+    // Only what some messages have costs statements (and promises) of its own.
     ...written.flatMap(({ message, mentions, files }) => [
-      store.mentions.record(message.id, mentions.map((member) => member.id)),
-      store.files.attach(message.id, message.conversationId, files.map((file) => file.id)),
+      ...(mentions.length ? [store.mentions.record(message.id, mentions.map((member) => member.id))] : []),
+      ...(files.length ? [store.files.attach(message.id, message.conversationId, files.map((file) => file.id))] : []),
     ]),
     notifyMessages(ctx, written.map(({ message, mentions, context, i }) => ({
       conversation: context.membership!.conversation, sender: sends[i]!.ctx.caller.user, content: message.content,

@@ -98,20 +98,21 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
   /** The batch's keys for its events: never reused within a process, so a placeholder names one event. */
   let nextKey = 0;
 
+  // A unit's job, as one object per unit with shared methods (no closures made per message).
+  type UnitJob = Job<S> & { readonly effects: Effect[]; readonly events: PendingEvent[] };
+  function after(this: UnitJob, effect: Effect): void {
+    this.effects.push(effect);
+  }
+  function logEvent(this: UnitJob, event: PendingEvent): number {
+    if (!append) throw new Error('this commit keeps no event log');
+    event.key = ++nextKey;
+    this.events.push(event);
+    return event.key;
+  }
+
   function entry(work: Entry<S>['work'], failed: Entry<S>['failed'], resolve: Entry<S>['resolve'], reject: Entry<S>['reject'], kind?: Entry<S>['kind'], input?: unknown): Entry<S> {
-    const effects: Effect[] = [];
-    const events: PendingEvent[] = [];
-    const job: Job<S> = {
-      store,
-      after: (effect) => void effects.push(effect),
-      log(event) {
-        if (!append) throw new Error('this commit keeps no event log');
-        event.key = ++nextKey;
-        events.push(event);
-        return event.key;
-      },
-    };
-    return { work, kind, input, failed, effects, events, job, resolve, reject };
+    const job: UnitJob = { store, effects: [], events: [], after, log: logEvent };
+    return { work, kind, input, failed, effects: job.effects, events: job.events, job, resolve, reject };
   }
 
   function enqueue(item: Entry<S>): void {

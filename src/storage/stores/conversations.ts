@@ -33,9 +33,14 @@ export const withMemberText = `SELECT ${columns}, ${memberColumns}
 
 /** A `WithMemberRow` split into the conversation and the membership (none when the conversation's columns are null: no such member). */
 export function membershipOf(row: WithMemberRow): { conversation: ConversationRow; member: MemberRow } | undefined {
-  const { member_role: role, member_favorite: favorite, member_pinned: pinned, member_cleared_id: cleared_id, member_delivered_id: delivered_id, member_read_id: read_id, member_joined_at: joined_at, ...conversation } = row;
-  if (conversation.id === null) return undefined;
-  return { conversation, member: { role, favorite, pinned, cleared_id, delivered_id, read_id, joined_at } };
+  if (row.id === null) return undefined;
+  return {
+    conversation: { id: row.id, name: row.name, kind: row.kind, description: row.description, created_at: row.created_at, avatar_file_id: row.avatar_file_id },
+    member: {
+      role: row.member_role, favorite: row.member_favorite, pinned: row.member_pinned, cleared_id: row.member_cleared_id,
+      delivered_id: row.member_delivered_id, read_id: row.member_read_id, joined_at: row.member_joined_at,
+    },
+  };
 }
 
 export function conversationsStore(sql: Sql) {
