@@ -131,6 +131,10 @@ const SettingsSchema = v.pipe(
     // A refresh token just rotated still works this long (two tabs refreshing at once); 0 turns it off.
     REFRESH_GRACE_SECONDS: integerSetting('REFRESH_GRACE_SECONDS', 30, 0, 300),
     REGISTRATIONS_PER_HOUR: integerSetting('REGISTRATIONS_PER_HOUR', 20, 1, 1_000_000),
+    // What one account may do to others unasked, an hour (counted over every node of a cluster).
+    CONVERSATIONS_PER_HOUR: integerSetting('CONVERSATIONS_PER_HOUR', 60, 1, 1_000_000),
+    CHANNELS_PER_HOUR: integerSetting('CHANNELS_PER_HOUR', 10, 1, 1_000_000),
+    ADDS_PER_HOUR: integerSetting('ADDS_PER_HOUR', 500, 1, 1_000_000),
     MAX_MESSAGE_LENGTH: integerSetting('MAX_MESSAGE_LENGTH', 4000, 1, 60_000),
     LOGIN_TOKEN_SECONDS: integerSetting('LOGIN_TOKEN_SECONDS', 3600, 1, 86_400),
     EVENT_LOG_DAYS: integerSetting('EVENT_LOG_DAYS', 30, 1, 3650),

@@ -10,6 +10,7 @@ import type { Connection } from './transport/connection.ts';
 import { createCommit, type Commit, type Job } from './storage/engine/commit.ts';
 import { createReceipts, type Receipts } from './features/receipts.ts';
 import { createTyping, type Typing } from './features/typing.ts';
+import { createQuotas, type Quotas } from './features/quotas.ts';
 import type { Mailer } from './mail.ts';
 import type { Metrics } from './metrics.ts';
 import { immediateOrdering, type Ordering } from './ordering.ts';
@@ -39,6 +40,8 @@ export type App = {
   readonly cluster: ClusterSeam;
   /** Who is typing where; never stored. */
   readonly typing: Typing;
+  /** Conversations, channels and adds per account an hour. */
+  readonly quotas: Quotas;
   /** Outgoing mail: SMTP, or .eml files in the outbox. */
   readonly mail: Mailer;
   /** Notifications: the VAPID public key browsers subscribe with, and waking the push worker after a commit that queued some. */
@@ -79,7 +82,7 @@ export function inJob<T extends { readonly store: Store }>(base: T, job: Job<Sto
  * and for handler tests.
  */
 export function assembleApp(
-  edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'guard' | 'ordering' | 'cluster'> & {
+  edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'quotas' | 'guard' | 'ordering' | 'cluster'> & {
     publish(topic: string, text: string): void;
     subscribers(topic: string): number;
     ordering?: Ordering;
@@ -94,5 +97,9 @@ export function assembleApp(
   const registry = createRegistry(publish, subscribers, metrics);
   metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
   const cluster = seamFor(registry);
-  return { ...rest, commit, registry, ordering, cluster, guard, receipts: createReceipts({ store, commit, registry, cluster, log, now, ordering }), typing: createTyping({ store, registry, log, cluster }) };
+  return {
+    ...rest, commit, registry, ordering, cluster, guard,
+    receipts: createReceipts({ store, commit, registry, cluster, log, now, ordering }), typing: createTyping({ store, registry, log, cluster }),
+    quotas: createQuotas({ settings: rest.settings, cluster }),
+  };
 }

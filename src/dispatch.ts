@@ -2,7 +2,7 @@
 // Every reply and push is sent after the batch's commit, in the order the frames arrived.
 import * as v from 'valibot';
 import { events, errors, errorText, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
-import { ParleyError } from './errors.ts';
+import { fail, ParleyError } from './errors.ts';
 import { unstorableInJson } from './unicode.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
@@ -90,6 +90,24 @@ export function dispatchRefused(ctx: SocketCtx, text: string | undefined): void 
   reply(ctx, failureText(type, errorText('rate_limited', { rate, burst }), 'rate_limited', ref));
 }
 
+/** The caller's account owes the server time (its events' units of work took more than its budget): refused until paid off. */
+function overBudget(ctx: SocketCtx): ParleyError | undefined {
+  const wait = ctx.caller.work.wait();
+  if (wait === 0) return undefined;
+  const { RATE_LIMIT_WORK_MS: rate, RATE_LIMIT_WORK_BURST_MS: burst } = ctx.settings;
+  return fail('work_rate_limited', { rate, burst, wait });
+}
+
+/** Runs a unit's work and charges the time it held the queue to the caller's account. */
+async function charged<T>(ctx: SocketCtx, work: () => Promise<T>): Promise<T> {
+  const began = performance.now();
+  try {
+    return await work();
+  } finally {
+    ctx.caller.work.charge(performance.now() - began);
+  }
+}
+
 export function dispatchBinary(ctx: SocketCtx): void {
   rootError(ctx, 'binary_frame');
 }
@@ -122,6 +140,8 @@ export function dispatch(ctx: SocketCtx, text: string): void {
     ctx.metrics.event(type, 'rate_limited');
     return reply(ctx, failureText(type, errorText('costly_rate_limited', { type, cost: entry.cost, rate, burst }), 'rate_limited', ref));
   }
+  const owing = overBudget(ctx);
+  if (owing) return reply(ctx, failed(ctx, type, owing, ref));
   const unstorable = unstorableInJson(text, frame);
   if (unstorable) {
     ctx.metrics.event(type, 'bad_request');
@@ -166,15 +186,21 @@ function groupOf(type: string, entry: Entry, many: NonNullable<AnyHandler['many'
     async run(items) {
       const outcomes: Outcome<undefined>[] = new Array(items.length);
       const valid: { i: number; ctx: Ctx; input: unknown }[] = [];
+      const began = performance.now();
       for (const [i, { input: { socket, frame }, job }] of items.entries()) {
         const ctx = inJob(socket, job);
         try {
+          const owing = overBudget(ctx);
+          if (owing) throw owing;
           valid.push({ i, ctx, input: await validate(ctx, entry, frame, true) });
         } catch (error) {
           outcomes[i] = { error };
         }
       }
       const ran = valid.length ? await many(valid.map(({ ctx, input }) => ({ ctx, input }))) : [];
+      // The group's time, shared evenly by the events that ran in it.
+      const share = (performance.now() - began) / Math.max(1, valid.length);
+      for (const { ctx } of valid) ctx.caller.work.charge(share);
       for (const [j, { i, ctx }] of valid.entries()) {
         const outcome = ran[j]!;
         if ('error' in outcome) {
@@ -199,18 +225,23 @@ function submit(socket: SocketCtx, entry: Entry, type: string, ref: Ref | undefi
   // Answered by the unit's own failure handler or effect.
   const answered = () => {};
   if (entry.group && 'frame' in given) return void socket.commit.together(entry.group, { socket, frame: given.frame, ref, startedAt }, refuse).catch(answered);
-  const work = async (job: Job<Store>) => {
-    const ctx = inJob(socket, job);
-    const input = 'frame' in given ? await validate(ctx, entry, given.frame) : given.input;
-    let ran: unknown;
-    try {
-      ran = await entry.handler.run(ctx, input, 'prepared' in given ? given.prepared : undefined);
-    } catch (error) {
-      // A refusal whose writes must stand (a wrong code spends a try): the unit succeeds, the reply is the refusal.
-      if (!(error instanceof ParleyError && error.keepWrites)) throw error;
-      return job.after(() => socket.caller.send(failed(socket, type, error, ref)));
-    }
-    await succeeded(ctx, type, ref, startedAt, ran);
+  // Frames sent together all passed the check in `dispatch` before any ran: checked again as each one's turn comes.
+  const work = (job: Job<Store>) => {
+    const owing = overBudget(socket);
+    if (owing) throw owing;
+    return charged(socket, async () => {
+      const ctx = inJob(socket, job);
+      const input = 'frame' in given ? await validate(ctx, entry, given.frame) : given.input;
+      let ran: unknown;
+      try {
+        ran = await entry.handler.run(ctx, input, 'prepared' in given ? given.prepared : undefined);
+      } catch (error) {
+        // A refusal whose writes must stand (a wrong code spends a try): the unit succeeds, the reply is the refusal.
+        if (!(error instanceof ParleyError && error.keepWrites)) throw error;
+        return job.after(() => socket.caller.send(failed(socket, type, error, ref)));
+      }
+      await succeeded(ctx, type, ref, startedAt, ran);
+    });
   };
   socket.commit.run(work, refuse).catch(answered);
 }

@@ -61,10 +61,14 @@ export function createThrottle(options: { limit: number; baseMs: number; maxMs: 
   };
 }
 
-/** At most `limit` events per key in each `windowMs`; returns the milliseconds to wait, 0 when allowed. */
+/**
+ * At most `limit` events per key in each `windowMs`; returns the milliseconds to wait, 0 when allowed.
+ * `count`: how many events this one is (people added at once), all counted or none; a negative one
+ * gives back what was counted for something that did not happen after all.
+ */
 export function createWindowLimit(limit: number, windowMs: number, capacity = 100_000) {
   const windows = new Map<string, { start: number; count: number }>();
-  return (key: string, nowMs: number): number => {
+  return (key: string, nowMs: number, count = 1): number => {
     let window = windows.get(key);
     if (!window || nowMs - window.start >= windowMs) {
       windows.delete(key);
@@ -72,8 +76,8 @@ export function createWindowLimit(limit: number, windowMs: number, capacity = 10
       windows.set(key, window);
       if (windows.size > capacity) windows.delete(windows.keys().next().value!);
     }
-    if (window.count >= limit) return window.start + windowMs - nowMs;
-    window.count++;
+    if (count > 0 && window.count + count > limit) return window.start + windowMs - nowMs;
+    window.count = Math.max(0, window.count + count);
     return 0;
   };
 }

@@ -41,7 +41,7 @@ export const add_members = event({
     by: v.string(),
   }),
   guard,
-  errors: ['direct_fixed', 'admins_only', 'invalid_member', 'banned', 'already_members', 'too_many_members'],
+  errors: ['direct_fixed', 'admins_only', 'invalid_member', 'banned', 'already_members', 'too_many_members', 'adds_over_hourly', 'too_many_adds'],
   fanout: 'The same success event is pushed to every socket of every member, the new ones included (their `sync` starts with it).',
 });
 

@@ -65,15 +65,16 @@ if ARGV[1] == 'forget' then redis.call('DEL', KEYS[1]) end
 return 0
 `);
 
-/** createWindowLimit: ARGV limit, window ms; the window starts with its first event. Answers the wait (0: counted). */
+/** createWindowLimit: ARGV limit, window ms, events this one counts as (negative: given back); the window starts with its first event. Answers the wait (0: counted). */
 const windowScript = script(`
 local count = tonumber(redis.call('GET', KEYS[1]))
 if not count then
   redis.call('SET', KEYS[1], 0, 'PX', ARGV[2])
   count = 0
 end
-if count >= tonumber(ARGV[1]) then return math.max(1, redis.call('PTTL', KEYS[1])) end
-redis.call('INCR', KEYS[1])
+local n = tonumber(ARGV[3])
+if n > 0 and count + n > tonumber(ARGV[1]) then return math.max(1, redis.call('PTTL', KEYS[1])) end
+if redis.call('INCRBY', KEYS[1], n) < 0 then redis.call('SET', KEYS[1], 0, 'KEEPTTL') end
 return 0
 `);
 
@@ -228,10 +229,10 @@ export function createLimits(options: { link: RedisLink; log: Logger }) {
     },
 
     /** createWindowLimit: at most `limit` per key in each `windowMs` from the window's first event; answers the wait, 0 when counted. */
-    window(name: string, limit: number, windowMs: number): (key: string) => Promise<number> {
+    window(name: string, limit: number, windowMs: number): (key: string, count?: number) => Promise<number> {
       claim('window', name);
       const local = createWindowLimit(limit, windowMs);
-      return (key) => either(() => link.run(windowScript, [keys.limit('window', name, key)], [limit, windowMs]) as Promise<number>, () => local(key, Date.now()));
+      return (key, count = 1) => either(() => link.run(windowScript, [keys.limit('window', name, key)], [limit, windowMs, count]) as Promise<number>, () => local(key, Date.now(), count));
     },
 
     /** take(): a token bucket per key, `rate` a second up to `burst`; answers whether `cost` was taken, and the refusals in a row. */

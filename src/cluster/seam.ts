@@ -34,8 +34,8 @@ export type ClusterSeam = {
   announce(users: readonly number[], text: string, about: { user: number; present: boolean }): Promise<'told' | 'stale' | 'here'>;
   /** Closes sockets on the other nodes (this node closes its own). */
   close(target: CloseTarget, code: number, reason: string): void;
-  /** A window limit held across the nodes (createWindowLimit's): answers the wait, 0 when counted. */
-  window(name: string, limit: number, windowMs: number): (key: string) => Promise<number>;
+  /** A window limit held across the nodes (createWindowLimit's): answers the wait, 0 when `count` events (default 1) were counted. */
+  window(name: string, limit: number, windowMs: number): (key: string, count?: number) => Promise<number>;
   /** Holds counted across the nodes (createHolds'): a release when every key had room, undefined when one had none. */
   hold(name: string): (entries: readonly HoldKey[]) => Promise<Release | undefined>;
 };
@@ -65,7 +65,7 @@ export function aloneSeam(registry: LocalPresence): ClusterSeam {
     close() {},
     window(_name, limit, windowMs) {
       const allowed = createWindowLimit(limit, windowMs);
-      return async (key) => allowed(key, Date.now());
+      return async (key, count) => allowed(key, Date.now(), count);
     },
     hold() {
       const held = createHolds();

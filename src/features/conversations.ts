@@ -43,6 +43,7 @@ export const conversationHandlers = {
         // Nothing is created, so nobody else is told.
         if (found) return await conversationView(ctx, found);
       }
+      await ctx.quotas.creating(me.id, kind ?? 'group', ids.length - 1);
       const title = name ?? usernames.join(', ').slice(0, limits.name);
       const id = await ctx.store.conversations.create({
         name: title,

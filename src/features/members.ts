@@ -51,6 +51,7 @@ export const memberHandlers = {
       }
       if (added.size === 0) throw fail('already_members', { id: conversation_id });
       if ((await ctx.store.members.count(conversation_id)) + added.size > limits.members) throw fail('too_many_members', { limit: limits.members });
+      await ctx.quotas.adding(ctx.caller.user.id, added.size);
       const now = ctx.now();
       for (const userId of added.keys()) await ctx.store.members.add(conversation_id, userId, now);
       await notifyJoined(ctx, conversation, ctx.caller.user, [...added.keys()]);

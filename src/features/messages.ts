@@ -108,7 +108,7 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
       ...(files.length ? [store.files.attach(message.id, message.conversationId, files.map((file) => file.id))] : []),
     ]),
     notifyMessages(ctx, written.map(({ message, mentions, context, i }) => ({
-      conversation: context.membership!.conversation, sender: sends[i]!.ctx.caller.user, content: message.content,
+      conversation: context.membership!.conversation, sender: sends[i]!.ctx.caller.user, id: message.id,
       mentioned: mentions.map((member) => member.id), holders: context.holders, job: sends[i]!.ctx.job,
     }))),
   ]);

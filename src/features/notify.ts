@@ -2,7 +2,7 @@
 // mention most of all), being added to a conversation, a new direct conversation, a reaction to their
 // message. Queued in the unit of work of the event itself, so a crash loses none; the push worker sends
 // them once the unit is committed.
-import { preview } from '../push/payload.ts';
+import { previewLater } from '../push/payload.ts';
 import type { ConversationRef } from '../push/types.ts';
 import type { InJob } from '../context.ts';
 import type { Job } from '../storage/engine/commit.ts';
@@ -26,9 +26,9 @@ async function queue(ctx: InJob, queued: Omit<MemberNotification, 'recipients' |
   if (rows > 0) ctx.job.after((committed) => committed && ctx.push.wake());
 }
 
-/** A new message, as notifications see it. `holders`: the members but its sender who hold devices; `job`: the unit of work that sends it. */
+/** A new message, as notifications see it (its words are read when the notification goes). `holders`: the members but its sender who hold devices; `job`: the unit of work that sends it. */
 export type SentMessage = {
-  conversation: ConversationRow; sender: { id: number; username: string }; content: string; mentioned: readonly number[]; holders: readonly number[];
+  conversation: ConversationRow; sender: { id: number; username: string }; id: number; mentioned: readonly number[]; holders: readonly number[];
   job: Job<Store>;
 };
 
@@ -43,13 +43,14 @@ export async function notifyMessages(ctx: Omit<InJob, 'job'>, sent: readonly Sen
   if (held.length === 0) return;
   const online = await ctx.cluster.online([...new Set(held.flatMap((message) => message.holders))]);
   const now = ctx.now() * 1000;
-  const queued = held.flatMap(({ conversation, sender, content, mentioned, holders }): MemberNotification[] => {
-    const away = holders.filter((id) => !online.has(id));
+  const queued = held.flatMap(({ conversation, sender, id, mentioned, holders }): MemberNotification[] => {
+    const away = holders.filter((holder) => !online.has(holder));
     if (away.length === 0) return [];
-    const common = { conversation: refOf(conversation), sender: sender.username, preview: preview(content, ctx.settings.PUSH_PREVIEW) };
+    const common = { conversation: refOf(conversation), sender: sender.username, preview: previewLater(ctx.settings.PUSH_PREVIEW) };
     return [{
       conversationId: conversation.id,
       actorId: sender.id,
+      messageId: id,
       recipients: away,
       notification: { kind: 'message', ...common },
       personalNotification: { kind: 'mention', ...common },
@@ -78,13 +79,14 @@ export async function notifyJoined(ctx: InJob, conversation: Pick<ConversationRo
 }
 
 /** A reaction to someone's message: to its sender, unless they turned reactions off (`notify_reactions`). */
-export async function notifyReaction(ctx: InJob, conversation: ConversationRow, message: { sender_id: number | null; content: string }, reactor: { id: number; username: string }, emoji: string): Promise<void> {
+export async function notifyReaction(ctx: InJob, conversation: ConversationRow, message: { id: number; sender_id: number | null }, reactor: { id: number; username: string }, emoji: string): Promise<void> {
   const senderId = message.sender_id;
   if (senderId === null || senderId === reactor.id || (await ctx.store.users.byId(senderId))?.notify_reactions !== 1) return;
   await queue(ctx, {
     conversationId: conversation.id,
     actorId: reactor.id,
-    notification: { kind: 'reaction', conversation: refOf(conversation), sender: reactor.username, emoji, preview: preview(message.content, ctx.settings.PUSH_PREVIEW) },
+    messageId: message.id,
+    notification: { kind: 'reaction', conversation: refOf(conversation), sender: reactor.username, emoji, preview: previewLater(ctx.settings.PUSH_PREVIEW) },
     personal: [senderId],
     urgent: [],
   }, [senderId]);

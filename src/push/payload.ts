@@ -16,10 +16,16 @@ export function cut(text: string, length: number): string {
   return points.length <= length ? text : `${points.slice(0, length - 1).join('')}…`;
 }
 
-/** The preview a queued notification keeps of a message: cut, or none at all with PUSH_PREVIEW=false. */
+/** The preview a notification shows of a message when it is sent: cut, or none at all with PUSH_PREVIEW=false. */
 export function preview(text: string, enabled: boolean): string | null {
   return enabled ? cut(text, previewLength) : null;
 }
+
+/**
+ * The `preview` a notification about a message is queued with: '' (filled from the message as it is
+ * when the notification goes), or null with PUSH_PREVIEW=false. The outbox keeps no text of a message.
+ */
+export const previewLater = (enabled: boolean): '' | null => (enabled ? '' : null);
 
 /** High for what someone is waiting on: a direct message, a new direct conversation, a mention. */
 export function urgencyOf(notification: Notification): Urgency {

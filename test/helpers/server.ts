@@ -47,6 +47,13 @@ export async function startServer(t: TestContext | undefined, env: Record<string
     REGISTRATIONS_PER_HOUR: '100000',
     RATE_LIMIT_EVENTS: '100000',
     RATE_LIMIT_BURST: '100000',
+    // work-budget.test.ts tests the server time per account.
+    RATE_LIMIT_WORK_MS: '100000',
+    RATE_LIMIT_WORK_BURST_MS: '100000',
+    // quotas.test.ts tests the hourly caps on conversations, channels and adds.
+    CONVERSATIONS_PER_HOUR: '100000',
+    CHANNELS_PER_HOUR: '100000',
+    ADDS_PER_HOUR: '100000',
     ...env,
   };
   for (const [key, value] of Object.entries(fullEnv)) if (value === '') delete fullEnv[key];

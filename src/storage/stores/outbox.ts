@@ -3,8 +3,10 @@
 // SKIP LOCKED on PostgreSQL, so several servers share one outbox), settled by the worker.
 import { randomUUID } from 'node:crypto';
 import { outboxKey, rankOf, type Outbox, type OutboxItem } from '../../push/outbox.ts';
+import { preview } from '../../push/payload.ts';
 import type { Device, Notification } from '../../push/types.ts';
 import { dialect, inList, type Sql } from '../engine/sql.ts';
+import { notBlocked } from './messages.ts';
 
 const greatest = { sqlite: 'max', postgres: 'greatest' };
 const idle = 'push_outbox.version = push_outbox.sent_version';
@@ -15,11 +17,12 @@ const merge = dialect`
   ON CONFLICT (device_id, key) DO UPDATE SET
     notification = CASE WHEN ${takesNewer} THEN excluded.notification ELSE push_outbox.notification END,
     rank = CASE WHEN ${takesNewer} THEN excluded.rank ELSE push_outbox.rank END,
+    message_id = CASE WHEN ${takesNewer} THEN excluded.message_id ELSE push_outbox.message_id END,
     queued_at = CASE WHEN ${idle} THEN excluded.queued_at ELSE push_outbox.queued_at END,
     due_at = CASE WHEN ${idle} THEN ${greatest}(excluded.queued_at, push_outbox.hold_until) ELSE push_outbox.due_at END,
     attempts = CASE WHEN ${idle} THEN 0 ELSE push_outbox.attempts END,
     version = push_outbox.version + 1`;
-const into = 'INSERT INTO push_outbox (device_id, key, user_id, conversation_id, notification, rank, version, queued_at, due_at)';
+const into = 'INSERT INTO push_outbox (device_id, key, user_id, conversation_id, notification, rank, message_id, version, queued_at, due_at)';
 
 /** A level in effect for a member: theirs for the conversation while it lasts (`$8`: now, in seconds), else their default. */
 const level = 'COALESCE(CASE WHEN members.notify_until IS NULL OR members.notify_until > $8 THEN members.notify_level END, users.notify_default)';
@@ -31,6 +34,7 @@ type ClaimedRow = {
   queued_at: number;
   attempts: number;
   conversation_id: number | null;
+  message_id: number | null;
   user_id: number;
   device_id: number;
   kind: Device['kind'];
@@ -43,6 +47,9 @@ type ClaimedRow = {
   cleared_id: number | null;
 };
 
+/** A message a notification shows, read when it is sent. */
+type ShownRow = { id: number; content: string; sender: string; mentions: number };
+
 /** A notification about one conversation for its members' devices (see `forMembers`). */
 export type MemberNotification = {
   conversationId: number;
@@ -50,7 +57,13 @@ export type MemberNotification = {
   actorId: number;
   /** The members to reach (those with no socket open): the rules below pick among them. */
   recipients: readonly number[];
+  /**
+   * Queued without the message's text: a `preview` of '' is filled, when it is sent, from the message
+   * as it is then (`messageId`); null stays null (PUSH_PREVIEW=false).
+   */
   notification: Notification;
+  /** The message it is about (a new message, or the one reacted to), read again when it is sent. */
+  messageId?: number;
   /** What those in `personal` get instead (a mention), if anything else. */
   personalNotification?: Notification;
   /** Members for whom it is personal: notified at the `mentions` level too. */
@@ -65,20 +78,20 @@ export type UnreadCount = (conversationId: number, readerId: number, after: numb
 
 export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
   const enqueueOne = sql.prepare(dialect`${into}
-    SELECT id, CAST($2 AS text), user_id, CAST($3 AS bigint), CAST($4 AS text), CAST($5 AS integer), 1, CAST($6 AS bigint), CAST($6 AS bigint)
+    SELECT id, CAST($2 AS text), user_id, CAST($3 AS bigint), CAST($4 AS text), CAST($5 AS integer), CAST(NULL AS bigint), 1, CAST($6 AS bigint), CAST($6 AS bigint)
       FROM devices WHERE id = $1 ${merge}`);
   // Notifications about conversations for their members' devices, given as one row per recipient: [conversation, actor,
-  // user, key, notification, rank, personal (0/1), urgent (0/1)]. PostgreSQL merges a row once per
+  // user, key, notification, rank, personal (0/1), urgent (0/1), message]. PostgreSQL merges a row once per
   // statement, so of a user's rows for one key the one an enqueue after the other would leave is kept:
   // the highest rank, the later of equals. SQLite merges them in order, one after another.
   const manyLevel = level.replaceAll('$8', '$2');
   const recipients = dialect`${into}
-    SELECT ${{ sqlite: '', postgres: 'DISTINCT ON (devices.id, r.key)' }} devices.id, r.key, r.user_id, r.conversation_id, r.notification, r.rank, 1, CAST($1 AS bigint), CAST($1 AS bigint)
+    SELECT ${{ sqlite: '', postgres: 'DISTINCT ON (devices.id, r.key)' }} devices.id, r.key, r.user_id, r.conversation_id, r.notification, r.rank, r.message_id, 1, CAST($1 AS bigint), CAST($1 AS bigint)
       FROM ${{
-        sqlite: '(SELECT $3 AS conversation_id, $4 AS actor_id, $5 AS user_id, $6 AS key, $7 AS notification, $8 AS rank, $9 AS personal, $10 AS urgent, 0 AS ord)',
-        postgres: `unnest(CAST($3 AS bigint[]), CAST($4 AS bigint[]), CAST($5 AS bigint[]), CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS integer[]), CAST($9 AS integer[]), CAST($10 AS integer[]))
+        sqlite: '(SELECT $3 AS conversation_id, $4 AS actor_id, $5 AS user_id, $6 AS key, $7 AS notification, $8 AS rank, $9 AS personal, $10 AS urgent, $11 AS message_id, 0 AS ord)',
+        postgres: `unnest(CAST($3 AS bigint[]), CAST($4 AS bigint[]), CAST($5 AS bigint[]), CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS integer[]), CAST($9 AS integer[]), CAST($10 AS integer[]), CAST($11 AS bigint[]))
                      WITH ORDINALITY`,
-      }} AS r ${{ sqlite: '', postgres: '(conversation_id, actor_id, user_id, key, notification, rank, personal, urgent, ord)' }}
+      }} AS r ${{ sqlite: '', postgres: '(conversation_id, actor_id, user_id, key, notification, rank, personal, urgent, message_id, ord)' }}
       JOIN members ON members.conversation_id = r.conversation_id AND members.user_id = r.user_id
       JOIN users ON users.id = r.user_id
       JOIN devices ON devices.user_id = r.user_id
@@ -92,7 +105,7 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
   const forRecipients = sql.local ? undefined : sql.prepare(recipients.postgres);
   const forRecipient = sql.local?.prepare(recipients.sqlite);
   const forUsers = sql.prepare(dialect`${into}
-    SELECT id, CAST($1 AS text), user_id, CAST(NULL AS bigint), CAST($2 AS text), CAST($3 AS integer), 1, CAST($4 AS bigint), CAST($4 AS bigint)
+    SELECT id, CAST($1 AS text), user_id, CAST(NULL AS bigint), CAST($2 AS text), CAST($3 AS integer), CAST(NULL AS bigint), 1, CAST($4 AS bigint), CAST($4 AS bigint)
       FROM devices WHERE CAST($5 AS integer) = 1 OR ${inList('user_id', '$6')}
     ${merge}`);
   const lease = sql.prepare(dialect`UPDATE push_outbox SET lease = $1, lease_until = $2, attempts = attempts + 1
@@ -101,7 +114,7 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
         WHERE version > sent_version AND due_at <= $3 AND (lease IS NULL OR lease_until <= $3)
         ORDER BY due_at, device_id, key LIMIT $4 ${{ sqlite: '', postgres: 'FOR UPDATE SKIP LOCKED' }})`);
   const leased = sql.prepare<ClaimedRow>(
-    `SELECT o.key, o.notification, o.version, o.queued_at, o.attempts, o.conversation_id, o.user_id,
+    `SELECT o.key, o.notification, o.version, o.queued_at, o.attempts, o.conversation_id, o.message_id, o.user_id,
             d.id AS device_id, d.kind, d.endpoint, d.p256dh, d.auth, d.token, d.platform, m.read_id, m.cleared_id
        FROM push_outbox AS o
        JOIN devices AS d ON d.id = o.device_id
@@ -109,6 +122,17 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
       WHERE o.lease = $1
       ORDER BY o.due_at, o.device_id, o.key`,
   );
+  // The message a notification shows, as it is now ($1: conversation, $2: reader, $3: the reader's read
+  // point, $4: the message named): the one named while it is unread, not deleted and not from someone the
+  // reader blocked, else the newest such message of the conversation. `mentions`: it @mentions the reader.
+  const shownColumns = `m.id, m.content, COALESCE(u.username, 'deleted user') AS sender,
+           CASE WHEN EXISTS (SELECT 1 FROM mentions WHERE mentions.message_id = m.id AND mentions.user_id = $2) THEN 1 ELSE 0 END AS mentions
+      FROM messages AS m LEFT JOIN users AS u ON u.id = m.sender_id`;
+  const unreadShown = `m.conversation_id = $1 AND m.id > $3 AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM $2 AND ${notBlocked('$2')}`;
+  const named = sql.prepare<ShownRow>(`SELECT ${shownColumns} WHERE m.id = $4 AND ${unreadShown}`);
+  const newest = sql.prepare<ShownRow>(`SELECT ${shownColumns} WHERE ${unreadShown} ORDER BY m.id DESC LIMIT 1`);
+  // The reader's own message a reaction is about, unless deleted since.
+  const reacted = sql.prepare<{ content: string }>('SELECT content FROM messages WHERE id = $1 AND deleted_at IS NULL');
   const complete = sql.prepare(dialect`UPDATE push_outbox SET sent_version = $4, hold_until = $6, lease = NULL, lease_until = 0,
        queued_at = CASE WHEN version > $4 THEN CAST($5 AS bigint) ELSE queued_at END,
        due_at = CASE WHEN version > $4 THEN ${greatest}(CAST($5 AS bigint), CAST($6 AS bigint)) ELSE due_at END,
@@ -131,6 +155,26 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
     return unread(row.conversation_id, row.user_id, Math.max(row.read_id, row.cleared_id ?? 0), unreadCap);
   }
 
+  /**
+   * The notification to send for a claimed row, built from what is true now: a message or mention shows
+   * the message named as it reads now (edited: its current words), or, once it is deleted, read or from
+   * someone blocked, the newest message the reader has not read and may see, a mention only if that one
+   * mentions them too; none at all: nothing is left unread, and the worker skips it. A reaction to a
+   * message deleted since has no preview. A `preview` queued as null (PUSH_PREVIEW=false) stays null.
+   */
+  async function notificationOf(row: ClaimedRow): Promise<Notification> {
+    const queued = JSON.parse(row.notification) as Notification;
+    if (row.message_id === null || !('preview' in queued)) return queued;
+    const text = (content: string | undefined) => (content === undefined ? null : preview(content, queued.preview !== null));
+    if (queued.kind === 'reaction') return { ...queued, preview: text((await reacted.get(row.message_id))?.content) };
+    // Not a member any more: nothing of it is shown (and its unread count is 0).
+    const floor = Math.max(row.read_id ?? Number.MAX_SAFE_INTEGER, row.cleared_id ?? 0);
+    const shown = (await named.get(row.conversation_id, row.user_id, floor, row.message_id)) ?? (await newest.get(row.conversation_id, row.user_id, floor));
+    if (!shown) return { ...queued, kind: 'message', preview: null };
+    const kind = shown.id === row.message_id ? queued.kind : shown.mentions === 1 ? 'mention' : 'message';
+    return { kind, conversation: queued.conversation, sender: shown.sender, preview: text(shown.content) };
+  }
+
   /** `forMembers` for many notifications in one statement (rows merged as they would be one after another). */
   function forMembersMany(list: readonly MemberNotification[], now: number): Promise<number> {
     const rows = list.flatMap((queued) => {
@@ -139,13 +183,13 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
       const key = outboxKey(queued.notification);
       return queued.recipients.map((user) => {
         const notification = personal.has(user) ? (queued.personalNotification ?? queued.notification) : queued.notification;
-        return [queued.conversationId, queued.actorId, user, key, JSON.stringify(notification), rankOf(notification), personal.has(user) ? 1 : 0, urgent.has(user) ? 1 : 0] as const;
+        return [queued.conversationId, queued.actorId, user, key, JSON.stringify(notification), rankOf(notification), personal.has(user) ? 1 : 0, urgent.has(user) ? 1 : 0, queued.messageId ?? null] as const;
       });
     });
     if (rows.length === 0) return Promise.resolve(0);
     if (forRecipient) return Promise.resolve(rows.reduce((sum, row) => sum + forRecipient.run(now, Math.floor(now / 1000), ...row).changes, 0));
     const column = (i: number) => rows.map((row) => row[i]);
-    return forRecipients!.run(now, Math.floor(now / 1000), column(0), column(1), column(2), column(3), column(4), column(5), column(6), column(7));
+    return forRecipients!.run(now, Math.floor(now / 1000), column(0), column(1), column(2), column(3), column(4), column(5), column(6), column(7), column(8));
   }
 
   const outbox: Outbox = {
@@ -163,7 +207,7 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
         items.push({
           device: deviceOf(row),
           key: row.key,
-          notification: JSON.parse(row.notification) as Notification,
+          notification: await notificationOf(row),
           unread: await unreadOf(row),
           version: row.version,
           queuedAt: row.queued_at,
