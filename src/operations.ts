@@ -3,18 +3,32 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { App } from './context.ts';
 import type { Request, Response, Routes } from './transport/http.ts';
 
+/** How long one readiness probe's answer stands for every /readyz request. */
+const readinessCacheMs = 1000;
+
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /** `draining` is true from the stop signal on: a load balancer stops sending new clients before sockets close. */
 export function operationRoutes(app: App, draining: () => boolean): Routes {
-  async function ready(): Promise<Response> {
-    if (draining()) return { status: 503, body: 'shutting down' };
+  async function probe(): Promise<boolean> {
     try {
       await app.store.probe.answers();
+      app.log.debug('readiness probe: the database answers');
+      return true;
     } catch (error) {
       app.log.error('readiness check: the database does not answer', { error });
-      return { status: 503, body: 'database unavailable' };
+      return false;
     }
+  }
+
+  // /readyz needs no credentials: a flood of it must not become a flood of database queries. One probe
+  // a second at most, its answer shared by every request until the next.
+  let probed: { at: number; answers: Promise<boolean> } | undefined;
+  async function ready(): Promise<Response> {
+    if (draining()) return { status: 503, body: 'shutting down' };
+    const now = performance.now();
+    if (!probed || now - probed.at >= readinessCacheMs) probed = { at: now, answers: probe() };
+    if (!(await probed.answers)) return { status: 503, body: 'database unavailable' };
     return { status: 200, body: 'ready' };
   }
 

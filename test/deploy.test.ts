@@ -37,8 +37,9 @@ test('through the example nginx site, over https and wss, Parley sees each clien
   const post = (path: string, body: object, client: number, headers: Record<string, string> = origin) => http(site, 'POST', path, { body, headers, ...from(client) });
 
   assert.deepEqual(await http(site, 'GET', '/misc/ping', from(2)).then((r) => [r.status, r.body]), [200, 'pong']);
-  assert.deepEqual(await http(site, 'GET', '/readyz', from(2)).then((r) => [r.status, r.body]), [200, 'ready']);
+  assert.equal((await http(site, 'GET', '/readyz', from(2))).status, 404, 'readiness is not served to the public');
   assert.equal((await http(site, 'GET', '/metrics', from(2))).status, 404, 'metrics are not served to the public');
+  assert.deepEqual(await http(parley.http, 'GET', '/readyz').then((r) => [r.status, r.body]), [200, 'ready'], 'Parley answers it on its own address');
   const plain = await http(`http://127.0.0.1:${ports.http}`, 'GET', '/auth/verify', { localAddress: '127.0.0.2' });
   assert.deepEqual([plain.status, plain.headers.location], [301, 'https://127.0.0.1/auth/verify'], 'plain http only redirects');
 

@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { login, password, person, rawSocket, register, settle, socket, uniqueName } from './helpers/clients.ts';
 import { http } from './helpers/http.ts';
+import { createDatabase, postgresCluster, testEngine } from './helpers/postgres.ts';
 import { readSettings } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics.ts';
@@ -44,10 +45,49 @@ test('/readyz answers 503 when the database does not answer', async () => {
   const request = {} as Request;
   assert.deepEqual(await readyz(request), { status: 200, body: 'ready' });
   db.close();
+  // The answer of the last probe stands for up to a second; then the next one finds the database gone.
+  const closed = performance.now();
+  while ((await readyz(request)).status === 200) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(performance.now() - closed < 1500, `503 after ${Math.round(performance.now() - closed)} ms`);
   assert.deepEqual(await readyz(request), { status: 503, body: 'database unavailable' });
   const line = JSON.parse(logged.at(-1)!);
   assert.deepEqual([line.level, line.msg, line.error.message], ['error', 'readiness check: the database does not answer', 'The database connection is not open']);
   assert.deepEqual(await operationRoutes(app, () => true)['/readyz']!.GET!(request), { status: 503, body: 'shutting down' });
+});
+
+test('a flood of /readyz costs one database probe a second, and readiness still follows the database', async (t) => {
+  const onPostgres = testEngine() === 'postgres';
+  // On PostgreSQL a cluster of the test's own, which it stops.
+  const cluster = onPostgres ? await postgresCluster(t) : undefined;
+  const server = await startServer(t, cluster ? { DATABASE_URL: await createDatabase(cluster.url) } : {});
+  const probes = () => server.logs.filter((line) => line.msg === 'readiness probe: the database answers').length;
+  const before = probes();
+  const started = performance.now();
+  const answers = await Promise.all(Array.from({ length: 300 }, () => http(server.http, 'GET', '/readyz').then((r) => `${r.status} ${r.body}`)));
+  const elapsed = performance.now() - started;
+  assert.deepEqual(new Set(answers), new Set(['200 ready']));
+  // One probe per second the flood lasted (and one for a second it began in): not one per request.
+  const made = probes() - before;
+  assert.ok(made >= 1 && made <= Math.ceil(elapsed / 1000) + 1, `${made} probes for 300 requests in ${Math.round(elapsed)} ms`);
+  if (!cluster) return; // SQLite's file does not go away under a server: the in-process test above closes its handle
+  await cluster.stop('fast');
+  const stopped = performance.now();
+  for (;;) {
+    const answer = await http(server.http, 'GET', '/readyz');
+    if (answer.status === 503) {
+      assert.equal(answer.body, 'database unavailable');
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const took = performance.now() - stopped;
+  assert.ok(took < 3000, `503 only after ${Math.round(took)} ms`);
+  await cluster.start();
+  const deadline = performance.now() + 15_000;
+  while ((await http(server.http, 'GET', '/readyz')).status !== 200) {
+    assert.ok(performance.now() < deadline, 'ready again once PostgreSQL is back');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 });
 
 test('/metrics does not exist without METRICS_TOKEN', async (t) => {
