@@ -1,4 +1,4 @@
-// Rate limits: a token bucket per socket, and failure throttles for logins and registrations.
+// Rate limits: a token bucket per socket, server time per account, and failure throttles for logins and registrations.
 
 /** A token bucket: `rate` tokens a second, holding at most `burst`. */
 export type Bucket = { tokens: number; at: number; refused: number };
@@ -16,6 +16,36 @@ export function take(bucket: Bucket, rate: number, burst: number, nowMs: number,
   }
   bucket.refused++;
   return false;
+}
+
+/** What an account's events may cost the server: the wait before the next may run, and charging one that ran. */
+export type WorkBudget = { wait(): number; charge(ms: number): void };
+
+/**
+ * Server time per account, shared by its sockets: each event is charged the milliseconds its unit of
+ * work held the queue (reads that examine much cost much, a ping almost nothing). `rate` ms come back
+ * a second, up to `burst`; an account that has spent more than it had owes the rest and waits until
+ * it is paid off. At most `capacity` accounts are kept, the least recently charged dropped first.
+ */
+export function createWorkBudgets(rate: number, burst: number, capacity = 100_000) {
+  const budgets = new Map<number, { left: number; at: number }>();
+  const left = (account: number, nowMs: number): number => {
+    const budget = budgets.get(account);
+    return budget ? Math.min(burst, budget.left + ((nowMs - budget.at) / 1000) * rate) : burst;
+  };
+  return {
+    /** Milliseconds the account must wait before its next event runs; 0 when it may go on. */
+    wait(account: number, nowMs: number): number {
+      const now = left(account, nowMs);
+      return now >= 0 ? 0 : Math.ceil((-now / rate) * 1000);
+    },
+    charge(account: number, ms: number, nowMs: number): void {
+      const budget = { left: left(account, nowMs) - ms, at: nowMs };
+      budgets.delete(account);
+      budgets.set(account, budget);
+      if (budgets.size > capacity) budgets.delete(budgets.keys().next().value!);
+    },
+  };
 }
 
 /**

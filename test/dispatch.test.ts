@@ -46,6 +46,7 @@ function harness() {
       publishToOthers: (topic, text) => others.push({ topic, text }),
       buffered: () => 0,
       spend: () => true,
+      work: { wait: () => 0, charge: () => {} },
     };
     app.registry.add(caller, []);
     const ctx: SocketCtx = { ...app, caller };

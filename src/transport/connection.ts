@@ -2,7 +2,7 @@
 import type { WebSocket } from 'uWebSockets.js';
 
 import type { SocketCtx } from '../context.ts';
-import type { Bucket } from '../throttle.ts';
+import type { Bucket, WorkBudget } from '../throttle.ts';
 
 export type SocketData = {
   readonly ip: string;
@@ -37,11 +37,13 @@ export type Connection = {
   buffered(): number;
   /** Takes `cost` tokens from the socket's rate-limit bucket; false when there are not that many. */
   spend(cost: number): boolean;
+  /** The account's server time on this node, shared by all its sockets here. */
+  readonly work: WorkBudget;
 };
 
 let lastId = 0;
 
-export function createConnection(ws: WebSocket<SocketData>, user: Connection['user'], sessionId: string, expiresAt: number, ip: string, spend: (cost: number) => boolean): Connection {
+export function createConnection(ws: WebSocket<SocketData>, user: Connection['user'], sessionId: string, expiresAt: number, ip: string, spend: (cost: number) => boolean, work: WorkBudget): Connection {
   const connection: Connection = {
     id: ++lastId,
     user,
@@ -68,6 +70,7 @@ export function createConnection(ws: WebSocket<SocketData>, user: Connection['us
     },
     buffered: () => (connection.closed ? 0 : ws.getBufferedAmount()),
     spend,
+    work,
   };
   return connection;
 }

@@ -4,7 +4,7 @@ import { closeCodes } from '../../protocol/index.ts';
 import { readLoginToken } from '../auth/cookies.ts';
 import { dispatch, dispatchBinary, dispatchRefused } from '../dispatch.ts';
 import { connected, disconnected } from '../features/presence.ts';
-import { newBucket, take } from '../throttle.ts';
+import { createWorkBudgets, newBucket, take } from '../throttle.ts';
 import { createConnection, type SocketData } from './connection.ts';
 import { originAllowed } from './http.ts';
 import { createClientAddress } from './proxy.ts';
@@ -29,6 +29,8 @@ const decoder = new TextDecoder();
  */
 export function serveWebSocket(server: TemplatedApp, app: App): void {
   const clientAddress = createClientAddress(app.settings);
+  // Per node, not shared through Redis: what it guards is this node's queue of work, and a round trip per event would cost more than most events.
+  const budgets = createWorkBudgets(app.settings.RATE_LIMIT_WORK_MS, app.settings.RATE_LIMIT_WORK_BURST_MS);
   function receive(data: SocketData, frame: string | undefined): void {
     const { ctx, bucket } = data;
     if (!ctx || !bucket) return;
@@ -67,7 +69,8 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = app.settings;
     const bucket = newBucket(burst, performance.now());
     const spend = (cost: number) => take(bucket, rate, burst, performance.now(), cost);
-    const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend);
+    const work = { wait: () => budgets.wait(user.id, performance.now()), charge: (ms: number) => budgets.charge(user.id, ms, performance.now()) };
+    const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend, work);
     data.connection = connection;
     app.commit.run(({ store }) => store.sessions.touch(sessionId, app.now())).catch((error: unknown) => app.log.warn('session not touched', { error }));
     // Registered (subscribed to its topics) before any frame is handled: frames meanwhile keep waiting.

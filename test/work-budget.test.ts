@@ -1,0 +1,56 @@
+// Server time per account: each event is charged the time its unit of work took, over all the account's sockets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './helpers/server.ts';
+import { person, socket } from './helpers/clients.ts';
+import type { Envelope } from '../protocol/index.ts';
+
+const refusal = /^rate limit: your events took more of the server's time than 50 ms a second \(bursts of 50 ms\) allows: retry in (\d+) ms$/;
+
+test('an account hammering searches from several sockets is refused once its server time is spent; another account is not', async (t) => {
+  const server = await startServer(t, { RATE_LIMIT_WORK_MS: '50', RATE_LIMIT_WORK_BURST_MS: '50' });
+  const hammer = await person(server, 'hammer');
+  const bystander = await person(server, 'bystander');
+  const { id } = await hammer.client.request('create_conversation', { name: 'apples', members: [] });
+  for (let i = 0; i < 20; i++) await hammer.client.request('send_message', { conversation_id: id, content: `apple number ${i}, apples again` });
+  const sockets = [hammer.client, ...(await Promise.all([1, 2, 3].map(async () => (await socket(server, hammer.token)).client)))];
+
+  // Rounds of 50 searches on each socket at once, until one is refused: the server runs nothing but
+  // this account's work meanwhile, far more than 50 ms a second, however fast the machine.
+  let refused: Envelope | undefined;
+  let bystanderPings = 0;
+  for (let round = 0; round < 40 && !refused; round++) {
+    const calls = sockets.flatMap((client) => Array.from({ length: 50 }, () => client.call({ type: 'search_messages', query: 'apple*', limit: 20 })));
+    // The other account's ping is answered while the hammer is refused.
+    assert.equal(await bystander.client.request('ping'), 'pong');
+    bystanderPings++;
+    refused = (await Promise.all(calls)).find((reply) => !reply.success);
+  }
+  assert.ok(refused, 'after 40 rounds of 200 searches the account was never refused');
+  assert.equal(refused.type, 'search_messages');
+  assert.equal(refused.code, 'rate_limited');
+  assert.match(String(refused.error), refusal);
+  assert.ok(bystanderPings > 0);
+
+  // Every socket of the account owes the same time: a search on another of its sockets is refused at once
+  // (unless the debt was paid off in between, when it runs and is charged).
+  const last = await sockets[3]!.call({ type: 'search_messages', query: 'apple*' });
+  if (!last.success) {
+    assert.equal(last.code, 'rate_limited');
+    const wait = Number(refusal.exec(String(last.error))![1]);
+    // Once the announced wait is over the account may go on.
+    await new Promise((resolve) => setTimeout(resolve, wait + 20));
+    assert.equal(await sockets[0]!.request('ping'), 'pong');
+  }
+  assert.equal(await bystander.client.request('ping'), 'pong');
+});
+
+test('events of a chat stay within the default budget', async (t) => {
+  const server = await startServer(t, { RATE_LIMIT_WORK_MS: '100', RATE_LIMIT_WORK_BURST_MS: '1000' });
+  const alice = await person(server, 'alice');
+  const { id } = await alice.client.request('create_conversation', { name: 'notes', members: [] });
+  const sent = await Promise.all(Array.from({ length: 200 }, (_, i) => alice.client.call({ type: 'send_message', conversation_id: id, content: `note ${i}` })));
+  assert.deepEqual(sent.filter((reply) => !reply.success), []);
+  const searched = await Promise.all(Array.from({ length: 20 }, () => alice.client.call({ type: 'search_messages', query: 'note' })));
+  assert.deepEqual(searched.filter((reply) => !reply.success), []);
+});
