@@ -68,6 +68,8 @@ export const limits = {
   reactionsPerUser: 20,
   searchQuery: 200,
   searchPage: { default: 20, max: 100 },
+  /** Channels one list_channels request looks at, at most, whatever its query matches. */
+  channelsExamined: 1000,
   channelsPage: { default: 50, max: 100 },
   /** A `typing` that is not repeated within this many seconds ends by itself. */
   typingSeconds: 6,

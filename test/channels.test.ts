@@ -82,3 +82,26 @@ test('channels and bans', async (t) => {
     assert.deepEqual(pushed(dave.pushes, 'ban_member'), [], 'a non-member banned ahead is not told');
   });
 });
+
+test('list_channels looks at no more than 1,000 channels a request: a query that matches few pages on with next', async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const create = (name: string) => alice.client.request('create_conversation', { kind: 'channel', name, members: [] });
+  const needle = await create('needle, the oldest');
+  const hay = await Promise.all(Array.from({ length: 1004 }, (_, i) => create(`hay ${i}`)));
+  const newestFirst = hay.map((channel) => channel.id).sort((a, b) => b - a);
+
+  // Nothing matches among the newest 1,000: an empty page, and where to go on.
+  assert.deepEqual(await alice.client.request('list_channels', { query: 'needle' }), { channels: [], has_more: true, next: newestFirst[999] });
+  const found = await alice.client.request('list_channels', { query: 'needle', before: newestFirst[999] });
+  assert.deepEqual([found.channels.map((channel) => channel.id), found.has_more, found.next], [[needle.id], false, null]);
+
+  // Without a query (or with one that matches enough) pages are full, newest first, and go on after their last.
+  const page = await alice.client.request('list_channels', { limit: 100 });
+  assert.deepEqual([page.channels.map((channel) => channel.id), page.has_more, page.next], [newestFirst.slice(0, 100), true, newestFirst[99]]);
+  const matching = await alice.client.request('list_channels', { query: 'hay', limit: 3, before: page.next });
+  assert.deepEqual([matching.channels.map((channel) => channel.id), matching.has_more, matching.next], [newestFirst.slice(100, 103), true, newestFirst[102]]);
+  const last = await alice.client.request('list_channels', { before: newestFirst[1002] });
+  assert.deepEqual([last.channels.map((channel) => channel.id), last.has_more, last.next], [[newestFirst[1003], needle.id], false, null]);
+  await expectError(alice.client, { type: 'list_channels', limit: 101 }, 'limit must be a whole number from 1 to 100', 'bad_request');
+});

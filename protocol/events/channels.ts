@@ -17,16 +17,20 @@ export const Channel = v.object({
 });
 
 export const list_channels = event({
-  summary: 'Finds channels by name or description, newest first, a page at a time.',
+  summary: `Finds channels by name or description, newest first, a page at a time. One request looks at no more than ${limits.channelsExamined.toLocaleString('en')} channels: a query that matches few may answer a short page (even an empty one) with a \`next\` to go on from.`,
   request: fields({
     query: v.pipe(
       v.nullish(v.pipe(v.string('query must be a string'), v.maxLength(limits.searchQuery, `query may be at most ${limits.searchQuery} characters`))),
       v.description('optional; text the name or description contains (case ignored); absent: every channel'),
     ),
-    before: cursor('before', 'a channel id: only older channels (the last id of the previous page)'),
+    before: cursor('before', 'a channel id: only older channels (the `next` of the previous page)'),
     limit: pageLimit(limits.channelsPage.max, limits.channelsPage.default),
   }),
-  reply: v.object({ channels: v.array(Channel), has_more: v.boolean() }),
+  reply: v.object({
+    channels: v.array(Channel),
+    has_more: v.pipe(v.boolean(), v.description('more may be found: ask again with `before` = `next`')),
+    next: v.pipe(v.nullable(v.number()), v.description('the `before` of the next page, or null when every channel has been looked at')),
+  }),
   errors: [],
 });
 

@@ -11,13 +11,16 @@ export const channelHandlers = {
     schema: events.list_channels.request,
     async run(ctx, { query, before, limit }) {
       const size = limit ?? limits.channelsPage.default;
-      const rows = await ctx.store.conversations.channels(ctx.caller.user.id, query?.trim() || null, before ?? null, size + 1);
+      const { rows, floor } = await ctx.store.channels.page(ctx.caller.user.id, query?.trim() || null, before ?? null, size + 1, limits.channelsExamined);
+      const shown = rows.slice(0, size);
+      const next = rows.length > size ? shown.at(-1)!.id : floor;
       return {
-        channels: rows.slice(0, size).map((row) => ({
+        channels: shown.map((row) => ({
           id: row.id, name: row.name, description: row.description, member_count: row.member_count, created_at: row.created_at, joined: row.joined === 1,
           avatar_url: avatarUrl(row.avatar_file_id),
         })),
-        has_more: rows.length > size,
+        has_more: next !== null,
+        next,
       };
     },
   },

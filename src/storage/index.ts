@@ -4,6 +4,7 @@ import { usersStore } from './stores/users.ts';
 import { sessionsStore } from './stores/sessions.ts';
 import { contactsStore } from './stores/contacts.ts';
 import { conversationsStore } from './stores/conversations.ts';
+import { channelsStore } from './stores/channels.ts';
 import { messagesStore } from './stores/messages.ts';
 import { membersStore } from './stores/members.ts';
 import { eventsStore } from './stores/events.ts';
@@ -34,6 +35,7 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     sessions: sessionsStore(sql),
     contacts: contactsStore(sql),
     conversations: conversationsStore(sql),
+    channels: channelsStore(sql),
     members: membersStore(sql),
     messages,
     events: eventsStore(sql),

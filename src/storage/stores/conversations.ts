@@ -1,6 +1,6 @@
-// Conversations: creating, finding, listing (per member, and channels for anyone), changing and deleting them.
+// Conversations: creating, finding, listing them per member, changing and deleting them.
 import type { MemberRow } from './members.ts';
-import { dialect, likePattern, type Sql } from '../engine/sql.ts';
+import type { Sql } from '../engine/sql.ts';
 
 export type Kind = 'group' | 'direct' | 'channel';
 export type Role = 'owner' | 'admin' | 'member';
@@ -15,8 +15,6 @@ export type ConversationListRow = ConversationRow & {
   read_id: number;
   cleared_id: number;
 };
-
-export type ChannelRow = ConversationRow & { member_count: number; joined: number };
 
 const columns = 'conversations.id, conversations.name, conversations.kind, conversations.description, conversations.created_at, conversations.avatar_file_id';
 
@@ -87,18 +85,6 @@ export function conversationsStore(sql: Sql) {
   const dropMembers = sql.prepare('DELETE FROM members WHERE conversation_id = $1');
   const dropMessages = sql.prepare('DELETE FROM messages WHERE conversation_id = $1');
   const dropBans = sql.prepare('DELETE FROM bans WHERE conversation_id = $1');
-  // LIKE is case-insensitive for ASCII in SQLite; PostgreSQL says ILIKE.
-  const like = { sqlite: 'LIKE', postgres: 'ILIKE' };
-  const channels = sql.prepare<ChannelRow>(
-    dialect`SELECT ${columns},
-            (SELECT count(*) FROM members WHERE members.conversation_id = conversations.id) AS member_count,
-            CASE WHEN EXISTS (SELECT 1 FROM members WHERE members.conversation_id = conversations.id AND members.user_id = $1) THEN 1 ELSE 0 END AS joined
-       FROM conversations
-      WHERE kind = 'channel' AND deleted_at IS NULL AND id < $3
-        AND (CAST($2 AS TEXT) IS NULL OR name ${like} $2 ESCAPE '\\' OR description ${like} $2 ESCAPE '\\')
-      ORDER BY id DESC LIMIT $4`,
-  );
-
   return {
     /** Creates the conversation with its members (the creator first) and returns its id. */
     async create(conversation: { name: string; kind?: Kind; description?: string; creatorId: number; memberIds: readonly number[]; directKey?: string | null; now: number }): Promise<number> {
@@ -136,8 +122,6 @@ export function conversationsStore(sql: Sql) {
       await dropBans.run(id);
     },
     /** Channels whose name or description contains `query`, newest first, with ids below `before`. */
-    channels: (userId: number, query: string | null, before: number | null, limit: number): Promise<ChannelRow[]> =>
-      channels.all(userId, query ? likePattern(query, true) : null, before ?? Number.MAX_SAFE_INTEGER, limit),
   };
 }
 
