@@ -56,6 +56,8 @@ type Outgoing = { frame: Record<string, unknown> & { type: string }; sent: boole
 const syncPage = 500;
 /** How long a message refused by the rate limit waits before it goes again. */
 const rateLimitedRetryMs = 1000;
+/** The longest wait between tries of a renewal that did not get through. */
+const renewalRetryMaxMs = 5000;
 
 /** A `client_id` unique for this sender: 128 random bits (crypto.randomUUID needs a secure context). */
 function clientId(): string {
@@ -245,14 +247,16 @@ export function connect(options: ConnectOptions): ParleyClient {
 
   const lifetimeMs = () => (cookies?.tokenLifetime ?? options.tokenLifetime ?? 3600) * 1000;
 
-  function planRenewal(inMs = lifetimeMs() * 0.75): void {
+  function planRenewal(inMs = lifetimeMs() * 0.75, failures = 0): void {
     clearTimeout(renewal);
     if (ended()) return;
     renewal = setTimeout(() => {
       refresh().catch((error: unknown) => {
-        // Refused: the session is over (the next socket would be refused too). Out of reach: soon again.
+        // Refused: the session is over (the next socket would be refused too). Out of reach: soon again,
+        // 1, 2, 4, then every 5 s: an answer lost on the way may have rotated the refresh token, and the
+        // server takes the old one again only for REFRESH_GRACE_SECONDS (30 by default).
         if (error instanceof AuthError && error.status === 401) end('signed_out', 4002, error.message);
-        else planRenewal(Math.min(lifetimeMs() / 10, 30_000));
+        else planRenewal(Math.min(lifetimeMs() / 10, 1000 * 2 ** failures, renewalRetryMaxMs), failures + 1);
       });
     }, inMs);
   }

@@ -51,6 +51,27 @@ test('a long session with 4-second login tokens: refreshed ahead of time, across
   assert.deepEqual(logged(app.delivered), await logOf(server, alice.cookies));
 });
 
+test('a refresh whose answer is lost: the retry comes within the grace and gets a usable refresh token, and the session lives on through the next renewal', async (t) => {
+  // Renewals every 30 s; the grace is 3 s: the client's first retry (1 s) must come well inside it,
+  // and the token it is given must still be good at the next renewal, long past the grace.
+  const server = await startServer(t, { LOGIN_TOKEN_SECONDS: '40', REFRESH_GRACE_SECONDS: '3' });
+  const proxy = await startProxy(t, server.port);
+  const alice = await signIn(server, proxy.url, 'alice');
+  const refreshToken = () => alice.cookies.header('/auth').match(/refresh-token=([^;]+)/)?.[1];
+  const lost = proxy.loseAnswer(/^POST \/auth\/refresh /);
+  const app = live(proxy.url, alice.cookies);
+  t.after(() => app.client.close());
+  const before = refreshToken();
+  await lost; // the server rotated the token and committed; the client never heard
+  assert.equal(refreshToken(), before, 'the client still holds the token the server has just rotated');
+  const held = new Set([before]);
+  // The retry's token, then the next renewal's, made from it.
+  await until(() => (held.add(refreshToken()), held.size >= 3 || app.client.state.status === 'signed_out'), 60_000, () => app.states);
+  assert.notEqual(app.client.state.status, 'signed_out', JSON.stringify(app.states));
+  assert.equal(await app.client.request('ping'), 'pong');
+  assert.equal(server.logs.filter((line) => line.msg === 'refresh token reused: session revoked').length, 0);
+});
+
 test('an expired login token refused at a reconnect is refreshed, and the client goes on', async (t) => {
   // Three seconds: long enough that the refreshed token is still good when the slow machine reconnects with it.
   const server = await startServer(t, { LOGIN_TOKEN_SECONDS: '3' });

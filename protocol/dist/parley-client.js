@@ -248,6 +248,7 @@ function createEventStream(storage) {
 // protocol/connect.ts
 var syncPage = 500;
 var rateLimitedRetryMs = 1e3;
+var renewalRetryMaxMs = 5e3;
 function clientId() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
@@ -406,13 +407,13 @@ function connect(options) {
     return refreshing.then(() => planRenewal());
   }
   const lifetimeMs = () => (cookies?.tokenLifetime ?? options.tokenLifetime ?? 3600) * 1e3;
-  function planRenewal(inMs = lifetimeMs() * 0.75) {
+  function planRenewal(inMs = lifetimeMs() * 0.75, failures = 0) {
     clearTimeout(renewal);
     if (ended()) return;
     renewal = setTimeout(() => {
       refresh().catch((error) => {
         if (error instanceof AuthError && error.status === 401) end("signed_out", 4002, error.message);
-        else planRenewal(Math.min(lifetimeMs() / 10, 3e4));
+        else planRenewal(Math.min(lifetimeMs() / 10, 1e3 * 2 ** failures, renewalRetryMaxMs), failures + 1);
       });
     }, inMs);
   }

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inJob, type App } from '../context.ts';
+import type { Store, UserRow } from '../storage/index.ts';
 import type { Request, Response, Routes } from '../transport/http.ts';
 import { clearLoginCookie, clearRefreshCookie, readLoginToken, readRefreshToken, setLoginCookie, setRefreshCookie } from './cookies.ts';
 import { newAccountProblem, passwordProblem, readFields } from './credentials.ts';
@@ -113,36 +114,50 @@ export function authRoutes(app: App): Routes {
     return { status: 202, body: 'login successful', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, refresh)]] };
   }
 
-  /** Rotates the refresh token and issues a new login token; a refresh token used twice revokes its session. */
+  /**
+   * Rotates the refresh token and issues a new login token; a refresh token used twice revokes its session,
+   * unless it comes again within REFRESH_GRACE_SECONDS of its rotation (below).
+   */
   async function refresh(request: Request): Promise<Response> {
     const given = readRefreshToken(request.cookie);
     if (!given) return text(401, 'refresh-token required');
     const hash = hashRefresh(given);
     const now = app.now();
     const clear = [['Set-Cookie', clearLoginCookie(app.settings)], ['Set-Cookie', clearRefreshCookie(app.settings)]] as const;
+    /** Both cookies anew, once `rotated` has committed a fresh refresh token for the session. */
+    async function renewed(user: UserRow, sessionId: string, rotated: (store: Store, next: string) => Promise<boolean>): Promise<Response | undefined> {
+      const next = randomBytes(32).toString('base64url');
+      const done = await app.commit.run(async ({ store }) => {
+        if (!(await rotated(store, hashRefresh(next)))) return false;
+        await store.sessions.touch(sessionId, now);
+        return true;
+      });
+      if (!done) return undefined;
+      const token = await app.tokens.sign(user, sessionId, now);
+      return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, next)]] };
+    }
     const session = await app.store.sessions.byRefresh(hash, now);
     if (session) {
       const user = await app.store.users.byId(session.user_id);
       if (!user || user.account_status === 'suspended') return { status: 401, body: 'invalid refresh-token', headers: clear };
-      const next = randomBytes(32).toString('base64url');
-      const rotated = await app.commit.run(async ({ store }) => {
-        if (!(await store.sessions.rotate(session.id, hash, hashRefresh(next), now))) return false;
-        await store.sessions.touch(session.id, now);
-        return true;
-      });
-      if (rotated) {
-        const token = await app.tokens.sign(user, session.id, now);
-        return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, next)]] };
-      }
+      const answer = await renewed(user, session.id, (store, next) => store.sessions.rotate(session.id, hash, next, now));
+      if (answer) return answer;
       // Another refresh with the same token rotated it in the meantime: this one is the second of two.
     }
     const reused = await app.store.sessions.usedRefresh(hash, now);
-    // Two tabs refreshing at once send the same token: the one just rotated is honoured for
-    // REFRESH_GRACE_SECONDS (with a login token only: the refresh cookie the other answer set stays current).
+    // A token rotated less than REFRESH_GRACE_SECONDS ago comes again: two tabs refreshing at once, or a
+    // client whose answer was lost retrying. It gets a usable pair: the session's current refresh token
+    // (which that answer handed out) is rotated again and becomes used. So a copied token replayed in the
+    // grace cannot give a second holder who goes on unnoticed: of the owner and the replayer, whoever
+    // comes later with the token the other's answer made used ends the session as below.
     const grace = reused && reused.live === 1 && now - reused.used_at < app.settings.REFRESH_GRACE_SECONDS ? await app.store.users.byId(reused.user_id) : undefined;
     if (reused && grace && grace.account_status !== 'suspended') {
-      const token = await app.tokens.sign(grace, reused.session_id, now);
-      return { status: 200, body: 'refreshed', headers: [['Set-Cookie', setLoginCookie(app.settings, token)]] };
+      // Tried again when another grace answer rotated the same session between our read and our write (PostgreSQL).
+      for (let tries = 0; tries < 3; tries++) {
+        const answer = await renewed(grace, reused.session_id, (store, next) => store.sessions.rotateCurrent(reused.session_id, next, now));
+        if (answer) return answer;
+      }
+      return { status: 401, body: 'invalid refresh-token', headers: clear };
     }
     if (reused) {
       // Someone replayed a token that was already rotated: the session is compromised, so it ends.

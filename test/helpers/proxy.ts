@@ -3,7 +3,7 @@
 import { createServer, connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 
-type Pair = { client: Socket; server: Socket; head: string };
+type Pair = { client: Socket; server: Socket; head: string; asked: string };
 
 export type Proxy = {
   port: number;
@@ -20,16 +20,22 @@ export type Proxy = {
    * only what the server sends is held back (requests arrive, their replies never do).
    */
   freeze(which?: 'both' | 'replies'): void;
+  /**
+   * The next request (on any connection, kept alive or new) whose first line matches reaches the
+   * server, and its answer is lost: the connection is cut when the answer comes. Resolves then.
+   */
+  loseAnswer(requestLine: RegExp): Promise<void>;
 };
 
 export async function startProxy(t: TestContext, targetPort: number): Promise<Proxy> {
   let target = targetPort;
   let accepted = 0;
   const pairs = new Set<Pair>();
+  let losing: { line: RegExp; lost: () => void } | undefined;
   const server = createServer((client) => {
     accepted++;
     const upstream = connect(target, '127.0.0.1');
-    const pair: Pair = { client, server: upstream, head: '' };
+    const pair: Pair = { client, server: upstream, head: '', asked: '' };
     pairs.add(pair);
     const end = () => {
       pairs.delete(pair);
@@ -37,10 +43,19 @@ export async function startProxy(t: TestContext, targetPort: number): Promise<Pr
       upstream.destroy();
     };
     client.on('data', (chunk: Buffer) => {
-      if (!pair.head) pair.head = chunk.toString('latin1').split('\r\n', 1)[0]!;
+      const line = chunk.toString('latin1').split('\r\n', 1)[0]!;
+      if (/^[A-Z]+ \S+ HTTP\/1\.[01]$/.test(line)) pair.asked = line;
+      if (!pair.head) pair.head = line;
       upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      if (losing && losing.line.test(pair.asked)) {
+        losing.lost();
+        losing = undefined;
+        return end();
+      }
+      client.write(chunk);
+    });
     for (const socket of [client, upstream]) {
       socket.on('error', end);
       socket.on('close', end);
@@ -71,6 +86,9 @@ export async function startProxy(t: TestContext, targetPort: number): Promise<Pr
         count++;
       }
       return count;
+    },
+    loseAnswer(requestLine) {
+      return new Promise((lost) => (losing = { line: requestLine, lost }));
     },
     freeze(which = 'both') {
       for (const pair of pairs) {

@@ -38,8 +38,15 @@ export function sessionsStore(sql: Sql) {
     SELECT sessions.id, CASE WHEN sessions.revoked_at IS NULL THEN 0 ELSE 1 END AS revoked, users.account_status
       FROM sessions JOIN users ON users.id = sessions.user_id
      WHERE ${inList('sessions.id', '$1', 'text')}`);
-  const rotate = sql.prepare('UPDATE sessions SET refresh_hash = $1 WHERE id = $2 AND refresh_hash = $3');
+  const rotateStatement = sql.prepare('UPDATE sessions SET refresh_hash = $1 WHERE id = $2 AND refresh_hash = $3');
   const remember = sql.prepare('INSERT INTO used_refresh_tokens (hash, session_id, used_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING');
+  const current = sql.prepare('SELECT refresh_hash FROM sessions WHERE id = $1 AND revoked_at IS NULL');
+
+  async function rotate(id: string, oldHash: string, newHash: string, now: number): Promise<boolean> {
+    if ((await rotateStatement.run(newHash, id, oldHash)) === 0) return false;
+    await remember.run(oldHash, id, now);
+    return true;
+  }
 
   return {
     create: async (session: { id: string; userId: number; createdAt: number; expiresAt: number; userAgent?: string; ip?: string; refreshHash?: string | null }): Promise<void> =>
@@ -80,10 +87,14 @@ export function sessionsStore(sql: Sql) {
      * Replaces the session's refresh token, remembering the old one as used; false (nothing changed)
      * when `oldHash` is no longer current because another refresh rotated it first.
      */
-    async rotate(id: string, oldHash: string, newHash: string, now: number): Promise<boolean> {
-      if ((await rotate.run(newHash, id, oldHash)) === 0) return false;
-      await remember.run(oldHash, id, now);
-      return true;
+    rotate,
+    /**
+     * Replaces whatever refresh token the session holds now (for a grace answer), remembering it as
+     * used; false when the session is revoked or another refresh rotated it meanwhile.
+     */
+    async rotateCurrent(id: string, newHash: string, now: number): Promise<boolean> {
+      const currentHash = await current.value<string | null>(id);
+      return typeof currentHash === 'string' && rotate(id, currentHash, newHash, now);
     },
   };
 }
