@@ -45,6 +45,8 @@ type ClaimedRow = {
   platform: string | null;
   read_id: number | null;
   cleared_id: number | null;
+  /** 0 once the device's session has expired or been revoked. */
+  live: number;
 };
 
 /** A message a notification shows, read when it is sent. */
@@ -115,9 +117,11 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
         ORDER BY due_at, device_id, key LIMIT $4 ${{ sqlite: '', postgres: 'FOR UPDATE SKIP LOCKED' }})`);
   const leased = sql.prepare<ClaimedRow>(
     `SELECT o.key, o.notification, o.version, o.queued_at, o.attempts, o.conversation_id, o.message_id, o.user_id,
-            d.id AS device_id, d.kind, d.endpoint, d.p256dh, d.auth, d.token, d.platform, m.read_id, m.cleared_id
+            d.id AS device_id, d.kind, d.endpoint, d.p256dh, d.auth, d.token, d.platform, m.read_id, m.cleared_id,
+            CASE WHEN s.revoked_at IS NULL AND s.expires_at * 1000 > CAST($2 AS bigint) THEN 1 ELSE 0 END AS live
        FROM push_outbox AS o
        JOIN devices AS d ON d.id = o.device_id
+       JOIN sessions AS s ON s.id = d.session_id
        LEFT JOIN members AS m ON m.conversation_id = o.conversation_id AND m.user_id = o.user_id
       WHERE o.lease = $1
       ORDER BY o.due_at, o.device_id, o.key`,
@@ -203,7 +207,13 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
       const token = randomUUID();
       if ((await lease.run(token, now + leaseMs, now, limit)) === 0) return [];
       const items: OutboxItem[] = [];
-      for (const row of await leased.all(token)) {
+      for (const row of await leased.all(token, now)) {
+        // Its session ended (expired: a revoke already took its devices): the device goes now, its rows
+        // with it, rather than at the hourly prune, and nothing of the conversation reaches it.
+        if (Number(row.live) !== 1) {
+          await removeDevice.run(row.device_id);
+          continue;
+        }
         items.push({
           device: deviceOf(row),
           key: row.key,
