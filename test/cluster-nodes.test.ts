@@ -65,7 +65,7 @@ test('a paused node is dropped; when it wakes it joins again and its users come 
   const offline = other.next(changed, 5000);
   sleeper.kill('SIGSTOP'); // as a node whose event loop or machine stalls past NODE_TIMEOUT
   assert.deepEqual(await offline, { event: 'changed', online: [], offline: [5] });
-  const online = sleeper.next(changed, 5000);
+  const online = sleeper.next(changed, 15_000);
   sleeper.kill('SIGCONT');
   assert.deepEqual(await online, { event: 'changed', online: [5], offline: [] }, 'the woken node announces its users again');
   const { link } = await linkTo(t, redis.url);

@@ -170,8 +170,10 @@ test('periodic work runs once a period across the nodes, not once per node', asy
   // A sweep a second (a 24th of UNATTACHED_FILE_HOURS, at least a second).
   const nodes = await startNodes(t, 3, { UNATTACHED_FILE_HOURS: '0.001', LOG_LEVEL: 'debug' });
   const roundsSoFar = () => nodes.flatMap((node, i) => node.logs.filter((line) => line.msg === 'periodic round').map((line) => ({ node: i + 1, job: line.job as string, period: line.period as number, atStart: line.at_start === true })));
-  // Four sweep periods after the start (about 4 s; longer on a loaded machine, well within the minute of the outbox prune).
-  for (const started = Date.now(); roundsSoFar().filter((round) => round.job === 'file-sweep' && !round.atStart).length < 4 && Date.now() - started < 30_000;) {
+  // Four sweep periods after the start (about 4 s; longer on a loaded machine, well within the minute of the outbox prune),
+  // and every node's rounds at its start (a node slow to start may log them after the others' sweeps).
+  const startsLogged = () => ['prune', 'file-sweep', 'push-outbox-prune'].every((job) => roundsSoFar().filter((round) => round.job === job && round.atStart).length >= 3);
+  for (const started = Date.now(); (roundsSoFar().filter((round) => round.job === 'file-sweep' && !round.atStart).length < 4 || !startsLogged()) && Date.now() - started < 30_000;) {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const rounds = roundsSoFar();
