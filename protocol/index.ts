@@ -31,6 +31,7 @@ export const events = {
   get_blocked: contacts.get_blocked,
   create_conversation: conversations.create_conversation,
   get_conversations: conversations.get_conversations,
+  list_conversations: conversations.list_conversations,
   get_conversation_info: conversations.get_conversation_info,
   update_conversation: conversations.update_conversation,
   delete_conversation: conversations.delete_conversation,

@@ -1,6 +1,6 @@
 // Events about conversations: creating, listing, changing and deleting them, and each member's own settings.
 import * as v from 'valibot';
-import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard } from '../spec.ts';
+import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageLimit } from '../spec.ts';
 import { Message } from './messages.ts';
 import { NotificationSetting } from './notifications.ts';
 import { avatar, avatarUrl } from './files.ts';
@@ -68,21 +68,41 @@ export const ConversationItem = v.object({
   avatar_url: avatarUrl,
 });
 
+const listing = {
+  filter: v.pipe(
+    v.nullish(v.picklist(['all', 'favorites', 'pinned'], 'filter must be one of all, favorites, pinned')),
+    v.description('optional; default `all`'),
+  ),
+  sort: v.pipe(
+    v.nullish(v.picklist(['created', 'recent'], 'sort must be one of created, recent')),
+    v.description('optional; `created` (default, the seed\'s order: oldest conversation first) or `recent` (by last activity, newest first: the newest message you can see, or the creation when there is none)'),
+  ),
+};
+
 export const get_conversations = event({
-  summary: 'Lists the conversations the caller is a member of.',
+  summary: `Lists the conversations the caller is a member of: the first ${limits.conversationsPage.max} in the order asked for (page through more with \`list_conversations\`).`,
   cost: 5,
-  request: fields({
-    filter: v.pipe(
-      v.nullish(v.picklist(['all', 'favorites', 'pinned'], 'filter must be one of all, favorites, pinned')),
-      v.description('optional; default `all`'),
-    ),
-    sort: v.pipe(
-      v.nullish(v.picklist(['created', 'recent'], 'sort must be one of created, recent')),
-      v.description('optional; `created` (default, the seed\'s order: oldest conversation first) or `recent` (by last activity, newest first: the newest message you can see, or the creation when there is none)'),
-    ),
-  }),
+  request: fields(listing),
   reply: v.array(ConversationItem),
   errors: [],
+});
+
+export const list_conversations = event({
+  summary: 'Lists the conversations the caller is a member of, a page at a time, in the order of `get_conversations`.',
+  cost: 5,
+  request: fields({
+    ...listing,
+    after: v.pipe(
+      v.nullish(v.string('after must be a string: the next of the previous page')),
+      v.description('optional; the `next` of the previous page (asked with the same `sort` and `filter`); absent: the first page'),
+    ),
+    limit: pageLimit(limits.conversationsPage.max, limits.conversationsPage.default),
+  }),
+  reply: v.object({
+    conversations: v.array(ConversationItem),
+    next: v.pipe(v.nullable(v.string()), v.description('the `after` of the next page, or null when this is the last one')),
+  }),
+  errors: ['bad_cursor'],
 });
 
 export const get_conversation_info = event({

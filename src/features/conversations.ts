@@ -1,11 +1,11 @@
 // Conversations: creating one (every member told), listing them, changing and deleting them, and each member's own settings.
-import { events, limits } from '../../protocol/index.ts';
+import { events, limits, type EventRequest } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationTopic } from '../registry.ts';
 import { asAdmin, memberOf, membership } from './membership.ts';
 import { listedFor, sharedMessages } from './message-view.ts';
 import type { Ctx } from '../context.ts';
-import { directKey, type ConversationRow } from '../storage/stores/conversations.ts';
+import { directKey, type ConversationRow, type RankedListRow } from '../storage/stores/conversations.ts';
 import { tell, type Handlers } from './handler.ts';
 import { invitable } from './users.ts';
 import { notifyJoined } from './notify.ts';
@@ -61,44 +61,13 @@ export const conversationHandlers = {
   },
   get_conversations: {
     schema: events.get_conversations.request,
-    async run(ctx, { filter, sort }) {
-      const me = ctx.caller.user;
-      const rows = (await ctx.store.conversations.forUser(me.id)).filter((row) =>
-        filter === 'favorites' ? row.favorite === 1 : filter === 'pinned' ? row.pinned === 1 : true,
-      );
-      const lastRows = [];
-      const unread = new Map<number, number>();
-      for (const row of rows) {
-        const id = await ctx.store.messages.lastShown(row.id, me.id, row.cleared_id);
-        const message = id === undefined ? undefined : await ctx.store.messages.byId(id);
-        if (message) lastRows.push(message);
-        // Sending shows you read what came before: your own latest message counts, even before its receipt batch moved your point.
-        const readUpTo = Math.max(row.read_id, row.cleared_id, ctx.receipts.pendingRead(row.id, me.id));
-        unread.set(row.id, await ctx.store.messages.unread(row.id, me.id, readUpTo, limits.unreadCap));
-      }
-      const last = new Map((await sharedMessages(ctx.store, lastRows)).map((message) => [message.conversation_id, message]));
-      const levels = await ctx.store.notifications.levels(me.id, ctx.now());
-      const items = rows.map((row) => {
-        const message = last.get(row.id);
-        return {
-          id: row.id,
-          name: row.name,
-          kind: row.kind,
-          description: row.description,
-          role: row.role,
-          member_count: row.member_count,
-          unread_count: unread.get(row.id)!,
-          last_message: message ? listedFor(message, me.username) : null,
-          favorite: row.favorite === 1,
-          pinned: row.pinned === 1,
-          created_at: row.created_at,
-          notifications: levels.get(row.id) ?? null,
-          avatar_url: avatarUrl(row.avatar_file_id),
-        };
-      });
-      if (sort !== 'recent') return items;
-      const activity = (item: (typeof items)[number]) => item.last_message?.sent_at ?? item.created_at;
-      return items.sort((a, b) => activity(b) - activity(a) || (b.last_message?.id ?? 0) - (a.last_message?.id ?? 0) || b.id - a.id);
+    run: async (ctx, { filter, sort }) => (await conversationPage(ctx, { filter, sort, limit: limits.conversationsPage.max })).items,
+  },
+  list_conversations: {
+    schema: events.list_conversations.request,
+    async run(ctx, { filter, sort, after, limit }) {
+      const { items, next } = await conversationPage(ctx, { filter, sort, after, limit: limit ?? limits.conversationsPage.default });
+      return { conversations: items, next };
     },
   },
   get_conversation_info: {
@@ -158,6 +127,64 @@ export const conversationHandlers = {
     },
   },
 } satisfies Partial<Handlers>;
+
+type Listing = EventRequest<'list_conversations'>;
+
+/** Where a page ends: the cursor that continues after `row` in this order. */
+const cursorOf = (sort: Listing['sort'], row: RankedListRow) => (sort === 'recent' ? `${row.activity}.${row.last_id}.${row.id}` : String(row.id));
+
+/** A cursor read back; `bad_cursor` when it is not one of this order's. */
+function parseCursor(sort: Listing['sort'], after: string): number[] {
+  const shape = sort === 'recent' ? /^(\d{1,16})\.(\d{1,16})\.(\d{1,16})$/ : /^(\d{1,16})$/;
+  const parts = shape.exec(after);
+  if (!parts) throw fail('bad_cursor');
+  return parts.slice(1).map(Number);
+}
+
+/**
+ * A page of the caller's conversations, each with its unread count and last message: at most `limit`
+ * after `after`, in creation order or by activity. The database orders and cuts them, so only the page
+ * is read message by message.
+ */
+async function conversationPage(ctx: Ctx, { filter, sort, after, limit }: Pick<Listing, 'filter' | 'sort' | 'after'> & { limit: number }) {
+  const me = ctx.caller.user;
+  const from = after == null ? null : parseCursor(sort, after);
+  const rows = sort === 'recent'
+    ? await ctx.store.conversations.pageByActivity(me.id, filter ?? 'all', from as [number, number, number] | null, limit + 1)
+    : await ctx.store.conversations.pageByCreation(me.id, filter ?? 'all', from?.[0] ?? 0, limit + 1);
+  const page = rows.slice(0, limit);
+  const lastRows = [];
+  const unread = new Map<number, number>();
+  for (const row of page) {
+    const id = await ctx.store.messages.lastShown(row.id, me.id, row.cleared_id);
+    const message = id === undefined ? undefined : await ctx.store.messages.byId(id);
+    if (message) lastRows.push(message);
+    // Sending shows you read what came before: your own latest message counts, even before its receipt batch moved your point.
+    const readUpTo = Math.max(row.read_id, row.cleared_id, ctx.receipts.pendingRead(row.id, me.id));
+    unread.set(row.id, await ctx.store.messages.unread(row.id, me.id, readUpTo, limits.unreadCap));
+  }
+  const last = new Map((await sharedMessages(ctx.store, lastRows)).map((message) => [message.conversation_id, message]));
+  const levels = await ctx.store.notifications.levels(me.id, ctx.now());
+  const items = page.map((row) => {
+    const message = last.get(row.id);
+    return {
+      id: row.id,
+      name: row.name,
+      kind: row.kind,
+      description: row.description,
+      role: row.role,
+      member_count: row.member_count,
+      unread_count: unread.get(row.id)!,
+      last_message: message ? listedFor(message, me.username) : null,
+      favorite: row.favorite === 1,
+      pinned: row.pinned === 1,
+      created_at: row.created_at,
+      notifications: levels.get(row.id) ?? null,
+      avatar_url: avatarUrl(row.avatar_file_id),
+    };
+  });
+  return { items, next: rows.length > limit ? cursorOf(sort, page.at(-1)!) : null };
+}
 
 /**
  * Deletes a conversation for everyone: members, messages (and so their search entries), bans and its

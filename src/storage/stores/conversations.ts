@@ -1,5 +1,6 @@
 // Conversations: creating, finding, listing them per member, changing and deleting them.
 import type { MemberRow } from './members.ts';
+import { notBlocked } from './messages.ts';
 import type { Sql } from '../engine/sql.ts';
 
 export type Kind = 'group' | 'direct' | 'channel';
@@ -15,6 +16,12 @@ export type ConversationListRow = ConversationRow & {
   read_id: number;
   cleared_id: number;
 };
+
+/** A conversation as its member's list orders it: `activity` is when the newest message they can see was sent (else when it was created), `last_id` that message (else 0). */
+export type RankedListRow = ConversationListRow & { activity: number; last_id: number };
+
+/** Which of a member's conversations a list holds. */
+export type ListFilter = 'all' | 'favorites' | 'pinned';
 
 const columns = 'conversations.id, conversations.name, conversations.kind, conversations.description, conversations.created_at, conversations.avatar_file_id';
 
@@ -67,14 +74,23 @@ export function conversationsStore(sql: Sql) {
      ORDER BY s.ord`);
   const withMemberOne = sql.local?.prepare<WithMemberRow>(withMemberText);
   const byDirectKey = sql.prepare<ConversationRow>(`SELECT ${columns} FROM conversations WHERE direct_key = $1`);
-  // Unread counts and last messages are read per conversation (messages.ts), each bounded by an index.
-  const forUser = sql.prepare<ConversationListRow>(
-    `SELECT ${columns}, members.role, members.favorite, members.pinned, members.read_id, members.cleared_id,
+  // A page of a member's conversations ($1), those of filter $2, in creation order after id $3, or by
+  // activity below the (activity, last_id, id) of $3..$5. Unread counts and last messages are read per
+  // conversation of the page (messages.ts), each bounded by an index.
+  const listed = `SELECT ${columns}, members.role, members.favorite, members.pinned, members.read_id, members.cleared_id,
             (SELECT count(*) FROM members AS everyone WHERE everyone.conversation_id = conversations.id) AS member_count
        FROM members JOIN conversations ON conversations.id = members.conversation_id
       WHERE members.user_id = $1
-      ORDER BY conversations.id`,
-  );
+        AND (CAST($2 AS TEXT) = 'all' OR (CAST($2 AS TEXT) = 'favorites' AND members.favorite = 1) OR (CAST($2 AS TEXT) = 'pinned' AND members.pinned = 1))`;
+  const pageByCreation = sql.prepare<RankedListRow>(`SELECT *, 0 AS activity, 0 AS last_id FROM (${listed}) AS listed WHERE id > $3 ORDER BY id LIMIT $4`);
+  const pageByActivity = sql.prepare<RankedListRow>(`
+    SELECT * FROM (
+      SELECT shown.*, coalesce((SELECT sent_at FROM messages WHERE messages.id = shown.last_id), shown.created_at) AS activity FROM (
+        SELECT listed.*, coalesce((SELECT m.id FROM messages AS m WHERE m.conversation_id = listed.id AND m.id > listed.cleared_id AND ${notBlocked('$1')}
+                                   ORDER BY m.id DESC LIMIT 1), 0) AS last_id
+          FROM (${listed}) AS listed) AS shown) AS ranked
+     WHERE (activity, last_id, id) < (CAST($3 AS BIGINT), CAST($4 AS BIGINT), CAST($5 AS BIGINT))
+     ORDER BY activity DESC, last_id DESC, id DESC LIMIT $6`);
   const memberUsernames = sql.prepare('SELECT users.username FROM members JOIN users ON users.id = members.user_id WHERE members.conversation_id = $1 ORDER BY members.position');
   const members = sql.prepare<{ id: number; username: string }>(
     'SELECT users.id, users.username FROM members JOIN users ON users.id = members.user_id WHERE members.conversation_id = $1 ORDER BY members.position',
@@ -108,7 +124,11 @@ export function conversationsStore(sql: Sql) {
     },
     /** The live direct conversation of two people. */
     direct: (userA: number, userB: number): Promise<ConversationRow | undefined> => byDirectKey.get(directKey(userA, userB)),
-    forUser: (userId: number): Promise<ConversationListRow[]> => forUser.all(userId),
+    /** Up to `limit` of a member's conversations in creation order after conversation `after` (0: from the first). */
+    pageByCreation: (userId: number, filter: ListFilter, after: number, limit: number): Promise<RankedListRow[]> => pageByCreation.all(userId, filter, after, limit),
+    /** Up to `limit` of a member's conversations, the latest activity first, after the one ranked `after` (none: from the first). */
+    pageByActivity: (userId: number, filter: ListFilter, after: readonly [activity: number, lastId: number, id: number] | null, limit: number): Promise<RankedListRow[]> =>
+      pageByActivity.all(userId, filter, ...(after ?? [Number.MAX_SAFE_INTEGER, 0, 0]), limit),
     memberUsernames: (id: number): Promise<string[]> => memberUsernames.values<string>(id),
     /** Members' ids and usernames, the creator first. */
     members: (id: number): Promise<{ id: number; username: string }[]> => members.all(id),
