@@ -10,6 +10,9 @@ import { openAdminDatabase, openServerDatabase, peek } from './storage/sqlite/st
 import { checkPlace } from './storage/sqlite/place.ts';
 import { backupDatabase, restoreDatabase } from './storage/sqlite/backup.ts';
 
+// A backup or a restored database is the users' data, as the server's own files are (src/main.ts).
+process.umask(0o077);
+
 const usage = `usage: npm run admin -- <command>
   grant-admin <username>    gives an account the admin role (the server may be running)
   revoke-admin <username>   makes an admin a plain user again (the server may be running)

@@ -5,6 +5,11 @@ import { createLogger } from './log.ts';
 import { startServer } from './server.ts';
 import { generatedNodeId } from './cluster/nodes.ts';
 
+// Everything Parley writes (the database and its -wal/-shm, the lock, secrets, uploads, mail, backups)
+// is its users' data: readable by this user alone, whatever umask it was started with (systemd's
+// units set UMask=0077 too). SQLite makes its files 0644 less the umask.
+process.umask(0o077);
+
 function fatal(message: string): never {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'fatal', msg: message })}\n`);
   process.stderr.write(`parley: ${message}\n`);

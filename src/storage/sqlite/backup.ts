@@ -1,7 +1,7 @@
 // Backups of a live database (VACUUM INTO on a worker thread: one consistent snapshot while chat goes
 // on) and restoring one in place of DBPATH.
 import Database from 'better-sqlite3';
-import { closeSync, constants, copyFileSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Progress } from '../../progress.ts';
@@ -114,6 +114,7 @@ export function restoreDatabase(backup: string, path: string, now: Date): { repl
     const restoring = `${path}.restoring`;
     rmSync(restoring, { force: true });
     copyFileSync(backup, restoring, constants.COPYFILE_EXCL);
+    chmodSync(restoring, 0o600); // a copy takes its source's mode, whatever the umask
     const before = existing && hasEventLog ? latestSeq(path) : null;
     const copy = new Database(restoring);
     if (before !== null) {
