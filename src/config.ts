@@ -109,7 +109,12 @@ const SettingsSchema = v.pipe(
     MAX_UPLOAD_BYTES: integerSetting('MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 10 * 1024 * 1024 * 1024),
     UPLOAD_QUOTA_BYTES: integerSetting('UPLOAD_QUOTA_BYTES', 1024 * 1024 * 1024, 1, 2 ** 50),
     UPLOADS_PER_HOUR: integerSetting('UPLOADS_PER_HOUR', 100, 1, 1_000_000),
-    UNATTACHED_FILE_HOURS: hoursSetting('UNATTACHED_FILE_HOURS', 24, 0.001, 8760),
+    UNATTACHED_FILE_HOURS: hoursSetting('UNATTACHED_FILE_HOURS', 6, 0.001, 8760),
+    // Bytes of uploads nothing uses yet, from one address and on the whole server (accounts are cheap, addresses less so).
+    UNATTACHED_BYTES_PER_ADDRESS: integerSetting('UNATTACHED_BYTES_PER_ADDRESS', 512 * 1024 * 1024, 1, 2 ** 50),
+    UNATTACHED_BYTES_TOTAL: integerSetting('UNATTACHED_BYTES_TOTAL', 4 * 1024 * 1024 * 1024, 1, 2 ** 50),
+    // Free space uploads must leave on the disks of FILES_DIR and of the SQLite database, so that the database stays writable.
+    FREE_SPACE_RESERVE_BYTES: integerSetting('FREE_SPACE_RESERVE_BYTES', 1024 * 1024 * 1024, 0, 2 ** 50),
     // Images Parley cannot clean of their metadata (HEIC, TIFF, camera raw…): refused unless the operator keeps them as they are.
     UNSTRIPPED_IMAGES: choiceSetting('UNSTRIPPED_IMAGES', ['refuse', 'keep'], 'refuse'),
     JWTSECRET: v.optional(v.pipe(v.string(), v.nonEmpty('JWTSECRET must not be empty when set'))),

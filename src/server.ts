@@ -20,6 +20,8 @@ import { pushRoutes } from './push/routes.ts';
 import type { Connection } from './transport/connection.ts';
 import { openDiskStore, temporaryFolder } from './files/store.ts';
 import { fileRoutes } from './files/routes.ts';
+import { freeSpace } from './files/space.ts';
+import { dirname } from 'node:path';
 import { fileRecords } from './files/records.ts';
 import { startFileSweep } from './files/sweep.ts';
 import { joinCluster, type ClusterNode } from './cluster/node.ts';
@@ -82,11 +84,13 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   metrics.watch({ pushQueue: () => store.outbox.pending() });
   let draining = false;
   serveWebSocket(server, app);
+  // Uploads leave FREE_SPACE_RESERVE_BYTES free where the files are and where SQLite writes (PostgreSQL's disk is not this machine's).
+  const uploadSpace = freeSpace([settings.FILES_DIR, ...(settings.DATABASE_URL ? [] : [dirname(settings.DBPATH)])], settings.FREE_SPACE_RESERVE_BYTES, log);
   serveHttp(server, app, {
     ...authRoutes(app),
     ...operationRoutes(app, () => draining),
     ...pushRoutes(app),
-    ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, log }),
+    ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, space: uploadSpace, log }),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
 

@@ -10,6 +10,7 @@ import { fairQueue } from '../src/files/fair-queue.ts';
 import { imageCleaner } from '../src/files/images.ts';
 import { imageFormat, ImageRefused, type ImageFormat } from '../src/files/inspect.ts';
 import { fileRoutes } from '../src/files/routes.ts';
+import { freeSpace } from '../src/files/space.ts';
 import { openDiskStore, temporaryFolder } from '../src/files/store.ts';
 import { createLogger } from '../src/log.ts';
 import type { StreamedRoute } from '../src/transport/http.ts';
@@ -161,6 +162,7 @@ test('an upload whose client goes away: its image leaves the queue, or its worke
     },
     scratchDir: temporaryFolder(dir),
     maxBytes: 25 * 1024 * 1024,
+    space: freeSpace([dir], 0, createLogger('silent')),
     log: createLogger('silent'),
   });
   const post = routes['/files']!.POST as StreamedRoute;

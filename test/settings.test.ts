@@ -41,6 +41,9 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ UPLOADS_PER_HOUR: 'many' }, 'UPLOADS_PER_HOUR must be a whole number from 1 to 1000000'],
     [{ UNATTACHED_FILE_HOURS: '0' }, 'UNATTACHED_FILE_HOURS must be a number of hours from 0.001 to 8760 (such as 24 or 0.5)'],
     [{ UNATTACHED_FILE_HOURS: '1h' }, 'UNATTACHED_FILE_HOURS must be a number of hours from 0.001 to 8760 (such as 24 or 0.5)'],
+    [{ UNATTACHED_BYTES_PER_ADDRESS: '0' }, 'UNATTACHED_BYTES_PER_ADDRESS must be a whole number from 1 to 1125899906842624'],
+    [{ UNATTACHED_BYTES_TOTAL: '4GiB' }, 'UNATTACHED_BYTES_TOTAL must be a whole number from 1 to 1125899906842624'],
+    [{ FREE_SPACE_RESERVE_BYTES: '-1' }, 'FREE_SPACE_RESERVE_BYTES must be a whole number from 0 to 1125899906842624'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -59,7 +62,10 @@ test('defaults are those the README documents', () => {
     MAX_UPLOAD_BYTES: 26214400,
     UPLOAD_QUOTA_BYTES: 1073741824,
     UPLOADS_PER_HOUR: 100,
-    UNATTACHED_FILE_HOURS: 24,
+    UNATTACHED_FILE_HOURS: 6,
+    UNATTACHED_BYTES_PER_ADDRESS: 536870912,
+    UNATTACHED_BYTES_TOTAL: 4294967296,
+    FREE_SPACE_RESERVE_BYTES: 1073741824,
     UNSTRIPPED_IMAGES: 'refuse',
     CORS_ALLOW_ORIGIN: ['http://localhost:5173'],
     COOKIE_SECURE: true,

@@ -1,5 +1,6 @@
 // The database's side of the file routes: who is uploading (the login cookie), how many uploads they
-// may make (per hour, at once, and the bytes of their quota), recording an upload, and who may download a file.
+// may make (per hour, at once, the bytes of their quota, and the unattached bytes of their address and
+// of the server), recording an upload, and who may download a file.
 import { randomBytes } from 'node:crypto';
 import type { App } from '../context.ts';
 import type { RequestHead, Response } from '../transport/http.ts';
@@ -34,6 +35,20 @@ function tooMany(waitMs: number, what: string): Response {
 
 const overQuota = (used: number, quota: number): Response =>
   text(413, `upload quota exceeded: ${Math.max(0, quota - used)} of your ${quota} bytes are left (UPLOAD_QUOTA_BYTES); delete messages with files to make room`);
+const addressFull = (held: number, limit: number): Response =>
+  text(413, `unattached uploads from your address are at their limit: ${Math.max(0, limit - held)} of its ${limit} bytes are left (UNATTACHED_BYTES_PER_ADDRESS); attach the files already uploaded to a message, or wait until unattached ones are removed`);
+const serverFull: Response = text(507, 'the server holds as many unattached uploads as it may (UNATTACHED_BYTES_TOTAL): try again later, when older ones have been removed');
+
+/**
+ * Why `incoming` more bytes from `address` may not be kept unattached: its own bound, then the
+ * server's (accounts are cheap, so the quota alone lets one address fill the disk).
+ */
+function unattachedRefusal(held: { address: number; total: number }, incoming: number, settings: App['settings']): Response | undefined {
+  const perAddress = settings.UNATTACHED_BYTES_PER_ADDRESS;
+  if (held.address >= perAddress || held.address + incoming > perAddress) return addressFull(held.address, perAddress);
+  if (held.total >= settings.UNATTACHED_BYTES_TOTAL || held.total + incoming > settings.UNATTACHED_BYTES_TOTAL) return serverFull;
+  return undefined;
+}
 
 /** A file record as the routes serve it. */
 export function storedFile(row: FileRow): StoredFile {
@@ -74,12 +89,10 @@ export function fileRecords(app: App): FileRecords<Uploader> {
       return tooMany(wait, 'too many uploads');
     }
     const used = await store.files.used(userId);
-    const declared = Number(request.headers['content-length'] ?? 0);
     const multipart = /^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '');
-    if (used >= settings.UPLOAD_QUOTA_BYTES || used + declared - (multipart ? multipartOverhead : 0) > settings.UPLOAD_QUOTA_BYTES) {
-      return overQuota(used, settings.UPLOAD_QUOTA_BYTES);
-    }
-    return undefined;
+    const declared = Number(request.headers['content-length'] ?? 0) - (multipart ? multipartOverhead : 0);
+    if (used >= settings.UPLOAD_QUOTA_BYTES || used + declared > settings.UPLOAD_QUOTA_BYTES) return overQuota(used, settings.UPLOAD_QUOTA_BYTES);
+    return unattachedRefusal(await store.files.unattached(ip), declared, settings);
   }
 
   return {
@@ -107,10 +120,13 @@ export function fileRecords(app: App): FileRecords<Uploader> {
       const id = randomBytes(16).toString('hex');
       const refusal = await app.commit.run(async ({ store }) => {
         // Counted one upload at a time: two uploads finishing together cannot both fit in what is left.
+        await store.files.lockUnattached();
         if (!(await store.files.lockUploader(uploader.id))) return text(401, 'invalid login-token');
         const used = await store.files.used(uploader.id);
         if (used + file.size > settings.UPLOAD_QUOTA_BYTES) return overQuota(used, settings.UPLOAD_QUOTA_BYTES);
-        await store.files.insert({ id, uploaderId: uploader.id, ...file, now: app.now() });
+        const full = unattachedRefusal(await store.files.unattached(uploader.ip), file.size, settings);
+        if (full) return full;
+        await store.files.insert({ id, uploaderId: uploader.id, address: uploader.ip, ...file, now: app.now() });
         return undefined;
       });
       if (refusal) return { refuse: refusal };

@@ -3,6 +3,7 @@ import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { RequestHead, Response, Routes, StreamedRequest } from '../transport/http.ts';
 import type { FileStore } from './store.ts';
+import type { FreeSpace } from './space.ts';
 import { bodyAllowance, receiveUpload, tooLarge, type Received, type StoredFile } from './upload.ts';
 import { imageCleaner } from './images.ts';
 import { notFound, serveFile } from './download.ts';
@@ -40,6 +41,8 @@ export type FileRouteParts<Uploader> = {
   readonly maxBytes: number;
   /** UNSTRIPPED_IMAGES; `refuse` when not given. */
   readonly unstripped?: Settings['UNSTRIPPED_IMAGES'];
+  /** The disks' free space that uploads must leave (FREE_SPACE_RESERVE_BYTES): freeSpace in space.ts. */
+  readonly space: FreeSpace;
   readonly log: Logger;
 };
 
@@ -57,7 +60,7 @@ export function uploadReply(id: string, received: Pick<Received, 'file' | 'metad
 /** `Uploader.id` names the account whose turn an image is, beside the request's address. */
 export function fileRoutes<Uploader extends { readonly id: number | string }>(parts: FileRouteParts<Uploader>): Routes {
   const { store, records, log } = parts;
-  const receiving = { store, scratchDir: parts.scratchDir, maxBytes: parts.maxBytes, images: imageCleaner(), unstripped: parts.unstripped ?? 'refuse' };
+  const receiving = { store, scratchDir: parts.scratchDir, maxBytes: parts.maxBytes, images: imageCleaner(), unstripped: parts.unstripped ?? 'refuse', space: parts.space };
 
   async function upload(request: StreamedRequest): Promise<Response> {
     const who = await records.authorizeUpload(request);

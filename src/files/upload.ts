@@ -12,6 +12,7 @@ import type { FileStore, Pending } from './store.ts';
 import { imageFormat, ImageRefused, isUnstrippedImage, sampleSize, sniffType, type ImageFormat } from './inspect.ts';
 import type { ImageCleaner } from './images.ts';
 import type { Turn } from './fair-queue.ts';
+import type { FreeSpace } from './space.ts';
 import { displayName } from './headers.ts';
 
 /** A stored file as the records keep it: where its bytes are and what they are. */
@@ -46,6 +47,8 @@ export type Receiving = {
   readonly images: ImageCleaner;
   /** What becomes of an image Parley cannot clean of its metadata (UNSTRIPPED_IMAGES). */
   readonly unstripped: Settings['UNSTRIPPED_IMAGES'];
+  /** The disks' free space that an upload must leave (FREE_SPACE_RESERVE_BYTES). */
+  readonly space: FreeSpace;
 };
 
 /**
@@ -71,12 +74,21 @@ export const notCleaned = (type: string) =>
 export const notDecoded = (type: string) =>
   `the image does not decode as ${type}, so its metadata (EXIF, GPS position) cannot be removed; save it again as ${cleanedTypes}`;
 
-/** `source`, refused with 413 as soon as more than `max` bytes have come. */
-async function* limited(source: AsyncIterable<Uint8Array>, max: number): AsyncGenerator<Uint8Array> {
+/** Bytes an upload receives between two looks at the free space. */
+const spaceCheckBytes = 1024 * 1024;
+
+/** `source`, refused with 413 as soon as more than `max` bytes have come, and with 507 once the disks' free space is down to the reserve. */
+async function* limited(source: AsyncIterable<Uint8Array>, max: number, space: FreeSpace): AsyncGenerator<Uint8Array> {
   let size = 0;
+  let checked = 0;
   for await (const chunk of source) {
     size += chunk.byteLength;
     if (size > max) throw new Refusal(refuse(413, tooLarge(max)));
+    if (size - checked >= spaceCheckBytes) {
+      const full = await space.refusal(0, size - checked);
+      checked = size;
+      if (full) throw new Refusal(full);
+    }
     yield chunk;
   }
 }
@@ -144,7 +156,7 @@ async function storeImage(bytes: AsyncIterable<Uint8Array>, name: string, type: 
 
 /** Sniffs the first bytes, then streams the whole file to the store (images by way of their cleaning). */
 async function ingest(source: AsyncIterable<Uint8Array>, givenName: string, receiving: Receiving, turn: Turn): Promise<Received | Response> {
-  const iterator = limited(source, receiving.maxBytes)[Symbol.asyncIterator]();
+  const iterator = limited(source, receiving.maxBytes, receiving.space)[Symbol.asyncIterator]();
   const name = displayName(givenName);
   try {
     const start: Uint8Array[] = [];
@@ -223,9 +235,12 @@ async function ingestMultipart(request: StreamedRequest, receiving: Receiving, t
 
 /** Reads the upload in `request` into the store: a file not yet readable, or the answer that refuses it. `turn`: whose image work it is. */
 export async function receiveUpload(request: StreamedRequest, receiving: Receiving, turn: Turn): Promise<Received | Response> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  const full = await receiving.space.refusal(Math.min(declared, receiving.maxBytes));
+  if (full) return full;
   if (/^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '')) return ingestMultipart(request, receiving, turn);
   const filename = request.query.get('filename');
   if (!filename) return refuse(400, `filename required: ${howToUpload}`);
-  if (Number(request.headers['content-length'] ?? 0) > receiving.maxBytes) return refuse(413, tooLarge(receiving.maxBytes));
+  if (declared > receiving.maxBytes) return refuse(413, tooLarge(receiving.maxBytes));
   return ingest(request.body, filename, receiving, turn);
 }

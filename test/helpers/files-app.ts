@@ -15,6 +15,7 @@ import { readSettings } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { openDiskStore, temporaryFolder } from '../../src/files/store.ts';
 import { fileRoutes, type FileRecords } from '../../src/files/routes.ts';
+import { freeSpace } from '../../src/files/space.ts';
 import type { StoredFile } from '../../src/files/upload.ts';
 
 export type FilesApp = {
@@ -59,7 +60,7 @@ export async function startFilesApp(env: Record<string, string> = {}): Promise<F
   const store = openDiskStore(settings.FILES_DIR);
   const uploads: FilesApp['uploads'] = new Map();
   const server = uWS.App();
-  serveHttp(server, { settings, log }, fileRoutes({ store, records: memoryRecords(uploads), scratchDir: temporaryFolder(filesDir), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, log }));
+  serveHttp(server, { settings, log }, fileRoutes({ store, records: memoryRecords(uploads), scratchDir: temporaryFolder(filesDir), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, space: freeSpace([filesDir], settings.FREE_SPACE_RESERVE_BYTES, log), log }));
   const socket = await new Promise<us_listen_socket | false>((resolve) => server.listen('127.0.0.1', 0, resolve));
   if (!socket) throw new Error('the files app could not listen');
   const port = uWS.us_socket_local_port(socket);

@@ -1,5 +1,6 @@
-// Files: upload records, the messages that carry them, avatars, quota sums, and what may be removed
-// (files nothing refers to, and the stored bytes no file refers to any more).
+// Files: upload records, the messages that carry them, avatars, quota sums, the bytes of uploads
+// nothing has used yet, and what may be removed (files nothing refers to, and the stored bytes no
+// file refers to any more).
 //
 // Removing bytes and storing the same bytes again must take turns, also when several servers share
 // the database: an upload records its file (and touches its key's `file_blobs` row) before it puts
@@ -26,6 +27,8 @@ export type FileRow = {
   thumbnail_width: number | null;
   thumbnail_height: number | null;
   created_at: number;
+  /** The address it was uploaded from, while nothing has used it; null once something has. */
+  unattached_from: string | null;
 };
 
 /** What a message or a listing shows of a file. */
@@ -38,6 +41,8 @@ export type SharedFileRow = AttachmentRow & { message_id: number; sender_usernam
 export type NewFile = {
   id: string;
   uploaderId: number;
+  /** The address it came from, kept until something uses the file. */
+  address: string;
   key: string;
   name: string;
   size: number;
@@ -60,13 +65,15 @@ const unusedBlob = `NOT EXISTS (SELECT 1 FROM files WHERE files.key = file_blobs
    AND NOT EXISTS (SELECT 1 FROM files WHERE files.thumbnail_key = file_blobs.key)`;
 /** PostgreSQL locks the rows it picks (skipping those another server is working on); SQLite has nothing to lock. */
 const lockSkipping = { sqlite: '', postgres: 'FOR UPDATE SKIP LOCKED' };
+/** The advisory lock (a transaction's) under which PostgreSQL counts and records unattached uploads. */
+const unattachedLock = 0x50617266; // "Parf"
 
 export function filesStore(sql: Sql) {
   const postgres = sql.engine === 'postgres';
   const insert = sql.prepare(
     `INSERT INTO files (id, uploader_id, key, name, size, type, sha256, width, height,
-                        thumbnail_key, thumbnail_sha256, thumbnail_size, thumbnail_width, thumbnail_height, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+                        thumbnail_key, thumbnail_sha256, thumbnail_size, thumbnail_width, thumbnail_height, created_at, unattached_from)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
   );
   // Takes the key's row lock on PostgreSQL (waiting for a removal of the same bytes to finish).
   const touchBlob = sql.prepare(
@@ -75,6 +82,11 @@ export function filesStore(sql: Sql) {
   // An uploader's uploads are counted one upload at a time, also across servers.
   const lockUploader = sql.prepare({ sqlite: 'SELECT id FROM users WHERE id = $1', postgres: 'SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE' });
   const used = sql.prepare('SELECT coalesce(sum(size), 0) FROM files WHERE uploader_id = $1');
+  // Unattached uploads are counted one upload at a time over every server: on PostgreSQL a lock for the transaction.
+  const lockUnattached = sql.prepare({ sqlite: 'SELECT 1', postgres: `SELECT pg_advisory_xact_lock(${unattachedLock})` });
+  const unattachedFrom = sql.prepare('SELECT coalesce(sum(size), 0) FROM files WHERE unattached_from = $1');
+  const unattachedTotal = sql.prepare('SELECT coalesce(sum(size), 0) FROM files WHERE unattached_from IS NOT NULL');
+  const markUsed = sql.prepare(dialect`UPDATE files SET unattached_from = NULL WHERE ${inList('id', '$1', 'text')} AND unattached_from IS NOT NULL`);
   const byId = sql.prepare<FileRow>('SELECT * FROM files WHERE id = $1');
   // Who may download a file: its uploader; anyone signed in, for a face; a member who may see a message carrying it.
   const downloadable = sql.prepare<FileRow>(
@@ -118,6 +130,9 @@ export function filesStore(sql: Sql) {
     dialect`DELETE FROM files WHERE ${inList('files.id', '$1', 'text')} AND ${unreferenced} RETURNING key, thumbnail_key`,
   );
   const markOrphaned = sql.prepare(dialect`UPDATE file_blobs SET orphaned_at = $2 WHERE ${inList('key', '$1', 'text')} AND orphaned_at IS NULL`);
+  const oldestUnattached = sql.prepare<{ id: string; size: number }>(
+    dialect`SELECT id, size FROM files WHERE unattached_from IS NOT NULL AND created_at < $1 ORDER BY created_at LIMIT $2 ${lockSkipping}`,
+  );
   const stale = sql.prepare(dialect`SELECT id FROM files WHERE created_at < $1 AND ${unreferenced} ORDER BY created_at LIMIT $2 ${lockSkipping}`);
   const orphans = sql.prepare(dialect`SELECT key FROM file_blobs WHERE orphaned_at IS NOT NULL ORDER BY orphaned_at LIMIT $1 ${lockSkipping}`);
   const dropBlobs = sql.prepare(dialect`DELETE FROM file_blobs WHERE ${inList('key', '$1', 'text')} AND ${unusedBlob} RETURNING key`);
@@ -139,7 +154,7 @@ export function filesStore(sql: Sql) {
       const { thumbnail } = file;
       await insert.run(
         file.id, file.uploaderId, file.key, file.name, file.size, file.type, file.sha256, file.width ?? null, file.height ?? null,
-        thumbnail?.key ?? null, thumbnail?.sha256 ?? null, thumbnail?.size ?? null, thumbnail?.width ?? null, thumbnail?.height ?? null, file.now,
+        thumbnail?.key ?? null, thumbnail?.sha256 ?? null, thumbnail?.size ?? null, thumbnail?.width ?? null, thumbnail?.height ?? null, file.now, file.address,
       );
       for (const key of thumbnail ? [file.key, thumbnail.key] : [file.key]) await touchBlob.run(key, file.now);
     },
@@ -147,6 +162,17 @@ export function filesStore(sql: Sql) {
     lockUploader: async (userId: number): Promise<boolean> => (await lockUploader.value(userId)) !== undefined,
     /** Bytes of the files `userId` uploaded that still exist. */
     used: async (userId: number): Promise<number> => (await used.value<number>(userId)) ?? 0,
+    /** Holds the count of unattached uploads until this unit commits (another server's upload waits). */
+    async lockUnattached(): Promise<void> {
+      if (postgres) await lockUnattached.run();
+    },
+    /** Bytes of the uploads nothing uses yet. */
+    unattachedTotal: async (): Promise<number> => (await unattachedTotal.value<number>()) ?? 0,
+    /** Bytes of the uploads from `address` that nothing uses yet, and of all such uploads. */
+    unattached: async (address: string): Promise<{ address: number; total: number }> => ({
+      address: (await unattachedFrom.value<number>(address)) ?? 0,
+      total: (await unattachedTotal.value<number>()) ?? 0,
+    }),
     byId: (id: string): Promise<FileRow | undefined> => byId.get(id),
     /** The file when `userId` may download it; undefined whether it does not exist or they may not. */
     downloadable: (id: string, userId: number): Promise<FileRow | undefined> => downloadable.get(id, userId),
@@ -154,7 +180,9 @@ export function filesStore(sql: Sql) {
     mine: async (ids: readonly string[], uploaderId: number): Promise<FileRow[]> => (ids.length ? mine.all(sql.list(ids), uploaderId) : []),
     /** Attaches files to a message, in the order given. */
     async attach(messageId: number, conversationId: number, fileIds: readonly string[]): Promise<void> {
-      if (fileIds.length) await attach.run(messageId, conversationId, sql.list(fileIds));
+      if (fileIds.length === 0) return;
+      await attach.run(messageId, conversationId, sql.list(fileIds));
+      await markUsed.run(sql.list(fileIds));
     },
     /** The files these messages carry, in order. */
     ofMessages: async (messageIds: readonly number[]) => (messageIds.length ? ofMessages.all(sql.list(messageIds)) : []),
@@ -165,13 +193,34 @@ export function filesStore(sql: Sql) {
     /** A conversation's files `readerId` may see (after their clear point, not from people they blocked), newest message first, below `before`. */
     shared: (conversationId: number, readerId: number, before: number | null, floor: number, limit: number): Promise<SharedFileRow[]> =>
       shared.all(conversationId, readerId, before ?? Number.MAX_SAFE_INTEGER, floor, limit),
-    setUserAvatar: async (userId: number, fileId: string | null): Promise<void> => void (await setUserAvatar.run(fileId, userId)),
-    setConversationAvatar: async (conversationId: number, fileId: string | null): Promise<void> => void (await setConversationAvatar.run(fileId, conversationId)),
+    async setUserAvatar(userId: number, fileId: string | null): Promise<void> {
+      await setUserAvatar.run(fileId, userId);
+      if (fileId !== null) await markUsed.run(sql.list([fileId]));
+    },
+    async setConversationAvatar(conversationId: number, fileId: string | null): Promise<void> {
+      await setConversationAvatar.run(fileId, conversationId);
+      if (fileId !== null) await markUsed.run(sql.list([fileId]));
+    },
     /** Removes those of these files that nothing refers to any more; answers how many went. */
     remove: (ids: readonly string[], now: number): Promise<number> => remove(ids, now),
     /** Removes up to `limit` files created before `cutoff` that nothing refers to (none that another server is removing). */
     async removeStale(cutoff: number, now: number, limit: number): Promise<number> {
       return remove(await stale.values<string>(cutoff, limit), now, true);
+    },
+    /**
+     * Removes the oldest unattached uploads created before `cutoff` (none that another server is
+     * removing or attaching) until `excess` bytes have gone or `limit` files were looked at; answers
+     * how many went.
+     */
+    async removeOldestUnattached(cutoff: number, excess: number, now: number, limit: number): Promise<number> {
+      const picked: string[] = [];
+      let bytes = 0;
+      for (const row of await oldestUnattached.all(cutoff, limit)) {
+        if (bytes >= excess) break;
+        picked.push(row.id);
+        bytes += row.size;
+      }
+      return remove(picked, now, true);
     },
     /**
      * Up to `limit` keys of bytes that no file refers to any more, their rows gone: remove the bytes
