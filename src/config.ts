@@ -149,6 +149,8 @@ const SettingsSchema = v.pipe(
     IDLE_TIMEOUT: integerSetting('IDLE_TIMEOUT', 120, 8, 960),
     MAX_BACKPRESSURE: integerSetting('MAX_BACKPRESSURE', 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     SQLITE_SYNCHRONOUS: choiceSetting('SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'], 'NORMAL'),
+    // Threads with their own read-only connections for expensive reads (searches); one core is left for the server's thread.
+    SQLITE_READERS: integerSetting('SQLITE_READERS', Math.min(4, Math.max(1, availableParallelism() - 1)), 1, 64),
     SMTP_URL: v.optional(v.pipe(
       v.string(),
       v.check((value) => URL.canParse(value) && ['smtp:', 'smtps:'].includes(new URL(value).protocol), 'SMTP_URL must be an smtp:// or smtps:// URL, such as smtp://user:pass@mail.example.com:587'),

@@ -17,6 +17,7 @@ import { immediateOrdering, type Ordering } from './ordering.ts';
 import { aloneSeam, type ClusterSeam } from './cluster/seam.ts';
 import type { Push } from './push/service.ts';
 import type { Membership } from './features/membership.ts';
+import { inProcessReads, type Reads } from './features/reads.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -29,6 +30,8 @@ export type App = {
    * runs on the batch's transaction instead.
    */
   readonly store: Store;
+  /** Expensive reads, run once the unit that asks is committed, away from the queue of work (on SQLite on reader threads). */
+  readonly reads: Reads;
   /** Group commit: units of work (frames, HTTP writes, background jobs) share a transaction per batch; replies wait for it. */
   readonly commit: Commit<Store>;
   readonly registry: Registry;
@@ -82,7 +85,8 @@ export function inJob<T extends { readonly store: Store }>(base: T, job: Job<Sto
  * and for handler tests.
  */
 export function assembleApp(
-  edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'quotas' | 'guard' | 'ordering' | 'cluster'> & {
+  edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'quotas' | 'guard' | 'ordering' | 'cluster' | 'reads'> & {
+    reads?: Reads;
     publish(topic: string, text: string): void;
     subscribers(topic: string): number;
     ordering?: Ordering;
@@ -90,7 +94,7 @@ export function assembleApp(
     guard?: PasswordGuard;
   },
 ): App {
-  const { publish, subscribers, ordering = immediateOrdering, cluster: seamFor = aloneSeam, guard = createPasswordGuard(edges.settings), ...rest } = edges;
+  const { publish, subscribers, ordering = immediateOrdering, cluster: seamFor = aloneSeam, guard = createPasswordGuard(edges.settings), reads = inProcessReads(edges.store), ...rest } = edges;
   const { store, log, now, metrics } = rest;
   const units = unitStore(store.driver);
   const commit = createCommit(store.driver, log, metrics, { store: units, append: units.events.append, numbered: ordering.logged, undone: ordering.undone });
@@ -98,7 +102,7 @@ export function assembleApp(
   metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
   const cluster = seamFor(registry);
   return {
-    ...rest, commit, registry, ordering, cluster, guard,
+    ...rest, reads, commit, registry, ordering, cluster, guard,
     receipts: createReceipts({ store, commit, registry, cluster, log, now, ordering }), typing: createTyping({ store, registry, log, cluster }),
     quotas: createQuotas({ settings: rest.settings, cluster }),
   };

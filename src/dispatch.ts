@@ -248,11 +248,12 @@ function submit(socket: SocketCtx, entry: Entry, type: string, ref: Ref | undefi
 
 /** A handler's success, in its unit of work: its event logged when others are told, and once committed the reply and the pushes. */
 async function succeeded(ctx: Ctx, type: string, ref: Ref | undefined, startedAt: number, ran: unknown): Promise<void> {
-  const { data, audience } = opened(ran);
+  const { data, audience, later } = opened(ran);
   const logged = audience && (await logEvent(ctx, type, data, audience));
   const readers = audience && 'conversation' in audience && personal.has(type) ? await readersOf(ctx, audience) : undefined;
   ctx.job.after((committed, failure) => {
     if (!committed) return ctx.caller.send(failed(ctx, type, failure, ref));
+    if (later) return answerLater(ctx, type, ref, startedAt, later);
     ctx.metrics.event(type, 'ok', startedAt);
     if (!audience || !logged) return ctx.caller.send(withRef(successText(type, data), ref));
     ctx.ordering.committed(logged.seq, () => {
@@ -262,6 +263,18 @@ async function succeeded(ctx: Ctx, type: string, ref: Ref | undefined, startedAt
       ctx.caller.send(withRef(text, ref));
     });
   });
+}
+
+/** A reply read after the commit: sent when the read is done, its time charged to the caller's account. */
+function answerLater(ctx: SocketCtx, type: string, ref: Ref | undefined, startedAt: number, later: () => Promise<{ data: unknown; ms: number }>): void {
+  later().then(
+    ({ data, ms }) => {
+      ctx.caller.work.charge(ms);
+      ctx.metrics.event(type, 'ok', startedAt);
+      ctx.caller.send(withRef(successText(type, data), ref));
+    },
+    (error: unknown) => ctx.caller.send(failed(ctx, type, error, ref)),
+  );
 }
 
 /** An event whose data differs per reader (each sees their own `me`): serialised once per distinct view. */

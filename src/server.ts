@@ -64,6 +64,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     log,
     metrics,
     store,
+    reads: storage.reads,
     publish: (topic, text) => server.publish(topic, text, false),
     subscribers: (topic) => server.numSubscribers(topic),
     mail: createMailer(settings, log, metrics),

@@ -20,11 +20,11 @@ import { startPostgres, type PostgresCluster } from './helpers/postgres.ts';
 const engineIndependent = new Set(['throwaway.test.ts', 'ordering.test.ts', 'protocol-docs.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts']);
 /**
  * Files about SQLite's own machinery (the database file and its lock, adopting the seed's file, online
- * backups with VACUUM INTO, PRAGMA settings): the SQLite pass runs them. PostgreSQL's counterparts
+ * backups with VACUUM INTO, PRAGMA settings, reader threads): the SQLite pass runs them. PostgreSQL's counterparts
  * (migrations under a lock, a newer schema refused, the server going away, copy-to-postgres) are in
  * postgres.test.ts, which makes its own databases on the run's cluster and so also runs once.
  */
-const sqliteMachinery = new Set(['adopt.test.ts', 'backup.test.ts', 'startup.test.ts']);
+const sqliteMachinery = new Set(['adopt.test.ts', 'backup.test.ts', 'startup.test.ts', 'sqlite-readers.test.ts']);
 const runsOnce = (file: string) => {
   const name = file.split('/').pop()!;
   return engineIndependent.has(name) || sqliteMachinery.has(name) || postgresMachinery(file) || /^cluster[^/]*\.test\.ts$/.test(name);

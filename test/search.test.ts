@@ -122,3 +122,30 @@ test('one search examines a bounded number of matches, and pages on from where i
   }
   assert.deepEqual([found, page.has_more, page.next], [[hidden.id], false, null], 'paging on finds it, then says there is no more');
 });
+
+test('a search reads after its unit is committed, away from the queue of work: a later frame is answered while it runs, and it sees what its caller sent before', async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const { id } = await alice.client.request('create_conversation', { name: 'orchard', members: [] });
+  // Every message matches: each search examines its full budget of 2,000 matches and snippets a page.
+  await Promise.all(Array.from({ length: 2100 }, (_, i) => alice.client.request('send_message', { conversation_id: id, content: `apple ${i} applesauce` })));
+
+  // What the caller sent just before is found, though the search reads elsewhere than the unit that sent it.
+  const sent = alice.client.request('send_message', { conversation_id: id, content: 'a fresh pear' });
+  const found = await alice.client.request('search_messages', { query: 'pear' });
+  assert.deepEqual(found.messages.map((message) => message.id), [(await sent).id]);
+
+  // A search and then a ping on the same socket: the search's unit only catches the index up; its read
+  // runs after the commit, so the ping is answered while it runs. Before, replies came in frame order
+  // (the search ran in the queue every frame waits in), so the ping was never first.
+  const firsts: string[] = [];
+  for (let round = 0; round < 5; round++) {
+    const order: string[] = [];
+    await Promise.all([
+      alice.client.request('search_messages', { query: 'apple*', limit: 100 }).then(() => order.push('search')),
+      alice.client.request('ping').then(() => order.push('ping')),
+    ]);
+    firsts.push(order[0]!);
+  }
+  assert.ok(firsts.includes('ping'), `the search was answered first every time: ${firsts.join(', ')}`);
+});

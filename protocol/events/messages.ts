@@ -126,7 +126,7 @@ export const unreact = event({
 });
 
 export const search_messages = event({
-  summary: 'Full-text search over the messages you can still see, newest first, each hit with a highlighted snippet.',
+  summary: 'Full-text search over the messages you can still see, newest first, each hit with a highlighted snippet. It reads once the frame is committed, away from the queue every frame waits in: it sees everything you sent before it, and its reply may come after the replies to frames you sent after it (match them by `ref`).',
   request: fields({
     query: v.pipe(
       v.string('query must be a string'),

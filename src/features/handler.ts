@@ -39,12 +39,27 @@ export function tell<D>(data: D, audience: Audience): Told<D> {
   return { [audienceKey]: audience, data };
 }
 
-/** A handler's result as its reply data and, when others are told, their audience. */
-export function opened(result: unknown): { data: unknown; audience?: Audience } {
+const laterKey = Symbol('later');
+
+/** A reply read once the unit is committed, away from the queue of work; `ms`: the time the read took, charged to the caller. */
+export type Later<D> = { readonly [laterKey]: () => Promise<{ data: D; ms: number }> };
+
+/**
+ * The reply is read after the commit (see `reads.ts`): the unit's writes (a search index caught up)
+ * and every earlier frame of the caller's are committed by then, and a fresh read sees them. The
+ * reply may come after replies to later frames.
+ */
+export function later<D>(read: () => Promise<{ data: D; ms: number }>): Later<D> {
+  return { [laterKey]: read };
+}
+
+/** A handler's result as its reply data and, when others are told, their audience; or the read that makes the reply later. */
+export function opened(result: unknown): { data: unknown; audience?: Audience; later?: () => Promise<{ data: unknown; ms: number }> } {
   if (typeof result === 'object' && result !== null && audienceKey in result) {
     const { data, [audienceKey]: audience } = result as Told<unknown>;
     return { data, audience };
   }
+  if (typeof result === 'object' && result !== null && laterKey in result) return { data: undefined, later: (result as Later<unknown>)[laterKey] };
   return { data: result };
 }
 
@@ -56,7 +71,7 @@ export type Handler<T extends EventType> = {
    */
   prepare?(ctx: SocketCtx, input: EventRequest<T>): Promise<unknown>;
   /** Runs as one unit of work in the batch's transaction (a savepoint): all or nothing. */
-  run(ctx: Ctx, input: EventRequest<T>, prepared?: unknown): Promise<EventReply<T> | Told<EventReply<T>>>;
+  run(ctx: Ctx, input: EventRequest<T>, prepared?: unknown): Promise<EventReply<T> | Told<EventReply<T>> | Later<EventReply<T>>>;
   /**
    * Runs many events of this type at once, as `run` would one by one: those queued one after another
    * in a batch, as one group of units (one savepoint) whose statements serve them all. One outcome each,

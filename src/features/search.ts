@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { membership } from './membership.ts';
-import { forReader, sharedMessages } from './message-view.ts';
-import type { Handlers } from './handler.ts';
+import { forReader } from './message-view.ts';
+import { later, type Handlers } from './handler.ts';
 import type { SearchTerms } from '../storage/stores/search.ts';
 
 const maxTerms = 20;
@@ -55,14 +55,14 @@ export const searchHandlers = {
       const size = limit ?? limits.searchPage.default;
       // On SQLite messages are indexed in batches: whatever is not in the index yet goes in before the query.
       await ctx.store.search.catchUp();
-      const { open, close, highlight } = markers();
-      const found = await ctx.store.search.find({ reader: me.id, terms, conversation: conversation_id ?? null, before: before ?? null, limit: size, budget: searchBudget, open, close });
-      const shown = await sharedMessages(ctx.store, found.rows);
-      return {
-        messages: shown.map((message, index) => ({ ...forReader(message, me.username), snippet: highlight(found.rows[index]!.snippet) })),
-        has_more: found.next !== null,
-        next: found.next,
-      };
+      // The search itself runs once that is committed, away from the queue of work (on SQLite on a reader thread).
+      return later(async () => {
+        const { open, close, highlight } = markers();
+        const query = { reader: me.id, terms, conversation: conversation_id ?? null, before: before ?? null, limit: size, budget: searchBudget, open, close };
+        const { value: { next, snippets, shown }, ms } = await ctx.reads.run('search', query);
+        const messages = shown.map((message, index) => ({ ...forReader(message, me.username), snippet: highlight(snippets[index]!) }));
+        return { data: { messages, has_more: next !== null, next }, ms };
+      });
     },
   },
 } satisfies Partial<Handlers>;

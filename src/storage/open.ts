@@ -6,6 +6,8 @@ import { sqliteDriver } from './engine/sqlite.ts';
 import { openServerDatabase } from './sqlite/startup.ts';
 import { openReader } from './sqlite/db.ts';
 import { startCheckpointer } from './sqlite/checkpointer.ts';
+import { startReaders } from './sqlite/readers.ts';
+import { inProcessReads, type Reads } from '../features/reads.ts';
 import { isUnavailable, migratePostgres, postgresDriver, postgresPool } from './engine/postgres.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -13,6 +15,8 @@ import { ensureFolder } from './sqlite/place.ts';
 
 export type OpenedStorage = {
   readonly store: Store;
+  /** Reads that run away from the queue of work: SQLite's reader threads, PostgreSQL's pool. */
+  readonly reads: Reads;
   /** What the start-up log line says of the database. */
   readonly described: Record<string, unknown>;
   /** DATABASE_CA_FILE's certificates, for other connections to the same PostgreSQL. */
@@ -55,8 +59,10 @@ async function openPostgres(settings: Settings & { DATABASE_URL: string }, log: 
     await Promise.all([pool.end({ timeout: 1 }), batches.end({ timeout: 1 })]);
     throw new Error(`DATABASE_URL=${shown}: ${why(error)}`);
   }
+  const store = createStore(postgresDriver(pool, batches));
   return {
-    store: createStore(postgresDriver(pool, batches)),
+    store,
+    reads: inProcessReads(store),
     described: { engine: 'postgres', database: shown, pool: settings.DATABASE_POOL },
     ca,
     close: () => Promise.all([pool.end({ timeout: 5 }), batches.end({ timeout: 5 })]).then(() => {}),
@@ -79,11 +85,14 @@ export async function openStorage(settings: Settings, log: Logger): Promise<Open
   const { db } = database;
   // Statements outside units of work read through their own connection: never a batch's uncommitted writes.
   const reader = openReader(settings.DBPATH);
+  const reads = startReaders(settings.DBPATH, settings.SQLITE_READERS, log);
   return {
     store: createStore(sqliteDriver(db, reader)),
+    reads,
     described: { engine: 'sqlite', database: settings.DBPATH, synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][db.pragma('synchronous', { simple: true }) as number] },
     async close() {
       await checkpointer.stop();
+      await reads.close();
       reader.close();
       db.pragma('wal_checkpoint(TRUNCATE)');
       database.close();

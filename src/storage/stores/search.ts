@@ -9,6 +9,8 @@ export type SearchTerms = readonly { readonly tokens: readonly string[]; readonl
 /** Matches read from the index at a time, newest first. */
 const chunk = 250;
 
+export type SearchQuery = { reader: number; terms: SearchTerms; conversation: number | null; before: number | null; limit: number; budget: number; open: string; close: string };
+
 export type SearchPage = {
   rows: (MessageRow & { snippet: string })[];
   /** Where the next page starts (a `before` cursor), or null when every match has been examined. */
@@ -73,7 +75,7 @@ export function searchStore(sql: Sql) {
      * blocked), newest first, below `before`. At most `budget` matches are examined: a page may come
      * back short with a `next` to go on from. Snippets mark hits with `open` and `close` (plain ASCII).
      */
-    async find(query: { reader: number; terms: SearchTerms; conversation: number | null; before: number | null; limit: number; budget: number; open: string; close: string }): Promise<SearchPage> {
+    async find(query: SearchQuery): Promise<SearchPage> {
       const match = postgres ? tsquery(query.terms) : fts5(query.terms);
       const found: number[] = [];
       let cursor = query.before ?? Number.MAX_SAFE_INTEGER;

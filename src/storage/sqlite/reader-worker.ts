@@ -1,0 +1,19 @@
+// One reader thread (readers.ts): a read-only connection to the database, answering named reads in turn.
+import { parentPort, workerData } from 'node:worker_threads';
+import { openReader } from './db.ts';
+import { sqliteDriver } from '../engine/sqlite.ts';
+import { createStore } from '../index.ts';
+import { runRead, type ReadName } from '../../features/reads.ts';
+
+const db = openReader((workerData as { path: string }).path);
+const store = createStore(sqliteDriver(db, db));
+
+parentPort!.on('message', async ({ id, name, input }: { id: number; name: ReadName; input: never }) => {
+  const began = performance.now();
+  try {
+    const { value, ms } = await runRead(store, name, input);
+    parentPort!.postMessage({ id, value, ms });
+  } catch (error) {
+    parentPort!.postMessage({ id, error: error instanceof Error ? error.message : String(error), ms: performance.now() - began });
+  }
+});
