@@ -50,7 +50,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   let node: ClusterNode | undefined;
   if (settings.REDIS_URL && settings.DATABASE_URL) {
     try {
-      node = await joinCluster({ ...settings, REDIS_URL: settings.REDIS_URL, DATABASE_URL: settings.DATABASE_URL }, log, () => app);
+      node = await joinCluster({ ...settings, REDIS_URL: settings.REDIS_URL, DATABASE_URL: settings.DATABASE_URL }, log, () => app, await store.probe.identity());
     } catch (error) {
       await storage.close();
       throw error;

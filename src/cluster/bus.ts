@@ -50,6 +50,8 @@ export type Bus = Awaited<ReturnType<typeof createBus>>;
  */
 export async function createBus(options: { link: RedisLink; nodeId: string; log: Logger }) {
   const { link, nodeId, log } = options;
+  /** The cluster's own channel: pub/sub channels are not keys, so the client does not prefix them. */
+  const channel = `${link.namespace}${keys.bus}`;
   const listeners = new Set<(message: BusMessage, from: string) => void>();
   const subscriber = link.subscriber();
   subscriber.on('error', () => {}); // outages are reported by the link's own connection
@@ -100,7 +102,7 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
         resolve();
       });
     });
-    await subscriber.subscribe(keys.bus);
+    await subscriber.subscribe(channel);
     subscribed = listening = true;
   } catch (error) {
     subscriber.disconnect();
@@ -110,7 +112,9 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
   const envelope = (message: BusMessage, options: { all?: true } = {}) => JSON.stringify({ from: options.all ? toAll(nodeId) : nodeId, message });
 
   return {
-    /** A message as published on the bus's channel (`keys.bus`), for a script that publishes it itself. */
+    /** The bus's channel, for a script that publishes on it itself. */
+    channel,
+    /** A message as published on the bus's channel, for a script that publishes it itself. */
     envelope,
     /**
      * Tells the other nodes (and this one's listeners too with `all`, when it hears the bus); false
@@ -118,7 +122,7 @@ export async function createBus(options: { link: RedisLink; nodeId: string; log:
      */
     async publish(message: BusMessage, options: { all?: true } = {}): Promise<boolean> {
       try {
-        await link.call((redis) => redis.publish(keys.bus, envelope(message, options)));
+        await link.call((redis) => redis.publish(channel, envelope(message, options)));
         return true;
       } catch (error) {
         if (error instanceof RedisUnavailable) return false;

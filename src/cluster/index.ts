@@ -1,6 +1,7 @@
 // The Redis side of a cluster, put together for one node: the connection, this node's membership
 // and heartbeats, cluster-wide presence, the ephemeral bus and the shared rate limits. Started only
 // when REDIS_URL is set; a single node without it runs as before.
+import { createHash } from 'node:crypto';
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { createBus, type Bus } from './bus.ts';
@@ -30,14 +31,24 @@ export type Cluster = {
   close(): Promise<void>;
 };
 
-/** Connects, joins and starts beating; rejects with a message naming the setting at fault. */
+/**
+ * The prefix of the cluster's Redis keys and channel, from what names its database (`database`: the
+ * same on every node, another for another cluster's): clusters may share one Redis without meeting.
+ */
+export const clusterNamespace = (database: string): string => `${createHash('sha256').update(database).digest('hex').slice(0, 16)}:`;
+
+/**
+ * Connects, joins and starts beating; rejects with a message naming the setting at fault. `namespace`:
+ * the prefix of the cluster's keys (clusterNamespace).
+ */
 export async function startCluster(
   settings: Pick<Settings, 'NODE_ID' | 'NODE_TIMEOUT'> & { REDIS_URL: string },
   log: Logger,
   hooks: ClusterHooks,
+  namespace: string,
 ): Promise<Cluster> {
   const nodeId = settings.NODE_ID ?? generatedNodeId();
-  const link = await connectRedis(settings.REDIS_URL, log, `parley-${nodeId}`);
+  const link = await connectRedis(settings.REDIS_URL, log, `parley-${nodeId}`, namespace);
   try {
     const timeoutSeconds = settings.NODE_TIMEOUT;
     const nodes = createNodes({ link, id: nodeId, timeoutSeconds, log, gone: (users) => hooks.presenceChanged({ online: [], offline: users }) });

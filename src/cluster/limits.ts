@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
 import { randomBytes } from 'node:crypto';
 import { createHolds, createThrottle, createWindowLimit, newBucket, take, type Bucket, type HoldKey, type Release } from '../throttle.ts';
 import { keys, nowLua } from './lua.ts';
-import { RedisUnavailable, script, type RedisLink } from './redis.ts';
+import { commandTimeoutMs, RedisLate, RedisUnavailable, script, type RedisLink } from './redis.ts';
 
 export type ThrottleSpec = { limit: number; baseMs: number; maxMs: number };
 
@@ -165,13 +165,14 @@ export function createLimits(options: { link: RedisLink; log: Logger }) {
   let fallbacks = 0;
   let alone = false;
 
-  /** Runs `shared` in Redis, or `local` on this node when Redis is unavailable. */
-  async function either<T>(shared: () => Promise<T>, local: () => T): Promise<T> {
+  /** Runs `shared` in Redis, or `local` on this node when Redis is unavailable (or `late`, if given, when it answered too late). */
+  async function either<T>(shared: () => Promise<T>, local: () => T, late?: () => T): Promise<T> {
     try {
       const result = await shared();
       alone = false;
       return result;
     } catch (error) {
+      if (late && error instanceof RedisLate) return late();
       if (!(error instanceof RedisUnavailable)) throw error;
       fallbacks++;
       if (!alone) log.warn('rate limits held by this node alone while Redis is unavailable');
@@ -207,7 +208,9 @@ export function createLimits(options: { link: RedisLink; log: Logger }) {
     /**
      * In one step: the longest wait among `check` and `count`; when there is none, a failure counted
      * on each of `count` (before the work, e.g. a password hash, so that a burst spread over nodes
-     * gets no more tries than one sent to one node).
+     * gets no more tries than one sent to one node). When Redis answers too late the attempt is refused
+     * (a wait of `commandTimeoutMs`): the count may have run there, and may say wait, while this node's
+     * own counts, used when Redis is away, have seen only its share of the tries.
      */
     attempt(check: readonly ThrottleKey[], count: readonly ThrottleKey[]): Promise<Attempted> {
       const all = [...check, ...count];
@@ -225,6 +228,7 @@ export function createLimits(options: { link: RedisLink; log: Logger }) {
           for (const { throttle, key } of count) locals.get(throttle)!.fail(key, now);
           return { waitMs: 0 as const, undo: async () => count.forEach(({ throttle, key }) => locals.get(throttle)!.undo(key)) };
         },
+        () => ({ waitMs: commandTimeoutMs }),
       );
     },
 

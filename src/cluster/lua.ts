@@ -1,5 +1,7 @@
 // The Redis keys the cluster parts share, and the Lua they share: Redis's own clock (one clock for
 // every node, whatever their own say) and a user's sockets summed over the nodes of the cluster.
+// Every key is written with the cluster's prefix before it (RedisLink's `namespace`, added by the
+// client): clusters sharing one Redis never see each other's nodes, counts or limits.
 
 export const keys = {
   /** Sorted set: node id → the time (ms, Redis's clock) after which it counts as dead unless it beats again. */
@@ -22,12 +24,22 @@ local function now_ms()
 end
 `;
 
-/** Lua: total(members, user), the user's sockets over the given nodes. */
-export const totalLua = `
+/**
+ * Lua: cluster_key(name), the key `parley:<name>` of this cluster: beside KEYS[1], which every script
+ * using it is given as `keys.nodes` (so with the cluster's prefix, which only the keys passed carry).
+ */
+export const clusterKeyLua = `
+local function cluster_key(name)
+  return string.sub(KEYS[1], 1, #KEYS[1] - #'nodes') .. name
+end
+`;
+
+/** Lua: total(members, user), the user's sockets over the given nodes (KEYS[1]: `keys.nodes`). */
+export const totalLua = `${clusterKeyLua}
 local function total(members, user)
   local n = 0
   for _, member in ipairs(members) do
-    n = n + (tonumber(redis.call('HGET', '${keys.sockets('')}' .. member, user)) or 0)
+    n = n + (tonumber(redis.call('HGET', cluster_key('sockets:' .. member), user)) or 0)
   end
   return n
 end

@@ -8,10 +8,9 @@ import type { Registry } from '../registry.ts';
 import { createSequencer, type Sequencer } from '../ordering.ts';
 import { deliverFollowed } from '../fanout.ts';
 import { changed } from '../features/presence.ts';
-import { startCluster, type Cluster } from './index.ts';
+import { clusterNamespace, startCluster, type Cluster } from './index.ts';
 import { startFollower } from './follower.ts';
 import { RedisUnavailable } from './redis.ts';
-import { keys } from './lua.ts';
 import { local, type ClusterSeam } from './seam.ts';
 import { sharedGuardCounts } from './guard.ts';
 import { createPasswordGuard, type PasswordGuard } from '../auth/attempts.ts';
@@ -45,7 +44,8 @@ async function orLocal<T>(ask: () => Promise<T>, fallback: T): Promise<T> {
 /** How often a node looks for its sockets whose sessions ended on another node without its hearing of it. */
 export const sessionAuditMs = 30_000;
 
-export async function joinCluster(settings: Settings & { REDIS_URL: string; DATABASE_URL: string }, log: Logger, app: () => App | undefined): Promise<ClusterNode> {
+/** `database`: what names the cluster's database (store.probe.identity()): its Redis keys are the cluster's own. */
+export async function joinCluster(settings: Settings & { REDIS_URL: string; DATABASE_URL: string }, log: Logger, app: () => App | undefined, database: string): Promise<ClusterNode> {
   const announcePresent = (assembled: App, userIds: Iterable<number>) => {
     for (const userId of userIds) changed(assembled, userId).catch((error: unknown) => log.error('presence not announced', { error }));
   };
@@ -63,7 +63,7 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
       if (assembled) announcePresent(assembled, userIds);
       else for (const userId of userIds) early.add(userId);
     },
-  });
+  }, clusterNamespace(database));
   const sequencer = createSequencer(log);
   let follower: Awaited<ReturnType<typeof startFollower>> | undefined;
   let auditTimer: NodeJS.Timeout | undefined;
@@ -96,7 +96,7 @@ export async function joinCluster(settings: Settings & { REDIS_URL: string; DATA
         if (users.length === 0) return 'told';
         const message = cluster.bus.envelope({ kind: 'push', event: 'user_status', users: [...users], text }, { all: true });
         try {
-          if (!(await cluster.presence.announce(about.user, about.present, keys.bus, message))) return 'stale';
+          if (!(await cluster.presence.announce(about.user, about.present, cluster.bus.channel, message))) return 'stale';
         } catch (error) {
           if (!(error instanceof RedisUnavailable)) log.warn('bus message not sent', { error: String(error) });
           registry.push(users, text);

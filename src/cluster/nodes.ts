@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.ts';
-import { keys, nowLua, totalLua } from './lua.ts';
+import { clusterKeyLua, keys, nowLua, totalLua } from './lua.ts';
 import { reconnectMaxMs, RedisUnavailable, script, type RedisLink } from './redis.ts';
 
 export type NodeInfo = { id: string; host: string; pid: number; started: number };
@@ -49,7 +49,7 @@ for _, id in ipairs(dead) do redis.call('ZREM', KEYS[1], id) end
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local gone, seen = {}, {}
 for _, id in ipairs(dead) do
-  local counts = redis.call('HGETALL', '${keys.sockets('')}' .. id)
+  local counts = redis.call('HGETALL', cluster_key('sockets:' .. id))
   for i = 1, #counts, 2 do
     local user = counts[i]
     if not seen[user] then
@@ -57,17 +57,17 @@ for _, id in ipairs(dead) do
       if total(members, user) == 0 then gone[#gone + 1] = user end
     end
   end
-  redis.call('DEL', '${keys.sockets('')}' .. id, '${keys.node('')}' .. id)
+  redis.call('DEL', cluster_key('sockets:' .. id), cluster_key('node:' .. id))
 end
 return {dead, gone}
 `);
 
-const liveScript = script(`${nowLua}
+const liveScript = script(`${nowLua}${clusterKeyLua}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_ms(), '+inf')
 local out = {}
 for _, id in ipairs(ids) do
   out[#out + 1] = id
-  out[#out + 1] = redis.call('HGET', '${keys.node('')}' .. id, 'info') or '{}'
+  out[#out + 1] = redis.call('HGET', cluster_key('node:' .. id), 'info') or '{}'
 end
 return out
 `);

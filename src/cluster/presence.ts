@@ -3,7 +3,7 @@
 // with the next), and each change is one script that also says whether the user came online or went
 // offline cluster-wide: two nodes racing are serialised by Redis, so exactly one of them sees it.
 import type { Logger } from '../log.ts';
-import { keys, nowLua, rejoinLua, totalLua } from './lua.ts';
+import { clusterKeyLua, keys, nowLua, rejoinLua, totalLua } from './lua.ts';
 import { heartbeatTiming } from './nodes.ts';
 import { RedisUnavailable, script, type RedisLink } from './redis.ts';
 
@@ -34,23 +34,23 @@ if before == 0 and after > 0 then change = 'online' elseif before > 0 and after 
 return {change, after, rejoined}
 `);
 
-const onlineScript = script(`
+const onlineScript = script(`${clusterKeyLua}
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local totals = {}
 for i = 1, #ARGV do totals[i] = 0 end
 for _, member in ipairs(members) do
-  local counts = redis.call('HMGET', '${keys.sockets('')}' .. member, unpack(ARGV))
+  local counts = redis.call('HMGET', cluster_key('sockets:' .. member), unpack(ARGV))
   for i = 1, #ARGV do totals[i] = totals[i] + (tonumber(counts[i]) or 0) end
 end
 return totals
 `);
 
 /** Users with a socket on some node, each counted once. */
-const countScript = script(`
+const countScript = script(`${clusterKeyLua}
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local seen, count = {}, 0
 for _, member in ipairs(members) do
-  for _, user in ipairs(redis.call('HKEYS', '${keys.sockets('')}' .. member)) do
+  for _, user in ipairs(redis.call('HKEYS', cluster_key('sockets:' .. member))) do
     if not seen[user] then
       seen[user] = true
       count = count + 1

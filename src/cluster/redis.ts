@@ -5,7 +5,12 @@ import type { Logger } from '../log.ts';
 
 /** Redis did not answer (down, restarting, unreachable, too slow): the caller falls back or reports it. */
 export class RedisUnavailable extends Error {
-  override readonly name = 'RedisUnavailable';
+  override readonly name: string = 'RedisUnavailable';
+}
+
+/** Redis did not answer within `commandTimeoutMs` while connected: the command may still have run there. */
+export class RedisLate extends RedisUnavailable {
+  override readonly name = 'RedisLate';
 }
 
 /**
@@ -19,6 +24,11 @@ export const script = (lua: string): Script => ({ lua });
 
 export type RedisLink = {
   readonly client: Redis;
+  /**
+   * What every key of this link's commands starts with (the client adds it; '' for none); a channel
+   * must be given it by hand (Redis's pub/sub channels are shared by all its databases, ioredis does not prefix them).
+   */
+  readonly namespace: string;
   /** Whether the connection is ready now (a command may still fail). */
   up(): boolean;
   /** Called each time the connection is ready again after it was lost (not at the first connect). */
@@ -60,6 +70,8 @@ const unavailableReplies = /^(LOADING|READONLY|MASTERDOWN|BUSY|OOM|NOREPLICAS|TR
 
 function classify(error: unknown): Error {
   if (error instanceof ReplyError && !unavailableReplies.test(String((error as Error).message))) return error as Error;
+  // ioredis's commandTimeout: the command went out on a live connection and may still run.
+  if (error instanceof Error && error.message === 'Command timed out') return new RedisLate(`Redis answered late: ${error.message}`, { cause: error });
   return new RedisUnavailable(`Redis unavailable: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
@@ -67,8 +79,8 @@ function classify(error: unknown): Error {
  * Connects to `url`; rejects when the first connection fails (a wrong REDIS_URL stops the start with
  * its reason). After that, outages are reported in the log and waited out.
  */
-export async function connectRedis(url: string, log: Logger, name = 'parley'): Promise<RedisLink> {
-  const client = new Redis(url, { ...options, connectionName: name });
+export async function connectRedis(url: string, log: Logger, name = 'parley', namespace = ''): Promise<RedisLink> {
+  const client = new Redis(url, { ...options, connectionName: name, keyPrefix: namespace });
   const listeners = new Set<() => void>();
   let downSince: number | undefined;
   let connected = false;
@@ -112,6 +124,7 @@ export async function connectRedis(url: string, log: Logger, name = 'parley'): P
 
   return {
     client,
+    namespace,
     up: () => client.status === 'ready',
     onReconnect: (listener) => void listeners.add(listener),
     async run(code, keys, args) {

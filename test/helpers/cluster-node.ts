@@ -15,7 +15,7 @@ const sockets = new Map<number, number>();
 const cluster = await startCluster({ ...settings, REDIS_URL: settings.REDIS_URL! }, createLogger('warn', (line) => say({ event: 'log', ...JSON.parse(line) })), {
   local: () => sockets,
   presenceChanged: (changes) => say({ event: 'changed', ...changes }),
-});
+}, ''); // no prefix: the tests look at the keys by their plain names
 say({ event: 'ready', node: cluster.nodeId, pid: process.pid });
 
 createInterface({ input: process.stdin }).on('line', async (line) => {
