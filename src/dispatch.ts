@@ -250,7 +250,7 @@ function submit(socket: SocketCtx, entry: Entry, type: string, ref: Ref | undefi
 async function succeeded(ctx: Ctx, type: string, ref: Ref | undefined, startedAt: number, ran: unknown): Promise<void> {
   const { data, audience, later } = opened(ran);
   const logged = audience && (await logEvent(ctx, type, data, audience));
-  const readers = audience && 'conversation' in audience && personal.has(type) ? await readersOf(ctx, audience) : undefined;
+  const readers = audience && 'conversation' in audience && personal.has(type) ? await readersOf(ctx, type, audience) : undefined;
   ctx.job.after((committed, failure) => {
     if (!committed) return ctx.caller.send(failed(ctx, type, failure, ref));
     if (later) return answerLater(ctx, type, ref, startedAt, later);

@@ -4,6 +4,7 @@
 import { conversationTopic } from './registry.ts';
 import { personal, personalise } from './features/message-view.ts';
 import type { FollowedEvent } from './storage/postgres/followed.ts';
+import { shownBothWays } from './storage/stores/events.ts';
 import { placeholder } from './storage/engine/journal.ts';
 import type { Audience } from './features/handler.ts';
 import { eventText } from './envelope.ts';
@@ -16,18 +17,22 @@ import type { Connection } from './transport/connection.ts';
  */
 export type Logged = { seq: number; dataText: string; only?: readonly number[] };
 
-/** Members of the audience's conversation not to be shown an event: those who blocked its actor (known already, or asked). */
-async function hiddenFrom(app: Pick<App, 'store'>, audience: Audience): Promise<ReadonlySet<number>> {
+/**
+ * Members of the audience's conversation not to be shown an event of this type: those who blocked its
+ * actor, and for an event shown both ways (a receipt) those its actor blocked (known already, or asked).
+ */
+async function hiddenFrom(app: Pick<App, 'store'>, type: string, audience: Audience): Promise<ReadonlySet<number>> {
   if (!('conversation' in audience) || audience.actor === undefined) return noOne;
-  const blockers = audience.blockers ?? (await app.store.contacts.blockersIn(audience.conversation, audience.actor));
-  return blockers.length ? new Set(blockers) : noOne;
+  const { contacts } = app.store;
+  const blocking = audience.blocking ?? (await (shownBothWays.includes(type) ? contacts.blockingIn : contacts.blockersIn)(audience.conversation, audience.actor));
+  return blocking.length ? new Set(blocking) : noOne;
 }
 const noOne: ReadonlySet<number> = new Set();
 const none: readonly number[] = [];
 
 /** The members of the audience's conversation who may see its event, by id and username (for events each reader sees their own way). */
-export async function readersOf(app: Pick<App, 'store'>, audience: Audience & { conversation: number }): Promise<{ id: number; username: string }[]> {
-  const hidden = await hiddenFrom(app, audience);
+export async function readersOf(app: Pick<App, 'store'>, type: string, audience: Audience & { conversation: number }): Promise<{ id: number; username: string }[]> {
+  const hidden = await hiddenFrom(app, type, audience);
   return (await app.store.conversations.members(audience.conversation)).filter(({ id }) => !hidden.has(id));
 }
 
@@ -48,7 +53,7 @@ export async function logEvent(app: Pick<InJob, 'store' | 'now' | 'job'>, type: 
   // Members who join see the conversation's events from this one on; those who leave, up to this one.
   for (const userId of joined) await app.store.members.openPeriod(conversation, userId, placeholder(key));
   for (const userId of left) await app.store.members.closePeriod(conversation, userId, placeholder(key));
-  const hidden = await hiddenFrom(app, audience);
+  const hidden = await hiddenFrom(app, type, audience);
   if (hidden.size === 0) return logged;
   // Someone blocked the actor: the event goes member by member, not to the conversation's topic.
   logged.only = (await app.store.conversations.members(conversation)).flatMap(({ id }) => (hidden.has(id) ? [] : [id]));

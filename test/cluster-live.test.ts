@@ -252,13 +252,19 @@ test('revoke_session, change_password and suspension close the sockets on the ot
   for (const node of [a, b]) assert.deepEqual(node.logs.filter((line) => line.level === 'error'), []);
 });
 
-test('blocking and read receipts cross nodes: a message from someone blocked on another node is neither pushed nor synced; a read point moved on one node reaches the sender on another', async (t) => {
-  if (!needs(t, 'redis', 'postgres')) return;
+/** Two nodes; Jack's socket on node1, Kate's and Liam's on node2, and a group of the three that Jack made. */
+async function jackAcrossFromKateAndLiam(t: TestContext) {
   const [a, b] = (await startNodes(t, 2)) as unknown as [TestServer, TestServer];
   const [jack, kate, liam] = [await member(a), await member(b), await member(b)];
   const jackOnA = await tapped(a, jack);
   const [kateOnB, liamOnB] = [await tapped(b, kate), await tapped(b, liam)];
-  const group = await jackOnA.client.request('create_conversation', { name: 'blocked across', members: [kate.username, liam.username], kind: 'group' });
+  const group = await jackOnA.client.request('create_conversation', { name: 'across', members: [kate.username, liam.username], kind: 'group' });
+  return { a, b, jack, kate, liam, jackOnA, kateOnB, liamOnB, group };
+}
+
+test('blocking and read receipts cross nodes: a message from someone blocked on another node is neither pushed nor synced; a read point moved on one node reaches the sender on another', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const { a, b, jack, kate, liam, jackOnA, kateOnB, liamOnB, group } = await jackAcrossFromKateAndLiam(t);
   // Liam blocks Jack on node2; Jack writes to the group on node1, then Kate answers on node2.
   await liamOnB.client.request('block_user', { username: jack.username });
   const hidden = await jackOnA.client.request('send_message', { conversation_id: group.id, content: 'liam must not see this' });
@@ -274,6 +280,25 @@ test('blocking and read receipts cross nodes: a message from someone blocked on 
   const receipts = () => jackOnA.envelopes.filter((envelope) => envelope.type === 'receipt').map((envelope) => (envelope as { data: { username: string; read_id: number } }).data);
   await until('Kate\'s read receipt on node1', () => receipts().some((receipt) => receipt.username === kate.username && receipt.read_id === answer.id));
   assert.ok(!receipts().some((receipt) => receipt.username === liam.username && receipt.read_id >= hidden.id), 'Liam never read what he was not shown');
+  for (const node of [a, b]) assert.deepEqual(node.logs.filter((line) => line.level === 'error'), []);
+});
+
+test('a blocker on one node: the person they blocked, on another, is shown neither their typing nor their receipts, live or by sync', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const { a, b, jack, liam, jackOnA, kateOnB, liamOnB, group } = await jackAcrossFromKateAndLiam(t);
+  await jackOnA.client.request('block_user', { username: liam.username });
+  const since = (await liamOnB.client.request('sync', { since: 0 })).next;
+  const asked = await kateOnB.client.request('send_message', { conversation_id: group.id, content: 'anyone?' });
+  await until('Kate\'s message on node1', () => jackOnA.envelopes.some((envelope) => envelope.type === 'send_message' && (envelope as { data: { id: number } }).data.id === asked.id));
+
+  await jackOnA.client.request('typing', { conversation_id: group.id, is_typing: true });
+  await jackOnA.client.request('mark_read', { conversation_id: group.id, message_id: asked.id });
+  const jacks = (type: string) => (socket: Tapped) => socket.envelopes.filter((envelope) => envelope.type === type && (envelope as { data: { username: string } }).data.username === jack.username);
+  await until('Jack\'s typing and read receipt at Kate\'s', () => jacks('typing')(kateOnB).length > 0 && jacks('receipt')(kateOnB).some((envelope) => (envelope as { data: { read_id?: number } }).data.read_id === asked.id));
+  // Node2 sent Liam whatever it sent Kate at the same time: one round trip more and it would be here.
+  await liamOnB.client.request('ping');
+  const synced = (await liamOnB.client.request('sync', { since })).events.filter((event) => event.type === 'receipt' && (event.data as { username: string }).username === jack.username);
+  assert.deepEqual({ typing: jacks('typing')(liamOnB), receipts: jacks('receipt')(liamOnB), synced }, { typing: [], receipts: [], synced: [] });
   for (const node of [a, b]) assert.deepEqual(node.logs.filter((line) => line.level === 'error'), []);
 });
 

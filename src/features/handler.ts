@@ -15,14 +15,15 @@ type GuardInput<T extends EventType> = Spec<T> extends { guard: { fields: readon
  * For a conversation, `joined` start seeing its events with this one and `left` stop after it (their
  * sockets are subscribed before it is pushed and unsubscribed after); `message` names the message
  * the event is about, so that deleting or editing it can scrub the log; `actor` is the person whose
- * doing it is (a sender, a reactor): members who blocked them are not shown it (`blockers`, when the
- * handler knows them already).
+ * doing it is (a sender, a reactor, the member a receipt is about): members who blocked them are not
+ * shown it, nor, for an event that shows the actor's presence (`shownBothWays`: a receipt), members the
+ * actor blocked (`blocking`: those members, when the handler knows them already).
  */
 export type Audience =
   | { readonly users: Iterable<number> }
   | {
     readonly conversation: number; readonly joined?: readonly number[]; readonly left?: readonly number[]; readonly message?: number; readonly actor?: number;
-    readonly blockers?: readonly number[];
+    readonly blocking?: readonly number[];
   };
 
 const audienceKey = Symbol('audience');

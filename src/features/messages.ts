@@ -132,7 +132,7 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
       id, sender_username: me.username, conversation_id: conversationId, reply_id: message.replyId, content: message.content, sent_at: message.sentAt,
       edited_at: null, deleted: false, reactions: [], reply_to: replyTo, mentions: mentions.map((member) => member.username), attachments: files.map(attachmentView),
     };
-    outcomes[i] = { value: tell(data, { conversation: conversationId, message: id, actor: me.id, blockers: context.blockers }) };
+    outcomes[i] = { value: tell(data, { conversation: conversationId, message: id, actor: me.id, blocking: context.blockers }) };
   }
   // Sent again under a client id a send before in this group took: answered as any send again is.
   for (const i of again) {

@@ -89,10 +89,13 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
       scoped.store.contacts.blocksAmong(ids),
     ]);
     const membersOf = groupBy(listed, (member) => member.conversation_id);
-    const blockersOf = new Map<string, number[]>();
+    // A receipt shows its member's presence: hidden both ways across a block, from whoever blocked them and whomever they blocked.
+    const blockingOf = new Map<string, number[]>();
     for (const { conversation_id, user_id, blocked_id } of blocks) {
-      const key = `${conversation_id}:${blocked_id}`;
-      blockersOf.set(key, [...(blockersOf.get(key) ?? []), user_id]);
+      for (const [member, other] of [[blocked_id, user_id], [user_id, blocked_id]]) {
+        const key = `${conversation_id}:${member}`;
+        blockingOf.set(key, [...(blockingOf.get(key) ?? []), other!]);
+      }
     }
     const byId = new Map(due);
     for (const [conversationId, userId] of readMoved) byId.get(conversationId)?.read.add(userId);
@@ -125,8 +128,8 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     }
     await scoped.store.members.deliveredMany(deliveries);
     for (const { conversationId, member, data } of receipts) {
-      const blockers = blockersOf.get(`${conversationId}:${member.user_id}`) ?? [];
-      await logAndDeliver(scoped, 'receipt', data, { conversation: conversationId, actor: member.user_id, blockers });
+      const blocking = blockingOf.get(`${conversationId}:${member.user_id}`) ?? [];
+      await logAndDeliver(scoped, 'receipt', data, { conversation: conversationId, actor: member.user_id, blocking });
     }
   }
 

@@ -17,9 +17,12 @@ export function createTyping(app: Pick<App, 'store' | 'registry' | 'log' | 'clus
   // Counted over every node of a cluster: a client spreading its sockets over nodes gets no more.
   const allowed = app.cluster.window('typing', limits.typingPerWindow, limits.typingWindowSeconds * 1000);
 
-  /** Pushes a typing change to the conversation's other members (not to those who blocked the typist); never stored, so read outside any unit of work. */
+  /**
+   * Pushes a typing change to the conversation's other members but those on either side of a block with
+   * the typist (typing shows presence, which a block hides both ways); never stored, so read outside any unit of work.
+   */
   async function tell(conversationId: number, user: User, isTyping: boolean): Promise<void> {
-    const hidden = new Set(await app.store.contacts.blockersIn(conversationId, user.id));
+    const hidden = new Set(await app.store.contacts.blockingIn(conversationId, user.id));
     const others = (await app.store.conversations.members(conversationId)).flatMap((member) => (member.id === user.id || hidden.has(member.id) ? [] : [member.id]));
     const text = pushText('typing', { conversation_id: conversationId, username: user.username, is_typing: isTyping });
     app.registry.push(others, text);

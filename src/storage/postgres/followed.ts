@@ -3,11 +3,12 @@
 // Connections of its own: the server's pool runs the open batch's transaction, which must not see these.
 import type postgres from 'postgres';
 import type { Logger } from '../../log.ts';
+import { shownBothWays } from '../stores/events.ts';
 
 /**
  * A committed event and its readers at the time of reading: the users it was addressed to; or for a
  * conversation's event, null when every member then may see it (it goes to the conversation's topic),
- * else its members then less those who blocked its actor — and always for events each reader sees
+ * else its members then less those a block hides it from (`notHiddenByBlocks`) — and always for events each reader sees
  * their own way (`personal`), which need their usernames.
  */
 export type FollowedEvent = {
@@ -24,6 +25,7 @@ export type FollowedEvent = {
 type Row = { seq: number; type: string; data: string; conversation_id: number | null; readers: [number, string][] | null; joined: number[]; left_by: number[] };
 
 const channel = 'parley_events';
+const bothWays = [...shownBothWays];
 
 export type Followed = Awaited<ReturnType<typeof followEvents>>;
 
@@ -51,10 +53,14 @@ export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logg
             (SELECT coalesce(json_agg(json_build_array(u.id, u.username)), '[]') FROM event_users AS a JOIN users AS u ON u.id = a.user_id WHERE a.seq = e.seq)
           WHEN e.type = ANY(${personal as string[]}) OR (e.actor_id IS NOT NULL AND EXISTS (
               SELECT 1 FROM blocks AS b JOIN member_periods AS p ON p.user_id = b.user_id
-               WHERE b.blocked_id = e.actor_id AND p.conversation_id = e.conversation_id AND p.from_seq <= e.seq AND (p.to_seq IS NULL OR p.to_seq >= e.seq))) THEN
+               WHERE b.blocked_id = e.actor_id AND p.conversation_id = e.conversation_id AND p.from_seq <= e.seq AND (p.to_seq IS NULL OR p.to_seq >= e.seq)))
+            OR (e.type = ANY(${bothWays}) AND EXISTS (
+              SELECT 1 FROM blocks AS b JOIN member_periods AS p ON p.user_id = b.blocked_id
+               WHERE b.user_id = e.actor_id AND p.conversation_id = e.conversation_id AND p.from_seq <= e.seq AND (p.to_seq IS NULL OR p.to_seq >= e.seq))) THEN
             (SELECT coalesce(json_agg(json_build_array(u.id, u.username)), '[]') FROM member_periods AS p JOIN users AS u ON u.id = p.user_id
               WHERE p.conversation_id = e.conversation_id AND p.from_seq <= e.seq AND (p.to_seq IS NULL OR p.to_seq >= e.seq)
-                AND (e.actor_id IS NULL OR p.user_id NOT IN (SELECT b.user_id FROM blocks AS b WHERE b.blocked_id = e.actor_id)))
+                AND (e.actor_id IS NULL OR (p.user_id NOT IN (SELECT b.user_id FROM blocks AS b WHERE b.blocked_id = e.actor_id)
+                  AND (e.type <> ALL(${bothWays}) OR p.user_id NOT IN (SELECT b.blocked_id FROM blocks AS b WHERE b.user_id = e.actor_id)))))
           END AS readers,
           (SELECT coalesce(json_agg(p.user_id), '[]') FROM member_periods AS p WHERE p.conversation_id = e.conversation_id AND p.from_seq = e.seq) AS joined,
           (SELECT coalesce(json_agg(p.user_id), '[]') FROM member_periods AS p WHERE p.conversation_id = e.conversation_id AND p.to_seq = e.seq) AS left_by

@@ -4,6 +4,9 @@ import type { UserRow } from './users.ts';
 
 /** Members of conversation $1 who blocked user $2. */
 export const blockersText = 'SELECT blocks.user_id FROM blocks JOIN members ON members.conversation_id = $1 AND members.user_id = blocks.user_id WHERE blocks.blocked_id = $2';
+/** Members of conversation $1 who blocked user $2 or whom user $2 blocked. */
+const blockingText = `${blockersText}
+  UNION SELECT blocks.blocked_id FROM blocks JOIN members ON members.conversation_id = $1 AND members.user_id = blocks.blocked_id WHERE blocks.user_id = $2`;
 
 export function contactsStore(sql: Sql) {
   const insert = sql.prepare('INSERT INTO contacts (user_id, contact_id, added_at) VALUES ($1, $2, $3), ($2, $1, $3)');
@@ -31,6 +34,7 @@ export function contactsStore(sql: Sql) {
       JOIN members AS blocked ON blocked.conversation_id = blocker.conversation_id AND blocked.user_id = blocks.blocked_id
      WHERE ${inList('blocker.conversation_id', '$1')}`);
   const blockersIn = sql.prepare(blockersText);
+  const blockingIn = sql.prepare(blockingText);
 
   return {
     add: async (userId: number, contactId: number, now: number): Promise<void> => void (await insert.run(userId, contactId, now)),
@@ -58,5 +62,7 @@ export function contactsStore(sql: Sql) {
     blocksAmong: (conversationIds: readonly number[]) => (conversationIds.length ? blocksAmong.all(sql.list(conversationIds)) : Promise.resolve([])),
     /** Members of a conversation who blocked this user. */
     blockersIn: (conversationId: number, userId: number): Promise<number[]> => blockersIn.values<number>(conversationId, userId),
+    /** Members of a conversation on either side of a block with this user: what shows the user's presence (typing, receipts) is hidden from them. */
+    blockingIn: (conversationId: number, userId: number): Promise<number[]> => blockingIn.values<number>(conversationId, userId),
   };
 }

@@ -17,6 +17,17 @@ import { placeholder, placeholderBase, type PendingEvent } from '../engine/journ
 
 export type EventRow = { seq: number; type: string; data: string };
 
+/**
+ * Events that show their actor's presence (a receipt shows its member online, reading): a block hides
+ * them both ways, from members who blocked the actor and from those the actor blocked, as presence is.
+ * Every other event with an actor is hidden only from those who blocked the actor.
+ */
+export const shownBothWays: readonly string[] = ['receipt'];
+/** SQL: event `e` (with an actor) is shown to user `reader` as far as blocks go. */
+export const notHiddenByBlocks = (e: string, reader: string) =>
+  `(${e}.actor_id IS NULL OR (${e}.actor_id NOT IN (SELECT blocked_id FROM blocks WHERE user_id = ${reader})
+     AND (${e}.type NOT IN (${shownBothWays.map((type) => `'${type}'`).join(', ')}) OR ${e}.actor_id NOT IN (SELECT user_id FROM blocks WHERE blocked_id = ${reader}))))`;
+
 export function eventsStore(sql: Sql) {
   // PostgreSQL's: one statement for all of a batch's events.
   const appendAll = sql.local ? undefined : sql.prepare(`
@@ -51,7 +62,7 @@ export function eventsStore(sql: Sql) {
          JOIN events ON events.conversation_id = periods.conversation_id
                     AND events.seq >= periods.from_seq AND events.seq <= coalesce(periods.to_seq, 9007199254740991)
         WHERE periods.user_id = $1 AND events.seq > $2
-          AND (events.actor_id IS NULL OR events.actor_id NOT IN (SELECT blocked_id FROM blocks WHERE user_id = $1))
+          AND ${notHiddenByBlocks('events', '$1')}
        UNION ALL
        SELECT events.seq, events.type, events.data FROM event_users
          JOIN events ON events.seq = event_users.seq
