@@ -12,6 +12,7 @@ import * as receipts from './events/receipts.ts';
 import * as account from './events/account.ts';
 import * as notifications from './events/notifications.ts';
 import * as files from './events/files.ts';
+import * as invitations from './events/invitations.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 import type { ErrorCode } from './errors.ts';
 
@@ -43,6 +44,9 @@ export const events = {
   remove_member: members.remove_member,
   set_member_role: members.set_member_role,
   leave_conversation: members.leave_conversation,
+  get_invitations: invitations.get_invitations,
+  accept_invitation: invitations.accept_invitation,
+  decline_invitation: invitations.decline_invitation,
   list_channels: channels.list_channels,
   join_channel: channels.join_channel,
   ban_member: channels.ban_member,
@@ -100,8 +104,13 @@ export const pushes = {
   },
   create_conversation: {
     summary: 'A conversation you are a member of was created; the same envelope as the creator\'s reply, without `ref`.',
-    data: conversations.Conversation,
+    data: conversations.create_conversation.reply,
     to: 'every socket of every member except the creator\'s requesting socket',
+  },
+  invitation: {
+    summary: 'Someone invited you to a conversation (your `who_may_add` did not let them add you): answer with `accept_invitation` or `decline_invitation`. Logged, with `seq`.',
+    data: v.object({ invitation: invitations.Invitation }),
+    to: 'every socket of the invited user',
   },
   send_message: {
     summary: 'A message was sent to a conversation you are a member of; the same envelope as the sender\'s reply, without `ref`.',
@@ -122,6 +131,8 @@ export const pushes = {
     remove_member: 'Someone was removed from a conversation (you, when it is your username: the conversation is gone for you).',
     set_member_role: 'A member\'s role changed.',
     leave_conversation: 'Someone left a conversation (you, from another socket, when it is your username).',
+    accept_invitation: 'Someone accepted an invitation and joined a conversation (you, from another socket).',
+    decline_invitation: 'You declined an invitation from another socket.',
     join_channel: 'Someone joined a channel.',
     ban_member: 'Someone was banned from a conversation (and removed, if they were a member).',
     unban_member: 'Someone was unbanned (told to owners and admins).',

@@ -73,6 +73,7 @@ export const limits = {
   channelsPage: { default: 50, max: 100 },
   /** get_conversations lists at most `max` (the seed's event has no paging); list_conversations pages by `default`, up to `max`. */
   conversationsPage: { default: 100, max: 500 },
+  invitationsPage: { default: 50, max: 100 },
   /** A `typing` that is not repeated within this many seconds ends by itself. */
   typingSeconds: 6,
   /** `typing` events one person may send for one conversation in `typingWindowSeconds`. */

@@ -1,6 +1,6 @@
 // Events about contacts: two-way relations between users.
 import * as v from 'valibot';
-import { event, fields, seconds } from '../spec.ts';
+import { event, fields, id, seconds } from '../spec.ts';
 import { User } from './users.ts';
 
 export const add_contact = event({
@@ -38,9 +38,19 @@ export const remove_contact = event({
 });
 
 export const block_user = event({
-  summary: 'Blocks someone: they cannot add you, start or write to a direct conversation with you, or see your presence, and you do not see theirs. A contact relation ends.',
-  request: fields({ username: v.string('expected username as string') }),
-  reply: v.object({ username: v.string(), blocked_at: seconds }),
+  summary: 'Blocks someone: they cannot add you, start or write to a direct conversation with you, or see your presence, and you do not see theirs. A contact relation ends, and their invitations to you go.',
+  request: fields({
+    username: v.string('expected username as string'),
+    leave_conversations: v.pipe(
+      v.nullish(v.boolean('leave_conversations must be true or false')),
+      v.description('optional; true: you also leave every group and channel they created that you are in (not a direct conversation: delete it). Also for someone you blocked already'),
+    ),
+  }),
+  reply: v.object({
+    username: v.string(),
+    blocked_at: seconds,
+    left: v.pipe(v.optional(v.array(id)), v.description('with `leave_conversations`: the conversations you left')),
+  }),
   errors: ['self_block', 'no_such_user', 'already_blocked'],
   fanout: 'Your other sockets get the same event; if you were contacts, both sides get `contact_removed`. The blocked person is not told.',
 });

@@ -20,6 +20,12 @@ export const Conversation = v.object({
 });
 
 
+/** Who was invited rather than added (their `who_may_add`): told only to members, never which setting it was. */
+export const invited = v.pipe(
+  v.optional(v.array(v.string())),
+  v.description('the usernames invited instead of added, because their `who_may_add` does not let you add them: they join when they accept. Absent when there are none'),
+);
+
 const name = v.pipe(
   v.string('name value expected as a non zero string'),
   v.nonEmpty('name value expected as a non zero string'),
@@ -31,7 +37,7 @@ const description = v.pipe(
 );
 
 export const create_conversation = event({
-  summary: 'Creates a conversation of the caller and the listed users (no contact relation needed). A direct conversation with someone you already have one with returns that one.',
+  summary: 'Creates a conversation of the caller and the listed users (no contact relation needed; those whose `who_may_add` does not let you add them are invited instead). A direct conversation with someone you already have one with returns that one.',
   request: fields({
     name: v.pipe(v.nullish(name), v.description("optional; default: the members' usernames, comma-separated")),
     members: v.pipe(
@@ -47,7 +53,7 @@ export const create_conversation = event({
     ),
     description: v.pipe(v.nullish(description), v.description('optional; default empty')),
   }),
-  reply: Conversation,
+  reply: v.object({ ...Conversation.entries, invited }),
   errors: ['members_required', 'invalid_member', 'you_blocked', 'too_many_members', 'direct_needs_one', 'too_many_conversations', 'too_many_channels', 'adds_over_hourly', 'too_many_adds'],
   fanout: 'The same success event is pushed to every socket of every member, the creator\'s other sockets included (not when an existing direct conversation is returned).',
 });

@@ -1,7 +1,7 @@
 // Events about who is in a conversation and what they may do there.
 import * as v from 'valibot';
 import { event, id, limits, fields, seconds, conversationId, conversationGuard as guard } from '../spec.ts';
-import { Conversation, Role } from './conversations.ts';
+import { Conversation, Role, invited } from './conversations.ts';
 import { avatarUrl } from './files.ts';
 
 const username = v.string('expected username as string');
@@ -25,7 +25,7 @@ export const get_members = event({
 });
 
 export const add_members = event({
-  summary: 'Adds people to a group or channel (owners and admins).',
+  summary: 'Adds people to a group or channel (owners and admins); those whose `who_may_add` does not let you add them are invited instead.',
   request: fields({
     conversation_id: conversationId,
     members: v.pipe(
@@ -39,6 +39,7 @@ export const add_members = event({
     conversation: Conversation,
     added: v.pipe(v.array(v.string()), v.description('the usernames that joined')),
     by: v.string(),
+    invited: invited,
   }),
   guard,
   errors: ['direct_fixed', 'admins_only', 'invalid_member', 'banned', 'already_members', 'too_many_members', 'adds_over_hourly', 'too_many_adds'],

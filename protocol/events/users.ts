@@ -3,6 +3,7 @@ import * as v from 'valibot';
 import { event, seconds, fields, limits, pageLimit } from '../spec.ts';
 import { Level, levels } from './notifications.ts';
 import { avatar, avatarUrl } from './files.ts';
+import { WhoMayAdd, whoMayAdd } from './invitations.ts';
 
 export const statuses = ['online', 'away', 'busy', 'invisible'] as const;
 
@@ -28,6 +29,7 @@ export const Self = v.object({
   role: v.pipe(v.picklist(['user', 'admin']), v.description('`admin` may use the admin_ events')),
   notifications: v.pipe(Level, v.description('what notifies your devices in conversations you set no level for (`set_notifications`)')),
   notify_reactions: v.pipe(v.boolean(), v.description('whether a reaction to your message notifies you')),
+  who_may_add: WhoMayAdd,
 });
 
 const username = v.string('expected username as string');
@@ -40,7 +42,7 @@ export const self = event({
 });
 
 export const update_profile = event({
-  summary: 'Changes your full name, bio, email or picture, or what notifies your devices. A new email is unverified: a code is mailed to it for `verify_email`.',
+  summary: 'Changes your full name, bio, email or picture, what notifies your devices, or who may add you to conversations. A new email is unverified: a code is mailed to it for `verify_email`.',
   request: fields({
     fullname: v.pipe(
       v.nullish(v.pipe(
@@ -60,6 +62,10 @@ export const update_profile = event({
       v.description('optional; your default level: `all` messages notify your devices, only those that @mention you, or `none`'),
     ),
     notify_reactions: v.pipe(v.nullish(v.boolean('notify_reactions must be true or false')), v.description('optional; whether a reaction to your message notifies you')),
+    who_may_add: v.pipe(
+      v.nullish(v.picklist(whoMayAdd, 'who_may_add must be one of everyone, contacts, nobody')),
+      v.description('optional; who may put you in a conversation without asking (`everyone`, `contacts`, `nobody`); anyone else invites you. Invitations already sent stay'),
+    ),
     avatar: avatar('your'),
   }),
   reply: Self,

@@ -4,6 +4,7 @@ import { fail } from '../errors.ts';
 import { logAndDeliver } from '../fanout.ts';
 import { oneUserView, userViews, viewerOf, visibleUser } from './users.ts';
 import { tell, type Handlers } from './handler.ts';
+import { leave } from './members.ts';
 import type { Ctx } from '../context.ts';
 
 /** Tells each user of a contact change with their own data (logged; the caller's other sockets included). */
@@ -54,20 +55,30 @@ export const contactHandlers = {
   },
   block_user: {
     schema: events.block_user.request,
-    async run(ctx, { username }) {
+    async run(ctx, { username, leave_conversations }) {
       const me = ctx.caller.user;
       if (username.toLowerCase() === me.username.toLowerCase()) throw fail('self_block');
       const user = await ctx.store.users.byUsername(username);
       if (!user) throw fail('no_such_user', { username });
       const now = ctx.now();
-      if (!(await ctx.store.contacts.block(me.id, user.id, now))) throw fail('already_blocked', { username: user.username });
-      if (await ctx.store.contacts.remove(me.id, user.id)) {
+      const fresh = await ctx.store.contacts.block(me.id, user.id, now);
+      if (!fresh && !leave_conversations) throw fail('already_blocked', { username: user.username });
+      if (fresh && (await ctx.store.contacts.remove(me.id, user.id))) {
         await tellEach(ctx, 'contact_removed', [
           { userId: user.id, data: { username: me.username } },
           { userId: me.id, data: { username: user.username } },
         ]);
       }
-      return tell({ username: user.username, blocked_at: now }, { users: [me.id] });
+      await ctx.store.invitations.removeFrom(me.id, user.id);
+      const blockedAt = fresh ? now : (await ctx.store.contacts.blocked(me.id)).find((row) => row.username === user.username)!.blocked_at;
+      if (!leave_conversations) return tell({ username: user.username, blocked_at: blockedAt }, { users: [me.id] });
+      // Out of whatever they pulled you into: each left as leave_conversation would, everyone there told.
+      const left = await ctx.store.conversations.createdBy(user.id, me.id);
+      for (const id of left) {
+        const { data, audience } = await leave(ctx, id, me, (await ctx.store.members.get(id, me.id))!.role);
+        await logAndDeliver(ctx, 'leave_conversation', data, audience);
+      }
+      return tell({ username: user.username, blocked_at: blockedAt, left }, { users: [me.id] });
     },
   },
   unblock_user: {

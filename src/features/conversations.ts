@@ -2,9 +2,10 @@
 import { events, limits, type EventRequest } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationTopic } from '../registry.ts';
-import { asAdmin, memberOf, membership } from './membership.ts';
+import { asAdmin, invite, mayAdd, memberOf, membership } from './membership.ts';
 import { listedFor, sharedMessages } from './message-view.ts';
 import type { Ctx } from '../context.ts';
+import type { UserRow } from '../storage/index.ts';
 import { directKey, type ConversationRow, type RankedListRow } from '../storage/stores/conversations.ts';
 import { tell, type Handlers } from './handler.ts';
 import { invitable } from './users.ts';
@@ -26,35 +27,44 @@ export const conversationHandlers = {
       if (members == null && (kind == null || kind === 'direct')) throw fail('members_required');
       const me = ctx.caller.user;
       const seen = new Set([me.username.toLowerCase()]);
-      const usernames = [me.username];
-      const ids = [me.id];
+      const listed: UserRow[] = [];
       for (const username of members ?? []) {
         if (seen.has(username.toLowerCase())) continue;
-        const row = await invitable(ctx, username);
+        listed.push(await invitable(ctx, username));
         seen.add(username.toLowerCase());
-        usernames.push(row.username);
-        ids.push(row.id);
       }
-      if (ids.length > limits.members) throw fail('too_many_members', { limit: limits.members });
+      if (listed.length + 1 > limits.members) throw fail('too_many_members', { limit: limits.members });
       const now = ctx.now();
       if (kind === 'direct') {
-        if (ids.length !== 2) throw fail('direct_needs_one');
-        const found = await ctx.store.conversations.direct(me.id, ids[1]!);
-        // Nothing is created, so nobody else is told.
-        if (found) return await conversationView(ctx, found);
+        if (listed.length !== 1) throw fail('direct_needs_one');
+        const found = await ctx.store.conversations.direct(me.id, listed[0]!.id);
+        // Nothing is created, so nobody else is told; unless the caller was only invited to it: asking is accepting.
+        if (found && (await ctx.store.members.get(found.id, me.id))) return await conversationView(ctx, found);
+        if (found) {
+          await ctx.store.members.add(found.id, me.id, now, 'owner');
+          await ctx.store.invitations.remove(found.id, me.id);
+          return tell(await conversationView(ctx, found), { conversation: found.id, joined: [me.id] });
+        }
       }
-      await ctx.quotas.creating(me.id, kind ?? 'group', ids.length - 1);
-      const title = name ?? usernames.join(', ').slice(0, limits.name);
+      const added: UserRow[] = [];
+      const invitees: UserRow[] = [];
+      for (const user of listed) (await mayAdd(ctx, user) ? added : invitees).push(user);
+      await ctx.quotas.creating(me.id, kind ?? 'group', listed.length);
+      const title = name ?? [me.username, ...listed.map((user) => user.username)].join(', ').slice(0, limits.name);
+      const ids = [me.id, ...added.map((user) => user.id)];
+      const conversation = { name: title, kind: kind ?? 'group', description: description ?? '', created_at: now, avatar_file_id: null };
       const id = await ctx.store.conversations.create({
-        name: title,
-        kind: kind ?? 'group',
-        description: description ?? '',
+        ...conversation,
         creatorId: me.id,
         memberIds: ids,
-        directKey: kind === 'direct' ? directKey(me.id, ids[1]!) : null,
+        directKey: kind === 'direct' ? directKey(me.id, listed[0]!.id) : null,
         now,
       });
-      const data = { id, name: title, members: usernames, kind: kind ?? 'group', description: description ?? '', created_at: now, avatar_url: null };
+      const invited = await invite(ctx, { id, ...conversation }, invitees);
+      const data = {
+        id, name: title, members: [me.username, ...added.map((user) => user.username)], kind: conversation.kind, description: conversation.description, created_at: now, avatar_url: null,
+        ...(invited.length ? { invited } : {}),
+      };
       await notifyJoined(ctx, data, me, ids);
       return tell(data, { conversation: id, joined: ids });
     },
@@ -198,6 +208,7 @@ export async function removeConversation(ctx: Ctx, conversationId: number): Prom
   await ctx.store.conversations.remove(conversationId, ctx.now());
   await ctx.store.files.remove(files, ctx.now());
   await ctx.store.events.forgetConversation(conversationId);
+  await ctx.store.invitations.forgetConversation(conversationId);
   await ctx.store.members.dropPeriods(conversationId);
   ctx.job.after((committed) => committed && ctx.registry.unsubscribe(memberIds, conversationTopic(conversationId)));
   return memberIds;

@@ -7,6 +7,7 @@ import { conversationHandlers } from './conversations.ts';
 import { messageHandlers } from './messages.ts';
 import { syncHandlers } from './sync.ts';
 import { memberHandlers } from './members.ts';
+import { invitationHandlers } from './invitations.ts';
 import { channelHandlers } from './channels.ts';
 import { searchHandlers } from './search.ts';
 import { receiptHandlers } from './receipts.ts';
@@ -22,6 +23,7 @@ export const handlers = {
   ...contactHandlers,
   ...conversationHandlers,
   ...memberHandlers,
+  ...invitationHandlers,
   ...channelHandlers,
   ...messageHandlers,
   ...searchHandlers,

@@ -2,9 +2,10 @@
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView, removeConversation } from './conversations.ts';
-import { asAdmin, memberOf, membership, notDirect } from './membership.ts';
+import { asAdmin, invite, mayAdd, memberOf, membership, notDirect } from './membership.ts';
 import { invitable, shownOnline, viewerOf } from './users.ts';
 import type { Ctx } from '../context.ts';
+import type { UserRow } from '../storage/index.ts';
 import { tell, type Audience, type Handlers } from './handler.ts';
 import type { MemberRow } from '../storage/stores/members.ts';
 import { notifyJoined } from './notify.ts';
@@ -44,18 +45,28 @@ export const memberHandlers = {
     async run(ctx, { conversation_id, members }) {
       const { conversation } = await asAdmin(ctx, conversation_id, 'add members', 'add members');
       const added = new Map<number, string>();
+      const invitees = new Map<number, UserRow>();
       for (const username of members) {
         const user = await invitable(ctx, username);
         if (await ctx.store.members.isBanned(conversation_id, user.id)) throw fail('banned', { username: user.username, id: conversation_id });
-        if (!(await ctx.store.members.get(conversation_id, user.id))) added.set(user.id, user.username);
+        if (await ctx.store.members.get(conversation_id, user.id)) continue;
+        if (await mayAdd(ctx, user)) added.set(user.id, user.username);
+        else invitees.set(user.id, user);
       }
-      if (added.size === 0) throw fail('already_members', { id: conversation_id });
+      if (added.size + invitees.size === 0) throw fail('already_members', { id: conversation_id });
       if ((await ctx.store.members.count(conversation_id)) + added.size > limits.members) throw fail('too_many_members', { limit: limits.members });
-      await ctx.quotas.adding(ctx.caller.user.id, added.size);
+      await ctx.quotas.adding(ctx.caller.user.id, added.size + invitees.size);
       const now = ctx.now();
-      for (const userId of added.keys()) await ctx.store.members.add(conversation_id, userId, now);
+      for (const userId of added.keys()) {
+        await ctx.store.members.add(conversation_id, userId, now);
+        // Added meanwhile by someone they let add them: an invitation of theirs is answered.
+        await ctx.store.invitations.remove(conversation_id, userId);
+      }
+      const invited = await invite(ctx, conversation, [...invitees.values()]);
       await notifyJoined(ctx, conversation, ctx.caller.user, [...added.keys()]);
-      const data = { conversation: await conversationView(ctx, conversation), added: [...added.values()], by: ctx.caller.user.username };
+      const data = { conversation: await conversationView(ctx, conversation), added: [...added.values()], by: ctx.caller.user.username, ...(invited.length ? { invited } : {}) };
+      // Nobody joined: the members have nothing to hear of (those invited have their invitation).
+      if (added.size === 0) return data;
       return tell(data, { conversation: conversation_id, joined: [...added.keys()] });
     },
   },

@@ -1,6 +1,9 @@
-// Who may do what in a conversation: membership (a non-member learns nothing) and roles.
+// Who may do what in a conversation: membership (a non-member learns nothing), roles, and who may be added or only invited.
 import { fail } from '../errors.ts';
+import { logAndDeliver } from '../fanout.ts';
+import { notifyInvited } from './notify.ts';
 import type { Ctx } from '../context.ts';
+import type { UserRow } from '../storage/index.ts';
 import type { ConversationRow } from '../storage/stores/conversations.ts';
 import type { MemberRow } from '../storage/stores/members.ts';
 import type { MessageRow } from '../storage/stores/messages.ts';
@@ -51,4 +54,32 @@ export async function visibleMessage(ctx: Ctx, messageId: number): Promise<Membe
   const conversation = member && message.id > member.cleared_id && (await ctx.store.conversations.byId(message.conversation_id));
   if (!message || !member || !conversation) throw fail('no_such_message', { id: messageId });
   return { conversation, member, message };
+}
+
+/**
+ * Whether the caller may put `row` in a conversation without asking (their `who_may_add`); else they
+ * are invited. Only whether, never why: `contacts` and `nobody` look the same to a stranger.
+ */
+export async function mayAdd(ctx: Ctx, row: UserRow): Promise<boolean> {
+  if (row.who_may_add === 'everyone') return true;
+  return row.who_may_add === 'contacts' && (await ctx.store.contacts.exists(row.id, ctx.caller.user.id));
+}
+
+/**
+ * Invites people to a conversation: each told (`invitation`, logged for them alone) and notified, but
+ * not again while an invitation of theirs to it is pending. Returns their usernames.
+ */
+export async function invite(ctx: Ctx, conversation: ConversationRow, invitees: readonly UserRow[]): Promise<string[]> {
+  const me = ctx.caller.user;
+  const now = ctx.now();
+  const fresh: UserRow[] = [];
+  for (const user of invitees) {
+    const id = await ctx.store.invitations.insert(conversation.id, user.id, me.id, now);
+    if (id === undefined) continue;
+    fresh.push(user);
+    const invitation = { id, conversation_id: conversation.id, name: conversation.name, kind: conversation.kind, description: conversation.description, by: me.username, invited_at: now };
+    await logAndDeliver(ctx, 'invitation', { invitation }, { users: [user.id] });
+  }
+  await notifyInvited(ctx, conversation, me, fresh);
+  return invitees.map((user) => user.username);
 }

@@ -1,12 +1,12 @@
 // Who is notified, on their devices, of what happens while they have no socket open: a message (a
-// mention most of all), being added to a conversation, a new direct conversation, a reaction to their
-// message. Queued in the unit of work of the event itself, so a crash loses none; the push worker sends
+// mention most of all), being added or invited to a conversation, a new direct conversation, a reaction
+// to their message. Queued in the unit of work of the event itself, so a crash loses none; the push worker sends
 // them once the unit is committed.
 import { previewLater } from '../push/payload.ts';
 import type { ConversationRef } from '../push/types.ts';
 import type { InJob } from '../context.ts';
 import type { Job } from '../storage/engine/commit.ts';
-import type { Store } from '../storage/index.ts';
+import type { Store, UserRow } from '../storage/index.ts';
 import type { ConversationRow } from '../storage/stores/conversations.ts';
 import type { MemberNotification } from '../storage/stores/outbox.ts';
 
@@ -76,6 +76,18 @@ export async function notifyJoined(ctx: InJob, conversation: Pick<ConversationRo
     personal: joined,
     urgent: kind === 'direct' ? joined : [],
   }, joined);
+}
+
+/**
+ * People invited to a conversation: it is about them, as a mention is, so their default level (they
+ * have no other for a conversation they are not in) notifies them unless it is `none`; not while `busy`.
+ */
+export async function notifyInvited(ctx: InJob, conversation: Pick<ConversationRow, 'id' | 'name' | 'kind'>, by: { username: string }, invited: readonly UserRow[]): Promise<void> {
+  const wanting = invited.filter((user) => user.notify_default !== 'none' && user.status !== 'busy').map((user) => user.id);
+  const away = await offline(ctx, wanting);
+  if (away.length === 0) return;
+  const devices = await ctx.store.outbox.forUsers({ kind: 'invited', conversation: refOf(conversation), sender: by.username }, away, ctx.now() * 1000);
+  if (devices > 0) ctx.job.after((committed) => committed && ctx.push.wake());
 }
 
 /** A reaction to someone's message: to its sender, unless they turned reactions off (`notify_reactions`). */

@@ -55,6 +55,7 @@ async function selfView(app: App, row: UserRow) {
     role: row.role,
     notifications: row.notify_default,
     notify_reactions: row.notify_reactions === 1,
+    who_may_add: row.who_may_add,
   };
 }
 
@@ -90,8 +91,10 @@ export const userHandlers = {
   },
   update_profile: {
     schema: events.update_profile.request,
-    async run(ctx, { fullname, bio, email, avatar, notifications, notify_reactions }) {
-      if (fullname == null && bio == null && email == null && avatar === undefined && notifications == null && notify_reactions == null) throw fail('nothing_to_update_profile');
+    async run(ctx, { fullname, bio, email, avatar, notifications, notify_reactions, who_may_add }) {
+      if (fullname == null && bio == null && email == null && avatar === undefined && notifications == null && notify_reactions == null && who_may_add == null) {
+        throw fail('nothing_to_update_profile');
+      }
       const row = await currentUser(ctx);
       const picture = avatar === undefined ? row.avatar_file_id : await ownImage(ctx, avatar);
       const changedEmail = email != null && email !== row.email;
@@ -110,6 +113,7 @@ export const userHandlers = {
       if (notifications != null || notify_reactions != null) {
         await ctx.store.notifications.setDefaults(row.id, notifications ?? row.notify_default, notify_reactions ?? row.notify_reactions === 1);
       }
+      if (who_may_add != null) await ctx.store.users.setWhoMayAdd(row.id, who_may_add);
       const updated = await currentUser(ctx);
       // The public profile goes to contacts and to the caller's other sockets, logged for each.
       const users = [...(await ctx.store.contacts.ids(row.id)), row.id];

@@ -71,6 +71,7 @@ export function payloadOf(notification: Notification, unread: number | null): Pa
       return { ...common, emoji: cut(notification.emoji, emojiLength), preview: notification.preview === null ? null : cut(notification.preview, previewLength) };
     case 'added':
     case 'direct':
+    case 'invited':
       return common;
   }
 }

@@ -18,7 +18,7 @@ export type ConversationRef = { id: number; name: string; direct: boolean };
 export type Notification =
   | { kind: 'message' | 'mention'; conversation: ConversationRef; sender: string; preview: string | null }
   | { kind: 'reaction'; conversation: ConversationRef; sender: string; emoji: string; preview: string | null }
-  | { kind: 'added' | 'direct'; conversation: ConversationRef; sender: string }
+  | { kind: 'added' | 'direct' | 'invited'; conversation: ConversationRef; sender: string }
   | { kind: 'notice'; id: number; title: string; body: string };
 
 export type NotificationKind = Notification['kind'];

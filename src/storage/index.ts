@@ -3,6 +3,7 @@ import type { Driver, Sql } from './engine/sql.ts';
 import { usersStore } from './stores/users.ts';
 import { sessionsStore } from './stores/sessions.ts';
 import { contactsStore } from './stores/contacts.ts';
+import { invitationsStore } from './stores/invitations.ts';
 import { conversationsStore } from './stores/conversations.ts';
 import { channelsStore } from './stores/channels.ts';
 import { messagesStore } from './stores/messages.ts';
@@ -34,6 +35,7 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     users: usersStore(sql),
     sessions: sessionsStore(sql),
     contacts: contactsStore(sql),
+    invitations: invitationsStore(sql),
     conversations: conversationsStore(sql),
     channels: channelsStore(sql),
     members: membersStore(sql),

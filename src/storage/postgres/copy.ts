@@ -19,6 +19,7 @@ const tables: readonly { name: string; order: string; rowid?: true }[] = [
   { name: 'conversations', order: 'id' },
   { name: 'members', order: 'conversation_id, user_id' },
   { name: 'bans', order: 'conversation_id, user_id' },
+  { name: 'invitations', order: 'id' },
   { name: 'messages', order: 'id' },
   { name: 'reactions', order: 'rowid', rowid: true },
   { name: 'files', order: 'id' },
@@ -38,7 +39,7 @@ const tables: readonly { name: string; order: string; rowid?: true }[] = [
 ];
 
 /** Identity columns, and the SQLite AUTOINCREMENT high-water marks they continue from (ids once used are never used again). */
-const identities = [['users', 'id'], ['conversations', 'id'], ['messages', 'id'], ['sessions', 'rowid'], ['contacts', 'rowid'], ['reactions', 'rowid'], ['devices', 'id'], ['notices', 'id']] as const;
+const identities = [['users', 'id'], ['conversations', 'id'], ['messages', 'id'], ['sessions', 'rowid'], ['contacts', 'rowid'], ['reactions', 'rowid'], ['devices', 'id'], ['notices', 'id'], ['invitations', 'id']] as const;
 
 const rowsAtOnce = 1000;
 

@@ -97,6 +97,9 @@ export function conversationsStore(sql: Sql) {
   );
   const idsForUser = sql.prepare('SELECT conversation_id FROM members WHERE user_id = $1');
   const update = sql.prepare('UPDATE conversations SET name = $1, description = $2 WHERE id = $3');
+  const undirect = sql.prepare('UPDATE conversations SET direct_key = NULL WHERE id = $1');
+  const createdBy = sql.prepare(`SELECT conversations.id FROM conversations JOIN members ON members.conversation_id = conversations.id AND members.user_id = $2
+      WHERE conversations.creator_id = $1 AND conversations.kind <> 'direct' AND conversations.deleted_at IS NULL ORDER BY conversations.id`);
   const markDeleted = sql.prepare('UPDATE conversations SET deleted_at = $1, direct_key = NULL, avatar_file_id = NULL WHERE id = $2');
   const dropMembers = sql.prepare('DELETE FROM members WHERE conversation_id = $1');
   const dropMessages = sql.prepare('DELETE FROM messages WHERE conversation_id = $1');
@@ -134,6 +137,10 @@ export function conversationsStore(sql: Sql) {
     members: (id: number): Promise<{ id: number; username: string }[]> => members.all(id),
     idsForUser: (userId: number): Promise<number[]> => idsForUser.values<number>(userId),
     update: async (id: number, name: string, description: string): Promise<void> => void (await update.run(name, description, id)),
+    /** The groups and channels `creatorId` created that `memberId` is a member of. */
+    createdBy: (creatorId: number, memberId: number): Promise<number[]> => createdBy.values<number>(creatorId, memberId),
+    /** No longer the one direct conversation of its pair (`direct` does not find it): a new one may be started. */
+    undirect: async (id: number): Promise<void> => void (await undirect.run(id)),
     /** Deletes a conversation for everyone: members, messages and bans go; the row stays, marked. */
     async remove(id: number, now: number): Promise<void> {
       await markDeleted.run(now, id);

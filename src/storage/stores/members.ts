@@ -30,8 +30,8 @@ export function membersStore(sql: Sql) {
   );
   const count = sql.prepare('SELECT count(*) FROM members WHERE conversation_id = $1');
   const insert = sql.prepare(
-    `INSERT INTO members (conversation_id, user_id, position, joined_at)
-     VALUES ($1, $2, (SELECT coalesce(max(position), -1) + 1 FROM members WHERE conversation_id = $1), $3)
+    `INSERT INTO members (conversation_id, user_id, position, joined_at, role)
+     VALUES ($1, $2, (SELECT coalesce(max(position), -1) + 1 FROM members WHERE conversation_id = $1), $3, $4)
      ON CONFLICT DO NOTHING`,
   );
   const remove = sql.prepare('DELETE FROM members WHERE conversation_id = $1 AND user_id = $2');
@@ -85,8 +85,8 @@ export function membersStore(sql: Sql) {
     get: (conversationId: number, userId: number): Promise<MemberRow | undefined> => get.get(conversationId, userId),
     list: (conversationId: number): Promise<MemberListRow[]> => list.all(conversationId),
     count: async (conversationId: number): Promise<number> => (await count.value<number>(conversationId)) ?? 0,
-    /** Adds a member (after the others) as a plain member; false when they already were one. */
-    add: async (conversationId: number, userId: number, now: number): Promise<boolean> => (await insert.run(conversationId, userId, now)) === 1,
+    /** Adds a member (after the others), a plain member unless `role` says otherwise; false when they already were one. */
+    add: async (conversationId: number, userId: number, now: number, role: Role = 'member'): Promise<boolean> => (await insert.run(conversationId, userId, now, role)) === 1,
     remove: async (conversationId: number, userId: number): Promise<void> => void (await remove.run(conversationId, userId)),
     setRole: async (conversationId: number, userId: number, role: Role): Promise<void> => void (await setRole.run(role, conversationId, userId)),
     successor: (conversationId: number): Promise<number | undefined> => successor.value<number>(conversationId),

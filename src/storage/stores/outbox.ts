@@ -243,8 +243,11 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
      */
     forMembers: (queued: MemberNotification): Promise<number> => forMembersMany([queued], queued.now),
     forMembersMany,
-    /** Queues an administrator's notice for every device of these users (or of everyone); returns how many devices. */
-    forUsers: (notification: Notification & { kind: 'notice' }, users: readonly number[] | 'all', now: number): Promise<number> =>
+    /**
+     * Queues an administrator's notice for every device of these users (or of everyone), or an invitation to
+     * a conversation they are not in (no unread count); returns how many devices.
+     */
+    forUsers: (notification: Notification & { kind: 'notice' | 'invited' }, users: readonly number[] | 'all', now: number): Promise<number> =>
       forUsers.run(outboxKey(notification), JSON.stringify(notification), rankOf(notification), now, users === 'all' ? 1 : 0, sql.list(users === 'all' ? [] : users)),
     /** Rows with a notification waiting to be sent (the queue depth). */
     pending: async (): Promise<number> => (await pending.value<number>()) ?? 0,

@@ -17,6 +17,8 @@ export type UserRow = {
   account_status: 'active' | 'suspended';
   notify_default: 'all' | 'mentions' | 'none';
   notify_reactions: number;
+  /** Who may put them in a conversation without asking; anyone else invites them. */
+  who_may_add: 'everyone' | 'contacts' | 'nobody';
   /** The file that is their face, if any. */
   avatar_file_id: string | null;
 };
@@ -59,6 +61,7 @@ export function usersStore(sql: Sql) {
   );
   const setPassword = sql.prepare('UPDATE users SET password_hash = $1 WHERE id = $2');
   const setStatus = sql.prepare('UPDATE users SET status = $1, status_text = $2 WHERE id = $3');
+  const setWhoMayAdd = sql.prepare('UPDATE users SET who_may_add = $1 WHERE id = $2');
   const search = sql.prepare<UserRow>(listing('id NOT IN (SELECT user_id FROM blocks WHERE blocked_id = $3)'));
 
   return {
@@ -88,6 +91,7 @@ export function usersStore(sql: Sql) {
     counts: async (now: number) => (await counts.get(now - 86_400, now - 7 * 86_400))!,
     setPassword: async (id: number, passwordHash: string): Promise<void> => void (await setPassword.run(passwordHash, id)),
     setStatus: async (id: number, status: UserRow['status'], text: string): Promise<void> => void (await setStatus.run(status, text, id)),
+    setWhoMayAdd: async (id: number, who: UserRow['who_may_add']): Promise<void> => void (await setWhoMayAdd.run(who, id)),
     /** Users whose username or full name starts with `prefix`, after `after` in username order, leaving out those who blocked `viewerId`. */
     search: (viewerId: number, prefix: string, after: string, limit: number): Promise<UserRow[]> =>
       search.all(likePattern(prefix), after, viewerId, limit),
