@@ -86,6 +86,13 @@ test('who may add you, and invitations', async (t) => {
     await expectError(erin.client, { type: 'decline_invitation', conversation_id: other.id }, `no pending invitation of yours to conversation ${other.id}`, 'not_found');
     await expectError(erin.client, { type: 'accept_invitation', conversation_id: other.id }, `no pending invitation of yours to conversation ${other.id}`, 'not_found');
 
+    // Joining a channel one was invited to answers the invitation: leaving does not bring it back.
+    const channel = await owner.client.request('create_conversation', { name: 'chan', kind: 'channel', members: [erin.username] });
+    assert.deepEqual(channel.invited, [erin.username]);
+    await erin.client.request('join_channel', { conversation_id: channel.id });
+    await erin.client.request('leave_conversation', { conversation_id: channel.id });
+    assert.deepEqual((await erin.client.request('get_invitations')).invitations, []);
+
     // A deleted conversation's invitation goes with it.
     const doomed = await owner.client.request('create_conversation', { name: 'doomed', members: [erin.username] });
     await owner.client.request('delete_conversation', { conversation_id: doomed.id });

@@ -35,6 +35,8 @@ export const channelHandlers = {
       if (await ctx.store.members.isBanned(conversation_id, me.id)) throw fail('banned', { username: me.username, id: conversation_id });
       if ((await ctx.store.members.count(conversation_id)) >= limits.members) throw fail('too_many_members', { limit: limits.members });
       await ctx.store.members.add(conversation_id, me.id, ctx.now());
+      // An invitation to it is answered: it must not come back should they leave.
+      await ctx.store.invitations.remove(conversation_id, me.id);
       const data = { conversation: await conversationView(ctx, channel), added: [me.username], by: me.username };
       return tell(data, { conversation: conversation_id, joined: [me.id] });
     },
