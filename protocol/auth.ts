@@ -73,11 +73,21 @@ export async function login(url: string, username: string, password: string): Pr
   return jar;
 }
 
+/** The Web Locks API, where there is one (browsers, in a secure context). */
+type Locks = { request<T>(name: string, run: () => Promise<T>): Promise<T> };
+
 /**
  * Renews the login token (and rotates the refresh token). Resolves when it is renewed; rejects with
  * an AuthError when the server refuses (the session is over), or with the network's error.
  */
 export async function refreshLogin(url: string, jar: CookieJar | undefined): Promise<void> {
-  const response = await post(url, '/auth/refresh', jar);
-  if (response.status !== 200) throw new AuthError(response.status, await response.text());
+  const refresh = async () => {
+    const response = await post(url, '/auth/refresh', jar);
+    if (response.status !== 200) throw new AuthError(response.status, await response.text());
+  };
+  // A browser's tabs share one refresh cookie: they refresh one at a time, each sending the token the
+  // one before it set. At once, all but the first would need REFRESH_GRACE_SECONDS, and a browser
+  // that took their answers' cookies out of order would keep a used token.
+  const locks = jar ? undefined : (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
+  return locks ? locks.request(`parley-refresh ${new URL(url).origin}`, refresh) : refresh();
 }

@@ -122,6 +122,26 @@ test('a page using the single-file build keeps a conversation going while the se
   assert.equal(await tab.evaluate((key) => localStorage.getItem(key), `parley:last-seq:${username}`), String(delivered.at(-1)?.seq));
 });
 
+test('tabs of one browser refreshing at once take turns (Web Locks): each sends the token the one before set, none needs the grace', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const siteOrigin = await serveSite(t, () => page);
+  const server = await startServer(t, { CORS_ALLOW_ORIGIN: siteOrigin });
+  const api = `http://localhost:${server.port}`;
+  const username = uniqueName('tabs');
+  await register(server, username);
+  const context = await browser.newContext(); // one cookie jar for its tabs, as a browser profile has
+  t.after(() => context.close());
+  const tabs = [await context.newPage(), await context.newPage(), await context.newPage()];
+  for (const tab of tabs) await tab.goto(siteOrigin);
+  await tabs[0]!.evaluate(([api, username, password]) => (window as never as { start: (...args: string[]) => Promise<void> }).start(api!, username!, password!), [api, username, password]);
+  await tabs[0]!.waitForFunction(() => (window as never as { app: Page }).app.states.some((state) => state.status === 'open'));
+  const refreshed = await Promise.all(tabs.map((tab) => tab.evaluate((api) => (window as never as { refresh: (api: string) => Promise<string> }).refresh(api), api)));
+  assert.deepEqual(refreshed, ['refreshed', 'refreshed', 'refreshed']);
+  assert.deepEqual(server.logs.filter((line) => line.msg === 'refresh token taken again in its grace'), [], 'three rotations one after the other');
+  assert.equal(await tabs[0]!.evaluate(() => (window as never as { client: { state: { status: string } } }).client.state.status), 'open');
+});
+
 test('the README\'s plain page logs in, talks and hears the answer, as printed', async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;

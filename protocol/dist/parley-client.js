@@ -75,8 +75,12 @@ async function login(url, username, password) {
   return jar;
 }
 async function refreshLogin(url, jar) {
-  const response = await post(url, "/auth/refresh", jar);
-  if (response.status !== 200) throw new AuthError(response.status, await response.text());
+  const refresh = async () => {
+    const response = await post(url, "/auth/refresh", jar);
+    if (response.status !== 200) throw new AuthError(response.status, await response.text());
+  };
+  const locks = jar ? void 0 : globalThis.navigator?.locks;
+  return locks ? locks.request(`parley-refresh ${new URL(url).origin}`, refresh) : refresh();
 }
 
 // protocol/client.ts

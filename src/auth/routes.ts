@@ -152,6 +152,7 @@ export function authRoutes(app: App): Routes {
     // comes later with the token the other's answer made used ends the session as below.
     const grace = reused && reused.live === 1 && now - reused.used_at < app.settings.REFRESH_GRACE_SECONDS ? await app.store.users.byId(reused.user_id) : undefined;
     if (reused && grace && grace.account_status !== 'suspended') {
+      app.log.debug('refresh token taken again in its grace', { session: reused.session_id, ip: request.ip });
       // Tried again when another grace answer rotated the same session between our read and our write (PostgreSQL).
       for (let tries = 0; tries < 3; tries++) {
         const answer = await renewed(grace, reused.session_id, (store, next) => store.sessions.rotateCurrent(reused.session_id, next, now));
