@@ -9,7 +9,7 @@ import { expectError, person } from './helpers/clients.ts';
 import { awayWithDevice, drained, pushServer, receivedBy } from './helpers/push-server.ts';
 import { needs } from './helpers/installed.ts';
 import { startRedis } from './helpers/redis.ts';
-import { linkTo } from './helpers/cluster.ts';
+import { linkTo, member, startNodes, tapped } from './helpers/cluster.ts';
 
 test('a window counts several events at once, and takes some back, in Redis as on one node', async (t) => {
   if (!needs(t, 'redis')) return;
@@ -76,4 +76,18 @@ test('hourly caps on conversations, channels and adds', async (t) => {
     const notified = strangers.map((stranger) => receivedBy(service, stranger.subscription).length);
     assert.deepEqual(notified, [1, 1, 1, 1, 1, 0, 0], 'one notification per person added, none past the cap');
   });
+});
+
+test('the caps hold over the nodes of a cluster: spreading requests over them gets no more', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const [a, b] = await startNodes(t, 2, { CONVERSATIONS_PER_HOUR: '2', ADDS_PER_HOUR: '3' });
+  const mallory = await member(a!);
+  const others = await Promise.all([1, 2, 3, 4].map(() => member(a!)));
+  const [onA, onB] = [(await tapped(a!, mallory)).client, (await tapped(b!, mallory)).client];
+  await onA.request('create_conversation', { name: 'on a', members: [others[0]!.username, others[1]!.username] });
+  await expectError(onB, { type: 'create_conversation', name: 'on b', members: [others[2]!.username, others[3]!.username] },
+    'at most 3 people added or invited to conversations an hour per account (ADDS_PER_HOUR): 2 more is too many now, retry in 60 min', 'rate_limited');
+  await onB.request('create_conversation', { name: 'alone on b', members: [] });
+  await expectError(onA, { type: 'create_conversation', name: 'third', members: [] },
+    'at most 2 new conversations an hour per account (CONVERSATIONS_PER_HOUR): retry in 60 min', 'rate_limited');
 });
