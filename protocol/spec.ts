@@ -70,6 +70,8 @@ export const limits = {
   searchPage: { default: 20, max: 100 },
   /** Channels one list_channels request looks at, at most, whatever its query matches. */
   channelsExamined: 1000,
+  /** Searches one account may have running at once on a node (their time is charged as they finish). */
+  searchesAtOnce: 2,
   channelsPage: { default: 50, max: 100 },
   /** get_conversations lists at most `max` (the seed's event has no paging); list_conversations pages by `default`, up to `max`. */
   conversationsPage: { default: 100, max: 500 },

@@ -1,7 +1,7 @@
 // Turns one text frame into one reply: envelope checks, schema validation, the handler, errors normalised once.
 // Every reply and push is sent after the batch's commit, in the order the frames arrived.
 import * as v from 'valibot';
-import { events, errors, errorText, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
+import { events, errors, errorText, limits, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
 import { fail, ParleyError } from './errors.ts';
 import { unstorableInJson } from './unicode.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
@@ -265,8 +265,13 @@ async function succeeded(ctx: Ctx, type: string, ref: Ref | undefined, startedAt
   });
 }
 
-/** A reply read after the commit: sent when the read is done, its time charged to the caller's account. */
+/**
+ * A reply read after the commit: sent when the read is done, its time charged to the caller's account.
+ * An account has at most `limits.searchesAtOnce` under way: the time of those still running is not charged yet.
+ */
 function answerLater(ctx: SocketCtx, type: string, ref: Ref | undefined, startedAt: number, later: () => Promise<{ data: unknown; ms: number }>): void {
+  const release = ctx.caller.work.startRead();
+  if (!release) return ctx.caller.send(failed(ctx, type, fail('reads_at_once', { limit: limits.searchesAtOnce }), ref));
   later().then(
     ({ data, ms }) => {
       ctx.caller.work.charge(ms);
@@ -274,7 +279,7 @@ function answerLater(ctx: SocketCtx, type: string, ref: Ref | undefined, started
       ctx.caller.send(withRef(successText(type, data), ref));
     },
     (error: unknown) => ctx.caller.send(failed(ctx, type, error, ref)),
-  );
+  ).finally(release);
 }
 
 /** An event whose data differs per reader (each sees their own `me`): serialised once per distinct view. */

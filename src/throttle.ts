@@ -18,17 +18,24 @@ export function take(bucket: Bucket, rate: number, burst: number, nowMs: number,
   return false;
 }
 
-/** What an account's events may cost the server: the wait before the next may run, and charging one that ran. */
-export type WorkBudget = { wait(): number; charge(ms: number): void };
+/**
+ * What an account's events may cost the server: the wait before the next may run, charging one that
+ * ran, and a read under way after its commit (at most `readsAtOnce` an account: its release, or
+ * undefined when that many are under way).
+ */
+export type WorkBudget = { wait(): number; charge(ms: number): void; startRead(): Release | undefined };
 
 /**
  * Server time per account, shared by its sockets: each event is charged the milliseconds its unit of
  * work held the queue (reads that examine much cost much, a ping almost nothing). `rate` ms come back
  * a second, up to `burst`; an account that has spent more than it had owes the rest and waits until
- * it is paid off. At most `capacity` accounts are kept, the least recently charged dropped first.
+ * it is paid off. A read after the commit is charged as it finishes: at most `readsAtOnce` of an
+ * account's run at once, which bounds what it can run up before it is charged. At most `capacity`
+ * accounts are kept, the least recently charged dropped first.
  */
-export function createWorkBudgets(rate: number, burst: number, capacity = 100_000) {
+export function createWorkBudgets(rate: number, burst: number, readsAtOnce: number, capacity = 100_000) {
   const budgets = new Map<number, { left: number; at: number }>();
+  const reads = createHolds();
   const left = (account: number, nowMs: number): number => {
     const budget = budgets.get(account);
     return budget ? Math.min(burst, budget.left + ((nowMs - budget.at) / 1000) * rate) : burst;
@@ -45,6 +52,7 @@ export function createWorkBudgets(rate: number, burst: number, capacity = 100_00
       budgets.set(account, budget);
       if (budgets.size > capacity) budgets.delete(budgets.keys().next().value!);
     },
+    startRead: (account: number): Release | undefined => reads([{ key: String(account), limit: readsAtOnce }]),
   };
 }
 

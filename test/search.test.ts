@@ -148,4 +148,12 @@ test('a search reads after its unit is committed, away from the queue of work: a
     firsts.push(order[0]!);
   }
   assert.ok(firsts.includes('ping'), `the search was answered first every time: ${firsts.join(', ')}`);
+
+  // Their time is charged as they finish: one account has at most two under way, the rest are refused at once.
+  const replies = await Promise.all(Array.from({ length: 20 }, () => alice.client.call({ type: 'search_messages', query: 'apple*', limit: 100 })));
+  const refused = replies.filter((reply) => !reply.success);
+  assert.ok(refused.length > 0, 'twenty searches sent at once all ran');
+  for (const { ref: _, ...reply } of refused) {
+    assert.deepEqual(reply, { type: 'search_messages', success: false, error: 'rate limit: at most 2 of your searches may run at once: wait for an answer before sending more', code: 'rate_limited' });
+  }
 });

@@ -1,6 +1,6 @@
 // The WebSocket side: accept the upgrade, authenticate, register the socket, dispatch each frame, clean up once.
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
-import { closeCodes } from '../../protocol/index.ts';
+import { closeCodes, limits } from '../../protocol/index.ts';
 import { readLoginToken } from '../auth/cookies.ts';
 import { dispatch, dispatchBinary, dispatchRefused } from '../dispatch.ts';
 import { connected, disconnected } from '../features/presence.ts';
@@ -30,7 +30,7 @@ const decoder = new TextDecoder();
 export function serveWebSocket(server: TemplatedApp, app: App): void {
   const clientAddress = createClientAddress(app.settings);
   // Per node, not shared through Redis: what it guards is this node's queue of work, and a round trip per event would cost more than most events.
-  const budgets = createWorkBudgets(app.settings.RATE_LIMIT_WORK_MS, app.settings.RATE_LIMIT_WORK_BURST_MS);
+  const budgets = createWorkBudgets(app.settings.RATE_LIMIT_WORK_MS, app.settings.RATE_LIMIT_WORK_BURST_MS, limits.searchesAtOnce);
   function receive(data: SocketData, frame: string | undefined): void {
     const { ctx, bucket } = data;
     if (!ctx || !bucket) return;
@@ -69,7 +69,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = app.settings;
     const bucket = newBucket(burst, performance.now());
     const spend = (cost: number) => take(bucket, rate, burst, performance.now(), cost);
-    const work = { wait: () => budgets.wait(user.id, performance.now()), charge: (ms: number) => budgets.charge(user.id, ms, performance.now()) };
+    const work = { wait: () => budgets.wait(user.id, performance.now()), charge: (ms: number) => budgets.charge(user.id, ms, performance.now()), startRead: () => budgets.startRead(user.id) };
     const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend, work);
     data.connection = connection;
     app.commit.run(({ store }) => store.sessions.touch(sessionId, app.now())).catch((error: unknown) => app.log.warn('session not touched', { error }));
