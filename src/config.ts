@@ -132,7 +132,7 @@ const SettingsSchema = v.pipe(
     RATE_LIMIT_BURST: integerSetting('RATE_LIMIT_BURST', 200, 1, 1_000_000),
     // Server time (ms) one account's events may take a second on a node, over all its sockets, and at once.
     RATE_LIMIT_WORK_MS: integerSetting('RATE_LIMIT_WORK_MS', 100, 1, 1_000_000),
-    RATE_LIMIT_WORK_BURST_MS: integerSetting('RATE_LIMIT_WORK_BURST_MS', 1000, 1, 1_000_000),
+    RATE_LIMIT_WORK_BURST_MS: integerSetting('RATE_LIMIT_WORK_BURST_MS', 250, 1, 1_000_000),
     LOGIN_MAX_FAILURES: integerSetting('LOGIN_MAX_FAILURES', 5, 1, 1000),
     // Password hashes (argon2id, ~100 ms of a core each) running at once; one core is left for the chat.
     PASSWORD_HASHES_AT_ONCE: integerSetting('PASSWORD_HASHES_AT_ONCE', Math.max(1, availableParallelism() - 1), 1, 256),

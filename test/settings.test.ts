@@ -79,7 +79,7 @@ test('defaults are those the README documents', () => {
     RATE_LIMIT_EVENTS: 50,
     RATE_LIMIT_BURST: 200,
     RATE_LIMIT_WORK_MS: 100,
-    RATE_LIMIT_WORK_BURST_MS: 1000,
+    RATE_LIMIT_WORK_BURST_MS: 250,
     LOGIN_MAX_FAILURES: 5,
     PASSWORD_HASHES_AT_ONCE: Math.max(1, availableParallelism() - 1),
     REFRESH_GRACE_SECONDS: 30,
