@@ -4,6 +4,12 @@
 import type { Logger } from './log.ts';
 
 export type Ordering = {
+  /**
+   * As this node's batch sends the statement that numbers its events (with its COMMIT, which may run
+   * before the numbers come back): until the returned function runs, once they came back or failed, a
+   * committed seq this node has not heard of may be its own.
+   */
+  numbering(): () => void;
   /** Once this node's batch numbered an event `seq` (before its COMMIT): it is this node's, delivered by `committed`, never as another node's… */
   logged(seq: number): void;
   /** …unless that COMMIT failed: then `seq` may be another node's after all. */
@@ -14,6 +20,7 @@ export type Ordering = {
 
 /** A node alone: nothing to wait for. */
 export const immediateOrdering: Ordering = {
+  numbering: () => () => {},
   logged() {},
   undone() {},
   committed: (_seq, deliver) => deliver(),
@@ -28,9 +35,11 @@ export type Sequencer = Ordering & {
   /**
    * Committed events the follower read, every seq up to `upTo` accounted for (a seq missing from
    * `events` was pruned or deleted since). Delivers in order, this node's own as `committed` handed them;
-   * returns the first seq of this node's that is not handed over yet (the follower waits for it), if any.
+   * returns the first seq of this node's that is not handed over yet (the follower waits for it), if any,
+   * or 'numbering' when it stopped at a seq that may be this node's own, its numbers not back yet (the
+   * follower is woken through `behind` once they are).
    */
-  advance<E>(events: ReadonlyMap<number, E>, upTo: number, remote: (event: E) => void): number | undefined;
+  advance<E>(events: ReadonlyMap<number, E>, upTo: number, remote: (event: E) => void): number | 'numbering' | undefined;
   /** A seq this node logged in a unit of work that was undone: it may be another node's after all. */
   forget(seq: number): void;
   /** This node's committed events waiting for a lower seq (another node's) to be read first. */
@@ -44,6 +53,9 @@ export function createSequencer(log: Logger): Sequencer {
   const held = new Map<number, () => void>();
   const ours = new Set<number>();
   let hooks = { behind() {}, local() {} };
+  /** This node's numbering statements whose answers have not come back. */
+  let numbering = 0;
+  let stalled = false;
 
   const run = (seq: number, deliver: () => void) => {
     try {
@@ -60,6 +72,19 @@ export function createSequencer(log: Logger): Sequencer {
   }
 
   return {
+    numbering() {
+      numbering++;
+      let over = false;
+      return () => {
+        if (over) return;
+        over = true;
+        numbering--;
+        if (numbering === 0 && stalled) {
+          stalled = false;
+          hooks.behind();
+        }
+      };
+    },
     logged: (seq) => void ours.add(seq),
     undone: (seq) => void ours.delete(seq),
     committed(seq, deliver) {
@@ -88,6 +113,13 @@ export function createSequencer(log: Logger): Sequencer {
           continue;
         }
         if (ours.has(seq)) return seq;
+        // Committed, and not known as this node's: unless a numbering of this node's is still on its way
+        // back (PostgreSQL ran it and its COMMIT, and the follower's read came back first).
+        if (numbering > 0) {
+          stalled = true;
+          drain();
+          return 'numbering';
+        }
         through = seq;
         const event = events.get(seq);
         if (event !== undefined) run(seq, () => remote(event));

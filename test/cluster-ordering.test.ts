@@ -101,3 +101,33 @@ test('a node killed between numbering its batch\'s events and the COMMIT: nothin
   const seqs = await logHasNoGaps(database);
   assert.ok(seqs.includes(sentSeq(after)) && seqs.includes(sentSeq(again)));
 });
+
+test('a node that has not heard back its numbering when its follower reads the log does not take its own committed events for another node\'s: each is delivered once, in order', { timeout: 60_000 }, async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const { database, proxy, a, sockets, conversation } = await twoNodes(t);
+  // node1's batch sends its numbering and its COMMIT, PostgreSQL runs both, and the answers wait in the
+  // proxy: Alice's message is committed under a seq that node1 does not know yet.
+  proxy.holdAt((statement) => statement.includes('UPDATE event_counter'), { answers: true });
+  const held = sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: conversation, content: 'answer held', client_id: 'answer-1' });
+  await proxy.held();
+  const sql = postgres(database, { max: 1, onnotice: () => {} });
+  t.after(() => sql.end());
+  while ((await sql`SELECT 1 FROM messages WHERE client_id = 'answer-1'`).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  // Bob's message on node2 wakes node1's follower, which reads both from the log.
+  const read = proxy.sent((statement) => statement.includes('event_counter') && statement.includes('member_periods'));
+  const meanwhile = await sockets.bobOnB.client.call({ type: 'send_message', conversation_id: conversation, content: 'meanwhile' });
+  assert.equal(meanwhile.success, true);
+  await read;
+  // (Time for node1 to take that read's answer: it would deliver Alice's message now as another node's,
+  // and again as its own once the answers come.)
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  proxy.release();
+  const late = await held;
+  assert.equal(late.success, true);
+  assert.ok(sentSeq(late) < sentSeq(meanwhile), 'the batch numbered first has the lower seq');
+  await until('both messages everywhere', () => Object.values(sockets).every((socket) => socket.seqs.includes(sentSeq(late)) && socket.seqs.includes(sentSeq(meanwhile))));
+  const { aliceOnA, aliceOnB, bobOnA, bobOnB } = sockets;
+  await likeSync({ aliceOnA: [aliceOnA, aliceOnB], aliceOnB: [aliceOnB, aliceOnB], bobOnA: [bobOnA, bobOnB], bobOnB: [bobOnB, bobOnB] });
+  assert.deepEqual(a.logs.filter((line) => line.level === 'error'), [], 'node1 logged no error');
+  await logHasNoGaps(database);
+});

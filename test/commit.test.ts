@@ -162,3 +162,44 @@ test('a batch whose COMMIT fails after its events were numbered leaves no gap: t
   await commit.run((job) => void job.log(next));
   assert.equal(next.logged.seq, before + 1, 'the next event takes the first seq the failed batch had numbered');
 });
+
+test('two servers\' batches that lock the same rows in opposite orders: the unit that lost the deadlock runs again in the next batch, and every unit commits', { skip: testEngine() === 'postgres' ? false : 'two servers on one database: runs in the PostgreSQL pass' }, async (t) => {
+  const url = await testDatabase(t);
+  const storeOf = () => {
+    const pool = postgresPool({ url, pool: 2, log });
+    const store = createStore(postgresDriver(pool));
+    t.after(() => store.driver.close());
+    return { pool, store };
+  };
+  const [one, two] = [storeOf(), storeOf()];
+  await migratePostgres(one.pool, log);
+  await one.pool`CREATE TABLE contested (id integer PRIMARY KEY, touched integer NOT NULL)`;
+  await one.pool`INSERT INTO contested VALUES (1, 0), (2, 0)`;
+  const [a, b] = [recordedCommit(one.store), recordedCommit(two.store)];
+  const touch = (id: number) => (job: { store: { driver: Store['driver'] } }) => job.store.driver.batch.prepare('UPDATE contested SET touched = touched + 1 WHERE id = $1').run(id);
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  // The first server's batch touches row 1, then waits before row 2...
+  const first = [a.commit.run(touch(1)), a.commit.run(async (job) => {
+    await gate;
+    return touch(2)(job);
+  })];
+  for (;;) {
+    const [row] = await one.pool`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted`;
+    if (row!.n >= 1) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  // ...while the second's touches row 2, then waits for row 1 behind the first's transaction.
+  const second = [b.commit.run(touch(2)), b.commit.run(touch(1))];
+  for (;;) {
+    const [row] = await one.pool`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+    if (row!.n >= 1) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  // The first goes on to row 2: a deadlock, which PostgreSQL breaks by failing one of the two statements.
+  open();
+  const outcomes = await Promise.allSettled([...first, ...second]);
+  assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'], JSON.stringify(outcomes));
+  assert.deepEqual([...(await one.pool`SELECT id, touched FROM contested ORDER BY id`)], [{ id: 1, touched: 2 }, { id: 2, touched: 2 }]);
+  assert.ok(a.batches.length + b.batches.length >= 3, `the loser's unit committed in a batch of its own (batches: ${JSON.stringify([a.batches, b.batches])})`);
+});

@@ -28,7 +28,9 @@ export type FollowerOptions = {
 export async function startFollower(options: FollowerOptions) {
   const { nodeId, log, sequencer } = options;
   // Two connections: one that listens, one that reads and notifies.
-  const pool = postgresPool({ url: options.url, pool: 1, ca: options.ca, log });
+  // Its one read has the same shape every time: planned once (a custom plan for each read's seqs cost
+  // PostgreSQL more than running it).
+  const pool = postgresPool({ url: options.url, pool: 1, ca: options.ca, log, session: { plan_cache_mode: 'force_generic_plan' } });
   let reading = false;
   let again = false;
   let waitingFor: number | undefined;
@@ -48,8 +50,9 @@ export async function startFollower(options: FollowerOptions) {
         const { events, upTo } = await followed.read(sequencer.through(), page);
         const waiting = sequencer.advance(events, upTo, options.deliver);
         // Settled at once when no batch is under way: its wake then only sets `again`, so read on here.
-        if (waiting !== undefined) settle(waiting);
-        else if (events.size === page) again = true;
+        if (typeof waiting === 'number') settle(waiting);
+        // ('numbering': the sequencer wakes this once this node's numbers are back.)
+        else if (waiting === undefined && events.size === page) again = true;
       } while (again && !stopped);
     } catch (error) {
       log.warn('reading the event log failed; trying again', { error: String(error) });

@@ -2,14 +2,21 @@
 // the Parse and Bind of prepared statements) and can stop one connection at the first statement whose
 // text matches: what was sent before it has run on the server, that statement and what follows wait.
 // So a test can hold a node's transaction open at a chosen point, then let it go or kill the node.
+// Or it can let that statement and what follows run, and hold back the server's answers instead, as a
+// slow network or a busy client would: the node has not heard what PostgreSQL has already done.
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 
 export type PgProxy = {
   /** A URL like `target` but through the proxy. */
   url: string;
-  /** From now on, the first statement (on any connection) whose text matches stops its connection there. */
-  holdAt(match: (statement: string) => boolean): void;
+  /**
+   * From now on, the first statement (on any connection) whose text matches stops its connection there;
+   * with `answers`, it and what follows go on to the server, and the server's answers wait instead.
+   */
+  holdAt(match: (statement: string) => boolean, options?: { answers?: boolean }): void;
+  /** Resolves once a client sends a statement whose text matches (from now on). */
+  sent(match: (statement: string) => boolean): Promise<string>;
   /** Resolves once a connection is stopped at a matching statement. */
   held(): Promise<string>;
   /** Lets the stopped connection go on. */
@@ -23,6 +30,8 @@ export async function startPgProxy(t: TestContext, target: string): Promise<PgPr
   const to = new URL(target);
   const sockets = new Set<Socket>();
   let match: ((statement: string) => boolean) | undefined;
+  let holdAnswers = false;
+  const watches = new Set<{ match(statement: string): boolean; resolve(statement: string): void }>();
   let stopped: { statement: string; resume(): void } | undefined;
   let waiting: ((statement: string) => void) | undefined;
 
@@ -37,7 +46,9 @@ export async function startPgProxy(t: TestContext, target: string): Promise<PgPr
         upstream.destroy();
       });
     }
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    /** The server's answers not passed on yet because this connection's answers are held. */
+    let answers: Buffer[] | undefined;
+    upstream.on('data', (chunk: Buffer) => (answers ? answers.push(chunk) : client.write(chunk)));
     /** Prepared statements' texts by name ('' is the unnamed one). */
     const named = new Map<string, string>();
     let started = false;
@@ -84,15 +95,26 @@ export async function startPgProxy(t: TestContext, target: string): Promise<PgPr
         const message = pending.subarray(0, length + 1);
         pending = pending.subarray(length + 1);
         const statement = statementOf(String.fromCharCode(message[0]!), message.subarray(5));
-        if (!held && match && statement !== undefined && match(statement)) {
+        if (statement !== undefined) {
+          for (const watch of watches) {
+            if (!watch.match(statement)) continue;
+            watches.delete(watch);
+            watch.resolve(statement);
+          }
+        }
+        if (!held && !answers && match && statement !== undefined && match(statement)) {
           match = undefined;
-          held = [];
+          if (holdAnswers) answers = [];
+          else held = [];
           stopped = {
             statement,
             resume() {
-              const bytes = held!;
+              const bytes = held ?? [];
               held = undefined;
               for (const part of bytes) upstream.write(part);
+              const back = answers ?? [];
+              answers = undefined;
+              for (const part of back) client.write(part);
             },
           };
           waiting?.(statement);
@@ -111,9 +133,11 @@ export async function startPgProxy(t: TestContext, target: string): Promise<PgPr
   url.port = String((server.address() as AddressInfo).port);
   return {
     url: url.toString(),
-    holdAt(given) {
+    holdAt(given, options) {
       match = given;
+      holdAnswers = options?.answers === true;
     },
+    sent: (given) => new Promise((resolve) => watches.add({ match: given, resolve })),
     held: () => (stopped ? Promise.resolve(stopped.statement) : new Promise((resolve) => (waiting = resolve))),
     release() {
       const now = stopped;

@@ -62,13 +62,22 @@ type Entry<S> = {
   reject(error: unknown): void;
   value?: unknown;
   error?: { error: unknown };
+  /** Times it lost a race with another transaction (a deadlock), each time undone and left to the next batch. */
+  lost?: number;
+  /** Undone in this batch, to run again in the next. */
+  deferred?: boolean;
 };
+
+/** Thrown by `attempt` for units left to the next batch. */
+class Deferred extends Error {}
 
 export type CommitOptions<S> = {
   /** The store units run on: its statements go to the batch's transaction. */
   store: S;
   /** Appends the batch's events (`store`'s event log); without it, logging an event is an error. */
   append?: Append;
+  /** Told as a batch sends its numbering (the cluster's ordering): the returned function runs once its answer came back or failed. */
+  numbering?(): () => void;
   /** Told each seq of this node's events once numbered, before the COMMIT (the cluster's ordering)… */
   numbered?(seq: number): void;
   /** …and each such seq again should that COMMIT fail: it is free for another node's event. */
@@ -83,11 +92,15 @@ export type CommitOptions<S> = {
 
 /** The most inputs one group takes: its statements carry them all as arrays. */
 const groupLimit = 1000;
-/** How often a unit that lost a race with another transaction (a deadlock) runs again before it fails. */
+/**
+ * How often a unit that lost a race with another transaction (a deadlock) runs again before it fails:
+ * each time in the next batch, not in the same transaction, whose earlier units may hold the very locks
+ * the other transaction waits for (two nodes' batches touching the same rows in different orders).
+ */
 const retries = 3;
 
 export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metrics, 'committed' | 'commitFailed'>, options: CommitOptions<S>): Commit<S> {
-  const { store, append, numbered, undone, gapMs = 1 } = options;
+  const { store, append, numbering, numbered, undone, gapMs = 1 } = options;
   /** How long a batch may go on taking queued work once due: SQLite's units take microseconds, PostgreSQL's round trips. */
   const fillMs = driver.engine === 'postgres' ? 20 : 0;
   const queue: Entry<S>[] = [];
@@ -139,19 +152,24 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
     }
   }
 
-  /** Runs a unit in its savepoint, again when it lost a race with another transaction. */
+  /**
+   * Runs a unit in its savepoint. One that lost a race with another transaction is undone and left to
+   * the next batch (Deferred): once this one commits, the locks the other waits for are free.
+   */
   async function attempt<T>(tx: Parameters<Parameters<Driver['transaction']>[0]>[0], items: readonly Entry<S>[], work: () => Promise<T>): Promise<T> {
-    for (let tries = 1; ; tries++) {
-      try {
-        return await tx.unit(work);
-      } catch (error) {
-        if (tries > retries || !driver.retryable(error)) throw error;
-        for (const item of items) {
-          item.effects.length = 0;
-          item.events.length = 0;
-        }
-        log.warn('a unit of work lost a race with another transaction and runs again', { code: (error as { code?: unknown }).code, attempt: tries });
+    try {
+      return await tx.unit(work);
+    } catch (error) {
+      const lost = (items[0]!.lost ?? 0) + 1;
+      if (lost > retries || !driver.retryable(error)) throw error;
+      for (const item of items) {
+        item.lost = lost;
+        item.deferred = true;
+        item.effects.length = 0;
+        item.events.length = 0;
       }
+      log.warn('a unit of work lost a race with another transaction and runs again in the next batch', { code: (error as { code?: unknown }).code, attempt: lost });
+      throw new Deferred();
     }
   }
 
@@ -162,6 +180,7 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
     try {
       outcomes = await attempt(tx, group, () => kind.run(group.map((item) => ({ input: item.input, job: item.job }))));
     } catch (error) {
+      if (error instanceof Deferred) return;
       if (driver.unavailable(error) || group.length === 1) {
         for (const item of group) fail(item, error);
         if (driver.unavailable(error)) throw error;
@@ -220,9 +239,11 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
             try {
               next.value = await attempt(tx, [next], async () => next.work!(next.job));
             } catch (error) {
-              fail(next, error);
-              // The database is gone: the batch fails as a whole (nothing of it can commit).
-              if (driver.unavailable(error)) throw error;
+              if (!(error instanceof Deferred)) {
+                fail(next, error);
+                // The database is gone: the batch fails as a whole (nothing of it can commit).
+                if (driver.unavailable(error)) throw error;
+              }
             }
           } // else an `after`: nothing to run, its effect waits for this commit
           if (units >= driver.unitsPerTransaction) break;
@@ -234,11 +255,16 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
         const events = done.flatMap((item) => item.events);
         if (events.length) {
           tx.last(async () => {
-            const seqs = await append!(events);
-            events.forEach((event, i) => {
-              event.logged.seq = seqs[i]!;
-              numbered?.(seqs[i]!);
-            });
+            const over = numbering?.();
+            try {
+              const seqs = await append!(events);
+              events.forEach((event, i) => {
+                event.logged.seq = seqs[i]!;
+                numbered?.(seqs[i]!);
+              });
+            } finally {
+              over?.();
+            }
           });
         }
       });
@@ -266,6 +292,15 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
       wake = undefined;
     }
     lastCommit = performance.now();
+    // Units left to the next batch go first in the queue, with the `after`s queued behind them (theirs
+    // wait for them to commit).
+    const firstDeferred = done.findIndex((item) => item.deferred);
+    if (firstDeferred >= 0) {
+      const again = done.filter((item, i) => item.deferred || (i > firstDeferred && !item.work && !item.kind));
+      for (const item of again) item.deferred = false;
+      done.splice(0, done.length, ...done.filter((item) => !again.includes(item)));
+      queue.unshift(...again);
+    }
     const committed = failure === undefined;
     if (!committed) {
       for (const item of done) {
