@@ -1,20 +1,21 @@
-// Expensive reads: a bystander's ping while another user hammers get_conversations and search_messages
-// in a channel of 200,000 messages, with the default (cost-aware) rate limit and with it lifted.
+// Expensive reads: a bystander's ping while one account with 16 sockets, at the default rate limits,
+// hammers one event type at a time over a channel of 200,000 messages, 20,000 channels and 20,000
+// conversations, on SQLite and on PostgreSQL.
 import WebSocket from 'ws';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startServer, type TestServer } from '../helpers/server.ts';
-import { benchSecret, seed, sqliteAt } from './seed.ts';
+import { fresh, oneNode, percentile, sleep, type Engine } from './drive.ts';
+import type { TestServer } from '../helpers/server.ts';
 
 export type HammerPhase = { name: string; pings: number; p50: number; p99: number; max: number; answered: number; refused: number };
-export type HammerResult = { messages: number; single: { get_conversations: number; search_messages: number }; phases: HammerPhase[] };
+export type HammerResult = { messages: number; phases: HammerPhase[] };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
+/** The limits a fresh install has: the bench's own lifted ones are put back. */
+const defaults = { RATE_LIMIT_EVENTS: '50', RATE_LIMIT_BURST: '200', RATE_LIMIT_WORK_MS: '100', RATE_LIMIT_WORK_BURST_MS: '250' };
+const sockets = 16;
+/** Frames each hammer socket sends at once, again as soon as all are answered (after the announced wait when some were refused). */
+const burst = 25;
 
 async function open(server: TestServer, token: string): Promise<WebSocket> {
-  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers: { cookie: `login-token=${token}` } });
+  const socket = new WebSocket(server.ws, { headers: { cookie: `login-token=${token}` } });
   await new Promise((resolve, reject) => {
     socket.once('open', resolve);
     socket.once('error', reject);
@@ -32,34 +33,47 @@ function roundTrip(socket: WebSocket, frame: string): Promise<number> {
   });
 }
 
-/**
- * The bystander pings every 5 ms for `seconds` while the hammer (if any) sends 100 expensive reads at
- * once, as the attack run did, and again as soon as all 100 are answered — after a second when some
- * were refused, as an attacker who does not want to be closed for flooding would.
- */
-async function phase(name: string, bystander: WebSocket, hammer: WebSocket | undefined, seconds: number): Promise<HammerPhase> {
-  let answered = 0;
-  let refused = 0;
-  let inCycle = 0;
-  let cycleDone: () => void = () => {};
-  const onReply = (data: WebSocket.RawData) => {
-    if (String(data).includes('"success":false')) refused++;
-    else answered++;
-    if (--inCycle === 0) cycleDone();
-  };
-  hammer?.on('message', onReply);
-  const frames = ['{"type":"get_conversations"}', '{"type":"search_messages","query":"common"}'];
+/** Waits until the account's pings are answered again: whatever it owed the server is paid off. */
+async function paidOff(socket: WebSocket): Promise<void> {
+  for (;;) {
+    const text = await new Promise<string>((resolve) => {
+      socket.once('message', (data) => resolve(String(data)));
+      socket.send('{"type":"ping"}');
+    });
+    if (!text.includes('"success":false')) return;
+    await sleep(Number(/retry in (\d+) ms/.exec(text)?.[1] ?? 1000));
+  }
+}
+
+/** One hammer socket: bursts of `frame` until `stopped`; counts what was answered and refused. */
+async function flood(socket: WebSocket, frame: string, stopped: () => boolean, counts: { answered: number; refused: number }): Promise<void> {
+  while (!stopped()) {
+    let waitMs = 0;
+    await new Promise<void>((resolve) => {
+      let left = burst;
+      const onReply = (data: WebSocket.RawData) => {
+        const text = String(data);
+        if (text.includes('"success":false')) {
+          counts.refused++;
+          waitMs = Math.max(waitMs, Number(/retry in (\d+) ms/.exec(text)?.[1] ?? 1000));
+        } else counts.answered++;
+        if (--left === 0) {
+          socket.off('message', onReply);
+          resolve();
+        }
+      };
+      socket.on('message', onReply);
+      for (let i = 0; i < burst; i++) socket.send(frame);
+    });
+    if (waitMs) await sleep(Math.min(waitMs, 1000));
+  }
+}
+
+/** The bystander pings every 5 ms for `seconds` while the hammer's sockets flood `frame`. */
+async function phase(name: string, bystander: WebSocket, hammer: WebSocket[], frame: string | undefined, seconds: number): Promise<HammerPhase> {
+  const counts = { answered: 0, refused: 0 };
   let stop = false;
-  const flood = (async () => {
-    while (hammer && !stop) {
-      const done = new Promise<void>((resolve) => (cycleDone = resolve));
-      const refusedBefore = refused;
-      inCycle = 100;
-      for (let j = 0; j < 100; j++) hammer.send(frames[j % 2]!);
-      await done;
-      if (refused > refusedBefore) await sleep(1000);
-    }
-  })();
+  const floods = frame ? hammer.map((socket) => flood(socket, frame, () => stop, counts)) : [];
   const latencies: number[] = [];
   const until = performance.now() + seconds * 1000;
   while (performance.now() < until) {
@@ -67,50 +81,45 @@ async function phase(name: string, bystander: WebSocket, hammer: WebSocket | und
     await sleep(5);
   }
   stop = true;
-  await flood;
-  hammer?.off('message', onReply);
+  await Promise.all(floods);
   latencies.sort((a, b) => a - b);
-  const result = { name, pings: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN, answered, refused };
-  console.log(`  ${name}: bystander ping p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, max ${result.max.toFixed(1)} ms (${result.pings} pings); hammer answered ${answered}, refused ${refused}`);
+  const result = { name, pings: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN, ...counts };
+  console.log(`  ${name}: bystander ping p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, max ${result.max.toFixed(1)} ms (${result.pings} pings); hammer answered ${counts.answered}, refused ${counts.refused}`);
   return result;
 }
 
-export async function hammer(quick: boolean): Promise<HammerResult> {
-  const messages = 200_000;
+async function hammerOn(engine: Engine, quick: boolean, messages: number): Promise<HammerPhase[]> {
   const seconds = quick ? 3 : 6;
-  console.log(`expensive reads: a bystander's ping while another user hammers get_conversations and search_messages over ${messages.toLocaleString('en')} messages`);
-  const dir = mkdtempSync(join(tmpdir(), 'parley-hammer-'));
-  try {
-    const seeded = await seed(sqliteAt(join(dir, 'parley.db')), { users: 3, channel: messages });
-    const run = async <T>(env: Record<string, string>, work: (server: TestServer) => Promise<T>): Promise<T> => {
-      const server = await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn', ...env }, dir);
-      try {
-        return await work(server);
-      } finally {
-        await server.stop('SIGKILL');
-      }
-    };
-    // The default limits: RATE_LIMIT_EVENTS=50, RATE_LIMIT_BURST=200, expensive events weighing more.
-    const limited = await run({ RATE_LIMIT_EVENTS: '50', RATE_LIMIT_BURST: '200' }, async (server) => {
-      const [hammerer, bystander] = [await open(server, seeded.tokens[0]!), await open(server, seeded.tokens[1]!)];
-      // One of each, alone, timed from the client: what a single expensive read costs now.
-      await roundTrip(hammerer, '{"type":"search_messages","query":"common"}');
-      const single = {
-        get_conversations: await roundTrip(hammerer, '{"type":"get_conversations"}'),
-        search_messages: await roundTrip(hammerer, '{"type":"search_messages","query":"common"}'),
-      };
-      console.log(`  one get_conversations ${single.get_conversations.toFixed(2)} ms, one search_messages ${single.search_messages.toFixed(2)} ms (round trips, alone)`);
-      await sleep(5000); // the bucket refills
-      const idle = await phase('no hammer', bystander, undefined, seconds);
-      const hammered = await phase('hammer, default rate limit', bystander, hammerer, seconds);
-      return { single, phases: [idle, hammered] };
-    });
-    const lifted = await run({ RATE_LIMIT_EVENTS: '1000000', RATE_LIMIT_BURST: '1000000' }, async (server) => {
-      const [hammerer, bystander] = [await open(server, seeded.tokens[0]!), await open(server, seeded.tokens[1]!)];
-      return phase('hammer, rate limit lifted (the cost bounds alone)', bystander, hammerer, seconds);
-    });
-    return { messages, single: limited.single, phases: [...limited.phases, lifted] };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const plan = { users: 3, channel: messages, channels: 20_000, conversations: 20_000 };
+  console.log(`  ${engine}: seeding ${messages.toLocaleString('en')} messages, 20,000 channels and 20,000 conversations`);
+  return fresh(plan, async ([server], seeded) => {
+    const channel = seeded.conversations[0]!;
+    const hammer = await Promise.all(Array.from({ length: sockets }, () => open(server, seeded.tokens[0]!)));
+    const bystander = await open(server, seeded.tokens[1]!);
+    const frames: [string, string | undefined][] = [
+      ['no hammer', undefined],
+      ['prefix search', '{"type":"search_messages","query":"w*"}'],
+      ['list_channels matching nothing', '{"type":"list_channels","query":"no such channel"}'],
+      ['get_conversations', '{"type":"get_conversations"}'],
+      ['sync from the start', '{"type":"sync","since":0}'],
+      ['get_messages', `{"type":"get_messages","conversation_id":${channel}}`],
+      ['get_files', `{"type":"get_files","conversation_id":${channel}}`],
+    ];
+    const phases: HammerPhase[] = [];
+    for (const [name, frame] of frames) {
+      phases.push(await phase(`${engine}, ${name}`, bystander, hammer, frame, seconds));
+      // Each phase starts with the account's budget paid off and its buckets full.
+      if (frame) await paidOff(hammer[0]!);
+      await sleep(frame ? 4000 : 0);
+    }
+    return phases;
+  }, oneNode(engine), defaults);
+}
+
+export async function hammer(quick: boolean, engines: readonly Engine[] = ['sqlite', 'postgres']): Promise<HammerResult> {
+  const messages = 200_000;
+  console.log(`expensive reads: a bystander's ping while one account with ${sockets} sockets hammers one event type at a time, at the default rate limits`);
+  const phases: HammerPhase[] = [];
+  for (const engine of engines) phases.push(...(await hammerOn(engine, quick, messages)));
+  return { messages, phases };
 }

@@ -14,10 +14,11 @@ export type Seeded = { usernames: string[]; tokens: string[]; conversations: num
  * once; `pairs` two-person conversations of users 2i and 2i+1; a `group` of the first `group` users;
  * `contacts` contacts for everyone, the nearest users on either side in a ring; a `channel` of users
  * 0 and 2 holding that many messages from user 2 (all with the word "common"), already indexed;
- * `offline` browsers' push subscriptions: pair i also holds the two users after the pairs' ones
+ * `channels` more channels of user 2 alone and `conversations` groups of users 0 and 2, with no messages (the
+ * numbers one account may pile up); `offline` browsers' push subscriptions: pair i also holds the two users after the pairs' ones
  * (2·pairs + 2i and + 2i + 1), each with a device registered for one of these subscriptions, never connected.
  */
-export async function seed(driver: Driver, plan: { users: number; pairs?: number; group?: number; contacts?: number; channel?: number; offline?: readonly Subscription[] }): Promise<Seeded> {
+export async function seed(driver: Driver, plan: { users: number; pairs?: number; group?: number; contacts?: number; channel?: number; channels?: number; conversations?: number; offline?: readonly Subscription[] }): Promise<Seeded> {
   // Everything in one transaction: the store of a unit of work.
   const store = unitStore(driver);
   const hash = await argon2.hash('bench password', { type: argon2.argon2id });
@@ -69,6 +70,8 @@ export async function seed(driver: Driver, plan: { users: number; pairs?: number
       }
       await store.search.catchUp();
     }
+    for (let i = 0; i < (plan.channels ?? 0); i++) await conversation({ name: `channel ${i}`, kind: 'channel', creatorId: rows[2]!.id, memberIds: [rows[2]!.id], now });
+    for (let i = 0; i < (plan.conversations ?? 0); i++) await conversation({ name: `group ${i}`, creatorId: rows[2]!.id, memberIds: [rows[2]!.id, rows[0]!.id], now });
     for (const [index, row] of rows.entries()) {
       const issued = tokens.issue(row, now);
       await store.sessions.create(issued.session);
