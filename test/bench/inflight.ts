@@ -7,7 +7,8 @@
 //   tsx test/bench/inflight.ts http://127.0.0.1:8000 [--pairs=50] [--inflight=8] [--seconds=8] [--workers=2] [--pids=123,456]
 //
 // The server needs its registration and event rate limits lifted (REGISTRATIONS_PER_HOUR,
-// RATE_LIMIT_EVENTS, RATE_LIMIT_BURST), as for any load test. Several URLs (comma-separated) spread the
+// RATE_LIMIT_EVENTS, RATE_LIMIT_BURST, and for Parley since review 25 RATE_LIMIT_WORK_MS and
+// RATE_LIMIT_WORK_BURST_MS), as for any load test. Several URLs (comma-separated) spread the
 // users over them: pair i's first user on URL i, its second on URL i + 1 (nodes of a cluster).
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
