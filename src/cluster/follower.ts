@@ -28,9 +28,7 @@ export type FollowerOptions = {
 export async function startFollower(options: FollowerOptions) {
   const { nodeId, log, sequencer } = options;
   // Two connections: one that listens, one that reads and notifies.
-  // Its one read has the same shape every time: planned once (a custom plan for each read's seqs cost
-  // PostgreSQL more than running it).
-  const pool = postgresPool({ url: options.url, pool: 1, ca: options.ca, log, session: { plan_cache_mode: 'force_generic_plan' } });
+  const pool = postgresPool({ url: options.url, pool: 1, ca: options.ca, log });
   let reading = false;
   let again = false;
   let waitingFor: number | undefined;

@@ -35,11 +35,7 @@ export const isUnavailable = (error: unknown): boolean => {
 /** The advisory lock two servers starting at once take before migrating, so that one migrates and the other waits. */
 const migrationLock = 0x5061726c; // "Parl"
 
-export type PostgresOptions = {
-  url: string; pool: number; ca?: string; log: Logger; connectTimeout?: number;
-  /** Settings of the pool's sessions (sent as the connection starts). */
-  session?: Record<string, string>;
-};
+export type PostgresOptions = { url: string; pool: number; ca?: string; log: Logger; connectTimeout?: number };
 
 export function postgresPool(options: PostgresOptions): Pool {
   return postgres(options.url, {
@@ -50,7 +46,7 @@ export function postgresPool(options: PostgresOptions): Pool {
     types: { number: asNumber } as never,
     onnotice: () => {},
     ...(options.ca ? { ssl: { ca: options.ca, rejectUnauthorized: true } } : {}),
-    connection: { application_name: 'parley', ...options.session },
+    connection: { application_name: 'parley' },
   });
 }
 

@@ -22,7 +22,7 @@ export type FollowedEvent = {
   left: number[];
 };
 
-type Row = { latest: number; seq: number | null; type: string; data: string; conversation_id: number | null; readers: [number, string][] | null; joined: number[]; left_by: number[] };
+type Row = { seq: number; type: string; data: string; conversation_id: number | null; readers: [number, string][] | null; joined: number[]; left_by: number[] };
 
 const channel = 'parley_events';
 const bothWays = [...shownBothWays];
@@ -44,24 +44,12 @@ export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logg
      * the events are read, so none of them can still be on its way.
      */
     async read(after: number, limit: number): Promise<{ events: Map<number, FollowedEvent>; upTo: number }> {
-      // One statement, so one snapshot: the counter it sees was committed after every seq below it (a
-      // batch numbers under the counter's row lock and commits before the next can take it), so every
-      // event up to it is in the same snapshot. Members who joined or left at the page's events are read
-      // by seq range (two index ranges), not by a probe per event.
+      const [counter] = await pool<{ seq: number }[]>`SELECT seq FROM event_counter`;
+      const latest = Number(counter!.seq);
+      if (latest <= after) return { events: new Map(), upTo: after };
       const rows = await pool<Row[]>`
-        WITH latest AS (SELECT seq FROM event_counter),
-        page AS (
-          SELECT e.seq, e.type, e.data, e.conversation_id, e.actor_id FROM events AS e
-           WHERE e.seq > ${after} AND e.seq <= (SELECT seq FROM latest) ORDER BY e.seq LIMIT ${limit}),
-        bound AS (SELECT max(seq) AS seq FROM page),
-        joined AS (
-          SELECT p.from_seq AS seq, json_agg(p.user_id) AS users FROM member_periods AS p
-           WHERE p.from_seq > ${after} AND p.from_seq <= (SELECT seq FROM bound) GROUP BY p.from_seq),
-        left_by AS (
-          SELECT p.to_seq AS seq, json_agg(p.user_id) AS users FROM member_periods AS p
-           WHERE p.to_seq > ${after} AND p.to_seq <= (SELECT seq FROM bound) GROUP BY p.to_seq)
-        SELECT (SELECT seq FROM latest) AS latest, e.seq, e.type, e.data, e.conversation_id,
-          CASE WHEN e.seq IS NULL THEN NULL WHEN e.conversation_id IS NULL THEN
+        SELECT e.seq, e.type, e.data, e.conversation_id,
+          CASE WHEN e.conversation_id IS NULL THEN
             (SELECT coalesce(json_agg(json_build_array(u.id, u.username)), '[]') FROM event_users AS a JOIN users AS u ON u.id = a.user_id WHERE a.seq = e.seq)
           WHEN e.type = ANY(${personal as string[]}) OR (e.actor_id IS NOT NULL AND EXISTS (
               SELECT 1 FROM blocks AS b JOIN member_periods AS p ON p.user_id = b.user_id
@@ -74,13 +62,11 @@ export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logg
                 AND (e.actor_id IS NULL OR (p.user_id NOT IN (SELECT b.user_id FROM blocks AS b WHERE b.blocked_id = e.actor_id)
                   AND (e.type <> ALL(${bothWays}) OR p.user_id NOT IN (SELECT b.blocked_id FROM blocks AS b WHERE b.user_id = e.actor_id)))))
           END AS readers,
-          coalesce(j.users, '[]') AS joined, coalesce(l.users, '[]') AS left_by
-        FROM latest LEFT JOIN page AS e ON true LEFT JOIN joined AS j ON j.seq = e.seq LEFT JOIN left_by AS l ON l.seq = e.seq
-        ORDER BY e.seq`;
-      const latest = Number(rows[0]!.latest);
+          (SELECT coalesce(json_agg(p.user_id), '[]') FROM member_periods AS p WHERE p.conversation_id = e.conversation_id AND p.from_seq = e.seq) AS joined,
+          (SELECT coalesce(json_agg(p.user_id), '[]') FROM member_periods AS p WHERE p.conversation_id = e.conversation_id AND p.to_seq = e.seq) AS left_by
+        FROM events AS e WHERE e.seq > ${after} AND e.seq <= ${latest} ORDER BY e.seq LIMIT ${limit}`;
       const events = new Map<number, FollowedEvent>();
       for (const row of rows) {
-        if (row.seq === null) continue;
         const seq = Number(row.seq);
         events.set(seq, {
           seq,
@@ -92,7 +78,7 @@ export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logg
           left: row.left_by,
         });
       }
-      return { events, upTo: events.size === limit ? Number(rows.at(-1)!.seq) : Math.max(latest, after) };
+      return { events, upTo: rows.length === limit ? Number(rows.at(-1)!.seq) : latest };
     },
     /** Tells the other nodes this one committed events. */
     notify: (): Promise<void> => pool`SELECT pg_notify(${channel}, ${nodeId})`.then(() => {}),

@@ -7,9 +7,8 @@
 ALTER TABLE events DROP CONSTRAINT events_conversation_id_fkey;
 ALTER TABLE event_users DROP CONSTRAINT event_users_user_id_fkey;
 
--- Each node's follower reads the members whose period begins or ends within the seqs it reads (by seq
--- range) and, for some events, the members of an event's conversation at its seq (by conversation),
+-- Each node's follower reads, for every event of another node's, the members whose period begins or
+-- ends with it and, for some events, the members of its conversation at its seq: by conversation,
 -- not by a scan of every period.
 CREATE INDEX member_periods_by_conversation ON member_periods (conversation_id, from_seq);
-CREATE INDEX member_periods_from ON member_periods (from_seq);
-CREATE INDEX member_periods_to ON member_periods (to_seq) WHERE to_seq IS NOT NULL;
+CREATE INDEX member_periods_ended ON member_periods (conversation_id, to_seq) WHERE to_seq IS NOT NULL;
