@@ -41,6 +41,20 @@ function recordedCommit(store: Store) {
   return { commit, batches };
 }
 
+/** Two servers' stores on one PostgreSQL database (migrated), each with its own pool. */
+async function twoServers(t: TestContext) {
+  const url = await testDatabase(t);
+  const storeOf = () => {
+    const pool = postgresPool({ url, pool: 2, log });
+    const store = createStore(postgresDriver(pool));
+    t.after(() => store.driver.close());
+    return { pool, store };
+  };
+  const servers = [storeOf(), storeOf()] as const;
+  await migratePostgres(servers[0].pool, log);
+  return servers;
+}
+
 const user = (store: Store, username: string) => store.users.insert({ username, fullname: username, passwordHash: 'x', now: 1 });
 /** A statement the database itself refuses (a NOT NULL constraint), on either engine. */
 const refused = (sql: Sql) => sql.prepare('INSERT INTO users (username, fullname, password_hash, created_at, last_online) VALUES (NULL, $1, $2, 1, 1)').run('x', 'x');
@@ -98,15 +112,7 @@ test('many units queued at once, every other one failing: exactly the good ones 
 const event = (type: string) => ({ conversationId: null, users: [], type, dataText: '{}', createdAt: 1, messageId: null, actorId: null, joined: [], left: [], key: 0, logged: { seq: 0 } });
 
 test('a batch on one server does not wait for another server\'s open batch: each numbers its events at its end, in commit order', { skip: testEngine() === 'postgres' ? false : 'two servers on one database: runs in the PostgreSQL pass' }, async (t) => {
-  const url = await testDatabase(t);
-  const storeOf = () => {
-    const pool = postgresPool({ url, pool: 2, log });
-    const store = createStore(postgresDriver(pool));
-    t.after(() => store.driver.close());
-    return { pool, store };
-  };
-  const [one, two] = [storeOf(), storeOf()];
-  await migratePostgres(one.pool, log);
+  const [one, two] = await twoServers(t);
   const before = await one.store.events.latest();
   const [a, b] = [recordedCommit(one.store), recordedCommit(two.store)];
   const slow = event('slow');
@@ -164,15 +170,7 @@ test('a batch whose COMMIT fails after its events were numbered leaves no gap: t
 });
 
 test('two servers\' batches that lock the same rows in opposite orders: the unit that lost the deadlock runs again in the next batch, and every unit commits', { skip: testEngine() === 'postgres' ? false : 'two servers on one database: runs in the PostgreSQL pass' }, async (t) => {
-  const url = await testDatabase(t);
-  const storeOf = () => {
-    const pool = postgresPool({ url, pool: 2, log });
-    const store = createStore(postgresDriver(pool));
-    t.after(() => store.driver.close());
-    return { pool, store };
-  };
-  const [one, two] = [storeOf(), storeOf()];
-  await migratePostgres(one.pool, log);
+  const [one, two] = await twoServers(t);
   await one.pool`CREATE TABLE contested (id integer PRIMARY KEY, touched integer NOT NULL)`;
   await one.pool`INSERT INTO contested VALUES (1, 0), (2, 0)`;
   const [a, b] = [recordedCommit(one.store), recordedCommit(two.store)];
