@@ -14,7 +14,7 @@ test('people', async (t) => {
   await alice.client.request('add_contact', { contact_username: bob.username });
 
   await t.test('update_profile: fullname, bio and email; contacts and your other sockets are told', async () => {
-    await expectError(alice.client, { type: 'update_profile' }, 'nothing to update: give fullname, bio, email, avatar, notifications or notify_reactions', 'bad_request');
+    await expectError(alice.client, { type: 'update_profile' }, 'nothing to update: give fullname, bio, email, avatar, notifications, notify_reactions or who_may_add', 'bad_request');
     await expectError(alice.client, { type: 'update_profile', fullname: '  ' }, 'fullname should not be blank', 'bad_request');
     await expectError(alice.client, { type: 'update_profile', bio: 'b'.repeat(501) }, 'bio may be at most 500 characters', 'bad_request');
     await expectError(alice.client, { type: 'update_profile', email: 'not an address' }, 'email must be an email address', 'bad_request');
