@@ -296,9 +296,11 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
     // wait for them to commit).
     const firstDeferred = done.findIndex((item) => item.deferred);
     if (firstDeferred >= 0) {
-      const again = done.filter((item, i) => item.deferred || (i > firstDeferred && !item.work && !item.kind));
+      const kept: Entry<S>[] = [];
+      const again: Entry<S>[] = [];
+      done.forEach((item, i) => (item.deferred || (i > firstDeferred && !item.work && !item.kind) ? again : kept).push(item));
       for (const item of again) item.deferred = false;
-      done.splice(0, done.length, ...done.filter((item) => !again.includes(item)));
+      done.splice(0, done.length, ...kept);
       queue.unshift(...again);
     }
     const committed = failure === undefined;
