@@ -1,5 +1,5 @@
 // Real Chromium: a page using the single-file client build keeps a conversation going while the
-// server is killed and restarted, and its last seq lives in localStorage; the README's page works as printed.
+// server is killed and restarted, and its last seq lives in localStorage; the page in docs/client.md works as printed.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -142,11 +142,11 @@ test('tabs of one browser refreshing at once take turns (Web Locks): each sends 
   assert.equal(await tabs[0]!.evaluate(() => (window as never as { client: { state: { status: string } } }).client.state.status), 'open');
 });
 
-test('the README\'s plain page logs in, talks and hears the answer, as printed', async (t) => {
+test('the plain page of docs/client.md logs in, talks and hears the answer, as printed', async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const example = readme.split('```html\n')[1]!.split('```')[0]!;
+  const guide = readFileSync(new URL('../docs/client.md', import.meta.url), 'utf8');
+  const example = guide.split('```html\n')[1]!.split('```')[0]!;
   let api = '';
   const siteOrigin = await serveSite(t, () => example.replace("'http://localhost:8000'", `'${api}'`));
   const server = await startServer(t, { CORS_ALLOW_ORIGIN: siteOrigin });
@@ -164,11 +164,11 @@ test('the README\'s plain page logs in, talks and hears the answer, as printed',
   await tab.fill('input[name=peer]', bob.username);
   await tab.click('text=Log in');
   await tab.waitForFunction(() => document.querySelector('#state')?.textContent === 'open');
-  await tab.fill('input[name=text]', 'Hello from the README');
+  await tab.fill('input[name=text]', 'Hello from the docs');
   await tab.press('input[name=text]', 'Enter');
-  await until(() => said(bobApp).includes('Hello from the README'), 5000, () => said(bobApp));
+  await until(() => said(bobApp).includes('Hello from the docs'), 5000, () => said(bobApp));
   const room = bobApp.delivered.find((event) => event.type === 'create_conversation')!.data as { id: number };
   await bobApp.client.request('send_message', { conversation_id: room.id, content: 'Hello, page' });
   await tab.waitForFunction(() => document.querySelectorAll('#messages li').length === 2);
-  assert.deepEqual(await tab.$$eval('#messages li', (lines) => lines.map((line) => line.textContent)), [`${username}: Hello from the README`, `${bob.username}: Hello, page`]);
+  assert.deepEqual(await tab.$$eval('#messages li', (lines) => lines.map((line) => line.textContent)), [`${username}: Hello from the docs`, `${bob.username}: Hello, page`]);
 });

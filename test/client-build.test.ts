@@ -68,11 +68,11 @@ async function typecheck(t: TestContext, code: string, compilerOptions: object):
   });
 }
 
-/** The README's TypeScript example that contains `marker`, importing from this repository. */
-function readmeExample(marker: string, from: string): string {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const example = readme.split('```ts\n').map((block) => block.split('```')[0]!).find((block) => block.includes(marker));
-  assert.ok(example, `no TypeScript example with ${marker} in the README`);
+/** The TypeScript example of docs/client.md that contains `marker`, importing from this repository. */
+function guideExample(marker: string, from: string): string {
+  const guide = readFileSync(join(root, 'docs/client.md'), 'utf8');
+  const example = guide.split('```ts\n').map((block) => block.split('```')[0]!).find((block) => block.includes(marker));
+  assert.ok(example, `no TypeScript example with ${marker} in docs/client.md`);
   return example.replaceAll(from, `${join(root, 'protocol')}/`);
 }
 
@@ -80,7 +80,7 @@ test('an SPA importing protocol/connect.ts typechecks with Vite\'s settings, wit
   assert.deepEqual(await typecheck(t, spa(join(root, 'protocol/connect.ts')), vite), { code: 0, output: '' });
 });
 
-test('the README\'s SPA and Node examples typecheck', async (t) => {
-  assert.deepEqual(await typecheck(t, readmeExample('// src/chat.ts', '../../parley/protocol/'), vite), { code: 0, output: '' });
-  assert.deepEqual(await typecheck(t, readmeExample("from 'ws'", './protocol/'), node), { code: 0, output: '' });
+test('the SPA and Node examples of docs/client.md typecheck', async (t) => {
+  assert.deepEqual(await typecheck(t, guideExample('// src/chat.ts', '../../parley/protocol/'), vite), { code: 0, output: '' });
+  assert.deepEqual(await typecheck(t, guideExample("from 'ws'", './protocol/'), node), { code: 0, output: '' });
 });

@@ -1,4 +1,4 @@
-// Three nodes behind a real nginx (the README's site: parley.conf with parley-nodes.conf's upstream, no
+// Three nodes behind a real nginx (the site docs/cluster.md describes: parley.conf with parley-nodes.conf's upstream, no
 // sticky sessions), clients going in only through it: messages and presence reach everyone whichever
 // node they landed on, a node killed with SIGKILL under load loses nothing and doubles nothing, and
 // files uploaded on one node download from the others (one FILES_DIR shared).

@@ -53,7 +53,7 @@ test('bad settings stop the server with a clear message', async (t) => {
   }
 });
 
-test('defaults are those the README documents', () => {
+test('defaults are those docs/configuration.md documents', () => {
   assert.deepEqual(readSettings({}), {
     PORT: 8000,
     HOST: '0.0.0.0',

@@ -90,7 +90,7 @@ test('a damaged database is refused with a message naming DBPATH', async (t) => 
   closeSync(fd);
   const { code, output } = await runServerExpectingExit({ DBPATH: first.dbPath, JWTSECRET: testSecret });
   assert.equal(code, 1);
-  assert.match(output, new RegExp(`DBPATH=${first.dbPath} is damaged \\(.+\\): restore it from a backup \\(README: Backups and upgrades\\); it was left untouched`));
+  assert.match(output, new RegExp(`DBPATH=${first.dbPath} is damaged \\(.+\\): restore it from a backup \\(docs/operations.md: Backups and upgrades\\); it was left untouched`));
   assert.ok(!output.includes('"msg":"listening"'));
 });
 

@@ -5,7 +5,7 @@ import { uwsBinary } from '../src/transport/uws.ts';
 import { startServer } from './helpers/server.ts';
 
 test('the native uWebSockets.js binary is loaded', () => {
-  assert.equal(uwsBinary, 'native', `uWebSockets.js fell back to its JavaScript shim on Node ${process.version}; see README (Node versions)`);
+  assert.equal(uwsBinary, 'native', `uWebSockets.js fell back to its JavaScript shim on Node ${process.version}; see docs/getting-started.md (Node versions)`);
 });
 
 test('the server logs which uWebSockets.js binary is active', async (t) => {

@@ -19,7 +19,7 @@ const vapidTokenSeconds = 12 * 3600;
 const vapidReuseMs = 3600_000;
 const maxTokens = 1000;
 
-/** The header a webhook call is signed in (README: "Bridging to native apps"). */
+/** The header a webhook call is signed in (docs/notifications.md: "Bridging to native apps"). */
 const signatureHeader = 'Parley-Signature';
 
 export type SenderOptions = {

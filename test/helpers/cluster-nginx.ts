@@ -1,4 +1,4 @@
-// Nodes of one cluster behind Debian's nginx, set up as the README says: deploy/nginx/parley.conf with
+// Nodes of one cluster behind Debian's nginx, set up as docs/cluster.md says: deploy/nginx/parley.conf with
 // deploy/nginx/parley-nodes.conf's upstream block, the nodes' ports put in. Clients go in only through
 // nginx (https and wss, a self-signed certificate they trust); the nodes share one FILES_DIR; a node
 // killed can be started again on its port, as a service manager would.

@@ -38,7 +38,7 @@ export function siteFrom(ports: { http: number; https: number; parley: number },
 export const examplePorts = [8001, 8002, 8003];
 
 /**
- * The site for several nodes, as the README says to make it: parley.conf with its upstream block
+ * The site for several nodes, as docs/cluster.md says to make it: parley.conf with its upstream block
  * replaced by deploy/nginx/parley-nodes.conf's, whose nodes' ports become `nodes`.
  */
 export function nodesSiteFrom(ports: { http: number; https: number; nodes: number[] }, dir: string): string {

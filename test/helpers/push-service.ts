@@ -1,7 +1,7 @@
 // A real push service for tests, over HTTPS with an openssl certificate: it checks each request's VAPID
 // token as RFC 8292 asks, decrypts the aes128gcm payload (RFC 8291) with keys made here as a browser makes
 // them, records what arrived, and answers what the test asks for. Also a webhook receiver that checks
-// the signature as README's "Bridging to native apps" tells a bridge to. Written with node:crypto
+// the signature as docs/notifications.md's "Bridging to native apps" tells a bridge to. Written with node:crypto
 // alone, independently of the web-push library Parley encrypts and signs with.
 import { createECDH, createHmac, createPublicKey, hkdfSync, createDecipheriv, randomBytes, timingSafeEqual, verify, type ECDH } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -83,7 +83,7 @@ export type Track = (step: string, unit: string) => Progress;
 
 /**
  * Rewrites the seed's tables as Parley's in one exclusive transaction: nothing changes unless all of
- * it succeeds. Choices where the seed's data breaks Parley's rules are in the README ("Adopting the
+ * it succeeds. Choices where the seed's data breaks Parley's rules are in docs/storage.md ("Adopting the
  * seed backend's database"). The caller keeps a backup copy first.
  */
 export function adoptSeed(db: Db, now: number, track: Track): Adoption {

@@ -10,7 +10,7 @@ import { backupDatabase } from './backup.ts';
 
 export type Found = { kind: 'empty' } | { kind: 'parley'; version: number } | { kind: 'seed' };
 
-const backupHint = 'restore it from a backup (README: Backups and upgrades)';
+const backupHint = 'restore it from a backup (docs/operations.md: Backups and upgrades)';
 
 /** What the database holds: nothing yet, Parley's tables (at any version) or the seed backend's. Throws for anything else. */
 export function identify(db: Db, setting: string): Found {
