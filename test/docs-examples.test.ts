@@ -1,11 +1,15 @@
 // The docs' chats run as printed: their curl commands through sh, their wscat transcripts over real sockets.
 import { test } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from './helpers/server.ts';
 import { http, tokenFrom } from './helpers/http.ts';
 import { blockWith, page, replay, runShell, transcript, wscat } from './helpers/examples.ts';
+
+const root = new URL('..', import.meta.url).pathname;
 
 async function loggedIn(base: string, username: string, password: string): Promise<string> {
   return tokenFrom(await http(base, 'POST', '/auth/login', { body: { username, password } }));
@@ -20,6 +24,31 @@ test("the README's first chat: curl, then wscat", async (t) => {
   const alice = await wscat(server.ws, await loggedIn(server.http, 'alice', 'wonderland'));
   t.after(() => alice.close());
   await replay([{ name: 'alice', socket: alice, lines: transcript(blockWith(readme, 'text', '"content":"Hello, Bob!"')) }]);
+
+  // docs/client.md's bot, run as `npx tsx bot.ts` would run it: it talks, then exits by itself.
+  const bot = blockWith(page('docs/client.md'), 'ts', "from 'ws'")
+    .replace("from 'ws'", `from '${root}node_modules/ws/wrapper.mjs'`)
+    .replace("from './protocol/", `from '${root}protocol/`)
+    .replace("'http://localhost:8000'", `'${server.http}'`);
+  writeFileSync(join(cwd, 'bot.mts'), bot);
+  const ran = await new Promise<{ code: number | null; output: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', join(cwd, 'bot.mts')], { cwd: root, timeout: 30_000 }, (error, stdout, stderr) => resolve({ code: error ? (error.code as number | null) ?? null : 0, output: stdout + stderr }));
+  });
+  assert.equal(ran.code, 0, ran.output);
+  const lines = ran.output.trim().split('\n');
+  assert.ok(lines.includes('connection: {"status":"open"}'), ran.output);
+  assert.ok(lines.some((line) => /^#\d+ alice: Hello from Node$/.test(line)), ran.output);
+  assert.equal(lines.at(-1), 'connection: {"status":"closed"}', 'the bot closes its client and exits');
+});
+
+test('GET / names every route docs/protocol.md lists, and no other', async (t) => {
+  const server = await startServer(t);
+  const home = await http(server.http, 'GET', '/');
+  assert.equal(home.status, 200);
+  const named = [...home.body.matchAll(/^  (GET|POST) +(\S+)/gm)].map((match) => `${match[1]} ${match[2]}`).sort();
+  const documented = [...page('docs/protocol.md').matchAll(/^\| `(GET|POST) (\/[^`]*)`/gm)].map((match) => `${match[1]} ${match[2]}`).sort();
+  assert.ok(documented.length >= 18, documented.join(', '));
+  assert.deepEqual(named, documented);
 });
 
 test("Getting started's session: Alice's and Bob's terminals side by side", async (t) => {
@@ -35,4 +64,9 @@ test("Getting started's session: Alice's and Bob's terminals side by side", asyn
     { name: 'alice', socket: alice, lines: transcript(blockWith(guide, 'text', '> {"type":"add_contact"')) },
     { name: 'bob', socket: bob, lines: transcript(blockWith(guide, 'text', '"content":"Hi Alice","reply_id":1}')) },
   ]);
+
+  // docs/notifications.md goes on in Alice's terminal, with keys made as its shell example makes them.
+  const notifications = page('docs/notifications.md');
+  runShell(blockWith(notifications, 'sh', 'createECDH'), server.http, cwd);
+  await replay([{ name: 'alice', socket: alice, lines: transcript(blockWith(notifications, 'text', '"type":"register_device"')) }]);
 });

@@ -25,13 +25,26 @@ const welcome = `Parley chat server
 
 Everything happens over one WebSocket of typed JSON events: connect to /ws with the login-token cookie.
 
-  POST /register            {"username", "password", "fullname"}
-  POST /auth/login          {"username", "password"}: sets the login-token cookie
-  GET  /auth/verify         who the login-token cookie belongs to
-  GET  /misc/ping           pong
+  GET  /                    this page
   GET  /protocol            the protocol reference: every event, field, error and close code
+  GET  /misc/ping           pong
+  POST /register            {"username", "password", "fullname"}
+  POST /auth/login          {"username", "password"}: sets the login-token and refresh-token cookies
+  GET  /auth/verify         who the login-token cookie belongs to
+  POST /auth/refresh        new cookies for the refresh-token cookie
+  POST /auth/logout         ends the session
+  POST /auth/forgot-password  {"username"}: mails a code to the account's verified email
+  POST /auth/reset-password   {"username", "code", "new_password"}
+  GET  /ws                  the WebSocket
+  POST /files               upload a file (multipart "file", or raw bytes with ?filename=)
+  GET  /files/:id           download a file
+  GET  /files/:id/thumbnail  an image's thumbnail
+  GET  /push/key            the Web Push public key
+  GET  /healthz             200 while the process runs
+  GET  /readyz              200 when the server can serve
+  GET  /metrics             Prometheus metrics, with METRICS_TOKEN
 
-Quick start with curl and wscat: the README of the Parley repository.
+Quick start with curl and wscat: the README of the Parley repository; the rest is in its docs/ folder.
 `;
 const reference = readFileSync(new URL('../../protocol/README.md', import.meta.url), 'utf8');
 
