@@ -41,13 +41,16 @@ test('file routes', async (t) => {
 
   await t.test('a photo sent with FormData: 201, stored without its GPS position, served inline with a thumbnail', async () => {
     const form = new FormData();
-    form.append('file', new Blob([new Uint8Array(await gpsJpeg(1200, 800))], { type: 'text/plain' }), 'C:\\fakepath\\holiday.jpg');
+    const photo = await gpsJpeg(1200, 800);
+    form.append('file', new Blob([new Uint8Array(photo)], { type: 'text/plain' }), 'C:\\fakepath\\holiday.jpg');
     const response = await fetch(`${app.base}/files`, { method: 'POST', body: form, headers: alice });
     const reply = await response.json();
     const served = await get(`/files/${reply.id}`);
     assert.equal(response.status, 201);
     assert.equal(response.headers.get('location'), `/files/${reply.id}`);
-    assert.deepEqual(reply, { id: 'f1', name: 'holiday.jpg', size: served.body.length, type: 'image/jpeg', sha256: sha256(served.body), width: 800, height: 1200 });
+    // size and sha256 are the stored, cleaned copy's; received, the bytes sent.
+    assert.notEqual(sha256(served.body), sha256(photo));
+    assert.deepEqual(reply, { id: 'f1', name: 'holiday.jpg', size: served.body.length, type: 'image/jpeg', sha256: sha256(served.body), width: 800, height: 1200, received: { size: photo.length, sha256: sha256(photo) } });
     assert.equal(served.status, 200);
     assert.deepEqual(
       [served.headers['content-type'], served.headers['content-length'], served.headers['content-disposition'], served.headers.etag, served.headers['x-content-type-options'], served.headers['content-security-policy'], served.headers['cache-control'], served.headers['accept-ranges']],

@@ -50,11 +50,16 @@ export type FileRouteParts<Uploader> = {
 /**
  * The JSON a successful upload answers (201), as the issue specifies: no store keys, no thumbnail
  * internals; `metadata_kept: true` for an image kept with its metadata (UNSTRIPPED_IMAGES=keep), so
- * the client can tell its user.
+ * the client can tell its user; for an image stored as its cleaned copy, `received`: the size and
+ * SHA-256 of the bytes sent, so that a client can check its upload against what it holds.
  */
-export function uploadReply(id: string, received: Pick<Received, 'file' | 'metadataKept'>) {
+export function uploadReply(id: string, received: Pick<Received, 'file' | 'metadataKept' | 'original'>) {
   const { name, size, type, sha256, width, height } = received.file;
-  return { id, name, size, type, sha256, ...(width === undefined ? {} : { width, height }), ...(received.metadataKept ? { metadata_kept: true } : {}) };
+  return {
+    id, name, size, type, sha256, ...(width === undefined ? {} : { width, height }),
+    ...(received.original ? { received: received.original } : {}),
+    ...(received.metadataKept ? { metadata_kept: true } : {}),
+  };
 }
 
 /** `Uploader.id` names the account whose turn an image is, beside the request's address. */

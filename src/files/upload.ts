@@ -1,4 +1,5 @@
 // Receiving an upload: multipart/form-data with one `file` part, or raw bytes with ?filename=, streamed into the store with its type sniffed and images cleaned.
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,7 +37,14 @@ export type StoredFile = {
  * An upload received: its bytes written but not yet readable, until `commit` (or gone with `discard`).
  * `metadataKept`: an image Parley could not clean, kept as it came (UNSTRIPPED_IMAGES=keep).
  */
-export type Received = { readonly file: StoredFile; readonly metadataKept?: true; commit(): Promise<void>; discard(): Promise<void> };
+/** `original`: for an image stored as its cleaned, re-encoded copy, the bytes that were sent (their size and SHA-256 differ from `file`'s). */
+export type Received = {
+  readonly file: StoredFile;
+  readonly metadataKept?: true;
+  readonly original?: { readonly size: number; readonly sha256: string };
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+};
 
 export type Receiving = {
   readonly store: FileStore;
@@ -133,7 +141,15 @@ async function storeImage(bytes: AsyncIterable<Uint8Array>, name: string, type: 
   const original = join(scratchDir, store.temporaryName('.upload'));
   const cleaned = `${original}.clean`;
   try {
-    await pipeline(Readable.from(bytes), createWriteStream(original, { flags: 'wx', mode: 0o600 }));
+    const sent = createHash('sha256');
+    let sentSize = 0;
+    await pipeline(Readable.from(bytes), async function* (chunks: AsyncIterable<Uint8Array>) {
+      for await (const chunk of chunks) {
+        sent.update(chunk);
+        sentSize += chunk.byteLength;
+        yield chunk;
+      }
+    }, createWriteStream(original, { flags: 'wx', mode: 0o600 }));
     const image = await receiving.images.clean(original, cleaned, limits, turn);
     if (!image) {
       if (receiving.unstripped === 'refuse') return refuse(400, notDecoded(type));
@@ -148,7 +164,7 @@ async function storeImage(bytes: AsyncIterable<Uint8Array>, name: string, type: 
       key: pending.key, name, size: pending.size, type, sha256: pending.sha256, width: image.width, height: image.height,
       thumbnail: { key: thumbnail.key, sha256: thumbnail.sha256, size: thumbnail.size, width: image.thumbnail.width, height: image.thumbnail.height },
     };
-    return { file, ...together(pending, thumbnail) };
+    return { file, original: { size: sentSize, sha256: sent.digest('hex') }, ...together(pending, thumbnail) };
   } finally {
     await Promise.all([rm(original, { force: true }), rm(cleaned, { force: true })]);
   }
