@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { startServer } from './helpers/server.ts';
 import { http, tokenFrom } from './helpers/http.ts';
 import { blockWith, page, replay, runShell, transcript, wscat } from './helpers/examples.ts';
@@ -69,4 +70,36 @@ test("Getting started's session: Alice's and Bob's terminals side by side", asyn
   const notifications = page('docs/notifications.md');
   runShell(blockWith(notifications, 'sh', 'createECDH'), server.http, cwd);
   await replay([{ name: 'alice', socket: alice, lines: transcript(blockWith(notifications, 'text', '"type":"register_device"')) }]);
+});
+
+test('Files: uploads with curl, the message with wscat, Bob downloading the thumbnail', async (t) => {
+  const server = await startServer(t);
+  const cwd = mkdtempSync(join(tmpdir(), 'parley-docs-'));
+  t.after(() => rmSync(cwd, { recursive: true, force: true }));
+  for (const [username, password, fullname] of [['alice', 'wonderland', 'Alice Liddell'], ['bob', 'builder123', 'Bob Builder']]) {
+    assert.equal((await http(server.http, 'POST', '/register', { body: { username, password, fullname } })).status, 201);
+  }
+  // The photo: a camera's JPEG of 1200 × 800 with its EXIF, 6,599 bytes; the note: 13 bytes.
+  const photo = await sharp({ create: { width: 1200, height: 800, channels: 3, background: { r: 200, g: 120, b: 40 } } })
+    .jpeg({ quality: 80 }).withMetadata({ exif: { IFD0: { Copyright: 'Alice' } } }).toBuffer();
+  writeFileSync(join(cwd, 'photo.jpg'), photo);
+  writeFileSync(join(cwd, 'notes.txt'), 'Hello, files\n');
+
+  const guide = page('docs/files.md');
+  const [uploads, download] = [blockWith(guide, 'sh', '-F file=@photo.jpg'), blockWith(guide, 'sh', 'thumb.webp')];
+  const ran = runShell(uploads, server.http, cwd);
+  // The docs' file ids stand for the ones this run's uploads got, in the order printed.
+  const ids = (lines: string[]) => lines.flatMap((line) => [...line.matchAll(/"id":"([0-9a-f]{32})"/g)].map((match) => match[1]!));
+  const actual = new Map(ids(ran.documented).map((id, n) => [id, ids(ran.printed)[n]!]));
+  assert.equal(actual.size, 2);
+  const withIds = (text: string) => [...actual].reduce((result, [documented, got]) => result.replaceAll(documented, got), text);
+
+  const alice = await wscat(server.ws, await loggedIn(server.http, 'alice', 'wonderland'));
+  t.after(() => alice.close());
+  await replay([{ name: 'alice', socket: alice, lines: [
+    { send: true, text: '{"type":"create_conversation","kind":"direct","members":["bob"]}' },
+    { send: false, text: '{"type":"create_conversation","success":true,"data":{"id":1,"name":"alice, bob","members":["alice","bob"],"kind":"direct","description":"","created_at":1,"avatar_url":null},"seq":1}' },
+  ] }]);
+  await replay([{ name: 'alice', socket: alice, lines: transcript(withIds(blockWith(guide, 'text', '"content":"The garden"'))) }]);
+  runShell(withIds(download), server.http, cwd);
 });

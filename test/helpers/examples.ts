@@ -22,18 +22,19 @@ export function blockWith(markdown: string, language: string, marker: string): s
   return found[0]!;
 }
 
-/** `...` and `…` in a printed output stand for what differs from run to run. */
+/** `...` and `…` in a printed output stand for what differs from run to run, and so does a file's id (32 hex digits). */
 function outputPattern(expected: string): RegExp {
-  const parts = expected.split(/\.\.\.|…/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const parts = expected.split(/\.\.\.|…/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\b[0-9a-f]{32}\b/g, '[0-9a-f]{32}'));
   return new RegExp(`^${parts.join('.*?')}$`, 'i');
 }
 
 /**
  * Runs each command of a shell block in `cwd` with the server's address for localhost:8000, and checks
- * the `# ` lines after a command against what it printed, line by line. Lines after `# 1.`-style
- * numbered steps are instructions, not output, and are skipped with their command.
+ * the `# ` lines after a command against what it printed, line by line (a `#` line that follows no
+ * command is a comment). Answers with what the commands printed, and the docs' lines they were checked against.
  */
-export function runShell(block: string, base: string, cwd: string, env: Record<string, string> = {}): void {
+export function runShell(block: string, base: string, cwd: string, env: Record<string, string> = {}): { printed: string[]; documented: string[] } {
+  const all = { printed: [] as string[], documented: [] as string[] };
   const host = new URL(base).host;
   const lines = block.split('\n').filter((line) => line.trim() !== '');
   for (let i = 0; i < lines.length; i++) {
@@ -45,7 +46,10 @@ export function runShell(block: string, base: string, cwd: string, env: Record<s
     const printed = output.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line !== '');
     assert.equal(printed.length, expected.length, `${command}\nprinted:\n${printed.join('\n')}\nthe docs say:\n${expected.join('\n')}`);
     expected.forEach((line, n) => assert.match(printed[n]!, outputPattern(line), command));
+    all.printed.push(...printed);
+    all.documented.push(...expected);
   }
+  return all;
 }
 
 type Line = { send: boolean; text: string };
