@@ -4,8 +4,9 @@ import { chmodSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'no
 /**
  * The content of `file`; when it does not exist, `make()` is written to it first and `created` is
  * true. Written whole under a temporary name, then linked into place, so a crash never leaves a
- * short secret (the database's lock keeps a second server out meanwhile). Any other read failure throws
- * naming the file, `what` it is and the `fix`.
+ * short secret. Nodes of a cluster started at once on one folder (PostgreSQL: no database lock keeps
+ * them apart) may both find no file: the first link wins, and the others read what it wrote. Any other
+ * read failure throws naming the file, `what` it is and the `fix`.
  */
 export function readOrCreateSecret(file: string, make: () => Buffer, what: string, fix: string): { content: Buffer; created: boolean } {
   try {
@@ -20,6 +21,9 @@ export function readOrCreateSecret(file: string, make: () => Buffer, what: strin
   chmodSync(partial, 0o600);
   try {
     linkSync(partial, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return { content: readFileSync(file), created: false };
   } finally {
     unlinkSync(partial);
   }

@@ -17,7 +17,7 @@ import { startPostgres, type PostgresCluster } from './helpers/postgres.ts';
  * pass does not repeat them. Files named cluster*.test.ts always run once too: they start their own
  * nodes on PostgreSQL, or test the Redis parts, whichever pass they are in.
  */
-const engineIndependent = new Set(['throwaway.test.ts', 'ordering.test.ts', 'protocol-docs.test.ts', 'docs.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts']);
+const engineIndependent = new Set(['throwaway.test.ts', 'ordering.test.ts', 'protocol-docs.test.ts', 'docs.test.ts', 'secret-file.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts']);
 /**
  * Files about SQLite's own machinery (the database file and its lock, adopting the seed's file, online
  * backups with VACUUM INTO, PRAGMA settings, reader threads): the SQLite pass runs them. PostgreSQL's counterparts
