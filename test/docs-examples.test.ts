@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import type WebSocket from 'ws';
 import { startServer } from './helpers/server.ts';
 import { http, tokenFrom } from './helpers/http.ts';
 import { blockWith, page, replay, runShell, transcript, wscat } from './helpers/examples.ts';
@@ -14,6 +15,17 @@ const root = new URL('..', import.meta.url).pathname;
 
 async function loggedIn(base: string, username: string, password: string): Promise<string> {
   return tokenFrom(await http(base, 'POST', '/auth/login', { body: { username, password } }));
+}
+
+/** Waits until `socket`'s user sees `username` online: people at two terminals connect seconds apart, a test does not. */
+async function seenOnline(socket: WebSocket, username: string): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const answer = new Promise<string>((resolve) => socket.once('message', (data) => resolve(String(data))));
+    socket.send(JSON.stringify({ type: 'get_user', username }));
+    if ((JSON.parse(await answer) as { data?: { is_online?: boolean } }).data?.is_online) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail(`${username} never showed online`);
 }
 
 test("the README's first chat: curl, then wscat", async (t) => {
@@ -61,6 +73,7 @@ test("Getting started's session: Alice's and Bob's terminals side by side", asyn
   const alice = await wscat(server.ws, await loggedIn(server.http, 'alice', 'wonderland'));
   const bob = await wscat(server.ws, await loggedIn(server.http, 'bob', 'builder123'));
   t.after(() => { alice.close(); bob.close(); });
+  await seenOnline(alice, 'bob');
   await replay([
     { name: 'alice', socket: alice, lines: transcript(blockWith(guide, 'text', '> {"type":"add_contact"')) },
     { name: 'bob', socket: bob, lines: transcript(blockWith(guide, 'text', '"content":"Hi Alice","reply_id":1}')) },
