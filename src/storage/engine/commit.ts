@@ -85,7 +85,8 @@ export type CommitOptions<S> = {
   /**
    * Under load, commits are spaced at least this far apart so that batches grow; a batch takes every
    * unit that arrives before the end of the event-loop turn it began in (and the gap). An idle server
-   * runs a unit as soon as it arrives and commits at the end of that turn.
+   * commits at the end of the turn its unit arrived in (PostgreSQL runs the unit as soon as it
+   * arrives, SQLite at the end of that turn with the rest of it).
    */
   gapMs?: number;
 };
@@ -103,6 +104,13 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
   const { store, append, numbering, numbered, undone, gapMs = 1 } = options;
   /** How long a batch may go on taking queued work once due: SQLite's units take microseconds, PostgreSQL's round trips. */
   const fillMs = driver.engine === 'postgres' ? 20 : 0;
+  /**
+   * SQLite: a batch takes the units of its turn only once the turn is over (its units run in
+   * microseconds, and nothing is gained by starting them as they come), so that consecutive units of a
+   * kind arrive together and run as groups; PostgreSQL starts each unit as it comes, its round trips
+   * overlapping the arrival of the next.
+   */
+  const collect = fillMs === 0;
   const queue: Entry<S>[] = [];
   let running: Promise<void> | undefined;
   let lastCommit = 0;
@@ -130,8 +138,9 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
 
   function enqueue(item: Entry<S>): void {
     queue.push(item);
-    if (wake) wake();
-    else if (!running) running = loop();
+    if (wake) {
+      if (!collect) wake();
+    } else if (!running) running = loop();
   }
 
   async function loop(): Promise<void> {
@@ -219,18 +228,30 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
     try {
       await driver.transaction(async (tx) => {
         began = performance.now();
+        /** Collecting: how many of the queued units this batch still takes (those queued when its turn ended). */
+        let take = Number.POSITIVE_INFINITY;
         for (;;) {
-          const next = queue.shift();
+          if (collect && !due) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+            continue;
+          }
+          if (collect && take === Number.POSITIVE_INFINITY) take = queue.length;
+          const next = take > 0 ? queue.shift() : undefined;
           if (!next) {
             if (due) break;
             await new Promise<void>((resolve) => (wake = resolve));
             wake = undefined;
             continue;
           }
+          take--;
           done.push(next);
           if (next.kind) {
             const group = [next];
-            while (queue[0]?.kind === next.kind && group.length < groupLimit) group.push(queue.shift()!);
+            while (take > 0 && queue[0]?.kind === next.kind && group.length < groupLimit) {
+              group.push(queue.shift()!);
+              take--;
+            }
             done.push(...group.slice(1));
             units++;
             await runGroup(tx, group);
@@ -250,7 +271,7 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
           // The rest starts the next batch, except on PostgreSQL: each unit there costs round trips, so
           // once due a batch goes on taking what is queued for up to `fillMs` (a commit per message
           // would cap chat at the commits the server can make one after another).
-          if (due && queue.length && !(fillMs > 0 && performance.now() - began < fillMs)) break;
+          if (due && queue.length && !collect && !(fillMs > 0 && performance.now() - began < fillMs)) break;
         }
         const events = done.flatMap((item) => item.events);
         if (events.length) {

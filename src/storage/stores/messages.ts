@@ -100,15 +100,28 @@ export function messagesStore(sql: Sql) {
     holders: local.prepare<{ user_id: number }>(holdersText),
     blockers: local.prepare<{ user_id: number }>(blockersText),
   };
-  /** One send's context on SQLite. */
-  function contextOf({ conversationId, senderId, clientId }: { conversationId: number; senderId: number; clientId: string | null }): SendContext {
+  /**
+   * What sends on SQLite depend on, a few plain statements a send. Sends of one group by one sender into
+   * one conversation share all of it but the client id (the group writes nothing before it is read):
+   * read once for them.
+   */
+  function contextsOf(given: readonly { conversationId: number; senderId: number; clientId: string | null }[]): SendContext[] {
+    const shared = new Map<string, Omit<SendContext, 'earlier'>>();
+    return given.map(({ conversationId, senderId, clientId }) => {
+      const key = `${conversationId}:${senderId}`;
+      let common = shared.get(key);
+      if (common === undefined) shared.set(key, (common = commonOf(conversationId, senderId)));
+      if (!common.membership || clientId === null) return { ...common, earlier: undefined };
+      return { ...common, earlier: one!.earlier.get(senderId, clientId)?.id };
+    });
+  }
+  function commonOf(conversationId: number, senderId: number): Omit<SendContext, 'earlier'> {
     const row = one!.membership.get(conversationId, senderId);
     const membership = row && membershipOf(row);
-    if (!membership) return { membership: undefined, earlier: undefined, other: undefined, holders: [], blockers: [] };
+    if (!membership) return { membership: undefined, other: undefined, holders: [], blockers: [] };
     const other = membership.conversation.kind === 'direct' ? one!.other.get(conversationId, senderId) : undefined;
     return {
       membership,
-      earlier: clientId === null ? undefined : one!.earlier.get(senderId, clientId)?.id,
       other: other && { id: other.id, username: other.username, blocked: other.blocked === 1 },
       holders: one!.holders.all(conversationId, senderId).map((holder) => holder.user_id),
       blockers: one!.blockers.all(conversationId, senderId).map((blocker) => blocker.user_id),
@@ -152,7 +165,7 @@ export function messagesStore(sql: Sql) {
   return {
     /** What each send depends on, in the order given: one statement however many. */
     async sendContext(given: readonly { conversationId: number; senderId: number; clientId: string | null }[]): Promise<SendContext[]> {
-      if (one) return given.map(contextOf);
+      if (one) return contextsOf(given);
       const rows = await sendContext!.all(given.map((send) => send.conversationId), given.map((send) => send.senderId), given.map((send) => send.clientId));
       return rows.map((row) => {
         const { earlier, other_id, other_username, blocks_other, holders, blockers, ...withMember } = row;
