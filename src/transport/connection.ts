@@ -43,16 +43,25 @@ export type Connection = {
 
 let lastId = 0;
 
-export function createConnection(ws: WebSocket<SocketData>, user: Connection['user'], sessionId: string, expiresAt: number, ip: string, spend: (cost: number) => boolean, work: WorkBudget): Connection {
+/**
+ * `publish`: the server's publish to a topic. A socket's own sends go through a topic of its own (`~id`):
+ * uWS writes what is published to a socket once per turn of the event loop, coalesced, in publish order,
+ * where `ws.send` outside a uWS callback costs a write of its own each time; a batch's replies and pushes
+ * to one socket leave in one write, and in their order whichever way each went.
+ */
+export function createConnection(ws: WebSocket<SocketData>, user: Connection['user'], sessionId: string, expiresAt: number, ip: string, spend: (cost: number) => boolean, work: WorkBudget, publish: (topic: string, text: string) => void): Connection {
+  const id = ++lastId;
+  const own = `~${id}`;
+  ws.subscribe(own);
   const connection: Connection = {
-    id: ++lastId,
+    id,
     user,
     sessionId,
     expiresAt,
     ip,
     closed: false,
     send(text) {
-      if (!connection.closed) ws.send(text, false);
+      if (!connection.closed) publish(own, text);
     },
     end(code, reason) {
       if (connection.closed) return;

@@ -70,7 +70,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const bucket = newBucket(burst, performance.now());
     const spend = (cost: number) => take(bucket, rate, burst, performance.now(), cost);
     const work = { wait: () => budgets.wait(user.id, performance.now()), charge: (ms: number) => budgets.charge(user.id, ms, performance.now()), startRead: () => budgets.startRead(user.id) };
-    const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend, work);
+    const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend, work, (topic, text) => server.publish(topic, text, false));
     data.connection = connection;
     app.commit.run(({ store }) => store.sessions.touch(sessionId, app.now())).catch((error: unknown) => app.log.warn('session not touched', { error }));
     // Registered (subscribed to its topics) before any frame is handled: frames meanwhile keep waiting.
