@@ -167,6 +167,11 @@ export function dispatch(ctx: SocketCtx, text: string): void {
  * many at once); the guard still runs for an invalid one, whose refusal comes first.
  */
 async function validate(ctx: Ctx, entry: Entry, frame: unknown, many = false): Promise<unknown> {
+  if (many) {
+    // A valid frame's guard fields are valid too (they are a part of its schema), and `many` runs no guard for it.
+    const parsed = v.safeParse(entry.schema, frame, parseConfig);
+    if (parsed.success) return parsed.output;
+  }
   let guarded: unknown;
   if (entry.guardSchema) {
     const fields = v.safeParse(entry.guardSchema, frame, parseConfig);
