@@ -9,7 +9,7 @@ import { createConnection, type SocketData } from './connection.ts';
 import { originAllowed } from './http.ts';
 import { createClientAddress } from './proxy.ts';
 import { uWS } from './uws.ts';
-import type { App } from '../context.ts';
+import { socketContext, type App } from '../context.ts';
 
 export const frameLimit = 64 * 1024;
 /** uWS cuts a socket off without a close frame past its own limit; up to here a client is told why (1009). */
@@ -89,7 +89,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
       return connection.end(closeCodes.invalid_token.code, closeCodes.invalid_token.reason);
     }
     if (connection.closed) return;
-    data.ctx = { ...app, caller: connection };
+    data.ctx = socketContext(app, connection);
     data.bucket = bucket;
     app.log.info('connected', { user: user.username, socket: connection.id, ip: data.ip });
     const waiting = data.waiting;
