@@ -111,8 +111,9 @@ export function messagesStore(sql: Sql) {
       const key = `${conversationId}:${senderId}`;
       let common = shared.get(key);
       if (common === undefined) shared.set(key, (common = commonOf(conversationId, senderId)));
-      if (!common.membership || clientId === null) return { ...common, earlier: undefined };
-      return { ...common, earlier: one!.earlier.get(senderId, clientId)?.id };
+      const earlier = !common.membership || clientId === null ? undefined : one!.earlier.get(senderId, clientId)?.id;
+      // Named, not spread: a property after a spread in one literal costs microseconds (see inJob).
+      return { membership: common.membership, other: common.other, holders: common.holders, blockers: common.blockers, earlier };
     });
   }
   function commonOf(conversationId: number, senderId: number): Omit<SendContext, 'earlier'> {
