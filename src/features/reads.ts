@@ -6,7 +6,7 @@ import type { Store } from '../storage/index.ts';
 import type { SearchQuery } from '../storage/stores/search.ts';
 import { listedFor, personalise, sharedMessages } from './message-view.ts';
 import { conversationPage } from './conversation-list.ts';
-import { attachmentView } from './files.ts';
+import { attachmentView, avatarUrl } from './files.ts';
 
 type Reader = { id: number; username: string };
 
@@ -17,6 +17,21 @@ export const reads = {
   },
 
   conversations: conversationPage,
+
+  /** A page of the channels `reader` may join or is in, whose name holds `query`; at most `examined` looked at (a short page then ends at `next`). */
+  async channels(store: Store, { reader, query, before, size, examined }: { reader: number; query: string | null; before: number | null; size: number; examined: number }) {
+    const { rows, floor } = await store.channels.page(reader, query, before, size + 1, examined);
+    const shown = rows.slice(0, size);
+    const next = rows.length > size ? shown.at(-1)!.id : floor;
+    return {
+      channels: shown.map((row) => ({
+        id: row.id, name: row.name, description: row.description, member_count: row.member_count, created_at: row.created_at, joined: row.joined === 1,
+        avatar_url: avatarUrl(row.avatar_file_id),
+      })),
+      has_more: next !== null,
+      next,
+    };
+  },
 
   /** A page of a conversation's messages as `reader` sees them; `floor`: their cleared point. `newest`: the page's latest id (0: none). */
   async messages(store: Store, { conversation, reader, before, after, floor, limit }: { conversation: number; reader: Reader; before: number | null; after: number | null; floor: number; limit: number }) {
