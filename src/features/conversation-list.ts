@@ -40,16 +40,11 @@ export async function conversationPage(store: Store, { reader, filter, sort, fro
     ? await store.conversations.pageByActivity(reader.id, filter, from as [number, number, number] | null, limit + 1)
     : await store.conversations.pageByCreation(reader.id, filter, from?.[0] ?? 0, limit + 1);
   const page = rows.slice(0, limit);
-  const lastRows = [];
-  const unread = new Map<number, number>();
-  for (const row of page) {
-    const id = await store.messages.lastShown(row.id, reader.id, row.cleared_id);
-    const message = id === undefined ? undefined : await store.messages.byId(id);
-    if (message) lastRows.push(message);
-    // Sending shows you read what came before: your own latest message counts, even before its receipt batch moved your point.
-    const readUpTo = Math.max(row.read_id, row.cleared_id, pendingReads[row.id] ?? 0);
-    unread.set(row.id, await store.messages.unread(row.id, reader.id, readUpTo, limits.unreadCap));
-  }
+  // Sending shows you read what came before: your own latest message counts, even before its receipt batch moved your point.
+  const wanted = page.map((row) => ({ conversation: row.id, floor: row.cleared_id, readUpTo: Math.max(row.read_id, row.cleared_id, pendingReads[row.id] ?? 0) }));
+  const summaries = await store.messages.summaries(reader.id, wanted, limits.unreadCap);
+  const unread = new Map(page.map((row, i) => [row.id, summaries[i]!.unread]));
+  const lastRows = summaries.flatMap(({ last }) => (last ? [last] : []));
   const last = new Map((await sharedMessages(store, lastRows)).map((message) => [message.conversation_id, message]));
   const levels = await store.notifications.levels(reader.id, now);
   const items = page.map((row) => {
