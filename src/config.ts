@@ -274,7 +274,7 @@ export const settingFields = {
   // Threads with their own read-only connections for expensive reads (searches); one core is left for the server's thread.
   SQLITE_READERS: documented(
     integerSetting('SQLITE_READERS', Math.min(4, Math.max(1, availableParallelism() - 1)), 1, 64),
-    'threads (1–64), each with its own read-only connection, that run searches away from the server\'s thread (SQLite only; PostgreSQL\'s searches run on its pool)',
+    'threads (1–64), each with its own read-only connection, that run searches, listings, `get_messages`, `get_files` and `sync` away from the server\'s thread (SQLite only; on PostgreSQL they run on its pool, outside the batch)',
     'cores − 1, from 1 to 4',
   ),
   SMTP_URL: documented(

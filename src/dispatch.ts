@@ -6,7 +6,7 @@ import { fail, ParleyError } from './errors.ts';
 import { unstorableInJson } from './unicode.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
-import { opened } from './features/handler.ts';
+import { opened, type LaterRead } from './features/handler.ts';
 import { deliver, eachView, logEvent, readersOf } from './fanout.ts';
 import { personal } from './features/message-view.ts';
 import { unknownType } from './metrics.ts';
@@ -270,21 +270,46 @@ async function succeeded(ctx: Ctx, type: string, ref: Ref | undefined, startedAt
   });
 }
 
+/** Per socket, the last reply read after its commit: the next is sent after it. */
+const lastLater = new WeakMap<object, Promise<void>>();
+
 /**
- * A reply read after the commit: sent when the read is done, its time charged to the caller's account.
- * An account has at most `limits.searchesAtOnce` under way: the time of those still running is not charged yet.
+ * A reply read after the commit: sent when the read is done, its time charged to the caller's account,
+ * and after the socket's earlier replies read later. An account has at most `limits.searchesAtOnce`
+ * reads under way (the time of those still running is not charged yet): a search past that is refused
+ * at once, other reads wait for a place, and the account's budget is checked again when it comes.
  */
-function answerLater(ctx: SocketCtx, type: string, ref: Ref | undefined, startedAt: number, later: () => Promise<{ data: unknown; ms: number }>): void {
-  const release = ctx.caller.work.startRead();
-  if (!release) return ctx.caller.send(failed(ctx, type, fail('reads_at_once', { limit: limits.searchesAtOnce }), ref));
-  later().then(
+function answerLater(ctx: SocketCtx, type: string, ref: Ref | undefined, startedAt: number, { read, busy }: LaterRead): void {
+  const refused = (error: unknown) => failed(ctx, type, error, ref);
+  let reply: Promise<string | undefined>;
+  if (busy === 'refuse') {
+    const release = ctx.caller.work.startRead();
+    if (!release) return ctx.caller.send(refused(fail('reads_at_once', { limit: limits.searchesAtOnce })));
+    reply = readNow(ctx, type, ref, startedAt, read).finally(release);
+  } else {
+    reply = ctx.caller.work.awaitRead().then((release) => {
+      const owing = overBudget(ctx);
+      return (owing ? Promise.resolve(refused(owing)) : readNow(ctx, type, ref, startedAt, read)).finally(release);
+    });
+  }
+  const sent = (lastLater.get(ctx.caller) ?? Promise.resolve()).then(() => reply).then((text) => {
+    if (text !== undefined) ctx.caller.send(text);
+  });
+  lastLater.set(ctx.caller, sent);
+}
+
+/** Runs a read and makes its reply: the data, or the refusal; its time charged to the caller. */
+function readNow(ctx: SocketCtx, type: string, ref: Ref | undefined, startedAt: number, read: LaterRead['read']): Promise<string | undefined> {
+  // A socket gone while its read waited for a place: the read would be for no one.
+  if (ctx.caller.closed) return Promise.resolve(undefined);
+  return read().then(
     ({ data, ms }) => {
       ctx.caller.work.charge(ms);
       ctx.metrics.event(type, 'ok', startedAt);
-      ctx.caller.send(withRef(successText(type, data), ref));
+      return withRef(successText(type, data), ref);
     },
-    (error: unknown) => ctx.caller.send(failed(ctx, type, error, ref)),
-  ).finally(release);
+    (error: unknown) => failed(ctx, type, error, ref),
+  );
 }
 
 /** An event whose data differs per reader (each sees their own `me`): serialised once per distinct view. */

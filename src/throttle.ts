@@ -20,22 +20,24 @@ export function take(bucket: Bucket, rate: number, burst: number, nowMs: number,
 
 /**
  * What an account's events may cost the server: the wait before the next may run, charging one that
- * ran, and a read under way after its commit (at most `readsAtOnce` an account: its release, or
- * undefined when that many are under way).
+ * ran, and reads under way after their commit (at most `readsAtOnce` an account): `startRead` takes a
+ * place now or gives undefined when none is free, `awaitRead` waits for one, behind the account's reads
+ * already waiting.
  */
-export type WorkBudget = { wait(): number; charge(ms: number): void; startRead(): Release | undefined };
+export type WorkBudget = { wait(): number; charge(ms: number): void; startRead(): Release | undefined; awaitRead(): Promise<Release> };
 
 /**
  * Server time per account, shared by its sockets: each event is charged the milliseconds its unit of
  * work held the queue (reads that examine much cost much, a ping almost nothing). `rate` ms come back
  * a second, up to `burst`; an account that has spent more than it had owes the rest and waits until
  * it is paid off. A read after the commit is charged as it finishes: at most `readsAtOnce` of an
- * account's run at once, which bounds what it can run up before it is charged. At most `capacity`
- * accounts are kept, the least recently charged dropped first.
+ * account's run at once, which bounds what it can run up before it is charged; the others wait their
+ * turn in order, so that one account's many reads take turns with everyone else's rather than filling
+ * the readers. At most `capacity` accounts are kept, the least recently charged dropped first.
  */
 export function createWorkBudgets(rate: number, burst: number, readsAtOnce: number, capacity = 100_000) {
   const budgets = new Map<number, { left: number; at: number }>();
-  const reads = createHolds();
+  const reads = createReadLanes(readsAtOnce);
   const left = (account: number, nowMs: number): number => {
     const budget = budgets.get(account);
     return budget ? Math.min(burst, budget.left + ((nowMs - budget.at) / 1000) * rate) : burst;
@@ -52,7 +54,39 @@ export function createWorkBudgets(rate: number, burst: number, readsAtOnce: numb
       budgets.set(account, budget);
       if (budgets.size > capacity) budgets.delete(budgets.keys().next().value!);
     },
-    startRead: (account: number): Release | undefined => reads([{ key: String(account), limit: readsAtOnce }]),
+    startRead: (account: number): Release | undefined => reads.start(account),
+    awaitRead: (account: number): Promise<Release> => reads.await(account),
+  };
+}
+
+/** Reads under way per account, at most `atOnce` each; those waiting for a place start in the order they came. */
+function createReadLanes(atOnce: number) {
+  const lanes = new Map<number, { running: number; waiting: ((release: Release) => void)[] }>();
+  /** Gives the place back, or hands it to the next read waiting in the lane. */
+  const releaseOf = (account: number, lane: { running: number; waiting: ((release: Release) => void)[] }): Release => {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = lane.waiting.shift();
+      if (next) next(releaseOf(account, lane));
+      else if (--lane.running === 0) lanes.delete(account);
+    };
+  };
+  const start = (account: number): Release | undefined => {
+    const lane = lanes.get(account) ?? { running: 0, waiting: [] };
+    if (lane.running >= atOnce) return undefined;
+    lane.running++;
+    lanes.set(account, lane);
+    return releaseOf(account, lane);
+  };
+  return {
+    start,
+    await: (account: number): Promise<Release> => new Promise((resolve) => {
+      const release = start(account);
+      if (release) resolve(release);
+      else lanes.get(account)!.waiting.push(resolve);
+    }),
   };
 }
 

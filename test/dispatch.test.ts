@@ -46,7 +46,7 @@ function harness() {
       publishToOthers: (topic, text) => others.push({ topic, text }),
       buffered: () => 0,
       spend: () => true,
-      work: { wait: () => 0, charge: () => {}, startRead: () => () => {} },
+      work: { wait: () => 0, charge: () => {}, startRead: () => () => {}, awaitRead: async () => () => {} },
     };
     app.registry.add(caller, []);
     const ctx: SocketCtx = { ...app, caller };

@@ -2,26 +2,19 @@
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView } from './conversations.ts';
-import { avatarUrl } from './files.ts';
 import { asAdmin, memberOf } from './membership.ts';
-import { tell, type Handlers } from './handler.ts';
+import { later, tell, type Handlers } from './handler.ts';
 
 export const channelHandlers = {
   list_channels: {
     schema: events.list_channels.request,
     async run(ctx, { query, before, limit }) {
-      const size = limit ?? limits.channelsPage.default;
-      const { rows, floor } = await ctx.store.channels.page(ctx.caller.user.id, query?.trim() || null, before ?? null, size + 1, limits.channelsExamined);
-      const shown = rows.slice(0, size);
-      const next = rows.length > size ? shown.at(-1)!.id : floor;
-      return {
-        channels: shown.map((row) => ({
-          id: row.id, name: row.name, description: row.description, member_count: row.member_count, created_at: row.created_at, joined: row.joined === 1,
-          avatar_url: avatarUrl(row.avatar_file_id),
-        })),
-        has_more: next !== null,
-        next,
-      };
+      const input = { reader: ctx.caller.user.id, query: query?.trim() || null, before: before ?? null, size: limit ?? limits.channelsPage.default, examined: limits.channelsExamined };
+      // Read after the commit, away from the queue of work (on SQLite on a reader thread).
+      return later(async () => {
+        const { value, ms } = await ctx.reads.run('channels', input);
+        return { data: value, ms };
+      });
     },
   },
   join_channel: {

@@ -3,11 +3,11 @@ import { events, limits, type EventRequest } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationTopic } from '../registry.ts';
 import { asAdmin, invite, mayAdd, memberOf, membership } from './membership.ts';
-import { listedFor, sharedMessages } from './message-view.ts';
 import type { Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
-import { directKey, type ConversationRow, type RankedListRow } from '../storage/stores/conversations.ts';
-import { tell, type Handlers } from './handler.ts';
+import { directKey, type ConversationRow } from '../storage/stores/conversations.ts';
+import { later, tell, type Handlers } from './handler.ts';
+import { parseCursor, type ConversationPage } from './conversation-list.ts';
 import { invitable } from './users.ts';
 import { notifyJoined } from './notify.ts';
 import { avatarUrl, ownImage, replacePicture } from './files.ts';
@@ -71,14 +71,12 @@ export const conversationHandlers = {
   },
   get_conversations: {
     schema: events.get_conversations.request,
-    run: async (ctx, { filter, sort }) => (await conversationPage(ctx, { filter, sort, limit: limits.conversationsPage.max })).items,
+    run: async (ctx, { filter, sort }) => pageLater(ctx, { filter, sort, limit: limits.conversationsPage.max }, (page) => page.items),
   },
   list_conversations: {
     schema: events.list_conversations.request,
-    async run(ctx, { filter, sort, after, limit }) {
-      const { items, next } = await conversationPage(ctx, { filter, sort, after, limit: limit ?? limits.conversationsPage.default });
-      return { conversations: items, next };
-    },
+    run: async (ctx, { filter, sort, after, limit }) =>
+      pageLater(ctx, { filter, sort, after, limit: limit ?? limits.conversationsPage.default }, ({ items, next }) => ({ conversations: items, next })),
   },
   get_conversation_info: {
     schema: events.get_conversation_info.request,
@@ -140,60 +138,19 @@ export const conversationHandlers = {
 
 type Listing = EventRequest<'list_conversations'>;
 
-/** Where a page ends: the cursor that continues after `row` in this order. */
-const cursorOf = (sort: Listing['sort'], row: RankedListRow) => (sort === 'recent' ? `${row.activity}.${row.last_id}.${row.id}` : String(row.id));
-
-/** A cursor read back; `bad_cursor` when it is not one of this order's. */
-function parseCursor(sort: Listing['sort'], after: string): number[] {
-  const shape = sort === 'recent' ? /^(\d{1,16})\.(\d{1,16})\.(\d{1,16})$/ : /^(\d{1,16})$/;
-  const parts = shape.exec(after);
-  if (!parts) throw fail('bad_cursor');
-  return parts.slice(1).map(Number);
-}
-
 /**
- * A page of the caller's conversations, each with its unread count and last message: at most `limit`
- * after `after`, in creation order or by activity. The database orders and cuts them, so only the page
- * is read message by message.
+ * A page of the caller's conversations, read after the commit (on SQLite on a reader thread): a bad
+ * cursor is refused in the unit. The read points the caller's own sending moved and not yet written are
+ * taken when the read starts, so they are at least as fresh as the rows it reads.
  */
-async function conversationPage(ctx: Ctx, { filter, sort, after, limit }: Pick<Listing, 'filter' | 'sort' | 'after'> & { limit: number }) {
-  const me = ctx.caller.user;
+function pageLater<D>(ctx: Ctx, { filter, sort, after, limit }: Pick<Listing, 'filter' | 'sort' | 'after'> & { limit: number }, shape: (page: ConversationPage) => D) {
+  const { id, username } = ctx.caller.user;
   const from = after == null ? null : parseCursor(sort, after);
-  const rows = sort === 'recent'
-    ? await ctx.store.conversations.pageByActivity(me.id, filter ?? 'all', from as [number, number, number] | null, limit + 1)
-    : await ctx.store.conversations.pageByCreation(me.id, filter ?? 'all', from?.[0] ?? 0, limit + 1);
-  const page = rows.slice(0, limit);
-  const lastRows = [];
-  const unread = new Map<number, number>();
-  for (const row of page) {
-    const id = await ctx.store.messages.lastShown(row.id, me.id, row.cleared_id);
-    const message = id === undefined ? undefined : await ctx.store.messages.byId(id);
-    if (message) lastRows.push(message);
-    // Sending shows you read what came before: your own latest message counts, even before its receipt batch moved your point.
-    const readUpTo = Math.max(row.read_id, row.cleared_id, ctx.receipts.pendingRead(row.id, me.id));
-    unread.set(row.id, await ctx.store.messages.unread(row.id, me.id, readUpTo, limits.unreadCap));
-  }
-  const last = new Map((await sharedMessages(ctx.store, lastRows)).map((message) => [message.conversation_id, message]));
-  const levels = await ctx.store.notifications.levels(me.id, ctx.now());
-  const items = page.map((row) => {
-    const message = last.get(row.id);
-    return {
-      id: row.id,
-      name: row.name,
-      kind: row.kind,
-      description: row.description,
-      role: row.role,
-      member_count: row.member_count,
-      unread_count: unread.get(row.id)!,
-      last_message: message ? listedFor(message, me.username) : null,
-      favorite: row.favorite === 1,
-      pinned: row.pinned === 1,
-      created_at: row.created_at,
-      notifications: levels.get(row.id) ?? null,
-      avatar_url: avatarUrl(row.avatar_file_id),
-    };
+  return later(async () => {
+    const query = { reader: { id, username }, filter: filter ?? 'all', sort, from, limit, pendingReads: ctx.receipts.pendingReads(id), now: ctx.now() };
+    const { value, ms } = await ctx.reads.run('conversations', query);
+    return { data: shape(value), ms };
   });
-  return { items, next: rows.length > limit ? cursorOf(sort, page.at(-1)!) : null };
 }
 
 /**

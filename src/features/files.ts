@@ -5,7 +5,7 @@ import type { Attachment } from '../../protocol/events/files.ts';
 import { fail } from '../errors.ts';
 import { isImageType } from '../files/inspect.ts';
 import { memberOf, membership } from './membership.ts';
-import type { Handlers } from './handler.ts';
+import { later, type Handlers } from './handler.ts';
 import type { Ctx } from '../context.ts';
 import type { AttachmentRow, FileRow } from '../storage/stores/files.ts';
 
@@ -58,23 +58,12 @@ export const fileHandlers = {
     guard: memberOf,
     async run(ctx, { conversation_id, before, limit }) {
       const { member } = await membership(ctx, conversation_id);
-      const size = limit ?? limits.filesPage.default;
-      // Whole messages only: read enough rows to hold one more message's files than the page.
-      const rows = await ctx.store.files.shared(conversation_id, ctx.caller.user.id, before ?? null, member.cleared_id, size + limits.attachments);
-      let count = 0;
-      while (count < rows.length) {
-        const message = rows[count]!.message_id;
-        let end = count;
-        while (end < rows.length && rows[end]!.message_id === message) end++;
-        if (count > 0 && end > size) break;
-        count = end;
-      }
-      const page = rows.slice(0, count);
-      return {
-        conversation_id,
-        files: page.map((row) => ({ ...attachmentView(row), message_id: row.message_id, sender_username: row.sender_username, sent_at: row.sent_at })),
-        next: count < rows.length ? page.at(-1)!.message_id : null,
-      };
+      const query = { conversation: conversation_id, reader: ctx.caller.user.id, before: before ?? null, floor: member.cleared_id, size: limit ?? limits.filesPage.default, attachments: limits.attachments };
+      // Read after the commit, away from the queue of work (on SQLite on a reader thread).
+      return later(async () => {
+        const { value, ms } = await ctx.reads.run('files', query);
+        return { data: { conversation_id, ...value }, ms };
+      });
     },
   },
 } satisfies Partial<Handlers>;

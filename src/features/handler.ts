@@ -42,20 +42,25 @@ export function tell<D>(data: D, audience: Audience): Told<D> {
 
 const laterKey = Symbol('later');
 
+/** A read after the commit: it runs when one of the account's places for reads is free (waiting for one, or refused at once when `busy` is 'refuse'). */
+export type LaterRead<D = unknown> = { readonly read: () => Promise<{ data: D; ms: number }>; readonly busy: 'wait' | 'refuse' };
+
 /** A reply read once the unit is committed, away from the queue of work; `ms`: the time the read took, charged to the caller. */
-export type Later<D> = { readonly [laterKey]: () => Promise<{ data: D; ms: number }> };
+export type Later<D> = { readonly [laterKey]: LaterRead<D> };
 
 /**
  * The reply is read after the commit (see `reads.ts`): the unit's writes (a search index caught up)
- * and every earlier frame of the caller's are committed by then, and a fresh read sees them. The
- * reply may come after replies to later frames.
+ * and every earlier frame of the caller's are committed by then, and a fresh read sees them. What the
+ * read needs from the unit (a membership, read points not yet written) is carried in its input. The
+ * reply may come after replies to later frames, but a socket's replies read later come in the order
+ * their frames came.
  */
-export function later<D>(read: () => Promise<{ data: D; ms: number }>): Later<D> {
-  return { [laterKey]: read };
+export function later<D>(read: () => Promise<{ data: D; ms: number }>, busy: LaterRead['busy'] = 'wait'): Later<D> {
+  return { [laterKey]: { read, busy } };
 }
 
 /** A handler's result as its reply data and, when others are told, their audience; or the read that makes the reply later. */
-export function opened(result: unknown): { data: unknown; audience?: Audience; later?: () => Promise<{ data: unknown; ms: number }> } {
+export function opened(result: unknown): { data: unknown; audience?: Audience; later?: LaterRead } {
   if (typeof result === 'object' && result !== null && audienceKey in result) {
     const { data, [audienceKey]: audience } = result as Told<unknown>;
     return { data, audience };

@@ -3,7 +3,7 @@ import { events, limits, type EventReply, type EventRequest } from '../../protoc
 import { fail } from '../errors.ts';
 import { isAdmin, memberOf, membership, visibleMessage } from './membership.ts';
 import { forReader, listedFor, sharedMessages, type SharedMessage } from './message-view.ts';
-import { alone, tell, type Handlers, type Told } from './handler.ts';
+import { alone, later, tell, type Handlers, type Told } from './handler.ts';
 import type { Outcome } from '../storage/engine/commit.ts';
 import type { MessageRow, NewMessage, SendContext } from '../storage/stores/messages.ts';
 import type { FileRow } from '../storage/stores/files.ts';
@@ -161,12 +161,17 @@ export const messageHandlers = {
       const me = ctx.caller.user;
       const { member } = await membership(ctx, conversation_id);
       if (before != null && after != null) throw fail('before_and_after');
-      const rows = await ctx.store.messages.page(conversation_id, me.id, { before: before ?? null, after: after ?? null, floor: member.cleared_id }, limit ?? limits.messagesPage);
-      const messages = (await sharedMessages(ctx.store, rows)).map((message) => listedFor(message, me.username));
-      const newest = Math.max(0, ...rows.map((row) => row.id));
-      // Handing messages to a socket delivers them.
-      if (newest > member.delivered_id) ctx.job.after((committed) => committed && ctx.receipts.fetched(conversation_id, me.id, newest));
-      return { conversation_id, messages };
+      const query = {
+        conversation: conversation_id, reader: { id: me.id, username: me.username }, before: before ?? null, after: after ?? null, floor: member.cleared_id,
+        limit: limit ?? limits.messagesPage,
+      };
+      // Read after the commit, away from the queue of work (on SQLite on a reader thread).
+      return later(async () => {
+        const { value: { messages, newest }, ms } = await ctx.reads.run('messages', query);
+        // Handing messages to a socket delivers them.
+        if (newest > member.delivered_id) ctx.receipts.fetched(conversation_id, me.id, newest);
+        return { data: { conversation_id, messages }, ms };
+      });
     },
   },
   edit_message: {

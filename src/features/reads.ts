@@ -1,14 +1,79 @@
 // Reads that run away from the queue of work, once the unit that asked for them is committed: on SQLite
 // on reader threads with their own read-only connections (storage/sqlite/readers.ts), on PostgreSQL on
-// the pool's connections. Each takes a store and plain data and gives plain data back (it crosses threads).
+// the pool's connections. Each takes a store and plain data and gives plain data back (it crosses threads):
+// what the reply needs from the unit (a membership's floor, a log's end) comes in that data.
 import type { Store } from '../storage/index.ts';
 import type { SearchQuery } from '../storage/stores/search.ts';
-import { sharedMessages } from './message-view.ts';
+import { listedFor, personalise, sharedMessages } from './message-view.ts';
+import { conversationPage } from './conversation-list.ts';
+import { attachmentView, avatarUrl } from './files.ts';
+
+type Reader = { id: number; username: string };
 
 export const reads = {
   async search(store: Store, query: SearchQuery) {
     const found = await store.search.find(query);
     return { next: found.next, snippets: found.rows.map((row) => row.snippet), shown: await sharedMessages(store, found.rows) };
+  },
+
+  conversations: conversationPage,
+
+  /** A page of the channels `reader` may join or is in, whose name holds `query`; at most `examined` looked at (a short page then ends at `next`). */
+  async channels(store: Store, { reader, query, before, size, examined }: { reader: number; query: string | null; before: number | null; size: number; examined: number }) {
+    const { rows, floor } = await store.channels.page(reader, query, before, size + 1, examined);
+    const shown = rows.slice(0, size);
+    const next = rows.length > size ? shown.at(-1)!.id : floor;
+    return {
+      channels: shown.map((row) => ({
+        id: row.id, name: row.name, description: row.description, member_count: row.member_count, created_at: row.created_at, joined: row.joined === 1,
+        avatar_url: avatarUrl(row.avatar_file_id),
+      })),
+      has_more: next !== null,
+      next,
+    };
+  },
+
+  /** A page of a conversation's messages as `reader` sees them; `floor`: their cleared point. `newest`: the page's latest id (0: none). */
+  async messages(store: Store, { conversation, reader, before, after, floor, limit }: { conversation: number; reader: Reader; before: number | null; after: number | null; floor: number; limit: number }) {
+    const rows = await store.messages.page(conversation, reader.id, { before, after, floor }, limit);
+    const messages = (await sharedMessages(store, rows)).map((message) => listedFor(message, reader.username));
+    return { messages, newest: Math.max(0, ...rows.map((row) => row.id)) };
+  },
+
+  /** A page of files shared in a conversation, newest first, `size` of them or more: a message's files are never split over two pages. */
+  async files(store: Store, { conversation, reader, before, floor, size, attachments }: { conversation: number; reader: number; before: number | null; floor: number; size: number; attachments: number }) {
+    // Whole messages only: read enough rows to hold one more message's files than the page.
+    const rows = await store.files.shared(conversation, reader, before, floor, size + attachments);
+    let count = 0;
+    while (count < rows.length) {
+      const message = rows[count]!.message_id;
+      let end = count;
+      while (end < rows.length && rows[end]!.message_id === message) end++;
+      if (count > 0 && end > size) break;
+      count = end;
+    }
+    const page = rows.slice(0, count);
+    return {
+      files: page.map((row) => ({ ...attachmentView(row), message_id: row.message_id, sender_username: row.sender_username, sent_at: row.sent_at })),
+      next: count < rows.length ? page.at(-1)!.message_id : null,
+    };
+  },
+
+  /**
+   * The logged events `reader` may see after `since` and up to `through` (the log's end when the sync
+   * was asked: what came later is pushed), at most `size` and, past the first, `bytes` of them.
+   */
+  async sync(store: Store, { reader, since, through, size, bytes: budget }: { reader: Reader; since: number; through: number; size: number; bytes: number }) {
+    const rows = (await store.events.after(reader.id, since, size + 1)).filter((row) => row.seq <= through);
+    let bytes = 0;
+    let count = 0;
+    while (count < Math.min(size, rows.length) && (count === 0 || bytes + rows[count]!.data.length <= budget)) bytes += rows[count++]!.data.length;
+    const page = rows.slice(0, count);
+    return {
+      events: page.map((row) => ({ type: row.type, success: true as const, data: personalise(row.type, JSON.parse(row.data), reader.username), seq: row.seq })),
+      next: page.at(-1)?.seq ?? since,
+      has_more: rows.length > count,
+    };
   },
 };
 

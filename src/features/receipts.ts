@@ -149,8 +149,15 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
     read(conversationId: number, userId: number): void {
       entry(conversationId).read.add(userId);
     },
-    /** The read point a member's own sending has moved, not yet written (0 when none). */
-    pendingRead: (conversationId: number, userId: number): number => pending.get(conversationId)?.senders.get(userId) ?? 0,
+    /** Every read point a member's own sending has moved and that is not yet written, by conversation (for a read on another thread). */
+    pendingReads(userId: number): Record<number, number> {
+      const points: Record<number, number> = {};
+      for (const [conversationId, { senders }] of pending) {
+        const point = senders.get(userId);
+        if (point !== undefined) points[conversationId] = point;
+      }
+      return points;
+    },
     /** Sends everything gathered now (at shutdown). */
     flush: () => flush(),
   };

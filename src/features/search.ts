@@ -55,14 +55,15 @@ export const searchHandlers = {
       const size = limit ?? limits.searchPage.default;
       // On SQLite messages are indexed in batches: whatever is not in the index yet goes in before the query.
       await ctx.store.search.catchUp();
-      // The search itself runs once that is committed, away from the queue of work (on SQLite on a reader thread).
+      // The search itself runs once that is committed, away from the queue of work (on SQLite on a reader thread);
+      // one past the account's places for reads is refused rather than kept waiting.
       return later(async () => {
         const { open, close, highlight } = markers();
         const query = { reader: me.id, terms, conversation: conversation_id ?? null, before: before ?? null, limit: size, budget: searchBudget, open, close };
         const { value: { next, snippets, shown }, ms } = await ctx.reads.run('search', query);
         const messages = shown.map((message, index) => ({ ...forReader(message, me.username), snippet: highlight(snippets[index]!) }));
         return { data: { messages, has_more: next !== null, next }, ms };
-      });
+      }, 'refuse');
     },
   },
 } satisfies Partial<Handlers>;

@@ -69,7 +69,10 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = app.settings;
     const bucket = newBucket(burst, performance.now());
     const spend = (cost: number) => take(bucket, rate, burst, performance.now(), cost);
-    const work = { wait: () => budgets.wait(user.id, performance.now()), charge: (ms: number) => budgets.charge(user.id, ms, performance.now()), startRead: () => budgets.startRead(user.id) };
+    const work = {
+      wait: () => budgets.wait(user.id, performance.now()), charge: (ms: number) => budgets.charge(user.id, ms, performance.now()),
+      startRead: () => budgets.startRead(user.id), awaitRead: () => budgets.awaitRead(user.id),
+    };
     const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend, work, (topic, text) => server.publish(topic, text, false));
     data.connection = connection;
     app.commit.run(({ store }) => store.sessions.touch(sessionId, app.now())).catch((error: unknown) => app.log.warn('session not touched', { error }));

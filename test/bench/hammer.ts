@@ -1,12 +1,20 @@
 // Expensive reads: a bystander's ping while one account with 16 sockets, at the default rate limits,
 // hammers one event type at a time over a channel of 200,000 messages, 20,000 channels and 20,000
-// conversations, on SQLite and on PostgreSQL.
+// conversations, on SQLite and on PostgreSQL; then uploads image bombs 16 at a time, and the server's
+// memory is measured before and after.
 import WebSocket from 'ws';
-import { fresh, oneNode, percentile, sleep, type Engine } from './drive.ts';
+import sharp from 'sharp';
+import { readFileSync } from 'node:fs';
+import { fresh, oneNode, percentile, rssKiB, sleep, type Engine } from './drive.ts';
+import { exchange } from '../helpers/bytes.ts';
 import type { TestServer } from '../helpers/server.ts';
 
-export type HammerPhase = { name: string; pings: number; p50: number; p99: number; max: number; answered: number; refused: number };
+/** `rss`: the server's resident memory before the phase and once its image workers are gone after it (MiB), for the image bombs. */
+export type HammerPhase = { name: string; pings: number; p50: number; p99: number; max: number; answered: number; refused: number; rss?: { beforeMiB: number; afterMiB: number } };
 export type HammerResult = { messages: number; phases: HammerPhase[] };
+
+/** `--phase=<words>`: only the phases whose name holds them (and the idle one), to measure one phase again and again. */
+const only = process.argv.find((arg) => arg.startsWith('--phase='))?.split('=')[1];
 
 /** The limits a fresh install has: the bench's own lifted ones are put back. */
 const defaults = { RATE_LIMIT_EVENTS: '50', RATE_LIMIT_BURST: '200', RATE_LIMIT_WORK_MS: '100', RATE_LIMIT_WORK_BURST_MS: '250' };
@@ -69,11 +77,29 @@ async function flood(socket: WebSocket, frame: string, stopped: () => boolean, c
   }
 }
 
-/** The bystander pings every 5 ms for `seconds` while the hammer's sockets flood `frame`. */
-async function phase(name: string, bystander: WebSocket, hammer: WebSocket[], frame: string | undefined, seconds: number): Promise<HammerPhase> {
+/** A 3400 x 3400 AVIF of one colour: a few hundred bytes, seconds of a core to decode and clean. */
+const avifBomb = () => sharp({ create: { width: 3400, height: 3400, channels: 3, background: '#3a7' } }).avif({ effort: 0 }).toBuffer();
+
+/** One uploader: bombs one after another until `stopped`; a refusal (429: too many under way, or the hourly cap) waits its Retry-After, at most 1 s. */
+async function bombard(server: TestServer, token: string, bomb: Buffer, stopped: () => boolean, counts: { answered: number; refused: number }): Promise<void> {
+  while (!stopped()) {
+    const { status, headers } = await exchange(server.http, 'POST', '/files?filename=bomb.avif', { body: bomb, headers: { cookie: `login-token=${token}` } });
+    if (status === 201) counts.answered++;
+    else {
+      counts.refused++;
+      await sleep(Math.min(1000, Number(headers['retry-after'] ?? 1) * 1000));
+    }
+  }
+}
+
+/** The processes the server started (its image workers). */
+const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+
+/** The bystander pings every 5 ms for `seconds` while the hammer floods `load` (frames on its sockets, or uploads). */
+async function phase(name: string, bystander: WebSocket, load: ((stopped: () => boolean, counts: { answered: number; refused: number }) => Promise<void>[]) | undefined, seconds: number): Promise<HammerPhase> {
   const counts = { answered: 0, refused: 0 };
   let stop = false;
-  const floods = frame ? hammer.map((socket) => flood(socket, frame, () => stop, counts)) : [];
+  const floods = load ? load(() => stop, counts) : [];
   const latencies: number[] = [];
   const until = performance.now() + seconds * 1000;
   while (performance.now() < until) {
@@ -106,11 +132,29 @@ async function hammerOn(engine: Engine, quick: boolean, messages: number): Promi
       ['get_files', `{"type":"get_files","conversation_id":${channel}}`],
     ];
     const phases: HammerPhase[] = [];
-    for (const [name, frame] of frames) {
-      phases.push(await phase(`${engine}, ${name}`, bystander, hammer, frame, seconds));
+    const bombs = !only || 'image bombs'.includes(only);
+    const chosen = frames.filter(([name, frame]) => !frame || !only || name.includes(only));
+    for (const [i, [name, frame]] of chosen.entries()) {
+      const load = frame ? (stopped: () => boolean, counts: { answered: number; refused: number }) => hammer.map((socket) => flood(socket, frame, stopped, counts)) : undefined;
+      phases.push(await phase(`${engine}, ${name}`, bystander, load, seconds));
+      if (!frame || (i === chosen.length - 1 && !bombs)) continue;
       // Each phase starts with the account's budget paid off and its buckets full.
-      if (frame) await paidOff(hammer[0]!);
-      await sleep(frame ? 4000 : 0);
+      await paidOff(hammer[0]!);
+      await sleep(4000);
+    }
+    if (bombs) {
+      const pid = server.child.pid!;
+      const bomb = await avifBomb();
+      const before = rssKiB(pid) / 1024;
+      // As many uploads at once as the account has sockets; the server takes a few at a time and refuses the rest with 429.
+      const load = (stopped: () => boolean, counts: { answered: number; refused: number }) => hammer.map(() => bombard(server, seeded.tokens[0]!, bomb, stopped, counts));
+      const bombs = await phase(`${engine}, image bombs (AVIF 3400 x 3400, ${bomb.length} bytes)`, bystander, load, seconds * 2);
+      // Idle image workers end after 5 s and give their memory back; then the server's own is measured.
+      const deadline = performance.now() + 30_000;
+      while (childrenOf(pid).length > 0 && performance.now() < deadline) await sleep(100);
+      bombs.rss = { beforeMiB: before, afterMiB: rssKiB(pid) / 1024 };
+      console.log(`  ${engine}, image bombs: server RSS ${bombs.rss.beforeMiB.toFixed(0)} MiB before, ${bombs.rss.afterMiB.toFixed(0)} MiB after (${(bombs.rss.afterMiB - bombs.rss.beforeMiB).toFixed(0)} MiB; workers left: ${childrenOf(pid).length})`);
+      phases.push(bombs);
     }
     return phases;
   }, oneNode(engine), defaults);

@@ -178,7 +178,7 @@ async function postgresRun(): Promise<NonNullable<Results['postgres']>> {
   return { storage: ceiling, chat: await chatParley(oneNode('postgres')), fanout: await fanoutParley(oneNode('postgres')) };
 }
 
-const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick), push: () => pushBench(quick), postgres: postgresRun, pgfanout: () => fanoutParley(oneNode('postgres')), pgchat: () => chatParley(oneNode('postgres')), clusterchat: () => chatParley({ engine: 'postgres', nodes: 3 }), pgceiling: async () => console.log(describeCeiling(await postgresCeiling(await postgresDatabase(), quick ? 2 : 5))), sqlchat: () => chatParley(oneNode('sqlite')), pushchat: chatWithDevices, files: () => measureFiles(quick), cluster: measureCluster };
+const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick, withPostgres ? (engineChoice === 'both' ? ['sqlite', 'postgres'] : ['postgres']) : ['sqlite']), push: () => pushBench(quick), postgres: postgresRun, pgfanout: () => fanoutParley(oneNode('postgres')), pgchat: () => chatParley(oneNode('postgres')), clusterchat: () => chatParley({ engine: 'postgres', nodes: 3 }), pgceiling: async () => console.log(describeCeiling(await postgresCeiling(await postgresDatabase(), quick ? 2 : 5))), sqlchat: () => chatParley(oneNode('sqlite')), pushchat: chatWithDevices, files: () => measureFiles(quick), cluster: measureCluster };
 if (only) {
   // One scenario, printed but not recorded: for profiling and tuning.
   if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);

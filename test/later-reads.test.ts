@@ -1,0 +1,95 @@
+// Listings and catch-up read after the commit (review 25, H1): get_conversations, list_conversations,
+// list_channels, sync, get_messages and get_files run away from the queue of work every frame waits in, so a long one
+// no longer holds another user's ping or send; their replies are what they were.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './helpers/server.ts';
+import { person, type Person } from './helpers/clients.ts';
+
+/** 500 conversations of Alice's with a message from Bob in each: a full get_conversations reads 1,500 rows one by one. */
+async function crowded(alice: Person, bob: Person): Promise<number[]> {
+  const ids = await Promise.all(Array.from({ length: 500 }, (_, i) => alice.client.request('create_conversation', { name: `room ${i}`, members: [bob.username] }).then(({ id }) => id)));
+  await Promise.all(ids.map((id, i) => bob.client.request('send_message', { conversation_id: id, content: `hello ${i}` })));
+  return ids;
+}
+
+/**
+ * Alice's long read, and meanwhile Bob's pings and sends on his own socket, each sent once the one before
+ * is answered, five times: how many of Bob's were answered before Alice's read, each round. Before, every
+ * frame waited in one queue and the read ran in it: Bob's frames sent after it were answered after it (his
+ * first at most, when it overtook hers on the way in), so at most one.
+ */
+async function race(alice: Person, bob: Person, conversation: number, read: () => Promise<unknown>): Promise<number[]> {
+  const counts: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    let done = false;
+    const long = read().then(() => {
+      done = true;
+    });
+    let answered = 0;
+    for (let i = 0; !done && i < 50; i++) {
+      await (i % 2 ? bob.client.request('send_message', { conversation_id: conversation, content: `round ${round}, ${i}` }) : bob.client.request('ping'));
+      if (!done) answered++;
+    }
+    await long;
+    counts.push(answered);
+  }
+  return counts;
+}
+
+test('a long get_conversations or sync holds no other user\'s ping or send, and answers as before', async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const ids = await crowded(alice, bob);
+  const { id: bobs } = await bob.client.request('create_conversation', { name: 'bob alone', members: [] });
+
+  await t.test('another user is answered while the read runs', async () => {
+    const listing = await race(alice, bob, bobs, () => alice.client.request('get_conversations'));
+    assert.ok(Math.max(...listing) >= 2, `Bob's pings and sends answered while get_conversations ran, each round: ${listing.join(', ')}`);
+    const catchUp = await race(alice, bob, bobs, () => alice.client.request('sync', { since: 0, limit: 500 }));
+    assert.ok(Math.max(...catchUp) >= 2, `Bob's pings and sends answered while sync ran, each round: ${catchUp.join(', ')}`);
+  });
+
+  await t.test('unread counts: your own message just sent counts as read before its receipt is written', async () => {
+    await bob.client.request('send_message', { conversation_id: ids[0]!, content: 'one more' });
+    await alice.client.request('send_message', { conversation_id: ids[1]!, content: 'my answer' });
+    const items = await alice.client.request('get_conversations');
+    assert.equal(items.length, 500);
+    assert.deepEqual(items.slice(0, 3).map((item) => [item.id, item.unread_count, item.last_message?.content]), [
+      [ids[0], 2, 'one more'],
+      [ids[1], 0, 'my answer'],
+      [ids[2], 1, 'hello 2'],
+    ]);
+  });
+
+  await t.test('sync answers what the log held when it was asked; what the socket sends after it is not in it', async () => {
+    const send = (content: string) => alice.client.call({ type: 'send_message', conversation_id: ids[3]!, content }) as Promise<{ seq: number; data: { id: number } }>;
+    const before = await send('before the sync');
+    const asked = alice.client.request('sync', { since: before.seq - 1, limit: 500 });
+    const after = send('after the sync');
+    const [page, sent] = [await asked, await after];
+    const seqs = page.events.map((event) => event.seq);
+    // Receipts may be logged in between: the page is every event from the message on, up to the log's end when it was asked.
+    assert.deepEqual([page.events[0]!.type, (page.events[0]!.data as { id: number }).id, seqs[0]], ['send_message', before.data.id, before.seq]);
+    assert.ok(seqs.every((seq) => seq < sent.seq), `the message sent after the sync is in its page: ${seqs.join(', ')}, sent ${sent.seq}`);
+    assert.deepEqual([page.next, page.has_more, page.reset], [seqs.at(-1), false, false]);
+  });
+
+  await t.test('a socket\'s reads are answered in the order it asked, and 24 at once wait their turn rather than being refused', async () => {
+    const asked = ['get_conversations', 'sync', 'get_messages', 'get_files', 'list_conversations', 'list_channels'] as const;
+    const frames = Array.from({ length: 24 }, (_, i) => {
+      const type = asked[i % asked.length]!;
+      const fields = type === 'sync' ? { since: 0 } : type === 'get_messages' || type === 'get_files' ? { conversation_id: ids[i]! } : {};
+      return { type, ...fields };
+    });
+    const answered: number[] = [];
+    const replies = await Promise.all(frames.map((frame, i) => alice.client.call(frame).then((reply) => {
+      answered.push(i);
+      return reply;
+    })));
+    assert.deepEqual(replies.filter((reply) => !reply.success), [], 'none refused');
+    assert.deepEqual(answered, frames.map((_, i) => i));
+    assert.deepEqual(replies.map((reply) => reply.type), frames.map((frame) => frame.type));
+  });
+});
