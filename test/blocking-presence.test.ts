@@ -38,4 +38,18 @@ test('the person blocked is not shown the blocker\'s typing and receipts in a sh
   assert.deepEqual(pushed(olga.pushes, 'typing').filter((data) => data.username === kurt.username), []);
   // Carl's sync has her receipt: it is hidden from Kurt alone.
   assert.ok((await syncAll(carl.client, since)).some((event) => event.type === 'receipt' && olgas(event)));
+  // Nor does Kurt read how far she has read from get_receipts or get_members; Carl does.
+  const receiptsFor = async (client: typeof carl.client) => {
+    const receipts = await client.request('get_receipts', { message_id: carls.id });
+    return { delivered: receipts.delivered.includes(olga.username), read: receipts.read.includes(olga.username) };
+  };
+  const herPoint = async (client: typeof carl.client) =>
+    (await client.request('get_members', { conversation_id: group.id })).find((member) => member.username === olga.username)!.last_read_id;
+  assert.deepEqual({ kurt: await receiptsFor(kurt.client), carl: await receiptsFor(carl.client) }, { kurt: { delivered: false, read: false }, carl: { delivered: true, read: true } });
+  assert.deepEqual({ kurt: await herPoint(kurt.client), carl: await herPoint(carl.client) }, { kurt: 0, carl: carls.id });
+  // Both ways: Olga is not shown Kurt's point either (Carl is).
+  await kurt.client.request('mark_read', { conversation_id: group.id, message_id: carls.id });
+  const kurtsFor = async (client: typeof carl.client) =>
+    (await client.request('get_members', { conversation_id: group.id })).find((member) => member.username === kurt.username)!.last_read_id;
+  assert.deepEqual({ olga: await kurtsFor(olga.client), carl: await kurtsFor(carl.client) }, { olga: 0, carl: carls.id });
 });

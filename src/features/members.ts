@@ -26,14 +26,15 @@ export const memberHandlers = {
     async run(ctx, { conversation_id }) {
       const viewer = await viewerOf(ctx, ctx.caller.user.id);
       const members = await ctx.store.members.list(conversation_id);
-      // Presence as the caller may see it: invisible members and blocked people look offline.
+      // Presence as the caller may see it: invisible members and blocked people look offline; a block
+      // either way also hides how far the other has read (as their receipts are not pushed).
       const online = await shownOnline(ctx, members.map((member) => ({ id: member.user_id, status: member.status })), viewer);
       return members.map((member) => ({
         username: member.username,
         fullname: member.fullname,
         role: member.role,
         is_online: online.has(member.user_id),
-        last_read_id: member.read_id,
+        last_read_id: viewer.blocked.has(member.user_id) ? 0 : member.read_id,
         joined_at: member.joined_at,
         avatar_url: avatarUrl(member.avatar_file_id),
       }));

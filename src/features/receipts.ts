@@ -182,7 +182,9 @@ export const receiptHandlers = {
     schema: events.get_receipts.request,
     async run(ctx, { message_id }) {
       const { message } = await visibleMessage(ctx, message_id);
-      const others = (await ctx.store.members.list(message.conversation_id)).filter((member) => member.user_id !== message.sender_id);
+      // Nobody on either side of a block with the caller: their receipts are not pushed to the caller either.
+      const hidden = new Set(await ctx.store.contacts.blockingIn(message.conversation_id, ctx.caller.user.id));
+      const others = (await ctx.store.members.list(message.conversation_id)).filter((member) => member.user_id !== message.sender_id && !hidden.has(member.user_id));
       return {
         message_id,
         delivered: others.filter((member) => member.delivered_id >= message_id).map((member) => member.username),
