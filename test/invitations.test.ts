@@ -139,6 +139,26 @@ test('who may add you, and invitations', async (t) => {
     assert.deepEqual(receivedBy(service, muted.subscription), []);
   });
 
+  await t.test('an invitation goes when its inviter leaves or is removed', async () => {
+    const host = await person(server, 'host');
+    const guest = await person(server, 'guest');
+    const owner = await person(server, 'owner');
+    await who(guest, 'nobody');
+    const room = await owner.client.request('create_conversation', { name: 'room', members: [host.username] });
+    const other = await owner.client.request('create_conversation', { name: 'other', members: [host.username] });
+    for (const id of [room.id, other.id]) await owner.client.request('set_member_role', { conversation_id: id, username: host.username, role: 'admin' });
+    const byHost = await host.client.request('add_members', { conversation_id: room.id, members: [guest.username] });
+    const byHost2 = await host.client.request('add_members', { conversation_id: other.id, members: [guest.username] });
+    assert.deepEqual([byHost.invited, byHost2.invited], [[guest.username], [guest.username]]);
+    const pendingIds = async () => (await guest.client.request('get_invitations')).invitations.map((item) => item.conversation_id).sort();
+    assert.deepEqual(await pendingIds(), [room.id, other.id].sort());
+    await host.client.request('leave_conversation', { conversation_id: room.id });
+    await owner.client.request('remove_member', { conversation_id: other.id, username: host.username });
+    assert.deepEqual(await pendingIds(), [], 'whoever invited is no longer there');
+    await expectError(guest.client, { type: 'accept_invitation', conversation_id: room.id }, `no pending invitation of yours to conversation ${room.id}`, 'not_found');
+    await expectError(guest.client, { type: 'accept_invitation', conversation_id: other.id }, `no pending invitation of yours to conversation ${other.id}`, 'not_found');
+  });
+
   await t.test('a block drops their invitations, and with leave_conversations takes you out of what they created', async () => {
     const olga = await person(server, 'olga');
     const kurt = await person(server, 'kurt');

@@ -2,7 +2,7 @@
 import type { Sql } from '../engine/sql.ts';
 import type { Kind } from './conversations.ts';
 
-/** An invitation as its invitee sees it: the conversation, and who invited them (`inviter`: their username). */
+/** An invitation as its invitee sees it (pending while its inviter is still a member: one who left or was removed no longer invites): the conversation, and who invited them (`inviter`: their username). */
 export type InvitationRow = {
   id: number; conversation_id: number; name: string; kind: Kind; description: string; inviter_id: number; inviter: string; invited_at: number;
 };
@@ -18,7 +18,8 @@ export function invitationsStore(sql: Sql) {
        JOIN conversations ON conversations.id = invitations.conversation_id AND conversations.deleted_at IS NULL
        JOIN users AS inviters ON inviters.id = invitations.inviter_id
       WHERE invitations.user_id = $1
-        AND NOT EXISTS (SELECT 1 FROM members WHERE members.conversation_id = invitations.conversation_id AND members.user_id = $1)`;
+        AND NOT EXISTS (SELECT 1 FROM members WHERE members.conversation_id = invitations.conversation_id AND members.user_id = $1)
+        AND EXISTS (SELECT 1 FROM members WHERE members.conversation_id = invitations.conversation_id AND members.user_id = invitations.inviter_id)`;
   const get = sql.prepare<InvitationRow>(`${pending} AND invitations.conversation_id = $2`);
   const list = sql.prepare<InvitationRow>(`${pending} AND invitations.id < $2 ORDER BY invitations.id DESC LIMIT $3`);
   const remove = sql.prepare('DELETE FROM invitations WHERE conversation_id = $1 AND user_id = $2');
