@@ -64,6 +64,23 @@ test('notifications show messages as they are when sent', { concurrency: true },
       stillHeld(c);
       assert.deepEqual(await payloadOf(c), message(c, 'chatter', 1));
     }),
+    t.test('a mention deleted, to someone notified of mentions only: nothing is sent (not the chatter after it)', async () => {
+      const alice = await person(setup.server, 'alice');
+      const bob = await person(setup.server, 'bob');
+      await bob.client.request('update_profile', { notifications: 'mentions' });
+      const subscription = setup.service.subscribe();
+      await bob.client.request('register_device', { kind: 'webpush', subscription });
+      bob.client.close();
+      await bob.client.closed;
+      const group = await alice.client.request('create_conversation', { name: 'mentions only', members: [bob.username] });
+      await waitForPushes(setup.service, subscription, 1);
+      const mention = await alice.client.request('send_message', { conversation_id: group.id, content: `@${bob.username} SECRET-MENTION` });
+      await alice.client.request('send_message', { conversation_id: group.id, content: 'chatter' });
+      await alice.client.request('delete_message', { message_id: mention.id });
+      assert.equal(receivedBy(setup.service, subscription).length, 1, `the mention went within ${coalesceSeconds} s, before its delete: the machine was too slow for this case`);
+      await drained(setup.server, 15_000);
+      assert.deepEqual(receivedBy(setup.service, subscription).map((got) => (got.payload as { kind: string }).kind), ['added']);
+    }),
     t.test('a retry is built again: a message edited between two attempts goes with its new words', async () => {
       const c = await held(setup, 'retried');
       const { service } = setup;

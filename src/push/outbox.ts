@@ -31,6 +31,8 @@ export type OutboxItem = {
   notification: Notification;
   /** The unread count of the conversation for the device's user, counted when claimed; null for notices. */
   unread: number | null;
+  /** Built from what is true when claimed, nothing is left to tell this reader (see the store's notificationOf): skipped. */
+  nothingToSay?: true;
   /** Bumped by each enqueue for this device and key: settling says which version was dealt with. */
   version: number;
   /** When the pending notifications began waiting: the TTL and the give-up time run from here. */

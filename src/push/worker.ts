@@ -56,8 +56,8 @@ export type PushWorker = {
   readonly stats: Readonly<WorkerStats>;
 };
 
-/** A message or mention about a conversation whose messages have all been read since: nothing left to say. */
-const nothingUnread = (item: OutboxItem) => (item.notification.kind === 'message' || item.notification.kind === 'mention') && item.unread === 0;
+/** A message or mention about a conversation whose messages have all been read since, or nothing else left to say: skipped. */
+const nothingUnread = (item: OutboxItem) => item.nothingToSay === true || ((item.notification.kind === 'message' || item.notification.kind === 'mention') && item.unread === 0);
 
 export function startPushWorker(options: WorkerOptions): PushWorker {
   const { outbox, log, concurrency } = options;

@@ -47,6 +47,8 @@ type ClaimedRow = {
   cleared_id: number | null;
   /** 0 once the device's session has expired or been revoked. */
   live: number;
+  /** The member's notification level in effect now (null once they are no longer a member). */
+  level: string | null;
 };
 
 /** A message a notification shows, read when it is sent. */
@@ -118,10 +120,13 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
   const leased = sql.prepare<ClaimedRow>(
     `SELECT o.key, o.notification, o.version, o.queued_at, o.attempts, o.conversation_id, o.message_id, o.user_id,
             d.id AS device_id, d.kind, d.endpoint, d.p256dh, d.auth, d.token, d.platform, m.read_id, m.cleared_id,
-            CASE WHEN s.revoked_at IS NULL AND s.expires_at * 1000 > CAST($2 AS bigint) THEN 1 ELSE 0 END AS live
+            CASE WHEN s.revoked_at IS NULL AND s.expires_at * 1000 > CAST($2 AS bigint) THEN 1 ELSE 0 END AS live,
+            CASE WHEN m.user_id IS NULL THEN NULL
+                 ELSE COALESCE(CASE WHEN m.notify_until IS NULL OR m.notify_until > $3 THEN m.notify_level END, u.notify_default) END AS level
        FROM push_outbox AS o
        JOIN devices AS d ON d.id = o.device_id
        JOIN sessions AS s ON s.id = d.session_id
+       JOIN users AS u ON u.id = o.user_id
        LEFT JOIN members AS m ON m.conversation_id = o.conversation_id AND m.user_id = o.user_id
       WHERE o.lease = $1
       ORDER BY o.due_at, o.device_id, o.key`,
@@ -165,8 +170,10 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
    * someone blocked, the newest message the reader has not read and may see, a mention only if that one
    * mentions them too; none at all: nothing is left unread, and the worker skips it. A reaction to a
    * message deleted since has no preview. A `preview` queued as null (PUSH_PREVIEW=false) stays null.
+   * Undefined: nothing is left to say to this reader (a mention, for someone notified of mentions only,
+   * whose message is deleted or read, and no other unread message mentions them).
    */
-  async function notificationOf(row: ClaimedRow): Promise<Notification> {
+  async function notificationOf(row: ClaimedRow): Promise<Notification | undefined> {
     const queued = JSON.parse(row.notification) as Notification;
     if (row.message_id === null || !('preview' in queued)) return queued;
     const text = (content: string | undefined) => (content === undefined ? null : preview(content, queued.preview !== null));
@@ -176,6 +183,7 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
     const shown = (await named.get(row.conversation_id, row.user_id, floor, row.message_id)) ?? (await newest.get(row.conversation_id, row.user_id, floor));
     if (!shown) return { ...queued, kind: 'message', preview: null };
     const kind = shown.id === row.message_id ? queued.kind : shown.mentions === 1 ? 'mention' : 'message';
+    if (queued.kind === 'mention' && kind !== 'mention' && row.level === 'mentions') return undefined;
     return { kind, conversation: queued.conversation, sender: shown.sender, preview: text(shown.content) };
   }
 
@@ -207,17 +215,19 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
       const token = randomUUID();
       if ((await lease.run(token, now + leaseMs, now, limit)) === 0) return [];
       const items: OutboxItem[] = [];
-      for (const row of await leased.all(token, now)) {
+      for (const row of await leased.all(token, now, Math.floor(now / 1000))) {
         // Its session ended (expired: a revoke already took its devices): the device goes now, its rows
         // with it, rather than at the hourly prune, and nothing of the conversation reaches it.
         if (Number(row.live) !== 1) {
           await removeDevice.run(row.device_id);
           continue;
         }
+        const notification = await notificationOf(row);
         items.push({
           device: deviceOf(row),
           key: row.key,
-          notification: await notificationOf(row),
+          notification: notification ?? (JSON.parse(row.notification) as Notification),
+          ...(notification === undefined && { nothingToSay: true as const }),
           unread: await unreadOf(row),
           version: row.version,
           queuedAt: row.queued_at,
