@@ -111,7 +111,7 @@ test('the example systemd unit is valid, hardened, consistent with the nginx sit
 
   const [node, ...args] = get('ExecStart')[0]!.split(' ');
   assert.equal(node, '/usr/bin/node', "Debian's node");
-  assert.deepEqual(args, ['--import', 'tsx', 'src/main.ts'], 'node itself, as the tests run it, so signals reach the server');
+  assert.deepEqual(args, ['dist/src/main.js'], 'node itself on the build npm ci made, as npm start and the tests run it, so signals reach the server');
   assert.deepEqual(get('KillMode'), ['mixed']);
   for (const option of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes', 'CapabilityBoundingSet=']) {
     assert.ok(service.some(([key, value]) => `${key}=${value}` === option), option);

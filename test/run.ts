@@ -5,7 +5,7 @@
 //   npm test                                 every pass this machine can run
 //   npm test -- test/sync.test.ts            some files only, on every engine
 //   npm test -- --engine=postgres            one engine only (sqlite, postgres, or both: the default)
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { components, installLine, missing } from './helpers/installed.ts';
@@ -17,7 +17,7 @@ import { startPostgres, type PostgresCluster } from './helpers/postgres.ts';
  * pass does not repeat them. Files named cluster*.test.ts always run once too: they start their own
  * nodes on PostgreSQL, or test the Redis parts, whichever pass they are in.
  */
-const engineIndependent = new Set(['throwaway.test.ts', 'ordering.test.ts', 'protocol-docs.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts']);
+const engineIndependent = new Set(['build.test.ts', 'throwaway.test.ts', 'ordering.test.ts', 'protocol-docs.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts']);
 /**
  * Files about SQLite's own machinery (the database file and its lock, adopting the seed's file, online
  * backups with VACUUM INTO, PRAGMA settings, reader threads): the SQLite pass runs them. PostgreSQL's counterparts
@@ -90,6 +90,8 @@ function pass(engine: Engine, list: string[]): Promise<number> {
 const outcomes: string[] = [];
 let failed = false;
 try {
+  // What the tests spawn as servers, made fresh once for every file of the run (each checks it again, quickly).
+  execFileSync(process.execPath, [join(root, 'build.mjs')], { stdio: 'inherit' });
   // One cluster for the whole run, even for the SQLite pass: tests of PostgreSQL's own parts use it.
   if (postgresAvailable && !given) cluster = await startPostgres();
   for (const engine of wanted) {
