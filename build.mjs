@@ -1,4 +1,4 @@
-// The compiled build: src/, protocol/ and the test helpers that run as processes of their own, as JavaScript in
+// The compiled build: src/, protocol/ and the two test helpers that run as processes of their own, as JavaScript in
 // dist/ (same layout, one .js per .ts, every import left as an import), so that `npm start` and `npm run admin`
 // start without compiling TypeScript. Plain JavaScript itself, so that it runs before anything is compiled.
 //
@@ -13,8 +13,10 @@ import { fileURLToPath } from 'node:url';
 const root = dirname(fileURLToPath(import.meta.url));
 const out = join(root, 'dist');
 const stampFile = join(out, 'sources.json');
-/** What is built: every file under these folders (TypeScript compiled, anything else copied: migrations, .mjs workers, protocol/README.md). */
-const trees = ['src', 'protocol', 'test/helpers'];
+/** What is built: every file under these folders (TypeScript compiled, anything else copied: migrations, .mjs workers, protocol/README.md)... */
+const trees = ['src', 'protocol'];
+/** ...and these: the test helpers that tests spawn (a cluster node, the files app), which import only from src/. */
+const helpers = ['test/helpers/cluster-node.ts', 'test/helpers/files-app.ts'];
 
 /** Every source file with its size and modification time, plus this script: the build is fresh when they are what it was made from. */
 function sources() {
@@ -31,8 +33,10 @@ function sources() {
     }
   };
   for (const tree of trees) walk(tree);
-  const { size, mtimeMs } = statSync(fileURLToPath(import.meta.url));
-  found['build.mjs'] = `${size}:${mtimeMs}`;
+  for (const path of [...helpers, 'build.mjs']) {
+    const { size, mtimeMs } = statSync(join(root, path));
+    found[path] = `${size}:${mtimeMs}`;
+  }
   return found;
 }
 
@@ -58,12 +62,16 @@ const importsAsTheyAre = {
   },
 };
 
-/** Builds into a folder of its own and puts it in place of dist/ at the end, so that a process starting meanwhile never sees half a build. */
+/**
+ * Builds into a folder of its own and swaps it for dist/ at the end (two renames), so that a process
+ * starting meanwhile, or a running server loading a worker, never sees half a build.
+ */
 export async function build() {
   const { build: esbuild } = await import('esbuild');
   const stamp = JSON.stringify(sources());
   const files = Object.keys(JSON.parse(stamp)).filter((path) => path !== 'build.mjs');
   const staging = join(root, `.dist-${process.pid}`);
+  const old = join(root, `.dist-old-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   try {
     await esbuild({
@@ -82,10 +90,11 @@ export async function build() {
       cpSync(join(root, path), join(staging, path));
     }
     writeFileSync(join(staging, 'sources.json'), stamp);
-    rmSync(out, { recursive: true, force: true });
+    if (existsSync(out)) renameSync(out, old);
     renameSync(staging, out);
   } finally {
     rmSync(staging, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
   }
 }
 

@@ -21,7 +21,7 @@ test('npm install builds dist/, and npm start and npm run admin run it, not the 
 function checkout(t: import('node:test').TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'parley-build-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const path of ['src', 'protocol', 'test/helpers', 'build.mjs', 'package.json']) cpSync(join(root, path), join(dir, path), { recursive: true });
+  for (const path of ['src', 'protocol', 'test/helpers/cluster-node.ts', 'test/helpers/files-app.ts', 'build.mjs', 'package.json']) cpSync(join(root, path), join(dir, path), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
   return dir;
 }
