@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from './helpers/server.ts';
 import { startProxy } from './helpers/proxy.ts';
-import { live, logged, logOf, pause, said, signIn, until, type Live } from './helpers/connected.ts';
+import { live, logged, logOf, pause, said, signIn, type Live } from './helpers/connected.ts';
+import { until } from './helpers/wait.ts';
 
 const total = 2000;
 
@@ -61,9 +62,9 @@ test('2,000 messages through random cuts and two SIGKILLs: the receiver sees the
   const expected = Array.from({ length: total }, (_, index) => `message ${index}`);
   assert.deepEqual(stored.map((message) => message.content), expected, 'every send answered, in order');
   assert.equal(new Set(stored.map((message) => message.id)).size, total, 'each stored once');
-  await until(() => said(to).length >= total, 20_000, () => said(to).length);
+  await until(() => said(to).length, () => said(to).length >= total, 20_000);
   assert.deepEqual(said(to), expected, 'the receiver saw each message once, in order');
-  await until(() => said(from).length >= total, 5000, () => said(from).length);
+  await until(() => said(from).length, () => said(from).length >= total);
   assert.deepEqual(said(from), expected, 'so did the sender, its own messages once each');
   // Receipts keep coming for half a second after the last message; then the log is still.
   await pause(1500);

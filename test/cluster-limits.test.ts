@@ -10,6 +10,7 @@ import { needs } from './helpers/installed.ts';
 import { startRedis } from './helpers/redis.ts';
 import { linkTo } from './helpers/cluster.ts';
 import type { LogLine } from './helpers/server.ts';
+import { sleep } from './helpers/wait.ts';
 
 async function node(t: TestContext, url: string) {
   const { link } = await linkTo(t, url);
@@ -18,7 +19,6 @@ async function node(t: TestContext, url: string) {
 }
 
 const spec = { limit: 3, baseMs: 1000, maxMs: 4000 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A wait measured on another clock a few milliseconds later: within `slack` below the expected one. */
 const about = (actual: number, expected: number, slack = 150) => assert.ok(actual <= expected && actual > expected - slack, `${actual} is about ${expected}`);
 

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, expectError, password, person, rawSocket, register, uniqueName } from './helpers/clients.ts';
 import { withStore } from './helpers/store.ts';
+import { sleep } from './helpers/wait.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('each socket has a token bucket; one that keeps flooding is closed with 1008', async (t) => {
   const server = await startServer(t, { RATE_LIMIT_EVENTS: '5', RATE_LIMIT_BURST: '10' });

@@ -126,8 +126,3 @@ export async function tapped(entry: Entry, who: Member): Promise<Tapped> {
   return { client, envelopes, seqs };
 }
 
-export async function until(what: string, done: () => boolean, timeoutMs = 5000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !done(); await new Promise((resolve) => setTimeout(resolve, 10))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
