@@ -56,6 +56,12 @@ test('a failure throttle counts across nodes exactly as createThrottle does on o
   local.undo('alice');
   about(await onB.wait('alice'), sharedBefore, 100);
   about(local.wait('alice', Date.now()), aloneBefore, 100);
+  // A failure known later (a wrong password, once its hash has run) waits from then, not from when it was counted.
+  await sleep(300);
+  await onA.confirm('alice');
+  local.confirm('alice', Date.now());
+  about(await onB.wait('alice'), 1000);
+  about(local.wait('alice', Date.now()), 1000);
   assert.equal(await onA.wait('bob'), 0, 'per key');
   await onA.forget('alice');
   assert.equal(await onB.wait('alice'), 0);
