@@ -93,7 +93,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 function pass(engine: Engine, list: string[], tagged: boolean): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, PARLEY_TEST_ENGINE: engine };
   if (cluster) env.PARLEY_TEST_POSTGRES = cluster.url;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...list], {
+  // A test that hangs fails after 5 minutes (the longest take about one on a loaded machine) instead of holding the run for ever.
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', '--test-reporter=spec', ...list], {
     cwd: root, env, stdio: ['ignore', tagged ? 'pipe' : 'inherit', tagged ? 'pipe' : 'inherit'],
   });
   children.add(child);
