@@ -130,6 +130,17 @@ export function createThrottle(options: { limit: number; baseMs: number; maxMs: 
     forget(key: string): void {
       entries.delete(key);
     },
+    /**
+     * The last failure, counted ahead of time, is known now (a wrong password, once its hash has run):
+     * the wait runs from now. Otherwise a check slower than the wait (a loaded machine hashes for over
+     * a second) would hand the guesser its next try at once.
+     */
+    confirm(key: string, nowMs: number): void {
+      const entry = entries.get(key);
+      if (!entry) return;
+      entry.last = nowMs;
+      entry.until = waitAfter(entry.failures, nowMs);
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
+import { built } from './helpers/built.ts';
 import { startServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
 import { connect, expectError, login, password, person, syncAll, waitFor } from './helpers/clients.ts';
@@ -123,7 +124,7 @@ test('administration: the CLI grants the role; admin events; suspension closes s
   const boss = await person(server, 'boss');
   const eve = await person(server, 'eve');
   await expectError(boss.client, { type: 'admin_stats' }, 'only admins can use admin_stats', 'forbidden');
-  const cli = (...args: string[]) => promisify(execFile)('node', ['--import', 'tsx', 'src/admin.ts', ...args], { env: { ...process.env, ...server.env } });
+  const cli = (...args: string[]) => promisify(execFile)(process.execPath, [built('src/admin.ts'), ...args], { env: { ...process.env, ...server.env } });
   assert.equal((await cli('grant-admin', boss.username)).stdout.trim(), `${boss.username} is now an admin`);
   await assert.rejects(cli('grant-admin', 'nobody_at_all'), /no such user 'nobody_at_all'/);
   await assert.rejects(cli('make-king', boss.username), /usage: npm run admin -- <command>\n {2}grant-admin <username> {4}gives an account the admin role/);

@@ -10,7 +10,8 @@ import { startServer } from './helpers/server.ts';
 import { launchChromium } from './helpers/chromium.ts';
 import { password, register, uniqueName } from './helpers/clients.ts';
 import { startProxy } from './helpers/proxy.ts';
-import { live, logOf, pause, said, signIn, until } from './helpers/connected.ts';
+import { live, logOf, pause, said, signIn } from './helpers/connected.ts';
+import { until } from './helpers/wait.ts';
 import { bundlePath } from '../protocol/build.ts';
 import { login } from '../protocol/connect.ts';
 
@@ -77,7 +78,7 @@ test('a page using the single-file build keeps a conversation going while the se
   const say = (conversation: number, content: string) =>
     tab.evaluate(([conversation, content]) => void (window as never as { say: (id: unknown, text: unknown) => Promise<void> }).say(conversation, content), [conversation, content] as const);
   const both = async (expected: string[]) => {
-    await until(() => said(bobApp).length >= expected.length, 15_000, () => said(bobApp));
+    await until(() => said(bobApp), () => said(bobApp).length >= expected.length, 15_000);
     await tab.waitForFunction((count) => (window as never as { app: Page }).app.events.filter((event) => event.type === 'send_message').length >= count, expected.length, { timeout: 15_000 });
     assert.deepEqual(said(bobApp), expected);
     assert.deepEqual(contents((await app()).events), expected);
@@ -98,7 +99,7 @@ test('a page using the single-file build keeps a conversation going while the se
   server = await startServer(t, { CORS_ALLOW_ORIGIN: siteOrigin }, dir);
   proxy.retarget(server.port);
   await bobLater;
-  await until(() => said(bobApp).length >= 5, 15_000, () => said(bobApp));
+  await until(() => said(bobApp), () => said(bobApp).length >= 5, 15_000);
   const afterRestart = said(bobApp);
   assert.deepEqual(afterRestart.filter((content) => content !== 'still here'), ['hello from the page', 'hello from bob', 'are you there?', 'the server is down']);
   assert.equal(afterRestart.filter((content) => content === 'still here').length, 1);
@@ -166,7 +167,7 @@ test('the plain page of docs/client.md logs in, talks and hears the answer, as p
   await tab.waitForFunction(() => document.querySelector('#state')?.textContent === 'open');
   await tab.fill('input[name=text]', 'Hello from the docs');
   await tab.press('input[name=text]', 'Enter');
-  await until(() => said(bobApp).includes('Hello from the docs'), 5000, () => said(bobApp));
+  await until(() => said(bobApp), () => said(bobApp).includes('Hello from the docs'));
   const room = bobApp.delivered.find((event) => event.type === 'create_conversation')!.data as { id: number };
   await bobApp.client.request('send_message', { conversation_id: room.id, content: 'Hello, page' });
   await tab.waitForFunction(() => document.querySelectorAll('#messages li').length === 2);

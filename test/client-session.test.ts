@@ -7,7 +7,8 @@ import { startServer } from './helpers/server.ts';
 import { login, open, password, person } from './helpers/clients.ts';
 import { http } from './helpers/http.ts';
 import { startProxy } from './helpers/proxy.ts';
-import { live, logged, logOf, opened, pause, said, signIn, until, type Live } from './helpers/connected.ts';
+import { live, logged, logOf, opened, pause, said, signIn, type Live } from './helpers/connected.ts';
+import { until } from './helpers/wait.ts';
 import { createCookieJar, Disconnected, type CookieJar } from '../protocol/connect.ts';
 
 const token = (cookies: CookieJar) => cookies.header('/ws');
@@ -40,7 +41,7 @@ test('a long session with 4-second login tokens: refreshed ahead of time, across
     if (tick % 6 === 5) proxy.cut(/^GET \/ws /);
   }
   await Promise.all(sent);
-  await until(() => said(app).length >= expected.length, 3000, () => app.states);
+  await until(() => app.states, () => said(app).length >= expected.length);
   assert.deepEqual([...said(app)].sort(), [...expected].sort(), 'every message once');
   // Ten seconds of four-second tokens, refreshed at three quarters of their life: at least three refreshes.
   assert.ok(tokens.size >= 4, `${tokens.size} tokens`);
@@ -66,7 +67,7 @@ test('a refresh whose answer is lost: the retry comes within the grace and gets 
   assert.equal(refreshToken(), before, 'the client still holds the token the server has just rotated');
   const held = new Set([before]);
   // The retry's token, then the next renewal's, made from it.
-  await until(() => (held.add(refreshToken()), held.size >= 3 || app.client.state.status === 'signed_out'), 60_000, () => app.states);
+  await until(() => app.states, () => (held.add(refreshToken()), held.size >= 3 || app.client.state.status === 'signed_out'), 60_000);
   assert.notEqual(app.client.state.status, 'signed_out', JSON.stringify(app.states));
   assert.equal(await app.client.request('ping'), 'pong');
   assert.equal(server.logs.filter((line) => line.msg === 'refresh token reused: session revoked').length, 0);
@@ -89,7 +90,7 @@ test('an expired login token refused at a reconnect is refreshed, and the client
   const before = token(cookies);
   proxy.cut(/^GET \/ws /);
   await bob.client.request('send_message', { conversation_id: room.id, content: 'while away' });
-  await until(() => said(app).includes('while away'), 5000, () => app.states);
+  await until(() => app.states, () => said(app).includes('while away'));
   assert.equal(server.logs.filter((line) => line.msg === 'token refused').length, 1);
   assert.notEqual(token(cookies), before);
   assert.deepEqual(app.states.map((state) => state.status), ['open', 'reconnecting', 'connecting', 'reconnecting', 'connecting', 'open']);
@@ -112,7 +113,7 @@ test('every close that ends the session signs the client out for good', async (t
     t.after(() => app.client.close());
     await opened(app);
     await end({ ...user, app });
-    await until(() => app.client.state.status === 'signed_out', 5000, () => app.states);
+    await until(() => app.states, () => app.client.state.status === 'signed_out');
     assert.deepEqual(app.client.state, { status: 'signed_out', code, reason: reason(user.username) });
     const accepted = proxy.accepted;
     await pause(500); // a reconnect would have come within 200 ms

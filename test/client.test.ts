@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
 import { open, person, type Person } from './helpers/clients.ts';
 import { startProxy } from './helpers/proxy.ts';
-import { live, logged, logOf, opened, said, signIn, until } from './helpers/connected.ts';
+import { live, logged, logOf, opened, said, signIn } from './helpers/connected.ts';
+import { until } from './helpers/wait.ts';
 import { Disconnected, memoryStorage } from '../protocol/connect.ts';
 
 
@@ -31,7 +32,7 @@ test('every logged event reaches `on` once, in seq order, the app\'s own include
   const mine = await app.client.request('send_message', { conversation_id: room.id, content: 'one' }).finally(() => order.push('reply'));
   await send(bob, room.id, 'two');
   const again = await app.client.request('send_message', { conversation_id: room.id, content: 'three' });
-  await until(() => said(app).length === 3, 3000, () => app.delivered);
+  await until(() => app.delivered, () => said(app).length === 3);
   assert.deepEqual(said(app), ['one', 'two', 'three']);
   // The reply and the event are the same message, and the event comes first.
   assert.deepEqual(order.slice(0, 2), ['event one', 'reply']);
@@ -52,7 +53,7 @@ test('after a cut the missed events come in order before the live ones, none twi
     proxy.cut();
   }
   await sending;
-  await until(() => said(app).length === 150, 5000, () => app.delivered.map((event) => `${event.seq}:${event.type}`));
+  await until(() => app.delivered.map((event) => `${event.seq}:${event.type}`), () => said(app).length === 150);
   assert.deepEqual(said(app), Array.from({ length: 150 }, (_, index) => `m${index}`));
   await new Promise((resolve) => setTimeout(resolve, 800)); // the receipts of the last messages
   assert.deepEqual(logged(app.delivered), await logOf(server, alice.cookies));
@@ -65,7 +66,7 @@ test('a request pending at a disconnect rejects with Disconnected; an unanswered
   proxy.freeze('replies'); // requests reach the server, replies never come back
   const contacts = app.client.request('get_contacts');
   const sends = ['a', 'b', 'c'].map((content) => app.client.request('send_message', { conversation_id: room.id, content }));
-  await until(() => bob.pushes.filter((push) => push.type === 'send_message').length === 3, 3000, () => bob.pushes); // stored
+  await until(() => bob.pushes, () => bob.pushes.filter((push) => push.type === 'send_message').length === 3); // stored
   proxy.cut();
   const later = app.client.request('send_message', { conversation_id: room.id, content: 'd' }); // made while disconnected
   const failure = await contacts.then(() => undefined, (error: unknown) => error);
@@ -75,7 +76,7 @@ test('a request pending at a disconnect rejects with Disconnected; an unanswered
   const stored = await Promise.all([...sends, later]);
   assert.deepEqual(stored.map((message) => message.content), ['a', 'b', 'c', 'd']);
   assert.equal(new Set(stored.map((message) => message.id)).size, 4);
-  await until(() => said(app).length === 4, 3000, () => app.delivered);
+  await until(() => app.delivered, () => said(app).length === 4);
   assert.deepEqual(said(app), ['a', 'b', 'c', 'd']);
   const history = await app.client.request('get_messages', { conversation_id: room.id });
   assert.deepEqual(history.messages.map((message) => message.content), ['d', 'c', 'b', 'a']);
@@ -88,7 +89,7 @@ test('a dead connection is found by the client\'s own ping and replaced', async 
   const accepted = proxy.accepted;
   proxy.freeze();
   await send(bob, room.id, 'while frozen');
-  await until(() => said(app).includes('while frozen'), 3000, () => app.states);
+  await until(() => app.states, () => said(app).includes('while frozen'));
   assert.ok(proxy.accepted > accepted);
   assert.deepEqual(app.states.slice(0, 3).map((state) => state.status), ['open', 'reconnecting', 'connecting']);
 });
@@ -98,7 +99,7 @@ test('messages refused by the rate limit wait and go again (on the same socket, 
   const contents = Array.from({ length: 30 }, (_, index) => `burst ${index}`);
   const stored = await Promise.all(contents.map((content) => app.client.request('send_message', { conversation_id: room.id, content })));
   assert.deepEqual(stored.map((message) => message.content), contents);
-  await until(() => said(app).length === 30, 5000, () => app.delivered);
+  await until(() => app.delivered, () => said(app).length === 30);
   assert.deepEqual(said(app), contents);
 });
 
@@ -106,14 +107,14 @@ test('a client reading the same storage goes on from the last seq delivered', as
   const storage = memoryStorage();
   const { server, proxy, bob, alice, app, room } = await pair(t, {}, { storage });
   await send(bob, room.id, 'before');
-  await until(() => said(app).length === 1);
+  await until('said(app).length === 1', () => said(app).length === 1);
   app.client.close();
   const kept = Number(storage.getItem(`parley:last-seq:${alice.username}`));
   assert.equal(kept, app.delivered.at(-1)?.seq);
   await send(bob, room.id, 'after');
   const next = live(proxy.url, alice.cookies, { storage });
   t.after(() => next.client.close());
-  await until(() => said(next).length === 1, 3000, () => next.delivered);
+  await until(() => next.delivered, () => said(next).length === 1);
   assert.deepEqual(said(next), ['after']);
   assert.deepEqual(logged(next.delivered), await logOf(server, alice.cookies, kept));
 });
@@ -122,7 +123,7 @@ test('a log pruned past the last seq delivered becomes a reset, and the stream g
   const storage = memoryStorage();
   const { server, proxy, bob, alice, app, room } = await pair(t, {}, { storage });
   await send(bob, room.id, 'seen');
-  await until(() => said(app).length === 1);
+  await until('said(app).length === 1', () => said(app).length === 1);
   app.client.close();
   await send(bob, room.id, 'pruned');
   await server.stop();
@@ -139,7 +140,7 @@ test('a log pruned past the last seq delivered becomes a reset, and the stream g
   const bobAgain = open(restarted, `login-token=${bob.token}`);
   await bobAgain.opened;
   await bobAgain.request('send_message', { conversation_id: room.id, content: 'after the reset' });
-  await until(() => said(next).length === 1, 3000, () => next.delivered);
+  await until(() => next.delivered, () => said(next).length === 1);
   assert.deepEqual(next.delivered[0], { type: 'reset', data: { next: latest } });
   assert.deepEqual(said(next), ['after the reset']);
   assert.ok(next.delivered.slice(1).every((event) => event.seq! > latest), JSON.stringify(next.delivered));
@@ -150,7 +151,7 @@ test('a last seq beyond the newest (a database restored from a backup) becomes a
   const storage = memoryStorage();
   const { server, proxy, bob, alice, app, room } = await pair(t, {}, { storage });
   await send(bob, room.id, 'seen');
-  await until(() => said(app).length === 1);
+  await until('said(app).length === 1', () => said(app).length === 1);
   app.client.close();
   const newest = (await onDatabase(server, (db) => db.prepare('SELECT max(seq) FROM events').value<number>()))!;
   storage.setItem(`parley:last-seq:${alice.username}`, String(newest + 1000));
@@ -158,7 +159,7 @@ test('a last seq beyond the newest (a database restored from a backup) becomes a
   t.after(() => next.client.close());
   await opened(next);
   await send(bob, room.id, 'after the reset');
-  await until(() => said(next).length === 1, 3000, () => next.delivered);
+  await until(() => next.delivered, () => said(next).length === 1);
   assert.deepEqual(next.delivered[0], { type: 'reset', data: { next: newest } });
   assert.deepEqual(said(next), ['after the reset']);
   assert.deepEqual(logged(next.delivered), await logOf(server, alice.cookies, newest));

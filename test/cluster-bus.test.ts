@@ -9,6 +9,7 @@ import { connectRedis } from '../src/cluster/redis.ts';
 import { needs } from './helpers/installed.ts';
 import { startRedis } from './helpers/redis.ts';
 import type { LogLine } from './helpers/server.ts';
+import { until } from './helpers/wait.ts';
 
 async function busOn(t: TestContext, url: string, nodeId: string) {
   const logs: LogLine[] = [];
@@ -23,13 +24,6 @@ async function busOn(t: TestContext, url: string, nodeId: string) {
   return { link, bus, heard, logs };
 }
 
-const until = async (done: () => boolean, what: string) => {
-  for (let tries = 0; !done(); tries++) {
-    if (tries > 100) assert.fail(`waited 5 s for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-};
-
 test('a message reaches every other node as sent, and not the node that sent it', async (t) => {
   if (!needs(t, 'redis')) return;
   const redis = await startRedis(t);
@@ -40,7 +34,7 @@ test('a message reaches every other node as sent, and not the node that sent it'
   assert.equal(await a!.bus.publish(typing), true);
   assert.equal(await b!.bus.publish(close), true);
   assert.equal(await c!.bus.publish(gone), true);
-  await until(() => a!.heard.length === 2 && b!.heard.length === 2 && c!.heard.length === 2, 'every message');
+  await until('every message', () => a!.heard.length === 2 && b!.heard.length === 2 && c!.heard.length === 2);
   assert.deepEqual(a!.heard, [{ message: close, from: 'b' }, { message: gone, from: 'c' }]);
   assert.deepEqual(b!.heard, [{ message: typing, from: 'a' }, { message: gone, from: 'c' }]);
   assert.deepEqual(c!.heard, [{ message: typing, from: 'a' }, { message: close, from: 'b' }]);
@@ -60,14 +54,14 @@ test('a message to all reaches the sender too, in the same order as everyone, in
   assert.equal(a!.bus.listening(), true);
   assert.equal(await a!.bus.publish(offline(1), { all: true }), true);
   assert.equal(await b!.bus.publish(offline(2), { all: true }), true);
-  await until(() => a!.heard.length === 2 && b!.heard.length === 2 && raw.length === 2, 'both, on both');
+  await until('both, on both', () => a!.heard.length === 2 && b!.heard.length === 2 && raw.length === 2);
   assert.deepEqual(a!.heard, [{ message: offline(1), from: 'a/all' }, { message: offline(2), from: 'b/all' }]);
   assert.deepEqual(b!.heard, a!.heard);
   assert.deepEqual(raw.map((envelope) => Object.keys(envelope as object)), [['from', 'message'], ['from', 'message']]);
   await redis.stop();
-  await until(() => !a!.bus.listening(), 'not listening while Redis is away');
+  await until('not listening while Redis is away', () => !a!.bus.listening());
   await redis.start();
-  await until(() => a!.bus.listening(), 'listening again');
+  await until('listening again', () => a!.bus.listening());
 });
 
 test('what is not a valid message is dropped with a log line, and a failing listener does not stop the others', async (t) => {
@@ -88,7 +82,7 @@ test('what is not a valid message is dropped with a log line, and a failing list
   await raw(JSON.stringify({ from: 'x', message: { kind: 'push', event: 'typing', users: Array.from({ length: 100_001 }, (_, i) => i + 1), text: '{}' } }));
   await raw(JSON.stringify({ from: 'x', message: { kind: 'close', target: { user: 1 }, code: 1, reason: 'bad code' } }));
   await a.bus.publish({ kind: 'close', target: { user: 4 }, code: 4008, reason: 'password changed' });
-  await until(() => b.heard.length === 1, 'the valid message');
+  await until('the valid message', () => b.heard.length === 1);
   assert.deepEqual(b.heard.map(({ message }) => message.kind), ['close']);
   assert.equal(after, 1, 'the listener after the failing one heard it');
   const dropped = b.logs.filter((line) => line.msg === 'bus message dropped');
@@ -109,9 +103,9 @@ test('Redis stopped: publish fails at once (false), and messages flow again once
   await redis.start();
   const message: BusMessage = { kind: 'push', event: 'user_status', users: [1], text: '{"type":"user_status"}' };
   // The subscriber reconnects and subscribes again by itself; publish until it hears.
-  await until(() => {
+  await until('the bus after Redis came back', () => {
     void a.bus.publish(message);
     return b.heard.length > 0;
-  }, 'the bus after Redis came back');
+  });
   assert.deepEqual(b.heard[0], { message, from: 'a' }, 'the message sent while Redis was away is not delivered late');
 });

@@ -10,6 +10,7 @@ import { needs } from './helpers/installed.ts';
 import { startRedis } from './helpers/redis.ts';
 import { linkTo } from './helpers/cluster.ts';
 import type { LogLine } from './helpers/server.ts';
+import { sleep } from './helpers/wait.ts';
 
 async function node(t: TestContext, url: string) {
   const { link } = await linkTo(t, url);
@@ -18,7 +19,6 @@ async function node(t: TestContext, url: string) {
 }
 
 const spec = { limit: 3, baseMs: 1000, maxMs: 4000 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A wait measured on another clock a few milliseconds later: within `slack` below the expected one. */
 const about = (actual: number, expected: number, slack = 150) => assert.ok(actual <= expected && actual > expected - slack, `${actual} is about ${expected}`);
 
@@ -56,6 +56,12 @@ test('a failure throttle counts across nodes exactly as createThrottle does on o
   local.undo('alice');
   about(await onB.wait('alice'), sharedBefore, 100);
   about(local.wait('alice', Date.now()), aloneBefore, 100);
+  // A failure known later (a wrong password, once its hash has run) waits from then, not from when it was counted.
+  await sleep(300);
+  await onA.confirm('alice');
+  local.confirm('alice', Date.now());
+  about(await onB.wait('alice'), 1000);
+  about(local.wait('alice', Date.now()), 1000);
   assert.equal(await onA.wait('bob'), 0, 'per key');
   await onA.forget('alice');
   assert.equal(await onB.wait('alice'), 0);

@@ -7,7 +7,8 @@ import postgres from 'postgres';
 import { needs } from './helpers/installed.ts';
 import type { TestServer } from './helpers/server.ts';
 import { syncAll } from './helpers/clients.ts';
-import { member, startNodes, tapped, until, type Tapped } from './helpers/cluster.ts';
+import { member, startNodes, tapped, type Tapped } from './helpers/cluster.ts';
+import { until } from './helpers/wait.ts';
 import { testDatabase } from './helpers/postgres.ts';
 import { startPgProxy } from './helpers/pg-proxy.ts';
 

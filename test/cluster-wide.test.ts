@@ -14,7 +14,8 @@ import { exchange, heldUpload, underWay } from './helpers/bytes.ts';
 import { needs } from './helpers/installed.ts';
 import { runAdmin } from './helpers/admin.ts';
 import type { TestServer } from './helpers/server.ts';
-import { member, startNodes, tapped, until, type Member, type Tapped } from './helpers/cluster.ts';
+import { member, startNodes, tapped, type Member, type Tapped } from './helpers/cluster.ts';
+import { until } from './helpers/wait.ts';
 import { startPushService } from './helpers/push-service.ts';
 import { drained, metricsToken, receivedBy, waitForPushes } from './helpers/push-server.ts';
 

@@ -182,17 +182,20 @@ test('two servers\' batches that lock the same rows in opposite orders: the unit
     await gate;
     return touch(2)(job);
   })];
-  for (;;) {
-    const [row] = await one.pool`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted`;
+  // Its transaction has written (holds its transaction id). Of this database: the run's other tests share the
+  // cluster, and a write of theirs let this go on before row 1 was touched, which then waited for ever below.
+  for (const deadline = Date.now() + 30_000; ; await new Promise((resolve) => setTimeout(resolve, 10))) {
+    const [row] = await one.pool`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE a.datname = current_database() AND l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted`;
     if (row!.n >= 1) break;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(Date.now() < deadline, "the first server's batch did not touch row 1");
   }
   // ...while the second's touches row 2, then waits for row 1 behind the first's transaction.
   const second = [b.commit.run(touch(2)), b.commit.run(touch(1))];
-  for (;;) {
+  for (const deadline = Date.now() + 30_000; ; await new Promise((resolve) => setTimeout(resolve, 10))) {
     const [row] = await one.pool`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
     if (row!.n >= 1) break;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(Date.now() < deadline, "the second server's batch did not wait for row 1");
   }
   // The first goes on to row 2: a deadlock, which PostgreSQL breaks by failing one of the two statements.
   open();

@@ -5,11 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { person, type Person } from './helpers/clients.ts';
 import { chunksOf, exchange, onDisk, type BytesResult } from './helpers/bytes.ts';
 import { head, raw } from './helpers/raw.ts';
+import { sleep } from './helpers/wait.ts';
 import { connect } from 'node:net';
 
 const addressText = (left: number, limit: number) =>

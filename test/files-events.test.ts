@@ -3,7 +3,6 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { connect, expectError, login, person, waitFor, type Person } from './helpers/clients.ts';
@@ -12,6 +11,7 @@ import { needs } from './helpers/installed.ts';
 import { exchange, heldUpload, onDisk, underWay, type BytesResult } from './helpers/bytes.ts';
 import { gpsJpeg } from './helpers/images.ts';
 import { testDatabase, testEngine } from './helpers/postgres.ts';
+import { sleep } from './helpers/wait.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const json = (result: BytesResult) => JSON.parse(result.body.toString());

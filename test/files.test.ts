@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { spawnFilesApp, startFilesApp } from './helpers/files-app.ts';
 import { chunksOf, exchange, onDisk } from './helpers/bytes.ts';
 import { gpsJpeg, pngClaiming } from './helpers/images.ts';
+import { sleep, until } from './helpers/wait.ts';
 
 const alice = { cookie: 'user=alice' };
 const bob = { cookie: 'user=bob' };
@@ -23,12 +23,6 @@ function multipart(parts: { name: string; filename?: string; type?: string; data
     Buffer.from('\r\n'),
   ]);
   return { body: Buffer.concat([...pieces, Buffer.from(`--${boundary}--\r\n`)]), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
-}
-
-/** Waits until `check` holds, for at most two seconds: the server cleans up after a hang-up on its own time. */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let tries = 0; tries < 100 && !check(); tries++) await sleep(20);
-  assert.ok(check(), what);
 }
 
 test('file routes', async (t) => {
@@ -231,9 +225,9 @@ test('file routes', async (t) => {
       const req = request(`${app.base}/files?filename=half.bin`, { method: 'POST', agent: false, headers: { ...alice, 'content-length': String(limit) } });
       req.on('error', () => {});
       req.write(first);
-      await eventually(() => onDisk(app.filesDir).temporary.length === 1, 'the upload is being written');
+      await until('the upload is being written', () => onDisk(app.filesDir).temporary.length === 1);
       req.destroy();
-      await eventually(() => onDisk(app.filesDir).temporary.length === 0, 'the partial file is removed');
+      await until('the partial file is removed', () => onDisk(app.filesDir).temporary.length === 0);
     }
     // Gone while the upload waits for its authorization, before a byte of its body is read.
     const early = request(`${app.base}/files?filename=early.bin`, { method: 'POST', agent: false, headers: { cookie: 'user=slow', 'content-length': String(limit) } });

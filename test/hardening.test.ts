@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { startServer } from './helpers/server.ts';
 import { http, tokenFrom, type HttpResult } from './helpers/http.ts';
 import { connect, expectError, login, person, pushed, register, settle, socket, uniqueName, waitFor } from './helpers/clients.ts';
+import { sleep } from './helpers/wait.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cookieOf = (result: HttpResult, name: string) => ([] as string[]).concat(result.headers['set-cookie'] ?? []).find((line) => line.startsWith(`${name}=`))!.split(';')[0]!;
 
 test('hardening', async (t) => {

@@ -10,7 +10,8 @@ import { startServer, type TestServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
 import { login, register, uniqueName } from './helpers/clients.ts';
 import { installed } from './helpers/installed.ts';
-import { head, multipart, raw, sleep, trickle, type RawRequest } from './helpers/raw.ts';
+import { head, multipart, raw, trickle, type RawRequest } from './helpers/raw.ts';
+import { sleep } from './helpers/wait.ts';
 import { createSkipper, skipping } from '../src/transport/body.ts';
 import type { Exchange } from '../src/transport/exchange.ts';
 

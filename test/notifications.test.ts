@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { expectError, login, person, socket } from './helpers/clients.ts';
 import { http } from './helpers/http.ts';
+import { built } from './helpers/built.ts';
 import { startServer } from './helpers/server.ts';
 import { awayWithDevice, drained, pushServer, receivedBy, waitForPushes, type Away } from './helpers/push-server.ts';
 
@@ -309,7 +310,7 @@ test('notifications: coalescing, no preview, mentions on messages, administrator
 
   await t.test('admin_notify: to some users or all, every device of theirs, rate limited', async () => {
     const boss = await person(server, 'boss');
-    const cli = (...args: string[]) => promisify(execFile)('node', ['--import', 'tsx', 'src/admin.ts', ...args], { env: { ...process.env, ...server.env } });
+    const cli = (...args: string[]) => promisify(execFile)(process.execPath, [built('src/admin.ts'), ...args], { env: { ...process.env, ...server.env } });
     await expectError(boss.client, { type: 'admin_notify', all: true, title: 't', body: 'b' }, 'only admins can use admin_notify', 'forbidden');
     await cli('grant-admin', boss.username);
     const erin = await person(server, 'erin');

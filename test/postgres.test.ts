@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import postgres from 'postgres';
 import { errors } from '../protocol/index.ts';
 import { RequestError } from '../protocol/client.ts';
+import { built } from './helpers/built.ts';
 import { freePort, runServerExpectingExit, startServer, testSecret, type TestServer } from './helpers/server.ts';
 import { connect, login, password, person, register, uniqueName } from './helpers/clients.ts';
 import { http, tokenFrom } from './helpers/http.ts';
@@ -172,7 +173,7 @@ test('copy-to-postgres copies every table of a SQLite database, row for row, and
   await sqlite.stop();
 
   const url = await testDatabase(t);
-  const copied = await promisify(execFile)('node', ['--import', 'tsx', 'src/admin.ts', 'copy-to-postgres', sqlite.dbPath, url]);
+  const copied = await promisify(execFile)(process.execPath, [built('src/admin.ts'), 'copy-to-postgres', sqlite.dbPath, url]);
   assert.match(copied.stdout, /copied .* in \d+\.\d s: start Parley with DATABASE_URL set to it/);
 
   // Every table SQLite has (its search index aside) holds the same rows on PostgreSQL.

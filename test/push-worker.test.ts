@@ -12,18 +12,11 @@ import { installed, openssl } from './helpers/installed.ts';
 import { createMemoryOutbox } from './helpers/memory-outbox.ts';
 import { startPushService, startWebhookReceiver } from './helpers/push-service.ts';
 import { silentLog, testVapid, webhookSecret } from './helpers/push-fixtures.ts';
+import { until } from './helpers/wait.ts';
 
 const team: ConversationRef = { id: 7, name: 'Team', direct: false };
 const message = (text: string): Notification => ({ kind: 'message', conversation: team, sender: 'alice', preview: text });
 const fast: RetryPolicy = { baseMs: 100, capMs: 800, giveUpMs: 60_000 };
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -58,7 +51,7 @@ test('queued notifications are delivered to browsers and to the webhook, each on
   await outbox.enqueue([{ deviceId: laptop.id, notification: message('hello') }, { deviceId: phone.id, notification: message('hello') }], Date.now());
   const worker = start();
   worker.wake();
-  await until(() => worker.stats.delivered === 2, 'two deliveries');
+  await until('two deliveries', () => worker.stats.delivered === 2);
   assert.deepEqual(service.received.map((received) => received.payload), [payloadOf(message('hello'), 10)]);
   assert.deepEqual(receiver.calls.map((call) => call.body.notification), [payloadOf(message('hello'), 20)]);
   await settle(200);
@@ -73,7 +66,7 @@ test('429 with Retry-After is waited for, then the notification goes', async (t)
   service.reply(laptop.subscription, { status: 429, retryAfter: '1' });
   await outbox.enqueue([{ deviceId: laptop.id, notification: message('patience') }], Date.now());
   const worker = start();
-  await until(() => worker.stats.delivered === 1, 'the delivery');
+  await until('the delivery', () => worker.stats.delivered === 1);
   const [refused, accepted] = service.requests;
   assert.deepEqual([refused!.status, accepted!.status], [429, 201]);
   assert.ok(accepted!.at - refused!.at >= 1000, `waited ${accepted!.at - refused!.at} ms`);
@@ -87,7 +80,7 @@ test('500s are retried with growing waits until the push service takes it', asyn
   service.reply(laptop.subscription, { status: 500 }, { status: 502 }, { status: 503 });
   await outbox.enqueue([{ deviceId: laptop.id, notification: message('persist') }], Date.now());
   const worker = start();
-  await until(() => worker.stats.delivered === 1, 'the delivery');
+  await until('the delivery', () => worker.stats.delivered === 1);
   assert.deepEqual(service.requests.map((request) => request.status), [500, 502, 503, 201]);
   const gaps = service.requests.slice(1).map((request, i) => request.at - service.requests[i]!.at);
   // Half to all of 100, 200 and 400 ms (and up to a poll later).
@@ -103,7 +96,7 @@ test('a notification that keeps failing is given up after the give-up time', asy
   service.reply(laptop.subscription, ...Array.from({ length: 50 }, () => ({ status: 500 })));
   await outbox.enqueue([{ deviceId: laptop.id, notification: message('doomed') }], Date.now());
   const worker = start({ policy: { baseMs: 50, capMs: 100, giveUpMs: 400 } });
-  await until(() => worker.stats.expired === 1, 'giving up');
+  await until('giving up', () => worker.stats.expired === 1);
   const attempts = service.requests.length;
   assert.ok(attempts >= 3 && attempts <= 9, `${attempts} attempts in 400 ms`);
   await settle(300);
@@ -119,7 +112,7 @@ test('410 removes the device and whatever was queued for it', async (t) => {
   await outbox.enqueue([{ deviceId: gone.id, notification: message('bye') }, { deviceId: kept.id, notification: message('hi') }], Date.now());
   await outbox.enqueue([{ deviceId: gone.id, notification: { kind: 'notice', id: 1, title: 'later', body: 'queued' } }], Date.now() + 500);
   const worker = start();
-  await until(() => worker.stats.gone === 1 && worker.stats.delivered === 1, 'the 410 and the delivery');
+  await until('the 410 and the delivery', () => worker.stats.gone === 1 && worker.stats.delivered === 1);
   assert.deepEqual([outbox.devices.has(gone.id), outbox.devices.has(kept.id), outbox.pending()], [false, true, 0]);
   await settle(700);
   assert.deepEqual(service.requests.map((request) => request.status).sort(), [201, 410]);
@@ -133,7 +126,7 @@ test('a burst in one conversation is one notification now and one after PUSH_COA
   const worker = start({ coalesceMs: 800 });
   await outbox.enqueue([{ deviceId: laptop.id, notification: message('one') }], Date.now());
   worker.wake();
-  await until(() => service.received.length === 1, 'the first notification');
+  await until('the first notification', () => service.received.length === 1);
   for (const text of ['two', 'three', 'four', 'five']) {
     unread++;
     await outbox.enqueue([{ deviceId: laptop.id, notification: message(text) }], Date.now());
@@ -142,7 +135,7 @@ test('a burst in one conversation is one notification now and one after PUSH_COA
   }
   await settle(300);
   assert.equal(service.received.length, 1, 'held while within the window');
-  await until(() => service.received.length === 2, 'the coalesced notification');
+  await until('the coalesced notification', () => service.received.length === 2);
   const [first, second] = service.received;
   assert.deepEqual([first!.payload, second!.payload], [payloadOf(message('one'), 1), payloadOf(message('five'), 5)]);
   assert.ok(second!.at - first!.at >= 800, `${second!.at - first!.at} ms apart`);
@@ -158,7 +151,7 @@ test('no more than PUSH_CONCURRENCY notifications are in flight at once', async 
   const devices = Array.from({ length: 12 }, browser);
   await outbox.enqueue(devices.map((device) => ({ deviceId: device.id, notification: message('to everyone') })), Date.now());
   const worker = start({ concurrency: 3 });
-  await until(() => worker.stats.delivered === 12, 'twelve deliveries');
+  await until('twelve deliveries', () => worker.stats.delivered === 12);
   assert.equal(service.maxInFlight, 3);
 });
 
@@ -172,7 +165,7 @@ test('what a dead worker had claimed goes out once its lease ends, exactly once;
   const worker = start({ leaseMs: 700 });
   await settle(300);
   assert.deepEqual(service.requests, [], 'not while the lease lasts');
-  await until(() => worker.stats.delivered === 1, 'the delivery after the lease');
+  await until('the delivery after the lease', () => worker.stats.delivered === 1);
   assert.ok(service.received[0]!.at - claimedAt >= 700, `${service.received[0]!.at - claimedAt} ms after the claim`);
   assert.equal(await outbox.complete(orphan!, Date.now(), Date.now()), false, 'the dead worker cannot settle it any more');
   await worker.stop();
@@ -190,7 +183,7 @@ test('when the outbox fails to record a delivery, the claim runs out and the not
   let failures = 1;
   outbox.complete = (...args) => (failures-- > 0 ? Promise.reject(new Error('database is locked')) : complete(...args));
   const worker = start({ leaseMs: 400 });
-  await until(() => worker.stats.delivered === 1, 'the second delivery');
+  await until('the second delivery', () => worker.stats.delivered === 1);
   assert.deepEqual([worker.stats.failed, service.received.length, outbox.pending()], [1, 2, 0]);
 });
 
@@ -201,7 +194,7 @@ test('a message read elsewhere before it is sent is not sent; a notice is', asyn
   const notice: Notification = { kind: 'notice', id: 3, title: 'Upgrade', body: 'done' };
   await outbox.enqueue([{ deviceId: laptop.id, notification: message('seen') }, { deviceId: laptop.id, notification: notice }], Date.now());
   const worker = start();
-  await until(() => worker.stats.skipped === 1 && worker.stats.delivered === 1, 'the skip and the notice');
+  await until('the skip and the notice', () => worker.stats.skipped === 1 && worker.stats.delivered === 1);
   assert.deepEqual(service.received.map((received) => received.payload), [payloadOf(notice, null)]);
 });
 
@@ -213,7 +206,7 @@ test('a damaged notification is refused, not retried for ever', async (t) => {
   const damaged = { kind: 'message', conversation: { id: 9, name: null, direct: false }, sender: 'x', preview: null } as unknown as Notification;
   await outbox.enqueue([{ deviceId: laptop.id, notification: damaged }], Date.now());
   const worker = start();
-  await until(() => worker.stats.refused === 1, 'the refusal');
+  await until('the refusal', () => worker.stats.refused === 1);
   await settle(200);
   assert.deepEqual([service.requests.length, outbox.pending(), worker.stats.retried], [0, 0, 0]);
 });
@@ -225,7 +218,7 @@ test('stop waits for the notifications in flight', async (t) => {
   const laptop = browser();
   await outbox.enqueue([{ deviceId: laptop.id, notification: message('last words') }], Date.now());
   const worker = start();
-  await until(() => service.maxInFlight === 1, 'the request in flight');
+  await until('the request in flight', () => service.maxInFlight === 1);
   await worker.stop();
   assert.deepEqual([worker.stats.delivered, service.received.length, outbox.pending()], [1, 1, 0]);
 });

@@ -1,23 +1,31 @@
-// npm test: the whole suite on SQLite, then again on PostgreSQL when it is installed, sharing one
-// throwaway PostgreSQL cluster across every test file of the run (node:test runs each file in a
-// process of its own; they find the cluster in PARLEY_TEST_POSTGRES).
+// npm test: the whole suite on SQLite and, at the same time, again on PostgreSQL when it is installed, sharing
+// one throwaway PostgreSQL cluster across every test file of the run (node:test runs each file in a process
+// of its own, several at once; they find the cluster in PARLEY_TEST_POSTGRES). The servers the tests spawn
+// run the compiled build (build.mjs), made fresh here first.
 //
 //   npm test                                 every pass this machine can run
 //   npm test -- test/sync.test.ts            some files only, on every engine
 //   npm test -- --engine=postgres            one engine only (sqlite, postgres, or both: the default)
-import { spawn } from 'node:child_process';
+//   npm test -- --concurrency=2              test files at once in each pass (PARLEY_TEST_CONCURRENCY; default 3)
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { components, installLine, missing } from './helpers/installed.ts';
 import { startPostgres, type PostgresCluster } from './helpers/postgres.ts';
 
 
 /**
- * Files whose outcome does not depend on the storage engine: the SQLite pass runs them, the PostgreSQL
- * pass does not repeat them. Files named cluster*.test.ts always run once too: they start their own
- * nodes on PostgreSQL, or test the Redis parts, whichever pass they are in.
+ * Files whose outcome does not depend on the storage engine (they start no server and open no store, or
+ * only an in-memory one): the SQLite pass runs them, the PostgreSQL pass does not repeat them. Files named
+ * cluster*.test.ts always run once too: they start their own nodes on PostgreSQL, or test the Redis parts,
+ * whichever pass they are in.
  */
-const engineIndependent = new Set(['throwaway.test.ts', 'ordering.test.ts', 'protocol-docs.test.ts', 'docs.test.ts', 'secret-file.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts']);
+const engineIndependent = new Set([
+  'build.test.ts', 'throwaway.test.ts', 'ordering.test.ts', 'protocol-docs.test.ts', 'docs.test.ts', 'secret-file.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts',
+  'dispatch.test.ts', 'files.test.ts', 'files-images.test.ts', 'files-inspect.test.ts', 'files-store.test.ts',
+  'push-endpoints.test.ts', 'push-payload.test.ts', 'push-retry.test.ts', 'push-send.test.ts', 'push-worker.test.ts',
+]);
 /**
  * Files about SQLite's own machinery (the database file and its lock, adopting the seed's file, online
  * backups with VACUUM INTO, PRAGMA settings, reader threads): the SQLite pass runs them. PostgreSQL's counterparts
@@ -37,8 +45,9 @@ type Engine = 'sqlite' | 'postgres';
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const choice = args.find((arg) => arg.startsWith('--engine='))?.slice('--engine='.length);
-if (choice !== undefined && !['sqlite', 'postgres', 'both'].includes(choice)) {
-  console.error('usage: npm test -- [--engine=sqlite|postgres|both] [test files...]');
+const concurrency = Number(args.find((arg) => arg.startsWith('--concurrency='))?.slice('--concurrency='.length) ?? process.env.PARLEY_TEST_CONCURRENCY ?? 3);
+if ((choice !== undefined && !['sqlite', 'postgres', 'both'].includes(choice)) || !Number.isInteger(concurrency) || concurrency < 1) {
+  console.error('usage: npm test -- [--engine=sqlite|postgres|both] [--concurrency=N] [test files...]');
   process.exit(2);
 }
 const named = args.filter((arg) => !arg.startsWith('--'));
@@ -70,38 +79,50 @@ if (forCluster.length > 0 && files.some((file) => /(^|\/)cluster[^/]*\.test\.ts$
 }
 
 let cluster: PostgresCluster | undefined;
-let child: ReturnType<typeof spawn> | undefined;
+const children = new Set<ReturnType<typeof spawn>>();
 let interrupted: NodeJS.Signals | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     // Ctrl-C reaches node --test as well (same process group); SIGTERM may not: pass it on, clean up after.
     interrupted = signal;
-    child?.kill(signal);
+    for (const child of children) child.kill(signal);
   });
 }
 
-function pass(engine: Engine, list: string[]): Promise<number> {
+/** One engine's pass; with both passes running at once, each line it prints starts with its engine. */
+function pass(engine: Engine, list: string[], tagged: boolean): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, PARLEY_TEST_ENGINE: engine };
   if (cluster) env.PARLEY_TEST_POSTGRES = cluster.url;
-  child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...list], { cwd: root, env, stdio: 'inherit' });
-  return new Promise((resolve) => child!.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  // A test that hangs fails after 5 minutes (the longest take about one on a loaded machine) instead of holding the run for ever.
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', '--test-reporter=spec', ...list], {
+    cwd: root, env, stdio: ['ignore', tagged ? 'pipe' : 'inherit', tagged ? 'pipe' : 'inherit'],
+  });
+  children.add(child);
+  if (tagged) {
+    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => console.log(`[${engine}] ${line}`));
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => {
+    children.delete(child);
+    resolve(code ?? (signal ? 1 : 0));
+  }));
 }
 
 const outcomes: string[] = [];
 let failed = false;
 try {
+  // What the tests spawn as servers, made fresh once for every file of the run (each checks it again, quickly).
+  execFileSync(process.execPath, [join(root, 'build.mjs')], { stdio: 'inherit' });
   // One cluster for the whole run, even for the SQLite pass: tests of PostgreSQL's own parts use it.
   if (postgresAvailable && !given) cluster = await startPostgres();
-  for (const engine of wanted) {
-    if (interrupted) break;
-    const list = engine === 'sqlite'
-      ? files.filter((file) => !(postgresMachinery(file) && wanted.includes('postgres')))
-      : files.filter((file) => postgresMachinery(file) || !runsOnce(file));
-    if (list.length === 0) continue;
-    const code = await pass(engine, list);
+  const passes = wanted.map((engine) => [engine, engine === 'sqlite'
+    ? files.filter((file) => !(postgresMachinery(file) && wanted.includes('postgres')))
+    : files.filter((file) => postgresMachinery(file) || !runsOnce(file))] as const).filter(([, list]) => list.length > 0);
+  const codes = await Promise.all(passes.map(([engine, list]) => pass(engine, list, passes.length > 1)));
+  passes.forEach(([engine], index) => {
+    const code = codes[index]!;
     outcomes.push(`${engine}: ${code === 0 ? 'passed' : `failed (exit code ${code})`}`);
     if (code !== 0) failed = true;
-  }
+  });
 } finally {
   await cluster?.destroy();
 }

@@ -38,6 +38,8 @@ export type GuardCounts = {
   right(pair: string, address: string, account: string): void;
   /** The check never ran: everything `begin` counted is taken back. */
   cancel(pair: string, address: string, account: string): void;
+  /** The password was wrong: the waits of what `begin` counted run from now, not from when the check began. */
+  wrong(pair: string, address: string, account: string): void;
 };
 
 /** Each count with waits of 1 s doubling to 15 min: an account from one address (`limit`), one address across accounts (4 ×), an account across addresses (20 ×). */
@@ -72,6 +74,12 @@ export function localGuardCounts(limit: number): GuardCounts {
       pairs.undo(pair);
       addresses.undo(address);
       accounts.undo(account);
+    },
+    wrong(pair, address, account) {
+      const now = Date.now();
+      pairs.confirm(pair, now);
+      addresses.confirm(address, now);
+      accounts.confirm(account, now);
     },
   };
 }
@@ -131,8 +139,10 @@ export function createPasswordGuard(settings: Pick<Settings, 'LOGIN_MAX_FAILURES
         right() {
           if (settle()) counts.right(pair, address, account);
         },
-        // Counted already, by `begin`.
-        wrong: () => void settle(),
+        // Counted already, by `begin`; its wait runs from now.
+        wrong() {
+          if (settle()) counts.wrong(pair, address, account);
+        },
         cancel() {
           if (settle()) counts.cancel(pair, address, account);
         },

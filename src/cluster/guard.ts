@@ -30,5 +30,10 @@ export function sharedGuardCounts(limits: Limits, limit: number, log: Logger): G
       quietly(addresses.undo(address));
       quietly(accounts.undo(account));
     },
+    wrong(pair, address, account) {
+      quietly(pairs.confirm(pair));
+      quietly(addresses.confirm(address));
+      quietly(accounts.confirm(account));
+    },
   };
 }

@@ -34,6 +34,12 @@ local function undo(key, limit, base, max)
   local last = tonumber(redis.call('HGET', key, 'p') or redis.call('HGET', key, 'l'))
   redis.call('HSET', key, 'f', failures - 1, 'l', last, 'u', wait_after(failures - 1, last, limit, base, max))
 end
+local function confirm(key, now, limit, base, max)
+  local failures = tonumber(redis.call('HGET', key, 'f'))
+  if not failures then return end
+  redis.call('HSET', key, 'l', now, 'u', wait_after(failures, now, limit, base, max))
+  redis.call('PEXPIRE', key, max + 1)
+end
 local function wait(key, now)
   return math.max(0, (tonumber(redis.call('HGET', key, 'u')) or 0) - now)
 end
@@ -55,13 +61,14 @@ end
 return 0
 `);
 
-/** ARGV: op (wait, fail, undo, forget), limit, base, max. */
+/** ARGV: op (wait, fail, undo, forget, confirm), limit, base, max. */
 const throttleScript = script(`${throttleLua}
 local limit, base, max = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 if ARGV[1] == 'wait' then return wait(KEYS[1], now_ms()) end
 if ARGV[1] == 'fail' then fail(KEYS[1], now_ms(), limit, base, max) end
 if ARGV[1] == 'undo' then undo(KEYS[1], limit, base, max) end
 if ARGV[1] == 'forget' then redis.call('DEL', KEYS[1]) end
+if ARGV[1] == 'confirm' then confirm(KEYS[1], now_ms(), limit, base, max) end
 return 0
 `);
 
@@ -146,6 +153,8 @@ export type SharedThrottle = {
   /** Takes back one failure (an attempt that turned out right). */
   undo(key: string): Promise<void>;
   forget(key: string): Promise<void>;
+  /** The last failure, counted ahead, is known now: the wait runs from now (createThrottle's confirm). */
+  confirm(key: string): Promise<void>;
 };
 
 export type ThrottleKey = { throttle: SharedThrottle; key: string };
@@ -191,7 +200,7 @@ export function createLimits(options: { link: RedisLink; log: Logger }) {
     throttle(name: string, spec: ThrottleSpec): SharedThrottle {
       claim('throttle', name);
       const local = createThrottle(spec);
-      const op = (op: 'wait' | 'fail' | 'undo' | 'forget', key: string) =>
+      const op = (op: 'wait' | 'fail' | 'undo' | 'forget' | 'confirm', key: string) =>
         link.run(throttleScript, [keys.limit('throttle', name, key)], [op, spec.limit, spec.baseMs, spec.maxMs]) as Promise<number>;
       const throttle: SharedThrottle = {
         name,
@@ -200,6 +209,7 @@ export function createLimits(options: { link: RedisLink; log: Logger }) {
         fail: (key) => either(() => op('fail', key).then(() => {}), () => local.fail(key, Date.now())),
         undo: (key) => either(() => op('undo', key).then(() => {}), () => local.undo(key)),
         forget: (key) => either(() => op('forget', key).then(() => {}), () => local.forget(key)),
+        confirm: (key) => either(() => op('confirm', key).then(() => {}), () => local.confirm(key, Date.now())),
       };
       locals.set(throttle, local);
       return throttle;

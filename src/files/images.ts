@@ -30,16 +30,18 @@ export type ImageCleaner = { clean(input: string, output: string, limits: ImageF
 
 type Worker = { readonly child: ChildProcess; readonly ready: Promise<void>; idle?: NodeJS.Timeout };
 
-const workerPath = fileURLToPath(new URL('./image-worker.ts', import.meta.url));
-// The worker is TypeScript like the server: it starts with tsx's loader, found from here whatever the working folder.
-const loader = import.meta.resolve('tsx');
+// The worker is what the server is: compiled JavaScript from dist/ (build.mjs), or TypeScript under tsx, then
+// started with tsx's loader, found from here whatever the working folder.
+const compiled = import.meta.url.endsWith('.js');
+const workerPath = fileURLToPath(new URL(compiled ? './image-worker.js' : './image-worker.ts', import.meta.url));
+const workerArgs = compiled ? [] : ['--import', import.meta.resolve('tsx')];
 
 function startWorker(): Worker {
   // None of the server's settings (its secrets stay out of the process that parses untrusted images);
   // one glibc malloc arena, so that what a job freed is reused by the next: with glibc's default of
   // eight per core a worker kept about 300 MiB after a few AVIF bombs, with one 115 MiB.
   const env = { PATH: process.env.PATH, ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), MALLOC_ARENA_MAX: '1' };
-  const child = fork(workerPath, [], { env, execArgv: ['--import', loader], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(workerPath, [], { env, execArgv: workerArgs, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   // Neither an idle worker nor its channel keeps the server's process alive.
   child.unref();
   child.channel?.unref();

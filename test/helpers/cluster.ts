@@ -10,6 +10,7 @@ import { connectRedis, type RedisLink } from '../../src/cluster/redis.ts';
 import { createClient, type Client } from '../../protocol/client.ts';
 import { createCookieJar, type CookieJar } from '../../protocol/auth.ts';
 import type { Envelope } from '../../protocol/index.ts';
+import { built } from './built.ts';
 import { follow, startServer, type LogLine, type TestServer } from './server.ts';
 import { startRedis, type TestRedis } from './redis.ts';
 import { testDatabase } from './postgres.ts';
@@ -43,7 +44,7 @@ export type NodeProcess = {
 
 /** Starts a node process on `redisUrl`; resolves once it has joined. Killed after the test. */
 export async function startNode(t: TestContext, redisUrl: string, env: Record<string, string> = {}): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/cluster-node.ts'], {
+  const child = spawn(process.execPath, [built('test/helpers/cluster-node.ts')], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, NODE_TIMEOUT: '2', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -125,8 +126,3 @@ export async function tapped(entry: Entry, who: Member): Promise<Tapped> {
   return { client, envelopes, seqs };
 }
 
-export async function until(what: string, done: () => boolean, timeoutMs = 5000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !done(); await new Promise((resolve) => setTimeout(resolve, 10))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}

@@ -1,5 +1,6 @@
 // The reconnecting client (protocol/connect.ts) in tests: sign in through any address, connect with
 // short waits, and record what the app would see.
+import { until } from './wait.ts';
 import WebSocket from 'ws';
 import { connect, login, type ConnectOptions, type CookieJar, type ParleyClient, type ConnectionState } from '../../protocol/connect.ts';
 import { pushes, type PushType } from '../../protocol/index.ts';
@@ -29,17 +30,8 @@ export function live(url: string, cookies: CookieJar, options: Partial<ConnectOp
   return { client, delivered, states };
 }
 
-/** Resolves once `check` holds; fails after `timeoutMs` with `describe()` in the message. */
-export async function until(check: () => boolean, timeoutMs = 5000, describe: () => unknown = () => ''): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${JSON.stringify(describe())}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** Resolves once the client is open. */
-export const opened = (live: Live, timeoutMs?: number) => until(() => live.client.state.status === 'open', timeoutMs, () => live.states);
+export const opened = (live: Live, timeoutMs?: number) => until(() => live.states, () => live.client.state.status === 'open', timeoutMs);
 
 /** Logged events only (what `sync` replays), as envelopes without `success`. */
 export const logged = (delivered: Delivered[]) => delivered.filter((event) => event.seq !== undefined);

@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { us_listen_socket } from 'uWebSockets.js';
@@ -89,7 +88,9 @@ export type FilesProcess = {
 /** The same app in a process of its own, so its memory can be read apart from the client's. */
 export async function spawnFilesApp(env: Record<string, string>): Promise<FilesProcess> {
   const filesDir = mkdtempSync(join(tmpdir(), 'parley-files-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+  // Not imported at the top: the built copy of this file, which runs the app, has no build to make.
+  const { built } = await import('./built.ts');
+  const child = spawn(process.execPath, [built('test/helpers/files-app.ts')], {
     env: { PATH: process.env.PATH ?? '', ...env, FILES_DIR: filesDir }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));

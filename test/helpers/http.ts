@@ -1,4 +1,5 @@
 // Raw HTTP requests with full control over headers and body, for checking statuses, bodies and cookies exactly.
+import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
@@ -29,4 +30,17 @@ export function tokenFrom(result: HttpResult): string {
   const cookie = ([] as string[]).concat(result.headers['set-cookie'] ?? []).find((line) => line.startsWith('login-token='));
   if (!cookie) throw new Error(`no login-token cookie in ${result.status} ${result.body}`);
   return cookie.slice('login-token='.length).split(';')[0]!;
+}
+
+/**
+ * A registration refused by REGISTRATIONS_PER_HOUR: 429, "retry in N seconds" and Retry-After N, where N is
+ * an hour less the whole seconds since `firstMs` (taken just before the window's first registration was
+ * sent): exactly 3600 only when everything took under a second, which a loaded machine does not promise.
+ */
+export function assertRegistrationsWait(result: HttpResult, firstMs: number): void {
+  const passed = Math.ceil((Date.now() - firstMs) / 1000);
+  const seconds = Number(/^too many registrations from this address: retry in (\d+) seconds$/.exec(result.body)?.[1]);
+  assert.equal(result.status, 429, result.body);
+  assert.ok(seconds <= 3600 && seconds >= 3600 - passed, `${result.body}, ${passed} s after the first registration`);
+  assert.equal(result.headers['retry-after'], String(seconds));
 }

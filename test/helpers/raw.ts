@@ -1,4 +1,5 @@
 // HTTP over bare node:net sockets, for what well-behaved clients never do: bodies trickled, cut off, garbled, or still being sent after the answer.
+import { sleep } from './wait.ts';
 import { connect } from 'node:net';
 
 export type RawResult = {
@@ -84,7 +85,6 @@ export function raw(port: number, request: RawRequest): Promise<RawResult> {
   });
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `count` pieces of `size` bytes, `gapMs` apart. */
 export async function* trickle(count: number, size: number, gapMs: number): AsyncGenerator<Buffer> {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
+import { built } from './built.ts';
 import { dropEngineDatabase, engineEnv } from './postgres.ts';
 
 export type LogLine = { level: string; msg: string; [key: string]: unknown };
@@ -30,7 +31,7 @@ export type TestServer = {
 export const testSecret = 'a test secret that is at least 32 bytes long';
 const root = new URL('../..', import.meta.url).pathname;
 
-/** Spawns `src/main.ts` as `npm start` does; resolves once it listens. Reuses `dir` to restart on the same database. */
+/** Spawns the built `src/main.ts` as `npm start` does; resolves once it listens. Reuses `dir` to restart on the same database. */
 export async function startServer(t: TestContext | undefined, env: Record<string, string> = {}, dir?: string, nodeArgs: string[] = []): Promise<TestServer> {
   const home = dir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
   // The PostgreSQL pass: a fresh database of the shared throwaway cluster per server home (kept for a restart on the same home).
@@ -60,7 +61,7 @@ export async function startServer(t: TestContext | undefined, env: Record<string
   // Below LOG_LEVEL=info the start-up line that names the port is not printed: pick the port here.
   const quiet = ['warn', 'error', 'silent'].includes(fullEnv.LOG_LEVEL ?? '');
   if (quiet && fullEnv.PORT === '0') fullEnv.PORT = String(await freePort());
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], { cwd: root, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, built('src/main.ts')], { cwd: root, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const { logs, text, waitForLog, exited } = follow(child);
 
   const port = await Promise.race([
@@ -154,7 +155,7 @@ async function waitForPing(port: number): Promise<number> {
 /** Runs the server entry with the given settings and resolves with how it exited and what it printed. */
 export function runServerExpectingExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, [built('src/main.ts')], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,9 +4,11 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../log.ts';
 import type { ReadInput, ReadName, Reads, ReadValue } from '../../features/reads.ts';
 
-// The thread runs TypeScript like the server: Node 20 does not run `--import tsx` in worker threads, so
-// it registers tsx's loader itself before it imports the worker.
-const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(import.meta.resolve('./reader-worker.ts'))}); })`;
+// The thread runs what the server runs: compiled JavaScript from dist/ (build.mjs), or TypeScript, then (Node 20
+// does not run `--import tsx` in worker threads) it registers tsx's loader itself before it imports the worker.
+const boot = import.meta.url.endsWith('.js')
+  ? `import(${JSON.stringify(import.meta.resolve('./reader-worker.js'))})`
+  : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(import.meta.resolve('./reader-worker.ts'))}); })`;
 
 type Answer = { id: number; value?: unknown; error?: string; ms: number };
 type Waiting = { resolve(answer: { value: never; ms: number }): void; reject(error: Error): void };
