@@ -33,8 +33,8 @@ test('who may add you, and invitations', async (t) => {
     const stranger = await person(server, 'stranger');
     await who(carol, 'contacts');
     await who(dan, 'nobody');
-    await friend.client.request('add_contact', { contact_username: carol.username });
-    await friend.client.request('add_contact', { contact_username: dan.username });
+    await carol.client.request('add_contact', { contact_username: friend.username }); // carol's own choice
+    await dan.client.request('add_contact', { contact_username: friend.username });
 
     const byFriend = await friend.client.request('create_conversation', { name: 'friends', members: [carol.username, dan.username] });
     assert.deepEqual([byFriend.members, byFriend.invited], [[friend.username, carol.username], [dan.username]], 'a contact adds carol, not dan');
@@ -54,6 +54,21 @@ test('who may add you, and invitations', async (t) => {
     const listed = await carol.client.request('get_invitations');
     assert.deepEqual([listed.invitations.map((item) => ({ ...item, id: 0 })), listed.has_more], [[invitation], false]);
     await expectError(carol.client, { type: 'get_conversation_info', id: toCarol.id }, `${carol.username} is not part of any conversation with ${toCarol.id} id`, 'not_found');
+  });
+
+  await t.test('contacts means contacts you chose: someone who made themselves your contact still only invites you, until you add them back', async () => {
+    const vera = await person(server, 'vera');
+    const pushy = await person(server, 'pushy');
+    await who(vera, 'contacts');
+    await pushy.client.request('add_contact', { contact_username: vera.username });
+    assert.ok((await vera.client.request('get_contacts')).contacts.some((contact) => contact.username === pushy.username), 'a contact of hers, both ways, as the seed has it');
+    const first = await pushy.client.request('create_conversation', { name: 'spam', members: [vera.username] });
+    assert.deepEqual([first.members, first.invited], [[pushy.username], [vera.username]], 'invited, not added: she did not choose him');
+    const back = await vera.client.request('add_contact', { contact_username: pushy.username });
+    assert.equal(back.message, `'${pushy.username}' successfully added`);
+    await expectError(vera.client, { type: 'add_contact', contact_username: pushy.username }, `'${pushy.username}' is already a contact`, 'conflict');
+    const second = await pushy.client.request('create_conversation', { name: 'welcome now', members: [vera.username] });
+    assert.deepEqual([second.members, second.invited], [[pushy.username, vera.username], undefined], 'added: she added him back');
   });
 
   await t.test('accepting joins you, everyone there told; declining tells nobody; neither twice', async () => {

@@ -20,10 +20,17 @@ export const contactHandlers = {
       if (contact_username.toLowerCase() === me.username.toLowerCase()) throw fail('self_contact');
       const contact = await visibleUser(ctx, contact_username);
       if (await ctx.store.contacts.blocks(me.id, contact.id)) throw fail('already_blocked', { username: contact.username });
-      if (await ctx.store.contacts.exists(me.id, contact.id)) throw fail('already_contact', { username: contact.username });
+      const relation = await ctx.store.contacts.relation(me.id, contact.id);
+      const adder = await ctx.store.users.byId(me.id);
+      if (relation !== 'none') {
+        // They added you: for someone whose who_may_add is `contacts`, adding them back makes them a contact
+        // of your choice (who may add you); anyone else is told, as the seed told them, that they are one.
+        if (relation === 'chosen' || adder?.who_may_add !== 'contacts') throw fail('already_contact', { username: contact.username });
+        await ctx.store.contacts.choose(me.id, contact.id);
+        return { message: `'${contact.username}' successfully added`, contact: await oneUserView(ctx, contact, await viewerOf(ctx, me.id)) };
+      }
       await ctx.store.contacts.add(me.id, contact.id, ctx.now());
       const view = await oneUserView(ctx, contact, await viewerOf(ctx, me.id));
-      const adder = await ctx.store.users.byId(me.id);
       // Each side is told of the other: two logged events, replayed by `sync` to each.
       await tellEach(ctx, 'contact_added', [
         { userId: contact.id, data: { contact: adder && (await oneUserView(ctx, adder, await viewerOf(ctx, contact.id))) } },

@@ -9,8 +9,11 @@ const blockingText = `${blockersText}
   UNION SELECT blocks.blocked_id FROM blocks JOIN members ON members.conversation_id = $1 AND members.user_id = blocks.blocked_id WHERE blocks.user_id = $2`;
 
 export function contactsStore(sql: Sql) {
-  const insert = sql.prepare('INSERT INTO contacts (user_id, contact_id, added_at) VALUES ($1, $2, $3), ($2, $1, $3)');
+  // The adder's row is their choice (chosen 1); the other side's row is not, until they add back.
+  const insert = sql.prepare('INSERT INTO contacts (user_id, contact_id, added_at, chosen) VALUES ($1, $2, $3, 1), ($2, $1, $3, 0)');
   const exists = sql.prepare('SELECT 1 FROM contacts WHERE user_id = $1 AND contact_id = $2');
+  const chosenRow = sql.prepare<{ chosen: number }>('SELECT chosen FROM contacts WHERE user_id = $1 AND contact_id = $2');
+  const choose = sql.prepare('UPDATE contacts SET chosen = 1 WHERE user_id = $1 AND contact_id = $2');
   // `rowid` keeps the order of adding (an identity column of that name on PostgreSQL).
   const list = sql.prepare<UserRow>('SELECT users.* FROM contacts JOIN users ON users.id = contacts.contact_id WHERE contacts.user_id = $1 ORDER BY contacts.rowid');
   const ids = sql.prepare('SELECT contact_id FROM contacts WHERE user_id = $1');
@@ -39,6 +42,15 @@ export function contactsStore(sql: Sql) {
   return {
     add: async (userId: number, contactId: number, now: number): Promise<void> => void (await insert.run(userId, contactId, now)),
     exists: async (userId: number, contactId: number): Promise<boolean> => (await exists.get(userId, contactId)) !== undefined,
+    /** Whether `contactId` is a contact `userId` chose (added, or added back), not only one who added them. */
+    chose: async (userId: number, contactId: number): Promise<boolean> => (await chosenRow.get(userId, contactId))?.chosen === 1,
+    /** Whether `contactId` is `userId`'s contact, and if so whether by `userId`'s own choice. */
+    relation: async (userId: number, contactId: number): Promise<'none' | 'chosen' | 'added_by_them'> => {
+      const row = await chosenRow.get(userId, contactId);
+      return row === undefined ? 'none' : row.chosen === 1 ? 'chosen' : 'added_by_them';
+    },
+    /** `userId` adds back `contactId`, who added them: now their choice too. */
+    choose: async (userId: number, contactId: number): Promise<void> => void (await choose.run(userId, contactId)),
     list: (userId: number): Promise<UserRow[]> => list.all(userId),
     ids: (userId: number): Promise<number[]> => ids.values<number>(userId),
     /** Ends the relation both ways; false when there was none. */
