@@ -60,7 +60,7 @@ test('files in conversations', async (t) => {
     const served = await download(server, alice, `/files/${reply.id}`);
     assert.equal(response.status, 201);
     assert.match(reply.id, /^[0-9a-f]{32}$/);
-    assert.deepEqual(reply, { id: reply.id, name: 'beach.jpg', size: served.body.length, type: 'image/jpeg', sha256: sha256(served.body), width: 400, height: 600 });
+    assert.deepEqual(reply, { id: reply.id, name: 'beach.jpg', size: served.body.length, type: 'image/jpeg', sha256: sha256(served.body), width: 400, height: 600, received: { size: photo.length, sha256: sha256(photo) } });
     assert.equal((await sharp(served.body).metadata()).exif, undefined, 'no EXIF (and no GPS position) served');
     const anonymous = await exchange(server.http, 'POST', '/files?filename=a.txt', { body: text });
     assert.deepEqual([anonymous.status, anonymous.body.toString()], [401, 'login-token required']);
