@@ -1,12 +1,13 @@
-// npm test: the whole suite on SQLite and, at the same time, again on PostgreSQL when it is installed, sharing
-// one throwaway PostgreSQL cluster across every test file of the run (node:test runs each file in a process
-// of its own, several at once; they find the cluster in PARLEY_TEST_POSTGRES). The servers the tests spawn
+// npm test: the whole suite on SQLite, then again on PostgreSQL when it is installed (or both at once with
+// --passes=together), sharing one throwaway PostgreSQL cluster across every test file of the run (node:test
+// runs each file in a process of its own; they find the cluster in PARLEY_TEST_POSTGRES). The servers the tests spawn
 // run the compiled build (build.mjs), made fresh here first.
 //
 //   npm test                                 every pass this machine can run
 //   npm test -- test/sync.test.ts            some files only, on every engine
 //   npm test -- --engine=postgres            one engine only (sqlite, postgres, or both: the default)
-//   npm test -- --concurrency=2              test files at once in each pass (PARLEY_TEST_CONCURRENCY; default 3)
+//   npm test -- --concurrency=2              test files at once in each pass (PARLEY_TEST_CONCURRENCY; default 1)
+//   npm test -- --passes=together            both engines' passes at once (PARLEY_TEST_PASSES; default apart: one after the other)
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,9 +46,16 @@ type Engine = 'sqlite' | 'postgres';
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const choice = args.find((arg) => arg.startsWith('--engine='))?.slice('--engine='.length);
-const concurrency = Number(args.find((arg) => arg.startsWith('--concurrency='))?.slice('--concurrency='.length) ?? process.env.PARLEY_TEST_CONCURRENCY ?? 3);
-if ((choice !== undefined && !['sqlite', 'postgres', 'both'].includes(choice)) || !Number.isInteger(concurrency) || concurrency < 1) {
-  console.error('usage: npm test -- [--engine=sqlite|postgres|both] [--concurrency=N] [test files...]');
+const concurrency = Number(args.find((arg) => arg.startsWith('--concurrency='))?.slice('--concurrency='.length) ?? process.env.PARLEY_TEST_CONCURRENCY ?? 1);
+/**
+ * `apart` (the default): the SQLite pass, then the PostgreSQL pass; `together`: both at once. With
+ * more than one file at a time or the passes together, a 2-core machine fails timing-sensitive tests
+ * that pass alone (2026-12-07: 20 failures with 3 files in each pass side by side), so the default
+ * stays one file at a time, one pass after the other, until those tests are made to hold under load.
+ */
+const passesArg = args.find((arg) => arg.startsWith('--passes='))?.slice('--passes='.length) ?? process.env.PARLEY_TEST_PASSES ?? 'apart';
+if ((choice !== undefined && !['sqlite', 'postgres', 'both'].includes(choice)) || !Number.isInteger(concurrency) || concurrency < 1 || !['apart', 'together'].includes(passesArg)) {
+  console.error('usage: npm test -- [--engine=sqlite|postgres|both] [--concurrency=N] [--passes=apart|together] [test files...]');
   process.exit(2);
 }
 const named = args.filter((arg) => !arg.startsWith('--'));
@@ -117,7 +125,10 @@ try {
   const passes = wanted.map((engine) => [engine, engine === 'sqlite'
     ? files.filter((file) => !(postgresMachinery(file) && wanted.includes('postgres')))
     : files.filter((file) => postgresMachinery(file) || !runsOnce(file))] as const).filter(([, list]) => list.length > 0);
-  const codes = await Promise.all(passes.map(([engine, list]) => pass(engine, list, passes.length > 1)));
+  const together = passesArg === 'together' && passes.length > 1;
+  const codes: number[] = [];
+  if (together) codes.push(...(await Promise.all(passes.map(([engine, list]) => pass(engine, list, true)))));
+  else for (const [engine, list] of passes) if (!interrupted) codes.push(await pass(engine, list, false));
   passes.forEach(([engine], index) => {
     const code = codes[index]!;
     outcomes.push(`${engine}: ${code === 0 ? 'passed' : `failed (exit code ${code})`}`);
