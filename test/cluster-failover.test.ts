@@ -197,7 +197,10 @@ test('files across nodes: with one FILES_DIR, a file uploaded on one node downlo
   const uploaded = await exchange(node1.http, 'POST', '/files?filename=noise.png', { body: bytes, headers: { ...cookie, 'content-type': 'image/png' } });
   assert.equal(uploaded.status, 201, uploaded.body.toString());
   const file = json(uploaded);
-  assert.deepEqual(JSON.parse(uploaded.body.toString()), { id: file.id, name: 'noise.png', size: file.size, type: 'image/png', sha256: file.sha256, width: 200, height: 200 });
+  assert.deepEqual(JSON.parse(uploaded.body.toString()), {
+    id: file.id, name: 'noise.png', size: file.size, type: 'image/png', sha256: file.sha256, width: 200, height: 200,
+    received: { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') },
+  });
   await downloads(node2, file);
   await downloads(node3, file);
 

@@ -72,7 +72,23 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
       due.push([conversationId, changes]);
     }
     if (due.length === 0) return Promise.resolve();
-    return app.commit.run((job) => sendReceipts(inJob(app, job), due)).catch((error: unknown) => app.log.error('receipts failed', { error }));
+    return app.commit.run((job) => sendReceipts(inJob(app, job), due)).catch((error: unknown) => {
+      // Lost a race with another node's transaction (past the commit's own retries) or the database is
+      // away: nothing of the unit was written, so its points are kept and go out with the next round.
+      const { driver } = app.store;
+      if (!driver.retryable(error) && !driver.unavailable(error)) return app.log.error('receipts failed', { error });
+      app.log.warn('receipts not written, tried again shortly', { error: String(error), conversations: due.length });
+      for (const [conversationId, changes] of due) requeue(conversationId, changes);
+    });
+  }
+
+  /** Puts back what a failed round would have written, merged with what came meanwhile. */
+  function requeue(conversationId: number, changes: Pending): void {
+    const found = entry(conversationId);
+    found.sent = Math.max(found.sent, changes.sent);
+    for (const [userId, messageId] of changes.senders) found.senders.set(userId, Math.max(found.senders.get(userId) ?? 0, messageId));
+    for (const [userId, messageId] of changes.fetched) found.fetched.set(userId, Math.max(found.fetched.get(userId) ?? 0, messageId));
+    for (const userId of changes.read) found.read.add(userId);
   }
 
   /**
