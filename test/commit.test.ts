@@ -108,6 +108,24 @@ test('many units queued at once, every other one failing: exactly the good ones 
   }
 });
 
+test('units of one kind queued in one turn run as one group on SQLite (a batch takes its turn\'s units once the turn is over)', { skip: testEngine() === 'postgres' ? 'PostgreSQL starts each unit as it comes: its groups follow the timing of its round trips' : false }, async (t) => {
+  const store = await engineStore(t);
+  const { commit } = recordedCommit(store);
+  const groups: string[][] = [];
+  const kind = {
+    name: 'names',
+    async run(items: readonly { input: string; job: { store: Store } }[]) {
+      groups.push(items.map((item) => item.input));
+      for (const item of items) await user(item.job.store, item.input);
+      return items.map(() => ({ value: undefined }));
+    },
+  };
+  const names = Array.from({ length: 20 }, (_, i) => `g${i}`);
+  await Promise.all(names.map((name) => commit.together(kind, name)));
+  assert.deepEqual(groups, [names], 'one group, not the first alone and then the rest');
+  for (const name of names) assert.ok(await store.users.byUsername(name), name);
+});
+
 /** An event addressed to nobody: what matters here is its seq. */
 const event = (type: string) => ({ conversationId: null, users: [], type, dataText: '{}', createdAt: 1, messageId: null, actorId: null, joined: [], left: [], key: 0, logged: { seq: 0 } });
 
