@@ -63,7 +63,7 @@ export async function visibleMessage(ctx: Ctx, messageId: number): Promise<Membe
 export async function mayAdd(ctx: Ctx, row: UserRow): Promise<boolean> {
   if (row.who_may_add === 'everyone') return true;
   // A contact they chose: someone who merely added them (add_contact writes both sides) does not count.
-  return row.who_may_add === 'contacts' && (await ctx.store.contacts.chose(row.id, ctx.caller.user.id));
+  return row.who_may_add === 'contacts' && (await ctx.store.contacts.relation(row.id, ctx.caller.user.id)) === 'chosen';
 }
 
 /**

@@ -143,6 +143,12 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
     } else if (!running) running = loop();
   }
 
+  /** Resolves when the waiting batch is woken: by a unit queued, or by the end of its turn. */
+  async function woken(): Promise<void> {
+    await new Promise<void>((resolve) => (wake = resolve));
+    wake = undefined;
+  }
+
   async function loop(): Promise<void> {
     while (queue.length) await batch();
     running = undefined;
@@ -232,16 +238,14 @@ export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metri
         let take = Number.POSITIVE_INFINITY;
         for (;;) {
           if (collect && !due) {
-            await new Promise<void>((resolve) => (wake = resolve));
-            wake = undefined;
+            await woken();
             continue;
           }
           if (collect && take === Number.POSITIVE_INFINITY) take = queue.length;
           const next = take > 0 ? queue.shift() : undefined;
           if (!next) {
             if (due) break;
-            await new Promise<void>((resolve) => (wake = resolve));
-            wake = undefined;
+            await woken();
             continue;
           }
           take--;

@@ -42,9 +42,7 @@ export function contactsStore(sql: Sql) {
   return {
     add: async (userId: number, contactId: number, now: number): Promise<void> => void (await insert.run(userId, contactId, now)),
     exists: async (userId: number, contactId: number): Promise<boolean> => (await exists.get(userId, contactId)) !== undefined,
-    /** Whether `contactId` is a contact `userId` chose (added, or added back), not only one who added them. */
-    chose: async (userId: number, contactId: number): Promise<boolean> => (await chosenRow.get(userId, contactId))?.chosen === 1,
-    /** Whether `contactId` is `userId`'s contact, and if so whether by `userId`'s own choice. */
+    /** Whether `contactId` is `userId`'s contact, and if so whether by `userId`'s own choice (added, or added back) or only because they added `userId`. */
     relation: async (userId: number, contactId: number): Promise<'none' | 'chosen' | 'added_by_them'> => {
       const row = await chosenRow.get(userId, contactId);
       return row === undefined ? 'none' : row.chosen === 1 ? 'chosen' : 'added_by_them';
