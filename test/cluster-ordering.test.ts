@@ -8,7 +8,7 @@ import { needs } from './helpers/installed.ts';
 import type { TestServer } from './helpers/server.ts';
 import { syncAll } from './helpers/clients.ts';
 import { member, startNodes, tapped, type Tapped } from './helpers/cluster.ts';
-import { until } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
 import { testDatabase } from './helpers/postgres.ts';
 import { startPgProxy } from './helpers/pg-proxy.ts';
 
@@ -22,7 +22,7 @@ async function twoNodes(t: TestContext) {
   const { id } = await sockets.aliceOnA.client.request('create_conversation', { members: [bob.username] });
   const created = sockets.aliceOnA.seqs.at(-1)!;
   await until('the conversation everywhere', () => Object.values(sockets).every((socket) => socket.seqs.includes(created)));
-  return { database, proxy, a, sockets, conversation: id };
+  return { database, proxy, a, b, alice, bob, sockets, conversation: id };
 }
 
 const sentSeq = (reply: unknown) => (reply as { seq: number }).seq;
@@ -131,4 +131,73 @@ test('a node that has not heard back its numbering when its follower reads the l
   await likeSync({ aliceOnA: [aliceOnA, aliceOnB], aliceOnB: [aliceOnB, aliceOnB], bobOnA: [bobOnA, bobOnB], bobOnB: [bobOnB, bobOnB] });
   assert.deepEqual(a.logs.filter((line) => line.level === 'error'), [], 'node1 logged no error');
   await logHasNoGaps(database);
+});
+
+test('a member removed on another node while their send is still open: the removal waits for it, so the message comes before the removal in the log, never after it', { timeout: 60_000 }, async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const { database, proxy, b, alice, sockets } = await twoNodes(t);
+  const carol = await member(b);
+  const group = await sockets.bobOnB.client.request('create_conversation', { name: 'removal race', members: [alice.username, carol.username], kind: 'group' });
+  await until('the group on node1', () => sockets.aliceOnA.envelopes.some((envelope) => envelope.type === 'create_conversation' && (envelope as { data?: { id?: number } }).data?.id === group.id));
+  // Alice's send on node1 has read her membership and stops before writing the message.
+  proxy.holdAt((statement) => statement.includes('INSERT INTO messages'));
+  const held = sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: group.id, content: 'sent as a member', client_id: 'race-1' });
+  await proxy.held();
+  // Bob removes her on node2 meanwhile: it waits for her open transaction (her member row is locked), or,
+  // as before, it commits at once and her message is then stored and numbered after her removal.
+  const sql = postgres(database, { max: 1, onnotice: () => {} });
+  t.after(() => sql.end());
+  let removedAtOnce = false;
+  const removal = sockets.bobOnB.client.call({ type: 'remove_member', conversation_id: group.id, username: alice.username }).then((reply) => {
+    removedAtOnce = true;
+    return reply;
+  });
+  const waitingForLock = async () => (await sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM members%'`).length > 0;
+  for (const deadline = Date.now() + 10_000; !removedAtOnce && !(await waitingForLock()); await sleep(20)) assert.ok(Date.now() < deadline, 'the removal answered or waiting for a lock within 10 s');
+  assert.equal(removedAtOnce, false, 'the removal waited for the send that had read Alice\'s membership');
+  proxy.release();
+  const [sent, removed] = [await held, await removal];
+  assert.equal(sent.success, true, JSON.stringify(sent));
+  assert.equal(removed.success, true, JSON.stringify(removed));
+  assert.ok(sentSeq(sent) < sentSeq(removed), `the message (${sentSeq(sent)}) is logged before the removal (${sentSeq(removed)})`);
+  // What Alice's socket got is what her sync has: the message, then her removal, nothing of the group after.
+  await until('the removal on Alice\'s socket', () => sockets.aliceOnA.seqs.includes(sentSeq(removed)));
+  await likeSync({ aliceOnA: [sockets.aliceOnA, sockets.aliceOnB] });
+  const after = await sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: group.id, content: 'no longer a member' });
+  assert.equal((after as { code?: string }).code, 'not_found');
+  await logHasNoGaps(database);
+});
+
+test('a block made on another node while the blocked person\'s send is still open: the block waits for it, so no message decided before the block is numbered after it', { timeout: 60_000 }, async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const { database, proxy, alice, b, sockets } = await twoNodes(t);
+  const carol = await member(b);
+  const carolOnB = await tapped(b, carol);
+  const group = await carolOnB.client.request('create_conversation', { name: 'block race', members: [alice.username], kind: 'group' });
+  await until('the group on node1', () => sockets.aliceOnA.envelopes.some((envelope) => envelope.type === 'create_conversation' && (envelope as { data?: { id?: number } }).data?.id === group.id));
+  // Alice's send on node1 has read who blocked her there and stops before writing the message.
+  proxy.holdAt((statement) => statement.includes('INSERT INTO messages'));
+  const held = sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: group.id, content: 'sent before the block', client_id: 'block-race-1' });
+  await proxy.held();
+  const sql = postgres(database, { max: 1, onnotice: () => {} });
+  t.after(() => sql.end());
+  let blockedAtOnce = false;
+  const block = carolOnB.client.call({ type: 'block_user', username: alice.username }).then((reply) => {
+    blockedAtOnce = true;
+    return reply;
+  });
+  const waitingForLock = async () => (await sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`).length > 0;
+  for (const deadline = Date.now() + 10_000; !blockedAtOnce && !(await waitingForLock()); await sleep(20)) assert.ok(Date.now() < deadline, 'the block answered or waiting for a lock within 10 s');
+  assert.equal(blockedAtOnce, false, 'the block waited for the send that had read who blocks Alice');
+  proxy.release();
+  const [sent, blocked] = [await held, await block];
+  assert.equal(sent.success, true, JSON.stringify(sent));
+  assert.equal(blocked.success, true, JSON.stringify(blocked));
+  assert.ok(sentSeq(sent) < sentSeq(blocked), `the message (${sentSeq(sent)}) is logged before the block (${sentSeq(blocked)})`);
+  // From the block on, Carol's socket has what her sync has (none of Alice's events: sync hides them).
+  const after = await sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: group.id, content: 'after the block' });
+  const synced = (await syncAll(carolOnB.client, sentSeq(blocked) - 1)).map((event) => event.seq);
+  await until('Carol\'s socket up to her sync', () => synced.every((seq) => carolOnB.seqs.includes(seq)));
+  assert.deepEqual(carolOnB.seqs.filter((seq) => seq >= sentSeq(blocked)), synced.filter((seq) => seq <= Math.max(...carolOnB.seqs)));
+  assert.ok(!carolOnB.seqs.includes(sentSeq(after)), 'nothing Alice sent after the block reached Carol');
 });

@@ -20,6 +20,17 @@ export function contactsStore(sql: Sql) {
   const removeBoth = sql.prepare('DELETE FROM contacts WHERE (user_id = $1 AND contact_id = $2) OR (user_id = $2 AND contact_id = $1)');
   const block = sql.prepare('INSERT INTO blocks (user_id, blocked_id, blocked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING');
   const unblock = sql.prepare('DELETE FROM blocks WHERE user_id = $1 AND blocked_id = $2');
+  // On PostgreSQL, before a block is made or lifted: both people's member rows in every conversation they
+  // share, locked for update in one order until the commit. What either of them is doing there holds a share
+  // of their own row (a send, a receipts round, any event checked against their membership) and was
+  // decided with the blocks as they were: it is numbered before the change, and what comes after waits
+  // for it and reads the blocks afresh. Otherwise a message or receipt decided before the block could be
+  // numbered after it and reach a socket that sync (which hides by the blocks as they are) keeps it from.
+  const lockShared = sql.local ? undefined : sql.prepare(`
+    SELECT 1 FROM members
+     WHERE user_id IN ($1, $2)
+       AND conversation_id IN (SELECT conversation_id FROM members WHERE user_id = $1 INTERSECT SELECT conversation_id FROM members WHERE user_id = $2)
+     ORDER BY conversation_id, user_id FOR UPDATE`);
   const blockedEither = sql.prepare('SELECT 1 FROM blocks WHERE (user_id = $1 AND blocked_id = $2) OR (user_id = $2 AND blocked_id = $1)');
   const blocks = sql.prepare('SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = $2');
   const blockedList = sql.prepare<{ username: string; fullname: string; blocked_at: number }>(
@@ -54,9 +65,15 @@ export function contactsStore(sql: Sql) {
     /** Ends the relation both ways; false when there was none. */
     remove: async (userId: number, contactId: number): Promise<boolean> => (await removeBoth.run(userId, contactId)) > 0,
     /** False when already blocked. */
-    block: async (userId: number, blockedId: number, now: number): Promise<boolean> => (await block.run(userId, blockedId, now)) === 1,
+    async block(userId: number, blockedId: number, now: number): Promise<boolean> {
+      await lockShared?.run(userId, blockedId);
+      return (await block.run(userId, blockedId, now)) === 1;
+    },
     /** False when not blocked. */
-    unblock: async (userId: number, blockedId: number): Promise<boolean> => (await unblock.run(userId, blockedId)) === 1,
+    async unblock(userId: number, blockedId: number): Promise<boolean> {
+      await lockShared?.run(userId, blockedId);
+      return (await unblock.run(userId, blockedId)) === 1;
+    },
     /** Whether `blockerId` blocked `blockedId`. */
     blocks: async (blockerId: number, blockedId: number): Promise<boolean> => (await blocks.get(blockerId, blockedId)) !== undefined,
     /** Whether either of two people blocked the other. */

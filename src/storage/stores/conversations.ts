@@ -62,8 +62,12 @@ export function conversationsStore(sql: Sql) {
                SELECT $1, member, position - 1, ${role}, $5 FROM unnest(CAST($2 AS bigint[])) WITH ORDINALITY AS listed (member, position)`,
   });
   const byId = sql.prepare<ConversationRow>(`SELECT ${columns} FROM conversations WHERE id = $1 AND deleted_at IS NULL`);
-  // A member's row and their conversation's in one statement (the check most events begin with).
-  const withMember = sql.prepare<WithMemberRow>(withMemberText);
+  // A member's row and their conversation's in one statement (the check most events begin with). On
+  // PostgreSQL the member row is locked against deletion (FOR KEY SHARE: receipts' updates of it do not
+  // wait) until the unit's batch commits: a removal or a leave committed meanwhile on another connection
+  // waits for it, so what a member did is numbered before the event that ends the membership; one that
+  // committed first is seen (the lock waits for it, then finds no row) and the unit is refused.
+  const withMember = sql.prepare<WithMemberRow>({ sqlite: withMemberText, postgres: `${withMemberText} FOR KEY SHARE OF m` });
   // The same for many [conversation, user] pairs at once on PostgreSQL, in the order given (a row of
   // nulls where there is no such member); SQLite asks `withMember` of each.
   const withMembers = sql.local ? undefined : sql.prepare<WithMemberRow>(`

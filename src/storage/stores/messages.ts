@@ -70,9 +70,17 @@ export const messageJoins = joins;
 
 export function messagesStore(sql: Sql) {
   // What sends depend on. PostgreSQL: one statement for every send of a batch ($1, $2, $3: their
-  // conversations, senders and client ids). SQLite: a few plain statements a send, which it runs in
+  // conversations, senders and client ids), after the lock below in the same round trip. SQLite: a few plain statements a send, which it runs in
   // about half the time of that one statement's shape (its subqueries and JSON aggregates).
   const { local } = sql;
+  // Before it, in the same round trip (pipelined: it reads once the locks are held, so it sees what a
+  // transaction it waited for committed), the senders' member rows are locked until the batch commits,
+  // against deletion and against blocks (contacts.ts): a removal or a block committed meanwhile elsewhere
+  // waits for the batch, so its messages are numbered before it. Otherwise a send that read its
+  // membership just before a removal committed was stored and numbered after it: a message from someone
+  // no longer a member. A row deleted by a transaction that committed first is waited for and not found.
+  const lockSenders = local ? undefined : sql.prepare(`
+    SELECT 1 FROM members WHERE (conversation_id, user_id) IN (SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]))) FOR KEY SHARE`);
   const sendContext = local ? undefined : sql.prepare<SendContextRow>(`
     SELECT c.id, c.name, c.kind, c.description, c.created_at, c.avatar_file_id, ${memberColumns},
            (SELECT id FROM messages WHERE sender_id = s.sender AND client_id = s.client_id) AS earlier,
@@ -175,10 +183,11 @@ export function messagesStore(sql: Sql) {
      GROUP BY reactions.message_id, reactions.emoji
      ORDER BY min(reactions.rowid)`);
   return {
-    /** What each send depends on, in the order given: one statement however many. */
+    /** What each send depends on, in the order given: one round trip however many (the senders' rows locked, then read). */
     async sendContext(given: readonly { conversationId: number; senderId: number; clientId: string | null }[]): Promise<SendContext[]> {
       if (one) return contextsOf(given);
-      const rows = await sendContext!.all(given.map((send) => send.conversationId), given.map((send) => send.senderId), given.map((send) => send.clientId));
+      const [conversations, senders] = [given.map((send) => send.conversationId), given.map((send) => send.senderId)];
+      const [, rows] = await Promise.all([lockSenders!.run(conversations, senders), sendContext!.all(conversations, senders, given.map((send) => send.clientId))]);
       return rows.map((row) => {
         const { earlier, other_id, other_username, blocks_other, holders, blockers, ...withMember } = row;
         const membership = membershipOf(withMember);
