@@ -98,6 +98,7 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
    */
   async function sendReceipts(scoped: Parameters<typeof logAndDeliver>[0], due: readonly [number, Pending][]): Promise<void> {
     const ids = due.map(([conversationId]) => conversationId);
+    await scoped.store.members.lockAll(ids);
     // Once per batch rather than once per message: sending shows the sender read everything before their message.
     const [readMoved, listed, blocks] = await Promise.all([
       scoped.store.members.readMany(due.flatMap(([conversationId, { senders }]) => [...senders].map(([userId, messageId]) => [conversationId, userId, messageId] as const))),

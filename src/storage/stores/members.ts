@@ -54,8 +54,8 @@ export function membersStore(sql: Sql) {
        FROM bans JOIN users ON users.id = bans.user_id LEFT JOIN users AS banner ON banner.id = bans.banned_by
       WHERE bans.conversation_id = $1 ORDER BY bans.banned_at, users.username`,
   );
-  // Many members' points at once, in conversation and user order (every server locks rows in the same
-  // order): on PostgreSQL in one statement, on SQLite a row at a time.
+  // Many members' points at once: on PostgreSQL in one statement (the rows locked first by lockAll), on
+  // SQLite a row at a time.
   const points = 'unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[])) AS p (conversation_id, user_id, message_id)';
   const readMany = sql.local ? undefined : sql.prepare<{ conversation_id: number; user_id: number }>(`
     UPDATE members SET read_id = p.message_id, delivered_id = greatest(delivered_id, p.message_id) FROM ${points}
@@ -64,6 +64,13 @@ export function membersStore(sql: Sql) {
   const deliveredMany = sql.local ? undefined : sql.prepare(`
     UPDATE members SET delivered_id = p.message_id FROM ${points}
      WHERE members.conversation_id = p.conversation_id AND members.user_id = p.user_id AND members.delivered_id < p.message_id`);
+  // Every member row of some conversations, locked for update in one order on PostgreSQL before a round of
+  // receipts moves some of them: an UPDATE … FROM unnest locks in whatever order its plan reads the rows,
+  // and a round moves read points and delivered points in two statements, so rounds on two nodes locked the
+  // same rows in opposite orders and deadlocked (every second or so under concurrent senders on three nodes).
+  // FOR NO KEY UPDATE: sends' FOR KEY SHARE of their sender's row does not wait for it.
+  const lockAll = sql.local ? undefined : sql.prepare(`
+    SELECT 1 FROM members WHERE conversation_id = ANY(CAST($1 AS bigint[])) ORDER BY conversation_id, user_id FOR NO KEY UPDATE`);
   const readOne = sql.local?.prepare('UPDATE members SET read_id = $3, delivered_id = max(delivered_id, $3) WHERE conversation_id = $1 AND user_id = $2 AND read_id < $3');
   const deliveredOne = sql.local?.prepare('UPDATE members SET delivered_id = $3 WHERE conversation_id = $1 AND user_id = $2 AND delivered_id < $3');
   const listMany = sql.prepare<MemberListRow & { conversation_id: number }>(dialect`
@@ -100,6 +107,10 @@ export function membersStore(sql: Sql) {
     /** Moves several members' delivered points up to `messageId` in one statement. */
     async deliveredTo(conversationId: number, userIds: readonly number[], messageId: number): Promise<void> {
       if (userIds.length) await deliveredTo.run(conversationId, sql.list(userIds), messageId);
+    },
+    /** Locks the member rows of these conversations until the commit, in one order (PostgreSQL; SQLite's writer is alone). */
+    async lockAll(conversationIds: readonly number[]): Promise<void> {
+      if (lockAll && conversationIds.length) await lockAll.run([...conversationIds].sort((a, b) => a - b));
     },
     /** Moves read points (and delivered ones with them), never back; returns the [conversation, user] of those that moved. */
     async readMany(given: readonly Point[]): Promise<[number, number][]> {
