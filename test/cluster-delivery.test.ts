@@ -264,7 +264,12 @@ test('members joining, leaving, removed and blocking on other nodes while everyo
     const caughtUp = all.every((socket, i) => received(socket).length === expected[i]!.length);
     settled = caughtUp && expected.flat().length === before ? settled + 1 : 0;
   }
-  for (const [i, socket] of all.entries()) assert.deepEqual(received(socket), expected[i], `${mine(socket).username}'s socket ${i} (node${(i < 6 ? i % 3 : i - 5) + 1})`);
+  for (const [i, socket] of all.entries()) {
+    // Named in the message: what arrived that sync has not, and what sync has that did not arrive.
+    const extra = socket.envelopes.filter((envelope) => received(socket).includes((envelope as { seq?: number }).seq!) && !expected[i]!.includes((envelope as { seq?: number }).seq!));
+    const missing = expected[i]!.filter((seq) => !received(socket).includes(seq));
+    assert.deepEqual(received(socket), expected[i], `${mine(socket).username}'s socket ${i} (node${(i < 6 ? i % 3 : i - 5) + 1}): arrived, not in sync ${JSON.stringify(extra)}; in sync, not arrived ${JSON.stringify(missing)}`);
+  }
   for (const socket of all) assert.deepEqual(socket.seqs, [...new Set(socket.seqs)].sort((x, y) => x - y), 'strictly increasing');
   // What the churn did is in those streams: Dave's ends at his removal, Carol has none of Bob's messages after blocking him.
   const contents = (socket: Pick<Tapped, 'envelopes'>) => socket.envelopes.flatMap((envelope) => (envelope.type === 'send_message' && 'data' in envelope ? [(envelope.data as { content: string }).content] : []));

@@ -5,6 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
 import { person, type Person } from './helpers/clients.ts';
+import { engineEnv, testEngine } from './helpers/postgres.ts';
+import { startPgProxy, type PgProxy } from './helpers/pg-proxy.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** 500 conversations of Alice's with a message from Bob in each: a full get_conversations reads 1,500 rows one by one. */
 async function crowded(alice: Person, bob: Person): Promise<number[]> {
@@ -18,19 +23,27 @@ async function crowded(alice: Person, bob: Person): Promise<number[]> {
  * is answered, five times: how many of Bob's were answered before Alice's read, each round. Before, every
  * frame waited in one queue and the read ran in it: Bob's frames sent after it were answered after it (his
  * first at most, when it overtook hers on the way in), so at most one.
+ *
+ * On PostgreSQL the read is held open for certain: the server reaches its database through a proxy that
+ * stops the read's connection at the statement `held` matches until Bob's four frames are answered (a read
+ * of 500 rows there can take less time than two of Bob's sends). On SQLite the read runs on a reader thread
+ * that nothing outside can stop: it is long (500 conversations read one by one) against Bob's frames.
  */
-async function race(alice: Person, bob: Person, conversation: number, read: () => Promise<unknown>): Promise<number[]> {
+async function race(alice: Person, bob: Person, conversation: number, read: () => Promise<unknown>, hold?: { proxy: PgProxy; held: (statement: string) => boolean }): Promise<number[]> {
   const counts: number[] = [];
   for (let round = 0; round < 5; round++) {
     let done = false;
+    hold?.proxy.holdAt(hold.held);
     const long = read().then(() => {
       done = true;
     });
+    if (hold) await hold.proxy.held();
     let answered = 0;
-    for (let i = 0; !done && i < 50; i++) {
+    for (let i = 0; !done && i < (hold ? 4 : 50); i++) {
       await (i % 2 ? bob.client.request('send_message', { conversation_id: conversation, content: `round ${round}, ${i}` }) : bob.client.request('ping'));
       if (!done) answered++;
     }
+    hold?.proxy.release();
     await long;
     counts.push(answered);
   }
@@ -38,17 +51,26 @@ async function race(alice: Person, bob: Person, conversation: number, read: () =
 }
 
 test('a long get_conversations or sync holds no other user\'s ping or send, and answers as before', async (t) => {
-  const server = await startServer(t);
+  // On PostgreSQL, through a proxy that can hold the read open (the server's database made here, as startServer would).
+  const home = mkdtempSync(join(tmpdir(), 'parley-test-'));
+  const proxy = testEngine() === 'postgres' ? await startPgProxy(t, (await engineEnv(home)).DATABASE_URL!) : undefined;
+  const server = await startServer(t, proxy ? { DATABASE_URL: proxy.url } : {}, home);
   const alice = await person(server, 'alice');
   const bob = await person(server, 'bob');
   const ids = await crowded(alice, bob);
   const { id: bobs } = await bob.client.request('create_conversation', { name: 'bob alone', members: [] });
 
   await t.test('another user is answered while the read runs', async () => {
-    const listing = await race(alice, bob, bobs, () => alice.client.request('get_conversations'));
-    assert.ok(Math.max(...listing) >= 2, `Bob's pings and sends answered while get_conversations ran, each round: ${listing.join(', ')}`);
-    const catchUp = await race(alice, bob, bobs, () => alice.client.request('sync', { since: 0, limit: 500 }));
-    assert.ok(Math.max(...catchUp) >= 2, `Bob's pings and sends answered while sync ran, each round: ${catchUp.join(', ')}`);
+    // The statements that read the page's unread counts and last messages, and the events sync returns.
+    const listing = await race(alice, bob, bobs, () => alice.client.request('get_conversations'), proxy && { proxy, held: (statement) => statement.includes('AS last_id') });
+    const catchUp = await race(alice, bob, bobs, () => alice.client.request('sync', { since: 0, limit: 500 }), proxy && { proxy, held: (statement) => statement.includes(') AS visible') });
+    if (proxy) {
+      assert.deepEqual(listing, [4, 4, 4, 4, 4], 'all of Bob\'s pings and sends answered while get_conversations was held, each round');
+      assert.deepEqual(catchUp, [4, 4, 4, 4, 4], 'all of Bob\'s pings and sends answered while sync was held, each round');
+    } else {
+      assert.ok(Math.max(...listing) >= 2, `Bob's pings and sends answered while get_conversations ran, each round: ${listing.join(', ')}`);
+      assert.ok(Math.max(...catchUp) >= 2, `Bob's pings and sends answered while sync ran, each round: ${catchUp.join(', ')}`);
+    }
   });
 
   await t.test('unread counts: your own message just sent counts as read before its receipt is written', async () => {

@@ -101,6 +101,13 @@ export function follow(child: ChildProcess) {
   const text: string[] = [];
   const waiters = new Set<() => void>();
   const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  // A server that dies on its own (a failed exit code, or a signal the tests never send: an abort, a
+  // segfault) says so on the test's stderr with its last lines, whatever the test then reports (a socket
+  // closed with 1006, a refused connection).
+  void exited.then((how) => {
+    if (how === 0 || how === 'SIGKILL' || how === 'SIGTERM' || how === 'SIGINT' || how === null) return;
+    process.stderr.write(`\n[test helper] server process ${child.pid} exited on its own (${how}); its last lines:\n${text.slice(-40).join('\n')}\n`);
+  });
   createInterface({ input: child.stdout! }).on('line', (line) => {
     text.push(line);
     try {
