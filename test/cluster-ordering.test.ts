@@ -25,6 +25,31 @@ async function twoNodes(t: TestContext) {
   return { database, proxy, a, b, alice, bob, sockets, conversation: id };
 }
 
+/**
+ * A group of Alice's and others' (made on node2 by `owner`), and Alice's send into it on node1 held by the
+ * proxy once it has read what it depends on, before it writes the message. Then `frame` on `other`
+ * (node2): resolves once it is answered or one of node2's statements waits for a lock (`lockedAt`: a
+ * fragment of its text), saying which came first, with the reply still to come.
+ */
+async function heldSendAgainst(t: TestContext, setup: Awaited<ReturnType<typeof twoNodes>>, owner: Tapped, others: string[], frame: (group: number) => Record<string, unknown>, lockedAt: string) {
+  const { database, proxy, alice, sockets } = setup;
+  const group = await owner.client.request('create_conversation', { name: 'race', members: [alice.username, ...others], kind: 'group' });
+  await until('the group on node1', () => sockets.aliceOnA.envelopes.some((envelope) => envelope.type === 'create_conversation' && (envelope as { data?: { id?: number } }).data?.id === group.id));
+  proxy.holdAt((statement) => statement.includes('INSERT INTO messages'));
+  const held = sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: group.id, content: 'decided before', client_id: `race-${group.id}` });
+  await proxy.held();
+  const sql = postgres(database, { max: 1, onnotice: () => {} });
+  t.after(() => sql.end());
+  let atOnce = false;
+  const reply = owner.client.call(frame(group.id) as Parameters<Tapped['client']['call']>[0]).then((answer) => {
+    atOnce = true;
+    return answer;
+  });
+  const waiting = async () => (await sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE ${`%${lockedAt}%`}`).length > 0;
+  for (const deadline = Date.now() + 10_000; !atOnce && !(await waiting()); await sleep(20)) assert.ok(Date.now() < deadline, 'answered or waiting for a lock within 10 s');
+  return { group: group.id, held, reply, atOnce };
+}
+
 const sentSeq = (reply: unknown) => (reply as { seq: number }).seq;
 
 /** Each socket got strictly increasing seqs: those its user's sync (asked on `asking`) returns from where it began. */
@@ -135,67 +160,40 @@ test('a node that has not heard back its numbering when its follower reads the l
 
 test('a member removed on another node while their send is still open: the removal waits for it, so the message comes before the removal in the log, never after it', { timeout: 60_000 }, async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
-  const { database, proxy, b, alice, sockets } = await twoNodes(t);
-  const carol = await member(b);
-  const group = await sockets.bobOnB.client.request('create_conversation', { name: 'removal race', members: [alice.username, carol.username], kind: 'group' });
-  await until('the group on node1', () => sockets.aliceOnA.envelopes.some((envelope) => envelope.type === 'create_conversation' && (envelope as { data?: { id?: number } }).data?.id === group.id));
-  // Alice's send on node1 has read her membership and stops before writing the message.
-  proxy.holdAt((statement) => statement.includes('INSERT INTO messages'));
-  const held = sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: group.id, content: 'sent as a member', client_id: 'race-1' });
-  await proxy.held();
-  // Bob removes her on node2 meanwhile: it waits for her open transaction (her member row is locked), or,
-  // as before, it commits at once and her message is then stored and numbered after her removal.
-  const sql = postgres(database, { max: 1, onnotice: () => {} });
-  t.after(() => sql.end());
-  let removedAtOnce = false;
-  const removal = sockets.bobOnB.client.call({ type: 'remove_member', conversation_id: group.id, username: alice.username }).then((reply) => {
-    removedAtOnce = true;
-    return reply;
-  });
-  const waitingForLock = async () => (await sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM members%'`).length > 0;
-  for (const deadline = Date.now() + 10_000; !removedAtOnce && !(await waitingForLock()); await sleep(20)) assert.ok(Date.now() < deadline, 'the removal answered or waiting for a lock within 10 s');
-  assert.equal(removedAtOnce, false, 'the removal waited for the send that had read Alice\'s membership');
+  const setup = await twoNodes(t);
+  const { database, proxy, b, alice, sockets } = setup;
+  // Bob removes Alice on node2 while her send is open: it waits for her transaction (her member row is
+  // locked), or, as before, it commits at once and her message is then stored and numbered after her removal.
+  const race = await heldSendAgainst(t, setup, sockets.bobOnB, [(await member(b)).username], (id) => ({ type: 'remove_member', conversation_id: id, username: alice.username }), 'DELETE FROM members');
+  assert.equal(race.atOnce, false, 'the removal waited for the send that had read Alice\'s membership');
   proxy.release();
-  const [sent, removed] = [await held, await removal];
+  const [sent, removed] = [await race.held, await race.reply];
   assert.equal(sent.success, true, JSON.stringify(sent));
   assert.equal(removed.success, true, JSON.stringify(removed));
   assert.ok(sentSeq(sent) < sentSeq(removed), `the message (${sentSeq(sent)}) is logged before the removal (${sentSeq(removed)})`);
   // What Alice's socket got is what her sync has: the message, then her removal, nothing of the group after.
   await until('the removal on Alice\'s socket', () => sockets.aliceOnA.seqs.includes(sentSeq(removed)));
   await likeSync({ aliceOnA: [sockets.aliceOnA, sockets.aliceOnB] });
-  const after = await sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: group.id, content: 'no longer a member' });
+  const after = await sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: race.group, content: 'no longer a member' });
   assert.equal((after as { code?: string }).code, 'not_found');
   await logHasNoGaps(database);
 });
 
 test('a block made on another node while the blocked person\'s send is still open: the block waits for it, so no message decided before the block is numbered after it', { timeout: 60_000 }, async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
-  const { database, proxy, alice, b, sockets } = await twoNodes(t);
-  const carol = await member(b);
-  const carolOnB = await tapped(b, carol);
-  const group = await carolOnB.client.request('create_conversation', { name: 'block race', members: [alice.username], kind: 'group' });
-  await until('the group on node1', () => sockets.aliceOnA.envelopes.some((envelope) => envelope.type === 'create_conversation' && (envelope as { data?: { id?: number } }).data?.id === group.id));
-  // Alice's send on node1 has read who blocked her there and stops before writing the message.
-  proxy.holdAt((statement) => statement.includes('INSERT INTO messages'));
-  const held = sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: group.id, content: 'sent before the block', client_id: 'block-race-1' });
-  await proxy.held();
-  const sql = postgres(database, { max: 1, onnotice: () => {} });
-  t.after(() => sql.end());
-  let blockedAtOnce = false;
-  const block = carolOnB.client.call({ type: 'block_user', username: alice.username }).then((reply) => {
-    blockedAtOnce = true;
-    return reply;
-  });
-  const waitingForLock = async () => (await sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`).length > 0;
-  for (const deadline = Date.now() + 10_000; !blockedAtOnce && !(await waitingForLock()); await sleep(20)) assert.ok(Date.now() < deadline, 'the block answered or waiting for a lock within 10 s');
-  assert.equal(blockedAtOnce, false, 'the block waited for the send that had read who blocks Alice');
+  const setup = await twoNodes(t);
+  const { proxy, alice, b, sockets } = setup;
+  // Carol blocks Alice on node2 while Alice's send (which read who blocks her) is open.
+  const carolOnB = await tapped(b, await member(b));
+  const race = await heldSendAgainst(t, setup, carolOnB, [], () => ({ type: 'block_user', username: alice.username }), 'FOR UPDATE');
+  assert.equal(race.atOnce, false, 'the block waited for the send that had read who blocks Alice');
   proxy.release();
-  const [sent, blocked] = [await held, await block];
+  const [sent, blocked] = [await race.held, await race.reply];
   assert.equal(sent.success, true, JSON.stringify(sent));
   assert.equal(blocked.success, true, JSON.stringify(blocked));
   assert.ok(sentSeq(sent) < sentSeq(blocked), `the message (${sentSeq(sent)}) is logged before the block (${sentSeq(blocked)})`);
   // From the block on, Carol's socket has what her sync has (none of Alice's events: sync hides them).
-  const after = await sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: group.id, content: 'after the block' });
+  const after = await sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: race.group, content: 'after the block' });
   const synced = (await syncAll(carolOnB.client, sentSeq(blocked) - 1)).map((event) => event.seq);
   await until('Carol\'s socket up to her sync', () => synced.every((seq) => carolOnB.seqs.includes(seq)));
   assert.deepEqual(carolOnB.seqs.filter((seq) => seq >= sentSeq(blocked)), synced.filter((seq) => seq <= Math.max(...carolOnB.seqs)));
