@@ -53,7 +53,7 @@ export const errors = {
   already_in_channel: { code: 'conflict', text: 'you are already a member of channel {id}' },
   no_such_invitation: { code: 'not_found', text: 'no pending invitation of yours to conversation {id}' },
   before_and_after: { code: 'bad_request', text: 'give before or after, not both' },
-  bad_cursor: { code: 'bad_request', text: 'after must be the next of an earlier page asked with the same sort' },
+  bad_cursor: { code: 'bad_request', text: 'after must be the next of an earlier page of the same list' },
   no_such_message: { code: 'not_found', text: 'no message with id {id}' },
   sender_only: { code: 'forbidden', text: 'only the sender of message {id} can edit it' },
   cannot_delete: { code: 'forbidden', text: 'only the sender of message {id}, or an owner or admin, can delete it' },

@@ -118,6 +118,20 @@ export function pageLimit(max: number, fallback: number) {
   );
 }
 
+/**
+ * An optional keyset cursor: the `next` of the previous page. `same`, when given, says what the pages
+ * must be asked with alike.
+ */
+export function pageAfter(same?: string) {
+  return v.pipe(
+    v.nullish(v.string('after must be a string: the next of the previous page')),
+    v.description(`optional; the \`next\` of the previous page${same ? ` (asked with the same ${same})` : ''}; absent: the first page`),
+  );
+}
+
+/** Where a page answered with `pageAfter` ends. */
+export const pageNext = v.pipe(v.nullable(v.string()), v.description('the `after` of the next page, or null when this is the last one'));
+
 /** An optional id cursor: only items with smaller (or, for `after`, larger) ids. */
 export function cursor(name: string, what: string) {
   return v.pipe(v.nullish(integer(`expected ${name} as integer`)), v.description(`optional; ${what}`));
