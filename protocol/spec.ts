@@ -76,6 +76,10 @@ export const limits = {
   /** get_conversations lists at most `max` (the seed's event has no paging); list_conversations pages by `default`, up to `max`. */
   conversationsPage: { default: 100, max: 500 },
   invitationsPage: { default: 50, max: 100 },
+  /** get_contacts answers at most this many a page, and without `limit` this many: the seed's event listed them all, however many. */
+  contactsPage: 500,
+  blockedPage: { default: 100, max: 500 },
+  bannedPage: { default: 100, max: 500 },
   /** A `typing` that is not repeated within this many seconds ends by itself. */
   typingSeconds: 6,
   /** `typing` events one person may send for one conversation in `typingWindowSeconds`. */

@@ -2,7 +2,7 @@
 import * as v from 'valibot';
 import { add_members } from './members.ts';
 import { avatarUrl } from './files.ts';
-import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageLimit, cursor } from '../spec.ts';
+import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageAfter, pageLimit, pageNext, cursor } from '../spec.ts';
 
 const username = v.string('expected username as string');
 
@@ -61,9 +61,16 @@ export const unban_member = event({
 });
 
 export const get_banned = event({
-  summary: 'Lists who is banned from a conversation (owners and admins).',
-  request: fields({ conversation_id: conversationId }),
-  reply: v.array(v.object({ username: v.string(), fullname: v.string(), banned_by: v.nullable(v.string()), banned_at: seconds })),
+  summary: 'Lists who is banned from a conversation (owners and admins), longest banned first, a page at a time.',
+  request: fields({
+    conversation_id: conversationId,
+    after: pageAfter('`conversation_id`'),
+    limit: pageLimit(limits.bannedPage.max, limits.bannedPage.default),
+  }),
+  reply: v.object({
+    banned: v.array(v.object({ username: v.string(), fullname: v.string(), banned_by: v.nullable(v.string()), banned_at: seconds })),
+    next: pageNext,
+  }),
   guard,
-  errors: ['admins_only'],
+  errors: ['admins_only', 'bad_cursor'],
 });

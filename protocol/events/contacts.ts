@@ -1,6 +1,6 @@
 // Events about contacts: two-way relations between users.
 import * as v from 'valibot';
-import { event, fields, id, seconds } from '../spec.ts';
+import { event, fields, id, limits, pageAfter, pageLimit, pageNext, seconds } from '../spec.ts';
 import { User } from './users.ts';
 
 export const add_contact = event({
@@ -20,13 +20,17 @@ export const add_contact = event({
 });
 
 export const get_contacts = event({
-  summary: 'Lists the caller\'s contacts, in the order they were added.',
-  request: fields({}),
-  reply: v.object({
-    message: v.pipe(v.string(), v.description('`got all the contacts`')),
-    contacts: v.array(User),
+  summary: `Lists the caller's contacts, in the order they were added, a page at a time: without \`limit\` the first ${limits.contactsPage} (the seed's event listed them all, however many), and \`next\` to go on from.`,
+  request: fields({
+    after: pageAfter(),
+    limit: pageLimit(limits.contactsPage, limits.contactsPage),
   }),
-  errors: [],
+  reply: v.object({
+    message: v.pipe(v.string(), v.description('`got all the contacts`, as in the seed, also for a page')),
+    contacts: v.array(User),
+    next: pageNext,
+  }),
+  errors: ['bad_cursor'],
 });
 
 export const remove_contact = event({
@@ -64,8 +68,14 @@ export const unblock_user = event({
 });
 
 export const get_blocked = event({
-  summary: 'Lists who you blocked, most recent first.',
-  request: fields({}),
-  reply: v.array(v.object({ username: v.string(), fullname: v.string(), blocked_at: seconds })),
-  errors: [],
+  summary: 'Lists who you blocked, most recent first, a page at a time.',
+  request: fields({
+    after: pageAfter(),
+    limit: pageLimit(limits.blockedPage.max, limits.blockedPage.default),
+  }),
+  reply: v.object({
+    blocked: v.array(v.object({ username: v.string(), fullname: v.string(), blocked_at: seconds })),
+    next: pageNext,
+  }),
+  errors: ['bad_cursor'],
 });

@@ -4,6 +4,7 @@ import { fail } from '../errors.ts';
 import { conversationView } from './conversations.ts';
 import { asAdmin, memberOf } from './membership.ts';
 import { later, tell, type Handlers } from './handler.ts';
+import { readPage } from './paging.ts';
 
 export const channelHandlers = {
   list_channels: {
@@ -66,9 +67,11 @@ export const channelHandlers = {
   get_banned: {
     schema: events.get_banned.request,
     guard: memberOf,
-    async run(ctx, { conversation_id }) {
+    async run(ctx, { conversation_id, after, limit }) {
       await asAdmin(ctx, conversation_id, 'see who is banned');
-      return ctx.store.members.banned(conversation_id);
+      const page = { after, limit: limit ?? limits.bannedPage.default };
+      const { rows, next } = await readPage(2, page, (from, count) => ctx.store.members.banned(conversation_id, from, count), (row) => [row.banned_at, row.user_id]);
+      return { banned: rows.map(({ username, fullname, banned_by, banned_at }) => ({ username, fullname, banned_by, banned_at })), next };
     },
   },
 } satisfies Partial<Handlers>;
