@@ -78,8 +78,14 @@ export const limits = {
   invitationsPage: { default: 50, max: 100 },
   /** get_contacts answers at most this many a page, and without `limit` this many: the seed's event listed them all, however many. */
   contactsPage: 500,
+  /** Contacts one account may have, either side's choice: add_contact writes both sides, so anyone could grow anyone's list. */
+  contactsPerUser: 5000,
   blockedPage: { default: 100, max: 500 },
+  /** People one account may block. */
+  blocksPerUser: 10000,
   bannedPage: { default: 100, max: 500 },
+  /** People banned from one conversation. */
+  bansPerConversation: 10000,
   /** A `typing` that is not repeated within this many seconds ends by itself. */
   typingSeconds: 6,
   /** `typing` events one person may send for one conversation in `typingWindowSeconds`. */

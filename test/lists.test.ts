@@ -1,9 +1,13 @@
 // Contacts, blocks and bans when there are many (issue 25): get_contacts, get_blocked and get_banned page
-// with `after` and `limit` and answer `next`.
+// with `after` and `limit` and answer `next`, and each list has a cap, since some are grown by others.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer } from './helpers/server.ts';
-import { expectError, person, rawSocket, type Person } from './helpers/clients.ts';
+import { connect, expectError, person, rawSocket, type Person } from './helpers/clients.ts';
+import { withStore } from './helpers/store.ts';
 import type { Client } from '../protocol/client.ts';
 
 type Page = { items: string[]; next: string | null };
@@ -35,6 +39,9 @@ const banned = (client: Client, conversationId: number, limit?: number): Lister 
   const page = await client.request('get_banned', { conversation_id: conversationId, after, limit });
   return { items: page.banned.map((entry) => entry.username), next: page.next };
 };
+
+/** Splits a list into pages of `size`. */
+const chunks = (list: string[], size: number) => Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
 
 test('get_contacts, get_blocked and get_banned page through the whole list, each entry once, in order', async (t) => {
   const server = await startServer(t);
@@ -105,5 +112,67 @@ test('get_contacts, get_blocked and get_banned page through the whole list, each
     await expectError(alice.client, { type: 'get_contacts', after: '1.2' }, 'after must be the next of an earlier page of the same list', 'bad_request');
     await expectError(alice.client, { type: 'get_blocked', after: '1' }, 'after must be the next of an earlier page of the same list', 'bad_request');
     await expectError(member.client, { type: 'get_banned', conversation_id: channel.id, after: 'x' }, `only the owner or an admin of conversation ${channel.id} can see who is banned`, 'forbidden');
+  });
+});
+
+test('caps: 5,000 contacts an account, 10,000 blocks an account, 10,000 bans a conversation; full lists page to the end', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-lists-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await startServer(t, {}, dir);
+  const full = await person(first, 'full');
+  const alice = await person(first, 'alice');
+  const blocker = await person(first, 'blocker');
+  const owner = await person(first, 'owner');
+  const channel = await owner.client.request('create_conversation', { kind: 'channel', name: 'raided', members: [] });
+  await first.stop();
+  // 10,000 people and their rows, written straight into the database: through the protocol this would take hours.
+  const fillers = await withStore(first, async ({ driver }) => {
+    await driver.prepare(`WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+      INSERT INTO users (username, fullname, password_hash, created_at, last_online) SELECT 'filler_' || i, 'Filler', 'x', 1, 1 FROM n`).run();
+    const id = (username: string) => `(SELECT id FROM users WHERE username = '${username}')`;
+    await driver.prepare(`INSERT INTO contacts (user_id, contact_id, added_at, chosen) SELECT ${id(full.username)}, users.id, 1, 0 FROM users WHERE fullname = 'Filler' ORDER BY users.id LIMIT 5000`).run();
+    await driver.prepare(`INSERT INTO blocks (user_id, blocked_id, blocked_at) SELECT ${id(blocker.username)}, id, 1 FROM users WHERE fullname = 'Filler'`).run();
+    await driver.prepare(`INSERT INTO bans (conversation_id, user_id, banned_by, banned_at) SELECT $1, id, ${id(owner.username)}, 1 FROM users WHERE fullname = 'Filler'`).run(channel.id);
+    return driver.prepare(`SELECT username FROM users WHERE fullname = 'Filler' ORDER BY id`).values<string>();
+  });
+  assert.equal(fillers.length, 10000);
+
+  const server = await startServer(t, {}, dir);
+  const fullClient = await connect(server, full.token);
+  const aliceClient = await connect(server, alice.token);
+  const blockerClient = await connect(server, blocker.token);
+  const ownerClient = await connect(server, owner.token);
+  const newcomer = await person(server, 'newcomer');
+
+  await t.test('contacts: the seed\'s request answers the first 500; pages of 500 reach the rest; adding past 5,000 is refused on either side', async () => {
+    const seedStyle = await fullClient.request('get_contacts');
+    assert.deepEqual(seedStyle.contacts.map((contact) => contact.username), fillers.slice(0, 500));
+    assert.notEqual(seedStyle.next, null);
+    assert.deepEqual(await walk(contacts(fullClient, 500)), chunks(fillers.slice(0, 5000), 500));
+    await expectError(aliceClient, { type: 'add_contact', contact_username: full.username }, `'${full.username}' has 5000 contacts, as many as an account may have`, 'conflict');
+    await expectError(fullClient, { type: 'add_contact', contact_username: alice.username }, 'at most 5000 contacts per account: remove one first', 'bad_request');
+    await fullClient.request('remove_contact', { contact_username: fillers[0]! });
+    await aliceClient.request('add_contact', { contact_username: full.username });
+    await expectError(fullClient, { type: 'add_contact', contact_username: newcomer.username }, 'at most 5000 contacts per account: remove one first', 'bad_request');
+    assert.deepEqual((await fullClient.request('get_contacts', { after: seedStyle.next, limit: 500 })).contacts[0]!.username, fillers[500]);
+  });
+
+  await t.test('blocks: 10,000 page to the end, newest first (ties by the latest account); one more is refused', async () => {
+    assert.deepEqual(await walk(blocked(blockerClient, 500)), chunks([...fillers].reverse(), 500));
+    await expectError(blockerClient, { type: 'block_user', username: newcomer.username }, 'at most 10000 blocked people per account: unblock one first', 'bad_request');
+    const again = await blockerClient.request('block_user', { username: fillers[0]!, leave_conversations: true });
+    assert.deepEqual([again.username, again.blocked_at, again.left], [fillers[0], 1, []], 'someone blocked already is no new block');
+    await blockerClient.request('unblock_user', { username: fillers[0]! });
+    await blockerClient.request('block_user', { username: newcomer.username });
+    assert.equal((await blockerClient.request('get_blocked', { limit: 1 })).blocked[0]!.username, newcomer.username);
+  });
+
+  await t.test('bans: 10,000 page to the end, oldest first; one more is refused', async () => {
+    assert.deepEqual(await walk(banned(ownerClient, channel.id, 500)), chunks(fillers, 500));
+    await expectError(ownerClient, { type: 'ban_member', conversation_id: channel.id, username: newcomer.username }, 'at most 10000 people may be banned from one conversation: unban one first', 'bad_request');
+    await ownerClient.request('unban_member', { conversation_id: channel.id, username: fillers[0]! });
+    await ownerClient.request('ban_member', { conversation_id: channel.id, username: newcomer.username });
+    const last = await ownerClient.request('get_banned', { conversation_id: channel.id, after: null, limit: 500 });
+    assert.equal(last.banned[0]!.username, fillers[1]);
   });
 });

@@ -43,11 +43,11 @@ export const join_channel = event({
 });
 
 export const ban_member = event({
-  summary: 'Bans someone from a group or channel (owners and admins): removes them if they are a member, and keeps them from joining or being added.',
+  summary: `Bans someone from a group or channel (owners and admins): removes them if they are a member, and keeps them from joining or being added. At most ${limits.bansPerConversation.toLocaleString('en')} people may be banned from one conversation.`,
   request: fields({ conversation_id: conversationId, username }),
   reply: v.object({ conversation_id: id, username: v.string(), by: v.string() }),
   guard,
-  errors: ['direct_fixed', 'admins_only', 'not_yourself', 'no_such_user', 'outranked', 'already_banned'],
+  errors: ['direct_fixed', 'admins_only', 'not_yourself', 'no_such_user', 'outranked', 'already_banned', 'too_many_bans'],
   fanout: 'The same success event is pushed to every socket of every member, the banned one included when they were a member.',
 });
 

@@ -4,7 +4,7 @@ import { event, fields, id, limits, pageAfter, pageLimit, pageNext, seconds } fr
 import { User } from './users.ts';
 
 export const add_contact = event({
-  summary: 'Makes the caller and another user each other\'s contacts (both ways at once).',
+  summary: `Makes the caller and another user each other's contacts (both ways at once). An account has at most ${limits.contactsPerUser.toLocaleString('en')} contacts, whoever added whom: past that, adding is refused on either side.`,
   request: fields({
     contact_username: v.pipe(
       v.string('invalid contact_username, expected a string'),
@@ -15,7 +15,7 @@ export const add_contact = event({
     message: v.pipe(v.string(), v.description("`'<username>' successfully added`")),
     contact: User,
   }),
-  errors: ['self_contact', 'no_such_user', 'already_contact'],
+  errors: ['self_contact', 'no_such_user', 'already_contact', 'too_many_contacts', 'contacts_full'],
   fanout: 'The added user\'s sockets receive a `contact_added` push naming the caller; the caller\'s other sockets receive one naming the added user.',
 });
 
@@ -42,7 +42,7 @@ export const remove_contact = event({
 });
 
 export const block_user = event({
-  summary: 'Blocks someone: they cannot add you, start or write to a direct conversation with you, or see your presence, and you do not see theirs. A contact relation ends, and their invitations to you go.',
+  summary: `Blocks someone: they cannot add you, start or write to a direct conversation with you, or see your presence, and you do not see theirs. A contact relation ends, and their invitations to you go. You may block at most ${limits.blocksPerUser.toLocaleString('en')} people.`,
   request: fields({
     username: v.string('expected username as string'),
     leave_conversations: v.pipe(
@@ -55,7 +55,7 @@ export const block_user = event({
     blocked_at: seconds,
     left: v.pipe(v.optional(v.array(id)), v.description('with `leave_conversations`: the conversations you left')),
   }),
-  errors: ['self_block', 'no_such_user', 'already_blocked'],
+  errors: ['self_block', 'no_such_user', 'already_blocked', 'too_many_blocks'],
   fanout: 'Your other sockets get the same event; if you were contacts, both sides get `contact_removed`. The blocked person is not told.',
 });
 

@@ -47,6 +47,7 @@ export const channelHandlers = {
       const member = await ctx.store.members.get(conversation_id, user.id);
       if (member && member.role !== 'member' && mine.role !== 'owner') throw fail('outranked', { username: user.username, id: conversation_id, action: 'ban' });
       if (await ctx.store.members.isBanned(conversation_id, user.id)) throw fail('already_banned', { username: user.username, id: conversation_id });
+      if ((await ctx.store.members.banCount(conversation_id)) >= limits.bansPerConversation) throw fail('too_many_bans', { limit: limits.bansPerConversation });
       await ctx.store.members.ban(conversation_id, user.id, me.id, ctx.now());
       if (member) await ctx.store.members.remove(conversation_id, user.id);
       return tell({ conversation_id, username: user.username, by: me.username }, { conversation: conversation_id, left: member ? [user.id] : [] });

@@ -30,6 +30,9 @@ export const contactHandlers = {
         await ctx.store.contacts.choose(me.id, contact.id);
         return { message: `'${contact.username}' successfully added`, contact: await oneUserView(ctx, contact, await viewerOf(ctx, me.id)) };
       }
+      // Both sides are capped: adding writes a row on each, so otherwise anyone could grow anyone's list.
+      if ((await ctx.store.contacts.count(me.id)) >= limits.contactsPerUser) throw fail('too_many_contacts', { limit: limits.contactsPerUser });
+      if ((await ctx.store.contacts.count(contact.id)) >= limits.contactsPerUser) throw fail('contacts_full', { username: contact.username, limit: limits.contactsPerUser });
       await ctx.store.contacts.add(me.id, contact.id, ctx.now());
       const view = await oneUserView(ctx, contact, await viewerOf(ctx, me.id));
       // Each side is told of the other: two logged events, replayed by `sync` to each.
@@ -74,6 +77,7 @@ export const contactHandlers = {
       if (before !== undefined && !leave_conversations) throw fail('already_blocked', { username: user.username });
       const blockedAt = before ?? ctx.now();
       if (before === undefined) {
+        if ((await ctx.store.contacts.blockCount(me.id)) >= limits.blocksPerUser) throw fail('too_many_blocks', { limit: limits.blocksPerUser });
         if ((await ctx.store.contacts.block(me.id, user.id, blockedAt)) && (await ctx.store.contacts.remove(me.id, user.id))) {
           await tellEach(ctx, 'contact_removed', [
             { userId: user.id, data: { username: me.username } },

@@ -23,6 +23,7 @@ export function contactsStore(sql: Sql) {
   // walks a user's contacts in that order from where the page before ended.
   const page = sql.prepare<ContactRow>(`SELECT users.*, contacts.rowid AS place FROM contacts JOIN users ON users.id = contacts.contact_id
       WHERE contacts.user_id = $1 AND contacts.rowid > $2 ORDER BY contacts.rowid LIMIT $3`);
+  const count = sql.prepare('SELECT count(*) FROM contacts WHERE user_id = $1');
   const ids = sql.prepare('SELECT contact_id FROM contacts WHERE user_id = $1');
   const removeBoth = sql.prepare('DELETE FROM contacts WHERE (user_id = $1 AND contact_id = $2) OR (user_id = $2 AND contact_id = $1)');
   const block = sql.prepare('INSERT INTO blocks (user_id, blocked_id, blocked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING');
@@ -34,6 +35,7 @@ export function contactsStore(sql: Sql) {
   const blockedPage = sql.prepare<BlockedRow>(`SELECT users.username, users.fullname, blocks.blocked_at, blocks.blocked_id FROM blocks JOIN users ON users.id = blocks.blocked_id
       WHERE blocks.user_id = $1 AND (blocks.blocked_at, blocks.blocked_id) < ($2, $3)
       ORDER BY blocks.blocked_at DESC, blocks.blocked_id DESC LIMIT $4`);
+  const blockCount = sql.prepare('SELECT count(*) FROM blocks WHERE user_id = $1');
   const blockedIds = sql.prepare('SELECT blocked_id FROM blocks WHERE user_id = $1 UNION SELECT user_id FROM blocks WHERE blocked_id = $1');
   const idsOf = sql.prepare<{ user_id: number; contact_id: number }>(dialect`SELECT user_id, contact_id FROM contacts WHERE ${inList('user_id', '$1')}`);
   const blocksOf = sql.prepare<{ user_id: number; other_id: number }>(dialect`
@@ -60,6 +62,7 @@ export function contactsStore(sql: Sql) {
     choose: async (userId: number, contactId: number): Promise<void> => void (await choose.run(userId, contactId)),
     /** Up to `limit` of a user's contacts in the order of adding, after the one at `place` (0: from the first). */
     page: (userId: number, place: number, limit: number): Promise<ContactRow[]> => page.all(userId, place, limit),
+    count: async (userId: number): Promise<number> => (await count.value<number>(userId)) ?? 0,
     ids: (userId: number): Promise<number[]> => ids.values<number>(userId),
     /** Ends the relation both ways; false when there was none. */
     remove: async (userId: number, contactId: number): Promise<boolean> => (await removeBoth.run(userId, contactId)) > 0,
@@ -76,6 +79,7 @@ export function contactsStore(sql: Sql) {
     /** Up to `limit` of the people a user blocked, most recent first, after the block `from` [blocked_at, blocked_id] (null: from the first). */
     blockedPage: (userId: number, from: readonly number[] | null, limit: number): Promise<BlockedRow[]> =>
       blockedPage.all(userId, ...(from ?? [Number.MAX_SAFE_INTEGER, 0]), limit),
+    blockCount: async (userId: number): Promise<number> => (await blockCount.value<number>(userId)) ?? 0,
     /** Everyone the user blocked or was blocked by. */
     blockedIds: (userId: number): Promise<number[]> => blockedIds.values<number>(userId),
     /** The contacts of each of these users. */

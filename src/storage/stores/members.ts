@@ -49,6 +49,7 @@ export function membersStore(sql: Sql) {
   const ban = sql.prepare('INSERT INTO bans (conversation_id, user_id, banned_by, banned_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING');
   const unban = sql.prepare('DELETE FROM bans WHERE conversation_id = $1 AND user_id = $2');
   const isBanned = sql.prepare('SELECT 1 FROM bans WHERE conversation_id = $1 AND user_id = $2');
+  const banCount = sql.prepare('SELECT count(*) FROM bans WHERE conversation_id = $1');
   // Longest banned first, from bans_in_order: a page above the (banned_at, user_id) the page before ended at.
   const banned = sql.prepare<BanRow>(
     `SELECT users.username, users.fullname, banner.username AS banned_by, bans.banned_at, bans.user_id
@@ -125,6 +126,7 @@ export function membersStore(sql: Sql) {
     /** Up to `limit` of the people banned from a conversation, longest banned first, after the ban `from` [banned_at, user_id] (null: from the first). */
     banned: (conversationId: number, from: readonly number[] | null, limit: number): Promise<BanRow[]> =>
       banned.all(conversationId, ...(from ?? [Number.MIN_SAFE_INTEGER, 0]), limit),
+    banCount: async (conversationId: number): Promise<number> => (await banCount.value<number>(conversationId)) ?? 0,
     /** The event log shows a member the conversation's events from `seq` on… */
     openPeriod: async (conversationId: number, userId: number, seq: number): Promise<void> => void (await openPeriod.run(conversationId, userId, seq)),
     /** …through `seq`, when they leave. */
