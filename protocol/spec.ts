@@ -76,6 +76,16 @@ export const limits = {
   /** get_conversations lists at most `max` (the seed's event has no paging); list_conversations pages by `default`, up to `max`. */
   conversationsPage: { default: 100, max: 500 },
   invitationsPage: { default: 50, max: 100 },
+  /** get_contacts answers at most this many a page, and without `limit` this many: the seed's event listed them all, however many. */
+  contactsPage: 500,
+  /** Contacts one account may have, either side's choice: add_contact writes both sides, so anyone could grow anyone's list. */
+  contactsPerUser: 5000,
+  blockedPage: { default: 100, max: 500 },
+  /** People one account may block. */
+  blocksPerUser: 10000,
+  bannedPage: { default: 100, max: 500 },
+  /** People banned from one conversation. */
+  bansPerConversation: 10000,
   /** A `typing` that is not repeated within this many seconds ends by itself. */
   typingSeconds: 6,
   /** `typing` events one person may send for one conversation in `typingWindowSeconds`. */
@@ -117,6 +127,20 @@ export function pageLimit(max: number, fallback: number) {
     v.description(`optional; at most this many (default ${fallback})`),
   );
 }
+
+/**
+ * An optional keyset cursor: the `next` of the previous page. `same`, when given, says what the pages
+ * must be asked with alike.
+ */
+export function pageAfter(same?: string) {
+  return v.pipe(
+    v.nullish(v.string('after must be a string: the next of the previous page')),
+    v.description(`optional; the \`next\` of the previous page${same ? ` (asked with the same ${same})` : ''}; absent: the first page`),
+  );
+}
+
+/** Where a page answered with `pageAfter` ends. */
+export const pageNext = v.pipe(v.nullable(v.string()), v.description('the `after` of the next page, or null when this is the last one'));
 
 /** An optional id cursor: only items with smaller (or, for `after`, larger) ids. */
 export function cursor(name: string, what: string) {

@@ -81,7 +81,7 @@ test('a non-member learns nothing about a conversation or its messages', async (
   assert.deepEqual(history.messages.map((m) => [m.content, m.edited_at, m.deleted, m.reactions]), [['the plan', null, false, []]], 'nothing was changed by the probes');
   const info = await bob.client.request('get_conversation_info', { id: secret.id });
   assert.deepEqual([info.name, info.members], ['secret plans', [alice.username, bob.username]]);
-  assert.deepEqual(await alice.client.request('get_banned', { conversation_id: secret.id }), []);
+  assert.deepEqual(await alice.client.request('get_banned', { conversation_id: secret.id }), { banned: [], next: null });
 
   await alice.client.request('send_message', { conversation_id: secret.id, content: 'more plans' });
   await alice.client.request('typing', { conversation_id: secret.id, is_typing: true });

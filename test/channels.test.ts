@@ -58,14 +58,14 @@ test('channels and bans', async (t) => {
     await expectError(bob.client, { type: 'join_channel', conversation_id: news.id }, `'${bob.username}' is banned from conversation ${news.id}`, 'forbidden');
     await expectError(alice.client, { type: 'add_members', conversation_id: news.id, members: [bob.username] }, `'${bob.username}' is banned from conversation ${news.id}`, 'forbidden');
     const list = await alice.client.request('get_banned', { conversation_id: news.id });
-    assert.deepEqual(list.map(({ banned_at: _, ...entry }) => entry), [{ username: bob.username, fullname: `Full ${bob.username}`, banned_by: alice.username }]);
+    assert.deepEqual(list.banned.map(({ banned_at: _, ...entry }) => entry), [{ username: bob.username, fullname: `Full ${bob.username}`, banned_by: alice.username }]);
 
     await expectError(alice.client, { type: 'unban_member', conversation_id: news.id, username: carol.username }, `'${carol.username}' is not banned from conversation ${news.id}`, 'not_found');
     await expectError(carol.client, { type: 'unban_member', conversation_id: news.id, username: bob.username }, `only the owner or an admin of conversation ${news.id} can unban members`, 'forbidden');
     const unbanned = await alice.client.request('unban_member', { conversation_id: news.id, username: bob.username });
     assert.deepEqual(unbanned, { conversation_id: news.id, username: bob.username, by: alice.username });
     assert.deepEqual(pushed(carol.pushes, 'unban_member'), [], 'only owners and admins are told of unbans');
-    assert.deepEqual(await alice.client.request('get_banned', { conversation_id: news.id }), []);
+    assert.deepEqual(await alice.client.request('get_banned', { conversation_id: news.id }), { banned: [], next: null });
     await bob.client.request('join_channel', { conversation_id: news.id });
     const replayed = (await syncAll(alice.client)).filter((event) => ['join_channel', 'ban_member', 'unban_member'].includes(event.type));
     assert.deepEqual(replayed.map((event) => [event.type, (event.data as { username?: string; added?: string[] }).username ?? (event.data as { added: string[] }).added[0]]), [

@@ -55,7 +55,7 @@ test('list_conversations and get_conversations', async (t) => {
   });
 
   await t.test('a cursor of another order, garbage, or a limit out of range is refused', async () => {
-    const text = 'after must be the next of an earlier page asked with the same sort';
+    const text = 'after must be the next of an earlier page of the same list';
     await expectError(alice.client, { type: 'list_conversations', sort: 'recent', after: String(ids[0]) }, text, 'bad_request');
     await expectError(alice.client, { type: 'list_conversations', after: '1.2.3' }, text, 'bad_request');
     await expectError(alice.client, { type: 'list_conversations', after: '-1' }, text, 'bad_request');

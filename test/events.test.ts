@@ -110,7 +110,7 @@ test('seed events', async (t) => {
     const bobs = await bob.client.request('get_contacts');
     assert.deepEqual(bobs.contacts.map((contact) => contact.username), [alice.username]);
     const lonely = await person(server);
-    assert.deepEqual(await lonely.client.request('get_contacts'), { message: 'got all the contacts', contacts: [] });
+    assert.deepEqual(await lonely.client.request('get_contacts'), { message: 'got all the contacts', contacts: [], next: null });
   });
 
   await t.test('create_conversation: every error in order', async () => {

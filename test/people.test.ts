@@ -126,7 +126,7 @@ test('people', async (t) => {
     await expectError(alice.client, { type: 'block_user', username: bob.username }, `'${bob.username}' is already blocked`, 'conflict');
     await waitFor(bob.pushes, (push) => push.type === 'contact_removed' && push.data.username === alice.username);
     assert.deepEqual(pushed(bob.pushes, 'block_user'), [], 'the blocked one is not told of the block');
-    assert.deepEqual((await alice.client.request('get_blocked')).map((entry) => entry.username), [bob.username]);
+    assert.deepEqual((await alice.client.request('get_blocked')).blocked.map((entry) => entry.username), [bob.username]);
     // Bob cannot see alice or reach her; alice cannot reach bob either.
     await expectError(bob.client, { type: 'get_user', username: alice.username }, `no such user '${alice.username}' exists`, 'not_found');
     await expectError(bob.client, { type: 'add_contact', contact_username: alice.username }, `no such user '${alice.username}' exists`, 'not_found');
@@ -143,7 +143,7 @@ test('people', async (t) => {
     // Presence: bob's comings and goings are not pushed to alice, even once they are contacts again after the unblock.
     await alice.client.request('unblock_user', { username: bob.username });
     await expectError(alice.client, { type: 'unblock_user', username: bob.username }, `'${bob.username}' is not blocked`, 'not_found');
-    assert.deepEqual(await alice.client.request('get_blocked'), []);
+    assert.deepEqual(await alice.client.request('get_blocked'), { blocked: [], next: null });
     await bob.client.request('send_message', { conversation_id: direct.id, content: 'friends again' });
     assert.equal((await alice.client.request('get_user', { username: bob.username })).is_online, true);
   });

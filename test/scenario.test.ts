@@ -69,6 +69,6 @@ test('a group from creation to ban, seen by three people', async (t) => {
   ]);
   const members = await ann.client.request('get_members', { conversation_id: id });
   assert.deepEqual(members.map((member) => [member.username, member.role]), [[ann.username, 'owner'], [ben.username, 'admin']]);
-  assert.deepEqual((await ben.client.request('get_banned', { conversation_id: id })).map((entry) => entry.username), [cat.username]);
+  assert.deepEqual((await ben.client.request('get_banned', { conversation_id: id })).banned.map((entry) => entry.username), [cat.username]);
   assert.equal((await ann.client.request('get_conversation_info', { id })).name, 'summer trip');
 });

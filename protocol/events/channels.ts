@@ -2,7 +2,7 @@
 import * as v from 'valibot';
 import { add_members } from './members.ts';
 import { avatarUrl } from './files.ts';
-import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageLimit, cursor } from '../spec.ts';
+import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageAfter, pageLimit, pageNext, cursor } from '../spec.ts';
 
 const username = v.string('expected username as string');
 
@@ -43,11 +43,11 @@ export const join_channel = event({
 });
 
 export const ban_member = event({
-  summary: 'Bans someone from a group or channel (owners and admins): removes them if they are a member, and keeps them from joining or being added.',
+  summary: `Bans someone from a group or channel (owners and admins): removes them if they are a member, and keeps them from joining or being added. At most ${limits.bansPerConversation.toLocaleString('en')} people may be banned from one conversation.`,
   request: fields({ conversation_id: conversationId, username }),
   reply: v.object({ conversation_id: id, username: v.string(), by: v.string() }),
   guard,
-  errors: ['direct_fixed', 'admins_only', 'not_yourself', 'no_such_user', 'outranked', 'already_banned'],
+  errors: ['direct_fixed', 'admins_only', 'not_yourself', 'no_such_user', 'outranked', 'already_banned', 'too_many_bans'],
   fanout: 'The same success event is pushed to every socket of every member, the banned one included when they were a member.',
 });
 
@@ -61,9 +61,16 @@ export const unban_member = event({
 });
 
 export const get_banned = event({
-  summary: 'Lists who is banned from a conversation (owners and admins).',
-  request: fields({ conversation_id: conversationId }),
-  reply: v.array(v.object({ username: v.string(), fullname: v.string(), banned_by: v.nullable(v.string()), banned_at: seconds })),
+  summary: 'Lists who is banned from a conversation (owners and admins), longest banned first, a page at a time.',
+  request: fields({
+    conversation_id: conversationId,
+    after: pageAfter('`conversation_id`'),
+    limit: pageLimit(limits.bannedPage.max, limits.bannedPage.default),
+  }),
+  reply: v.object({
+    banned: v.array(v.object({ username: v.string(), fullname: v.string(), banned_by: v.nullable(v.string()), banned_at: seconds })),
+    next: pageNext,
+  }),
   guard,
-  errors: ['admins_only'],
+  errors: ['admins_only', 'bad_cursor'],
 });

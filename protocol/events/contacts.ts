@@ -1,10 +1,10 @@
 // Events about contacts: two-way relations between users.
 import * as v from 'valibot';
-import { event, fields, id, seconds } from '../spec.ts';
+import { event, fields, id, limits, pageAfter, pageLimit, pageNext, seconds } from '../spec.ts';
 import { User } from './users.ts';
 
 export const add_contact = event({
-  summary: 'Makes the caller and another user each other\'s contacts (both ways at once).',
+  summary: `Makes the caller and another user each other's contacts (both ways at once). An account has at most ${limits.contactsPerUser.toLocaleString('en')} contacts, whoever added whom: past that, adding is refused on either side.`,
   request: fields({
     contact_username: v.pipe(
       v.string('invalid contact_username, expected a string'),
@@ -15,18 +15,22 @@ export const add_contact = event({
     message: v.pipe(v.string(), v.description("`'<username>' successfully added`")),
     contact: User,
   }),
-  errors: ['self_contact', 'no_such_user', 'already_contact'],
+  errors: ['self_contact', 'no_such_user', 'already_contact', 'too_many_contacts', 'contacts_full'],
   fanout: 'The added user\'s sockets receive a `contact_added` push naming the caller; the caller\'s other sockets receive one naming the added user.',
 });
 
 export const get_contacts = event({
-  summary: 'Lists the caller\'s contacts, in the order they were added.',
-  request: fields({}),
-  reply: v.object({
-    message: v.pipe(v.string(), v.description('`got all the contacts`')),
-    contacts: v.array(User),
+  summary: `Lists the caller's contacts, in the order they were added, a page at a time: without \`limit\` the first ${limits.contactsPage} (the seed's event listed them all, however many), and \`next\` to go on from.`,
+  request: fields({
+    after: pageAfter(),
+    limit: pageLimit(limits.contactsPage, limits.contactsPage),
   }),
-  errors: [],
+  reply: v.object({
+    message: v.pipe(v.string(), v.description('`got all the contacts`, as in the seed, also for a page')),
+    contacts: v.array(User),
+    next: pageNext,
+  }),
+  errors: ['bad_cursor'],
 });
 
 export const remove_contact = event({
@@ -38,7 +42,7 @@ export const remove_contact = event({
 });
 
 export const block_user = event({
-  summary: 'Blocks someone: they cannot add you, start or write to a direct conversation with you, or see your presence, and you do not see theirs. A contact relation ends, and their invitations to you go.',
+  summary: `Blocks someone: they cannot add you, start or write to a direct conversation with you, or see your presence, and you do not see theirs. A contact relation ends, and their invitations to you go. You may block at most ${limits.blocksPerUser.toLocaleString('en')} people.`,
   request: fields({
     username: v.string('expected username as string'),
     leave_conversations: v.pipe(
@@ -51,7 +55,7 @@ export const block_user = event({
     blocked_at: seconds,
     left: v.pipe(v.optional(v.array(id)), v.description('with `leave_conversations`: the conversations you left')),
   }),
-  errors: ['self_block', 'no_such_user', 'already_blocked'],
+  errors: ['self_block', 'no_such_user', 'already_blocked', 'too_many_blocks'],
   fanout: 'Your other sockets get the same event; if you were contacts, both sides get `contact_removed`. The blocked person is not told.',
 });
 
@@ -64,8 +68,14 @@ export const unblock_user = event({
 });
 
 export const get_blocked = event({
-  summary: 'Lists who you blocked, most recent first.',
-  request: fields({}),
-  reply: v.array(v.object({ username: v.string(), fullname: v.string(), blocked_at: seconds })),
-  errors: [],
+  summary: 'Lists who you blocked, most recent first, a page at a time.',
+  request: fields({
+    after: pageAfter(),
+    limit: pageLimit(limits.blockedPage.max, limits.blockedPage.default),
+  }),
+  reply: v.object({
+    blocked: v.array(v.object({ username: v.string(), fullname: v.string(), blocked_at: seconds })),
+    next: pageNext,
+  }),
+  errors: ['bad_cursor'],
 });

@@ -1,6 +1,6 @@
 // Events about conversations: creating, listing, changing and deleting them, and each member's own settings.
 import * as v from 'valibot';
-import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageLimit } from '../spec.ts';
+import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageAfter, pageLimit, pageNext } from '../spec.ts';
 import { Message } from './messages.ts';
 import { NotificationSetting } from './notifications.ts';
 import { avatar, avatarUrl } from './files.ts';
@@ -98,15 +98,12 @@ export const list_conversations = event({
   cost: 5,
   request: fields({
     ...listing,
-    after: v.pipe(
-      v.nullish(v.string('after must be a string: the next of the previous page')),
-      v.description('optional; the `next` of the previous page (asked with the same `sort` and `filter`); absent: the first page'),
-    ),
+    after: pageAfter('`sort` and `filter`'),
     limit: pageLimit(limits.conversationsPage.max, limits.conversationsPage.default),
   }),
   reply: v.object({
     conversations: v.array(ConversationItem),
-    next: v.pipe(v.nullable(v.string()), v.description('the `after` of the next page, or null when this is the last one')),
+    next: pageNext,
   }),
   errors: ['bad_cursor'],
 });

@@ -4,6 +4,7 @@ import { fail } from '../errors.ts';
 import { conversationView } from './conversations.ts';
 import { asAdmin, memberOf } from './membership.ts';
 import { later, tell, type Handlers } from './handler.ts';
+import { readPage } from './paging.ts';
 
 export const channelHandlers = {
   list_channels: {
@@ -46,6 +47,7 @@ export const channelHandlers = {
       const member = await ctx.store.members.get(conversation_id, user.id);
       if (member && member.role !== 'member' && mine.role !== 'owner') throw fail('outranked', { username: user.username, id: conversation_id, action: 'ban' });
       if (await ctx.store.members.isBanned(conversation_id, user.id)) throw fail('already_banned', { username: user.username, id: conversation_id });
+      if ((await ctx.store.members.banCount(conversation_id)) >= limits.bansPerConversation) throw fail('too_many_bans', { limit: limits.bansPerConversation });
       await ctx.store.members.ban(conversation_id, user.id, me.id, ctx.now());
       if (member) await ctx.store.members.remove(conversation_id, user.id);
       return tell({ conversation_id, username: user.username, by: me.username }, { conversation: conversation_id, left: member ? [user.id] : [] });
@@ -66,9 +68,11 @@ export const channelHandlers = {
   get_banned: {
     schema: events.get_banned.request,
     guard: memberOf,
-    async run(ctx, { conversation_id }) {
+    async run(ctx, { conversation_id, after, limit }) {
       await asAdmin(ctx, conversation_id, 'see who is banned');
-      return ctx.store.members.banned(conversation_id);
+      const page = { after, limit: limit ?? limits.bannedPage.default };
+      const { rows, next } = await readPage(2, page, (from, count) => ctx.store.members.banned(conversation_id, from, count), (row) => [row.banned_at, row.user_id]);
+      return { banned: rows.map(({ username, fullname, banned_by, banned_at }) => ({ username, fullname, banned_by, banned_at })), next };
     },
   },
 } satisfies Partial<Handlers>;

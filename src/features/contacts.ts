@@ -1,10 +1,11 @@
 // Contacts (adding and removing, both ways at once, the other side told) and blocks.
-import { events } from '../../protocol/index.ts';
+import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { logAndDeliver } from '../fanout.ts';
 import { oneUserView, userViews, viewerOf, visibleUser } from './users.ts';
 import { tell, type Handlers } from './handler.ts';
 import { leave } from './members.ts';
+import { readPage } from './paging.ts';
 import type { Ctx } from '../context.ts';
 
 /** Tells each user of a contact change with their own data (logged; the caller's other sockets included). */
@@ -29,6 +30,9 @@ export const contactHandlers = {
         await ctx.store.contacts.choose(me.id, contact.id);
         return { message: `'${contact.username}' successfully added`, contact: await oneUserView(ctx, contact, await viewerOf(ctx, me.id)) };
       }
+      // Both sides are capped: adding writes a row on each, so otherwise anyone could grow anyone's list.
+      if ((await ctx.store.contacts.count(me.id)) >= limits.contactsPerUser) throw fail('too_many_contacts', { limit: limits.contactsPerUser });
+      if ((await ctx.store.contacts.count(contact.id)) >= limits.contactsPerUser) throw fail('contacts_full', { username: contact.username, limit: limits.contactsPerUser });
       await ctx.store.contacts.add(me.id, contact.id, ctx.now());
       const view = await oneUserView(ctx, contact, await viewerOf(ctx, me.id));
       // Each side is told of the other: two logged events, replayed by `sync` to each.
@@ -41,9 +45,11 @@ export const contactHandlers = {
   },
   get_contacts: {
     schema: events.get_contacts.request,
-    async run(ctx) {
+    async run(ctx, { after, limit }) {
+      const page = { after, limit: limit ?? limits.contactsPage };
+      const { rows, next } = await readPage(1, page, (from, count) => ctx.store.contacts.page(ctx.caller.user.id, from?.[0] ?? 0, count), (row) => [row.place]);
       const viewer = await viewerOf(ctx, ctx.caller.user.id);
-      return { message: 'got all the contacts', contacts: await userViews(ctx, await ctx.store.contacts.list(viewer.id), viewer) };
+      return { message: 'got all the contacts', contacts: await userViews(ctx, rows, viewer), next };
     },
   },
   remove_contact: {
@@ -67,17 +73,19 @@ export const contactHandlers = {
       if (username.toLowerCase() === me.username.toLowerCase()) throw fail('self_block');
       const user = await ctx.store.users.byUsername(username);
       if (!user) throw fail('no_such_user', { username });
-      const now = ctx.now();
-      const fresh = await ctx.store.contacts.block(me.id, user.id, now);
-      if (!fresh && !leave_conversations) throw fail('already_blocked', { username: user.username });
-      if (fresh && (await ctx.store.contacts.remove(me.id, user.id))) {
-        await tellEach(ctx, 'contact_removed', [
-          { userId: user.id, data: { username: me.username } },
-          { userId: me.id, data: { username: user.username } },
-        ]);
+      const before = await ctx.store.contacts.blockedAt(me.id, user.id);
+      if (before !== undefined && !leave_conversations) throw fail('already_blocked', { username: user.username });
+      const blockedAt = before ?? ctx.now();
+      if (before === undefined) {
+        if ((await ctx.store.contacts.blockCount(me.id)) >= limits.blocksPerUser) throw fail('too_many_blocks', { limit: limits.blocksPerUser });
+        if ((await ctx.store.contacts.block(me.id, user.id, blockedAt)) && (await ctx.store.contacts.remove(me.id, user.id))) {
+          await tellEach(ctx, 'contact_removed', [
+            { userId: user.id, data: { username: me.username } },
+            { userId: me.id, data: { username: user.username } },
+          ]);
+        }
       }
       await ctx.store.invitations.removeFrom(me.id, user.id);
-      const blockedAt = fresh ? now : (await ctx.store.contacts.blocked(me.id)).find((row) => row.username === user.username)!.blocked_at;
       if (!leave_conversations) return tell({ username: user.username, blocked_at: blockedAt }, { users: [me.id] });
       // Out of whatever they pulled you into: each left as leave_conversation would, everyone there told.
       const left = await ctx.store.conversations.createdBy(user.id, me.id);
@@ -99,6 +107,10 @@ export const contactHandlers = {
   },
   get_blocked: {
     schema: events.get_blocked.request,
-    run: (ctx) => ctx.store.contacts.blocked(ctx.caller.user.id),
+    async run(ctx, { after, limit }) {
+      const page = { after, limit: limit ?? limits.blockedPage.default };
+      const { rows, next } = await readPage(2, page, (from, count) => ctx.store.contacts.blockedPage(ctx.caller.user.id, from, count), (row) => [row.blocked_at, row.blocked_id]);
+      return { blocked: rows.map(({ username, fullname, blocked_at }) => ({ username, fullname, blocked_at })), next };
+    },
   },
 } satisfies Partial<Handlers>;

@@ -1,6 +1,6 @@
 // Listing a member's conversations a page at a time: the cursor that continues a page, and the page itself, read after the commit.
 import { limits, type EventRequest } from '../../protocol/index.ts';
-import { fail } from '../errors.ts';
+import { pageOf, readCursor } from './paging.ts';
 import { listedFor, sharedMessages } from './message-view.ts';
 import { avatarUrl } from './files.ts';
 import type { Store } from '../storage/index.ts';
@@ -9,16 +9,11 @@ import type { RankedListRow } from '../storage/stores/conversations.ts';
 type Listing = EventRequest<'list_conversations'>;
 export type ListOrder = Listing['sort'];
 
-/** Where a page ends: the cursor that continues after `row` in this order. */
-const cursorOf = (sort: ListOrder, row: RankedListRow) => (sort === 'recent' ? `${row.activity}.${row.last_id}.${row.id}` : String(row.id));
+/** Where a page ends: the key that continues after `row` in this order. */
+const keyOf = (sort: ListOrder, row: RankedListRow) => (sort === 'recent' ? [row.activity, row.last_id, row.id] : [row.id]);
 
 /** A cursor read back; `bad_cursor` when it is not one of this order's. */
-export function parseCursor(sort: ListOrder, after: string): number[] {
-  const shape = sort === 'recent' ? /^(\d{1,16})\.(\d{1,16})\.(\d{1,16})$/ : /^(\d{1,16})$/;
-  const parts = shape.exec(after);
-  if (!parts) throw fail('bad_cursor');
-  return parts.slice(1).map(Number);
-}
+export const parseCursor = (sort: ListOrder, after: string): number[] => readCursor(after, sort === 'recent' ? 3 : 1);
 
 /**
  * What a page's read takes, all plain data: `from`, the parsed cursor; `pendingReads`, the read points
@@ -39,7 +34,7 @@ export async function conversationPage(store: Store, { reader, filter, sort, fro
   const rows = sort === 'recent'
     ? await store.conversations.pageByActivity(reader.id, filter, from as [number, number, number] | null, limit + 1)
     : await store.conversations.pageByCreation(reader.id, filter, from?.[0] ?? 0, limit + 1);
-  const page = rows.slice(0, limit);
+  const { rows: page, next } = pageOf(rows, limit, (row) => keyOf(sort, row));
   // Sending shows you read what came before: your own latest message counts, even before its receipt batch moved your point.
   const wanted = page.map((row) => ({ conversation: row.id, floor: row.cleared_id, readUpTo: Math.max(row.read_id, row.cleared_id, pendingReads[row.id] ?? 0) }));
   const summaries = await store.messages.summaries(reader.id, wanted, limits.unreadCap);
@@ -65,7 +60,7 @@ export async function conversationPage(store: Store, { reader, filter, sort, fro
       avatar_url: avatarUrl(row.avatar_file_id),
     };
   });
-  return { items, next: rows.length > limit ? cursorOf(sort, page.at(-1)!) : null };
+  return { items, next };
 }
 
 export type ConversationPage = Awaited<ReturnType<typeof conversationPage>>;

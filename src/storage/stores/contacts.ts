@@ -8,14 +8,22 @@ export const blockersText = 'SELECT blocks.user_id FROM blocks JOIN members ON m
 const blockingText = `${blockersText}
   UNION SELECT blocks.blocked_id FROM blocks JOIN members ON members.conversation_id = $1 AND members.user_id = blocks.blocked_id WHERE blocks.user_id = $2`;
 
+/** A contact, and where it stands in the order of adding. */
+export type ContactRow = UserRow & { place: number };
+
+export type BlockedRow = { username: string; fullname: string; blocked_at: number; blocked_id: number };
+
 export function contactsStore(sql: Sql) {
   // The adder's row is their choice (chosen 1); the other side's row is not, until they add back.
   const insert = sql.prepare('INSERT INTO contacts (user_id, contact_id, added_at, chosen) VALUES ($1, $2, $3, 1), ($2, $1, $3, 0)');
   const exists = sql.prepare('SELECT 1 FROM contacts WHERE user_id = $1 AND contact_id = $2');
   const chosenRow = sql.prepare<{ chosen: number }>('SELECT chosen FROM contacts WHERE user_id = $1 AND contact_id = $2');
   const choose = sql.prepare('UPDATE contacts SET chosen = 1 WHERE user_id = $1 AND contact_id = $2');
-  // `rowid` keeps the order of adding (an identity column of that name on PostgreSQL).
-  const list = sql.prepare<UserRow>('SELECT users.* FROM contacts JOIN users ON users.id = contacts.contact_id WHERE contacts.user_id = $1 ORDER BY contacts.rowid');
+  // `rowid` keeps the order of adding (an identity column of that name on PostgreSQL); contacts_in_order
+  // walks a user's contacts in that order from where the page before ended.
+  const page = sql.prepare<ContactRow>(`SELECT users.*, contacts.rowid AS place FROM contacts JOIN users ON users.id = contacts.contact_id
+      WHERE contacts.user_id = $1 AND contacts.rowid > $2 ORDER BY contacts.rowid LIMIT $3`);
+  const count = sql.prepare('SELECT count(*) FROM contacts WHERE user_id = $1');
   const ids = sql.prepare('SELECT contact_id FROM contacts WHERE user_id = $1');
   const removeBoth = sql.prepare('DELETE FROM contacts WHERE (user_id = $1 AND contact_id = $2) OR (user_id = $2 AND contact_id = $1)');
   const block = sql.prepare('INSERT INTO blocks (user_id, blocked_id, blocked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING');
@@ -33,9 +41,12 @@ export function contactsStore(sql: Sql) {
      ORDER BY conversation_id, user_id FOR UPDATE`);
   const blockedEither = sql.prepare('SELECT 1 FROM blocks WHERE (user_id = $1 AND blocked_id = $2) OR (user_id = $2 AND blocked_id = $1)');
   const blocks = sql.prepare('SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = $2');
-  const blockedList = sql.prepare<{ username: string; fullname: string; blocked_at: number }>(
-    'SELECT users.username, users.fullname, blocks.blocked_at FROM blocks JOIN users ON users.id = blocks.blocked_id WHERE blocks.user_id = $1 ORDER BY blocks.blocked_at DESC, users.username',
-  );
+  const blockedAt = sql.prepare('SELECT blocked_at FROM blocks WHERE user_id = $1 AND blocked_id = $2');
+  // Most recent first, from blocks_in_order: a page below the (blocked_at, blocked_id) the page before ended at.
+  const blockedPage = sql.prepare<BlockedRow>(`SELECT users.username, users.fullname, blocks.blocked_at, blocks.blocked_id FROM blocks JOIN users ON users.id = blocks.blocked_id
+      WHERE blocks.user_id = $1 AND (blocks.blocked_at, blocks.blocked_id) < ($2, $3)
+      ORDER BY blocks.blocked_at DESC, blocks.blocked_id DESC LIMIT $4`);
+  const blockCount = sql.prepare('SELECT count(*) FROM blocks WHERE user_id = $1');
   const blockedIds = sql.prepare('SELECT blocked_id FROM blocks WHERE user_id = $1 UNION SELECT user_id FROM blocks WHERE blocked_id = $1');
   const idsOf = sql.prepare<{ user_id: number; contact_id: number }>(dialect`SELECT user_id, contact_id FROM contacts WHERE ${inList('user_id', '$1')}`);
   const blocksOf = sql.prepare<{ user_id: number; other_id: number }>(dialect`
@@ -60,7 +71,9 @@ export function contactsStore(sql: Sql) {
     },
     /** `userId` adds back `contactId`, who added them: now their choice too. */
     choose: async (userId: number, contactId: number): Promise<void> => void (await choose.run(userId, contactId)),
-    list: (userId: number): Promise<UserRow[]> => list.all(userId),
+    /** Up to `limit` of a user's contacts in the order of adding, after the one at `place` (0: from the first). */
+    page: (userId: number, place: number, limit: number): Promise<ContactRow[]> => page.all(userId, place, limit),
+    count: async (userId: number): Promise<number> => (await count.value<number>(userId)) ?? 0,
     ids: (userId: number): Promise<number[]> => ids.values<number>(userId),
     /** Ends the relation both ways; false when there was none. */
     remove: async (userId: number, contactId: number): Promise<boolean> => (await removeBoth.run(userId, contactId)) > 0,
@@ -78,7 +91,12 @@ export function contactsStore(sql: Sql) {
     blocks: async (blockerId: number, blockedId: number): Promise<boolean> => (await blocks.get(blockerId, blockedId)) !== undefined,
     /** Whether either of two people blocked the other. */
     blockedEither: async (a: number, b: number): Promise<boolean> => (await blockedEither.get(a, b)) !== undefined,
-    blocked: (userId: number) => blockedList.all(userId),
+    /** When `blockerId` blocked `blockedId`; undefined when they did not. */
+    blockedAt: (blockerId: number, blockedId: number): Promise<number | undefined> => blockedAt.value<number>(blockerId, blockedId),
+    /** Up to `limit` of the people a user blocked, most recent first, after the block `from` [blocked_at, blocked_id] (null: from the first). */
+    blockedPage: (userId: number, from: readonly number[] | null, limit: number): Promise<BlockedRow[]> =>
+      blockedPage.all(userId, ...(from ?? [Number.MAX_SAFE_INTEGER, 0]), limit),
+    blockCount: async (userId: number): Promise<number> => (await blockCount.value<number>(userId)) ?? 0,
     /** Everyone the user blocked or was blocked by. */
     blockedIds: (userId: number): Promise<number[]> => blockedIds.values<number>(userId),
     /** The contacts of each of these users. */

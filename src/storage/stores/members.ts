@@ -17,7 +17,7 @@ export type Point = readonly [conversationId: number, userId: number, messageId:
 
 export type MemberListRow = { user_id: number; username: string; fullname: string; status: string; role: Role; read_id: number; delivered_id: number; joined_at: number; avatar_file_id: string | null };
 
-export type BanRow = { username: string; fullname: string; banned_by: string | null; banned_at: number };
+export type BanRow = { username: string; fullname: string; banned_by: string | null; banned_at: number; user_id: number };
 
 export function membersStore(sql: Sql) {
   const get = sql.prepare<MemberRow>(
@@ -49,10 +49,13 @@ export function membersStore(sql: Sql) {
   const ban = sql.prepare('INSERT INTO bans (conversation_id, user_id, banned_by, banned_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING');
   const unban = sql.prepare('DELETE FROM bans WHERE conversation_id = $1 AND user_id = $2');
   const isBanned = sql.prepare('SELECT 1 FROM bans WHERE conversation_id = $1 AND user_id = $2');
+  const banCount = sql.prepare('SELECT count(*) FROM bans WHERE conversation_id = $1');
+  // Longest banned first, from bans_in_order: a page above the (banned_at, user_id) the page before ended at.
   const banned = sql.prepare<BanRow>(
-    `SELECT users.username, users.fullname, banner.username AS banned_by, bans.banned_at
+    `SELECT users.username, users.fullname, banner.username AS banned_by, bans.banned_at, bans.user_id
        FROM bans JOIN users ON users.id = bans.user_id LEFT JOIN users AS banner ON banner.id = bans.banned_by
-      WHERE bans.conversation_id = $1 ORDER BY bans.banned_at, users.username`,
+      WHERE bans.conversation_id = $1 AND (bans.banned_at, bans.user_id) > ($2, $3)
+      ORDER BY bans.banned_at, bans.user_id LIMIT $4`,
   );
   // Many members' points at once: on PostgreSQL in one statement (the rows locked first by lockAll), on
   // SQLite a row at a time.
@@ -131,7 +134,10 @@ export function membersStore(sql: Sql) {
     /** True when they were banned. */
     unban: async (conversationId: number, userId: number): Promise<boolean> => (await unban.run(conversationId, userId)) === 1,
     isBanned: async (conversationId: number, userId: number): Promise<boolean> => (await isBanned.get(conversationId, userId)) !== undefined,
-    banned: (conversationId: number): Promise<BanRow[]> => banned.all(conversationId),
+    /** Up to `limit` of the people banned from a conversation, longest banned first, after the ban `from` [banned_at, user_id] (null: from the first). */
+    banned: (conversationId: number, from: readonly number[] | null, limit: number): Promise<BanRow[]> =>
+      banned.all(conversationId, ...(from ?? [Number.MIN_SAFE_INTEGER, 0]), limit),
+    banCount: async (conversationId: number): Promise<number> => (await banCount.value<number>(conversationId)) ?? 0,
     /** The event log shows a member the conversation's events from `seq` on… */
     openPeriod: async (conversationId: number, userId: number, seq: number): Promise<void> => void (await openPeriod.run(conversationId, userId, seq)),
     /** …through `seq`, when they leave. */
