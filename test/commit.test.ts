@@ -33,11 +33,15 @@ async function engineStore(t: TestContext): Promise<Store> {
   return store;
 }
 
-/** A commit whose batches are recorded: how many units each committed. */
-function recordedCommit(store: Store) {
+/**
+ * A commit whose batches are recorded: how many units each committed. `fillMs`: on PostgreSQL, how long a
+ * due batch goes on taking queued units (20 ms by default: on a busy machine two units' round trips can
+ * take longer, and the third unit queued in the same turn then starts the next batch).
+ */
+function recordedCommit(store: Store, fillMs?: number) {
   const batches: number[] = [];
   const units = unitStore(store.driver);
-  const commit = createCommit(store.driver, log, { committed: (count) => void batches.push(count), commitFailed: () => {} }, { store: units, append: units.events.append });
+  const commit = createCommit(store.driver, log, { committed: (count) => void batches.push(count), commitFailed: () => {} }, { store: units, append: units.events.append, fillMs });
   return { commit, batches };
 }
 
@@ -61,8 +65,8 @@ const refused = (sql: Sql) => sql.prepare('INSERT INTO users (username, fullname
 
 test('a unit whose statement fails in the middle of a batch undoes only itself; the units before and after it commit', async (t) => {
   const store = await engineStore(t);
-  const { commit, batches } = recordedCommit(store);
-  // Queued in one turn: one batch.
+  const { commit, batches } = recordedCommit(store, 60_000);
+  // Queued in one turn: one batch (on PostgreSQL, however long its units' round trips take).
   const before = commit.run((job) => user(job.store, 'before'));
   const failing = commit.run(async (job) => {
     await user(job.store, 'undone');

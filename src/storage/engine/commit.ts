@@ -89,6 +89,12 @@ export type CommitOptions<S> = {
    * arrives, SQLite at the end of that turn with the rest of it).
    */
   gapMs?: number;
+  /**
+   * PostgreSQL: how long a batch, once due, goes on taking queued work (20 ms; a test that needs the
+   * units it queued in one turn in one batch, whatever the machine's speed, sets it long). SQLite
+   * collects its turn's units instead and takes no window.
+   */
+  fillMs?: number;
 };
 
 /** The most inputs one group takes: its statements carry them all as arrays. */
@@ -103,7 +109,7 @@ const retries = 3;
 export function createCommit<S>(driver: Driver, log: Logger, metrics: Pick<Metrics, 'committed' | 'commitFailed'>, options: CommitOptions<S>): Commit<S> {
   const { store, append, numbering, numbered, undone, gapMs = 1 } = options;
   /** How long a batch may go on taking queued work once due: SQLite's units take microseconds, PostgreSQL's round trips. */
-  const fillMs = driver.engine === 'postgres' ? 20 : 0;
+  const fillMs = driver.engine === 'postgres' ? (options.fillMs ?? 20) : 0;
   /**
    * SQLite: a batch takes the units of its turn only once the turn is over (its units run in
    * microseconds, and nothing is gained by starting them as they come), so that consecutive units of a
