@@ -4,7 +4,7 @@ import { event, fields, id, limits, pageAfter, pageLimit, pageNext, seconds } fr
 import { User } from './users.ts';
 
 export const add_contact = event({
-  summary: `Makes the caller and another user each other's contacts (both ways at once). An account has at most ${limits.contactsPerUser.toLocaleString('en')} contacts, whoever added whom: past that, adding is refused on either side.`,
+  summary: `Makes the caller and another user each other's contacts (both ways at once). An account has at most ${limits.contactsPerUser.toLocaleString('en')} contacts, whoever added whom: past that, adding is refused on either side. Each account may add \`CONTACTS_PER_HOUR\` contacts an hour (adding back someone who added you aside).`,
   request: fields({
     contact_username: v.pipe(
       v.string('invalid contact_username, expected a string'),
@@ -15,7 +15,7 @@ export const add_contact = event({
     message: v.pipe(v.string(), v.description("`'<username>' successfully added`")),
     contact: User,
   }),
-  errors: ['self_contact', 'no_such_user', 'already_contact', 'too_many_contacts', 'contacts_full'],
+  errors: ['self_contact', 'no_such_user', 'already_blocked', 'already_contact', 'too_many_contacts', 'contacts_full', 'too_many_contact_adds'],
   fanout: 'The added user\'s sockets receive a `contact_added` push naming the caller; the caller\'s other sockets receive one naming the added user.',
 });
 

@@ -33,6 +33,8 @@ export const contactHandlers = {
       // Both sides are capped: adding writes a row on each, so otherwise anyone could grow anyone's list.
       if ((await ctx.store.contacts.count(me.id)) >= limits.contactsPerUser) throw fail('too_many_contacts', { limit: limits.contactsPerUser });
       if ((await ctx.store.contacts.count(contact.id)) >= limits.contactsPerUser) throw fail('contacts_full', { username: contact.username, limit: limits.contactsPerUser });
+      // Counted last, so that a refused add costs nothing of the hour's allowance.
+      await ctx.quotas.addingContact(me.id);
       await ctx.store.contacts.add(me.id, contact.id, ctx.now());
       const view = await oneUserView(ctx, contact, await viewerOf(ctx, me.id));
       // Each side is told of the other: two logged events, replayed by `sync` to each.
