@@ -28,7 +28,7 @@ export const contactHandlers = {
         // of your choice (who may add you); anyone else is told, as the seed told them, that they are one.
         if (relation === 'chosen' || adder?.who_may_add !== 'contacts') throw fail('already_contact', { username: contact.username });
         await ctx.store.contacts.choose(me.id, contact.id);
-        return { message: `'${contact.username}' successfully added`, contact: await oneUserView(ctx, contact, await viewerOf(ctx, me.id)) };
+        return { message: `'${contact.username}' successfully added`, contact: await oneUserView(ctx, contact, await viewerOf(ctx, me.id, [contact.id])) };
       }
       // Both sides are capped: adding writes a row on each, so otherwise anyone could grow anyone's list.
       if ((await ctx.store.contacts.count(me.id)) >= limits.contactsPerUser) throw fail('too_many_contacts', { limit: limits.contactsPerUser });
@@ -36,10 +36,10 @@ export const contactHandlers = {
       // Counted last, so that a refused add costs nothing of the hour's allowance.
       await ctx.quotas.addingContact(me.id);
       await ctx.store.contacts.add(me.id, contact.id, ctx.now());
-      const view = await oneUserView(ctx, contact, await viewerOf(ctx, me.id));
+      const view = await oneUserView(ctx, contact, await viewerOf(ctx, me.id, [contact.id]));
       // Each side is told of the other: two logged events, replayed by `sync` to each.
       await tellEach(ctx, 'contact_added', [
-        { userId: contact.id, data: { contact: adder && (await oneUserView(ctx, adder, await viewerOf(ctx, contact.id))) } },
+        { userId: contact.id, data: { contact: adder && (await oneUserView(ctx, adder, await viewerOf(ctx, contact.id, [adder.id]))) } },
         { userId: me.id, data: { contact: view } },
       ]);
       return { message: `'${contact.username}' successfully added`, contact: view };
@@ -50,7 +50,7 @@ export const contactHandlers = {
     async run(ctx, { after, limit }) {
       const page = { after, limit: limit ?? limits.contactsPage };
       const { rows, next } = await readPage(1, page, (from, count) => ctx.store.contacts.page(ctx.caller.user.id, from?.[0] ?? 0, count), (row) => [row.place]);
-      const viewer = await viewerOf(ctx, ctx.caller.user.id);
+      const viewer = await viewerOf(ctx, ctx.caller.user.id, rows.map((row) => row.id));
       return { message: 'got all the contacts', contacts: await userViews(ctx, rows, viewer), next };
     },
   },

@@ -24,8 +24,8 @@ export const memberHandlers = {
     schema: events.get_members.request,
     guard: memberOf,
     async run(ctx, { conversation_id }) {
-      const viewer = await viewerOf(ctx, ctx.caller.user.id);
       const members = await ctx.store.members.list(conversation_id);
+      const viewer = await viewerOf(ctx, ctx.caller.user.id, members.map((member) => member.user_id));
       // Presence as the caller may see it: invisible members and blocked people look offline; a block
       // either way also hides how far the other has read (as their receipts are not pushed).
       const online = await shownOnline(ctx, members.map((member) => ({ id: member.user_id, status: member.status })), viewer);

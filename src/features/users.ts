@@ -10,10 +10,15 @@ import { avatarUrl, ownImage, replacePicture } from './files.ts';
 import type { App, Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
 
-/** Who is looking, and whom they cannot see the presence of (blocked either way). */
+/** Who is looking, and which of the people in view they cannot see the presence of (blocked either way). */
 export type Viewer = { readonly id: number; readonly blocked: ReadonlySet<number> };
 
-export const viewerOf = async (app: App, userId: number): Promise<Viewer> => ({ id: userId, blocked: new Set(await app.store.contacts.blockedIds(userId)) });
+/**
+ * `userId` looking at `people`: the blocks either way between them, looked up for those people alone.
+ * Not every block of theirs: nothing bounds how many people may block someone.
+ */
+export const viewerOf = async (app: Pick<App, 'store'>, userId: number, people: readonly number[]): Promise<Viewer> =>
+  ({ id: userId, blocked: new Set(await app.store.contacts.blockedAmong(userId, people)) });
 
 /**
  * Which of `people` `viewer` sees online: a socket open on some node of the cluster (asked once for the
@@ -133,15 +138,18 @@ export const userHandlers = {
   },
   get_user: {
     schema: events.get_user.request,
-    run: async (ctx, { username }) => oneUserView(ctx, await visibleUser(ctx, username), await viewerOf(ctx, ctx.caller.user.id)),
+    async run(ctx, { username }) {
+      const row = await visibleUser(ctx, username);
+      return oneUserView(ctx, row, await viewerOf(ctx, ctx.caller.user.id, [row.id]));
+    },
   },
   search_users: {
     schema: events.search_users.request,
     async run(ctx, { query, after, limit }) {
       const size = limit ?? limits.usersPage.default;
       const rows = await ctx.store.users.search(ctx.caller.user.id, query, after ?? '', size + 1);
-      const viewer = await viewerOf(ctx, ctx.caller.user.id);
       const page = rows.slice(0, size);
+      const viewer = await viewerOf(ctx, ctx.caller.user.id, page.map((row) => row.id));
       return { users: await userViews(ctx, page, viewer), next: rows.length > size ? page.at(-1)!.username : null };
     },
   },
