@@ -61,7 +61,8 @@ export const unban_member = event({
 });
 
 export const get_banned = event({
-  summary: 'Lists who is banned from a conversation (owners and admins), longest banned first, a page at a time.',
+  summary: `Lists who is banned from a conversation (owners and admins), longest banned first, a page at a time. ${readLater}`,
+  cost: 2,
   request: fields({
     conversation_id: conversationId,
     after: pageAfter('`conversation_id`'),

@@ -1,6 +1,6 @@
 // Events about contacts: two-way relations between users.
 import * as v from 'valibot';
-import { event, fields, id, limits, pageAfter, pageLimit, pageNext, seconds } from '../spec.ts';
+import { event, fields, id, limits, pageAfter, pageLimit, pageNext, readLater, seconds } from '../spec.ts';
 import { User } from './users.ts';
 
 export const add_contact = event({
@@ -20,7 +20,8 @@ export const add_contact = event({
 });
 
 export const get_contacts = event({
-  summary: `Lists the caller's contacts, in the order they were added, a page at a time: without \`limit\` the first ${limits.contactsPage} (the seed's event listed them all, however many), and \`next\` to go on from.`,
+  summary: `Lists the caller's contacts, in the order they were added, a page at a time: without \`limit\` the first ${limits.contactsPage} (the seed's event listed them all, however many), and \`next\` to go on from. ${readLater}`,
+  cost: 2,
   request: fields({
     after: pageAfter(),
     limit: pageLimit(limits.contactsPage, limits.contactsPage),
@@ -68,7 +69,8 @@ export const unblock_user = event({
 });
 
 export const get_blocked = event({
-  summary: 'Lists who you blocked, most recent first, a page at a time.',
+  summary: `Lists who you blocked, most recent first, a page at a time. ${readLater}`,
+  cost: 2,
   request: fields({
     after: pageAfter(),
     limit: pageLimit(limits.blockedPage.max, limits.blockedPage.default),

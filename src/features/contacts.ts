@@ -2,10 +2,10 @@
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { logAndDeliver } from '../fanout.ts';
-import { oneUserView, userViews, viewerOf, visibleUser } from './users.ts';
-import { tell, type Handlers } from './handler.ts';
+import { oneUserView, userViews, viewer, viewerOf, visibleUser } from './users.ts';
+import { later, laterRead, tell, type Handlers } from './handler.ts';
 import { leave } from './members.ts';
-import { readPage } from './paging.ts';
+import { cursorAfter } from './paging.ts';
 import type { Ctx } from '../context.ts';
 
 /** Tells each user of a contact change with their own data (logged; the caller's other sockets included). */
@@ -48,10 +48,13 @@ export const contactHandlers = {
   get_contacts: {
     schema: events.get_contacts.request,
     async run(ctx, { after, limit }) {
-      const page = { after, limit: limit ?? limits.contactsPage };
-      const { rows, next } = await readPage(1, page, (from, count) => ctx.store.contacts.page(ctx.caller.user.id, from?.[0] ?? 0, count), (row) => [row.place]);
-      const viewer = await viewerOf(ctx, ctx.caller.user.id, rows.map((row) => row.id));
-      return { message: 'got all the contacts', contacts: await userViews(ctx, rows, viewer), next };
+      const reader = ctx.caller.user.id;
+      const query = { reader, from: cursorAfter(after, 1), limit: limit ?? limits.contactsPage };
+      // Read after the commit, away from the queue of work (on SQLite on a reader thread); who is online is asked here.
+      return later(async () => {
+        const { value: { rows, next, blocked }, ms } = await ctx.reads.run('contacts', query);
+        return { data: { message: 'got all the contacts', contacts: await userViews(ctx, rows, viewer(reader, blocked)), next }, ms };
+      });
     },
   },
   remove_contact: {
@@ -110,9 +113,8 @@ export const contactHandlers = {
   get_blocked: {
     schema: events.get_blocked.request,
     async run(ctx, { after, limit }) {
-      const page = { after, limit: limit ?? limits.blockedPage.default };
-      const { rows, next } = await readPage(2, page, (from, count) => ctx.store.contacts.blockedPage(ctx.caller.user.id, from, count), (row) => [row.blocked_at, row.blocked_id]);
-      return { blocked: rows.map(({ username, fullname, blocked_at }) => ({ username, fullname, blocked_at })), next };
+      const query = { reader: ctx.caller.user.id, from: cursorAfter(after, 2), limit: limit ?? limits.blockedPage.default };
+      return laterRead(ctx, 'blocked', query);
     },
   },
 } satisfies Partial<Handlers>;

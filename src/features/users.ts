@@ -5,7 +5,7 @@ import { fail, keepingWrites } from '../errors.ts';
 import { logAndDeliver } from '../fanout.ts';
 import { announce } from './presence.ts';
 import { codeMailWait, sendCode, useCode } from '../auth/codes.ts';
-import { tell, type Handlers } from './handler.ts';
+import { later, tell, type Handlers } from './handler.ts';
 import { avatarUrl, ownImage, replacePicture } from './files.ts';
 import type { App, Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
@@ -18,7 +18,10 @@ export type Viewer = { readonly id: number; readonly blocked: ReadonlySet<number
  * Not every block of theirs: nothing bounds how many people may block someone.
  */
 export const viewerOf = async (app: Pick<App, 'store'>, userId: number, people: readonly number[]): Promise<Viewer> =>
-  ({ id: userId, blocked: new Set(await app.store.contacts.blockedAmong(userId, people)) });
+  viewer(userId, await app.store.contacts.blockedAmong(userId, people));
+
+/** `userId` looking at people of whom `blocked` are on either side of a block with them (as a read found them). */
+export const viewer = (userId: number, blocked: readonly number[]): Viewer => ({ id: userId, blocked: new Set(blocked) });
 
 /**
  * Which of `people` `viewer` sees online: a socket open on some node of the cluster (asked once for the
@@ -146,11 +149,13 @@ export const userHandlers = {
   search_users: {
     schema: events.search_users.request,
     async run(ctx, { query, after, limit }) {
-      const size = limit ?? limits.usersPage.default;
-      const rows = await ctx.store.users.search(ctx.caller.user.id, query, after ?? '', size + 1);
-      const page = rows.slice(0, size);
-      const viewer = await viewerOf(ctx, ctx.caller.user.id, page.map((row) => row.id));
-      return { users: await userViews(ctx, page, viewer), next: rows.length > size ? page.at(-1)!.username : null };
+      const reader = ctx.caller.user.id;
+      const input = { reader, query, after: after ?? '', size: limit ?? limits.usersPage.default };
+      // Read after the commit, away from the queue of work (a query that matches few looks at many people); who is online is asked here.
+      return later(async () => {
+        const { value: { rows, next, blocked }, ms } = await ctx.reads.run('users', input);
+        return { data: { users: await userViews(ctx, rows, viewer(reader, blocked)), next }, ms };
+      });
     },
   },
   set_status: {
