@@ -70,6 +70,7 @@ export const errors = {
   too_many_channels: { code: 'rate_limited', text: 'at most {limit} new channels an hour per account (CHANNELS_PER_HOUR): retry in {minutes} min' },
   too_many_adds: { code: 'rate_limited', text: 'at most {limit} people added or invited to conversations an hour per account (ADDS_PER_HOUR): {count} more is too many now, retry in {minutes} min' },
   adds_over_hourly: { code: 'bad_request', text: 'at most {limit} people may be added or invited to conversations in an hour (ADDS_PER_HOUR): {count} at once is more than that' },
+  too_many_contact_adds: { code: 'rate_limited', text: 'at most {limit} contacts added an hour per account (CONTACTS_PER_HOUR): retry in {minutes} min' },
   nothing_to_update_profile: { code: 'bad_request', text: 'nothing to update: give fullname, bio, email, avatar, notifications, notify_reactions or who_may_add' },
   not_contact: { code: 'not_found', text: "'{username}' is not a contact" },
   self_block: { code: 'bad_request', text: 'cannot block yourself' },

@@ -45,6 +45,9 @@ export function integer(message: string) {
 }
 
 /** Unix epoch seconds. */
+/** What an event read after the commit (away from the queue of work) says of its reply, in the reference. */
+export const readLater = 'It reads once the frame is committed, away from the queue every frame waits in: it sees everything you sent before it, and its reply may come after the replies to frames you sent after it (match them by `ref`), though replies read this way come in the order their frames came.';
+
 export const seconds = v.pipe(v.number(), v.integer(), v.description('Unix epoch seconds'));
 
 export const id = v.pipe(v.number(), v.integer(), v.minValue(1));

@@ -247,6 +247,10 @@ export const settingFields = {
     integerSetting('ADDS_PER_HOUR', 500, 1, 1_000_000),
     'people one account may add to conversations or invite into them per hour, counting everyone listed by `create_conversation` and `add_members` (each would be notified): a request that would pass it adds nobody and is answered `rate_limited` with the minutes to wait; one listing more than the whole hour\'s allowance is answered `bad_request`',
   ),
+  CONTACTS_PER_HOUR: documented(
+    integerSetting('CONTACTS_PER_HOUR', 100, 1, 1_000_000),
+    'people one account may add as contacts per hour, counted over every node (adding writes the contact on both sides and tells the other person, so otherwise a few accounts could fill anyone\'s list of 5,000); the next is answered `rate_limited` `at most N contacts added an hour per account (CONTACTS_PER_HOUR): retry in M min`. Adding back someone who added you does not count',
+  ),
   MAX_MESSAGE_LENGTH: documented(
     integerSetting('MAX_MESSAGE_LENGTH', 4000, 1, 60_000),
     'characters a message may hold (1–60,000; frames stay within 64 KiB)',

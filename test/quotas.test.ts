@@ -1,5 +1,5 @@
 // Hourly caps per account (review 25, M1, L8, H1): conversations and channels created, people added
-// or invited; the exact errors, and the notifications they bound.
+// or invited, contacts added; the exact errors, and the notifications they bound.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../src/log.ts';
@@ -29,8 +29,8 @@ test('a window counts several events at once, and takes some back, in Redis as o
   assert.deepEqual(await both(onB, 1), [true, true]);
 });
 
-test('hourly caps on conversations, channels and adds', async (t) => {
-  const setup = await pushServer(t, { CONVERSATIONS_PER_HOUR: '3', CHANNELS_PER_HOUR: '2', ADDS_PER_HOUR: '5' });
+test('hourly caps on conversations, channels, adds and contacts', async (t) => {
+  const setup = await pushServer(t, { CONVERSATIONS_PER_HOUR: '3', CHANNELS_PER_HOUR: '2', ADDS_PER_HOUR: '5', CONTACTS_PER_HOUR: '2' });
   const { server, service } = setup;
 
   await t.test('conversations and channels created: each its own cap; an existing direct conversation is not counted', async () => {
@@ -76,11 +76,29 @@ test('hourly caps on conversations, channels and adds', async (t) => {
     const notified = strangers.map((stranger) => receivedBy(service, stranger.subscription).length);
     assert.deepEqual(notified, [1, 1, 1, 1, 1, 0, 0], 'one notification per person added, none past the cap');
   });
+
+  await t.test('contacts added: adding writes the other side, so each account has an hourly allowance; removing gives none back', async () => {
+    const mallory = await person(server, 'mallory');
+    const [victim, other, third] = [await person(server, 'victim'), await person(server, 'other'), await person(server, 'third')];
+    const contact = (who: { username: string }) => ({ type: 'add_contact', contact_username: who.username });
+    await mallory.client.request('add_contact', { contact_username: victim.username });
+    // A refused add is not counted.
+    await expectError(mallory.client, contact(victim), `'${victim.username}' is already a contact`, 'conflict');
+    await mallory.client.request('add_contact', { contact_username: other.username });
+    await expectError(mallory.client, contact(third), 'at most 2 contacts added an hour per account (CONTACTS_PER_HOUR): retry in 60 min', 'rate_limited');
+    await mallory.client.request('remove_contact', { contact_username: victim.username });
+    await expectError(mallory.client, contact(victim), 'at most 2 contacts added an hour per account (CONTACTS_PER_HOUR): retry in 60 min', 'rate_limited');
+    assert.deepEqual((await mallory.client.request('get_contacts')).contacts.map((user) => user.username), [other.username]);
+    assert.deepEqual((await third.client.request('get_contacts')).contacts, [], 'nothing was written by the refused add');
+    assert.equal(third.pushes.filter((push) => push.type === 'contact_added').length, 0, 'nor anyone told');
+    // Another account has its own allowance.
+    await third.client.request('add_contact', { contact_username: mallory.username });
+  });
 });
 
 test('the caps hold over the nodes of a cluster: spreading requests over them gets no more', async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
-  const [a, b] = await startNodes(t, 2, { CONVERSATIONS_PER_HOUR: '2', ADDS_PER_HOUR: '3' });
+  const [a, b] = await startNodes(t, 2, { CONVERSATIONS_PER_HOUR: '2', ADDS_PER_HOUR: '3', CONTACTS_PER_HOUR: '2' });
   const mallory = await member(a!);
   const others = await Promise.all([1, 2, 3, 4].map(() => member(a!)));
   const [onA, onB] = [(await tapped(a!, mallory)).client, (await tapped(b!, mallory)).client];
@@ -90,4 +108,8 @@ test('the caps hold over the nodes of a cluster: spreading requests over them ge
   await onB.request('create_conversation', { name: 'alone on b', members: [] });
   await expectError(onA, { type: 'create_conversation', name: 'third', members: [] },
     'at most 2 new conversations an hour per account (CONVERSATIONS_PER_HOUR): retry in 60 min', 'rate_limited');
+  await onA.request('add_contact', { contact_username: others[0]!.username });
+  await onB.request('add_contact', { contact_username: others[1]!.username });
+  await expectError(onA, { type: 'add_contact', contact_username: others[2]!.username },
+    'at most 2 contacts added an hour per account (CONTACTS_PER_HOUR): retry in 60 min', 'rate_limited');
 });

@@ -16,6 +16,7 @@ export const Session = v.object({
 
 export const get_sessions = event({
   summary: 'Lists your live login sessions (devices), newest first.',
+  cost: 2,
   request: fields({}),
   reply: v.array(Session),
   errors: [],
@@ -65,6 +66,7 @@ export const AdminUser = v.object({
 
 export const admin_list_users = event({
   summary: 'Lists accounts (admins only), in username order, a page at a time.',
+  cost: 2,
   request: fields({
     query: v.pipe(v.nullish(v.pipe(v.string('query must be a string'), v.maxLength(limits.name, `query may be at most ${limits.name} characters`))), v.description('optional; username or full name prefix')),
     status: v.pipe(v.nullish(v.picklist(['active', 'suspended'], 'status must be one of active, suspended')), v.description('optional; only these')),

@@ -2,7 +2,7 @@
 import * as v from 'valibot';
 import { add_members } from './members.ts';
 import { avatarUrl } from './files.ts';
-import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageAfter, pageLimit, pageNext, cursor } from '../spec.ts';
+import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageAfter, pageLimit, pageNext, cursor, readLater } from '../spec.ts';
 
 const username = v.string('expected username as string');
 
@@ -17,7 +17,7 @@ export const Channel = v.object({
 });
 
 export const list_channels = event({
-  summary: `Finds channels by name or description, newest first, a page at a time. One request looks at no more than ${limits.channelsExamined.toLocaleString('en')} channels: a query that matches few may answer a short page (even an empty one) with a \`next\` to go on from. It reads once the frame is committed, away from the queue every frame waits in: it sees everything you sent before it, and its reply may come after the replies to frames you sent after it (match them by \`ref\`), though replies read this way come in the order their frames came.`,
+  summary: `Finds channels by name or description, newest first, a page at a time. One request looks at no more than ${limits.channelsExamined.toLocaleString('en')} channels: a query that matches few may answer a short page (even an empty one) with a \`next\` to go on from. ${readLater}`,
   request: fields({
     query: v.pipe(
       v.nullish(v.pipe(v.string('query must be a string'), v.maxLength(limits.searchQuery, `query may be at most ${limits.searchQuery} characters`))),
@@ -61,7 +61,8 @@ export const unban_member = event({
 });
 
 export const get_banned = event({
-  summary: 'Lists who is banned from a conversation (owners and admins), longest banned first, a page at a time.',
+  summary: `Lists who is banned from a conversation (owners and admins), longest banned first, a page at a time. ${readLater}`,
+  cost: 2,
   request: fields({
     conversation_id: conversationId,
     after: pageAfter('`conversation_id`'),

@@ -1,10 +1,10 @@
 // Events about contacts: two-way relations between users.
 import * as v from 'valibot';
-import { event, fields, id, limits, pageAfter, pageLimit, pageNext, seconds } from '../spec.ts';
+import { event, fields, id, limits, pageAfter, pageLimit, pageNext, readLater, seconds } from '../spec.ts';
 import { User } from './users.ts';
 
 export const add_contact = event({
-  summary: `Makes the caller and another user each other's contacts (both ways at once). An account has at most ${limits.contactsPerUser.toLocaleString('en')} contacts, whoever added whom: past that, adding is refused on either side.`,
+  summary: `Makes the caller and another user each other's contacts (both ways at once). An account has at most ${limits.contactsPerUser.toLocaleString('en')} contacts, whoever added whom: past that, adding is refused on either side. Each account may add \`CONTACTS_PER_HOUR\` contacts an hour (adding back someone who added you aside).`,
   request: fields({
     contact_username: v.pipe(
       v.string('invalid contact_username, expected a string'),
@@ -15,12 +15,13 @@ export const add_contact = event({
     message: v.pipe(v.string(), v.description("`'<username>' successfully added`")),
     contact: User,
   }),
-  errors: ['self_contact', 'no_such_user', 'already_contact', 'too_many_contacts', 'contacts_full'],
+  errors: ['self_contact', 'no_such_user', 'already_blocked', 'already_contact', 'too_many_contacts', 'contacts_full', 'too_many_contact_adds'],
   fanout: 'The added user\'s sockets receive a `contact_added` push naming the caller; the caller\'s other sockets receive one naming the added user.',
 });
 
 export const get_contacts = event({
-  summary: `Lists the caller's contacts, in the order they were added, a page at a time: without \`limit\` the first ${limits.contactsPage} (the seed's event listed them all, however many), and \`next\` to go on from.`,
+  summary: `Lists the caller's contacts, in the order they were added, a page at a time: without \`limit\` the first ${limits.contactsPage} (the seed's event listed them all, however many), and \`next\` to go on from. ${readLater}`,
+  cost: 2,
   request: fields({
     after: pageAfter(),
     limit: pageLimit(limits.contactsPage, limits.contactsPage),
@@ -68,7 +69,8 @@ export const unblock_user = event({
 });
 
 export const get_blocked = event({
-  summary: 'Lists who you blocked, most recent first, a page at a time.',
+  summary: `Lists who you blocked, most recent first, a page at a time. ${readLater}`,
+  cost: 2,
   request: fields({
     after: pageAfter(),
     limit: pageLimit(limits.blockedPage.max, limits.blockedPage.default),

@@ -1,6 +1,6 @@
 // Events about conversations: creating, listing, changing and deleting them, and each member's own settings.
 import * as v from 'valibot';
-import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageAfter, pageLimit, pageNext } from '../spec.ts';
+import { event, id, integer, limits, fields, seconds, conversationId, conversationGuard as guard, pageAfter, pageLimit, pageNext, readLater } from '../spec.ts';
 import { Message } from './messages.ts';
 import { NotificationSetting } from './notifications.ts';
 import { avatar, avatarUrl } from './files.ts';
@@ -86,7 +86,7 @@ const listing = {
 };
 
 export const get_conversations = event({
-  summary: `Lists the conversations the caller is a member of: the first ${limits.conversationsPage.max} in the order asked for (page through more with \`list_conversations\`). It reads once the frame is committed, away from the queue every frame waits in: it sees everything you sent before it, and its reply may come after the replies to frames you sent after it (match them by \`ref\`), though replies read this way come in the order their frames came.`,
+  summary: `Lists the conversations the caller is a member of: the first ${limits.conversationsPage.max} in the order asked for (page through more with \`list_conversations\`). ${readLater}`,
   cost: 5,
   request: fields(listing),
   reply: v.array(ConversationItem),
@@ -94,7 +94,7 @@ export const get_conversations = event({
 });
 
 export const list_conversations = event({
-  summary: 'Lists the conversations the caller is a member of, a page at a time, in the order of `get_conversations`. It reads once the frame is committed, away from the queue every frame waits in: it sees everything you sent before it, and its reply may come after the replies to frames you sent after it (match them by `ref`), though replies read this way come in the order their frames came.',
+  summary: `Lists the conversations the caller is a member of, a page at a time, in the order of \`get_conversations\`. ${readLater}`,
   cost: 5,
   request: fields({
     ...listing,

@@ -1,6 +1,6 @@
 // Files as events see them: uploads (made over HTTP, POST /files) named by id, attached to messages, used as pictures, and listed per conversation.
 import * as v from 'valibot';
-import { event, id, limits, fields, seconds, conversationId, conversationGuard as guard, pageLimit, cursor } from '../spec.ts';
+import { event, id, limits, fields, seconds, conversationId, conversationGuard as guard, pageLimit, cursor, readLater } from '../spec.ts';
 
 /** A file id as POST /files answers it: 32 hexadecimal digits. */
 export function fileId(message: string) {
@@ -38,7 +38,7 @@ export const SharedFile = v.object({
 });
 
 export const get_files = event({
-  summary: 'Lists the files shared in a conversation (those its messages carry, as you see them: after your clear_chat point, not deleted, not from people you blocked), newest message first, a page at a time: the "media" tab. It reads once the frame is committed, away from the queue every frame waits in: it sees everything you sent before it, and its reply may come after the replies to frames you sent after it (match them by `ref`), though replies read this way come in the order their frames came.',
+  summary: `Lists the files shared in a conversation (those its messages carry, as you see them: after your clear_chat point, not deleted, not from people you blocked), newest message first, a page at a time: the "media" tab. ${readLater}`,
   request: fields({
     conversation_id: conversationId,
     before: cursor('before', 'a message id: only files of older messages (the `next` of the previous page)'),

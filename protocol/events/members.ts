@@ -1,6 +1,6 @@
 // Events about who is in a conversation and what they may do there.
 import * as v from 'valibot';
-import { event, id, limits, fields, seconds, conversationId, conversationGuard as guard } from '../spec.ts';
+import { event, id, limits, fields, seconds, conversationId, conversationGuard as guard, readLater } from '../spec.ts';
 import { Conversation, Role, invited } from './conversations.ts';
 import { avatarUrl } from './files.ts';
 
@@ -17,7 +17,8 @@ export const Member = v.object({
 });
 
 export const get_members = event({
-  summary: 'Lists a conversation\'s members, the creator first, in the order they joined.',
+  summary: `Lists a conversation's members, the creator first, in the order they joined. ${readLater}`,
+  cost: 2,
   request: fields({ conversation_id: conversationId }),
   reply: v.array(Member),
   guard,

@@ -1,6 +1,6 @@
 // Events about messages in a conversation: sending, reading, editing, deleting, reacting and searching.
 import * as v from 'valibot';
-import { event, id, integer, limits, seconds, fields, conversationId, conversationGuard as guard, pageLimit, cursor } from '../spec.ts';
+import { event, id, integer, limits, seconds, fields, conversationId, conversationGuard as guard, pageLimit, cursor, readLater } from '../spec.ts';
 import { Attachment, fileId } from './files.ts';
 
 const replyId = v.pipe(v.nullable(id), v.description('the message replied to, or null'));
@@ -73,7 +73,7 @@ export const send_message = event({
 });
 
 export const get_messages = event({
-  summary: 'Returns a page of a conversation\'s messages that you can see: newest first, or oldest first from `after`. It reads once the frame is committed, away from the queue every frame waits in: it sees everything you sent before it, and its reply may come after the replies to frames you sent after it (match them by `ref`), though replies read this way come in the order their frames came.',
+  summary: `Returns a page of a conversation's messages that you can see: newest first, or oldest first from \`after\`. ${readLater}`,
   request: fields({
     conversation_id: conversationId,
     before: cursor('before', 'a message id: only older messages, newest first'),

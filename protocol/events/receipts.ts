@@ -14,6 +14,7 @@ export const mark_read = event({
 
 export const get_receipts = event({
   summary: 'Who has a message delivered, and who has read it (its sender aside).',
+  cost: 2,
   request: fields({ message_id: messageId }),
   reply: v.object({
     message_id: id,

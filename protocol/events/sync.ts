@@ -1,11 +1,11 @@
 // Catching up: replaying the event log after the last seq a client saw.
 import * as v from 'valibot';
-import { event, fields, integer, limits, pageLimit } from '../spec.ts';
+import { event, fields, integer, limits, pageLimit, readLater } from '../spec.ts';
 
 const { default: page, max } = limits.syncPage;
 
 export const sync = event({
-  summary: 'Returns, oldest first, every logged event after `since` that you may see, as the envelopes that were pushed, up to the end of the log when it was asked: what is logged after that is pushed, and may arrive before this reply. It reads once the frame is committed, away from the queue every frame waits in: it sees everything you sent before it, and its reply may come after the replies to frames you sent after it (match them by `ref`), though replies read this way come in the order their frames came.',
+  summary: `Returns, oldest first, every logged event after \`since\` that you may see, as the envelopes that were pushed, up to the end of the log when it was asked: what is logged after that is pushed, and may arrive before this reply. ${readLater}`,
   request: fields({
     since: v.pipe(
       integer('since must be a whole number: the last seq you saw, or 0'),

@@ -1,6 +1,6 @@
 // Events about people: your own account and profile, other people's profiles, the directory, your status.
 import * as v from 'valibot';
-import { event, seconds, fields, limits, pageLimit } from '../spec.ts';
+import { event, seconds, fields, limits, pageLimit, readLater } from '../spec.ts';
 import { Level, levels } from './notifications.ts';
 import { avatar, avatarUrl } from './files.ts';
 import { WhoMayAdd, whoMayAdd } from './invitations.ts';
@@ -81,7 +81,8 @@ export const get_user = event({
 });
 
 export const search_users = event({
-  summary: 'Finds people whose username or full name starts with `query` (case ignored), in username order, a page at a time; people who blocked you are left out.',
+  summary: `Finds people whose username or full name starts with \`query\` (case ignored), in username order, a page at a time; people who blocked you are left out. ${readLater}`,
+  cost: 2,
   request: fields({
     query: v.pipe(
       v.string('query must be a string'),

@@ -3,8 +3,8 @@ import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView } from './conversations.ts';
 import { asAdmin, memberOf } from './membership.ts';
-import { later, tell, type Handlers } from './handler.ts';
-import { readPage } from './paging.ts';
+import { laterRead, tell, type Handlers } from './handler.ts';
+import { cursorAfter } from './paging.ts';
 
 export const channelHandlers = {
   list_channels: {
@@ -12,10 +12,7 @@ export const channelHandlers = {
     async run(ctx, { query, before, limit }) {
       const input = { reader: ctx.caller.user.id, query: query?.trim() || null, before: before ?? null, size: limit ?? limits.channelsPage.default, examined: limits.channelsExamined };
       // Read after the commit, away from the queue of work (on SQLite on a reader thread).
-      return later(async () => {
-        const { value, ms } = await ctx.reads.run('channels', input);
-        return { data: value, ms };
-      });
+      return laterRead(ctx, 'channels', input);
     },
   },
   join_channel: {
@@ -70,9 +67,8 @@ export const channelHandlers = {
     guard: memberOf,
     async run(ctx, { conversation_id, after, limit }) {
       await asAdmin(ctx, conversation_id, 'see who is banned');
-      const page = { after, limit: limit ?? limits.bannedPage.default };
-      const { rows, next } = await readPage(2, page, (from, count) => ctx.store.members.banned(conversation_id, from, count), (row) => [row.banned_at, row.user_id]);
-      return { banned: rows.map(({ username, fullname, banned_by, banned_at }) => ({ username, fullname, banned_by, banned_at })), next };
+      const query = { conversation: conversation_id, from: cursorAfter(after, 2), limit: limit ?? limits.bannedPage.default };
+      return laterRead(ctx, 'banned', query);
     },
   },
 } satisfies Partial<Handlers>;

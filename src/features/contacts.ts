@@ -2,10 +2,10 @@
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { logAndDeliver } from '../fanout.ts';
-import { oneUserView, userViews, viewerOf, visibleUser } from './users.ts';
-import { tell, type Handlers } from './handler.ts';
+import { oneUserView, userViews, viewer, viewerOf, visibleUser } from './users.ts';
+import { later, laterRead, tell, type Handlers } from './handler.ts';
 import { leave } from './members.ts';
-import { readPage } from './paging.ts';
+import { cursorAfter } from './paging.ts';
 import type { Ctx } from '../context.ts';
 
 /** Tells each user of a contact change with their own data (logged; the caller's other sockets included). */
@@ -28,16 +28,18 @@ export const contactHandlers = {
         // of your choice (who may add you); anyone else is told, as the seed told them, that they are one.
         if (relation === 'chosen' || adder?.who_may_add !== 'contacts') throw fail('already_contact', { username: contact.username });
         await ctx.store.contacts.choose(me.id, contact.id);
-        return { message: `'${contact.username}' successfully added`, contact: await oneUserView(ctx, contact, await viewerOf(ctx, me.id)) };
+        return { message: `'${contact.username}' successfully added`, contact: await oneUserView(ctx, contact, await viewerOf(ctx, me.id, [contact.id])) };
       }
       // Both sides are capped: adding writes a row on each, so otherwise anyone could grow anyone's list.
       if ((await ctx.store.contacts.count(me.id)) >= limits.contactsPerUser) throw fail('too_many_contacts', { limit: limits.contactsPerUser });
       if ((await ctx.store.contacts.count(contact.id)) >= limits.contactsPerUser) throw fail('contacts_full', { username: contact.username, limit: limits.contactsPerUser });
+      // Counted last, so that a refused add costs nothing of the hour's allowance.
+      await ctx.quotas.addingContact(me.id);
       await ctx.store.contacts.add(me.id, contact.id, ctx.now());
-      const view = await oneUserView(ctx, contact, await viewerOf(ctx, me.id));
+      const view = await oneUserView(ctx, contact, await viewerOf(ctx, me.id, [contact.id]));
       // Each side is told of the other: two logged events, replayed by `sync` to each.
       await tellEach(ctx, 'contact_added', [
-        { userId: contact.id, data: { contact: adder && (await oneUserView(ctx, adder, await viewerOf(ctx, contact.id))) } },
+        { userId: contact.id, data: { contact: adder && (await oneUserView(ctx, adder, await viewerOf(ctx, contact.id, [adder.id]))) } },
         { userId: me.id, data: { contact: view } },
       ]);
       return { message: `'${contact.username}' successfully added`, contact: view };
@@ -46,10 +48,13 @@ export const contactHandlers = {
   get_contacts: {
     schema: events.get_contacts.request,
     async run(ctx, { after, limit }) {
-      const page = { after, limit: limit ?? limits.contactsPage };
-      const { rows, next } = await readPage(1, page, (from, count) => ctx.store.contacts.page(ctx.caller.user.id, from?.[0] ?? 0, count), (row) => [row.place]);
-      const viewer = await viewerOf(ctx, ctx.caller.user.id);
-      return { message: 'got all the contacts', contacts: await userViews(ctx, rows, viewer), next };
+      const reader = ctx.caller.user.id;
+      const query = { reader, from: cursorAfter(after, 1), limit: limit ?? limits.contactsPage };
+      // Read after the commit, away from the queue of work (on SQLite on a reader thread); who is online is asked here.
+      return later(async () => {
+        const { value: { rows, next, blocked }, ms } = await ctx.reads.run('contacts', query);
+        return { data: { message: 'got all the contacts', contacts: await userViews(ctx, rows, viewer(reader, blocked)), next }, ms };
+      });
     },
   },
   remove_contact: {
@@ -108,9 +113,8 @@ export const contactHandlers = {
   get_blocked: {
     schema: events.get_blocked.request,
     async run(ctx, { after, limit }) {
-      const page = { after, limit: limit ?? limits.blockedPage.default };
-      const { rows, next } = await readPage(2, page, (from, count) => ctx.store.contacts.blockedPage(ctx.caller.user.id, from, count), (row) => [row.blocked_at, row.blocked_id]);
-      return { blocked: rows.map(({ username, fullname, blocked_at }) => ({ username, fullname, blocked_at })), next };
+      const query = { reader: ctx.caller.user.id, from: cursorAfter(after, 2), limit: limit ?? limits.blockedPage.default };
+      return laterRead(ctx, 'blocked', query);
     },
   },
 } satisfies Partial<Handlers>;

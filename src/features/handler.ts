@@ -3,6 +3,7 @@ import type { EventReply, EventRequest, EventType, events } from '../../protocol
 import type { Ctx, SocketCtx } from '../context.ts';
 import type { Outcome } from '../storage/engine/commit.ts';
 import type { Membership } from './membership.ts';
+import type { ReadInput, ReadName, ReadValue } from './reads.ts';
 
 type Spec<T extends EventType> = (typeof events)[T];
 
@@ -57,6 +58,14 @@ export type Later<D> = { readonly [laterKey]: LaterRead<D> };
  */
 export function later<D>(read: () => Promise<{ data: D; ms: number }>, busy: LaterRead['busy'] = 'wait'): Later<D> {
   return { [laterKey]: { read, busy } };
+}
+
+/** A reply that is one of the reads (`reads.ts`) as it comes, read after the commit. */
+export function laterRead<K extends ReadName>(ctx: Ctx, name: K, input: ReadInput<K>): Later<ReadValue<K>> {
+  return later(async () => {
+    const { value, ms } = await ctx.reads.run(name, input);
+    return { data: value, ms };
+  });
 }
 
 /** A handler's result as its reply data and, when others are told, their audience; or the read that makes the reply later. */

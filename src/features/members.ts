@@ -3,10 +3,10 @@ import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView, removeConversation } from './conversations.ts';
 import { asAdmin, invite, mayAdd, memberOf, membership, notDirect } from './membership.ts';
-import { invitable, shownOnline, viewerOf } from './users.ts';
+import { invitable, shownOnline, viewer } from './users.ts';
 import type { Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
-import { tell, type Audience, type Handlers } from './handler.ts';
+import { later, tell, type Audience, type Handlers } from './handler.ts';
 import type { MemberRow } from '../storage/stores/members.ts';
 import { notifyJoined } from './notify.ts';
 import { avatarUrl } from './files.ts';
@@ -24,20 +24,25 @@ export const memberHandlers = {
     schema: events.get_members.request,
     guard: memberOf,
     async run(ctx, { conversation_id }) {
-      const viewer = await viewerOf(ctx, ctx.caller.user.id);
-      const members = await ctx.store.members.list(conversation_id);
-      // Presence as the caller may see it: invisible members and blocked people look offline; a block
-      // either way also hides how far the other has read (as their receipts are not pushed).
-      const online = await shownOnline(ctx, members.map((member) => ({ id: member.user_id, status: member.status })), viewer);
-      return members.map((member) => ({
-        username: member.username,
-        fullname: member.fullname,
-        role: member.role,
-        is_online: online.has(member.user_id),
-        last_read_id: viewer.blocked.has(member.user_id) ? 0 : member.read_id,
-        joined_at: member.joined_at,
-        avatar_url: avatarUrl(member.avatar_file_id),
-      }));
+      const reader = ctx.caller.user.id;
+      // Read after the commit, away from the queue of work (up to a thousand members); who is online is asked here.
+      return later(async () => {
+        const { value: { rows, blocked }, ms } = await ctx.reads.run('members', { conversation: conversation_id, reader });
+        const seen = viewer(reader, blocked);
+        // Presence as the caller may see it: invisible members and blocked people look offline; a block
+        // either way also hides how far the other has read (as their receipts are not pushed).
+        const online = await shownOnline(ctx, rows.map((member) => ({ id: member.user_id, status: member.status })), seen);
+        const data = rows.map((member) => ({
+          username: member.username,
+          fullname: member.fullname,
+          role: member.role,
+          is_online: online.has(member.user_id),
+          last_read_id: seen.blocked.has(member.user_id) ? 0 : member.read_id,
+          joined_at: member.joined_at,
+          avatar_url: avatarUrl(member.avatar_file_id),
+        }));
+        return { data, ms };
+      });
     },
   },
   add_members: {

@@ -17,16 +17,5 @@ export function pageOf<R>(rows: readonly R[], limit: number, keyOf: (row: R) => 
   return { rows: page, next: rows.length > limit ? keyOf(page.at(-1)!).join('.') : null };
 }
 
-/**
- * The page after `after` (the `next` of an earlier page; absent: the first) of at most `limit` rows, in
- * an order keyed by `parts` numbers: `read` fetches from the key the cursor holds, one row more than the
- * page, to know whether there are more.
- */
-export async function readPage<R>(
-  parts: number,
-  { after, limit }: { after?: string | null; limit: number },
-  read: (from: readonly number[] | null, count: number) => Promise<R[]>,
-  keyOf: (row: R) => readonly number[],
-): Promise<{ rows: R[]; next: string | null }> {
-  return pageOf(await read(after == null ? null : readCursor(after, parts), limit + 1), limit, keyOf);
-}
+/** The cursor a request's `after` holds, read back (null: from the first); `bad_cursor` when it is not one. */
+export const cursorAfter = (after: string | null | undefined, parts: number): number[] | null => (after == null ? null : readCursor(after, parts));

@@ -54,24 +54,20 @@ export function announce(app: InJob, userId: number, transition?: boolean, retry
 
 type Announcement = { userId: number; transition?: boolean; retry: boolean; job: Job<Store> };
 
-/** `announce` for many users at once, each registered with its own unit's job: one statement each for their rows, contacts and blocks. */
+/** `announce` for many users at once, each registered with its own unit's job: one statement each for their rows and contacts. */
 async function announceAll(app: App, store: Store, announcements: readonly Announcement[], known?: ReadonlyMap<number, UserRow>): Promise<void> {
   if (announcements.length === 0) return;
   const ids = [...new Set(announcements.map(({ userId }) => userId))];
-  const [rows, contacts, blocks] = await Promise.all([
+  const [rows, contacts] = await Promise.all([
     known ?? store.users.byIds(ids).then((list) => new Map(list.map((row) => [row.id, row]))),
-    store.contacts.idsOf(ids),
-    store.contacts.blockedOf(ids),
+    store.contacts.unblockedOf(ids),
   ]);
   // A transition says what it was (a socket that closed last: offline), even if another has opened
   // since its unit was queued: contacts then see offline and online, in that order, not online twice.
   const asked = announcements.filter(({ transition }) => transition === undefined).map(({ userId }) => userId);
   const online = asked.length ? await app.cluster.online(asked) : new Set<number>();
-  const blockedBy = new Map<number, Set<number>>();
-  for (const { user_id, other_id } of blocks) blockedBy.set(user_id, (blockedBy.get(user_id) ?? new Set()).add(other_id));
   const contactsOf = new Map<number, number[]>();
   for (const { user_id, contact_id } of contacts) {
-    if (blockedBy.get(user_id)?.has(contact_id)) continue;
     const list = contactsOf.get(user_id);
     if (list) list.push(contact_id);
     else contactsOf.set(user_id, [contact_id]);

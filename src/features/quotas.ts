@@ -1,6 +1,7 @@
 // Caps per account an hour on what reaches other people unasked: conversations and channels created,
-// people added or invited (each one a notification on their devices). Counted over every node of a
-// cluster, so that spreading requests over nodes gets no more.
+// people added or invited (each one a notification on their devices), contacts added (a row in the other
+// person's capped list). Counted over every node of a cluster, so that spreading requests over nodes gets
+// no more.
 import { fail } from '../errors.ts';
 import type { App } from '../context.ts';
 
@@ -10,10 +11,11 @@ const hourMs = 3600_000;
 const minutes = (waitMs: number) => Math.max(1, Math.ceil(waitMs / 60_000));
 
 export function createQuotas(app: Pick<App, 'settings' | 'cluster'>) {
-  const { CONVERSATIONS_PER_HOUR, CHANNELS_PER_HOUR, ADDS_PER_HOUR } = app.settings;
+  const { CONVERSATIONS_PER_HOUR, CHANNELS_PER_HOUR, ADDS_PER_HOUR, CONTACTS_PER_HOUR } = app.settings;
   const conversations = app.cluster.window('conversations', CONVERSATIONS_PER_HOUR, hourMs);
   const channels = app.cluster.window('channels', CHANNELS_PER_HOUR, hourMs);
   const adds = app.cluster.window('adds', ADDS_PER_HOUR, hourMs);
+  const contacts = app.cluster.window('contacts', CONTACTS_PER_HOUR, hourMs);
 
   /** Counts `count` people `userId` adds to or invites into conversations (all or none), or refuses them. */
   async function adding(userId: number, count: number): Promise<void> {
@@ -25,6 +27,11 @@ export function createQuotas(app: Pick<App, 'settings' | 'cluster'>) {
 
   return {
     adding,
+    /** Counts a contact `userId` adds, or refuses it. */
+    async addingContact(userId: number): Promise<void> {
+      const wait = await contacts(String(userId));
+      if (wait > 0) throw fail('too_many_contact_adds', { limit: CONTACTS_PER_HOUR, minutes: minutes(wait) });
+    },
     /**
      * Counts a conversation `userId` creates (a channel against the channels' cap) with `others` people
      * in it besides them, or refuses it; refused people give the conversation back.

@@ -6,6 +6,7 @@ import type { Store } from '../storage/index.ts';
 import type { SearchQuery } from '../storage/stores/search.ts';
 import { listedFor, personalise, sharedMessages } from './message-view.ts';
 import { conversationPage } from './conversation-list.ts';
+import { pageOf } from './paging.ts';
 import { attachmentView, avatarUrl } from './files.ts';
 
 type Reader = { id: number; username: string };
@@ -17,6 +18,43 @@ export const reads = {
   },
 
   conversations: conversationPage,
+
+  /**
+   * A page of `reader`'s contacts in the order of adding, after `from` ([place]; null: the first), and
+   * those of them on either side of a block with the reader (their presence is not shown).
+   */
+  async contacts(store: Store, { reader, from, limit }: { reader: number; from: number[] | null; limit: number }) {
+    const { rows, next } = pageOf(await store.contacts.page(reader, from?.[0] ?? 0, limit + 1), limit, (row) => [row.place]);
+    return { rows, next, blocked: await store.contacts.blockedAmong(reader, rows.map((row) => row.id)) };
+  },
+
+  /**
+   * A page of the people whose username or full name starts with `query`, after `after` in username
+   * order, but those who blocked `reader`; and those of them `reader` blocked.
+   */
+  async users(store: Store, { reader, query, after, size }: { reader: number; query: string; after: string; size: number }) {
+    const rows = await store.users.search(reader, query, after, size + 1);
+    const page = rows.slice(0, size);
+    return { rows: page, next: rows.length > size ? page.at(-1)!.username : null, blocked: await store.contacts.blockedAmong(reader, page.map((row) => row.id)) };
+  },
+
+  /** A conversation's members, and those of them on either side of a block with `reader`. */
+  async members(store: Store, { conversation, reader }: { conversation: number; reader: number }) {
+    const rows = await store.members.list(conversation);
+    return { rows, blocked: await store.contacts.blockedAmong(reader, rows.map((row) => row.user_id)) };
+  },
+
+  /** A page of the people `reader` blocked, most recent first, after `from` ([blocked_at, blocked_id]; null: the first). */
+  async blocked(store: Store, { reader, from, limit }: { reader: number; from: number[] | null; limit: number }) {
+    const { rows, next } = pageOf(await store.contacts.blockedPage(reader, from, limit + 1), limit, (row) => [row.blocked_at, row.blocked_id]);
+    return { blocked: rows.map(({ username, fullname, blocked_at }) => ({ username, fullname, blocked_at })), next };
+  },
+
+  /** A page of the people banned from `conversation`, longest banned first, after `from` ([banned_at, user_id]; null: the first). */
+  async banned(store: Store, { conversation, from, limit }: { conversation: number; from: number[] | null; limit: number }) {
+    const { rows, next } = pageOf(await store.members.banned(conversation, from, limit + 1), limit, (row) => [row.banned_at, row.user_id]);
+    return { banned: rows.map(({ username, fullname, banned_by, banned_at }) => ({ username, fullname, banned_by, banned_at })), next };
+  },
 
   /** A page of the channels `reader` may join or is in, whose name holds `query`; at most `examined` looked at (a short page then ends at `next`). */
   async channels(store: Store, { reader, query, before, size, examined }: { reader: number; query: string | null; before: number | null; size: number; examined: number }) {

@@ -5,15 +5,23 @@ import { fail, keepingWrites } from '../errors.ts';
 import { logAndDeliver } from '../fanout.ts';
 import { announce } from './presence.ts';
 import { codeMailWait, sendCode, useCode } from '../auth/codes.ts';
-import { tell, type Handlers } from './handler.ts';
+import { later, tell, type Handlers } from './handler.ts';
 import { avatarUrl, ownImage, replacePicture } from './files.ts';
 import type { App, Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
 
-/** Who is looking, and whom they cannot see the presence of (blocked either way). */
+/** Who is looking, and which of the people in view they cannot see the presence of (blocked either way). */
 export type Viewer = { readonly id: number; readonly blocked: ReadonlySet<number> };
 
-export const viewerOf = async (app: App, userId: number): Promise<Viewer> => ({ id: userId, blocked: new Set(await app.store.contacts.blockedIds(userId)) });
+/**
+ * `userId` looking at `people`: the blocks either way between them, looked up for those people alone.
+ * Not every block of theirs: nothing bounds how many people may block someone.
+ */
+export const viewerOf = async (app: Pick<App, 'store'>, userId: number, people: readonly number[]): Promise<Viewer> =>
+  viewer(userId, await app.store.contacts.blockedAmong(userId, people));
+
+/** `userId` looking at people of whom `blocked` are on either side of a block with them (as a read found them). */
+export const viewer = (userId: number, blocked: readonly number[]): Viewer => ({ id: userId, blocked: new Set(blocked) });
 
 /**
  * Which of `people` `viewer` sees online: a socket open on some node of the cluster (asked once for the
@@ -133,16 +141,21 @@ export const userHandlers = {
   },
   get_user: {
     schema: events.get_user.request,
-    run: async (ctx, { username }) => oneUserView(ctx, await visibleUser(ctx, username), await viewerOf(ctx, ctx.caller.user.id)),
+    async run(ctx, { username }) {
+      const row = await visibleUser(ctx, username);
+      return oneUserView(ctx, row, await viewerOf(ctx, ctx.caller.user.id, [row.id]));
+    },
   },
   search_users: {
     schema: events.search_users.request,
     async run(ctx, { query, after, limit }) {
-      const size = limit ?? limits.usersPage.default;
-      const rows = await ctx.store.users.search(ctx.caller.user.id, query, after ?? '', size + 1);
-      const viewer = await viewerOf(ctx, ctx.caller.user.id);
-      const page = rows.slice(0, size);
-      return { users: await userViews(ctx, page, viewer), next: rows.length > size ? page.at(-1)!.username : null };
+      const reader = ctx.caller.user.id;
+      const input = { reader, query, after: after ?? '', size: limit ?? limits.usersPage.default };
+      // Read after the commit, away from the queue of work (a query that matches few looks at many people); who is online is asked here.
+      return later(async () => {
+        const { value: { rows, next, blocked }, ms } = await ctx.reads.run('users', input);
+        return { data: { users: await userViews(ctx, rows, viewer(reader, blocked)), next }, ms };
+      });
     },
   },
   set_status: {

@@ -51,10 +51,11 @@ export async function startServer(t: TestContext | undefined, env: Record<string
     // work-budget.test.ts tests the server time per account.
     RATE_LIMIT_WORK_MS: '100000',
     RATE_LIMIT_WORK_BURST_MS: '100000',
-    // quotas.test.ts tests the hourly caps on conversations, channels and adds.
+    // quotas.test.ts tests the hourly caps on conversations, channels, adds and contacts.
     CONVERSATIONS_PER_HOUR: '100000',
     CHANNELS_PER_HOUR: '100000',
     ADDS_PER_HOUR: '100000',
+    CONTACTS_PER_HOUR: '100000',
     ...env,
   };
   for (const [key, value] of Object.entries(fullEnv)) if (value === '') delete fullEnv[key];

@@ -47,11 +47,15 @@ export function contactsStore(sql: Sql) {
       WHERE blocks.user_id = $1 AND (blocks.blocked_at, blocks.blocked_id) < ($2, $3)
       ORDER BY blocks.blocked_at DESC, blocks.blocked_id DESC LIMIT $4`);
   const blockCount = sql.prepare('SELECT count(*) FROM blocks WHERE user_id = $1');
-  const blockedIds = sql.prepare('SELECT blocked_id FROM blocks WHERE user_id = $1 UNION SELECT user_id FROM blocks WHERE blocked_id = $1');
-  const idsOf = sql.prepare<{ user_id: number; contact_id: number }>(dialect`SELECT user_id, contact_id FROM contacts WHERE ${inList('user_id', '$1')}`);
-  const blocksOf = sql.prepare<{ user_id: number; other_id: number }>(dialect`
-    SELECT user_id, blocked_id AS other_id FROM blocks WHERE ${inList('user_id', '$1')}
-    UNION SELECT blocked_id, user_id FROM blocks WHERE ${inList('blocked_id', '$1')}`);
+  // Blocks are looked up for the people at hand, each in one of the two indexes: however many people
+  // blocked someone (nothing bounds that), a page of them or their contacts costs a lookup a person.
+  const blockedAmong = sql.prepare(dialect`
+    SELECT blocked_id FROM blocks WHERE user_id = $1 AND ${inList('blocked_id', '$2')}
+    UNION SELECT user_id FROM blocks WHERE blocked_id = $1 AND ${inList('user_id', '$2')}`);
+  const unblockedOf = sql.prepare<{ user_id: number; contact_id: number }>(dialect`
+    SELECT user_id, contact_id FROM contacts WHERE ${inList('user_id', '$1')}
+       AND NOT EXISTS (SELECT 1 FROM blocks WHERE blocks.user_id = contacts.user_id AND blocks.blocked_id = contacts.contact_id)
+       AND NOT EXISTS (SELECT 1 FROM blocks WHERE blocks.user_id = contacts.contact_id AND blocks.blocked_id = contacts.user_id)`);
   const blocksAmong = sql.prepare<{ conversation_id: number; user_id: number; blocked_id: number }>(dialect`
     SELECT blocker.conversation_id, blocks.user_id, blocks.blocked_id
       FROM members AS blocker
@@ -97,12 +101,11 @@ export function contactsStore(sql: Sql) {
     blockedPage: (userId: number, from: readonly number[] | null, limit: number): Promise<BlockedRow[]> =>
       blockedPage.all(userId, ...(from ?? [Number.MAX_SAFE_INTEGER, 0]), limit),
     blockCount: async (userId: number): Promise<number> => (await blockCount.value<number>(userId)) ?? 0,
-    /** Everyone the user blocked or was blocked by. */
-    blockedIds: (userId: number): Promise<number[]> => blockedIds.values<number>(userId),
-    /** The contacts of each of these users. */
-    idsOf: (userIds: readonly number[]) => (userIds.length ? idsOf.all(sql.list(userIds)) : Promise.resolve([])),
-    /** Everyone each of these users blocked or was blocked by (`other_id`). */
-    blockedOf: (userIds: readonly number[]) => (userIds.length ? blocksOf.all(sql.list(userIds)) : Promise.resolve([])),
+    /** Those of `people` the user blocked or was blocked by. */
+    blockedAmong: (userId: number, people: readonly number[]): Promise<number[]> =>
+      (people.length ? blockedAmong.values<number>(userId, sql.list(people)) : Promise.resolve([])),
+    /** The contacts of each of these users, but those on either side of a block with them. */
+    unblockedOf: (userIds: readonly number[]) => (userIds.length ? unblockedOf.all(sql.list(userIds)) : Promise.resolve([])),
     /** Who blocked whom among the members of each of these conversations. */
     blocksAmong: (conversationIds: readonly number[]) => (conversationIds.length ? blocksAmong.all(sql.list(conversationIds)) : Promise.resolve([])),
     /** Members of a conversation who blocked this user. */

@@ -62,7 +62,9 @@ export function usersStore(sql: Sql) {
   const setPassword = sql.prepare('UPDATE users SET password_hash = $1 WHERE id = $2');
   const setStatus = sql.prepare('UPDATE users SET status = $1, status_text = $2 WHERE id = $3');
   const setWhoMayAdd = sql.prepare('UPDATE users SET who_may_add = $1 WHERE id = $2');
-  const search = sql.prepare<UserRow>(listing('id NOT IN (SELECT user_id FROM blocks WHERE blocked_id = $3)'));
+  // Those who blocked the viewer are left out one by one as the listing meets them (a lookup in the blocks'
+  // key), not by reading first everyone who blocked them: nothing bounds how many that is.
+  const search = sql.prepare<UserRow>(listing('NOT EXISTS (SELECT 1 FROM blocks WHERE blocks.user_id = users.id AND blocks.blocked_id = $3)'));
 
   return {
     /** Returns the new user's id, or null when the username is taken (in any case). */
