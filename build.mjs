@@ -105,7 +105,42 @@ export async function ensureBuilt() {
   return true;
 }
 
+/**
+ * The PostgreSQL client (the `postgres` package, 3.4.x) puts a small write off to setImmediate. When its
+ * connection closes before that immediate runs (a write made from another immediate, the socket closed
+ * in the same turn of the loop: the database stopping, restarting or dropping the connection), `closed()`
+ * cancels the immediate but keeps its handle, so every later small write on that connection, its next
+ * start-up message first, waits for an immediate that never comes: each query on it fails with
+ * CONNECT_TIMEOUT, for good (found behind a node that stopped answering after PostgreSQL came back); and a
+ * write made after the close, with no immediate pending, throws from the immediate on the nulled socket and
+ * ends the process (porsager/postgres#1154). 3.4.10 has the same code; 4.x is a rewrite. So, on every
+ * install and start, its connection.js (ESM and CommonJS) gets three small changes, made once: the close
+ * and the termination forget the pending write, and a write due on a closed socket is dropped (its query
+ * was already failed with CONNECTION_CLOSED). test/postgres-client.test.ts shows the stuck connection
+ * against a real PostgreSQL and fails without this.
+ */
+export function patchPostgresClient() {
+  const marker = '/* parley: pending write forgotten on close */';
+  const edits = [
+    ['  function nextWrite(fn) {\n    const x = socket.write(chunk, fn)', `  function nextWrite(fn) {\n    if (socket === null) return (chunk = nextWriteTimer = null, false) ${marker}\n    const x = socket.write(chunk, fn)`],
+    ['    clearImmediate(nextWriteTimer)\n    if (socket) {', `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${marker}\n    if (socket) {`],
+    ['    clearImmediate(nextWriteTimer)\n    socket.removeListener(\'data\', data)', `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${marker}\n    socket.removeListener('data', data)`],
+  ];
+  for (const path of ['node_modules/postgres/src/connection.js', 'node_modules/postgres/cjs/src/connection.js']) {
+    const file = join(root, path);
+    if (!existsSync(file)) continue;
+    let text = readFileSync(file, 'utf8');
+    if (text.includes(marker)) continue;
+    for (const [before, after] of edits) {
+      if (text.split(before).length !== 2) throw new Error(`${path} is not the postgres client this patch was written for (${before.split('\n')[0].trim()}): see patchPostgresClient in build.mjs`);
+      text = text.replace(before, after);
+    }
+    writeFileSync(file, text);
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  patchPostgresClient();
   const started = performance.now();
   const built = process.argv.includes('--force') ? (await build(), true) : await ensureBuilt();
   // Quiet when there was nothing to do: npm start runs this before every start.

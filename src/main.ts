@@ -4,7 +4,6 @@ import { readSettings, type Settings } from './config.ts';
 import { createLogger } from './log.ts';
 import { startServer } from './server.ts';
 import { generatedNodeId } from './cluster/nodes.ts';
-import { isLateWriteOnClosedConnection } from './storage/engine/postgres.ts';
 
 // Everything Parley writes (the database and its -wal/-shm, the lock, secrets, uploads, mail, backups)
 // is its users' data: readable by this user alone, whatever umask it was started with (systemd's
@@ -33,13 +32,6 @@ if (settings.REDIS_URL) settings = { ...settings, NODE_ID: settings.NODE_ID ?? g
 const log = createLogger(settings.LOG_LEVEL, undefined, settings.REDIS_URL ? { node_id: settings.NODE_ID } : {});
 // A promise nobody awaited must not take every user's connection down with it.
 process.on('unhandledRejection', (error) => log.error('unhandled rejection', { error }));
-// One known exception thrown where nothing can catch it, by the PostgreSQL client after its connection
-// closed (storage/engine/postgres.ts): logged and survived. Any other still ends the process, as Node would.
-process.on('uncaughtException', (error) => {
-  if (isLateWriteOnClosedConnection(error)) return log.warn('the PostgreSQL client wrote on a connection already closed; ignored', { error: error.message });
-  process.stderr.write(`${error.stack ?? String(error)}\n`);
-  process.exit(1);
-});
 
 // Listening for signals before the server starts: one that arrives while it starts waits for it, then stops it.
 let stopping = false;

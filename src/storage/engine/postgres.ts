@@ -21,21 +21,6 @@ export const postgresSchemaVersion = migrations.at(-1)!.version;
 /** Any number: both engines' rows carry JavaScript numbers (bigint ids, counts, times). */
 const asNumber = { to: 20, from: [20, 1700], serialize: (value: unknown) => String(value), parse: (value: string) => Number(value) };
 
-/**
- * The `postgres` package (3.4.x, porsager/postgres#1154) puts a small write off to the next turn of the
- * event loop; when its connection closes in between (the database stopped, restarted or dropped the
- * connection), that write runs on the closed connection's nulled socket and throws from a setImmediate,
- * where nothing can catch it: an uncaught exception that ended the whole process (cluster-delivery's
- * "PostgreSQL away" test saw a node go, 1 run in 6). The query it belonged to has already failed with
- * CONNECTION_CLOSED, so nothing is lost by going on: main.ts lets exactly this error pass (logged).
- */
-export function isLateWriteOnClosedConnection(error: unknown): boolean {
-  if (!(error instanceof TypeError) || !/^Cannot read properties of null \(reading 'write'\)$/.test(error.message)) return false;
-  // The innermost frame (a stack may begin with the source line and a caret before its frames).
-  const top = (error.stack ?? '').split('\n').find((line) => /^\s+at /.test(line)) ?? '';
-  return /\bat nextWrite\b/.test(top) && /[\\/]node_modules[\\/]postgres[\\/](cjs[\\/])?src[\\/]connection\.js:/.test(top);
-}
-
 /** Errors that mean "the database cannot be reached now", not "this statement is wrong". */
 const unreachable = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
