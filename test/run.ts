@@ -6,7 +6,7 @@
 //   npm test                                 every pass this machine can run
 //   npm test -- test/sync.test.ts            some files only, on every engine
 //   npm test -- --engine=postgres            one engine only (sqlite, postgres, or both: the default)
-//   npm test -- --concurrency=1              test files at once in each pass (PARLEY_TEST_CONCURRENCY; default 2)
+//   npm test -- --concurrency=2              test files at once in each pass (PARLEY_TEST_CONCURRENCY; default 1)
 //   npm test -- --passes=together            both engines' passes at once (PARLEY_TEST_PASSES; default apart: one after the other)
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -46,7 +46,7 @@ type Engine = 'sqlite' | 'postgres';
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const choice = args.find((arg) => arg.startsWith('--engine='))?.slice('--engine='.length);
-const concurrency = Number(args.find((arg) => arg.startsWith('--concurrency='))?.slice('--concurrency='.length) ?? process.env.PARLEY_TEST_CONCURRENCY ?? 2);
+const concurrency = Number(args.find((arg) => arg.startsWith('--concurrency='))?.slice('--concurrency='.length) ?? process.env.PARLEY_TEST_CONCURRENCY ?? 1);
 /**
  * `apart` (the default): the SQLite pass, then the PostgreSQL pass; `together`: both at once. With
  * more than one file at a time or the passes together, a 2-core machine fails timing-sensitive tests
