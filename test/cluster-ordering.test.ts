@@ -28,10 +28,10 @@ async function twoNodes(t: TestContext) {
 /**
  * A group of Alice's and others' (made on node2 by `owner`), and Alice's send into it on node1 held by the
  * proxy once it has read what it depends on, before it writes the message. Then `frame` on `other`
- * (node2): resolves once it is answered or one of node2's statements waits for a lock (`lockedAt`: a
- * fragment of its text), saying which came first, with the reply still to come.
+ * (node2), which must wait for a lock (one of node2's statements, `lockedAt` a fragment of its text, waits)
+ * rather than be answered at once; then the send is let go: both succeed, the message logged first.
  */
-async function heldSendAgainst(t: TestContext, setup: Awaited<ReturnType<typeof twoNodes>>, owner: Tapped, others: string[], frame: (group: number) => Record<string, unknown>, lockedAt: string) {
+async function heldSendAgainst(t: TestContext, setup: Awaited<ReturnType<typeof twoNodes>>, owner: Tapped, others: string[], frame: (group: number) => Record<string, unknown>, lockedAt: string, what: string) {
   const { database, proxy, alice, sockets } = setup;
   const group = await owner.client.request('create_conversation', { name: 'race', members: [alice.username, ...others], kind: 'group' });
   await until('the group on node1', () => sockets.aliceOnA.envelopes.some((envelope) => envelope.type === 'create_conversation' && (envelope as { data?: { id?: number } }).data?.id === group.id));
@@ -47,7 +47,13 @@ async function heldSendAgainst(t: TestContext, setup: Awaited<ReturnType<typeof 
   });
   const waiting = async () => (await sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE ${`%${lockedAt}%`}`).length > 0;
   for (const deadline = Date.now() + 10_000; !atOnce && !(await waiting()); await sleep(20)) assert.ok(Date.now() < deadline, 'answered or waiting for a lock within 10 s');
-  return { group: group.id, held, reply, atOnce };
+  assert.equal(atOnce, false, `the ${what} waited for the send that had read what it changes`);
+  setup.proxy.release();
+  const [sent, answered] = [await held, await reply];
+  assert.equal(sent.success, true, JSON.stringify(sent));
+  assert.equal(answered.success, true, JSON.stringify(answered));
+  assert.ok(sentSeq(sent) < sentSeq(answered), `the message (${sentSeq(sent)}) is logged before the ${what} (${sentSeq(answered)})`);
+  return { group: group.id, sent, answered };
 }
 
 const sentSeq = (reply: unknown) => (reply as { seq: number }).seq;
@@ -161,16 +167,11 @@ test('a node that has not heard back its numbering when its follower reads the l
 test('a member removed on another node while their send is still open: the removal waits for it, so the message comes before the removal in the log, never after it', { timeout: 60_000 }, async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
   const setup = await twoNodes(t);
-  const { database, proxy, b, alice, sockets } = setup;
+  const { database, b, alice, sockets } = setup;
   // Bob removes Alice on node2 while her send is open: it waits for her transaction (her member row is
   // locked), or, as before, it commits at once and her message is then stored and numbered after her removal.
-  const race = await heldSendAgainst(t, setup, sockets.bobOnB, [(await member(b)).username], (id) => ({ type: 'remove_member', conversation_id: id, username: alice.username }), 'DELETE FROM members');
-  assert.equal(race.atOnce, false, 'the removal waited for the send that had read Alice\'s membership');
-  proxy.release();
-  const [sent, removed] = [await race.held, await race.reply];
-  assert.equal(sent.success, true, JSON.stringify(sent));
-  assert.equal(removed.success, true, JSON.stringify(removed));
-  assert.ok(sentSeq(sent) < sentSeq(removed), `the message (${sentSeq(sent)}) is logged before the removal (${sentSeq(removed)})`);
+  const race = await heldSendAgainst(t, setup, sockets.bobOnB, [(await member(b)).username], (id) => ({ type: 'remove_member', conversation_id: id, username: alice.username }), 'DELETE FROM members', 'removal');
+  const removed = race.answered;
   // What Alice's socket got is what her sync has: the message, then her removal, nothing of the group after.
   await until('the removal on Alice\'s socket', () => sockets.aliceOnA.seqs.includes(sentSeq(removed)));
   await likeSync({ aliceOnA: [sockets.aliceOnA, sockets.aliceOnB] });
@@ -182,16 +183,11 @@ test('a member removed on another node while their send is still open: the remov
 test('a block made on another node while the blocked person\'s send is still open: the block waits for it, so no message decided before the block is numbered after it', { timeout: 60_000 }, async (t) => {
   if (!needs(t, 'redis', 'postgres')) return;
   const setup = await twoNodes(t);
-  const { proxy, alice, b, sockets } = setup;
+  const { alice, b, sockets } = setup;
   // Carol blocks Alice on node2 while Alice's send (which read who blocks her) is open.
   const carolOnB = await tapped(b, await member(b));
-  const race = await heldSendAgainst(t, setup, carolOnB, [], () => ({ type: 'block_user', username: alice.username }), 'FOR UPDATE');
-  assert.equal(race.atOnce, false, 'the block waited for the send that had read who blocks Alice');
-  proxy.release();
-  const [sent, blocked] = [await race.held, await race.reply];
-  assert.equal(sent.success, true, JSON.stringify(sent));
-  assert.equal(blocked.success, true, JSON.stringify(blocked));
-  assert.ok(sentSeq(sent) < sentSeq(blocked), `the message (${sentSeq(sent)}) is logged before the block (${sentSeq(blocked)})`);
+  const race = await heldSendAgainst(t, setup, carolOnB, [], () => ({ type: 'block_user', username: alice.username }), 'FOR UPDATE', 'block');
+  const blocked = race.answered;
   // From the block on, Carol's socket has what her sync has (none of Alice's events: sync hides them).
   const after = await sockets.aliceOnA.client.call({ type: 'send_message', conversation_id: race.group, content: 'after the block' });
   const synced = (await syncAll(carolOnB.client, sentSeq(blocked) - 1)).map((event) => event.seq);

@@ -93,8 +93,8 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
 
   /**
    * Moves the due conversations' points and logs a receipt for each member whose points moved, pushed
-   * to every member once committed. The same few statements for all of them: the senders' read points,
-   * then the members and who blocked whom among them (one round trip on PostgreSQL), the delivered points.
+   * to every member once committed. The same few statements for all of them: their member rows locked
+   * in one order (PostgreSQL), the senders' read points, then the members and who blocked whom among them (one round trip on PostgreSQL), the delivered points.
    */
   async function sendReceipts(scoped: Parameters<typeof logAndDeliver>[0], due: readonly [number, Pending][]): Promise<void> {
     const ids = due.map(([conversationId]) => conversationId);
