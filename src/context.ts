@@ -111,7 +111,7 @@ export function assembleApp(
   const { publish, subscribers, ordering = immediateOrdering, cluster: seamFor = aloneSeam, guard = createPasswordGuard(edges.settings), reads = inProcessReads(edges.store), ...rest } = edges;
   const { store, log, now, metrics } = rest;
   const units = unitStore(store.driver);
-  const commit = createCommit(store.driver, log, metrics, { store: units, append: units.events.append, numbering: ordering.numbering, numbered: ordering.logged, undone: ordering.undone });
+  const commit = createCommit(store.driver, log, metrics, { store: units, append: (events) => units.events.append(events, ordering.announcing()), numbering: ordering.numbering, numbered: ordering.logged, undone: ordering.undone });
   const registry = createRegistry(publish, subscribers, metrics);
   metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
   const cluster = seamFor(registry);

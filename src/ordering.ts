@@ -16,6 +16,8 @@ export type Ordering = {
   undone(seq: number): void;
   /** Once `seq` is committed: runs `deliver` when every lower seq has been delivered here. */
   committed(seq: number, deliver: () => void): void;
+  /** What a batch that logs events tells the other nodes at its COMMIT (a node alone: nothing). */
+  announcing(): string | undefined;
 };
 
 /** A node alone: nothing to wait for. */
@@ -24,6 +26,7 @@ export const immediateOrdering: Ordering = {
   logged() {},
   undone() {},
   committed: (_seq, deliver) => deliver(),
+  announcing: () => undefined,
 };
 
 /** What the follower of the event log needs besides Ordering. */
@@ -44,15 +47,15 @@ export type Sequencer = Ordering & {
   forget(seq: number): void;
   /** This node's committed events waiting for a lower seq (another node's) to be read first. */
   waiting(): number;
-  /** `behind`: local events wait for others; `local`: this node committed events (other nodes may be told). */
-  hooks(hooks: { behind(): void; local(): void }): void;
+  /** `behind`: local events wait for others; `announce`: what this node's commits of events tell the other nodes. */
+  hooks(hooks: { behind(): void; announce?: string }): void;
 };
 
 export function createSequencer(log: Logger): Sequencer {
   let through = 0;
   const held = new Map<number, () => void>();
   const ours = new Set<number>();
-  let hooks = { behind() {}, local() {} };
+  let hooks: { behind(): void; announce?: string } = { behind() {} };
   /** This node's numbering statements whose answers have not come back. */
   let numbering = 0;
   let stalled = false;
@@ -96,9 +99,9 @@ export function createSequencer(log: Logger): Sequencer {
       }
       held.set(seq, deliver);
       drain();
-      hooks.local();
       if (held.size > 0) hooks.behind();
     },
+    announcing: () => hooks.announce,
     through: () => through,
     start(from) {
       through = from;

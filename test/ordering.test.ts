@@ -9,7 +9,7 @@ function following(from = 0) {
   const lines: { level: string; msg: string }[] = [];
   const sequencer = createSequencer(createLogger('debug', (line) => lines.push(JSON.parse(line))));
   let behind = 0;
-  sequencer.hooks({ behind: () => behind++, local() {} });
+  sequencer.hooks({ behind: () => behind++ });
   sequencer.start(from);
   const delivered: string[] = [];
   const local = (seq: number) => sequencer.committed(seq, () => delivered.push(`local ${seq}`));

@@ -27,7 +27,7 @@ export type FollowerOptions = {
 /** Starts following from the log's last seq; resolves once listening (before any socket opens). */
 export async function startFollower(options: FollowerOptions) {
   const { nodeId, log, sequencer } = options;
-  // Two connections: one that listens, one that reads and notifies.
+  // Two connections: one that listens, one that reads.
   const pool = postgresPool({ url: options.url, pool: 1, ca: options.ca, log });
   let reading = false;
   let again = false;
@@ -76,18 +76,8 @@ export async function startFollower(options: FollowerOptions) {
   }
 
   const followed = await followEvents(pool, nodeId, log, wake, [...personal]);
-  let notifying = false;
-  sequencer.hooks({
-    behind: wake,
-    local() {
-      if (notifying) return;
-      notifying = true;
-      setImmediate(() => {
-        notifying = false;
-        followed.notify().catch((error: unknown) => log.warn('could not notify the other nodes', { error: String(error) }));
-      });
-    },
-  });
+  // Each batch of this node's that logs events notifies the others with its COMMIT (events.ts).
+  sequencer.hooks({ behind: wake, announce: nodeId });
   sequencer.start(await followed.latest());
   started = true;
   const poll = setInterval(wake, pollMs);

@@ -274,6 +274,9 @@ export function chatParley(deployment: Deployment): Promise<ChatStep[]> {
 export async function fanoutSteps(generators: Generator[], conversation: number, serverPids: number[], rates: number[]): Promise<FanoutStep[]> {
   const steps: FanoutStep[] = [];
   let failedInARow = 0;
+  // Warm up at the lowest rate, as chat does; not recorded (each deployment's first step was its slowest).
+  await generators[0]!.call({ cmd: 'fanout-send', rate: rates[0]!, seconds: 1, socket: 0, conversation });
+  await drain(generators);
   for (const rate of rates) {
     await all(generators, () => ({ cmd: 'reset' }));
     const cpuBefore = await all<number>(generators, () => ({ cmd: 'cpu' }));

@@ -3,7 +3,7 @@
 // Connections of its own: the server's pool runs the open batch's transaction, which must not see these.
 import type postgres from 'postgres';
 import type { Logger } from '../../log.ts';
-import { shownBothWays } from '../stores/events.ts';
+import { eventsChannel as channel, shownBothWays } from '../stores/events.ts';
 
 /**
  * A committed event and its readers at the time of reading: the users it was addressed to; or for a
@@ -24,7 +24,6 @@ export type FollowedEvent = {
 
 type Row = { seq: number; type: string; data: string; conversation_id: number | null; readers: [number, string][] | null; joined: number[]; left_by: number[] };
 
-const channel = 'parley_events';
 const bothWays = [...shownBothWays];
 
 export type Followed = Awaited<ReturnType<typeof followEvents>>;
@@ -40,14 +39,15 @@ export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logg
     latest: async (): Promise<number> => Number((await pool`SELECT seq FROM event_counter`)[0]!.seq),
     /**
      * Events after `after`, up to `limit` of them: every seq up to `upTo` is accounted for (one missing
-     * from `events` was pruned or deleted). Every seq up to the counter read first was committed before
-     * the events are read, so none of them can still be on its way.
+     * from `events` was pruned or deleted). One statement, so one snapshot: it reads the counter and
+     * the events up to it together. A batch numbers its events by updating the counter, whose row lock
+     * it holds to COMMIT, so the batch that set the counter to N committed after every batch that
+     * numbered below N; a snapshot that sees N committed sees them too, and no seq up to N can still be
+     * on its way.
      */
     async read(after: number, limit: number): Promise<{ events: Map<number, FollowedEvent>; upTo: number }> {
-      const [counter] = await pool<{ seq: number }[]>`SELECT seq FROM event_counter`;
-      const latest = Number(counter!.seq);
-      if (latest <= after) return { events: new Map(), upTo: after };
-      const rows = await pool<Row[]>`
+      const found = await pool<(Row & { latest: number })[]>`
+        SELECT c.latest, f.* FROM (SELECT (SELECT seq FROM event_counter) AS latest) AS c LEFT JOIN LATERAL (
         SELECT e.seq, e.type, e.data, e.conversation_id,
           CASE WHEN e.conversation_id IS NULL THEN
             (SELECT coalesce(json_agg(json_build_array(u.id, u.username)), '[]') FROM event_users AS a JOIN users AS u ON u.id = a.user_id WHERE a.seq = e.seq)
@@ -64,7 +64,9 @@ export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logg
           END AS readers,
           (SELECT coalesce(json_agg(p.user_id), '[]') FROM member_periods AS p WHERE p.conversation_id = e.conversation_id AND p.from_seq = e.seq) AS joined,
           (SELECT coalesce(json_agg(p.user_id), '[]') FROM member_periods AS p WHERE p.conversation_id = e.conversation_id AND p.to_seq = e.seq) AS left_by
-        FROM events AS e WHERE e.seq > ${after} AND e.seq <= ${latest} ORDER BY e.seq LIMIT ${limit}`;
+        FROM events AS e WHERE e.seq > ${after} AND e.seq <= c.latest ORDER BY e.seq LIMIT ${limit}) AS f ON true`;
+      const latest = Number(found[0]!.latest);
+      const rows = found[0]!.seq === null ? [] : found;
       const events = new Map<number, FollowedEvent>();
       for (const row of rows) {
         const seq = Number(row.seq);
@@ -78,10 +80,8 @@ export async function followEvents(pool: postgres.Sql, nodeId: string, log: Logg
           left: row.left_by,
         });
       }
-      return { events, upTo: rows.length === limit ? Number(rows.at(-1)!.seq) : latest };
+      return { events, upTo: rows.length === limit ? Number(rows.at(-1)!.seq) : Math.max(latest, after) };
     },
-    /** Tells the other nodes this one committed events. */
-    notify: (): Promise<void> => pool`SELECT pg_notify(${channel}, ${nodeId})`.then(() => {}),
     async close(): Promise<void> {
       await listening.unlisten().catch((error: unknown) => log.warn('could not stop listening for events', { error: String(error) }));
     },

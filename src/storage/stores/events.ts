@@ -23,6 +23,8 @@ export type EventRow = { seq: number; type: string; data: string };
  * Every other event with an actor is hidden only from those who blocked the actor.
  */
 export const shownBothWays: readonly string[] = ['receipt'];
+/** PostgreSQL's notification channel on which a cluster's nodes hear that another committed events (its payload: that node's id). */
+export const eventsChannel = 'parley_events';
 /** SQL: event `e` (with an actor) is shown to user `reader` as far as blocks go. */
 export const notHiddenByBlocks = (e: string, reader: string) =>
   `(${e}.actor_id IS NULL OR (${e}.actor_id NOT IN (SELECT blocked_id FROM blocks WHERE user_id = ${reader})
@@ -47,7 +49,7 @@ export function eventsStore(sql: Sql) {
              to_seq = CASE WHEN to_seq >= $10 THEN counter.base + (SELECT k.ord FROM unnest(CAST($11 AS bigint[])) WITH ORDINALITY AS k (key, ord) WHERE k.key = to_seq - $10) ELSE to_seq END
         FROM counter
        WHERE user_id = ANY(CAST($12 AS bigint[])) AND (from_seq >= $10 OR to_seq >= $10))
-    SELECT base FROM counter`);
+    SELECT base, CASE WHEN CAST($13 AS text) IS NOT NULL THEN pg_notify('${eventsChannel}', $13) END FROM counter`);
   // SQLite's, a row at a time: the event (its seq from AUTOINCREMENT), the users it is addressed to (not
   // one deleted earlier in the batch), the member periods that begin or end with it.
   const sqlite = sql.local && {
@@ -99,8 +101,12 @@ export function eventsStore(sql: Sql) {
     }
   }
 
-  /** Appends a batch's events in order and returns their seqs (consecutive: the first is the counter's last plus one). */
-  async function append(events: readonly PendingEvent[]): Promise<number[]> {
+  /**
+   * Appends a batch's events in order and returns their seqs (consecutive: the first is the counter's
+   * last plus one). On PostgreSQL `announce` (a cluster node's id) is sent to the other nodes on
+   * `eventsChannel` as the batch commits: a notification in the same statement, no round trip of its own.
+   */
+  async function append(events: readonly PendingEvent[], announce?: string): Promise<number[]> {
     if (sqlite) {
       return events.map((e) => {
         const seq = Number(sqlite.insert.run(e.conversationId, e.type, e.dataText, e.createdAt, e.messageId, e.actorId).lastInsertRowid);
@@ -115,7 +121,7 @@ export function eventsStore(sql: Sql) {
     const column = <K extends keyof PendingEvent>(key: K) => events.map((event) => event[key]);
     const base = (await appendAll!.value<number>(
       events.length, column('conversationId'), column('type'), column('dataText'), column('createdAt'), column('messageId'), column('actorId'),
-      addressed.map(([user]) => user), addressed.map(([, ord]) => ord), placeholderBase, column('key'), members,
+      addressed.map(([user]) => user), addressed.map(([, ord]) => ord), placeholderBase, column('key'), members, announce ?? null,
     ))!;
     return events.map((_, i) => base + i + 1);
   }
