@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseEndpointHosts } from './push/endpoints.ts';
 import { vapidPublicKeyOf } from './push/vapid.ts';
+import { logLevels } from './log.ts';
 
 function integerSetting(name: string, fallback: number, min: number, max: number) {
   const rule = `${name} must be a whole number from ${min} to ${max}`;
@@ -95,7 +96,6 @@ function documented<S extends v.GenericSchema>(schema: S, meaning: string, shown
 /** NODE_ID's shape: what may appear in a Redis key and a log line without quoting. */
 export const nodeIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
 /** Every setting, in the order docs/configuration.md lists them. */
 export const settingFields = {

@@ -1,5 +1,6 @@
 // Structured logging: one JSON object a line on stdout. Never pass passwords, tokens or message text.
-import type { logLevels } from './config.ts';
+/** LOG_LEVEL's choices, quietest last. */
+export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
 type Level = Exclude<(typeof logLevels)[number], 'silent'>;
 type Fields = Record<string, unknown>;

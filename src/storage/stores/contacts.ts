@@ -2,6 +2,9 @@
 import { dialect, inList, type Sql } from '../engine/sql.ts';
 import type { UserRow } from './users.ts';
 
+/** SQL: messages `m` from people the reader (parameter `param`) blocked are not shown to them, nor counted. */
+export const notBlocked = (param: string) => `(m.sender_id IS NULL OR m.sender_id NOT IN (SELECT blocked_id FROM blocks WHERE user_id = ${param}))`;
+
 /** Members of conversation $1 who blocked user $2. */
 export const blockersText = 'SELECT blocks.user_id FROM blocks JOIN members ON members.conversation_id = $1 AND members.user_id = blocks.user_id WHERE blocks.blocked_id = $2';
 /** Members of conversation $1 who blocked user $2 or whom user $2 blocked. */

@@ -1,10 +1,9 @@
 // Conversations: creating, finding, listing them per member, changing and deleting them.
-import type { MemberRow } from './members.ts';
-import { notBlocked } from './messages.ts';
+import type { MemberRow, Role } from './members.ts';
+import { notBlocked } from './contacts.ts';
 import type { Sql } from '../engine/sql.ts';
 
 export type Kind = 'group' | 'direct' | 'channel';
-export type Role = 'owner' | 'admin' | 'member';
 
 export type ConversationRow = { id: number; name: string; kind: Kind; description: string; created_at: number; avatar_file_id: string | null };
 

@@ -9,7 +9,7 @@
 // the check sees its file) or waits for the row and puts its bytes back after they were removed.
 // On SQLite, units of work run one at a time, which gives the same order.
 import { dialect, inList, type Sql } from '../engine/sql.ts';
-import { notBlocked } from './messages.ts';
+import { notBlocked } from './contacts.ts';
 
 export type FileRow = {
   id: string;

@@ -1,6 +1,7 @@
 // Members of conversations: roles, each member's own settings and receipt points, and bans.
 import { dialect, inList, type Sql } from '../engine/sql.ts';
-import type { Role } from './conversations.ts';
+
+export type Role = 'owner' | 'admin' | 'member';
 
 export type MemberRow = {
   role: Role;

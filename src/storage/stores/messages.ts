@@ -2,7 +2,7 @@
 import { limits } from '../../../protocol/index.ts';
 import { dialect, inList, returning, type Sql } from '../engine/sql.ts';
 import { memberColumns, membershipOf, withMemberText, type ConversationRow, type WithMemberRow } from './conversations.ts';
-import { blockersText } from './contacts.ts';
+import { blockersText, notBlocked } from './contacts.ts';
 import { holdersText } from './devices.ts';
 import type { MemberRow } from './members.ts';
 
@@ -35,9 +35,6 @@ const joins = `
     LEFT JOIN messages r ON r.id = m.reply_id
     LEFT JOIN users ru ON ru.id = r.sender_id`;
 const select = `SELECT ${columns} ${joins}`;
-
-/** Messages from people the reader (parameter `param`) blocked are not shown to them, nor counted. */
-export const notBlocked = (param: string) => `(m.sender_id IS NULL OR m.sender_id NOT IN (SELECT blocked_id FROM blocks WHERE user_id = ${param}))`;
 
 /** What sending a message into a conversation depends on, read for many sends at once (see `sendContext`). */
 export type SendContext = {

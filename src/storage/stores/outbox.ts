@@ -6,7 +6,7 @@ import { outboxKey, rankOf, type Outbox, type OutboxItem } from '../../push/outb
 import { preview } from '../../push/payload.ts';
 import type { Device, Notification } from '../../push/types.ts';
 import { dialect, inList, type Sql } from '../engine/sql.ts';
-import { notBlocked } from './messages.ts';
+import { notBlocked } from './contacts.ts';
 
 const greatest = { sqlite: 'max', postgres: 'greatest' };
 const idle = 'push_outbox.version = push_outbox.sent_version';

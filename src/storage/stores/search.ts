@@ -1,7 +1,8 @@
 // Full-text search over messages, newest first, examining a bounded number of matches per request:
 // SQLite's FTS5 (indexed in batches), or PostgreSQL's tsvector column with a GIN index.
 import { dialect, inList, type Sql } from '../engine/sql.ts';
-import { messageColumns, messageJoins, notBlocked, type MessageRow } from './messages.ts';
+import { notBlocked } from './contacts.ts';
+import { messageColumns, messageJoins, type MessageRow } from './messages.ts';
 
 /** A search as words: every term must match; a term is a phrase of tokens, the last one a prefix when `prefix`. */
 export type SearchTerms = readonly { readonly tokens: readonly string[]; readonly prefix: boolean }[];
