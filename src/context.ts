@@ -1,23 +1,23 @@
-// What handlers receive: the application's parts (and how they are put together), and for socket events the caller.
+// What handlers receive: the application's parts, and for socket events the caller (app.ts puts them together).
 import type { Settings } from './config.ts';
 import type { Logger } from './log.ts';
-import { unitStore, type Store } from './storage/index.ts';
-import { createRegistry, type Registry } from './registry.ts';
+import type { Store } from './storage/index.ts';
+import type { Registry } from './registry.ts';
 import type { Tokens } from './auth/tokens.ts';
 import type { Passwords } from './auth/passwords.ts';
-import { createPasswordGuard, type PasswordGuard } from './auth/attempts.ts';
+import type { PasswordGuard } from './auth/attempts.ts';
 import type { Connection } from './transport/connection.ts';
-import { createCommit, type Commit, type Job } from './storage/engine/commit.ts';
-import { createReceipts, type Receipts } from './features/receipts.ts';
-import { createTyping, type Typing } from './features/typing.ts';
-import { createQuotas, type Quotas } from './features/quotas.ts';
+import type { Commit, Job } from './storage/engine/commit.ts';
+import type { Receipts } from './features/receipts.ts';
+import type { Typing } from './typing.ts';
+import type { Quotas } from './quotas.ts';
 import type { Mailer } from './mail.ts';
 import type { Metrics } from './metrics.ts';
-import { immediateOrdering, type Ordering } from './ordering.ts';
-import { aloneSeam, type ClusterSeam } from './cluster/seam.ts';
+import type { Ordering } from './ordering.ts';
+import type { ClusterSeam } from './cluster/seam.ts';
 import type { Push } from './push/service.ts';
-import type { Membership } from './features/membership.ts';
-import { inProcessReads, type Reads } from './features/reads.ts';
+import type { Membership } from './storage/stores/conversations.ts';
+import type { Reads } from './features/reads.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -90,34 +90,4 @@ export function inJob<T extends { readonly store: Store }>(base: T, job: Job<Sto
 export function socketContext(app: App, caller: Connection): SocketCtx {
   const ctx: SocketCtx & { job: undefined; membership: undefined } = { ...app, caller, job: undefined, membership: undefined };
   return ctx;
-}
-
-/**
- * Builds an App around its edges (the database, where topic publishes go and how many sockets a
- * topic has, the clock, auth, mail, the log and metrics):
- * the group commit, the socket registry, receipts and typing are made the same way for the server
- * and for handler tests.
- */
-export function assembleApp(
-  edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'quotas' | 'guard' | 'ordering' | 'cluster' | 'reads'> & {
-    reads?: Reads;
-    publish(topic: string, text: string): void;
-    subscribers(topic: string): number;
-    ordering?: Ordering;
-    cluster?: (registry: Registry) => ClusterSeam;
-    guard?: PasswordGuard;
-  },
-): App {
-  const { publish, subscribers, ordering = immediateOrdering, cluster: seamFor = aloneSeam, guard = createPasswordGuard(edges.settings), reads = inProcessReads(edges.store), ...rest } = edges;
-  const { store, log, now, metrics } = rest;
-  const units = unitStore(store.driver);
-  const commit = createCommit(store.driver, log, metrics, { store: units, append: (events) => units.events.append(events, ordering.announcing()), numbering: ordering.numbering, numbered: ordering.logged, undone: ordering.undone });
-  const registry = createRegistry(publish, subscribers, metrics);
-  metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
-  const cluster = seamFor(registry);
-  return {
-    ...rest, reads, commit, registry, ordering, cluster, guard,
-    receipts: createReceipts({ store, commit, registry, cluster, log, now, ordering }), typing: createTyping({ store, registry, log, cluster }),
-    quotas: createQuotas({ settings: rest.settings, cluster }),
-  };
 }

@@ -8,7 +8,9 @@
 // Work on this node's own sockets (expired sessions, slow readers) and on its own memory (receipts,
 // typing) stays on every node; the push outbox's sending is shared out row by row instead (FOR UPDATE
 // SKIP LOCKED, storage/outbox.ts).
-import type { App } from './context.ts';
+import type { Logger } from './log.ts';
+import type { Store } from './storage/index.ts';
+import type { Commit } from './storage/engine/commit.ts';
 
 export type Periodic = {
   /** The round run at start. */
@@ -22,7 +24,7 @@ export type Periodic = {
  * and counts as the period's: the other nodes skip the rest of it. A round still running when the
  * timer fires again is not started twice.
  */
-export function everyPeriod(app: Pick<App, 'commit' | 'store' | 'log'>, job: string, everyMs: number, round: () => Promise<void>): Periodic {
+export function everyPeriod(app: { commit: Commit<Store>; store: Store; log: Logger }, job: string, everyMs: number, round: () => Promise<void>): Periodic {
   let running = false;
   async function run(atStart: boolean): Promise<void> {
     if (running) return;

@@ -6,7 +6,8 @@ import { createLogger } from '../src/log.ts';
 import { createStore, openDatabase, sqliteDriver } from '../src/storage/index.ts';
 import { dispatch } from '../src/dispatch.ts';
 import { withRef } from '../src/envelope.ts';
-import { assembleApp, type SocketCtx } from '../src/context.ts';
+import { assembleApp } from '../src/app.ts';
+import type { SocketCtx } from '../src/context.ts';
 import { createMetrics } from '../src/metrics.ts';
 import type { Connection } from '../src/transport/connection.ts';
 

@@ -10,7 +10,7 @@ import { createDatabase, postgresCluster, testEngine } from './helpers/postgres.
 import { readSettings } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics.ts';
-import { assembleApp } from '../src/context.ts';
+import { assembleApp } from '../src/app.ts';
 import { createStore, openDatabase, sqliteDriver } from '../src/storage/index.ts';
 import { operationRoutes } from '../src/operations.ts';
 import type { Request } from '../src/transport/http.ts';

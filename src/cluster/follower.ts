@@ -7,7 +7,7 @@ import type { Commit } from '../storage/engine/commit.ts';
 import type { Sequencer } from '../ordering.ts';
 import { followEvents, type FollowedEvent } from '../storage/postgres/followed.ts';
 import { postgresPool } from '../storage/engine/postgres.ts';
-import { personal } from '../features/message-view.ts';
+import { personal } from '../delivery/views.ts';
 
 /** Events read at once; more are read straight after. */
 const page = 1000;

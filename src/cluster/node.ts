@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts';
 import type { App } from '../context.ts';
 import type { Registry } from '../registry.ts';
 import { createSequencer, type Sequencer } from '../ordering.ts';
-import { deliverFollowed } from '../fanout.ts';
+import { deliverFollowed } from '../delivery/fanout.ts';
 import { changed } from '../features/presence.ts';
 import { clusterNamespace, startCluster, type Cluster } from './index.ts';
 import { startFollower } from './follower.ts';

@@ -5,7 +5,7 @@ import { passwordProblem } from '../auth/credentials.ts';
 import { checkPassword, secondsText } from '../auth/attempts.ts';
 import { PasswordsBusy } from '../auth/passwords.ts';
 import { endSessions } from '../auth/sessions.ts';
-import { logAndDeliver } from '../fanout.ts';
+import { logAndDeliver } from '../delivery/fanout.ts';
 import { leave } from './members.ts';
 import type { SocketCtx } from '../context.ts';
 import type { Handlers } from './handler.ts';

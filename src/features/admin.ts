@@ -1,11 +1,11 @@
 // Administration: the events only accounts with the `admin` role may use.
+import { avatarUrl } from '../delivery/views.ts';
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { endSessions } from '../auth/sessions.ts';
 import type { Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
 import type { Handlers } from './handler.ts';
-import { avatarUrl } from './files.ts';
 
 /** The role is read from the database each time: a revoked admin loses the events at once. */
 export async function asAdmin(ctx: Ctx, type: string): Promise<void> {

@@ -1,7 +1,7 @@
 // Contacts (adding and removing, both ways at once, the other side told) and blocks.
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
-import { logAndDeliver } from '../fanout.ts';
+import { logAndDeliver } from '../delivery/fanout.ts';
 import { oneUserView, userViews, viewer, viewerOf, visibleUser } from './users.ts';
 import { later, laterRead, tell, type Handlers } from './handler.ts';
 import { leave } from './members.ts';

@@ -1,8 +1,7 @@
 // Listing a member's conversations a page at a time: the cursor that continues a page, and the page itself, read after the commit.
 import { limits, type EventRequest } from '../../protocol/index.ts';
 import { pageOf, readCursor } from './paging.ts';
-import { listedFor, sharedMessages } from './message-view.ts';
-import { avatarUrl } from './files.ts';
+import { listedFor, sharedMessages, avatarUrl } from '../delivery/views.ts';
 import type { Store } from '../storage/index.ts';
 import type { RankedListRow } from '../storage/stores/conversations.ts';
 

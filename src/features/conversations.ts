@@ -1,4 +1,5 @@
 // Conversations: creating one (every member told), listing them, changing and deleting them, and each member's own settings.
+import { avatarUrl } from '../delivery/views.ts';
 import { events, limits, type EventRequest } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationTopic } from '../registry.ts';
@@ -10,7 +11,7 @@ import { later, tell, type Handlers } from './handler.ts';
 import { parseCursor, type ConversationPage } from './conversation-list.ts';
 import { invitable } from './users.ts';
 import { notifyJoined } from './notify.ts';
-import { avatarUrl, ownImage, replacePicture } from './files.ts';
+import { ownImage, replacePicture } from './files.ts';
 
 export async function conversationView(ctx: Ctx, row: ConversationRow) {
   return {

@@ -1,31 +1,12 @@
 // Files in events: how an uploaded file is shown (attachments, pictures), which uploads a caller may use, and a conversation's shared files.
-import type * as v from 'valibot';
 import { events, limits } from '../../protocol/index.ts';
-import type { Attachment } from '../../protocol/events/files.ts';
 import { fail } from '../errors.ts';
 import { isImageType } from '../files/inspect.ts';
 import { memberOf, membership } from './membership.ts';
 import { later, type Handlers } from './handler.ts';
 import type { Ctx } from '../context.ts';
-import type { AttachmentRow, FileRow } from '../storage/stores/files.ts';
-
-/** Where a file is downloaded: a path on this server. */
-export const fileUrl = (id: string) => `/files/${id}`;
-
-/** A person's or conversation's picture, or null. */
-export const avatarUrl = (fileId: string | null): string | null => (fileId === null ? null : fileUrl(fileId));
-
-export function attachmentView(row: AttachmentRow): v.InferOutput<typeof Attachment> {
-  return {
-    id: row.id,
-    name: row.name,
-    size: row.size,
-    type: row.type,
-    ...(row.width === null || row.height === null ? {} : { width: row.width, height: row.height }),
-    url: fileUrl(row.id),
-    ...(row.thumbnail_key === null ? {} : { thumbnail_url: `${fileUrl(row.id)}/thumbnail` }),
-  };
-}
+import type { FileRow } from '../storage/stores/files.ts';
+import { attachmentView } from '../delivery/views.ts';
 
 /** The caller's own uploads, in the order named (each once); any other id is refused as unknown. */
 export async function ownFiles(ctx: Ctx, ids: readonly string[]): Promise<FileRow[]> {

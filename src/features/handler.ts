@@ -2,7 +2,8 @@
 import type { EventReply, EventRequest, EventType, events } from '../../protocol/index.ts';
 import type { Ctx, SocketCtx } from '../context.ts';
 import type { Outcome } from '../storage/engine/commit.ts';
-import type { Membership } from './membership.ts';
+import type { Membership } from '../storage/stores/conversations.ts';
+import type { Audience } from '../delivery/fanout.ts';
 import type { ReadInput, ReadName, ReadValue } from './reads.ts';
 
 type Spec<T extends EventType> = (typeof events)[T];
@@ -10,22 +11,6 @@ type Spec<T extends EventType> = (typeof events)[T];
 type GuardInput<T extends EventType> = Spec<T> extends { guard: { fields: readonly (infer F)[] } }
   ? Pick<EventRequest<T>, F & keyof EventRequest<T>>
   : never;
-
-/**
- * Who else receives a success event: every socket of these users, or of a conversation's members.
- * For a conversation, `joined` start seeing its events with this one and `left` stop after it (their
- * sockets are subscribed before it is pushed and unsubscribed after); `message` names the message
- * the event is about, so that deleting or editing it can scrub the log; `actor` is the person whose
- * doing it is (a sender, a reactor, the member a receipt is about): members who blocked them are not
- * shown it, nor, for an event that shows the actor's presence (`shownBothWays`: a receipt), members the
- * actor blocked (`blocking`: those members, when the handler knows them already).
- */
-export type Audience =
-  | { readonly users: Iterable<number> }
-  | {
-    readonly conversation: number; readonly joined?: readonly number[]; readonly left?: readonly number[]; readonly message?: number; readonly actor?: number;
-    readonly blocking?: readonly number[];
-  };
 
 const audienceKey = Symbol('audience');
 

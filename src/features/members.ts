@@ -1,4 +1,5 @@
 // Members: listing them, adding and removing people, roles, and leaving.
+import { avatarUrl } from '../delivery/views.ts';
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView, removeConversation } from './conversations.ts';
@@ -6,10 +7,10 @@ import { asAdmin, invite, mayAdd, memberOf, membership, notDirect } from './memb
 import { invitable, shownOnline, viewer } from './users.ts';
 import type { Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
-import { later, tell, type Audience, type Handlers } from './handler.ts';
+import { later, tell, type Handlers } from './handler.ts';
+import type { Audience } from '../delivery/fanout.ts';
 import type { MemberRow } from '../storage/stores/members.ts';
 import { notifyJoined } from './notify.ts';
-import { avatarUrl } from './files.ts';
 
 /** A member named by username, with their role; `not_member` otherwise. */
 export async function namedMember(ctx: Ctx, conversationId: number, username: string) {

@@ -1,14 +1,12 @@
 // Who may do what in a conversation: membership (a non-member learns nothing), roles, and who may be added or only invited.
 import { fail } from '../errors.ts';
-import { logAndDeliver } from '../fanout.ts';
+import { logAndDeliver } from '../delivery/fanout.ts';
 import { notifyInvited } from './notify.ts';
 import type { Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
-import type { ConversationRow } from '../storage/stores/conversations.ts';
+import type { ConversationRow, Membership } from '../storage/stores/conversations.ts';
 import type { MemberRow } from '../storage/stores/members.ts';
 import type { MessageRow } from '../storage/stores/messages.ts';
-
-export type Membership = { conversation: ConversationRow; member: MemberRow };
 
 /**
  * The caller's membership of a conversation (the one the guard found, handed on in `ctx`, when it is

@@ -2,14 +2,14 @@
 import { events, limits, type EventReply, type EventRequest } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { isAdmin, memberOf, membership, visibleMessage } from './membership.ts';
-import { forReader, listedFor, sharedMessages, type SharedMessage } from './message-view.ts';
+import { forReader, listedFor, sharedMessages, type SharedMessage, attachmentView } from '../delivery/views.ts';
 import { alone, later, tell, type Handlers, type Told } from './handler.ts';
 import type { Outcome } from '../storage/engine/commit.ts';
 import type { MessageRow, NewMessage, SendContext } from '../storage/stores/messages.ts';
 import type { FileRow } from '../storage/stores/files.ts';
 import { mentionsIn } from './mentions.ts';
 import { notifyMessages, notifyReaction } from './notify.ts';
-import { attachmentView, ownFiles } from './files.ts';
+import { ownFiles } from './files.ts';
 import type { Ctx } from '../context.ts';
 
 function checkLength(ctx: Ctx, content: string): void {

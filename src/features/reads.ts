@@ -4,10 +4,9 @@
 // what the reply needs from the unit (a membership's floor, a log's end) comes in that data.
 import type { Store } from '../storage/index.ts';
 import type { SearchQuery } from '../storage/stores/search.ts';
-import { listedFor, personalise, sharedMessages } from './message-view.ts';
+import { listedFor, personalise, sharedMessages, attachmentView, avatarUrl } from '../delivery/views.ts';
 import { conversationPage } from './conversation-list.ts';
 import { pageOf } from './paging.ts';
-import { attachmentView, avatarUrl } from './files.ts';
 
 type Reader = { id: number; username: string };
 

@@ -1,6 +1,6 @@
 // Receipts: delivered and read points per member, gathered and pushed as one `receipt` per member that moved.
 import { events, limits } from '../../protocol/index.ts';
-import { logAndDeliver } from '../fanout.ts';
+import { logAndDeliver } from '../delivery/fanout.ts';
 import { fail } from '../errors.ts';
 import { memberOf, visibleMessage } from './membership.ts';
 import { inJob, type App } from '../context.ts';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { membership } from './membership.ts';
-import { forReader } from './message-view.ts';
+import { forReader } from '../delivery/views.ts';
 import { later, type Handlers } from './handler.ts';
 import type { SearchTerms } from '../storage/stores/search.ts';
 

@@ -1,12 +1,13 @@
 // People: your own account and profile, how a user is shown to others, the directory, and your status.
+import { avatarUrl } from '../delivery/views.ts';
 import type * as v from 'valibot';
 import { events, limits, type User } from '../../protocol/index.ts';
 import { fail, keepingWrites } from '../errors.ts';
-import { logAndDeliver } from '../fanout.ts';
+import { logAndDeliver } from '../delivery/fanout.ts';
 import { announce } from './presence.ts';
 import { codeMailWait, sendCode, useCode } from '../auth/codes.ts';
 import { later, tell, type Handlers } from './handler.ts';
-import { avatarUrl, ownImage, replacePicture } from './files.ts';
+import { ownImage, replacePicture } from './files.ts';
 import type { App, Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
 

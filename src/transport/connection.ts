@@ -1,23 +1,7 @@
 // A wrapper around one uWebSockets.js socket that is never touched after it closes (that would crash the process).
 import type { WebSocket } from 'uWebSockets.js';
 
-import type { SocketCtx } from '../context.ts';
-import type { Bucket, WorkBudget } from '../throttle.ts';
-
-export type SocketData = {
-  readonly ip: string;
-  /** The login token from the upgrade's cookie, checked once the socket is open. */
-  readonly token: string | undefined;
-  /** Set by the close handler: after it, the uWS socket must not be touched. */
-  closed: boolean;
-  /** Frames that arrived while the token was being checked (binary ones as undefined). */
-  waiting: (string | undefined)[] | undefined;
-  /** Once the token is good: the connection (closed by the close handler even before it is registered). */
-  connection?: Connection;
-  /** Once registered: the socket's context (its caller is the connection) and rate-limit bucket. */
-  ctx?: SocketCtx;
-  bucket?: Bucket;
-};
+import type { WorkBudget } from '../throttle.ts';
 
 export type Connection = {
   readonly id: number;
@@ -49,7 +33,7 @@ let lastId = 0;
  * where `ws.send` outside a uWS callback costs a write of its own each time; a batch's replies and pushes
  * to one socket leave in one write, and in their order whichever way each went.
  */
-export function createConnection(ws: WebSocket<SocketData>, user: Connection['user'], sessionId: string, expiresAt: number, ip: string, spend: (cost: number) => boolean, work: WorkBudget, publish: (topic: string, text: string) => void): Connection {
+export function createConnection(ws: WebSocket<unknown>, user: Connection['user'], sessionId: string, expiresAt: number, ip: string, spend: (cost: number) => boolean, work: WorkBudget, publish: (topic: string, text: string) => void): Connection {
   const id = ++lastId;
   const own = `~${id}`;
   ws.subscribe(own);

@@ -4,12 +4,28 @@ import { closeCodes, limits } from '../../protocol/index.ts';
 import { readLoginToken } from '../auth/cookies.ts';
 import { dispatch, dispatchBinary, dispatchRefused } from '../dispatch.ts';
 import { connected, disconnected } from '../features/presence.ts';
-import { createWorkBudgets, newBucket, take } from '../throttle.ts';
-import { createConnection, type SocketData } from './connection.ts';
+import { createWorkBudgets, newBucket, take, type Bucket } from '../throttle.ts';
+import { createConnection, type Connection } from './connection.ts';
 import { originAllowed } from './http.ts';
 import { createClientAddress } from './proxy.ts';
 import { uWS } from './uws.ts';
-import { socketContext, type App } from '../context.ts';
+import { socketContext, type App, type SocketCtx } from '../context.ts';
+
+/** What uWebSockets.js keeps with each socket. */
+type SocketData = {
+  readonly ip: string;
+  /** The login token from the upgrade's cookie, checked once the socket is open. */
+  readonly token: string | undefined;
+  /** Set by the close handler: after it, the uWS socket must not be touched. */
+  closed: boolean;
+  /** Frames that arrived while the token was being checked (binary ones as undefined). */
+  waiting: (string | undefined)[] | undefined;
+  /** Once the token is good: the connection (closed by the close handler even before it is registered). */
+  connection?: Connection;
+  /** Once registered: the socket's context (its caller is the connection) and rate-limit bucket. */
+  ctx?: SocketCtx;
+  bucket?: Bucket;
+};
 
 export const frameLimit = 64 * 1024;
 /** uWS cuts a socket off without a close frame past its own limit; up to here a client is told why (1009). */

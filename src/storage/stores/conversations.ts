@@ -36,7 +36,10 @@ export const withMemberText = `SELECT ${columns}, ${memberColumns}
       WHERE m.conversation_id = $1 AND m.user_id = $2 AND conversations.deleted_at IS NULL`;
 
 /** A `WithMemberRow` split into the conversation and the membership (none when the conversation's columns are null: no such member). */
-export function membershipOf(row: WithMemberRow): { conversation: ConversationRow; member: MemberRow } | undefined {
+/** A conversation with one member's row of it. */
+export type Membership = { conversation: ConversationRow; member: MemberRow };
+
+export function membershipOf(row: WithMemberRow): Membership | undefined {
   if (row.id === null) return undefined;
   return {
     conversation: { id: row.id, name: row.name, kind: row.kind, description: row.description, created_at: row.created_at, avatar_file_id: row.avatar_file_id },

@@ -1,9 +1,29 @@
-// How a stored message is shown: the protocol's message object, with reactions as each reader sees them.
+// How stored things are shown: a message as the protocol's message object, with reactions as each reader
+// sees them; files as attachments and pictures.
 import type * as v from 'valibot';
 import type { events } from '../../protocol/index.ts';
 import type { MessageRow } from '../storage/stores/messages.ts';
 import type { Store } from '../storage/index.ts';
-import { attachmentView } from './files.ts';
+import type { Attachment } from '../../protocol/events/files.ts';
+import type { AttachmentRow } from '../storage/stores/files.ts';
+
+/** Where a file is downloaded: a path on this server. */
+export const fileUrl = (id: string) => `/files/${id}`;
+
+/** A person's or conversation's picture, or null. */
+export const avatarUrl = (fileId: string | null): string | null => (fileId === null ? null : fileUrl(fileId));
+
+export function attachmentView(row: AttachmentRow): v.InferOutput<typeof Attachment> {
+  return {
+    id: row.id,
+    name: row.name,
+    size: row.size,
+    type: row.type,
+    ...(row.width === null || row.height === null ? {} : { width: row.width, height: row.height }),
+    url: fileUrl(row.id),
+    ...(row.thumbnail_key === null ? {} : { thumbnail_url: `${fileUrl(row.id)}/thumbnail` }),
+  };
+}
 
 type ConversationMessage = v.InferOutput<(typeof events)['send_message']['reply']>;
 

@@ -1,15 +1,36 @@
 // Logged events: appending one to the event log for its audience (and working out, in the same unit of
 // work, who may receive it), and delivering it once committed — or, in a cluster, once another node
 // committed it and this node's follower found it in the log.
-import { conversationTopic } from './registry.ts';
-import { personal, personalise } from './features/message-view.ts';
-import type { FollowedEvent } from './storage/postgres/followed.ts';
-import { shownBothWays } from './storage/stores/events.ts';
-import { placeholder } from './storage/engine/journal.ts';
-import type { Audience } from './features/handler.ts';
-import { eventText } from './envelope.ts';
-import type { App, InJob } from './context.ts';
-import type { Connection } from './transport/connection.ts';
+import { conversationTopic } from '../registry.ts';
+import { personal, personalise } from './views.ts';
+import type { FollowedEvent } from '../storage/postgres/followed.ts';
+import { shownBothWays } from '../storage/stores/events.ts';
+import { placeholder } from '../storage/engine/journal.ts';
+import { eventText } from '../envelope.ts';
+import type { Store } from '../storage/index.ts';
+import type { Job } from '../storage/engine/commit.ts';
+import type { Registry } from '../registry.ts';
+import type { Ordering } from '../ordering.ts';
+import type { Connection } from '../transport/connection.ts';
+
+/**
+ * Who else receives a success event: every socket of these users, or of a conversation's members.
+ * For a conversation, `joined` start seeing its events with this one and `left` stop after it (their
+ * sockets are subscribed before it is pushed and unsubscribed after); `message` names the message
+ * the event is about, so that deleting or editing it can scrub the log; `actor` is the person whose
+ * doing it is (a sender, a reactor, the member a receipt is about): members who blocked them are not
+ * shown it, nor, for an event that shows the actor's presence (`shownBothWays`: a receipt), members the
+ * actor blocked (`blocking`: those members, when the handler knows them already).
+ */
+export type Audience =
+  | { readonly users: Iterable<number> }
+  | {
+    readonly conversation: number; readonly joined?: readonly number[]; readonly left?: readonly number[]; readonly message?: number; readonly actor?: number;
+    readonly blocking?: readonly number[];
+  };
+
+/** What logging and delivering an event needs of the app: a unit of work's store and job, the clock, the sockets, the order of delivery. */
+type Scope = { readonly store: Store; readonly job: Job<Store>; now(): number; readonly registry: Registry; readonly ordering: Ordering };
 
 /**
  * A logged event: its seq (0 until its batch numbers it, just before the COMMIT), its data serialised
@@ -21,7 +42,7 @@ export type Logged = { seq: number; dataText: string; only?: readonly number[] }
  * Members of the audience's conversation not to be shown an event of this type: those who blocked its
  * actor, and for an event shown both ways (a receipt) those its actor blocked (known already, or asked).
  */
-async function hiddenFrom(app: Pick<App, 'store'>, type: string, audience: Audience): Promise<ReadonlySet<number>> {
+async function hiddenFrom(app: Pick<Scope, 'store'>, type: string, audience: Audience): Promise<ReadonlySet<number>> {
   if (!('conversation' in audience) || audience.actor === undefined) return noOne;
   const { contacts } = app.store;
   const blocking = audience.blocking ?? (await (shownBothWays.includes(type) ? contacts.blockingIn : contacts.blockersIn)(audience.conversation, audience.actor));
@@ -31,7 +52,7 @@ const noOne: ReadonlySet<number> = new Set();
 const none: readonly number[] = [];
 
 /** The members of the audience's conversation who may see its event, by id and username (for events each reader sees their own way). */
-export async function readersOf(app: Pick<App, 'store'>, type: string, audience: Audience & { conversation: number }): Promise<{ id: number; username: string }[]> {
+export async function readersOf(app: Pick<Scope, 'store'>, type: string, audience: Audience & { conversation: number }): Promise<{ id: number; username: string }[]> {
   const hidden = await hiddenFrom(app, type, audience);
   return (await app.store.conversations.members(audience.conversation)).filter(({ id }) => !hidden.has(id));
 }
@@ -40,7 +61,7 @@ export async function readersOf(app: Pick<App, 'store'>, type: string, audience:
  * Logs an event for its audience (inside the unit of work): it is numbered and appended at the batch's
  * end; what is returned carries its seq from then on, its data serialised once, and who may see it.
  */
-export async function logEvent(app: Pick<InJob, 'store' | 'now' | 'job'>, type: string, data: unknown, audience: Audience): Promise<Logged> {
+export async function logEvent(app: Pick<Scope, 'store' | 'now' | 'job'>, type: string, data: unknown, audience: Audience): Promise<Logged> {
   const dataText = JSON.stringify(data);
   const logged: Logged = { seq: 0, dataText };
   const createdAt = app.now();
@@ -61,7 +82,7 @@ export async function logEvent(app: Pick<InJob, 'store' | 'now' | 'job'>, type: 
 }
 
 /** Sends a logged event's envelope to its audience's sockets but `skip` (after the commit). */
-export function deliver(app: Pick<App, 'registry'>, audience: Audience, text: string, only: readonly number[] | undefined, skip?: Connection): void {
+export function deliver(app: Pick<Scope, 'registry'>, audience: Audience, text: string, only: readonly number[] | undefined, skip?: Connection): void {
   if (!('conversation' in audience)) return app.registry.push(audience.users, text, skip);
   const topic = conversationTopic(audience.conversation);
   if (audience.joined) app.registry.subscribe(audience.joined, topic);
@@ -71,13 +92,13 @@ export function deliver(app: Pick<App, 'registry'>, audience: Audience, text: st
 }
 
 /** An event besides a request's reply: logged in the unit of work, delivered once it is committed. */
-export async function logAndDeliver(app: Pick<InJob, 'store' | 'now' | 'registry' | 'job' | 'ordering'>, type: string, data: unknown, audience: Audience, skip?: Connection): Promise<void> {
+export async function logAndDeliver(app: Scope, type: string, data: unknown, audience: Audience, skip?: Connection): Promise<void> {
   const logged = await logEvent(app, type, data, audience);
   app.job.after((committed) => committed && app.ordering.committed(logged.seq, () => deliver(app, audience, eventText(type, logged.dataText, logged.seq), logged.only, skip)));
 }
 
 /** Calls `send` once per reader online here with the event as that reader sees it, serialised once per distinct view. */
-export function eachView(app: Pick<App, 'registry'>, type: string, data: unknown, readers: readonly { id: number; username: string }[], seq: number, send: (readerId: number, text: string) => void): void {
+export function eachView(app: Pick<Scope, 'registry'>, type: string, data: unknown, readers: readonly { id: number; username: string }[], seq: number, send: (readerId: number, text: string) => void): void {
   const texts = new Map<string, string>();
   for (const reader of readers) {
     if (!app.registry.isOnline(reader.id)) continue;
@@ -93,7 +114,7 @@ export function eachView(app: Pick<App, 'registry'>, type: string, data: unknown
  * would find them: as this node delivers its own, through the conversation's topic (serialised once,
  * written by uWebSockets.js) unless some members may not see it or each reader sees it their own way.
  */
-export function deliverFollowed(app: Pick<App, 'registry'>, event: FollowedEvent): void {
+export function deliverFollowed(app: Pick<Scope, 'registry'>, event: FollowedEvent): void {
   const { seq, type, data, conversation, readers, joined, left } = event;
   const topic = conversation === null ? undefined : conversationTopic(conversation);
   if (topic) app.registry.subscribe(joined, topic);

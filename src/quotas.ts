@@ -2,15 +2,16 @@
 // people added or invited (each one a notification on their devices), contacts added (a row in the other
 // person's capped list). Counted over every node of a cluster, so that spreading requests over nodes gets
 // no more.
-import { fail } from '../errors.ts';
-import type { App } from '../context.ts';
+import { fail } from './errors.ts';
+import type { Settings } from './config.ts';
+import type { ClusterSeam } from './cluster/seam.ts';
 
 export type Quotas = ReturnType<typeof createQuotas>;
 
 const hourMs = 3600_000;
 const minutes = (waitMs: number) => Math.max(1, Math.ceil(waitMs / 60_000));
 
-export function createQuotas(app: Pick<App, 'settings' | 'cluster'>) {
+export function createQuotas(app: { settings: Settings; cluster: Pick<ClusterSeam, 'window'> }) {
   const { CONVERSATIONS_PER_HOUR, CHANNELS_PER_HOUR, ADDS_PER_HOUR, CONTACTS_PER_HOUR } = app.settings;
   const conversations = app.cluster.window('conversations', CONVERSATIONS_PER_HOUR, hourMs);
   const channels = app.cluster.window('channels', CHANNELS_PER_HOUR, hourMs);
