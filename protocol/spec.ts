@@ -104,6 +104,8 @@ export const limits = {
   statusText: 100,
   email: 254,
   usersPage: { default: 20, max: 100 },
+  /** People one search_users request looks at, at most about, whatever its query matches. */
+  usersExamined: 1000,
   /** Unread messages are counted up to this many: a count this high means "this many or more". */
   unreadCap: 100,
   /** Devices (browsers, apps) one account may register for notifications. */

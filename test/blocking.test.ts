@@ -2,8 +2,13 @@
 // nothing the blocked one does in a conversation they share reaches them (live, by sync, in history or search).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer } from './helpers/server.ts';
-import { expectError, person, pushed, settle, syncAll } from './helpers/clients.ts';
+import { expectError, person, pushed, settle, socket, syncAll } from './helpers/clients.ts';
+import { withStore } from './helpers/store.ts';
+import { testEngine } from './helpers/postgres.ts';
 
 test('blocking', async (t) => {
   const server = await startServer(t);
@@ -76,4 +81,32 @@ test('blocking', async (t) => {
     const history = await olga.client.request('get_messages', { conversation_id: shared.id });
     assert.deepEqual(history.messages.map((entry) => entry.content), ['carl speaks', 'after the block: edited', 'before the block: findable']);
   });
+});
+
+test('a message from someone 100,000 people blocked costs a few lookups, not a read of every blocker', { skip: testEngine() === 'sqlite' ? false : "SQLite's plan: PostgreSQL's starts from the conversation's few members" }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-blockers-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await startServer(t, {}, dir);
+  const alice = await person(first, 'alice'); // blocked by everyone written below, and by carol
+  const bob = await person(first, 'bob');
+  const carol = await person(first, 'carol');
+  const { id } = await alice.client.request('create_conversation', { name: 'crowded out', members: [bob.username, carol.username] });
+  await carol.client.request('block_user', { username: alice.username });
+  await first.stop();
+  // 100,000 people who blocked alice, written straight into the database.
+  await withStore(first, async ({ driver }) => {
+    await driver.prepare(`WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+      INSERT INTO users (username, fullname, password_hash, created_at, last_online) SELECT 'blocker_' || i, 'Blocker', 'x', 1, 1 FROM n`).run();
+    await driver.prepare(`INSERT INTO blocks (user_id, blocked_id, blocked_at) SELECT id, (SELECT id FROM users WHERE username = $1), 1 FROM users WHERE fullname = 'Blocker'`).run(alice.username);
+  });
+  // Each unit of work is charged to its account: 20 ms of server time a second, 100 ms at once. Reading
+  // every blocker of alice took milliseconds a message, so her sends were refused after a few.
+  const server = await startServer(t, { RATE_LIMIT_WORK_MS: '20', RATE_LIMIT_WORK_BURST_MS: '100' }, dir);
+  const [aliceNow, bobNow, carolNow] = await Promise.all([alice, bob, carol].map((who) => socket(server, who.token)));
+  const replies = [];
+  for (let i = 0; i < 40; i++) replies.push(await aliceNow!.client.call({ type: 'send_message', conversation_id: id, content: `message ${i}` }));
+  assert.deepEqual(replies.filter((reply) => !reply.success), [], 'every send within its budget');
+  await settle(aliceNow!.client, bobNow!.client, carolNow!.client);
+  assert.equal(pushed(bobNow!.pushes, 'send_message').length, 40, 'bob gets them all');
+  assert.deepEqual(pushed(carolNow!.pushes, 'send_message'), [], 'carol, who blocked alice, none');
 });

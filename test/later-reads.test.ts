@@ -89,7 +89,7 @@ test('a long get_conversations or sync holds no other user\'s ping or send, and 
       ['blocks.blocked_at, blocks.blocked_id FROM blocks', () => alice.client.request('get_blocked')],
       ['FROM bans JOIN users', () => alice.client.request('get_banned', { conversation_id: group })],
       ['SELECT members.user_id, users.username, users.fullname, users.status', () => alice.client.request('get_members', { conversation_id: group })],
-      ['ORDER BY username LIMIT', () => alice.client.request('search_users', { query: bob.username })],
+      ['AS by_fullname', () => alice.client.request('search_users', { query: bob.username })],
     ] as const;
     // On SQLite these reads of a few rows are too short to race against; what they answer is checked below.
     if (proxy) {

@@ -1,5 +1,6 @@
 // Contacts, blocks and bans when there are many (issue 25): get_contacts, get_blocked and get_banned page
-// with `after` and `limit` and answer `next`, and each list has a cap, since some are grown by others.
+// with `after` and `limit` and answer `next`, and each list has a cap, since some are grown by others;
+// search_users among many people looks at a bounded number of them a request.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -175,4 +176,40 @@ test('caps: 5,000 contacts an account, 10,000 blocks an account, 10,000 bans a c
     const last = await ownerClient.request('get_banned', { conversation_id: channel.id, after: null, limit: 500 });
     assert.equal(last.banned[0]!.username, fillers[1]);
   });
+});
+
+test('search_users among 20,000 people: a rare prefix is read from the names\' index ranges, one that many names start with looks at 1,000 people a request', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-people-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await startServer(t, {}, dir);
+  const searcher = await person(first, 'searcher');
+  await first.stop();
+  // p00001 … p20000, written straight into the database: every 13th is "Thin …", three are "Zqx Rare"; zqx_b blocked the searcher.
+  const fill = (padded: string) => `WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+    INSERT INTO users (username, fullname, password_hash, created_at, last_online)
+    SELECT 'p' || ${padded}, CASE WHEN i % 13 = 0 THEN 'Thin ' || i WHEN i IN (5, 7008, 19999) THEN 'Zqx Rare' ELSE 'Filler' END, 'x', 1, 1 FROM n`;
+  await withStore(first, async ({ driver }) => {
+    await driver.prepare({ sqlite: fill("substr('0000' || i, -5, 5)"), postgres: fill("lpad(CAST(i AS text), 5, '0')") }).run();
+    await driver.prepare("INSERT INTO users (username, fullname, password_hash, created_at, last_online) VALUES ('zqx_a', 'Rare', 'x', 1, 1), ('zqx_b', 'Rare', 'x', 1, 1)").run();
+    await driver.prepare("INSERT INTO blocks (user_id, blocked_id, blocked_at) SELECT (SELECT id FROM users WHERE username = 'zqx_b'), id, 1 FROM users WHERE username = $1").run(searcher.username);
+  });
+  const server = await startServer(t, {}, dir);
+  const client = await connect(server, searcher.token);
+  const people = (query: string, limit: number): Lister => async (after) => {
+    const page = await client.request('search_users', { query, after, limit });
+    return { items: page.users.map((user) => user.username), next: page.next };
+  };
+  const name = (i: number) => `p${String(i).padStart(5, '0')}`;
+
+  assert.deepEqual(await walk(people('zqx', 2)), [[name(5), name(7008)], [name(19999), 'zqx_a']], 'by full name or username, in username order, but not who blocked the searcher');
+  assert.deepEqual(await walk(people('ZQX RARE', 20)), [[name(5), name(7008), name(19999)]]);
+  // 1,538 "Thin" people, one in 13: more than a request looks at, so it walks 1,000 usernames a page.
+  const thin = Array.from({ length: 20000 }, (_, i) => i + 1).filter((i) => i % 13 === 0).map(name);
+  const short = await client.request('search_users', { query: 'thin', limit: 100 });
+  assert.deepEqual([short.users.map((user) => user.username), short.next], [thin.filter((username) => username <= name(1000)), name(1000)], 'a short page, ending at the 1,000th person looked at');
+  const pages = await walk(people('thin', 100));
+  assert.deepEqual(pages.flat(), thin, 'page after page to the end: each of them once, in order');
+  assert.equal(pages.length, 21);
+  const dense = await client.request('search_users', { query: 'P0', limit: 100 });
+  assert.deepEqual([dense.users.length, dense.users[0]!.username, dense.next], [100, name(1), name(100)], 'where most match, a full page');
 });

@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
+import postgres from 'postgres';
 import { connect, expectError, login, person, pushed, register, settle, socket, syncAll, uniqueName, waitFor } from './helpers/clients.ts';
+import { testEngine } from './helpers/postgres.ts';
 
 test('receipts', async (t) => {
   const server = await startServer(t);
@@ -60,6 +62,39 @@ test('receipts', async (t) => {
     assert.deepEqual(logged.map((event) => event.data), [receipt.data], 'receipts are logged: sync replays them');
     await expectError(eve.client, { type: 'get_receipts', message_id: message.id }, `no message with id ${message.id}`, 'not_found');
   });
+});
+
+test('a round of receipts locks only the members whose points it moves', { skip: testEngine() === 'postgres' ? false : 'row locks of PostgreSQL: runs in the PostgreSQL pass' }, async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const carolName = uniqueName('carol');
+  await register(server, carolName);
+  const room = await alice.client.request('create_conversation', { name: 'locks', members: [bob.username, carolName] });
+  // Another transaction holds offline carol's member row (as another node's batch would) while alice sends: her
+  // points do not move, so the round goes on without her row (it used to lock every member's row first, and waited).
+  const sql = postgres(server.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+  t.after(() => sql.end());
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const held = new Promise<void>((locked) => {
+    void sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM members WHERE conversation_id = ${room.id} AND user_id = (SELECT id FROM users WHERE username = ${carolName}) FOR NO KEY UPDATE`;
+      locked();
+      await released;
+    });
+  });
+  await held;
+  try {
+    const message = await alice.client.request('send_message', { conversation_id: room.id, content: 'while carol\'s row is held' });
+    const receipt = await waitFor(alice.pushes, (push) => push.type === 'receipt' && push.data.username === bob.username && push.data.delivered_id === message.id);
+    assert.deepEqual(receipt.data, { conversation_id: room.id, username: bob.username, delivered_id: message.id });
+    const own = await waitFor(alice.pushes, (push) => push.type === 'receipt' && push.data.username === alice.username && push.data.read_id === message.id);
+    assert.deepEqual(own.data, { conversation_id: room.id, username: alice.username, delivered_id: message.id, read_id: message.id });
+  } finally {
+    release();
+  }
+  assert.deepEqual(pushed(alice.pushes, 'receipt').filter((receipt) => receipt.username === carolName), [], 'carol is offline: nothing moved for her');
 });
 
 test('typing', async (t) => {

@@ -81,7 +81,7 @@ export const get_user = event({
 });
 
 export const search_users = event({
-  summary: `Finds people whose username or full name starts with \`query\` (case ignored), in username order, a page at a time; people who blocked you are left out. ${readLater}`,
+  summary: `Finds people whose username or full name starts with \`query\` (case ignored), in username order, a page at a time; people who blocked you are left out. One request looks at about ${limits.usersExamined.toLocaleString('en')} people at most: when more names than that start with the query, a page may be short (even empty) with a \`next\` to go on from. ${readLater}`,
   cost: 2,
   request: fields({
     query: v.pipe(
@@ -95,7 +95,7 @@ export const search_users = event({
   }),
   reply: v.object({
     users: v.array(User),
-    next: v.pipe(v.nullable(v.string()), v.description('pass as `after` for the next page; null on the last page')),
+    next: v.pipe(v.nullable(v.string()), v.description('pass as `after` for the next page (a short page may have one); null on the last page')),
   }),
   errors: [],
 });

@@ -29,12 +29,11 @@ export const reads = {
 
   /**
    * A page of the people whose username or full name starts with `query`, after `after` in username
-   * order, but those who blocked `reader`; and those of them `reader` blocked.
+   * order, but those who blocked `reader`, from about `examined` looked at; and those of them `reader` blocked.
    */
-  async users(store: Store, { reader, query, after, size }: { reader: number; query: string; after: string; size: number }) {
-    const rows = await store.users.search(reader, query, after, size + 1);
-    const page = rows.slice(0, size);
-    return { rows: page, next: rows.length > size ? page.at(-1)!.username : null, blocked: await store.contacts.blockedAmong(reader, page.map((row) => row.id)) };
+  async users(store: Store, { reader, query, after, size, examined }: { reader: number; query: string; after: string; size: number; examined: number }) {
+    const { rows, next } = await store.users.search(reader, query, after, size, examined);
+    return { rows, next, blocked: await store.contacts.blockedAmong(reader, rows.map((row) => row.id)) };
   },
 
   /** A conversation's members, and those of them on either side of a block with `reader`. */

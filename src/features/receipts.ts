@@ -4,7 +4,7 @@ import { logAndDeliver } from '../delivery/fanout.ts';
 import { fail } from '../errors.ts';
 import { memberOf, visibleMessage } from './membership.ts';
 import { inJob, type App } from '../context.ts';
-import type { MemberListRow } from '../storage/stores/members.ts';
+import type { MemberListRow, Move } from '../storage/stores/members.ts';
 
 const groupBy = <T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> => {
   const groups = new Map<K, T[]>();
@@ -93,18 +93,13 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
 
   /**
    * Moves the due conversations' points and logs a receipt for each member whose points moved, pushed
-   * to every member once committed. The same few statements for all of them: their member rows locked
-   * in one order (PostgreSQL), the senders' read points, then the members and who blocked whom among them (one round trip on PostgreSQL), the delivered points.
+   * to every member once committed. The same few statements for all of them: the members and who blocked
+   * whom among them (one round trip on PostgreSQL, nothing locked), then the points that move, in one
+   * statement that locks those members' rows alone, in one order (PostgreSQL).
    */
   async function sendReceipts(scoped: Parameters<typeof logAndDeliver>[0], due: readonly [number, Pending][]): Promise<void> {
     const ids = due.map(([conversationId]) => conversationId);
-    await scoped.store.members.lockAll(ids);
-    // Once per batch rather than once per message: sending shows the sender read everything before their message.
-    const [readMoved, listed, blocks] = await Promise.all([
-      scoped.store.members.readMany(due.flatMap(([conversationId, { senders }]) => [...senders].map(([userId, messageId]) => [conversationId, userId, messageId] as const))),
-      scoped.store.members.listMany(ids),
-      scoped.store.contacts.blocksAmong(ids),
-    ]);
+    const [listed, blocks] = await Promise.all([scoped.store.members.listMany(ids), scoped.store.contacts.blocksAmong(ids)]);
     const membersOf = groupBy(listed, (member) => member.conversation_id);
     // A receipt shows its member's presence: hidden both ways across a block, from whoever blocked them and whomever they blocked.
     const blockingOf = new Map<string, number[]>();
@@ -114,39 +109,42 @@ export function createReceipts(app: Pick<App, 'store' | 'commit' | 'registry' | 
         blockingOf.set(key, [...(blockingOf.get(key) ?? []), other!]);
       }
     }
-    const byId = new Map(due);
-    for (const [conversationId, userId] of readMoved) byId.get(conversationId)?.read.add(userId);
     // An invisible member's points do not move by being connected: a delivered receipt would show them online.
     const visible = (member: MemberListRow) => member.status !== 'invisible';
     // Connected on any node of a cluster; asked once, about those whose point it could move.
     const candidates = due.flatMap(([conversationId, { sent }]) => (membersOf.get(conversationId) ?? []).filter((member) => visible(member) && member.delivered_id < sent).map((member) => member.user_id));
     const online = await app.cluster.online([...new Set(candidates)]);
-    const deliveries: [number, number, number][] = [];
-    const receipts: { conversationId: number; member: MemberListRow; data: Record<string, unknown> }[] = [];
-    for (const [conversationId, { sent, fetched, read }] of due) {
+    // What moves: sending shows the sender read everything up to their message (once per round rather than
+    // once per message); a member is delivered what was sent while they were connected, or handed to them.
+    // Read without a lock, so a point may have moved meanwhile: the move never takes one back, and says what it moved.
+    const moves: Move[] = [];
+    for (const [conversationId, { sent, senders, fetched }] of due) {
+      for (const member of membersOf.get(conversationId) ?? []) {
+        const readTo = senders.get(member.user_id) ?? 0;
+        const deliveredTo = visible(member) ? Math.max(online.has(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0) : 0;
+        if (readTo > member.read_id || deliveredTo > member.delivered_id) moves.push([conversationId, member.user_id, readTo, deliveredTo]);
+      }
+    }
+    const moved = new Map((await scoped.store.members.move(moves)).map((row) => [`${row.conversation_id}:${row.user_id}`, row]));
+    for (const [conversationId, { read }] of due) {
       const members = membersOf.get(conversationId) ?? [];
-      const reached = (member: MemberListRow) => (visible(member) ? Math.max(online.has(member.user_id) ? sent : 0, fetched.get(member.user_id) ?? 0) : 0);
       const pushDelivered = members.length <= limits.receiptPushMembers;
       if (pushDelivered) large.delete(conversationId);
       else large.add(conversationId);
       for (const member of members) {
-        const deliveredMoved = reached(member) > member.delivered_id;
-        if (deliveredMoved) deliveries.push([conversationId, member.user_id, reached(member)]);
-        const readMoved = read.has(member.user_id);
+        const key = `${conversationId}:${member.user_id}`;
+        const points = moved.get(key);
+        const readMoved = read.has(member.user_id) || (points !== undefined && points.read_id > points.read_before);
+        const deliveredMoved = points !== undefined && points.delivered_id > points.delivered_before;
         if (!readMoved && !(deliveredMoved && pushDelivered)) continue;
         const data = {
           conversation_id: conversationId,
           username: member.username,
-          delivered_id: deliveredMoved ? reached(member) : member.delivered_id,
-          ...(readMoved ? { read_id: member.read_id } : {}),
+          delivered_id: points?.delivered_id ?? member.delivered_id,
+          ...(readMoved ? { read_id: points?.read_id ?? member.read_id } : {}),
         };
-        receipts.push({ conversationId, member, data });
+        await logAndDeliver(scoped, 'receipt', data, { conversation: conversationId, actor: member.user_id, blocking: blockingOf.get(key) ?? [] });
       }
-    }
-    await scoped.store.members.deliveredMany(deliveries);
-    for (const { conversationId, member, data } of receipts) {
-      const blocking = blockingOf.get(`${conversationId}:${member.user_id}`) ?? [];
-      await logAndDeliver(scoped, 'receipt', data, { conversation: conversationId, actor: member.user_id, blocking });
     }
   }
 

@@ -151,7 +151,7 @@ export const userHandlers = {
     schema: events.search_users.request,
     async run(ctx, { query, after, limit }) {
       const reader = ctx.caller.user.id;
-      const input = { reader, query, after: after ?? '', size: limit ?? limits.usersPage.default };
+      const input = { reader, query, after: after ?? '', size: limit ?? limits.usersPage.default, examined: limits.usersExamined };
       // Read after the commit, away from the queue of work (a query that matches few looks at many people); who is online is asked here.
       return later(async () => {
         const { value: { rows, next, blocked }, ms } = await ctx.reads.run('users', input);

@@ -13,8 +13,11 @@ export type MemberRow = {
   joined_at: number;
 };
 
-/** A member's receipt point to move: [conversation, user, message id]. */
-export type Point = readonly [conversationId: number, userId: number, messageId: number];
+/** A member's receipt points to move: up to these message ids (0: not that one), never back; a read point moves the delivered one with it. */
+export type Move = readonly [conversationId: number, userId: number, readId: number, deliveredId: number];
+
+/** A member whose points a move changed: before and after. */
+export type Moved = { conversation_id: number; user_id: number; read_before: number; delivered_before: number; read_id: number; delivered_id: number };
 
 export type MemberListRow = { user_id: number; username: string; fullname: string; status: string; role: Role; read_id: number; delivered_id: number; joined_at: number; avatar_file_id: string | null };
 
@@ -58,25 +61,26 @@ export function membersStore(sql: Sql) {
       WHERE bans.conversation_id = $1 AND (bans.banned_at, bans.user_id) > ($2, $3)
       ORDER BY bans.banned_at, bans.user_id LIMIT $4`,
   );
-  // Many members' points at once: on PostgreSQL in one statement (the rows locked first by lockAll), on
-  // SQLite a row at a time.
-  const points = 'unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[])) AS p (conversation_id, user_id, message_id)';
-  const readMany = sql.local ? undefined : sql.prepare<{ conversation_id: number; user_id: number }>(`
-    UPDATE members SET read_id = p.message_id, delivered_id = greatest(delivered_id, p.message_id) FROM ${points}
-     WHERE members.conversation_id = p.conversation_id AND members.user_id = p.user_id AND members.read_id < p.message_id
-    RETURNING members.conversation_id, members.user_id`);
-  const deliveredMany = sql.local ? undefined : sql.prepare(`
-    UPDATE members SET delivered_id = p.message_id FROM ${points}
-     WHERE members.conversation_id = p.conversation_id AND members.user_id = p.user_id AND members.delivered_id < p.message_id`);
-  // Every member row of some conversations, locked for update in one order on PostgreSQL before a round of
-  // receipts moves some of them: an UPDATE … FROM unnest locks in whatever order its plan reads the rows,
-  // and a round moves read points and delivered points in two statements, so rounds on two nodes locked the
-  // same rows in opposite orders and deadlocked (every second or so under concurrent senders on three nodes).
-  // FOR NO KEY UPDATE: sends' FOR KEY SHARE of their sender's row does not wait for it.
-  const lockAll = sql.local ? undefined : sql.prepare(`
-    SELECT 1 FROM members WHERE conversation_id = ANY(CAST($1 AS bigint[])) ORDER BY conversation_id, user_id FOR NO KEY UPDATE`);
-  const readOne = sql.local?.prepare('UPDATE members SET read_id = $3, delivered_id = max(delivered_id, $3) WHERE conversation_id = $1 AND user_id = $2 AND read_id < $3');
-  const deliveredOne = sql.local?.prepare('UPDATE members SET delivered_id = $3 WHERE conversation_id = $1 AND user_id = $2 AND delivered_id < $3');
+  // Many members' points at once. On PostgreSQL in one statement that first locks just the rows it moves, in
+  // (conversation, user) order: two nodes' rounds then take their locks in one order and cannot deadlock
+  // (two UPDATE … FROM unnest statements locked in their plans' order and did, every second or so under
+  // concurrent senders on three nodes), and a round locks the members it moves, not every member of its
+  // conversations (a thousand in a full channel). FOR NO KEY UPDATE: sends' FOR KEY SHARE of their sender's
+  // row does not wait for it. The UPDATE waits for nothing more: every row it changes is locked already.
+  // On SQLite (its writer is alone) a row at a time.
+  const move = sql.local ? undefined : sql.prepare<Moved>(`
+    WITH p AS (SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[]), CAST($4 AS bigint[])) AS p (conversation_id, user_id, read_id, delivered_id)),
+    locked AS (
+      SELECT members.conversation_id, members.user_id, members.read_id, members.delivered_id, greatest(members.read_id, p.read_id) AS read_to,
+             greatest(members.delivered_id, p.read_id, p.delivered_id) AS delivered_to
+        FROM members JOIN p ON p.conversation_id = members.conversation_id AND p.user_id = members.user_id
+       ORDER BY members.conversation_id, members.user_id FOR NO KEY UPDATE OF members)
+    UPDATE members SET read_id = locked.read_to, delivered_id = locked.delivered_to FROM locked
+     WHERE members.conversation_id = locked.conversation_id AND members.user_id = locked.user_id
+       AND (locked.read_to > locked.read_id OR locked.delivered_to > locked.delivered_id)
+    RETURNING members.conversation_id, members.user_id, locked.read_id AS read_before, locked.delivered_id AS delivered_before, members.read_id, members.delivered_id`);
+  const pointsOne = sql.local?.prepare<{ read_id: number; delivered_id: number }>('SELECT read_id, delivered_id FROM members WHERE conversation_id = $1 AND user_id = $2');
+  const moveOne = sql.local?.prepare('UPDATE members SET read_id = $3, delivered_id = $4 WHERE conversation_id = $1 AND user_id = $2');
   const listMany = sql.prepare<MemberListRow & { conversation_id: number }>(dialect`
     SELECT members.conversation_id, members.user_id, users.username, users.fullname, users.status, members.role, members.read_id, members.delivered_id,
            members.joined_at, users.avatar_file_id
@@ -86,11 +90,6 @@ export function membersStore(sql: Sql) {
   const openPeriod = sql.prepare('INSERT INTO member_periods (conversation_id, user_id, from_seq) VALUES ($1, $2, $3)');
   const closePeriod = sql.prepare('UPDATE member_periods SET to_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND to_seq IS NULL');
   const dropPeriods = sql.prepare('DELETE FROM member_periods WHERE conversation_id = $1');
-
-  const pointParams = (given: readonly Point[]): unknown[] => {
-    const sorted = [...given].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    return [0, 1, 2].map((i) => sorted.map((point) => point[i]));
-  };
 
   return {
     get: (conversationId: number, userId: number): Promise<MemberRow | undefined> => get.get(conversationId, userId),
@@ -112,22 +111,21 @@ export function membersStore(sql: Sql) {
     async deliveredTo(conversationId: number, userIds: readonly number[], messageId: number): Promise<void> {
       if (userIds.length) await deliveredTo.run(conversationId, sql.list(userIds), messageId);
     },
-    /** Locks the member rows of these conversations until the commit, in one order (PostgreSQL; SQLite's writer is alone). */
-    async lockAll(conversationIds: readonly number[]): Promise<void> {
-      if (lockAll && conversationIds.length) await lockAll.run([...conversationIds].sort((a, b) => a - b));
-    },
-    /** Moves read points (and delivered ones with them), never back; returns the [conversation, user] of those that moved. */
-    async readMany(given: readonly Point[]): Promise<[number, number][]> {
+    /** Moves these members' points (a round of receipts); returns those that moved, before and after. */
+    async move(given: readonly Move[]): Promise<Moved[]> {
       if (given.length === 0) return [];
-      if (readOne) return given.filter((point) => readOne.run(...point).changes === 1).map(([conversation, user]) => [conversation, user]);
-      const rows = await readMany!.all(...pointParams(given));
-      return rows.map((row) => [row.conversation_id, row.user_id]);
-    },
-    /** Moves delivered points, never back (one statement for all on PostgreSQL). */
-    async deliveredMany(given: readonly Point[]): Promise<void> {
-      if (given.length === 0) return;
-      if (deliveredOne) for (const point of given) deliveredOne.run(...point);
-      else await deliveredMany!.run(...pointParams(given));
+      if (move) return move.all(...[0, 1, 2, 3].map((i) => given.map((point) => point[i])));
+      const moved: Moved[] = [];
+      for (const [conversationId, userId, readTo, deliveredTo] of given) {
+        const before = pointsOne!.get(conversationId, userId);
+        if (!before) continue;
+        const readId = Math.max(before.read_id, readTo);
+        const deliveredId = Math.max(before.delivered_id, readTo, deliveredTo);
+        if (readId === before.read_id && deliveredId === before.delivered_id) continue;
+        moveOne!.run(conversationId, userId, readId, deliveredId);
+        moved.push({ conversation_id: conversationId, user_id: userId, read_before: before.read_id, delivered_before: before.delivered_id, read_id: readId, delivered_id: deliveredId });
+      }
+      return moved;
     },
     /** The members of these conversations, each conversation's in order. */
     listMany: (conversationIds: readonly number[]) => (conversationIds.length ? listMany.all(sql.list(conversationIds)) : Promise.resolve([])),

@@ -2,7 +2,7 @@
 import { limits } from '../../../protocol/index.ts';
 import { dialect, inList, returning, type Sql } from '../engine/sql.ts';
 import { memberColumns, membershipOf, withMemberText, type ConversationRow, type WithMemberRow } from './conversations.ts';
-import { blockersText, notBlocked } from './contacts.ts';
+import { notBlocked, sqliteBlockers } from './contacts.ts';
 import { holdersText } from './devices.ts';
 import type { MemberRow } from './members.ts';
 
@@ -103,7 +103,7 @@ export function messagesStore(sql: Sql) {
          FROM members JOIN users ON users.id = members.user_id WHERE members.conversation_id = $1 AND members.user_id <> $2 LIMIT 1`,
     ),
     holders: local.prepare<{ user_id: number }>(holdersText),
-    blockers: local.prepare<{ user_id: number }>(blockersText),
+    blockers: sqliteBlockers(local),
   };
   /**
    * What sends on SQLite depend on, a few plain statements a send. Sends of one group by one sender into
@@ -130,7 +130,7 @@ export function messagesStore(sql: Sql) {
       membership,
       other: other && { id: other.id, username: other.username, blocked: other.blocked === 1 },
       holders: one!.holders.all(conversationId, senderId).map((holder) => holder.user_id),
-      blockers: one!.blockers.all(conversationId, senderId).map((blocker) => blocker.user_id),
+      blockers: one!.blockers(conversationId, senderId),
     };
   }
   // Ids for the messages of a batch, taken before they are written (their events name them).

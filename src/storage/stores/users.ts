@@ -62,9 +62,38 @@ export function usersStore(sql: Sql) {
   const setPassword = sql.prepare('UPDATE users SET password_hash = $1 WHERE id = $2');
   const setStatus = sql.prepare('UPDATE users SET status = $1, status_text = $2 WHERE id = $3');
   const setWhoMayAdd = sql.prepare('UPDATE users SET who_may_add = $1 WHERE id = $2');
-  // Those who blocked the viewer are left out one by one as the listing meets them (a lookup in the blocks'
-  // key), not by reading first everyone who blocked them: nothing bounds how many that is.
-  const search = sql.prepare<UserRow>(listing('NOT EXISTS (SELECT 1 FROM blocks WHERE blocks.user_id = users.id AND blocks.blocked_id = $3)'));
+  // search_users: people whose username or full name starts with the query, in the order of their lowered
+  // usernames (SQLite's NOCASE index; on PostgreSQL an index of lower(username) in code-point order, whatever
+  // the database's collation), a page at a time and never more than about `examine` of them looked at. Both
+  // names' index ranges come first, `examine` + 1 entries of each at most: when neither has more, every
+  // match after `after` is among them, and the page is sorted from those alone. A prefix that more names
+  // start with is read as list_channels reads: the usernames after `after` are walked, `examine` at most,
+  // and a short page ends at the last one looked at. The matches are LIKE's, as they were; the ranges only
+  // bound what is read. Those who blocked the viewer are left out one by one (a lookup in the blocks' key),
+  // not by reading first everyone who blocked them: nothing bounds how many that is.
+  const name = { sqlite: 'username', postgres: 'lower(username::text) COLLATE "C"' };
+  const lowered = (param: string) => ({ sqlite: param, postgres: `lower(${param})` });
+  const matches = (pattern: string, viewer: string) => dialect`(username LIKE ${pattern} ESCAPE '\\' OR fullname ${{ sqlite: 'LIKE', postgres: 'ILIKE' }} ${pattern} ESCAPE '\\')
+       AND NOT EXISTS (SELECT 1 FROM blocks WHERE blocks.user_id = id AND blocks.blocked_id = ${viewer})`;
+  const fullname = { sqlite: 'fullname COLLATE NOCASE', postgres: 'lower(fullname) COLLATE "C"' };
+  // Those whose username ($1 ≤ name < $2) or full name starts with the query, the usernames after $3.
+  const inUsernames = dialect`${name} >= ${lowered('$1')} AND ${name} < ${lowered('$2')} AND ${name} > ${lowered('$3')}`;
+  const inFullnames = dialect`${fullname} >= ${lowered('$1')} AND ${fullname} < ${lowered('$2')}`;
+  // How many entries each range has, up to `$4` + 1: index-only walks.
+  const ranges = sql.prepare<{ by_username: number; by_fullname: number }>(dialect`
+    SELECT (SELECT count(*) FROM (SELECT 1 FROM users WHERE ${inUsernames} LIMIT $4 + 1) AS u) AS by_username,
+           (SELECT count(*) FROM (SELECT 1 FROM users WHERE ${inFullnames} LIMIT $4 + 1) AS f) AS by_fullname`);
+  const among = sql.prepare<UserRow>(dialect`
+    SELECT * FROM users WHERE id IN (SELECT id FROM users WHERE ${inUsernames} UNION ALL SELECT id FROM users WHERE ${inFullnames})
+       AND ${name} > ${lowered('$3')} AND ${matches('$4', '$5')} ORDER BY ${name} LIMIT $6`);
+  // The usernames `$2` + 1 and `$2` + 2 places after `$1`, if there are: an index-only walk.
+  const floor = sql.prepare(dialect`SELECT username FROM users WHERE ${name} > ${lowered('$1')} ORDER BY ${name} LIMIT 2 OFFSET $2`);
+  // The usernames after `$1`, up to the one `$2` + 1 places after it (or the last), walked in order until the page is full.
+  const walk = sql.prepare<UserRow>(dialect`
+    SELECT * FROM users WHERE ${name} > ${lowered('$1')}
+       AND ${name} <= coalesce((SELECT ${name} FROM users WHERE ${name} > ${lowered('$1')} ORDER BY ${name} LIMIT 1 OFFSET $2), (SELECT max(${name}) FROM users))
+       AND ${matches('$3', '$4')}
+     ORDER BY ${name} LIMIT $5`);
 
   return {
     /** Returns the new user's id, or null when the username is taken (in any case). */
@@ -94,8 +123,24 @@ export function usersStore(sql: Sql) {
     setPassword: async (id: number, passwordHash: string): Promise<void> => void (await setPassword.run(passwordHash, id)),
     setStatus: async (id: number, status: UserRow['status'], text: string): Promise<void> => void (await setStatus.run(status, text, id)),
     setWhoMayAdd: async (id: number, who: UserRow['who_may_add']): Promise<void> => void (await setWhoMayAdd.run(who, id)),
-    /** Users whose username or full name starts with `prefix`, after `after` in username order, leaving out those who blocked `viewerId`. */
-    search: (viewerId: number, prefix: string, after: string, limit: number): Promise<UserRow[]> =>
-      search.all(likePattern(prefix), after, viewerId, limit),
+    /**
+     * Up to `limit` users whose username or full name starts with `prefix`, after `after` in username order,
+     * leaving out those who blocked `viewerId`, from about `examine` looked at; `next`: the username the next
+     * page goes on after (a short page may have one), or null when nothing is left.
+     */
+    async search(viewerId: number, prefix: string, after: string, limit: number, examine: number): Promise<{ rows: UserRow[]; next: string | null }> {
+      const pattern = likePattern(prefix);
+      const range = [prefix, `${prefix}\u{10FFFF}`, after];
+      const counted = (await ranges.get(...range, examine))!;
+      if (counted.by_username + counted.by_fullname === 0) return { rows: [], next: null };
+      if (counted.by_username <= examine && counted.by_fullname <= examine) {
+        const rows = await among.all(...range, pattern, viewerId, limit + 1);
+        return { rows: rows.slice(0, limit), next: rows.length > limit ? rows[limit - 1]!.username : null };
+      }
+      const rows = await walk.all(after, examine - 1, pattern, viewerId, limit + 1);
+      if (rows.length > limit) return { rows: rows.slice(0, limit), next: rows[limit - 1]!.username };
+      const [last, beyond] = await floor.values<string>(after, examine - 1);
+      return { rows, next: beyond === undefined ? null : last! };
+    },
   };
 }
