@@ -4,7 +4,7 @@ import { unitStore } from './storage/index.ts';
 import { createRegistry, type Registry } from './registry.ts';
 import { createPasswordGuard, type PasswordGuard } from './auth/attempts.ts';
 import { createCommit } from './storage/engine/commit.ts';
-import { createReceipts } from './features/receipts.ts';
+import { createReceipts } from './receipts.ts';
 import { createTyping } from './typing.ts';
 import { createQuotas } from './quotas.ts';
 import { immediateOrdering, type Ordering } from './ordering.ts';

@@ -8,7 +8,7 @@ import type { Passwords } from './auth/passwords.ts';
 import type { PasswordGuard } from './auth/attempts.ts';
 import type { Connection } from './transport/connection.ts';
 import type { Commit, Job } from './storage/engine/commit.ts';
-import type { Receipts } from './features/receipts.ts';
+import type { Receipts } from './receipts.ts';
 import type { Typing } from './typing.ts';
 import type { Quotas } from './quotas.ts';
 import type { Mailer } from './mail.ts';
