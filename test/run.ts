@@ -23,7 +23,7 @@ import { startPostgres, type PostgresCluster } from './helpers/postgres.ts';
  * whichever pass they are in.
  */
 const engineIndependent = new Set([
-  'build.test.ts', 'throwaway.test.ts', 'ordering.test.ts', 'protocol-docs.test.ts', 'docs.test.ts', 'secret-file.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts',
+  'build.test.ts', 'throwaway.test.ts', 'ordering.test.ts', 'imports.test.ts', 'protocol-docs.test.ts', 'docs.test.ts', 'secret-file.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts',
   'dispatch.test.ts', 'postgres-client.test.ts', 'files.test.ts', 'files-images.test.ts', 'files-inspect.test.ts', 'files-store.test.ts',
   'push-endpoints.test.ts', 'push-payload.test.ts', 'push-retry.test.ts', 'push-send.test.ts', 'push-worker.test.ts',
 ]);
