@@ -9,7 +9,7 @@ import { createTyping } from './typing.ts';
 import { createQuotas } from './quotas.ts';
 import { immediateOrdering, type Ordering } from './ordering.ts';
 import { aloneSeam, type ClusterSeam } from './cluster/seam.ts';
-import { inProcessReads, type Reads } from './features/reads.ts';
+import { inProcessReads, type Reads } from './reads/table.ts';
 import type { App } from './context.ts';
 
 /**

@@ -6,7 +6,7 @@ import type { Registry } from './registry.ts';
 import type { Tokens } from './auth/tokens.ts';
 import type { Passwords } from './auth/passwords.ts';
 import type { PasswordGuard } from './auth/attempts.ts';
-import type { Connection } from './transport/connection.ts';
+import type { Connection } from './connection.ts';
 import type { Commit, Job } from './storage/engine/commit.ts';
 import type { Receipts } from './receipts.ts';
 import type { Typing } from './typing.ts';
@@ -15,9 +15,8 @@ import type { Mailer } from './mail.ts';
 import type { Metrics } from './metrics.ts';
 import type { Ordering } from './ordering.ts';
 import type { ClusterSeam } from './cluster/seam.ts';
-import type { Push } from './push/service.ts';
 import type { Membership } from './storage/stores/conversations.ts';
-import type { Reads } from './features/reads.ts';
+import type { Reads } from './reads/table.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -48,7 +47,7 @@ export type App = {
   /** Outgoing mail: SMTP, or .eml files in the outbox. */
   readonly mail: Mailer;
   /** Notifications: the VAPID public key browsers subscribe with, and waking the push worker after a commit that queued some. */
-  readonly push: Pick<Push, 'publicKey' | 'wake'>;
+  readonly push: { readonly publicKey: string; wake(): void };
   readonly tokens: Tokens;
   readonly passwords: Passwords;
   /** Counts password guesses (logins and the socket events that ask for the password). */

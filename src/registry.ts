@@ -1,6 +1,6 @@
 // The one owner of live sockets: who is connected, on which sockets and sessions, and fan-out to them
 // through uWebSockets.js topics: one per user (all their sockets) and one per conversation (all its members' sockets).
-import type { Connection } from './transport/connection.ts';
+import type { Connection } from './connection.ts';
 import type { Metrics } from './metrics.ts';
 
 export const userTopic = (userId: number) => `user:${userId}`;

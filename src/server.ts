@@ -6,6 +6,8 @@ import type { Logger } from './log.ts';
 import { assembleApp } from './app.ts';
 import type { App } from './context.ts';
 import { openStorage } from './storage/open.ts';
+import { startReaders } from './reads/threads.ts';
+import { inProcessReads } from './reads/table.ts';
 import { createMailer } from './mail.ts';
 import { createTokens, loadSecret } from './auth/tokens.ts';
 import { createPasswords } from './auth/passwords.ts';
@@ -18,14 +20,14 @@ import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
 import { createPush } from './push/service.ts';
 import { pushRoutes } from './push/routes.ts';
-import type { Connection } from './transport/connection.ts';
+import type { Connection } from './connection.ts';
 import { openDiskStore, temporaryFolder } from './files/store.ts';
 import { fileRoutes } from './files/routes.ts';
 import { freeSpace } from './files/space.ts';
 import { dirname } from 'node:path';
 import { fileRecords } from './files/records.ts';
 import { startFileSweep } from './files/sweep.ts';
-import { joinCluster, type ClusterNode } from './cluster/node.ts';
+import { joinCluster, type ClusterNode } from './node.ts';
 import { everyPeriod } from './periodic.ts';
 
 export type Server = {
@@ -36,7 +38,10 @@ export type Server = {
 };
 
 export async function startServer(settings: Settings, log: Logger): Promise<Server> {
-  const storage = await openStorage(settings, log);
+  const storage = await openStorage(settings, log, {
+    sqlite: (path) => startReaders(path, settings.SQLITE_READERS, log),
+    postgres: (store) => inProcessReads(store),
+  });
   let files;
   try {
     files = openDiskStore(settings.FILES_DIR);

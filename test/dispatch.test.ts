@@ -9,7 +9,7 @@ import { withRef } from '../src/envelope.ts';
 import { assembleApp } from '../src/app.ts';
 import type { SocketCtx } from '../src/context.ts';
 import { createMetrics } from '../src/metrics.ts';
-import type { Connection } from '../src/transport/connection.ts';
+import type { Connection } from '../src/connection.ts';
 
 function harness() {
   const published: { topic: string; text: string }[] = [];

@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seed, sqliteAt } from './bench/seed.ts';
-import { startReaders } from '../src/storage/sqlite/readers.ts';
+import { startReaders } from '../src/reads/threads.ts';
 import { openReader } from '../src/storage/sqlite/db.ts';
 import { createStore, sqliteDriver } from '../src/storage/index.ts';
-import { runRead } from '../src/features/reads.ts';
+import { runRead } from '../src/reads/table.ts';
 import { searchTerms } from '../src/features/search.ts';
 import { createLogger } from '../src/log.ts';
 

@@ -11,7 +11,7 @@ import type { Store } from '../storage/index.ts';
 import type { Job } from '../storage/engine/commit.ts';
 import type { Registry } from '../registry.ts';
 import type { Ordering } from '../ordering.ts';
-import type { Connection } from '../transport/connection.ts';
+import type { Connection } from '../connection.ts';
 
 /**
  * Who else receives a success event: every socket of these users, or of a conversation's members.

@@ -4,7 +4,7 @@ import { fail } from '../errors.ts';
 import { conversationView } from './conversations.ts';
 import { asAdmin, memberOf } from './membership.ts';
 import { laterRead, tell, type Handlers } from './handler.ts';
-import { cursorAfter } from './paging.ts';
+import { cursorAfter } from '../reads/paging.ts';
 
 export const channelHandlers = {
   list_channels: {

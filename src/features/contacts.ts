@@ -5,7 +5,7 @@ import { logAndDeliver } from '../delivery/fanout.ts';
 import { oneUserView, userViews, viewer, viewerOf, visibleUser } from './users.ts';
 import { later, laterRead, tell, type Handlers } from './handler.ts';
 import { leave } from './members.ts';
-import { cursorAfter } from './paging.ts';
+import { cursorAfter } from '../reads/paging.ts';
 import type { Ctx } from '../context.ts';
 
 /** Tells each user of a contact change with their own data (logged; the caller's other sockets included). */

@@ -8,7 +8,7 @@ import type { Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
 import { directKey, type ConversationRow } from '../storage/stores/conversations.ts';
 import { later, tell, type Handlers } from './handler.ts';
-import { parseCursor, type ConversationPage } from './conversation-list.ts';
+import { parseCursor, type ConversationPage } from '../reads/conversation-list.ts';
 import { invitable } from './users.ts';
 import { notifyJoined } from './notify.ts';
 import { ownImage, replacePicture } from './files.ts';

@@ -4,7 +4,7 @@ import type { Ctx, SocketCtx } from '../context.ts';
 import type { Outcome } from '../storage/engine/commit.ts';
 import type { Membership } from '../storage/stores/conversations.ts';
 import type { Audience } from '../delivery/fanout.ts';
-import type { ReadInput, ReadName, ReadValue } from './reads.ts';
+import type { ReadInput, ReadName, ReadValue } from '../reads/table.ts';
 
 type Spec<T extends EventType> = (typeof events)[T];
 

@@ -4,7 +4,7 @@ import { pushText } from '../envelope.ts';
 import { inJob, type App, type InJob } from '../context.ts';
 import type { Job, Kind } from '../storage/engine/commit.ts';
 import type { Store, UserRow } from '../storage/index.ts';
-import type { Connection } from '../transport/connection.ts';
+import type { Connection } from '../connection.ts';
 
 /**
  * Registers a socket; false when it takes its user past MAX_SOCKETS_PER_USER counted over every node

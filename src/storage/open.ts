@@ -6,17 +6,24 @@ import { sqliteDriver } from './engine/sqlite.ts';
 import { openServerDatabase } from './sqlite/startup.ts';
 import { openReader } from './sqlite/db.ts';
 import { startCheckpointer } from './sqlite/checkpointer.ts';
-import { startReaders } from './sqlite/readers.ts';
-import { inProcessReads, type Reads } from '../features/reads.ts';
 import { isUnavailable, migratePostgres, postgresDriver, postgresPool } from './engine/postgres.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ensureFolder } from './sqlite/place.ts';
 
-export type OpenedStorage = {
+/** What runs reads away from the queue of work, closed before the database is. */
+type Closing = { close(): Promise<void> };
+
+/**
+ * How that is made (the caller's: storage knows no reads): SQLite's reader threads over the database
+ * file, PostgreSQL's pool through the store.
+ */
+export type ReadsFor<R extends Closing> = { sqlite(path: string): R; postgres(store: Store): R };
+
+export type OpenedStorage<R extends Closing> = {
   readonly store: Store;
   /** Reads that run away from the queue of work: SQLite's reader threads, PostgreSQL's pool. */
-  readonly reads: Reads;
+  readonly reads: R;
   /** What the start-up log line says of the database. */
   readonly described: Record<string, unknown>;
   /** DATABASE_CA_FILE's certificates, for other connections to the same PostgreSQL. */
@@ -32,7 +39,7 @@ export function shownUrl(url: string): string {
 }
 
 /** PostgreSQL at DATABASE_URL: reachable, migrated (under a lock, so that servers starting together do not race). */
-async function openPostgres(settings: Settings & { DATABASE_URL: string }, log: Logger): Promise<OpenedStorage> {
+async function openPostgres<R extends Closing>(settings: Settings & { DATABASE_URL: string }, log: Logger, readsFor: ReadsFor<R>): Promise<OpenedStorage<R>> {
   const shown = shownUrl(settings.DATABASE_URL);
   // The data folder still holds what is per installation rather than per database (the generated JWT secret, VAPID keys).
   ensureFolder(dirname(resolve(settings.DBPATH)), `DBPATH=${settings.DBPATH} (its folder keeps the generated secrets)`);
@@ -62,7 +69,7 @@ async function openPostgres(settings: Settings & { DATABASE_URL: string }, log: 
   const store = createStore(postgresDriver(pool, batches));
   return {
     store,
-    reads: inProcessReads(store),
+    reads: readsFor.postgres(store),
     described: { engine: 'postgres', database: shown, pool: settings.DATABASE_POOL },
     ca,
     close: () => Promise.all([pool.end({ timeout: 5 }), batches.end({ timeout: 5 })]).then(() => {}),
@@ -78,14 +85,14 @@ const why = (error: unknown) => {
  * DATABASE_URL set: PostgreSQL. Unset: SQLite under DBPATH, checked, locked, adopted or migrated, with
  * WAL checkpoints on a worker thread.
  */
-export async function openStorage(settings: Settings, log: Logger): Promise<OpenedStorage> {
-  if (settings.DATABASE_URL) return openPostgres({ ...settings, DATABASE_URL: settings.DATABASE_URL }, log);
+export async function openStorage<R extends Closing>(settings: Settings, log: Logger, readsFor: ReadsFor<R>): Promise<OpenedStorage<R>> {
+  if (settings.DATABASE_URL) return openPostgres({ ...settings, DATABASE_URL: settings.DATABASE_URL }, log, readsFor);
   const database = await openServerDatabase(settings.DBPATH, { synchronous: settings.SQLITE_SYNCHRONOUS, log });
   const checkpointer = startCheckpointer(settings.DBPATH, log);
   const { db } = database;
   // Statements outside units of work read through their own connection: never a batch's uncommitted writes.
   const reader = openReader(settings.DBPATH);
-  const reads = startReaders(settings.DBPATH, settings.SQLITE_READERS, log);
+  const reads = readsFor.sqlite(settings.DBPATH);
   return {
     store: createStore(sqliteDriver(db, reader)),
     reads,

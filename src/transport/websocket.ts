@@ -5,7 +5,7 @@ import { readLoginToken } from '../auth/cookies.ts';
 import { dispatch, dispatchBinary, dispatchRefused } from '../dispatch.ts';
 import { connected, disconnected } from '../features/presence.ts';
 import { createWorkBudgets, newBucket, take, type Bucket } from '../throttle.ts';
-import { createConnection, type Connection } from './connection.ts';
+import { createConnection, type Connection } from '../connection.ts';
 import { originAllowed } from './http.ts';
 import { createClientAddress } from './proxy.ts';
 import { uWS } from './uws.ts';

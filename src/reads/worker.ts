@@ -1,9 +1,9 @@
 // One reader thread (readers.ts): a read-only connection to the database, answering named reads in turn.
 import { parentPort, workerData } from 'node:worker_threads';
-import { openReader } from './db.ts';
-import { sqliteDriver } from '../engine/sqlite.ts';
-import { createStore } from '../index.ts';
-import { runRead, type ReadName } from '../../features/reads.ts';
+import { openReader } from '../storage/sqlite/db.ts';
+import { sqliteDriver } from '../storage/engine/sqlite.ts';
+import { createStore } from '../storage/index.ts';
+import { runRead, type ReadName } from './table.ts';
 
 const db = openReader((workerData as { path: string }).path);
 const store = createStore(sqliteDriver(db, db));

@@ -1,7 +1,7 @@
 // A wrapper around one uWebSockets.js socket that is never touched after it closes (that would crash the process).
 import type { WebSocket } from 'uWebSockets.js';
 
-import type { WorkBudget } from '../throttle.ts';
+import type { WorkBudget } from './throttle.ts';
 
 export type Connection = {
   readonly id: number;

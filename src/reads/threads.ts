@@ -1,14 +1,14 @@
 // Reader threads for SQLite: expensive reads (a search) run on a few worker threads, each with its own
 // read-only connection (WAL lets them read while the server writes), so the server's thread keeps serving.
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../../log.ts';
-import type { ReadInput, ReadName, Reads, ReadValue } from '../../features/reads.ts';
+import type { Logger } from '../log.ts';
+import type { ReadInput, ReadName, Reads, ReadValue } from './table.ts';
 
 // The thread runs what the server runs: compiled JavaScript from dist/ (build.mjs), or TypeScript, then (Node 20
 // does not run `--import tsx` in worker threads) it registers tsx's loader itself before it imports the worker.
 const boot = import.meta.url.endsWith('.js')
-  ? `import(${JSON.stringify(import.meta.resolve('./reader-worker.js'))})`
-  : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(import.meta.resolve('./reader-worker.ts'))}); })`;
+  ? `import(${JSON.stringify(import.meta.resolve('./worker.js'))})`
+  : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(import.meta.resolve('./worker.ts'))}); })`;
 
 type Answer = { id: number; value?: unknown; error?: string; ms: number };
 type Waiting = { resolve(answer: { value: never; ms: number }): void; reject(error: Error): void };

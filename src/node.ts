@@ -1,20 +1,20 @@
 // This server as a node of a cluster (REDIS_URL set): joins through Redis (presence, the bus), and
 // follows the event log on PostgreSQL to deliver other nodes' events to its own sockets, in seq order
 // with its own. server.ts calls it; a node alone never does.
-import type { Settings } from '../config.ts';
-import type { Logger } from '../log.ts';
-import type { App } from '../context.ts';
-import type { Registry } from '../registry.ts';
-import { createSequencer, type Sequencer } from '../ordering.ts';
-import { deliverFollowed } from '../delivery/fanout.ts';
-import { changed } from '../features/presence.ts';
-import { clusterNamespace, startCluster, type Cluster } from './index.ts';
-import { startFollower } from './follower.ts';
-import { RedisUnavailable } from './redis.ts';
-import { local, type ClusterSeam } from './seam.ts';
-import { sharedGuardCounts } from './guard.ts';
-import { createPasswordGuard, type PasswordGuard } from '../auth/attempts.ts';
-import { closeEndedSessions } from '../auth/sessions.ts';
+import type { Settings } from './config.ts';
+import type { Logger } from './log.ts';
+import type { App } from './context.ts';
+import type { Registry } from './registry.ts';
+import { createSequencer, type Sequencer } from './ordering.ts';
+import { deliverFollowed } from './delivery/fanout.ts';
+import { changed } from './features/presence.ts';
+import { clusterNamespace, startCluster, type Cluster } from './cluster/index.ts';
+import { startFollower } from './cluster/follower.ts';
+import { RedisUnavailable } from './cluster/redis.ts';
+import { local, type ClusterSeam } from './cluster/seam.ts';
+import { sharedGuardCounts } from './cluster/guard.ts';
+import { createPasswordGuard, type PasswordGuard } from './auth/attempts.ts';
+import { closeEndedSessions } from './auth/sessions.ts';
 
 export type ClusterNode = {
   readonly cluster: Cluster;
