@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
 import { expectError, person, pushed, settle, syncAll } from './helpers/clients.ts';
+import { sleep } from './helpers/wait.ts';
 
 test('blocking', async (t) => {
   const server = await startServer(t);
@@ -43,7 +44,7 @@ test('blocking', async (t) => {
     await kurt.client.request('mark_read', { conversation_id: shared.id, message_id: carls.id });
     const unseen = await kurt.client.request('send_message', { conversation_id: direct.id, content: 'in the direct one' });
     await kurt.client.request('typing', { conversation_id: direct.id, is_typing: true });
-    await new Promise((resolve) => setTimeout(resolve, 700)); // receipts go out after 0.5 s
+    await sleep(700); // receipts go out after 0.5 s
     await settle(olga.client, kurt.client, carl.client);
 
     // Carl sees it all; olga sees carl's message and nothing of kurt's doing.

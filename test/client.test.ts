@@ -7,7 +7,7 @@ import { startServer } from './helpers/server.ts';
 import { open, person, type Person } from './helpers/clients.ts';
 import { startProxy } from './helpers/proxy.ts';
 import { live, logged, logOf, opened, said, signIn } from './helpers/connected.ts';
-import { until } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
 import { Disconnected, memoryStorage } from '../protocol/connect.ts';
 
 
@@ -49,13 +49,13 @@ test('after a cut the missed events come in order before the live ones, none twi
     for (let index = 0; index < 150; index++) await send(bob, room.id, `m${index}`);
   })();
   for (let cuts = 0; cuts < 6; cuts++) {
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await sleep(40);
     proxy.cut();
   }
   await sending;
   await until(() => app.delivered.map((event) => `${event.seq}:${event.type}`), () => said(app).length === 150);
   assert.deepEqual(said(app), Array.from({ length: 150 }, (_, index) => `m${index}`));
-  await new Promise((resolve) => setTimeout(resolve, 800)); // the receipts of the last messages
+  await sleep(800); // the receipts of the last messages
   assert.deepEqual(logged(app.delivered), await logOf(server, alice.cookies));
   assert.ok(app.states.some((state) => state.status === 'reconnecting'), JSON.stringify(app.states));
 });

@@ -144,7 +144,7 @@ test('a node that has not heard back its numbering when its follower reads the l
   await proxy.held();
   const sql = postgres(database, { max: 1, onnotice: () => {} });
   t.after(() => sql.end());
-  while ((await sql`SELECT 1 FROM messages WHERE client_id = 'answer-1'`).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  while ((await sql`SELECT 1 FROM messages WHERE client_id = 'answer-1'`).length === 0) await sleep(20);
   // Bob's message on node2 wakes node1's follower, which reads both from the log.
   const read = proxy.sent((statement) => statement.includes('FROM events AS e') && statement.includes('member_periods'));
   const meanwhile = await sockets.bobOnB.client.call({ type: 'send_message', conversation_id: conversation, content: 'meanwhile' });
@@ -152,7 +152,7 @@ test('a node that has not heard back its numbering when its follower reads the l
   await read;
   // (Time for node1 to take that read's answer: it would deliver Alice's message now as another node's,
   // and again as its own once the answers come.)
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   proxy.release();
   const late = await held;
   assert.equal(late.success, true);

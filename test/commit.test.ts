@@ -13,6 +13,7 @@ import { migratePostgres, postgresDriver, postgresPool } from '../src/storage/en
 import { createCommit } from '../src/storage/engine/commit.ts';
 import { createLogger } from '../src/log.ts';
 import { testDatabase, testEngine } from './helpers/postgres.ts';
+import { sleep } from './helpers/wait.ts';
 
 const log = createLogger('silent');
 
@@ -146,7 +147,7 @@ test('a batch on one server does not wait for another server\'s open batch: each
     await user(job.store, 'slow');
     await job.store.driver.batch.prepare('SELECT pg_sleep(0.3)').run();
   }).then(() => finished.push('slow'));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await sleep(100);
   // ...while the second server's batch logs one and commits: it takes no turn behind the first.
   await b.commit.run(async (job) => {
     job.log(quick);
@@ -206,7 +207,7 @@ test('two servers\' batches that lock the same rows in opposite orders: the unit
   })];
   // Its transaction has written (holds its transaction id). Of this database: the run's other tests share the
   // cluster, and a write of theirs let this go on before row 1 was touched, which then waited for ever below.
-  for (const deadline = Date.now() + 30_000; ; await new Promise((resolve) => setTimeout(resolve, 10))) {
+  for (const deadline = Date.now() + 30_000; ; await sleep(10)) {
     const [row] = await one.pool`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE a.datname = current_database() AND l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted`;
     if (row!.n >= 1) break;
@@ -214,7 +215,7 @@ test('two servers\' batches that lock the same rows in opposite orders: the unit
   }
   // ...while the second's touches row 2, then waits for row 1 behind the first's transaction.
   const second = [b.commit.run(touch(2)), b.commit.run(touch(1))];
-  for (const deadline = Date.now() + 30_000; ; await new Promise((resolve) => setTimeout(resolve, 10))) {
+  for (const deadline = Date.now() + 30_000; ; await sleep(10)) {
     const [row] = await one.pool`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
     if (row!.n >= 1) break;
     assert.ok(Date.now() < deadline, "the second server's batch did not wait for row 1");

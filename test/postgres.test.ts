@@ -19,6 +19,7 @@ import { connect, login, password, person, register, uniqueName } from './helper
 import { http, tokenFrom } from './helpers/http.ts';
 import { needs } from './helpers/installed.ts';
 import { createDatabase, postgresCluster, testDatabase } from './helpers/postgres.ts';
+import { sleep } from './helpers/wait.ts';
 
 const available = (t: TestContext) => process.env.PARLEY_TEST_POSTGRES !== undefined || needs(t, 'postgres');
 
@@ -124,7 +125,7 @@ test('PostgreSQL stopped and started again under a stream of sends: unavailable 
         assert.equal(error.code, 'unavailable', error.message);
         refusals.push(error.message);
         assert.ok(attempt < 200, 'service came back within 20 s');
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
       }
     }
   }

@@ -41,7 +41,7 @@ test('an account hammering reads from several sockets is refused once its server
     assert.equal(last.code, 'rate_limited');
     const wait = Number(refusal.exec(last.error)![1]);
     // Once the announced wait is over the account may go on.
-    await new Promise((resolve) => setTimeout(resolve, wait + 20));
+    await sleep(wait + 20);
     assert.equal(await sockets[0]!.request('ping'), 'pong');
   }
   assert.equal(await bystander.client.request('ping'), 'pong');

@@ -39,8 +39,6 @@ export const logged = (delivered: Delivered[]) => delivered.filter((event) => ev
 /** What `send_message` events the app was given, by content. */
 export const said = (app: Live) => app.delivered.filter((event) => event.type === 'send_message').map((event) => (event.data as { content: string }).content);
 
-export const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** The server's event log for the jar's user after `since`: what the app should have been given. */
 export async function logOf(server: TestServer, cookies: CookieJar, since = 0): Promise<Delivered[]> {
   const reader = open(server, cookies.header('/ws'));

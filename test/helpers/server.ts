@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import { built } from './built.ts';
 import { dropEngineDatabase, engineEnv } from './postgres.ts';
+import { sleep } from './wait.ts';
 
 export type LogLine = { level: string; msg: string; [key: string]: unknown };
 
@@ -155,7 +156,7 @@ async function waitForPing(port: number): Promise<number> {
   for (let tries = 0; tries < 200; tries++) {
     const ok = await fetch(`http://127.0.0.1:${port}/misc/ping`).then((res) => res.ok, () => false);
     if (ok) return port;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`nothing answered on port ${port}`);
 }
