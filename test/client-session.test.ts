@@ -7,7 +7,7 @@ import { startServer } from './helpers/server.ts';
 import { login, open, password, person } from './helpers/clients.ts';
 import { http } from './helpers/http.ts';
 import { startProxy } from './helpers/proxy.ts';
-import { live, logged, logOf, opened, said, signIn, type Live } from './helpers/connected.ts';
+import { live, opened, said, seesLog, signIn, type Live } from './helpers/connected.ts';
 import { sleep, until } from './helpers/wait.ts';
 import { createCookieJar, Disconnected, type CookieJar } from '../protocol/connect.ts';
 
@@ -48,8 +48,7 @@ test('a long session with 4-second login tokens: refreshed ahead of time, across
   assert.equal(server.logs.filter((line) => line.msg === 'token refused').length, 0, 'every reconnect had a live token');
   assert.ok(app.states.filter((state) => state.status === 'open').length >= 10, JSON.stringify(app.states));
   assert.ok(app.states.every((state) => state.status !== 'signed_out'));
-  await sleep(700); // the last receipts
-  assert.deepEqual(logged(app.delivered), await logOf(server, alice.cookies));
+  await seesLog(app, server, alice.cookies);
 });
 
 test('a refresh whose answer is lost: the retry comes within the grace and gets a usable refresh token, and the session lives on through the next renewal', async (t) => {

@@ -137,7 +137,9 @@ const event = (type: string) => ({ conversationId: null, users: [], type, dataTe
 test('a batch on one server does not wait for another server\'s open batch: each numbers its events at its end, in commit order', { skip: testEngine() === 'postgres' ? false : 'two servers on one database: runs in the PostgreSQL pass' }, async (t) => {
   const [one, two] = await twoServers(t);
   const before = await one.store.events.latest();
-  const [a, b] = [recordedCommit(one.store), recordedCommit(two.store)];
+  // The first server's two units in one batch however long their round trips take (with the default window
+  // a loaded machine committed the first alone, and its lock on row 1 with it, before the second came).
+  const [a, b] = [recordedCommit(one.store, 60_000), recordedCommit(two.store)];
   const slow = event('slow');
   const quick = event('quick');
   const finished: string[] = [];
@@ -196,7 +198,9 @@ test('two servers\' batches that lock the same rows in opposite orders: the unit
   const [one, two] = await twoServers(t);
   await one.pool`CREATE TABLE contested (id integer PRIMARY KEY, touched integer NOT NULL)`;
   await one.pool`INSERT INTO contested VALUES (1, 0), (2, 0)`;
-  const [a, b] = [recordedCommit(one.store), recordedCommit(two.store)];
+  // The first server's two units in one batch however long their round trips take (with the default window
+  // a loaded machine committed the first alone, and its lock on row 1 with it, before the second came).
+  const [a, b] = [recordedCommit(one.store, 60_000), recordedCommit(two.store)];
   const touch = (id: number) => (job: { store: { driver: Store['driver'] } }) => job.store.driver.batch.prepare('UPDATE contested SET touched = touched + 1 WHERE id = $1').run(id);
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
