@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { needs } from './helpers/installed.ts';
 import { testDatabase } from './helpers/postgres.ts';
+import { sleep } from './helpers/wait.ts';
 
 test('a connection closed while its write waits for the next turn comes back working', async (t) => {
   if (!needs(t, 'postgres')) return;
@@ -39,5 +40,42 @@ test('a connection closed while its write waits for the next turn comes back wor
   const started = performance.now();
   const next = await sql`SELECT 3 AS three`.catch((error: { code?: string }) => error.code);
   assert.deepEqual(next === 'CONNECT_TIMEOUT' ? next : [...(next as Iterable<unknown>)], [{ three: 3 }], 'the next query runs on a fresh connection');
+  assert.ok(performance.now() - started < 4000, 'without waiting for the connect timeout');
+});
+
+// Not fixed yet (todo: reported, not failing the run). The server's batches hold a reserved connection from BEGIN to
+// COMMIT; PostgreSQL crashing between two of its statements left the next one (the ROLLBACK) unanswered for
+// good, and every unit queued after it with it: postgres.test.ts' outage under a stream of sends, in runs under load.
+// The client's execute() on a connection whose socket is gone sets the query as current and puts its write
+// off, and the patched nextWrite() drops it: nothing fails the query. A fix belongs in patchPostgresClient.
+test('a query on a reserved connection whose socket has closed fails with CONNECTION_CLOSED instead of waiting for ever', { todo: 'the installed client leaves it unanswered' }, async (t) => {
+  if (!needs(t, 'postgres')) return;
+  const url = new URL(await testDatabase(t));
+  let current: Socket | undefined;
+  const options = {
+    max: 1, connect_timeout: 5, onnotice: () => {},
+    socket: () => new Promise<Socket>((resolve) => {
+      const socket = connect(Number(url.port), url.hostname);
+      current = socket;
+      socket.once('connect', () => resolve(socket));
+    }),
+  };
+  const sql = postgres(url.toString(), options as postgres.Options<Record<string, never>>);
+  t.after(() => sql.end({ timeout: 1 }));
+  // As the server's batches do: a connection of their own, held from BEGIN to COMMIT or ROLLBACK.
+  const reserved = await sql.reserve();
+  assert.deepEqual([...(await reserved`SELECT 1 AS one`)], [{ one: 1 }]);
+  // PostgreSQL goes away while the connection is held and idle (a crash between two of its statements).
+  const closed = new Promise((resolve) => current!.once('close', resolve));
+  current!.destroy();
+  await closed;
+  const outcome = await Promise.race([
+    reserved.unsafe('ROLLBACK').then(() => 'answered', (error: { code?: string }) => error.code),
+    sleep(5000, 'no answer within 5 s'),
+  ]);
+  assert.equal(outcome, 'CONNECTION_CLOSED');
+  reserved.release();
+  const started = performance.now();
+  assert.deepEqual([...(await sql`SELECT 3 AS three`)], [{ three: 3 }], 'the next query runs on a fresh connection');
   assert.ok(performance.now() - started < 4000, 'without waiting for the connect timeout');
 });

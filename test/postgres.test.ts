@@ -118,7 +118,10 @@ test('PostgreSQL stopped and started again under a stream of sends: unavailable 
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        await alice.client.request('send_message', { conversation_id: room.id, content: `message ${i}`, client_id: `stream-${i}` });
+        // A send that is never answered fails here, with what the server said, instead of the file's timeout.
+        const answered = alice.client.request('send_message', { conversation_id: room.id, content: `message ${i}`, client_id: `stream-${i}` });
+        const silent = sleep(30_000, 'silent', { ref: false });
+        if ((await Promise.race([answered, silent])) === 'silent') assert.fail(`message ${i} not answered within 30 s; the server's last lines:\n${server.output().split('\n').slice(-60).join('\n')}`);
         break;
       } catch (error) {
         assert.ok(error instanceof RequestError, String(error));
