@@ -4,10 +4,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { needs } from './helpers/installed.ts';
-import { runServerExpectingExit, testSecret, type TestServer } from './helpers/server.ts';
+import { lastLines, runServerExpectingExit, testSecret, type TestServer } from './helpers/server.ts';
 import { syncAll } from './helpers/clients.ts';
 import { member, startNodes, tapped, type Member, type Tapped } from './helpers/cluster.ts';
-import { sleep, until } from './helpers/wait.ts';
+import { answered, sleep, until } from './helpers/wait.ts';
 import { createDatabase, postgresCluster } from './helpers/postgres.ts';
 import { http } from './helpers/http.ts';
 import { errors } from '../protocol/index.ts';
@@ -158,8 +158,10 @@ test('PostgreSQL away: every node refuses sends with unavailable and keeps its s
   await until('the first message on node2', () => bobOnB.seqs.includes(before.seq!));
 
   await postgres.stop('immediate');
+  // A send never answered (postgres-client.test.ts' todo) fails by name, with what the nodes said.
+  const said = () => `the nodes' last lines:\n${lastLines(a, 30)}\n${lastLines(b, 30)}`;
   for (const socket of [aliceOnA, bobOnB]) {
-    const { ref: _, ...reply } = await socket.client.call({ type: 'send_message', conversation_id: id, content: 'during the outage' });
+    const { ref: _, ...reply } = await answered(socket.client.call({ type: 'send_message', conversation_id: id, content: 'during the outage' }), said);
     assert.deepEqual(reply, { type: 'send_message', success: false, error: errors.unavailable.text, code: 'unavailable' });
   }
   for (const node of [a, b]) assert.equal((await http(node.http, 'GET', '/readyz')).status, 503);
@@ -169,7 +171,7 @@ test('PostgreSQL away: every node refuses sends with unavailable and keeps its s
   const sent: number[] = [];
   for (const [n, socket] of [aliceOnA, bobOnB, aliceOnA, bobOnB, aliceOnA].entries()) {
     for (let attempt = 0; ; attempt++) {
-      const reply = (await socket.client.call({ type: 'send_message', conversation_id: id, content: `after the outage ${n}`, client_id: `after-${n}` })) as { success: boolean; code?: string; seq?: number };
+      const reply = (await answered(socket.client.call({ type: 'send_message', conversation_id: id, content: `after the outage ${n}`, client_id: `after-${n}` }), said)) as { success: boolean; code?: string; seq?: number };
       if (reply.success) {
         sent.push(reply.seq!);
         break;

@@ -14,12 +14,12 @@ import postgres from 'postgres';
 import { errors } from '../protocol/index.ts';
 import { RequestError } from '../protocol/client.ts';
 import { built } from './helpers/built.ts';
-import { freePort, runServerExpectingExit, startServer, testSecret, type TestServer } from './helpers/server.ts';
+import { freePort, lastLines, runServerExpectingExit, startServer, testSecret, type TestServer } from './helpers/server.ts';
 import { connect, login, password, person, register, uniqueName } from './helpers/clients.ts';
 import { http, tokenFrom } from './helpers/http.ts';
 import { needs } from './helpers/installed.ts';
 import { createDatabase, postgresCluster, testDatabase } from './helpers/postgres.ts';
-import { sleep } from './helpers/wait.ts';
+import { answered, sleep } from './helpers/wait.ts';
 
 const available = (t: TestContext) => process.env.PARLEY_TEST_POSTGRES !== undefined || needs(t, 'postgres');
 
@@ -118,10 +118,7 @@ test('PostgreSQL stopped and started again under a stream of sends: unavailable 
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        // A send that is never answered fails here, with what the server said, instead of the file's timeout.
-        const answered = alice.client.request('send_message', { conversation_id: room.id, content: `message ${i}`, client_id: `stream-${i}` });
-        const silent = sleep(30_000, 'silent', { ref: false });
-        if ((await Promise.race([answered, silent])) === 'silent') assert.fail(`message ${i} not answered within 30 s; the server's last lines:\n${server.output().split('\n').slice(-60).join('\n')}`);
+        await answered(alice.client.request('send_message', { conversation_id: room.id, content: `message ${i}`, client_id: `stream-${i}` }), () => `message ${i}; the server's last lines:\n${lastLines(server)}`);
         break;
       } catch (error) {
         assert.ok(error instanceof RequestError, String(error));

@@ -30,6 +30,9 @@ export type TestServer = {
 };
 
 export const testSecret = 'a test secret that is at least 32 bytes long';
+
+/** A server's last lines of output, for a failure's message. */
+export const lastLines = (server: TestServer, count = 60): string => server.output().split('\n').slice(-count).join('\n');
 const root = new URL('../..', import.meta.url).pathname;
 
 /** Spawns the built `src/main.ts` as `npm start` does; resolves once it listens. Reuses `dir` to restart on the same database. */
