@@ -73,8 +73,12 @@ async function likeSync(checks: Record<string, [socket: Tapped, asking: Tapped]>
 async function logHasNoGaps(database: string): Promise<number[]> {
   const sql = postgres(database, { max: 1, onnotice: () => {} });
   try {
-    const seqs = (await sql<{ seq: string }[]>`SELECT seq FROM events ORDER BY seq`).map((row) => Number(row.seq));
-    const [counter] = await sql<{ seq: string }[]>`SELECT seq FROM event_counter`;
+    // One snapshot: a batch committing between two reads (receipts come half a second after their messages) moves both.
+    const { rows, counter } = await sql.begin('ISOLATION LEVEL REPEATABLE READ', async (tx) => ({
+      rows: await tx<{ seq: string }[]>`SELECT seq FROM events ORDER BY seq`,
+      counter: (await tx<{ seq: string }[]>`SELECT seq FROM event_counter`)[0],
+    }));
+    const seqs = rows.map((row) => Number(row.seq));
     assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i), 'no gap in the log');
     assert.equal(Number(counter!.seq), seqs.at(-1), 'the counter is the last seq');
     return seqs;
