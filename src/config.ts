@@ -209,7 +209,7 @@ export const settingFields = {
   // Server time (ms) one account's events may take a second on a node, over all its sockets, and at once.
   RATE_LIMIT_WORK_MS: documented(
     integerSetting('RATE_LIMIT_WORK_MS', 100, 1, 1_000_000),
-    'milliseconds of server time one account\'s events may take a second on a node, over all its sockets there: each event is charged the time its unit of work held the queue, after it ran; an account that has spent more waits, its events answered `rate_limited` with the wait in ms, until it is paid off',
+    'milliseconds of server time one account\'s events may take a second on a node, over all its sockets there: each event is charged its unit of work\'s share of the server\'s time while it ran (not time it waited while others\' work ran), after it ran; an account that has spent more waits, its events answered `rate_limited` with the wait in ms, until it is paid off',
   ),
   RATE_LIMIT_WORK_BURST_MS: documented(
     integerSetting('RATE_LIMIT_WORK_BURST_MS', 250, 1, 1_000_000),

@@ -10,6 +10,7 @@ import { opened, type LaterRead } from './features/handler.ts';
 import { deliver, eachView, logEvent, readersOf } from './delivery/fanout.ts';
 import { personal } from './delivery/views.ts';
 import { unknownType } from './metrics.ts';
+import { alone, startShare } from './thread-share.ts';
 import { inJob, type Ctx, type SocketCtx } from './context.ts';
 import type { Job, Kind, Outcome } from './storage/engine/commit.ts';
 import type { Store } from './storage/index.ts';
@@ -98,13 +99,13 @@ function overBudget(ctx: SocketCtx): ParleyError | undefined {
   return fail('work_rate_limited', { rate, burst, wait });
 }
 
-/** Runs a unit's work and charges the time it held the queue to the caller's account. */
+/** Runs a unit's work and charges its share of the server's time meanwhile to the caller's account. */
 async function charged<T>(ctx: SocketCtx, work: () => Promise<T>): Promise<T> {
-  const began = performance.now();
+  const end = startShare();
   try {
     return await work();
   } finally {
-    ctx.caller.work.charge(performance.now() - began);
+    ctx.caller.work.charge(end());
   }
 }
 
@@ -112,7 +113,12 @@ export function dispatchBinary(ctx: SocketCtx): void {
   rootError(ctx, 'binary_frame');
 }
 
+/** Handles a frame: at once what is refused or malformed, otherwise its unit is queued. */
 export function dispatch(ctx: SocketCtx, text: string): void {
+  alone(() => dispatchFrame(ctx, text));
+}
+
+function dispatchFrame(ctx: SocketCtx, text: string): void {
   const startedAt = performance.now();
   let frame: unknown;
   try {
@@ -191,7 +197,7 @@ function groupOf(type: string, entry: Entry, many: NonNullable<AnyHandler['many'
     async run(items) {
       const outcomes: Outcome<undefined>[] = new Array(items.length);
       const valid: { i: number; ctx: Ctx; input: unknown }[] = [];
-      const began = performance.now();
+      const end = startShare();
       for (const [i, { input: { socket, frame }, job }] of items.entries()) {
         const ctx = inJob(socket, job);
         try {
@@ -202,9 +208,9 @@ function groupOf(type: string, entry: Entry, many: NonNullable<AnyHandler['many'
           outcomes[i] = { error };
         }
       }
-      const ran = valid.length ? await many(valid.map(({ ctx, input }) => ({ ctx, input }))) : [];
-      // The group's time, shared evenly by the events that ran in it.
-      const share = (performance.now() - began) / Math.max(1, valid.length);
+      const ran = valid.length ? await many(valid.map(({ ctx, input }) => ({ ctx, input }))).finally(end) : [];
+      // The group's share of the server's time, split evenly among the events that ran in it.
+      const share = end() / Math.max(1, valid.length);
       for (const { ctx } of valid) ctx.caller.work.charge(share);
       for (const [j, { i, ctx }] of valid.entries()) {
         const outcome = ran[j]!;
@@ -256,18 +262,18 @@ async function succeeded(ctx: Ctx, type: string, ref: Ref | undefined, startedAt
   const { data, audience, later } = opened(ran);
   const logged = audience && (await logEvent(ctx, type, data, audience));
   const readers = audience && 'conversation' in audience && personal.has(type) ? await readersOf(ctx, type, audience) : undefined;
-  ctx.job.after((committed, failure) => {
+  ctx.job.after((committed, failure) => alone(() => {
     if (!committed) return ctx.caller.send(failed(ctx, type, failure, ref));
     if (later) return answerLater(ctx, type, ref, startedAt, later);
     ctx.metrics.event(type, 'ok', startedAt);
     if (!audience || !logged) return ctx.caller.send(withRef(successText(type, data), ref));
-    ctx.ordering.committed(logged.seq, () => {
+    ctx.ordering.committed(logged.seq, () => alone(() => {
       if (readers) return pushPersonal(ctx, type, data, readers, logged.seq, ref);
       const text = eventText(type, logged.dataText, logged.seq);
       deliver(ctx, audience, text, logged.only, ctx.caller);
       ctx.caller.send(withRef(text, ref));
-    });
-  });
+    }));
+  }));
 }
 
 /** Per socket, the last reply read after its commit: the next is sent after it. */

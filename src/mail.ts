@@ -1,7 +1,7 @@
 // Outgoing mail: through SMTP when SMTP_URL is set; otherwise each mail is written as an .eml file
 // under the outbox beside the database and logged, so a newcomer can reset a password with no mail server.
 import nodemailer from 'nodemailer';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Settings } from './config.ts';
@@ -44,7 +44,9 @@ function transportFor(settings: Settings, log: Logger): Mailer {
       const { message } = await transport.sendMail({ from, ...mail });
       mkdirSync(outbox, { recursive: true });
       const file = join(outbox, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`);
-      writeFileSync(file, message as Buffer, { mode: 0o600 });
+      // Whole or not at all: whoever reads the outbox (a person, a script, a test) never sees a mail half written.
+      writeFileSync(`${file}.partial`, message as Buffer, { mode: 0o600 });
+      renameSync(`${file}.partial`, file);
       log.info('mail written to the outbox (no SMTP_URL set)', { to: mail.to, subject: mail.subject, file });
     },
   };

@@ -27,8 +27,9 @@ export function take(bucket: Bucket, rate: number, burst: number, nowMs: number,
 export type WorkBudget = { wait(): number; charge(ms: number): void; startRead(): Release | undefined; awaitRead(): Promise<Release> };
 
 /**
- * Server time per account, shared by its sockets: each event is charged the milliseconds its unit of
- * work held the queue (reads that examine much cost much, a ping almost nothing). `rate` ms come back
+ * Server time per account, shared by its sockets: each event is charged its unit of work's share of
+ * the server's time while it ran (thread-share.ts: not the time it waited while others' work ran; reads
+ * that examine much cost much, a ping almost nothing). `rate` ms come back
  * a second, up to `burst`; an account that has spent more than it had owes the rest and waits until
  * it is paid off. A read after the commit is charged as it finishes: at most `readsAtOnce` of an
  * account's run at once, which bounds what it can run up before it is charged; the others wait their

@@ -8,6 +8,7 @@ import { built } from './helpers/built.ts';
 import { startServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
 import { connect, expectError, login, password, person, syncAll, waitFor } from './helpers/clients.ts';
+import { sleep } from './helpers/wait.ts';
 
 /** A real SMTP server on a free port that keeps every message it receives. */
 async function mailServer(t: { after(fn: () => unknown): void }) {
@@ -35,7 +36,7 @@ async function mailTo(received: { to: string[]; raw: string }[], address: string
   for (let tries = 0; tries < 250; tries++) {
     const mails = received.filter((mail) => mail.to.includes(address));
     if (mails.length >= count) return mails[count - 1]!.raw;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
   throw new Error(`no mail to ${address}`);
 }
@@ -78,7 +79,7 @@ test('password reset through a real SMTP server', async (t) => {
   await bob.client.request('update_profile', { email: 'bob@parley.test' });
   await mailTo(smtp.received, 'bob@parley.test');
   assert.equal((await post('/auth/forgot-password', { username: bob.username })).status, 202);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   assert.equal(smtp.received.filter((received) => received.to.includes('bob@parley.test')).length, 1, 'only the verification mail');
 
   // Five wrong codes and even the right one is refused.

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
 import { person, settle } from './helpers/clients.ts';
 import type { Client } from '../protocol/client.ts';
+import { sleep } from './helpers/wait.ts';
 
 const missing = 987_654;
 
@@ -88,7 +89,7 @@ test('a non-member learns nothing about a conversation or its messages', async (
   await alice.client.request('react', { message_id: hidden.id, emoji: '🎉' });
   await alice.client.request('update_conversation', { conversation_id: secret.id, description: 'shh' });
   await settle(alice.client, eve.client);
-  await new Promise((resolve) => setTimeout(resolve, 600)); // past the receipts' gathering delay
+  await sleep(600); // past the receipts' gathering delay
   await settle(eve.client);
   assert.deepEqual(eve.pushes, [], 'a non-member is told nothing');
   assert.deepEqual((await eve.client.request('sync', { since: 0 })).events.map((event) => event.type), ['create_conversation'], 'and can sync nothing of it');

@@ -9,6 +9,7 @@ import { hasScript, runAdmin } from './helpers/admin.ts';
 import { connect, login, person, register } from './helpers/clients.ts';
 import { progressLine } from '../src/progress.ts';
 import type { Client } from '../protocol/client.ts';
+import { sleep } from './helpers/wait.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'parley-backup-'));
@@ -39,7 +40,7 @@ test('a backup taken while a client is sending, restored, holds every message ac
   const sender = (async () => {
     for (let i = 0; sending; i++) acked.push((await alice.client.request('send_message', { conversation_id: room.id, content: `message number ${i}` })).id);
   })();
-  while (acked.length < 50) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (acked.length < 50) await sleep(10);
 
   const file = join(dir, 'backup.db');
   const ackedBefore = acked.length;
@@ -50,7 +51,7 @@ test('a backup taken while a client is sending, restored, holds every message ac
   assert.equal(backup.stderr, '', 'no progress drawn into a pipe');
   assert.ok(ackedAfter > ackedBefore, `chat went on during the backup (${ackedBefore} → ${ackedAfter} acknowledged)`);
   const beforeFinish = acked.length;
-  while (acked.length < beforeFinish + 20) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (acked.length < beforeFinish + 20) await sleep(10);
   sending = false;
   await sender;
   assert.equal(await server.stop(), 0);

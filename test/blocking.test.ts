@@ -9,6 +9,7 @@ import { startServer } from './helpers/server.ts';
 import { expectError, person, pushed, settle, socket, syncAll } from './helpers/clients.ts';
 import { withStore } from './helpers/store.ts';
 import { testEngine } from './helpers/postgres.ts';
+import { sleep } from './helpers/wait.ts';
 
 test('blocking', async (t) => {
   const server = await startServer(t);
@@ -48,7 +49,7 @@ test('blocking', async (t) => {
     await kurt.client.request('mark_read', { conversation_id: shared.id, message_id: carls.id });
     const unseen = await kurt.client.request('send_message', { conversation_id: direct.id, content: 'in the direct one' });
     await kurt.client.request('typing', { conversation_id: direct.id, is_typing: true });
-    await new Promise((resolve) => setTimeout(resolve, 700)); // receipts go out after 0.5 s
+    await sleep(700); // receipts go out after 0.5 s
     await settle(olga.client, kurt.client, carl.client);
 
     // Carl sees it all; olga sees carl's message and nothing of kurt's doing.

@@ -10,8 +10,8 @@ import { startServer } from './helpers/server.ts';
 import { launchChromium } from './helpers/chromium.ts';
 import { password, register, uniqueName } from './helpers/clients.ts';
 import { startProxy } from './helpers/proxy.ts';
-import { live, logOf, pause, said, signIn } from './helpers/connected.ts';
-import { until } from './helpers/wait.ts';
+import { live, logOf, said, signIn } from './helpers/connected.ts';
+import { sleep, until } from './helpers/wait.ts';
 import { bundlePath } from '../protocol/build.ts';
 import { login } from '../protocol/connect.ts';
 
@@ -111,7 +111,7 @@ test('a page using the single-file build keeps a conversation going while the se
   await say(room.id, 'after the refresh');
   await both([...afterRestart, 'after the refresh']);
 
-  await pause(1000); // the last receipts
+  await sleep(1000); // the last receipts
   const seen = await app();
   assert.equal(new Set(seen.ids).size, 4, 'each message the page said was stored once');
   const statuses = seen.states.map((state) => state.status);

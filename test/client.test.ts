@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
 import { open, person, type Person } from './helpers/clients.ts';
 import { startProxy } from './helpers/proxy.ts';
-import { live, logged, logOf, opened, said, signIn } from './helpers/connected.ts';
-import { until } from './helpers/wait.ts';
+import { live, opened, said, seesLog, signIn } from './helpers/connected.ts';
+import { sleep, until } from './helpers/wait.ts';
 import { Disconnected, memoryStorage } from '../protocol/connect.ts';
 
 
@@ -38,7 +38,7 @@ test('every logged event reaches `on` once, in seq order, the app\'s own include
   assert.deepEqual(order.slice(0, 2), ['event one', 'reply']);
   const events = app.delivered.filter((event) => event.type === 'send_message');
   assert.deepEqual([events[0]?.data, events[2]?.data], [mine, again]);
-  assert.deepEqual(logged(app.delivered), await logOf(server, alice.cookies));
+  await seesLog(app, server, alice.cookies);
   assert.deepEqual(app.states, [{ status: 'open' }]);
 });
 
@@ -49,14 +49,13 @@ test('after a cut the missed events come in order before the live ones, none twi
     for (let index = 0; index < 150; index++) await send(bob, room.id, `m${index}`);
   })();
   for (let cuts = 0; cuts < 6; cuts++) {
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await sleep(40);
     proxy.cut();
   }
   await sending;
   await until(() => app.delivered.map((event) => `${event.seq}:${event.type}`), () => said(app).length === 150);
   assert.deepEqual(said(app), Array.from({ length: 150 }, (_, index) => `m${index}`));
-  await new Promise((resolve) => setTimeout(resolve, 800)); // the receipts of the last messages
-  assert.deepEqual(logged(app.delivered), await logOf(server, alice.cookies));
+  await seesLog(app, server, alice.cookies);
   assert.ok(app.states.some((state) => state.status === 'reconnecting'), JSON.stringify(app.states));
 });
 
@@ -80,7 +79,7 @@ test('a request pending at a disconnect rejects with Disconnected; an unanswered
   assert.deepEqual(said(app), ['a', 'b', 'c', 'd']);
   const history = await app.client.request('get_messages', { conversation_id: room.id });
   assert.deepEqual(history.messages.map((message) => message.content), ['d', 'c', 'b', 'a']);
-  assert.deepEqual(logged(app.delivered), await logOf(server, alice.cookies));
+  await seesLog(app, server, alice.cookies);
 });
 
 test('a dead connection is found by the client\'s own ping and replaced', async (t) => {
@@ -116,7 +115,7 @@ test('a client reading the same storage goes on from the last seq delivered', as
   t.after(() => next.client.close());
   await until(() => next.delivered, () => said(next).length === 1);
   assert.deepEqual(said(next), ['after']);
-  assert.deepEqual(logged(next.delivered), await logOf(server, alice.cookies, kept));
+  await seesLog(next, server, alice.cookies, kept);
 });
 
 test('a log pruned past the last seq delivered becomes a reset, and the stream goes on from the newest seq', async (t) => {
@@ -144,7 +143,7 @@ test('a log pruned past the last seq delivered becomes a reset, and the stream g
   assert.deepEqual(next.delivered[0], { type: 'reset', data: { next: latest } });
   assert.deepEqual(said(next), ['after the reset']);
   assert.ok(next.delivered.slice(1).every((event) => event.seq! > latest), JSON.stringify(next.delivered));
-  assert.deepEqual(logged(next.delivered), await logOf(restarted, alice.cookies, latest));
+  await seesLog(next, restarted, alice.cookies, latest);
 });
 
 test('a last seq beyond the newest (a database restored from a backup) becomes a reset', async (t) => {
@@ -162,5 +161,5 @@ test('a last seq beyond the newest (a database restored from a backup) becomes a
   await until(() => next.delivered, () => said(next).length === 1);
   assert.deepEqual(next.delivered[0], { type: 'reset', data: { next: newest } });
   assert.deepEqual(said(next), ['after the reset']);
-  assert.deepEqual(logged(next.delivered), await logOf(server, alice.cookies, newest));
+  await seesLog(next, server, alice.cookies, newest);
 });

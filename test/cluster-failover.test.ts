@@ -10,9 +10,9 @@ import { needs } from './helpers/installed.ts';
 import { exchange, type BytesResult } from './helpers/bytes.ts';
 import type { TestServer } from './helpers/server.ts';
 import { member, tapped, type Tapped } from './helpers/cluster.ts';
-import { until } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
 import { syncAll } from './helpers/clients.ts';
-import { live, logged, opened, pause, said } from './helpers/connected.ts';
+import { live, logged, opened, said } from './helpers/connected.ts';
 import { landed, nodesBehindNginx } from './helpers/cluster-nginx.ts';
 
 const statuses = (socket: Tapped) => socket.envelopes.filter((envelope) => envelope.type === 'user_status').map((envelope) => (envelope as { data: { username: string; is_online: boolean } }).data);
@@ -111,7 +111,7 @@ test('a node killed with SIGKILL under load: clients reconnect through nginx to 
         killed = cluster.nodes[victim]!.stop('SIGKILL');
         killedAt = performance.now();
       }
-      await pause(30);
+      await sleep(30);
     }
   });
   await Promise.all(senders);
@@ -135,7 +135,7 @@ test('a node killed with SIGKILL under load: clients reconnect through nginx to 
   const logs = async () => Promise.all(readers.map(async (reader) => (await syncAll(reader.client)).map(({ type, data, seq }) => ({ type, data, seq }))));
   let truth = await logs();
   for (const deadline = Date.now() + 20_000; ; ) {
-    await pause(600);
+    await sleep(600);
     const again = await logs();
     const still = again.every((log, i) => log.length === truth[i]!.length);
     truth = again;
@@ -165,7 +165,7 @@ test('a node killed with SIGKILL under load: clients reconnect through nginx to 
     else {
       socket.client.close();
       await socket.client.closed;
-      await pause(250);
+      await sleep(250);
     }
   }
   const heard = await apps[1]!.client.request('send_message', { conversation_id: room.id, content: 'to the node started again' });

@@ -9,7 +9,7 @@ import { needs } from './helpers/installed.ts';
 import { http } from './helpers/http.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { member, startNodes, tapped, type Tapped } from './helpers/cluster.ts';
-import { until } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
 import { password, uniqueName } from './helpers/clients.ts';
 import { runAdmin } from './helpers/admin.ts';
 import { testDatabase } from './helpers/postgres.ts';
@@ -37,7 +37,7 @@ test('presence is cluster-wide: user_status when the first socket opens and the 
   const bobOnA = await tapped(a, bob);
   bobOnB.client.close();
   await bobOnB.client.closed;
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   assert.deepEqual(statuses(aliceOnA), [true], 'a socket on another node is not an arrival, nor the first node\'s last socket a departure');
   bobOnA.client.close();
   await until('offline', () => statuses(aliceOnA).length === 2);
@@ -118,14 +118,14 @@ test('offline on one node announced after online on another (its database slow):
   proxy.hold();
   frankOnA.client.close();
   await frankOnA.client.closed;
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   await tapped(b, frank);
   await until('online from node2', () => statuses(erinOnB).length === 2);
   proxy.release();
   // node1's unit of work commits now: a write of Erin's on node1 answered means it has (units commit in order).
   const erinOnA = await tapped(a, erin);
   await erinOnA.client.request('set_status', { status: 'away' });
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   // Its announcement, overtaken by node2's, was not sent: Erin never saw Frank offline.
   assert.deepEqual(statuses(erinOnB), [true, true]);
   assert.equal((await erinOnB.client.request('get_user', { username: frank.username })).is_online, true);
@@ -322,7 +322,7 @@ test('a node killed with SIGKILL: the users only on it go offline for everyone w
   t.diagnostic(`offline ${Math.round(tookMs)} ms after the kill`);
   assert.ok(tookMs <= 2000 + 500, `${Math.round(tookMs)} ms (NODE_TIMEOUT=2)`);
   assert.deepEqual(erinOnA.envelopes.filter((envelope) => envelope.type === 'user_status').at(-1), { type: 'user_status', success: true, data: { username: frank.username, is_online: false, status: 'offline', status_text: '' } });
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   assert.equal(statuses(erinOnA).length, 3, 'grace still has a socket on node1');
 });
 

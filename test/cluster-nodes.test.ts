@@ -11,6 +11,7 @@ import type { RedisLink } from '../src/cluster/redis.ts';
 import { needs } from './helpers/installed.ts';
 import { startRedis } from './helpers/redis.ts';
 import { linkTo, startNode } from './helpers/cluster.ts';
+import { sleep } from './helpers/wait.ts';
 import type { LogLine } from './helpers/server.ts';
 
 const changed = (line: LogLine) => line.event === 'changed';
@@ -111,10 +112,10 @@ test('Redis away for longer than the deadline and back with its data: no node is
   await b.ask({ op: 'open', user: 2 });
   const before = a.lines.length + b.lines.length;
   await redis.stop();
-  await new Promise((resolve) => setTimeout(resolve, 2500)); // past every deadline (1.5 s)
+  await sleep(2500); // past every deadline (1.5 s)
   await redis.start();
   // Long enough for both to reconnect, beat and sweep a few times.
-  await new Promise((resolve) => setTimeout(resolve, 5000));
+  await sleep(5000);
   const events = [...a.lines, ...b.lines].slice(before).filter((line) => line.event === 'changed');
   assert.deepEqual(events, [], 'each node waited for the others to beat again before sweeping');
   const { link } = await linkTo(t, redis.url);

@@ -73,8 +73,12 @@ async function likeSync(checks: Record<string, [socket: Tapped, asking: Tapped]>
 async function logHasNoGaps(database: string): Promise<number[]> {
   const sql = postgres(database, { max: 1, onnotice: () => {} });
   try {
-    const seqs = (await sql<{ seq: string }[]>`SELECT seq FROM events ORDER BY seq`).map((row) => Number(row.seq));
-    const [counter] = await sql<{ seq: string }[]>`SELECT seq FROM event_counter`;
+    // One snapshot: a batch committing between two reads (receipts come half a second after their messages) moves both.
+    const { rows, counter } = await sql.begin('ISOLATION LEVEL REPEATABLE READ', async (tx) => ({
+      rows: await tx<{ seq: string }[]>`SELECT seq FROM events ORDER BY seq`,
+      counter: (await tx<{ seq: string }[]>`SELECT seq FROM event_counter`)[0],
+    }));
+    const seqs = rows.map((row) => Number(row.seq));
     assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i), 'no gap in the log');
     assert.equal(Number(counter!.seq), seqs.at(-1), 'the counter is the last seq');
     return seqs;
@@ -144,7 +148,7 @@ test('a node that has not heard back its numbering when its follower reads the l
   await proxy.held();
   const sql = postgres(database, { max: 1, onnotice: () => {} });
   t.after(() => sql.end());
-  while ((await sql`SELECT 1 FROM messages WHERE client_id = 'answer-1'`).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  while ((await sql`SELECT 1 FROM messages WHERE client_id = 'answer-1'`).length === 0) await sleep(20);
   // Bob's message on node2 wakes node1's follower, which reads both from the log.
   const read = proxy.sent((statement) => statement.includes('FROM events AS e') && statement.includes('member_periods'));
   const meanwhile = await sockets.bobOnB.client.call({ type: 'send_message', conversation_id: conversation, content: 'meanwhile' });
@@ -152,7 +156,7 @@ test('a node that has not heard back its numbering when its follower reads the l
   await read;
   // (Time for node1 to take that read's answer: it would deliver Alice's message now as another node's,
   // and again as its own once the answers come.)
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   proxy.release();
   const late = await held;
   assert.equal(late.success, true);

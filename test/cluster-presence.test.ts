@@ -10,6 +10,7 @@ import { RedisUnavailable } from '../src/cluster/redis.ts';
 import { needs } from './helpers/installed.ts';
 import { startRedis } from './helpers/redis.ts';
 import { linkTo } from './helpers/cluster.ts';
+import { sleep } from './helpers/wait.ts';
 
 /** A node of the cluster in this process: a link of its own, joined, with a registry of sockets per user. */
 async function member(t: TestContext, url: string, id: string) {
@@ -72,7 +73,7 @@ test('an announcement is published only while the presence it tells of still hol
   assert.equal(await b.presence.announce(7, true, 'announcements', 'online on b'), true);
   assert.equal(await a.presence.announce(7, false, 'announcements', 'offline on a, late'), false, 'overtaken: not published');
   assert.equal(await b.presence.announce(8, false, 'announcements', 'never online'), true);
-  for (let tries = 0; heard.length < 3 && tries < 100; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (let tries = 0; heard.length < 3 && tries < 100; tries++) await sleep(20);
   assert.deepEqual(heard, ['online on a', 'online on b', 'never online']);
 });
 
@@ -137,7 +138,7 @@ test('Redis stopped and started empty: calls fail fast meanwhile, then each node
   assert.ok(performance.now() - started < 100, 'failed at once');
   assert.equal(a.presence.dirty(), true);
   await redis.start();
-  for (let tries = 0; (a.changes.length === 0 || b.presence.dirty()) && tries < 100; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let tries = 0; (a.changes.length === 0 || b.presence.dirty()) && tries < 100; tries++) await sleep(50);
   // Redis came back empty: node a's users (1, 2 and the socket opened meanwhile, 3) are online again.
   assert.deepEqual(a.changes.map(({ online, offline }) => ({ online: online.sort(), offline })), [{ online: [1, 2, 3], offline: [] }]);
   assert.deepEqual(b.changes, [], 'user 2 was online through node a already; node b has nobody left');

@@ -7,6 +7,7 @@ import { connectRedis, redactedUrl, RedisUnavailable, script } from '../src/clus
 import { needs } from './helpers/installed.ts';
 import { startRedis } from './helpers/redis.ts';
 import { linkTo } from './helpers/cluster.ts';
+import { sleep } from './helpers/wait.ts';
 
 test('Redis stopped: every command fails at once with RedisUnavailable, none waits; back by itself when Redis is', async (t) => {
   if (!needs(t, 'redis')) return;
@@ -28,7 +29,7 @@ test('Redis stopped: every command fails at once with RedisUnavailable, none wai
   assert.deepEqual(logs.filter((line) => line.msg === 'redis unavailable').map((line) => line.level), ['warn'], 'said once per outage');
 
   await redis.start();
-  for (let tries = 0; !link.up() && tries < 100; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let tries = 0; !link.up() && tries < 100; tries++) await sleep(50);
   assert.equal(reconnects, 1);
   assert.equal(await link.call((client) => client.get('k')), null, 'a new, empty Redis');
   assert.equal(await link.call((client) => client.dbsize()), 0, 'and none of the failed commands was kept to be sent later');

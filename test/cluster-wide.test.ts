@@ -15,7 +15,7 @@ import { needs } from './helpers/installed.ts';
 import { runAdmin } from './helpers/admin.ts';
 import type { TestServer } from './helpers/server.ts';
 import { member, startNodes, tapped, type Member, type Tapped } from './helpers/cluster.ts';
-import { until } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
 import { startPushService } from './helpers/push-service.ts';
 import { drained, metricsToken, receivedBy, waitForPushes } from './helpers/push-server.ts';
 
@@ -103,7 +103,7 @@ test('MAX_SOCKETS_PER_USER counts sockets on every node; with Redis away each no
   const onA = await tapped(a, frank);
   await tapped(b, frank);
   const third = opened(c);
-  const stillOpen = new Promise((resolve) => setTimeout(resolve, 3000, 'still open')).finally(() => third.close());
+  const stillOpen = sleep(3000, 'still open').finally(() => third.close());
   assert.deepEqual(await Promise.race([third.closed, stillOpen]), { code: 4004, reason: 'too many connections for this user (limit 2)' }, 'two sockets already, on node1 and node2');
   const isOnline = async () => (await watching.client.request('get_user', { username: frank.username })).is_online;
 
@@ -112,7 +112,7 @@ test('MAX_SOCKETS_PER_USER counts sockets on every node; with Redis away each no
   await onA.client.closed;
   await until('frank\'s socket on node1 gone', () => a.logs.some((line) => line.msg === 'disconnected' && line.user === frank.username));
   let onC: Tapped | undefined;
-  for (const deadline = Date.now() + 5000; !onC; await new Promise((resolve) => setTimeout(resolve, 50))) {
+  for (const deadline = Date.now() + 5000; !onC; await sleep(50)) {
     onC = await tapped(c, frank).catch((error: unknown) => {
       if (Date.now() > deadline) throw error;
       return undefined;
@@ -129,7 +129,7 @@ test('MAX_SOCKETS_PER_USER counts sockets on every node; with Redis away each no
   await until('the outage in the log', () => outage() > 0);
 
   await nodes.redis.start();
-  for (const deadline = Date.now() + 10_000; !(await isOnline()); await new Promise((resolve) => setTimeout(resolve, 100))) {
+  for (const deadline = Date.now() + 10_000; !(await isOnline()); await sleep(100)) {
     if (Date.now() > deadline) throw new Error('presence did not come back with Redis');
   }
   assert.equal(outage(), 1, 'the outage is logged once');
@@ -175,7 +175,7 @@ test('periodic work runs once a period across the nodes, not once per node', asy
   // and every node's rounds at its start (a node slow to start may log them after the others' sweeps).
   const startsLogged = () => ['prune', 'file-sweep', 'push-outbox-prune'].every((job) => roundsSoFar().filter((round) => round.job === job && round.atStart).length >= 3);
   for (const started = Date.now(); (roundsSoFar().filter((round) => round.job === 'file-sweep' && !round.atStart).length < 4 || !startsLogged()) && Date.now() - started < 30_000;) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
   }
   const rounds = roundsSoFar();
   // Each node's round at its start runs whatever the others did (its settings may be new).

@@ -13,6 +13,7 @@ import { migratePostgres, postgresDriver, postgresPool } from '../src/storage/en
 import { createCommit } from '../src/storage/engine/commit.ts';
 import { createLogger } from '../src/log.ts';
 import { testDatabase, testEngine } from './helpers/postgres.ts';
+import { sleep } from './helpers/wait.ts';
 
 const log = createLogger('silent');
 
@@ -136,7 +137,9 @@ const event = (type: string) => ({ conversationId: null, users: [], type, dataTe
 test('a batch on one server does not wait for another server\'s open batch: each numbers its events at its end, in commit order', { skip: testEngine() === 'postgres' ? false : 'two servers on one database: runs in the PostgreSQL pass' }, async (t) => {
   const [one, two] = await twoServers(t);
   const before = await one.store.events.latest();
-  const [a, b] = [recordedCommit(one.store), recordedCommit(two.store)];
+  // The first server's two units in one batch however long their round trips take (with the default window
+  // a loaded machine committed the first alone, and its lock on row 1 with it, before the second came).
+  const [a, b] = [recordedCommit(one.store, 60_000), recordedCommit(two.store)];
   const slow = event('slow');
   const quick = event('quick');
   const finished: string[] = [];
@@ -146,7 +149,7 @@ test('a batch on one server does not wait for another server\'s open batch: each
     await user(job.store, 'slow');
     await job.store.driver.batch.prepare('SELECT pg_sleep(0.3)').run();
   }).then(() => finished.push('slow'));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await sleep(100);
   // ...while the second server's batch logs one and commits: it takes no turn behind the first.
   await b.commit.run(async (job) => {
     job.log(quick);
@@ -165,7 +168,9 @@ test('a batch whose COMMIT fails after its events were numbered leaves no gap: t
   await store.driver.prepare('CREATE TABLE doomed (user_id bigint REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED)').run();
   const undone: number[] = [];
   const units = unitStore(store.driver);
-  const commit = createCommit(store.driver, log, { committed: () => {}, commitFailed: () => {} }, { store: units, append: units.events.append, undone: (seq) => void undone.push(seq) });
+  // Both units in one batch however long their round trips take: with the default window a loaded machine
+  // committed the first alone, and nothing of it failed.
+  const commit = createCommit(store.driver, log, { committed: () => {}, commitFailed: () => {} }, { store: units, append: units.events.append, undone: (seq) => void undone.push(seq), fillMs: 60_000 });
   const before = await store.events.latest();
   const lost = [event('lost 1'), event('lost 2')];
   let seqsAtNumbering: number[] = [];
@@ -195,7 +200,9 @@ test('two servers\' batches that lock the same rows in opposite orders: the unit
   const [one, two] = await twoServers(t);
   await one.pool`CREATE TABLE contested (id integer PRIMARY KEY, touched integer NOT NULL)`;
   await one.pool`INSERT INTO contested VALUES (1, 0), (2, 0)`;
-  const [a, b] = [recordedCommit(one.store), recordedCommit(two.store)];
+  // The first server's two units in one batch however long their round trips take (with the default window
+  // a loaded machine committed the first alone, and its lock on row 1 with it, before the second came).
+  const [a, b] = [recordedCommit(one.store, 60_000), recordedCommit(two.store)];
   const touch = (id: number) => (job: { store: { driver: Store['driver'] } }) => job.store.driver.batch.prepare('UPDATE contested SET touched = touched + 1 WHERE id = $1').run(id);
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
@@ -206,7 +213,7 @@ test('two servers\' batches that lock the same rows in opposite orders: the unit
   })];
   // Its transaction has written (holds its transaction id). Of this database: the run's other tests share the
   // cluster, and a write of theirs let this go on before row 1 was touched, which then waited for ever below.
-  for (const deadline = Date.now() + 30_000; ; await new Promise((resolve) => setTimeout(resolve, 10))) {
+  for (const deadline = Date.now() + 30_000; ; await sleep(10)) {
     const [row] = await one.pool`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE a.datname = current_database() AND l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted`;
     if (row!.n >= 1) break;
@@ -214,7 +221,7 @@ test('two servers\' batches that lock the same rows in opposite orders: the unit
   }
   // ...while the second's touches row 2, then waits for row 1 behind the first's transaction.
   const second = [b.commit.run(touch(2)), b.commit.run(touch(1))];
-  for (const deadline = Date.now() + 30_000; ; await new Promise((resolve) => setTimeout(resolve, 10))) {
+  for (const deadline = Date.now() + 30_000; ; await sleep(10)) {
     const [row] = await one.pool`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
     if (row!.n >= 1) break;
     assert.ok(Date.now() < deadline, "the second server's batch did not wait for row 1");

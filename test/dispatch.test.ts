@@ -10,6 +10,7 @@ import { assembleApp } from '../src/app.ts';
 import type { SocketCtx } from '../src/context.ts';
 import { createMetrics } from '../src/metrics.ts';
 import type { Connection } from '../src/connection.ts';
+import { sleep } from './helpers/wait.ts';
 
 function harness() {
   const published: { topic: string; text: string }[] = [];
@@ -57,7 +58,7 @@ function harness() {
 }
 
 /** Replies wait for the batch's commit, which runs after the current turn of the event loop. */
-const committed = () => new Promise((resolve) => setTimeout(resolve, 5));
+const committed = () => sleep(5);
 
 test('replies go to the caller only, after the commit; fan-out is one logged payload, published once to the conversation', async () => {
   const { published, connect } = harness();
@@ -136,7 +137,7 @@ test('units of work run one at a time in the order they came, even when one wait
   const order: string[] = [];
   const slow = app.commit.run(async () => {
     order.push('slow starts');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     await app.store.users.insert({ username: 'slow', fullname: 'x', passwordHash: 'x', now: 1 });
     order.push('slow ends');
   });

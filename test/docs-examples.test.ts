@@ -10,6 +10,7 @@ import type WebSocket from 'ws';
 import { startServer } from './helpers/server.ts';
 import { http, tokenFrom } from './helpers/http.ts';
 import { blockWith, page, replay, runShell, transcript, wscat } from './helpers/examples.ts';
+import { sleep } from './helpers/wait.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -23,7 +24,7 @@ async function seenOnline(socket: WebSocket, username: string): Promise<void> {
     const answer = new Promise<string>((resolve) => socket.once('message', (data) => resolve(String(data))));
     socket.send(JSON.stringify({ type: 'get_user', username }));
     if ((JSON.parse(await answer) as { data?: { is_online?: boolean } }).data?.is_online) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   assert.fail(`${username} never showed online`);
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startServer, testSecret, type TestServer } from './helpers/server.ts';
 import { connect, open, person, settle } from './helpers/clients.ts';
 import type { Client } from '../protocol/client.ts';
+import { sleep } from './helpers/wait.ts';
 
 /** Every message of a conversation, oldest first, paging through get_messages. */
 async function history(client: Client, conversation_id: number) {
@@ -63,7 +64,7 @@ test('acknowledged messages survive SIGKILL; retrying with client_ids leaves no 
       },
       () => {}, // cut off by the kill: retried below
     );
-    if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 3));
+    if (i % 10 === 9) await sleep(3);
   }
   await first.stop();
   assert.ok(acked.size >= 150 && acked.size < total, `killed with ${acked.size} of ${total} acknowledged`);
@@ -173,7 +174,7 @@ test('a socket that stops reading is closed with a reason; nobody else misses an
   while (!closed && sent < 600) {
     await alice.client.request('send_message', { conversation_id: room.id, content });
     sent++;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
   await closedLog;
   assert.equal(await alice.client.request('ping'), 'pong', 'the sender is unaffected');

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { login, register, uniqueName } from './helpers/clients.ts';
 import { exchange, onDisk, type BytesResult } from './helpers/bytes.ts';
+import { until } from './helpers/wait.ts';
 
 const mib = 1024 * 1024;
 
@@ -27,14 +28,6 @@ const rssOrZero = (pid: number) => {
     return 0; // it ended between the listing and the read
   }
 };
-
-async function waitUntil(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A new account's login token. */
 async function account(server: TestServer): Promise<string> {
@@ -65,7 +58,7 @@ test('an AVIF bomb: cleaned out of the server process, in turn with other addres
   const small = await upload(server, neighbour, '10.0.0.2', photo, 'small.jpg');
   const jpegAlone = performance.now() - started;
   assert.equal(small.status, 201);
-  await waitUntil('the workers of the first uploads end', () => childrenOf(pid).length === 0, 20_000);
+  await until('the workers of the first uploads end', () => childrenOf(pid).length === 0, 20_000);
 
   const before = status(pid, 'VmRSS');
   writeFileSync(`/proc/${pid}/clear_refs`, '5'); // VmHWM starts over from here
@@ -83,7 +76,7 @@ test('an AVIF bomb: cleaned out of the server process, in turn with other addres
     return result;
   }));
   // Every one of them is received and waiting for its image's turn (a scratch file each) before the neighbour's photo comes.
-  await waitUntil('twelve bombs waiting to be cleaned', () => onDisk(join(server.dir, 'files')).temporary.filter((name) => name.endsWith('.upload')).length === 12, 30_000);
+  await until('twelve bombs waiting to be cleaned', () => onDisk(join(server.dir, 'files')).temporary.filter((name) => name.endsWith('.upload')).length === 12, 30_000);
   started = performance.now();
   const neighbours = await upload(server, neighbour, '10.0.0.2', photo, 'photo.jpg');
   const waited = performance.now() - started;
@@ -96,9 +89,9 @@ test('an AVIF bomb: cleaned out of the server process, in turn with other addres
   const peak = status(pid, 'VmHWM');
 
   // Workers end once idle, and their memory with them; the server's own comes back to where it was.
-  await waitUntil('the image workers end', () => childrenOf(pid).length === 0, 30_000);
+  await until('the image workers end', () => childrenOf(pid).length === 0, 30_000);
   let after = status(pid, 'VmRSS');
-  await waitUntil(`server RSS back within 64 MiB of ${(before / mib).toFixed(1)} MiB (now ${(after / mib).toFixed(1)})`, () => (after = status(pid, 'VmRSS')) - before < 64 * mib, 30_000);
+  await until(`server RSS back within 64 MiB of ${(before / mib).toFixed(1)} MiB (now ${(after / mib).toFixed(1)})`, () => (after = status(pid, 'VmRSS')) - before < 64 * mib, 30_000);
   t.diagnostic(`one 3400 x 3400 AVIF of ${bomb.length} bytes: ${alone.toFixed(0)} ms to answer (a first worker started), a ${photo.length}-byte JPEG alone: ${jpegAlone.toFixed(0)} ms`);
   t.diagnostic(`12 bombs from 4 accounts at one address: all answered in ${(run / 1000).toFixed(1)} s; another address's JPEG sent after them answered in ${waited.toFixed(0)} ms, with ${behind} bombs still unanswered`);
   t.diagnostic(`server RSS: ${(before / mib).toFixed(1)} MiB before, peak ${(peak / mib).toFixed(1)} MiB, ${(after / mib).toFixed(1)} MiB after; image workers: peak ${(workersPeak / mib).toFixed(1)} MiB together, none left after`);

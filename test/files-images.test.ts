@@ -14,6 +14,7 @@ import { freeSpace } from '../src/files/space.ts';
 import { openDiskStore, temporaryFolder } from '../src/files/store.ts';
 import { createLogger } from '../src/log.ts';
 import type { StreamedRoute } from '../src/transport/http.ts';
+import { until } from './helpers/wait.ts';
 
 const alice = { account: 'alice', address: '10.0.0.1' };
 
@@ -35,14 +36,6 @@ function decoding(pid: number): boolean {
     return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) > 200 * 1024;
   } catch {
     return false;
-  }
-}
-
-async function waitUntil(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -122,7 +115,7 @@ test('each format\'s limits: pixels refused before decoding, and a job past its 
     const took = performance.now() - started;
     t.diagnostic(`${type} of ${(bytes.length / 1024).toFixed(0)} KiB, limited to 1 s: refused after ${took.toFixed(0)} ms`);
     assert.ok(took < 1800, `${type}: ${took.toFixed(0)} ms`);
-    await waitUntil('the worker that ran it has ended', () => !workers().includes(worker!));
+    await until('the worker that ran it has ended', () => !workers().includes(worker!));
     rmSync(join(dir, 'slow.out'), { force: true });
   }
 });
@@ -134,10 +127,10 @@ test('a worker that dies on an image (a crash in libvips) fails that image only:
   writeFileSync(join(dir, 'fine'), await sharp({ create: { width: 60, height: 40, channels: 3, background: '#c33' } }).png().toBuffer());
   const earlier = workers(); // other tests' idle workers
   const dying = images.clean(join(dir, 'slow'), join(dir, 'slow.out'), imageFormat('image/avif')!, alice);
-  await waitUntil('a worker runs', () => workers().some((pid) => !earlier.includes(pid)));
+  await until('a worker runs', () => workers().some((pid) => !earlier.includes(pid)));
   const pid = workers().find((worker) => !earlier.includes(worker));
   // Once it decodes the image, it is ended as a segfault would end it.
-  await waitUntil('the worker decodes the image', () => decoding(pid!));
+  await until('the worker decodes the image', () => decoding(pid!));
   process.kill(pid!, 'SIGSEGV');
   assert.equal(await dying, undefined);
   const image = await images.clean(join(dir, 'fine'), join(dir, 'fine.out'), imageFormat('image/png')!, alice);
@@ -178,11 +171,11 @@ test('an upload whose client goes away: its image leaves the queue, or its worke
   const waiting = new AbortController();
   const earlier = workers(); // other tests' idle workers
   const first = upload('first.avif', '10.0.0.1', running.signal);
-  await waitUntil('a worker runs', () => workers().some((pid) => !earlier.includes(pid)));
+  await until('a worker runs', () => workers().some((pid) => !earlier.includes(pid)));
   const worker = workers().find((pid) => !earlier.includes(pid))!;
-  await waitUntil('the worker decodes the first image', () => decoding(worker));
+  await until('the worker decodes the first image', () => decoding(worker));
   const second = upload('second.avif', '10.0.0.2', waiting.signal);
-  await waitUntil('the second image waits its turn', () => scratch().length === 2);
+  await until('the second image waits its turn', () => scratch().length === 2);
 
   waiting.abort(new Error('the second client went away'));
   await assert.rejects(second, { message: 'the second client went away' });
@@ -190,6 +183,6 @@ test('an upload whose client goes away: its image leaves the queue, or its worke
   running.abort(new Error('the first client went away'));
   await assert.rejects(first, { message: 'the first client went away' });
   t.diagnostic(`a running image was stopped ${(performance.now() - stopping).toFixed(0)} ms after its client went away`);
-  await waitUntil('its worker has ended', () => !workers().includes(worker));
+  await until('its worker has ended', () => !workers().includes(worker));
   assert.deepEqual([recorded, scratch()], [[], []]);
 });

@@ -11,6 +11,7 @@ import { openDiskStore, temporaryFolder } from '../src/files/store.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { login, register, uniqueName } from './helpers/clients.ts';
 import { heldUpload } from './helpers/bytes.ts';
+import { sleep } from './helpers/wait.ts';
 
 const store = new URL('../src/files/store.ts', import.meta.url).href;
 const partial = (folder: string) => readdirSync(folder).filter((name) => name.endsWith('.part')).sort();
@@ -78,7 +79,7 @@ test('a server killed during uploads: restarted, its partial uploads are gone; a
   const firstToken = await token(first);
   // Their connections break when the server is killed: that is expected.
   const held = [0, 1, 2].map((i) => heldUpload(first.http, firstToken, `held${i}.txt`).result.catch(() => undefined));
-  for (let tries = 0; tries < 200 && partial(tmp).length < 4; tries++) await new Promise((resolve) => setTimeout(resolve, 25));
+  for (let tries = 0; tries < 200 && partial(tmp).length < 4; tries++) await sleep(25);
   assert.equal(partial(tmp).length, 4, 'three uploads on the first server and one on its neighbour are being written');
 
   await first.stop('SIGKILL');

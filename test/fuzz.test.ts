@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { startServer } from './helpers/server.ts';
 import { person, settle } from './helpers/clients.ts';
 import { events } from '../protocol/index.ts';
+import { sleep } from './helpers/wait.ts';
 
 /** mulberry32: a small seeded generator, so a failure can be replayed. */
 function random(seed: number) {
@@ -65,7 +66,7 @@ test('20,000 hostile frames: every one answered or closed, nobody else disturbed
   const chat = (async () => {
     while (chatting) {
       sent.push((await alice.client.request('send_message', { conversation_id: room.id, content: `calm ${sent.length}` })).id);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
     }
   })();
 

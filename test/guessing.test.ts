@@ -7,6 +7,7 @@ import { assertRegistrationsWait, http, tokenFrom, type HttpResult } from './hel
 import { connect, expectError, password, register, uniqueName } from './helpers/clients.ts';
 import { createPasswordGuard, localGuardCounts } from '../src/auth/attempts.ts';
 import { createThrottle } from '../src/throttle.ts';
+import { sleep } from './helpers/wait.ts';
 
 const statuses = (results: HttpResult[]) => {
   const counts: Record<number, number> = {};
@@ -89,7 +90,7 @@ test('wrong passwords given over the socket are counted like failed logins', asy
   await expectError(client, { type: 'change_password', old_password: password, new_password: 'a new password' }, 'too many wrong passwords: retry in 1 second', 'rate_limited');
   const login = await http(server.http, 'POST', '/auth/login', { body: { username, password } });
   assert.deepEqual([login.status, login.body], [429, 'too many failed logins: retry in 1 second'], 'the same count as logins from this address');
-  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await sleep(1100);
   assert.deepEqual(await client.request('change_password', { old_password: password, new_password: 'a new password' }), { sessions_ended: 0 });
 });
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { person, type Person } from './helpers/clients.ts';
 import { awayWithDevice, drained, pushServer, receivedBy, waitForPushes, type Away, type PushSetup } from './helpers/push-server.ts';
+import { sleep } from './helpers/wait.ts';
 
 /** Seconds a notification about a conversation holds the next one back: what each case does meanwhile must take less. */
 const coalesceSeconds = 3;
@@ -91,7 +92,7 @@ test('notifications show messages as they are when sent', { concurrency: true },
       const deadline = Date.now() + 15_000;
       while (refused() === 0) {
         if (Date.now() > deadline) throw new Error('the first attempt never came');
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
       }
       await c.alice.client.request('edit_message', { message_id: sent.id, content: 'the final words' });
       stillHeld(c);

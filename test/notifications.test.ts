@@ -9,6 +9,7 @@ import { http } from './helpers/http.ts';
 import { built } from './helpers/built.ts';
 import { startServer } from './helpers/server.ts';
 import { awayWithDevice, drained, pushServer, receivedBy, waitForPushes, type Away } from './helpers/push-server.ts';
+import { sleep } from './helpers/wait.ts';
 
 test('notifications', async (t) => {
   const setup = await pushServer(t);
@@ -358,9 +359,9 @@ test('notifications queued when the server is killed (SIGKILL) go out after the 
   const refusedAll = Date.now() + 10_000;
   while (service.requests.filter((item) => item.status === 503).length < away.length) {
     assert.ok(Date.now() < refusedAll, 'each device was tried once');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
-  await new Promise((resolve) => setTimeout(resolve, 300)); // the retries are written down; none is due for 3 s
+  await sleep(300); // the retries are written down; none is due for 3 s
   assert.equal(await server.stop('SIGKILL'), 'SIGKILL');
 
   // The same database, keys and push service; the service answers again.

@@ -14,6 +14,7 @@ import { assembleApp } from '../src/app.ts';
 import { createStore, openDatabase, sqliteDriver } from '../src/storage/index.ts';
 import { operationRoutes } from '../src/operations.ts';
 import type { Request } from '../src/transport/http.ts';
+import { sleep } from './helpers/wait.ts';
 
 const token = 'a-metrics-token-for-tests-0123456789';
 
@@ -47,7 +48,7 @@ test('/readyz answers 503 when the database does not answer', async () => {
   db.close();
   // The answer of the last probe stands for up to a second; then the next one finds the database gone.
   const closed = performance.now();
-  while ((await readyz(request)).status === 200) await new Promise((resolve) => setTimeout(resolve, 20));
+  while ((await readyz(request)).status === 200) await sleep(20);
   assert.ok(performance.now() - closed < 1500, `503 after ${Math.round(performance.now() - closed)} ms`);
   assert.deepEqual(await readyz(request), { status: 503, body: 'database unavailable' });
   const line = JSON.parse(logged.at(-1)!);
@@ -78,7 +79,7 @@ test('a flood of /readyz costs one database probe a second, and readiness still 
       assert.equal(answer.body, 'database unavailable');
       break;
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
   const took = performance.now() - stopped;
   assert.ok(took < 3000, `503 only after ${Math.round(took)} ms`);
@@ -86,7 +87,7 @@ test('a flood of /readyz costs one database probe a second, and readiness still 
   const deadline = performance.now() + 15_000;
   while ((await http(server.http, 'GET', '/readyz')).status !== 200) {
     assert.ok(performance.now() < deadline, 'ready again once PostgreSQL is back');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 });
 
@@ -199,7 +200,7 @@ test('a scrape of /metrics shows the counters move as clients use the server', a
   // About 6 MB/s: enough to fill the kernel's buffers, slow enough for the server's sweep to act before the hard cut.
   for (let sent = 0; !closed && sent < 600; sent++) {
     await alice2.client.request('send_message', { conversation_id: room.id, content });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
   await closedLog;
   slow.terminate();

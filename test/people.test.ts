@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { startServer } from './helpers/server.ts';
 import { expectError, person, pushed, settle, socket, syncAll, waitFor } from './helpers/clients.ts';
+import { sleep } from './helpers/wait.ts';
 
 test('people', async (t) => {
   const server = await startServer(t);
@@ -55,7 +56,7 @@ test('people', async (t) => {
     let mail = '';
     for (let tries = 0; !mail.includes('bob@example.com'); tries++) {
       assert.ok(tries < 100, 'the mail arrives');
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
       mail = readdirSync(outbox).map((name) => readFileSync(join(outbox, name), 'utf8')).find((text) => text.includes('bob@example.com')) ?? '';
     }
     const code = /is (\d{6})\./.exec(mail)![1]!;
@@ -157,7 +158,7 @@ async function waitForFile(dir: string): Promise<string> {
     } catch {
       // not made yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
   throw new Error(`no mail in ${dir}`);
 }

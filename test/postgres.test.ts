@@ -14,11 +14,12 @@ import postgres from 'postgres';
 import { errors } from '../protocol/index.ts';
 import { RequestError } from '../protocol/client.ts';
 import { built } from './helpers/built.ts';
-import { freePort, runServerExpectingExit, startServer, testSecret, type TestServer } from './helpers/server.ts';
+import { freePort, lastLines, runServerExpectingExit, startServer, testSecret, type TestServer } from './helpers/server.ts';
 import { connect, login, password, person, register, uniqueName } from './helpers/clients.ts';
 import { http, tokenFrom } from './helpers/http.ts';
 import { needs } from './helpers/installed.ts';
 import { createDatabase, postgresCluster, testDatabase } from './helpers/postgres.ts';
+import { answered, sleep } from './helpers/wait.ts';
 
 const available = (t: TestContext) => process.env.PARLEY_TEST_POSTGRES !== undefined || needs(t, 'postgres');
 
@@ -117,14 +118,14 @@ test('PostgreSQL stopped and started again under a stream of sends: unavailable 
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        await alice.client.request('send_message', { conversation_id: room.id, content: `message ${i}`, client_id: `stream-${i}` });
+        await answered(alice.client.request('send_message', { conversation_id: room.id, content: `message ${i}`, client_id: `stream-${i}` }), () => `message ${i}; the server's last lines:\n${lastLines(server)}`);
         break;
       } catch (error) {
         assert.ok(error instanceof RequestError, String(error));
         assert.equal(error.code, 'unavailable', error.message);
         refusals.push(error.message);
         assert.ok(attempt < 200, 'service came back within 20 s');
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
       }
     }
   }

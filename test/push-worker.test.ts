@@ -12,13 +12,13 @@ import { installed, openssl } from './helpers/installed.ts';
 import { createMemoryOutbox } from './helpers/memory-outbox.ts';
 import { startPushService, startWebhookReceiver } from './helpers/push-service.ts';
 import { silentLog, testVapid, webhookSecret } from './helpers/push-fixtures.ts';
-import { until } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
 
 const team: ConversationRef = { id: 7, name: 'Team', direct: false };
 const message = (text: string): Notification => ({ kind: 'message', conversation: team, sender: 'alice', preview: text });
 const fast: RetryPolicy = { baseMs: 100, capMs: 800, giveUpMs: 60_000 };
 
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const settle = (ms: number) => sleep(ms);
 
 /** A push service, a webhook receiver, an outbox with no devices yet, and a worker started on demand. */
 async function setUp(t: TestContext, unread: (userId: number, conversationId: number) => number = () => 1) {

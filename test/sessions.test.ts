@@ -5,6 +5,7 @@ import { startServer, type TestServer } from './helpers/server.ts';
 import { http, tokenFrom, type HttpResult } from './helpers/http.ts';
 import { connect, expectError, password, person, register, uniqueName } from './helpers/clients.ts';
 import { withStore } from './helpers/store.ts';
+import { sleep } from './helpers/wait.ts';
 
 function refreshFrom(result: HttpResult): string {
   const cookie = ([] as string[]).concat(result.headers['set-cookie'] ?? []).find((line) => line.startsWith('refresh-token='));
@@ -55,7 +56,7 @@ test('sessions', async (t) => {
         assert.equal(again.status, 200);
         [spent, current] = [refreshFrom(replayer), refreshFrom(again)];
       }
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await sleep(1100);
       const replay = await refresh(server, spent);
       assert.deepEqual([later, replay.status, replay.body], [later, 401, 'refresh-token already used: the session is revoked, log in again']);
       assert.deepEqual(await socket.closed, { code: 4010, reason: 'session revoked: its refresh token was used twice' });
@@ -76,7 +77,7 @@ test('sessions', async (t) => {
     assert.equal((await http(server.http, 'GET', '/auth/verify', { headers: { cookie: `login-token=${second.token}` } })).status, 200);
     assert.equal(await socket.request('ping'), 'pong', 'open sockets stay through a refresh');
     // The old refresh token comes back after the grace second: someone copied it. The session ends, sockets included.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await sleep(1100);
     const replay = await refresh(server, first.refresh);
     assert.deepEqual([replay.status, replay.body], [401, 'refresh-token already used: the session is revoked, log in again']);
     assert.deepEqual(await socket.closed, { code: 4010, reason: 'session revoked: its refresh token was used twice' });

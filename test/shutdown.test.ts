@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { follow, startServer, testSecret, type LogLine } from './helpers/server.ts';
 import { person, waitFor } from './helpers/clients.ts';
 import { http } from './helpers/http.ts';
+import { sleep } from './helpers/wait.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -25,7 +26,7 @@ function alive(pid: number): boolean {
 async function gone(pid: number, timeoutMs = 5000): Promise<boolean> {
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
     if (!alive(pid)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
   return !alive(pid);
 }

@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { needs } from './helpers/installed.ts';
 import { dropEngineDatabase, engineEnv, postgresCluster, sharedPostgres, startPostgres, testDatabase } from './helpers/postgres.ts';
 import { startRedis } from './helpers/redis.ts';
+import { sleep } from './helpers/wait.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -147,7 +148,7 @@ test('a test process killed with SIGKILL leaves no PostgreSQL, no Redis and no f
   child.kill('SIGKILL');
   let left: boolean[] = [];
   for (let tries = 0; tries < 100; tries++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     left = [existsSync(started.dir), await listening(started.pg), await listening(started.redis)];
     if (!left.some(Boolean)) break;
   }

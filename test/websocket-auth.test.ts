@@ -7,6 +7,7 @@ import { SignJWT, decodeJwt, base64url } from 'jose';
 import { startServer, testSecret, type TestServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
 import { connect, login, open, person, register, uniqueName } from './helpers/clients.ts';
+import { sleep } from './helpers/wait.ts';
 
 async function closedWith(server: TestServer, cookie: string | undefined) {
   const client = open(server, cookie);
@@ -106,7 +107,7 @@ test('WebSocket authentication', async (t) => {
     await new Promise((resolve) => socket.once('open', resolve));
     for (let ref = 1; ref <= 5; ref++) socket.send(JSON.stringify({ type: 'ping', ref }));
     socket.send('{"type":"self","ref":6}');
-    for (let i = 0; i < 200 && replies.length < 6; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 200 && replies.length < 6; i++) await sleep(10);
     assert.deepEqual(replies.map((reply) => (reply as { ref: number }).ref), [1, 2, 3, 4, 5, 6]);
     socket.close();
   });

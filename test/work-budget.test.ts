@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
 import { person, socket } from './helpers/clients.ts';
+import { sleep } from './helpers/wait.ts';
+import { alone, startShare } from '../src/thread-share.ts';
 import type { ErrorEnvelope } from '../protocol/index.ts';
 
 const refusal = /^rate limit: your events took more of the server's time than 20 ms a second \(bursts of 200 ms\) allows: retry in (\d+) ms$/;
@@ -39,7 +41,7 @@ test('an account hammering reads from several sockets is refused once its server
     assert.equal(last.code, 'rate_limited');
     const wait = Number(refusal.exec(last.error)![1]);
     // Once the announced wait is over the account may go on.
-    await new Promise((resolve) => setTimeout(resolve, wait + 20));
+    await sleep(wait + 20);
     assert.equal(await sockets[0]!.request('ping'), 'pong');
   }
   assert.equal(await bystander.client.request('ping'), 'pong');
@@ -54,4 +56,33 @@ test('events of a chat stay within the default budget', async (t) => {
   const read = await Promise.all(Array.from({ length: 20 }, () => alice.client.call({ type: 'get_messages', conversation_id: id })));
   assert.deepEqual(read.filter((reply) => !reply.success), []);
   for (let i = 0; i < 10; i++) assert.equal((await alice.client.request('search_messages', { query: 'note' })).messages.length, 20);
+});
+
+test('work under way at once shares the time it overlaps; time spent on other things alone is charged to none of it', async () => {
+  const at: number[] = [];
+  const mark = () => at.push(performance.now());
+  mark();
+  const first = startShare();
+  await sleep(30);
+  mark();
+  const second = startShare();
+  await sleep(30);
+  mark();
+  const firstMs = first();
+  await sleep(30);
+  mark();
+  // Another account's frame, say: the second piece waited meanwhile, and is not charged for it.
+  alone(() => {
+    while (performance.now() - at[3]! < 30);
+  });
+  mark();
+  await sleep(30);
+  mark();
+  const secondMs = second();
+  const span = (from: number, to: number) => at[to]! - at[from]!;
+  const close = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 1, `${actual} ms charged, ${expected} ms expected`);
+  close(firstMs, span(0, 1) + span(1, 2) / 2);
+  close(secondMs, span(1, 2) / 2 + span(2, 3) + span(4, 5));
+  // Ending a piece again gives the same charge.
+  assert.equal(first(), firstMs);
 });

@@ -7,6 +7,7 @@ import type { SearchQuery } from '../storage/stores/search.ts';
 import { listedFor, personalise, sharedMessages, attachmentView, avatarUrl } from '../delivery/views.ts';
 import { conversationPage } from './conversation-list.ts';
 import { pageOf } from './paging.ts';
+import { startShare } from '../thread-share.ts';
 
 type Reader = { id: number; username: string };
 
@@ -118,16 +119,16 @@ export type ReadInput<K extends ReadName> = Parameters<(typeof reads)[K]>[1];
 export type ReadValue<K extends ReadName> = Awaited<ReturnType<(typeof reads)[K]>>;
 
 export type Reads = {
-  /** Runs a read; `ms` is the time it took where it ran, to charge to whoever asked. */
+  /** Runs a read; `ms` is its share of the time of the thread where it ran, to charge to whoever asked. */
   run<K extends ReadName>(name: K, input: ReadInput<K>): Promise<{ value: ReadValue<K>; ms: number }>;
   close(): Promise<void>;
 };
 
-/** Runs a read on `store` (committed data outside any unit), timed. */
+/** Runs a read on `store` (committed data outside any unit), timed: its share of this thread's time while it ran. */
 export async function runRead<K extends ReadName>(store: Store, name: K, input: ReadInput<K>): Promise<{ value: ReadValue<K>; ms: number }> {
-  const began = performance.now();
-  const value = (await reads[name](store, input as never)) as ReadValue<K>;
-  return { value, ms: performance.now() - began };
+  const end = startShare();
+  const value = (await (reads[name](store, input as never) as Promise<ReadValue<K>>).finally(end));
+  return { value, ms: end() };
 }
 
 /** Reads on this thread, on `store`'s own connections: PostgreSQL's pool, or a handler test's database. */

@@ -4,6 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { temporaryFolder } from '../../src/files/store.ts';
+import { sleep } from './wait.ts';
 
 export type BytesResult = { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
 
@@ -81,6 +82,6 @@ export function heldUpload(base: string, token: string, name: string): { result:
 /** Waits (up to 5 s) until exactly `count` uploads are being written under FILES_DIR/tmp: each was let through. */
 export async function underWay(filesDir: string, count: number): Promise<void> {
   const writing = () => onDisk(filesDir).temporary.length;
-  for (let tries = 0; tries < 200 && writing() < count; tries++) await new Promise((resolve) => setTimeout(resolve, 25));
+  for (let tries = 0; tries < 200 && writing() < count; tries++) await sleep(25);
   if (writing() !== count) throw new Error(`${writing()} uploads under way, not ${count}`);
 }

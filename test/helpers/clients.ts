@@ -5,6 +5,7 @@ import { createClient, type Client } from '../../protocol/client.ts';
 import { pushes, type ErrorCode, type PushData, type PushType } from '../../protocol/index.ts';
 import { http, tokenFrom } from './http.ts';
 import type { TestServer } from './server.ts';
+import { until } from './wait.ts';
 
 export const password = 'correct horse battery';
 
@@ -57,13 +58,8 @@ export async function socket(server: TestServer, token: string): Promise<{ clien
 
 /** Waits until a recorded push matches; fails after `timeoutMs`. */
 export async function waitFor(recorded: Recorded[], match: (push: Recorded) => boolean, timeoutMs = 3000): Promise<Recorded> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = recorded.find(match);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no matching push within ${timeoutMs} ms; got ${JSON.stringify(recorded)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await until(() => recorded, () => recorded.some(match), timeoutMs);
+  return recorded.find(match)!;
 }
 
 /** Resolves once every earlier frame sent to each client has been delivered (a ping round trip each). */

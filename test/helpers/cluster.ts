@@ -17,6 +17,7 @@ import { testDatabase } from './postgres.ts';
 import { password, uniqueName } from './clients.ts';
 import { http, tokenFrom } from './http.ts';
 import type { NodeCommand } from './cluster-node.ts';
+import { sleep } from './wait.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -61,7 +62,7 @@ export async function startNode(t: TestContext, redisUrl: string, env: Record<st
   };
   // Not waitForLog: its timer would keep this process alive for its full length after an early exit.
   let ready: LogLine | undefined;
-  for (const started = Date.now(); !ready; await new Promise((resolve) => setTimeout(resolve, 20))) {
+  for (const started = Date.now(); !ready; await sleep(20)) {
     ready = logs.find((line) => line.event === 'ready');
     if (!ready && (child.exitCode !== null || child.signalCode !== null || Date.now() - started > 20_000)) {
       throw new Error(`node process did not get ready (exit ${child.exitCode ?? child.signalCode}):\n${text.join('\n')}`);

@@ -1,6 +1,8 @@
 // The reconnecting client (protocol/connect.ts) in tests: sign in through any address, connect with
 // short waits, and record what the app would see.
-import { until } from './wait.ts';
+import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
+import { sleep, until } from './wait.ts';
 import WebSocket from 'ws';
 import { connect, login, type ConnectOptions, type CookieJar, type ParleyClient, type ConnectionState } from '../../protocol/connect.ts';
 import { pushes, type PushType } from '../../protocol/index.ts';
@@ -39,7 +41,17 @@ export const logged = (delivered: Delivered[]) => delivered.filter((event) => ev
 /** What `send_message` events the app was given, by content. */
 export const said = (app: Live) => app.delivered.filter((event) => event.type === 'send_message').map((event) => (event.data as { content: string }).content);
 
-export const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Resolves once the logged events the app was given are the server's log for the jar's user after
+ * `since` (receipts are logged about half a second after what they are about); fails after `timeoutMs`
+ * showing both.
+ */
+export async function seesLog(app: Live, server: TestServer, cookies: CookieJar, since = 0, timeoutMs = 10_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; ; await sleep(100)) {
+    const log = await logOf(server, cookies, since);
+    if (isDeepStrictEqual(logged(app.delivered), log) || Date.now() > deadline) return assert.deepEqual(logged(app.delivered), log);
+  }
+}
 
 /** The server's event log for the jar's user after `since`: what the app should have been given. */
 export async function logOf(server: TestServer, cookies: CookieJar, since = 0): Promise<Delivered[]> {

@@ -8,6 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { TestContext } from 'node:test';
 import { follow } from './server.ts';
 import { startReaper } from './orphans.ts';
+import { sleep } from './wait.ts';
 
 export const nginx = '/usr/sbin/nginx';
 const root = new URL('../..', import.meta.url).pathname;
@@ -96,6 +97,6 @@ export async function startNginx(t: TestContext, site: string, dir: string, port
     });
     if (up) return;
     if (tries > 100 || child.exitCode !== null) assert.fail(`nginx did not start:\n${text.join('\n')}\n${readFileSync(join(dir, 'error.log'), 'utf8')}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }

@@ -12,6 +12,7 @@ import { dropEngineDatabase, engineEnv } from './postgres.ts';
 import { webhookSecret } from './push-fixtures.ts';
 import { startPushService, startWebhookReceiver, type PushService, type Received, type WebhookReceiver } from './push-service.ts';
 import { startServer, type TestServer } from './server.ts';
+import { sleep, until } from './wait.ts';
 
 export const metricsToken = 'a metrics token for the push tests';
 
@@ -61,7 +62,7 @@ export async function drained(server: TestServer, timeoutMs = 10_000): Promise<v
   const deadline = Date.now() + timeoutMs;
   while ((await pushQueue(server)) > 0) {
     if (Date.now() > deadline) throw new Error(`the push outbox still holds notifications after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }
 
@@ -71,13 +72,8 @@ export const receivedBy = (service: PushService, subscription: Subscription): Re
 
 /** Waits until a subscription has received `count` notifications; resolves with them. */
 export async function waitForPushes(service: PushService, subscription: Subscription, count = 1, timeoutMs = 10_000): Promise<Received[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const got = receivedBy(service, subscription);
-    if (got.length >= count) return got;
-    if (Date.now() > deadline) throw new Error(`${got.length} of ${count} notifications within ${timeoutMs} ms; rejected: ${JSON.stringify(service.rejected)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await until(() => ({ received: receivedBy(service, subscription).length, wanted: count, rejected: service.rejected }), () => receivedBy(service, subscription).length >= count, timeoutMs);
+  return receivedBy(service, subscription);
 }
 
 export type Away = Person & { subscription: Subscription; deviceId: number };

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selfSignedCertificate } from './installed.ts';
 import type { Subscription } from '../../src/push/types.ts';
+import { sleep } from './wait.ts';
 
 /** What the service answers a request: a status, and a Retry-After or Location header when given. */
 export type Reply = { status: number; retryAfter?: string; location?: string };
@@ -147,7 +148,7 @@ export async function startPushService(t: Cleanup, vapidPublicKey: string): Prom
       answer(status);
     };
     const body = await readBody(request);
-    if (service.delayMs) await new Promise((resolve) => setTimeout(resolve, service.delayMs));
+    if (service.delayMs) await sleep(service.delayMs);
     const keys = subscriptions.get(id);
     if (request.method !== 'POST' || !keys) return refuse(404, 'no such subscription');
     const vapid = checkVapid(request.headers.authorization, vapidPublicKey, service.origin, verified);

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import { built } from './built.ts';
 import { dropEngineDatabase, engineEnv } from './postgres.ts';
+import { sleep } from './wait.ts';
 
 export type LogLine = { level: string; msg: string; [key: string]: unknown };
 
@@ -29,6 +30,9 @@ export type TestServer = {
 };
 
 export const testSecret = 'a test secret that is at least 32 bytes long';
+
+/** A server's last lines of output, for a failure's message. */
+export const lastLines = (server: TestServer, count = 60): string => server.output().split('\n').slice(-count).join('\n');
 const root = new URL('../..', import.meta.url).pathname;
 
 /** Spawns the built `src/main.ts` as `npm start` does; resolves once it listens. Reuses `dir` to restart on the same database. */
@@ -155,7 +159,7 @@ async function waitForPing(port: number): Promise<number> {
   for (let tries = 0; tries < 200; tries++) {
     const ok = await fetch(`http://127.0.0.1:${port}/misc/ping`).then((res) => res.ok, () => false);
     if (ok) return port;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`nothing answered on port ${port}`);
 }
