@@ -114,28 +114,49 @@ export async function ensureBuilt() {
  * CONNECT_TIMEOUT, for good (found behind a node that stopped answering after PostgreSQL came back); and a
  * write made after the close, with no immediate pending, throws from the immediate on the nulled socket and
  * ends the process (porsager/postgres#1154). 3.4.10 has the same code; 4.x is a rewrite. So, on every
- * install and start, its connection.js (ESM and CommonJS) gets three small changes, made once: the close
+ * install and start, its connection.js (ESM and CommonJS) gets small changes, made once: the close
  * and the termination forget the pending write, and a write due on a closed socket is dropped (its query
- * was already failed with CONNECTION_CLOSED). test/postgres-client.test.ts shows the stuck connection
- * against a real PostgreSQL and fails without this.
+ * was already failed with CONNECTION_CLOSED). A reserved connection (a batch's, held from BEGIN to
+ * COMMIT) whose socket closed between two statements was still handed the next (the ROLLBACK), whose write
+ * was then dropped: it never settled, and every unit of work queued behind it waited for good. A query
+ * handed to a closed connection now fails at once with CONNECTION_CLOSED, and index.js's release does not
+ * put such a connection back among the open ones. test/postgres-client.test.ts shows both against a real
+ * PostgreSQL and fails without them.
  */
 export function patchPostgresClient() {
   const marker = '/* parley: pending write forgotten on close */';
-  const edits = [
-    ['  function nextWrite(fn) {\n    const x = socket.write(chunk, fn)', `  function nextWrite(fn) {\n    if (socket === null) return (chunk = nextWriteTimer = null, false) ${marker}\n    const x = socket.write(chunk, fn)`],
-    ['    clearImmediate(nextWriteTimer)\n    if (socket) {', `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${marker}\n    if (socket) {`],
-    ['    clearImmediate(nextWriteTimer)\n    socket.removeListener(\'data\', data)', `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${marker}\n    socket.removeListener('data', data)`],
-  ];
-  for (const path of ['node_modules/postgres/src/connection.js', 'node_modules/postgres/cjs/src/connection.js']) {
-    const file = join(root, path);
-    if (!existsSync(file)) continue;
-    let text = readFileSync(file, 'utf8');
-    if (text.includes(marker)) continue;
-    for (const [before, after] of edits) {
-      if (text.split(before).length !== 2) throw new Error(`${path} is not the postgres client this patch was written for (${before.split('\n')[0].trim()}): see patchPostgresClient in build.mjs`);
-      text = text.replace(before, after);
+  const closedMarker = '/* parley: a closed connection fails its queries */';
+  // Each edit is made once: a file that has its `after` already is left as it is.
+  const edits = {
+    'connection.js': [
+      ['  function nextWrite(fn) {\n    const x = socket.write(chunk, fn)', `  function nextWrite(fn) {\n    if (socket === null) return (chunk = nextWriteTimer = null, false) ${marker}\n    const x = socket.write(chunk, fn)`],
+      ['    clearImmediate(nextWriteTimer)\n    if (socket) {', `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${marker}\n    if (socket) {`],
+      ['    clearImmediate(nextWriteTimer)\n    socket.removeListener(\'data\', data)', `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${marker}\n    socket.removeListener('data', data)`],
+      // A reserved connection (a batch's, held from BEGIN to COMMIT) whose socket closed is still handed
+      // queries: fail them at once, as an open connection's were failed when it closed, rather than let
+      // their write be dropped and the query wait for ever.
+      ["      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))\n", `      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))\n\n    if (socket === null) ${closedMarker}\n      return queryError(q, Errors.connection('CONNECTION_CLOSED', options))\n`],
+    ],
+    'index.js': [
+      // ...and neither that nor giving such a connection back may put it among the open ones: it is
+      // closed (or connecting again), and the pool opens it when it is needed.
+      ['    sql.release = () => {\n      c.reserved = null\n      onopen(c)\n    }', `    sql.release = () => {\n      c.reserved = null\n      c.queue === closed || c.queue === connecting || onopen(c) ${closedMarker}\n    }`],
+      ['        ? queue.push(q)\n        : c.execute(q) || move(c, full)', `        ? queue.push(q)\n        : c.execute(q) || c.queue === closed || move(c, full) ${closedMarker}`],
+    ],
+  };
+  for (const folder of ['node_modules/postgres/src', 'node_modules/postgres/cjs/src']) {
+    for (const [name, changes] of Object.entries(edits)) {
+      const file = join(root, folder, name);
+      if (!existsSync(file)) continue;
+      let text = readFileSync(file, 'utf8');
+      const before = text;
+      for (const [from, to] of changes) {
+        if (text.includes(to)) continue;
+        if (text.split(from).length !== 2) throw new Error(`${folder}/${name} is not the postgres client this patch was written for (${from.trim().split('\n')[0]}): see patchPostgresClient in build.mjs`);
+        text = text.replace(from, to);
+      }
+      if (text !== before) writeFileSync(file, text);
     }
-    writeFileSync(file, text);
   }
 }
 

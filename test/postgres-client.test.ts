@@ -51,12 +51,12 @@ test('a connection closed while its write waits for the next turn comes back wor
   assert.ok(performance.now() - started < 4000, 'without waiting for the connect timeout');
 });
 
-// Not fixed yet (todo: reported, not failing the run). The server's batches hold a reserved connection from BEGIN to
-// COMMIT; PostgreSQL crashing between two of its statements left the next one (the ROLLBACK) unanswered for
-// good, and every unit queued after it with it: postgres.test.ts' outage under a stream of sends, in runs under load.
-// The client's execute() on a connection whose socket is gone sets the query as current and puts its write
-// off, and the patched nextWrite() drops it: nothing fails the query. A fix belongs in patchPostgresClient.
-test('a query on a reserved connection whose socket has closed fails with CONNECTION_CLOSED instead of waiting for ever', { todo: 'the installed client leaves it unanswered' }, async (t) => {
+// The server's batches hold a reserved connection from BEGIN to COMMIT. PostgreSQL crashing between two of
+// its statements left the next one (the ROLLBACK) unanswered for good, and every unit queued after it with it
+// (postgres.test.ts' outage under a stream of sends, in runs under load): the client's execute() on a
+// connection whose socket is gone set the query as current and put its write off, and the write was dropped.
+// Then giving the connection back put it among the open ones, where the next query met the same fate.
+test('a query on a reserved connection whose socket has closed fails with CONNECTION_CLOSED instead of waiting for ever, and the pool opens the connection again', async (t) => {
   if (!needs(t, 'postgres')) return;
   const { sql, current } = await ownSockets(t);
   // As the server's batches do: a connection of their own, held from BEGIN to COMMIT or ROLLBACK.
