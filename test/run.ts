@@ -6,7 +6,7 @@
 //   npm test                                 every pass this machine can run
 //   npm test -- test/sync.test.ts            some files only, on every engine
 //   npm test -- --engine=postgres            one engine only (sqlite, postgres, or both: the default)
-//   npm test -- --concurrency=1              test files at once in each pass (PARLEY_TEST_CONCURRENCY; default 2)
+//   npm test -- --concurrency=2              test files at once in each pass (PARLEY_TEST_CONCURRENCY; default 1)
 //   npm test -- --passes=apart               one engine's pass after the other (PARLEY_TEST_PASSES; default together: both at once)
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -52,7 +52,7 @@ type Engine = 'sqlite' | 'postgres';
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const choice = args.find((arg) => arg.startsWith('--engine='))?.slice('--engine='.length);
-const concurrency = Number(args.find((arg) => arg.startsWith('--concurrency='))?.slice('--concurrency='.length) ?? process.env.PARLEY_TEST_CONCURRENCY ?? 2);
+const concurrency = Number(args.find((arg) => arg.startsWith('--concurrency='))?.slice('--concurrency='.length) ?? process.env.PARLEY_TEST_CONCURRENCY ?? 1);
 /** `together` (the default): both engines' passes at once; `apart`: the SQLite pass, then the PostgreSQL pass. */
 const passesArg = args.find((arg) => arg.startsWith('--passes='))?.slice('--passes='.length) ?? process.env.PARLEY_TEST_PASSES ?? 'together';
 if ((choice !== undefined && !['sqlite', 'postgres', 'both'].includes(choice)) || !Number.isInteger(concurrency) || concurrency < 1 || !['apart', 'together'].includes(passesArg)) {
