@@ -48,8 +48,6 @@ export function membersStore(sql: Sql) {
   const greatest = { sqlite: 'max', postgres: 'greatest' };
   const read = sql.prepare(dialect`UPDATE members SET read_id = $3, delivered_id = ${greatest}(delivered_id, $3)
       WHERE conversation_id = $1 AND user_id = $2 AND read_id < $3`);
-  const delivered = sql.prepare('UPDATE members SET delivered_id = $3 WHERE conversation_id = $1 AND user_id = $2 AND delivered_id < $3');
-  const deliveredTo = sql.prepare(dialect`UPDATE members SET delivered_id = $3 WHERE conversation_id = $1 AND delivered_id < $3 AND ${inList('user_id', '$2')}`);
   const ban = sql.prepare('INSERT INTO bans (conversation_id, user_id, banned_by, banned_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING');
   const unban = sql.prepare('DELETE FROM bans WHERE conversation_id = $1 AND user_id = $2');
   const isBanned = sql.prepare('SELECT 1 FROM bans WHERE conversation_id = $1 AND user_id = $2');
@@ -105,12 +103,6 @@ export function membersStore(sql: Sql) {
     setCleared: async (conversationId: number, userId: number, clearedId: number): Promise<void> => void (await setCleared.run(clearedId, conversationId, userId)),
     /** Moves the read point (and the delivered point with it) up to `messageId`, never back; true when it moved. */
     read: async (conversationId: number, userId: number, messageId: number): Promise<boolean> => (await read.run(conversationId, userId, messageId)) === 1,
-    /** Moves the delivered point up to `messageId`; true when it moved. */
-    delivered: async (conversationId: number, userId: number, messageId: number): Promise<boolean> => (await delivered.run(conversationId, userId, messageId)) === 1,
-    /** Moves several members' delivered points up to `messageId` in one statement. */
-    async deliveredTo(conversationId: number, userIds: readonly number[], messageId: number): Promise<void> {
-      if (userIds.length) await deliveredTo.run(conversationId, sql.list(userIds), messageId);
-    },
     /** Moves these members' points (a round of receipts); returns those that moved, before and after. */
     async move(given: readonly Move[]): Promise<Moved[]> {
       if (given.length === 0) return [];
