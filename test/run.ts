@@ -104,20 +104,31 @@ function pass(engine: Engine, list: string[], tagged: boolean, atOnce = concurre
   if (cluster) env.PARLEY_TEST_POSTGRES = cluster.url;
   // A test that hangs fails after 5 minutes (the longest take about one on a loaded machine) instead of holding the run for ever.
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${atOnce}`, '--test-timeout=300000', '--test-reporter=spec', ...list], {
-    cwd: root, env, stdio: ['ignore', tagged ? 'pipe' : 'inherit', tagged ? 'pipe' : 'inherit'],
+    cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
-  if (tagged) {
-    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => console.log(`[${engine}] ${line}`));
+  // The spec reporter ends a pass with its failures ("✖ failing tests:" and what follows): kept, to be printed
+  // again after everything else, where the tail of a long log (all a CI page may keep) shows them.
+  let failures: string[] | undefined;
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      console.log(tagged ? `[${engine}] ${line}` : line);
+      if (/^\s*✖ failing tests:/.test(line)) failures = [];
+      else if (failures && failures.length < failureLines && !/^\s+at (node:|.*node_modules)/.test(line)) failures.push(line);
+    });
   }
-  return new Promise((resolve) => child.once('exit', (code, signal) => {
+  child.once('close', () => { if (failures) failed.push({ engine, lines: failures }); });
+  return new Promise((resolve) => child.once('close', (code, signal) => {
     children.delete(child);
     resolve(code ?? (signal ? 1 : 0));
   }));
 }
 
 const outcomes: string[] = [];
-let failed = false;
+/** Lines of each failing pass's failure report kept for the end (the first of them; the rest are in the log above). */
+const failureLines = 200;
+const failed: { engine: Engine; lines: string[] }[] = [];
+let anyFailed = false;
 try {
   // What the tests spawn as servers, made fresh once for every file of the run (each checks it again, quickly).
   execFileSync(process.execPath, [join(root, 'build.mjs')], { stdio: 'inherit' });
@@ -138,11 +149,15 @@ try {
   passes.forEach(([engine], index) => {
     const code = codes[index]!;
     outcomes.push(`${engine}: ${code === 0 ? 'passed' : `failed (exit code ${code})`}`);
-    if (code !== 0) failed = true;
+    if (code !== 0) anyFailed = true;
   });
 } finally {
   await cluster?.destroy();
 }
+for (const { engine, lines } of failed) {
+  console.log(`\n# failing tests of the ${engine} pass, again:`);
+  for (const line of lines) console.log(`[${engine}] ${line}`);
+}
 if (outcomes.length > 1) console.log(`# ${outcomes.join('; ')}`);
 for (const note of notes) console.log(`# ${note}`);
-process.exit(interrupted === 'SIGINT' ? 130 : interrupted ? 143 : failed ? 1 : 0);
+process.exit(interrupted === 'SIGINT' ? 130 : interrupted ? 143 : anyFailed ? 1 : 0);
