@@ -1,5 +1,5 @@
 // Limits: the per-socket token bucket and flood close, login throttling per account and address,
-// registrations per address, members per conversation.
+// registrations per address, members per conversation (also when two nodes add at once).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { connect, expectError, password, person, rawSocket, register, uniqueName } from './helpers/clients.ts';
 import { withStore } from './helpers/store.ts';
 import { sleep } from './helpers/wait.ts';
+import { testEngine } from './helpers/postgres.ts';
+import postgres from 'postgres';
 
 
 test('each socket has a token bucket; one that keeps flooding is closed with 1008', async (t) => {
@@ -117,4 +119,44 @@ test('a conversation holds at most 1,000 members, however they come in', async (
   await late.request('join_channel', { conversation_id: channel });
   await expectError((await person(server, 'another')).client, { type: 'join_channel', conversation_id: channel }, 'a conversation may have at most 1000 members', 'bad_request');
   await expectError(client, { type: 'create_conversation', members: Array.from({ length: 1001 }, (_, i) => `crowd_${i}`) }, 'members may list at most 1000 usernames', 'bad_request');
+});
+
+test('the member cap holds while another node adds at the same moment', { skip: testEngine() === 'postgres' ? false : 'two transactions at once: SQLite writes one at a time, PostgreSQL runs this in its pass' }, async (t) => {
+  const server = await startServer(t);
+  const owner = await person(server, 'owner');
+  const latecomer = await person(server, 'late');
+  // 998 people and the owner in a channel: one more fills it.
+  const { channel, last } = await withStore(server, async (store) => {
+    const ownerId = (await store.users.byUsername(owner.username))!.id;
+    const crowd: number[] = [];
+    for (let i = 0; i < 999; i++) crowd.push((await store.users.insert({ username: uniqueName('crowd'), fullname: 'Crowd', passwordHash: 'x', now: 1 }))!);
+    const last = crowd.pop()!;
+    return { channel: await store.conversations.create({ name: 'nearly full', kind: 'channel', creatorId: ownerId, memberIds: [ownerId, ...crowd], now: 1 }), last };
+  });
+  // Another node adds the thousandth member: it took the conversation's cap lock (members: 1), counted 999, and
+  // has not committed yet. A join counted now would see 999 too, and make 1,001.
+  const sql = postgres(server.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+  t.after(() => sql.end());
+  let commit!: () => void;
+  const committing = new Promise<void>((resolve) => (commit = resolve));
+  const held = new Promise<void>((locked) => {
+    void sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(1, ${channel})`;
+      await tx`INSERT INTO members (conversation_id, user_id, position, joined_at, role) VALUES (${channel}, ${last}, 1000, 1, 'member')`;
+      locked();
+      await committing;
+    });
+  });
+  await held;
+  const answer = latecomer.client.call({ type: 'join_channel', conversation_id: channel });
+  const watcher = postgres(server.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+  t.after(() => watcher.end());
+  const waiting = async () => (await watcher`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)[0]!.n as number;
+  // The join waits for the lock (or, without it, is answered at once: the race below is lost either way).
+  const first = await Promise.race([answer.then(() => 'answered'), (async () => { while ((await waiting()) === 0) await sleep(10); return 'waiting'; })()]);
+  commit();
+  const reply = await answer;
+  assert.equal(first, 'waiting', `the join went on without waiting for the other node's add (success: ${reply.success})`);
+  assert.deepEqual([reply.success, (reply as { error?: string }).error], [false, 'a conversation may have at most 1000 members']);
+  assert.equal((await watcher`SELECT count(*)::int AS n FROM members WHERE conversation_id = ${channel}`)[0]!.n, 1000);
 });

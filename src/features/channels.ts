@@ -24,7 +24,7 @@ export const channelHandlers = {
       if (channel?.kind !== 'channel') throw fail('no_such_channel', { id: conversation_id });
       if (await ctx.store.members.get(conversation_id, me.id)) throw fail('already_in_channel', { id: conversation_id });
       if (await ctx.store.members.isBanned(conversation_id, me.id)) throw fail('banned', { username: me.username, id: conversation_id });
-      if ((await ctx.store.members.count(conversation_id)) >= limits.members) throw fail('too_many_members', { limit: limits.members });
+      if ((await ctx.store.members.countToAdd(conversation_id)) >= limits.members) throw fail('too_many_members', { limit: limits.members });
       await ctx.store.members.add(conversation_id, me.id, ctx.now());
       // An invitation to it is answered: it must not come back should they leave.
       await ctx.store.invitations.remove(conversation_id, me.id);
@@ -44,7 +44,7 @@ export const channelHandlers = {
       const member = await ctx.store.members.get(conversation_id, user.id);
       if (member && member.role !== 'member' && mine.role !== 'owner') throw fail('outranked', { username: user.username, id: conversation_id, action: 'ban' });
       if (await ctx.store.members.isBanned(conversation_id, user.id)) throw fail('already_banned', { username: user.username, id: conversation_id });
-      if ((await ctx.store.members.banCount(conversation_id)) >= limits.bansPerConversation) throw fail('too_many_bans', { limit: limits.bansPerConversation });
+      if ((await ctx.store.members.banCountToBan(conversation_id)) >= limits.bansPerConversation) throw fail('too_many_bans', { limit: limits.bansPerConversation });
       await ctx.store.members.ban(conversation_id, user.id, me.id, ctx.now());
       if (member) await ctx.store.members.remove(conversation_id, user.id);
       return tell({ conversation_id, username: user.username, by: me.username }, { conversation: conversation_id, left: member ? [user.id] : [] });

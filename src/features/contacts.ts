@@ -31,8 +31,9 @@ export const contactHandlers = {
         return { message: `'${contact.username}' successfully added`, contact: await oneUserView(ctx, contact, await viewerOf(ctx, me.id, [contact.id])) };
       }
       // Both sides are capped: adding writes a row on each, so otherwise anyone could grow anyone's list.
-      if ((await ctx.store.contacts.count(me.id)) >= limits.contactsPerUser) throw fail('too_many_contacts', { limit: limits.contactsPerUser });
-      if ((await ctx.store.contacts.count(contact.id)) >= limits.contactsPerUser) throw fail('contacts_full', { username: contact.username, limit: limits.contactsPerUser });
+      const [mine, theirs] = await ctx.store.contacts.countsToAdd(me.id, contact.id);
+      if (mine >= limits.contactsPerUser) throw fail('too_many_contacts', { limit: limits.contactsPerUser });
+      if (theirs >= limits.contactsPerUser) throw fail('contacts_full', { username: contact.username, limit: limits.contactsPerUser });
       // Counted last, so that a refused add costs nothing of the hour's allowance.
       await ctx.quotas.addingContact(me.id);
       await ctx.store.contacts.add(me.id, contact.id, ctx.now());
@@ -82,7 +83,7 @@ export const contactHandlers = {
       if (before !== undefined && !leave_conversations) throw fail('already_blocked', { username: user.username });
       const blockedAt = before ?? ctx.now();
       if (before === undefined) {
-        if ((await ctx.store.contacts.blockCount(me.id)) >= limits.blocksPerUser) throw fail('too_many_blocks', { limit: limits.blocksPerUser });
+        if ((await ctx.store.contacts.blockCountToBlock(me.id)) >= limits.blocksPerUser) throw fail('too_many_blocks', { limit: limits.blocksPerUser });
         if ((await ctx.store.contacts.block(me.id, user.id, blockedAt)) && (await ctx.store.contacts.remove(me.id, user.id))) {
           await tellEach(ctx, 'contact_removed', [
             { userId: user.id, data: { username: me.username } },

@@ -33,7 +33,7 @@ export const invitationHandlers = {
       const invitation = await pendingInvitation(ctx, conversation_id);
       const conversation = (await ctx.store.conversations.byId(conversation_id))!;
       if (await ctx.store.members.isBanned(conversation_id, me.id)) throw fail('banned', { username: me.username, id: conversation_id });
-      if ((await ctx.store.members.count(conversation_id)) >= limits.members) throw fail('too_many_members', { limit: limits.members });
+      if ((await ctx.store.members.countToAdd(conversation_id)) >= limits.members) throw fail('too_many_members', { limit: limits.members });
       // A direct conversation has two owners: neither can lock the other out.
       await ctx.store.members.add(conversation_id, me.id, ctx.now(), conversation.kind === 'direct' ? 'owner' : 'member');
       await ctx.store.invitations.remove(conversation_id, me.id);

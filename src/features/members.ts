@@ -61,7 +61,7 @@ export const memberHandlers = {
         else invitees.set(user.id, user);
       }
       if (added.size + invitees.size === 0) throw fail('already_members', { id: conversation_id });
-      if ((await ctx.store.members.count(conversation_id)) + added.size > limits.members) throw fail('too_many_members', { limit: limits.members });
+      if ((await ctx.store.members.countToAdd(conversation_id)) + added.size > limits.members) throw fail('too_many_members', { limit: limits.members });
       await ctx.quotas.adding(ctx.caller.user.id, added.size + invitees.size);
       const now = ctx.now();
       for (const userId of added.keys()) {

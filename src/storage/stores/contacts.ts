@@ -1,6 +1,7 @@
 // Contacts (a two-way relation, stored as one row each way) and blocks (one-way, with effects both ways).
 import { dialect, inList, type Sql } from '../engine/sql.ts';
 import type { UserRow } from './users.ts';
+import { capLock } from './caps.ts';
 
 /** SQL: messages `m` from people the reader (parameter `param`) blocked are not shown to them, nor counted. */
 export const notBlocked = (param: string) => `(m.sender_id IS NULL OR m.sender_id NOT IN (SELECT blocked_id FROM blocks WHERE user_id = ${param}))`;
@@ -51,6 +52,7 @@ export function contactsStore(sql: Sql) {
   const page = sql.prepare<ContactRow>(`SELECT users.*, contacts.rowid AS place FROM contacts JOIN users ON users.id = contacts.contact_id
       WHERE contacts.user_id = $1 AND contacts.rowid > $2 ORDER BY contacts.rowid LIMIT $3`);
   const count = sql.prepare('SELECT count(*) FROM contacts WHERE user_id = $1');
+  const lockCap = capLock(sql);
   const ids = sql.prepare('SELECT contact_id FROM contacts WHERE user_id = $1');
   const removeBoth = sql.prepare('DELETE FROM contacts WHERE (user_id = $1 AND contact_id = $2) OR (user_id = $2 AND contact_id = $1)');
   const block = sql.prepare('INSERT INTO blocks (user_id, blocked_id, blocked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING');
@@ -106,7 +108,14 @@ export function contactsStore(sql: Sql) {
     choose: async (userId: number, contactId: number): Promise<void> => void (await choose.run(userId, contactId)),
     /** Up to `limit` of a user's contacts in the order of adding, after the one at `place` (0: from the first). */
     page: (userId: number, place: number, limit: number): Promise<ContactRow[]> => page.all(userId, place, limit),
-    count: async (userId: number): Promise<number> => (await count.value<number>(userId)) ?? 0,
+    /**
+     * The contacts of each of two people, counted toward the cap before one adds the other (which writes a
+     * row on each side): no other unit of any node counts or adds contacts of either until COMMIT.
+     */
+    async countsToAdd(userId: number, contactId: number): Promise<[number, number]> {
+      await lockCap('contacts', [userId, contactId]);
+      return [(await count.value<number>(userId)) ?? 0, (await count.value<number>(contactId)) ?? 0];
+    },
     ids: (userId: number): Promise<number[]> => ids.values<number>(userId),
     /** Ends the relation both ways; false when there was none. */
     remove: async (userId: number, contactId: number): Promise<boolean> => (await removeBoth.run(userId, contactId)) > 0,
@@ -129,7 +138,11 @@ export function contactsStore(sql: Sql) {
     /** Up to `limit` of the people a user blocked, most recent first, after the block `from` [blocked_at, blocked_id] (null: from the first). */
     blockedPage: (userId: number, from: readonly number[] | null, limit: number): Promise<BlockedRow[]> =>
       blockedPage.all(userId, ...(from ?? [Number.MAX_SAFE_INTEGER, 0]), limit),
-    blockCount: async (userId: number): Promise<number> => (await blockCount.value<number>(userId)) ?? 0,
+    /** The people a user blocked, counted toward the cap before blocking one more, one unit of any node at a time per user. */
+    async blockCountToBlock(userId: number): Promise<number> {
+      await lockCap('blocks', [userId]);
+      return (await blockCount.value<number>(userId)) ?? 0;
+    },
     /** Those of `people` the user blocked or was blocked by. */
     blockedAmong: (userId: number, people: readonly number[]): Promise<number[]> =>
       (people.length ? blockedAmong.values<number>(userId, sql.list(people)) : Promise.resolve([])),

@@ -1,5 +1,6 @@
 // Members of conversations: roles, each member's own settings and receipt points, and bans.
 import { dialect, inList, type Sql } from '../engine/sql.ts';
+import { capLock } from './caps.ts';
 
 export type Role = 'owner' | 'admin' | 'member';
 
@@ -33,6 +34,7 @@ export function membersStore(sql: Sql) {
       WHERE members.conversation_id = $1 ORDER BY members.position`,
   );
   const count = sql.prepare('SELECT count(*) FROM members WHERE conversation_id = $1');
+  const lockCap = capLock(sql);
   const insert = sql.prepare(
     `INSERT INTO members (conversation_id, user_id, position, joined_at, role)
      VALUES ($1, $2, (SELECT coalesce(max(position), -1) + 1 FROM members WHERE conversation_id = $1), $3, $4)
@@ -93,6 +95,11 @@ export function membersStore(sql: Sql) {
     get: (conversationId: number, userId: number): Promise<MemberRow | undefined> => get.get(conversationId, userId),
     list: (conversationId: number): Promise<MemberListRow[]> => list.all(conversationId),
     count: async (conversationId: number): Promise<number> => (await count.value<number>(conversationId)) ?? 0,
+    /** The members, counted toward the cap before adding: no other unit of any node counts or adds to this conversation until COMMIT. */
+    async countToAdd(conversationId: number): Promise<number> {
+      await lockCap('members', [conversationId]);
+      return (await count.value<number>(conversationId)) ?? 0;
+    },
     /** Adds a member (after the others), a plain member unless `role` says otherwise; false when they already were one. */
     add: async (conversationId: number, userId: number, now: number, role: Role = 'member'): Promise<boolean> => (await insert.run(conversationId, userId, now, role)) === 1,
     remove: async (conversationId: number, userId: number): Promise<void> => void (await remove.run(conversationId, userId)),
@@ -128,7 +135,11 @@ export function membersStore(sql: Sql) {
     /** Up to `limit` of the people banned from a conversation, longest banned first, after the ban `from` [banned_at, user_id] (null: from the first). */
     banned: (conversationId: number, from: readonly number[] | null, limit: number): Promise<BanRow[]> =>
       banned.all(conversationId, ...(from ?? [Number.MIN_SAFE_INTEGER, 0]), limit),
-    banCount: async (conversationId: number): Promise<number> => (await banCount.value<number>(conversationId)) ?? 0,
+    /** The bans, counted toward the cap before banning, one unit of any node at a time per conversation. */
+    async banCountToBan(conversationId: number): Promise<number> {
+      await lockCap('bans', [conversationId]);
+      return (await banCount.value<number>(conversationId)) ?? 0;
+    },
     /** The event log shows a member the conversation's events from `seq` on… */
     openPeriod: async (conversationId: number, userId: number, seq: number): Promise<void> => void (await openPeriod.run(conversationId, userId, seq)),
     /** …through `seq`, when they leave. */
