@@ -9,6 +9,10 @@ import { startServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
 import { connect, expectError, login, password, person, syncAll, waitFor } from './helpers/clients.ts';
 import { sleep } from './helpers/wait.ts';
+import { withStore } from './helpers/store.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A real SMTP server on a free port that keeps every message it receives. */
 async function mailServer(t: { after(fn: () => unknown): void }) {
@@ -168,4 +172,27 @@ test('administration: the CLI grants the role; admin events; suspension closes s
   await expectError(boss.client, { type: 'admin_stats' }, 'only admins can use admin_stats', 'forbidden');
   assert.equal((await cli('revoke-admin', eve.username)).stdout.trim(), `${eve.username} is now a plain user`);
   await expectError(back, { type: 'admin_list_users' }, 'only admins can use admin_list_users', 'forbidden');
+});
+
+test('admin_list_users looks at 1,000 accounts at most per request: a filter few match pages on from where it stopped', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-admin-list-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await startServer(t, {}, dir);
+  const boss = await person(first, 'boss');
+  await first.stop();
+  // 1,100 accounts after the boss in username order, written straight into the database; one of them is the needle.
+  await withStore(first, async (store) => {
+    await store.users.setRole((await store.users.byUsername(boss.username))!.id, 'admin');
+    for (let i = 0; i < 1100; i++) await store.users.insert({ username: `walk_${String(i).padStart(4, '0')}`, fullname: i === 1050 ? 'Needle Person' : 'Crowd', passwordHash: 'x', now: 1 });
+  });
+  const server = await startServer(t, {}, dir);
+  const client = await connect(server, await login(server, boss.username));
+  const start = await client.request('admin_list_users', { query: 'needle' });
+  // The boss and walk_0000 … walk_0998 were looked at: none matches, and the next page goes on after the last of them.
+  assert.deepEqual(start, { users: [], next: 'walk_0998' });
+  const rest = await client.request('admin_list_users', { query: 'needle', after: start.next });
+  assert.deepEqual([rest.users.map((user) => user.username), rest.next], [['walk_1050'], null]);
+  // Without a filter pages are full, as before.
+  const page = await client.request('admin_list_users', { after: 'walk_0100', limit: 3 });
+  assert.deepEqual([page.users.map((user) => user.username), page.next], [['walk_0101', 'walk_0102', 'walk_0103'], 'walk_0103']);
 });

@@ -65,7 +65,7 @@ export const AdminUser = v.object({
 });
 
 export const admin_list_users = event({
-  summary: 'Lists accounts (admins only), in username order, a page at a time.',
+  summary: `Lists accounts (admins only), in username order, a page at a time. One request looks at ${limits.usersExamined.toLocaleString('en')} accounts at most: when few of them match \`query\` or \`status\`, a page may be short (even empty) with a \`next\` to go on from; \`next\` is null at the end.`,
   cost: 2,
   request: fields({
     query: v.pipe(v.nullish(v.pipe(v.string('query must be a string'), v.maxLength(limits.name, `query may be at most ${limits.name} characters`))), v.description('optional; username or full name prefix')),

@@ -26,7 +26,8 @@ export const adminHandlers = {
     async run(ctx, { query, status, after, limit }) {
       await asAdmin(ctx, 'admin_list_users');
       const size = limit ?? limits.usersPage.default;
-      const rows = await ctx.store.users.list(query ?? '', status ?? null, after ?? '', size + 1);
+      // Bounded like search_users: a filter that few accounts match pages on from where the walk stopped.
+      const { rows, walkedTo } = await ctx.store.users.list(query ?? '', status ?? null, after ?? '', size + 1, limits.usersExamined);
       const page = rows.slice(0, size);
       // An administrator sees who is connected, invisible or not.
       const online = await ctx.cluster.online(page.map((row) => row.id));
@@ -43,7 +44,7 @@ export const adminHandlers = {
           last_online: row.last_online,
           avatar_url: avatarUrl(row.avatar_file_id),
         })),
-        next: rows.length > size ? page.at(-1)!.username : null,
+        next: rows.length > size ? page.at(-1)!.username : (walkedTo ?? null),
       };
     },
   },

@@ -27,14 +27,21 @@ export type UserRow = {
  * Usernames are compared without regard to case: SQLite's column is COLLATE NOCASE, PostgreSQL's is
  * citext. Full names are matched the same way (LIKE is case-insensitive for ASCII in SQLite; ILIKE).
  */
+// admin_list_users: the accounts after `after` in username order are walked, `examine` ($5) at most, and those
+// of them that match are the page; a filter that few match ends the walk with a short page and a `next`.
 const listing = (filter: string) => ({
-  sqlite: `SELECT * FROM users
-            WHERE (username LIKE $1 ESCAPE '\\' OR fullname LIKE $1 ESCAPE '\\') AND username > $2 COLLATE NOCASE AND ${filter}
+  sqlite: `SELECT * FROM (SELECT * FROM users WHERE username > $2 COLLATE NOCASE ORDER BY username COLLATE NOCASE LIMIT $5)
+            WHERE (username LIKE $1 ESCAPE '\\' OR fullname LIKE $1 ESCAPE '\\') AND ${filter}
             ORDER BY username COLLATE NOCASE LIMIT $4`,
-  postgres: `SELECT * FROM users
-              WHERE (username LIKE $1 ESCAPE '\\' OR fullname ILIKE $1 ESCAPE '\\') AND username > $2 AND ${filter}
+  postgres: `SELECT * FROM (SELECT * FROM users WHERE username > $2 ORDER BY username LIMIT $5) walked
+              WHERE (username LIKE $1 ESCAPE '\\' OR fullname ILIKE $1 ESCAPE '\\') AND ${filter}
               ORDER BY username LIMIT $4`,
 });
+/** The username the walk of `examine` ($2) accounts after `after` ($1) ended at; none when fewer were left. */
+const walkedTo = {
+  sqlite: 'SELECT username FROM users WHERE username > $1 COLLATE NOCASE ORDER BY username COLLATE NOCASE LIMIT 1 OFFSET $2 - 1',
+  postgres: 'SELECT username FROM users WHERE username > $1 ORDER BY username LIMIT 1 OFFSET $2 - 1',
+};
 
 export function usersStore(sql: Sql) {
   const insert = sql.prepare<{ id: number }>(
@@ -54,6 +61,7 @@ export function usersStore(sql: Sql) {
   const setRole = sql.prepare('UPDATE users SET role = $1 WHERE id = $2');
   const setAccountStatus = sql.prepare('UPDATE users SET account_status = $1 WHERE id = $2');
   const list = sql.prepare<UserRow>(listing('(CAST($3 AS TEXT) IS NULL OR account_status = $3)'));
+  const listWalkedTo = sql.prepare(walkedTo);
   const counts = sql.prepare<{ total: number; active_24h: number; active_7d: number; suspended: number }>(
     `SELECT count(*) AS total, count(*) FILTER (WHERE last_online >= $1) AS active_24h,
             count(*) FILTER (WHERE last_online >= $2) AS active_7d, count(*) FILTER (WHERE account_status = 'suspended') AS suspended
@@ -116,9 +124,15 @@ export function usersStore(sql: Sql) {
     isHeld: async (username: string, now: number): Promise<boolean> => (await held.get(username, now)) !== undefined,
     setRole: async (id: number, role: UserRow['role']): Promise<void> => void (await setRole.run(role, id)),
     setAccountStatus: async (id: number, status: UserRow['account_status']): Promise<void> => void (await setAccountStatus.run(status, id)),
-    /** Every account whose username or full name starts with `prefix`, after `after` in username order. */
-    list: (prefix: string, status: UserRow['account_status'] | null, after: string, limit: number): Promise<UserRow[]> =>
-      list.all(likePattern(prefix), after, status, limit),
+    /**
+     * Up to `limit` accounts whose username or full name starts with `prefix` (and of `status`, if given),
+     * after `after` in username order, of the `examine` accounts after it at most; `walkedTo`: where those
+     * ended when the page is not full and more are left (where the next page goes on from).
+     */
+    async list(prefix: string, status: UserRow['account_status'] | null, after: string, limit: number, examine: number): Promise<{ rows: UserRow[]; walkedTo: string | undefined }> {
+      const rows = await list.all(likePattern(prefix), after, status, limit, examine);
+      return { rows, walkedTo: rows.length < limit ? await listWalkedTo.value<string>(after, examine) : undefined };
+    },
     counts: async (now: number) => (await counts.get(now - 86_400, now - 7 * 86_400))!,
     setPassword: async (id: number, passwordHash: string): Promise<void> => void (await setPassword.run(passwordHash, id)),
     setStatus: async (id: number, status: UserRow['status'], text: string): Promise<void> => void (await setStatus.run(status, text, id)),
