@@ -49,14 +49,16 @@ export function searchStore(sql: Sql) {
      WHERE ${inList('m.id', '$1')} AND m.id > members.cleared_id AND m.deleted_at IS NULL
        AND (CAST($3 AS BIGINT) IS NULL OR m.conversation_id = $3) AND ${notBlocked('$2')}
      ORDER BY m.id DESC`);
-  const hit = sql.prepare<MessageRow & { snippet: string }>({
+  // The page's messages with their snippets: on SQLite one in-process statement a hit (FTS5's snippet needs
+  // the row's MATCH); on PostgreSQL the whole page in one round trip.
+  const hits = sql.prepare<MessageRow & { snippet: string }>({
     sqlite: `SELECT ${messageColumns}, snippet(messages_fts, 0, $3, $4, '…', 16) AS snippet ${messageJoins}
                JOIN messages_fts ON messages_fts.rowid = m.id
               WHERE messages_fts MATCH $1 AND messages_fts.rowid = $2`,
     postgres: `SELECT ${messageColumns},
                       ts_headline('parley', replace(replace(replace(m.content, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), to_tsquery('parley', $1),
                                   'StartSel=' || $3 || ', StopSel=' || $4 || ', MaxWords=16, MinWords=8, ShortWord=0, MaxFragments=1') AS snippet
-               ${messageJoins} WHERE m.id = $2`,
+               ${messageJoins} WHERE m.id = ANY(CAST($2 AS bigint[])) ORDER BY m.id DESC`,
   });
 
   return {
@@ -94,9 +96,10 @@ export function searchStore(sql: Sql) {
       }
       const page = found.slice(0, query.limit);
       const rows = [];
-      for (const id of page) {
-        const row = (await hit.get(match, id, query.open, query.close))!;
-        rows.push(postgres ? { ...row, snippet: fromHeadline(row.snippet, row.content, query.open, query.close) } : row);
+      if (postgres) {
+        for (const row of page.length ? await hits.all(match, sql.list(page), query.open, query.close) : []) rows.push({ ...row, snippet: fromHeadline(row.snippet, row.content, query.open, query.close) });
+      } else {
+        for (const id of page) rows.push((await hits.get(match, id, query.open, query.close))!);
       }
       const next = found.length > query.limit ? page.at(-1)! : exhausted ? null : cursor;
       return { rows, next };
