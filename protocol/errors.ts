@@ -101,6 +101,7 @@ export const errors = {
   rate_limited: { code: 'rate_limited', text: 'rate limit: at most {rate} events a second (bursts of {burst}); slow down' },
   costly_rate_limited: { code: 'rate_limited', text: 'rate limit: {type} counts as {cost} events, at most {rate} events a second (bursts of {burst}); slow down' },
   work_rate_limited: { code: 'rate_limited', text: 'rate limit: your events took more of the server\'s time than {rate} ms a second (bursts of {burst} ms) allows: retry in {wait} ms' },
+  send_held: { code: 'rate_limited', text: 'rate limit: an earlier message of this socket to conversation {id} was refused: send it again first (client_id {client_id}), then this one' },
   reads_at_once: { code: 'rate_limited', text: 'rate limit: at most {limit} of your searches may run at once: wait for an answer before sending more' },
   ill_formed_text: { code: 'bad_request', text: 'text must be well-formed Unicode: a lone surrogate (\\u{example}) has no pair' },
   nul_in_text: { code: 'bad_request', text: 'text must not contain the NUL character (\\u0000)' },

@@ -106,6 +106,8 @@ export const limits = {
   usersPage: { default: 20, max: 100 },
   /** People one search_users request looks at, at most about, whatever its query matches. */
   usersExamined: 1000,
+  /** Seconds a message refused by the rate limit holds its conversation on its socket, from its last refusal. */
+  sendHoldSeconds: 10,
   /** Unread messages are counted up to this many: a count this high means "this many or more". */
   unreadCap: 100,
   /** Devices (browsers, apps) one account may register for notifications. */

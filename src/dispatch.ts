@@ -14,6 +14,7 @@ import { alone, startShare } from './thread-share.ts';
 import { inJob, type Ctx, type SocketCtx } from './context.ts';
 import type { Job, Kind, Outcome } from './storage/engine/commit.ts';
 import type { Store } from './storage/index.ts';
+import { heldBy, isPlainObject, refusedSend } from './send-order.ts';
 
 type Entry = {
   readonly handler: AnyHandler;
@@ -42,9 +43,6 @@ const table = new Map<string, Entry>(
   }),
 );
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function reply(ctx: SocketCtx, text: string): void {
   ctx.commit.after(() => ctx.caller.send(text));
@@ -88,6 +86,7 @@ export function dispatchRefused(ctx: SocketCtx, text: string | undefined): void 
   const type = isPlainObject(frame) && typeof frame.type === 'string' && table.has(frame.type) ? frame.type : 'root';
   const ref = isPlainObject(frame) && v.is(Ref, frame.ref) ? frame.ref : undefined;
   ctx.metrics.event(type === 'root' ? unknownType : type, 'rate_limited');
+  refusedSend(ctx.caller, frame, performance.now());
   reply(ctx, failureText(type, errorText('rate_limited', { rate, burst }), 'rate_limited', ref));
 }
 
@@ -140,6 +139,12 @@ function dispatchFrame(ctx: SocketCtx, text: string): void {
   }
   const entry = typeof type === 'string' ? table.get(type) : undefined;
   if (entry === undefined || typeof type !== 'string') return rootError(ctx, 'no_type', ref, whatIsUnknown(type));
+  // A message to a conversation whose earlier message was refused waits for that one to come again.
+  const held = heldBy(ctx.caller, frame, startedAt);
+  if (held) {
+    ctx.metrics.event(type, 'rate_limited');
+    return reply(ctx, failureText(type, errorText('send_held', { id: held.conversation, client_id: held.clientId }), 'rate_limited', ref));
+  }
   const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = ctx.settings;
   // The frame itself cost one token; an event that costs more takes the rest now.
   if (entry.cost > 1 && !ctx.caller.spend(entry.cost - 1)) {
@@ -147,7 +152,10 @@ function dispatchFrame(ctx: SocketCtx, text: string): void {
     return reply(ctx, failureText(type, errorText('costly_rate_limited', { type, cost: entry.cost, rate, burst }), 'rate_limited', ref));
   }
   const owing = overBudget(ctx);
-  if (owing) return reply(ctx, failed(ctx, type, owing, ref));
+  if (owing) {
+    refusedSend(ctx.caller, frame, startedAt);
+    return reply(ctx, failed(ctx, type, owing, ref));
+  }
   const unstorable = unstorableInJson(text, frame);
   if (unstorable) {
     ctx.metrics.event(type, 'bad_request');

@@ -12,6 +12,8 @@ import { withStore } from './helpers/store.ts';
 import { sleep } from './helpers/wait.ts';
 import { testEngine } from './helpers/postgres.ts';
 import postgres from 'postgres';
+import { heldBy, holdMs, refusedSend } from '../src/send-order.ts';
+import type { Connection } from '../src/connection.ts';
 
 
 test('each socket has a token bucket; one that keeps flooding is closed with 1008', async (t) => {
@@ -159,4 +161,50 @@ test('the member cap holds while another node adds at the same moment', { skip: 
   assert.equal(first, 'waiting', `the join went on without waiting for the other node's add (success: ${reply.success})`);
   assert.deepEqual([reply.success, (reply as { error?: string }).error], [false, 'a conversation may have at most 1000 members']);
   assert.equal((await watcher`SELECT count(*)::int AS n FROM members WHERE conversation_id = ${channel}`)[0]!.n, 1000);
+});
+
+test('a message refused by the rate limit holds its conversation on that socket until it comes again, so messages keep their order', async (t) => {
+  const server = await startServer(t, { RATE_LIMIT_EVENTS: '4', RATE_LIMIT_BURST: '4' });
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const room = await alice.client.request('create_conversation', { name: 'order', members: [bob.username] });
+  const other = await alice.client.request('create_conversation', { name: 'elsewhere', members: [bob.username] });
+  const client = await connect(server, alice.token); // a bucket of its own, full
+  const frame = (index: number | string, conversation = room.id) => ({ type: 'send_message', conversation_id: conversation, content: `m${index}`, client_id: `c${index}` });
+  const tokenBack = () => sleep(300); // one comes back every 250 ms
+  // Seven at once: four fit the bucket (three refusals in a row are not yet flooding); the first refused holds the room.
+  const answers = await Promise.all(Array.from({ length: 7 }, (_, index) => client.call(frame(index))));
+  const first = answers.findIndex((answer) => !answer.success);
+  assert.ok(first > 0, 'some were refused');
+  assert.ok(answers.slice(first).every((answer) => !answer.success && (answer as { code?: string }).code === 'rate_limited'), 'none after the first refused got in');
+  await tokenBack();
+  const held = await client.call(frame('x'));
+  assert.deepEqual([held.success, (held as { code?: string }).code, (held as { error?: string }).error], [false, 'rate_limited', `rate limit: an earlier message of this socket to conversation ${room.id} was refused: send it again first (client_id c${first}), then this one`]);
+  await tokenBack();
+  assert.equal((await client.call(frame('y', other.id))).success, true, 'another conversation is not held');
+  // Sent again in their order, each once a token is back: the first lifts the hold.
+  for (const index of [...Array.from({ length: 7 - first }, (_, i) => first + i), 'x'] as (number | string)[]) {
+    await tokenBack();
+    assert.equal((await client.call(frame(index))).success, true, `m${index} sent again`);
+  }
+  const history = await alice.client.request('get_messages', { conversation_id: room.id });
+  assert.deepEqual(history.messages.map((message) => message.content).reverse(), [...Array.from({ length: 7 }, (_, index) => `m${index}`), 'mx']);
+});
+
+test('holds: the message awaited lifts its hold; a hold lapses after holdMs; one without a client_id holds nothing', () => {
+  const socket = {} as Connection; // only a key: holds are kept per socket object
+  const send = (conversation: number, clientId?: string) => ({ type: 'send_message', conversation_id: conversation, content: 'x', ...(clientId ? { client_id: clientId } : {}) });
+  refusedSend(socket, send(1), 0);
+  assert.equal(heldBy(socket, send(1, 'b'), 1), undefined, 'a refusal without a client_id holds nothing');
+  refusedSend(socket, send(1, 'a'), 0);
+  refusedSend(socket, send(1, 'b'), 1);
+  assert.deepEqual(heldBy(socket, send(1, 'b'), 2), { conversation: 1, clientId: 'a' }, 'the first refused is awaited');
+  assert.equal(heldBy(socket, { type: 'get_messages', conversation_id: 1 }, 2), undefined, 'other events are not held');
+  assert.equal(heldBy(socket, send(2, 'z'), 2), undefined, 'nor other conversations');
+  assert.equal(heldBy(socket, send(1, 'a'), 3), undefined, 'the awaited one goes on');
+  assert.equal(heldBy(socket, send(1, 'b'), 4), undefined, 'and the hold is gone');
+  refusedSend(socket, send(3, 'p'), 100);
+  refusedSend(socket, send(3, 'p'), 100 + holdMs - 1); // refused again: waits from its last refusal
+  assert.deepEqual(heldBy(socket, send(3, 'q'), 100 + 2 * holdMs - 2), { conversation: 3, clientId: 'p' });
+  assert.equal(heldBy(socket, send(3, 'q'), 100 + 2 * holdMs), undefined, 'lapsed');
 });
