@@ -76,7 +76,9 @@ test('HTTP exchanges under hostile clients', async (t) => {
       ['GET /files/' + id, {}], ['GET /files/' + id + '/thumbnail', { Cookie: cookie }], ['GET /push/key', {}],
       ['GET /healthz', {}], ['GET /readyz', {}], ['GET /metrics', {}], ['GET /misc/ping', {}], ['GET /nowhere', {}], ['PUT /files', {}],
     ];
-    const cases = routes.flatMap(([route, headers]) => Object.entries(behaviours).map(([how, make]) => ({ route, how, request: make(`${route} HTTP/1.1`, headers) })));
+    // A loaded machine may take seconds to answer all of them at once: each waits up to 15 s, and no longer than its answers.
+    const patient = (request: RawRequest, answers: number): RawRequest => ({ ...request, waitMs: 15_000, answers });
+    const cases = routes.flatMap(([route, headers]) => Object.entries(behaviours).map(([how, make]) => ({ route, how, request: patient(make(`${route} HTTP/1.1`, headers), how === 'pipelined with a ping' ? 2 : 1) })));
     cases.push({ route: 'garbage', how: 'not HTTP', request: { head: 'NOT HTTP AT ALL\r\n\r\n\u0000\u0001' } });
     const results = await Promise.all(cases.map(async (one) => ({ ...one, result: await raw(server.port, one.request) })));
     await alive(server);

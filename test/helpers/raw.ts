@@ -24,6 +24,8 @@ export type RawRequest = {
   abort?: boolean;
   /** How long to wait, once everything is written, before giving up on the connection. */
   waitMs?: number;
+  /** Give up on the connection (\`open\`) as soon as this many final answers came, not after \`waitMs\`. */
+  answers?: number;
 };
 
 /** The statuses of the final answers in `text`, in order: each head read, its Content-Length of body skipped, a 1xx passed over. */
@@ -58,6 +60,7 @@ export function raw(port: number, request: RawRequest): Promise<RawResult> {
     socket.on('data', (chunk: Buffer) => {
       text += chunk.toString('latin1');
       if (answeredAfter === undefined && statuses(text).length > 0) answeredAfter = Date.now() - started;
+      if (request.answers !== undefined && statuses(text).length >= request.answers) finish();
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       ended ??= error.code === 'ECONNRESET' || error.code === 'EPIPE' ? 'reset' : 'closed';
@@ -80,7 +83,7 @@ export function raw(port: number, request: RawRequest): Promise<RawResult> {
         socket.resetAndDestroy();
         return;
       }
-      timer = setTimeout(finish, request.waitMs ?? 1000);
+      if (!socket.destroyed) timer = setTimeout(finish, request.waitMs ?? 1000);
     });
   });
 }
