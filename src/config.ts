@@ -219,6 +219,10 @@ export const settingFields = {
     integerSetting('LOGIN_MAX_FAILURES', 5, 1, 1000),
     'wrong passwords for one account from one address before it must wait (1 s, doubling with each further failure, up to 15 min; answered 429 with `Retry-After`). One address may fail 4 × as often across accounts, and an account 20 × as often across addresses — except from an address or device that has held a session of that account, so strangers cannot lock the owner out. Each attempt is counted before its password is hashed (a burst sent at once gets no more tries), and wrong passwords given to `change_password` and `delete_account` count the same',
   ),
+  TWO_FACTOR_REQUIRED: documented(
+    choiceSetting('TWO_FACTOR_REQUIRED', ['nobody', 'admins', 'everyone'], 'nobody'),
+    '`nobody`, `admins` or `everyone`: whose accounts must have [two-factor login](two-factor.md). Such an account without it still logs in with its password, but its sockets answer every event except `ping`, `self`, `enable_2fa` and `confirm_2fa` with `two_factor_required` until a first code confirms the set-up; it cannot `disable_2fa` (an admin can `admin_reset_2fa`). Whether an account is covered (its role) is read when its socket opens',
+  ),
   // Password hashes (argon2id, ~100 ms of a core each) running at once; one core is left for the chat.
   PASSWORD_HASHES_AT_ONCE: documented(
     integerSetting('PASSWORD_HASHES_AT_ONCE', Math.max(1, availableParallelism() - 1), 1, 256),

@@ -154,7 +154,26 @@ function dispatchFrame(ctx: SocketCtx, text: string): void {
     const message = unstorable === 'nul' ? errorText('nul_in_text', {}) : errorText('ill_formed_text', { example: unstorable });
     return reply(ctx, failureText(type, message, 'bad_request', ref));
   }
+  if (ctx.caller.secondFactorDue && !whileSecondFactorDue.has(type)) {
+    // Rare (TWO_FACTOR_REQUIRED and no second factor yet): looked up again, it may have been set up since, on any socket or node.
+    return void stillDue(ctx).then(
+      (due) => ctx.caller.closed || alone(() => (due ? reply(ctx, failed(ctx, type, fail('two_factor_required'), ref)) : handle(ctx, entry, type, ref, startedAt, frame))),
+      (error: unknown) => reply(ctx, failed(ctx, type, error, ref)),
+    );
+  }
+  handle(ctx, entry, type, ref, startedAt, frame);
+}
 
+/** The events a socket whose account must set up two-factor login (TWO_FACTOR_REQUIRED) may still send. */
+const whileSecondFactorDue = new Set<string>(['ping', 'self', 'enable_2fa', 'confirm_2fa'] satisfies EventType[]);
+
+async function stillDue(ctx: SocketCtx): Promise<boolean> {
+  if ((await ctx.store.twoFactor.get(ctx.caller.user.id))?.enabled_at != null) ctx.caller.secondFactorDue = false;
+  return ctx.caller.secondFactorDue;
+}
+
+/** A frame that passed the envelope's checks: its slow part prepared first when it has one, then queued as a unit. */
+function handle(ctx: SocketCtx, entry: Entry, type: string, ref: Ref | undefined, startedAt: number, frame: Record<string, unknown>): void {
   const { prepare } = entry.handler;
   if (!prepare) return submit(ctx, entry, type, ref, startedAt, { frame });
   // The slow part (a password hash) runs outside the queue of work; its reply may come after later frames' replies.
