@@ -8,7 +8,7 @@ import { Secret, TOTP } from 'otpauth';
 import { built } from './helpers/built.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { http, tokenFrom } from './helpers/http.ts';
-import { connect, expectError, password, person, type Person } from './helpers/clients.ts';
+import { connect, expectError, password, person } from './helpers/clients.ts';
 import { sleep, until } from './helpers/wait.ts';
 import type { Client } from '../protocol/client.ts';
 
@@ -38,10 +38,10 @@ function authenticator(secret: string) {
 type Authenticator = ReturnType<typeof authenticator>;
 
 /** Turns two-factor login on for a person: their authenticator and recovery codes. */
-async function turnOn(person: Person): Promise<{ app: Authenticator; recovery: string[] }> {
-  const { secret } = await person.client.request('enable_2fa', { password });
+async function turnOn(client: Client): Promise<{ app: Authenticator; recovery: string[] }> {
+  const { secret } = await client.request('enable_2fa', { password });
   const app = authenticator(secret);
-  const { recovery_codes: recovery } = await person.client.request('confirm_2fa', { code: await app.next() });
+  const { recovery_codes: recovery } = await client.request('confirm_2fa', { code: await app.next() });
   return { app, recovery };
 }
 
@@ -101,7 +101,7 @@ test('login with a second factor: missing, wrong, right and replayed codes, reco
 test('wrong codes are throttled like wrong passwords, on counts of their own; over the socket too', async (t) => {
   const server = await startServer(t, { LOGIN_MAX_FAILURES: '3' });
   const carol = await person(server, 'carol');
-  const { app } = await turnOn(carol);
+  const { app } = await turnOn(carol.client);
   const wrong = () => logIn(server, { username: carol.username, password, code: app.wrong() });
   for (let i = 0; i < 3; i++) assert.deepEqual(answer(await wrong()), [401, 'invalid code']);
   // The wait is 1 s after the third, doubling with each further failure: a slow machine may see one more refusal first.
@@ -131,7 +131,7 @@ test('wrong codes are throttled like wrong passwords, on counts of their own; ov
 test('change_password and delete_account ask for a code when two-factor login is on', async (t) => {
   const server = await startServer(t);
   const dave = await person(server, 'dave');
-  const { app, recovery } = await turnOn(dave);
+  const { app, recovery } = await turnOn(dave.client);
   const change = { type: 'change_password', old_password: password, new_password: 'another long secret' };
   await expectError(dave.client, change, 'second factor required', 'forbidden');
   await expectError(dave.client, { ...change, old_password: 'not the password' }, 'the password is wrong', 'forbidden');
@@ -148,17 +148,17 @@ test('change_password and delete_account ask for a code when two-factor login is
   assert.deepEqual(await erin.client.request('change_password', { old_password: password, new_password: 'another long secret' }), { sessions_ended: 0 });
 });
 
-test('disable_2fa takes the password and a code; an admin can reset it', async (t) => {
+test('disable_2fa takes the password and a code; an admin can reset it, by event or command line', async (t) => {
   const server = await startServer(t);
   const frank = await person(server, 'frank');
   await expectError(frank.client, { type: 'disable_2fa', password, code: '123456' }, 'two-factor login is not on for your account', 'conflict');
-  const { app } = await turnOn(frank);
+  const { app } = await turnOn(frank.client);
   await expectError(frank.client, { type: 'disable_2fa', password }, 'code must be a string', 'bad_request');
   await expectError(frank.client, { type: 'disable_2fa', password: 'not the password', code: app.wrong() }, 'the password is wrong', 'forbidden');
   await expectError(frank.client, { type: 'disable_2fa', password, code: app.wrong() }, 'invalid code', 'forbidden');
   assert.deepEqual(await frank.client.request('disable_2fa', { password, code: await app.next() }), { two_factor: false });
   assert.deepEqual(answer(await logIn(server, { username: frank.username, password })), [202, 'login successful']);
-  await turnOn(frank);
+  await turnOn(frank.client);
 
   const boss = await person(server, 'boss');
   await expectError(boss.client, { type: 'admin_reset_2fa', username: frank.username }, 'only admins can use admin_reset_2fa', 'forbidden');
@@ -169,6 +169,13 @@ test('disable_2fa takes the password and a code; an admin can reset it', async (
   assert.deepEqual(await frank.client.closed, { code: 4005, reason: 'session logged out' }, 'their sessions end');
   assert.deepEqual(answer(await logIn(server, { username: frank.username, password })), [202, 'login successful'], 'the password alone again');
   await expectError(boss.client, { type: 'admin_reset_2fa', username: frank.username }, `'${frank.username}' has no two-factor login`, 'not_found');
+
+  // The command line does the same, for when no admin can (the server running).
+  await turnOn(await connect(server, tokenFrom(await logIn(server, { username: frank.username, password }))));
+  assert.deepEqual(answer(await logIn(server, { username: frank.username, password })), [401, 'second factor required']);
+  assert.equal((await admin(server, 'reset-2fa', frank.username)).stdout, `${frank.username} logs in with their password alone now\n`);
+  await assert.rejects(admin(server, 'reset-2fa', frank.username), new RegExp(`'${frank.username}' has no two-factor login`));
+  assert.deepEqual(answer(await logIn(server, { username: frank.username, password })), [202, 'login successful']);
 });
 
 /** Sends an event and checks that it is held back for want of a second factor. */
