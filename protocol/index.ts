@@ -15,6 +15,7 @@ import * as notifications from './events/notifications.ts';
 import * as files from './events/files.ts';
 import * as invitations from './events/invitations.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
+export { beforeSecondFactor } from './events/two-factor.ts';
 import type { ErrorCode } from './errors.ts';
 
 export const events = {

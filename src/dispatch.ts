@@ -1,7 +1,7 @@
 // Turns one text frame into one reply: envelope checks, schema validation, the handler, errors normalised once.
 // Every reply and push is sent after the batch's commit, in the order the frames arrived.
 import * as v from 'valibot';
-import { events, errors, errorText, limits, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
+import { beforeSecondFactor, events, errors, errorText, limits, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
 import { fail, ParleyError } from './errors.ts';
 import { unstorableInJson } from './unicode.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
@@ -164,8 +164,7 @@ function dispatchFrame(ctx: SocketCtx, text: string): void {
   handle(ctx, entry, type, ref, startedAt, frame);
 }
 
-/** The events a socket whose account must set up two-factor login (TWO_FACTOR_REQUIRED) may still send. */
-const whileSecondFactorDue = new Set<string>(['ping', 'self', 'enable_2fa', 'confirm_2fa'] satisfies EventType[]);
+const whileSecondFactorDue = new Set<string>(beforeSecondFactor satisfies readonly EventType[]);
 
 async function stillDue(ctx: SocketCtx): Promise<boolean> {
   if ((await ctx.store.twoFactor.get(ctx.caller.user.id))?.enabled_at != null) ctx.caller.secondFactorDue = false;

@@ -12,6 +12,9 @@ export const secondFactorCode = v.pipe(
   v.examples(['123456', 'k7m2p-9xqa4']),
 );
 
+/** The events a socket answers while the server requires two-factor login of its account and it has none yet (TWO_FACTOR_REQUIRED). */
+export const beforeSecondFactor = ['ping', 'self', 'enable_2fa', 'confirm_2fa'] as const;
+
 export const enable_2fa = event({
   summary: 'Starts setting up two-factor login: a new TOTP secret, shown this once, as text and as an `otpauth://` URI for a QR code. Nothing changes at login until `confirm_2fa` takes a first code; asking again replaces a set-up not yet confirmed. Answered once the password check is done, so possibly after replies to later events.',
   request: fields({ password }),

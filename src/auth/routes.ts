@@ -126,10 +126,14 @@ export function authRoutes(app: App): Routes {
           app.log.warn('login failed: wrong second factor', { user: user.username, ip: request.ip });
           app.metrics.login('failed');
           return text(401, 'invalid code');
-        default:
+        case 'throttled':
           app.log.warn('login throttled: wrong codes', { user: user.username, ip: request.ip, waitMs: second.waitMs });
           app.metrics.refused('login');
           return tooMany(second.waitMs, 'too many wrong codes');
+        case 'busy':
+          app.log.warn('login refused: checks already running for this address', { user: user.username, ip: request.ip });
+          app.metrics.refused('login');
+          return tooMany(second.waitMs, 'too many logins at once from this address');
       }
     }
     if (user.account_status === 'suspended') {
