@@ -71,6 +71,9 @@ test('login with a second factor: missing, wrong, right and replayed codes, reco
   for (const code of recovery) assert.match(code, /^[a-z2-9]{5}-[a-z2-9]{5}$/);
   await expectError(alice.client, { type: 'confirm_2fa', code: app.wrong() }, 'two-factor login is already on: turn it off with disable_2fa first', 'conflict');
   await expectError(alice.client, { type: 'enable_2fa', password }, 'two-factor login is already on: turn it off with disable_2fa first', 'conflict');
+  const { two_factor, two_factor_required } = await alice.client.request('self');
+  assert.deepEqual({ two_factor, two_factor_required }, { two_factor: true, two_factor_required: false });
+  assert.equal((await bob.client.request('self')).two_factor, false);
 
   // The password is checked first: a wrong one says so whatever the code.
   assert.deepEqual(answer(await logIn(server, { username: alice.username, password: 'not the password', code: app.wrong() })), [401, 'mismatch username and password']);
@@ -194,7 +197,9 @@ test('TWO_FACTOR_REQUIRED=admins: an admin without it logs in but may only set i
   await held(first, 'admin_stats');
   await held(first, 'change_password');
   assert.equal(await first.request('ping'), 'pong');
-  assert.equal((await first.request('self')).username, gina.username);
+  const self = await first.request('self');
+  assert.deepEqual([self.username, self.two_factor, self.two_factor_required], [gina.username, false, true]);
+  assert.equal((await plain.client.request('self')).two_factor_required, false);
   assert.deepEqual(await plain.client.request('get_contacts'), { message: 'got all the contacts', contacts: [], next: null });
 
   const { secret } = await first.request('enable_2fa', { password });
@@ -203,6 +208,7 @@ test('TWO_FACTOR_REQUIRED=admins: an admin without it logs in but may only set i
   await first.request('confirm_2fa', { code: await app.next() });
   assert.equal((await first.request('get_contacts')).contacts.length, 0, 'the confirming socket at once');
   assert.equal((await second.request('get_contacts')).contacts.length, 0, 'and the others');
+  assert.equal((await second.request('self')).two_factor, true);
   await expectError(first, { type: 'disable_2fa', password, code: await app.next() }, 'this server requires two-factor login for your account: it cannot be turned off (an admin can reset it with admin_reset_2fa)', 'forbidden');
   assert.deepEqual(answer(await logIn(server, { username: gina.username, password })), [401, 'second factor required']);
 });
