@@ -36,5 +36,5 @@ export const disable_2fa = event({
   summary: 'Turns two-factor login off, with your password and a code (or a recovery code); the secret and the recovery codes left are forgotten. Answered once the checks are done, so possibly after replies to later events.',
   request: fields({ password, code: secondFactorCode }),
   reply: v.object({ two_factor: v.literal(false) }),
-  errors: ['password_throttled', 'passwords_busy', 'wrong_password', 'two_factor_off', 'two_factor_kept', 'second_factor_required', 'code_throttled', 'invalid_code'],
+  errors: ['password_throttled', 'passwords_busy', 'wrong_password', 'two_factor_off', 'two_factor_kept', 'code_throttled', 'invalid_code'],
 });
