@@ -1,6 +1,7 @@
 // Outgoing mail: through SMTP when SMTP_URL is set; otherwise each mail is written as an .eml file
 // under the outbox beside the database and logged, so a newcomer can reset a password with no mail server.
-import nodemailer from 'nodemailer';
+// nodemailer is loaded with the first mail, not at start (it costs a start about a hundred milliseconds).
+import type { Transporter } from 'nodemailer';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -26,22 +27,30 @@ export function createMailer(settings: Settings, log: Logger, metrics: Pick<Metr
   };
 }
 
+/** `make` once, when first asked for. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
+}
+
 function transportFor(settings: Settings, log: Logger): Mailer {
   const from = settings.MAIL_FROM;
+  const nodemailer = once(async () => (await import('nodemailer')).default);
   if (settings.SMTP_URL) {
-    const transport = nodemailer.createTransport(settings.SMTP_URL);
+    const url = settings.SMTP_URL;
+    const transport = once(async (): Promise<Transporter> => (await nodemailer()).createTransport(url));
     return {
       async send(mail) {
-        await transport.sendMail({ from, ...mail });
+        await (await transport()).sendMail({ from, ...mail });
         log.info('mail sent', { to: mail.to, subject: mail.subject });
       },
     };
   }
   const outbox = join(dirname(settings.DBPATH), 'outbox');
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const transport = once(async () => (await nodemailer()).createTransport({ streamTransport: true, buffer: true, newline: 'unix' }));
   return {
     async send(mail) {
-      const { message } = await transport.sendMail({ from, ...mail });
+      const { message } = await (await transport()).sendMail({ from, ...mail });
       mkdirSync(outbox, { recursive: true });
       const file = join(outbox, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`);
       // Whole or not at all: whoever reads the outbox (a person, a script, a test) never sees a mail half written.

@@ -3,7 +3,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readSettings, type Settings } from './config.ts';
 import { createLogger } from './log.ts';
 import { startServer } from './server.ts';
-import { generatedNodeId } from './cluster/nodes.ts';
 
 // Everything Parley writes (the database and its -wal/-shm, the lock, secrets, uploads, mail, backups)
 // is its users' data: readable by this user alone, whatever umask it was started with (systemd's
@@ -28,7 +27,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
 });
 // In a cluster every line names its node (NODE_ID, or one made up now for this run).
-if (settings.REDIS_URL) settings = { ...settings, NODE_ID: settings.NODE_ID ?? generatedNodeId() };
+if (settings.REDIS_URL) settings = { ...settings, NODE_ID: settings.NODE_ID ?? (await import('./cluster/nodes.ts')).generatedNodeId() };
 const log = createLogger(settings.LOG_LEVEL, undefined, settings.REDIS_URL ? { node_id: settings.NODE_ID } : {});
 // A promise nobody awaited must not take every user's connection down with it.
 process.on('unhandledRejection', (error) => log.error('unhandled rejection', { error }));

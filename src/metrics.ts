@@ -1,5 +1,7 @@
 // Prometheus metrics: one registry per App, counted by small hook calls where things happen, read at scrape time.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+// prom-client is loaded only by a server that is scraped (METRICS_TOKEN set): it costs a start a few hundred
+// milliseconds of loading, and without a token there is no /metrics to read it.
+import type * as PromClient from 'prom-client';
 
 export const loginOutcomes = ['ok', 'failed', 'suspended', 'second_factor'] as const;
 /** The rate limits whose refusals are counted (a throttled login counts here, not as a login). */
@@ -45,7 +47,9 @@ function eventsText(tallies: Map<string, EventTally>): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function createMetrics() {
+/** The metrics of a server that is scraped: `await import('prom-client')` given. */
+export function createMetrics(prom: typeof PromClient) {
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = prom;
   const registry = new Registry();
   const registers = [registry];
   const sources = { sockets: () => 0, online: () => 0, pushQueue: async () => 0 };
@@ -145,5 +149,25 @@ export function createMetrics() {
     refused: (limit: (typeof limits)[number]): void => void refusals.inc({ limit }),
     login: (outcome: (typeof loginOutcomes)[number]): void => void logins.inc({ outcome }),
     queued: (queue: 'mail', change: 1 | -1): void => void queued.inc({ queue }, change),
+  };
+}
+
+/** The metrics of a server nobody scrapes (no METRICS_TOKEN): the same calls, which count nothing. */
+export function uncountedMetrics(): Metrics {
+  const nothing = () => {};
+  return {
+    contentType: 'text/plain; version=0.0.4; charset=utf-8',
+    text: async () => '',
+    collectProcess: nothing,
+    cluster: () => ({ followed: nothing }),
+    watch: nothing,
+    event: nothing,
+    committed: nothing,
+    commitFailed: nothing,
+    delivered: nothing,
+    slowConsumerClosed: nothing,
+    refused: nothing,
+    login: nothing,
+    queued: nothing,
   };
 }

@@ -15,7 +15,7 @@ import { createPasswords } from './auth/passwords.ts';
 import { authRoutes } from './auth/routes.ts';
 import { serveHttp } from './transport/http.ts';
 import { serveWebSocket } from './transport/websocket.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, uncountedMetrics } from './metrics.ts';
 import { operationRoutes } from './operations.ts';
 import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
@@ -28,7 +28,8 @@ import { freeSpace } from './files/space.ts';
 import { dirname } from 'node:path';
 import { fileRecords } from './files/records.ts';
 import { startFileSweep } from './files/sweep.ts';
-import { joinCluster, type ClusterNode } from './node.ts';
+// A node of a cluster loads its parts (ioredis among them) when REDIS_URL asks for them: a server alone never does.
+import type { ClusterNode } from './node.ts';
 import { everyPeriod } from './periodic.ts';
 
 export type Server = {
@@ -57,14 +58,15 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   let node: ClusterNode | undefined;
   if (settings.REDIS_URL && settings.DATABASE_URL) {
     try {
+      const { joinCluster } = await import('./node.ts');
       node = await joinCluster({ ...settings, REDIS_URL: settings.REDIS_URL, DATABASE_URL: settings.DATABASE_URL }, log, () => app, await store.probe.identity());
     } catch (error) {
       await storage.close();
       throw error;
     }
   }
-  const metrics = createMetrics();
-  if (settings.METRICS_TOKEN) metrics.collectProcess();
+  const metrics = settings.METRICS_TOKEN ? createMetrics(await import('prom-client')) : uncountedMetrics();
+  metrics.collectProcess();
   const push = createPush(settings, log);
   const jwtSecret = loadSecret(settings.JWTSECRET, settings.DBPATH, log);
   app = assembleApp({

@@ -77,12 +77,15 @@ test('a paused node is dropped; when it wakes it joins again and its users come 
 test('NODE_ID: a second node with the id of a running one is refused; after a crash, a restart with the id waits the old one out', async (t) => {
   if (!needs(t, 'redis')) return;
   const redis = await startRedis(t);
-  const first = await startNode(t, redis.url, { NODE_ID: 'n1' });
+  // A crashed run counts as dead 4.5 s after its last beat: the restart, a process start away, comes within
+  // that even on a loaded machine (with NODE_TIMEOUT=2, 1.5 s, it once came after, and had nothing to wait for).
+  const env = { NODE_ID: 'n1', NODE_TIMEOUT: '6' };
+  const first = await startNode(t, redis.url, env);
   await first.ask({ op: 'open', user: 9 });
-  await assert.rejects(startNode(t, redis.url, { NODE_ID: 'n1' }), /NODE_ID=n1 is in use by another node that is still running/);
+  await assert.rejects(startNode(t, redis.url, env), /NODE_ID=n1 is in use by another node that is still running/);
 
   first.kill('SIGKILL');
-  const again = await startNode(t, redis.url, { NODE_ID: 'n1' });
+  const again = await startNode(t, redis.url, env);
   assert.ok(again.lines.some((line) => line.msg === 'waiting for a previous run of this node to expire'));
   assert.ok(again.lines.some((line) => line.event === 'changed' && JSON.stringify(line.offline) === '[9]'), 'the crashed run\'s user went offline');
   assert.deepEqual(await again.ask({ op: 'open', user: 9 }), { event: 'open', user: 9, admitted: true, change: 'online', total: 1 });

@@ -9,6 +9,7 @@ import { withRef } from '../src/envelope.ts';
 import { assembleApp } from '../src/app.ts';
 import type { SocketCtx } from '../src/context.ts';
 import { createMetrics } from '../src/metrics.ts';
+import * as prom from 'prom-client';
 import type { Connection } from '../src/connection.ts';
 import { sleep } from './helpers/wait.ts';
 
@@ -20,7 +21,7 @@ function harness() {
   const app = assembleApp({
     settings: readSettings({}),
     log,
-    metrics: createMetrics(),
+    metrics: createMetrics(prom),
     store,
     publish: (topic, text) => published.push({ topic, text }),
     subscribers: () => 0,

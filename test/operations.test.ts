@@ -10,6 +10,7 @@ import { createDatabase, postgresCluster, testEngine } from './helpers/postgres.
 import { readSettings } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics.ts';
+import * as prom from 'prom-client';
 import { assembleApp } from '../src/app.ts';
 import { createStore, openDatabase, sqliteDriver } from '../src/storage/index.ts';
 import { operationRoutes } from '../src/operations.ts';
@@ -32,7 +33,7 @@ test('/readyz answers 503 when the database does not answer', async () => {
   const app = assembleApp({
     settings: readSettings({}),
     log: createLogger('debug', (line) => logged.push(line)),
-    metrics: createMetrics(),
+    metrics: createMetrics(prom),
     store: createStore(sqliteDriver(db)),
     publish: () => {},
     subscribers: () => 0,

@@ -2,7 +2,8 @@
 // JSON POST to the operator's webhook; the answer sorted into delivered, retry, gone or refused.
 import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import webpush from 'web-push';
+// web-push is loaded with the first notification, not at start (it costs a start over a hundred milliseconds).
+import type WebPush from 'web-push';
 import { checkEndpoint, publicOnlyLookup, ruleFor, type EndpointRule } from './endpoints.ts';
 import type { OutboxItem } from './outbox.ts';
 import { payloadOf, topicOf, urgencyOf } from './payload.ts';
@@ -69,13 +70,14 @@ export function createSender(options: SenderOptions): Sender {
   const agents = createAgents(options.sockets, options.ca);
   const { subject, publicKey, privateKey } = options.vapid;
   const tokens = new Map<string, { authorization: string; renewAt: number }>();
+  let webpush: typeof WebPush | undefined;
 
   /**
    * The VAPID Authorization for a push service's origin: a token signed (by web-push) for 12 hours and
    * used for one, as RFC 8292 allows. Signing is most of the cost of a notification (OpenSSL reads
    * the key afresh each time), so it is not done for each one.
    */
-  function authorization(audience: string, at: number): string {
+  function authorization(webpush: typeof WebPush, audience: string, at: number): string {
     const token = tokens.get(audience);
     if (token && token.renewAt > at) return token.authorization;
     if (tokens.size >= maxTokens) tokens.clear();
@@ -98,14 +100,15 @@ export function createSender(options: SenderOptions): Sender {
     }
   }
 
-  function webPush(item: OutboxItem, device: Extract<Device, { kind: 'webpush' }>, at: number): Promise<Outcome> {
+  async function webPush(item: OutboxItem, device: Extract<Device, { kind: 'webpush' }>, at: number): Promise<Outcome> {
     const checked = checkEndpoint(device.subscription.endpoint, options.rules);
-    if (!checked.ok) return Promise.resolve({ kind: 'refused', reason: checked.error });
+    if (!checked.ok) return { kind: 'refused', reason: checked.error };
+    webpush ??= (await import('web-push')).default;
     const topic = topicOf(item.notification, options.vapid.topicKey);
     let details;
     try {
       details = webpush.generateRequestDetails(device.subscription, JSON.stringify(payloadOf(item.notification, item.unread)), {
-        headers: { Authorization: authorization(checked.value.origin, at) },
+        headers: { Authorization: authorization(webpush, checked.value.origin, at) },
         TTL: ttlLeft(item, at),
         urgency: urgencyOf(item.notification),
         contentEncoding: 'aes128gcm',
@@ -113,7 +116,7 @@ export function createSender(options: SenderOptions): Sender {
       });
     } catch (error) {
       // Keys that were checked when the device was registered; only a damaged row gets here.
-      return Promise.resolve({ kind: 'refused', reason: `cannot encrypt for this subscription: ${(error as Error).message}` });
+      return { kind: 'refused', reason: `cannot encrypt for this subscription: ${(error as Error).message}` };
     }
     const lookup = ruleFor(checked.value, options.rules)?.publicOnly ? publicOnlyLookup : undefined;
     return attempt(checked.value, details.headers as OutgoingHttpHeaders, details.body, lookup);

@@ -2,7 +2,6 @@
 // Parley: from VAPID_PUBLIC_KEY / VAPID_PRIVATE_KEY, or made once and kept beside the database.
 import { createECDH, hkdfSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import webpush from 'web-push';
 import type { Logger } from '../log.ts';
 import { readOrCreateSecret } from '../secret-file.ts';
 
@@ -30,6 +29,14 @@ export function vapidPublicKeyOf(privateKey: string): string | undefined {
   }
 }
 
+/** A new P-256 private key, 32 bytes in base64url (as web-push makes them; node:crypto, so that a start does not load web-push). */
+function newPrivateKey(): string {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const key = ecdh.getPrivateKey();
+  return Buffer.concat([Buffer.alloc(32 - key.length), key]).toString('base64url');
+}
+
 function withTopicKey(publicKey: string, privateKey: string, subject: string): Vapid {
   const topicKey = Buffer.from(hkdfSync('sha256', Buffer.from(privateKey, 'base64url'), '', 'parley push topic', 32));
   return { publicKey, privateKey, subject, topicKey };
@@ -49,7 +56,7 @@ export function loadVapid(settings: VapidSettings, log: Logger): Vapid {
   }
   const file = join(dirname(settings.DBPATH), 'vapid-private-key');
   const fix = 'delete it to have a new one made (every browser must then subscribe again), or set VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY';
-  const made = () => Buffer.from(`${webpush.generateVAPIDKeys().privateKey}\n`);
+  const made = () => Buffer.from(`${newPrivateKey()}\n`);
   const { content, created } = readOrCreateSecret(file, made, 'VAPID key', fix);
   const privateKey = content.toString('latin1').replace(/\n$/, '');
   const publicKey = vapidPublicKeyOf(privateKey);
