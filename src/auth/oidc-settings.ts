@@ -13,7 +13,11 @@ const isIssuer = (value: string) => {
 };
 
 const provider = v.strictObject({
-  name: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, `${setting}: a provider's "name" must be 1 to 32 lower-case letters, digits, "_" or "-" (it is in the URL /auth/oidc/<name>)`)),
+  name: v.pipe(
+    v.string(),
+    v.regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, `${setting}: a provider's "name" must be 1 to 32 lower-case letters, digits, "_" or "-" (it is in the URL /auth/oidc/<name>)`),
+    v.check((name) => name !== 'logout', `${setting}: a provider may not be named "logout" (/auth/oidc/logout is the logout route)`),
+  ),
   issuer: v.pipe(v.string(), v.check(isIssuer, `${setting}: a provider's "issuer" must be an https:// URL (http:// only on localhost), such as https://login.example.com/realms/staff`)),
   client_id: v.pipe(v.string(), v.nonEmpty(`${setting}: a provider's "client_id" must not be empty`)),
   client_secret_file: v.pipe(v.string(), v.nonEmpty(`${setting}: a provider's "client_secret_file" must name the file holding its client secret`)),
