@@ -11,6 +11,10 @@ import { authorize, clientId, clientSecret, people, startProvider } from './help
 import { http } from './helpers/http.ts';
 import { password, person, register } from './helpers/clients.ts';
 import { until } from './helpers/wait.ts';
+import { createStore, openDatabase, sqliteDriver } from '../src/storage/index.ts';
+import { accountFor } from '../src/auth/oidc-accounts.ts';
+import { readSettings } from '../src/config.ts';
+import type { InJob } from '../src/context.ts';
 
 /** Sets out for the provider as a browser would: the provider's authorization URL, and the state cookie Parley set. */
 async function begin(server: TestServer, name = 'test'): Promise<{ authorization: string; state: string }> {
@@ -190,4 +194,22 @@ test('single sign-on with a real OpenID provider', async (t) => {
     // Without email_domains, anyone the provider knows comes in; without link_by_email, a new account each.
     assert.deepEqual(await whoseSession(closed, await signIn(closed, 'mallory')), [303, `${publicB}/`, 'Hello, mallory']);
   });
+});
+
+test('a first login that another node linked meanwhile opens that account and makes none', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-oidc-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'secret'), clientSecret);
+  const [provider] = readSettings({ PUBLIC_URL: 'https://chat.example.com', OIDC_PROVIDERS: JSON.stringify([{ name: 'corp', issuer: 'https://id.example.com', client_id: clientId, client_secret_file: join(dir, 'secret') }]) }).OIDC_PROVIDERS;
+  const store = createStore(sqliteDriver(openDatabase(':memory:')));
+  t.after(() => store.driver.close());
+  const other = (await store.users.insert({ username: 'alice', fullname: 'Alice', passwordHash: '!', now: 1 }))!;
+  await store.oidc.link('corp', 'alice-sub', other, 1);
+  // This node looked before the other's link was committed: it saw none, and goes on to make an account.
+  let looked = false;
+  const oidc = { ...store.oidc, linked: (name: string, subject: string) => (looked ? store.oidc.linked(name, subject) : ((looked = true), Promise.resolve(undefined))) };
+  const app = { store: { ...store, oidc }, now: () => 2 } as unknown as InJob;
+  const found = await accountFor(app, provider!, { sub: 'alice-sub', preferred_username: 'alice' });
+  assert.deepEqual([found?.how, found?.user.id], ['returning', other]);
+  assert.deepEqual(await store.driver.prepare('SELECT username FROM users').values(), ['alice']);
 });

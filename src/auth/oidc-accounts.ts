@@ -65,8 +65,14 @@ export async function accountFor(app: InJob, provider: OidcProvider, claims: Cla
     const fullname = name || username;
     const id = await store.users.insert({ username, fullname, passwordHash: noPassword, now });
     if (id === null) continue;
+    if (!(await store.oidc.link(provider.name, claims.sub, id, now))) {
+      // Another node linked this provider's account meanwhile (the same person's login finishing there at
+      // the same moment): theirs is the account, and this new one goes.
+      await store.users.remove(id, username, now);
+      const linked = await store.oidc.linked(provider.name, claims.sub);
+      return linked && { user: linked, how: 'returning' };
+    }
     if (email) await store.users.setProfile(id, { fullname, bio: '', email, emailVerified: true });
-    await store.oidc.link(provider.name, claims.sub, id, now);
     return { user: (await store.users.byId(id))!, how: 'created' };
   }
   return undefined;
