@@ -17,8 +17,8 @@ import { readSettings } from '../src/config.ts';
 import type { InJob } from '../src/context.ts';
 
 /** Sets out for the provider as a browser would: the provider's authorization URL, and the state cookie Parley set. */
-async function begin(server: TestServer, name = 'test'): Promise<{ authorization: string; state: string }> {
-  const response = await fetch(`${server.http}/auth/oidc/${name}`, { redirect: 'manual' });
+async function begin(server: TestServer, name = 'test', query = ''): Promise<{ authorization: string; state: string }> {
+  const response = await fetch(`${server.http}/auth/oidc/${name}${query}`, { redirect: 'manual' });
   assert.equal(response.status, 303, await response.text());
   const state = /^oidc-state=([^;]+); Max-Age=600; Path=\/auth\/oidc; HttpOnly; Secure; SameSite=Lax$/.exec(response.headers.getSetCookie()[0]!)?.[1];
   assert.ok(state, response.headers.getSetCookie()[0]);
@@ -152,6 +152,23 @@ test('single sign-on with a real OpenID provider', async (t) => {
   await t.test('an email outside the allowed domains is refused', async () => {
     assert.deepEqual(await refusal(await signIn(server, 'mallory')), [403, 'single sign-on failed: your email domain may not log in here']);
     assert.ok(server.logs.some((line) => line.msg === 'single sign-on refused' && line.email === 'mallory@elsewhere.test'));
+  });
+
+  await t.test('a login ends on this server or a trusted origin, nowhere else', async () => {
+    for (const elsewhere of ['https://evil.example/', '//evil.example/', '/\\evil.example/', 'javascript:alert(1)']) {
+      const response = await fetch(`${server.http}/auth/oidc/test?return_to=${encodeURIComponent(elsewhere)}`, { redirect: 'manual' });
+      assert.deepEqual([response.status, await response.text()], [400, 'return_to must be a path on this server or an address on an origin of CORS_ALLOW_ORIGIN'], elsewhere);
+    }
+    const { authorization, state } = await begin(server, 'test', '?return_to=%2Fapp%3Froom%3D1');
+    assert.deepEqual(await whoseSession(server, await answer(server, await authorize(authorization, 'alice'), state)), [303, `${publicA}/app?room=1`, 'Hello, alice']);
+    const spa = await begin(server, 'test', `?return_to=${encodeURIComponent('http://localhost:5173/chat')}`);
+    assert.equal((await answer(server, await authorize(spa.authorization, 'alice'), spa.state)).headers.get('location'), 'http://localhost:5173/chat');
+  });
+
+  await t.test('the provider saying no is passed on', async () => {
+    const { state } = await begin(server);
+    const response = await answer(server, new URL(`${publicA}/auth/oidc/test/callback?error=access_denied&state=${state}`), state);
+    assert.deepEqual(await refusal(response), [401, 'single sign-on failed: the provider answered access_denied']);
   });
 
   await t.test('a provider whose issuer is not the one configured is not used', async () => {
