@@ -64,11 +64,12 @@ async function post(url: string, path: string, jar: CookieJar | undefined, body?
 
 /**
  * Logs in. In a browser the cookies are kept by the browser (the jar stays empty); elsewhere pass
- * the jar this returns to `connect`. Rejects with an AuthError on a refusal.
+ * the jar this returns to `connect`. Rejects with an AuthError on a refusal: 401 `second factor
+ * required` asks for `code` (a TOTP code or a recovery code) of an account with two-factor login.
  */
-export async function login(url: string, username: string, password: string): Promise<CookieJar> {
+export async function login(url: string, username: string, password: string, code?: string): Promise<CookieJar> {
   const jar = createCookieJar();
-  const response = await post(url, '/auth/login', jar, JSON.stringify({ username, password }));
+  const response = await post(url, '/auth/login', jar, JSON.stringify(code === undefined ? { username, password } : { username, password, code }));
   if (response.status !== 202) throw new AuthError(response.status, await response.text());
   return jar;
 }

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type * as v from 'valibot';
-import { events, pushes, limits, type EventSpec } from './index.ts';
+import { beforeSecondFactor, events, pushes, limits, type EventSpec } from './index.ts';
 import { afterClose, closeCodes, errorCodes, errors, type ErrorName } from './errors.ts';
 
 // Valibot schemas and actions are plain objects; these are the parts of them the reference reads.
@@ -179,6 +179,7 @@ export function renderReference(): string {
     '- After a disconnect, `sync {since: <last seq seen>}` replays what was missed, as the same envelopes: for each conversation, only what happened while you were a member; a deleted message as its tombstone.',
     '- Unknown fields are ignored. Fields are checked in the order listed; the first problem is the answer.',
     `- Any event may also answer ${code(errors.internal.text)} (\`internal\`) when the server fails; the failure is logged and the socket stays open.`,
+    `- When the server requires two-factor login of your account (\`TWO_FACTOR_REQUIRED\`) and it has none yet, every event but ${beforeSecondFactor.map((type) => `\`${type}\``).join(', ')} answers ${code(errors.two_factor_required.text)} (\`forbidden\`) until \`confirm_2fa\` has turned it on.`,
     `- With PostgreSQL, any event may answer ${code(errors.unavailable.text)} (\`unavailable\`) while the database cannot be reached (restarting, say): nothing was changed, and the same request can simply be sent again (\`send_message\` with its \`client_id\`).`,
     `- Each socket has a token bucket (\`RATE_LIMIT_EVENTS\` a second, bursts of \`RATE_LIMIT_BURST\`). A frame past it is not handled and is answered ${code(errors.rate_limited.text)} (\`rate_limited\`) with its own \`type\` and \`ref\` (\`type: "root"\` when the frame cannot be read), so a client knows what to send again; a socket that goes on past \`RATE_LIMIT_BURST\` such refusals in a row is closed with 1008. A \`send_message\` with a \`client_id\` refused this way (or by the server-time budget below) holds its conversation on that socket, so that messages keep the order they were sent in: a later \`send_message\` there is answered ${code(errors.send_held.text)} (\`rate_limited\`) until the held one comes again with its \`client_id\` (it goes on whatever its outcome), or for ${limits.sendHoldSeconds} seconds after its last refusal. Send refused messages again in the order you sent them, as the reconnecting client does. Events that cost the server more (searches, listings, \`sync\`) count as several events, as their sections say; past the bucket they answer ${code(errors.costly_rate_limited.text)} (\`rate_limited\`).`,
     `- Each account also has a budget of server time on each node, shared by its sockets (\`RATE_LIMIT_WORK_MS\` a second, bursts of \`RATE_LIMIT_WORK_BURST_MS\`): every event is charged the time it took, and while the account owes time its events answer ${code(errors.work_rate_limited.text)} (\`rate_limited\`). At most ${limits.searchesAtOnce} of an account's searches run at once on a node; one more answers ${code(errors.reads_at_once.text)} (\`rate_limited\`).`,

@@ -10,10 +10,12 @@ import * as members from './events/members.ts';
 import * as channels from './events/channels.ts';
 import * as receipts from './events/receipts.ts';
 import * as account from './events/account.ts';
+import * as twoFactor from './events/two-factor.ts';
 import * as notifications from './events/notifications.ts';
 import * as files from './events/files.ts';
 import * as invitations from './events/invitations.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
+export { beforeSecondFactor } from './events/two-factor.ts';
 import type { ErrorCode } from './errors.ts';
 
 export const events = {
@@ -69,10 +71,14 @@ export const events = {
   logout_all: account.logout_all,
   change_password: account.change_password,
   delete_account: account.delete_account,
+  enable_2fa: twoFactor.enable_2fa,
+  confirm_2fa: twoFactor.confirm_2fa,
+  disable_2fa: twoFactor.disable_2fa,
   admin_list_users: account.admin_list_users,
   admin_set_user_status: account.admin_set_user_status,
   admin_set_role: account.admin_set_role,
   admin_stats: account.admin_stats,
+  admin_reset_2fa: account.admin_reset_2fa,
   get_push_key: notifications.get_push_key,
   register_device: notifications.register_device,
   unregister_device: notifications.unregister_device,

@@ -16,13 +16,15 @@ process.umask(0o077);
 const usage = `usage: npm run admin -- <command>
   grant-admin <username>    gives an account the admin role (the server may be running)
   revoke-admin <username>   makes an admin a plain user again (the server may be running)
+  reset-2fa <username>      turns off an account's two-factor login, for someone who lost their authenticator
+                            and recovery codes (the server may be running)
   backup <file>             writes a consistent copy of the live database to <file> (the server may be running)
   restore <file>            puts the backup <file> in place of DBPATH (stop the server first)
   adopt                     adopts the seed backend's database at DBPATH without starting the server
   copy-to-postgres <sqlite-file> <postgres-url>
                             copies a SQLite database (stop its server first) into an empty PostgreSQL database,
                             checked table by table; then start Parley with DATABASE_URL=<postgres-url>
-grant-admin and revoke-admin work on PostgreSQL too (DATABASE_URL); backup, restore and adopt are SQLite's
+grant-admin, revoke-admin and reset-2fa work on PostgreSQL too (DATABASE_URL); backup, restore and adopt are SQLite's
 (PostgreSQL has pg_dump and pg_restore)`;
 
 /** Human-readable lines for the steps the server would log as JSON. */
@@ -57,9 +59,22 @@ async function setRole(settings: Settings, username: string, role: 'admin' | 'us
   }
 }
 
+async function resetTwoFactor(settings: Settings, username: string): Promise<void> {
+  const { store, where } = await adminStore(settings);
+  try {
+    const user = await store.users.byUsername(username);
+    if (!user) throw new Error(`no such user '${username}' in ${where}`);
+    if (!(await store.twoFactor.remove(user.id))) throw new Error(`'${user.username}' has no two-factor login`);
+    console.log(`${user.username} logs in with their password alone now`);
+  } finally {
+    await store.driver.close();
+  }
+}
+
 const commands: Record<string, { arguments: number; run(settings: Settings, ...args: string[]): Promise<void> | void }> = {
   'grant-admin': { arguments: 1, run: (settings, username) => setRole(settings, username!, 'admin') },
   'revoke-admin': { arguments: 1, run: (settings, username) => setRole(settings, username!, 'user') },
+  'reset-2fa': { arguments: 1, run: (settings, username) => resetTwoFactor(settings, username!) },
   'copy-to-postgres': {
     arguments: 2,
     async run(_settings, file, url) {

@@ -172,7 +172,7 @@ export const settingFields = {
   ),
   JWTSECRET: documented(
     v.optional(v.pipe(v.string(), v.nonEmpty('JWTSECRET must not be empty when set'))),
-    'secret that signs login tokens. When unset, 32 random bytes are generated once and kept in `jwt-secret` (mode 0600) beside the database, and the log says so; tokens then survive restarts. A `jwt-secret` file shorter than 32 bytes (emptied, truncated) stops the start: delete it to have a new one made (everyone logs in again). There is no fixed demo secret',
+    'secret that signs login tokens. When unset, 32 random bytes are generated once and kept in `jwt-secret` (mode 0600) beside the database, and the log says so; tokens then survive restarts. A `jwt-secret` file shorter than 32 bytes (emptied, truncated) stops the start: delete it to have a new one made (everyone logs in again). There is no fixed demo secret. [Two-factor](two-factor.md) secrets and recovery codes are keyed from it too: a new secret turns them all unusable',
     '*(generated)*',
   ),
   CORS_ALLOW_ORIGIN: documented(
@@ -218,7 +218,11 @@ export const settingFields = {
   ),
   LOGIN_MAX_FAILURES: documented(
     integerSetting('LOGIN_MAX_FAILURES', 5, 1, 1000),
-    'wrong passwords for one account from one address before it must wait (1 s, doubling with each further failure, up to 15 min; answered 429 with `Retry-After`). One address may fail 4 × as often across accounts, and an account 20 × as often across addresses — except from an address or device that has held a session of that account, so strangers cannot lock the owner out. Each attempt is counted before its password is hashed (a burst sent at once gets no more tries), and wrong passwords given to `change_password` and `delete_account` count the same',
+    'wrong passwords for one account from one address before it must wait (1 s, doubling with each further failure, up to 15 min; answered 429 with `Retry-After`). One address may fail 4 × as often across accounts, and an account 20 × as often across addresses — except from an address or device that has held a session of that account, so strangers cannot lock the owner out. Each attempt is counted before its password is hashed (a burst sent at once gets no more tries), and wrong passwords given to `change_password` and `delete_account` count the same. Wrong [second-factor codes](two-factor.md) are counted the same way, on counts of their own',
+  ),
+  TWO_FACTOR_REQUIRED: documented(
+    choiceSetting('TWO_FACTOR_REQUIRED', ['nobody', 'admins', 'everyone'], 'nobody'),
+    '`nobody`, `admins` or `everyone`: whose accounts must have [two-factor login](two-factor.md). Such an account without it still logs in with its password, but its sockets answer every event except `ping`, `self`, `enable_2fa` and `confirm_2fa` with `two_factor_required` until a first code confirms the set-up; it cannot `disable_2fa` (an admin can `admin_reset_2fa`). Whether an account is covered (its role) is read when its socket opens',
   ),
   // Password hashes (argon2id, ~100 ms of a core each) running at once; one core is left for the chat.
   PASSWORD_HASHES_AT_ONCE: documented(

@@ -11,6 +11,11 @@ export type Connection = {
   readonly expiresAt: number;
   readonly ip: string;
   closed: boolean;
+  /**
+   * The server requires two-factor login of this account (TWO_FACTOR_REQUIRED) and it has none yet: only
+   * the events that set it up are answered. Cleared once it is on.
+   */
+  secondFactorDue: boolean;
   send(text: string): void;
   end(code: number, reason: string): void;
   subscribe(topic: string): void;
@@ -44,6 +49,7 @@ export function createConnection(ws: WebSocket<unknown>, user: Connection['user'
     expiresAt,
     ip,
     closed: false,
+    secondFactorDue: false,
     send(text) {
       if (!connection.closed) publish(own, text);
     },

@@ -6,6 +6,7 @@ import type { Registry } from './registry.ts';
 import type { Tokens } from './auth/tokens.ts';
 import type { Passwords } from './auth/passwords.ts';
 import type { PasswordGuard } from './auth/attempts.ts';
+import type { SecondFactorKeys } from './auth/second-factor.ts';
 import type { Connection } from './connection.ts';
 import type { Commit, Job } from './storage/engine/commit.ts';
 import type { Receipts } from './receipts.ts';
@@ -52,6 +53,8 @@ export type App = {
   readonly passwords: Passwords;
   /** Counts password guesses (logins and the socket events that ask for the password). */
   readonly guard: PasswordGuard;
+  /** Seals TOTP secrets and hashes recovery codes with keys derived from the JWT secret. */
+  readonly secondFactor: SecondFactorKeys;
   /** The clock, in Unix epoch seconds. */
   now(): number;
 };

@@ -1,7 +1,7 @@
 // Turns one text frame into one reply: envelope checks, schema validation, the handler, errors normalised once.
 // Every reply and push is sent after the batch's commit, in the order the frames arrived.
 import * as v from 'valibot';
-import { events, errors, errorText, limits, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
+import { beforeSecondFactor, events, errors, errorText, limits, Ref, type EventSpec, type EventType } from '../protocol/index.ts';
 import { fail, ParleyError } from './errors.ts';
 import { unstorableInJson } from './unicode.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
@@ -162,7 +162,25 @@ function dispatchFrame(ctx: SocketCtx, text: string): void {
     const message = unstorable === 'nul' ? errorText('nul_in_text', {}) : errorText('ill_formed_text', { example: unstorable });
     return reply(ctx, failureText(type, message, 'bad_request', ref));
   }
+  if (ctx.caller.secondFactorDue && !whileSecondFactorDue.has(type)) {
+    // Rare (TWO_FACTOR_REQUIRED and no second factor yet): looked up again, it may have been set up since, on any socket or node.
+    return void stillDue(ctx).then(
+      (due) => ctx.caller.closed || alone(() => (due ? reply(ctx, failed(ctx, type, fail('two_factor_required'), ref)) : handle(ctx, entry, type, ref, startedAt, frame))),
+      (error: unknown) => reply(ctx, failed(ctx, type, error, ref)),
+    );
+  }
+  handle(ctx, entry, type, ref, startedAt, frame);
+}
 
+const whileSecondFactorDue = new Set<string>(beforeSecondFactor satisfies readonly EventType[]);
+
+async function stillDue(ctx: SocketCtx): Promise<boolean> {
+  if ((await ctx.store.twoFactor.get(ctx.caller.user.id))?.enabled_at != null) ctx.caller.secondFactorDue = false;
+  return ctx.caller.secondFactorDue;
+}
+
+/** A frame that passed the envelope's checks: its slow part prepared first when it has one, then queued as a unit. */
+function handle(ctx: SocketCtx, entry: Entry, type: string, ref: Ref | undefined, startedAt: number, frame: Record<string, unknown>): void {
   const { prepare } = entry.handler;
   if (!prepare) return submit(ctx, entry, type, ref, startedAt, { frame });
   // The slow part (a password hash) runs outside the queue of work; its reply may come after later frames' replies.

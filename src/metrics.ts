@@ -1,7 +1,7 @@
 // Prometheus metrics: one registry per App, counted by small hook calls where things happen, read at scrape time.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export const loginOutcomes = ['ok', 'failed', 'suspended'] as const;
+export const loginOutcomes = ['ok', 'failed', 'suspended', 'second_factor'] as const;
 /** The rate limits whose refusals are counted (a throttled login counts here, not as a login). */
 export const limits = ['events', 'login', 'registration', 'password_reset', 'upload'] as const;
 /** Queues of outgoing work: mail counted as it comes and goes, push notifications read from the outbox at scrape time. */
@@ -72,7 +72,7 @@ export function createMetrics() {
   const deliveries = new Counter({ name: 'parley_fanout_deliveries_total', help: 'Pushes written to sockets (one per receiving socket), besides replies', registers });
   const slowCloses = new Counter({ name: 'parley_slow_consumer_closes_total', help: 'Sockets closed (4007) because they read slower than MAX_BACKPRESSURE allows', registers });
   const refusals = new Counter({ name: 'parley_rate_limit_refusals_total', help: 'Requests refused by a rate limit, by limit', labelNames: ['limit'] as const, registers });
-  const logins = new Counter({ name: 'parley_logins_total', help: 'Logins checked, by outcome: ok, failed (wrong username or password), suspended', labelNames: ['outcome'] as const, registers });
+  const logins = new Counter({ name: 'parley_logins_total', help: 'Logins checked, by outcome: ok, failed (wrong username, password or second-factor code), suspended, second_factor (right password, no code given for an account with two-factor login)', labelNames: ['outcome'] as const, registers });
   const queued = new Gauge({
     name: 'parley_queue_depth', help: 'Outgoing work accepted but not yet handed on, by queue (push: outbox rows with a notification waiting, on every node)', labelNames: ['queue'] as const, registers,
     async collect() { this.set({ queue: 'push' }, await sources.pushQueue()); },

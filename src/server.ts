@@ -10,6 +10,7 @@ import { startReaders } from './reads/threads.ts';
 import { inProcessReads } from './reads/table.ts';
 import { createMailer } from './mail.ts';
 import { createTokens, loadSecret } from './auth/tokens.ts';
+import { secondFactorKeys } from './auth/second-factor.ts';
 import { createPasswords } from './auth/passwords.ts';
 import { authRoutes } from './auth/routes.ts';
 import { oidcRoutes } from './auth/oidc.ts';
@@ -66,6 +67,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const metrics = createMetrics();
   if (settings.METRICS_TOKEN) metrics.collectProcess();
   const push = createPush(settings, log);
+  const jwtSecret = loadSecret(settings.JWTSECRET, settings.DBPATH, log);
   app = assembleApp({
     settings,
     log,
@@ -76,7 +78,8 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     subscribers: (topic) => server.numSubscribers(topic),
     mail: createMailer(settings, log, metrics),
     push,
-    tokens: createTokens(loadSecret(settings.JWTSECRET, settings.DBPATH, log), store, settings.LOGIN_TOKEN_SECONDS),
+    tokens: createTokens(jwtSecret, store, settings.LOGIN_TOKEN_SECONDS),
+    secondFactor: secondFactorKeys(jwtSecret),
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
     ...(node ? { ordering: node.sequencer, cluster: node.seam, guard: node.guard } : {}),

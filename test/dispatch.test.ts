@@ -27,6 +27,7 @@ function harness() {
     mail: { send: async () => {} },
     push: { publicKey: 'none', wake: () => {} },
     tokens: undefined as never, // not used by socket events
+    secondFactor: undefined as never,
     passwords: undefined as never,
     now: () => 1_700_000_000,
   });
@@ -41,6 +42,7 @@ function harness() {
       expiresAt: Number.MAX_SAFE_INTEGER,
       ip: '127.0.0.1',
       closed: false,
+      secondFactorDue: false,
       send: (text) => sent.push(JSON.parse(text)),
       end: () => {},
       subscribe: () => {},

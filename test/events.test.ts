@@ -79,7 +79,7 @@ test('seed events', async (t) => {
 
   await t.test('self returns the account with a boolean is_online', async () => {
     const me = await alice.client.request('self');
-    assert.deepEqual(Object.keys(me), ['username', 'fullname', 'is_online', 'last_online', 'created_at', 'bio', 'status', 'status_text', 'avatar_url', 'email', 'email_verified', 'role', 'notifications', 'notify_reactions', 'who_may_add'], 'the seed\'s fields first');
+    assert.deepEqual(Object.keys(me), ['username', 'fullname', 'is_online', 'last_online', 'created_at', 'bio', 'status', 'status_text', 'avatar_url', 'email', 'email_verified', 'role', 'notifications', 'notify_reactions', 'who_may_add', 'two_factor', 'two_factor_required'], 'the seed\'s fields first');
     assert.equal(me.username, alice.username);
     assert.equal(me.fullname, `Full ${alice.username}`);
     assert.equal(me.is_online, true);

@@ -39,6 +39,7 @@ test('/readyz answers 503 when the database does not answer', async () => {
     mail: { send: async () => {} },
     push: { publicKey: 'none', wake: () => {} },
     tokens: undefined as never,
+    secondFactor: undefined as never,
     passwords: undefined as never,
     now: () => 1_700_000_000,
   });
@@ -143,7 +144,7 @@ test('a scrape of /metrics shows the counters move as clients use the server', a
   for (const name of ['parley_logins_total', 'parley_rate_limit_refusals_total']) {
     assert.ok(before.filter((s) => s.name === name).every((s) => s.value === 0), `${name} starts at 0 for every label`);
   }
-  assert.deepEqual(before.filter((s) => s.name === 'parley_logins_total').map((s) => s.labels.outcome), ['ok', 'failed', 'suspended']);
+  assert.deepEqual(before.filter((s) => s.name === 'parley_logins_total').map((s) => s.labels.outcome), ['ok', 'failed', 'suspended', 'second_factor']);
   assert.equal(value(before, 'parley_sockets_open'), 0);
   assert.equal(value(before, 'parley_queue_depth', { queue: 'mail' }), 0);
   assert.deepEqual(before.filter((s) => s.name === 'parley_redis_up' || s.name.startsWith('parley_cluster_')), [], 'a node alone has no cluster series');

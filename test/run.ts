@@ -38,8 +38,12 @@ const runsOnce = (file: string) => {
   const name = file.split('/').pop()!;
   return engineIndependent.has(name) || sqliteMachinery.has(name) || postgresMachinery(file) || /^cluster[^/]*\.test\.ts$/.test(name);
 };
-/** Runs in the PostgreSQL pass when there is one (in the SQLite pass otherwise, where it skips saying why). */
-const postgresMachinery = (file: string) => file.split('/').pop() === 'postgres.test.ts';
+/**
+ * Runs in the PostgreSQL pass when there is one (in the SQLite pass otherwise, where it skips saying why):
+ * postgres.test.ts, and the cluster tests, whose nodes run on PostgreSQL whichever pass they are in (in
+ * the SQLite pass, which runs every file that runs once, they made it the longer of two passes at once).
+ */
+const postgresMachinery = (file: string) => /^(postgres|cluster[^/]*)\.test\.ts$/.test(file.split('/').pop()!);
 /**
  * Files that hold the server's time to the wall clock (an ordinary chat stays within the default budget
  * of server time per account): each engine's run of them waits until the passes are over, and runs alone.

@@ -83,6 +83,7 @@ test('defaults are those docs/configuration.md documents', () => {
     RATE_LIMIT_WORK_MS: 100,
     RATE_LIMIT_WORK_BURST_MS: 250,
     LOGIN_MAX_FAILURES: 5,
+    TWO_FACTOR_REQUIRED: 'nobody',
     PASSWORD_HASHES_AT_ONCE: Math.max(1, availableParallelism() - 1),
     REFRESH_GRACE_SECONDS: 30,
     DATABASE_POOL: 10,

@@ -68,9 +68,9 @@ async function post(url, path, jar, body) {
   jar?.take(response.headers.getSetCookie?.() ?? []);
   return response;
 }
-async function login(url, username, password) {
+async function login(url, username, password, code) {
   const jar = createCookieJar();
-  const response = await post(url, "/auth/login", jar, JSON.stringify({ username, password }));
+  const response = await post(url, "/auth/login", jar, JSON.stringify(code === void 0 ? { username, password } : { username, password, code }));
   if (response.status !== 202) throw new AuthError(response.status, await response.text());
   return jar;
 }

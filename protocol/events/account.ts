@@ -2,8 +2,10 @@
 import * as v from 'valibot';
 import { event, fields, limits, seconds, pageLimit } from '../spec.ts';
 import { avatarUrl } from './files.ts';
+import { secondFactorCode } from './two-factor.ts';
 
 const password = (field: string) => v.pipe(v.string(`${field} must be a string`), v.nonEmpty(`${field} must not be empty`));
+const code = v.pipe(v.optional(secondFactorCode), v.description('required when two-factor login is on: a code from the authenticator app, or a recovery code'));
 
 export const Session = v.object({
   id: v.string(),
@@ -38,16 +40,16 @@ export const logout_all = event({
 
 export const change_password = event({
   summary: 'Changes your password; every other session ends (their sockets close with 4008). Answered once the password hash is done, so possibly after replies to later events.',
-  request: fields({ old_password: password('old_password'), new_password: password('new_password') }),
+  request: fields({ old_password: password('old_password'), new_password: password('new_password'), code }),
   reply: v.object({ sessions_ended: v.pipe(v.number(), v.description('other sessions ended')) }),
-  errors: ['password_throttled', 'passwords_busy', 'wrong_password', 'bad_new_password'],
+  errors: ['password_throttled', 'passwords_busy', 'wrong_password', 'second_factor_required', 'code_throttled', 'invalid_code', 'bad_new_password'],
 });
 
 export const delete_account = event({
   summary: 'Deletes your account: sessions, contacts and memberships go (an owner hands over as when leaving); your messages stay, from "deleted user"; your username is held for USERNAME_HOLD_DAYS before anyone can take it. Answered once the password check is done, so possibly after replies to later events.',
-  request: fields({ password: password('password') }),
+  request: fields({ password: password('password'), code }),
   reply: v.object({ username: v.string() }),
-  errors: ['password_throttled', 'passwords_busy', 'wrong_password'],
+  errors: ['password_throttled', 'passwords_busy', 'wrong_password', 'second_factor_required', 'code_throttled', 'invalid_code'],
   fanout: 'Each conversation you were in is pushed `leave_conversation`, each contact `contact_removed`; then every socket of yours closes (4003).',
 });
 
@@ -107,4 +109,11 @@ export const admin_stats = event({
     conversations: v.object({ group: v.number(), direct: v.number(), channel: v.number() }),
   }),
   errors: ['admins_only_event'],
+});
+
+export const admin_reset_2fa = event({
+  summary: 'Turns off the two-factor login of an account whose owner lost their authenticator app and recovery codes (admins only): they log in with their password alone and may set it up again. Every session of theirs ends (sockets close with 4005).',
+  request: fields({ username: v.string('expected username as string') }),
+  reply: v.object({ username: v.string(), two_factor: v.literal(false) }),
+  errors: ['admins_only_event', 'no_such_user', 'not_yourself', 'no_two_factor_of'],
 });

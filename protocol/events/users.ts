@@ -4,6 +4,7 @@ import { event, seconds, fields, limits, pageLimit, readLater } from '../spec.ts
 import { Level, levels } from './notifications.ts';
 import { avatar, avatarUrl } from './files.ts';
 import { WhoMayAdd, whoMayAdd } from './invitations.ts';
+import { beforeSecondFactor } from './two-factor.ts';
 
 export const statuses = ['online', 'away', 'busy', 'invisible'] as const;
 
@@ -30,6 +31,8 @@ export const Self = v.object({
   notifications: v.pipe(Level, v.description('what notifies your devices in conversations you set no level for (`set_notifications`)')),
   notify_reactions: v.pipe(v.boolean(), v.description('whether a reaction to your message notifies you')),
   who_may_add: WhoMayAdd,
+  two_factor: v.pipe(v.boolean(), v.description('whether your two-factor login is on (`confirm_2fa`)')),
+  two_factor_required: v.pipe(v.boolean(), v.description(`whether the server requires two-factor login of you (\`TWO_FACTOR_REQUIRED\`): while it is not on, only ${beforeSecondFactor.map((type) => `\`${type}\``).join(', ')} are answered`)),
 });
 
 const username = v.string('expected username as string');

@@ -157,6 +157,12 @@ export const secondsText = (ms: number): string => {
   return `${seconds} second${seconds === 1 ? '' : 's'}`;
 };
 
+/** Whether the address, or the device of the refresh token (even an old one), has held a session of the account. */
+export async function knownPlace(store: Store, userId: number, where: { ip: string; refreshToken?: string }): Promise<boolean> {
+  return (await store.sessions.hasAddress(userId, where.ip))
+    || (where.refreshToken !== undefined && (await store.sessions.namedByRefresh(hashRefresh(where.refreshToken)))?.user_id === userId);
+}
+
 export type PasswordCheck =
   | { ok: true }
   | { ok: false; why: 'wrong' }
@@ -173,8 +179,7 @@ export async function checkPassword(
   password: string,
 ): Promise<PasswordCheck> {
   const { user } = who;
-  const known = user !== undefined && ((await app.store.sessions.hasAddress(user.id, who.ip))
-    || (who.refreshToken !== undefined && (await app.store.sessions.namedByRefresh(hashRefresh(who.refreshToken)))?.user_id === user.id));
+  const known = user !== undefined && (await knownPlace(app.store, user.id, who));
   const attempt = await app.guard.begin(who.account.toLowerCase(), who.ip, known);
   if (!('right' in attempt)) return { ok: false, ...attempt };
   let right: boolean;

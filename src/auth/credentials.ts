@@ -8,8 +8,13 @@ type Field = 'username' | 'password' | 'fullname' | 'code' | 'new_password';
 /**
  * The seed's checks: the body must be a JSON object (whatever the Content-Type); then every field's
  * presence, then every field's type, then that none is empty. Returns the problem, or the fields.
+ * An `optional` field may be missing (or null); given, it is checked as the others are, after them.
  */
-export function readFields<F extends Field>(body: string, fields: readonly F[]): { problem: string } | { values: Record<F, string> } {
+export function readFields<F extends Field, O extends Field = never>(
+  body: string,
+  fields: readonly F[],
+  optional: readonly O[] = [],
+): { problem: string } | { values: Record<F, string> & Partial<Record<O, string>> } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -19,15 +24,17 @@ export function readFields<F extends Field>(body: string, fields: readonly F[]):
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { problem: 'not a valid json' };
   const record = parsed as Record<string, unknown>;
   for (const field of fields) if (record[field] === undefined || record[field] === null) return { problem: `${field} required` };
-  for (const field of fields) if (typeof record[field] !== 'string') return { problem: `${field} should be a string` };
-  for (const field of fields) if (record[field] === '') return { problem: `${field} should not be empty` };
+  const given = [...fields, ...optional.filter((field) => record[field] !== undefined && record[field] !== null)];
+  for (const field of given) if (typeof record[field] !== 'string') return { problem: `${field} should be a string` };
+  for (const field of given) if (record[field] === '') return { problem: `${field} should not be empty` };
   // A lone surrogate would be hashed or stored as U+FFFD: two different passwords would be the same one.
-  for (const field of fields) {
+  for (const field of given) {
     const unstorable = unstorableIn(record[field] as string);
     if (unstorable === 'nul') return { problem: `${field} should not contain the NUL character` };
     if (unstorable) return { problem: `${field} should be well-formed Unicode text (it holds a lone surrogate)` };
   }
-  return { values: record as Record<F, string> };
+  const values = Object.fromEntries(given.map((field) => [field, record[field]]));
+  return { values: values as Record<F, string> & Partial<Record<O, string>> };
 }
 
 const usernamePattern = /^[A-Za-z0-9_.-]+$/;

@@ -11,6 +11,7 @@ import { hashRefresh } from './tokens.ts';
 import { codeMailWait, sendCode, useCode } from './codes.ts';
 import { endSessions, logOut, startSession } from './sessions.ts';
 import { checkPassword, secondsText } from './attempts.ts';
+import { checkSecondFactor } from './second-factor.ts';
 import { PasswordsBusy } from './passwords.ts';
 
 const text = (status: number, body: string): Response => ({ status, body });
@@ -29,7 +30,7 @@ Everything happens over one WebSocket of typed JSON events: connect to /ws with 
   GET  /protocol            the protocol reference: every event, field, error and close code
   GET  /misc/ping           pong
   POST /register            {"username", "password", "fullname"}
-  POST /auth/login          {"username", "password"}: sets the login-token and refresh-token cookies
+  POST /auth/login          {"username", "password"}, and "code" with two-factor login: sets the login-token and refresh-token cookies
   GET  /auth/verify         who the login-token cookie belongs to
   POST /auth/refresh        new cookies for the refresh-token cookie
   POST /auth/logout         ends the session
@@ -93,11 +94,12 @@ export function authRoutes(app: App): Routes {
 
   async function login(request: Request): Promise<Response> {
     if (app.settings.PASSWORD_LOGIN === 'off') return text(403, 'password login is off: log in with single sign-on');
-    const fields = readFields(request.body, ['username', 'password'] as const);
+    const fields = readFields(request.body, ['username', 'password'] as const, ['code'] as const);
     if ('problem' in fields) return text(400, fields.problem);
-    const { username, password } = fields.values;
+    const { username, password, code } = fields.values;
     const user = await app.store.users.byUsername(username);
-    const checked = await checkPassword(app, { account: username, user, ip: request.ip, refreshToken: readRefreshToken(request.cookie) }, password);
+    const refreshToken = readRefreshToken(request.cookie);
+    const checked = await checkPassword(app, { account: username, user, ip: request.ip, refreshToken }, password);
     if (!checked.ok) {
       switch (checked.why) {
         case 'wrong':
@@ -119,6 +121,26 @@ export function authRoutes(app: App): Routes {
       }
     }
     if (!user) return text(401, 'mismatch username and password'); // checkPassword is never ok without a user
+    const second = await checkSecondFactor(app, { user, ip: request.ip, refreshToken }, code);
+    if (!second.ok) {
+      switch (second.why) {
+        case 'missing':
+          app.metrics.login('second_factor');
+          return text(401, 'second factor required');
+        case 'wrong':
+          app.log.warn('login failed: wrong second factor', { user: user.username, ip: request.ip });
+          app.metrics.login('failed');
+          return text(401, 'invalid code');
+        case 'throttled':
+          app.log.warn('login throttled: wrong codes', { user: user.username, ip: request.ip, waitMs: second.waitMs });
+          app.metrics.refused('login');
+          return tooMany(second.waitMs, 'too many wrong codes');
+        case 'busy':
+          app.log.warn('login refused: checks already running for this address', { user: user.username, ip: request.ip });
+          app.metrics.refused('login');
+          return tooMany(second.waitMs, 'too many logins at once from this address');
+      }
+    }
     if (user.account_status === 'suspended') {
       app.log.warn('login refused: account suspended', { user: user.username, ip: request.ip });
       app.metrics.login('suspended');

@@ -2,29 +2,12 @@
 import { closeCodes, events } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { passwordProblem } from '../auth/credentials.ts';
-import { checkPassword, secondsText } from '../auth/attempts.ts';
+import { checkCallerCode, checkCallerPassword } from '../auth/caller.ts';
 import { PasswordsBusy } from '../auth/passwords.ts';
 import { endSessions } from '../auth/sessions.ts';
 import { logAndDeliver } from '../delivery/fanout.ts';
 import { leave } from './members.ts';
-import type { SocketCtx } from '../context.ts';
 import type { Handlers } from './handler.ts';
-
-/**
- * Checks the caller's password off the transaction (argon2 is slow by design), counted like a login:
- * a stolen login token does not buy unlimited guesses at the password.
- */
-async function checkCallerPassword(ctx: SocketCtx, password: string): Promise<void> {
-  const me = ctx.caller.user;
-  const checked = await checkPassword(ctx, { account: me.username, user: await ctx.store.users.byId(me.id), ip: ctx.caller.ip }, password);
-  if (checked.ok) return;
-  if (checked.why === 'wrong') {
-    ctx.log.warn('wrong password on a socket', { user: me.username, ip: ctx.caller.ip });
-    throw fail('wrong_password');
-  }
-  ctx.log.warn('password check refused on a socket', { user: me.username, ip: ctx.caller.ip, why: checked.why });
-  throw checked.why === 'throttled' ? fail('password_throttled', { wait: secondsText(checked.waitMs) }) : fail('passwords_busy');
-}
 
 export const accountHandlers = {
   get_sessions: {
@@ -50,8 +33,9 @@ export const accountHandlers = {
   },
   change_password: {
     schema: events.change_password.request,
-    async prepare(ctx, { old_password, new_password }) {
+    async prepare(ctx, { old_password, new_password, code }) {
       await checkCallerPassword(ctx, old_password);
+      await checkCallerCode(ctx, code);
       const problem = passwordProblem(ctx.settings, new_password, 'new_password');
       if (problem) throw fail('bad_new_password', { problem });
       try {
@@ -71,7 +55,10 @@ export const accountHandlers = {
   },
   delete_account: {
     schema: events.delete_account.request,
-    prepare: (ctx, { password }) => checkCallerPassword(ctx, password),
+    async prepare(ctx, { password, code }) {
+      await checkCallerPassword(ctx, password);
+      await checkCallerCode(ctx, code);
+    },
     async run(ctx) {
       const me = ctx.caller.user;
       // Every membership ends as a leave would: owners hand over, the others are told.

@@ -70,6 +70,18 @@ export const adminHandlers = {
       return { username: row.username, role };
     },
   },
+  admin_reset_2fa: {
+    schema: events.admin_reset_2fa.request,
+    async run(ctx, { username }) {
+      await asAdmin(ctx, 'admin_reset_2fa');
+      const row = await target(ctx, username, 'reset the two-factor login of');
+      if (!(await ctx.store.twoFactor.remove(row.id))) throw fail('no_two_factor_of', { username: row.username });
+      // Their sockets end: with TWO_FACTOR_REQUIRED the next ones are held until it is set up again.
+      await endSessions(ctx, await ctx.store.sessions.liveIds(row.id, ctx.now()), 'logged_out');
+      ctx.log.info('two-factor login reset', { user: row.username, by: ctx.caller.user.username });
+      return { username: row.username, two_factor: false as const };
+    },
+  },
   admin_stats: {
     schema: events.admin_stats.request,
     async run(ctx) {

@@ -13,6 +13,7 @@ import { searchHandlers } from './search.ts';
 import { receiptHandlers } from './receipts.ts';
 import { typingHandlers } from './typing.ts';
 import { accountHandlers } from './account.ts';
+import { twoFactorHandlers } from './two-factor.ts';
 import { adminHandlers } from './admin.ts';
 import { notificationHandlers } from './notifications.ts';
 import { fileHandlers } from './files.ts';
@@ -31,6 +32,7 @@ export const handlers = {
   ...receiptHandlers,
   ...typingHandlers,
   ...accountHandlers,
+  ...twoFactorHandlers,
   ...adminHandlers,
   ...notificationHandlers,
   ...syncHandlers,

@@ -10,6 +10,7 @@ import { later, tell, type Handlers } from './handler.ts';
 import { ownImage, replacePicture } from './files.ts';
 import type { App, Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
+import { secondFactorRequired } from '../auth/second-factor.ts';
 
 /** Who is looking, and which of the people in view they cannot see the presence of (blocked either way). */
 export type Viewer = { readonly id: number; readonly blocked: ReadonlySet<number> };
@@ -65,6 +66,8 @@ async function selfView(app: App, row: UserRow) {
     notifications: row.notify_default,
     notify_reactions: row.notify_reactions === 1,
     who_may_add: row.who_may_add,
+    two_factor: (await app.store.twoFactor.get(row.id))?.enabled_at != null,
+    two_factor_required: secondFactorRequired(app.settings, row),
   };
 }
 

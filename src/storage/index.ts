@@ -11,6 +11,7 @@ import { membersStore } from './stores/members.ts';
 import { eventsStore } from './stores/events.ts';
 import { searchStore } from './stores/search.ts';
 import { codesStore } from './stores/codes.ts';
+import { twoFactorStore } from './stores/two-factor.ts';
 import { statsStore } from './stores/stats.ts';
 import { probeStore } from './stores/probe.ts';
 import { devicesStore } from './stores/devices.ts';
@@ -44,6 +45,7 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     events: eventsStore(sql),
     search: searchStore(sql),
     codes: codesStore(sql),
+    twoFactor: twoFactorStore(sql),
     stats: statsStore(sql),
     probe: probeStore(sql),
     devices: devicesStore(sql),

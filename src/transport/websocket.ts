@@ -6,6 +6,7 @@ import { dispatch, dispatchBinary, dispatchRefused } from '../dispatch.ts';
 import { connected, disconnected } from '../features/presence.ts';
 import { createWorkBudgets, newBucket, take, type Bucket } from '../throttle.ts';
 import { createConnection, type Connection } from '../connection.ts';
+import { secondFactorRequired } from '../auth/second-factor.ts';
 import { originAllowed } from './http.ts';
 import { createClientAddress } from './proxy.ts';
 import { uWS } from './uws.ts';
@@ -107,6 +108,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
       app.log.info('session ended while its socket was opening', { user: user.username, socket: connection.id });
       return connection.end(closeCodes.invalid_token.code, closeCodes.invalid_token.reason);
     }
+    connection.secondFactorDue = secondFactorRequired(app.settings, user) && (await app.store.twoFactor.get(user.id))?.enabled_at == null;
     if (connection.closed) return;
     data.ctx = socketContext(app, connection);
     data.bucket = bucket;

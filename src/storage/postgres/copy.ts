@@ -32,6 +32,8 @@ const tables: readonly { name: string; order: string; rowid?: true }[] = [
   { name: 'held_usernames', order: 'username' },
   { name: 'code_mails', order: 'user_id, purpose, sent_at, address' },
   { name: 'code_failures', order: 'user_id, purpose, failed_at' },
+  { name: 'two_factor', order: 'user_id' },
+  { name: 'recovery_codes', order: 'user_id, code_hash' },
   { name: 'mentions', order: 'message_id, user_id' },
   { name: 'devices', order: 'id' },
   { name: 'notices', order: 'id' },
