@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { parseEndpointHosts } from './push/endpoints.ts';
 import { vapidPublicKeyOf } from './push/vapid.ts';
 import { logLevels } from './log.ts';
+import { parseOidcProviders } from './auth/oidc-settings.ts';
 
 function integerSetting(name: string, fallback: number, min: number, max: number) {
   const rule = `${name} must be a whole number from ${min} to ${max}`;
@@ -263,6 +264,33 @@ export const settingFields = {
     integerSetting('LOGIN_TOKEN_SECONDS', 3600, 1, 86_400),
     'seconds (1–86,400) a login token lives (the cookie\'s `Max-Age` and the JWT\'s `exp`); a client refreshes it with `POST /auth/refresh` before then',
   ),
+  OIDC_PROVIDERS: documented(
+    v.pipe(
+      v.optional(v.string(), ''),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        if (dataset.value.trim() === '') return [];
+        try {
+          return parseOidcProviders(dataset.value);
+        } catch (error) {
+          addIssue({ message: (error as Error).message });
+          return NEVER;
+        }
+      }),
+    ),
+    'OpenID Connect providers people may log in with ([Single sign-on](single-sign-on.md)): a JSON array, or the path of a file holding one, of `{"name", "issuer", "client_id", "client_secret_file", "scopes", "username_claim", "email_domains", "link_by_email"}`. Each is at `/auth/oidc/<name>`; a bad entry or an unreadable secret file stops the start with a message naming `OIDC_PROVIDERS`',
+  ),
+  PUBLIC_URL: documented(
+    v.optional(v.pipe(
+      v.string(),
+      v.check((value) => URL.canParse(value) && ['http:', 'https:'].includes(new URL(value).protocol) && new URL(value).origin === value.replace(/\/$/, ''), 'PUBLIC_URL must be the http:// or https:// origin browsers reach Parley at, such as https://chat.example.com'),
+      v.transform((value) => value.replace(/\/$/, '')),
+    )),
+    'the origin browsers reach Parley at (`https://chat.example.com`), needed with `OIDC_PROVIDERS`: providers send people back to `<PUBLIC_URL>/auth/oidc/<name>/callback`, and to `<PUBLIC_URL>/` after logging out of them',
+  ),
+  PASSWORD_LOGIN: documented(
+    choiceSetting('PASSWORD_LOGIN', ['on', 'unlinked', 'off'], 'on'),
+    '`on`: `POST /auth/login` takes passwords; `unlinked`: only for accounts not linked to a single sign-on provider (a linked one is answered 403); `off`: for nobody, and `POST /register` is off too (403): accounts come from the providers of `OIDC_PROVIDERS`',
+  ),
   EVENT_LOG_DAYS: documented(
     integerSetting('EVENT_LOG_DAYS', 30, 1, 3650),
     'days the event log keeps events for `sync`; older ones are pruned (hourly)',
@@ -411,6 +439,14 @@ const SettingsSchema = v.pipe(
   v.check(
     (settings) => (settings.PUSH_WEBHOOK_URL === undefined) === (settings.PUSH_WEBHOOK_SECRET === undefined),
     'PUSH_WEBHOOK_URL and PUSH_WEBHOOK_SECRET go together: the secret signs every webhook call',
+  ),
+  v.check(
+    (settings) => settings.OIDC_PROVIDERS.length === 0 || settings.PUBLIC_URL !== undefined,
+    'OIDC_PROVIDERS needs PUBLIC_URL: providers send people back to <PUBLIC_URL>/auth/oidc/<name>/callback',
+  ),
+  v.check(
+    (settings) => settings.PASSWORD_LOGIN !== 'off' || settings.OIDC_PROVIDERS.length > 0,
+    'PASSWORD_LOGIN=off needs OIDC_PROVIDERS: otherwise nobody could log in',
   ),
   v.transform((settings) => ({ ...settings, FILES_DIR: settings.FILES_DIR ?? join(dirname(settings.DBPATH), 'files') })),
 );

@@ -13,6 +13,7 @@ import { createTokens, loadSecret } from './auth/tokens.ts';
 import { secondFactorKeys } from './auth/second-factor.ts';
 import { createPasswords } from './auth/passwords.ts';
 import { authRoutes } from './auth/routes.ts';
+import { oidcRoutes } from './auth/oidc.ts';
 import { serveHttp } from './transport/http.ts';
 import { serveWebSocket } from './transport/websocket.ts';
 import { createMetrics, uncountedMetrics } from './metrics.ts';
@@ -100,6 +101,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const uploadSpace = freeSpace([settings.FILES_DIR, ...(settings.DATABASE_URL ? [] : [dirname(settings.DBPATH)])], settings.FREE_SPACE_RESERVE_BYTES, log);
   serveHttp(server, app, {
     ...authRoutes(app),
+    ...oidcRoutes(app),
     ...operationRoutes(app, () => draining),
     ...pushRoutes(app),
     ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, space: uploadSpace, log }),
@@ -126,6 +128,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     const through = await app.commit.run(async ({ store }) => {
       await store.codes.prune(app.now() - 86_400);
       await store.devices.pruneEnded(app.now());
+      await store.oidc.prune(app.now());
       return store.events.pruneBefore(app.now() - settings.EVENT_LOG_DAYS * 86_400);
     });
     if (through) log.info('pruned the event log', { through });

@@ -44,6 +44,8 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ UNATTACHED_BYTES_PER_ADDRESS: '0' }, 'UNATTACHED_BYTES_PER_ADDRESS must be a whole number from 1 to 1125899906842624'],
     [{ UNATTACHED_BYTES_TOTAL: '4GiB' }, 'UNATTACHED_BYTES_TOTAL must be a whole number from 1 to 1125899906842624'],
     [{ FREE_SPACE_RESERVE_BYTES: '-1' }, 'FREE_SPACE_RESERVE_BYTES must be a whole number from 0 to 1125899906842624'],
+    [{ OIDC_PROVIDERS: '[{"name": "corp"' }, 'OIDC_PROVIDERS must be a JSON array of providers (or the path of a file holding one)'],
+    [{ PASSWORD_LOGIN: 'off' }, 'PASSWORD_LOGIN=off needs OIDC_PROVIDERS: otherwise nobody could log in'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -93,6 +95,8 @@ test('defaults are those docs/configuration.md documents', () => {
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,
     LOGIN_TOKEN_SECONDS: 3600,
+    OIDC_PROVIDERS: [],
+    PASSWORD_LOGIN: 'on',
     MAX_MESSAGE_LENGTH: 4000,
     MAIL_FROM: 'Parley <parley@localhost>',
     USERNAME_HOLD_DAYS: 30,
@@ -122,6 +126,40 @@ test('defaults are those docs/configuration.md documents', () => {
   }
   assert.equal(readSettings({ NODE_ID: 'eu-1.node_2' }).NODE_ID, 'eu-1.node_2');
   assert.throws(() => readSettings({ NODE_TIMEOUT: '1' }), /NODE_TIMEOUT must be a whole number from 2 to 300/);
+});
+
+test('OIDC_PROVIDERS: each provider is checked, its secret read from its file, and a problem named', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-settings-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const secret = join(dir, 'secret');
+  writeFileSync(secret, 'the client secret\n');
+  const corp = { name: 'corp', issuer: 'https://id.example.com', client_id: 'parley', client_secret_file: secret };
+  const read = (providers: unknown, more: Record<string, string> = { PUBLIC_URL: 'https://chat.example.com/' }) => readSettings({ OIDC_PROVIDERS: JSON.stringify(providers), ...more });
+  const settings = read([corp]);
+  assert.equal(settings.PUBLIC_URL, 'https://chat.example.com');
+  assert.deepEqual(settings.OIDC_PROVIDERS, [{
+    ...corp, scopes: ['openid', 'email', 'profile'], username_claim: 'preferred_username', email_domains: [], link_by_email: false, client_secret: 'the client secret',
+  }]);
+  const file = join(dir, 'providers.json');
+  writeFileSync(file, JSON.stringify([{ ...corp, email_domains: ['Example.COM'], link_by_email: true }]));
+  assert.deepEqual(readSettings({ OIDC_PROVIDERS: file, PUBLIC_URL: 'https://chat.example.com' }).OIDC_PROVIDERS.map((p) => [p.email_domains, p.link_by_email]), [[['example.com'], true]]);
+  const problems: [unknown, string, Record<string, string>?][] = [
+    [[corp], 'OIDC_PROVIDERS needs PUBLIC_URL', {}],
+    [[{ ...corp, name: 'Corp' }], 'OIDC_PROVIDERS: a provider\'s "name" must be 1 to 32 lower-case letters'],
+    [[corp, corp], 'OIDC_PROVIDERS: two providers have the same "name"'],
+    [[{ ...corp, issuer: 'http://id.example.com' }], 'OIDC_PROVIDERS: a provider\'s "issuer" must be an https:// URL (http:// only on localhost)'],
+    [[{ ...corp, client_secret_file: join(dir, 'missing') }], `OIDC_PROVIDERS: provider corp's client_secret_file ${join(dir, 'missing')} cannot be read (ENOENT)`],
+    [[{ ...corp, scopes: ['email'] }], 'OIDC_PROVIDERS: a provider\'s "scopes" must include openid'],
+    [[{ ...corp, link_by_email: 'yes' }], 'OIDC_PROVIDERS: 0.link_by_email: Invalid type'],
+    [[{ ...corp, colour: 'blue' }], 'OIDC_PROVIDERS: 0.colour: Invalid key'],
+    [[corp], 'PUBLIC_URL must be the http:// or https:// origin browsers reach Parley at', { PUBLIC_URL: 'https://chat.example.com/app' }],
+  ];
+  for (const [providers, message, more] of problems) {
+    assert.throws(() => read(providers, more), (error: Error) => error.message.includes(message), message);
+  }
+  assert.throws(() => readSettings({ OIDC_PROVIDERS: join(dir, 'none.json') }), new Error(`invalid settings: OIDC_PROVIDERS: the file ${join(dir, 'none.json')} cannot be read (ENOENT)`));
+  assert.throws(() => readSettings({ PASSWORD_LOGIN: 'sometimes' }), /PASSWORD_LOGIN must be one of on, unlinked, off/);
+  assert.equal(read([corp], { PUBLIC_URL: 'https://chat.example.com', PASSWORD_LOGIN: 'Unlinked' }).PASSWORD_LOGIN, 'unlinked');
 });
 
 test('a port in use stops the server with a clear message', async (t) => {

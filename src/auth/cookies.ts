@@ -1,20 +1,16 @@
 // The cookies: `login-token` (set at login and refresh, read on every authenticated request) and
-// `refresh-token` (sent only to /auth, rotated by /auth/refresh); both cleared at logout.
+// `refresh-token` (sent only to /auth, rotated by /auth/refresh), both cleared at logout; and
+// `oidc-state`, which ties a single sign-on's answer to the browser that set out for the provider.
 import { parse, serialize } from 'cookie';
 import type { Settings } from '../config.ts';
 import { refreshLifetime } from './tokens.ts';
 
 export const loginCookie = 'login-token';
 export const refreshCookie = 'refresh-token';
+export const stateCookie = 'oidc-state';
 
-function attributes(settings: Settings, maxAge: number, path = '/') {
-  return {
-    httpOnly: true,
-    maxAge,
-    path,
-    secure: settings.COOKIE_SECURE,
-    sameSite: settings.COOKIE_SAMESITE.toLowerCase() as 'strict' | 'lax' | 'none',
-  };
+function attributes(settings: Settings, maxAge: number, path = '/', sameSite = settings.COOKIE_SAMESITE.toLowerCase() as 'strict' | 'lax' | 'none') {
+  return { httpOnly: true, maxAge, path, secure: settings.COOKIE_SECURE, sameSite };
 }
 
 export function setLoginCookie(settings: Settings, token: string): string {
@@ -43,4 +39,17 @@ export function readRefreshToken(header: string): string | undefined {
 export function readLoginToken(header: string): string | undefined {
   const token = header ? parse(header)[loginCookie] : undefined;
   return token || undefined;
+}
+
+/** Lax whatever COOKIE_SAMESITE says: the provider sends the browser back from its own site, and a Strict cookie would stay behind. */
+export function setStateCookie(settings: Settings, state: string, maxAge: number): string {
+  return serialize(stateCookie, state, attributes(settings, maxAge, '/auth/oidc', 'lax'));
+}
+
+export function clearStateCookie(settings: Settings): string {
+  return serialize(stateCookie, '', attributes(settings, 0, '/auth/oidc', 'lax'));
+}
+
+export function readStateCookie(header: string): string | undefined {
+  return (header ? parse(header)[stateCookie] : undefined) || undefined;
 }

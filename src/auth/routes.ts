@@ -9,7 +9,7 @@ import { clearLoginCookie, clearRefreshCookie, readLoginToken, readRefreshToken,
 import { newAccountProblem, passwordProblem, readFields } from './credentials.ts';
 import { hashRefresh } from './tokens.ts';
 import { codeMailWait, sendCode, useCode } from './codes.ts';
-import { endSessions } from './sessions.ts';
+import { endSessions, logOut, startSession } from './sessions.ts';
 import { checkPassword, secondsText } from './attempts.ts';
 import { checkSecondFactor } from './second-factor.ts';
 import { PasswordsBusy } from './passwords.ts';
@@ -34,6 +34,9 @@ Everything happens over one WebSocket of typed JSON events: connect to /ws with 
   GET  /auth/verify         who the login-token cookie belongs to
   POST /auth/refresh        new cookies for the refresh-token cookie
   POST /auth/logout         ends the session
+  GET  /auth/oidc/:provider           single sign-on: to the provider (OIDC_PROVIDERS), ?return_to=/path
+  GET  /auth/oidc/:provider/callback  the provider's answer: sets the login-token and refresh-token cookies
+  POST /auth/oidc/logout    ends the session, and the provider's when it started it
   POST /auth/forgot-password  {"username"}: mails a code to the account's verified email
   POST /auth/reset-password   {"username", "code", "new_password"}
   GET  /ws                  the WebSocket
@@ -67,6 +70,7 @@ export function authRoutes(app: App): Routes {
   const resets = app.cluster.window('resets', app.settings.REGISTRATIONS_PER_HOUR, 3600_000);
 
   async function register(request: Request): Promise<Response> {
+    if (app.settings.PASSWORD_LOGIN === 'off') return text(403, 'registration is off: accounts come from single sign-on');
     const fields = readFields(request.body, ['username', 'password', 'fullname'] as const);
     if ('problem' in fields) return text(400, fields.problem);
     const problem = newAccountProblem(app.settings, fields.values);
@@ -89,6 +93,7 @@ export function authRoutes(app: App): Routes {
   }
 
   async function login(request: Request): Promise<Response> {
+    if (app.settings.PASSWORD_LOGIN === 'off') return text(403, 'password login is off: log in with single sign-on');
     const fields = readFields(request.body, ['username', 'password'] as const, ['code'] as const);
     if ('problem' in fields) return text(400, fields.problem);
     const { username, password, code } = fields.values;
@@ -141,12 +146,11 @@ export function authRoutes(app: App): Routes {
       app.metrics.login('suspended');
       return text(403, 'account suspended');
     }
-    const issued = app.tokens.issue(user, app.now(), { userAgent: request.userAgent, ip: request.ip });
-    await app.commit.run(({ store }) => store.sessions.create(issued.session));
-    const [token, refresh] = [await issued.token(), issued.refresh];
+    if (app.settings.PASSWORD_LOGIN === 'unlinked' && (await app.store.oidc.isLinked(user.id))) return text(403, 'this account logs in with single sign-on');
+    const cookies = await startSession(app, user, { userAgent: request.userAgent, ip: request.ip });
     app.log.info('logged in', { user: user.username, ip: request.ip });
     app.metrics.login('ok');
-    return { status: 202, body: 'login successful', headers: [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, refresh)]] };
+    return { status: 202, body: 'login successful', headers: cookies };
   }
 
   /**
@@ -259,19 +263,9 @@ export function authRoutes(app: App): Routes {
     return text(200, `Hello, ${verified.user.username}`);
   }
 
-  /** Ends the session of the login token, or of the refresh token when the login token has expired (the browser drops it after its hour). */
   async function logout(request: Request): Promise<Response> {
-    const token = readLoginToken(request.cookie);
-    const verified = token ? await app.tokens.verify(token, app.now()) : undefined;
-    const refreshToken = readRefreshToken(request.cookie);
-    const named = refreshToken ? await app.store.sessions.namedByRefresh(hashRefresh(refreshToken)) : undefined;
-    const sessions = new Set<string>();
-    if (verified?.ok) sessions.add(verified.sessionId);
-    if (named) sessions.add(named.id);
-    if (sessions.size) {
-      await app.commit.run((job) => endSessions(inJob(app, job), [...sessions], 'logged_out'));
-      app.log.info('logged out', { user: verified?.ok ? verified.user.username : undefined, sessions: sessions.size, ip: request.ip });
-    }
+    const { sessions, username } = await logOut(app, request.cookie);
+    if (sessions.length) app.log.info('logged out', { user: username, sessions: sessions.length, ip: request.ip });
     return { status: 204, headers: [['Set-Cookie', clearLoginCookie(app.settings)], ['Set-Cookie', clearRefreshCookie(app.settings)]] };
   }
 

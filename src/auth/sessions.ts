@@ -1,6 +1,46 @@
-// Ending sessions: revoked in the unit of work with their devices, their sockets closed once it is committed.
+// Sessions: started with their cookies (a password login, a single sign-on); ended in the unit of work with
+// their devices, their sockets closed once it is committed.
 import { closeCodes, type CloseName } from '../../protocol/index.ts';
-import type { App, InJob } from '../context.ts';
+import { inJob, type App, type InJob } from '../context.ts';
+import type { Store, UserRow } from '../storage/index.ts';
+import type { Header } from '../transport/send.ts';
+import { readLoginToken, readRefreshToken, setLoginCookie, setRefreshCookie } from './cookies.ts';
+import { hashRefresh } from './tokens.ts';
+
+/**
+ * A new session for the user, committed (with whatever `also` writes in the same unit of work), and the
+ * `login-token` and `refresh-token` cookies that hold it.
+ */
+export async function startSession(
+  app: App,
+  user: UserRow,
+  client: { userAgent: string; ip: string },
+  also?: (store: Store, sessionId: string) => Promise<void>,
+): Promise<Header[]> {
+  const issued = app.tokens.issue(user, app.now(), client);
+  await app.commit.run(async ({ store }) => {
+    await store.sessions.create(issued.session);
+    await also?.(store, issued.sessionId);
+  });
+  const [token, refresh] = [await issued.token(), issued.refresh];
+  return [['Set-Cookie', setLoginCookie(app.settings, token)], ['Set-Cookie', setRefreshCookie(app.settings, refresh)]];
+}
+
+/**
+ * Ends the session of a request's login token, or of its refresh token when the login token has expired
+ * (the browser drops it after its hour); returns the sessions ended and whose they were.
+ */
+export async function logOut(app: App, cookie: string): Promise<{ sessions: string[]; username: string | undefined }> {
+  const token = readLoginToken(cookie);
+  const verified = token ? await app.tokens.verify(token, app.now()) : undefined;
+  const refreshToken = readRefreshToken(cookie);
+  const named = refreshToken ? await app.store.sessions.namedByRefresh(hashRefresh(refreshToken)) : undefined;
+  const sessions = new Set<string>();
+  if (verified?.ok) sessions.add(verified.sessionId);
+  if (named) sessions.add(named.id);
+  if (sessions.size) await app.commit.run((job) => endSessions(inJob(app, job), [...sessions], 'logged_out'));
+  return { sessions: [...sessions], username: verified?.ok ? verified.user.username : undefined };
+}
 
 /**
  * Revokes these sessions (inside the unit of work), removes the devices they registered (no more

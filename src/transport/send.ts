@@ -14,10 +14,10 @@ export type { Header } from './exchange.ts';
 export type Response = { status: number; body?: string | Uint8Array | StreamedBody; headers?: readonly Header[] };
 
 const statusText: Record<number, string> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content', 304: 'Not Modified',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content', 303: 'See Other', 304: 'Not Modified',
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
   413: 'Payload Too Large', 416: 'Range Not Satisfiable', 426: 'Upgrade Required', 429: 'Too Many Requests',
-  500: 'Internal Server Error', 503: 'Service Unavailable',
+  500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
 };
 
 function head(exchange: Exchange, response: Response, extra: readonly Header[]): void {

@@ -38,6 +38,9 @@ const tables: readonly { name: string; order: string; rowid?: true }[] = [
   { name: 'devices', order: 'id' },
   { name: 'notices', order: 'id' },
   { name: 'push_outbox', order: 'device_id, key' },
+  { name: 'oidc_links', order: 'provider, subject' },
+  { name: 'oidc_logins', order: 'state' },
+  { name: 'oidc_sessions', order: 'session_id' },
 ];
 
 /** Identity columns, and the SQLite AUTOINCREMENT high-water marks they continue from (ids once used are never used again). */
