@@ -70,9 +70,15 @@ export const reads = {
     };
   },
 
-  /** A page of a conversation's messages as `reader` sees them; `floor`: their cleared point. `newest`: the page's latest id (0: none). */
-  async messages(store: Store, { conversation, reader, before, after, floor, limit }: { conversation: number; reader: Reader; before: number | null; after: number | null; floor: number; limit: number }) {
-    const rows = await store.messages.page(conversation, reader.id, { before, after, floor }, limit);
+  /**
+   * A page of a conversation's messages as `reader` sees them (`mainOnly`: thread replies left out, but
+   * those also sent to it); `floor`: their cleared point. `newest`: the page's latest id (0: none).
+   */
+  async messages(
+    store: Store,
+    { conversation, reader, before, after, floor, limit, mainOnly }: { conversation: number; reader: Reader; before: number | null; after: number | null; floor: number; limit: number; mainOnly: boolean },
+  ) {
+    const rows = await store.messages.page(conversation, reader.id, { before, after, floor }, limit, mainOnly);
     const messages = (await sharedMessages(store, rows)).map((message) => listedFor(message, reader.username));
     return { messages, newest: Math.max(0, ...rows.map((row) => row.id)) };
   },

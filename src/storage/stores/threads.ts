@@ -1,0 +1,115 @@
+// Threads: each root's summary (kept by its replies), who follows it and how far they read, its participants.
+import { limits } from '../../../protocol/index.ts';
+import { dialect, inList, type Sql } from '../engine/sql.ts';
+import { notBlocked } from './contacts.ts';
+
+/** Replies of a batch to one root, gathered: how many, and the newest. */
+export type ThreadReplies = { rootId: number; conversationId: number; count: number; lastId: number; lastAt: number };
+/** A follower to record: `repliedId` their first reply in it (null: they did not reply), `readId` how far they read. */
+export type NewFollower = { rootId: number; userId: number; repliedId: number | null; readId: number };
+export type FollowRow = { root_id: number; user_id: number; following: number };
+/** A message a reply names as its thread: its conversation, its thread's root (itself, unless it is a reply in one) and the root's sender. */
+export type ThreadTarget = { id: number; conversation_id: number; root_id: number; root_sender_id: number | null };
+/** A followed thread as get_threads lists it. */
+export type FollowedRow = { root_id: number; conversation_id: number; last_reply_id: number; read_id: number; unread: number };
+
+const greatest = { sqlite: 'max', postgres: 'greatest' };
+
+export function threadsStore(sql: Sql) {
+  const { local } = sql;
+  // Each statement takes a batch's rows at once: arrays on PostgreSQL (one round trip), a row at a time on SQLite.
+  const repliedText = `INSERT INTO threads (root_id, conversation_id, reply_count, last_reply_id, last_reply_at) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (root_id) DO UPDATE SET reply_count = threads.reply_count + excluded.reply_count, last_reply_id = excluded.last_reply_id, last_reply_at = excluded.last_reply_at`;
+  const joinedText = dialect`INSERT INTO thread_follows (root_id, user_id, following, replied_id, read_id) VALUES ($1, $2, 1, $3, $4)
+    ON CONFLICT (root_id, user_id) DO UPDATE SET following = 1, replied_id = coalesce(thread_follows.replied_id, excluded.replied_id),
+       read_id = ${greatest}(thread_follows.read_id, excluded.read_id)`;
+  const startedText = 'INSERT INTO thread_follows (root_id, user_id, following, replied_id, read_id) VALUES ($1, $2, 1, $3, $4) ON CONFLICT (root_id, user_id) DO NOTHING';
+  const unnested = (text: string) => text.replace('VALUES ($1, $2, $3, $4, $5)', 'SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS integer[]), CAST($4 AS bigint[]), CAST($5 AS bigint[]))')
+    .replace('VALUES ($1, $2, 1, $3, $4)', 'SELECT r, u, 1, p, q FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[]), CAST($4 AS bigint[])) AS f (r, u, p, q)');
+  const one = local && {
+    replied: local.prepare(repliedText),
+    joined: local.prepare(joinedText.sqlite),
+    started: local.prepare(startedText),
+  };
+  const many = local ? undefined : {
+    replied: sql.prepare(unnested(repliedText)),
+    joined: sql.prepare(unnested(joinedText.postgres)),
+    started: sql.prepare(unnested(startedText)),
+  };
+  const targets = sql.prepare<ThreadTarget>(dialect`
+    SELECT m.id, m.conversation_id, root.id AS root_id, root.sender_id AS root_sender_id
+      FROM messages AS m JOIN messages AS root ON root.id = coalesce(m.thread_id, m.id)
+     WHERE ${inList('m.id', '$1')}`);
+  const followsOf = sql.prepare<FollowRow>(dialect`SELECT root_id, user_id, following FROM thread_follows WHERE ${inList('root_id', '$1')}`);
+  const participants = sql.prepare<{ root_id: number; username: string }>(dialect`
+    SELECT root_id, username FROM (
+      SELECT f.root_id, users.username, row_number() OVER (PARTITION BY f.root_id ORDER BY f.replied_id) AS place
+        FROM thread_follows AS f JOIN users ON users.id = f.user_id
+       WHERE f.replied_id IS NOT NULL AND ${inList('f.root_id', '$1')}) AS listed
+     WHERE place <= ${String(limits.threadParticipants)} ORDER BY root_id, place`);
+  const setFollowing = sql.prepare(`INSERT INTO thread_follows (root_id, user_id, following, replied_id, read_id) VALUES ($1, $2, $3, NULL, 0)
+    ON CONFLICT (root_id, user_id) DO UPDATE SET following = excluded.following`);
+  const following = sql.prepare('SELECT following FROM thread_follows WHERE root_id = $1 AND user_id = $2');
+  const markRead = sql.prepare(dialect`UPDATE thread_follows SET read_id = ${greatest}(read_id, $3) WHERE root_id = $1 AND user_id = $2`);
+  const summary = sql.prepare<{ last_reply_id: number }>('SELECT last_reply_id FROM threads WHERE root_id = $1');
+  // Others' live replies after the reader's read point, counted up to the cap.
+  const unreadOf = (reader: string) => `(SELECT count(*) FROM (SELECT 1 FROM messages AS m
+      WHERE m.thread_id = f.root_id AND m.id > f.read_id AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM ${reader} AND ${notBlocked(reader)}
+      LIMIT ${String(limits.unreadCap)}) AS capped)`;
+  // The threads $1 follows in conversations they are still in (roots after their clear point), newest reply
+  // first, below $3; only conversation $2 unless it is null; only those with unread replies when $4 is 1.
+  const followed = sql.prepare<FollowedRow>(`
+    SELECT * FROM (
+      SELECT f.root_id, t.conversation_id, t.last_reply_id, f.read_id, ${unreadOf('$1')} AS unread
+        FROM thread_follows AS f
+        JOIN threads AS t ON t.root_id = f.root_id
+        JOIN members AS mb ON mb.conversation_id = t.conversation_id AND mb.user_id = f.user_id
+        JOIN conversations AS c ON c.id = t.conversation_id AND c.deleted_at IS NULL
+       WHERE f.user_id = $1 AND f.following = 1 AND f.root_id > mb.cleared_id AND t.last_reply_id < $3
+         AND (CAST($2 AS bigint) IS NULL OR t.conversation_id = CAST($2 AS bigint))) AS listed
+     WHERE $4 = 0 OR unread > 0
+     ORDER BY last_reply_id DESC LIMIT $5`);
+
+  return {
+    /** The messages these ids name, as threads to reply in. */
+    targets: (ids: readonly number[]): Promise<ThreadTarget[]> => (ids.length ? targets.all(sql.list(ids)) : Promise.resolve([])),
+    /** Counts a batch's replies into their threads' summaries (each root once). */
+    async replied(threads: readonly ThreadReplies[]): Promise<void> {
+      if (threads.length === 0) return;
+      if (one) {
+        for (const t of threads) one.replied.run(t.rootId, t.conversationId, t.count, t.lastId, t.lastAt);
+        return;
+      }
+      const column = <K extends keyof ThreadReplies>(key: K) => threads.map((t) => t[key]);
+      await many!.replied.run(column('rootId'), column('conversationId'), column('count'), column('lastId'), column('lastAt'));
+    },
+    /**
+     * Records followers (each root and user once): `joined` follow again if they had stopped (they replied
+     * or were mentioned), `started` only if they never chose (a root's sender as its thread starts).
+     */
+    async follow(joined: readonly NewFollower[], started: readonly NewFollower[]): Promise<void> {
+      for (const [rows, kind] of [[joined, 'joined'], [started, 'started']] as const) {
+        if (rows.length === 0) continue;
+        if (one) {
+          for (const f of rows) one[kind].run(f.rootId, f.userId, f.repliedId, f.readId);
+          continue;
+        }
+        await many![kind].run(rows.map((f) => f.rootId), rows.map((f) => f.userId), rows.map((f) => f.repliedId), rows.map((f) => f.readId));
+      }
+    },
+    /** Everyone with a say about these threads: who follows them, and who stopped. */
+    followsOf: (rootIds: readonly number[]): Promise<FollowRow[]> => (rootIds.length ? followsOf.all(sql.list(rootIds)) : Promise.resolve([])),
+    /** The first few people who replied to each of these threads, in the order they first did. */
+    participants: (rootIds: readonly number[]) => (rootIds.length ? participants.all(sql.list(rootIds)) : Promise.resolve([])),
+    /** Follows a thread or stops. */
+    setFollowing: async (rootId: number, userId: number, on: boolean): Promise<void> => void (await setFollowing.run(rootId, userId, on ? 1 : 0)),
+    isFollowing: async (rootId: number, userId: number): Promise<boolean> => (await following.value<number>(rootId, userId)) === 1,
+    /** Moves a follower's read point forward (never back). */
+    markRead: async (rootId: number, userId: number, readId: number): Promise<void> => void (await markRead.run(rootId, userId, readId)),
+    /** The newest reply of a thread, or undefined when it has none. */
+    lastReply: async (rootId: number): Promise<number | undefined> => (await summary.get(rootId))?.last_reply_id,
+    /** A page of the threads a user follows (see the statement). */
+    followed: (userId: number, query: { conversation: number | null; before: number | null; unreadOnly: boolean; limit: number }): Promise<FollowedRow[]> =>
+      followed.all(userId, query.conversation, query.before ?? Number.MAX_SAFE_INTEGER, query.unreadOnly ? 1 : 0, query.limit),
+  };
+}
