@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
-import { expectError, person, pushed, settle, syncAll, waitFor } from './helpers/clients.ts';
+import { expectError, person, pushed, settle, socket, syncAll, waitFor } from './helpers/clients.ts';
 
 test('threads', async (t) => {
   const server = await startServer(t);
@@ -75,5 +75,118 @@ test('threads', async (t) => {
     const [rootAt, replyAt] = [replayed.findIndex((event) => (event.data as { id: number }).id === root.id), replayed.findIndex((event) => (event.data as { id: number }).id === reply.id)];
     assert.ok(rootAt >= 0 && replyAt > rootAt);
     assert.deepEqual(replayed[replyAt]!.data, reply);
+  });
+
+  await t.test('get_thread: the root and a page of its replies, both ways; a reply names its thread; non-members learn nothing', async () => {
+    const root = await alice.client.request('send_message', { conversation_id: id, content: 'paged root' });
+    const replies: number[] = [];
+    for (let i = 0; i < 5; i++) replies.push((await bob.client.request('send_message', { conversation_id: id, content: `r${i}`, thread_id: root.id })).id);
+    const newest = await carol.client.request('get_thread', { message_id: root.id, limit: 2 });
+    assert.equal(newest.conversation_id, id);
+    assert.deepEqual([newest.root.id, newest.root.content, newest.root.thread?.reply_count], [root.id, 'paged root', 5]);
+    assert.deepEqual(newest.messages.map((message) => message.content), ['r4', 'r3']);
+    assert.deepEqual((await carol.client.request('get_thread', { message_id: root.id, before: replies[3], limit: 2 })).messages.map((message) => message.content), ['r2', 'r1']);
+    assert.deepEqual((await carol.client.request('get_thread', { message_id: replies[2]!, after: replies[1], limit: 2 })).messages.map((message) => message.content), ['r2', 'r3'], 'a reply names its thread; oldest first from after');
+    const lonely = await alice.client.request('send_message', { conversation_id: id, content: 'no replies' });
+    const alone = await carol.client.request('get_thread', { message_id: lonely.id });
+    assert.deepEqual([alone.root.thread, alone.messages], [null, []], 'a message with no replies is a thread of none');
+    await expectError(carol.client, { type: 'get_thread', message_id: root.id, before: 1, after: 1 }, 'give before or after, not both', 'bad_request');
+    await expectError(carol.client, { type: 'get_thread', message_id: 'x' }, 'expected message_id as integer', 'bad_request');
+    await expectError(carol.client, { type: 'get_thread', message_id: root.id, limit: 101 }, 'limit must be a whole number from 1 to 100', 'bad_request');
+    await expectError(eve.client, { type: 'get_thread', message_id: root.id }, `no message with id ${root.id}`, 'not_found');
+  });
+
+  await t.test('get_messages without_thread_replies: the main list leaves replies out, but those also sent to the conversation', async () => {
+    const root = await alice.client.request('send_message', { conversation_id: id, content: 'main root' });
+    await bob.client.request('send_message', { conversation_id: id, content: 'thread only', thread_id: root.id });
+    const also = await bob.client.request('send_message', { conversation_id: id, content: 'to both', thread_id: root.id, also_to_conversation: true });
+    assert.deepEqual([also.thread_id, also.also_to_conversation], [root.id, true]);
+    const after = await alice.client.request('send_message', { conversation_id: id, content: 'main after' });
+    const main = await carol.client.request('get_messages', { conversation_id: id, limit: 3, without_thread_replies: true });
+    assert.deepEqual(main.messages.map((message) => message.content), ['main after', 'to both', 'main root']);
+    const forward = await carol.client.request('get_messages', { conversation_id: id, after: root.id - 1, without_thread_replies: true });
+    assert.deepEqual(forward.messages.map((message) => message.content), ['main root', 'to both', 'main after']);
+    const everything = await carol.client.request('get_messages', { conversation_id: id, limit: 4 });
+    assert.deepEqual(everything.messages.map((message) => message.content), ['main after', 'to both', 'thread only', 'main root'], 'by default, as the seed\'s list: everything');
+    const thread = await carol.client.request('get_thread', { message_id: root.id });
+    assert.deepEqual(thread.messages.map((message) => message.content), ['to both', 'thread only']);
+    assert.equal(after.thread_id, null);
+    await expectError(carol.client, { type: 'get_messages', conversation_id: id, without_thread_replies: 1 }, 'without_thread_replies must be true or false', 'bad_request');
+  });
+
+  await t.test('edit, delete and react inside a thread; deleting the root keeps the thread readable', async () => {
+    const root = await carol.client.request('send_message', { conversation_id: id, content: 'to be deleted' });
+    const reply = await bob.client.request('send_message', { conversation_id: id, content: 'a reply', thread_id: root.id });
+    const edited = await bob.client.request('edit_message', { message_id: reply.id, content: 'a reply, edited' });
+    assert.deepEqual([edited.thread_id, edited.content], [root.id, 'a reply, edited']);
+    const reacted = await alice.client.request('react', { message_id: reply.id, emoji: '👍' });
+    assert.deepEqual([reacted.thread_id, reacted.reactions], [root.id, [{ emoji: '👍', count: 1, me: true }]]);
+    const pushedReaction = await waitFor(carol.pushes, (push) => push.type === 'react' && push.data.id === reply.id);
+    assert.equal((pushedReaction.data as typeof reacted).thread_id, root.id);
+    const second = await alice.client.request('send_message', { conversation_id: id, content: 'gone soon', thread_id: root.id });
+    const gone = await alice.client.request('delete_message', { message_id: second.id });
+    assert.deepEqual([gone.thread_id, gone.deleted, gone.content], [root.id, true, '']);
+    const tombstone = await carol.client.request('delete_message', { message_id: root.id });
+    assert.deepEqual([tombstone.deleted, tombstone.thread?.reply_count, tombstone.thread?.last_reply_id], [true, 2, second.id], 'a deleted root keeps its summary');
+    const thread = await bob.client.request('get_thread', { message_id: root.id });
+    assert.deepEqual([thread.root.deleted, thread.root.content], [true, '']);
+    assert.deepEqual(thread.messages.map((message) => [message.content, message.deleted]), [['', true], ['a reply, edited', false]], 'its replies stay readable');
+    const later = await bob.client.request('send_message', { conversation_id: id, content: 'still talking', thread_id: root.id });
+    assert.equal(later.thread_id, root.id, 'and it goes on');
+  });
+
+  await t.test('following: starting, replying and being mentioned follow; get_threads lists with unread counts; mark_thread_read; unfollow', async () => {
+    const dave = await person(server, 'dave');
+    const group = await dave.client.request('create_conversation', { name: 'follows', members: [alice.username, bob.username, carol.username] });
+    const root = await dave.client.request('send_message', { conversation_id: group.id, content: 'who is in?' });
+    assert.deepEqual(await dave.client.request('get_threads'), { threads: [], next: null }, 'a message with no replies is not listed');
+    const yes = await bob.client.request('send_message', { conversation_id: group.id, content: `me, and @${carol.username}?`, thread_id: root.id });
+    const listed = async (who: typeof dave, query: { conversation_id?: number; unread_only?: boolean } = {}) =>
+      (await who.client.request('get_threads', { ...query, conversation_id: query.conversation_id ?? group.id })).threads.map((item) => [item.root.id, item.unread_count]);
+    assert.deepEqual(await listed(dave), [[root.id, 1]], 'the root\'s sender follows the thread it started');
+    assert.deepEqual(await listed(bob), [[root.id, 0]], 'a replier follows, their own reply read');
+    assert.deepEqual(await listed(carol), [[root.id, 1]], 'a mentioned member follows');
+    assert.deepEqual(await listed(alice), [], 'others do not');
+    const followed = await dave.client.request('get_threads', { conversation_id: group.id });
+    assert.deepEqual(followed.threads[0]!.root.thread, { reply_count: 1, last_reply_id: yes.id, last_reply_at: yes.sent_at, participants: [bob.username] });
+    assert.equal(followed.threads[0]!.root.conversation_id, group.id);
+
+    const other = await socket(server, alice.token);
+    assert.deepEqual(await alice.client.request('follow_thread', { message_id: yes.id }), { message_id: root.id, following: true }, 'a reply names its thread');
+    await waitFor(other.pushes, (push) => push.type === 'follow_thread' && push.data.message_id === root.id);
+    await carol.client.request('send_message', { conversation_id: group.id, content: 'count me in', thread_id: root.id });
+    assert.deepEqual(await listed(alice), [[root.id, 2]]);
+    assert.deepEqual(await listed(alice, { unread_only: true }), [[root.id, 2]]);
+    assert.deepEqual(await alice.client.request('mark_thread_read', { message_id: root.id }), { message_id: root.id, read_id: (await alice.client.request('get_thread', { message_id: root.id })).root.thread!.last_reply_id });
+    await waitFor(other.pushes, (push) => push.type === 'mark_thread_read');
+    assert.deepEqual(await listed(alice), [[root.id, 0]]);
+    assert.deepEqual(await listed(alice, { unread_only: true }), []);
+
+    assert.deepEqual(await dave.client.request('unfollow_thread', { message_id: root.id }), { message_id: root.id, following: false });
+    await bob.client.request('send_message', { conversation_id: group.id, content: 'dave?', thread_id: root.id });
+    assert.deepEqual(await listed(dave), [], 'unfollowed: no longer listed, and starting it does not follow it again');
+    await bob.client.request('send_message', { conversation_id: group.id, content: `@${dave.username} are you in?`, thread_id: root.id });
+    assert.deepEqual(await listed(dave), [[root.id, 4]], 'a mention follows it again');
+
+    // Pages, newest reply first; another conversation's threads are listed without conversation_id.
+    const second = await dave.client.request('send_message', { conversation_id: group.id, content: 'second root' });
+    await alice.client.request('send_message', { conversation_id: group.id, content: 'on second', thread_id: second.id });
+    const elsewhere = await dave.client.request('create_conversation', { name: 'elsewhere too', members: [alice.username] });
+    const third = await dave.client.request('send_message', { conversation_id: elsewhere.id, content: 'third root' });
+    await alice.client.request('send_message', { conversation_id: elsewhere.id, content: 'on third', thread_id: third.id });
+    const first = await dave.client.request('get_threads', { limit: 2 });
+    assert.deepEqual(first.threads.map((item) => item.root.id), [third.id, second.id]);
+    const rest = await dave.client.request('get_threads', { limit: 2, before: first.next });
+    assert.deepEqual([rest.threads.map((item) => item.root.id), rest.next], [[root.id], null]);
+    await expectError(eve.client, { type: 'get_threads', conversation_id: group.id }, `${eve.username} not part of conversation with ${group.id} id`, 'not_found');
+    await expectError(dave.client, { type: 'get_threads', limit: 51 }, 'limit must be a whole number from 1 to 50', 'bad_request');
+    await expectError(dave.client, { type: 'get_threads', unread_only: 'yes' }, 'unread_only must be true or false', 'bad_request');
+    for (const type of ['follow_thread', 'unfollow_thread', 'mark_thread_read']) {
+      await expectError(eve.client, { type, message_id: root.id }, `no message with id ${root.id}`, 'not_found');
+      await expectError(eve.client, { type, message_id: 'x' }, 'expected message_id as integer', 'bad_request');
+    }
+    // Leaving a conversation leaves its threads out.
+    await alice.client.request('leave_conversation', { conversation_id: elsewhere.id });
+    assert.ok(!(await alice.client.request('get_threads')).threads.some((item) => item.root.id === third.id));
   });
 });

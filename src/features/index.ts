@@ -16,6 +16,7 @@ import { accountHandlers } from './account.ts';
 import { adminHandlers } from './admin.ts';
 import { notificationHandlers } from './notifications.ts';
 import { fileHandlers } from './files.ts';
+import { threadHandlers } from './threads.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -27,6 +28,7 @@ export const handlers = {
   ...channelHandlers,
   ...messageHandlers,
   ...searchHandlers,
+  ...threadHandlers,
   ...fileHandlers,
   ...receiptHandlers,
   ...typingHandlers,

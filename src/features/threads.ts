@@ -1,4 +1,9 @@
 // Threads: what replies in a thread change as they are sent (summaries, followers), reading a thread, and following threads.
+import { events, limits } from '../../protocol/index.ts';
+import { fail } from '../errors.ts';
+import { membership, visibleMessage } from './membership.ts';
+import { later, laterRead, tell, type Handlers } from './handler.ts';
+import type { Ctx } from '../context.ts';
 import type { Store } from '../storage/index.ts';
 import type { NewMessage } from '../storage/stores/messages.ts';
 import type { NewFollower, ThreadReplies } from '../storage/stores/threads.ts';
@@ -35,7 +40,6 @@ export async function recordReplies(store: Store, replies: readonly ThreadReply[
     const key = `${message.threadId}:${rootSenderId}`;
     return rootSenderId === null || chose.has(key) || joined.has(key) ? [] : [[key, { rootId: message.threadId, userId: rootSenderId, repliedId: null, readId: 0 }] as const];
   })).values()];
-  // In this order on the batch's connection: a follower's thread exists before them.
   await Promise.all([store.threads.replied([...summaries.values()]), store.threads.follow([...joined.values()], started)]);
   const following = new Set([
     ...known.flatMap((row) => (row.following === 1 ? [`${row.root_id}:${row.user_id}`] : [])), ...joined.keys(),
@@ -46,3 +50,61 @@ export async function recordReplies(store: Store, replies: readonly ThreadReply[
   }
   return notified;
 }
+
+/** The thread a message the caller can see belongs to (its own, for a root): its root's id and the caller's membership. */
+async function threadOf(ctx: Ctx, messageId: number) {
+  const found = await visibleMessage(ctx, messageId);
+  return { ...found, root: found.message.thread_id ?? found.message.id };
+}
+
+/** Follows a thread or stops, for the caller; their other sockets are told. */
+async function setFollowing(ctx: Ctx, messageId: number, on: boolean) {
+  const { root } = await threadOf(ctx, messageId);
+  await ctx.store.threads.setFollowing(root, ctx.caller.user.id, on);
+  return tell({ message_id: root, following: on }, { users: [ctx.caller.user.id] });
+}
+
+export const threadHandlers = {
+  get_thread: {
+    schema: events.get_thread.request,
+    async run(ctx, { message_id, before, after, limit }) {
+      const me = ctx.caller.user;
+      const { root, member, conversation } = await threadOf(ctx, message_id);
+      if (before != null && after != null) throw fail('before_and_after');
+      const query = { root, reader: { id: me.id, username: me.username }, before: before ?? null, after: after ?? null, floor: member.cleared_id, limit: limit ?? limits.messagesPage };
+      // Read after the commit, away from the queue of work (on SQLite on a reader thread).
+      return later(async () => {
+        const { value, ms } = await ctx.reads.run('thread', query);
+        return { data: { conversation_id: conversation.id, ...value }, ms };
+      });
+    },
+  },
+  get_threads: {
+    schema: events.get_threads.request,
+    async run(ctx, { conversation_id, unread_only, before, limit }) {
+      const me = ctx.caller.user;
+      if (conversation_id != null) await membership(ctx, conversation_id);
+      return laterRead(ctx, 'followedThreads', {
+        reader: { id: me.id, username: me.username }, conversation: conversation_id ?? null, before: before ?? null, unreadOnly: unread_only === true,
+        limit: limit ?? limits.threadsPage.default,
+      });
+    },
+  },
+  follow_thread: {
+    schema: events.follow_thread.request,
+    run: (ctx, { message_id }) => setFollowing(ctx, message_id, true),
+  },
+  unfollow_thread: {
+    schema: events.unfollow_thread.request,
+    run: (ctx, { message_id }) => setFollowing(ctx, message_id, false),
+  },
+  mark_thread_read: {
+    schema: events.mark_thread_read.request,
+    async run(ctx, { message_id }) {
+      const { root } = await threadOf(ctx, message_id);
+      const readId = (await ctx.store.threads.lastReply(root)) ?? 0;
+      await ctx.store.threads.markRead(root, ctx.caller.user.id, readId);
+      return tell({ message_id: root, read_id: readId }, { users: [ctx.caller.user.id] });
+    },
+  },
+} satisfies Partial<Handlers>;

@@ -16,10 +16,11 @@ CREATE TABLE threads (
   last_reply_at   bigint NOT NULL
 );
 
--- Who follows a thread (its root's sender, those who replied or were mentioned in it, those who chose to),
--- how far they read it, and their first reply (the thread's participants, in order).
+-- Who follows a thread (its root's sender, those who replied or were mentioned in it, those who chose to; a
+-- message with no reply yet may be followed), how far they read it, and their first reply (the thread's
+-- participants, in order).
 CREATE TABLE thread_follows (
-  root_id    bigint  NOT NULL REFERENCES threads (root_id) ON DELETE CASCADE,
+  root_id    bigint  NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
   user_id    bigint  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
   following  integer NOT NULL,
   replied_id bigint,
