@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
+import { awayWithDevice, drained, pushServer, receivedBy, waitForPushes, type Away } from './helpers/push-server.ts';
+import type { Client } from '../protocol/client.ts';
 import { expectError, person, pushed, settle, socket, syncAll, waitFor } from './helpers/clients.ts';
 
 test('threads', async (t) => {
@@ -189,4 +191,45 @@ test('threads', async (t) => {
     await alice.client.request('leave_conversation', { conversation_id: elsewhere.id });
     assert.ok(!(await alice.client.request('get_threads')).threads.some((item) => item.root.id === third.id));
   });
+});
+
+test('thread replies notify those who follow the thread, as their levels allow', async (t) => {
+  const setup = await pushServer(t);
+  const { server, service } = setup;
+  /** Back online for one request, then away again. */
+  async function asAway(someone: Away, work: (client: Client) => Promise<unknown>): Promise<void> {
+    const { client } = await socket(server, someone.token);
+    await work(client);
+    client.close();
+    await client.closed;
+  }
+  const count = (someone: Away) => receivedBy(service, someone.subscription).length;
+  const alice = await person(server, 'alice');
+  const bob = await awayWithDevice(setup, 'bob');
+  const carol = await awayWithDevice(setup, 'carol');
+  const dave = await awayWithDevice(setup, 'dave');
+  const group = await alice.client.request('create_conversation', { name: 'threads', members: [bob.username, carol.username, dave.username] });
+  for (const someone of [bob, carol, dave]) await waitForPushes(service, someone.subscription, 1);
+  let root = 0;
+  await asAway(bob, async (client) => (root = (await client.request('send_message', { conversation_id: group.id, content: 'a thread of mine' })).id));
+  await waitForPushes(service, carol.subscription, 2);
+  await waitForPushes(service, dave.subscription, 2);
+
+  await alice.client.request('send_message', { conversation_id: group.id, content: 'in the thread', thread_id: root });
+  const toBob = await waitForPushes(service, bob.subscription, 2);
+  assert.deepEqual(toBob.map((item) => (item.payload as { kind: string }).kind), ['added', 'message'], 'the root\'s sender follows');
+
+  await asAway(dave, (client) => client.request('set_notifications', { conversation_id: group.id, level: 'mentions' }));
+  await alice.client.request('send_message', { conversation_id: group.id, content: `what do you think, @${dave.username}?`, thread_id: root });
+  const mentioned = await waitForPushes(service, dave.subscription, 3);
+  assert.equal((mentioned[2]!.payload as { kind: string }).kind, 'mention', 'a mention in a thread notifies, whatever the thread');
+  await waitForPushes(service, bob.subscription, 3);
+  await alice.client.request('send_message', { conversation_id: group.id, content: 'chatter in the thread', thread_id: root });
+  await waitForPushes(service, bob.subscription, 4);
+  await alice.client.request('send_message', { conversation_id: group.id, content: 'for everyone', thread_id: root, also_to_conversation: true });
+  await waitForPushes(service, bob.subscription, 5);
+  await waitForPushes(service, carol.subscription, 3);
+  await drained(server);
+  assert.deepEqual([count(bob), count(carol), count(dave)], [5, 3, 3],
+    'carol does not follow: only the reply also sent to the conversation reaches her; dave follows since his mention, but his level lets only mentions through');
 });
