@@ -94,9 +94,13 @@ export const reads = {
   async followedThreads(store: Store, { reader, conversation, before, unreadOnly, limit }: { reader: Reader; conversation: number | null; before: number | null; unreadOnly: boolean; limit: number }) {
     const rows = await store.threads.followed(reader.id, { conversation, before, unreadOnly, limit: limit + 1 });
     const page = rows.slice(0, limit);
-    const roots = await sharedMessages(store, await Promise.all(page.map(async (row) => (await store.messages.byId(row.root_id))!)));
+    const roots = new Map((await sharedMessages(store, await store.messages.several(page.map((row) => row.root_id)))).map((root) => [root.id, root]));
     return {
-      threads: page.map((row, i) => ({ root: forReader(roots[i]!, reader.username), unread_count: row.unread })),
+      // A root gone since (its conversation deleted) is left out.
+      threads: page.flatMap((row) => {
+        const root = roots.get(row.root_id);
+        return root ? [{ root: forReader(root, reader.username), unread_count: row.unread }] : [];
+      }),
       next: rows.length > limit ? page.at(-1)!.last_reply_id : null,
     };
   },

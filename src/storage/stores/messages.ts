@@ -239,6 +239,12 @@ export function messagesStore(sql: Sql) {
     insert: async (message: { conversationId: number; senderId: number; replyId: number | null; content: string; sentAt: number; clientId: string | null }): Promise<number> =>
       insert.insert(message.conversationId, message.senderId, message.replyId, message.content, message.sentAt, message.clientId),
     byId: (id: number): Promise<MessageRow | undefined> => byId.get(id),
+    /** The messages of these ids that exist, in the order given: one statement on PostgreSQL, a plain one each on SQLite. */
+    async several(ids: readonly number[]): Promise<MessageRow[]> {
+      if (!byIds) return (await Promise.all(ids.map((id) => byId.get(id)))).filter((row) => row !== undefined);
+      const found = new Map((ids.length ? await byIds.all(ids) : []).map((row) => [row.id, row]));
+      return ids.flatMap((id) => found.get(id) ?? []);
+    },
     /** The id of the message a sender already sent under this client id, if any. */
     byClientId: (senderId: number, clientId: string): Promise<number | undefined> => byClientId.value<number>(senderId, clientId),
     /** What `readerId` is shown: newest first below `before` (and above `floor`, their clear point); or, with `after`, oldest first above it. */

@@ -52,23 +52,24 @@ export function threadsStore(sql: Sql) {
   const following = sql.prepare('SELECT following FROM thread_follows WHERE root_id = $1 AND user_id = $2');
   const markRead = sql.prepare(dialect`UPDATE thread_follows SET read_id = ${greatest}(read_id, $3) WHERE root_id = $1 AND user_id = $2`);
   const summary = sql.prepare<{ last_reply_id: number }>('SELECT last_reply_id FROM threads WHERE root_id = $1');
-  // Others' live replies after the reader's read point, counted up to the cap.
-  const unreadOf = (reader: string) => `(SELECT count(*) FROM (SELECT 1 FROM messages AS m
-      WHERE m.thread_id = f.root_id AND m.id > f.read_id AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM ${reader} AND ${notBlocked(reader)}
-      LIMIT ${String(limits.unreadCap)}) AS capped)`;
+  // Others' live replies after the reader's read point (in `follow`'s row) that they are shown (`m`: such a reply).
+  const unreadReply = (reader: string, follow: string) =>
+    `m.thread_id = ${follow}.root_id AND m.id > ${follow}.read_id AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM ${reader} AND ${notBlocked(reader)}`;
   // The threads $1 follows in conversations they are still in (roots after their clear point), newest reply
-  // first, below $3; only conversation $2 unless it is null; only those with unread replies when $4 is 1.
+  // first, below $3; only conversation $2 unless it is null; only those with an unread reply when $4 is 1.
+  // Replies are counted for the page's threads alone, up to the cap each.
   const followed = sql.prepare<FollowedRow>(`
-    SELECT * FROM (
-      SELECT f.root_id, t.conversation_id, t.last_reply_id, f.read_id, ${unreadOf('$1')} AS unread
-        FROM thread_follows AS f
-        JOIN threads AS t ON t.root_id = f.root_id
-        JOIN members AS mb ON mb.conversation_id = t.conversation_id AND mb.user_id = f.user_id
-        JOIN conversations AS c ON c.id = t.conversation_id AND c.deleted_at IS NULL
-       WHERE f.user_id = $1 AND f.following = 1 AND f.root_id > mb.cleared_id AND t.last_reply_id < $3
-         AND (CAST($2 AS bigint) IS NULL OR t.conversation_id = CAST($2 AS bigint))) AS listed
-     WHERE $4 = 0 OR unread > 0
-     ORDER BY last_reply_id DESC LIMIT $5`);
+    SELECT page.*, (SELECT count(*) FROM (SELECT 1 FROM messages AS m WHERE ${unreadReply('$1', 'page')} LIMIT ${String(limits.unreadCap)}) AS capped) AS unread
+      FROM (SELECT f.root_id, t.conversation_id, t.last_reply_id, f.read_id
+              FROM thread_follows AS f
+              JOIN threads AS t ON t.root_id = f.root_id
+              JOIN members AS mb ON mb.conversation_id = t.conversation_id AND mb.user_id = f.user_id
+              JOIN conversations AS c ON c.id = t.conversation_id AND c.deleted_at IS NULL
+             WHERE f.user_id = $1 AND f.following = 1 AND f.root_id > mb.cleared_id AND t.last_reply_id < $3
+               AND (CAST($2 AS bigint) IS NULL OR t.conversation_id = CAST($2 AS bigint))
+               AND ($4 = 0 OR (t.last_reply_id > f.read_id AND EXISTS (SELECT 1 FROM messages AS m WHERE ${unreadReply('$1', 'f')})))
+             ORDER BY t.last_reply_id DESC LIMIT $5) AS page
+     ORDER BY page.last_reply_id DESC`);
 
   return {
     /** The messages these ids name, as threads to reply in. */
