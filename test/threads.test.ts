@@ -191,6 +191,34 @@ test('threads', async (t) => {
     await alice.client.request('leave_conversation', { conversation_id: elsewhere.id });
     assert.ok(!(await alice.client.request('get_threads')).threads.some((item) => item.root.id === third.id));
   });
+
+  await t.test('threads in direct chats and channels; participants: the first five to reply; blocks; a deleted conversation takes its threads', async () => {
+    const direct = await alice.client.request('create_conversation', { kind: 'direct', members: [bob.username] });
+    const said = await alice.client.request('send_message', { conversation_id: direct.id, content: 'just us' });
+    assert.equal((await bob.client.request('send_message', { conversation_id: direct.id, content: 'yes, us', thread_id: said.id })).thread_id, said.id);
+    const channel = await alice.client.request('create_conversation', { kind: 'channel', name: 'thread channel', members: [] });
+    const people = [bob, carol, eve, await person(server, 'frank'), await person(server, 'gina'), await person(server, 'hugo')];
+    for (const someone of people.slice(0, 5)) await someone.client.request('join_channel', { conversation_id: channel.id });
+    await people[5]!.client.request('join_channel', { conversation_id: channel.id });
+    const news = await alice.client.request('send_message', { conversation_id: channel.id, content: 'big news' });
+    for (const someone of [...people].reverse()) await someone.client.request('send_message', { conversation_id: channel.id, content: `from ${someone.username}`, thread_id: news.id });
+    await bob.client.request('send_message', { conversation_id: channel.id, content: 'bob again', thread_id: news.id });
+    const { root } = await alice.client.request('get_thread', { message_id: news.id, limit: 1 });
+    assert.deepEqual([root.thread?.reply_count, root.thread?.participants], [7, [...people].reverse().slice(0, 5).map((someone) => someone.username)]);
+
+    // Someone you blocked: their replies are neither shown nor counted unread to you, as in the main list.
+    await alice.client.request('block_user', { username: carol.username });
+    const hidden = await carol.client.request('send_message', { conversation_id: channel.id, content: 'carol, blocked', thread_id: news.id });
+    assert.ok(!(await alice.client.request('get_thread', { message_id: news.id })).messages.some((message) => message.id === hidden.id));
+    await alice.client.request('mark_thread_read', { message_id: news.id });
+    await carol.client.request('send_message', { conversation_id: channel.id, content: 'carol, still blocked', thread_id: news.id });
+    assert.deepEqual((await alice.client.request('get_threads', { conversation_id: channel.id })).threads.map((item) => item.unread_count), [0]);
+    await alice.client.request('unblock_user', { username: carol.username });
+
+    await alice.client.request('delete_conversation', { conversation_id: channel.id });
+    assert.ok(!(await bob.client.request('get_threads')).threads.some((item) => item.root.id === news.id));
+    await expectError(bob.client, { type: 'get_thread', message_id: news.id }, `no message with id ${news.id}`, 'not_found');
+  });
 });
 
 test('thread replies notify those who follow the thread, as their levels allow', async (t) => {
