@@ -67,7 +67,7 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
   const named = new Set<string>();
   const again: number[] = [];
   const written: {
-    i: number; message: NewMessage; files: FileRow[]; mentions: { id: number; username: string }[]; replied?: MessageRow; context: SendContext; rootSenderId: number | null;
+    i: number; message: NewMessage; files: FileRow[]; mentions: { id: number; username: string }[]; replied?: MessageRow; context: SendContext; starterId: number | null;
   }[] = [];
   for (const [i, { ctx, input }] of sends.entries()) {
     const me = ctx.caller.user;
@@ -108,14 +108,16 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
         id: ids[written.length]!, conversationId: conversation_id, senderId: me.id, replyId, content, sentAt: ctx.now(), clientId,
         threadId: target?.root_id ?? null, alsoSent: target !== undefined && also_to_conversation === true,
       };
-      written.push({ i, message, files, mentions, replied, context, rootSenderId: target?.root_sender_id ?? null });
+      // The root's sender follows the thread as it starts.
+      const starterId = target?.has_replies === 0 ? target.root_sender_id : null;
+      written.push({ i, message, files, mentions, replied, context, starterId });
     } catch (error) {
       outcomes[i] = { error };
     }
   }
   await store.messages.insertMany(written.map(({ message }) => message));
-  const threadReplies = written.flatMap(({ message, rootSenderId, mentions, context }): ThreadReply[] =>
-    message.threadId === null ? [] : [{ message: { ...message, threadId: message.threadId }, rootSenderId, mentioned: mentions.map((member) => member.id), holders: context.holders }]);
+  const threadReplies = written.flatMap(({ message, starterId, mentions, context }): ThreadReply[] =>
+    message.threadId === null ? [] : [{ message: { ...message, threadId: message.threadId }, starterId, mentioned: mentions.map((member) => member.id), holders: context.holders }]);
   const notified = await recordReplies(store, threadReplies);
   const ctx = sends[0]!.ctx;
   await Promise.all([

@@ -8,24 +8,28 @@ import type { Store } from '../storage/index.ts';
 import type { NewMessage } from '../storage/stores/messages.ts';
 import type { NewFollower, ThreadReplies } from '../storage/stores/threads.ts';
 
-/** A reply in a thread as a batch sends it: the message, its root's sender, whom it mentions, and who of its conversation hold devices. */
-export type ThreadReply = { message: NewMessage & { threadId: number }; rootSenderId: number | null; mentioned: readonly number[]; holders: readonly number[] };
+/**
+ * A reply in a thread as a batch sends it: the message, its root's sender when the thread starts with it
+ * (else null), whom it mentions, and who of its conversation hold devices.
+ */
+export type ThreadReply = { message: NewMessage & { threadId: number }; starterId: number | null; mentioned: readonly number[]; holders: readonly number[] };
 
 /**
  * Records a batch's replies in their threads: each thread's summary, and its followers (the repliers and
- * those they mention follow it, again if they had stopped; its root's sender as the thread starts, unless
- * they chose otherwise). A few statements for the whole batch, none when it has no reply in a thread.
- * Returns who should be notified of each reply that stays in its thread: of the members holding devices,
- * those who follow it (a reply also sent to the conversation notifies as any message does).
+ * those they mention follow it, again if they had stopped; the root's sender as the thread starts). A few
+ * statements for the whole batch, none when it has no reply in a thread. Returns who should be notified
+ * of each reply that stays in its thread: of the members holding devices, those who follow it (read only
+ * when some hold devices; a reply also sent to the conversation notifies as any message does).
  */
 export async function recordReplies(store: Store, replies: readonly ThreadReply[]): Promise<Map<number, readonly number[]>> {
   const notified = new Map<number, readonly number[]>();
   if (replies.length === 0) return notified;
-  const roots = [...new Set(replies.map(({ message }) => message.threadId))];
-  const known = await store.threads.followsOf(roots);
+  const held = replies.filter(({ message, holders }) => !message.alsoSent && holders.length > 0);
+  const known = await store.threads.followsOf([...new Set(held.map(({ message }) => message.threadId))]);
   const summaries = new Map<number, ThreadReplies>();
   const joined = new Map<string, NewFollower>();
-  for (const { message, mentioned } of replies) {
+  const started = new Map<string, NewFollower>();
+  for (const { message, mentioned, starterId } of replies) {
     const { threadId: rootId, id } = message;
     const summary = summaries.get(rootId);
     if (summary) Object.assign(summary, { count: summary.count + 1, lastId: id, lastAt: message.sentAt });
@@ -34,20 +38,16 @@ export async function recordReplies(store: Store, replies: readonly ThreadReply[
     if (sender) Object.assign(sender, { repliedId: sender.repliedId ?? id, readId: id });
     else joined.set(`${rootId}:${message.senderId}`, { rootId, userId: message.senderId, repliedId: id, readId: id });
     for (const userId of mentioned) if (!joined.has(`${rootId}:${userId}`)) joined.set(`${rootId}:${userId}`, { rootId, userId, repliedId: null, readId: 0 });
+    if (starterId !== null) started.set(`${rootId}:${starterId}`, { rootId, userId: starterId, repliedId: null, readId: 0 });
   }
-  const chose = new Set(known.map((row) => `${row.root_id}:${row.user_id}`));
-  const started = [...new Map(replies.flatMap(({ message, rootSenderId }) => {
-    const key = `${message.threadId}:${rootSenderId}`;
-    return rootSenderId === null || chose.has(key) || joined.has(key) ? [] : [[key, { rootId: message.threadId, userId: rootSenderId, repliedId: null, readId: 0 }] as const];
-  })).values()];
-  await Promise.all([store.threads.replied([...summaries.values()]), store.threads.follow([...joined.values()], started)]);
+  for (const key of joined.keys()) started.delete(key);
+  await Promise.all([store.threads.replied([...summaries.values()]), store.threads.follow([...joined.values()], [...started.values()])]);
+  if (held.length === 0) return notified;
   const following = new Set([
     ...known.flatMap((row) => (row.following === 1 ? [`${row.root_id}:${row.user_id}`] : [])), ...joined.keys(),
-    ...started.map((row) => `${row.rootId}:${row.userId}`),
+    ...[...started.keys()].filter((key) => !known.some((row) => `${row.root_id}:${row.user_id}` === key)),
   ]);
-  for (const { message, holders } of replies) {
-    if (!message.alsoSent) notified.set(message.id, holders.filter((holder) => following.has(`${message.threadId}:${holder}`)));
-  }
+  for (const { message, holders } of held) notified.set(message.id, holders.filter((holder) => following.has(`${message.threadId}:${holder}`)));
   return notified;
 }
 

@@ -8,8 +8,11 @@ export type ThreadReplies = { rootId: number; conversationId: number; count: num
 /** A follower to record: `repliedId` their first reply in it (null: they did not reply), `readId` how far they read. */
 export type NewFollower = { rootId: number; userId: number; repliedId: number | null; readId: number };
 export type FollowRow = { root_id: number; user_id: number; following: number };
-/** A message a reply names as its thread: its conversation, its thread's root (itself, unless it is a reply in one) and the root's sender. */
-export type ThreadTarget = { id: number; conversation_id: number; root_id: number; root_sender_id: number | null };
+/**
+ * A message a reply names as its thread: its conversation, its thread's root (itself, unless it is a reply
+ * in one), the root's sender, and whether the thread has replies yet (1) or starts with this one (0).
+ */
+export type ThreadTarget = { id: number; conversation_id: number; root_id: number; root_sender_id: number | null; has_replies: number };
 /** A followed thread as get_threads lists it. */
 export type FollowedRow = { root_id: number; conversation_id: number; last_reply_id: number; read_id: number; unread: number };
 
@@ -17,7 +20,7 @@ const greatest = { sqlite: 'max', postgres: 'greatest' };
 
 export function threadsStore(sql: Sql) {
   const { local } = sql;
-  // Each statement takes a batch's rows at once: arrays on PostgreSQL (one round trip), a row at a time on SQLite.
+  // What sends read and write takes a batch's rows at once: arrays on PostgreSQL (one round trip), a row at a time on SQLite.
   const repliedText = `INSERT INTO threads (root_id, conversation_id, reply_count, last_reply_id, last_reply_at) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (root_id) DO UPDATE SET reply_count = threads.reply_count + excluded.reply_count, last_reply_id = excluded.last_reply_id, last_reply_at = excluded.last_reply_at`;
   const joinedText = dialect`INSERT INTO thread_follows (root_id, user_id, following, replied_id, read_id) VALUES ($1, $2, 1, $3, $4)
@@ -26,21 +29,23 @@ export function threadsStore(sql: Sql) {
   const startedText = 'INSERT INTO thread_follows (root_id, user_id, following, replied_id, read_id) VALUES ($1, $2, 1, $3, $4) ON CONFLICT (root_id, user_id) DO NOTHING';
   const unnested = (text: string) => text.replace('VALUES ($1, $2, $3, $4, $5)', 'SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS integer[]), CAST($4 AS bigint[]), CAST($5 AS bigint[]))')
     .replace('VALUES ($1, $2, 1, $3, $4)', 'SELECT r, u, 1, p, q FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[]), CAST($4 AS bigint[])) AS f (r, u, p, q)');
+  const targetsText = `SELECT m.id, m.conversation_id, root.id AS root_id, root.sender_id AS root_sender_id, CASE WHEN t.root_id IS NULL THEN 0 ELSE 1 END AS has_replies
+      FROM messages AS m JOIN messages AS root ON root.id = coalesce(m.thread_id, m.id) LEFT JOIN threads AS t ON t.root_id = root.id`;
+  const followsText = 'SELECT root_id, user_id, following FROM thread_follows';
   const one = local && {
     replied: local.prepare(repliedText),
     joined: local.prepare(joinedText.sqlite),
     started: local.prepare(startedText),
+    target: local.prepare<ThreadTarget>(`${targetsText} WHERE m.id = $1`),
+    follows: local.prepare<FollowRow>(`${followsText} WHERE root_id = $1`),
   };
   const many = local ? undefined : {
     replied: sql.prepare(unnested(repliedText)),
     joined: sql.prepare(unnested(joinedText.postgres)),
     started: sql.prepare(unnested(startedText)),
   };
-  const targets = sql.prepare<ThreadTarget>(dialect`
-    SELECT m.id, m.conversation_id, root.id AS root_id, root.sender_id AS root_sender_id
-      FROM messages AS m JOIN messages AS root ON root.id = coalesce(m.thread_id, m.id)
-     WHERE ${inList('m.id', '$1')}`);
-  const followsOf = sql.prepare<FollowRow>(dialect`SELECT root_id, user_id, following FROM thread_follows WHERE ${inList('root_id', '$1')}`);
+  const targets = local ? undefined : sql.prepare<ThreadTarget>(`${targetsText} WHERE m.id = ANY(CAST($1 AS bigint[]))`);
+  const followsOf = local ? undefined : sql.prepare<FollowRow>(`${followsText} WHERE root_id = ANY(CAST($1 AS bigint[]))`);
   const participants = sql.prepare<{ root_id: number; username: string }>(dialect`
     SELECT root_id, username FROM (
       SELECT f.root_id, users.username, row_number() OVER (PARTITION BY f.root_id ORDER BY f.replied_id) AS place
@@ -73,7 +78,11 @@ export function threadsStore(sql: Sql) {
 
   return {
     /** The messages these ids name, as threads to reply in. */
-    targets: (ids: readonly number[]): Promise<ThreadTarget[]> => (ids.length ? targets.all(sql.list(ids)) : Promise.resolve([])),
+    async targets(ids: readonly number[]): Promise<ThreadTarget[]> {
+      if (ids.length === 0) return [];
+      if (one) return ids.flatMap((id) => one.target.get(id) ?? []);
+      return targets!.all(ids);
+    },
     /** Counts a batch's replies into their threads' summaries (each root once). */
     async replied(threads: readonly ThreadReplies[]): Promise<void> {
       if (threads.length === 0) return;
@@ -99,7 +108,11 @@ export function threadsStore(sql: Sql) {
       }
     },
     /** Everyone with a say about these threads: who follows them, and who stopped. */
-    followsOf: (rootIds: readonly number[]): Promise<FollowRow[]> => (rootIds.length ? followsOf.all(sql.list(rootIds)) : Promise.resolve([])),
+    async followsOf(rootIds: readonly number[]): Promise<FollowRow[]> {
+      if (rootIds.length === 0) return [];
+      if (one) return rootIds.flatMap((id) => one.follows.all(id));
+      return followsOf!.all(rootIds);
+    },
     /** The first few people who replied to each of these threads, in the order they first did. */
     participants: (rootIds: readonly number[]) => (rootIds.length ? participants.all(sql.list(rootIds)) : Promise.resolve([])),
     /** Follows a thread or stops. */
