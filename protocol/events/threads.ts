@@ -38,7 +38,7 @@ export const unfollow_thread = event({
 });
 
 export const mark_thread_read = event({
-  summary: 'Marks every reply of a thread you follow read, up to its newest (your own replies mark it read up to them).',
+  summary: 'Marks every reply of a thread you follow read, up to its newest (your own replies are never unread; the reply that makes you follow a thread marks it read up to there).',
   request: fields({ message_id: threadMessage }),
   reply: v.object({ message_id: root, read_id: v.pipe(v.number(), v.description('the newest reply read (0: the thread has none)')) }),
   errors: ['no_such_message'],

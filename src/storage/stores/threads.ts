@@ -5,7 +5,7 @@ import { notBlocked } from './contacts.ts';
 
 /** Replies of a batch to one root, gathered: how many, and the newest. */
 export type ThreadReplies = { rootId: number; conversationId: number; count: number; lastId: number; lastAt: number };
-/** A follower to record: `repliedId` their first reply in it (null: they did not reply), `readId` how far they read. */
+/** A follower to record: `repliedId` their first reply in it (null: they did not reply), `readId` how far they read (kept when they followed already). */
 export type NewFollower = { rootId: number; userId: number; repliedId: number | null; readId: number };
 export type FollowRow = { root_id: number; user_id: number; following: number };
 /**
@@ -23,9 +23,11 @@ export function threadsStore(sql: Sql) {
   // What sends read and write takes a batch's rows at once: arrays on PostgreSQL (one round trip), a row at a time on SQLite.
   const repliedText = `INSERT INTO threads (root_id, conversation_id, reply_count, last_reply_id, last_reply_at) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (root_id) DO UPDATE SET reply_count = threads.reply_count + excluded.reply_count, last_reply_id = excluded.last_reply_id, last_reply_at = excluded.last_reply_at`;
-  const joinedText = dialect`INSERT INTO thread_follows (root_id, user_id, following, replied_id, read_id) VALUES ($1, $2, 1, $3, $4)
-    ON CONFLICT (root_id, user_id) DO UPDATE SET following = 1, replied_id = coalesce(thread_follows.replied_id, excluded.replied_id),
-       read_id = ${greatest}(thread_follows.read_id, excluded.read_id)`;
+  // A follower's row is written only when it changes (they follow again, or reply for the first time):
+  // a busy thread's regulars cost no write. Their own replies count as read anyway.
+  const joinedText = `INSERT INTO thread_follows (root_id, user_id, following, replied_id, read_id) VALUES ($1, $2, 1, $3, $4)
+    ON CONFLICT (root_id, user_id) DO UPDATE SET following = 1, replied_id = coalesce(thread_follows.replied_id, excluded.replied_id)
+     WHERE thread_follows.following = 0 OR (thread_follows.replied_id IS NULL AND excluded.replied_id IS NOT NULL)`;
   const startedText = 'INSERT INTO thread_follows (root_id, user_id, following, replied_id, read_id) VALUES ($1, $2, 1, $3, $4) ON CONFLICT (root_id, user_id) DO NOTHING';
   const unnested = (text: string) => text.replace('VALUES ($1, $2, $3, $4, $5)', 'SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS integer[]), CAST($4 AS bigint[]), CAST($5 AS bigint[]))')
     .replace('VALUES ($1, $2, 1, $3, $4)', 'SELECT r, u, 1, p, q FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[]), CAST($4 AS bigint[])) AS f (r, u, p, q)');
@@ -34,14 +36,14 @@ export function threadsStore(sql: Sql) {
   const followsText = 'SELECT root_id, user_id, following FROM thread_follows';
   const one = local && {
     replied: local.prepare(repliedText),
-    joined: local.prepare(joinedText.sqlite),
+    joined: local.prepare(joinedText),
     started: local.prepare(startedText),
     target: local.prepare<ThreadTarget>(`${targetsText} WHERE m.id = $1`),
     follows: local.prepare<FollowRow>(`${followsText} WHERE root_id = $1`),
   };
   const many = local ? undefined : {
     replied: sql.prepare(unnested(repliedText)),
-    joined: sql.prepare(unnested(joinedText.postgres)),
+    joined: sql.prepare(unnested(joinedText)),
     started: sql.prepare(unnested(startedText)),
   };
   const targets = local ? undefined : sql.prepare<ThreadTarget>(`${targetsText} WHERE m.id = ANY(CAST($1 AS bigint[]))`);
