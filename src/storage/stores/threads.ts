@@ -56,7 +56,6 @@ export function threadsStore(sql: Sql) {
      WHERE place <= ${String(limits.threadParticipants)} ORDER BY root_id, place`);
   const setFollowing = sql.prepare(`INSERT INTO thread_follows (root_id, user_id, following, replied_id, read_id) VALUES ($1, $2, $3, NULL, 0)
     ON CONFLICT (root_id, user_id) DO UPDATE SET following = excluded.following`);
-  const following = sql.prepare('SELECT following FROM thread_follows WHERE root_id = $1 AND user_id = $2');
   const markRead = sql.prepare(dialect`UPDATE thread_follows SET read_id = ${greatest}(read_id, $3) WHERE root_id = $1 AND user_id = $2`);
   const summary = sql.prepare<{ last_reply_id: number }>('SELECT last_reply_id FROM threads WHERE root_id = $1');
   // Others' live replies after the reader's read point (in `follow`'s row) that they are shown (`m`: such a reply).
@@ -119,7 +118,6 @@ export function threadsStore(sql: Sql) {
     participants: (rootIds: readonly number[]) => (rootIds.length ? participants.all(sql.list(rootIds)) : Promise.resolve([])),
     /** Follows a thread or stops. */
     setFollowing: async (rootId: number, userId: number, on: boolean): Promise<void> => void (await setFollowing.run(rootId, userId, on ? 1 : 0)),
-    isFollowing: async (rootId: number, userId: number): Promise<boolean> => (await following.value<number>(rootId, userId)) === 1,
     /** Moves a follower's read point forward (never back). */
     markRead: async (rootId: number, userId: number, readId: number): Promise<void> => void (await markRead.run(rootId, userId, readId)),
     /** The newest reply of a thread, or undefined when it has none. */
