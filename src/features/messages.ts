@@ -10,7 +10,7 @@ import type { FileRow } from '../storage/stores/files.ts';
 import { mentionsIn } from './mentions.ts';
 import { notifyMessages, notifyReaction } from './notify.ts';
 import { ownFiles } from './files.ts';
-import { recordReplies, type ThreadReply } from './threads.ts';
+import { notifiedOfReplies, recordReplies, threadChanges, type ThreadReply } from './threads.ts';
 import type { Ctx } from '../context.ts';
 
 function checkLength(ctx: Ctx, content: string): void {
@@ -118,9 +118,11 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
   await store.messages.insertMany(written.map(({ message }) => message));
   const threadReplies = written.flatMap(({ message, starterId, mentions, context }): ThreadReply[] =>
     message.threadId === null ? [] : [{ message: { ...message, threadId: message.threadId }, starterId, mentioned: mentions.map((member) => member.id), holders: context.holders }]);
-  const notified = await recordReplies(store, threadReplies);
+  const changes = threadChanges(threadReplies);
+  const notified = await notifiedOfReplies(store, threadReplies, changes);
   const ctx = sends[0]!.ctx;
   await Promise.all([
+    recordReplies(store, changes),
     // Only what some messages have costs statements (and promises) of its own.
     ...written.flatMap(({ message, mentions, files }) => [
       ...(mentions.length ? [store.mentions.record(message.id, mentions.map((member) => member.id))] : []),

@@ -14,18 +14,15 @@ import type { NewFollower, ThreadReplies } from '../storage/stores/threads.ts';
  */
 export type ThreadReply = { message: NewMessage & { threadId: number }; starterId: number | null; mentioned: readonly number[]; holders: readonly number[] };
 
+/** What a batch's replies change in their threads: each thread's summary, and who follows it from now on. */
+export type ThreadChanges = { summaries: ThreadReplies[]; joined: Map<string, NewFollower>; started: Map<string, NewFollower> };
+
 /**
- * Records a batch's replies in their threads: each thread's summary, and its followers (the repliers and
- * those they mention follow it, again if they had stopped; the root's sender as the thread starts). A few
- * statements for the whole batch, none when it has no reply in a thread. Returns who should be notified
- * of each reply that stays in its thread: of the members holding devices, those who follow it (read only
- * when some hold devices; a reply also sent to the conversation notifies as any message does).
+ * What a batch's replies change (each thread and follower once): every reply counts in its thread's
+ * summary; its sender and those it mentions follow the thread (again, if they had stopped); the root's
+ * sender follows it as it starts (unless they chose otherwise).
  */
-export async function recordReplies(store: Store, replies: readonly ThreadReply[]): Promise<Map<number, readonly number[]>> {
-  const notified = new Map<number, readonly number[]>();
-  if (replies.length === 0) return notified;
-  const held = replies.filter(({ message, holders }) => !message.alsoSent && holders.length > 0);
-  const known = await store.threads.followsOf([...new Set(held.map(({ message }) => message.threadId))]);
+export function threadChanges(replies: readonly ThreadReply[]): ThreadChanges {
   const summaries = new Map<number, ThreadReplies>();
   const joined = new Map<string, NewFollower>();
   const started = new Map<string, NewFollower>();
@@ -41,11 +38,29 @@ export async function recordReplies(store: Store, replies: readonly ThreadReply[
     if (starterId !== null) started.set(`${rootId}:${starterId}`, { rootId, userId: starterId, repliedId: null, readId: 0 });
   }
   for (const key of joined.keys()) started.delete(key);
-  await Promise.all([store.threads.replied([...summaries.values()]), store.threads.follow([...joined.values()], [...started.values()])]);
+  return { summaries: [...summaries.values()], joined, started };
+}
+
+/** Writes what a batch's replies change: a statement or two for the whole batch, none when it has no reply in a thread. */
+export async function recordReplies(store: Store, changes: ThreadChanges): Promise<void> {
+  if (changes.summaries.length === 0) return;
+  await Promise.all([store.threads.replied(changes.summaries), store.threads.follow([...changes.joined.values()], [...changes.started.values()])]);
+}
+
+/**
+ * Who should be notified of each reply that stays in its thread: of the members holding devices, those who
+ * follow it once the batch is written (read before it, and only when some hold devices). A reply also sent
+ * to the conversation, and any other message, notifies as messages do: it is not in the map.
+ */
+export async function notifiedOfReplies(store: Store, replies: readonly ThreadReply[], changes: ThreadChanges): Promise<Map<number, readonly number[]>> {
+  const notified = new Map<number, readonly number[]>();
+  const held = replies.filter(({ message, holders }) => !message.alsoSent && holders.length > 0);
   if (held.length === 0) return notified;
+  const known = await store.threads.followsOf([...new Set(held.map(({ message }) => message.threadId))]);
+  const chose = new Set(known.map((row) => `${row.root_id}:${row.user_id}`));
   const following = new Set([
-    ...known.flatMap((row) => (row.following === 1 ? [`${row.root_id}:${row.user_id}`] : [])), ...joined.keys(),
-    ...[...started.keys()].filter((key) => !known.some((row) => `${row.root_id}:${row.user_id}` === key)),
+    ...known.flatMap((row) => (row.following === 1 ? [`${row.root_id}:${row.user_id}`] : [])), ...changes.joined.keys(),
+    ...[...changes.started.keys()].filter((key) => !chose.has(key)),
   ]);
   for (const { message, holders } of held) notified.set(message.id, holders.filter((holder) => following.has(`${message.threadId}:${holder}`)));
   return notified;
