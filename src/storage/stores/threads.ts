@@ -21,8 +21,10 @@ const greatest = { sqlite: 'max', postgres: 'greatest' };
 export function threadsStore(sql: Sql) {
   const { local } = sql;
   // What sends read and write takes a batch's rows at once: arrays on PostgreSQL (one round trip), a row at a time on SQLite.
-  const repliedText = `INSERT INTO threads (root_id, conversation_id, reply_count, last_reply_id, last_reply_at) VALUES ($1, $2, $3, $4, $5)
-    ON CONFLICT (root_id) DO UPDATE SET reply_count = threads.reply_count + excluded.reply_count, last_reply_id = excluded.last_reply_id, last_reply_at = excluded.last_reply_at`;
+  // Batches on several nodes commit in any order of their reserved ids: the newest reply is the greatest.
+  const repliedText = dialect`INSERT INTO threads (root_id, conversation_id, reply_count, last_reply_id, last_reply_at) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (root_id) DO UPDATE SET reply_count = threads.reply_count + excluded.reply_count,
+       last_reply_id = ${greatest}(threads.last_reply_id, excluded.last_reply_id), last_reply_at = ${greatest}(threads.last_reply_at, excluded.last_reply_at)`;
   // A follower's row is written only when it changes (they follow again, or reply for the first time):
   // a busy thread's regulars cost no write. Their own replies count as read anyway.
   const joinedText = `INSERT INTO thread_follows (root_id, user_id, following, replied_id, read_id) VALUES ($1, $2, 1, $3, $4)
@@ -35,14 +37,14 @@ export function threadsStore(sql: Sql) {
       FROM messages AS m JOIN messages AS root ON root.id = coalesce(m.thread_id, m.id) LEFT JOIN threads AS t ON t.root_id = root.id`;
   const followsText = 'SELECT root_id, user_id, following FROM thread_follows';
   const one = local && {
-    replied: local.prepare(repliedText),
+    replied: local.prepare(repliedText.sqlite),
     joined: local.prepare(joinedText),
     started: local.prepare(startedText),
     target: local.prepare<ThreadTarget>(`${targetsText} WHERE m.id = $1`),
     follows: local.prepare<FollowRow>(`${followsText} WHERE root_id = $1`),
   };
   const many = local ? undefined : {
-    replied: sql.prepare(unnested(repliedText)),
+    replied: sql.prepare(unnested(repliedText.postgres)),
     joined: sql.prepare(unnested(joinedText)),
     started: sql.prepare(unnested(startedText)),
   };
@@ -85,8 +87,10 @@ export function threadsStore(sql: Sql) {
       return targets!.all(ids);
     },
     /** Counts a batch's replies into their threads' summaries (each root once). */
-    async replied(threads: readonly ThreadReplies[]): Promise<void> {
-      if (threads.length === 0) return;
+    async replied(given: readonly ThreadReplies[]): Promise<void> {
+      if (given.length === 0) return;
+      // In one order, whoever writes: two batches locking the same threads' rows never wait for each other in turn.
+      const threads = [...given].sort((x, y) => x.rootId - y.rootId);
       if (one) {
         for (const t of threads) one.replied.run(t.rootId, t.conversationId, t.count, t.lastId, t.lastAt);
         return;
@@ -99,8 +103,9 @@ export function threadsStore(sql: Sql) {
      * or were mentioned), `started` only if they never chose (a root's sender as its thread starts).
      */
     async follow(joined: readonly NewFollower[], started: readonly NewFollower[]): Promise<void> {
-      for (const [rows, kind] of [[joined, 'joined'], [started, 'started']] as const) {
-        if (rows.length === 0) continue;
+      for (const [given, kind] of [[joined, 'joined'], [started, 'started']] as const) {
+        if (given.length === 0) continue;
+        const rows = [...given].sort((x, y) => x.rootId - y.rootId || x.userId - y.userId);
         if (one) {
           for (const f of rows) one[kind].run(f.rootId, f.userId, f.repliedId, f.readId);
           continue;
