@@ -61,4 +61,12 @@ test('a thread across two nodes: replies, summaries, following and reading', asy
     const log = (await syncAll(who.client)).filter((event) => event.type !== 'receipt').map((event) => event.seq);
     assert.deepEqual(seqs.filter((seq) => log.includes(seq)), seqs, 'nothing pushed that sync does not have');
   }
+
+  // Replies from both nodes at once, in one thread: each counted once, the newest the greatest id.
+  const burst = await Promise.all([aliceOnA, bobOnB].flatMap((socket, side) => Array.from({ length: 40 }, (_, i) =>
+    socket.client.request('send_message', { conversation_id: room.id, content: `burst ${side}:${i}`, thread_id: rootId }))));
+  const after = await aliceOnB.client.request('get_thread', { message_id: rootId, limit: 1 });
+  assert.deepEqual([after.root.thread?.reply_count, after.root.thread?.last_reply_id], [3 + burst.length, Math.max(...burst.map((reply) => reply.id))]);
+  assert.deepEqual(after.root.thread?.participants, [bob.username, alice.username]);
 });
+
