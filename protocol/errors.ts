@@ -38,6 +38,8 @@ export const errors = {
   no_such_file: { code: 'not_found', text: 'no file {id} of yours: upload it first (POST /files)' },
   not_an_image: { code: 'bad_request', text: 'file {id} is not an image: a picture must be a JPEG, PNG, WebP, GIF or AVIF' },
   no_such_reply: { code: 'not_found', text: 'No such {reply_id} message id found in {conversation_id} conversation_id' },
+  no_such_thread: { code: 'not_found', text: 'No such {thread_id} message id found in {conversation_id} conversation_id to reply in the thread of' },
+  also_without_thread: { code: 'bad_request', text: 'also_to_conversation is for a thread reply: give thread_id too' },
   direct_needs_one: { code: 'bad_request', text: 'a direct conversation is with exactly one other person: list one username in members' },
   direct_fixed: { code: 'bad_request', text: 'a direct conversation always has exactly its two people: cannot {action}' },
   nothing_to_update: { code: 'bad_request', text: 'nothing to update: give name, description, avatar or several' },

@@ -14,6 +14,7 @@ import * as twoFactor from './events/two-factor.ts';
 import * as notifications from './events/notifications.ts';
 import * as files from './events/files.ts';
 import * as invitations from './events/invitations.ts';
+import * as threads from './events/threads.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 export { beforeSecondFactor } from './events/two-factor.ts';
 import type { ErrorCode } from './errors.ts';
@@ -61,6 +62,11 @@ export const events = {
   react: messages.react,
   unreact: messages.unreact,
   search_messages: messages.search_messages,
+  get_thread: threads.get_thread,
+  get_threads: threads.get_threads,
+  follow_thread: threads.follow_thread,
+  unfollow_thread: threads.unfollow_thread,
+  mark_thread_read: threads.mark_thread_read,
   get_files: files.get_files,
   mark_read: receipts.mark_read,
   get_receipts: receipts.get_receipts,
@@ -146,6 +152,9 @@ export const pushes = {
     delete_message: 'A message was deleted: show the tombstone.',
     react: 'Someone reacted to a message: its reactions now.',
     unreact: 'Someone took back a reaction: the message\'s reactions now.',
+    follow_thread: 'You followed a thread from another socket.',
+    unfollow_thread: 'You stopped following a thread from another socket.',
+    mark_thread_read: 'You marked a thread read from another socket.',
   }),
   receipt: {
     summary: `A member's delivered or read point moved. Gathered for ${limits.receiptDelayMs} ms, so a burst of messages gives one receipt per member. Logged, with \`seq\`. In conversations of more than ${limits.receiptPushMembers} members they are gathered for ${limits.receiptDelayLargeMs / 1000} s and only read points are pushed (delivered ones are kept for \`get_receipts\`).`,

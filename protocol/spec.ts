@@ -59,6 +59,9 @@ export const limits = {
   members: 1000,
   ref: 64,
   messagesPage: 100,
+  /** A thread summary names this many of the people who replied, the first to reply first. */
+  threadParticipants: 5,
+  threadsPage: { default: 20, max: 50 },
   clientId: 64,
   syncPage: { default: 100, max: 500 },
   /** The serialised events of one sync page, at most (a single event may be larger). */

@@ -31,6 +31,9 @@ test('a non-member learns nothing about a conversation or its messages', async (
     { name: 'send_message', frame: (id) => ({ type: 'send_message', conversation_id: id, content: 'let me in' }) },
     { name: 'send_message, bad content', frame: (id) => ({ type: 'send_message', conversation_id: id, content: 42 }) },
     { name: 'send_message with a client_id', frame: (id) => ({ type: 'send_message', conversation_id: id, content: 'x', client_id: 'probe' }) },
+    { name: 'send_message in a thread', frame: (id) => ({ type: 'send_message', conversation_id: id, content: 'x', thread_id: 1 }) },
+    { name: 'get_messages without thread replies', frame: (id) => ({ type: 'get_messages', conversation_id: id, without_thread_replies: true }) },
+    { name: 'get_threads in it', frame: (id) => ({ type: 'get_threads', conversation_id: id }) },
     { name: 'update_conversation', frame: (id) => ({ type: 'update_conversation', conversation_id: id, name: 'mine' }) },
     { name: 'update_conversation, nothing to update', frame: (id) => ({ type: 'update_conversation', conversation_id: id }) },
     { name: 'delete_conversation', frame: (id) => ({ type: 'delete_conversation', conversation_id: id }) },
@@ -61,6 +64,11 @@ test('a non-member learns nothing about a conversation or its messages', async (
   // A message id from a conversation the caller is not in is as unknown as a missing one.
   const messageProbes: { name: string; frame: (id: number) => Record<string, unknown> }[] = [
     { name: 'reply_id', frame: (id) => ({ type: 'send_message', conversation_id: own.id, content: 'x', reply_id: id }) },
+    { name: 'thread_id', frame: (id) => ({ type: 'send_message', conversation_id: own.id, content: 'x', thread_id: id }) },
+    { name: 'get_thread', frame: (id) => ({ type: 'get_thread', message_id: id }) },
+    { name: 'follow_thread', frame: (id) => ({ type: 'follow_thread', message_id: id }) },
+    { name: 'unfollow_thread', frame: (id) => ({ type: 'unfollow_thread', message_id: id }) },
+    { name: 'mark_thread_read', frame: (id) => ({ type: 'mark_thread_read', message_id: id }) },
     { name: 'edit_message', frame: (id) => ({ type: 'edit_message', message_id: id, content: 'x' }) },
     { name: 'delete_message', frame: (id) => ({ type: 'delete_message', message_id: id }) },
     { name: 'react', frame: (id) => ({ type: 'react', message_id: id, emoji: '👍' }) },
@@ -73,18 +81,20 @@ test('a non-member learns nothing about a conversation or its messages', async (
     assert.deepEqual(existing, await answer(eve.client, probe.frame(missing), missing), probe.name);
     assert.equal(existing.code, 'not_found', probe.name);
   }
+  assert.deepEqual(await eve.client.request('get_threads'), { threads: [], next: null }, 'no thread of it is followed');
   const found = await eve.client.request('search_messages', { query: 'plan*' });
   assert.deepEqual(found.messages, [], 'search finds nothing of it');
   assert.ok(!(await eve.client.request('list_channels')).channels.some((channel) => channel.id === secret.id), 'a group is not listed as a channel');
 
   assert.deepEqual((await eve.client.request('get_conversations')).map(({ id, name }) => ({ id, name })), [{ id: own.id, name: 'eve alone' }], 'not listed');
   const history = await bob.client.request('get_messages', { conversation_id: secret.id });
-  assert.deepEqual(history.messages.map((m) => [m.content, m.edited_at, m.deleted, m.reactions]), [['the plan', null, false, []]], 'nothing was changed by the probes');
+  assert.deepEqual(history.messages.map((m) => [m.content, m.edited_at, m.deleted, m.reactions, m.thread]), [['the plan', null, false, [], null]], 'nothing was changed by the probes');
   const info = await bob.client.request('get_conversation_info', { id: secret.id });
   assert.deepEqual([info.name, info.members], ['secret plans', [alice.username, bob.username]]);
   assert.deepEqual(await alice.client.request('get_banned', { conversation_id: secret.id }), { banned: [], next: null });
 
   await alice.client.request('send_message', { conversation_id: secret.id, content: 'more plans' });
+  await bob.client.request('send_message', { conversation_id: secret.id, content: `in a thread, @${eve.username}`, thread_id: hidden.id });
   await alice.client.request('typing', { conversation_id: secret.id, is_typing: true });
   await alice.client.request('react', { message_id: hidden.id, emoji: '🎉' });
   await alice.client.request('update_conversation', { conversation_id: secret.id, description: 'shh' });

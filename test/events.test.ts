@@ -186,8 +186,8 @@ test('seed events', async (t) => {
   await t.test('send_message: the message, with replies and global ids', async () => {
     const room = await alice.client.request('create_conversation', { name: 'chat', members: [bob.username] });
     const first = await alice.client.request('send_message', { conversation_id: room.id, content: 'hello bob' });
-    assert.deepEqual(Object.keys(first), ['id', 'sender_username', 'conversation_id', 'reply_id', 'content', 'sent_at', 'edited_at', 'deleted', 'reactions', 'reply_to', 'mentions', 'attachments']);
-    assert.deepEqual({ ...first, sent_at: 0 }, { id: first.id, sender_username: alice.username, conversation_id: room.id, reply_id: null, content: 'hello bob', sent_at: 0, edited_at: null, deleted: false, reactions: [], reply_to: null, mentions: [], attachments: [] });
+    assert.deepEqual(Object.keys(first), ['id', 'sender_username', 'conversation_id', 'reply_id', 'content', 'sent_at', 'edited_at', 'deleted', 'reactions', 'reply_to', 'mentions', 'attachments', 'thread_id', 'also_to_conversation', 'thread']);
+    assert.deepEqual({ ...first, sent_at: 0 }, { id: first.id, sender_username: alice.username, conversation_id: room.id, reply_id: null, content: 'hello bob', sent_at: 0, edited_at: null, deleted: false, reactions: [], reply_to: null, mentions: [], attachments: [], thread_id: null, also_to_conversation: false, thread: null });
     assert.ok(Math.abs(first.sent_at - Date.now() / 1000) < 60);
     const reply = await bob.client.request('send_message', { conversation_id: room.id, content: '  hi alice ✓ 🎉 ', reply_id: first.id });
     assert.deepEqual([reply.reply_id, reply.content, reply.sender_username], [first.id, '  hi alice ✓ 🎉 ', bob.username]);
@@ -213,7 +213,7 @@ test('seed events', async (t) => {
     const page1 = await bob.client.request('get_messages', { conversation_id: room.id });
     assert.equal(page1.conversation_id, room.id);
     assert.deepEqual(page1.messages.map((m) => m.id), sent.slice(150).reverse());
-    assert.deepEqual(Object.keys(page1.messages[0]!), ['id', 'sender_username', 'reply_id', 'content', 'sent_at', 'edited_at', 'deleted', 'reactions', 'reply_to', 'mentions', 'attachments']);
+    assert.deepEqual(Object.keys(page1.messages[0]!), ['id', 'sender_username', 'reply_id', 'content', 'sent_at', 'edited_at', 'deleted', 'reactions', 'reply_to', 'mentions', 'attachments', 'thread_id', 'also_to_conversation', 'thread']);
     assert.deepEqual([page1.messages[0]!.content, page1.messages[0]!.sender_username], ['m249', alice.username]);
     const page2 = await bob.client.request('get_messages', { conversation_id: room.id, before: page1.messages.at(-1)!.id });
     assert.deepEqual(page2.messages.map((m) => m.id), sent.slice(50, 150).reverse());

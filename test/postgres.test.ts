@@ -167,6 +167,8 @@ test('copy-to-postgres copies every table of a SQLite database, row for row, and
   for (let i = 0; i < 30; i++) messages.push(await alice.client.request('send_message', { conversation_id: room.id, content: `before the move ${i}`, client_id: `move-${i}` }));
   await bob.client.request('edit_message', { message_id: (await bob.client.request('send_message', { conversation_id: room.id, content: 'tpyo' })).id, content: 'typo' });
   await bob.client.request('react', { message_id: messages[0]!.id, emoji: '👍' });
+  const reply = await bob.client.request('send_message', { conversation_id: room.id, content: 'in a thread', thread_id: messages[2]!.id, also_to_conversation: true });
+  await carol.client.request('follow_thread', { message_id: messages[2]!.id });
   await bob.client.request('mark_read', { conversation_id: room.id, message_id: messages.at(-1)!.id });
   await alice.client.request('block_user', { username: carol.username });
   await alice.client.request('delete_message', { message_id: messages[1]!.id });
@@ -204,6 +206,8 @@ test('copy-to-postgres copies every table of a SQLite database, row for row, and
   assert.ok(next.id > Math.max(...messages.map((message) => message.id)));
   const resent = await (await connect(moved, await login(moved, alice.username))).request('send_message', { conversation_id: room.id, content: 'before the move 3', client_id: 'move-3' });
   assert.equal(resent.id, messages[3]!.id, 'a send retried with its client_id after the move is still recognised');
+  const thread = await bobThere.request('get_thread', { message_id: messages[2]!.id });
+  assert.deepEqual([thread.root.thread?.reply_count, thread.messages.map((message) => [message.id, message.also_to_conversation])], [1, [[reply.id, true]]], 'threads move too');
   const fresh = await bobThere.request('sync', { since: syncedBefore.next });
   assert.ok(fresh.events.every((event) => event.seq > syncedBefore.next), 'seq continues above the copied log');
 });

@@ -19,6 +19,13 @@ export const ReplyPreview = v.object({
   attachments: v.pipe(v.array(Attachment), v.description('the files it carries, as on the message (none once it is deleted)')),
 });
 
+export const ThreadSummary = v.object({
+  reply_count: v.pipe(v.number(), v.description('replies in the thread, deleted ones (tombstones) included')),
+  last_reply_id: v.pipe(id, v.description('the newest reply: a reply with a greater id is news to this summary (count it in once)')),
+  last_reply_at: seconds,
+  participants: v.pipe(v.array(v.string()), v.description(`the first ${limits.threadParticipants} people who replied, in the order they first did`)),
+});
+
 const sender = v.pipe(v.string(), v.description('"deleted user" once the sender\'s account is gone'));
 const messageFields = {
   content: v.pipe(v.string(), v.description('empty once deleted')),
@@ -29,6 +36,9 @@ const messageFields = {
   reply_to: v.pipe(v.nullable(ReplyPreview), v.description('for a reply, a preview of the message replied to')),
   mentions: v.pipe(v.array(v.string()), v.description('the members it @mentioned when it was sent (`@username` in its content), in order; empty once deleted')),
   attachments: v.pipe(v.array(Attachment), v.description('the files it carries, in order; none once deleted')),
+  thread_id: v.pipe(v.nullable(id), v.description('for a reply in a thread, the thread\'s root message; else null')),
+  also_to_conversation: v.pipe(v.boolean(), v.description('a thread reply sent to the conversation too (shown in its main list); false for other messages')),
+  thread: v.pipe(v.nullable(ThreadSummary), v.description('for a message with replies in a thread, their summary; else null')),
 };
 
 export const Message = v.object({ id, sender_username: sender, reply_id: replyId, ...messageFields });
@@ -65,10 +75,18 @@ export const send_message = event({
       )),
       v.description(`optional; ids of files you uploaded (POST /files), at most ${limits.attachments}, in the order to show them; a file listed twice is attached once`),
     ),
+    thread_id: v.pipe(
+      v.nullish(integer('if thread_id is provided then expected integer')),
+      v.description('optional; replies in the thread of this message of the same conversation (a reply in a thread: its thread); null means none'),
+    ),
+    also_to_conversation: v.pipe(
+      v.nullish(v.boolean('also_to_conversation must be true or false')),
+      v.description('optional, with thread_id; true: the reply shows in the conversation\'s main list too'),
+    ),
   }),
   reply: ConversationMessage,
   guard,
-  errors: ['empty_message', 'client_id_used', 'content_too_long', 'no_such_file', 'you_blocked', 'no_such_reply'],
+  errors: ['empty_message', 'client_id_used', 'content_too_long', 'no_such_file', 'you_blocked', 'no_such_reply', 'no_such_thread', 'also_without_thread'],
   fanout: 'The same success event is pushed once to every other socket of every member, the sender\'s other sockets included.',
 });
 
@@ -79,6 +97,10 @@ export const get_messages = event({
     before: cursor('before', 'a message id: only older messages, newest first'),
     after: cursor('after', 'a message id: only newer messages, oldest first (not with `before`)'),
     limit: pageLimit(limits.messagesPage, limits.messagesPage),
+    without_thread_replies: v.pipe(
+      v.nullish(v.boolean('without_thread_replies must be true or false')),
+      v.description('optional; true: thread replies are left out, but those also sent to the conversation (read them with get_thread)'),
+    ),
   }),
   reply: v.object({ conversation_id: id, messages: v.array(Message) }),
   guard,

@@ -36,7 +36,7 @@ export const personal: ReadonlySet<string> = new Set(['edit_message', 'react', '
 
 type Attachments = SharedMessage['attachments'];
 
-function shared(row: MessageRow, reactions: SharedReaction[], mentions: string[], files: Map<number, Attachments>): SharedMessage {
+function shared(row: MessageRow, reactions: SharedReaction[], mentions: string[], files: Map<number, Attachments>, participants: string[]): SharedMessage {
   return {
     id: row.id,
     sender_username: row.sender_username,
@@ -53,6 +53,11 @@ function shared(row: MessageRow, reactions: SharedReaction[], mentions: string[]
         : { id: row.reply_id, sender_username: row.reply_sender ?? 'deleted user', content: row.reply_content, deleted: row.reply_deleted_at !== null, attachments: files.get(row.reply_id) ?? [] },
     mentions,
     attachments: files.get(row.id) ?? [],
+    thread_id: row.thread_id,
+    also_to_conversation: row.also_sent === 1,
+    thread: row.thread_reply_count === null
+      ? null
+      : { reply_count: row.thread_reply_count, last_reply_id: row.thread_last_reply_id!, last_reply_at: row.thread_last_reply_at!, participants },
   };
 }
 
@@ -67,7 +72,10 @@ function byMessage<T, U>(items: readonly T[], messageOf: (item: T) => number, vi
   return grouped;
 }
 
-/** Messages as the log keeps them: their reactions, their mentions, and their files (and those of the messages they reply to), one query each. */
+/**
+ * Messages as the log keeps them: their reactions, their mentions, their files (and those of the messages
+ * they reply to), one query each, and the participants of the threads under them (a query only when some have one).
+ */
 export async function sharedMessages(store: Store, rows: readonly MessageRow[]): Promise<SharedMessage[]> {
   const ids = rows.map((row) => row.id);
   const reactions = byMessage(await store.messages.reactions(ids), (reaction) => reaction.message_id, (reaction) => ({
@@ -76,7 +84,9 @@ export async function sharedMessages(store: Store, rows: readonly MessageRow[]):
   const mentions = byMessage(await store.mentions.of(ids), (mention) => mention.message_id, (mention) => mention.username);
   const replied = rows.flatMap((row) => (row.reply_id === null ? [] : [row.reply_id]));
   const files = byMessage(await store.files.ofMessages([...new Set([...ids, ...replied])]), (file) => file.message_id, attachmentView);
-  return rows.map((row) => shared(row, reactions.get(row.id) ?? [], mentions.get(row.id) ?? [], files));
+  const roots = rows.flatMap((row) => (row.thread_reply_count === null ? [] : [row.id]));
+  const participants = byMessage(await store.threads.participants(roots), (participant) => participant.root_id, (participant) => participant.username);
+  return rows.map((row) => shared(row, reactions.get(row.id) ?? [], mentions.get(row.id) ?? [], files, participants.get(row.id) ?? []));
 }
 
 /** A message as `username` sees it. */

@@ -17,6 +17,7 @@ import { twoFactorHandlers } from './two-factor.ts';
 import { adminHandlers } from './admin.ts';
 import { notificationHandlers } from './notifications.ts';
 import { fileHandlers } from './files.ts';
+import { threadHandlers } from './threads.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -28,6 +29,7 @@ export const handlers = {
   ...channelHandlers,
   ...messageHandlers,
   ...searchHandlers,
+  ...threadHandlers,
   ...fileHandlers,
   ...receiptHandlers,
   ...typingHandlers,

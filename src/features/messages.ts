@@ -10,6 +10,7 @@ import type { FileRow } from '../storage/stores/files.ts';
 import { mentionsIn } from './mentions.ts';
 import { notifyMessages, notifyReaction } from './notify.ts';
 import { ownFiles } from './files.ts';
+import { notifiedOfReplies, recordReplies, threadChanges, type ThreadReply } from './threads.ts';
 import type { Ctx } from '../context.ts';
 
 function checkLength(ctx: Ctx, content: string): void {
@@ -54,19 +55,24 @@ async function sentBefore(ctx: Ctx, earlier: number, conversationId: number, cli
  */
 async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told<Sent>>[]> {
   const store = sends[0]!.ctx.store;
-  const [contexts, ids] = await Promise.all([
+  const threadIds = [...new Set(sends.flatMap(({ input }) => (input.thread_id == null ? [] : [input.thread_id])))];
+  const [contexts, ids, targets] = await Promise.all([
     store.messages.sendContext(sends.map(({ ctx, input }) => ({ conversationId: input.conversation_id, senderId: ctx.caller.user.id, clientId: input.client_id ?? null }))),
     store.messages.reserveIds(sends.length),
+    store.threads.targets(threadIds),
   ]);
+  const targetOf = new Map(targets.map((target) => [target.id, target]));
   const outcomes: Outcome<Sent | Told<Sent>>[] = new Array(sends.length);
   /** Client ids taken by sends before in this group: a send again under one is answered once that is written. */
   const named = new Set<string>();
   const again: number[] = [];
-  const written: { i: number; message: NewMessage; files: FileRow[]; mentions: { id: number; username: string }[]; replied?: MessageRow; context: SendContext }[] = [];
+  const written: {
+    i: number; message: NewMessage; files: FileRow[]; mentions: { id: number; username: string }[]; replied?: MessageRow; context: SendContext; starterId: number | null;
+  }[] = [];
   for (const [i, { ctx, input }] of sends.entries()) {
     const me = ctx.caller.user;
     const context = contexts[i]!;
-    const { conversation_id, content, reply_id, client_id, attachments } = input;
+    const { conversation_id, content, reply_id, client_id, attachments, thread_id, also_to_conversation } = input;
     try {
       const { membership } = context;
       if (!membership) throw fail('not_in_conversation', { username: me.username, id: conversation_id });
@@ -92,16 +98,31 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
       const replyId = reply_id ?? null;
       const replied = replyId === null ? undefined : await store.messages.byId(replyId);
       if (replyId !== null && replied?.conversation_id !== conversation_id) throw fail('no_such_reply', { reply_id: replyId, conversation_id });
+      // A thread is named by any message of it the sender can see, as messages are: a reply in a thread names its root's.
+      const threadId = thread_id ?? null;
+      if (also_to_conversation && threadId === null) throw fail('also_without_thread');
+      const target = threadId === null ? undefined : targetOf.get(threadId);
+      if (threadId !== null && (target?.conversation_id !== conversation_id || target.id <= membership.member.cleared_id)) throw fail('no_such_thread', { thread_id: threadId, conversation_id });
       const mentions = content.includes('@') ? await mentionsIn(store, conversation_id, content) : [];
-      const message = { id: ids[written.length]!, conversationId: conversation_id, senderId: me.id, replyId, content, sentAt: ctx.now(), clientId };
-      written.push({ i, message, files, mentions, replied, context });
+      const message = {
+        id: ids[written.length]!, conversationId: conversation_id, senderId: me.id, replyId, content, sentAt: ctx.now(), clientId,
+        threadId: target?.root_id ?? null, alsoSent: target !== undefined && also_to_conversation === true,
+      };
+      // The root's sender follows the thread as it starts.
+      const starterId = target?.has_replies === 0 ? target.root_sender_id : null;
+      written.push({ i, message, files, mentions, replied, context, starterId });
     } catch (error) {
       outcomes[i] = { error };
     }
   }
   await store.messages.insertMany(written.map(({ message }) => message));
+  const threadReplies = written.flatMap(({ message, starterId, mentions, context }): ThreadReply[] =>
+    message.threadId === null ? [] : [{ message: { ...message, threadId: message.threadId }, starterId, mentioned: mentions.map((member) => member.id), holders: context.holders }]);
+  const changes = threadChanges(threadReplies);
+  const notified = await notifiedOfReplies(store, threadReplies, changes);
   const ctx = sends[0]!.ctx;
   await Promise.all([
+    recordReplies(store, changes),
     // Only what some messages have costs statements (and promises) of its own.
     ...written.flatMap(({ message, mentions, files }) => [
       ...(mentions.length ? [store.mentions.record(message.id, mentions.map((member) => member.id))] : []),
@@ -109,7 +130,7 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
     ]),
     notifyMessages(ctx, written.map(({ message, mentions, context, i }) => ({
       conversation: context.membership!.conversation, sender: sends[i]!.ctx.caller.user, id: message.id,
-      mentioned: mentions.map((member) => member.id), holders: context.holders, job: sends[i]!.ctx.job,
+      mentioned: mentions.map((member) => member.id), holders: notified.get(message.id) ?? context.holders, job: sends[i]!.ctx.job,
     }))),
   ]);
   for (const { i, message, files, mentions, replied, context } of written) {
@@ -131,6 +152,7 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
     const data = {
       id, sender_username: me.username, conversation_id: conversationId, reply_id: message.replyId, content: message.content, sent_at: message.sentAt,
       edited_at: null, deleted: false, reactions: [], reply_to: replyTo, mentions: mentions.map((member) => member.username), attachments: files.map(attachmentView),
+      thread_id: message.threadId, also_to_conversation: message.alsoSent, thread: null,
     };
     outcomes[i] = { value: tell(data, { conversation: conversationId, message: id, actor: me.id, blocking: context.blockers }) };
   }
@@ -157,13 +179,13 @@ export const messageHandlers = {
   get_messages: {
     schema: events.get_messages.request,
     guard: memberOf,
-    async run(ctx, { conversation_id, before, after, limit }) {
+    async run(ctx, { conversation_id, before, after, limit, without_thread_replies }) {
       const me = ctx.caller.user;
       const { member } = await membership(ctx, conversation_id);
       if (before != null && after != null) throw fail('before_and_after');
       const query = {
         conversation: conversation_id, reader: { id: me.id, username: me.username }, before: before ?? null, after: after ?? null, floor: member.cleared_id,
-        limit: limit ?? limits.messagesPage,
+        limit: limit ?? limits.messagesPage, mainOnly: without_thread_replies === true,
       };
       // Read after the commit, away from the queue of work (on SQLite on a reader thread).
       return later(async () => {

@@ -4,7 +4,7 @@
 // what the reply needs from the unit (a membership's floor, a log's end) comes in that data.
 import type { Store } from '../storage/index.ts';
 import type { SearchQuery } from '../storage/stores/search.ts';
-import { listedFor, personalise, sharedMessages, attachmentView, avatarUrl } from '../delivery/views.ts';
+import { forReader, listedFor, personalise, sharedMessages, attachmentView, avatarUrl } from '../delivery/views.ts';
 import { conversationPage } from './conversation-list.ts';
 import { pageOf } from './paging.ts';
 import { startShare } from '../thread-share.ts';
@@ -70,11 +70,39 @@ export const reads = {
     };
   },
 
-  /** A page of a conversation's messages as `reader` sees them; `floor`: their cleared point. `newest`: the page's latest id (0: none). */
-  async messages(store: Store, { conversation, reader, before, after, floor, limit }: { conversation: number; reader: Reader; before: number | null; after: number | null; floor: number; limit: number }) {
-    const rows = await store.messages.page(conversation, reader.id, { before, after, floor }, limit);
+  /**
+   * A page of a conversation's messages as `reader` sees them (`mainOnly`: thread replies left out, but
+   * those also sent to it); `floor`: their cleared point. `newest`: the page's latest id (0: none).
+   */
+  async messages(
+    store: Store,
+    { conversation, reader, before, after, floor, limit, mainOnly }: { conversation: number; reader: Reader; before: number | null; after: number | null; floor: number; limit: number; mainOnly: boolean },
+  ) {
+    const rows = await store.messages.page(conversation, reader.id, { before, after, floor }, limit, mainOnly);
     const messages = (await sharedMessages(store, rows)).map((message) => listedFor(message, reader.username));
     return { messages, newest: Math.max(0, ...rows.map((row) => row.id)) };
+  },
+
+  /** A thread as `reader` sees it: its root, and a page of its replies above `floor` (their cleared point), as `messages` reads a conversation's. */
+  async thread(store: Store, { root, reader, before, after, floor, limit }: { root: number; reader: Reader; before: number | null; after: number | null; floor: number; limit: number }) {
+    const [rootRow, rows] = await Promise.all([store.messages.byId(root), store.messages.threadPage(root, reader.id, { before, after, floor }, limit)]);
+    const [shown, ...replies] = await sharedMessages(store, [rootRow!, ...rows]);
+    return { root: listedFor(shown!, reader.username), messages: replies.map((message) => listedFor(message, reader.username)) };
+  },
+
+  /** A page of the threads `reader` follows (see `threads.followed`), each root as they see it, with their unread count. */
+  async followedThreads(store: Store, { reader, conversation, before, unreadOnly, limit }: { reader: Reader; conversation: number | null; before: number | null; unreadOnly: boolean; limit: number }) {
+    const rows = await store.threads.followed(reader.id, { conversation, before, unreadOnly, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const roots = new Map((await sharedMessages(store, await store.messages.several(page.map((row) => row.root_id)))).map((root) => [root.id, root]));
+    return {
+      // A root gone since (its conversation deleted) is left out.
+      threads: page.flatMap((row) => {
+        const root = roots.get(row.root_id);
+        return root ? [{ root: forReader(root, reader.username), unread_count: row.unread }] : [];
+      }),
+      next: rows.length > limit ? page.at(-1)!.last_reply_id : null,
+    };
   },
 
   /** A page of files shared in a conversation, newest first, `size` of them or more: a message's files are never split over two pages. */

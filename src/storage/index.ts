@@ -22,6 +22,7 @@ import { limits } from '../../protocol/index.ts';
 import { filesStore } from './stores/files.ts';
 import { roundsStore } from './stores/rounds.ts';
 import { oidcStore } from './stores/oidc.ts';
+import { threadsStore } from './stores/threads.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -55,6 +56,7 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     files: filesStore(sql),
     rounds: roundsStore(sql),
     oidc: oidcStore(sql),
+    threads: threadsStore(sql),
   };
 }
 

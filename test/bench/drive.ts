@@ -185,12 +185,12 @@ export async function drain(generators: Generator[], quietMs = 300, maxMs = 5000
 /** A chat pair in a generator: its conversation, its two sockets there, and optionally a lane that its latencies are reported under. */
 export type Pair = [conversation: number, a: number, b: number, lane?: number];
 
-/** Chat: pairs at stepped offered rates, against the servers `serverPids` (their CPU summed). */
-export async function chatSteps(generators: Generator[], pairs: Pair[][], rates: number[], serverPids: number[]): Promise<ChatStep[]> {
+/** Chat: pairs at stepped offered rates, against the servers `serverPids` (their CPU summed); with `roots` (each pair's), replies in threads. */
+export async function chatSteps(generators: Generator[], pairs: Pair[][], rates: number[], serverPids: number[], roots?: number[][]): Promise<ChatStep[]> {
   const steps: ChatStep[] = [];
   let failedInARow = 0;
   // Warm up (JIT, caches) at the lowest rate; not recorded.
-  await all(generators, (i) => ({ cmd: 'chat', rate: rates[0]! / generators.length, seconds: 1, pairs: pairs[i] }));
+  await all(generators, (i) => ({ cmd: 'chat', rate: rates[0]! / generators.length, seconds: 1, pairs: pairs[i], roots: roots?.[i] }));
   await drain(generators);
   for (const rate of rates) {
     await all(generators, () => ({ cmd: 'reset' }));
@@ -198,7 +198,7 @@ export async function chatSteps(generators: Generator[], pairs: Pair[][], rates:
     const cpuBefore = cpuSeconds(serverPids);
     const databaseBefore = cpuSeconds(database);
     const began = performance.timeOrigin + performance.now();
-    const sends = await all<{ sent: number; seconds: number; cpu: number }>(generators, (i) => ({ cmd: 'chat', rate: rate / generators.length, seconds: stepSeconds, pairs: pairs[i] }));
+    const sends = await all<{ sent: number; seconds: number; cpu: number }>(generators, (i) => ({ cmd: 'chat', rate: rate / generators.length, seconds: stepSeconds, pairs: pairs[i], roots: roots?.[i] }));
     const serverCpu = (cpuSeconds(serverPids) - cpuBefore) / Math.max(...sends.map((s) => s.seconds));
     const databaseCpu = (cpuSeconds(database) - databaseBefore) / Math.max(...sends.map((s) => s.seconds));
     await drain(generators);

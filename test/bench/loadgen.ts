@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 type Entry = { url: string; cookie?: string };
 type Command =
   | { cmd: 'connect'; entries: Entry[]; concurrency: number }
-  | { cmd: 'chat'; rate: number; seconds: number; pairs: [conversation: number, a: number, b: number, lane?: number][] }
+  | { cmd: 'chat'; rate: number; seconds: number; pairs: [conversation: number, a: number, b: number, lane?: number][]; roots?: number[] }
   | { cmd: 'fanout-send'; rate: number; seconds: number; socket: number; conversation: number }
   | { cmd: 'ready' }
   | { cmd: 'reset' }
@@ -127,13 +127,15 @@ async function handle(command: Command): Promise<unknown> {
         lane[a] = lane[b] = pairLane;
       }
       const cpu = process.cpuUsage();
-      const { pairs } = command;
+      const { pairs, roots } = command;
+      // With `roots` (one per pair), every message is a reply in its pair's thread.
+      const threads = pairs.map((_, i) => (roots ? `,"thread_id":${roots[i]}` : ''));
       const result = await paced(command.rate, command.seconds, (n) => {
         const [conversation, a, b] = pairs[n % pairs.length]!;
         const fromA = Math.floor(n / pairs.length) % 2 === 0;
         const socket = sockets[fromA ? a : b]!;
         if (socket.readyState !== WebSocket.OPEN) return void errors++;
-        socket.send(`{"type":"send_message","conversation_id":${conversation},"content":"${fromA ? 'a' : 'b'}:${now().toFixed(3)}"}`);
+        socket.send(`{"type":"send_message","conversation_id":${conversation},"content":"${fromA ? 'a' : 'b'}:${now().toFixed(3)}"${threads[n % pairs.length]}}`);
       });
       const used = process.cpuUsage(cpu);
       return { ...result, cpu: (used.user + used.system) / 1e6 / result.seconds };

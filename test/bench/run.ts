@@ -19,6 +19,7 @@ import {
   loginOf, machine, oneNode, pairEntries, pairsFor, pidsOf, postgresDatabase, quick, rssKiB, sleep, split, stopPostgres, withGenerators,
 } from './drive.ts';
 import { measureCluster } from './cluster.ts';
+import { threadReplies } from './threads.ts';
 import { describeCeiling, postgresCeiling } from './ceiling.ts';
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.split('=')[1];
@@ -178,7 +179,8 @@ async function postgresRun(): Promise<NonNullable<Results['postgres']>> {
   return { storage: ceiling, chat: await chatParley(oneNode('postgres')), fanout: await fanoutParley(oneNode('postgres')) };
 }
 
-const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick, withPostgres ? (engineChoice === 'both' ? ['sqlite', 'postgres'] : ['postgres']) : ['sqlite']), push: () => pushBench(quick), postgres: postgresRun, pgfanout: () => fanoutParley(oneNode('postgres')), pgchat: () => chatParley(oneNode('postgres')), clusterchat: () => chatParley({ engine: 'postgres', nodes: 3 }), pgceiling: async () => console.log(describeCeiling(await postgresCeiling(await postgresDatabase(), quick ? 2 : 5))), sqlchat: () => chatParley(oneNode('sqlite')), pushchat: chatWithDevices, files: () => measureFiles(quick), cluster: measureCluster };
+const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick, withPostgres ? (engineChoice === 'both' ? ['sqlite', 'postgres'] : ['postgres']) : ['sqlite']), push: () => pushBench(quick), postgres: postgresRun, pgfanout: () => fanoutParley(oneNode('postgres')), pgchat: () => chatParley(oneNode('postgres')), clusterchat: () => chatParley({ engine: 'postgres', nodes: 3 }), pgceiling: async () => console.log(describeCeiling(await postgresCeiling(await postgresDatabase(), quick ? 2 : 5))), sqlchat: () => chatParley(oneNode('sqlite')), pushchat: chatWithDevices, files: () => measureFiles(quick), cluster: measureCluster,
+  threads: () => threadReplies('sqlite', quick ? [2000] : [2000, 5000, 10000]), pgthreads: () => threadReplies('postgres', quick ? [1000] : [1000, 2000, 4000]) };
 if (only) {
   // One scenario, printed but not recorded: for profiling and tuning.
   if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);

@@ -7,7 +7,8 @@ import { createTokens } from '../../src/auth/tokens.ts';
 
 export const benchSecret = 'parley benchmark secret, 32 bytes or more';
 
-export type Seeded = { usernames: string[]; tokens: string[]; conversations: number[] };
+/** `roots`: with `plan.roots`, a message of user 2i in pair i's conversation, to reply under in a thread. */
+export type Seeded = { usernames: string[]; tokens: string[]; conversations: number[]; roots: number[] };
 
 /**
  * `users` accounts (one argon2 hash shared by all: hashing is not what is measured), each logged in
@@ -18,7 +19,7 @@ export type Seeded = { usernames: string[]; tokens: string[]; conversations: num
  * numbers one account may pile up); `offline` browsers' push subscriptions: pair i also holds the two users after the pairs' ones
  * (2·pairs + 2i and + 2i + 1), each with a device registered for one of these subscriptions, never connected.
  */
-export async function seed(driver: Driver, plan: { users: number; pairs?: number; group?: number; contacts?: number; channel?: number; channels?: number; conversations?: number; offline?: readonly Subscription[] }): Promise<Seeded> {
+export async function seed(driver: Driver, plan: { users: number; pairs?: number; roots?: boolean; group?: number; contacts?: number; channel?: number; channels?: number; conversations?: number; offline?: readonly Subscription[] }): Promise<Seeded> {
   // Everything in one transaction: the store of a unit of work.
   const store = unitStore(driver);
   const hash = await argon2.hash('bench password', { type: argon2.argon2id });
@@ -26,6 +27,7 @@ export async function seed(driver: Driver, plan: { users: number; pairs?: number
   const usernames = Array.from({ length: plan.users }, (_, i) => `bench${i}`);
   const rows: UserRow[] = [];
   const conversations: number[] = [];
+  const roots: number[] = [];
   const tokens = createTokens(new TextEncoder().encode(benchSecret), store, 3600);
   const minted: string[] = [];
   /**
@@ -56,6 +58,7 @@ export async function seed(driver: Driver, plan: { users: number; pairs?: number
       const b = rows[2 * i + 1]!;
       const away = plan.offline ? [rows[2 * pairs + 2 * i]!.id, rows[2 * pairs + 2 * i + 1]!.id] : [];
       conversations.push(await conversation({ name: `pair ${i}`, creatorId: a.id, memberIds: [a.id, b.id, ...away], now }));
+      if (plan.roots) roots.push(await store.messages.insert({ conversationId: conversations.at(-1)!, senderId: a.id, replyId: null, content: `root of pair ${i}`, sentAt: now, clientId: null }));
     }
     if (plan.group) {
       const members = rows.slice(0, plan.group);
@@ -84,7 +87,7 @@ export async function seed(driver: Driver, plan: { users: number; pairs?: number
     }
   });
   await driver.close();
-  return { usernames, tokens: minted, conversations };
+  return { usernames, tokens: minted, conversations, roots };
 }
 
 /** A SQLite database file for the server to start on. */

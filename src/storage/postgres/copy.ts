@@ -22,6 +22,8 @@ const tables: readonly { name: string; order: string; rowid?: true }[] = [
   { name: 'invitations', order: 'id' },
   { name: 'messages', order: 'id' },
   { name: 'reactions', order: 'rowid', rowid: true },
+  { name: 'threads', order: 'root_id' },
+  { name: 'thread_follows', order: 'root_id, user_id' },
   { name: 'files', order: 'id' },
   { name: 'message_attachments', order: 'message_id, position' },
   { name: 'file_blobs', order: 'key' },

@@ -20,6 +20,13 @@ export type MessageRow = {
   reply_sender: string | null;
   reply_content: string | null;
   reply_deleted_at: number | null;
+  /** For a reply in a thread, its root; `also_sent`: 1 when it was sent to the conversation too. */
+  thread_id: number | null;
+  also_sent: number;
+  /** For a root, its thread's summary (null: no replies yet). */
+  thread_reply_count: number | null;
+  thread_last_reply_id: number | null;
+  thread_last_reply_at: number | null;
 };
 
 /** One emoji's reactions on a message, with who reacted (the event log keeps this form; each reader sees `me`). */
@@ -28,12 +35,14 @@ export type ReactionRow = { message_id: number; emoji: string; count: number; us
 const columns = `
   m.id, m.conversation_id, m.sender_id, COALESCE(u.username, 'deleted user') AS sender_username, m.reply_id, m.content,
          m.sent_at, m.edited_at, m.deleted_at, COALESCE(ru.username, 'deleted user') AS reply_sender,
-         substr(r.content, 1, ${limits.preview}) AS reply_content, r.deleted_at AS reply_deleted_at`;
+         substr(r.content, 1, ${limits.preview}) AS reply_content, r.deleted_at AS reply_deleted_at, m.thread_id, m.also_sent,
+         t.reply_count AS thread_reply_count, t.last_reply_id AS thread_last_reply_id, t.last_reply_at AS thread_last_reply_at`;
 const joins = `
     FROM messages m
     LEFT JOIN users u ON u.id = m.sender_id
     LEFT JOIN messages r ON r.id = m.reply_id
-    LEFT JOIN users ru ON ru.id = r.sender_id`;
+    LEFT JOIN users ru ON ru.id = r.sender_id
+    LEFT JOIN threads t ON t.root_id = m.id`;
 const select = `SELECT ${columns} ${joins}`;
 
 /** What sending a message into a conversation depends on, read for many sends at once (see `sendContext`). */
@@ -60,7 +69,10 @@ type SendContextRow = WithMemberRow & {
 };
 
 /** A new message with the id reserved for it. */
-export type NewMessage = { id: number; conversationId: number; senderId: number; replyId: number | null; content: string; sentAt: number; clientId: string | null };
+export type NewMessage = {
+  id: number; conversationId: number; senderId: number; replyId: number | null; content: string; sentAt: number; clientId: string | null;
+  threadId: number | null; alsoSent: boolean;
+};
 
 export const messageColumns = columns;
 export const messageJoins = joins;
@@ -138,15 +150,22 @@ export function messagesStore(sql: Sql) {
     sqlite: "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)",
     postgres: "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)",
   });
-  const newColumns = 'INSERT INTO messages (id, conversation_id, sender_id, reply_id, content, sent_at, client_id)';
+  const newColumns = 'INSERT INTO messages (id, conversation_id, sender_id, reply_id, content, sent_at, client_id, thread_id, also_sent)';
   const insertMany = local ? undefined : sql.prepare(`${newColumns}
-    SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[]), CAST($4 AS bigint[]), CAST($5 AS text[]), CAST($6 AS bigint[]), CAST($7 AS text[]))`);
-  const insertOne = local?.prepare(`${newColumns} VALUES ($1, $2, $3, $4, $5, $6, $7)`);
+    SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS bigint[]), CAST($4 AS bigint[]), CAST($5 AS text[]), CAST($6 AS bigint[]), CAST($7 AS text[]),
+                         CAST($8 AS bigint[]), CAST($9 AS integer[]))`);
+  const insertOne = local?.prepare(`${newColumns} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`);
   const insert = sql.prepare(returning('INSERT INTO messages (conversation_id, sender_id, reply_id, content, sent_at, client_id) VALUES ($1, $2, $3, $4, $5, $6)'));
   const byId = sql.prepare<MessageRow>(`${select} WHERE m.id = $1`);
   const byClientId = sql.prepare('SELECT id FROM messages WHERE sender_id = $1 AND client_id = $2');
   const newer = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id LIMIT $4`);
   const older = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND m.id < $3 AND m.id > $4 AND ${notBlocked('$2')} ORDER BY m.id DESC LIMIT $5`);
+  // The main list without thread replies (but those also sent to it): the same, in the partial index's words.
+  const inMain = '(m.thread_id IS NULL OR m.also_sent = 1)';
+  const newerInMain = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND ${inMain} AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id LIMIT $4`);
+  const olderInMain = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND ${inMain} AND m.id < $3 AND m.id > $4 AND ${notBlocked('$2')} ORDER BY m.id DESC LIMIT $5`);
+  const newerInThread = sql.prepare<MessageRow>(`${select} WHERE m.thread_id = $1 AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id LIMIT $4`);
+  const olderInThread = sql.prepare<MessageRow>(`${select} WHERE m.thread_id = $1 AND m.id < $3 AND m.id > $4 AND ${notBlocked('$2')} ORDER BY m.id DESC LIMIT $5`);
   const latest = sql.prepare('SELECT max(id) FROM messages WHERE conversation_id = $1');
   // A page of conversations' last messages and unread counts for one reader ($1) on PostgreSQL, in one
   // statement from arrays (conversation, floor, read point) in the order given: a round trip for each
@@ -208,21 +227,35 @@ export function messagesStore(sql: Sql) {
     async insertMany(messages: readonly NewMessage[]): Promise<void> {
       if (messages.length === 0) return;
       if (insertOne) {
-        for (const m of messages) insertOne.run(m.id, m.conversationId, m.senderId, m.replyId, m.content, m.sentAt, m.clientId);
+        for (const m of messages) insertOne.run(m.id, m.conversationId, m.senderId, m.replyId, m.content, m.sentAt, m.clientId, m.threadId, m.alsoSent ? 1 : 0);
         return;
       }
       const column = <K extends keyof NewMessage>(key: K) => messages.map((message) => message[key]);
-      await insertMany!.run(column('id'), column('conversationId'), column('senderId'), column('replyId'), column('content'), column('sentAt'), column('clientId'));
+      await insertMany!.run(
+        column('id'), column('conversationId'), column('senderId'), column('replyId'), column('content'), column('sentAt'), column('clientId'),
+        column('threadId'), messages.map((message) => (message.alsoSent ? 1 : 0)),
+      );
     },
     insert: async (message: { conversationId: number; senderId: number; replyId: number | null; content: string; sentAt: number; clientId: string | null }): Promise<number> =>
       insert.insert(message.conversationId, message.senderId, message.replyId, message.content, message.sentAt, message.clientId),
     byId: (id: number): Promise<MessageRow | undefined> => byId.get(id),
+    /** The messages of these ids that exist, in the order given: one statement on PostgreSQL, a plain one each on SQLite. */
+    async several(ids: readonly number[]): Promise<MessageRow[]> {
+      if (!byIds) return (await Promise.all(ids.map((id) => byId.get(id)))).filter((row) => row !== undefined);
+      const found = new Map((ids.length ? await byIds.all(ids) : []).map((row) => [row.id, row]));
+      return ids.flatMap((id) => found.get(id) ?? []);
+    },
     /** The id of the message a sender already sent under this client id, if any. */
     byClientId: (senderId: number, clientId: string): Promise<number | undefined> => byClientId.value<number>(senderId, clientId),
     /** What `readerId` is shown: newest first below `before` (and above `floor`, their clear point); or, with `after`, oldest first above it. */
-    page(conversationId: number, readerId: number, cursor: { before: number | null; after: number | null; floor: number }, limit: number): Promise<MessageRow[]> {
-      if (cursor.after !== null) return newer.all(conversationId, readerId, Math.max(cursor.after, cursor.floor), limit);
-      return older.all(conversationId, readerId, cursor.before ?? Number.MAX_SAFE_INTEGER, cursor.floor, limit);
+    page(conversationId: number, readerId: number, cursor: { before: number | null; after: number | null; floor: number }, limit: number, mainOnly = false): Promise<MessageRow[]> {
+      if (cursor.after !== null) return (mainOnly ? newerInMain : newer).all(conversationId, readerId, Math.max(cursor.after, cursor.floor), limit);
+      return (mainOnly ? olderInMain : older).all(conversationId, readerId, cursor.before ?? Number.MAX_SAFE_INTEGER, cursor.floor, limit);
+    },
+    /** A page of a thread's replies `readerId` is shown, as `page` reads a conversation's. */
+    threadPage(rootId: number, readerId: number, cursor: { before: number | null; after: number | null; floor: number }, limit: number): Promise<MessageRow[]> {
+      if (cursor.after !== null) return newerInThread.all(rootId, readerId, Math.max(cursor.after, cursor.floor), limit);
+      return olderInThread.all(rootId, readerId, cursor.before ?? Number.MAX_SAFE_INTEGER, cursor.floor, limit);
     },
     latest: async (conversationId: number): Promise<number> => (await latest.value<number | null>(conversationId)) ?? 0,
     /** Others' live messages after `after` that `readerId` is shown, counted up to `cap` (reading at most that many). */
