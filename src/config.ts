@@ -222,7 +222,7 @@ export const settingFields = {
   ),
   TWO_FACTOR_REQUIRED: documented(
     choiceSetting('TWO_FACTOR_REQUIRED', ['nobody', 'admins', 'everyone'], 'nobody'),
-    '`nobody`, `admins` or `everyone`: whose accounts must have [two-factor login](two-factor.md). Such an account without it still logs in with its password, but its sockets answer every event except `ping`, `self`, `enable_2fa` and `confirm_2fa` with `two_factor_required` until a first code confirms the set-up; it cannot `disable_2fa` (an admin can `admin_reset_2fa`). Whether an account is covered (its role) is read when its socket opens',
+    '`nobody`, `admins` or `everyone`: whose accounts must have [two-factor login](two-factor.md). Such an account without it still logs in with its password, but its sockets answer every event except `ping`, `self`, `enable_2fa` and `confirm_2fa` with `two_factor_required` until a first code confirms the set-up; it cannot `disable_2fa` (an admin can `admin_reset_2fa`). Whether an account is covered (its role) is read when its socket opens. Sessions started by [single sign-on](single-sign-on.md) are not held to it: the provider checks who logs in',
   ),
   // Password hashes (argon2id, ~100 ms of a core each) running at once; one core is left for the chat.
   PASSWORD_HASHES_AT_ONCE: documented(

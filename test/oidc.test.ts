@@ -9,7 +9,7 @@ import { freePort, startServer, type TestServer } from './helpers/server.ts';
 import { launchChromium } from './helpers/chromium.ts';
 import { authorize, clientId, clientSecret, people, startProvider } from './helpers/oidc-provider.ts';
 import { http } from './helpers/http.ts';
-import { password, person, register } from './helpers/clients.ts';
+import { connect, password, person, register } from './helpers/clients.ts';
 import { until } from './helpers/wait.ts';
 import { createStore, openDatabase, sqliteDriver } from '../src/storage/index.ts';
 import { accountFor } from '../src/auth/oidc-accounts.ts';
@@ -198,18 +198,25 @@ test('single sign-on with a real OpenID provider', async (t) => {
     assert.deepEqual([login.status, login.body], [403, 'this account logs in with single sign-on']);
   });
 
-  await t.test('PASSWORD_LOGIN=off: no password logins or registrations, single sign-on only', async (t) => {
+  await t.test('PASSWORD_LOGIN=off: no password logins or registrations, single sign-on only; TWO_FACTOR_REQUIRED does not hold its sessions', async (t) => {
     const closed = await startServer(t, {
       PORT: String(portB),
       PUBLIC_URL: publicB,
       OIDC_PROVIDERS: JSON.stringify([test]),
       PASSWORD_LOGIN: 'off',
+      TWO_FACTOR_REQUIRED: 'everyone',
     });
     const login = await http(closed.http, 'POST', '/auth/login', { body: { username: 'mallory', password } });
     assert.deepEqual([login.status, login.body], [403, 'password login is off: log in with single sign-on']);
     await assert.rejects(register(closed, 'mallory'), /403 registration is off: accounts come from single sign-on/);
     // Without email_domains, anyone the provider knows comes in; without link_by_email, a new account each.
-    assert.deepEqual(await whoseSession(closed, await signIn(closed, 'mallory')), [303, `${publicB}/`, 'Hello, mallory']);
+    const signedIn = await signIn(closed, 'mallory');
+    assert.deepEqual(await whoseSession(closed, signedIn), [303, `${publicB}/`, 'Hello, mallory']);
+    // The account has no password to set a second factor up with; the provider checked who logged in.
+    const token = signedIn.headers.getSetCookie().find((cookie) => cookie.startsWith('login-token='))!.split(';')[0]!.slice('login-token='.length);
+    const socket = await connect(closed, token);
+    t.after(() => socket.close());
+    assert.deepEqual((await socket.request('get_contacts')).contacts, []);
   });
 });
 

@@ -108,7 +108,10 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
       app.log.info('session ended while its socket was opening', { user: user.username, socket: connection.id });
       return connection.end(closeCodes.invalid_token.code, closeCodes.invalid_token.reason);
     }
-    connection.secondFactorDue = secondFactorRequired(app.settings, user) && (await app.store.twoFactor.get(user.id))?.enabled_at == null;
+    // A session a provider started (single sign-on) is exempt: the provider decides how people prove who they
+    // are, and such an account may have no password to set a second factor up with.
+    connection.secondFactorDue = secondFactorRequired(app.settings, user) && (await app.store.twoFactor.get(user.id))?.enabled_at == null
+      && (await app.store.oidc.ofSession(sessionId)) === undefined;
     if (connection.closed) return;
     data.ctx = socketContext(app, connection);
     data.bucket = bucket;
