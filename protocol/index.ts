@@ -13,6 +13,7 @@ import * as account from './events/account.ts';
 import * as notifications from './events/notifications.ts';
 import * as files from './events/files.ts';
 import * as invitations from './events/invitations.ts';
+import * as bots from './events/bots.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 import type { ErrorCode } from './errors.ts';
 
@@ -79,6 +80,10 @@ export const events = {
   get_devices: notifications.get_devices,
   set_notifications: notifications.set_notifications,
   admin_notify: notifications.admin_notify,
+  create_bot: bots.create_bot,
+  get_bots: bots.get_bots,
+  rotate_bot_token: bots.rotate_bot_token,
+  delete_bot: bots.delete_bot,
 } as const satisfies Record<string, EventSpec>;
 
 export const pushes = {

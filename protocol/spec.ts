@@ -120,6 +120,8 @@ export const limits = {
   /** Files one message may carry. */
   attachments: 10,
   filesPage: { default: 50, max: 100 },
+  /** Bots one account may own. */
+  botsPerOwner: 25,
   /** Thumbnails fit in a square of this many pixels. */
   thumbnailSide: 480,
 } as const;

@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
-import { person, settle } from './helpers/clients.ts';
+import { open, person, settle } from './helpers/clients.ts';
 import type { Client } from '../protocol/client.ts';
+import { pushes, type PushType } from '../protocol/index.ts';
 import { sleep } from './helpers/wait.ts';
 
 const missing = 987_654;
@@ -50,12 +51,22 @@ test('a non-member learns nothing about a conversation or its messages', async (
     { name: 'mark_read', frame: (id) => ({ type: 'mark_read', conversation_id: id, message_id: 1 }) },
     { name: 'typing', frame: (id) => ({ type: 'typing', conversation_id: id, is_typing: true }) },
   ];
-  for (const probe of probes) {
-    const existing = await answer(eve.client, probe.frame(secret.id), secret.id);
-    const absent = await answer(eve.client, probe.frame(missing), missing);
-    assert.deepEqual(existing, absent, probe.name);
-    assert.equal(existing.success, false, probe.name);
-    assert.equal(existing.code, 'not_found', probe.name);
+  // Eve's bot, with its token, learns no more than Eve: it is no member either.
+  const made = await eve.client.request('create_bot', { username: `${eve.username}_bot`, fullname: 'Eve\'s bot' });
+  const bot = open(server, undefined, { authorization: `Bearer ${made.token}` });
+  await bot.opened;
+  const botHeard: string[] = [];
+  for (const type of Object.keys(pushes) as PushType[]) bot.on(type, () => botHeard.push(type));
+  for (const [who, prober] of [['eve', eve.client], ['eve\'s bot', bot]] as const) {
+    for (const probe of probes) {
+      const existing = await answer(prober, probe.frame(secret.id), secret.id);
+      const absent = await answer(prober, probe.frame(missing), missing);
+      const name = `${probe.name} (${who})`;
+      assert.deepEqual(existing, absent, name);
+      assert.equal(existing.success, false, name);
+      // A bot joins no channel by itself, whichever it names.
+      assert.equal(existing.code, prober === bot && probe.name.startsWith('join_channel') ? 'forbidden' : 'not_found', name);
+    }
   }
 
   // A message id from a conversation the caller is not in is as unknown as a missing one.
@@ -68,10 +79,20 @@ test('a non-member learns nothing about a conversation or its messages', async (
     { name: 'get_receipts', frame: (id) => ({ type: 'get_receipts', message_id: id }) },
     { name: 'mark_read in her own conversation', frame: (id) => ({ type: 'mark_read', conversation_id: own.id, message_id: id }) },
   ];
-  for (const probe of messageProbes) {
-    const existing = await answer(eve.client, probe.frame(hidden.id), hidden.id);
-    assert.deepEqual(existing, await answer(eve.client, probe.frame(missing), missing), probe.name);
-    assert.equal(existing.code, 'not_found', probe.name);
+  for (const prober of [eve.client, bot]) {
+    for (const probe of messageProbes) {
+      const existing = await answer(prober, probe.frame(hidden.id), hidden.id);
+      assert.deepEqual(existing, await answer(prober, probe.frame(missing), missing), probe.name);
+      assert.equal(existing.code, 'not_found', probe.name);
+    }
+  }
+  // Another's bot is as unknown as a missing one, to its owner's peers and to bots.
+  for (const prober of [alice.client, bot]) {
+    for (const type of ['rotate_bot_token', 'delete_bot']) {
+      const existing = await answer(prober, { type, username: made.username }, 0);
+      assert.deepEqual(existing, JSON.parse(JSON.stringify(await answer(prober, { type, username: 'no_bot_here' }, 0)).replaceAll('no_bot_here', made.username)), type);
+      assert.equal(existing.code, prober === bot ? 'forbidden' : 'not_found', type);
+    }
   }
   const found = await eve.client.request('search_messages', { query: 'plan*' });
   assert.deepEqual(found.messages, [], 'search finds nothing of it');
@@ -92,5 +113,7 @@ test('a non-member learns nothing about a conversation or its messages', async (
   await sleep(600); // past the receipts' gathering delay
   await settle(eve.client);
   assert.deepEqual(eve.pushes, [], 'a non-member is told nothing');
+  await settle(bot);
+  assert.deepEqual(botHeard, [], 'nor is a non-member bot');
   assert.deepEqual((await eve.client.request('sync', { since: 0 })).events.map((event) => event.type), ['create_conversation'], 'and can sync nothing of it');
 });

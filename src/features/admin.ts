@@ -37,6 +37,7 @@ export const adminHandlers = {
           email: row.email,
           email_verified: row.email_verified === 1,
           role: row.role,
+          kind: row.kind,
           status: row.account_status,
           is_online: online.has(row.id),
           created_at: row.created_at,
@@ -64,6 +65,7 @@ export const adminHandlers = {
     async run(ctx, { username, role }) {
       await asAdmin(ctx, 'admin_set_role');
       const row = await target(ctx, username, 'change the role of');
+      if (row.kind !== 'person' && role === 'admin') throw fail('bot_not_admin', { username: row.username });
       await ctx.store.users.setRole(row.id, role);
       ctx.log.info('role set', { user: row.username, role, by: ctx.caller.user.username });
       return { username: row.username, role };

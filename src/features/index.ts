@@ -16,6 +16,7 @@ import { accountHandlers } from './account.ts';
 import { adminHandlers } from './admin.ts';
 import { notificationHandlers } from './notifications.ts';
 import { fileHandlers } from './files.ts';
+import { botHandlers } from './bots.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -34,6 +35,7 @@ export const handlers = {
   ...adminHandlers,
   ...notificationHandlers,
   ...syncHandlers,
+  ...botHandlers,
 } satisfies Handlers;
 
 export type { AnyHandler } from './handler.ts';

@@ -20,6 +20,7 @@ import { notificationsStore } from './stores/notifications.ts';
 import { limits } from '../../protocol/index.ts';
 import { filesStore } from './stores/files.ts';
 import { roundsStore } from './stores/rounds.ts';
+import { botsStore } from './stores/bots.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -51,6 +52,7 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     notifications: notificationsStore(sql),
     files: filesStore(sql),
     rounds: roundsStore(sql),
+    bots: botsStore(sql),
   };
 }
 

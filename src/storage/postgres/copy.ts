@@ -36,10 +36,12 @@ const tables: readonly { name: string; order: string; rowid?: true }[] = [
   { name: 'devices', order: 'id' },
   { name: 'notices', order: 'id' },
   { name: 'push_outbox', order: 'device_id, key' },
+  { name: 'bots', order: 'user_id' },
+  { name: 'webhooks', order: 'id' },
 ];
 
 /** Identity columns, and the SQLite AUTOINCREMENT high-water marks they continue from (ids once used are never used again). */
-const identities = [['users', 'id'], ['conversations', 'id'], ['messages', 'id'], ['sessions', 'rowid'], ['contacts', 'rowid'], ['reactions', 'rowid'], ['devices', 'id'], ['notices', 'id'], ['invitations', 'id']] as const;
+const identities = [['users', 'id'], ['conversations', 'id'], ['messages', 'id'], ['sessions', 'rowid'], ['contacts', 'rowid'], ['reactions', 'rowid'], ['devices', 'id'], ['notices', 'id'], ['invitations', 'id'], ['webhooks', 'id']] as const;
 
 const rowsAtOnce = 1000;
 
