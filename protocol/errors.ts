@@ -104,6 +104,8 @@ export const errors = {
   too_many_bots: { code: 'bad_request', text: 'at most {limit} bots per account: delete one first' },
   no_such_bot: { code: 'not_found', text: "no bot '{username}' of yours" },
   bot_not_admin: { code: 'bad_request', text: "'{username}' is not a person: only people can be admins" },
+  too_many_webhooks: { code: 'bad_request', text: 'at most {limit} webhooks per conversation: delete one first' },
+  no_such_webhook: { code: 'not_found', text: 'no webhook {id} that you may manage' },
   rate_limited: { code: 'rate_limited', text: 'rate limit: at most {rate} events a second (bursts of {burst}); slow down' },
   costly_rate_limited: { code: 'rate_limited', text: 'rate limit: {type} counts as {cost} events, at most {rate} events a second (bursts of {burst}); slow down' },
   work_rate_limited: { code: 'rate_limited', text: 'rate limit: your events took more of the server\'s time than {rate} ms a second (bursts of {burst} ms) allows: retry in {wait} ms' },

@@ -14,6 +14,7 @@ import * as notifications from './events/notifications.ts';
 import * as files from './events/files.ts';
 import * as invitations from './events/invitations.ts';
 import * as bots from './events/bots.ts';
+import * as webhooks from './events/webhooks.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 import type { ErrorCode } from './errors.ts';
 
@@ -84,6 +85,10 @@ export const events = {
   get_bots: bots.get_bots,
   rotate_bot_token: bots.rotate_bot_token,
   delete_bot: bots.delete_bot,
+  create_webhook: webhooks.create_webhook,
+  get_webhooks: webhooks.get_webhooks,
+  rotate_webhook_secret: webhooks.rotate_webhook_secret,
+  delete_webhook: webhooks.delete_webhook,
 } as const satisfies Record<string, EventSpec>;
 
 export const pushes = {
@@ -203,3 +208,4 @@ export type { ErrorCode, ErrorName, CloseName } from './errors.ts';
 export { limits } from './spec.ts';
 export type { EventSpec, PushSpec } from './spec.ts';
 export { User } from './events/users.ts';
+export { WebhookPost } from './events/webhooks.ts';

@@ -122,6 +122,8 @@ export const limits = {
   filesPage: { default: 50, max: 100 },
   /** Bots one account may own. */
   botsPerOwner: 25,
+  /** Incoming webhooks one conversation may have. */
+  webhooksPerConversation: 10,
   /** Thumbnails fit in a square of this many pixels. */
   thumbnailSide: 480,
 } as const;

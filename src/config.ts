@@ -251,6 +251,10 @@ export const settingFields = {
     integerSetting('CONTACTS_PER_HOUR', 100, 1, 1_000_000),
     'people one account may add as contacts per hour, counted over every node (adding writes the contact on both sides and tells the other person, so otherwise a few accounts could fill anyone\'s list of 5,000); the next is answered `rate_limited` `at most N contacts added an hour per account (CONTACTS_PER_HOUR): retry in M min`. Adding back someone who added you does not count',
   ),
+  WEBHOOK_POSTS_PER_MINUTE: documented(
+    integerSetting('WEBHOOK_POSTS_PER_MINUTE', 60, 1, 100_000),
+    'messages one incoming webhook may post a minute (over every node), then 429 with `Retry-After`; a post\'s body is at most 64 KiB',
+  ),
   MAX_MESSAGE_LENGTH: documented(
     integerSetting('MAX_MESSAGE_LENGTH', 4000, 1, 60_000),
     'characters a message may hold (1–60,000; frames stay within 64 KiB)',

@@ -20,6 +20,7 @@ import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
 import { createPush } from './push/service.ts';
 import { pushRoutes } from './push/routes.ts';
+import { hookRoutes } from './hooks/routes.ts';
 import type { Connection } from './connection.ts';
 import { openDiskStore, temporaryFolder } from './files/store.ts';
 import { fileRoutes } from './files/routes.ts';
@@ -97,6 +98,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     ...authRoutes(app),
     ...operationRoutes(app, () => draining),
     ...pushRoutes(app),
+    ...hookRoutes(app),
     ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, space: uploadSpace, log }),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });

@@ -50,6 +50,8 @@ test('a non-member learns nothing about a conversation or its messages', async (
     { name: 'search_messages in it', frame: (id) => ({ type: 'search_messages', query: 'plan', conversation_id: id }) },
     { name: 'mark_read', frame: (id) => ({ type: 'mark_read', conversation_id: id, message_id: 1 }) },
     { name: 'typing', frame: (id) => ({ type: 'typing', conversation_id: id, is_typing: true }) },
+    { name: 'create_webhook', frame: (id) => ({ type: 'create_webhook', conversation_id: id, name: 'mine' }) },
+    { name: 'get_webhooks', frame: (id) => ({ type: 'get_webhooks', conversation_id: id }) },
   ];
   // Eve's bot, with its token, learns no more than Eve: it is no member either.
   const made = await eve.client.request('create_bot', { username: `${eve.username}_bot`, fullname: 'Eve\'s bot' });
@@ -86,6 +88,15 @@ test('a non-member learns nothing about a conversation or its messages', async (
       assert.equal(existing.code, 'not_found', probe.name);
     }
   }
+  // A webhook of a conversation the caller is not in is as unknown as a missing one.
+  const hook = await alice.client.request('create_webhook', { conversation_id: secret.id, name: 'CI' });
+  for (const prober of [eve.client, bot]) {
+    for (const type of ['rotate_webhook_secret', 'delete_webhook']) {
+      const existing = await answer(prober, { type, webhook_id: hook.id }, hook.id);
+      assert.deepEqual(existing, await answer(prober, { type, webhook_id: missing }, missing), type);
+      assert.equal(existing.code, prober === bot ? 'forbidden' : 'not_found', type);
+    }
+  }
   // Another's bot is as unknown as a missing one, to its owner's peers and to bots.
   for (const prober of [alice.client, bot]) {
     for (const type of ['rotate_bot_token', 'delete_bot']) {
@@ -102,7 +113,8 @@ test('a non-member learns nothing about a conversation or its messages', async (
   const history = await bob.client.request('get_messages', { conversation_id: secret.id });
   assert.deepEqual(history.messages.map((m) => [m.content, m.edited_at, m.deleted, m.reactions]), [['the plan', null, false, []]], 'nothing was changed by the probes');
   const info = await bob.client.request('get_conversation_info', { id: secret.id });
-  assert.deepEqual([info.name, info.members], ['secret plans', [alice.username, bob.username]]);
+  assert.deepEqual([info.name, info.members], ['secret plans', [alice.username, bob.username, hook.username]]);
+  assert.deepEqual((await bob.client.request('get_webhooks', { conversation_id: secret.id })).map(({ name }) => name), ['CI'], 'nothing was made by the probes');
   assert.deepEqual(await alice.client.request('get_banned', { conversation_id: secret.id }), { banned: [], next: null });
 
   await alice.client.request('send_message', { conversation_id: secret.id, content: 'more plans' });

@@ -89,6 +89,7 @@ test('defaults are those docs/configuration.md documents', () => {
     CHANNELS_PER_HOUR: 10,
     ADDS_PER_HOUR: 500,
     CONTACTS_PER_HOUR: 100,
+    WEBHOOK_POSTS_PER_MINUTE: 60,
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,
     LOGIN_TOKEN_SECONDS: 3600,

@@ -17,6 +17,7 @@ import { adminHandlers } from './admin.ts';
 import { notificationHandlers } from './notifications.ts';
 import { fileHandlers } from './files.ts';
 import { botHandlers } from './bots.ts';
+import { webhookHandlers } from './webhooks.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -36,6 +37,7 @@ export const handlers = {
   ...notificationHandlers,
   ...syncHandlers,
   ...botHandlers,
+  ...webhookHandlers,
 } satisfies Handlers;
 
 export type { AnyHandler } from './handler.ts';

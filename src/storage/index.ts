@@ -21,6 +21,7 @@ import { limits } from '../../protocol/index.ts';
 import { filesStore } from './stores/files.ts';
 import { roundsStore } from './stores/rounds.ts';
 import { botsStore } from './stores/bots.ts';
+import { webhooksStore } from './stores/webhooks.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -53,6 +54,7 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     files: filesStore(sql),
     rounds: roundsStore(sql),
     bots: botsStore(sql),
+    webhooks: webhooksStore(sql),
   };
 }
 
