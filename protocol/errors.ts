@@ -11,6 +11,7 @@ export const errorCodes = {
   rate_limited: 'too many requests; slow down and retry',
   unavailable: 'the database cannot be reached right now (PostgreSQL restarting, say): nothing was changed; retry shortly',
   internal: 'the server failed; the failure is logged, the socket stays open',
+  upstream: 'a server Parley called for you (a slash command\'s) failed or did not answer in time: nothing was posted',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -106,6 +107,14 @@ export const errors = {
   bot_not_admin: { code: 'bad_request', text: "'{username}' is not a person: only people can be admins" },
   too_many_webhooks: { code: 'bad_request', text: 'at most {limit} webhooks per conversation: delete one first' },
   no_such_webhook: { code: 'not_found', text: 'no webhook {id} that you may manage' },
+  bad_command_url: { code: 'bad_request', text: '{problem}' },
+  command_taken: { code: 'conflict', text: 'conversation {id} already has a command /{command}' },
+  too_many_commands: { code: 'bad_request', text: 'at most {limit} slash commands per conversation: delete one first' },
+  no_such_command_id: { code: 'not_found', text: 'no slash command {id} that you may manage' },
+  not_a_command: { code: 'bad_request', text: 'text must start with /command' },
+  no_such_command: { code: 'not_found', text: 'conversation {id} has no command /{command}' },
+  command_failed: { code: 'upstream', text: '/{command} failed: {problem}' },
+  is_command: { code: 'bad_request', text: '/{command} is a slash command of conversation {id}: send it with run_command' },
   rate_limited: { code: 'rate_limited', text: 'rate limit: at most {rate} events a second (bursts of {burst}); slow down' },
   costly_rate_limited: { code: 'rate_limited', text: 'rate limit: {type} counts as {cost} events, at most {rate} events a second (bursts of {burst}); slow down' },
   work_rate_limited: { code: 'rate_limited', text: 'rate limit: your events took more of the server\'s time than {rate} ms a second (bursts of {burst} ms) allows: retry in {wait} ms' },

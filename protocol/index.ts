@@ -15,6 +15,7 @@ import * as files from './events/files.ts';
 import * as invitations from './events/invitations.ts';
 import * as bots from './events/bots.ts';
 import * as webhooks from './events/webhooks.ts';
+import * as commands from './events/commands.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 import type { ErrorCode } from './errors.ts';
 
@@ -89,6 +90,10 @@ export const events = {
   get_webhooks: webhooks.get_webhooks,
   rotate_webhook_secret: webhooks.rotate_webhook_secret,
   delete_webhook: webhooks.delete_webhook,
+  create_command: commands.create_command,
+  get_commands: commands.get_commands,
+  delete_command: commands.delete_command,
+  run_command: commands.run_command,
 } as const satisfies Record<string, EventSpec>;
 
 export const pushes = {
@@ -209,3 +214,4 @@ export { limits } from './spec.ts';
 export type { EventSpec, PushSpec } from './spec.ts';
 export { User } from './events/users.ts';
 export { WebhookPost } from './events/webhooks.ts';
+export { commandText } from './events/commands.ts';

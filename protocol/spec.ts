@@ -124,6 +124,8 @@ export const limits = {
   botsPerOwner: 25,
   /** Incoming webhooks one conversation may have. */
   webhooksPerConversation: 10,
+  /** Slash commands one conversation may have. */
+  commandsPerConversation: 20,
   /** Thumbnails fit in a square of this many pixels. */
   thumbnailSide: 480,
 } as const;

@@ -180,6 +180,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       await app.receipts.flush();
       await app.commit.flush(); // what is in flight is committed and answered before the sockets close
       await push.stop(); // after the flush: what was just committed has been handed to the worker
+      app.commands.close();
       app.registry.closeWhere(() => true, closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
       await new Promise((resolve) => setImmediate(resolve)); // the close handlers' presence changes are queued
       await app.commit.flush();

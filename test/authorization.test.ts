@@ -17,7 +17,7 @@ async function answer(client: Client, frame: Record<string, unknown>, id: number
 }
 
 test('a non-member learns nothing about a conversation or its messages', async (t) => {
-  const server = await startServer(t);
+  const server = await startServer(t, { COMMAND_HOSTS: 'commands.example' });
   const alice = await person(server, 'alice');
   const bob = await person(server, 'bob');
   const eve = await person(server, 'eve');
@@ -52,6 +52,9 @@ test('a non-member learns nothing about a conversation or its messages', async (
     { name: 'typing', frame: (id) => ({ type: 'typing', conversation_id: id, is_typing: true }) },
     { name: 'create_webhook', frame: (id) => ({ type: 'create_webhook', conversation_id: id, name: 'mine' }) },
     { name: 'get_webhooks', frame: (id) => ({ type: 'get_webhooks', conversation_id: id }) },
+    { name: 'create_command', frame: (id) => ({ type: 'create_command', conversation_id: id, command: 'mine', url: 'https://commands.example/mine' }) },
+    { name: 'get_commands', frame: (id) => ({ type: 'get_commands', conversation_id: id }) },
+    { name: 'run_command', frame: (id) => ({ type: 'run_command', conversation_id: id, text: '/deploy now' }) },
   ];
   // Eve's bot, with its token, learns no more than Eve: it is no member either.
   const made = await eve.client.request('create_bot', { username: `${eve.username}_bot`, fullname: 'Eve\'s bot' });
@@ -66,8 +69,8 @@ test('a non-member learns nothing about a conversation or its messages', async (
       const name = `${probe.name} (${who})`;
       assert.deepEqual(existing, absent, name);
       assert.equal(existing.success, false, name);
-      // A bot joins no channel by itself, whichever it names.
-      assert.equal(existing.code, prober === bot && probe.name.startsWith('join_channel') ? 'forbidden' : 'not_found', name);
+      // A bot joins no channel and runs no command, whichever conversation it names.
+      assert.equal(existing.code, prober === bot && ['join_channel (a group)', 'run_command'].includes(probe.name) ? 'forbidden' : 'not_found', name);
     }
   }
 
@@ -97,6 +100,13 @@ test('a non-member learns nothing about a conversation or its messages', async (
       assert.equal(existing.code, prober === bot ? 'forbidden' : 'not_found', type);
     }
   }
+  // So is a slash command.
+  const command = await alice.client.request('create_command', { conversation_id: secret.id, command: 'deploy', url: 'https://commands.example/deploy' });
+  for (const prober of [eve.client, bot]) {
+    const existing = await answer(prober, { type: 'delete_command', command_id: command.id }, command.id);
+    assert.deepEqual(existing, await answer(prober, { type: 'delete_command', command_id: missing }, missing), 'delete_command');
+    assert.equal(existing.code, prober === bot ? 'forbidden' : 'not_found', 'delete_command');
+  }
   // Another's bot is as unknown as a missing one, to its owner's peers and to bots.
   for (const prober of [alice.client, bot]) {
     for (const type of ['rotate_bot_token', 'delete_bot']) {
@@ -113,8 +123,9 @@ test('a non-member learns nothing about a conversation or its messages', async (
   const history = await bob.client.request('get_messages', { conversation_id: secret.id });
   assert.deepEqual(history.messages.map((m) => [m.content, m.edited_at, m.deleted, m.reactions]), [['the plan', null, false, []]], 'nothing was changed by the probes');
   const info = await bob.client.request('get_conversation_info', { id: secret.id });
-  assert.deepEqual([info.name, info.members], ['secret plans', [alice.username, bob.username, hook.username]]);
+  assert.deepEqual([info.name, info.members], ['secret plans', [alice.username, bob.username, hook.username, command.username]]);
   assert.deepEqual((await bob.client.request('get_webhooks', { conversation_id: secret.id })).map(({ name }) => name), ['CI'], 'nothing was made by the probes');
+  assert.deepEqual((await bob.client.request('get_commands', { conversation_id: secret.id })).map((one) => one.command), ['deploy']);
   assert.deepEqual(await alice.client.request('get_banned', { conversation_id: secret.id }), { banned: [], next: null });
 
   await alice.client.request('send_message', { conversation_id: secret.id, content: 'more plans' });

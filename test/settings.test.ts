@@ -90,6 +90,8 @@ test('defaults are those docs/configuration.md documents', () => {
     ADDS_PER_HOUR: 500,
     CONTACTS_PER_HOUR: 100,
     WEBHOOK_POSTS_PER_MINUTE: 60,
+    COMMAND_HOSTS: [],
+    COMMAND_TIMEOUT_MS: 3000,
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,
     LOGIN_TOKEN_SECONDS: 3600,

@@ -18,6 +18,7 @@ import { notificationHandlers } from './notifications.ts';
 import { fileHandlers } from './files.ts';
 import { botHandlers } from './bots.ts';
 import { webhookHandlers } from './webhooks.ts';
+import { commandHandlers } from './commands.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -38,6 +39,7 @@ export const handlers = {
   ...syncHandlers,
   ...botHandlers,
   ...webhookHandlers,
+  ...commandHandlers,
 } satisfies Handlers;
 
 export type { AnyHandler } from './handler.ts';

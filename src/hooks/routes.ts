@@ -17,7 +17,7 @@ const nobody = '0'.repeat(64);
 
 /** The HTTP status of a send_message refusal. */
 const statusOf: Record<ErrorCode, number> = {
-  invalid_json: 400, unknown_type: 400, bad_request: 400, not_found: 404, forbidden: 403, conflict: 409, rate_limited: 429, unavailable: 503, internal: 500,
+  invalid_json: 400, unknown_type: 400, bad_request: 400, not_found: 404, forbidden: 403, conflict: 409, rate_limited: 429, unavailable: 503, internal: 500, upstream: 502,
 };
 
 export function hookRoutes(app: App): Routes {

@@ -22,6 +22,7 @@ import { filesStore } from './stores/files.ts';
 import { roundsStore } from './stores/rounds.ts';
 import { botsStore } from './stores/bots.ts';
 import { webhooksStore } from './stores/webhooks.ts';
+import { commandsStore } from './stores/commands.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -55,6 +56,7 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     rounds: roundsStore(sql),
     bots: botsStore(sql),
     webhooks: webhooksStore(sql),
+    commands: commandsStore(sql),
   };
 }
 

@@ -1,4 +1,4 @@
--- Bots and incoming webhooks (issue 27). An account is a person, a bot (a program holding an API token,
+-- Bots, incoming webhooks and slash commands (issue 27). An account is a person, a bot (a program holding an API token,
 -- owned by the person who made it) or a webhook's integration (posting into one conversation through a
 -- secret URL). Neither of the last two has a password: their password_hash matches nothing.
 ALTER TABLE users ADD COLUMN kind TEXT NOT NULL DEFAULT 'person' CHECK (kind IN ('person', 'bot', 'webhook'));
@@ -25,3 +25,18 @@ CREATE TABLE webhooks (
   created_at      INTEGER NOT NULL
 );
 CREATE INDEX webhooks_by_conversation ON webhooks (conversation_id);
+
+-- A slash command of a conversation: a message `/command …` is POSTed to `url` (signed with `secret`,
+-- which its server needs in the clear to check the signature), and an answer shown in the conversation
+-- is posted as the command's own account.
+CREATE TABLE commands (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+  command         TEXT    NOT NULL,
+  url             TEXT    NOT NULL,
+  secret          TEXT    NOT NULL,
+  user_id         INTEGER NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE,
+  creator_id      INTEGER REFERENCES users (id) ON DELETE SET NULL,
+  created_at      INTEGER NOT NULL,
+  UNIQUE (conversation_id, command)
+);
