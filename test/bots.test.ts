@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { built } from './helpers/built.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
-import { expectError, open, password, person, uniqueName, waitFor, type Recorded } from './helpers/clients.ts';
+import { connect, expectError, login, open, password, person, uniqueName, waitFor, type Recorded } from './helpers/clients.ts';
 import { pushes, type PushType } from '../protocol/index.ts';
 import type { Client } from '../protocol/client.ts';
 
@@ -146,9 +146,20 @@ test('bots per owner are capped; admins list, suspend and delete anyone\'s; a de
   assert.deepEqual(await boss.client.request('delete_bot', { username: names[1]! }), { username: names[1] });
   assert.equal((await carol.client.request('get_bots', {})).length, 24);
 
+  // A suspended owner's bots are cut off with them; active again, the owner gives them new tokens.
+  const other = await botSocket(server, tokens[3]!);
+  await boss.client.request('admin_set_user_status', { username: carol.username, status: 'suspended' });
+  assert.deepEqual(await other.client.closed, { code: 4009, reason: 'account suspended' });
+  assert.deepEqual(await refused(server, bearer(tokens[3]!)), { code: 4002, reason: 'invalid login-token' });
+  await boss.client.request('admin_set_user_status', { username: carol.username, status: 'active' });
+  const carolAgain = await connect(server, await login(server, carol.username));
+  assert.deepEqual(await refused(server, bearer(tokens[3]!)), { code: 4002, reason: 'invalid login-token' });
+  const renewed = await carolAgain.request('rotate_bot_token', { username: names[3]! });
+  const last = await botSocket(server, renewed.token);
+  assert.equal(await last.client.request('ping'), 'pong');
+
   // Their owner deleted, the bots go too.
-  const last = await botSocket(server, tokens[2]!);
-  await carol.client.request('delete_account', { password });
-  assert.deepEqual(await last.client.closed, { code: 4003, reason: `'${names[2]}' doesn't exists` });
+  await carolAgain.request('delete_account', { password });
+  assert.deepEqual(await last.client.closed, { code: 4003, reason: `'${names[3]}' doesn't exists` });
   assert.deepEqual(await boss.client.request('get_bots', { all: true }), []);
 });

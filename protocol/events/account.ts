@@ -80,7 +80,7 @@ export const admin_list_users = event({
 });
 
 export const admin_set_user_status = event({
-  summary: 'Suspends an account (it cannot log in or refresh, and its sockets close with 4009) or makes it active again (admins only). A bot\'s token ends with its suspension: its owner gives it a new one (`rotate_bot_token`) once it is active again.',
+  summary: 'Suspends an account (it cannot log in or refresh, and its sockets close with 4009) or makes it active again (admins only). A bot\'s token ends with its suspension: its owner gives it a new one (`rotate_bot_token`) once it is active again. A suspended person\'s bots are cut off too: their sockets close with 4009 and their tokens open nothing while the owner is suspended, and once active again the owner gives them new tokens.',
   request: fields({
     username: v.string('expected username as string'),
     status: v.picklist(['active', 'suspended'], 'status must be one of active, suspended'),

@@ -38,7 +38,8 @@ export async function verifyBotToken(store: Store, token: string, now: number): 
   if (!token.startsWith(tokenPrefix)) return { ok: false, problem: 'invalid' };
   const bot = await store.bots.byTokenHash(sha256(token));
   const user = bot && (await store.users.byId(bot.user_id));
-  if (!bot || !user) return { ok: false, problem: 'invalid' };
+  // A suspended owner's bots open nothing either: a suspension is not dodged through one's bots.
+  if (!bot || !user || bot.owner_status === 'suspended') return { ok: false, problem: 'invalid' };
   const until = await store.sessions.activeUntil(bot.session_id, user.id, now);
   if (until === undefined) return { ok: false, problem: 'invalid' };
   return { ok: true, user, sessionId: bot.session_id, expiresAt: until };

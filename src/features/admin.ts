@@ -55,7 +55,8 @@ export const adminHandlers = {
       const row = await target(ctx, username, 'suspend');
       await ctx.store.users.setAccountStatus(row.id, status);
       // Suspended: every session ends and every socket closes; the account cannot log in again until reactivated.
-      if (status === 'suspended') await endSessions(ctx, await ctx.store.sessions.liveIds(row.id, ctx.now()), 'suspended');
+      // Their bots' sessions end too (their owner gives them new tokens once active again): a suspension is not dodged through one's bots.
+      if (status === 'suspended') await endSessions(ctx, [...(await ctx.store.sessions.liveIds(row.id, ctx.now())), ...(await ctx.store.bots.sessionsOf(row.id))], 'suspended');
       ctx.log.info('account status set', { user: row.username, status, by: ctx.caller.user.username });
       return { username: row.username, status };
     },

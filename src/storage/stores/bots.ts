@@ -18,18 +18,21 @@ const listed = `SELECT bots.user_id, users.username, users.fullname, users.avata
 
 export function botsStore(sql: Sql) {
   const insert = sql.prepare('INSERT INTO bots (user_id, owner_id, token_hash, session_id, created_at) VALUES ($1, $2, $3, $4, $5)');
-  const byTokenHash = sql.prepare<{ user_id: number; session_id: string }>('SELECT user_id, session_id FROM bots WHERE token_hash = $1');
+  const byTokenHash = sql.prepare<{ user_id: number; session_id: string; owner_status: 'active' | 'suspended' }>(
+    'SELECT bots.user_id, bots.session_id, owners.account_status AS owner_status FROM bots JOIN users AS owners ON owners.id = bots.owner_id WHERE bots.token_hash = $1',
+  );
   const byUserId = sql.prepare<BotRow & { owner_id: number }>(`${listed.replace('bots.user_id,', 'bots.user_id, bots.owner_id,')} WHERE bots.user_id = $1`);
   const ofOwner = sql.prepare<BotRow>(`${listed} WHERE bots.owner_id = $1 ORDER BY bots.user_id`);
   const all = sql.prepare<BotRow>(`${listed} ORDER BY bots.user_id`);
   const count = sql.prepare('SELECT count(*) FROM bots WHERE owner_id = $1');
   const ids = sql.prepare('SELECT user_id FROM bots WHERE owner_id = $1');
+  const sessions = sql.prepare('SELECT session_id FROM bots WHERE owner_id = $1');
   const rotate = sql.prepare('UPDATE bots SET token_hash = $1, session_id = $2 WHERE user_id = $3');
 
   return {
     create: async (bot: { userId: number; ownerId: number; tokenHash: string; sessionId: string; now: number }): Promise<void> =>
       void (await insert.run(bot.userId, bot.ownerId, bot.tokenHash, bot.sessionId, bot.now)),
-    /** The bot whose current token hashes to this, if any. */
+    /** The bot whose current token hashes to this, if any, and whether its owner is suspended. */
     byTokenHash: (hash: string) => byTokenHash.get(hash),
     byUserId: (userId: number) => byUserId.get(userId),
     ofOwner: (ownerId: number): Promise<BotRow[]> => ofOwner.all(ownerId),
@@ -38,6 +41,8 @@ export function botsStore(sql: Sql) {
     count: async (ownerId: number): Promise<number> => Number(await count.value(ownerId)),
     /** The user ids of the owner's bots. */
     idsOf: (ownerId: number): Promise<number[]> => ids.values<number>(ownerId),
+    /** The sessions the owner's bots' tokens open. */
+    sessionsOf: (ownerId: number): Promise<string[]> => sessions.values<string>(ownerId),
     /** A new token (hashed) and the session it opens sockets in. */
     rotate: async (userId: number, tokenHash: string, sessionId: string): Promise<void> => void (await rotate.run(tokenHash, sessionId, userId)),
   };
