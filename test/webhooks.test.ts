@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
 import { expectError, open, person, pushed, settle, syncAll, waitFor } from './helpers/clients.ts';
+import { needs } from './helpers/installed.ts';
+import { member, startNodes, tapped } from './helpers/cluster.ts';
+import { until } from './helpers/wait.ts';
 
 const post = (server: TestServer, url: string, body: string | object, headers: Record<string, string> = {}) =>
   http(server.http, 'POST', url, { body, headers: { 'content-type': 'application/json', ...headers } });
@@ -114,4 +117,37 @@ test('webhooks are rate limited each, capped per conversation, and not for bots'
   await expectError(bot, { type: 'create_webhook', conversation_id: room.id, name: 'mine' }, 'a bot cannot make webhooks', 'forbidden');
   await expectError(bot, { type: 'delete_webhook', webhook_id: hooks[0]!.id }, 'a bot cannot delete webhooks', 'forbidden');
   assert.equal((await bot.request('get_webhooks', { conversation_id: room.id })).length, 10, 'a member bot may list them');
+});
+
+test('across two nodes: a post to either reaches every member\'s sockets, the rate limit is the cluster\'s, a bot on the other node hears it', async (t) => {
+  if (!needs(t, 'redis', 'postgres')) return;
+  const [a, b] = (await startNodes(t, 2, { WEBHOOK_POSTS_PER_MINUTE: '3' })) as unknown as [TestServer, TestServer];
+  const alice = await member(a);
+  const bob = await member(b);
+  const aliceOnA = await tapped(a, alice);
+  const bobOnB = await tapped(b, bob);
+  const room = await aliceOnA.client.request('create_conversation', { kind: 'group', name: 'ops', members: [bob.username] });
+  const hook = await aliceOnA.client.request('create_webhook', { conversation_id: room.id, name: 'Pager' });
+  const made = await aliceOnA.client.request('create_bot', { username: `${alice.username}_bot`, fullname: 'Helper' });
+  await aliceOnA.client.request('add_members', { conversation_id: room.id, members: [made.username] });
+  const heard: string[] = [];
+  const bot = open(b, undefined, { authorization: `Bearer ${made.token}` });
+  bot.on('send_message', (message) => heard.push(message.content));
+  await bot.opened;
+
+  const seqs: number[] = [];
+  for (const [node, content] of [[a, 'from node1'], [b, 'from node2'], [a, 'node1 again']] as const) {
+    const sent = await post(node, hook.url, { content });
+    assert.equal(sent.status, 200, sent.body);
+    seqs.push(JSON.parse(sent.body).seq);
+  }
+  await until('both nodes\' posts on both nodes', () => seqs.every((seq) => bobOnB.seqs.includes(seq) && aliceOnA.seqs.includes(seq)));
+  await until('the bot on node2 heard them', () => heard.length === 3);
+  assert.deepEqual(heard, ['from node1', 'from node2', 'node1 again']);
+  const flooded = await post(b, hook.url, { content: 'one too many' });
+  assert.equal(flooded.status, 429, 'three a minute, whichever node they reach');
+
+  // A token rotated on node1 closes the bot's socket on node2.
+  await aliceOnA.client.request('rotate_bot_token', { username: made.username });
+  assert.deepEqual(await bot.closed, { code: 4005, reason: 'session logged out' });
 });
