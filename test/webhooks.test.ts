@@ -9,6 +9,9 @@ import { needs } from './helpers/installed.ts';
 import { member, startNodes, tapped } from './helpers/cluster.ts';
 import { until } from './helpers/wait.ts';
 
+/** The URL with its secret's last character changed. */
+const wrongSecret = (url: string) => url.replace(/.$/, (last) => (last === 'A' ? 'B' : 'A'));
+
 const post = (server: TestServer, url: string, body: string | object, headers: Record<string, string> = {}) =>
   http(server.http, 'POST', url, { body, headers: { 'content-type': 'application/json', ...headers } });
 
@@ -65,7 +68,7 @@ test('a webhook posts into its conversation as a member would, once per client_i
 
   // A wrong secret, an unknown id, or no id at all: 404, all alike.
   const [, , id, secret] = hook.url.split('/');
-  for (const url of [`/hooks/${id}/${secret!.slice(0, -1)}A`, `/hooks/${id}/x`, `/hooks/987654/${secret}`, `/hooks/0${id}/${secret}`, `/hooks/abc/${secret}`]) {
+  for (const url of [wrongSecret(hook.url), `/hooks/${id}/x`, `/hooks/987654/${secret}`, `/hooks/0${id}/${secret}`, `/hooks/abc/${secret}`]) {
     const wrong = await post(server, url, { content: 'let me in' });
     assert.deepEqual([wrong.status, wrong.body], [404, 'no such webhook'], url);
   }
@@ -109,6 +112,10 @@ test('webhooks are rate limited each, capped per conversation, and not for bots'
   assert.match(flooded.body, /^too many posts to this webhook \(WEBHOOK_POSTS_PER_MINUTE\): retry in \d+ s$/);
   assert.match(String(flooded.headers['retry-after']), /^\d+$/);
   assert.equal((await post(server, hooks[1]!.url, { content: 'another hook' })).status, 200, 'each webhook has its own');
+  // Counted per URL: a wrong secret's flood is refused without a lookup, and uses up nothing of the real URL's.
+  const wrong = wrongSecret(hooks[2]!.url);
+  assert.deepEqual(await Promise.all([1, 2, 3, 4].map(async () => (await post(server, wrong, { content: 'guess' })).status)).then((statuses) => statuses.sort()), [404, 404, 404, 429]);
+  assert.equal((await post(server, hooks[2]!.url, { content: 'the real one' })).status, 200);
 
   const made = await alice.client.request('create_bot', { username: `bot_${room.id}_${process.pid % 1000}`, fullname: 'Bot' });
   await alice.client.request('add_members', { conversation_id: room.id, members: [made.username] });

@@ -11,12 +11,13 @@ export const botSessionSeconds = 100 * 365 * 86_400;
 /** Tells a bot's token apart from a login token at a glance (in logs, in a leaked-secret scan). */
 const tokenPrefix = 'parley_bot_';
 
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+/** A secret as it is kept: its sha-256, in hex. */
+export const hashSecret = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** A new secret: what to show once, and the hash to keep. */
 export function newSecret(prefix = ''): { secret: string; hash: string } {
   const secret = `${prefix}${randomBytes(32).toString('base64url')}`;
-  return { secret, hash: sha256(secret) };
+  return { secret, hash: hashSecret(secret) };
 }
 
 export const newBotToken = () => newSecret(tokenPrefix);
@@ -24,7 +25,7 @@ export const newSessionId = (): string => randomBytes(18).toString('base64url');
 
 /** Whether `given` hashes to `hash`, compared in constant time. */
 export function secretMatches(given: string, hash: string): boolean {
-  const a = Buffer.from(sha256(given), 'hex');
+  const a = Buffer.from(hashSecret(given), 'hex');
   const b = Buffer.from(hash, 'hex');
   return a.length === b.length && timingSafeEqual(a, b);
 }
@@ -36,7 +37,7 @@ export function secretMatches(given: string, hash: string): boolean {
  */
 export async function verifyBotToken(store: Store, token: string, now: number): Promise<Verified> {
   if (!token.startsWith(tokenPrefix)) return { ok: false, problem: 'invalid' };
-  const bot = await store.bots.byTokenHash(sha256(token));
+  const bot = await store.bots.byTokenHash(hashSecret(token));
   const user = bot && (await store.users.byId(bot.user_id));
   // A suspended owner's bots open nothing either: a suspension is not dodged through one's bots.
   if (!bot || !user || bot.owner_status === 'suspended') return { ok: false, problem: 'invalid' };

@@ -3,7 +3,7 @@ import { limits, type ErrorCode } from '../../protocol/index.ts';
 import { createDetachedConnection } from '../connection.ts';
 import { socketContext, type App } from '../context.ts';
 import { dispatch } from '../dispatch.ts';
-import { secretMatches } from '../auth/bot-tokens.ts';
+import { hashSecret, secretMatches } from '../auth/bot-tokens.ts';
 import { accountBudget, createWorkBudgets } from '../throttle.ts';
 import type { Request, Response, Routes } from '../transport/http.ts';
 
@@ -22,20 +22,22 @@ const statusOf: Record<ErrorCode, number> = {
 
 export function hookRoutes(app: App): Routes {
   // Held across the nodes of a cluster: a webhook's URL gets no more by reaching several.
-  const perWebhook = app.cluster.window('webhook-posts', app.settings.WEBHOOK_POSTS_PER_MINUTE, 60_000);
+  const perUrl = app.cluster.window('webhook-posts', app.settings.WEBHOOK_POSTS_PER_MINUTE, 60_000);
   // The server time webhooks' accounts take, as sockets' accounts are charged theirs (per node).
   const budgets = createWorkBudgets(app.settings.RATE_LIMIT_WORK_MS, app.settings.RATE_LIMIT_WORK_BURST_MS, limits.searchesAtOnce);
 
   async function post(request: Request): Promise<Response> {
     const { id, secret } = request.params as { id: string; secret: string };
-    const hook = /^[1-9][0-9]{0,15}$/.test(id) ? await app.store.webhooks.byId(Number(id)) : undefined;
-    if (!secretMatches(secret, hook?.secret_hash ?? nobody) || !hook) return unknown();
-    const wait = await perWebhook(id);
+    // Counted per URL before anything is read: past the limit a flood of one URL, right or wrong, costs
+    // no database read, and nobody without the secret uses up a webhook's posts.
+    const wait = await perUrl(`${id}/${hashSecret(secret)}`);
     if (wait > 0) {
       app.metrics.refused('webhook');
       const seconds = Math.ceil(wait / 1000);
       return { status: 429, body: `too many posts to this webhook (WEBHOOK_POSTS_PER_MINUTE): retry in ${seconds} s`, headers: [['Retry-After', String(seconds)]] };
     }
+    const hook = /^[1-9][0-9]{0,15}$/.test(id) ? await app.store.webhooks.byId(Number(id)) : undefined;
+    if (!secretMatches(secret, hook?.secret_hash ?? nobody) || !hook) return unknown();
     const account = await app.store.users.byId(hook.user_id);
     if (!account) return unknown();
     if (account.account_status === 'suspended') return text(403, 'account suspended');
