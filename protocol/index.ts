@@ -213,5 +213,4 @@ export type { ErrorCode, ErrorName, CloseName } from './errors.ts';
 export { limits } from './spec.ts';
 export type { EventSpec, PushSpec } from './spec.ts';
 export { User } from './events/users.ts';
-export { WebhookPost } from './events/webhooks.ts';
 export { commandText } from './events/commands.ts';

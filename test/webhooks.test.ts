@@ -73,6 +73,13 @@ test('a webhook posts into its conversation as a member would, once per client_i
     assert.deepEqual([wrong.status, wrong.body], [404, 'no such webhook'], url);
   }
 
+  // A browser page elsewhere cannot post (a foreign Origin), and the secret stays out of the log.
+  const foreign = await post(server, hook.url, { content: 'from a page' }, { origin: 'https://elsewhere.example' });
+  assert.deepEqual([foreign.status, foreign.body], [403, 'origin not allowed']);
+  const refusal = await server.waitForLog((line) => line.msg === 'request from a foreign origin refused');
+  assert.equal(refusal.path, `/hooks/${id}/…`);
+  assert.ok(!server.output().includes(secret!), 'no log line holds the secret');
+
   // Its account is nobody's to add elsewhere; a direct conversation has no room for one; a non-member sees nothing.
   const other = await bob.client.request('create_conversation', { kind: 'group', name: 'other', members: [] });
   await expectError(bob.client, { type: 'add_members', conversation_id: other.id, members: [hook.username] }, `'${hook.username}' is not a valid username`, 'not_found');

@@ -1,7 +1,6 @@
 // Events about incoming webhooks: a secret URL that posts into one conversation, and the body it takes.
 import * as v from 'valibot';
 import { event, fields, id, integer, limits, seconds, conversationId, conversationGuard as guard } from '../spec.ts';
-import { send_message } from './messages.ts';
 
 export const Webhook = v.object({
   id,
@@ -57,6 +56,3 @@ export const delete_webhook = event({
   errors: ['not_for_bots', 'no_such_webhook'],
   fanout: 'The conversation is pushed `leave_conversation` for the webhook\'s account.',
 });
-
-/** The JSON body `POST /hooks/{id}/{secret}` takes: a message, checked and sent as `send_message` sends it (other fields are ignored). */
-export const WebhookPost = v.pick(send_message.request, ['content', 'attachments', 'client_id']);
