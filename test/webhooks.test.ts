@@ -1,6 +1,9 @@
 // Incoming webhooks: made by members, their secret URL posts into one conversation through send_message's own
 // path (seq, sync, pushes, client_id), rate limited; a wrong, rotated or deleted secret gets 404.
 import { test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { built } from './helpers/built.ts';
 import assert from 'node:assert/strict';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
@@ -123,6 +126,13 @@ test('webhooks are rate limited each, capped per conversation, and not for bots'
   const wrong = wrongSecret(hooks[2]!.url);
   assert.deepEqual(await Promise.all([1, 2, 3, 4].map(async () => (await post(server, wrong, { content: 'guess' })).status)).then((statuses) => statuses.sort()), [404, 404, 404, 429]);
   assert.equal((await post(server, hooks[2]!.url, { content: 'the real one' })).status, 200);
+
+  // An administrator may suspend a webhook's account as anyone's: its URL is then refused.
+  const cli = (...args: string[]) => promisify(execFile)(process.execPath, [built('src/admin.ts'), ...args], { env: { ...process.env, ...server.env } });
+  await cli('grant-admin', alice.username);
+  await alice.client.request('admin_set_user_status', { username: hooks[3]!.username, status: 'suspended' });
+  const suspended = await post(server, hooks[3]!.url, { content: 'still there?' });
+  assert.deepEqual([suspended.status, suspended.body], [403, 'account suspended']);
 
   const made = await alice.client.request('create_bot', { username: `bot_${room.id}_${process.pid % 1000}`, fullname: 'Bot' });
   await alice.client.request('add_members', { conversation_id: room.id, members: [made.username] });

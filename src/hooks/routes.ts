@@ -38,9 +38,7 @@ export function hookRoutes(app: App): Routes {
     }
     const hook = /^[1-9][0-9]{0,15}$/.test(id) ? await app.store.webhooks.byId(Number(id)) : undefined;
     if (!secretMatches(secret, hook?.secret_hash ?? nobody) || !hook) return unknown();
-    const account = await app.store.users.byId(hook.user_id);
-    if (!account) return unknown();
-    if (account.account_status === 'suspended') return text(403, 'account suspended');
+    if (hook.account_status === 'suspended') return text(403, 'account suspended');
     let body: unknown;
     try {
       body = JSON.parse(request.body);
@@ -52,7 +50,7 @@ export function hookRoutes(app: App): Routes {
     // The frame a member's socket would send: every check, the seq, sync, pushes and client_id are send_message's own.
     const frame = JSON.stringify({ type: 'send_message', conversation_id: hook.conversation_id, content, attachments, client_id });
     const reply = await new Promise<string>((resolve) => {
-      const caller = createDetachedConnection({ id: account.id, username: account.username }, `webhook:${hook.id}`, request.ip, accountBudget(budgets, account.id), resolve, (topic, text) => app.registry.publish(topic, text));
+      const caller = createDetachedConnection({ id: hook.user_id, username: hook.username }, `webhook:${hook.id}`, request.ip, accountBudget(budgets, hook.user_id), resolve, (topic, text) => app.registry.publish(topic, text));
       dispatch(socketContext(app, caller), frame);
     });
     const envelope = JSON.parse(reply) as { success: boolean; code?: ErrorCode };

@@ -6,6 +6,8 @@ export type WebhookRow = {
   conversation_id: number;
   user_id: number;
   username: string;
+  /** Its account's: an administrator may suspend a webhook's account as anyone's. */
+  account_status: 'active' | 'suspended';
   name: string;
   creator_id: number | null;
   creator: string | null;
@@ -13,7 +15,7 @@ export type WebhookRow = {
   created_at: number;
 };
 
-const listed = `SELECT webhooks.id, webhooks.conversation_id, webhooks.user_id, users.username, webhooks.name, webhooks.creator_id, creators.username AS creator,
+const listed = `SELECT webhooks.id, webhooks.conversation_id, webhooks.user_id, users.username, users.account_status, webhooks.name, webhooks.creator_id, creators.username AS creator,
                        webhooks.secret_hash, webhooks.created_at
                   FROM webhooks JOIN users ON users.id = webhooks.user_id LEFT JOIN users AS creators ON creators.id = webhooks.creator_id`;
 
