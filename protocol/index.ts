@@ -15,6 +15,9 @@ import * as notifications from './events/notifications.ts';
 import * as files from './events/files.ts';
 import * as invitations from './events/invitations.ts';
 import * as threads from './events/threads.ts';
+import * as bots from './events/bots.ts';
+import * as webhooks from './events/webhooks.ts';
+import * as commands from './events/commands.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 export { beforeSecondFactor } from './events/two-factor.ts';
 import type { ErrorCode } from './errors.ts';
@@ -91,6 +94,18 @@ export const events = {
   get_devices: notifications.get_devices,
   set_notifications: notifications.set_notifications,
   admin_notify: notifications.admin_notify,
+  create_bot: bots.create_bot,
+  get_bots: bots.get_bots,
+  rotate_bot_token: bots.rotate_bot_token,
+  delete_bot: bots.delete_bot,
+  create_webhook: webhooks.create_webhook,
+  get_webhooks: webhooks.get_webhooks,
+  rotate_webhook_secret: webhooks.rotate_webhook_secret,
+  delete_webhook: webhooks.delete_webhook,
+  create_command: commands.create_command,
+  get_commands: commands.get_commands,
+  delete_command: commands.delete_command,
+  run_command: commands.run_command,
 } as const satisfies Record<string, EventSpec>;
 
 export const pushes = {
@@ -213,3 +228,4 @@ export type { ErrorCode, ErrorName, CloseName } from './errors.ts';
 export { limits } from './spec.ts';
 export type { EventSpec, PushSpec } from './spec.ts';
 export { User } from './events/users.ts';
+export { commandText } from './events/commands.ts';

@@ -125,6 +125,12 @@ export const limits = {
   /** Files one message may carry. */
   attachments: 10,
   filesPage: { default: 50, max: 100 },
+  /** Bots one account may own. */
+  botsPerOwner: 25,
+  /** Incoming webhooks one conversation may have. */
+  webhooksPerConversation: 10,
+  /** Slash commands one conversation may have. */
+  commandsPerConversation: 20,
   /** Thumbnails fit in a square of this many pixels. */
   thumbnailSide: 480,
 } as const;

@@ -11,6 +11,7 @@ import { immediateOrdering, type Ordering } from './ordering.ts';
 import { aloneSeam, type ClusterSeam } from './cluster/seam.ts';
 import { inProcessReads, type Reads } from './reads/table.ts';
 import type { App } from './context.ts';
+import { createCommandCaller, type CommandCaller } from './hooks/call.ts';
 
 /**
  * Builds an App around its edges (the database, where topic publishes go and how many sockets a
@@ -19,7 +20,8 @@ import type { App } from './context.ts';
  * and for handler tests.
  */
 export function assembleApp(
-  edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'quotas' | 'guard' | 'ordering' | 'cluster' | 'reads'> & {
+  edges: Omit<App, 'commit' | 'registry' | 'receipts' | 'typing' | 'quotas' | 'guard' | 'ordering' | 'cluster' | 'reads' | 'commands'> & {
+    commands?: CommandCaller;
     reads?: Reads;
     publish(topic: string, text: string): void;
     subscribers(topic: string): number;
@@ -28,7 +30,7 @@ export function assembleApp(
     guard?: PasswordGuard;
   },
 ): App {
-  const { publish, subscribers, ordering = immediateOrdering, cluster: seamFor = aloneSeam, guard = createPasswordGuard(edges.settings), reads = inProcessReads(edges.store), ...rest } = edges;
+  const { publish, subscribers, ordering = immediateOrdering, cluster: seamFor = aloneSeam, guard = createPasswordGuard(edges.settings), reads = inProcessReads(edges.store), commands = createCommandCaller(edges.settings), ...rest } = edges;
   const { store, log, now, metrics } = rest;
   const units = unitStore(store.driver);
   const commit = createCommit(store.driver, log, metrics, { store: units, append: (events) => units.events.append(events, ordering.announcing()), numbering: ordering.numbering, numbered: ordering.logged, undone: ordering.undone });
@@ -36,7 +38,7 @@ export function assembleApp(
   metrics.watch({ sockets: registry.socketTotal, online: registry.onlineCount });
   const cluster = seamFor(registry);
   return {
-    ...rest, reads, commit, registry, ordering, cluster, guard,
+    ...rest, reads, commit, registry, ordering, cluster, guard, commands,
     receipts: createReceipts({ store, commit, registry, cluster, log, now, ordering }), typing: createTyping({ store, registry, log, cluster }),
     quotas: createQuotas({ settings: rest.settings, cluster }),
   };

@@ -65,11 +65,12 @@ const proxy = v.pipe(
   v.transform((text) => proxyRange(text)!),
 );
 
-const endpointHosts = v.pipe(
-  v.optional(v.string(), 'browsers'),
+/** A setting of hosts Parley may send to, as PUSH_ENDPOINT_HOSTS lists them. */
+const hostsSetting = (setting: string, fallback: string) => v.pipe(
+  v.optional(v.string(), fallback),
   v.rawTransform(({ dataset, addIssue, NEVER }) => {
     try {
-      return parseEndpointHosts(dataset.value);
+      return parseEndpointHosts(dataset.value, setting);
     } catch (error) {
       addIssue({ message: (error as Error).message });
       return NEVER;
@@ -256,6 +257,18 @@ export const settingFields = {
     integerSetting('CONTACTS_PER_HOUR', 100, 1, 1_000_000),
     'people one account may add as contacts per hour, counted over every node (adding writes the contact on both sides and tells the other person, so otherwise a few accounts could fill anyone\'s list of 5,000); the next is answered `rate_limited` `at most N contacts added an hour per account (CONTACTS_PER_HOUR): retry in M min`. Adding back someone who added you does not count',
   ),
+  WEBHOOK_POSTS_PER_MINUTE: documented(
+    integerSetting('WEBHOOK_POSTS_PER_MINUTE', 60, 1, 100_000),
+    'posts to one incoming webhook\'s URL a minute (over every node), then 429 with `Retry-After`, whether the secret is right or not (counted before anything is read; a rotated secret is a new URL); a post\'s body is at most 64 KiB',
+  ),
+  COMMAND_HOSTS: documented(
+    hostsSetting('COMMAND_HOSTS', ''),
+    'comma-separated hosts a slash command\'s `https:` URL may name (`create_command`), as `PUSH_ENDPOINT_HOSTS` lists them (`host`, `host:port`, `*.domain`, an IP address with its port); checked again at each call. Empty: no slash commands',
+  ),
+  COMMAND_TIMEOUT_MS: documented(
+    integerSetting('COMMAND_TIMEOUT_MS', 3000, 100, 30_000),
+    'milliseconds a slash command\'s server has to answer `run_command`, then the sender is told it failed',
+  ),
   MAX_MESSAGE_LENGTH: documented(
     integerSetting('MAX_MESSAGE_LENGTH', 4000, 1, 60_000),
     'characters a message may hold (1–60,000; frames stay within 64 KiB)',
@@ -373,7 +386,7 @@ export const settingFields = {
     'a `mailto:` address or `https:` URL where push services can reach the operator; it is in every push request. Set it to a real one: Apple\'s service refuses some',
   ),
   PUSH_ENDPOINT_HOSTS: documented(
-    endpointHosts,
+    hostsSetting('PUSH_ENDPOINT_HOSTS', 'browsers'),
     'comma-separated hosts a Web Push subscription\'s endpoint may name: `browsers` (Chrome\'s, Firefox\'s, Safari\'s and Edge\'s push services), `host` (port 443), `host:port`, `*.domain` (exactly one more label) or an IP address with its port (`127.0.0.1:8443`, `[::1]:8443`). Anything else is refused, so a client cannot make Parley send requests into your network; empty, no Web Push at all',
   ),
   PUSH_WEBHOOK_URL: documented(

@@ -73,3 +73,32 @@ export function createConnection(ws: WebSocket<unknown>, user: Connection['user'
   };
   return connection;
 }
+
+/**
+ * A caller without a socket, for an event that arrives over HTTP (a webhook's post) and goes through
+ * dispatch as a frame would: `send` gets its reply; it is in no topic, so pushes never reach it, and
+ * what is published to others goes to every subscriber (`publish`). Its rate limit is the route's, so
+ * `spend` always succeeds; its server time is charged to `work`.
+ */
+export function createDetachedConnection(user: Connection['user'], sessionId: string, ip: string, work: WorkBudget, send: (text: string) => void, publish: (topic: string, text: string) => void): Connection {
+  const connection: Connection = {
+    id: ++lastId,
+    user,
+    sessionId,
+    expiresAt: Number.POSITIVE_INFINITY,
+    ip,
+    closed: false,
+    secondFactorDue: false, // a webhook's account has no second factor to set up
+    send: (text) => send(text),
+    end() {
+      connection.closed = true;
+    },
+    subscribe() {},
+    unsubscribe() {},
+    publishToOthers: publish,
+    buffered: () => 0,
+    spend: () => true,
+    work,
+  };
+  return connection;
+}

@@ -5,7 +5,7 @@ import type * as PromClient from 'prom-client';
 
 export const loginOutcomes = ['ok', 'failed', 'suspended', 'second_factor'] as const;
 /** The rate limits whose refusals are counted (a throttled login counts here, not as a login). */
-export const limits = ['events', 'login', 'registration', 'password_reset', 'upload'] as const;
+export const limits = ['events', 'login', 'registration', 'password_reset', 'upload', 'webhook'] as const;
 /** Queues of outgoing work: mail counted as it comes and goes, push notifications read from the outbox at scrape time. */
 export const queues = ['mail', 'push'] as const;
 

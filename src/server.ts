@@ -22,6 +22,7 @@ import { uWS, uwsBinary } from './transport/uws.ts';
 import { listenFailure } from './transport/listen.ts';
 import { createPush } from './push/service.ts';
 import { pushRoutes } from './push/routes.ts';
+import { hookRoutes } from './hooks/routes.ts';
 import type { Connection } from './connection.ts';
 import { openDiskStore, temporaryFolder } from './files/store.ts';
 import { fileRoutes } from './files/routes.ts';
@@ -104,6 +105,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     ...oidcRoutes(app),
     ...operationRoutes(app, () => draining),
     ...pushRoutes(app),
+    ...hookRoutes(app),
     ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, space: uploadSpace, log }),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
@@ -186,6 +188,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
       await app.receipts.flush();
       await app.commit.flush(); // what is in flight is committed and answered before the sockets close
       await push.stop(); // after the flush: what was just committed has been handed to the worker
+      app.commands.close();
       app.registry.closeWhere(() => true, closeCodes.shutting_down.code, closeCodes.shutting_down.reason);
       await new Promise((resolve) => setImmediate(resolve)); // the close handlers' presence changes are queued
       await app.commit.flush();

@@ -60,6 +60,14 @@ export function createWorkBudgets(rate: number, burst: number, readsAtOnce: numb
   };
 }
 
+/** One account's budget of server time, of these budgets, as a connection holds it. */
+export function accountBudget(budgets: ReturnType<typeof createWorkBudgets>, account: number): WorkBudget {
+  return {
+    wait: () => budgets.wait(account, performance.now()), charge: (ms: number) => budgets.charge(account, ms, performance.now()),
+    startRead: () => budgets.startRead(account), awaitRead: () => budgets.awaitRead(account),
+  };
+}
+
 /** Reads under way per account, at most `atOnce` each; those waiting for a place start in the order they came. */
 function createReadLanes(atOnce: number) {
   const lanes = new Map<number, { running: number; waiting: ((release: Release) => void)[] }>();

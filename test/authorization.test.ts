@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.ts';
-import { person, settle } from './helpers/clients.ts';
+import { open, person, settle } from './helpers/clients.ts';
 import type { Client } from '../protocol/client.ts';
+import { pushes, type PushType } from '../protocol/index.ts';
 import { sleep } from './helpers/wait.ts';
 
 const missing = 987_654;
@@ -16,7 +17,7 @@ async function answer(client: Client, frame: Record<string, unknown>, id: number
 }
 
 test('a non-member learns nothing about a conversation or its messages', async (t) => {
-  const server = await startServer(t);
+  const server = await startServer(t, { COMMAND_HOSTS: 'commands.example' });
   const alice = await person(server, 'alice');
   const bob = await person(server, 'bob');
   const eve = await person(server, 'eve');
@@ -52,13 +53,28 @@ test('a non-member learns nothing about a conversation or its messages', async (
     { name: 'search_messages in it', frame: (id) => ({ type: 'search_messages', query: 'plan', conversation_id: id }) },
     { name: 'mark_read', frame: (id) => ({ type: 'mark_read', conversation_id: id, message_id: 1 }) },
     { name: 'typing', frame: (id) => ({ type: 'typing', conversation_id: id, is_typing: true }) },
+    { name: 'create_webhook', frame: (id) => ({ type: 'create_webhook', conversation_id: id, name: 'mine' }) },
+    { name: 'get_webhooks', frame: (id) => ({ type: 'get_webhooks', conversation_id: id }) },
+    { name: 'create_command', frame: (id) => ({ type: 'create_command', conversation_id: id, command: 'mine', url: 'https://commands.example/mine' }) },
+    { name: 'get_commands', frame: (id) => ({ type: 'get_commands', conversation_id: id }) },
+    { name: 'run_command', frame: (id) => ({ type: 'run_command', conversation_id: id, text: '/deploy now' }) },
   ];
-  for (const probe of probes) {
-    const existing = await answer(eve.client, probe.frame(secret.id), secret.id);
-    const absent = await answer(eve.client, probe.frame(missing), missing);
-    assert.deepEqual(existing, absent, probe.name);
-    assert.equal(existing.success, false, probe.name);
-    assert.equal(existing.code, 'not_found', probe.name);
+  // Eve's bot, with its token, learns no more than Eve: it is no member either.
+  const made = await eve.client.request('create_bot', { username: `${eve.username}_bot`, fullname: 'Eve\'s bot' });
+  const bot = open(server, undefined, { authorization: `Bearer ${made.token}` });
+  await bot.opened;
+  const botHeard: string[] = [];
+  for (const type of Object.keys(pushes) as PushType[]) bot.on(type, () => botHeard.push(type));
+  for (const [who, prober] of [['eve', eve.client], ['eve\'s bot', bot]] as const) {
+    for (const probe of probes) {
+      const existing = await answer(prober, probe.frame(secret.id), secret.id);
+      const absent = await answer(prober, probe.frame(missing), missing);
+      const name = `${probe.name} (${who})`;
+      assert.deepEqual(existing, absent, name);
+      assert.equal(existing.success, false, name);
+      // A bot joins no channel and runs no command, whichever conversation it names.
+      assert.equal(existing.code, prober === bot && ['join_channel (a group)', 'run_command'].includes(probe.name) ? 'forbidden' : 'not_found', name);
+    }
   }
 
   // A message id from a conversation the caller is not in is as unknown as a missing one.
@@ -76,10 +92,36 @@ test('a non-member learns nothing about a conversation or its messages', async (
     { name: 'get_receipts', frame: (id) => ({ type: 'get_receipts', message_id: id }) },
     { name: 'mark_read in her own conversation', frame: (id) => ({ type: 'mark_read', conversation_id: own.id, message_id: id }) },
   ];
-  for (const probe of messageProbes) {
-    const existing = await answer(eve.client, probe.frame(hidden.id), hidden.id);
-    assert.deepEqual(existing, await answer(eve.client, probe.frame(missing), missing), probe.name);
-    assert.equal(existing.code, 'not_found', probe.name);
+  for (const prober of [eve.client, bot]) {
+    for (const probe of messageProbes) {
+      const existing = await answer(prober, probe.frame(hidden.id), hidden.id);
+      assert.deepEqual(existing, await answer(prober, probe.frame(missing), missing), probe.name);
+      assert.equal(existing.code, 'not_found', probe.name);
+    }
+  }
+  // A webhook of a conversation the caller is not in is as unknown as a missing one.
+  const hook = await alice.client.request('create_webhook', { conversation_id: secret.id, name: 'CI' });
+  for (const prober of [eve.client, bot]) {
+    for (const type of ['rotate_webhook_secret', 'delete_webhook']) {
+      const existing = await answer(prober, { type, webhook_id: hook.id }, hook.id);
+      assert.deepEqual(existing, await answer(prober, { type, webhook_id: missing }, missing), type);
+      assert.equal(existing.code, prober === bot ? 'forbidden' : 'not_found', type);
+    }
+  }
+  // So is a slash command.
+  const command = await alice.client.request('create_command', { conversation_id: secret.id, command: 'deploy', url: 'https://commands.example/deploy' });
+  for (const prober of [eve.client, bot]) {
+    const existing = await answer(prober, { type: 'delete_command', command_id: command.id }, command.id);
+    assert.deepEqual(existing, await answer(prober, { type: 'delete_command', command_id: missing }, missing), 'delete_command');
+    assert.equal(existing.code, prober === bot ? 'forbidden' : 'not_found', 'delete_command');
+  }
+  // Another's bot is as unknown as a missing one, to its owner's peers and to bots.
+  for (const prober of [alice.client, bot]) {
+    for (const type of ['rotate_bot_token', 'delete_bot']) {
+      const existing = await answer(prober, { type, username: made.username }, 0);
+      assert.deepEqual(existing, JSON.parse(JSON.stringify(await answer(prober, { type, username: 'no_bot_here' }, 0)).replaceAll('no_bot_here', made.username)), type);
+      assert.equal(existing.code, prober === bot ? 'forbidden' : 'not_found', type);
+    }
   }
   assert.deepEqual(await eve.client.request('get_threads'), { threads: [], next: null }, 'no thread of it is followed');
   const found = await eve.client.request('search_messages', { query: 'plan*' });
@@ -90,7 +132,9 @@ test('a non-member learns nothing about a conversation or its messages', async (
   const history = await bob.client.request('get_messages', { conversation_id: secret.id });
   assert.deepEqual(history.messages.map((m) => [m.content, m.edited_at, m.deleted, m.reactions, m.thread]), [['the plan', null, false, [], null]], 'nothing was changed by the probes');
   const info = await bob.client.request('get_conversation_info', { id: secret.id });
-  assert.deepEqual([info.name, info.members], ['secret plans', [alice.username, bob.username]]);
+  assert.deepEqual([info.name, info.members], ['secret plans', [alice.username, bob.username, hook.username, command.username]]);
+  assert.deepEqual((await bob.client.request('get_webhooks', { conversation_id: secret.id })).map(({ name }) => name), ['CI'], 'nothing was made by the probes');
+  assert.deepEqual((await bob.client.request('get_commands', { conversation_id: secret.id })).map((one) => one.command), ['deploy']);
   assert.deepEqual(await alice.client.request('get_banned', { conversation_id: secret.id }), { banned: [], next: null });
 
   await alice.client.request('send_message', { conversation_id: secret.id, content: 'more plans' });
@@ -102,5 +146,7 @@ test('a non-member learns nothing about a conversation or its messages', async (
   await sleep(600); // past the receipts' gathering delay
   await settle(eve.client);
   assert.deepEqual(eve.pushes, [], 'a non-member is told nothing');
+  await settle(bot);
+  assert.deepEqual(botHeard, [], 'nor is a non-member bot');
   assert.deepEqual((await eve.client.request('sync', { since: 0 })).events.map((event) => event.type), ['create_conversation'], 'and can sync nothing of it');
 });

@@ -1,7 +1,8 @@
 // The docs' chats run as printed: their curl commands through sh, their wscat transcripts over real sockets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import type WebSocket from 'ws';
 import { startServer } from './helpers/server.ts';
 import { http, tokenFrom } from './helpers/http.ts';
 import { blockWith, page, replay, runShell, transcript, wscat } from './helpers/examples.ts';
-import { sleep } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
+import { person, pushed, uniqueName, waitFor } from './helpers/clients.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -40,7 +42,7 @@ test("the README's first chat: curl, then wscat", async (t) => {
   await replay([{ name: 'alice', socket: alice, lines: transcript(blockWith(readme, 'text', '"content":"Hello, Bob!"')) }]);
 
   // docs/client.md's bot, run as `npx tsx bot.ts` would run it: it talks, then exits by itself.
-  const bot = blockWith(page('docs/client.md'), 'ts', "from 'ws'")
+  const bot = blockWith(page('docs/client.md'), 'ts', "login(url, 'alice', 'wonderland')")
     .replace("from 'ws'", `from '${root}node_modules/ws/wrapper.mjs'`)
     .replace("from './protocol/", `from '${root}protocol/`)
     .replace("'http://localhost:8000'", `'${server.http}'`);
@@ -53,6 +55,36 @@ test("the README's first chat: curl, then wscat", async (t) => {
   assert.ok(lines.includes('connection: {"status":"open"}'), ran.output);
   assert.ok(lines.some((line) => /^#\d+ alice: Hello from Node$/.test(line)), ran.output);
   assert.equal(lines.at(-1), 'connection: {"status":"closed"}', 'the bot closes its client and exits');
+});
+
+test("docs/client.md's echo bot answers in its conversations, and stops when its token is rotated", async (t) => {
+  const server = await startServer(t);
+  const cwd = mkdtempSync(join(tmpdir(), 'parley-docs-'));
+  t.after(() => rmSync(cwd, { recursive: true, force: true }));
+  const alice = await person(server, 'alice');
+  const made = await alice.client.request('create_bot', { username: uniqueName('echo'), fullname: 'Echo' });
+  const room = await alice.client.request('create_conversation', { kind: 'group', name: 'echoes', members: [made.username] });
+  const code = blockWith(page('docs/client.md'), 'ts', 'echo-bot.ts')
+    .replace("from 'ws'", `from '${root}node_modules/ws/wrapper.mjs'`)
+    .replace("from './protocol/", `from '${root}protocol/`)
+    .replace("'ws://localhost:8000/ws'", `'${server.ws}'`);
+  writeFileSync(join(cwd, 'echo-bot.mts'), code);
+  // Run as `PARLEY_BOT_TOKEN=… npx tsx echo-bot.ts` would run it.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(cwd, 'echo-bot.mts')], { cwd: root, env: { ...process.env, PARLEY_BOT_TOKEN: made.token }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const printed: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => printed.push(line));
+  child.stderr.on('data', (chunk: Buffer) => printed.push(String(chunk)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await until(() => printed, () => printed.includes(`${made.username} is listening`), 20_000);
+
+  const said = await alice.client.request('send_message', { conversation_id: room.id, content: 'is anyone there?' });
+  const echoed = await waitFor(alice.pushes, (push) => push.type === 'send_message' && push.data.sender_username === made.username);
+  assert.deepEqual(echoed.type === 'send_message' && [echoed.data.content, echoed.data.reply_id], ['is anyone there?', said.id]);
+  await alice.client.request('rotate_bot_token', { username: made.username });
+  assert.equal(await exited, 0, printed.join('\n'));
+  assert.deepEqual(printed, [`${made.username} is listening`, 'closed: 4005 session logged out']);
+  assert.equal(pushed(alice.pushes, 'send_message').length, 1, 'it never answers itself');
 });
 
 test('GET / names every route docs/protocol.md lists, and no other', async (t) => {

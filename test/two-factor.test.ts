@@ -8,7 +8,7 @@ import { Secret, TOTP } from 'otpauth';
 import { built } from './helpers/built.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { http, tokenFrom } from './helpers/http.ts';
-import { connect, expectError, password, person } from './helpers/clients.ts';
+import { connect, expectError, open, password, person } from './helpers/clients.ts';
 import { sleep, until } from './helpers/wait.ts';
 import type { Client } from '../protocol/client.ts';
 
@@ -211,4 +211,17 @@ test('TWO_FACTOR_REQUIRED=admins: an admin without it logs in but may only set i
   assert.equal((await second.request('self')).two_factor, true);
   await expectError(first, { type: 'disable_2fa', password, code: await app.next() }, 'this server requires two-factor login for your account: it cannot be turned off (an admin can reset it with admin_reset_2fa)', 'forbidden');
   assert.deepEqual(answer(await logIn(server, { username: gina.username, password })), [401, 'second factor required']);
+});
+
+test('TWO_FACTOR_REQUIRED=everyone does not hold bots: they have no password, and log in with their token', async (t) => {
+  const server = await startServer(t, { TWO_FACTOR_REQUIRED: 'everyone' });
+  const owner = await person(server, 'owner');
+  await held(owner.client, 'create_bot');
+  await turnOn(owner.client);
+  const bot = await owner.client.request('create_bot', { username: `helper_${process.pid}`, fullname: 'Helper' });
+  const socket = open(server, undefined, { authorization: `Bearer ${bot.token}` });
+  t.after(() => socket.close());
+  await socket.opened;
+  assert.deepEqual(await socket.request('get_contacts'), { message: 'got all the contacts', contacts: [], next: null });
+  assert.equal((await socket.request('self')).two_factor_required, false);
 });

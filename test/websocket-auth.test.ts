@@ -123,6 +123,24 @@ test('WebSocket authentication', async (t) => {
     assert.equal(await otherSession.request('ping'), 'pong');
     assert.deepEqual(await closedWith(server, `login-token=${alice.token}`), { code: 4002, reason: 'invalid login-token' });
   });
+
+  await t.test('a bot\'s token opens a socket as a Bearer header only; a login token is no Bearer token', async () => {
+    const alice = await person(server);
+    const bot = await alice.client.request('create_bot', { username: uniqueName('bot'), fullname: 'Bot' });
+    const withHeaders = async (headers: Record<string, string>) => {
+      const client = open(server, undefined, headers);
+      await client.opened;
+      return client;
+    };
+    const opened = await withHeaders({ authorization: `Bearer ${bot.token}` });
+    assert.equal((await opened.request('self')).username, bot.username);
+    assert.deepEqual(await closedWith(server, `login-token=${bot.token}`), { code: 4002, reason: 'invalid login-token' }, 'not as a cookie');
+    assert.deepEqual(await (await withHeaders({ authorization: `Bearer ${alice.token}` })).closed, { code: 4002, reason: 'invalid login-token' }, 'a person\'s login token is not a bot\'s');
+    assert.deepEqual(await (await withHeaders({ authorization: `Basic ${bot.token}` })).closed, { code: 4001, reason: 'login-token required' });
+    // A Bearer header wins over a cookie: the socket is the bot's, never the person's.
+    const both = await withHeaders({ authorization: `Bearer ${bot.token}`, cookie: `login-token=${alice.token}` });
+    assert.equal((await both.request('self')).username, bot.username);
+  });
 });
 
 test('MAX_SOCKETS_PER_USER caps the sockets of one user', async (t) => {

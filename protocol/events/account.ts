@@ -42,14 +42,14 @@ export const change_password = event({
   summary: 'Changes your password; every other session ends (their sockets close with 4008). Answered once the password hash is done, so possibly after replies to later events.',
   request: fields({ old_password: password('old_password'), new_password: password('new_password'), code }),
   reply: v.object({ sessions_ended: v.pipe(v.number(), v.description('other sessions ended')) }),
-  errors: ['password_throttled', 'passwords_busy', 'wrong_password', 'second_factor_required', 'code_throttled', 'invalid_code', 'bad_new_password'],
+  errors: ['not_for_bots', 'password_throttled', 'passwords_busy', 'wrong_password', 'second_factor_required', 'code_throttled', 'invalid_code', 'bad_new_password'],
 });
 
 export const delete_account = event({
   summary: 'Deletes your account: sessions, contacts and memberships go (an owner hands over as when leaving); your messages stay, from "deleted user"; your username is held for USERNAME_HOLD_DAYS before anyone can take it. Answered once the password check is done, so possibly after replies to later events.',
   request: fields({ password: password('password'), code }),
   reply: v.object({ username: v.string() }),
-  errors: ['password_throttled', 'passwords_busy', 'wrong_password', 'second_factor_required', 'code_throttled', 'invalid_code'],
+  errors: ['not_for_bots', 'password_throttled', 'passwords_busy', 'wrong_password', 'second_factor_required', 'code_throttled', 'invalid_code'],
   fanout: 'Each conversation you were in is pushed `leave_conversation`, each contact `contact_removed`; then every socket of yours closes (4003).',
 });
 
@@ -59,6 +59,7 @@ export const AdminUser = v.object({
   email: v.nullable(v.string()),
   email_verified: v.boolean(),
   role: v.picklist(['user', 'admin']),
+  kind: v.pipe(v.picklist(['person', 'bot', 'webhook']), v.description('a person; a bot (`get_bots` names its owner); or a webhook\'s account')),
   status: v.picklist(['active', 'suspended']),
   is_online: v.boolean(),
   created_at: seconds,
@@ -81,7 +82,7 @@ export const admin_list_users = event({
 });
 
 export const admin_set_user_status = event({
-  summary: 'Suspends an account (it cannot log in or refresh, and its sockets close with 4009) or makes it active again (admins only).',
+  summary: 'Suspends an account (it cannot log in or refresh, and its sockets close with 4009) or makes it active again (admins only). A bot\'s token ends with its suspension: its owner gives it a new one (`rotate_bot_token`) once it is active again. A suspended person\'s bots are cut off too: their sockets close with 4009 and their tokens open nothing while the owner is suspended, and once active again the owner gives them new tokens.',
   request: fields({
     username: v.string('expected username as string'),
     status: v.picklist(['active', 'suspended'], 'status must be one of active, suspended'),
@@ -97,7 +98,7 @@ export const admin_set_role = event({
     role: v.picklist(['user', 'admin'], 'role must be one of user, admin'),
   }),
   reply: v.object({ username: v.string(), role: v.picklist(['user', 'admin']) }),
-  errors: ['admins_only_event', 'no_such_user', 'not_yourself'],
+  errors: ['admins_only_event', 'no_such_user', 'not_yourself', 'bot_not_admin'],
 });
 
 export const admin_stats = event({

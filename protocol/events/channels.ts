@@ -38,7 +38,7 @@ export const join_channel = event({
   summary: 'Joins a channel.',
   request: fields({ conversation_id: integer('expected conversation_id as integer') }),
   reply: add_members.reply,
-  errors: ['no_such_channel', 'already_in_channel', 'banned', 'too_many_members'],
+  errors: ['not_for_bots', 'no_such_channel', 'already_in_channel', 'banned', 'too_many_members'],
   fanout: 'The same success event is pushed to every socket of every member, the new one included.',
 });
 

@@ -54,7 +54,7 @@ export const create_conversation = event({
     description: v.pipe(v.nullish(description), v.description('optional; default empty')),
   }),
   reply: v.object({ ...Conversation.entries, invited }),
-  errors: ['members_required', 'invalid_member', 'you_blocked', 'too_many_members', 'direct_needs_one', 'too_many_conversations', 'too_many_channels', 'adds_over_hourly', 'too_many_adds'],
+  errors: ['members_required', 'not_for_bots', 'invalid_member', 'you_blocked', 'too_many_members', 'direct_needs_one', 'too_many_conversations', 'too_many_channels', 'adds_over_hourly', 'too_many_adds'],
   fanout: 'The same success event is pushed to every socket of every member, the creator\'s other sockets included (not when an existing direct conversation is returned).',
 });
 

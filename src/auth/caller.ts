@@ -7,7 +7,9 @@ import { checkSecondFactor } from './second-factor.ts';
 
 export async function checkCallerPassword(ctx: SocketCtx, password: string): Promise<void> {
   const me = ctx.caller.user;
-  const checked = await checkPassword(ctx, { account: me.username, user: await ctx.store.users.byId(me.id), ip: ctx.caller.ip }, password);
+  const user = await ctx.store.users.byId(me.id);
+  if (user && user.kind !== 'person') throw fail('not_for_bots', { action: 'use a password: it has none' });
+  const checked = await checkPassword(ctx, { account: me.username, user, ip: ctx.caller.ip }, password);
   if (checked.ok) return;
   if (checked.why === 'wrong') {
     ctx.log.warn('wrong password on a socket', { user: me.username, ip: ctx.caller.ip });

@@ -48,12 +48,17 @@ export function passwordProblem(settings: Settings, password: string, field = 'p
   return undefined;
 }
 
-export function newAccountProblem(settings: Settings, values: Record<'username' | 'password' | 'fullname', string>): string | undefined {
+/** The rules for a new username (a person's or a bot's); returns the first one broken. */
+export function usernameProblem(username: string): string | undefined {
   const { min, max } = limits.username;
-  const { username, password, fullname } = values;
   if (username.length < min || username.length > max) return `username must be ${min} to ${max} characters long`;
   if (!usernamePattern.test(username)) return "username may contain only letters, digits, '_', '.' and '-'";
-  const problem = passwordProblem(settings, password);
+  return undefined;
+}
+
+export function newAccountProblem(settings: Settings, values: Record<'username' | 'password' | 'fullname', string>): string | undefined {
+  const { username, password, fullname } = values;
+  const problem = usernameProblem(username) ?? passwordProblem(settings, password);
   if (problem) return problem;
   if (fullname.trim() === '') return 'fullname should not be blank';
   if ([...fullname].length > limits.name) return `fullname must be at most ${limits.name} characters long`;

@@ -41,6 +41,7 @@ Everything happens over one WebSocket of typed JSON events: connect to /ws with 
   POST /auth/reset-password   {"username", "code", "new_password"}
   GET  /ws                  the WebSocket
   POST /files               upload a file (multipart "file", or raw bytes with ?filename=)
+  POST /hooks/:id/:secret   an incoming webhook: {"content", "attachments"?, "client_id"?} posted to its conversation
   GET  /files/:id           download a file
   GET  /files/:id/thumbnail  an image's thumbnail
   GET  /push/key            the Web Push public key

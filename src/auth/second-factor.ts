@@ -76,7 +76,9 @@ export function codeStep(secret: string, code: string, now: number): number | un
 }
 
 /** Whether TWO_FACTOR_REQUIRED covers the account. */
-export function secondFactorRequired(settings: Pick<Settings, 'TWO_FACTOR_REQUIRED'>, user: Pick<UserRow, 'role'>): boolean {
+export function secondFactorRequired(settings: Pick<Settings, 'TWO_FACTOR_REQUIRED'>, user: Pick<UserRow, 'role' | 'kind'>): boolean {
+  // Bots and webhooks have no password, and log in with a token of their own: there is nothing to add a factor to.
+  if (user.kind !== 'person') return false;
   return settings.TWO_FACTOR_REQUIRED === 'everyone' || (settings.TWO_FACTOR_REQUIRED === 'admins' && user.role === 'admin');
 }
 

@@ -7,6 +7,7 @@ import { PasswordsBusy } from '../auth/passwords.ts';
 import { endSessions } from '../auth/sessions.ts';
 import { logAndDeliver } from '../delivery/fanout.ts';
 import { leave } from './members.ts';
+import type { Ctx, SocketCtx } from '../context.ts';
 import type { Handlers } from './handler.ts';
 
 export const accountHandlers = {
@@ -61,24 +62,33 @@ export const accountHandlers = {
     },
     async run(ctx) {
       const me = ctx.caller.user;
-      // Every membership ends as a leave would: owners hand over, the others are told.
-      for (const conversationId of await ctx.store.conversations.idsForUser(me.id)) {
-        const { data, audience } = await leave(ctx, conversationId, me, (await ctx.store.members.get(conversationId, me.id))!.role);
-        await logAndDeliver(ctx, 'leave_conversation', data, audience);
-      }
-      for (const contactId of await ctx.store.contacts.ids(me.id)) await logAndDeliver(ctx, 'contact_removed', { username: me.username }, { users: [contactId] });
-      await ctx.store.users.remove(me.id, me.username, ctx.now() + ctx.settings.USERNAME_HOLD_DAYS * 86_400);
-      ctx.job.after((committed) => {
-        if (!committed) return;
-        const { code, reason } = closeCodes.user_gone;
-        // After the batch's replies, this one included.
-        const why = reason.replace('{username}', me.username);
-        queueMicrotask(() => ctx.registry.closeWhere((connection) => connection.user.id === me.id, code, why));
-        ctx.cluster.close({ user: me.id }, code, why);
-      });
+      // Their bots go with them.
+      for (const bot of await ctx.store.users.byIds(await ctx.store.bots.idsOf(me.id))) await removeAccount(ctx, bot);
+      await removeAccount(ctx, me);
       ctx.log.info('account deleted', { user: me.username });
       return { username: me.username };
     },
   },
 } satisfies Partial<Handlers>;
+
+/**
+ * Deletes an account (a person's or a bot's): every membership ends as a leave would (owners hand over,
+ * the others are told), contacts are told, the username is held, and once committed its sockets close.
+ */
+export async function removeAccount(ctx: Ctx, user: { readonly id: number; readonly username: string }): Promise<void> {
+  for (const conversationId of await ctx.store.conversations.idsForUser(user.id)) {
+    const { data, audience } = await leave(ctx, conversationId, user, (await ctx.store.members.get(conversationId, user.id))!.role);
+    await logAndDeliver(ctx, 'leave_conversation', data, audience);
+  }
+  for (const contactId of await ctx.store.contacts.ids(user.id)) await logAndDeliver(ctx, 'contact_removed', { username: user.username }, { users: [contactId] });
+  await ctx.store.users.remove(user.id, user.username, ctx.now() + ctx.settings.USERNAME_HOLD_DAYS * 86_400);
+  ctx.job.after((committed) => {
+    if (!committed) return;
+    const { code, reason } = closeCodes.user_gone;
+    // After the batch's replies, this one included.
+    const why = reason.replace('{username}', user.username);
+    queueMicrotask(() => ctx.registry.closeWhere((connection) => connection.user.id === user.id, code, why));
+    ctx.cluster.close({ user: user.id }, code, why);
+  });
+}
 

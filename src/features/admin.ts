@@ -38,6 +38,7 @@ export const adminHandlers = {
           email: row.email,
           email_verified: row.email_verified === 1,
           role: row.role,
+          kind: row.kind,
           status: row.account_status,
           is_online: online.has(row.id),
           created_at: row.created_at,
@@ -55,7 +56,8 @@ export const adminHandlers = {
       const row = await target(ctx, username, 'suspend');
       await ctx.store.users.setAccountStatus(row.id, status);
       // Suspended: every session ends and every socket closes; the account cannot log in again until reactivated.
-      if (status === 'suspended') await endSessions(ctx, await ctx.store.sessions.liveIds(row.id, ctx.now()), 'suspended');
+      // Their bots' sessions end too (their owner gives them new tokens once active again): a suspension is not dodged through one's bots.
+      if (status === 'suspended') await endSessions(ctx, [...(await ctx.store.sessions.liveIds(row.id, ctx.now())), ...(await ctx.store.bots.sessionsOf(row.id))], 'suspended');
       ctx.log.info('account status set', { user: row.username, status, by: ctx.caller.user.username });
       return { username: row.username, status };
     },
@@ -65,6 +67,7 @@ export const adminHandlers = {
     async run(ctx, { username, role }) {
       await asAdmin(ctx, 'admin_set_role');
       const row = await target(ctx, username, 'change the role of');
+      if (row.kind !== 'person' && role === 'admin') throw fail('bot_not_admin', { username: row.username });
       await ctx.store.users.setRole(row.id, role);
       ctx.log.info('role set', { user: row.username, role, by: ctx.caller.user.username });
       return { username: row.username, role };

@@ -2,7 +2,7 @@
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationView } from './conversations.ts';
-import { asAdmin, memberOf } from './membership.ts';
+import { aPerson, asAdmin, memberOf } from './membership.ts';
 import { laterRead, tell, type Handlers } from './handler.ts';
 import { cursorAfter } from '../reads/paging.ts';
 
@@ -19,6 +19,7 @@ export const channelHandlers = {
     schema: events.join_channel.request,
     async run(ctx, { conversation_id }) {
       const me = ctx.caller.user;
+      await aPerson(ctx, 'join channels: it joins those it is added to');
       const channel = await ctx.store.conversations.byId(conversation_id);
       // A group is invite only: to an outsider it is no channel at all.
       if (channel?.kind !== 'channel') throw fail('no_such_channel', { id: conversation_id });

@@ -3,7 +3,7 @@ import { avatarUrl } from '../delivery/views.ts';
 import { events, limits, type EventRequest } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { conversationTopic } from '../registry.ts';
-import { asAdmin, invite, mayAdd, memberOf, membership } from './membership.ts';
+import { aPerson, asAdmin, invite, mayAdd, memberOf, membership } from './membership.ts';
 import type { Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
 import { directKey, type ConversationRow } from '../storage/stores/conversations.ts';
@@ -26,6 +26,7 @@ export const conversationHandlers = {
     async run(ctx, { name, members, kind, description }) {
       // The seed's requests (no kind) and direct ones must list members; a group or channel named as such may start with its creator alone.
       if (members == null && (kind == null || kind === 'direct')) throw fail('members_required');
+      await aPerson(ctx, 'make conversations: it joins those it is added to');
       const me = ctx.caller.user;
       const seen = new Set([me.username.toLowerCase()]);
       const listed: UserRow[] = [];

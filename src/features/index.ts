@@ -18,6 +18,9 @@ import { adminHandlers } from './admin.ts';
 import { notificationHandlers } from './notifications.ts';
 import { fileHandlers } from './files.ts';
 import { threadHandlers } from './threads.ts';
+import { botHandlers } from './bots.ts';
+import { webhookHandlers } from './webhooks.ts';
+import { commandHandlers } from './commands.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -38,6 +41,9 @@ export const handlers = {
   ...adminHandlers,
   ...notificationHandlers,
   ...syncHandlers,
+  ...botHandlers,
+  ...webhookHandlers,
+  ...commandHandlers,
 } satisfies Handlers;
 
 export type { AnyHandler } from './handler.ts';

@@ -54,12 +54,21 @@ export async function visibleMessage(ctx: Ctx, messageId: number): Promise<Membe
   return { conversation, member, message };
 }
 
+/** The caller, when a person: a bot's token does not make bots, conversations or webhooks. */
+export async function aPerson(ctx: Ctx, action: string): Promise<UserRow> {
+  const me = await ctx.store.users.byId(ctx.caller.user.id);
+  if (!me || me.kind !== 'person') throw fail('not_for_bots', { action });
+  return me;
+}
+
 /**
  * Whether the caller may put `row` in a conversation without asking (their `who_may_add`); else they
  * are invited. Only whether, never why: `contacts` and `nobody` look the same to a stranger.
  */
 export async function mayAdd(ctx: Ctx, row: UserRow): Promise<boolean> {
   if (row.who_may_add === 'everyone') return true;
+  // A bot's owner adds it; anyone else invites it, and its program answers.
+  if (row.kind === 'bot' && (await ctx.store.bots.byUserId(row.id))?.owner_id === ctx.caller.user.id) return true;
   // A contact they chose: someone who merely added them (add_contact writes both sides) does not count.
   return row.who_may_add === 'contacts' && (await ctx.store.contacts.relation(row.id, ctx.caller.user.id)) === 'chosen';
 }

@@ -1,5 +1,5 @@
 // Messages: sending (every member's sockets told), reading history, editing, deleting and reacting.
-import { events, limits, type EventReply, type EventRequest } from '../../protocol/index.ts';
+import { commandText, events, limits, type EventReply, type EventRequest } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { isAdmin, memberOf, membership, visibleMessage } from './membership.ts';
 import { forReader, listedFor, sharedMessages, type SharedMessage, attachmentView } from '../delivery/views.ts';
@@ -53,7 +53,7 @@ async function sentBefore(ctx: Ctx, earlier: number, conversationId: number, cli
  * is checked as one on its own would be, in the same order, and fails alone. What only some messages
  * have (attachments, a reply, @mentions, a client id used before) costs statements of its own.
  */
-async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told<Sent>>[]> {
+export async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told<Sent>>[]> {
   const store = sends[0]!.ctx.store;
   const threadIds = [...new Set(sends.flatMap(({ input }) => (input.thread_id == null ? [] : [input.thread_id])))];
   const [contexts, ids, targets] = await Promise.all([
@@ -92,6 +92,9 @@ async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told
         named.add(name);
       }
       checkLength(ctx, content);
+      // A slash command of the conversation is never posted by mistake: the sender is told to run it.
+      const command = content.startsWith('/') ? commandText.exec(content)?.[1] : undefined;
+      if (command !== undefined && (await store.commands.named(conversation_id, command))) throw fail('is_command', { command, id: conversation_id });
       const files = fileIds.length ? await ownFiles(ctx, fileIds) : [];
       // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
       if (context.other?.blocked) throw fail('you_blocked', { username: context.other.username });

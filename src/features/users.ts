@@ -91,7 +91,8 @@ export async function visibleUser(ctx: Ctx, username: string): Promise<UserRow> 
  */
 export async function invitable(ctx: Ctx, username: string): Promise<UserRow> {
   const row = await ctx.store.users.byUsername(username);
-  if (!row || (await ctx.store.contacts.blocks(row.id, ctx.caller.user.id))) throw fail('invalid_member', { username });
+  // A webhook's account belongs to its one conversation: it is nobody's to add elsewhere.
+  if (!row || row.kind === 'webhook' || (await ctx.store.contacts.blocks(row.id, ctx.caller.user.id))) throw fail('invalid_member', { username });
   if (await ctx.store.contacts.blocks(ctx.caller.user.id, row.id)) throw fail('you_blocked', { username: row.username });
   return row;
 }

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { App } from '../context.ts';
 import type { RequestHead, Response } from '../transport/http.ts';
-import { readLoginToken } from '../auth/cookies.ts';
+import { presentedToken, verifyPresented } from '../auth/bot-tokens.ts';
 import { secondsText } from '../auth/attempts.ts';
 import type { UserRow } from '../storage/index.ts';
 import type { FileRow } from '../storage/stores/files.ts';
@@ -68,11 +68,11 @@ export function fileRecords(app: App): FileRecords<Uploader> {
   const perAddress = app.cluster.window('upload-addresses', settings.UPLOADS_PER_HOUR * addressFactor, 3600_000);
   const underWay = app.cluster.hold('uploads');
 
-  /** The signed-in user a request's cookie names, as the WebSocket and /auth/verify accept it; or why not. */
+  /** The signed-in user a request's cookie (or a bot's `Authorization: Bearer` token) names, as the WebSocket accepts it; or why not. */
   async function signedIn(request: RequestHead): Promise<{ user: UserRow } | { refuse: Response }> {
-    const token = readLoginToken(request.cookie);
+    const token = presentedToken(request.authorization, request.cookie);
     if (!token) return { refuse: text(401, 'login-token required') };
-    const verified = await app.tokens.verify(token, app.now());
+    const verified = await verifyPresented(app, token, app.now());
     if (!verified.ok) {
       app.log.warn('token refused', { route: request.path, problem: verified.problem, ip: request.ip });
       return { refuse: text(401, 'invalid login-token') };

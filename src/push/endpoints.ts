@@ -39,16 +39,20 @@ function parseRule(entry: string, publicOnly: boolean): EndpointRule | undefined
   return { host: url.hostname, port: url.port, wildcard, publicOnly };
 }
 
-/** PUSH_ENDPOINT_HOSTS, comma-separated, into rules; throws naming the first entry that is not one. */
-export function parseEndpointHosts(text: string): EndpointRule[] {
+/**
+ * PUSH_ENDPOINT_HOSTS (or another setting of hosts, `setting`, where `browsers` means nothing),
+ * comma-separated, into rules; throws naming the first entry that is not one.
+ */
+export function parseEndpointHosts(text: string, setting = 'PUSH_ENDPOINT_HOSTS'): EndpointRule[] {
   const rules: EndpointRule[] = [];
+  const browsers = setting === 'PUSH_ENDPOINT_HOSTS';
   for (const entry of text.split(',').map((item) => item.trim()).filter((item) => item !== '')) {
-    if (entry === 'browsers') {
+    if (browsers && entry === 'browsers') {
       rules.push(...browserPushHosts.map((host) => parseRule(host, true)!));
       continue;
     }
     const rule = parseRule(entry, false);
-    if (!rule) throw new Error(`PUSH_ENDPOINT_HOSTS must list browsers, host names, host:port, *.domain or IP addresses with a port (not ${JSON.stringify(entry)})`);
+    if (!rule) throw new Error(`${setting} must list ${browsers ? 'browsers, ' : ''}host names, host:port, *.domain or IP addresses with a port (not ${JSON.stringify(entry)})`);
     rules.push(rule);
   }
   return rules;

@@ -21,7 +21,7 @@ const vapidReuseMs = 3600_000;
 const maxTokens = 1000;
 
 /** The header a webhook call is signed in (docs/notifications.md: "Bridging to native apps"). */
-const signatureHeader = 'Parley-Signature';
+export const signatureHeader = 'Parley-Signature';
 
 export type SenderOptions = {
   vapid: Vapid;
@@ -59,7 +59,7 @@ function classify(answer: Pick<Answer, 'status' | 'headers' | 'body'>, now: numb
 const single = (value: IncomingHttpHeaders[string]): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 /** `Parley-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with PUSH_WEBHOOK_SECRET>`. */
-function webhookSignature(secret: string, body: Buffer, seconds: number): string {
+export function webhookSignature(secret: string, body: Buffer, seconds: number): string {
   const mac = createHmac('sha256', secret).update(`${seconds}.`).update(body).digest('hex');
   return `t=${seconds},v1=${mac}`;
 }

@@ -23,6 +23,9 @@ import { filesStore } from './stores/files.ts';
 import { roundsStore } from './stores/rounds.ts';
 import { oidcStore } from './stores/oidc.ts';
 import { threadsStore } from './stores/threads.ts';
+import { botsStore } from './stores/bots.ts';
+import { webhooksStore } from './stores/webhooks.ts';
+import { commandsStore } from './stores/commands.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -57,6 +60,9 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     rounds: roundsStore(sql),
     oidc: oidcStore(sql),
     threads: threadsStore(sql),
+    bots: botsStore(sql),
+    webhooks: webhooksStore(sql),
+    commands: commandsStore(sql),
   };
 }
 

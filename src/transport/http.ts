@@ -122,6 +122,8 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
     // The request object is only valid until this function returns: read everything now.
     const method = req.getMethod().toUpperCase();
     const path = req.getUrl();
+    // As the log shows it: a webhook's URL holds its secret.
+    const logged = path.replace(/^(\/hooks\/[^/]*)\/.*$/, '$1/…');
     const headers = readHeaders(req);
     const header = (name: string) => headers[name] ?? '';
     const head = {
@@ -137,7 +139,7 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
     // An answer that comes before the body has all arrived waits for the rest to be skipped, or closes the connection.
     const reply = (response: Response) => skipRest(exchange)
       .then((ended) => send(exchange, response, cors, !ended))
-      .catch((error: unknown) => app.log.error('response failed', { method, path, error }));
+      .catch((error: unknown) => app.log.error('response failed', { method, path: logged, error }));
     const matched = match(path);
     if (!matched) return void reply({ status: 404, body: `not found: ${method} ${path}` });
     const allow = [...Object.keys(matched.methods), 'OPTIONS'].join(', ');
@@ -151,7 +153,7 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
     if (!target) return void reply({ status: 405, body: `method not allowed: use ${allow}`, headers: [['Allow', allow]] });
     // A cross-site form or script must not change state with the user's cookie.
     if (method === 'POST' && head.origin && !originAllowed(app, head.origin, header('host'))) {
-      app.log.warn('request from a foreign origin refused', { path, origin: head.origin, ip: head.ip });
+      app.log.warn('request from a foreign origin refused', { path: logged, origin: head.origin, ip: head.ip });
       return void reply({ status: 403, body: 'origin not allowed' });
     }
     const limit = typeof target === 'function' ? bodyLimit : target.bodyLimit;
@@ -163,12 +165,12 @@ export function serveHttp(server: TemplatedApp, app: Pick<App, 'settings' | 'log
     answer
       .catch((error: unknown): Response => {
         // Once the client has gone away, a failure is its consequence (the body stream broke), not a fault.
-        if (exchange.aborted) app.log.debug('route stopped: the client went away', { method, path, error });
+        if (exchange.aborted) app.log.debug('route stopped: the client went away', { method, path: logged, error });
         else if (app.store?.driver.unavailable(error)) {
           // PostgreSQL restarting or out of reach: nothing was done; the client may retry shortly.
-          app.log.warn('route failed: the database is unavailable', { method, path, error: String(error) });
+          app.log.warn('route failed: the database is unavailable', { method, path: logged, error: String(error) });
           return { status: 503, body: errors.unavailable.text, headers: [['Retry-After', '2']] };
-        } else app.log.error('route failed', { method, path, error });
+        } else app.log.error('route failed', { method, path: logged, error });
         return { status: 500, body: 'internal server error' };
       })
       .then(reply);

@@ -1,10 +1,10 @@
 // The WebSocket side: accept the upgrade, authenticate, register the socket, dispatch each frame, clean up once.
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { closeCodes, limits } from '../../protocol/index.ts';
-import { readLoginToken } from '../auth/cookies.ts';
+import { presentedToken, verifyPresented, type Presented } from '../auth/bot-tokens.ts';
 import { dispatch, dispatchBinary, dispatchRefused } from '../dispatch.ts';
 import { connected, disconnected } from '../features/presence.ts';
-import { createWorkBudgets, newBucket, take, type Bucket } from '../throttle.ts';
+import { accountBudget, createWorkBudgets, newBucket, take, type Bucket } from '../throttle.ts';
 import { createConnection, type Connection } from '../connection.ts';
 import { secondFactorRequired } from '../auth/second-factor.ts';
 import { originAllowed } from './http.ts';
@@ -15,8 +15,8 @@ import { socketContext, type App, type SocketCtx } from '../context.ts';
 /** What uWebSockets.js keeps with each socket. */
 type SocketData = {
   readonly ip: string;
-  /** The login token from the upgrade's cookie, checked once the socket is open. */
-  readonly token: string | undefined;
+  /** The login token from the upgrade's cookie, or a bot's API token, checked once the socket is open. */
+  readonly token: Presented | undefined;
   /** Set by the close handler: after it, the uWS socket must not be touched. */
   closed: boolean;
   /** Frames that arrived while the token was being checked (binary ones as undefined). */
@@ -65,8 +65,8 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     else dispatch(ctx, frame);
   }
 
-  async function authenticate(ws: WebSocket<SocketData>, data: SocketData, token: string): Promise<void> {
-    const verified = await app.tokens.verify(token, app.now());
+  async function authenticate(ws: WebSocket<SocketData>, data: SocketData, token: Presented): Promise<void> {
+    const verified = await verifyPresented(app, token, app.now());
     if (data.closed) return; // the client left while its token was checked
     if (!verified.ok) {
       app.log.warn('token refused', { route: '/ws', problem: verified.problem, ip: data.ip });
@@ -86,11 +86,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = app.settings;
     const bucket = newBucket(burst, performance.now());
     const spend = (cost: number) => take(bucket, rate, burst, performance.now(), cost);
-    const work = {
-      wait: () => budgets.wait(user.id, performance.now()), charge: (ms: number) => budgets.charge(user.id, ms, performance.now()),
-      startRead: () => budgets.startRead(user.id), awaitRead: () => budgets.awaitRead(user.id),
-    };
-    const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend, work, (topic, text) => server.publish(topic, text, false));
+    const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend, accountBudget(budgets, user.id), (topic, text) => server.publish(topic, text, false));
     data.connection = connection;
     app.commit.run(({ store }) => store.sessions.touch(sessionId, app.now())).catch((error: unknown) => app.log.warn('session not touched', { error }));
     // Registered (subscribed to its topics) before any frame is handled: frames meanwhile keep waiting.
@@ -143,7 +139,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
         res.writeStatus('403 Forbidden').writeHeader('Content-Type', 'text/plain; charset=utf-8').end('origin not allowed');
         return;
       }
-      const token = readLoginToken(req.getHeader('cookie'));
+      const token = presentedToken(req.getHeader('authorization'), req.getHeader('cookie'));
       const data: SocketData = { ip, token, closed: false, waiting: [] };
       res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
     },

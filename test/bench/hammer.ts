@@ -1,7 +1,7 @@
 // Expensive reads: a bystander's ping while one account with 16 sockets, at the default rate limits,
 // hammers one event type at a time over a channel of 200,000 messages, 20,000 channels and 20,000
-// conversations, on SQLite and on PostgreSQL; then uploads image bombs 16 at a time, and the server's
-// memory is measured before and after.
+// conversations, on SQLite and on PostgreSQL; then floods one incoming webhook's URL 16 posts at a time;
+// then uploads image bombs 16 at a time, and the server's memory is measured before and after.
 import WebSocket from 'ws';
 import sharp from 'sharp';
 import { readFileSync } from 'node:fs';
@@ -92,6 +92,30 @@ async function bombard(server: TestServer, token: string, bomb: Buffer, stopped:
   }
 }
 
+/** One poster to a webhook's URL: posts one after another until `stopped`, ignoring every Retry-After (a flood does). */
+async function postFlood(server: TestServer, url: string, stopped: () => boolean, counts: { answered: number; refused: number }): Promise<void> {
+  const body = JSON.stringify({ content: 'disk almost full' });
+  while (!stopped()) {
+    const { status } = await exchange(server.http, 'POST', url, { body, headers: { 'content-type': 'application/json' } });
+    if (status === 200) counts.answered++;
+    else counts.refused++;
+  }
+}
+
+/** Sends a frame and resolves with the `data` of its reply (pushes that come first are passed over). */
+function replyTo(socket: WebSocket, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    const onMessage = (data: WebSocket.RawData) => {
+      const envelope = JSON.parse(String(data)) as { type: string; ref?: string; data: Record<string, unknown> };
+      if (envelope.ref !== 'bench') return;
+      socket.off('message', onMessage);
+      resolve(envelope.data);
+    };
+    socket.on('message', onMessage);
+    socket.send(JSON.stringify({ ...frame, ref: 'bench' }));
+  });
+}
+
 /** The processes the server started (its image workers). */
 const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
 
@@ -141,6 +165,13 @@ async function hammerOn(engine: Engine, quick: boolean, messages: number): Promi
       // Each phase starts with the account's budget paid off and its buckets full.
       await paidOff(hammer[0]!);
       await sleep(4000);
+    }
+    if (!only || 'webhook flood'.includes(only)) {
+      // Into a group of the hammer's account alone: the bystander hears nothing of it, only its own pings.
+      const alerts = await replyTo(hammer[0]!, { type: 'create_conversation', kind: 'group', name: 'alerts', members: [] });
+      const { url } = await replyTo(hammer[0]!, { type: 'create_webhook', conversation_id: alerts.id, name: 'Monitoring' });
+      const load = (stopped: () => boolean, counts: { answered: number; refused: number }) => hammer.map(() => postFlood(server, url as string, stopped, counts));
+      phases.push(await phase(`${engine}, webhook flood (one URL, ${sockets} posts at once)`, bystander, load, seconds));
     }
     if (bombs) {
       const pid = server.child.pid!;

@@ -43,10 +43,13 @@ const tables: readonly { name: string; order: string; rowid?: true }[] = [
   { name: 'oidc_links', order: 'provider, subject' },
   { name: 'oidc_logins', order: 'state' },
   { name: 'oidc_sessions', order: 'session_id' },
+  { name: 'bots', order: 'user_id' },
+  { name: 'webhooks', order: 'id' },
+  { name: 'commands', order: 'id' },
 ];
 
 /** Identity columns, and the SQLite AUTOINCREMENT high-water marks they continue from (ids once used are never used again). */
-const identities = [['users', 'id'], ['conversations', 'id'], ['messages', 'id'], ['sessions', 'rowid'], ['contacts', 'rowid'], ['reactions', 'rowid'], ['devices', 'id'], ['notices', 'id'], ['invitations', 'id']] as const;
+const identities = [['users', 'id'], ['conversations', 'id'], ['messages', 'id'], ['sessions', 'rowid'], ['contacts', 'rowid'], ['reactions', 'rowid'], ['devices', 'id'], ['notices', 'id'], ['invitations', 'id'], ['webhooks', 'id'], ['commands', 'id']] as const;
 
 const rowsAtOnce = 1000;
 

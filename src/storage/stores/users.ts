@@ -14,6 +14,8 @@ export type UserRow = {
   status: 'online' | 'away' | 'busy' | 'invisible';
   status_text: string;
   role: 'user' | 'admin';
+  /** A person; a bot (an API token, an owner); or a webhook's integration (a secret URL, one conversation). */
+  kind: 'person' | 'bot' | 'webhook';
   account_status: 'active' | 'suspended';
   notify_default: 'all' | 'mentions' | 'none';
   notify_reactions: number;
@@ -46,6 +48,11 @@ const walkedTo = {
 export function usersStore(sql: Sql) {
   const insert = sql.prepare<{ id: number }>(
     'INSERT INTO users (username, fullname, password_hash, created_at, last_online) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING id',
+  );
+  // No password: '!' is no hash argon2 can read, so it matches nothing. Nobody adds one without asking but its owner (mayAdd).
+  const insertProgram = sql.prepare<{ id: number }>(
+    `INSERT INTO users (username, fullname, password_hash, created_at, last_online, kind, who_may_add) VALUES ($1, $2, '!', $3, $3, $4, 'nobody')
+     ON CONFLICT (username) DO NOTHING RETURNING id`,
   );
   const byId = sql.prepare<UserRow>('SELECT * FROM users WHERE id = $1');
   const byIds = sql.prepare<UserRow>(dialect`SELECT * FROM users WHERE ${inList('id', '$1')}`);
@@ -107,6 +114,9 @@ export function usersStore(sql: Sql) {
     /** Returns the new user's id, or null when the username is taken (in any case). */
     insert: async (user: { username: string; fullname: string; passwordHash: string; now: number }): Promise<number | null> =>
       (await insert.get(user.username, user.fullname, user.passwordHash, user.now, user.now))?.id ?? null,
+    /** A bot's or a webhook's account, without a password; null when the username is taken. */
+    insertProgram: async (account: { username: string; fullname: string; kind: 'bot' | 'webhook'; now: number }): Promise<number | null> =>
+      (await insertProgram.get(account.username, account.fullname, account.now, account.kind))?.id ?? null,
     byId: (id: number) => byId.get(id),
     /** These users (those that exist), in no particular order. */
     byIds: (ids: readonly number[]): Promise<UserRow[]> => (ids.length ? byIds.all(sql.list(ids)) : Promise.resolve([])),

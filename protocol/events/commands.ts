@@ -1,0 +1,73 @@
+// Events about slash commands: `/command` in a conversation, sent to an https URL whose answer comes back to the sender or into the conversation.
+import * as v from 'valibot';
+import { event, fields, id, integer, limits, seconds, conversationId, conversationGuard as guard } from '../spec.ts';
+import { send_message } from './messages.ts';
+
+export const SlashCommand = v.object({
+  id,
+  conversation_id: v.number(),
+  command: v.pipe(v.string(), v.description('its name, without the slash')),
+  url: v.pipe(v.string(), v.description('where `run_command` POSTs')),
+  username: v.pipe(v.string(), v.description('the account its answers shown to everyone are posted as: a member of the conversation')),
+  creator: v.pipe(v.nullable(v.string()), v.description('who made it; null once their account is deleted')),
+  created_at: seconds,
+});
+
+/** A text that starts with a command: its name (group 1) and what follows it (group 2). */
+export const commandText = /^\/([a-z0-9_-]{1,32})(?:\s+([\s\S]*))?$/;
+
+const commandName = v.pipe(
+  v.string('command must be a string'),
+  v.regex(/^\/?[a-z0-9_-]{1,32}$/, 'command must be 1 to 32 lower-case letters, digits, \'_\' or \'-\' (a leading slash is dropped)'),
+  v.transform((name) => name.replace(/^\//, '')),
+);
+
+export const create_command = event({
+  summary: `Registers a slash command in a group or channel (its owner or an admin): \`run_command\` with text starting \`/command\` POSTs there, and a \`send_message\` starting with it is refused. An account named \`/command\` joins the conversation (members are pushed \`add_members\`) to post the answers shown to everyone. At most ${limits.commandsPerConversation} a conversation.`,
+  request: fields({
+    conversation_id: conversationId,
+    command: commandName,
+    url: v.pipe(v.string('url must be a string'), v.description('`https:`, on a host COMMAND_HOSTS lists')),
+  }),
+  guard,
+  reply: v.object({
+    id,
+    command: v.string(),
+    username: v.string(),
+    secret: v.pipe(v.string(), v.description('shown this once: each call carries `Parley-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with it>`')),
+  }),
+  errors: ['not_for_bots', 'direct_fixed', 'admins_only', 'bad_command_url', 'command_taken', 'too_many_commands'],
+});
+
+export const get_commands = event({
+  summary: 'Lists a conversation\'s slash commands (any member may).',
+  request: fields({ conversation_id: conversationId }),
+  guard,
+  reply: v.array(SlashCommand),
+  errors: [],
+});
+
+export const delete_command = event({
+  summary: 'Deletes a slash command: its account leaves the conversation (its messages stay). Its creator, or an owner or admin of the conversation.',
+  request: fields({ command_id: integer('expected command_id as integer') }),
+  reply: v.object({ command_id: v.number() }),
+  errors: ['not_for_bots', 'no_such_command_id'],
+  fanout: 'The conversation is pushed `leave_conversation` for the command\'s account.',
+});
+
+export const run_command = event({
+  summary: `Runs a slash command: POSTs JSON \`{command, text, conversation_id, username, command_id}\` (\`text\`: what follows the command) to its URL, signed, following no redirect, waiting at most COMMAND_TIMEOUT_MS. Its server answers 2xx with nothing, or JSON \`{"text": "...", "response_type"?: "ephemeral" | "in_channel"}\`: \`ephemeral\` (the default) comes back to you alone in this reply; \`in_channel\` is posted to the conversation as the command's account (members are pushed \`send_message\`). Any other answer, or none in time, is the \`command_failed\` error: nothing is retried or posted without your knowing. Answered once the command's server has answered, so possibly after replies to later events.`,
+  cost: 10,
+  request: fields({
+    conversation_id: conversationId,
+    text: v.pipe(v.string('expected text as string'), v.maxLength(4000, 'text may be at most 4000 characters'), v.description('`/command` and what follows it')),
+  }),
+  reply: v.object({
+    command: v.string(),
+    response_type: v.picklist(['ephemeral', 'in_channel']),
+    text: v.pipe(v.string(), v.description('the answer (empty when its server answered nothing)')),
+    message: v.pipe(v.nullable(send_message.reply), v.description('for `in_channel`: the message posted')),
+  }),
+  errors: ['not_for_bots', 'not_in_conversation', 'not_a_command', 'no_such_command', 'command_failed'],
+  fanout: 'For `in_channel`, the conversation is pushed `send_message` from the command\'s account.',
+});

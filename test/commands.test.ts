@@ -1,0 +1,122 @@
+// Slash commands: registered by a conversation's admins, run by members against a real local https server;
+// signed calls, no redirect followed, a deadline, and every failure told to the sender.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { createServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from './helpers/server.ts';
+import { selfSignedCertificate } from './helpers/installed.ts';
+import { expectError, person, pushed, settle, waitFor } from './helpers/clients.ts';
+
+type Call = { path: string; body: Record<string, unknown>; signature: string; raw: string };
+
+/** A command server on 127.0.0.1 over https: each path answers its own way; every call is kept. */
+async function commandServer(t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-commands-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const files = selfSignedCertificate(dir);
+  const calls: Call[] = [];
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const read = async (request: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString();
+  };
+  const server = createServer({ key: readFileSync(files.key), cert: readFileSync(files.cert) }, async (request, response) => {
+    const raw = await read(request);
+    const body = JSON.parse(raw) as Record<string, unknown>;
+    const path = request.url ?? '';
+    calls.push({ path, body, signature: String(request.headers['parley-signature']), raw });
+    const json = (value: unknown) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+    if (path === '/echo') return json({ text: `you said: ${body.text}` });
+    if (path === '/announce') return json({ response_type: 'in_channel', text: `${body.username} announces: ${body.text}` });
+    if (path === '/quiet') return response.writeHead(204).end();
+    if (path === '/redirect') return response.writeHead(302, { location: `https://127.0.0.1:${port}/echo` }).end();
+    if (path === '/broken') return response.writeHead(500).end('oops');
+    if (path === '/garbage') return response.writeHead(200).end('<html>');
+    if (path === '/slow') await held;
+    response.writeHead(200).end('{"text":"too late"}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  t.after(() => {
+    release();
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { base: `https://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, ca: files.cert, calls };
+}
+
+test('slash commands: answered to the sender or posted as the command, every failure told', async (t) => {
+  const commands = await commandServer(t);
+  const server = await startServer(t, { COMMAND_HOSTS: commands.host, COMMAND_TIMEOUT_MS: '500', NODE_EXTRA_CA_CERTS: commands.ca });
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const eve = await person(server, 'eve');
+  const team = await alice.client.request('create_conversation', { kind: 'group', name: 'team', members: [bob.username] });
+  const url = (path: string) => `${commands.base}${path}`;
+
+  // Registering: the owner or an admin, an allowed https URL, one name once.
+  await expectError(bob.client, { type: 'create_command', conversation_id: team.id, command: 'echo', url: url('/echo') }, `only the owner or an admin of conversation ${team.id} can add slash commands`, 'forbidden');
+  await expectError(alice.client, { type: 'create_command', conversation_id: team.id, command: 'echo', url: `http://${commands.host}/echo` }, 'url must be an https URL', 'bad_request');
+  await expectError(alice.client, { type: 'create_command', conversation_id: team.id, command: 'echo', url: 'https://example.com/echo' }, 'url host example.com is not one this server sends commands to (COMMAND_HOSTS)', 'bad_request');
+  await expectError(alice.client, { type: 'create_command', conversation_id: team.id, command: 'Echo!', url: url('/echo') }, "command must be 1 to 32 lower-case letters, digits, '_' or '-' (a leading slash is dropped)", 'bad_request');
+  const direct = await alice.client.request('create_conversation', { kind: 'direct', members: [bob.username] });
+  await expectError(alice.client, { type: 'create_command', conversation_id: direct.id, command: 'echo', url: url('/echo') }, 'a direct conversation always has exactly its two people: cannot add a slash command', 'bad_request');
+  const echo = await alice.client.request('create_command', { conversation_id: team.id, command: '/echo', url: url('/echo') });
+  assert.deepEqual([echo.command, typeof echo.secret], ['echo', 'string']);
+  await waitFor(bob.pushes, (push) => push.type === 'add_members' && push.data.added[0] === echo.username);
+  await expectError(alice.client, { type: 'create_command', conversation_id: team.id, command: 'echo', url: url('/echo') }, `conversation ${team.id} already has a command /echo`, 'conflict');
+  const made: Record<string, { id: number; username: string; secret: string }> = { echo };
+  for (const name of ['announce', 'quiet', 'redirect', 'broken', 'garbage', 'slow']) {
+    made[name] = await alice.client.request('create_command', { conversation_id: team.id, command: name, url: url(`/${name}`) });
+  }
+  const listed = await bob.client.request('get_commands', { conversation_id: team.id });
+  assert.deepEqual(listed.map((command) => command.command), ['announce', 'broken', 'echo', 'garbage', 'quiet', 'redirect', 'slow']);
+  assert.deepEqual({ ...listed[2], created_at: 0 }, { id: echo.id, conversation_id: team.id, command: 'echo', url: url('/echo'), username: echo.username, creator: alice.username, created_at: 0 });
+
+  // Ephemeral: the answer is the sender's alone; the call is signed with the command's secret.
+  const before = pushed(bob.pushes, 'send_message').length;
+  assert.deepEqual(await bob.client.request('run_command', { conversation_id: team.id, text: '/echo  hello world ' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: hello world', message: null });
+  const [call] = commands.calls;
+  assert.deepEqual(call!.body, { command: 'echo', text: 'hello world', conversation_id: team.id, username: bob.username, command_id: echo.id });
+  const [, seconds, mac] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(call!.signature)!;
+  assert.equal(mac, createHmac('sha256', echo.secret).update(`${seconds}.${call!.raw}`).digest('hex'));
+  assert.ok(Math.abs(Number(seconds) - Date.now() / 1000) < 60);
+  assert.deepEqual(await bob.client.request('run_command', { conversation_id: team.id, text: '/quiet' }), { command: 'quiet', response_type: 'ephemeral', text: '', message: null });
+
+  // In the channel: posted as the command's account, pushed to every member.
+  const shown = await bob.client.request('run_command', { conversation_id: team.id, text: '/announce release 2.0' });
+  assert.deepEqual([shown.response_type, shown.text, shown.message?.sender_username, shown.message?.content], ['in_channel', `${bob.username} announces: release 2.0`, made.announce!.username, `${bob.username} announces: release 2.0`]);
+  await waitFor(alice.pushes, (push) => push.type === 'send_message' && push.data.id === shown.message!.id);
+  await settle(bob.client);
+  assert.deepEqual(pushed(bob.pushes, 'send_message').slice(before).map((message) => message.sender_username), [made.announce!.username], 'the ephemeral answers pushed nothing');
+
+  // A message that starts with a command is refused, never posted by mistake; any other slash is words.
+  await expectError(bob.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi' }, `/echo is a slash command of conversation ${team.id}: send it with run_command`, 'bad_request');
+  assert.equal((await bob.client.request('send_message', { conversation_id: team.id, content: '/shrug' })).content, '/shrug');
+
+  // Failures, each told to the sender: a redirect is not followed, a server error, an answer that is no JSON, no answer in time.
+  const failed = (command: string, problem: string) => expectError(bob.client, { type: 'run_command', conversation_id: team.id, text: `/${command}` }, `/${command} failed: ${problem}`, 'upstream');
+  await failed('redirect', 'its server answered 302');
+  await failed('broken', 'its server answered 500');
+  await failed('garbage', 'its server answered something other than JSON {"text": "...", "response_type"?: "ephemeral" | "in_channel"}');
+  await failed('slow', 'no answer within 500 ms');
+  assert.deepEqual(commands.calls.map((one) => one.path).filter((path) => path === '/echo').length, 1, 'the redirect was not followed');
+
+  await expectError(bob.client, { type: 'run_command', conversation_id: team.id, text: 'hello' }, 'text must start with /command', 'bad_request');
+  await expectError(bob.client, { type: 'run_command', conversation_id: team.id, text: '/nope' }, `conversation ${team.id} has no command /nope`, 'not_found');
+  await expectError(eve.client, { type: 'run_command', conversation_id: team.id, text: '/echo' }, `${eve.username} not part of conversation with ${team.id} id`, 'not_found');
+
+  // Deleted by its creator (or an admin), not by a plain member: its account leaves.
+  await expectError(bob.client, { type: 'delete_command', command_id: echo.id }, `no slash command ${echo.id} that you may manage`, 'not_found');
+  assert.deepEqual(await alice.client.request('delete_command', { command_id: echo.id }), { command_id: echo.id });
+  await waitFor(bob.pushes, (push) => push.type === 'leave_conversation' && push.data.username === echo.username);
+  await expectError(bob.client, { type: 'run_command', conversation_id: team.id, text: '/echo' }, `conversation ${team.id} has no command /echo`, 'not_found');
+  assert.equal((await bob.client.request('send_message', { conversation_id: team.id, content: '/echo is words again' })).content, '/echo is words again');
+});
