@@ -14,6 +14,7 @@ import * as twoFactor from './events/two-factor.ts';
 import * as notifications from './events/notifications.ts';
 import * as files from './events/files.ts';
 import * as invitations from './events/invitations.ts';
+import * as retention from './events/retention.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 export { beforeSecondFactor } from './events/two-factor.ts';
 import type { ErrorCode } from './errors.ts';
@@ -41,6 +42,7 @@ export const events = {
   set_favorite: conversations.set_favorite,
   set_pinned: conversations.set_pinned,
   clear_chat: conversations.clear_chat,
+  set_retention: retention.set_retention,
   get_members: members.get_members,
   add_members: members.add_members,
   remove_member: members.remove_member,
@@ -132,6 +134,7 @@ export const pushes = {
     set_favorite: 'You marked a conversation as a favorite, or not, from another socket.',
     set_pinned: 'You pinned or unpinned a conversation from another socket.',
     clear_chat: 'You cleared a conversation from another socket: hide its messages up to `cleared_id`.',
+    set_retention: 'A conversation\'s retention changed: how many days it keeps its messages.',
     set_notifications: 'You changed how much a conversation notifies you, from another socket.',
     add_members: 'People joined a conversation (you among them, when you were added).',
     remove_member: 'Someone was removed from a conversation (you, when it is your username: the conversation is gone for you).',
@@ -147,6 +150,11 @@ export const pushes = {
     react: 'Someone reacted to a message: its reactions now.',
     unreact: 'Someone took back a reaction: the message\'s reactions now.',
   }),
+  messages_expired: {
+    summary: 'The retention job deleted a conversation\'s oldest messages (older than its `set_retention` days, or the server\'s RETENTION_DAYS): drop every message of it up to `through_id`. Their logged events are gone from `sync` too. Logged, with `seq`.',
+    data: retention.MessagesExpired,
+    to: 'every socket of every member of the conversation',
+  },
   receipt: {
     summary: `A member's delivered or read point moved. Gathered for ${limits.receiptDelayMs} ms, so a burst of messages gives one receipt per member. Logged, with \`seq\`. In conversations of more than ${limits.receiptPushMembers} members they are gathered for ${limits.receiptDelayLargeMs / 1000} s and only read points are pushed (delivered ones are kept for \`get_receipts\`).`,
     data: v.object({

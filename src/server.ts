@@ -30,6 +30,7 @@ import { fileRecords } from './files/records.ts';
 import { startFileSweep } from './files/sweep.ts';
 import { joinCluster, type ClusterNode } from './node.ts';
 import { everyPeriod } from './periodic.ts';
+import { startRetention } from './expire-messages.ts';
 
 export type Server = {
   readonly port: number;
@@ -130,6 +131,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   });
   await pruning.first;
   const fileSweep = startFileSweep(app, files);
+  const retention = startRetention(app);
   // New messages enter SQLite's search index a second's worth at a time (a search catches up first).
   // PostgreSQL keeps its index in the message row, with nothing to run: a cluster has no such round.
   const indexTimer = store.driver.engine === 'sqlite' ? setInterval(() => app.commit.run((job) => job.store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000) : undefined;
@@ -155,6 +157,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     clearInterval(slowSweep);
     clearInterval(indexTimer);
     fileSweep.stop();
+    retention.stop();
   }
   if (!listenSocket) {
     // The rounds at start may be in a transaction still: it ends before the database closes.

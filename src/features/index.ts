@@ -17,12 +17,14 @@ import { twoFactorHandlers } from './two-factor.ts';
 import { adminHandlers } from './admin.ts';
 import { notificationHandlers } from './notifications.ts';
 import { fileHandlers } from './files.ts';
+import { retentionHandlers } from './retention.ts';
 
 export const handlers = {
   ...systemHandlers,
   ...userHandlers,
   ...contactHandlers,
   ...conversationHandlers,
+  ...retentionHandlers,
   ...memberHandlers,
   ...invitationHandlers,
   ...channelHandlers,

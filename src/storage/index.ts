@@ -21,6 +21,7 @@ import { notificationsStore } from './stores/notifications.ts';
 import { limits } from '../../protocol/index.ts';
 import { filesStore } from './stores/files.ts';
 import { roundsStore } from './stores/rounds.ts';
+import { retentionStore } from './stores/retention.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -53,6 +54,7 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     notifications: notificationsStore(sql),
     files: filesStore(sql),
     rounds: roundsStore(sql),
+    retention: retentionStore(sql),
   };
 }
 
