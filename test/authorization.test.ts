@@ -37,6 +37,8 @@ test('a non-member learns nothing about a conversation or its messages', async (
     { name: 'set_favorite', frame: (id) => ({ type: 'set_favorite', conversation_id: id, favorite: true }) },
     { name: 'set_pinned', frame: (id) => ({ type: 'set_pinned', conversation_id: id, pinned: true }) },
     { name: 'clear_chat', frame: (id) => ({ type: 'clear_chat', conversation_id: id }) },
+    { name: 'set_retention', frame: (id) => ({ type: 'set_retention', conversation_id: id, days: 1 }) },
+    { name: 'set_retention, bad days', frame: (id) => ({ type: 'set_retention', conversation_id: id, days: 0 }) },
     { name: 'get_members', frame: (id) => ({ type: 'get_members', conversation_id: id }) },
     { name: 'add_members', frame: (id) => ({ type: 'add_members', conversation_id: id, members: ['eve'] }) },
     { name: 'remove_member', frame: (id) => ({ type: 'remove_member', conversation_id: id, username: 'alice' }) },

@@ -44,6 +44,8 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ UNATTACHED_BYTES_PER_ADDRESS: '0' }, 'UNATTACHED_BYTES_PER_ADDRESS must be a whole number from 1 to 1125899906842624'],
     [{ UNATTACHED_BYTES_TOTAL: '4GiB' }, 'UNATTACHED_BYTES_TOTAL must be a whole number from 1 to 1125899906842624'],
     [{ FREE_SPACE_RESERVE_BYTES: '-1' }, 'FREE_SPACE_RESERVE_BYTES must be a whole number from 0 to 1125899906842624'],
+    [{ RETENTION_DAYS: '-1' }, 'RETENTION_DAYS must be a whole number from 0 to 36500'],
+    [{ RETENTION_ROUND_SECONDS: '0' }, 'RETENTION_ROUND_SECONDS must be a whole number from 1 to 86400'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -92,6 +94,8 @@ test('defaults are those docs/configuration.md documents', () => {
     CONTACTS_PER_HOUR: 100,
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,
+    RETENTION_DAYS: 0,
+    RETENTION_ROUND_SECONDS: 3600,
     LOGIN_TOKEN_SECONDS: 3600,
     MAX_MESSAGE_LENGTH: 4000,
     MAIL_FROM: 'Parley <parley@localhost>',
