@@ -15,6 +15,7 @@ import * as notifications from './events/notifications.ts';
 import * as files from './events/files.ts';
 import * as invitations from './events/invitations.ts';
 import * as retention from './events/retention.ts';
+import * as exports from './events/exports.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 export { beforeSecondFactor } from './events/two-factor.ts';
 import type { ErrorCode } from './errors.ts';
@@ -73,6 +74,7 @@ export const events = {
   logout_all: account.logout_all,
   change_password: account.change_password,
   delete_account: account.delete_account,
+  request_export: exports.request_export,
   enable_2fa: twoFactor.enable_2fa,
   confirm_2fa: twoFactor.confirm_2fa,
   disable_2fa: twoFactor.disable_2fa,
@@ -154,6 +156,11 @@ export const pushes = {
     summary: 'The retention job deleted a conversation\'s oldest messages (older than its `set_retention` days, or the server\'s RETENTION_DAYS): drop every message of it up to `through_id`. Their logged events are gone from `sync` too. Logged, with `seq`.',
     data: retention.MessagesExpired,
     to: 'every socket of every member of the conversation',
+  },
+  export_ready: {
+    summary: 'An export you asked for (`request_export`) is ready: download it once from `url` with your login cookie before `expires_at`. Logged, with `seq`.',
+    data: exports.ExportReady,
+    to: 'every socket of the user who asked',
   },
   receipt: {
     summary: `A member's delivered or read point moved. Gathered for ${limits.receiptDelayMs} ms, so a burst of messages gives one receipt per member. Logged, with \`seq\`. In conversations of more than ${limits.receiptPushMembers} members they are gathered for ${limits.receiptDelayLargeMs / 1000} s and only read points are pushed (delivered ones are kept for \`get_receipts\`).`,

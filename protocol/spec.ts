@@ -68,6 +68,8 @@ export const limits = {
   preview: 100,
   /** The most days set_retention may set. */
   retentionDays: 36500,
+  /** Hours an export may be downloaded once it is ready. */
+  exportHours: 24,
   emoji: 32,
   /** Different emojis one person may put on one message. */
   reactionsPerUser: 20,

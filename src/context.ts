@@ -18,6 +18,7 @@ import type { Ordering } from './ordering.ts';
 import type { ClusterSeam } from './cluster/seam.ts';
 import type { Membership } from './storage/stores/conversations.ts';
 import type { Reads } from './reads/table.ts';
+import type { ExportJob } from './storage/stores/exports.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -49,6 +50,8 @@ export type App = {
   readonly mail: Mailer;
   /** Notifications: the VAPID public key browsers subscribe with, and waking the push worker after a commit that queued some. */
   readonly push: { readonly publicKey: string; wake(): void };
+  /** Exports: building one in the background, after the commit that recorded it. */
+  readonly exports: { build(job: ExportJob): void };
   readonly tokens: Tokens;
   readonly passwords: Passwords;
   /** Counts password guesses (logins and the socket events that ask for the password). */

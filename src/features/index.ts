@@ -18,6 +18,7 @@ import { adminHandlers } from './admin.ts';
 import { notificationHandlers } from './notifications.ts';
 import { fileHandlers } from './files.ts';
 import { retentionHandlers } from './retention.ts';
+import { exportHandlers } from './exports.ts';
 
 export const handlers = {
   ...systemHandlers,
@@ -34,6 +35,7 @@ export const handlers = {
   ...receiptHandlers,
   ...typingHandlers,
   ...accountHandlers,
+  ...exportHandlers,
   ...twoFactorHandlers,
   ...adminHandlers,
   ...notificationHandlers,

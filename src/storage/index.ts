@@ -22,6 +22,7 @@ import { limits } from '../../protocol/index.ts';
 import { filesStore } from './stores/files.ts';
 import { roundsStore } from './stores/rounds.ts';
 import { retentionStore } from './stores/retention.ts';
+import { exportsStore } from './stores/exports.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -55,6 +56,7 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     files: filesStore(sql),
     rounds: roundsStore(sql),
     retention: retentionStore(sql),
+    exports: exportsStore(sql),
   };
 }
 
