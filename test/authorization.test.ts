@@ -60,6 +60,11 @@ test('a non-member learns nothing about a conversation or its messages', async (
     assert.equal(existing.code, 'not_found', probe.name);
   }
 
+  // Exporting a conversation is for admins: anyone else is refused the same way whether it exists or not.
+  const exported = await answer(eve.client, { type: 'request_export', conversation_id: secret.id }, secret.id);
+  assert.deepEqual(exported, await answer(eve.client, { type: 'request_export', conversation_id: missing }, missing));
+  assert.equal(exported.code, 'forbidden');
+
   // A message id from a conversation the caller is not in is as unknown as a missing one.
   const messageProbes: { name: string; frame: (id: number) => Record<string, unknown> }[] = [
     { name: 'reply_id', frame: (id) => ({ type: 'send_message', conversation_id: own.id, content: 'x', reply_id: id }) },

@@ -3,10 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateRawSync } from 'node:zlib';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { expectError, person, waitFor, type Person } from './helpers/clients.ts';
+import { expectError, password, person, waitFor, type Person } from './helpers/clients.ts';
 import { exchange } from './helpers/bytes.ts';
 import { onDatabase } from './helpers/store.ts';
+import { until } from './helpers/wait.ts';
 
 const cookie = (who: Person) => ({ cookie: `login-token=${who.token}` });
 
@@ -96,4 +100,21 @@ test('request_export with conversation_id: admins export one conversation; other
   assert.deepEqual(JSON.parse(zip.get('members.json')!.toString()), [alice.username, bob.username]);
   assert.deepEqual(lines(zip.get('messages.jsonl')).map((message) => [message.sender, message.content]), [[alice.username, 'from alice'], [bob.username, 'from bob']]);
   assert.ok(server.logs.some((line) => line.msg === 'export requested' && line.export === id && line.conversation === room.id));
+});
+
+test('deleting an account takes its exports: a zip not fetched goes in the sweep', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-export-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startServer(t, {}, dir);
+  const alice = await person(server, 'alice');
+  const { export_id: id } = await alice.client.request('request_export');
+  await waitFor(alice.pushes, (push) => push.type === 'export_ready', 10_000);
+  const folder = join(dir, 'files', 'exports');
+  assert.deepEqual(readdirSync(folder), [`${id}.zip`]);
+  await alice.client.request('delete_account', { password });
+  await server.stop();
+  // The sweep's round at start.
+  const again = await startServer(t, {}, dir);
+  await until(() => readdirSync(folder), () => readdirSync(folder).length === 0);
+  assert.equal(await onDatabase(again, (db) => db.prepare('SELECT CAST(count(*) AS integer) FROM exports').value<number>()), 0);
 });

@@ -1,6 +1,6 @@
 // Exports: the record of each zip asked for (who, of what, until when, whether it was fetched), and the
 // pages of data a zip is built from, read a bounded page at a time.
-import type { Sql } from '../engine/sql.ts';
+import { dialect, inList, type Sql } from '../engine/sql.ts';
 
 /** An export to build: whose, and of what (a conversation, or null for the user's own data). */
 export type ExportJob = { id: string; userId: number; conversationId: number | null };
@@ -19,6 +19,7 @@ export function exportsStore(sql: Sql) {
   const take = sql.prepare<{ size: number }>('UPDATE exports SET downloaded_at = $3 WHERE id = $1 AND user_id = $2 AND ready_at IS NOT NULL AND downloaded_at IS NULL AND expires_at > $3 RETURNING size');
   const spent = sql.prepare('SELECT id FROM exports WHERE expires_at <= $1 OR downloaded_at IS NOT NULL ORDER BY id LIMIT $2');
   const remove = sql.prepare('DELETE FROM exports WHERE id = $1');
+  const known = sql.prepare(dialect`SELECT id FROM exports WHERE ${inList('id', '$1', 'text')}`);
   const columns = `m.id, m.conversation_id, c.name AS conversation, COALESCE(u.username, 'deleted user') AS sender, m.reply_id, m.content, m.sent_at, m.edited_at,
       COALESCE((SELECT ${sql.engine === 'postgres' ? "string_agg(a.file_id, ' ' ORDER BY a.position)" : "group_concat(a.file_id, ' ')"} FROM message_attachments AS a WHERE a.message_id = m.id), '') AS attachments
     FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id LEFT JOIN users AS u ON u.id = m.sender_id`;
@@ -40,6 +41,8 @@ export function exportsStore(sql: Sql) {
     /** Exports expired or downloaded: their zips may go. */
     spent: (now: number, limit: number): Promise<string[]> => spent.values<string>(now, limit),
     remove: async (id: string): Promise<void> => void (await remove.run(id)),
+    /** Those of these ids that have a record. */
+    known: (ids: readonly string[]): Promise<string[]> => known.values<string>(sql.list(ids)),
     /** A page of the messages the user sent (or, with a conversation, of that conversation), after `after`, oldest first. */
     messages: (of: { user: number } | { conversation: number }, after: number, limit: number): Promise<ExportedMessage[]> =>
       'user' in of ? sentBy.all(of.user, after, limit) : sentIn.all(of.conversation, after, limit),
