@@ -93,6 +93,11 @@ test('request_export with conversation_id: admins export one conversation; other
 
   await onDatabase(server, (db) => db.prepare("UPDATE users SET role = 'admin' WHERE username = $1").run(alice.username));
   await expectError(alice.client, { type: 'request_export', conversation_id: 987_654 }, 'no conversation 987654', 'not_found');
+  // One export of yours at a time: one still being built (here, one whose node stopped before it was ready) holds up the next.
+  await onDatabase(server, (db) => db.prepare('INSERT INTO exports (id, user_id, requested_at, expires_at) SELECT $1, id, $2, $3 FROM users WHERE username = $4')
+    .run('0'.repeat(32), Math.floor(Date.now() / 1000), Math.floor(Date.now() / 1000) + 60, alice.username));
+  await expectError(alice.client, { type: 'request_export', conversation_id: room.id }, 'an export of yours is being built: wait for export_ready', 'conflict');
+  await onDatabase(server, (db) => db.prepare('DELETE FROM exports WHERE id = $1').run('0'.repeat(32)));
   const { export_id: id } = await alice.client.request('request_export', { conversation_id: room.id });
   const ready = (await waitFor(alice.pushes, (push) => push.type === 'export_ready', 10_000)).data as { url: string };
   const zip = unzip((await exchange(server.http, 'GET', ready.url, { headers: cookie(alice) })).body);
