@@ -54,41 +54,49 @@ export function exportBuilder(app: App, files: FileStore) {
     const of = job.conversationId === null ? { user: job.userId } : { conversation: job.conversationId };
     const zip = new ZipFile();
     const partial = `${zipPath(app.settings.FILES_DIR, job.id)}.part`;
-    const written = finished(zip.outputStream.pipe(createWriteStream(partial, { mode: 0o600 })));
-    const now = app.now();
-    const head = await app.commit.run(async ({ store }) => ({
-      'export.json': { kind: job.conversationId === null ? 'account' : 'conversation', requested_by: (await store.users.byId(job.userId))?.username, conversation_id: job.conversationId, made_at: now },
-      ...(job.conversationId === null
-        ? await personal(store, job.userId, now)
-        : { 'members.json': (await store.conversations.members(job.conversationId)).map((member) => member.username) }),
-    }));
-    for (const [name, value] of Object.entries(head)) zip.addBuffer(json(value), name);
+    const out = createWriteStream(partial, { mode: 0o600 });
+    zip.outputStream.pipe(out);
+    const written = finished(out);
+    try {
+      const now = app.now();
+      const head = await app.commit.run(async ({ store }) => ({
+        'export.json': { kind: job.conversationId === null ? 'account' : 'conversation', requested_by: (await store.users.byId(job.userId))?.username, conversation_id: job.conversationId, made_at: now },
+        ...(job.conversationId === null
+          ? await personal(store, job.userId, now)
+          : { 'members.json': (await store.conversations.members(job.conversationId)).map((member) => member.username) }),
+      }));
+      for (const [name, value] of Object.entries(head)) zip.addBuffer(json(value), name);
 
-    // One message a line, written as the zip takes them.
-    const lines = new PassThrough();
-    zip.addReadStream(lines, 'messages.jsonl');
-    for (let after = 0; ;) {
-      const rows = await app.commit.run(({ store }) => store.exports.messages(of, after, page));
-      const text = rows.map(({ attachments, ...row }) => JSON.stringify({ ...row, attachments: attachments ? attachments.split(' ') : [] })).join('\n');
-      if (rows.length && !lines.write(`${text}\n`)) await once(lines, 'drain');
-      if (rows.length < page) break;
-      after = rows.at(-1)!.id;
-    }
-    lines.end();
-
-    // Each file opened only when the zip comes to it.
-    for (let after = ''; ;) {
-      const rows = await app.commit.run(({ store }) => store.exports.files(of, after, page));
-      for (const file of rows) {
-        zip.addReadStreamLazy(`files/${file.id}/${entryName(file.name)}`, (done) => {
-          files.get(file.key).then((stream) => done(null, stream ?? new PassThrough().end()), (error: unknown) => done(error, new PassThrough()));
-        });
+      // One message a line, written as the zip takes them.
+      const lines = new PassThrough();
+      zip.addReadStream(lines, 'messages.jsonl');
+      for (let after = 0; ;) {
+        const rows = await app.commit.run(({ store }) => store.exports.messages(of, after, page));
+        const text = rows.map(({ attachments, ...row }) => JSON.stringify({ ...row, attachments: attachments ? attachments.split(' ') : [] })).join('\n');
+        if (rows.length && !lines.write(`${text}\n`)) await once(lines, 'drain');
+        if (rows.length < page) break;
+        after = rows.at(-1)!.id;
       }
-      if (rows.length < page) break;
-      after = rows.at(-1)!.id;
+      lines.end();
+
+      // Each file opened only when the zip comes to it.
+      for (let after = ''; ;) {
+        const rows = await app.commit.run(({ store }) => store.exports.files(of, after, page));
+        for (const file of rows) {
+          zip.addReadStreamLazy(`files/${file.id}/${entryName(file.name)}`, (done) => {
+            files.get(file.key).then((stream) => done(null, stream ?? new PassThrough().end()), (error: unknown) => done(error, new PassThrough()));
+          });
+        }
+        if (rows.length < page) break;
+        after = rows.at(-1)!.id;
+      }
+      zip.end();
+      await written;
+    } catch (error) {
+      out.destroy();
+      await written.catch(() => undefined);
+      throw error;
     }
-    zip.end();
-    await written;
     const final = zipPath(app.settings.FILES_DIR, job.id);
     await rename(partial, final);
     return (await stat(final)).size;
