@@ -47,7 +47,8 @@ export function startRetention(app: App): Periodic {
     let deleted = 0;
     const conversations = new Set<number>();
     let after = 0;
-    for (let units = 0; units < unitsPerRound; units++) {
+    // A round can take minutes: one stopped (the server shutting down) ends after its unit under way.
+    for (let units = 0; units < unitsPerRound && !stopped; units++) {
       const started = performance.now();
       const done = await app.commit.run((job) => unit(job, after));
       if (!done) break;
@@ -61,5 +62,13 @@ export function startRetention(app: App): Periodic {
     if (deleted) log.info('deleted expired messages', { messages: deleted, conversations: conversations.size });
   }
 
-  return everyPeriod(app, 'retention', settings.RETENTION_ROUND_SECONDS * 1000, round);
+  let stopped = false;
+  const periodic = everyPeriod(app, 'retention', settings.RETENTION_ROUND_SECONDS * 1000, round);
+  return {
+    first: periodic.first,
+    stop() {
+      stopped = true;
+      periodic.stop();
+    },
+  };
 }

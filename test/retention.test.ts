@@ -1,9 +1,12 @@
 // Retention: set_retention, and the job that deletes messages older than a conversation's days with their
 // files, search entries and logged events, so that neither get_messages, search nor sync shows them again.
 import { test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { expectError, person, pushed, syncAll, waitFor, type Person } from './helpers/clients.ts';
+import { expectError, person, pushed, socket as connectTo, syncAll, waitFor, type Person } from './helpers/clients.ts';
 import { exchange } from './helpers/bytes.ts';
 import { onDatabase } from './helpers/store.ts';
 import { testEngine } from './helpers/postgres.ts';
@@ -134,4 +137,30 @@ test('RETENTION_DAYS applies where a conversation set nothing; a conversation\'s
   assert.equal(units.length, Math.ceil(1200 / messagesPerUnit), `${messagesPerUnit} messages a unit`);
   assert.deepEqual(units.map((unit) => unit.through_id - units[0]!.through_id), units.map((_, i) => i * messagesPerUnit), 'oldest first');
   assert.deepEqual(await onDatabase(server, (db) => db.prepare('SELECT CAST(count(*) AS integer) FROM messages WHERE conversation_id = $1').value<number>(bulk.id)), 0);
+});
+
+test('a server stopped in the middle of a long round stops cleanly; the next start goes on where it was', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-retention-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startServer(t, { RETENTION_DAYS: '30' }, dir);
+  const alice = await person(server, 'alice');
+  const room = await alice.client.request('create_conversation', { name: 'backlog', members: [] });
+  const aliceId = await onDatabase(server, (db) => db.prepare('SELECT id FROM users WHERE username = $1').value<number>(alice.username));
+  await onDatabase(server, (db) => db.prepare({
+    sqlite: `WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+             INSERT INTO messages (conversation_id, sender_id, content, sent_at) SELECT $1, $2, 'bulk ' || i, $3 FROM n`,
+    postgres: "INSERT INTO messages (conversation_id, sender_id, content, sent_at) SELECT $1, $2, 'bulk ' || i, $3 FROM generate_series(1, 100000) AS i",
+  }).run(room.id, aliceId, Math.floor(Date.now() / 1000) - 100 * day));
+  await server.stop();
+  // The round at start takes the backlog a unit at a time; stopped during it, the server ends as it should.
+  const again = await startServer(t, { RETENTION_DAYS: '30' }, dir);
+  const first = await connectTo(again, alice.token);
+  await waitFor(first.pushes, (push) => push.type === 'messages_expired', 10_000);
+  assert.equal(await again.stop(), 0);
+  assert.deepEqual(again.logs.filter((line) => line.level === 'error'), []);
+  const left = await onDatabase(again, (db) => db.prepare('SELECT CAST(count(*) AS integer) FROM messages WHERE conversation_id = $1').value<number>(room.id));
+  assert.ok(left! > 0 && left! < 100000, `${left} left`);
+  const last = await startServer(t, { RETENTION_DAYS: '30' }, dir);
+  await last.waitForLog((line) => line.msg === 'deleted expired messages', 60_000);
+  assert.equal(await onDatabase(last, (db) => db.prepare('SELECT CAST(count(*) AS integer) FROM messages WHERE conversation_id = $1').value<number>(room.id)), 0);
 });
