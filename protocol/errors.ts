@@ -99,6 +99,8 @@ export const errors = {
   two_factor_required: { code: 'forbidden', text: 'this server requires two-factor login for your account: set it up with enable_2fa and confirm_2fa first' },
   no_two_factor_of: { code: 'not_found', text: "'{username}' has no two-factor login" },
   admins_only_event: { code: 'forbidden', text: 'only admins can use {type}' },
+  no_such_conversation: { code: 'not_found', text: 'no conversation {id}' },
+  export_under_way: { code: 'conflict', text: 'an export of yours is being built: wait for export_ready' },
   subscription_needed: { code: 'bad_request', text: 'kind webpush needs subscription: what PushManager.subscribe() gives, with endpoint, keys.p256dh and keys.auth' },
   token_needed: { code: 'bad_request', text: 'kind webhook needs token: the native app\'s push token' },
   not_for_kind: { code: 'bad_request', text: '{field} does not go with kind {kind}' },

@@ -18,6 +18,8 @@ import * as threads from './events/threads.ts';
 import * as bots from './events/bots.ts';
 import * as webhooks from './events/webhooks.ts';
 import * as commands from './events/commands.ts';
+import * as retention from './events/retention.ts';
+import * as exports from './events/exports.ts';
 import { limits, type EventSpec, type PushSpec } from './spec.ts';
 export { beforeSecondFactor } from './events/two-factor.ts';
 import type { ErrorCode } from './errors.ts';
@@ -45,6 +47,7 @@ export const events = {
   set_favorite: conversations.set_favorite,
   set_pinned: conversations.set_pinned,
   clear_chat: conversations.clear_chat,
+  set_retention: retention.set_retention,
   get_members: members.get_members,
   add_members: members.add_members,
   remove_member: members.remove_member,
@@ -80,6 +83,7 @@ export const events = {
   logout_all: account.logout_all,
   change_password: account.change_password,
   delete_account: account.delete_account,
+  request_export: exports.request_export,
   enable_2fa: twoFactor.enable_2fa,
   confirm_2fa: twoFactor.confirm_2fa,
   disable_2fa: twoFactor.disable_2fa,
@@ -153,6 +157,7 @@ export const pushes = {
     set_favorite: 'You marked a conversation as a favorite, or not, from another socket.',
     set_pinned: 'You pinned or unpinned a conversation from another socket.',
     clear_chat: 'You cleared a conversation from another socket: hide its messages up to `cleared_id`.',
+    set_retention: 'A conversation\'s retention changed: how many days it keeps its messages.',
     set_notifications: 'You changed how much a conversation notifies you, from another socket.',
     add_members: 'People joined a conversation (you among them, when you were added).',
     remove_member: 'Someone was removed from a conversation (you, when it is your username: the conversation is gone for you).',
@@ -171,6 +176,16 @@ export const pushes = {
     unfollow_thread: 'You stopped following a thread from another socket.',
     mark_thread_read: 'You marked a thread read from another socket.',
   }),
+  messages_expired: {
+    summary: 'The retention job deleted a conversation\'s oldest messages (older than its `set_retention` days, or the server\'s RETENTION_DAYS): drop every message of it up to `through_id`. Their logged events are gone from `sync` too. Logged, with `seq`.',
+    data: retention.MessagesExpired,
+    to: 'every socket of every member of the conversation',
+  },
+  export_ready: {
+    summary: 'An export you asked for (`request_export`) is ready: download it once from `url` with your login cookie before `expires_at`. Logged, with `seq`.',
+    data: exports.ExportReady,
+    to: 'every socket of the user who asked',
+  },
   receipt: {
     summary: `A member's delivered or read point moved. Gathered for ${limits.receiptDelayMs} ms, so a burst of messages gives one receipt per member. Logged, with \`seq\`. In conversations of more than ${limits.receiptPushMembers} members they are gathered for ${limits.receiptDelayLargeMs / 1000} s and only read points are pushed (delivered ones are kept for \`get_receipts\`).`,
     data: v.object({

@@ -69,6 +69,10 @@ export const limits = {
   description: 1000,
   /** How much of a replied-to message a reply's preview shows. */
   preview: 100,
+  /** The most days set_retention may set. */
+  retentionDays: 36500,
+  /** Hours an export may be downloaded once it is ready. */
+  exportHours: 24,
   emoji: 32,
   /** Different emojis one person may put on one message. */
   reactionsPerUser: 20,

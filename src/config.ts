@@ -308,6 +308,14 @@ export const settingFields = {
     integerSetting('EVENT_LOG_DAYS', 30, 1, 3650),
     'days the event log keeps events for `sync`; older ones are pruned (hourly)',
   ),
+  RETENTION_DAYS: documented(
+    integerSetting('RETENTION_DAYS', 0, 0, 36500),
+    'days (0–36,500) messages are kept, in every conversation that has not set its own (`set_retention`); older ones are deleted with their files, search entries and logged events. 0: kept for ever',
+  ),
+  RETENTION_ROUND_SECONDS: documented(
+    integerSetting('RETENTION_ROUND_SECONDS', 3600, 1, 86400),
+    'seconds (1–86,400) between rounds of the retention job (one node of a cluster runs each round; the round at start runs on every node)',
+  ),
   IDLE_TIMEOUT: documented(
     integerSetting('IDLE_TIMEOUT', 120, 8, 960),
     'seconds (8–960): a socket quiet this long is pinged, and closed if it does not answer (a dead peer)',

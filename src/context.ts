@@ -19,6 +19,7 @@ import type { ClusterSeam } from './cluster/seam.ts';
 import type { Membership } from './storage/stores/conversations.ts';
 import type { Reads } from './reads/table.ts';
 import type { CommandCaller } from './hooks/call.ts';
+import type { ExportJob } from './storage/stores/exports.ts';
 
 export type App = {
   readonly settings: Settings;
@@ -52,6 +53,8 @@ export type App = {
   readonly push: { readonly publicKey: string; wake(): void };
   /** Slash commands' servers, called outside any unit of work. */
   readonly commands: CommandCaller;
+  /** Exports: building one in the background, after the commit that recorded it. */
+  readonly exports: { build(job: ExportJob): void };
   readonly tokens: Tokens;
   readonly passwords: Passwords;
   /** Counts password guesses (logins and the socket events that ask for the password). */

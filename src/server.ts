@@ -33,6 +33,11 @@ import { startFileSweep } from './files/sweep.ts';
 // A node of a cluster loads its parts (ioredis among them) when REDIS_URL asks for them: a server alone never does.
 import type { ClusterNode } from './node.ts';
 import { everyPeriod } from './periodic.ts';
+import { startRetention } from './expire-messages.ts';
+import { exportBuilder } from './exports/build.ts';
+import { exportRoutes } from './exports/routes.ts';
+import { startExportSweep } from './exports/sweep.ts';
+import type { ExportJob } from './storage/stores/exports.ts';
 
 export type Server = {
   readonly port: number;
@@ -71,6 +76,8 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   metrics.collectProcess();
   const push = createPush(settings, log);
   const jwtSecret = loadSecret(settings.JWTSECRET, settings.DBPATH, log);
+  // Built once the app is: a request can only come after the server listens.
+  let buildExport: ((job: ExportJob) => Promise<void>) | undefined;
   app = assembleApp({
     settings,
     log,
@@ -83,6 +90,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     push,
     tokens: createTokens(jwtSecret, store, settings.LOGIN_TOKEN_SECONDS),
     secondFactor: secondFactorKeys(jwtSecret),
+    exports: { build: (job) => void buildExport?.(job) },
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
     ...(node ? { ordering: node.sequencer, cluster: node.seam, guard: node.guard } : {}),
@@ -94,6 +102,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     await storage.close();
     throw error;
   }
+  buildExport = exportBuilder(app, files);
   push.start(store, app.commit);
   metrics.watch({ pushQueue: () => store.outbox.pending() });
   let draining = false;
@@ -106,6 +115,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     ...operationRoutes(app, () => draining),
     ...pushRoutes(app),
     ...hookRoutes(app),
+    ...exportRoutes(app),
     ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, space: uploadSpace, log }),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
@@ -137,6 +147,8 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   });
   await pruning.first;
   const fileSweep = startFileSweep(app, files);
+  const retention = startRetention(app);
+  const exportSweep = startExportSweep(app);
   // New messages enter SQLite's search index a second's worth at a time (a search catches up first).
   // PostgreSQL keeps its index in the message row, with nothing to run: a cluster has no such round.
   const indexTimer = store.driver.engine === 'sqlite' ? setInterval(() => app.commit.run((job) => job.store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000) : undefined;
@@ -162,6 +174,8 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     clearInterval(slowSweep);
     clearInterval(indexTimer);
     fileSweep.stop();
+    retention.stop();
+    exportSweep.stop();
   }
   if (!listenSocket) {
     // The rounds at start may be in a transaction still: it ends before the database closes.

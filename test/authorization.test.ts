@@ -41,6 +41,8 @@ test('a non-member learns nothing about a conversation or its messages', async (
     { name: 'set_favorite', frame: (id) => ({ type: 'set_favorite', conversation_id: id, favorite: true }) },
     { name: 'set_pinned', frame: (id) => ({ type: 'set_pinned', conversation_id: id, pinned: true }) },
     { name: 'clear_chat', frame: (id) => ({ type: 'clear_chat', conversation_id: id }) },
+    { name: 'set_retention', frame: (id) => ({ type: 'set_retention', conversation_id: id, days: 1 }) },
+    { name: 'set_retention, bad days', frame: (id) => ({ type: 'set_retention', conversation_id: id, days: 0 }) },
     { name: 'get_members', frame: (id) => ({ type: 'get_members', conversation_id: id }) },
     { name: 'add_members', frame: (id) => ({ type: 'add_members', conversation_id: id, members: ['eve'] }) },
     { name: 'remove_member', frame: (id) => ({ type: 'remove_member', conversation_id: id, username: 'alice' }) },
@@ -76,6 +78,11 @@ test('a non-member learns nothing about a conversation or its messages', async (
       assert.equal(existing.code, prober === bot && ['join_channel (a group)', 'run_command'].includes(probe.name) ? 'forbidden' : 'not_found', name);
     }
   }
+
+  // Exporting a conversation is for admins: anyone else is refused the same way whether it exists or not.
+  const exported = await answer(eve.client, { type: 'request_export', conversation_id: secret.id }, secret.id);
+  assert.deepEqual(exported, await answer(eve.client, { type: 'request_export', conversation_id: missing }, missing));
+  assert.equal(exported.code, 'forbidden');
 
   // A message id from a conversation the caller is not in is as unknown as a missing one.
   const messageProbes: { name: string; frame: (id: number) => Record<string, unknown> }[] = [

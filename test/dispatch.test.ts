@@ -27,6 +27,7 @@ function harness() {
     subscribers: () => 0,
     mail: { send: async () => {} },
     push: { publicKey: 'none', wake: () => {} },
+    exports: { build: () => {} },
     tokens: undefined as never, // not used by socket events
     secondFactor: undefined as never,
     passwords: undefined as never,

@@ -149,3 +149,18 @@ test('Files: uploads with curl, the message with wscat, Bob downloading the thum
   await replay([{ name: 'alice', socket: alice, lines: transcript(withIds(blockWith(guide, 'text', '"content":"The garden"'))) }]);
   runShell(withIds(download), server.http, cwd);
 });
+
+test("Retention's set_retention: Alice's and Bob's terminals", async (t) => {
+  const server = await startServer(t);
+  for (const [username, password, fullname] of [['alice', 'wonderland', 'Alice Liddell'], ['bob', 'builder123', 'Bob Builder']]) {
+    assert.equal((await http(server.http, 'POST', '/register', { body: { username, password, fullname } })).status, 201);
+  }
+  const guide = page('docs/retention.md');
+  const alice = await wscat(server.ws, await loggedIn(server.http, 'alice', 'wonderland'));
+  const bob = await wscat(server.ws, await loggedIn(server.http, 'bob', 'builder123'));
+  t.after(() => { alice.close(); bob.close(); });
+  await replay([
+    { name: 'alice', socket: alice, lines: transcript(blockWith(guide, 'text', '"name":"records","members":["bob"]}')) },
+    { name: 'bob', socket: bob, lines: transcript(blockWith(guide, 'text', '"days":null}')) },
+  ]);
+});

@@ -39,6 +39,7 @@ test('/readyz answers 503 when the database does not answer', async () => {
     subscribers: () => 0,
     mail: { send: async () => {} },
     push: { publicKey: 'none', wake: () => {} },
+    exports: { build: () => {} },
     tokens: undefined as never,
     secondFactor: undefined as never,
     passwords: undefined as never,

@@ -46,6 +46,8 @@ test('bad settings stop the server with a clear message', async (t) => {
     [{ FREE_SPACE_RESERVE_BYTES: '-1' }, 'FREE_SPACE_RESERVE_BYTES must be a whole number from 0 to 1125899906842624'],
     [{ OIDC_PROVIDERS: '[{"name": "corp"' }, 'OIDC_PROVIDERS must be a JSON array of providers (or the path of a file holding one)'],
     [{ PASSWORD_LOGIN: 'off' }, 'PASSWORD_LOGIN=off needs OIDC_PROVIDERS: otherwise nobody could log in'],
+    [{ RETENTION_DAYS: '-1' }, 'RETENTION_DAYS must be a whole number from 0 to 36500'],
+    [{ RETENTION_ROUND_SECONDS: '0' }, 'RETENTION_ROUND_SECONDS must be a whole number from 1 to 86400'],
   ];
   for (const [env, message] of cases) {
     const { code, output } = await runServerExpectingExit({ DBPATH: join(dir, 'parley.db'), ...env });
@@ -97,6 +99,8 @@ test('defaults are those docs/configuration.md documents', () => {
     COMMAND_TIMEOUT_MS: 3000,
     IDLE_TIMEOUT: 120,
     EVENT_LOG_DAYS: 30,
+    RETENTION_DAYS: 0,
+    RETENTION_ROUND_SECONDS: 3600,
     LOGIN_TOKEN_SECONDS: 3600,
     OIDC_PROVIDERS: [],
     PASSWORD_LOGIN: 'on',

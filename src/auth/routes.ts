@@ -44,6 +44,7 @@ Everything happens over one WebSocket of typed JSON events: connect to /ws with 
   POST /hooks/:id/:secret   an incoming webhook: {"content", "attachments"?, "client_id"?} posted to its conversation
   GET  /files/:id           download a file
   GET  /files/:id/thumbnail  an image's thumbnail
+  GET  /exports/:id         your export's zip, once (request_export)
   GET  /push/key            the Web Push public key
   GET  /healthz             200 while the process runs
   GET  /readyz              200 when the server can serve

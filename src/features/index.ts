@@ -21,12 +21,15 @@ import { threadHandlers } from './threads.ts';
 import { botHandlers } from './bots.ts';
 import { webhookHandlers } from './webhooks.ts';
 import { commandHandlers } from './commands.ts';
+import { retentionHandlers } from './retention.ts';
+import { exportHandlers } from './exports.ts';
 
 export const handlers = {
   ...systemHandlers,
   ...userHandlers,
   ...contactHandlers,
   ...conversationHandlers,
+  ...retentionHandlers,
   ...memberHandlers,
   ...invitationHandlers,
   ...channelHandlers,
@@ -37,6 +40,7 @@ export const handlers = {
   ...receiptHandlers,
   ...typingHandlers,
   ...accountHandlers,
+  ...exportHandlers,
   ...twoFactorHandlers,
   ...adminHandlers,
   ...notificationHandlers,

@@ -61,25 +61,25 @@ export function storedFile(row: FileRow): StoredFile {
   };
 }
 
+/** The signed-in user a request's cookie (or a bot's `Authorization: Bearer` token) names, as the WebSocket accepts it; or why not. */
+export async function signedIn(app: Parameters<typeof verifyPresented>[0] & Pick<App, 'log' | 'now'>, request: RequestHead): Promise<{ user: UserRow } | { refuse: Response }> {
+  const token = presentedToken(request.authorization, request.cookie);
+  if (!token) return { refuse: text(401, 'login-token required') };
+  const verified = await verifyPresented(app, token, app.now());
+  if (!verified.ok) {
+    app.log.warn('token refused', { route: request.path, problem: verified.problem, ip: request.ip });
+    return { refuse: text(401, 'invalid login-token') };
+  }
+  if (verified.user.account_status === 'suspended') return { refuse: text(403, 'account suspended') };
+  return { user: verified.user };
+}
+
 export function fileRecords(app: App): FileRecords<Uploader> {
   const { settings, store } = app;
   // Held across the nodes of a cluster, so that spreading uploads over nodes gets no more.
   const perUser = app.cluster.window('uploads', settings.UPLOADS_PER_HOUR, 3600_000);
   const perAddress = app.cluster.window('upload-addresses', settings.UPLOADS_PER_HOUR * addressFactor, 3600_000);
   const underWay = app.cluster.hold('uploads');
-
-  /** The signed-in user a request's cookie (or a bot's `Authorization: Bearer` token) names, as the WebSocket accepts it; or why not. */
-  async function signedIn(request: RequestHead): Promise<{ user: UserRow } | { refuse: Response }> {
-    const token = presentedToken(request.authorization, request.cookie);
-    if (!token) return { refuse: text(401, 'login-token required') };
-    const verified = await verifyPresented(app, token, app.now());
-    if (!verified.ok) {
-      app.log.warn('token refused', { route: request.path, problem: verified.problem, ip: request.ip });
-      return { refuse: text(401, 'invalid login-token') };
-    }
-    if (verified.user.account_status === 'suspended') return { refuse: text(403, 'account suspended') };
-    return { user: verified.user };
-  }
 
   /** Past the hold on an upload under way: the hourly windows (counted before anything is read, so a refused upload costs the server nothing more), then the quota. */
   async function admit(userId: number, ip: string, request: RequestHead): Promise<Response | undefined> {
@@ -97,7 +97,7 @@ export function fileRecords(app: App): FileRecords<Uploader> {
 
   return {
     async authorizeUpload(request) {
-      const signed = await signedIn(request);
+      const signed = await signedIn(app, request);
       if ('refuse' in signed) return signed;
       const { user } = signed;
       const { ip } = request;
@@ -137,7 +137,7 @@ export function fileRecords(app: App): FileRecords<Uploader> {
       uploader.release();
     },
     async authorizeDownload(id, request) {
-      const signed = await signedIn(request);
+      const signed = await signedIn(app, request);
       if ('refuse' in signed) return signed;
       const { user } = signed;
       if (!idPattern.test(id)) return undefined;

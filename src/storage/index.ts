@@ -26,6 +26,8 @@ import { threadsStore } from './stores/threads.ts';
 import { botsStore } from './stores/bots.ts';
 import { webhooksStore } from './stores/webhooks.ts';
 import { commandsStore } from './stores/commands.ts';
+import { retentionStore } from './stores/retention.ts';
+import { exportsStore } from './stores/exports.ts';
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -63,6 +65,8 @@ export function createStore(driver: Driver, sql: Sql = driver) {
     bots: botsStore(sql),
     webhooks: webhooksStore(sql),
     commands: commandsStore(sql),
+    retention: retentionStore(sql),
+    exports: exportsStore(sql),
   };
 }
 

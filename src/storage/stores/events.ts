@@ -12,7 +12,7 @@
 // the counter, rows it inserts, and member periods its own units wrote (holding a placeholder seq till
 // then), and the event tables carry no foreign keys that would make it wait for another batch's rows.
 // SQLite has one writer: the same statement, its seqs from AUTOINCREMENT.
-import { dialect, type Sql } from '../engine/sql.ts';
+import { dialect, inList, type Sql } from '../engine/sql.ts';
 import { placeholder, placeholderBase, type PendingEvent } from '../engine/journal.ts';
 
 export type EventRow = { seq: number; type: string; data: string };
@@ -85,6 +85,8 @@ export function eventsStore(sql: Sql) {
   const repliesTo = sql.prepare<EventRow>('SELECT seq, type, data FROM events WHERE message_id IN (SELECT id FROM messages WHERE reply_id = $1)');
   const setData = sql.prepare('UPDATE events SET data = $1 WHERE seq = $2');
   const forget = sql.prepare('DELETE FROM events WHERE conversation_id = $1');
+  const forgetMessages = sql.prepare(dialect`DELETE FROM events WHERE ${inList('message_id', '$1')}`);
+  const aboutMessages = sql.prepare<EventRow>(dialect`SELECT seq, type, data FROM events WHERE ${inList('message_id', '$1')}`);
 
   /** Rewrites the logged events about a message, and the previews of it in replies (JSON edited in place, key order kept). */
   async function revise(messageId: number, message: (data: Record<string, unknown>) => void, preview: (replyTo: Record<string, unknown>) => void): Promise<void> {
@@ -139,6 +141,21 @@ export function eventsStore(sql: Sql) {
       revise(messageId, (data) => Object.assign(data, { content, edited_at: editedAt }), (replyTo) => Object.assign(replyTo, { content: preview })),
     /** Drops a deleted conversation's events: nothing of it can be replayed. */
     forgetConversation: async (conversationId: number): Promise<void> => void (await forget.run(conversationId)),
+    /**
+     * After messages are deleted for good (retention): their events go, and `replies` (messages that
+     * answered them) are logged as they now read, replying to nothing.
+     */
+    async forgetMessages(ids: readonly number[], replies: readonly number[]): Promise<void> {
+      await forgetMessages.run(sql.list(ids));
+      if (replies.length === 0) return;
+      const gone = new Set(ids);
+      for (const row of await aboutMessages.all(sql.list(replies))) {
+        const data = JSON.parse(row.data) as { reply_id?: number | null; reply_to?: unknown };
+        if (typeof data.reply_id !== 'number' || !gone.has(data.reply_id)) continue;
+        Object.assign(data, { reply_id: null, reply_to: null });
+        await setData.run(JSON.stringify(data), row.seq);
+      }
+    },
     /** What the user may see after `since`, oldest first. */
     after: (userId: number, since: number, limit: number): Promise<EventRow[]> => visible.all(userId, since, limit),
     prunedThrough: async (): Promise<number> => (await prunedThrough.value<number>()) ?? 0,

@@ -113,6 +113,7 @@ export function filesStore(sql: Sql) {
      ORDER BY message_attachments.message_id, message_attachments.position`);
   const detach = sql.prepare('DELETE FROM message_attachments WHERE message_id = $1 RETURNING file_id');
   const attachedIn = sql.prepare('SELECT DISTINCT file_id FROM message_attachments WHERE conversation_id = $1');
+  const attachedTo = sql.prepare(dialect`SELECT DISTINCT file_id FROM message_attachments WHERE ${inList('message_id', '$1')}`);
   const shared = sql.prepare<SharedFileRow>(
     `SELECT a.message_id, COALESCE(u.username, 'deleted user') AS sender_username, m.sent_at, ${attachmentColumns}
        FROM message_attachments AS a
@@ -190,6 +191,8 @@ export function filesStore(sql: Sql) {
     detach: (messageId: number): Promise<string[]> => detach.values<string>(messageId),
     /** The files a conversation's messages carry. */
     attachedIn: (conversationId: number): Promise<string[]> => attachedIn.values<string>(conversationId),
+    /** The files these messages carry. */
+    attachedTo: (messageIds: readonly number[]): Promise<string[]> => attachedTo.values<string>(sql.list(messageIds)),
     /** A conversation's files `readerId` may see (after their clear point, not from people they blocked), newest message first, below `before`. */
     shared: (conversationId: number, readerId: number, before: number | null, floor: number, limit: number): Promise<SharedFileRow[]> =>
       shared.all(conversationId, readerId, before ?? Number.MAX_SAFE_INTEGER, floor, limit),

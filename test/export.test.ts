@@ -1,0 +1,125 @@
+// Exports: request_export builds a zip in the background, export_ready says where it is, and only its owner
+// downloads it, once; an admin may export one conversation.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inflateRawSync } from 'node:zlib';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type TestServer } from './helpers/server.ts';
+import { expectError, password, person, waitFor, type Person } from './helpers/clients.ts';
+import { exchange } from './helpers/bytes.ts';
+import { onDatabase } from './helpers/store.ts';
+import { until } from './helpers/wait.ts';
+
+const cookie = (who: Person) => ({ cookie: `login-token=${who.token}` });
+
+/** A zip's entries by name, read from its central directory. */
+function unzip(zip: Buffer): Map<string, Buffer> {
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const entries = new Map<string, Buffer>();
+  for (let i = 0; i < count; i++) {
+    const method = zip.readUInt16LE(at + 10);
+    const size = zip.readUInt32LE(at + 20);
+    const nameLength = zip.readUInt16LE(at + 28);
+    const extra = zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+    const local = zip.readUInt32LE(at + 42);
+    const name = zip.subarray(at + 46, at + 46 + nameLength).toString();
+    const data = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    const raw = zip.subarray(data, data + size);
+    entries.set(name, method === 8 ? inflateRawSync(raw) : raw);
+    at += 46 + nameLength + extra;
+  }
+  return entries;
+}
+
+async function upload(server: TestServer, who: Person, text: string, name: string): Promise<string> {
+  const result = await exchange(server.http, 'POST', `/files?filename=${name}`, { body: text, headers: { ...cookie(who), 'content-type': 'application/octet-stream' } });
+  assert.equal(result.status, 201, result.body.toString());
+  return (JSON.parse(result.body.toString()) as { id: string }).id;
+}
+
+const lines = (entry: Buffer | undefined) => entry!.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+
+test('request_export: a zip of your own data, built in the background, downloaded once by you alone', async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  await alice.client.request('add_contact', { contact_username: bob.username });
+  const room = await alice.client.request('create_conversation', { name: 'plans', members: [bob.username] });
+  const file = await upload(server, alice, 'my notes\n', 'notes.txt');
+  const sent = await alice.client.request('send_message', { conversation_id: room.id, content: 'with notes', attachments: [file] });
+  await bob.client.request('send_message', { conversation_id: room.id, content: 'bob says hi' });
+  await alice.client.request('send_message', { conversation_id: room.id, content: 'second thought' });
+
+  const { export_id: id } = await alice.client.request('request_export');
+  assert.match(id, /^[0-9a-f]{32}$/);
+  const ready = (await waitFor(alice.pushes, (push) => push.type === 'export_ready', 10_000)).data as { export_id: string; url: string; size: number; expires_at: number };
+  assert.deepEqual([ready.export_id, ready.url], [id, `/exports/${id}`]);
+  assert.ok(ready.expires_at > Date.now() / 1000 + 23 * 3600);
+  assert.deepEqual(bob.pushes.filter((push) => push.type === 'export_ready'), [], 'only its owner is told');
+
+  assert.deepEqual((await exchange(server.http, 'GET', ready.url)).status, 401);
+  const stranger = await exchange(server.http, 'GET', ready.url, { headers: cookie(bob) });
+  assert.deepEqual([stranger.status, stranger.body.toString()], [404, 'export not found'], 'someone else\'s export looks like none');
+  const got = await exchange(server.http, 'GET', ready.url, { headers: cookie(alice) });
+  assert.equal(got.status, 200);
+  assert.equal(got.headers['content-type'], 'application/zip');
+  assert.equal(got.body.length, ready.size);
+  const zip = unzip(got.body);
+  assert.deepEqual([...zip.keys()].sort(), ['contacts.json', 'export.json', `files/${file}/notes.txt`, 'messages.jsonl', 'profile.json', 'sessions.json']);
+  assert.equal(JSON.parse(zip.get('profile.json')!.toString()).username, alice.username);
+  assert.deepEqual(JSON.parse(zip.get('contacts.json')!.toString()), [{ username: bob.username, fullname: `Full ${bob.username}` }]);
+  assert.ok(JSON.parse(zip.get('sessions.json')!.toString()).length >= 1);
+  assert.deepEqual(lines(zip.get('messages.jsonl')).map((message) => [message.content, message.attachments, message.conversation]), [['with notes', [file], 'plans'], ['second thought', [], 'plans']], 'her messages only');
+  assert.equal(lines(zip.get('messages.jsonl'))[0]!.id, sent.id);
+  assert.equal(zip.get(`files/${file}/notes.txt`)!.toString(), 'my notes\n');
+
+  const again = await exchange(server.http, 'GET', ready.url, { headers: cookie(alice) });
+  assert.deepEqual([again.status, again.body.toString()], [404, 'export not found'], 'downloaded once');
+  assert.ok(server.logs.some((line) => line.msg === 'export downloaded' && line.export === id && line.user === alice.username));
+});
+
+test('request_export with conversation_id: admins export one conversation; others are refused', async (t) => {
+  const server = await startServer(t);
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const room = await alice.client.request('create_conversation', { name: 'audited', members: [bob.username] });
+  await alice.client.request('send_message', { conversation_id: room.id, content: 'from alice' });
+  await bob.client.request('send_message', { conversation_id: room.id, content: 'from bob' });
+  await expectError(alice.client, { type: 'request_export', conversation_id: room.id }, 'only admins can use request_export with conversation_id', 'forbidden');
+
+  await onDatabase(server, (db) => db.prepare("UPDATE users SET role = 'admin' WHERE username = $1").run(alice.username));
+  await expectError(alice.client, { type: 'request_export', conversation_id: 987_654 }, 'no conversation 987654', 'not_found');
+  // One export of yours at a time: one still being built (here, one whose node stopped before it was ready) holds up the next.
+  await onDatabase(server, (db) => db.prepare('INSERT INTO exports (id, user_id, requested_at, expires_at) SELECT $1, id, $2, $3 FROM users WHERE username = $4')
+    .run('0'.repeat(32), Math.floor(Date.now() / 1000), Math.floor(Date.now() / 1000) + 60, alice.username));
+  await expectError(alice.client, { type: 'request_export', conversation_id: room.id }, 'an export of yours is being built: wait for export_ready', 'conflict');
+  await onDatabase(server, (db) => db.prepare('DELETE FROM exports WHERE id = $1').run('0'.repeat(32)));
+  const { export_id: id } = await alice.client.request('request_export', { conversation_id: room.id });
+  const ready = (await waitFor(alice.pushes, (push) => push.type === 'export_ready', 10_000)).data as { url: string };
+  const zip = unzip((await exchange(server.http, 'GET', ready.url, { headers: cookie(alice) })).body);
+  assert.deepEqual([...zip.keys()].sort(), ['export.json', 'members.json', 'messages.jsonl']);
+  assert.deepEqual(JSON.parse(zip.get('members.json')!.toString()), [alice.username, bob.username]);
+  assert.deepEqual(lines(zip.get('messages.jsonl')).map((message) => [message.sender, message.content]), [[alice.username, 'from alice'], [bob.username, 'from bob']]);
+  assert.ok(server.logs.some((line) => line.msg === 'export requested' && line.export === id && line.conversation === room.id));
+});
+
+test('deleting an account takes its exports: a zip not fetched goes in the sweep', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-export-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startServer(t, {}, dir);
+  const alice = await person(server, 'alice');
+  const { export_id: id } = await alice.client.request('request_export');
+  await waitFor(alice.pushes, (push) => push.type === 'export_ready', 10_000);
+  const folder = join(dir, 'files', 'exports');
+  assert.deepEqual(readdirSync(folder), [`${id}.zip`]);
+  await alice.client.request('delete_account', { password });
+  await server.stop();
+  // The sweep's round at start.
+  const again = await startServer(t, {}, dir);
+  await until(() => readdirSync(folder), () => readdirSync(folder).length === 0);
+  assert.equal(await onDatabase(again, (db) => db.prepare('SELECT CAST(count(*) AS integer) FROM exports').value<number>()), 0);
+});
