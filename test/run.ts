@@ -26,6 +26,9 @@ const engineIndependent = new Set([
   'build.test.ts', 'throwaway.test.ts', 'ordering.test.ts', 'imports.test.ts', 'protocol-docs.test.ts', 'docs.test.ts', 'secret-file.test.ts', 'client-build.test.ts', 'passwords.test.ts', 'settings.test.ts',
   'dispatch.test.ts', 'postgres-client.test.ts', 'files.test.ts', 'files-images.test.ts', 'files-inspect.test.ts', 'files-store.test.ts',
   'push-endpoints.test.ts', 'push-payload.test.ts', 'push-retry.test.ts', 'push-send.test.ts', 'push-worker.test.ts',
+  // What they test is not storage: the client's renewal of its tokens (sessions.test.ts runs on both engines), the
+  // image worker's limits, the HTTP transport under hostile clients. The three took 98 s of each pass.
+  'client-session.test.ts', 'files-bombs.test.ts', 'http-lifecycle.test.ts',
 ]);
 /**
  * Files about SQLite's own machinery (the database file and its lock, adopting the seed's file, online
@@ -40,10 +43,15 @@ const runsOnce = (file: string) => {
 };
 /**
  * Runs in the PostgreSQL pass when there is one (in the SQLite pass otherwise, where it skips saying why):
- * postgres.test.ts, and the cluster tests, whose nodes run on PostgreSQL whichever pass they are in (in
+ * postgres.test.ts, and the cluster tests whose nodes run on PostgreSQL whichever pass they are in (in
  * the SQLite pass, which runs every file that runs once, they made it the longer of two passes at once).
  */
-const postgresMachinery = (file: string) => /^(postgres|cluster[^/]*)\.test\.ts$/.test(file.split('/').pop()!);
+const postgresMachinery = (file: string) => {
+  const name = file.split('/').pop()!;
+  return name === 'postgres.test.ts' || (/^cluster[^/]*\.test\.ts$/.test(name) && !redisOnly.has(name));
+};
+/** Cluster tests of the Redis parts alone (no node, no PostgreSQL): they stay in the SQLite pass. */
+const redisOnly = new Set(['cluster-bus.test.ts', 'cluster-limits.test.ts', 'cluster-nodes.test.ts', 'cluster-presence.test.ts', 'cluster-redis.test.ts']);
 /**
  * Files that hold the server's time to the wall clock (an ordinary chat stays within the default budget
  * of server time per account): each engine's run of them waits until the passes are over, and runs alone.
