@@ -82,15 +82,21 @@ test('20,000 hostile frames: every one answered or closed, nobody else disturbed
       socket.once('open', resolve);
       socket.once('error', reject);
     });
-    // Authenticated first (a ping answered), so that every hostile frame reaches dispatch.
-    await new Promise((resolve) => {
-      socket.once('message', resolve);
+    // A valid request_export among the frames is answered, and its zip announced later (export_ready), to every
+    // socket of mallory's, this round's or the next's: not a reply.
+    const later = (data: unknown) => String(data).startsWith('{"type":"export_ready"');
+    // Authenticated first (its ping answered), so that every hostile frame reaches dispatch.
+    await new Promise<void>((resolve) => {
+      const heard = (data: unknown) => {
+        if (later(data)) return;
+        socket.off('message', heard);
+        resolve();
+      };
+      socket.on('message', heard);
       socket.send('{"type":"ping"}');
     });
     const batch = Array.from({ length: 500 }, () => hostileFrame(next));
     let replies = 0;
-    // A valid request_export among the frames is answered, and its zip announced later (export_ready): not a reply.
-    const later = (data: unknown) => String(data).startsWith('{"type":"export_ready"');
     const done = new Promise<void>((resolve) => {
       socket.on('message', (data) => {
         if (later(data)) return;
