@@ -53,7 +53,8 @@ async function openPostgres<R extends Closing>(settings: Settings & { DATABASE_U
   }
   // One connection of DATABASE_POOL for the batches (one at a time), the rest for reads outside them.
   const pool = postgresPool({ url: settings.DATABASE_URL, pool: settings.DATABASE_POOL - 1, ca, log });
-  const batches = postgresPool({ url: settings.DATABASE_URL, pool: 1, ca, log });
+  const freshBatches = () => postgresPool({ url: settings.DATABASE_URL, pool: 1, ca, log });
+  const batches = freshBatches();
   try {
     await pool`SELECT 1`;
   } catch (error) {
@@ -66,7 +67,7 @@ async function openPostgres<R extends Closing>(settings: Settings & { DATABASE_U
     await Promise.all([pool.end({ timeout: 1 }), batches.end({ timeout: 1 })]);
     throw new Error(`DATABASE_URL=${shown}: ${why(error)}`);
   }
-  const store = createStore(postgresDriver(pool, batches));
+  const store = createStore(postgresDriver(pool, batches, freshBatches));
   return {
     store,
     reads: readsFor.postgres(store),
