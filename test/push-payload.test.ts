@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createECDH, randomBytes } from 'node:crypto';
 import webpush from 'web-push';
 import { cut, payloadOf, preview, previewLength, topicOf, urgencyOf } from '../src/push/payload.ts';
+import { outboxKey } from '../src/push/outbox.ts';
 import type { ConversationRef, Notification } from '../src/push/types.ts';
 import { decrypt } from './helpers/push-service.ts';
 
@@ -18,6 +19,9 @@ test('each kind of notification carries what a service worker needs to show it',
   assert.deepEqual(payloadOf({ kind: 'mention', conversation: team, sender: 'alice', preview: null }, 1), {
     kind: 'mention', conversation_id: 7, conversation_name: 'Team', direct: false, sender: 'alice', unread: 1, preview: null,
   });
+  assert.deepEqual(payloadOf({ kind: 'message', conversation: team, sender: 'alice', preview: 'in the thread', thread_id: 12 }, 2), {
+    kind: 'message', conversation_id: 7, conversation_name: 'Team', direct: false, sender: 'alice', unread: 2, preview: 'in the thread', thread_id: 12,
+  }, 'a reply in a thread names its thread');
   assert.deepEqual(payloadOf({ kind: 'reaction', conversation: direct, sender: 'bob', emoji: '🎉', preview: 'my news' }, 0), {
     kind: 'reaction', conversation_id: 8, conversation_name: 'Bob', direct: true, sender: 'bob', unread: 0, emoji: '🎉', preview: 'my news',
   });
@@ -55,15 +59,17 @@ test('direct messages, new direct conversations and mentions are high urgency; t
   for (const [notification, urgency] of cases) assert.equal(urgencyOf(notification), urgency, notification.kind);
 });
 
-test('the Topic names a conversation to the push service without giving its id away', () => {
+test('the Topic names a conversation (or a thread) to the push service without giving its id away', () => {
   const key = randomBytes(32);
-  const message = (conversation: ConversationRef): Notification => ({ kind: 'message', conversation, sender: 'a', preview: null });
-  const topic = topicOf(message(team), key)!;
+  const message = (conversation: ConversationRef, thread?: number): Notification => ({ kind: 'message', conversation, sender: 'a', preview: null, ...(thread !== undefined && { thread_id: thread }) });
+  const topic = topicOf(outboxKey(message(team)), key)!;
   assert.match(topic, /^[A-Za-z0-9_-]{32}$/, 'at most 32 base64url characters (RFC 8030)');
-  assert.equal(topicOf({ kind: 'mention', conversation: team, sender: 'b', preview: 'x' }, key), topic, 'one topic for all of a conversation');
-  assert.notEqual(topicOf(message(direct), key), topic);
-  assert.notEqual(topicOf(message(team), randomBytes(32)), topic, 'another server, another topic');
-  assert.equal(topicOf({ kind: 'notice', id: 1, title: 't', body: 'b' }, key), undefined);
+  assert.equal(topicOf(outboxKey({ kind: 'mention', conversation: team, sender: 'b', preview: 'x' }), key), topic, 'one topic for all of a conversation');
+  assert.notEqual(topicOf(outboxKey(message(direct)), key), topic);
+  assert.notEqual(topicOf(outboxKey(message(team)), randomBytes(32)), topic, 'another server, another topic');
+  assert.equal(outboxKey(message(team, 12)), 'thread:12', 'a reply that stays in its thread is kept apart');
+  assert.notEqual(topicOf(outboxKey(message(team, 12)), key), topic);
+  assert.equal(topicOf(outboxKey({ kind: 'notice', id: 1, title: 't', body: 'b' }), key), undefined);
 });
 
 test('encrypted, the longest payloads stay under the 4,096 bytes of Web Push, and decrypt to what was built', () => {

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import webpush from 'web-push';
 import { parseEndpointHosts, type EndpointRule } from '../src/push/endpoints.ts';
 import { payloadOf, topicOf } from '../src/push/payload.ts';
+import { outboxKey } from '../src/push/outbox.ts';
 import { createAgents, maxAnswerBytes, post } from '../src/push/request.ts';
 import { createSender, type SenderOptions } from '../src/push/send.ts';
 import type { Device, Notification } from '../src/push/types.ts';
@@ -35,7 +36,7 @@ test('a notification reaches the push service encrypted, with VAPID, TTL, Urgenc
   const [received, ...more] = service.received;
   assert.deepEqual(more, []);
   assert.deepEqual(received!.payload, payloadOf(dm, 4));
-  assert.deepEqual([received!.urgency, received!.topic], ['high', topicOf(dm, vapid.topicKey)]);
+  assert.deepEqual([received!.urgency, received!.topic], ['high', topicOf(outboxKey(dm), vapid.topicKey)]);
   assert.ok(Math.abs(Number(received!.ttl) - (86_400 - 3600)) <= 1, `the TTL left after an hour in the outbox: ${received!.ttl}`);
   assert.equal(received!.claims.aud, service.origin);
   assert.equal(received!.claims.sub, vapid.subject);
@@ -165,7 +166,7 @@ test('a webhook call is a JSON POST signed with PUSH_WEBHOOK_SECRET that the bri
   assert.deepEqual(await sender.send(itemFor(phone(), dm, { unread: 2, version: 3, queuedAt })), { kind: 'delivered', status: 200 });
   assert.deepEqual(receiver.rejected, []);
   const { delivery, ttl, ...body } = receiver.calls[0]!.body;
-  assert.deepEqual(body, { device_id: 5, token: 'apns-token-1', platform: 'ios', urgency: 'high', topic: topicOf(dm, vapid.topicKey), notification: payloadOf(dm, 2) });
+  assert.deepEqual(body, { device_id: 5, token: 'apns-token-1', platform: 'ios', urgency: 'high', topic: topicOf(outboxKey(dm), vapid.topicKey), notification: payloadOf(dm, 2) });
   assert.equal(delivery, `5/conversation:8/3/${queuedAt}`);
   assert.ok(Math.abs((ttl as number) - 540) <= 1, String(ttl));
 

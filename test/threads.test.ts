@@ -116,6 +116,27 @@ test('threads', async (t) => {
     await expectError(carol.client, { type: 'get_messages', conversation_id: id, without_thread_replies: 1 }, 'without_thread_replies must be true or false', 'bad_request');
   });
 
+  await t.test('list_conversations: a reply that stays in its thread is neither unread nor the last message there (get_threads counts it); one also sent is both', async () => {
+    const counted = await alice.client.request('create_conversation', { name: 'counted', members: [bob.username] });
+    const root = await alice.client.request('send_message', { conversation_id: counted.id, content: 'the plan' });
+    await bob.client.request('mark_read', { conversation_id: counted.id, message_id: root.id });
+    await bob.client.request('follow_thread', { message_id: root.id });
+    const quieter = await alice.client.request('create_conversation', { name: 'quieter', members: [bob.username] });
+    const elsewhere = await alice.client.request('send_message', { conversation_id: quieter.id, content: 'meanwhile' });
+    await alice.client.request('send_message', { conversation_id: counted.id, content: 'thread only', thread_id: root.id });
+    const seen = async () => {
+      const listed = (await bob.client.request('list_conversations', { sort: 'recent' })).conversations;
+      const item = listed.find((conversation) => conversation.id === counted.id)!;
+      const threads = (await bob.client.request('get_threads', { conversation_id: counted.id })).threads.map((thread) => [thread.root.id, thread.unread_count]);
+      return { unread: item.unread_count, last: item.last_message?.id, first: listed[0]!.id, threads };
+    };
+    assert.deepEqual(await seen(), { unread: 0, last: root.id, first: quieter.id, threads: [[root.id, 1]] }, 'the conversation stays as it was; the thread has one unread');
+    assert.equal((await bob.client.request('get_conversations', {})).find((conversation) => conversation.id === counted.id)!.unread_count, 0);
+    const also = await alice.client.request('send_message', { conversation_id: counted.id, content: 'to both', thread_id: root.id, also_to_conversation: true });
+    assert.deepEqual(await seen(), { unread: 1, last: also.id, first: counted.id, threads: [[root.id, 2]] }, 'a reply also sent counts in both');
+    assert.ok(elsewhere.id < also.id);
+  });
+
   await t.test('edit, delete and react inside a thread; deleting the root keeps the thread readable', async () => {
     const root = await carol.client.request('send_message', { conversation_id: id, content: 'to be deleted' });
     const reply = await bob.client.request('send_message', { conversation_id: id, content: 'a reply', thread_id: root.id });
@@ -246,6 +267,8 @@ test('thread replies notify those who follow the thread, as their levels allow',
   await alice.client.request('send_message', { conversation_id: group.id, content: 'in the thread', thread_id: root });
   const toBob = await waitForPushes(service, bob.subscription, 2);
   assert.deepEqual(toBob.map((item) => (item.payload as { kind: string }).kind), ['added', 'message'], 'the root\'s sender follows');
+  const { preview, thread_id, unread } = toBob[1]!.payload as { preview: string; thread_id: number; unread: number };
+  assert.deepEqual({ preview, thread_id, unread }, { preview: 'in the thread', thread_id: root, unread: 1 }, 'it names its thread, and counts the thread\'s unread replies (the conversation has none)');
 
   await asAway(dave, (client) => client.request('set_notifications', { conversation_id: group.id, level: 'mentions' }));
   await alice.client.request('send_message', { conversation_id: group.id, content: `what do you think, @${dave.username}?`, thread_id: root });
@@ -256,8 +279,45 @@ test('thread replies notify those who follow the thread, as their levels allow',
   await waitForPushes(service, bob.subscription, 4);
   await alice.client.request('send_message', { conversation_id: group.id, content: 'for everyone', thread_id: root, also_to_conversation: true });
   await waitForPushes(service, bob.subscription, 5);
-  await waitForPushes(service, carol.subscription, 3);
+  const toCarol = await waitForPushes(service, carol.subscription, 3);
+  const also = toCarol[2]!.payload as { kind: string; preview: string; thread_id: number; unread: number };
+  assert.deepEqual([also.kind, also.preview, also.thread_id, also.unread], ['message', 'for everyone', root, 2], 'a reply also sent counts in the conversation (the root and it unread), and still names its thread');
   await drained(server);
   assert.deepEqual([count(bob), count(carol), count(dave)], [5, 3, 3],
     'carol does not follow: only the reply also sent to the conversation reaches her; dave follows since his mention, but his level lets only mentions through');
+});
+
+/** A notification's payload, as the push service decrypted it. */
+const said = (item: { payload: unknown }) => item.payload as Record<string, unknown>;
+
+test('a thread\'s replies are notified apart from the conversation: read in the thread before it goes, a reply is not notified', async (t) => {
+  // A hold long enough for the reader to mark the thread read on another device before the next notification of the thread.
+  const setup = await pushServer(t, { PUSH_COALESCE_SECONDS: '5' });
+  const { server, service } = setup;
+  const alice = await person(server, 'alice');
+  const bob = await awayWithDevice(setup, 'bob');
+  const group = await alice.client.request('create_conversation', { name: 'apart', members: [bob.username] });
+  await waitForPushes(service, bob.subscription, 1);
+  const root = await alice.client.request('send_message', { conversation_id: group.id, content: 'the root' });
+  await waitForPushes(service, bob.subscription, 2);
+  const { client } = await socket(server, bob.token);
+  await client.request('follow_thread', { message_id: root.id });
+  await client.request('mark_read', { conversation_id: group.id, message_id: root.id });
+  client.close();
+  await client.closed;
+  await alice.client.request('send_message', { conversation_id: group.id, content: 'first reply', thread_id: root.id });
+  const first = said((await waitForPushes(service, bob.subscription, 3))[2]!);
+  assert.deepEqual([first.preview, first.thread_id, first.unread], ['first reply', root.id, 1]);
+  // Held by the thread's hold; read on another device meanwhile.
+  await alice.client.request('send_message', { conversation_id: group.id, content: 'second reply', thread_id: root.id });
+  const again = await socket(server, bob.token);
+  await again.client.request('mark_thread_read', { message_id: root.id });
+  again.client.close();
+  await again.client.closed;
+  await drained(server, 20_000);
+  assert.deepEqual(receivedBy(service, bob.subscription).map((item) => said(item).preview ?? said(item).kind), ['added', 'the root', 'first reply'], 'the second reply was read before it went');
+  // The conversation's own messages are not held back by its thread's, nor counted with them.
+  await alice.client.request('send_message', { conversation_id: group.id, content: 'in the main list' });
+  const main = said((await waitForPushes(service, bob.subscription, 4))[3]!);
+  assert.deepEqual([main.preview, main.thread_id, main.unread], ['in the main list', undefined, 1]);
 });

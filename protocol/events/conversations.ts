@@ -65,8 +65,8 @@ export const ConversationItem = v.object({
   description: v.string(),
   role: v.pipe(Role, v.description('yours')),
   member_count: v.number(),
-  unread_count: v.pipe(v.number(), v.description(`others' messages after your read point (and your clear_chat point), not deleted, counted up to ${limits.unreadCap}: ${limits.unreadCap} means ${limits.unreadCap} or more`)),
-  last_message: v.pipe(v.nullable(Message), v.description('the newest message you can see, or null')),
+  unread_count: v.pipe(v.number(), v.description(`others' messages of the main list (a thread reply counts only if also sent to the conversation; others count in \`get_threads\`) after your read point (and your clear_chat point), not deleted, counted up to ${limits.unreadCap}: ${limits.unreadCap} means ${limits.unreadCap} or more`)),
+  last_message: v.pipe(v.nullable(Message), v.description('the newest message of the main list you can see (a thread reply only if also sent to the conversation), or null')),
   favorite: v.boolean(),
   pinned: v.boolean(),
   created_at: seconds,
@@ -81,7 +81,7 @@ const listing = {
   ),
   sort: v.pipe(
     v.nullish(v.picklist(['created', 'recent'], 'sort must be one of created, recent')),
-    v.description('optional; `created` (default, the seed\'s order: oldest conversation first) or `recent` (by last activity, newest first: the newest message you can see, or the creation when there is none)'),
+    v.description('optional; `created` (default, the seed\'s order: oldest conversation first) or `recent` (by last activity, newest first: the newest message of the main list you can see, or the creation when there is none)'),
   ),
 };
 

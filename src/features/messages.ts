@@ -134,6 +134,7 @@ export async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent
     notifyMessages(ctx, written.map(({ message, mentions, context, i }) => ({
       conversation: context.membership!.conversation, sender: sends[i]!.ctx.caller.user, id: message.id,
       mentioned: mentions.map((member) => member.id), holders: notified.get(message.id) ?? context.holders, job: sends[i]!.ctx.job,
+      threadId: message.alsoSent ? null : message.threadId,
     }))),
   ]);
   for (const { i, message, files, mentions, replied, context } of written) {

@@ -26,27 +26,34 @@ async function queue(ctx: InJob, queued: Omit<MemberNotification, 'recipients' |
   if (rows > 0) ctx.job.after((committed) => committed && ctx.push.wake());
 }
 
-/** A new message, as notifications see it (its words are read when the notification goes). `holders`: the members but its sender who hold devices; `job`: the unit of work that sends it. */
+/**
+ * A new message, as notifications see it (its words are read when the notification goes). `holders`: the
+ * members but its sender who hold devices (of a reply that stays in its thread, those who follow it);
+ * `threadId`: the root of the thread such a reply stays in, else null; `job`: the unit of work that sends it.
+ */
 export type SentMessage = {
   conversation: ConversationRow; sender: { id: number; username: string }; id: number; mentioned: readonly number[]; holders: readonly number[];
-  job: Job<Store>;
+  threadId: number | null; job: Job<Store>;
 };
 
 /**
  * New messages (a batch's): to each member with a device and no socket open but the sender, as their
  * level allows (`mentions`: only when it mentions them; `none`: never), not to those who blocked the
- * sender, and to those who are `busy` only when it is a direct message or mentions them. Who is
- * online is asked once for all of them, and all are queued in one statement.
+ * sender, and to those who are `busy` only when it is a direct message or mentions them. A reply that
+ * stays in its thread is queued apart from the conversation's messages (`outboxKey`), naming its thread.
+ * Who is online is asked once for all of them, and all are queued in one statement.
  */
 export async function notifyMessages(ctx: Omit<InJob, 'job'>, sent: readonly SentMessage[]): Promise<void> {
   const held = sent.filter((message) => message.holders.length > 0);
   if (held.length === 0) return;
   const online = await ctx.cluster.online([...new Set(held.flatMap((message) => message.holders))]);
   const now = ctx.now() * 1000;
-  const queued = held.flatMap(({ conversation, sender, id, mentioned, holders }): MemberNotification[] => {
+  const queued = held.flatMap(({ conversation, sender, id, mentioned, holders, threadId }): MemberNotification[] => {
     const away = holders.filter((holder) => !online.has(holder));
     if (away.length === 0) return [];
-    const common = { conversation: refOf(conversation), sender: sender.username, preview: previewLater(ctx.settings.PUSH_PREVIEW) };
+    const common = {
+      conversation: refOf(conversation), sender: sender.username, preview: previewLater(ctx.settings.PUSH_PREVIEW), ...(threadId !== null && { thread_id: threadId }),
+    };
     return [{
       conversationId: conversation.id,
       actorId: sender.id,

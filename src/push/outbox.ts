@@ -4,10 +4,18 @@ import type { Device, Notification } from './types.ts';
 
 /**
  * Notifications are kept per device and per key: `conversation:<id>` for everything about one
- * conversation (so a burst coalesces into one notification), `notice:<id>` for an administrator's.
+ * conversation (so a burst coalesces into one notification), `thread:<root id>` for the replies that
+ * stay in one thread (counted and read apart from the conversation's main list), `notice:<id>` for an
+ * administrator's.
  */
-export const outboxKey = (notification: Notification): string =>
-  notification.kind === 'notice' ? `notice:${notification.id}` : `conversation:${notification.conversation.id}`;
+export function outboxKey(notification: Notification): string {
+  if (notification.kind === 'notice') return `notice:${notification.id}`;
+  if ((notification.kind === 'message' || notification.kind === 'mention') && notification.thread_id !== undefined) return `thread:${notification.thread_id}`;
+  return `conversation:${notification.conversation.id}`;
+}
+
+/** The thread a row's key is about (`thread:<root id>`), else null. */
+export const threadOfKey = (key: string): number | null => (key.startsWith('thread:') ? Number(key.slice('thread:'.length)) : null);
 
 /**
  * When a notification meets a pending one for the same device and key, the newer replaces it unless
@@ -29,7 +37,7 @@ export type OutboxItem = {
   key: string;
   /** The newest notification for this device and key (merged by rank), as it was when claimed. */
   notification: Notification;
-  /** The unread count of the conversation for the device's user, counted when claimed; null for notices. */
+  /** The unread count of the conversation (of the thread, for a `thread:` key) for the device's user, counted when claimed; null for notices. */
   unread: number | null;
   /** Built from what is true when claimed, nothing is left to tell this reader (see the store's notificationOf): skipped. */
   nothingToSay?: true;

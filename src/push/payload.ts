@@ -34,13 +34,14 @@ export function urgencyOf(notification: Notification): Urgency {
 }
 
 /**
- * The Web Push `Topic` of a conversation (RFC 8030: at most 32 base64url characters): the push service
- * keeps only the newest undelivered notification with the same topic. Keyed, so the push service
- * learns which notifications belong together but not the conversation's id. Notices have none.
+ * The Web Push `Topic` of an outbox row's key, a conversation or a thread (RFC 8030: at most 32 base64url
+ * characters): the push service keeps only the newest undelivered notification with the same topic.
+ * Keyed, so the push service learns which notifications belong together but not the conversation's id.
+ * Notices have none.
  */
-export function topicOf(notification: Notification, topicKey: Buffer): string | undefined {
-  if (notification.kind === 'notice') return undefined;
-  return createHmac('sha256', topicKey).update(`conversation:${notification.conversation.id}`).digest().subarray(0, 24).toString('base64url');
+export function topicOf(outboxKey: string, topicKey: Buffer): string | undefined {
+  if (outboxKey.startsWith('notice:')) return undefined;
+  return createHmac('sha256', topicKey).update(outboxKey).digest().subarray(0, 24).toString('base64url');
 }
 
 /** The JSON object a service worker gets (`event.data.json()`) and a webhook's `notification`. */
@@ -66,7 +67,10 @@ export function payloadOf(notification: Notification, unread: number | null): Pa
   switch (notification.kind) {
     case 'message':
     case 'mention':
-      return { ...common, preview: notification.preview === null ? null : cut(notification.preview, previewLength) };
+      return {
+        ...common, preview: notification.preview === null ? null : cut(notification.preview, previewLength),
+        ...(notification.thread_id !== undefined && { thread_id: notification.thread_id }),
+      };
     case 'reaction':
       return { ...common, emoji: cut(notification.emoji, emojiLength), preview: notification.preview === null ? null : cut(notification.preview, previewLength) };
     case 'added':

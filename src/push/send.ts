@@ -104,7 +104,7 @@ export function createSender(options: SenderOptions): Sender {
     const checked = checkEndpoint(device.subscription.endpoint, options.rules);
     if (!checked.ok) return { kind: 'refused', reason: checked.error };
     webpush ??= (await import('web-push')).default;
-    const topic = topicOf(item.notification, options.vapid.topicKey);
+    const topic = topicOf(item.key, options.vapid.topicKey);
     let details;
     try {
       details = webpush.generateRequestDetails(device.subscription, JSON.stringify(payloadOf(item.notification, item.unread)), {
@@ -124,7 +124,7 @@ export function createSender(options: SenderOptions): Sender {
 
   function webhook(item: OutboxItem, device: Extract<Device, { kind: 'webhook' }>, at: number): Promise<Outcome> {
     if (!options.webhook) return Promise.resolve({ kind: 'refused', reason: 'PUSH_WEBHOOK_URL is not set' });
-    const topic = topicOf(item.notification, options.vapid.topicKey);
+    const topic = topicOf(item.key, options.vapid.topicKey);
     const body = Buffer.from(JSON.stringify({
       // The same for each attempt at the same notification: a bridge that saw it already can skip it.
       delivery: `${device.id}/${item.key}/${item.version}/${item.queuedAt}`,

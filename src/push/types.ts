@@ -13,10 +13,12 @@ export type ConversationRef = { id: number; name: string; direct: boolean };
 
 /**
  * What a notification says, as queued. `preview` is already cut (payload.ts `preview`), or null with
- * PUSH_PREVIEW=false. `notice` is an administrator's notification to users.
+ * PUSH_PREVIEW=false. `thread_id`: the message is a reply in that thread (its root); queued so, it is one
+ * that stays in its thread, kept apart from the conversation's (see `outboxKey`). `notice` is an
+ * administrator's notification to users.
  */
 export type Notification =
-  | { kind: 'message' | 'mention'; conversation: ConversationRef; sender: string; preview: string | null }
+  | { kind: 'message' | 'mention'; conversation: ConversationRef; sender: string; preview: string | null; thread_id?: number }
   | { kind: 'reaction'; conversation: ConversationRef; sender: string; emoji: string; preview: string | null }
   | { kind: 'added' | 'direct' | 'invited'; conversation: ConversationRef; sender: string }
   | { kind: 'notice'; id: number; title: string; body: string };

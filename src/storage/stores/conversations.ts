@@ -1,6 +1,7 @@
 // Conversations: creating, finding, listing them per member, changing and deleting them.
 import type { MemberRow, Role } from './members.ts';
 import { notBlocked } from './contacts.ts';
+import { inMain } from './threads.ts';
 import type { Sql } from '../engine/sql.ts';
 
 export type Kind = 'group' | 'direct' | 'channel';
@@ -92,7 +93,7 @@ export function conversationsStore(sql: Sql) {
   const pageByActivity = sql.prepare<RankedListRow>(`
     SELECT * FROM (
       SELECT shown.*, coalesce((SELECT sent_at FROM messages WHERE messages.id = shown.last_id), shown.created_at) AS activity FROM (
-        SELECT listed.*, coalesce((SELECT m.id FROM messages AS m WHERE m.conversation_id = listed.id AND m.id > listed.cleared_id AND ${notBlocked('$1')}
+        SELECT listed.*, coalesce((SELECT m.id FROM messages AS m WHERE m.conversation_id = listed.id AND ${inMain} AND m.id > listed.cleared_id AND ${notBlocked('$1')}
                                    ORDER BY m.id DESC LIMIT 1), 0) AS last_id
           FROM (${listed}) AS listed) AS shown) AS ranked
      WHERE (activity, last_id, id) < (CAST($3 AS BIGINT), CAST($4 AS BIGINT), CAST($5 AS BIGINT))

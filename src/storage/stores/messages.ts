@@ -4,6 +4,7 @@ import { dialect, inList, returning, type Sql } from '../engine/sql.ts';
 import { memberColumns, membershipOf, withMemberText, type ConversationRow, type WithMemberRow } from './conversations.ts';
 import { notBlocked, sqliteBlockers } from './contacts.ts';
 import { holdersText } from './devices.ts';
+import { inMain } from './threads.ts';
 import type { MemberRow } from './members.ts';
 
 /** A message as stored, joined with its sender's and its replied-to message's; reactions are read separately. */
@@ -160,8 +161,6 @@ export function messagesStore(sql: Sql) {
   const byClientId = sql.prepare('SELECT id FROM messages WHERE sender_id = $1 AND client_id = $2');
   const newer = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id LIMIT $4`);
   const older = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND m.id < $3 AND m.id > $4 AND ${notBlocked('$2')} ORDER BY m.id DESC LIMIT $5`);
-  // The main list without thread replies (but those also sent to it): the same, in the partial index's words.
-  const inMain = '(m.thread_id IS NULL OR m.also_sent = 1)';
   const newerInMain = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND ${inMain} AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id LIMIT $4`);
   const olderInMain = sql.prepare<MessageRow>(`${select} WHERE m.conversation_id = $1 AND ${inMain} AND m.id < $3 AND m.id > $4 AND ${notBlocked('$2')} ORDER BY m.id DESC LIMIT $5`);
   const newerInThread = sql.prepare<MessageRow>(`${select} WHERE m.thread_id = $1 AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id LIMIT $4`);
@@ -171,19 +170,19 @@ export function messagesStore(sql: Sql) {
   // statement from arrays (conversation, floor, read point) in the order given: a round trip for each
   // of 500 conversations' two reads cost seconds on a busy machine. SQLite asks `lastShown` and `unread`.
   const summaries = local ? undefined : sql.prepare<{ last_id: number | null; unread: number }>(`
-    SELECT (SELECT m.id FROM messages AS m WHERE m.conversation_id = s.conversation AND m.id > s.floor AND ${notBlocked('$1')} ORDER BY m.id DESC LIMIT 1) AS last_id,
+    SELECT (SELECT m.id FROM messages AS m WHERE m.conversation_id = s.conversation AND ${inMain} AND m.id > s.floor AND ${notBlocked('$1')} ORDER BY m.id DESC LIMIT 1) AS last_id,
            (SELECT count(*) FROM (SELECT 1 FROM messages AS m
-             WHERE m.conversation_id = s.conversation AND m.id > s.read_up_to AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM $1 AND ${notBlocked('$1')}
+             WHERE m.conversation_id = s.conversation AND ${inMain} AND m.id > s.read_up_to AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM $1 AND ${notBlocked('$1')}
              LIMIT $5) AS capped) AS unread
       FROM unnest(CAST($2 AS bigint[]), CAST($3 AS bigint[]), CAST($4 AS bigint[])) WITH ORDINALITY AS s (conversation, floor, read_up_to, ord)
      ORDER BY s.ord`);
   const byIds = local ? undefined : sql.prepare<MessageRow>(`${select} WHERE m.id = ANY(CAST($1 AS bigint[]))`);
   const unread = sql.prepare(
     `SELECT count(*) FROM (SELECT 1 FROM messages AS m
-      WHERE m.conversation_id = $1 AND m.id > $3 AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM $2 AND ${notBlocked('$2')}
+      WHERE m.conversation_id = $1 AND ${inMain} AND m.id > $3 AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM $2 AND ${notBlocked('$2')}
       LIMIT $4) AS capped`,
   );
-  const lastShown = sql.prepare(`SELECT m.id FROM messages AS m WHERE m.conversation_id = $1 AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id DESC LIMIT 1`);
+  const lastShown = sql.prepare(`SELECT m.id FROM messages AS m WHERE m.conversation_id = $1 AND ${inMain} AND m.id > $3 AND ${notBlocked('$2')} ORDER BY m.id DESC LIMIT 1`);
   const edit = sql.prepare('UPDATE messages SET content = $1, edited_at = $2 WHERE id = $3');
   const tombstone = sql.prepare("UPDATE messages SET content = '', deleted_at = $1 WHERE id = $2");
   const react = sql.prepare('INSERT INTO reactions (message_id, user_id, emoji, reacted_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING');
@@ -258,12 +257,12 @@ export function messagesStore(sql: Sql) {
       return olderInThread.all(rootId, readerId, cursor.before ?? Number.MAX_SAFE_INTEGER, cursor.floor, limit);
     },
     latest: async (conversationId: number): Promise<number> => (await latest.value<number | null>(conversationId)) ?? 0,
-    /** Others' live messages after `after` that `readerId` is shown, counted up to `cap` (reading at most that many). */
+    /** Others' live messages of the main list (`inMain`) after `after` that `readerId` is shown, counted up to `cap` (reading at most that many). */
     unread: async (conversationId: number, readerId: number, after: number, cap: number): Promise<number> =>
       (await unread.value<number>(conversationId, readerId, after, cap)) ?? 0,
     /**
-     * For each conversation, the newest message `readerId` is shown above its `floor` (their clear point),
-     * and others' live messages after `readUpTo` counted up to `cap`; in the order given.
+     * For each conversation, the newest message of its main list (`inMain`) `readerId` is shown above its
+     * `floor` (their clear point), and others' live messages of it after `readUpTo` counted up to `cap`; in the order given.
      */
     async summaries(readerId: number, items: readonly { conversation: number; floor: number; readUpTo: number }[], cap: number): Promise<{ last: MessageRow | undefined; unread: number }[]> {
       if (!summaries || !byIds) {

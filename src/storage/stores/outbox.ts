@@ -2,11 +2,12 @@
 // unit of work of what they are about, merged per device and key, claimed under a lease (FOR UPDATE
 // SKIP LOCKED on PostgreSQL, so several servers share one outbox), settled by the worker.
 import { randomUUID } from 'node:crypto';
-import { outboxKey, rankOf, type Outbox, type OutboxItem } from '../../push/outbox.ts';
+import { outboxKey, rankOf, threadOfKey, type Outbox, type OutboxItem } from '../../push/outbox.ts';
 import { preview } from '../../push/payload.ts';
 import type { Device, Notification } from '../../push/types.ts';
 import { dialect, inList, type Sql } from '../engine/sql.ts';
 import { notBlocked } from './contacts.ts';
+import { inMain } from './threads.ts';
 
 const greatest = { sqlite: 'max', postgres: 'greatest' };
 const idle = 'push_outbox.version = push_outbox.sent_version';
@@ -52,7 +53,14 @@ type ClaimedRow = {
 };
 
 /** A message a notification shows, read when it is sent. */
-type ShownRow = { id: number; content: string; sender: string; mentions: number };
+type ShownRow = { id: number; content: string; sender: string; mentions: number; thread_id: number | null };
+
+/**
+ * Where a claimed row's reader stands: `root`, the thread a `thread:` row is about (else null); `readId`,
+ * their read point in it (in the conversation, for a conversation's row), their clear point included;
+ * null once they are no longer a member, or (for a thread) no longer follow it: nothing is left to tell.
+ */
+type ReadPoint = { root: number | null; readId: number | null };
 
 /** A notification about one conversation for its members' devices (see `forMembers`). */
 export type MemberNotification = {
@@ -134,12 +142,18 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
   // The message a notification shows, as it is now ($1: conversation, $2: reader, $3: the reader's read
   // point, $4: the message named): the one named while it is unread, not deleted and not from someone the
   // reader blocked, else the newest such message of the conversation. `mentions`: it @mentions the reader.
-  const shownColumns = `m.id, m.content, COALESCE(u.username, 'deleted user') AS sender,
+  const shownColumns = `m.id, m.content, COALESCE(u.username, 'deleted user') AS sender, m.thread_id,
            CASE WHEN EXISTS (SELECT 1 FROM mentions WHERE mentions.message_id = m.id AND mentions.user_id = $2) THEN 1 ELSE 0 END AS mentions
       FROM messages AS m LEFT JOIN users AS u ON u.id = m.sender_id`;
-  const unreadShown = `m.conversation_id = $1 AND m.id > $3 AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM $2 AND ${notBlocked('$2')}`;
+  const unreadShown = `m.conversation_id = $1 AND ${inMain} AND m.id > $3 AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM $2 AND ${notBlocked('$2')}`;
   const named = sql.prepare<ShownRow>(`SELECT ${shownColumns} WHERE m.id = $4 AND ${unreadShown}`);
   const newest = sql.prepare<ShownRow>(`SELECT ${shownColumns} WHERE ${unreadShown} ORDER BY m.id DESC LIMIT 1`);
+  // The same for a thread's row ($1: its root): its replies, as get_threads counts them unread.
+  const unreadReply = `m.thread_id = $1 AND m.id > $3 AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM $2 AND ${notBlocked('$2')}`;
+  const namedReply = sql.prepare<ShownRow>(`SELECT ${shownColumns} WHERE m.id = $4 AND ${unreadReply}`);
+  const newestReply = sql.prepare<ShownRow>(`SELECT ${shownColumns} WHERE ${unreadReply} ORDER BY m.id DESC LIMIT 1`);
+  const unreadReplies = sql.prepare(`SELECT count(*) FROM (SELECT 1 FROM messages AS m WHERE ${unreadReply} LIMIT $4) AS capped`);
+  const follow = sql.prepare<{ following: number; read_id: number }>('SELECT following, read_id FROM thread_follows WHERE root_id = $1 AND user_id = $2');
   // The reader's own message a reaction is about, unless deleted since.
   const reacted = sql.prepare<{ content: string }>('SELECT content FROM messages WHERE id = $1 AND deleted_at IS NULL');
   const complete = sql.prepare(dialect`UPDATE push_outbox SET sent_version = $4, hold_until = $6, lease = NULL, lease_until = 0,
@@ -157,11 +171,20 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
     return { id: row.device_id, userId: row.user_id, kind: 'webhook', token: row.token!, platform: row.platform };
   }
 
-  /** The conversation's unread messages for the device's user now; 0 once they are no longer a member; null for a notice. */
-  async function unreadOf(row: ClaimedRow): Promise<number | null> {
+  async function readPointOf(row: ClaimedRow): Promise<ReadPoint> {
+    const root = threadOfKey(row.key);
+    if (row.read_id === null) return { root, readId: null };
+    if (root === null) return { root, readId: Math.max(row.read_id, row.cleared_id ?? 0) };
+    const followed = await follow.get(root, row.user_id);
+    return { root, readId: followed?.following === 1 ? Math.max(followed.read_id, row.cleared_id ?? 0) : null };
+  }
+
+  /** The unread messages of the conversation (of the thread) for the device's user now; 0 once nothing is left to tell; null for a notice. */
+  async function unreadOf(row: ClaimedRow, { root, readId }: ReadPoint): Promise<number | null> {
     if (row.conversation_id === null) return null;
-    if (row.read_id === null) return 0;
-    return unread(row.conversation_id, row.user_id, Math.max(row.read_id, row.cleared_id ?? 0), unreadCap);
+    if (readId === null) return 0;
+    if (root !== null) return (await unreadReplies.value<number>(root, row.user_id, readId, unreadCap)) ?? 0;
+    return unread(row.conversation_id, row.user_id, readId, unreadCap);
   }
 
   /**
@@ -171,20 +194,24 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
    * mentions them too; none at all: nothing is left unread, and the worker skips it. A reaction to a
    * message deleted since has no preview. A `preview` queued as null (PUSH_PREVIEW=false) stays null.
    * Undefined: nothing is left to say to this reader (a mention, for someone notified of mentions only,
-   * whose message is deleted or read, and no other unread message mentions them).
+   * whose message is deleted or read, and no other unread message mentions them). A thread's row does
+   * the same among the thread's replies, against the reader's read point in the thread. A reply in a
+   * thread (also one sent to the conversation too) names its thread (`thread_id`).
    */
-  async function notificationOf(row: ClaimedRow): Promise<Notification | undefined> {
+  async function notificationOf(row: ClaimedRow, { root, readId }: ReadPoint): Promise<Notification | undefined> {
     const queued = JSON.parse(row.notification) as Notification;
     if (row.message_id === null || !('preview' in queued)) return queued;
     const text = (content: string | undefined) => (content === undefined ? null : preview(content, queued.preview !== null));
     if (queued.kind === 'reaction') return { ...queued, preview: text((await reacted.get(row.message_id))?.content) };
     // Not a member any more: nothing of it is shown (and its unread count is 0).
-    const floor = Math.max(row.read_id ?? Number.MAX_SAFE_INTEGER, row.cleared_id ?? 0);
-    const shown = (await named.get(row.conversation_id, row.user_id, floor, row.message_id)) ?? (await newest.get(row.conversation_id, row.user_id, floor));
+    const floor = readId ?? Number.MAX_SAFE_INTEGER;
+    const [one, last, within] = root === null ? [named, newest, row.conversation_id] : [namedReply, newestReply, root];
+    const shown = (await one.get(within, row.user_id, floor, row.message_id)) ?? (await last.get(within, row.user_id, floor));
     if (!shown) return { ...queued, kind: 'message', preview: null };
     const kind = shown.id === row.message_id ? queued.kind : shown.mentions === 1 ? 'mention' : 'message';
     if (queued.kind === 'mention' && kind !== 'mention' && row.level === 'mentions') return undefined;
-    return { kind, conversation: queued.conversation, sender: shown.sender, preview: text(shown.content) };
+    const threadId = root ?? shown.thread_id;
+    return { kind, conversation: queued.conversation, sender: shown.sender, preview: text(shown.content), ...(threadId !== null && { thread_id: threadId }) };
   }
 
   /** `forMembers` for many notifications in one statement (rows merged as they would be one after another). */
@@ -222,13 +249,14 @@ export function outboxStore(sql: Sql, unread: UnreadCount, unreadCap: number) {
           await removeDevice.run(row.device_id);
           continue;
         }
-        const notification = await notificationOf(row);
+        const point = await readPointOf(row);
+        const notification = await notificationOf(row, point);
         items.push({
           device: deviceOf(row),
           key: row.key,
           notification: notification ?? (JSON.parse(row.notification) as Notification),
           ...(notification === undefined && { nothingToSay: true as const }),
-          unread: await unreadOf(row),
+          unread: await unreadOf(row, point),
           version: row.version,
           queuedAt: row.queued_at,
           attempts: row.attempts,

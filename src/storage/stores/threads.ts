@@ -16,6 +16,14 @@ export type ThreadTarget = { id: number; conversation_id: number; root_id: numbe
 /** A followed thread as get_threads lists it. */
 export type FollowedRow = { root_id: number; conversation_id: number; last_reply_id: number; read_id: number; unread: number };
 
+/**
+ * A message `m` of the conversation's main list: not a thread reply, or one also sent to the conversation.
+ * Only these count in its unread count, become its last message and rank it by activity (a reply that stays
+ * in its thread counts in the thread's unread for its followers). Written as the partial index
+ * messages_in_main is, so that ranges of it are read from that index.
+ */
+export const inMain = '(m.thread_id IS NULL OR m.also_sent = 1)';
+
 const greatest = { sqlite: 'max', postgres: 'greatest' };
 
 export function threadsStore(sql: Sql) {
