@@ -36,7 +36,7 @@ export const errors = {
   client_id_used: { code: 'conflict', text: "client_id '{client_id}' was already used for another message" },
   empty_message: { code: 'bad_request', text: 'message content should be non empty string' },
   content_too_long: { code: 'bad_request', text: 'message content may be at most {limit} characters' },
-  no_such_file: { code: 'not_found', text: 'no file {id} of yours: upload it first (POST /files)' },
+  no_such_file: { code: 'not_found', text: 'no file {id} of yours: upload it first (POST /files; a webhook: POST <its url>/files)' },
   not_an_image: { code: 'bad_request', text: 'file {id} is not an image: a picture must be a JPEG, PNG, WebP, GIF or AVIF' },
   no_such_reply: { code: 'not_found', text: 'No such {reply_id} message id found in {conversation_id} conversation_id' },
   no_such_thread: { code: 'not_found', text: 'No such {thread_id} message id found in {conversation_id} conversation_id to reply in the thread of' },

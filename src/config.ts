@@ -259,7 +259,7 @@ export const settingFields = {
   ),
   WEBHOOK_POSTS_PER_MINUTE: documented(
     integerSetting('WEBHOOK_POSTS_PER_MINUTE', 60, 1, 100_000),
-    'posts to one incoming webhook\'s URL a minute (over every node), then 429 with `Retry-After`, whether the secret is right or not (counted before anything is read; a rotated secret is a new URL); a post\'s body is at most 64 KiB',
+    'posts to one incoming webhook\'s URL a minute (over every node), its uploads (`/files` under it) counted with them, then 429 with `Retry-After`, whether the secret is right or not (counted before anything is read; a rotated secret is a new URL); a post\'s body is at most 64 KiB',
   ),
   COMMAND_HOSTS: documented(
     hostsSetting('COMMAND_HOSTS', ''),

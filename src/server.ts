@@ -25,7 +25,7 @@ import { pushRoutes } from './push/routes.ts';
 import { hookRoutes } from './hooks/routes.ts';
 import type { Connection } from './connection.ts';
 import { openDiskStore, temporaryFolder } from './files/store.ts';
-import { fileRoutes } from './files/routes.ts';
+import { fileRoutes, uploadRoute } from './files/routes.ts';
 import { freeSpace } from './files/space.ts';
 import { dirname } from 'node:path';
 import { fileRecords } from './files/records.ts';
@@ -109,14 +109,16 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   serveWebSocket(server, app);
   // Uploads leave FREE_SPACE_RESERVE_BYTES free where the files are and where SQLite writes (PostgreSQL's disk is not this machine's).
   const uploadSpace = freeSpace([settings.FILES_DIR, ...(settings.DATABASE_URL ? [] : [dirname(settings.DBPATH)])], settings.FREE_SPACE_RESERVE_BYTES, log);
+  const records = fileRecords(app);
+  const fileParts = { store: files, scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, space: uploadSpace, log };
   serveHttp(server, app, {
     ...authRoutes(app),
     ...oidcRoutes(app),
     ...operationRoutes(app, () => draining),
     ...pushRoutes(app),
-    ...hookRoutes(app),
+    ...hookRoutes(app, (uploadsAs) => uploadRoute({ ...fileParts, records: records.uploadingAs(uploadsAs) })),
     ...exportRoutes(app),
-    ...fileRoutes({ store: files, records: fileRecords(app), scratchDir: temporaryFolder(settings.FILES_DIR), maxBytes: settings.MAX_UPLOAD_BYTES, unstripped: settings.UNSTRIPPED_IMAGES, space: uploadSpace, log }),
+    ...fileRoutes({ ...fileParts, records }),
     '/ws': { GET: () => ({ status: 426, body: 'this route takes WebSocket upgrades only', headers: [['Upgrade', 'websocket']] }) },
   });
 

@@ -106,8 +106,8 @@ test('files in conversations', async (t) => {
 
   await t.test('attachments are checked: your own uploads only, at most 10, ids as POST /files answers them; blank content needs files', async () => {
     const bobs = await uploaded(server, bob, text, 'bob.txt');
-    await expectError(alice.client, { type: 'send_message', conversation_id: room.id, content: 'x', attachments: [bobs.id] }, `no file ${bobs.id} of yours: upload it first (POST /files)`, 'not_found');
-    await expectError(alice.client, { type: 'send_message', conversation_id: room.id, content: 'x', attachments: [absent] }, `no file ${absent} of yours: upload it first (POST /files)`, 'not_found');
+    await expectError(alice.client, { type: 'send_message', conversation_id: room.id, content: 'x', attachments: [bobs.id] }, `no file ${bobs.id} of yours: upload it first (POST /files; a webhook: POST <its url>/files)`, 'not_found');
+    await expectError(alice.client, { type: 'send_message', conversation_id: room.id, content: 'x', attachments: [absent] }, `no file ${absent} of yours: upload it first (POST /files; a webhook: POST <its url>/files)`, 'not_found');
     await expectError(alice.client, { type: 'send_message', conversation_id: room.id, content: 'x', attachments: Array(11).fill(absent) }, 'a message may carry at most 10 files', 'bad_request');
     for (const attachments of ['nope', ['../etc/passwd'], [1]]) {
       await expectError(alice.client, { type: 'send_message', conversation_id: room.id, content: 'x', attachments }, 'attachments must be a list of file ids (32 hexadecimal digits each, as POST /files answered)', 'bad_request');
@@ -130,7 +130,7 @@ test('files in conversations', async (t) => {
     assert.deepEqual(await statuses(server, [alice, bob], `/files/${file.id}`), [404, 404]);
     const logged = (await bob.client.request('sync', { since: 0, limit: 500 })).events.filter((event) => (event.data as { id?: number }).id === sent.id);
     assert.ok(logged.length >= 2 && logged.every((event) => JSON.stringify(event.data).includes('"attachments":[]')), 'the log forgets the files too');
-    await expectError(alice.client, { type: 'send_message', conversation_id: room.id, content: 'again', attachments: [file.id] }, `no file ${file.id} of yours: upload it first (POST /files)`, 'not_found');
+    await expectError(alice.client, { type: 'send_message', conversation_id: room.id, content: 'again', attachments: [file.id] }, `no file ${file.id} of yours: upload it first (POST /files; a webhook: POST <its url>/files)`, 'not_found');
   });
 
   await t.test('the same bytes in two messages: deleting one keeps the bytes for the other', async () => {
@@ -189,7 +189,7 @@ test('files in conversations', async (t) => {
     assert.equal((await download(server, stranger, `/files/${face.id}`)).status, 404, 'not yet a picture');
     await expectError(alice.client, { type: 'update_profile', avatar: notes.id }, `file ${notes.id} is not an image: a picture must be a JPEG, PNG, WebP, GIF or AVIF`, 'bad_request');
     const bobs = await uploaded(server, bob, photo, 'bob.jpg');
-    await expectError(alice.client, { type: 'update_profile', avatar: bobs.id }, `no file ${bobs.id} of yours: upload it first (POST /files)`, 'not_found');
+    await expectError(alice.client, { type: 'update_profile', avatar: bobs.id }, `no file ${bobs.id} of yours: upload it first (POST /files; a webhook: POST <its url>/files)`, 'not_found');
     await expectError(alice.client, { type: 'update_profile', avatar: 'me.jpg' }, 'avatar must be a file id (32 hexadecimal digits, as POST /files answered) or null', 'bad_request');
     const me = await alice.client.request('update_profile', { avatar: face.id });
     assert.equal(me.avatar_url, `/files/${face.id}`);

@@ -7,6 +7,7 @@ import { built } from './helpers/built.ts';
 import assert from 'node:assert/strict';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { http } from './helpers/http.ts';
+import { exchange } from './helpers/bytes.ts';
 import { expectError, open, person, pushed, settle, syncAll, waitFor } from './helpers/clients.ts';
 import { needs } from './helpers/installed.ts';
 import { member, startNodes, tapped } from './helpers/cluster.ts';
@@ -108,6 +109,55 @@ test('a webhook posts into its conversation as a member would, once per client_i
   await expectError(alice.client, { type: 'delete_webhook', webhook_id: hook.id }, `no webhook ${hook.id} that you may manage`, 'not_found');
 });
 
+test('a webhook uploads files to its own URL and posts them: the limits of POST /files, a quota of its own, its own files only', async (t) => {
+  const server = await startServer(t, { MAX_UPLOAD_BYTES: '2000', UPLOAD_QUOTA_BYTES: '3000' });
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const team = await alice.client.request('create_conversation', { kind: 'group', name: 'team', members: [bob.username] });
+  const hook = await alice.client.request('create_webhook', { conversation_id: team.id, name: 'CI' });
+  const upload = (url: string, data: string | Buffer, headers: Record<string, string> = {}) =>
+    exchange(server.http, 'POST', `${url}/files?filename=build.log`, { body: data, headers: { 'content-type': 'application/octet-stream', ...headers } });
+  const log = 'build 43: all green\n';
+
+  const uploaded = await upload(hook.url, log);
+  assert.equal(uploaded.status, 201, uploaded.body.toString());
+  const file = JSON.parse(uploaded.body.toString()) as { id: string; name: string; size: number; type: string };
+  assert.deepEqual([file.name, file.size, file.type, uploaded.headers.location], ['build.log', log.length, 'text/plain', `/files/${file.id}`]);
+  const sent = await post(server, hook.url, { content: 'build 43', attachments: [file.id] });
+  assert.equal(sent.status, 200, sent.body);
+  const message = JSON.parse(sent.body).data as { sender_username: string; attachments: { id: string; name: string }[] };
+  assert.deepEqual([message.sender_username, message.attachments.map((attachment) => [attachment.id, attachment.name])], [hook.username, [[file.id, 'build.log']]]);
+  const fetched = await exchange(server.http, 'GET', `/files/${file.id}`, { headers: { cookie: `login-token=${bob.token}` } });
+  assert.deepEqual([fetched.status, fetched.body.toString()], [200, log], 'a member downloads it as any attachment');
+
+  // Whose file it is still counts: not someone else's, and the webhook's own is nobody else's to attach.
+  const alices = await exchange(server.http, 'POST', '/files?filename=mine.txt', { body: 'mine', headers: { cookie: `login-token=${alice.token}` } });
+  const alicesId = (JSON.parse(alices.body.toString()) as { id: string }).id;
+  const notYours = await post(server, hook.url, { content: 'x', attachments: [alicesId] });
+  assert.deepEqual([notYours.status, JSON.parse(notYours.body).error], [404, `no file ${alicesId} of yours: upload it first (POST /files; a webhook: POST <its url>/files)`]);
+  const hooks = JSON.parse((await upload(hook.url, 'second')).body.toString()) as { id: string };
+  await expectError(alice.client, { type: 'send_message', conversation_id: team.id, content: 'x', attachments: [hooks.id] },
+    `no file ${hooks.id} of yours: upload it first (POST /files; a webhook: POST <its url>/files)`, 'not_found');
+
+  // A wrong secret is refused before a byte is kept; the limits are POST /files' own, the quota the webhook's account's.
+  const [, , id] = hook.url.split('/');
+  for (const url of [wrongSecret(hook.url), `/hooks/987654/${hook.url.split('/')[3]}`]) {
+    const wrong = await upload(url, 'let me in');
+    assert.deepEqual([wrong.status, wrong.body.toString()], [404, 'no such webhook'], url);
+  }
+  const big = await upload(hook.url, Buffer.alloc(2001, 0x61));
+  assert.deepEqual([big.status, big.body.toString()], [413, 'file too large: the limit is 2000 bytes']);
+  assert.equal((await upload(hook.url, Buffer.alloc(1500, 0x62))).status, 201);
+  const over = await upload(hook.url, Buffer.alloc(1500, 0x63));
+  assert.equal(over.status, 413);
+  assert.match(over.body.toString(), /^upload quota exceeded: \d+ of your 3000 bytes are left \(UPLOAD_QUOTA_BYTES\)/);
+  assert.equal((await exchange(server.http, 'POST', '/files?filename=b.txt', { body: Buffer.alloc(1500, 0x64), headers: { cookie: `login-token=${alice.token}` } })).status, 201,
+    'its creator\'s quota is their own');
+  // Gone with the webhook: its URL uploads nothing more.
+  await alice.client.request('delete_webhook', { webhook_id: Number(id) });
+  assert.equal((await upload(hook.url, 'late')).status, 404);
+});
+
 test('webhooks are rate limited each, capped per conversation, and not for bots', async (t) => {
   const server = await startServer(t, { WEBHOOK_POSTS_PER_MINUTE: '3' });
   const alice = await person(server, 'alice');
@@ -121,6 +171,8 @@ test('webhooks are rate limited each, capped per conversation, and not for bots'
   assert.equal(flooded.status, 429);
   assert.match(flooded.body, /^too many posts to this webhook \(WEBHOOK_POSTS_PER_MINUTE\): retry in \d+ s$/);
   assert.match(String(flooded.headers['retry-after']), /^\d+$/);
+  const uploadFlooded = await exchange(server.http, 'POST', `${hooks[0]!.url}/files?filename=a.txt`, { body: 'x' });
+  assert.deepEqual([uploadFlooded.status, String(uploadFlooded.body).startsWith('too many posts to this webhook')], [429, true], 'its uploads count with its posts');
   assert.equal((await post(server, hooks[1]!.url, { content: 'another hook' })).status, 200, 'each webhook has its own');
   // Counted per URL: a wrong secret's flood is refused without a lookup, and uses up nothing of the real URL's.
   const wrong = wrongSecret(hooks[2]!.url);

@@ -42,6 +42,7 @@ Everything happens over one WebSocket of typed JSON events: connect to /ws with 
   GET  /ws                  the WebSocket
   POST /files               upload a file (multipart "file", or raw bytes with ?filename=)
   POST /hooks/:id/:secret   an incoming webhook: {"content", "attachments"?, "client_id"?} posted to its conversation
+  POST /hooks/:id/:secret/files  a file for that webhook to attach (as POST /files takes one)
   GET  /files/:id           download a file
   GET  /files/:id/thumbnail  an image's thumbnail
   GET  /exports/:id         your export's zip, once (request_export)

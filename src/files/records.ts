@@ -1,4 +1,4 @@
-// The database's side of the file routes: who is uploading (the login cookie), how many uploads they
+// The database's side of the file routes: who is uploading (the login cookie, or a webhook's URL), how many uploads they
 // may make (per hour, at once, the bytes of their quota, and the unattached bytes of their address and
 // of the server), recording an upload, and who may download a file.
 import { randomBytes } from 'node:crypto';
@@ -74,7 +74,16 @@ export async function signedIn(app: Parameters<typeof verifyPresented>[0] & Pick
   return { user: verified.user };
 }
 
-export function fileRecords(app: App): FileRecords<Uploader> {
+/** Who a request uploads as (an account), or why it may not: `signedIn` for POST /files, a webhook's URL for its own. */
+export type UploadsAs = (request: RequestHead) => Promise<{ user: { id: number; username: string } } | { refuse: Response }>;
+
+/**
+ * The records of uploads made as the signed-in user; `uploadingAs` gives those of uploads made as the
+ * accounts another `UploadsAs` names (a webhook's URL), under the same windows and holds, made once for
+ * the server. Each account's windows, holds and quota are its own (a webhook's account has its own,
+ * apart from its creator's).
+ */
+export function fileRecords(app: App): FileRecords<Uploader> & { uploadingAs(uploadsAs: UploadsAs): FileRecords<Uploader> } {
   const { settings, store } = app;
   // Held across the nodes of a cluster, so that spreading uploads over nodes gets no more.
   const perUser = app.cluster.window('uploads', settings.UPLOADS_PER_HOUR, 3600_000);
@@ -95,9 +104,9 @@ export function fileRecords(app: App): FileRecords<Uploader> {
     return unattachedRefusal(await store.files.unattached(ip), declared, settings);
   }
 
-  return {
+  const recordsOf = (uploadsAs: UploadsAs): FileRecords<Uploader> => ({
     async authorizeUpload(request) {
-      const signed = await signedIn(app, request);
+      const signed = await uploadsAs(request);
       if ('refuse' in signed) return signed;
       const { user } = signed;
       const { ip } = request;
@@ -144,5 +153,6 @@ export function fileRecords(app: App): FileRecords<Uploader> {
       const row = await store.files.downloadable(id, user.id);
       return row && storedFile(row);
     },
-  };
+  });
+  return { ...recordsOf((request) => signedIn(app, request)), uploadingAs: recordsOf };
 }

@@ -1,7 +1,7 @@
 // The file routes (POST /files, GET /files/:id, GET /files/:id/thumbnail) over a store and a small records interface that decides who may do what.
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
-import type { RequestHead, Response, Routes, StreamedRequest } from '../transport/http.ts';
+import type { RequestHead, Response, Routes, StreamedRequest, StreamedRoute } from '../transport/http.ts';
 import type { FileStore } from './store.ts';
 import type { FreeSpace } from './space.ts';
 import { bodyAllowance, receiveUpload, tooLarge, type Received, type StoredFile } from './upload.ts';
@@ -62,9 +62,13 @@ export function uploadReply(id: string, received: Pick<Received, 'file' | 'metad
   };
 }
 
-/** `Uploader.id` names the account whose turn an image is, beside the request's address. */
-export function fileRoutes<Uploader extends { readonly id: number | string }>(parts: FileRouteParts<Uploader>): Routes {
-  const { store, records, log } = parts;
+/**
+ * An upload route (POST /files, and a webhook's POST /hooks/:id/:secret/files): the body received, checked
+ * and stored as `parts` say, recorded by `parts.records`. `Uploader.id` names the account whose turn an
+ * image is, beside the request's address.
+ */
+export function uploadRoute<Uploader extends { readonly id: number | string }>(parts: FileRouteParts<Uploader>): StreamedRoute {
+  const { store, records } = parts;
   const receiving = { store, scratchDir: parts.scratchDir, maxBytes: parts.maxBytes, images: imageCleaner(), unstripped: parts.unstripped ?? 'refuse', space: parts.space };
 
   async function upload(request: StreamedRequest): Promise<Response> {
@@ -96,6 +100,12 @@ export function fileRoutes<Uploader extends { readonly id: number | string }>(pa
     return { status: 201, body: JSON.stringify(reply), headers: [['Content-Type', 'application/json'], ['Location', `/files/${encodeURIComponent(recorded.id)}`]] };
   }
 
+  return { bodyLimit: parts.maxBytes + bodyAllowance, tooLarge: tooLarge(parts.maxBytes), run: upload };
+}
+
+export function fileRoutes<Uploader extends { readonly id: number | string }>(parts: FileRouteParts<Uploader>): Routes {
+  const { store, records, log } = parts;
+
   const download = (part: 'file' | 'thumbnail') => async (request: RequestHead): Promise<Response> => {
     const id = request.params.id!;
     const file = await records.authorizeDownload(id, request);
@@ -107,7 +117,7 @@ export function fileRoutes<Uploader extends { readonly id: number | string }>(pa
   };
 
   return {
-    '/files': { POST: { bodyLimit: parts.maxBytes + bodyAllowance, tooLarge: tooLarge(parts.maxBytes), run: upload } },
+    '/files': { POST: uploadRoute(parts) },
     '/files/:id': { GET: download('file') },
     '/files/:id/thumbnail': { GET: download('thumbnail') },
   };
