@@ -135,6 +135,8 @@ export const limits = {
   webhooksPerConversation: 10,
   /** Slash commands one conversation may have. */
   commandsPerConversation: 20,
+  /** Server-wide slash commands (an administrator's). */
+  serverCommands: 50,
   /** Thumbnails fit in a square of this many pixels. */
   thumbnailSide: 480,
 } as const;

@@ -8,6 +8,9 @@ import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { built } from './helpers/built.ts';
 import { startServer } from './helpers/server.ts';
 import { selfSignedCertificate } from './helpers/installed.ts';
 import { expectError, person, pushed, settle, waitFor } from './helpers/clients.ts';
@@ -78,7 +81,9 @@ test('slash commands: answered to the sender or posted as the command, every fai
   }
   const listed = await bob.client.request('get_commands', { conversation_id: team.id });
   assert.deepEqual(listed.map((command) => command.command), ['announce', 'broken', 'echo', 'garbage', 'quiet', 'redirect', 'slow']);
-  assert.deepEqual({ ...listed[2], created_at: 0 }, { id: echo.id, conversation_id: team.id, command: 'echo', url: url('/echo'), username: echo.username, creator: alice.username, created_at: 0 });
+  assert.deepEqual({ ...listed[2], created_at: 0 }, {
+    id: echo.id, conversation_id: team.id, scope: 'conversation', overridden: false, command: 'echo', url: url('/echo'), username: echo.username, creator: alice.username, created_at: 0,
+  });
 
   // Ephemeral: the answer is the sender's alone; the call is signed with the command's secret.
   const before = pushed(bob.pushes, 'send_message').length;
@@ -119,4 +124,58 @@ test('slash commands: answered to the sender or posted as the command, every fai
   await waitFor(bob.pushes, (push) => push.type === 'leave_conversation' && push.data.username === echo.username);
   await expectError(bob.client, { type: 'run_command', conversation_id: team.id, text: '/echo' }, `conversation ${team.id} has no command /echo`, 'not_found');
   assert.equal((await bob.client.request('send_message', { conversation_id: team.id, content: '/echo is words again' })).content, '/echo is words again');
+});
+
+test('server-wide slash commands: a server administrator registers them, every group and channel offers them, a conversation\'s own stands before one', async (t) => {
+  const commands = await commandServer(t);
+  const server = await startServer(t, { COMMAND_HOSTS: commands.host, COMMAND_TIMEOUT_MS: '500', NODE_EXTRA_CA_CERTS: commands.ca });
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const carol = await person(server, 'carol');
+  await promisify(execFile)(process.execPath, [built('src/admin.ts'), 'grant-admin', alice.username], { env: { ...process.env, ...server.env } });
+  const team = await bob.client.request('create_conversation', { kind: 'group', name: 'team', members: [carol.username] });
+  const url = (path: string) => `${commands.base}${path}`;
+
+  // Only a server administrator, even the owner of every conversation there is: not bob.
+  await expectError(bob.client, { type: 'create_command', command: 'echo', url: url('/echo') }, 'only admins can use create_command without conversation_id', 'forbidden');
+  await expectError(alice.client, { type: 'create_command', command: 'echo', url: 'https://example.com/echo' }, 'url host example.com is not one this server sends commands to (COMMAND_HOSTS)', 'bad_request');
+  const echo = await alice.client.request('create_command', { command: 'echo', url: url('/echo') });
+  await expectError(alice.client, { type: 'create_command', command: '/echo', url: url('/echo') }, 'the server already has a server-wide command /echo', 'conflict');
+  const serverEcho = { id: echo.id, conversation_id: null, scope: 'server', overridden: false, command: 'echo', url: url('/echo'), username: echo.username, creator: alice.username, created_at: 0 };
+  const listed = async (who: typeof bob, conversationId?: number) =>
+    (await who.client.request('get_commands', conversationId === undefined ? {} : { conversation_id: conversationId })).map((command) => ({ ...command, created_at: 0 }));
+  assert.deepEqual(await listed(carol, team.id), [serverEcho], 'offered in a group its administrator is not in');
+  assert.deepEqual(await listed(carol), [serverEcho]);
+
+  // Run as any command: the call names the conversation it is run in; a message starting with it is refused.
+  assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo hi' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: hi', message: null });
+  assert.deepEqual(commands.calls.at(-1)!.body, { command: 'echo', text: 'hi', conversation_id: team.id, username: carol.username, command_id: echo.id });
+  await expectError(carol.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi' }, `/echo is a slash command of conversation ${team.id}: send it with run_command`, 'bad_request');
+  // Posting its answer, its account joins the conversation (the members are told), then posts.
+  const announce = await alice.client.request('create_command', { command: 'announce', url: url('/announce') });
+  const shown = await carol.client.request('run_command', { conversation_id: team.id, text: '/announce release' });
+  assert.equal(shown.message?.sender_username, announce.username);
+  await waitFor(bob.pushes, (push) => push.type === 'add_members' && push.data.added[0] === announce.username);
+  await waitFor(bob.pushes, (push) => push.type === 'send_message' && push.data.id === shown.message!.id);
+  assert.equal((await carol.client.request('run_command', { conversation_id: team.id, text: '/announce again' })).message?.sender_username, announce.username, 'once a member, it stays');
+
+  // Not in direct conversations: there the words are words.
+  const direct = await bob.client.request('create_conversation', { kind: 'direct', members: [carol.username] });
+  await expectError(carol.client, { type: 'run_command', conversation_id: direct.id, text: '/echo' }, `conversation ${direct.id} has no command /echo`, 'not_found');
+  assert.equal((await carol.client.request('send_message', { conversation_id: direct.id, content: '/echo x' })).content, '/echo x');
+  assert.deepEqual(await listed(carol, direct.id), []);
+
+  // A conversation's own command of the same name stands before the server's, which is listed as overridden.
+  const own = await bob.client.request('create_command', { conversation_id: team.id, command: 'echo', url: url('/quiet') });
+  assert.deepEqual((await listed(carol, team.id)).map((command) => [command.command, command.scope, command.overridden, command.id]),
+    [['echo', 'conversation', false, own.id], ['announce', 'server', false, announce.id], ['echo', 'server', true, echo.id]]);
+  assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo hi' }), { command: 'echo', response_type: 'ephemeral', text: '', message: null });
+
+  // Deleted by a server administrator only: its account leaves every conversation it posted in.
+  await expectError(bob.client, { type: 'delete_command', command_id: announce.id }, `no slash command ${announce.id} that you may manage`, 'not_found');
+  assert.deepEqual(await alice.client.request('delete_command', { command_id: announce.id }), { command_id: announce.id });
+  await waitFor(bob.pushes, (push) => push.type === 'leave_conversation' && push.data.username === announce.username);
+  await bob.client.request('delete_command', { command_id: own.id });
+  assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo back' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: back', message: null });
+  assert.deepEqual(await listed(carol, team.id), [serverEcho]);
 });

@@ -1,14 +1,16 @@
 // Events about slash commands: `/command` in a conversation, sent to an https URL whose answer comes back to the sender or into the conversation.
 import * as v from 'valibot';
-import { event, fields, id, integer, limits, seconds, conversationId, conversationGuard as guard } from '../spec.ts';
+import { event, fields, id, integer, limits, seconds, conversationId } from '../spec.ts';
 import { send_message } from './messages.ts';
 
 export const SlashCommand = v.object({
   id,
-  conversation_id: v.number(),
+  conversation_id: v.pipe(v.nullable(v.number()), v.description('null for a server-wide command')),
+  scope: v.pipe(v.picklist(['conversation', 'server']), v.description('`conversation`: the conversation\'s own; `server`: server-wide, offered in every group and channel')),
+  overridden: v.pipe(v.boolean(), v.description('true for a server-wide command the conversation has its own command of the same name for (that one runs)')),
   command: v.pipe(v.string(), v.description('its name, without the slash')),
   url: v.pipe(v.string(), v.description('where `run_command` POSTs')),
-  username: v.pipe(v.string(), v.description('the account its answers shown to everyone are posted as: a member of the conversation')),
+  username: v.pipe(v.string(), v.description('the account its answers shown to everyone are posted as: a member of the conversation (a server-wide command\'s joins a conversation when it first posts there)')),
   creator: v.pipe(v.nullable(v.string()), v.description('who made it; null once their account is deleted')),
   created_at: seconds,
 });
@@ -23,32 +25,30 @@ const commandName = v.pipe(
 );
 
 export const create_command = event({
-  summary: `Registers a slash command in a group or channel (its owner or an admin): \`run_command\` with text starting \`/command\` POSTs there, and a \`send_message\` starting with it is refused. An account named \`/command\` joins the conversation (members are pushed \`add_members\`) to post the answers shown to everyone. At most ${limits.commandsPerConversation} a conversation.`,
+  summary: `Registers a slash command in a group or channel (its owner or an admin): \`run_command\` with text starting \`/command\` POSTs there, and a \`send_message\` starting with it is refused. An account named \`/command\` joins the conversation (members are pushed \`add_members\`) to post the answers shown to everyone. At most ${limits.commandsPerConversation} a conversation. Without \`conversation_id\`, a server administrator registers a server-wide command, offered in every group and channel (not direct conversations); a conversation's own command of the same name stands before it there. Its account joins a conversation when it first posts an answer there. At most ${limits.serverCommands} server-wide.`,
   request: fields({
-    conversation_id: conversationId,
+    conversation_id: v.pipe(v.nullish(conversationId), v.description('optional: without it, a server-wide command (server administrators only)')),
     command: commandName,
     url: v.pipe(v.string('url must be a string'), v.description('`https:`, on a host COMMAND_HOSTS lists')),
   }),
-  guard,
   reply: v.object({
     id,
     command: v.string(),
     username: v.string(),
     secret: v.pipe(v.string(), v.description('shown this once: each call carries `Parley-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with it>`')),
   }),
-  errors: ['not_for_bots', 'direct_fixed', 'admins_only', 'bad_command_url', 'command_taken', 'too_many_commands'],
+  errors: ['not_in_conversation', 'not_for_bots', 'direct_fixed', 'admins_only', 'admins_only_event', 'bad_command_url', 'command_taken', 'command_taken_server', 'too_many_commands', 'too_many_server_commands'],
 });
 
 export const get_commands = event({
-  summary: 'Lists a conversation\'s slash commands (any member may).',
-  request: fields({ conversation_id: conversationId }),
-  guard,
+  summary: 'Lists the slash commands a conversation offers (any member may): its own, then the server-wide ones (none in a direct conversation), each marked with its `scope`, a server-wide one the conversation has its own of `overridden`. Without `conversation_id`: the server-wide commands.',
+  request: fields({ conversation_id: v.pipe(v.nullish(conversationId), v.description('optional: without it, the server-wide commands')) }),
   reply: v.array(SlashCommand),
-  errors: [],
+  errors: ['not_in_conversation'],
 });
 
 export const delete_command = event({
-  summary: 'Deletes a slash command: its account leaves the conversation (its messages stay). Its creator, or an owner or admin of the conversation.',
+  summary: 'Deletes a slash command: its account leaves the conversation (its messages stay). Its creator, or an owner or admin of the conversation; a server-wide command, a server administrator (its account leaves every conversation it posted in).',
   request: fields({ command_id: integer('expected command_id as integer') }),
   reply: v.object({ command_id: v.number() }),
   errors: ['not_for_bots', 'no_such_command_id'],

@@ -7,20 +7,28 @@ import { aPerson, isAdmin } from './membership.ts';
 import type { Ctx } from '../context.ts';
 import type { ConversationRow } from '../storage/stores/conversations.ts';
 
-/**
- * A new integration account (a username nobody chose: `hook_` and 12 hex digits; its full name `name`)
- * made a member of the conversation: the members are told as add_members tells them.
- */
-export async function joinedAccount(ctx: Ctx, conversation: ConversationRow, name: string): Promise<{ id: number; username: string }> {
-  let account: { id: number; username: string } | undefined;
-  while (!account) {
+type Account = { id: number; username: string };
+
+/** A new integration account: a username nobody chose (`hook_` and 12 hex digits), its full name `name`. */
+export async function newAccount(ctx: Ctx, name: string): Promise<Account> {
+  for (;;) {
     const username = `hook_${randomBytes(6).toString('hex')}`;
     const id = await ctx.store.users.insertProgram({ username, fullname: name, kind: 'webhook', now: ctx.now() });
-    if (id !== null) account = { id, username };
+    if (id !== null) return { id, username };
   }
+}
+
+/** The integration's account made a member of the conversation: the members are told as add_members tells them, `by` the caller. */
+export async function accountJoins(ctx: Ctx, conversation: ConversationRow, account: Account): Promise<void> {
   await ctx.store.members.add(conversation.id, account.id, ctx.now());
   const added = { conversation: await conversationView(ctx, conversation), added: [account.username], by: ctx.caller.user.username };
   await logAndDeliver(ctx, 'add_members', added, { conversation: conversation.id, joined: [account.id] });
+}
+
+/** A new integration account (see `newAccount`) made a member of the conversation (see `accountJoins`). */
+export async function joinedAccount(ctx: Ctx, conversation: ConversationRow, name: string): Promise<Account> {
+  const account = await newAccount(ctx, name);
+  await accountJoins(ctx, conversation, account);
   return account;
 }
 

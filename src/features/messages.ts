@@ -94,7 +94,7 @@ export async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent
       checkLength(ctx, content);
       // A slash command of the conversation is never posted by mistake: the sender is told to run it.
       const command = content.startsWith('/') ? commandText.exec(content)?.[1] : undefined;
-      if (command !== undefined && (await store.commands.named(conversation_id, command))) throw fail('is_command', { command, id: conversation_id });
+      if (command !== undefined && (await store.commands.named(conversation_id, command, membership.conversation.kind !== 'direct'))) throw fail('is_command', { command, id: conversation_id });
       const files = fileIds.length ? await ownFiles(ctx, fileIds) : [];
       // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
       if (context.other?.blocked) throw fail('you_blocked', { username: context.other.username });

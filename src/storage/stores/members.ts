@@ -41,6 +41,7 @@ export function membersStore(sql: Sql) {
      ON CONFLICT DO NOTHING`,
   );
   const remove = sql.prepare('DELETE FROM members WHERE conversation_id = $1 AND user_id = $2');
+  const conversationsOf = sql.prepare('SELECT conversation_id FROM members WHERE user_id = $1 ORDER BY conversation_id');
   const setRole = sql.prepare('UPDATE members SET role = $1 WHERE conversation_id = $2 AND user_id = $3');
   // Who inherits a conversation whose owner leaves: the longest-standing admin, else the longest-standing member.
   const successor = sql.prepare("SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY CASE WHEN role = 'admin' THEN 0 ELSE 1 END, joined_at, position LIMIT 1");
@@ -103,6 +104,8 @@ export function membersStore(sql: Sql) {
     /** Adds a member (after the others), a plain member unless `role` says otherwise; false when they already were one. */
     add: async (conversationId: number, userId: number, now: number, role: Role = 'member'): Promise<boolean> => (await insert.run(conversationId, userId, now, role)) === 1,
     remove: async (conversationId: number, userId: number): Promise<void> => void (await remove.run(conversationId, userId)),
+    /** The ids of the conversations a user is a member of. */
+    conversationsOf: (userId: number): Promise<number[]> => conversationsOf.values<number>(userId),
     setRole: async (conversationId: number, userId: number, role: Role): Promise<void> => void (await setRole.run(role, conversationId, userId)),
     successor: (conversationId: number): Promise<number | undefined> => successor.value<number>(conversationId),
     setFavorite: async (conversationId: number, userId: number, favorite: boolean): Promise<void> => void (await setFavorite.run(favorite ? 1 : 0, conversationId, userId)),
