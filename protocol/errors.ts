@@ -128,7 +128,7 @@ export const errors = {
   no_such_command_id: { code: 'not_found', text: 'no slash command {id} that you may manage' },
   not_a_command: { code: 'bad_request', text: 'text must start with /command' },
   no_such_command: { code: 'not_found', text: 'conversation {id} has no command /{command}' },
-  command_failed: { code: 'upstream', text: '/{command} failed: {problem}' },
+  command_failed: { code: 'upstream', text: '/{command} failed: {problem} ({tries})' },
   is_command: { code: 'bad_request', text: '/{command} is a slash command of conversation {id}: send it with run_command' },
   rate_limited: { code: 'rate_limited', text: 'rate limit: at most {rate} events a second (bursts of {burst}); slow down' },
   costly_rate_limited: { code: 'rate_limited', text: 'rate limit: {type} counts as {cost} events, at most {rate} events a second (bursts of {burst}); slow down' },

@@ -186,6 +186,11 @@ export const pushes = {
     data: exports.ExportReady,
     to: 'every socket of the user who asked',
   },
+  command_failed: {
+    summary: 'A slash command you ran (`run_command`) failed: its server failed every try, answered what cannot be shown, or its answer could not be posted. Sent beside the `command_failed` error reply, so that no socket of yours misses it. Not logged: no `seq`.',
+    data: commands.CommandFailed,
+    to: 'every socket of the user who ran it, the requesting one included',
+  },
   receipt: {
     summary: `A member's delivered or read point moved. Gathered for ${limits.receiptDelayMs} ms, so a burst of messages gives one receipt per member. Logged, with \`seq\`. In conversations of more than ${limits.receiptPushMembers} members they are gathered for ${limits.receiptDelayLargeMs / 1000} s and only read points are pushed (delivered ones are kept for \`get_receipts\`).`,
     data: v.object({

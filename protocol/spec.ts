@@ -135,6 +135,10 @@ export const limits = {
   webhooksPerConversation: 10,
   /** Slash commands one conversation may have. */
   commandsPerConversation: 20,
+  /** POSTs to a slash command's server at most for one run: the first, and tries again after failures that may pass (no answer in time or at all, 5xx). */
+  commandAttempts: 3,
+  /** Milliseconds before the second try of a slash command; twice that before the third. */
+  commandRetryMs: 250,
   /** Server-wide slash commands (an administrator's). */
   serverCommands: 50,
   /** Thumbnails fit in a square of this many pixels. */

@@ -267,7 +267,7 @@ export const settingFields = {
   ),
   COMMAND_TIMEOUT_MS: documented(
     integerSetting('COMMAND_TIMEOUT_MS', 3000, 100, 30_000),
-    'milliseconds a slash command\'s server has to answer `run_command`, then the sender is told it failed',
+    'milliseconds a slash command\'s server has to answer each try of `run_command`; no answer in time (or a 5xx) is tried again, 3 tries in all, 250 ms then 500 ms apart, then the sender is told it failed',
   ),
   MAX_MESSAGE_LENGTH: documented(
     integerSetting('MAX_MESSAGE_LENGTH', 4000, 1, 60_000),

@@ -13,9 +13,9 @@ import { promisify } from 'node:util';
 import { built } from './helpers/built.ts';
 import { startServer } from './helpers/server.ts';
 import { selfSignedCertificate } from './helpers/installed.ts';
-import { expectError, person, pushed, settle, waitFor } from './helpers/clients.ts';
+import { expectError, person, pushed, settle, socket, syncAll, waitFor } from './helpers/clients.ts';
 
-type Call = { path: string; body: Record<string, unknown>; signature: string; raw: string };
+type Call = { path: string; body: Record<string, unknown>; signature: string; attempt: string; raw: string };
 
 /** A command server on 127.0.0.1 over https: each path answers its own way; every call is kept. */
 async function commandServer(t: TestContext) {
@@ -34,13 +34,19 @@ async function commandServer(t: TestContext) {
     const raw = await read(request);
     const body = JSON.parse(raw) as Record<string, unknown>;
     const path = request.url ?? '';
-    calls.push({ path, body, signature: String(request.headers['parley-signature']), raw });
+    calls.push({ path, body, signature: String(request.headers['parley-signature']), attempt: String(request.headers['parley-attempt']), raw });
+    const seen = calls.filter((call) => call.path === path).length;
     const json = (value: unknown) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value));
     if (path === '/echo') return json({ text: `you said: ${body.text}` });
     if (path === '/announce') return json({ response_type: 'in_channel', text: `${body.username} announces: ${body.text}` });
     if (path === '/quiet') return response.writeHead(204).end();
     if (path === '/redirect') return response.writeHead(302, { location: `https://127.0.0.1:${port}/echo` }).end();
     if (path === '/broken') return response.writeHead(500).end('oops');
+    // Fails twice (a 503, then no answer in time), then answers: each run of it takes three tries.
+    if (path === '/flaky' && seen % 3 === 1) return response.writeHead(503).end('busy');
+    if (path === '/flaky' && seen % 3 === 2) await held;
+    if (path === '/flaky') return json({ text: `third time lucky: ${body.text}` });
+    if (path === '/forbidden') return response.writeHead(403).end('no');
     if (path === '/garbage') return response.writeHead(200).end('<html>');
     if (path === '/slow') await held;
     response.writeHead(200).end('{"text":"too late"}');
@@ -76,24 +82,24 @@ test('slash commands: answered to the sender or posted as the command, every fai
   await waitFor(bob.pushes, (push) => push.type === 'add_members' && push.data.added[0] === echo.username);
   await expectError(alice.client, { type: 'create_command', conversation_id: team.id, command: 'echo', url: url('/echo') }, `conversation ${team.id} already has a command /echo`, 'conflict');
   const made: Record<string, { id: number; username: string; secret: string }> = { echo };
-  for (const name of ['announce', 'quiet', 'redirect', 'broken', 'garbage', 'slow']) {
+  for (const name of ['announce', 'quiet', 'redirect', 'broken', 'garbage', 'slow', 'flaky', 'forbidden']) {
     made[name] = await alice.client.request('create_command', { conversation_id: team.id, command: name, url: url(`/${name}`) });
   }
   const listed = await bob.client.request('get_commands', { conversation_id: team.id });
-  assert.deepEqual(listed.map((command) => command.command), ['announce', 'broken', 'echo', 'garbage', 'quiet', 'redirect', 'slow']);
+  assert.deepEqual(listed.map((command) => command.command), ['announce', 'broken', 'echo', 'flaky', 'forbidden', 'garbage', 'quiet', 'redirect', 'slow']);
   assert.deepEqual({ ...listed[2], created_at: 0 }, {
     id: echo.id, conversation_id: team.id, scope: 'conversation', overridden: false, command: 'echo', url: url('/echo'), username: echo.username, creator: alice.username, created_at: 0,
   });
 
   // Ephemeral: the answer is the sender's alone; the call is signed with the command's secret.
   const before = pushed(bob.pushes, 'send_message').length;
-  assert.deepEqual(await bob.client.request('run_command', { conversation_id: team.id, text: '/echo  hello world ' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: hello world', message: null });
+  assert.deepEqual(await bob.client.request('run_command', { conversation_id: team.id, text: '/echo  hello world ' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: hello world', message: null, attempts: 1 });
   const [call] = commands.calls;
   assert.deepEqual(call!.body, { command: 'echo', text: 'hello world', conversation_id: team.id, username: bob.username, command_id: echo.id });
   const [, seconds, mac] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(call!.signature)!;
   assert.equal(mac, createHmac('sha256', echo.secret).update(`${seconds}.${call!.raw}`).digest('hex'));
   assert.ok(Math.abs(Number(seconds) - Date.now() / 1000) < 60);
-  assert.deepEqual(await bob.client.request('run_command', { conversation_id: team.id, text: '/quiet' }), { command: 'quiet', response_type: 'ephemeral', text: '', message: null });
+  assert.deepEqual(await bob.client.request('run_command', { conversation_id: team.id, text: '/quiet' }), { command: 'quiet', response_type: 'ephemeral', text: '', message: null, attempts: 1 });
 
   // In the channel: posted as the command's account, pushed to every member.
   const shown = await bob.client.request('run_command', { conversation_id: team.id, text: '/announce release 2.0' });
@@ -106,13 +112,28 @@ test('slash commands: answered to the sender or posted as the command, every fai
   await expectError(bob.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi' }, `/echo is a slash command of conversation ${team.id}: send it with run_command`, 'bad_request');
   assert.equal((await bob.client.request('send_message', { conversation_id: team.id, content: '/shrug' })).content, '/shrug');
 
-  // Failures, each told to the sender: a redirect is not followed, a server error, an answer that is no JSON, no answer in time.
-  const failed = (command: string, problem: string) => expectError(bob.client, { type: 'run_command', conversation_id: team.id, text: `/${command}` }, `/${command} failed: ${problem}`, 'upstream');
-  await failed('redirect', 'its server answered 302');
-  await failed('broken', 'its server answered 500');
-  await failed('garbage', 'its server answered something other than JSON {"text": "...", "response_type"?: "ephemeral" | "in_channel"}');
-  await failed('slow', 'no answer within 500 ms');
+  // Failures that may pass are tried again: a 503, then no answer in time, then the answer (three tries, each saying which it is).
+  const lucky = await bob.client.request('run_command', { conversation_id: team.id, text: '/flaky deploy' });
+  assert.deepEqual(lucky, { command: 'flaky', response_type: 'ephemeral', text: 'third time lucky: deploy', message: null, attempts: 3 });
+  assert.deepEqual(commands.calls.filter((one) => one.path === '/flaky').map((one) => one.attempt), ['1', '2', '3']);
+
+  // Failures, each told to the sender as the error and as a command_failed push to every socket of theirs: a redirect is
+  // not followed, a 4xx and an answer that is no JSON are final, a server error and no answer in time are tried three times.
+  const other = await socket(server, bob.token);
+  const failed = async (command: string, problem: string, attempts: number) => {
+    const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
+    await expectError(bob.client, { type: 'run_command', conversation_id: team.id, text: `/${command}` }, `/${command} failed: ${problem} (${tries})`, 'upstream');
+    const told = { command, conversation_id: team.id, reason: problem, attempts };
+    for (const pushes of [bob.pushes, other.pushes]) assert.deepEqual((await waitFor(pushes, (one) => one.type === 'command_failed' && one.data.command === command)).data, told);
+    assert.equal(commands.calls.filter((one) => one.path === `/${command}`).length, attempts);
+  };
+  await failed('redirect', 'its server answered 302', 1);
+  await failed('forbidden', 'its server answered 403', 1);
+  await failed('broken', 'its server answered 500', 3);
+  await failed('garbage', 'its server answered something other than JSON {"text": "...", "response_type"?: "ephemeral" | "in_channel"}', 1);
+  await failed('slow', 'no answer within 500 ms', 3);
   assert.deepEqual(commands.calls.map((one) => one.path).filter((path) => path === '/echo').length, 1, 'the redirect was not followed');
+  assert.ok(!(await syncAll(bob.client)).some((event) => event.type === 'command_failed'), 'not logged: sync does not replay it');
 
   await expectError(bob.client, { type: 'run_command', conversation_id: team.id, text: 'hello' }, 'text must start with /command', 'bad_request');
   await expectError(bob.client, { type: 'run_command', conversation_id: team.id, text: '/nope' }, `conversation ${team.id} has no command /nope`, 'not_found');
@@ -148,7 +169,7 @@ test('server-wide slash commands: a server administrator registers them, every g
   assert.deepEqual(await listed(carol), [serverEcho]);
 
   // Run as any command: the call names the conversation it is run in; a message starting with it is refused.
-  assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo hi' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: hi', message: null });
+  assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo hi' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: hi', message: null, attempts: 1 });
   assert.deepEqual(commands.calls.at(-1)!.body, { command: 'echo', text: 'hi', conversation_id: team.id, username: carol.username, command_id: echo.id });
   await expectError(carol.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi' }, `/echo is a slash command of conversation ${team.id}: send it with run_command`, 'bad_request');
   // Posting its answer, its account joins the conversation (the members are told), then posts.
@@ -158,6 +179,14 @@ test('server-wide slash commands: a server administrator registers them, every g
   await waitFor(bob.pushes, (push) => push.type === 'add_members' && push.data.added[0] === announce.username);
   await waitFor(bob.pushes, (push) => push.type === 'send_message' && push.data.id === shown.message!.id);
   assert.equal((await carol.client.request('run_command', { conversation_id: team.id, text: '/announce again' })).message?.sender_username, announce.username, 'once a member, it stays');
+
+  // Banned from a conversation, it does not join to post there: the sender is told its answer could not be posted.
+  const other = await bob.client.request('create_conversation', { kind: 'group', name: 'other', members: [carol.username] });
+  await bob.client.request('ban_member', { conversation_id: other.id, username: announce.username });
+  const problem = `its answer could not be posted: ${announce.username} not part of conversation with ${other.id} id`;
+  await expectError(carol.client, { type: 'run_command', conversation_id: other.id, text: '/announce here' }, `/announce failed: ${problem} (1 attempt)`, 'upstream');
+  const told = await waitFor(carol.pushes, (push) => push.type === 'command_failed' && push.data.conversation_id === other.id);
+  assert.deepEqual(told.data, { command: 'announce', conversation_id: other.id, reason: problem, attempts: 1 });
 
   // Not in direct conversations: there the words are words.
   const direct = await bob.client.request('create_conversation', { kind: 'direct', members: [carol.username] });
@@ -169,13 +198,13 @@ test('server-wide slash commands: a server administrator registers them, every g
   const own = await bob.client.request('create_command', { conversation_id: team.id, command: 'echo', url: url('/quiet') });
   assert.deepEqual((await listed(carol, team.id)).map((command) => [command.command, command.scope, command.overridden, command.id]),
     [['echo', 'conversation', false, own.id], ['announce', 'server', false, announce.id], ['echo', 'server', true, echo.id]]);
-  assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo hi' }), { command: 'echo', response_type: 'ephemeral', text: '', message: null });
+  assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo hi' }), { command: 'echo', response_type: 'ephemeral', text: '', message: null, attempts: 1 });
 
   // Deleted by a server administrator only: its account leaves every conversation it posted in.
   await expectError(bob.client, { type: 'delete_command', command_id: announce.id }, `no slash command ${announce.id} that you may manage`, 'not_found');
   assert.deepEqual(await alice.client.request('delete_command', { command_id: announce.id }), { command_id: announce.id });
   await waitFor(bob.pushes, (push) => push.type === 'leave_conversation' && push.data.username === announce.username);
   await bob.client.request('delete_command', { command_id: own.id });
-  assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo back' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: back', message: null });
+  assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo back' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: back', message: null, attempts: 1 });
   assert.deepEqual(await listed(carol, team.id), [serverEcho]);
 });

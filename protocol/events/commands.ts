@@ -40,6 +40,14 @@ export const create_command = event({
   errors: ['not_in_conversation', 'not_for_bots', 'direct_fixed', 'admins_only', 'admins_only_event', 'bad_command_url', 'command_taken', 'command_taken_server', 'too_many_commands', 'too_many_server_commands'],
 });
 
+/** What a failed `run_command` pushes to every socket of its sender. */
+export const CommandFailed = v.object({
+  command: v.pipe(v.string(), v.description('its name, without the slash')),
+  conversation_id: v.number(),
+  reason: v.pipe(v.string(), v.description('what went wrong: the last try\'s failure (`its server answered 503`, `no answer within 3000 ms`, a refused host…), or why its answer could not be posted')),
+  attempts: v.pipe(v.number(), v.description('the POSTs made: 0 when none could be (a host no longer allowed), up to the tries allowed')),
+});
+
 export const get_commands = event({
   summary: 'Lists the slash commands a conversation offers (any member may): its own, then the server-wide ones (none in a direct conversation), each marked with its `scope`, a server-wide one the conversation has its own of `overridden`. Without `conversation_id`: the server-wide commands.',
   request: fields({ conversation_id: v.pipe(v.nullish(conversationId), v.description('optional: without it, the server-wide commands')) }),
@@ -56,7 +64,7 @@ export const delete_command = event({
 });
 
 export const run_command = event({
-  summary: `Runs a slash command: POSTs JSON \`{command, text, conversation_id, username, command_id}\` (\`text\`: what follows the command) to its URL, signed, following no redirect, waiting at most COMMAND_TIMEOUT_MS. Its server answers 2xx with nothing, or JSON \`{"text": "...", "response_type"?: "ephemeral" | "in_channel"}\`: \`ephemeral\` (the default) comes back to you alone in this reply; \`in_channel\` is posted to the conversation as the command's account (members are pushed \`send_message\`). Any other answer, or none in time, is the \`command_failed\` error: nothing is retried or posted without your knowing. Answered once the command's server has answered, so possibly after replies to later events.`,
+  summary: `Runs a slash command: POSTs JSON \`{command, text, conversation_id, username, command_id}\` (\`text\`: what follows the command) to its URL, signed, following no redirect, waiting at most COMMAND_TIMEOUT_MS. Its server answers 2xx with nothing, or JSON \`{"text": "...", "response_type"?: "ephemeral" | "in_channel"}\`: \`ephemeral\` (the default) comes back to you alone in this reply; \`in_channel\` is posted to the conversation as the command's account (members are pushed \`send_message\`). No answer in time or at all, or a 5xx, is tried again (${limits.commandAttempts} tries in all, ${limits.commandRetryMs} ms then ${limits.commandRetryMs * 2} ms apart; each carries \`Parley-Attempt: <n>\`); any other answer is final. A failure is the \`command_failed\` error, naming what went wrong and the tries made, and every socket of yours is pushed \`command_failed {command, conversation_id, reason, attempts}\`: nothing fails without your knowing. Answered once the command's server has answered, so possibly after replies to later events.`,
   cost: 10,
   request: fields({
     conversation_id: conversationId,
@@ -67,6 +75,7 @@ export const run_command = event({
     response_type: v.picklist(['ephemeral', 'in_channel']),
     text: v.pipe(v.string(), v.description('the answer (empty when its server answered nothing)')),
     message: v.pipe(v.nullable(send_message.reply), v.description('for `in_channel`: the message posted')),
+    attempts: v.pipe(v.number(), v.description('the POSTs it took: 1, or more when its server failed first in a way that may pass')),
   }),
   errors: ['not_for_bots', 'not_in_conversation', 'not_a_command', 'no_such_command', 'command_failed'],
   fanout: 'For `in_channel`, the conversation is pushed `send_message` from the command\'s account.',

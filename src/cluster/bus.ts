@@ -16,7 +16,7 @@ export const BusMessageSchema = v.variant('kind', [
   /** A serialised push (one text, as every node would have made it) for every socket of these users on the node. */
   v.strictObject({
     kind: v.literal('push'),
-    event: v.picklist(['typing', 'user_status']),
+    event: v.picklist(['typing', 'user_status', 'command_failed']),
     users: v.pipe(v.array(id), v.maxLength(busLimits.users)),
     text: v.pipe(v.string(), v.maxLength(busLimits.text)),
   }),

@@ -22,8 +22,8 @@ export type ClusterSeam = {
   online(userIds: readonly number[]): Promise<ReadonlySet<number>>;
   /** How many users have a socket on some node. */
   onlineCount(): Promise<number>;
-  /** Sends a push that is not logged (typing) to these users' sockets on the other nodes. */
-  push(event: 'typing', users: readonly number[], text: string): void;
+  /** Sends a push that is not logged (typing, a failed slash command) to these users' sockets on the other nodes. */
+  push(event: 'typing' | 'command_failed', users: readonly number[], text: string): void;
   /**
    * Sends a `user_status` about `about.user` to these users' sockets on every node, this one included,
    * all in one order (Redis's): `told`. In a cluster only while the user's presence is still

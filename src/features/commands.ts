@@ -1,6 +1,7 @@
 // Slash commands: registered by a conversation's owner or admins (server-wide: by a server administrator), run by members; the answer comes back to the sender or is posted as the command's account.
-import { commandText, events, limits, type EventReply } from '../../protocol/index.ts';
-import { fail } from '../errors.ts';
+import { commandText, events, limits, type EventReply, type PushData } from '../../protocol/index.ts';
+import { ParleyError, fail } from '../errors.ts';
+import { pushText } from '../envelope.ts';
 import { checkCommandUrl, newCommandSecret, type CommandAnswer } from '../hooks/call.ts';
 import { createDetachedConnection } from '../connection.ts';
 import { logAndDeliver } from '../delivery/fanout.ts';
@@ -10,14 +11,30 @@ import { sendMessages } from './messages.ts';
 import { opened, type Handlers } from './handler.ts';
 import type { CommandRow } from '../storage/stores/commands.ts';
 import type { ConversationRow } from '../storage/stores/conversations.ts';
-import type { Ctx } from '../context.ts';
+import type { Ctx, SocketCtx } from '../context.ts';
 
 const commandView = (row: CommandRow, overridden = false) => ({
   id: row.id, conversation_id: row.conversation_id, scope: row.conversation_id === null ? 'server' as const : 'conversation' as const, overridden,
   command: row.command, url: row.url, username: row.username, creator: row.creator, created_at: row.created_at,
 });
 
-type Called = { readonly command: CommandRow; readonly answer: CommandAnswer };
+type Called = { readonly command: CommandRow; readonly answer: CommandAnswer; readonly attempts: number };
+
+/** The tries a call made, in words: `not sent`, `1 attempt`, `3 attempts`. */
+const triesText = (attempts: number) => (attempts === 0 ? 'not sent' : `${attempts} attempt${attempts === 1 ? '' : 's'}`);
+
+/**
+ * A run that failed, told to every socket of its sender on every node (`command_failed`, not logged)
+ * beside the error it answers: a socket that closed before the answer, or another tab, still learns of it.
+ */
+function failed(ctx: SocketCtx, data: PushData<'command_failed'>): ParleyError {
+  const me = ctx.caller.user;
+  ctx.log.warn('slash command failed', { ...data, user: me.username });
+  const text = pushText('command_failed', data);
+  ctx.registry.push([me.id], text);
+  ctx.cluster.push('command_failed', [me.id], text);
+  return fail('command_failed', { command: data.command, problem: data.reason, tries: triesText(data.attempts) });
+}
 
 /** Whether server-wide commands are offered in a conversation: in groups and channels, not direct conversations. */
 const offersServerWide = (conversation: ConversationRow) => conversation.kind !== 'direct';
@@ -100,17 +117,14 @@ export const commandHandlers = {
       const command = await ctx.store.commands.named(conversation_id, name, offersServerWide(found.conversation));
       if (!command) throw fail('no_such_command', { id: conversation_id, command: name });
       const called = await ctx.commands.call(command.url, command.secret, { command: name, text: rest, conversation_id, username: me.username, command_id: command.id });
-      if (!called.ok) {
-        ctx.log.warn('slash command failed', { command: name, conversation: conversation_id, url: command.url, problem: called.problem, user: me.username });
-        throw fail('command_failed', { command: name, problem: called.problem });
-      }
-      return { command, answer: called.answer };
+      if (!called.ok) throw failed(ctx, { command: name, conversation_id, reason: called.problem, attempts: called.attempts });
+      return { command, answer: called.answer, attempts: called.attempts };
     },
     async run(ctx, { conversation_id }, prepared) {
-      const { command, answer } = prepared as Called;
+      const { command, answer, attempts } = prepared as Called;
       // Still a member now that the answer is in.
       const { conversation } = await membership(ctx, conversation_id);
-      const reply = { command: command.command, response_type: answer.response_type, text: answer.text, message: null };
+      const reply = { command: command.command, response_type: answer.response_type, text: answer.text, message: null, attempts };
       if (answer.response_type === 'ephemeral' || answer.text.trim() === '') return reply;
       // Shown to everyone: posted as the command's account, by send_message's own sending, and logged as a send_message.
       const account = { id: command.user_id, username: command.username };
@@ -120,7 +134,10 @@ export const commandHandlers = {
       }
       const caller = createDetachedConnection(account, `command:${command.id}`, ctx.caller.ip, ctx.caller.work, () => {}, () => {});
       const [outcome] = await sendMessages([{ ctx: { ...ctx, caller }, input: { conversation_id, content: answer.text } }]);
-      if ('error' in outcome!) throw outcome.error;
+      if ('error' in outcome!) {
+        const reason = outcome.error instanceof ParleyError ? `its answer could not be posted: ${outcome.error.message}` : 'its answer could not be posted';
+        throw failed(ctx, { command: command.command, conversation_id, reason, attempts });
+      }
       const { data, audience } = opened(outcome!.value);
       await logAndDeliver(ctx, 'send_message', data, audience!);
       return { ...reply, message: data as EventReply<'send_message'> };
