@@ -152,11 +152,14 @@ export function createReceipts(app: { store: Store; commit: Commit<Store>; regis
   }
 
   return {
-    /** A message was published to a conversation's topic. */
-    sent(conversationId: number, messageId: number, senderId: number): void {
+    /**
+     * A message was published to a conversation's topic; sending it moves its sender's read point there
+     * (`senderId`), unless it is a reply that stays in its thread (null: the main list is not read by it).
+     */
+    sent(conversationId: number, messageId: number, senderId: number | null): void {
       const found = entry(conversationId);
       found.sent = Math.max(found.sent, messageId);
-      found.senders.set(senderId, messageId);
+      if (senderId !== null) found.senders.set(senderId, messageId);
     },
     /** A member was handed a conversation's messages up to `messageId` by a request. */
     fetched(conversationId: number, userId: number, messageId: number): void {

@@ -135,6 +135,11 @@ test('threads', async (t) => {
     const also = await alice.client.request('send_message', { conversation_id: counted.id, content: 'to both', thread_id: root.id, also_to_conversation: true });
     assert.deepEqual(await seen(), { unread: 1, last: also.id, first: counted.id, threads: [[root.id, 2]] }, 'a reply also sent counts in both');
     assert.ok(elsewhere.id < also.id);
+    // Replying in the thread is not reading the main list: bob's unread stays; sending to the conversation reads it.
+    await bob.client.request('send_message', { conversation_id: counted.id, content: 'a reply of mine', thread_id: root.id });
+    assert.equal((await seen()).unread, 1);
+    await bob.client.request('send_message', { conversation_id: counted.id, content: 'mine, also sent', thread_id: root.id, also_to_conversation: true });
+    assert.equal((await seen()).unread, 0);
   });
 
   await t.test('edit, delete and react inside a thread; deleting the root keeps the thread readable', async () => {

@@ -143,7 +143,8 @@ export async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent
     const { id, conversationId } = message;
     own.job.after((committed) => {
       if (!committed) return;
-      own.receipts.sent(conversationId, id, me.id);
+      // A reply that stays in its thread does not mark the conversation's main list read for its sender.
+      own.receipts.sent(conversationId, id, message.threadId !== null && !message.alsoSent ? null : me.id);
       // A sent message ends its sender's typing, once the message itself is out.
       queueMicrotask(() => own.typing.set(conversationId, me, false));
     });
