@@ -135,8 +135,9 @@ export const commandHandlers = {
       const caller = createDetachedConnection(account, `command:${command.id}`, ctx.caller.ip, ctx.caller.work, () => {}, () => {});
       const [outcome] = await sendMessages([{ ctx: { ...ctx, caller }, input: { conversation_id, content: answer.text } }]);
       if ('error' in outcome!) {
-        const reason = outcome.error instanceof ParleyError ? `its answer could not be posted: ${outcome.error.message}` : 'its answer could not be posted';
-        throw failed(ctx, { command: command.command, conversation_id, reason, attempts });
+        // A refusal is told as the command's failure; anything else is a fault of the server's, answered (and logged) as `internal`.
+        if (!(outcome.error instanceof ParleyError)) throw outcome.error;
+        throw failed(ctx, { command: command.command, conversation_id, reason: `its answer could not be posted: ${outcome.error.message}`, attempts });
       }
       const { data, audience } = opened(outcome!.value);
       await logAndDeliver(ctx, 'send_message', data, audience!);
