@@ -48,6 +48,7 @@ export const events = {
   set_pinned: conversations.set_pinned,
   clear_chat: conversations.clear_chat,
   set_retention: retention.set_retention,
+  get_retention: retention.get_retention,
   get_members: members.get_members,
   add_members: members.add_members,
   remove_member: members.remove_member,
