@@ -93,6 +93,7 @@ export const events = {
   admin_set_role: account.admin_set_role,
   admin_stats: account.admin_stats,
   admin_reset_2fa: account.admin_reset_2fa,
+  admin_unlink_sso: account.admin_unlink_sso,
   get_push_key: notifications.get_push_key,
   register_device: notifications.register_device,
   unregister_device: notifications.unregister_device,

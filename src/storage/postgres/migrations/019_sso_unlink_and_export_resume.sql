@@ -1,0 +1,10 @@
+-- Single sign-on links an admin removed (admin_unlink_sso, `npm run admin -- unlink-sso`): a provider's
+-- account is never linked again by email to the Parley account it was unlinked from.
+CREATE TABLE oidc_unlinked (
+  provider    text   NOT NULL,
+  subject     text   NOT NULL,
+  user_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  unlinked_at bigint NOT NULL,
+  PRIMARY KEY (provider, subject, user_id)
+);
+CREATE INDEX oidc_unlinked_by_user ON oidc_unlinked (user_id);
