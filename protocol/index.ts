@@ -188,6 +188,11 @@ export const pushes = {
     data: exports.ExportReady,
     to: 'every socket of the user who asked',
   },
+  export_failed: {
+    summary: 'An export you asked for will not come: its build failed, or was interrupted too often. You may ask again. Logged, with `seq`.',
+    data: exports.ExportFailed,
+    to: 'every socket of the user who asked',
+  },
   receipt: {
     summary: `A member's delivered or read point moved. Gathered for ${limits.receiptDelayMs} ms, so a burst of messages gives one receipt per member. Logged, with \`seq\`. In conversations of more than ${limits.receiptPushMembers} members they are gathered for ${limits.receiptDelayLargeMs / 1000} s and only read points are pushed (delivered ones are kept for \`get_receipts\`).`,
     data: v.object({

@@ -34,10 +34,10 @@ import { startFileSweep } from './files/sweep.ts';
 import type { ClusterNode } from './node.ts';
 import { everyPeriod } from './periodic.ts';
 import { startRetention } from './expire-messages.ts';
-import { exportBuilder } from './exports/build.ts';
+import { exportBuilder, type ExportBuilder } from './exports/build.ts';
+import { startExportResume } from './exports/resume.ts';
 import { exportRoutes } from './exports/routes.ts';
 import { startExportSweep } from './exports/sweep.ts';
-import type { ExportJob } from './storage/stores/exports.ts';
 
 export type Server = {
   readonly port: number;
@@ -77,7 +77,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const push = createPush(settings, log);
   const jwtSecret = loadSecret(settings.JWTSECRET, settings.DBPATH, log);
   // Built once the app is: a request can only come after the server listens.
-  let buildExport: ((job: ExportJob) => Promise<void>) | undefined;
+  let exportsBuilt: ExportBuilder | undefined;
   app = assembleApp({
     settings,
     log,
@@ -90,7 +90,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     push,
     tokens: createTokens(jwtSecret, store, settings.LOGIN_TOKEN_SECONDS),
     secondFactor: secondFactorKeys(jwtSecret),
-    exports: { build: (job) => void buildExport?.(job) },
+    exports: { build: (job) => void exportsBuilt?.build(job) },
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
     ...(node ? { ordering: node.sequencer, cluster: node.seam, guard: node.guard } : {}),
@@ -102,7 +102,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     await storage.close();
     throw error;
   }
-  buildExport = exportBuilder(app, files);
+  exportsBuilt = exportBuilder(app, files);
   push.start(store, app.commit);
   metrics.watch({ pushQueue: () => store.outbox.pending() });
   let draining = false;
@@ -149,6 +149,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const fileSweep = startFileSweep(app, files);
   const retention = startRetention(app);
   const exportSweep = startExportSweep(app);
+  const exportResume = await startExportResume(app, exportsBuilt);
   // New messages enter SQLite's search index a second's worth at a time (a search catches up first).
   // PostgreSQL keeps its index in the message row, with nothing to run: a cluster has no such round.
   const indexTimer = store.driver.engine === 'sqlite' ? setInterval(() => app.commit.run((job) => job.store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000) : undefined;
@@ -176,10 +177,12 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     fileSweep.stop();
     retention.stop();
     exportSweep.stop();
+    exportResume.stop();
   }
   if (!listenSocket) {
     // The rounds at start may be in a transaction still: it ends before the database closes.
     stopWork();
+    await exportsBuilt.stop();
     await app.commit.flush();
     await push.stop();
     await node?.close();
@@ -197,6 +200,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     },
     async close() {
       stopWork();
+      await exportsBuilt.stop();
       uWS.us_listen_socket_close(listenSocket);
       app.typing.clear();
       await app.receipts.flush();

@@ -8,3 +8,8 @@ CREATE TABLE oidc_unlinked (
   PRIMARY KEY (provider, subject, user_id)
 );
 CREATE INDEX oidc_unlinked_by_user ON oidc_unlinked (user_id);
+
+-- An export being built is leased by the node building it, which renews the lease while it works: one
+-- whose lease lapsed (its node stopped) is taken up again by another round, at most `attempts` times.
+ALTER TABLE exports ADD COLUMN building_until bigint;
+ALTER TABLE exports ADD COLUMN attempts integer NOT NULL DEFAULT 0;
