@@ -30,6 +30,7 @@ import { freeSpace } from './files/space.ts';
 import { dirname } from 'node:path';
 import { fileRecords } from './files/records.ts';
 import { startFileSweep } from './files/sweep.ts';
+import { checkSharedFolder } from './files/shared-folder.ts';
 // A node of a cluster loads its parts (ioredis among them) when REDIS_URL asks for them: a server alone never does.
 import type { ClusterNode } from './node.ts';
 import { everyPeriod } from './periodic.ts';
@@ -65,6 +66,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   let node: ClusterNode | undefined;
   if (settings.REDIS_URL && settings.DATABASE_URL) {
     try {
+      await checkSharedFolder(settings.FILES_DIR, store);
       const { joinCluster } = await import('./node.ts');
       node = await joinCluster({ ...settings, REDIS_URL: settings.REDIS_URL, DATABASE_URL: settings.DATABASE_URL }, log, () => app, await store.probe.identity());
     } catch (error) {

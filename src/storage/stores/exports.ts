@@ -27,6 +27,7 @@ export function exportsStore(sql: Sql) {
   // Once: the first download takes it.
   const take = sql.prepare<{ size: number }>('UPDATE exports SET downloaded_at = $3 WHERE id = $1 AND user_id = $2 AND ready_at IS NOT NULL AND downloaded_at IS NULL AND expires_at > $3 RETURNING size');
   // Unfinished ones are not spent: they are built again, or fail with export_failed (src/exports/resume.ts).
+  const takeable = sql.prepare<{ size: number }>('SELECT size FROM exports WHERE id = $1 AND user_id = $2 AND ready_at IS NOT NULL AND downloaded_at IS NULL AND expires_at > $3');
   const spent = sql.prepare('SELECT id FROM exports WHERE (ready_at IS NOT NULL AND expires_at <= $1) OR downloaded_at IS NOT NULL ORDER BY id LIMIT $2');
   const remove = sql.prepare('DELETE FROM exports WHERE id = $1');
   const known = sql.prepare(dialect`SELECT id FROM exports WHERE ${inList('id', '$1', 'text')}`);
@@ -60,6 +61,8 @@ export function exportsStore(sql: Sql) {
     ready: async (id: string, now: number, size: number, expiresAt: number): Promise<void> => void (await ready.run(id, now, size, expiresAt)),
     /** Marks a ready export downloaded by its owner, once, before it expires: its size, or undefined when it is not theirs to take. */
     take: async (id: string, userId: number, now: number): Promise<number | undefined> => (await take.get(id, userId, now))?.size,
+    /** The size of the export when `take` would take it, without taking it. */
+    takeable: async (id: string, userId: number, now: number): Promise<number | undefined> => (await takeable.get(id, userId, now))?.size,
     /** Exports expired or downloaded: their zips may go. */
     spent: (now: number, limit: number): Promise<string[]> => spent.values<string>(now, limit),
     remove: async (id: string): Promise<void> => void (await remove.run(id)),

@@ -13,3 +13,10 @@ CREATE INDEX oidc_unlinked_by_user ON oidc_unlinked (user_id);
 -- whose lease lapsed (its node stopped) is taken up again by another round, at most `attempts` times.
 ALTER TABLE exports ADD COLUMN building_until bigint;
 ALTER TABLE exports ADD COLUMN attempts integer NOT NULL DEFAULT 0;
+
+-- The mark of the FILES_DIR a cluster's nodes share (src/files/shared-folder.ts): the same random text as in
+-- that folder's .parley-cluster file; a node whose FILES_DIR lacks it is not started.
+CREATE TABLE files_folder (
+  id     integer PRIMARY KEY CHECK (id = 1),
+  marker text    NOT NULL
+);
