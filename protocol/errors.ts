@@ -98,6 +98,7 @@ export const errors = {
   two_factor_kept: { code: 'forbidden', text: 'this server requires two-factor login for your account: it cannot be turned off (an admin can reset it with admin_reset_2fa)' },
   two_factor_required: { code: 'forbidden', text: 'this server requires two-factor login for your account: set it up with enable_2fa and confirm_2fa first' },
   no_two_factor_of: { code: 'not_found', text: "'{username}' has no two-factor login" },
+  no_sso_link_of: { code: 'not_found', text: "'{username}' has no single sign-on link{to}" },
   admins_only_event: { code: 'forbidden', text: 'only admins can use {type}' },
   no_such_conversation: { code: 'not_found', text: 'no conversation {id}' },
   export_under_way: { code: 'conflict', text: 'an export of yours is being built: wait for export_ready' },

@@ -48,6 +48,7 @@ export const events = {
   set_pinned: conversations.set_pinned,
   clear_chat: conversations.clear_chat,
   set_retention: retention.set_retention,
+  get_retention: retention.get_retention,
   get_members: members.get_members,
   add_members: members.add_members,
   remove_member: members.remove_member,
@@ -92,6 +93,7 @@ export const events = {
   admin_set_role: account.admin_set_role,
   admin_stats: account.admin_stats,
   admin_reset_2fa: account.admin_reset_2fa,
+  admin_unlink_sso: account.admin_unlink_sso,
   get_push_key: notifications.get_push_key,
   register_device: notifications.register_device,
   unregister_device: notifications.unregister_device,
@@ -190,6 +192,11 @@ export const pushes = {
     summary: 'A slash command you ran (`run_command`) failed: its server failed every try, answered what cannot be shown, or its answer could not be posted. Sent beside the `command_failed` error reply, so that no socket of yours misses it. Not logged: no `seq`.',
     data: commands.CommandFailed,
     to: 'every socket of the user who ran it, the requesting one included',
+  },
+  export_failed: {
+    summary: 'An export you asked for will not come: its build failed, or was interrupted too often. You may ask again. Logged, with `seq`.',
+    data: exports.ExportFailed,
+    to: 'every socket of the user who asked',
   },
   receipt: {
     summary: `A member's delivered or read point moved. Gathered for ${limits.receiptDelayMs} ms, so a burst of messages gives one receipt per member. Logged, with \`seq\`. In conversations of more than ${limits.receiptPushMembers} members they are gathered for ${limits.receiptDelayLargeMs / 1000} s and only read points are pushed (delivered ones are kept for \`get_receipts\`).`,

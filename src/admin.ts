@@ -2,6 +2,7 @@
 import { readSettings, type Settings } from './config.ts';
 import type { Logger } from './log.ts';
 import { progressLine } from './progress.ts';
+import { unlinkAccount } from './auth/oidc-accounts.ts';
 import { createStore, sqliteDriver, type Store } from './storage/index.ts';
 import { migratePostgres, postgresDriver, postgresPool, postgresSchemaVersion } from './storage/engine/postgres.ts';
 import { shownUrl } from './storage/open.ts';
@@ -18,13 +19,16 @@ const usage = `usage: npm run admin -- <command>
   revoke-admin <username>   makes an admin a plain user again (the server may be running)
   reset-2fa <username>      turns off an account's two-factor login, for someone who lost their authenticator
                             and recovery codes (the server may be running)
+  unlink-sso <username>     removes an account's single sign-on links and ends the sessions they started (the
+                            server may be running: its open sockets of those sessions close when their login token
+                            expires; the admin_unlink_sso event closes them at once)
   backup <file>             writes a consistent copy of the live database to <file> (the server may be running)
   restore <file>            puts the backup <file> in place of DBPATH (stop the server first)
   adopt                     adopts the seed backend's database at DBPATH without starting the server
   copy-to-postgres <sqlite-file> <postgres-url>
                             copies a SQLite database (stop its server first) into an empty PostgreSQL database,
                             checked table by table; then start Parley with DATABASE_URL=<postgres-url>
-grant-admin, revoke-admin and reset-2fa work on PostgreSQL too (DATABASE_URL); backup, restore and adopt are SQLite's
+grant-admin, revoke-admin, reset-2fa and unlink-sso work on PostgreSQL too (DATABASE_URL); backup, restore and adopt are SQLite's
 (PostgreSQL has pg_dump and pg_restore)`;
 
 /** Human-readable lines for the steps the server would log as JSON. */
@@ -71,10 +75,27 @@ async function resetTwoFactor(settings: Settings, username: string): Promise<voi
   }
 }
 
+async function unlinkSso(settings: Settings, username: string): Promise<void> {
+  const { store, where } = await adminStore(settings);
+  try {
+    const user = await store.users.byUsername(username);
+    if (!user) throw new Error(`no such user '${username}' in ${where}`);
+    const now = Math.floor(Date.now() / 1000);
+    const { providers, sessions } = await unlinkAccount(store, user.id, null, now);
+    if (!providers.length) throw new Error(`'${user.username}' has no single sign-on link`);
+    for (const id of sessions) await store.sessions.revoke(id, now);
+    await store.devices.dropForSessions(sessions);
+    console.log(`${user.username} is no longer linked to ${providers.join(', ')}; ${sessions.length} session${sessions.length === 1 ? '' : 's'} ended`);
+  } finally {
+    await store.driver.close();
+  }
+}
+
 const commands: Record<string, { arguments: number; run(settings: Settings, ...args: string[]): Promise<void> | void }> = {
   'grant-admin': { arguments: 1, run: (settings, username) => setRole(settings, username!, 'admin') },
   'revoke-admin': { arguments: 1, run: (settings, username) => setRole(settings, username!, 'user') },
   'reset-2fa': { arguments: 1, run: (settings, username) => resetTwoFactor(settings, username!) },
+  'unlink-sso': { arguments: 1, run: (settings, username) => unlinkSso(settings, username!) },
   'copy-to-postgres': {
     arguments: 2,
     async run(_settings, file, url) {

@@ -30,14 +30,15 @@ import { freeSpace } from './files/space.ts';
 import { dirname } from 'node:path';
 import { fileRecords } from './files/records.ts';
 import { startFileSweep } from './files/sweep.ts';
+import { checkSharedFolder } from './files/shared-folder.ts';
 // A node of a cluster loads its parts (ioredis among them) when REDIS_URL asks for them: a server alone never does.
 import type { ClusterNode } from './node.ts';
 import { everyPeriod } from './periodic.ts';
 import { startRetention } from './expire-messages.ts';
-import { exportBuilder } from './exports/build.ts';
+import { exportBuilder, type ExportBuilder } from './exports/build.ts';
+import { startExportResume } from './exports/resume.ts';
 import { exportRoutes } from './exports/routes.ts';
 import { startExportSweep } from './exports/sweep.ts';
-import type { ExportJob } from './storage/stores/exports.ts';
 
 export type Server = {
   readonly port: number;
@@ -65,6 +66,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   let node: ClusterNode | undefined;
   if (settings.REDIS_URL && settings.DATABASE_URL) {
     try {
+      await checkSharedFolder(settings.FILES_DIR, store);
       const { joinCluster } = await import('./node.ts');
       node = await joinCluster({ ...settings, REDIS_URL: settings.REDIS_URL, DATABASE_URL: settings.DATABASE_URL }, log, () => app, await store.probe.identity());
     } catch (error) {
@@ -77,7 +79,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const push = createPush(settings, log);
   const jwtSecret = loadSecret(settings.JWTSECRET, settings.DBPATH, log);
   // Built once the app is: a request can only come after the server listens.
-  let buildExport: ((job: ExportJob) => Promise<void>) | undefined;
+  let exportsBuilt: ExportBuilder | undefined;
   app = assembleApp({
     settings,
     log,
@@ -90,7 +92,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     push,
     tokens: createTokens(jwtSecret, store, settings.LOGIN_TOKEN_SECONDS),
     secondFactor: secondFactorKeys(jwtSecret),
-    exports: { build: (job) => void buildExport?.(job) },
+    exports: { build: (job) => void exportsBuilt?.build(job) },
     passwords: await createPasswords(settings.PASSWORD_HASHES_AT_ONCE),
     now: () => Math.floor(Date.now() / 1000),
     ...(node ? { ordering: node.sequencer, cluster: node.seam, guard: node.guard } : {}),
@@ -102,7 +104,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     await storage.close();
     throw error;
   }
-  buildExport = exportBuilder(app, files);
+  exportsBuilt = exportBuilder(app, files);
   push.start(store, app.commit);
   metrics.watch({ pushQueue: () => store.outbox.pending() });
   let draining = false;
@@ -151,6 +153,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
   const fileSweep = startFileSweep(app, files);
   const retention = startRetention(app);
   const exportSweep = startExportSweep(app);
+  const exportResume = await startExportResume(app, exportsBuilt);
   // New messages enter SQLite's search index a second's worth at a time (a search catches up first).
   // PostgreSQL keeps its index in the message row, with nothing to run: a cluster has no such round.
   const indexTimer = store.driver.engine === 'sqlite' ? setInterval(() => app.commit.run((job) => job.store.search.catchUp()).catch((error: unknown) => log.error('search indexing failed', { error })), 1000) : undefined;
@@ -178,10 +181,12 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     fileSweep.stop();
     retention.stop();
     exportSweep.stop();
+    exportResume.stop();
   }
   if (!listenSocket) {
     // The rounds at start may be in a transaction still: it ends before the database closes.
     stopWork();
+    await exportsBuilt.stop();
     await app.commit.flush();
     await push.stop();
     await node?.close();
@@ -199,6 +204,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Serv
     },
     async close() {
       stopWork();
+      await exportsBuilt.stop();
       uWS.us_listen_socket_close(listenSocket);
       app.typing.clear();
       await app.receipts.flush();

@@ -1,11 +1,12 @@
 // The password guard of a cluster, counted in Redis: a Redis shared with another cluster's nodes, and
 // a Redis that answers late, give a guesser no more tries than LOGIN_MAX_FAILURES (5).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { needs } from './helpers/installed.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { startRedis } from './helpers/redis.ts';
+import { sharedFilesDir } from './helpers/cluster.ts';
 import { testDatabase } from './helpers/postgres.ts';
 import { http, type HttpResult } from './helpers/http.ts';
 import { password, uniqueName } from './helpers/clients.ts';
@@ -17,10 +18,11 @@ const statuses = (results: HttpResult[]) => {
 };
 
 /** `count` nodes of one cluster (their own PostgreSQL database) on the Redis at `redisUrl`. */
-async function cluster(t: Parameters<typeof startServer>[0], name: string, count: number, redisUrl: string): Promise<TestServer[]> {
+async function cluster(t: TestContext, name: string, count: number, redisUrl: string): Promise<TestServer[]> {
   const database = await testDatabase(t);
+  const filesDir = sharedFilesDir(t);
   const nodes: TestServer[] = [];
-  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redisUrl, NODE_ID: `${name}${i}`, LOG_LEVEL: 'info' }));
+  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redisUrl, NODE_ID: `${name}${i}`, LOG_LEVEL: 'info', FILES_DIR: filesDir }));
   return nodes;
 }
 

@@ -1,6 +1,8 @@
 // Single sign-on against a real OpenID provider (oidc-provider) in this process: the whole redirect dance in
 // Chromium ending with a working socket and a logout of both, and every check that must refuse an answer.
 import { test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +11,16 @@ import { freePort, startServer, type TestServer } from './helpers/server.ts';
 import { launchChromium } from './helpers/chromium.ts';
 import { authorize, clientId, clientSecret, people, startProvider } from './helpers/oidc-provider.ts';
 import { http } from './helpers/http.ts';
-import { connect, password, person, register } from './helpers/clients.ts';
+import { connect, expectError, password, person, register } from './helpers/clients.ts';
 import { until } from './helpers/wait.ts';
+import { built } from './helpers/built.ts';
 import { createStore, openDatabase, sqliteDriver } from '../src/storage/index.ts';
 import { accountFor } from '../src/auth/oidc-accounts.ts';
 import { readSettings } from '../src/config.ts';
 import type { InJob } from '../src/context.ts';
+
+/** `npm run admin -- <args>` against the server's database. */
+const adminCommand = (server: TestServer, ...args: string[]) => promisify(execFile)(process.execPath, [built('src/admin.ts'), ...args], { env: { ...process.env, ...server.env } });
 
 /** Sets out for the provider as a browser would: the provider's authorization URL, and the state cookie Parley set. */
 async function begin(server: TestServer, name = 'test', query = ''): Promise<{ authorization: string; state: string }> {
@@ -196,6 +202,37 @@ test('single sign-on with a real OpenID provider', async (t) => {
     assert.deepEqual(await whoseSession(server, await signIn(server, 'carol-at-corp')), [303, `${publicA}/`, `Hello, ${carol.username}`]);
     const login = await http(server.http, 'POST', '/auth/login', { body: { username: carol.username, password } });
     assert.deepEqual([login.status, login.body], [403, 'this account logs in with single sign-on']);
+  });
+
+  await t.test('an admin unlinks an account: the sessions its provider started end, its password works again, the provider\'s account no longer opens it', async () => {
+    // carol's account was linked by email to carol-at-corp's provider account just above: wrongly, say.
+    const linked = await signIn(server, 'carol-at-corp');
+    const token = linked.headers.getSetCookie().find((cookie) => cookie.startsWith('login-token='))!.split(';')[0]!.slice('login-token='.length);
+    const carol = (await whoseSession(server, linked))[2].slice('Hello, '.length);
+    const sso = await connect(server, token);
+    const boss = await person(server, 'boss');
+    await expectError(boss.client, { type: 'admin_unlink_sso', username: carol }, 'only admins can use admin_unlink_sso', 'forbidden');
+    await adminCommand(server, 'grant-admin', boss.username);
+    await expectError(boss.client, { type: 'admin_unlink_sso', username: carol, provider: 'wrong' }, `'${carol}' has no single sign-on link to wrong`, 'not_found');
+    await expectError(boss.client, { type: 'admin_unlink_sso', username: boss.username }, 'you cannot unlink the single sign-on of yourself', 'bad_request');
+    await expectError(boss.client, { type: 'admin_unlink_sso', username: 'nobody_at_all' }, "no such user 'nobody_at_all' exists", 'not_found');
+    // Two sessions came from the provider: this one and the one of the test above.
+    assert.deepEqual(await boss.client.request('admin_unlink_sso', { username: carol }), { username: carol, providers: ['test'], sessions_ended: 2 });
+    assert.deepEqual(await sso.closed, { code: 4005, reason: 'session logged out' });
+    assert.equal((await http(server.http, 'GET', '/auth/verify', { headers: { cookie: `login-token=${token}` } })).status, 401);
+    assert.ok(server.logs.some((line) => line.msg === 'single sign-on unlinked' && line.user === carol && line.by === boss.username));
+    // PASSWORD_LOGIN=unlinked: her password opens her account again.
+    assert.deepEqual(await http(server.http, 'POST', '/auth/login', { body: { username: carol, password } }).then(({ status, body }) => [status, body]), [202, 'login successful']);
+    await expectError(boss.client, { type: 'admin_unlink_sso', username: carol }, `'${carol}' has no single sign-on link`, 'not_found');
+    // The provider's account is not linked to her again by the same verified email: it gets an account of its own.
+    assert.deepEqual(await whoseSession(server, await signIn(server, 'carol-at-corp')), [303, `${publicA}/`, 'Hello, carol.corp']);
+
+    // The command line does the same on the database (the server running): the session is revoked at once.
+    const again = await signIn(server, 'carol-at-corp');
+    const cookie = again.headers.getSetCookie().find((header) => header.startsWith('login-token='))!.split(';')[0]!;
+    assert.equal((await adminCommand(server, 'unlink-sso', 'carol.corp')).stdout, 'carol.corp is no longer linked to test; 2 sessions ended\n');
+    assert.deepEqual(await http(server.http, 'GET', '/auth/verify', { headers: { cookie } }).then(({ status, body }) => [status, body]), [401, 'invalid login-token']);
+    await assert.rejects(adminCommand(server, 'unlink-sso', 'carol.corp'), /'carol\.corp' has no single sign-on link/);
   });
 
   await t.test('PASSWORD_LOGIN=off: no password logins or registrations, single sign-on only; TWO_FACTOR_REQUIRED does not hold its sessions', async (t) => {

@@ -29,7 +29,7 @@ async function upload(server: TestServer, who: Person, text: string, name: strin
   return (JSON.parse(result.body.toString()) as { id: string }).id;
 }
 
-test('set_retention: the owner or an admin sets a conversation\'s days, every member is told; others are refused', async (t) => {
+test('set_retention: the owner or an admin sets a conversation\'s days, every member is told and can read them with get_retention; others are refused', async (t) => {
   const server = await startServer(t, { RETENTION_DAYS: '30' });
   const alice = await person(server, 'alice');
   const bob = await person(server, 'bob');
@@ -46,6 +46,11 @@ test('set_retention: the owner or an admin sets a conversation\'s days, every me
   await alice.client.request('set_member_role', { conversation_id: room.id, username: bob.username, role: 'admin' });
   assert.deepEqual(await bob.client.request('set_retention', { conversation_id: room.id, days: 365 }), { conversation_id: room.id, days: 365, effective_days: 365, by: bob.username });
   await expectError(eve.client, { type: 'set_retention', conversation_id: room.id, days: 1 }, `${eve.username} not part of conversation with ${room.id} id`, 'not_found');
+  assert.deepEqual(await bob.client.request('get_retention', { conversation_id: room.id }), { conversation_id: room.id, days: 365, effective_days: 365 }, 'any member reads it');
+  await alice.client.request('set_retention', { conversation_id: room.id, days: null });
+  assert.deepEqual(await bob.client.request('get_retention', { conversation_id: room.id }), { conversation_id: room.id, days: null, effective_days: 30 });
+  await expectError(eve.client, { type: 'get_retention', conversation_id: room.id }, `${eve.username} not part of conversation with ${room.id} id`, 'not_found');
+  await expectError(bob.client, { type: 'get_retention', conversation_id: 'one' }, 'expected conversation_id as integer', 'bad_request');
   for (const days of [0, 36501, 1.5, '7', undefined]) {
     await expectError(alice.client, { type: 'set_retention', conversation_id: room.id, days }, 'days must be a whole number from 1 to 36500, or null', 'bad_request');
   }

@@ -118,3 +118,17 @@ export const admin_reset_2fa = event({
   reply: v.object({ username: v.string(), two_factor: v.literal(false) }),
   errors: ['admins_only_event', 'no_such_user', 'not_yourself', 'no_two_factor_of'],
 });
+
+export const admin_unlink_sso = event({
+  summary: 'Removes an account\'s single sign-on links (admins only): to every provider, or to `provider` alone. The sessions those providers started end (sockets close with 4005); the provider\'s account no longer opens this one, and is never linked to it again by email (its next login makes an account of its own). A password the account had works again where PASSWORD_LOGIN allows; an account made by single sign-on has none, and its owner sets one with /auth/forgot-password.',
+  request: fields({
+    username: v.string('expected username as string'),
+    provider: v.pipe(v.nullish(v.string('expected provider as string')), v.description('optional; the name of one provider in OIDC_PROVIDERS. Default: every provider')),
+  }),
+  reply: v.object({
+    username: v.string(),
+    providers: v.pipe(v.array(v.string()), v.description('the providers whose links were removed')),
+    sessions_ended: v.pipe(v.number(), v.description('the sessions those providers had started that were ended')),
+  }),
+  errors: ['admins_only_event', 'no_such_user', 'not_yourself', 'no_sso_link_of'],
+});

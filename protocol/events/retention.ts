@@ -24,6 +24,18 @@ export const set_retention = event({
   fanout: 'The same success event is pushed to every socket of every member.',
 });
 
+export const get_retention = event({
+  summary: 'Tells a member how many days a conversation keeps its messages: what `set_retention` set, and what applies (the server\'s RETENTION_DAYS where it set nothing).',
+  request: fields({ conversation_id: conversationId }),
+  reply: v.object({
+    conversation_id: id,
+    days: v.pipe(v.nullable(v.number()), v.description('as set with set_retention: null follows the server\'s RETENTION_DAYS')),
+    effective_days: v.pipe(v.nullable(v.number()), v.description('the days messages are kept; null: for ever')),
+  }),
+  guard,
+  errors: [],
+});
+
 /** What the retention job tells a conversation's members after deleting some of its oldest messages. */
 export const MessagesExpired = v.object({
   conversation_id: id,

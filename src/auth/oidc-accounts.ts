@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { limits } from '../../protocol/index.ts';
 import type { InJob } from '../context.ts';
-import type { UserRow } from '../storage/index.ts';
+import type { Store, UserRow } from '../storage/index.ts';
 import type { OidcProvider } from './oidc-settings.ts';
 
 /** What the provider says about the person: the ID token's claims over the userinfo endpoint's. */
@@ -54,7 +54,8 @@ export async function accountFor(app: InJob, provider: OidcProvider, claims: Cla
   const email = verifiedEmail(claims);
   if (email && provider.link_by_email) {
     const owners = await store.oidc.withVerifiedEmail(email);
-    if (owners.length === 1) {
+    // An admin took this link away (admin_unlink_sso): it is not made again behind their back.
+    if (owners.length === 1 && !(await store.oidc.wasUnlinked(provider.name, claims.sub, owners[0]!.id))) {
       await store.oidc.link(provider.name, claims.sub, owners[0]!.id, now);
       return { user: owners[0]!, how: 'linked' };
     }
@@ -76,4 +77,13 @@ export async function accountFor(app: InJob, provider: OidcProvider, claims: Cla
     return { user: (await store.users.byId(id))!, how: 'created' };
   }
   return undefined;
+}
+
+/**
+ * Removes the account's links to every provider (or to `provider`): the providers unlinked, and the sessions
+ * of the account they started, still to be ended by the caller. Empty when it had no such link.
+ */
+export async function unlinkAccount(store: Store, userId: number, provider: string | null, now: number): Promise<{ providers: string[]; sessions: string[] }> {
+  const providers = [...new Set((await store.oidc.unlink(userId, provider, now)).map((link) => link.provider))].sort();
+  return { providers, sessions: providers.length ? await store.oidc.sessionsStartedBy(userId, providers) : [] };
 }

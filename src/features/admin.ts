@@ -3,6 +3,7 @@ import { avatarUrl } from '../delivery/views.ts';
 import { events, limits } from '../../protocol/index.ts';
 import { fail } from '../errors.ts';
 import { endSessions } from '../auth/sessions.ts';
+import { unlinkAccount } from '../auth/oidc-accounts.ts';
 import type { Ctx } from '../context.ts';
 import type { UserRow } from '../storage/index.ts';
 import type { Handlers } from './handler.ts';
@@ -83,6 +84,19 @@ export const adminHandlers = {
       await endSessions(ctx, await ctx.store.sessions.liveIds(row.id, ctx.now()), 'logged_out');
       ctx.log.info('two-factor login reset', { user: row.username, by: ctx.caller.user.username });
       return { username: row.username, two_factor: false as const };
+    },
+  },
+  admin_unlink_sso: {
+    schema: events.admin_unlink_sso.request,
+    async run(ctx, { username, provider }) {
+      await asAdmin(ctx, 'admin_unlink_sso');
+      const row = await target(ctx, username, 'unlink the single sign-on of');
+      const { providers, sessions } = await unlinkAccount(ctx.store, row.id, provider ?? null, ctx.now());
+      if (!providers.length) throw fail('no_sso_link_of', { username: row.username, to: provider ? ` to ${provider}` : '' });
+      // What the provider let in ends now: whoever holds the provider's account is out at once.
+      await endSessions(ctx, sessions, 'logged_out');
+      ctx.log.info('single sign-on unlinked', { user: row.username, providers, sessions: sessions.length, by: ctx.caller.user.username });
+      return { username: row.username, providers, sessions_ended: sessions.length };
     },
   },
   admin_stats: {

@@ -3,6 +3,9 @@
 // cluster with sockets that keep every envelope.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { createLogger } from '../../src/log.ts';
@@ -89,11 +92,20 @@ export async function startNode(t: TestContext, redisUrl: string, env: Record<st
  * `count` nodes on one fresh PostgreSQL database (or `env.DATABASE_URL`'s) and one Redis (`nodes.redis`),
  * with `env` besides, and `own(i)` for node i (1, 2, …) alone (its PORT, say).
  */
+/** A FILES_DIR for the nodes of one cluster, removed after the test. */
+export function sharedFilesDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-cluster-files-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 export async function startNodes(t: TestContext, count: number, env: Record<string, string> = {}, own: (i: number) => Record<string, string> = () => ({})): Promise<TestServer[] & { redis: TestRedis }> {
   const [redis, database] = await Promise.all([startRedis(t), env.DATABASE_URL ?? testDatabase(t)]);
   const nodes: TestServer[] = [];
+  // One FILES_DIR for all, as a cluster needs (a node with a folder of its own is refused at start).
+  const filesDir = env.FILES_DIR ?? sharedFilesDir(t);
   // One after the other: the first creates the schema, and NODE_ID names each in its log.
-  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info', ...env, ...own(i) }));
+  for (let i = 1; i <= count; i++) nodes.push(await startServer(t, { DATABASE_URL: database, REDIS_URL: redis.url, NODE_ID: `node${i}`, NODE_TIMEOUT: '2', LOG_LEVEL: 'info', FILES_DIR: filesDir, ...env, ...own(i) }));
   return Object.assign(nodes, { redis });
 }
 

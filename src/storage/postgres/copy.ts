@@ -43,6 +43,7 @@ const tables: readonly { name: string; order: string; rowid?: true }[] = [
   { name: 'oidc_links', order: 'provider, subject' },
   { name: 'oidc_logins', order: 'state' },
   { name: 'oidc_sessions', order: 'session_id' },
+  { name: 'oidc_unlinked', order: 'provider, subject, user_id' },
   { name: 'bots', order: 'user_id' },
   { name: 'webhooks', order: 'id' },
   { name: 'commands', order: 'id' },

@@ -12,12 +12,23 @@ export type ExportedMessage = { id: number; conversation_id: number; conversatio
 export type ExportedFile = { id: string; key: string; name: string; size: number };
 
 export function exportsStore(sql: Sql) {
-  const insert = sql.prepare('INSERT INTO exports (id, user_id, conversation_id, requested_at, expires_at) VALUES ($1, $2, $3, $4, $5)');
-  const underWay = sql.prepare('SELECT id FROM exports WHERE user_id = $1 AND ready_at IS NULL AND expires_at > $2');
-  const ready = sql.prepare('UPDATE exports SET ready_at = $2, size = $3, expires_at = $4 WHERE id = $1');
+  const insert = sql.prepare('INSERT INTO exports (id, user_id, conversation_id, requested_at, expires_at, building_until, attempts) VALUES ($1, $2, $3, $4, $5, $6, 1)');
+  const underWay = sql.prepare('SELECT id FROM exports WHERE user_id = $1 AND ready_at IS NULL');
+  const ready = sql.prepare('UPDATE exports SET ready_at = $2, size = $3, expires_at = $4, building_until = NULL WHERE id = $1');
+  const renew = sql.prepare('UPDATE exports SET building_until = $2 WHERE id = $1 AND ready_at IS NULL');
+  const release = sql.prepare(dialect`UPDATE exports SET building_until = NULL WHERE ${inList('id', '$1', 'text')} AND ready_at IS NULL`);
+  const releaseAll = sql.prepare('UPDATE exports SET building_until = NULL WHERE ready_at IS NULL AND building_until IS NOT NULL');
+  // The lapse is checked again on the row itself: on PostgreSQL a node that waited for another's claim of it re-reads it and skips it.
+  const lapsed = '(building_until IS NULL OR building_until <= $1)';
+  const claim = sql.prepare<{ id: string; user_id: number; conversation_id: number | null; attempts: number }>(`
+    UPDATE exports SET building_until = $2, attempts = attempts + 1
+     WHERE id = (SELECT id FROM exports WHERE ready_at IS NULL AND ${lapsed} ORDER BY requested_at, id LIMIT 1) AND ready_at IS NULL AND ${lapsed}
+     RETURNING id, user_id, conversation_id, attempts`);
   // Once: the first download takes it.
   const take = sql.prepare<{ size: number }>('UPDATE exports SET downloaded_at = $3 WHERE id = $1 AND user_id = $2 AND ready_at IS NOT NULL AND downloaded_at IS NULL AND expires_at > $3 RETURNING size');
-  const spent = sql.prepare('SELECT id FROM exports WHERE expires_at <= $1 OR downloaded_at IS NOT NULL ORDER BY id LIMIT $2');
+  // Unfinished ones are not spent: they are built again, or fail with export_failed (src/exports/resume.ts).
+  const takeable = sql.prepare<{ size: number }>('SELECT size FROM exports WHERE id = $1 AND user_id = $2 AND ready_at IS NOT NULL AND downloaded_at IS NULL AND expires_at > $3');
+  const spent = sql.prepare('SELECT id FROM exports WHERE (ready_at IS NOT NULL AND expires_at <= $1) OR downloaded_at IS NOT NULL ORDER BY id LIMIT $2');
   const remove = sql.prepare('DELETE FROM exports WHERE id = $1');
   const known = sql.prepare(dialect`SELECT id FROM exports WHERE ${inList('id', '$1', 'text')}`);
   const columns = `m.id, m.conversation_id, c.name AS conversation, COALESCE(u.username, 'deleted user') AS sender, m.reply_id, m.content, m.sent_at, m.edited_at,
@@ -30,14 +41,28 @@ export function exportsStore(sql: Sql) {
       WHERE files.id > $2 AND EXISTS (SELECT 1 FROM message_attachments AS a WHERE a.file_id = files.id AND a.conversation_id = $1) ORDER BY files.id LIMIT $3`);
 
   return {
-    create: async (row: { id: string; userId: number; conversationId: number | null; now: number; expiresAt: number }): Promise<void> =>
-      void (await insert.run(row.id, row.userId, row.conversationId, row.now, row.expiresAt)),
+    /** A new export, leased until `leaseUntil` by the node that builds it: its first attempt. */
+    create: async (row: { id: string; userId: number; conversationId: number | null; now: number; expiresAt: number; leaseUntil: number }): Promise<void> =>
+      void (await insert.run(row.id, row.userId, row.conversationId, row.now, row.expiresAt, row.leaseUntil)),
+    /** Extends the lease of an export this node is building. */
+    renew: async (id: string, leaseUntil: number): Promise<void> => void (await renew.run(id, leaseUntil)),
+    /** Gives up the lease of these unfinished exports (this node stops): the next round anywhere takes them up. */
+    release: async (ids: readonly string[]): Promise<void> => void (await release.run(sql.list(ids))),
+    /** Gives up every lease: for a server alone at its start, whatever was being built was its previous run's. */
+    releaseAll: (): Promise<number> => releaseAll.run(),
+    /** Takes the oldest unfinished export whose lease lapsed by `now`, leased until `leaseUntil`: the job and its attempts so far, this one included. */
+    async claim(now: number, leaseUntil: number): Promise<{ job: ExportJob; attempts: number } | undefined> {
+      const row = await claim.get(now, leaseUntil);
+      return row && { job: { id: row.id, userId: row.user_id, conversationId: row.conversation_id }, attempts: row.attempts };
+    },
     /** Whether an export of the user's is being built. */
-    underWay: async (userId: number, now: number): Promise<boolean> => (await underWay.get(userId, now)) !== undefined,
+    underWay: async (userId: number): Promise<boolean> => (await underWay.get(userId)) !== undefined,
     /** Ready to download until `expiresAt`. */
     ready: async (id: string, now: number, size: number, expiresAt: number): Promise<void> => void (await ready.run(id, now, size, expiresAt)),
     /** Marks a ready export downloaded by its owner, once, before it expires: its size, or undefined when it is not theirs to take. */
     take: async (id: string, userId: number, now: number): Promise<number | undefined> => (await take.get(id, userId, now))?.size,
+    /** The size of the export when `take` would take it, without taking it. */
+    takeable: async (id: string, userId: number, now: number): Promise<number | undefined> => (await takeable.get(id, userId, now))?.size,
     /** Exports expired or downloaded: their zips may go. */
     spent: (now: number, limit: number): Promise<string[]> => spent.values<string>(now, limit),
     remove: async (id: string): Promise<void> => void (await remove.run(id)),
