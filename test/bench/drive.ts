@@ -135,7 +135,7 @@ export async function fresh<T>(plan: Parameters<typeof seed>[1], work: (nodes: N
     const url = deployment.engine === 'postgres' ? await postgresDatabase() : undefined;
     if (!url && deployment.nodes > 1) throw new Error('several nodes share one PostgreSQL database');
     const driver = url ? postgresDriver(postgresPool({ url, pool: 4, log: createLogger('error') })) : sqliteAt(join(dirs[0]!, 'parley.db'));
-    const seeded = await seed(driver, plan);
+    const seeded = await seed(driver, plan, join(dirs[0]!, 'files'));
     if (url) await driver.close();
     const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     // The load is the point here: the per-socket rate limit and the per-account server-time budget are

@@ -9,8 +9,10 @@ import { fresh, oneNode, percentile, rssKiB, sleep, type Engine } from './drive.
 import { exchange } from '../helpers/bytes.ts';
 import type { TestServer } from '../helpers/server.ts';
 
+/** A bystander's pings: how many, and their round trips (ms). */
+export type Pings = { pings: number; p50: number; p99: number; max: number };
 /** `rss`: the server's resident memory before the phase and once its image workers are gone after it (MiB), for the image bombs. */
-export type HammerPhase = { name: string; pings: number; p50: number; p99: number; max: number; answered: number; refused: number; rss?: { beforeMiB: number; afterMiB: number } };
+export type HammerPhase = Pings & { name: string; answered: number; refused: number; rss?: { beforeMiB: number; afterMiB: number } };
 export type HammerResult = { messages: number; phases: HammerPhase[] };
 
 /** `--phase=<words>`: only the phases whose name holds them (and the idle one), to measure one phase again and again. */
@@ -22,7 +24,7 @@ const sockets = 16;
 /** Frames each hammer socket sends at once, again as soon as all are answered (after the announced wait when some were refused). */
 const burst = 25;
 
-async function open(server: TestServer, token: string): Promise<WebSocket> {
+export async function open(server: TestServer, token: string): Promise<WebSocket> {
   const socket = new WebSocket(server.ws, { headers: { cookie: `login-token=${token}` } });
   await new Promise((resolve, reject) => {
     socket.once('open', resolve);
@@ -103,7 +105,7 @@ async function postFlood(server: TestServer, url: string, stopped: () => boolean
 }
 
 /** Sends a frame and resolves with the `data` of its reply (pushes that come first are passed over). */
-function replyTo(socket: WebSocket, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+export function replyTo(socket: WebSocket, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
   return new Promise((resolve) => {
     const onMessage = (data: WebSocket.RawData) => {
       const envelope = JSON.parse(String(data)) as { type: string; ref?: string; data: Record<string, unknown> };
@@ -119,21 +121,27 @@ function replyTo(socket: WebSocket, frame: Record<string, unknown>): Promise<Rec
 /** The processes the server started (its image workers). */
 const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
 
+/** The bystander pings every 5 ms, one ping at a time, while `going()`: its round trips (ms). */
+export async function pingWhile(bystander: WebSocket, going: () => boolean): Promise<Pings> {
+  const latencies: number[] = [];
+  while (going()) {
+    latencies.push(await roundTrip(bystander, '{"type":"ping"}'));
+    await sleep(5);
+  }
+  latencies.sort((a, b) => a - b);
+  return { pings: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN };
+}
+
 /** The bystander pings every 5 ms for `seconds` while the hammer floods `load` (frames on its sockets, or uploads). */
 async function phase(name: string, bystander: WebSocket, load: ((stopped: () => boolean, counts: { answered: number; refused: number }) => Promise<void>[]) | undefined, seconds: number): Promise<HammerPhase> {
   const counts = { answered: 0, refused: 0 };
   let stop = false;
   const floods = load ? load(() => stop, counts) : [];
-  const latencies: number[] = [];
   const until = performance.now() + seconds * 1000;
-  while (performance.now() < until) {
-    latencies.push(await roundTrip(bystander, '{"type":"ping"}'));
-    await sleep(5);
-  }
+  const pings = await pingWhile(bystander, () => performance.now() < until);
   stop = true;
   await Promise.all(floods);
-  latencies.sort((a, b) => a - b);
-  const result = { name, pings: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN, ...counts };
+  const result = { name, ...pings, ...counts };
   console.log(`  ${name}: bystander ping p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, max ${result.max.toFixed(1)} ms (${result.pings} pings); hammer answered ${counts.answered}, refused ${counts.refused}`);
   return result;
 }

@@ -1,6 +1,8 @@
 // The benchmark's figures as a table against the targets, and as an SVG chart of latency against offered load.
 import type { HammerResult } from './hammer.ts';
 import type { FilesResult } from './files.ts';
+import type { RetentionResult } from './retention.ts';
+import type { ExportResult } from './export.ts';
 import { describeCeiling, type PostgresCeiling } from './ceiling.ts';
 
 export type ChatStep = {
@@ -46,6 +48,10 @@ export type Results = {
   /** The chat step with 1,000 offline members holding push devices, and the notifications they got. */
   pushChat: { steps: ChatStep[]; notifications: number };
   files: FilesResult;
+  /** The retention job deleting a channel's messages under a bystander's pings, on each engine measured. */
+  retention: RetentionResult[];
+  /** The server's memory building and serving a large export, on each engine measured. */
+  export: ExportResult[];
   /** PostgreSQL's own ceiling (pgbench), chat and fan-out again with DATABASE_URL on a durable PostgreSQL (when installed). */
   postgres?: { storage: PostgresCeiling; chat: ChatStep[]; fanout: FanoutStep[] };
   seconds: number;
@@ -138,6 +144,11 @@ export function renderTable(results: Results): string {
     ['file upload (MB/s)', n(results.files.upload.http), `disk write + fsync ${n(results.files.upload.disk)}`, pct(results.files.upload.http, results.files.upload.disk), '', ''],
     ['file download (MB/s)', n(results.files.download.http), `disk read ${n(results.files.download.disk)}`, pct(results.files.download.http, results.files.download.disk), '', ''],
     [`server memory during a ${n(results.files.bytes / 2 ** 20)} MiB upload (MiB)`, `peak ${n(results.files.memory.peakMiB)}`, `before ${n(results.files.memory.rssBeforeMiB)}`, '', 'flat', ''],
+    ...results.retention.map((r) => [`bystander ping p99 while retention deletes ${n(r.messages)} messages, ${r.engine} (ms)`, n(r.deleting.p99, 2), `p50 ${n(r.deleting.p50, 2)}, max ${n(r.deleting.max, 1)}; idle p99 ${n(r.idle.p99, 2)}; deleted in ${n(r.deletedSeconds, 1)} s`, '', '≤ 50', r.deleting.p99 <= 50 ? 'yes' : 'NO']),
+    ...results.export.map((e) => {
+      const over = Math.max(e.buildPeakMiB, e.downloadPeakMiB) - e.idleMiB;
+      return [`server memory over idle, export of ${n(e.messages)} messages and ${n(e.fileBytes / 2 ** 20)} MiB of files, ${e.engine} (MiB)`, n(over), `idle ${n(e.idleMiB)}, building ${n(e.buildPeakMiB)}, downloading ${n(e.downloadPeakMiB)}; built in ${n(e.buildSeconds, 1)} s`, '', '≤ 64', over <= 64 ? 'yes' : 'NO'];
+    }),
     ['memory per idle socket (KiB)', n(results.memory.perSocketKiB, 2), `${n(results.memory.sockets)} sockets`, '', '≤ 16', results.memory.perSocketKiB <= 16 ? 'yes' : 'NO'],
     ...pushChatRows(results),
     ...postgresRows(results),

@@ -21,6 +21,8 @@ import {
 import { measureCluster } from './cluster.ts';
 import { threadReplies } from './threads.ts';
 import { describeCeiling, postgresCeiling } from './ceiling.ts';
+import { retentionBench } from './retention.ts';
+import { exportBench } from './export.ts';
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.split('=')[1];
 const engineChoice = process.argv.find((arg) => arg.startsWith('--engine='))?.split('=')[1] ?? 'both';
@@ -180,7 +182,8 @@ async function postgresRun(): Promise<NonNullable<Results['postgres']>> {
 }
 
 const scenarios = { storage, chat, fanout, presence, memory, hammer: () => hammer(quick, withPostgres ? (engineChoice === 'both' ? ['sqlite', 'postgres'] : ['postgres']) : ['sqlite']), push: () => pushBench(quick), postgres: postgresRun, pgfanout: () => fanoutParley(oneNode('postgres')), pgchat: () => chatParley(oneNode('postgres')), clusterchat: () => chatParley({ engine: 'postgres', nodes: 3 }), pgceiling: async () => console.log(describeCeiling(await postgresCeiling(await postgresDatabase(), quick ? 2 : 5))), sqlchat: () => chatParley(oneNode('sqlite')), pushchat: chatWithDevices, files: () => measureFiles(quick), cluster: measureCluster,
-  threads: () => threadReplies('sqlite', quick ? [2000] : [2000, 5000, 10000]), pgthreads: () => threadReplies('postgres', quick ? [1000] : [1000, 2000, 4000]) };
+  threads: () => threadReplies('sqlite', quick ? [2000] : [2000, 5000, 10000]), pgthreads: () => threadReplies('postgres', quick ? [1000] : [1000, 2000, 4000]),
+  retention: () => retentionBench('sqlite', quick), pgretention: () => retentionBench('postgres', quick), export: () => exportBench('sqlite', quick), pgexport: () => exportBench('postgres', quick) };
 if (only) {
   // One scenario, printed but not recorded: for profiling and tuning.
   if (!Object.hasOwn(scenarios, only)) throw new Error(`--only takes one of ${Object.keys(scenarios).join(', ')}`);
@@ -217,6 +220,8 @@ const results: Results = {
   hammer: await hammer(quick),
   pushChat: await chatWithDevices(),
   files: await measureFiles(quick),
+  retention: [await retentionBench('sqlite', quick), ...(withPostgres ? [await retentionBench('postgres', quick)] : [])],
+  export: [await exportBench('sqlite', quick), ...(withPostgres ? [await exportBench('postgres', quick)] : [])],
   ...(withPostgres ? { postgres: await postgresRun() } : {}),
   seconds: 0,
 };
