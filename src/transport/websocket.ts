@@ -48,6 +48,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
   const clientAddress = createClientAddress(app.settings);
   // Per node, not shared through Redis: what it guards is this node's queue of work, and a round trip per event would cost more than most events.
   const budgets = createWorkBudgets(app.settings.RATE_LIMIT_WORK_MS, app.settings.RATE_LIMIT_WORK_BURST_MS, limits.searchesAtOnce);
+  const touchSession = sessionToucher(app);
   function receive(data: SocketData, frame: string | undefined): void {
     const { ctx, bucket } = data;
     if (!ctx || !bucket) return;
@@ -88,7 +89,7 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
     const spend = (cost: number) => take(bucket, rate, burst, performance.now(), cost);
     const connection = createConnection(ws, { id: user.id, username: user.username }, sessionId, expiresAt, data.ip, spend, accountBudget(budgets, user.id), (topic, text) => server.publish(topic, text, false));
     data.connection = connection;
-    app.commit.run(({ store }) => store.sessions.touch(sessionId, app.now())).catch((error: unknown) => app.log.warn('session not touched', { error }));
+    touchSession(sessionId);
     // Registered (subscribed to its topics) before any frame is handled: frames meanwhile keep waiting.
     // Sockets whose tokens were checked at the same time, here or on other nodes, all passed the count
     // above: counted again once registered (over every node in a cluster), past the limit this one goes.
@@ -176,4 +177,31 @@ export function serveWebSocket(server: TemplatedApp, app: App): void {
       app.log.info('disconnected', { user: connection.user.username, socket: connection.id, code });
     },
   });
+}
+
+/**
+ * When each session was last seen (a socket opened with it), written a batch of sessions at a time: one
+ * unit in flight per node, each moving every session touched meanwhile in one statement that locks them in
+ * one order. A unit per socket, several in one batch in the order the sockets came, locked them in orders
+ * that differed from node to node: two nodes opening one person's sockets at once deadlocked now and then.
+ */
+function sessionToucher(app: App): (sessionId: string) => void {
+  let touched = new Set<string>();
+  let writing = false;
+  function write(): void {
+    if (writing || touched.size === 0) return;
+    const ids = [...touched];
+    touched = new Set();
+    writing = true;
+    app.commit.run(({ store }) => store.sessions.touchMany(ids, app.now()))
+      .catch((error: unknown) => app.log.warn('sessions not touched', { error, sessions: ids.length }))
+      .finally(() => {
+        writing = false;
+        write();
+      });
+  }
+  return (sessionId) => {
+    touched.add(sessionId);
+    queueMicrotask(write);
+  };
 }

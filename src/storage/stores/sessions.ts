@@ -17,6 +17,12 @@ export function sessionsStore(sql: Sql) {
       WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, rowid DESC`,
   );
   const touch = sql.prepare('UPDATE sessions SET last_seen_at = $1 WHERE id = $2');
+  // Many sessions at once, on PostgreSQL locking their rows first in id order: two nodes touching the same
+  // sessions (one person's sockets on both) then wait for each other rather than deadlock, as a statement
+  // each in their own orders did (sockets opened at once on three nodes: one deadlock in about ten runs).
+  const touchMany = sql.local ? undefined : sql.prepare(`
+    WITH locked AS (SELECT id FROM sessions WHERE id = ANY(CAST($2 AS text[])) ORDER BY id FOR NO KEY UPDATE)
+    UPDATE sessions SET last_seen_at = $1 FROM locked WHERE sessions.id = locked.id`);
   const byRefresh = sql.prepare<{ id: string; user_id: number }>(
     'SELECT id, user_id FROM sessions WHERE refresh_hash = $1 AND revoked_at IS NULL AND refresh_expires_at > $2',
   );
@@ -75,6 +81,11 @@ export function sessionsStore(sql: Sql) {
     liveIds: (userId: number, now: number): Promise<string[]> => liveIds.values<string>(userId, now),
     list: (userId: number, now: number): Promise<SessionRow[]> => list.all(userId, now),
     touch: async (id: string, now: number): Promise<void> => void (await touch.run(now, id)),
+    /** `touch` for many sessions, in one statement and in one lock order on PostgreSQL. */
+    async touchMany(ids: readonly string[], now: number): Promise<void> {
+      if (touchMany) await touchMany.run(now, [...ids].sort());
+      else for (const id of ids) await touch.run(now, id);
+    },
     /** The live session whose current refresh token this is. */
     byRefresh: (hash: string, now: number) => byRefresh.get(hash, now),
     /** The session a refresh token was already used for, if it was: when, and whether the session is still live. */
