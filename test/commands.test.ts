@@ -108,8 +108,8 @@ test('slash commands: answered to the sender or posted as the command, every fai
   await settle(bob.client);
   assert.deepEqual(pushed(bob.pushes, 'send_message').slice(before).map((message) => message.sender_username), [made.announce!.username], 'the ephemeral answers pushed nothing');
 
-  // A message that starts with a command is refused, never posted by mistake; any other slash is words.
-  await expectError(bob.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi' }, `/echo is a slash command of conversation ${team.id}: send it with run_command`, 'bad_request');
+  // A message that starts with a command runs it, never posted by mistake; any other slash is words.
+  assert.deepEqual(await bob.client.request('send_message', { conversation_id: team.id, content: '/echo hi' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: hi', message: null, attempts: 1 });
   assert.equal((await bob.client.request('send_message', { conversation_id: team.id, content: '/shrug' })).content, '/shrug');
 
   // Failures that may pass are tried again: a 503, then no answer in time, then the answer (three tries, each saying which it is).
@@ -132,7 +132,7 @@ test('slash commands: answered to the sender or posted as the command, every fai
   await failed('broken', 'its server answered 500', 3);
   await failed('garbage', 'its server answered something other than JSON {"text": "...", "response_type"?: "ephemeral" | "in_channel"}', 1);
   await failed('slow', 'no answer within 500 ms', 3);
-  assert.deepEqual(commands.calls.map((one) => one.path).filter((path) => path === '/echo').length, 1, 'the redirect was not followed');
+  assert.deepEqual(commands.calls.map((one) => one.path).filter((path) => path === '/echo').length, 2, 'the redirect was not followed');
   assert.ok(!(await syncAll(bob.client)).some((event) => event.type === 'command_failed'), 'not logged: sync does not replay it');
 
   await expectError(bob.client, { type: 'run_command', conversation_id: team.id, text: 'hello' }, 'text must start with /command', 'bad_request');
@@ -168,10 +168,11 @@ test('server-wide slash commands: a server administrator registers them, every g
   assert.deepEqual(await listed(carol, team.id), [serverEcho], 'offered in a group its administrator is not in');
   assert.deepEqual(await listed(carol), [serverEcho]);
 
-  // Run as any command: the call names the conversation it is run in; a message starting with it is refused.
+  // Run as any command: the call names the conversation it is run in; a message starting with it runs it too.
   assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo hi' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: hi', message: null, attempts: 1 });
   assert.deepEqual(commands.calls.at(-1)!.body, { command: 'echo', text: 'hi', conversation_id: team.id, username: carol.username, command_id: echo.id });
-  await expectError(carol.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi' }, `/echo is a slash command of conversation ${team.id}: send it with run_command`, 'bad_request');
+  assert.deepEqual(await carol.client.request('send_message', { conversation_id: team.id, content: '/echo there' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: there', message: null, attempts: 1 });
+  assert.deepEqual(commands.calls.at(-1)!.body, { command: 'echo', text: 'there', conversation_id: team.id, username: carol.username, command_id: echo.id });
   // Posting its answer, its account joins the conversation (the members are told), then posts.
   const announce = await alice.client.request('create_command', { command: 'announce', url: url('/announce') });
   const shown = await carol.client.request('run_command', { conversation_id: team.id, text: '/announce release' });
@@ -207,4 +208,51 @@ test('server-wide slash commands: a server administrator registers them, every g
   await bob.client.request('delete_command', { command_id: own.id });
   assert.deepEqual(await carol.client.request('run_command', { conversation_id: team.id, text: '/echo back' }), { command: 'echo', response_type: 'ephemeral', text: 'you said: back', message: null, attempts: 1 });
   assert.deepEqual(await listed(carol, team.id), [serverEcho]);
+});
+
+test('a message that starts with a slash command runs it as run_command does and is not stored; other slashes are words', async (t) => {
+  const commands = await commandServer(t);
+  const server = await startServer(t, { COMMAND_HOSTS: commands.host, COMMAND_TIMEOUT_MS: '500', NODE_EXTRA_CA_CERTS: commands.ca });
+  const alice = await person(server, 'alice');
+  const bob = await person(server, 'bob');
+  const team = await alice.client.request('create_conversation', { kind: 'group', name: 'team', members: [bob.username] });
+  const url = (path: string) => `${commands.base}${path}`;
+  const made: Record<string, { id: number; username: string }> = {};
+  for (const name of ['echo', 'announce', 'broken']) made[name] = await alice.client.request('create_command', { conversation_id: team.id, command: name, url: url(`/${name}`) });
+  const other = await socket(server, bob.token);
+
+  // Ephemeral: the reply is run_command's, the call is the one run_command makes; nobody is pushed anything.
+  const before = pushed(alice.pushes, 'send_message').length;
+  assert.deepEqual(await bob.client.request('send_message', { conversation_id: team.id, content: '/echo  hello world ', client_id: 'first' }),
+    { command: 'echo', response_type: 'ephemeral', text: 'you said: hello world', message: null, attempts: 1 });
+  assert.deepEqual(commands.calls.at(-1)!.body, { command: 'echo', text: 'hello world', conversation_id: team.id, username: bob.username, command_id: made.echo!.id });
+
+  // In the channel: posted as the command's account, pushed to every member; the sender's words are not.
+  const shown = await bob.client.request('send_message', { conversation_id: team.id, content: '/announce v2' }) as unknown as { response_type: string; message: { id: number; sender_username: string; content: string } };
+  assert.deepEqual([shown.response_type, shown.message.sender_username, shown.message.content], ['in_channel', made.announce!.username, `${bob.username} announces: v2`]);
+  await waitFor(alice.pushes, (push) => push.type === 'send_message' && push.data.id === shown.message.id);
+  await settle(alice.client);
+  assert.deepEqual(pushed(alice.pushes, 'send_message').slice(before).map((message) => message.content), [`${bob.username} announces: v2`]);
+
+  // A failure is the send's error and a command_failed push to every socket of the sender, after the same three tries.
+  await expectError(bob.client, { type: 'send_message', conversation_id: team.id, content: '/broken now' }, '/broken failed: its server answered 500 (3 attempts)', 'upstream');
+  for (const pushes of [bob.pushes, other.pushes]) {
+    assert.deepEqual((await waitFor(pushes, (one) => one.type === 'command_failed')).data, { command: 'broken', conversation_id: team.id, reason: 'its server answered 500', attempts: 3 });
+  }
+  assert.equal(commands.calls.filter((one) => one.path === '/broken').length, 3);
+
+  // Authorized as run_command is: not a member, not run; a command takes no files, reply or thread along.
+  const eve = await person(server, 'eve');
+  await expectError(eve.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi' }, `${eve.username} not part of conversation with ${team.id} id`, 'not_found');
+  const plain = await bob.client.request('send_message', { conversation_id: team.id, content: 'plain words' });
+  await expectError(bob.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi', reply_id: plain.id }, '/echo is a slash command: it runs from a message with no attachments, reply_id or thread_id', 'bad_request');
+  await expectError(bob.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi', thread_id: plain.id }, '/echo is a slash command: it runs from a message with no attachments, reply_id or thread_id', 'bad_request');
+
+  // Any other slash is words, as before: an unknown command, a "//" escape, a slash later in the text.
+  for (const content of ['/shrug', '//echo hi', ' /echo hi', 'x /echo']) {
+    assert.equal((await bob.client.request('send_message', { conversation_id: team.id, content })).content, content);
+  }
+  const { messages } = await alice.client.request('get_messages', { conversation_id: team.id });
+  assert.deepEqual(messages.map((message) => message.content).reverse(), [`${bob.username} announces: v2`, 'plain words', '/shrug', '//echo hi', ' /echo hi', 'x /echo'], 'no command was stored');
+  assert.ok(!(await syncAll(bob.client)).some((event) => event.type === 'send_message' && (event.data as { content: string }).content.startsWith('/echo ')), 'nor logged');
 });

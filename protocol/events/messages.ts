@@ -86,7 +86,7 @@ export const send_message = event({
   }),
   reply: ConversationMessage,
   guard,
-  errors: ['empty_message', 'client_id_used', 'content_too_long', 'is_command', 'no_such_file', 'you_blocked', 'no_such_reply', 'no_such_thread', 'also_without_thread'],
+  errors: ['empty_message', 'client_id_used', 'content_too_long', 'command_alone', 'no_such_file', 'you_blocked', 'no_such_reply', 'no_such_thread', 'also_without_thread'],
   fanout: 'The same success event is pushed once to every other socket of every member, the sender\'s other sockets included.',
 });
 
