@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { built } from './helpers/built.ts';
 import { startServer } from './helpers/server.ts';
 import { selfSignedCertificate } from './helpers/installed.ts';
-import { expectError, person, pushed, settle, socket, syncAll, waitFor } from './helpers/clients.ts';
+import { connect, expectError, person, pushed, settle, socket, syncAll, waitFor } from './helpers/clients.ts';
+import { withStore } from './helpers/store.ts';
 
 type Call = { path: string; body: Record<string, unknown>; signature: string; attempt: string; raw: string };
 
@@ -255,4 +256,50 @@ test('a message that starts with a slash command runs it as run_command does and
   const { messages } = await alice.client.request('get_messages', { conversation_id: team.id });
   assert.deepEqual(messages.map((message) => message.content).reverse(), [`${bob.username} announces: v2`, 'plain words', '/shrug', '//echo hi', ' /echo hi', 'x /echo'], 'no command was stored');
   assert.ok(!(await syncAll(bob.client)).some((event) => event.type === 'send_message' && (event.data as { content: string }).content.startsWith('/echo ')), 'nor logged');
+});
+
+test('a server-wide command\'s account joins no conversation past the member cap, and a host no longer allowed fails with no try', async (t) => {
+  const commands = await commandServer(t);
+  const dir = mkdtempSync(join(tmpdir(), 'parley-commands-home-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const allowed = { COMMAND_HOSTS: commands.host, COMMAND_TIMEOUT_MS: '500', NODE_EXTRA_CA_CERTS: commands.ca };
+  const first = await startServer(t, allowed, dir);
+  const owner = await person(first, 'owner');
+  await promisify(execFile)(process.execPath, [built('src/admin.ts'), 'grant-admin', owner.username], { env: { ...process.env, ...first.env } });
+  const announce = await owner.client.request('create_command', { command: 'announce', url: `${commands.base}/announce` });
+  const team = await owner.client.request('create_conversation', { kind: 'group', name: 'team', members: [] });
+  await owner.client.request('create_command', { conversation_id: team.id, command: 'echo', url: `${commands.base}/echo` });
+  await first.stop();
+  // 999 more people, written straight into the database, fill a group to the cap of 1,000.
+  const full = await withStore(first, async (store) => {
+    const ownerId = (await store.users.byUsername(owner.username))!.id;
+    const crowd: number[] = [];
+    for (let i = 0; i < 999; i++) crowd.push((await store.users.insert({ username: `crowd_${i}`, fullname: 'Crowd', passwordHash: 'x', now: 1 }))!);
+    return store.conversations.create({ name: 'full group', creatorId: ownerId, memberIds: [ownerId, ...crowd], now: 1 });
+  });
+
+  const second = await startServer(t, allowed, dir);
+  const client = await connect(second, owner.token);
+  const pushes: { type: string; data: unknown }[] = [];
+  client.on('command_failed', (data) => pushes.push({ type: 'command_failed', data }));
+  const reason = `its answer could not be posted: its account ${announce.username} cannot join, a conversation may have at most 1000 members`;
+  await expectError(client, { type: 'send_message', conversation_id: full, content: '/announce hi' }, `/announce failed: ${reason} (1 attempt)`, 'upstream');
+  await expectError(client, { type: 'run_command', conversation_id: full, text: '/announce hi' }, `/announce failed: ${reason} (1 attempt)`, 'upstream');
+  while (pushes.length < 2) await settle(client);
+  assert.deepEqual(pushes.map((push) => push.data), [1, 2].map(() => ({ command: 'announce', conversation_id: full, reason, attempts: 1 })));
+  assert.equal((await client.request('get_members', { conversation_id: full })).length, 1000, 'it did not join');
+  await second.stop();
+
+  // Restarted with COMMAND_HOSTS no longer allowing the commands' host: not sent at all, and told so.
+  const third = await startServer(t, { ...allowed, COMMAND_HOSTS: 'example.com' }, dir);
+  const again = await connect(third, owner.token);
+  const told: unknown[] = [];
+  again.on('command_failed', (data) => told.push(data));
+  const calls = commands.calls.length;
+  const problem = `url host ${commands.host} is not one this server sends commands to (COMMAND_HOSTS)`;
+  await expectError(again, { type: 'run_command', conversation_id: team.id, text: '/echo hi' }, `/echo failed: ${problem} (not sent)`, 'upstream');
+  await expectError(again, { type: 'send_message', conversation_id: team.id, content: '/echo hi' }, `/echo failed: ${problem} (not sent)`, 'upstream');
+  while (told.length < 2) await settle(again);
+  assert.deepEqual(told, [1, 2].map(() => ({ command: 'echo', conversation_id: team.id, reason: problem, attempts: 0 })));
+  assert.equal(commands.calls.length, calls, 'no call was made');
 });
