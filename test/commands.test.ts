@@ -41,6 +41,7 @@ async function commandServer(t: TestContext) {
     if (path === '/echo') return json({ text: `you said: ${body.text}` });
     if (path === '/announce') return json({ response_type: 'in_channel', text: `${body.username} announces: ${body.text}` });
     if (path === '/quiet') return response.writeHead(204).end();
+    if (path === '/loop') return json({ response_type: 'in_channel', text: '/echo from the loop' });
     if (path === '/redirect') return response.writeHead(302, { location: `https://127.0.0.1:${port}/echo` }).end();
     if (path === '/broken') return response.writeHead(500).end('oops');
     // Fails twice (a 503, then no answer in time), then answers: each run of it takes three tries.
@@ -219,7 +220,7 @@ test('a message that starts with a slash command runs it as run_command does and
   const team = await alice.client.request('create_conversation', { kind: 'group', name: 'team', members: [bob.username] });
   const url = (path: string) => `${commands.base}${path}`;
   const made: Record<string, { id: number; username: string }> = {};
-  for (const name of ['echo', 'announce', 'broken']) made[name] = await alice.client.request('create_command', { conversation_id: team.id, command: name, url: url(`/${name}`) });
+  for (const name of ['echo', 'announce', 'broken', 'loop']) made[name] = await alice.client.request('create_command', { conversation_id: team.id, command: name, url: url(`/${name}`) });
   const other = await socket(server, bob.token);
 
   // Ephemeral: the reply is run_command's, the call is the one run_command makes; nobody is pushed anything.
@@ -241,6 +242,11 @@ test('a message that starts with a slash command runs it as run_command does and
     assert.deepEqual((await waitFor(pushes, (one) => one.type === 'command_failed')).data, { command: 'broken', conversation_id: team.id, reason: 'its server answered 500', attempts: 3 });
   }
   assert.equal(commands.calls.filter((one) => one.path === '/broken').length, 3);
+
+  // An answer that is itself a command is neither run (a command does not call commands) nor posted.
+  const looped = `its answer could not be posted: it starts with the slash command /echo`;
+  await expectError(bob.client, { type: 'send_message', conversation_id: team.id, content: '/loop' }, `/loop failed: ${looped} (1 attempt)`, 'upstream');
+  assert.deepEqual((await waitFor(bob.pushes, (one) => one.type === 'command_failed' && one.data.command === 'loop')).data, { command: 'loop', conversation_id: team.id, reason: looped, attempts: 1 });
 
   // Authorized as run_command is: not a member, not run; a command takes no files, reply or thread along.
   const eve = await person(server, 'eve');
