@@ -15,6 +15,7 @@ import { startServer } from './helpers/server.ts';
 import { selfSignedCertificate } from './helpers/installed.ts';
 import { connect, expectError, person, pushed, settle, socket, syncAll, waitFor } from './helpers/clients.ts';
 import { withStore } from './helpers/store.ts';
+import { http } from './helpers/http.ts';
 
 type Call = { path: string; body: Record<string, unknown>; signature: string; attempt: string; raw: string };
 
@@ -254,6 +255,11 @@ test('a message that starts with a slash command runs it as run_command does and
   const plain = await bob.client.request('send_message', { conversation_id: team.id, content: 'plain words' });
   await expectError(bob.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi', reply_id: plain.id }, '/echo is a slash command: it runs from a message with no attachments, reply_id or thread_id', 'bad_request');
   await expectError(bob.client, { type: 'send_message', conversation_id: team.id, content: '/echo hi', thread_id: plain.id }, '/echo is a slash command: it runs from a message with no attachments, reply_id or thread_id', 'bad_request');
+
+  // A bot cannot run commands, so neither can an incoming webhook's post (its account's send_message): refused, not posted.
+  const hook = await alice.client.request('create_webhook', { conversation_id: team.id, name: 'CI' });
+  const posted = await http(server.http, 'POST', hook.url, { body: { content: '/echo from CI' }, headers: { 'content-type': 'application/json' } });
+  assert.deepEqual([posted.status, JSON.parse(posted.body)], [403, { type: 'send_message', success: false, error: 'a bot cannot run slash commands', code: 'forbidden' }]);
 
   // Any other slash is words, as before: an unknown command, a "//" escape, a slash later in the text.
   for (const content of ['/shrug', '//echo hi', ' /echo hi', 'x /echo']) {
