@@ -130,7 +130,7 @@ export const errors = {
   not_a_command: { code: 'bad_request', text: 'text must start with /command' },
   no_such_command: { code: 'not_found', text: 'conversation {id} has no command /{command}' },
   command_failed: { code: 'upstream', text: '/{command} failed: {problem} ({tries})' },
-  is_command: { code: 'bad_request', text: '/{command} is a slash command of conversation {id}: send it with run_command' },
+  command_alone: { code: 'bad_request', text: '/{command} is a slash command: it runs from a message with no attachments, reply_id or thread_id' },
   rate_limited: { code: 'rate_limited', text: 'rate limit: at most {rate} events a second (bursts of {burst}); slow down' },
   costly_rate_limited: { code: 'rate_limited', text: 'rate limit: {type} counts as {cost} events, at most {rate} events a second (bursts of {burst}); slow down' },
   work_rate_limited: { code: 'rate_limited', text: 'rate limit: your events took more of the server\'s time than {rate} ms a second (bursts of {burst} ms) allows: retry in {wait} ms' },

@@ -6,7 +6,7 @@ import { fail, ParleyError } from './errors.ts';
 import { unstorableInJson } from './unicode.ts';
 import { eventText, failureText, successText, withRef } from './envelope.ts';
 import { handlers, type AnyHandler } from './features/index.ts';
-import { opened, type LaterRead } from './features/handler.ts';
+import { opened, type CommandRun, type LaterRead } from './features/handler.ts';
 import { deliver, eachView, logEvent, readersOf } from './delivery/fanout.ts';
 import { personal } from './delivery/views.ts';
 import { unknownType } from './metrics.ts';
@@ -245,7 +245,7 @@ function groupOf(type: string, entry: Entry, many: NonNullable<AnyHandler['many'
           continue;
         }
         const { ref, startedAt } = items[i]!.input;
-        await succeeded(ctx, type, ref, startedAt, outcome.value);
+        await succeeded(items[i]!.input.socket, ctx, type, ref, startedAt, outcome.value);
         outcomes[i] = { value: undefined };
       }
       return outcomes;
@@ -277,15 +277,16 @@ function submit(socket: SocketCtx, entry: Entry, type: string, ref: Ref | undefi
         if (!(error instanceof ParleyError && error.keepWrites)) throw error;
         return job.after(() => socket.caller.send(failed(socket, type, error, ref)));
       }
-      await succeeded(ctx, type, ref, startedAt, ran);
+      await succeeded(socket, ctx, type, ref, startedAt, ran);
     });
   };
   socket.commit.run(work, refuse).catch(answered);
 }
 
-/** A handler's success, in its unit of work: its event logged when others are told, and once committed the reply and the pushes. */
-async function succeeded(ctx: Ctx, type: string, ref: Ref | undefined, startedAt: number, ran: unknown): Promise<void> {
-  const { data, audience, later } = opened(ran);
+/** A handler's success, in its unit of work: its event logged when others are told, and once committed the reply and the pushes (or the slash command a send became). */
+async function succeeded(socket: SocketCtx, ctx: Ctx, type: string, ref: Ref | undefined, startedAt: number, ran: unknown): Promise<void> {
+  const { data, audience, later, command } = opened(ran);
+  if (command) return ctx.job.after((committed, failure) => alone(() => (committed ? runCommand(socket, type, ref, startedAt, command) : ctx.caller.send(failed(ctx, type, failure, ref)))));
   const logged = audience && (await logEvent(ctx, type, data, audience));
   const readers = audience && 'conversation' in audience && personal.has(type) ? await readersOf(ctx, type, audience) : undefined;
   ctx.job.after((committed, failure) => alone(() => {
@@ -300,6 +301,21 @@ async function succeeded(ctx: Ctx, type: string, ref: Ref | undefined, startedAt
       ctx.caller.send(withRef(text, ref));
     }));
   }));
+}
+
+/**
+ * A `send_message` that starts with a slash command, once its unit is committed: run as `run_command` runs it
+ * (its cost, its checks, its call outside any unit, its posting as a unit of its own), answered under `type`.
+ */
+function runCommand(socket: SocketCtx, type: string, ref: Ref | undefined, startedAt: number, command: CommandRun): void {
+  const entry = table.get('run_command')!;
+  const { RATE_LIMIT_EVENTS: rate, RATE_LIMIT_BURST: burst } = socket.settings;
+  // The send's frame paid one token already.
+  if (!socket.caller.spend(entry.cost - 1)) {
+    socket.metrics.event(type, 'rate_limited');
+    return socket.caller.send(failureText(type, errorText('costly_rate_limited', { type: 'run_command', cost: entry.cost, rate, burst }), 'rate_limited', ref));
+  }
+  handle(socket, entry, type, ref, startedAt, { ...command });
 }
 
 /** Per socket, the last reply read after its commit: the next is sent after it. */

@@ -25,7 +25,7 @@ const commandName = v.pipe(
 );
 
 export const create_command = event({
-  summary: `Registers a slash command in a group or channel (its owner or an admin): \`run_command\` with text starting \`/command\` POSTs there, and a \`send_message\` starting with it is refused. An account named \`/command\` joins the conversation (members are pushed \`add_members\`) to post the answers shown to everyone. At most ${limits.commandsPerConversation} a conversation. Without \`conversation_id\`, a server administrator registers a server-wide command, offered in every group and channel (not direct conversations); a conversation's own command of the same name stands before it there. Its account joins a conversation when it first posts an answer there. At most ${limits.serverCommands} server-wide.`,
+  summary: `Registers a slash command in a group or channel (its owner or an admin): \`run_command\` with text starting \`/command\` POSTs there, and so does a \`send_message\` starting with it (which is then not stored). An account named \`/command\` joins the conversation (members are pushed \`add_members\`) to post the answers shown to everyone. At most ${limits.commandsPerConversation} a conversation. Without \`conversation_id\`, a server administrator registers a server-wide command, offered in every group and channel (not direct conversations); a conversation's own command of the same name stands before it there. Its account joins a conversation when it first posts an answer there. At most ${limits.serverCommands} server-wide.`,
   request: fields({
     conversation_id: v.pipe(v.nullish(conversationId), v.description('optional: without it, a server-wide command (server administrators only)')),
     command: commandName,
@@ -44,7 +44,7 @@ export const create_command = event({
 export const CommandFailed = v.object({
   command: v.pipe(v.string(), v.description('its name, without the slash')),
   conversation_id: v.number(),
-  reason: v.pipe(v.string(), v.description('what went wrong: the last try\'s failure (`its server answered 503`, `no answer within 3000 ms`, a refused host…), or why its answer could not be posted')),
+  reason: v.pipe(v.string(), v.description('what went wrong: the last try\'s failure (`its server answered 503`, `no answer within 3000 ms`, a refused host…), or why its answer could not be posted (its account banned there, or unable to join a full conversation)')),
   attempts: v.pipe(v.number(), v.description('the POSTs made: 0 when none could be (a host no longer allowed), up to the tries allowed')),
 });
 
@@ -64,7 +64,7 @@ export const delete_command = event({
 });
 
 export const run_command = event({
-  summary: `Runs a slash command: POSTs JSON \`{command, text, conversation_id, username, command_id}\` (\`text\`: what follows the command) to its URL, signed, following no redirect, waiting at most COMMAND_TIMEOUT_MS. Its server answers 2xx with nothing, or JSON \`{"text": "...", "response_type"?: "ephemeral" | "in_channel"}\`: \`ephemeral\` (the default) comes back to you alone in this reply; \`in_channel\` is posted to the conversation as the command's account (members are pushed \`send_message\`). No answer in time or at all, or a 5xx, is tried again (${limits.commandAttempts} tries in all, ${limits.commandRetryMs} ms then ${limits.commandRetryMs * 2} ms apart; each carries \`Parley-Attempt: <n>\`); any other answer is final. A failure is the \`command_failed\` error, naming what went wrong and the tries made, and every socket of yours is pushed \`command_failed {command, conversation_id, reason, attempts}\`: nothing fails without your knowing. Answered once the command's server has answered, so possibly after replies to later events.`,
+  summary: `Runs a slash command: POSTs JSON \`{command, text, conversation_id, username, command_id}\` (\`text\`: what follows the command) to its URL, signed, following no redirect, waiting at most COMMAND_TIMEOUT_MS. Its server answers 2xx with nothing, or JSON \`{"text": "...", "response_type"?: "ephemeral" | "in_channel"}\`: \`ephemeral\` (the default) comes back to you alone in this reply; \`in_channel\` is posted to the conversation as the command's account (members are pushed \`send_message\`). No answer in time or at all, or a 5xx, is tried again (${limits.commandAttempts} tries in all, ${limits.commandRetryMs} ms then ${limits.commandRetryMs * 2} ms apart; each carries \`Parley-Attempt: <n>\`); any other answer is final. A failure is the \`command_failed\` error, naming what went wrong and the tries made, and every socket of yours is pushed \`command_failed {command, conversation_id, reason, attempts}\`: nothing fails without your knowing. A server-wide command's account joins a conversation to post its first answer there as anyone added joins: not past the member cap (a full conversation fails the run, naming the cap), not where it is banned. A \`send_message\` whose content starts with a command the conversation offers runs it the same way. Not idempotent: a run sent again (by \`run_command\` or by \`send_message\` with the same \`client_id\`) calls the command's server again. Answered once the command's server has answered, so possibly after replies to later events.`,
   cost: 10,
   request: fields({
     conversation_id: conversationId,

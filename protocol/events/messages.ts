@@ -50,7 +50,7 @@ const content = v.pipe(v.string('expected content as string'), v.description('ma
 export const messageId = integer('expected message_id as integer');
 
 export const send_message = event({
-  summary: 'Sends a message to a conversation the caller is a member of.',
+  summary: 'Sends a message to a conversation the caller is a member of. Content starting with a slash command the conversation offers (`/name` then a space or the end; its own, or in a group or channel a server-wide one) is not a message: nothing is stored or pushed, the command runs exactly as `run_command {conversation_id, text: content}` runs it (its checks and cost, its tries, the `command_failed` error and push), after the commit, and the reply is `run_command`\'s: `{command, response_type, text, message, attempts}` (told from a message by its `response_type`), possibly after replies to later frames. Such a send takes no `attachments`, `reply_id` or `thread_id`, and its `client_id` is not recorded: sent again, the command runs again (as `run_command` has no idempotency). Any other content is a message as before, `/shrug` (no such command) included; start it with `//` (or a space) to send a command\'s name as words: `//deploy` is stored as written.',
   request: fields({
     conversation_id: conversationId,
     content,
@@ -86,7 +86,7 @@ export const send_message = event({
   }),
   reply: ConversationMessage,
   guard,
-  errors: ['empty_message', 'client_id_used', 'content_too_long', 'is_command', 'no_such_file', 'you_blocked', 'no_such_reply', 'no_such_thread', 'also_without_thread'],
+  errors: ['empty_message', 'client_id_used', 'content_too_long', 'command_alone', 'not_for_bots', 'command_failed', 'no_such_file', 'you_blocked', 'no_such_reply', 'no_such_thread', 'also_without_thread'],
   fanout: 'The same success event is pushed once to every other socket of every member, the sender\'s other sockets included.',
 });
 

@@ -1,5 +1,5 @@
 // Slash commands: registered by a conversation's owner or admins (server-wide: by a server administrator), run by members; the answer comes back to the sender or is posted as the command's account.
-import { commandText, events, limits, type EventReply, type PushData } from '../../protocol/index.ts';
+import { commandText, errorText, events, limits, type EventReply, type PushData } from '../../protocol/index.ts';
 import { ParleyError, fail } from '../errors.ts';
 import { pushText } from '../envelope.ts';
 import { checkCommandUrl, newCommandSecret, type CommandAnswer } from '../hooks/call.ts';
@@ -130,6 +130,10 @@ export const commandHandlers = {
       const account = { id: command.user_id, username: command.username };
       // A server-wide command's account joins a conversation as it first posts there (not one it was banned from: send_message refuses it then).
       if (command.conversation_id === null && !(await ctx.store.members.get(conversation_id, account.id)) && !(await ctx.store.members.isBanned(conversation_id, account.id))) {
+        // It joins as anyone added does: not past the cap.
+        if ((await ctx.store.members.countToAdd(conversation_id)) >= limits.members) {
+          throw failed(ctx, { command: command.command, conversation_id, reason: `its answer could not be posted: its account ${account.username} cannot join, ${errorText('too_many_members', { limit: limits.members })}`, attempts });
+        }
         await accountJoins(ctx, conversation, account);
       }
       const caller = createDetachedConnection(account, `command:${command.id}`, ctx.caller.ip, ctx.caller.work, () => {}, () => {});
@@ -139,7 +143,9 @@ export const commandHandlers = {
         if (!(outcome.error instanceof ParleyError)) throw outcome.error;
         throw failed(ctx, { command: command.command, conversation_id, reason: `its answer could not be posted: ${outcome.error.message}`, attempts });
       }
-      const { data, audience } = opened(outcome!.value);
+      const { data, audience, command: again } = opened(outcome!.value);
+      // An answer that is itself a command's text is not run (a command cannot call commands) nor posted.
+      if (again) throw failed(ctx, { command: command.command, conversation_id, reason: `its answer could not be posted: it starts with the slash command ${again.text.split(/\s/, 1)[0]}`, attempts });
       await logAndDeliver(ctx, 'send_message', data, audience!);
       return { ...reply, message: data as EventReply<'send_message'> };
     },

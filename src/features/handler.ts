@@ -53,8 +53,21 @@ export function laterRead<K extends ReadName>(ctx: Ctx, name: K, input: ReadInpu
   });
 }
 
-/** A handler's result as its reply data and, when others are told, their audience; or the read that makes the reply later. */
-export function opened(result: unknown): { data: unknown; audience?: Audience; later?: LaterRead } {
+const commandKey = Symbol('command');
+
+/** A slash command to run as `run_command` runs it, once the unit is committed: what a `send_message` starting with one becomes. */
+export type CommandRun = { readonly conversation_id: number; readonly text: string };
+
+/** A send that is a slash command: nothing is written; after the commit the command runs and its answer is the reply. */
+export type RunsCommand = { readonly [commandKey]: CommandRun };
+
+export function runsCommand(run: CommandRun): RunsCommand {
+  return { [commandKey]: run };
+}
+
+/** A handler's result as its reply data and, when others are told, their audience; or the read that makes the reply later; or the command to run. */
+export function opened(result: unknown): { data: unknown; audience?: Audience; later?: LaterRead; command?: CommandRun } {
+  if (typeof result === 'object' && result !== null && commandKey in result) return { data: undefined, command: (result as RunsCommand)[commandKey] };
   if (typeof result === 'object' && result !== null && audienceKey in result) {
     const { data, [audienceKey]: audience } = result as Told<unknown>;
     return { data, audience };
@@ -71,13 +84,13 @@ export type Handler<T extends EventType> = {
    */
   prepare?(ctx: SocketCtx, input: EventRequest<T>): Promise<unknown>;
   /** Runs as one unit of work in the batch's transaction (a savepoint): all or nothing. */
-  run(ctx: Ctx, input: EventRequest<T>, prepared?: unknown): Promise<EventReply<T> | Told<EventReply<T>> | Later<EventReply<T>>>;
+  run(ctx: Ctx, input: EventRequest<T>, prepared?: unknown): Promise<EventReply<T> | Told<EventReply<T>> | Later<EventReply<T>> | RunsCommand>;
   /**
    * Runs many events of this type at once, as `run` would one by one: those queued one after another
    * in a batch, as one group of units (one savepoint) whose statements serve them all. One outcome each,
    * in order; an error fails only its own. The guard is left to it: it checks what the guard would.
    */
-  many?(items: readonly { readonly ctx: Ctx; readonly input: EventRequest<T> }[]): Promise<Outcome<EventReply<T> | Told<EventReply<T>>>[]>;
+  many?(items: readonly { readonly ctx: Ctx; readonly input: EventRequest<T> }[]): Promise<Outcome<EventReply<T> | Told<EventReply<T>> | RunsCommand>[]>;
 } & (Spec<T> extends { guard: object }
   ? { guard(ctx: Ctx, input: GuardInput<T>): Promise<Membership> }
   : { guard?: never });

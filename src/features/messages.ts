@@ -3,7 +3,7 @@ import { commandText, events, limits, type EventReply, type EventRequest } from 
 import { fail } from '../errors.ts';
 import { isAdmin, memberOf, membership, visibleMessage } from './membership.ts';
 import { forReader, listedFor, sharedMessages, type SharedMessage, attachmentView } from '../delivery/views.ts';
-import { alone, later, tell, type Handlers, type Told } from './handler.ts';
+import { alone, later, runsCommand, tell, type Handlers, type RunsCommand, type Told } from './handler.ts';
 import type { Outcome } from '../storage/engine/commit.ts';
 import type { MessageRow, NewMessage, SendContext } from '../storage/stores/messages.ts';
 import type { FileRow } from '../storage/stores/files.ts';
@@ -53,7 +53,7 @@ async function sentBefore(ctx: Ctx, earlier: number, conversationId: number, cli
  * is checked as one on its own would be, in the same order, and fails alone. What only some messages
  * have (attachments, a reply, @mentions, a client id used before) costs statements of its own.
  */
-export async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told<Sent>>[]> {
+export async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent | Told<Sent> | RunsCommand>[]> {
   const store = sends[0]!.ctx.store;
   const threadIds = [...new Set(sends.flatMap(({ input }) => (input.thread_id == null ? [] : [input.thread_id])))];
   const [contexts, ids, targets] = await Promise.all([
@@ -62,7 +62,7 @@ export async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent
     store.threads.targets(threadIds),
   ]);
   const targetOf = new Map(targets.map((target) => [target.id, target]));
-  const outcomes: Outcome<Sent | Told<Sent>>[] = new Array(sends.length);
+  const outcomes: Outcome<Sent | Told<Sent> | RunsCommand>[] = new Array(sends.length);
   /** Client ids taken by sends before in this group: a send again under one is answered once that is written. */
   const named = new Set<string>();
   const again: number[] = [];
@@ -83,6 +83,15 @@ export async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent
         outcomes[i] = { value: await sentBefore(ctx, context.earlier, conversation_id, clientId!) };
         continue;
       }
+      checkLength(ctx, content);
+      // A slash command of the conversation (or a server-wide one it offers) is run, not posted: after the commit, as run_command runs it.
+      const command = content.startsWith('/') ? commandText.exec(content)?.[1] : undefined;
+      if (command !== undefined && (await store.commands.named(conversation_id, command, membership.conversation.kind !== 'direct'))) {
+        // Run as it is: a command has no files, reply or thread to take along, and they are not dropped unsaid.
+        if (fileIds.length || reply_id != null || thread_id != null) throw fail('command_alone', { command });
+        outcomes[i] = { value: runsCommand({ conversation_id, text: content }) };
+        continue;
+      }
       if (clientId !== null) {
         const name = `${me.id}:${clientId}`;
         if (named.has(name)) {
@@ -91,10 +100,6 @@ export async function sendMessages(sends: readonly Send[]): Promise<Outcome<Sent
         }
         named.add(name);
       }
-      checkLength(ctx, content);
-      // A slash command of the conversation is never posted by mistake: the sender is told to run it.
-      const command = content.startsWith('/') ? commandText.exec(content)?.[1] : undefined;
-      if (command !== undefined && (await store.commands.named(conversation_id, command, membership.conversation.kind !== 'direct'))) throw fail('is_command', { command, id: conversation_id });
       const files = fileIds.length ? await ownFiles(ctx, fileIds) : [];
       // Someone you blocked cannot be written to; someone who blocked you is simply never shown what you write.
       if (context.other?.blocked) throw fail('you_blocked', { username: context.other.username });
