@@ -142,7 +142,8 @@ export async function fresh<T>(plan: Parameters<typeof seed>[1], work: (nodes: N
     // lifted (a generator's pair sends thousands a second; a person, a few).
     const limits = { RATE_LIMIT_EVENTS: '1000000', RATE_LIMIT_BURST: '1000000', RATE_LIMIT_WORK_MS: '1000000', RATE_LIMIT_WORK_BURST_MS: '1000000' };
     for (const [i, dir] of dirs.entries()) {
-      const cluster: Record<string, string> = redis ? { REDIS_URL: redis.url, NODE_ID: `bench${i + 1}` } : {};
+      // The nodes of a cluster share one FILES_DIR, as they must (the first node's, where the seed put its files).
+      const cluster: Record<string, string> = redis ? { REDIS_URL: redis.url, NODE_ID: `bench${i + 1}`, FILES_DIR: join(dirs[0]!, 'files') } : {};
       nodes.push(await startServer(undefined, { JWTSECRET: benchSecret, LOG_LEVEL: 'warn', ...limits, ...(url ? { DATABASE_URL: url } : {}), ...cluster, ...env }, dir, profile));
     }
     return await work(nodes as Nodes, seeded);
