@@ -76,13 +76,23 @@ function printedAs(expected: string): RegExp {
 
 export type Terminal = { name: string; socket: WebSocket; lines: Line[] };
 
-/** Opens a socket as wscat does, with the login cookie; resolves once open. */
-export function wscat(url: string, token: string): Promise<WebSocket> {
+/**
+ * Opens a socket as wscat does, with the login cookie; resolves once the server has it: its login token
+ * checked and the socket registered, as it is long before a person types a first line. Open alone is not
+ * that (the token is checked after the upgrade): another terminal's first event could go out before this
+ * socket hears anything, which no one at a terminal would see (a ping's pong, not shown, tells).
+ */
+export async function wscat(url: string, token: string): Promise<WebSocket> {
   const socket = new WebSocket(url, { headers: { Cookie: `login-token=${token}` } });
-  return new Promise((resolve, reject) => {
-    socket.once('open', () => resolve(socket));
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
     socket.once('error', reject);
   });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('message', (data) => (JSON.parse(String(data)).data === 'pong' ? resolve() : reject(new Error(`before the pong: ${String(data)}`))));
+    socket.send(JSON.stringify({ type: 'ping' }));
+  });
+  return socket;
 }
 
 /**
