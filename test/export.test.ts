@@ -1,6 +1,6 @@
 // Exports: request_export builds a zip in the background, export_ready says where it is, and only its owner
 // downloads it, once; an admin may export one conversation.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateRawSync } from 'node:zlib';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -153,17 +153,23 @@ const seedMessages = async (server: TestServer, conversationId: number, username
 /** Enough messages that their export takes about 2 s to build (500 a page, each page a unit of work), so that a stop lands in the middle of it. */
 const backlog = 200_000;
 
-test('an export under way when its server is killed is built again at the next start: its owner still gets export_ready', async (t) => {
+/** A server in a folder of its own (kept for the next start), alice's backlog in it, and her export's zip being written. */
+async function exportUnderWay(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'parley-export-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const server = await startServer(t, {}, dir);
   const alice = await person(server, 'alice');
   const room = await alice.client.request('create_conversation', { name: 'backlog', members: [] });
-  const count = backlog;
-  await seedMessages(server, room.id, alice.username, count);
+  await seedMessages(server, room.id, alice.username, backlog);
   const folder = join(dir, 'files', 'exports');
   const { export_id: id } = await alice.client.request('request_export');
   await until('the zip being written', () => existsSync(join(folder, `${id}.zip.part`)), 30_000);
+  return { dir, server, alice, folder, id };
+}
+
+test('an export under way when its server is killed is built again at the next start: its owner still gets export_ready', async (t) => {
+  const { dir, server, alice, folder, id } = await exportUnderWay(t);
+  const count = backlog;
   assert.equal(await server.stop('SIGKILL'), 'SIGKILL');
   assert.ok(!existsSync(join(folder, `${id}.zip`)), 'killed before the zip was done');
   assert.deepEqual(pushed(alice.pushes, 'export_ready'), []);
@@ -184,15 +190,7 @@ test('an export under way when its server is killed is built again at the next s
 });
 
 test('an export stopped mid-build (SIGTERM) is handed on at once; one interrupted too often is given up with export_failed', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-export-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const server = await startServer(t, {}, dir);
-  const alice = await person(server, 'alice');
-  const room = await alice.client.request('create_conversation', { name: 'backlog', members: [] });
-  await seedMessages(server, room.id, alice.username, backlog);
-  const folder = join(dir, 'files', 'exports');
-  const { export_id: id } = await alice.client.request('request_export');
-  await until('the zip being written', () => existsSync(join(folder, `${id}.zip.part`)), 30_000);
+  const { dir, server, alice, folder, id } = await exportUnderWay(t);
   // A clean stop gives up the build's lease: the next server, alone or in a cluster, takes it up at once.
   assert.equal(await server.stop(), 0, lastLines(server));
   assert.ok(server.logs.some((line) => line.msg === 'export interrupted by the stop' && line.export === id));
